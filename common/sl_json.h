@@ -1,0 +1,16 @@
+/* shiftlog: records as JSON lines (shiftlog cat, logs, tests).
+ * Exact: 64-bit integers as JSON numbers written in full, DECIMAL as a
+ * string of its digits, bytes as base64 with a "$bytes" wrapper, temporal
+ * values with their canonical text and micros, NULL as null, a missing value
+ * as {"$missing": "unchanged_toast"}. schemas/README.md shows each form. */
+#ifndef SL_JSON_H
+#define SL_JSON_H
+
+#include "sl_buf.h"
+#include "sl_record.h"
+
+/* Appends the record as one JSON object (no newline) to out. */
+sl_err_t sl_record_to_json(const sl_record_t *rec, sl_buf_t *out);
+sl_err_t sl_value_to_json(const sl_value_t *v, sl_buf_t *out);
+
+#endif
