@@ -1,0 +1,293 @@
+/* shiftlog: /health and /metrics over libmicrohttpd (see sl_http.h). */
+#include "sl_http.h"
+#include "sl_buf.h"
+#include "sl_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct sl_http_s {
+    struct MHD_Daemon *daemon;
+    sl_metrics_t      *metrics;
+    char              *service;
+    char              *task;
+    struct timespec    started;
+    int                port;
+    pthread_mutex_t    lock;       /* guards healthy/reason */
+    int                healthy;
+    char              *reason;
+};
+
+static void set_err(char *errstr, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *errstr, size_t size, const char *fmt, ...)
+{
+    if (!errstr || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, size, fmt, ap);
+    va_end(ap);
+}
+
+/* Splits listen into host (copied into host, "" = any) and port. */
+static int split_listen(const char *listen, char *host, size_t host_size, int *port,
+                        char *errstr, size_t size)
+{
+    const char *colon;
+    const char *hs = listen, *he;
+    if (listen[0] == '[') {
+        he = strchr(listen, ']');
+        if (!he || he[1] != ':')
+            goto bad;
+        hs = listen + 1;
+        colon = he + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon)
+            goto bad;
+        he = colon;
+        if (memchr(listen, ':', (size_t)(colon - listen)))
+            goto bad;  /* bare IPv6 needs brackets */
+    }
+    if ((size_t)(he - hs) >= host_size)
+        goto bad;
+    memcpy(host, hs, (size_t)(he - hs));
+    host[he - hs] = '\0';
+    const char *ps = colon + 1;
+    char *end;
+    if (!*ps)
+        goto bad;
+    errno = 0;
+    long p = strtol(ps, &end, 10);
+    if (*end || errno || p < 0 || p > 65535)
+        goto bad;
+    *port = (int)p;
+    return 0;
+bad:
+    set_err(errstr, size,
+            "\"%s\" is not host:port, [ipv6]:port, :port or off (e.g. 127.0.0.1:9100)", listen);
+    return -1;
+}
+
+int sl_http_listen_check(const char *listen, char *errstr, size_t errstr_size)
+{
+    char host[256];
+    int port;
+    if (strcmp(listen, "off") == 0)
+        return 0;
+    return split_listen(listen, host, sizeof(host), &port, errstr, errstr_size);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    sl_warn("http: %s", msg);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
+                             const char *type, const char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result rc = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version,
+                              const char *upload_data, size_t *upload_data_size,
+                              void **con_cls)
+{
+    sl_http_t *h = cls;
+    sl_buf_t body = SL_BUF_INIT;
+    enum MHD_Result rc;
+
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        static const char msg[] = "{\"error\":\"method not allowed\"}\n";
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", msg, sizeof(msg) - 1);
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        if (h->metrics && sl_metrics_render(h->metrics, &body) != SL_OK)
+            goto oom;
+        rc = reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                   body.data ? body.data : "", body.len);
+        goto out;
+    }
+    if (strcmp(url, "/health") == 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long up = ((long long)(now.tv_sec - h->started.tv_sec) * 1000 +
+                        (now.tv_nsec - h->started.tv_nsec) / 1000000) / 1000;
+        pthread_mutex_lock(&h->lock);
+        int healthy = h->healthy;
+        sl_buf_printf(&body, "{\"status\":\"%s\"", healthy ? "ok" : "unhealthy");
+        if (!healthy) {
+            const char *reason = h->reason ? h->reason : "";
+            sl_buf_puts(&body, ",\"reason\":");
+            sl_buf_json_str(&body, reason, strlen(reason));
+        }
+        pthread_mutex_unlock(&h->lock);
+        sl_buf_puts(&body, ",\"service\":");
+        sl_buf_json_str(&body, h->service, strlen(h->service));
+        if (h->task) {
+            sl_buf_puts(&body, ",\"task\":");
+            sl_buf_json_str(&body, h->task, strlen(h->task));
+        }
+        sl_buf_printf(&body, ",\"uptime_s\":%lld}\n", up);
+        if (!body.data)
+            goto oom;
+        rc = reply(conn, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                   "application/json", body.data, body.len);
+        goto out;
+    }
+    static const char nf[] = "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\"]}\n";
+    rc = reply(conn, MHD_HTTP_NOT_FOUND, "application/json", nf, sizeof(nf) - 1);
+    goto out;
+oom:
+    rc = MHD_NO;
+out:
+    sl_buf_free(&body);
+    return rc;
+}
+
+static void http_free(sl_http_t *h)
+{
+    if (!h)
+        return;
+    free(h->service);
+    free(h->task);
+    free(h->reason);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+sl_err_t sl_http_start(sl_http_t **out, const char *listen, const char *service,
+                       const char *task, sl_metrics_t *metrics, char *errstr,
+                       size_t errstr_size)
+{
+    char host[256], reason[256];
+    int port;
+    struct addrinfo hints, *ai = NULL;
+    sl_err_t err = SL_OK;
+    sl_http_t *h = NULL;
+
+    *out = NULL;
+    if (!listen || strcmp(listen, "off") == 0)
+        return SL_OK;
+    if (split_listen(listen, host, sizeof(host), &port, reason, sizeof(reason))) {
+        set_err(errstr, errstr_size, "http.listen: %s", reason);
+        return SL_ERR_INVALID;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int gai = getaddrinfo(host[0] ? host : "0.0.0.0", "0", &hints, &ai);
+    if (gai) {
+        set_err(errstr, errstr_size, "http.listen \"%s\": cannot resolve \"%s\": %s", listen,
+                host, gai_strerror(gai));
+        return SL_ERR_INVALID;
+    }
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof(sa));
+    memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (sa.ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        ((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)port);
+    }
+    freeaddrinfo(ai);
+
+    h = calloc(1, sizeof(*h));
+    if (!h)
+        return SL_ERR_NOMEM;
+    pthread_mutex_init(&h->lock, NULL);
+    h->metrics = metrics;
+    h->healthy = 1;
+    h->service = strdup(service ? service : "shiftlog");
+    h->task = task && *task ? strdup(task) : NULL;
+    clock_gettime(CLOCK_MONOTONIC, &h->started);
+    if (!h->service) {
+        err = SL_ERR_NOMEM;
+        goto err;
+    }
+
+    /* The daemon thread must not take SIGINT/SIGTERM from the main loop:
+     * it inherits the mask at creation. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    errno = 0;
+    h->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, h,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+                                 MHD_OPTION_END);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!h->daemon) {
+        set_err(errstr, errstr_size, "http.listen \"%s\": cannot listen: %s", listen,
+                saved ? strerror(saved) : "libmicrohttpd failed to start");
+        err = SL_ERR_IO;
+        goto err;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? (int)info->port : port;
+    *out = h;
+    return SL_OK;
+err:
+    http_free(h);
+    return err;
+}
+
+int sl_http_port(const sl_http_t *h)
+{
+    return h ? h->port : 0;
+}
+
+void sl_http_set_health(sl_http_t *h, int healthy, const char *reason)
+{
+    if (!h)
+        return;
+    char *copy = reason ? strdup(reason) : NULL;
+    pthread_mutex_lock(&h->lock);
+    free(h->reason);
+    h->reason = copy;
+    h->healthy = healthy ? 1 : 0;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void sl_http_stop(sl_http_t *h)
+{
+    if (!h)
+        return;
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon);
+    http_free(h);
+}

@@ -1,0 +1,38 @@
+/* shiftlog: the operations HTTP endpoint of a service (libmicrohttpd, one
+ * internal polling thread).
+ *
+ *   GET /health   200 {"status":"ok","service":"collector","task":"shop","uptime_s":12}
+ *                 503 {"status":"unhealthy","reason":"...",...} after
+ *                 sl_http_set_health(h, 0, "reason")
+ *   GET /metrics  Prometheus text of the registry (text/plain; version=0.0.4)
+ *   anything else 404; methods other than GET/HEAD 405.
+ *
+ * listen: "host:port", "[v6addr]:port", ":port" (all IPv4 interfaces), port 0
+ * = ephemeral (see sl_http_port), or "off" (no endpoint). */
+#ifndef SL_HTTP_H
+#define SL_HTTP_H
+
+#include <stddef.h>
+#include "sl_err.h"
+#include "sl_metrics.h"
+
+typedef struct sl_http_s sl_http_t;
+
+/* Syntax check of a listen value (usable as an sl_conf check function):
+ * 0 if fine, else -1 with the reason in errstr. */
+int sl_http_listen_check(const char *listen, char *errstr, size_t errstr_size);
+
+/* Starts the endpoint. *out is NULL (and SL_OK returned) for "off". service
+ * and task are copied; metrics is borrowed and must outlive the endpoint
+ * (NULL serves an empty /metrics). Stop and free with sl_http_stop(). */
+sl_err_t sl_http_start(sl_http_t **out, const char *listen, const char *service,
+                       const char *task, sl_metrics_t *metrics, char *errstr,
+                       size_t errstr_size);
+/* The bound port (the real one when 0 was asked for); 0 for NULL. */
+int      sl_http_port(const sl_http_t *h);
+/* healthy = 0 makes /health answer 503 with reason (copied). Thread-safe. */
+void     sl_http_set_health(sl_http_t *h, int healthy, const char *reason);
+/* Stops the thread and frees h; NULL is fine. */
+void     sl_http_stop(sl_http_t *h);
+
+#endif

@@ -1,0 +1,54 @@
+/* shiftlog: a small registry of counters and gauges, rendered in the
+ * Prometheus text exposition format (version 0.0.4) for /metrics.
+ *
+ *   sl_metrics_t *m = sl_metrics_new();
+ *   sl_metric_t *rows = sl_metrics_counter(m, "shiftlog_rows_total",
+ *       "Rows applied.", (const char *[]){"table", "shop.orders", NULL});
+ *   sl_metric_inc(rows);              // hot path: one atomic add
+ *
+ * A series is a (name, labels) pair; registering the same pair again returns
+ * the same handle, so a module can look its series up once and keep the
+ * handle. Handles are owned by the registry and stay valid until
+ * sl_metrics_destroy(). Every function is thread-safe: registration and
+ * rendering take a mutex, updates are lock-free atomics.
+ *
+ * Rendering is deterministic: families sorted by name, series by their label
+ * text; label values are escaped (\\, \", \n) and so is HELP text. */
+#ifndef SL_METRICS_H
+#define SL_METRICS_H
+
+#include <stdint.h>
+#include "sl_buf.h"
+#include "sl_err.h"
+
+typedef struct sl_metrics_s sl_metrics_t;
+typedef struct sl_metric_s  sl_metric_t;
+
+/* Returns a new empty registry; free with sl_metrics_destroy(). NULL on OOM. */
+sl_metrics_t *sl_metrics_new(void);
+void          sl_metrics_destroy(sl_metrics_t *m);
+
+/* labels: NULL or a NULL-terminated list of name, value, name, value, ...
+ * Returns the series handle, or NULL when the name or a label name is not a
+ * valid Prometheus name, the name is already registered with another type,
+ * or memory ran out (all are bugs in the caller, not runtime conditions).
+ * The help text of the first registration of a name is kept. */
+sl_metric_t *sl_metrics_counter(sl_metrics_t *m, const char *name, const char *help,
+                                const char *const *labels);
+sl_metric_t *sl_metrics_gauge(sl_metrics_t *m, const char *name, const char *help,
+                              const char *const *labels);
+
+/* Counters only go up; a NULL handle is ignored so optional metrics cost
+ * nothing to skip. */
+void   sl_metric_inc(sl_metric_t *c);
+void   sl_metric_add(sl_metric_t *c, uint64_t n);
+/* Gauges. */
+void   sl_metric_set(sl_metric_t *g, double v);
+void   sl_metric_gauge_add(sl_metric_t *g, double delta);
+/* Current value (counter as double). */
+double sl_metric_value(const sl_metric_t *s);
+
+/* Appends the exposition text of every metric to out. */
+sl_err_t sl_metrics_render(sl_metrics_t *m, sl_buf_t *out);
+
+#endif

@@ -1,0 +1,350 @@
+/* shiftlog: service bootstrap (see sl_service.h). */
+#include "sl_service.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *const sl_service_log_levels[] = {"debug", "info", "warn", "error", NULL};
+const char *const sl_service_log_formats[] = {"text", "json", NULL};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int signo)
+{
+    stop_requested = signo;
+}
+
+int sl_service_stopping(void)
+{
+    return stop_requested != 0;
+}
+
+void sl_service_request_stop(void)
+{
+    stop_requested = -1;
+}
+
+int64_t sl_service_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sl_service_wait_fds(struct pollfd *fds, nfds_t nfds, int timeout_ms)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    if (stop_requested) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return 1;
+    }
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ms >= 0) {
+        ts.tv_sec = timeout_ms / 1000;
+        ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+        tsp = &ts;
+    }
+    /* The signal, if pending, is delivered inside ppoll and interrupts it. */
+    int rc = ppoll(fds, nfds, tsp, &old);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (stop_requested)
+        return 1;
+    if (rc < 0 && saved != EINTR) {
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+int sl_service_wait(int timeout_ms)
+{
+    return sl_service_wait_fds(NULL, 0, timeout_ms);
+}
+
+int sl_service_wait_until(int64_t deadline_ms)
+{
+    int64_t left = deadline_ms - sl_service_now_ms();
+    if (left < 0)
+        left = 0;
+    if (left > 0x7fffffff)
+        left = 0x7fffffff;
+    return sl_service_wait((int)left);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  /* no SA_RESTART: blocking calls return EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* --- command line ------------------------------------------------------- */
+
+static void usage(const sl_service_def_t *def, FILE *out)
+{
+    fprintf(out,
+            "usage: shiftlog-%s [-c FILE] [-X key=value]... [options]\n"
+            "%s\n\n"
+            "options:\n"
+            "  -c, --config FILE        config file (key = value lines)\n"
+            "  -X key=value             override a config key (repeatable; kafka.* pass\n"
+            "                           through to librdkafka)\n"
+            "  --log-format text|json   log line format (overrides log.format)\n"
+            "  --log-level LEVEL        debug|info|warn|error (overrides log.level)\n"
+            "  --help-config-md         print the Markdown config reference and exit\n"
+            "  -V, --version            print the version and exit\n"
+            "  -h, --help               print this help and exit\n",
+            def->name, def->summary ? def->summary : "");
+    for (size_t i = 0; i < def->n_flags; i++)
+        fprintf(out, "  %-24s %s\n", def->flags[i].name, def->flags[i].help);
+}
+
+static void print_help(const sl_service_def_t *def)
+{
+    sl_buf_t b = SL_BUF_INIT;
+    usage(def, stdout);
+    printf("\nconfiguration keys (precedence: default < file < environment < -X):\n");
+    sl_conf_write_help(def->table, def->n_table, &b);
+    if (b.data)
+        fputs(b.data, stdout);
+    printf("  kafka.*  (string)\n      Any other librdkafka property, passed through without "
+           "the kafka. prefix.\n");
+    sl_buf_free(&b);
+}
+
+static int usage_error(const sl_service_def_t *def, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "shiftlog-%s: ", def->name);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see --help)\n");
+    return SL_EXIT_USAGE;
+}
+
+/* Value of an option given as "--opt VALUE" or "--opt=VALUE"; NULL if argv[*i]
+ * is not that option. Sets *missing when the value is absent. */
+static const char *opt_value(int argc, char **argv, int *i, const char *lng,
+                             const char *shrt, int *missing)
+{
+    const char *a = argv[*i];
+    size_t ll = strlen(lng);
+    if (strcmp(a, lng) == 0 || (shrt && strcmp(a, shrt) == 0)) {
+        if (*i + 1 >= argc) {
+            *missing = 1;
+            return NULL;
+        }
+        return argv[++*i];
+    }
+    if (strncmp(a, lng, ll) == 0 && a[ll] == '=')
+        return a + ll + 1;
+    if (shrt && strncmp(a, shrt, strlen(shrt)) == 0 && a[strlen(shrt)])
+        return a + strlen(shrt);
+    return NULL;
+}
+
+int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_struct,
+                     int argc, char **argv)
+{
+    const char *config = NULL, *log_format = NULL, *log_level = NULL;
+    const char **xargs = NULL;
+    size_t nx = 0;
+    char errstr[1024];
+    int rc = SL_EXIT_USAGE;
+
+    memset(svc, 0, sizeof(*svc));
+    svc->def = def;
+    sl_log_init(def->name, NULL);
+    xargs = calloc((size_t)argc + 1, sizeof(*xargs));
+    if (!xargs)
+        return SL_EXIT_FAILURE;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int missing = 0;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            print_help(def);
+            rc = SL_EXIT_OK;
+            goto out;
+        }
+        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            printf("shiftlog-%s %s\n", def->name, SHIFTLOG_VERSION);
+            rc = SL_EXIT_OK;
+            goto out;
+        }
+        if (strcmp(a, "--help-config-md") == 0) {
+            sl_buf_t b = SL_BUF_INIT;
+            char title[128];
+            snprintf(title, sizeof(title), "shiftlog-%s", def->name);
+            sl_conf_write_md(def->table, def->n_table, title, def->summary, &b);
+            sl_buf_puts(&b, "Any other `kafka.*` key is passed to librdkafka without the "
+                            "`kafka.` prefix (file and `-X` only).\n\n");
+            if (b.data)
+                fputs(b.data, stdout);
+            sl_buf_free(&b);
+            rc = SL_EXIT_OK;
+            goto out;
+        }
+        if ((v = opt_value(argc, argv, &i, "--config", "-c", &missing))) {
+            config = v;
+            continue;
+        }
+        if (!missing && (v = opt_value(argc, argv, &i, "-X", NULL, &missing))) {
+            xargs[nx++] = v;
+            continue;
+        }
+        if (!missing && strncmp(a, "-X", 2) == 0 && a[2]) {
+            xargs[nx++] = a + 2;
+            continue;
+        }
+        if (!missing && (v = opt_value(argc, argv, &i, "--log-format", NULL, &missing))) {
+            log_format = v;
+            continue;
+        }
+        if (!missing && (v = opt_value(argc, argv, &i, "--log-level", NULL, &missing))) {
+            log_level = v;
+            continue;
+        }
+        if (missing) {
+            rc = usage_error(def, "option %s needs a value", a);
+            goto out;
+        }
+        size_t f;
+        for (f = 0; f < def->n_flags; f++)
+            if (strcmp(a, def->flags[f].name) == 0)
+                break;
+        if (f < def->n_flags) {
+            int one = 1;
+            memcpy((char *)conf_struct + def->flags[f].offset, &one, sizeof(one));
+            continue;
+        }
+        rc = usage_error(def, a[0] == '-' ? "unknown option \"%s\"" : "unexpected argument \"%s\"",
+                         a);
+        goto out;
+    }
+
+    sl_log_level_t lvl = SL_LOG_INFO;
+    if (log_format && strcmp(log_format, "json") != 0 && strcmp(log_format, "text") != 0) {
+        rc = usage_error(def, "--log-format: \"%s\" is not one of text|json", log_format);
+        goto out;
+    }
+    if (log_level && sl_log_level_parse(log_level, &lvl) != 0) {
+        rc = usage_error(def, "--log-level: \"%s\" is not one of debug|info|warn|error",
+                         log_level);
+        goto out;
+    }
+    if (log_format)
+        sl_log_set_json(strcmp(log_format, "json") == 0);
+
+    /* defaults < file < environment < -X */
+    sl_err_t err = sl_conf_init(&svc->conf, def->table, def->n_table, conf_struct, errstr,
+                                sizeof(errstr));
+    if (err == SL_OK && config)
+        err = sl_conf_load_file(&svc->conf, config, errstr, sizeof(errstr));
+    if (err == SL_OK)
+        err = sl_conf_apply_env(&svc->conf, errstr, sizeof(errstr));
+    for (size_t k = 0; err == SL_OK && k < nx; k++)
+        err = sl_conf_apply_arg(&svc->conf, xargs[k], errstr, sizeof(errstr));
+    if (err == SL_OK)
+        err = sl_conf_check(&svc->conf, errstr, sizeof(errstr));
+    if (err != SL_OK) {
+        sl_error("%s", errstr);
+        sl_conf_free(&svc->conf);
+        rc = SL_EXIT_USAGE;
+        goto out;
+    }
+
+    /* Logging as configured; the command line wins over the file. */
+    const char *cl = sl_conf_get(&svc->conf, "log.level");
+    const char *cf = sl_conf_get(&svc->conf, "log.format");
+    if (!log_level && cl)
+        sl_log_level_parse(cl, &lvl);
+    sl_log_set_level(lvl);
+    if (!log_format && cf)
+        sl_log_set_json(strcmp(cf, "json") == 0);
+    svc->task = def->task_key ? sl_conf_get(&svc->conf, def->task_key) : NULL;
+    if (svc->task && !*svc->task)
+        svc->task = NULL;
+    sl_log_init(def->name, svc->task);
+    install_signals();
+
+    sl_info("shiftlog-%s %s starting (config %s)", def->name, SHIFTLOG_VERSION,
+            config ? config : "none: defaults, environment and -X");
+    {
+        sl_buf_t dump = SL_BUF_INIT;
+        if (sl_conf_dump(&svc->conf, &dump) == SL_OK && dump.data) {
+            char *save = NULL;
+            for (char *line = strtok_r(dump.data, "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save))
+                sl_debug("config: %s", line);
+        }
+        sl_buf_free(&dump);
+    }
+
+    svc->metrics = sl_metrics_new();
+    if (!svc->metrics) {
+        sl_error("out of memory");
+        rc = sl_service_finish(svc, SL_EXIT_FAILURE);
+        goto out;
+    }
+    sl_metric_set(sl_metrics_gauge(svc->metrics, "shiftlog_build_info",
+                                   "Version of the running service (always 1).",
+                                   (const char *[]){"service", def->name, "version",
+                                                    SHIFTLOG_VERSION, NULL}),
+                  1);
+    sl_metric_set(sl_metrics_gauge(svc->metrics, "shiftlog_start_time_seconds",
+                                   "Start time of the process since the Unix epoch.", NULL),
+                  (double)time(NULL));
+
+    const char *listen = sl_conf_get(&svc->conf, "http.listen");
+    if (sl_http_start(&svc->http, listen, def->name, svc->task, svc->metrics, errstr,
+                      sizeof(errstr)) != SL_OK) {
+        sl_error("%s", errstr);
+        rc = sl_service_finish(svc, SL_EXIT_FAILURE);
+        goto out;
+    }
+    if (svc->http) {
+        char host[256];
+        const char *colon = strrchr(listen, ':');
+        size_t hl = colon ? (size_t)(colon - listen) : 0;
+        if (hl >= sizeof(host))
+            hl = sizeof(host) - 1;
+        memcpy(host, listen, hl);
+        host[hl] = '\0';
+        sl_info("http: serving /health and /metrics on %s:%d", hl ? host : "0.0.0.0",
+                sl_http_port(svc->http));
+    } else {
+        sl_info("http: endpoint off (http.listen = off)");
+    }
+    rc = SL_SERVICE_CONTINUE;
+out:
+    free(xargs);
+    return rc;
+}
+
+int sl_service_finish(sl_service_t *svc, int code)
+{
+    sl_http_stop(svc->http);
+    svc->http = NULL;
+    sl_metrics_destroy(svc->metrics);
+    svc->metrics = NULL;
+    if (stop_requested > 0)
+        sl_info("stopped by %s, exit %d", stop_requested == SIGTERM ? "SIGTERM" : "SIGINT", code);
+    else
+        sl_info("exit %d", code);
+    sl_conf_free(&svc->conf);
+    return code;
+}

@@ -1,0 +1,114 @@
+/* shiftlog: the `main` plumbing every service shares.
+ *
+ *   int main(int argc, char **argv)
+ *   {
+ *       static col_conf_t cc;
+ *       sl_service_t svc;
+ *       int rc = sl_service_start(&svc, &col_service, &cc, argc, argv);
+ *       if (rc != SL_SERVICE_CONTINUE)
+ *           return rc;                       // --help, --version, bad config
+ *       while (sl_service_wait(next_deadline_ms) == 0)
+ *           ...work...;
+ *       return sl_service_finish(&svc, 0);
+ *   }
+ *
+ * sl_service_start parses the command line (-c FILE, -X key=value
+ * (repeatable), --help, --version, --log-format text|json, --log-level,
+ * --help-config-md, plus the service's own flags), loads the config
+ * (defaults < file < SHIFTLOG_* environment < -X), sets up logging, signal
+ * handling (SIGINT/SIGTERM set a flag; SIGPIPE ignored), the metrics registry
+ * and the /health + /metrics endpoint (key http.listen).
+ *
+ * Exit codes: 0 done, 1 runtime failure, 2 usage or configuration error. */
+#ifndef SL_SERVICE_H
+#define SL_SERVICE_H
+
+#include <poll.h>
+#include <stdint.h>
+#include "sl_conf.h"
+#include "sl_http.h"
+#include "sl_log.h"
+#include "sl_metrics.h"
+
+#ifndef SHIFTLOG_VERSION
+#define SHIFTLOG_VERSION "0.1.0"
+#endif
+
+#define SL_EXIT_OK      0
+#define SL_EXIT_FAILURE 1
+#define SL_EXIT_USAGE   2   /* usage or configuration error */
+
+#define SL_SERVICE_CONTINUE (-1)
+
+/* The keys every service has; embed as a member of the service's config
+ * struct and list SL_SERVICE_CONF_ENTRIES(type, member) in its table. */
+typedef struct sl_service_conf_s {
+    const char *http_listen;
+    int         log_level;   /* sl_log_level_t */
+    int         log_format;  /* 0 text, 1 json */
+} sl_service_conf_t;
+
+extern const char *const sl_service_log_levels[];   /* debug info warn error */
+extern const char *const sl_service_log_formats[];  /* text json */
+
+#define SL_SERVICE_CONF_ENTRIES(type_, member_, listen_default_)                              \
+    { .name = "http.listen", .type = SL_CONF_T_STRING, .def = (listen_default_),            \
+      .offset = offsetof(type_, member_.http_listen), .check = sl_http_listen_check,         \
+      .help = "Address of the /health and /metrics endpoint: host:port, [ipv6]:port, "       \
+              ":port (all interfaces) or off. Port 0 picks a free port and logs it." },     \
+    SL_CONF_ENUM("log.level", type_, member_.log_level, "info", sl_service_log_levels, 0,     \
+                 "Lowest level written to the log (--log-level overrides)."),                 \
+    SL_CONF_ENUM("log.format", type_, member_.log_format, "text", sl_service_log_formats, 0,  \
+                 "text: one line per event; json: one JSON object per line (--log-format "    \
+                 "overrides).")
+
+/* A service-specific boolean command-line flag such as "--serve". */
+typedef struct sl_service_flag_s {
+    const char *name;
+    const char *help;
+    size_t      offset;      /* int field in the service's config struct, set to 1 */
+} sl_service_flag_t;
+
+typedef struct sl_service_def_s {
+    const char              *name;       /* "collector": binary shiftlog-collector */
+    const char              *summary;    /* one sentence for --help and the docs */
+    const sl_conf_entry_t   *table;
+    size_t                   n_table;
+    const char              *task_key;   /* key naming the task in logs and /health */
+    const sl_service_flag_t *flags;
+    size_t                   n_flags;
+} sl_service_def_t;
+
+typedef struct sl_service_s {
+    const sl_service_def_t *def;
+    sl_conf_t               conf;     /* conf.kafka: librdkafka passthrough */
+    sl_metrics_t           *metrics;  /* owned; register the service's metrics here */
+    sl_http_t              *http;     /* NULL when http.listen = off */
+    const char             *task;     /* borrowed from conf; may be NULL */
+} sl_service_t;
+
+/* Returns SL_SERVICE_CONTINUE when the service should run, otherwise the exit
+ * code (0 after --help/--version/--help-config-md, 2 on a usage or config
+ * error, 1 when the HTTP endpoint cannot start); the error has been printed.
+ * conf_struct is the struct the table's offsets point into. On CONTINUE the
+ * caller ends with sl_service_finish(); otherwise nothing is left to free. */
+int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_struct,
+                     int argc, char **argv);
+/* Stops HTTP, frees everything, logs the exit; returns code. */
+int sl_service_finish(sl_service_t *svc, int code);
+
+/* Stop requested (SIGINT/SIGTERM or sl_service_request_stop). */
+int  sl_service_stopping(void);
+void sl_service_request_stop(void);
+
+/* Monotonic clock in milliseconds, for deadlines. */
+int64_t sl_service_now_ms(void);
+/* Waits until timeout_ms passes (-1 = forever), one of fds is ready, or a
+ * stop is requested, without a race against the signal (ppoll with the
+ * signals unblocked only while waiting). Returns 1 when a stop is requested,
+ * 0 on timeout or ready fds (see revents), -1 on a poll error. */
+int sl_service_wait_fds(struct pollfd *fds, nfds_t nfds, int timeout_ms);
+int sl_service_wait(int timeout_ms);
+int sl_service_wait_until(int64_t deadline_ms);
+
+#endif

@@ -1,0 +1,3 @@
+-- Same accounts as deploy/local: a least-privilege CDC user for the collector.
+CREATE USER IF NOT EXISTS 'shiftlog_cdc'@'%' IDENTIFIED BY 'shiftlog_cdc';
+GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT, RELOAD, SHOW DATABASES ON *.* TO 'shiftlog_cdc'@'%';

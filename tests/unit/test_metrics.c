@@ -1,0 +1,266 @@
+/* Unit tests of the metrics registry: the exact Prometheus text (HELP/TYPE,
+ * order, label escaping), handle reuse, type clashes, concurrent updates. */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sl_http.h"
+#include "sl_metrics.h"
+
+static char *render(sl_metrics_t *m)
+{
+    sl_buf_t b = SL_BUF_INIT;
+    assert_int_equal(sl_metrics_render(m, &b), SL_OK);
+    return b.data;  /* caller frees */
+}
+
+static void test_empty(void **state)
+{
+    (void)state;
+    sl_metrics_t *m = sl_metrics_new();
+    char *t = render(m);
+    assert_string_equal(t, "");
+    free(t);
+    sl_metrics_destroy(m);
+}
+
+static void test_exposition_text(void **state)
+{
+    (void)state;
+    sl_metrics_t *m = sl_metrics_new();
+    sl_metric_t *orders = sl_metrics_counter(m, "shiftlog_rows_total", "Rows applied, per table.",
+                                             (const char *[]){"table", "shop.orders", NULL});
+    sl_metric_t *items = sl_metrics_counter(m, "shiftlog_rows_total", "ignored second help",
+                                            (const char *[]){"table", "shop.items", NULL});
+    sl_metric_t *lag = sl_metrics_gauge(m, "shiftlog_lag_ms", "Lag from source commit\\n, in ms.\nsecond line", NULL);
+    sl_metric_t *odd = sl_metrics_gauge(m, "shiftlog_odd", "Escapes.",
+                                        (const char *[]){"b", "q\"uote", "a", "back\\slash\nnl", NULL});
+    sl_metric_t *errs = sl_metrics_counter(m, "shiftlog_errors_total", "Errors.", NULL);
+    assert_non_null(orders);
+    assert_non_null(items);
+    assert_non_null(lag);
+    assert_non_null(odd);
+    sl_metric_add(orders, 41);
+    sl_metric_inc(orders);
+    sl_metric_inc(items);
+    sl_metric_set(lag, 1500);
+    sl_metric_set(odd, 0.25);
+    (void)errs;
+    char *t = render(m);
+    assert_string_equal(t,
+        "# HELP shiftlog_errors_total Errors.\n"
+        "# TYPE shiftlog_errors_total counter\n"
+        "shiftlog_errors_total 0\n"
+        "# HELP shiftlog_lag_ms Lag from source commit\\\\n, in ms.\\nsecond line\n"
+        "# TYPE shiftlog_lag_ms gauge\n"
+        "shiftlog_lag_ms 1500\n"
+        "# HELP shiftlog_odd Escapes.\n"
+        "# TYPE shiftlog_odd gauge\n"
+        "shiftlog_odd{b=\"q\\\"uote\",a=\"back\\\\slash\\nnl\"} 0.25\n"
+        "# HELP shiftlog_rows_total Rows applied, per table.\n"
+        "# TYPE shiftlog_rows_total counter\n"
+        "shiftlog_rows_total{table=\"shop.items\"} 1\n"
+        "shiftlog_rows_total{table=\"shop.orders\"} 42\n");
+    free(t);
+    sl_metrics_destroy(m);
+}
+
+static void test_same_series_same_handle(void **state)
+{
+    (void)state;
+    sl_metrics_t *m = sl_metrics_new();
+    const char *l[] = {"table", "t", NULL};
+    sl_metric_t *a = sl_metrics_counter(m, "x_total", "X.", l);
+    sl_metric_t *b = sl_metrics_counter(m, "x_total", "X.", (const char *[]){"table", "t", NULL});
+    assert_ptr_equal(a, b);
+    assert_ptr_not_equal(a, sl_metrics_counter(m, "x_total", "X.", NULL));
+    sl_metrics_destroy(m);
+}
+
+static void test_invalid_registrations(void **state)
+{
+    (void)state;
+    sl_metrics_t *m = sl_metrics_new();
+    assert_non_null(sl_metrics_counter(m, "a_total", "A.", NULL));
+    assert_null(sl_metrics_gauge(m, "a_total", "type clash", NULL));
+    assert_null(sl_metrics_counter(m, "9starts_with_digit", "", NULL));
+    assert_null(sl_metrics_counter(m, "has-dash", "", NULL));
+    assert_null(sl_metrics_counter(m, "", "", NULL));
+    assert_null(sl_metrics_counter(m, "ok", "", (const char *[]){"bad-label", "v", NULL}));
+    assert_null(sl_metrics_counter(m, "ok", "", (const char *[]){"no_value", NULL}));
+    assert_non_null(sl_metrics_gauge(m, "ns:sub_ok", "colons allowed in names", NULL));
+    /* NULL handles are ignored */
+    sl_metric_inc(NULL);
+    sl_metric_set(NULL, 1);
+    assert_true(sl_metric_value(NULL) == 0.0);
+    sl_metrics_destroy(m);
+}
+
+static void test_gauge_values(void **state)
+{
+    (void)state;
+    sl_metrics_t *m = sl_metrics_new();
+    sl_metric_t *g = sl_metrics_gauge(m, "g", "G.", NULL);
+    sl_metric_gauge_add(g, 2.5);
+    sl_metric_gauge_add(g, -1);
+    assert_true(sl_metric_value(g) == 1.5);
+    sl_metric_set(g, -3);
+    char *t = render(m);
+    assert_string_equal(t, "# HELP g G.\n# TYPE g gauge\ng -3\n");
+    free(t);
+    sl_metric_set(g, NAN);
+    t = render(m);
+    assert_string_equal(t, "# HELP g G.\n# TYPE g gauge\ng NaN\n");
+    free(t);
+    sl_metric_set(g, -INFINITY);
+    t = render(m);
+    assert_string_equal(t, "# HELP g G.\n# TYPE g gauge\ng -Inf\n");
+    free(t);
+    sl_metrics_destroy(m);
+}
+
+static sl_metrics_t *shared;
+
+static void *bump(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10000; i++) {
+        /* lookups and updates race with each other and with rendering */
+        sl_metric_inc(sl_metrics_counter(shared, "c_total", "C.", (const char *[]){"k", i % 2 ? "odd" : "even", NULL}));
+        sl_metric_gauge_add(sl_metrics_gauge(shared, "g", "G.", NULL), 1);
+        if (i % 1000 == 0) {
+            sl_buf_t b = SL_BUF_INIT;
+            sl_metrics_render(shared, &b);
+            sl_buf_free(&b);
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_updates(void **state)
+{
+    (void)state;
+    shared = sl_metrics_new();
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, bump, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    char *txt = render(shared);
+    assert_string_equal(txt,
+        "# HELP c_total C.\n# TYPE c_total counter\n"
+        "c_total{k=\"even\"} 20000\nc_total{k=\"odd\"} 20000\n"
+        "# HELP g G.\n# TYPE g gauge\ng 40000\n");
+    free(txt);
+    sl_metrics_destroy(shared);
+}
+
+/* --- the HTTP endpoint that serves the registry (loopback only) ---------- */
+
+/* One GET on 127.0.0.1:port; returns the whole response (caller frees). */
+static char *http_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    char req[256];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    sl_buf_t b = SL_BUF_INIT;
+    char tmp[4096];
+    ssize_t r;
+    while ((r = read(fd, tmp, sizeof(tmp))) > 0)
+        sl_buf_append(&b, tmp, (size_t)r);
+    close(fd);
+    return b.data;
+}
+
+static void test_http_endpoint(void **state)
+{
+    (void)state;
+    char err[256];
+    sl_metrics_t *m = sl_metrics_new();
+    sl_metric_inc(sl_metrics_counter(m, "shiftlog_rows_total", "Rows.",
+                                     (const char *[]){"table", "a\"b", NULL}));
+    sl_http_t *h = NULL;
+    assert_int_equal(sl_http_start(&h, "127.0.0.1:0", "applier", "t1", m, err, sizeof(err)), SL_OK);
+    assert_non_null(h);
+    int port = sl_http_port(h);
+    assert_true(port > 0);
+
+    char *r = http_get(port, "/health");
+    assert_non_null(strstr(r, "HTTP/1.1 200"));
+    assert_non_null(strstr(r, "\r\n\r\n{\"status\":\"ok\",\"service\":\"applier\",\"task\":\"t1\",\"uptime_s\":0}\n"));
+    free(r);
+
+    sl_http_set_health(h, 0, "target \"pg\" unreachable");
+    r = http_get(port, "/health");
+    assert_non_null(strstr(r, "HTTP/1.1 503"));
+    assert_non_null(strstr(r, "{\"status\":\"unhealthy\",\"reason\":\"target \\\"pg\\\" unreachable\",\"service\":\"applier\""));
+    free(r);
+    sl_http_set_health(h, 1, NULL);
+    r = http_get(port, "/health");
+    assert_non_null(strstr(r, "HTTP/1.1 200"));
+    free(r);
+
+    r = http_get(port, "/metrics");
+    assert_non_null(strstr(r, "HTTP/1.1 200"));
+    assert_non_null(strstr(r, "Content-Type: text/plain; version=0.0.4"));
+    assert_non_null(strstr(r, "\r\n\r\n# HELP shiftlog_rows_total Rows.\n# TYPE shiftlog_rows_total counter\n"
+                              "shiftlog_rows_total{table=\"a\\\"b\"} 1\n"));
+    free(r);
+    r = http_get(port, "/other");
+    assert_non_null(strstr(r, "HTTP/1.1 404"));
+    free(r);
+    sl_http_stop(h);
+    sl_metrics_destroy(m);
+}
+
+static void test_http_listen_values(void **state)
+{
+    (void)state;
+    char err[256];
+    sl_http_t *h = (sl_http_t *)1;
+    assert_int_equal(sl_http_start(&h, "off", "s", NULL, NULL, err, sizeof(err)), SL_OK);
+    assert_null(h);
+    assert_int_equal(sl_http_port(NULL), 0);
+    assert_int_equal(sl_http_listen_check("127.0.0.1:9100", err, sizeof(err)), 0);
+    assert_int_equal(sl_http_listen_check(":9100", err, sizeof(err)), 0);
+    assert_int_equal(sl_http_listen_check("[::1]:0", err, sizeof(err)), 0);
+    assert_int_equal(sl_http_listen_check("localhost:80", err, sizeof(err)), 0);
+    assert_int_equal(sl_http_listen_check("127.0.0.1", err, sizeof(err)), -1);
+    assert_string_equal(err, "\"127.0.0.1\" is not host:port, [ipv6]:port, :port or off (e.g. 127.0.0.1:9100)");
+    assert_int_equal(sl_http_listen_check("h:70000", err, sizeof(err)), -1);
+    assert_int_equal(sl_http_listen_check("::1:80", err, sizeof(err)), -1);
+    assert_int_equal(sl_http_listen_check("h:", err, sizeof(err)), -1);
+    assert_int_equal(sl_http_start(&h, "1.2.3.4", "s", NULL, NULL, err, sizeof(err)), SL_ERR_INVALID);
+    assert_string_equal(err, "http.listen: \"1.2.3.4\" is not host:port, [ipv6]:port, :port or off (e.g. 127.0.0.1:9100)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_exposition_text),
+        cmocka_unit_test(test_same_series_same_handle),
+        cmocka_unit_test(test_invalid_registrations),
+        cmocka_unit_test(test_gauge_values),
+        cmocka_unit_test(test_concurrent_updates),
+        cmocka_unit_test(test_http_endpoint),
+        cmocka_unit_test(test_http_listen_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
