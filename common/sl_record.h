@@ -185,17 +185,44 @@ sl_err_t sl_record_init_change(sl_record_t *rec, const char *source,
                                uint32_t ncols, const char *const *columns,
                                uint32_t nrows);
 
-/* Value setters: copy data into the record's arena. */
+/* The other record types. Like sl_record_init_change they set rec->type,
+ * rec->source and the body, copy strings into the arena, leave rec->pos
+ * alone and do not reset: call sl_record_reset() first to reuse a record.
+ * init_schema allocates ncols zeroed columns (precision/scale -1) that the
+ * caller fills (names etc. via sl_record_strdup). */
+sl_err_t sl_record_init_commit(sl_record_t *rec, const char *source, const char *txn,
+                               int64_t event_time_us, uint32_t server_id, uint64_t nrows);
+sl_err_t sl_record_init_finish(sl_record_t *rec, const char *source, const char *reason,
+                               int64_t time_us);
+sl_err_t sl_record_init_schema(sl_record_t *rec, const char *source, const char *db,
+                               const char *table, uint32_t ncols);
+
+/* Value setters: copy data into the record's arena. For SL_VAL_SET,
+ * sl_value_set_text counts the labels (NUL-terminated, back to back). */
 sl_err_t sl_value_set_text(sl_record_t *rec, sl_value_t *v, sl_val_kind_t kind,
                            const void *data, size_t len);
+sl_err_t sl_value_set_set(sl_record_t *rec, sl_value_t *v,
+                          const char *const *labels, uint32_t n);
+/* len must be (nbits + 7) / 8, else SL_ERR_INVALID. */
+sl_err_t sl_value_set_bit(sl_record_t *rec, sl_value_t *v, uint32_t nbits,
+                          const void *bytes, size_t len);
+sl_err_t sl_value_set_typed(sl_record_t *rec, sl_value_t *v, const char *type,
+                            const void *text, size_t len);
+sl_err_t sl_value_set_temporal(sl_record_t *rec, sl_value_t *v, sl_temporal_kind_t kind,
+                               const char *text, size_t len, int has_micros,
+                               int64_t micros, int precision, int has_tz,
+                               int32_t tz_offset_s);
 
 /* Names for logs and JSON: "insert", "change", "string", ... (static). */
 const char *sl_op_name(sl_op_t op);
 const char *sl_rec_type_name(sl_rec_type_t t);
 const char *sl_val_kind_name(sl_val_kind_t k);
 const char *sl_temporal_kind_name(sl_temporal_kind_t k);
+const char *sl_missing_name(sl_missing_t m);   /* "unchanged_toast", "not_in_image" */
 
 /* Deep equality of two records (for tests and replay checks): 1 if equal. */
 int sl_record_equal(const sl_record_t *a, const sl_record_t *b);
+/* Equality of two values: floats compare by bits (NaN equals NaN, -0 is not 0). */
+int sl_value_equal(const sl_value_t *a, const sl_value_t *b);
 
 #endif

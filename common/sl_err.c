@@ -1,0 +1,23 @@
+/* shiftlog: error names. */
+#include "sl_err.h"
+
+const char *sl_err_name(sl_err_t err)
+{
+    switch (err) {
+    case SL_OK:              return "ok";
+    case SL_ERR_INVALID:     return "invalid";
+    case SL_ERR_NOMEM:       return "out of memory";
+    case SL_ERR_IO:          return "io";
+    case SL_ERR_PARSE:       return "parse";
+    case SL_ERR_DECODE:      return "decode";
+    case SL_ERR_ENCODE:      return "encode";
+    case SL_ERR_NOT_FOUND:   return "not found";
+    case SL_ERR_UNSUPPORTED: return "unsupported";
+    case SL_ERR_KAFKA:       return "kafka";
+    case SL_ERR_DB:          return "db";
+    case SL_ERR_TIMEOUT:     return "timeout";
+    case SL_ERR_STATE:       return "state";
+    case SL_ERR_FATAL:       return "fatal";
+    }
+    return "unknown error";
+}
