@@ -41,7 +41,7 @@ IT_C_BIN   := $(IT_C_SRC:tests/it/%.c=$(OUT)/tests/%)
 
 PROGRAMS   := $(SERVICES:%=$(BIN)/shiftlog-%) $(BIN)/shiftlog
 
-.PHONY: all install test test-unit test-it test-long demo bench clean up down check-deps
+.PHONY: docs all install test test-unit test-it test-long demo bench clean up down check-deps
 all: $(PROGRAMS) $(UNIT_BIN) $(IT_C_BIN)
 
 $(OUT)/%.o: %.c $(wildcard common/*.h) | check-deps
@@ -126,3 +126,10 @@ clean:
 	rm -rf build bin
 
 -include $(COMMON_OBJ:.o=.d) $(wildcard $(OUT)/*/*.d) $(wildcard $(OUT)/tests/*/*.d)
+
+# Regenerates the part of docs/config.md below its marker from the services' config tables.
+docs: $(SERVICES:%=$(BIN)/shiftlog-%)
+	@{ sed '/<!-- generated below: do not edit -->/q' docs/config.md; echo; \
+	   for s in $(SERVICES); do $(BIN)/shiftlog-$$s --help-config-md; done; } > docs/config.md.new
+	@mv docs/config.md.new docs/config.md
+	@echo "docs/config.md regenerated"

@@ -6,26 +6,11 @@
  * binlog and PostgreSQL pgoutput readers land in their own files. */
 #include <stdint.h>
 
-#include "sl_service.h"
-
-typedef struct col_conf_s {
-    const char       *source_name;
-    int               source_type;       /* index in col_source_types */
-    const char       *source_host;
-    int64_t           source_port;
-    const char       *source_user;
-    const char       *source_password;
-    const char       *source_database;
-    int64_t           source_server_id;
-    const char       *source_slot;
-    const char       *source_publication;
-    const char       *topic_prefix;
-    const char       *kafka_bootstrap;
-    sl_service_conf_t svc;
-    int               serve;             /* --serve */
-} col_conf_t;
+#include "collector.h"
 
 static const char *const col_source_types[] = {"mysql", "postgresql", NULL};
+static const char *const col_tls_modes[] = {"disabled", "preferred", "required", "verify-ca",
+                                             "verify-full", NULL};
 
 static const sl_conf_entry_t col_conf_table[] = {
     SL_CONF_STRING("source.name", col_conf_t, source_name, NULL, SL_CONF_REQUIRED,
@@ -52,8 +37,46 @@ static const sl_conf_entry_t col_conf_table[] = {
                    "PostgreSQL: logical replication slot name."),
     SL_CONF_STRING("source.publication", col_conf_t, source_publication, "shiftlog", 0,
                    "PostgreSQL: publication the slot streams."),
+    SL_CONF_ENUM("source.tls.mode", col_conf_t, tls_mode, "disabled", col_tls_modes, 0,
+                 "TLS to the source: disabled, preferred, required, verify-ca (check the "
+                 "server certificate against source.tls.ca) or verify-full (also the host name)."),
+    SL_CONF_STRING("source.tls.ca", col_conf_t, tls_ca, "", 0,
+                   "PEM file of the CA that signed the source's server certificate."),
+    SL_CONF_STRING("source.tls.cert", col_conf_t, tls_cert, "", 0,
+                   "PEM client certificate, when the source requires one."),
+    SL_CONF_STRING("source.tls.key", col_conf_t, tls_key, "", 0,
+                   "PEM private key of source.tls.cert."),
+    SL_CONF_STRING("tables.include", col_conf_t, tables_include, "", 0,
+                   "Comma-separated regexes matched against the whole `db.table` "
+                   "(PostgreSQL: `schema.table`); empty = every table."),
+    SL_CONF_STRING("tables.exclude", col_conf_t, tables_exclude, "", 0,
+                   "Comma-separated `db.table` regexes left out even when included."),
+    SL_CONF_STRING("start.position", col_conf_t, start_position, "earliest", 0,
+                   "Where a first start begins (later starts resume from the checkpoint): "
+                   "earliest, latest, a binlog file:pos (mysql-bin.000003:4), a GTID state "
+                   "(0-1-42) or an LSN (0/16B3748)."),
+    SL_CONF_DURATION("heartbeat.interval", col_conf_t, heartbeat_ms, "5s", 100, 3600000, 0,
+                     "How often an idle source still reports progress (heartbeat events, "
+                     "keepalives)."),
+    SL_CONF_INT("batch.max.rows", col_conf_t, batch_max_rows, "1000", 1, 1000000, 0,
+                "Rows per change batch; a bigger rows event is split into several batches."),
+    SL_CONF_SIZE("batch.max.bytes", col_conf_t, batch_max_bytes, "900KB", 1024, 100000000, 0,
+                 "Upper bound of one encoded change batch (keep under the broker's "
+                 "message.max.bytes)."),
     SL_CONF_STRING("topic.prefix", col_conf_t, topic_prefix, "shiftlog", 0,
                    "Prefix of the Kafka topic names (<prefix>.<source>, <prefix>.<source>.dlq)."),
+    SL_CONF_INT("topic.partitions", col_conf_t, topic_partitions, "1", 1, 10000, 0,
+                "Partitions of a topic the collector creates (1 keeps a source in total order)."),
+    SL_CONF_INT("topic.replication", col_conf_t, topic_replication, "-1", -1, 32767, 0,
+                "Replication factor of created topics; -1 = the broker's default."),
+    SL_CONF_BOOL("kafka.transactional", col_conf_t, kafka_transactional, "true", 0,
+                 "Write records and the checkpoint in one Kafka transaction (read_committed "
+                 "consumers never see a partial one). false: idempotent producer, checkpoint "
+                 "after delivery."),
+    SL_CONF_DURATION("txn.max.ms", col_conf_t, txn_max_ms, "100ms", 1, 600000, 0,
+                     "Commit the Kafka transaction (and the checkpoint) at least this often."),
+    SL_CONF_INT("txn.max.messages", col_conf_t, txn_max_messages, "10000", 1, 10000000, 0,
+                "Commit the Kafka transaction after this many messages (a commit costs ~20 ms)."),
     SL_CONF_STRING("kafka.bootstrap.servers", col_conf_t, kafka_bootstrap, "127.0.0.1:19092",
                    0, "Kafka brokers (host:port,...); passed to librdkafka as bootstrap.servers."),
     SL_SERVICE_CONF_ENTRIES(col_conf_t, svc, "127.0.0.1:0"),

@@ -1,0 +1,126 @@
+/* shiftlog-collector: what the source readers (mysql_source.c, pg_source.c)
+ * share — the configuration and the publishing side (col_publish.c).
+ *
+ * A source reader turns its change log into sl_record_t records and hands
+ * them, in source order, to col_pub_put(). The publisher encodes each once
+ * (Avro single-object encoding), produces it to <topic.prefix>.<source.name>
+ * with its key and headers, and keeps the source checkpoint: the position
+ * of the last COMMIT (or FINISH) record that Kafka has durably — with
+ * kafka.transactional, the records and the checkpoint record (compacted
+ * topic <topic.prefix>._offsets, key = source name) go in one Kafka
+ * transaction, committed every txn.max.ms / txn.max.messages. A reader
+ * resumes from col_pub_checkpoint_load() after any restart, and a
+ * PostgreSQL reader confirms LSNs up to col_pub_checkpoint() only. */
+#ifndef COL_COLLECTOR_H
+#define COL_COLLECTOR_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sl_buf.h"
+#include "sl_err.h"
+#include "sl_kv.h"
+#include "sl_metrics.h"
+#include "sl_pos.h"
+#include "sl_record.h"
+#include "sl_service.h"
+
+enum { COL_SOURCE_MYSQL = 0, COL_SOURCE_POSTGRESQL = 1 };
+enum { COL_TLS_DISABLED = 0, COL_TLS_PREFERRED, COL_TLS_REQUIRED, COL_TLS_VERIFY_CA,
+       COL_TLS_VERIFY_FULL };
+
+typedef struct col_conf_s {
+    const char *source_name;
+    int         source_type;        /* COL_SOURCE_* */
+    const char *source_host;
+    int64_t     source_port;
+    const char *source_user;
+    const char *source_password;
+    const char *source_database;
+    int64_t     source_server_id;
+    const char *source_slot;
+    const char *source_publication;
+    int         tls_mode;           /* COL_TLS_* */
+    const char *tls_ca;
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tables_include;     /* comma-separated `db.table` regexes (anchored) */
+    const char *tables_exclude;
+    const char *start_position;     /* earliest | latest | file:pos | GTID | LSN */
+    int64_t     heartbeat_ms;
+    int64_t     batch_max_rows;     /* rows per CHANGE batch (a bigger rows event is split) */
+    int64_t     batch_max_bytes;
+    const char *topic_prefix;
+    int64_t     topic_partitions;
+    int64_t     topic_replication;  /* -1: broker default */
+    int         kafka_transactional;
+    int64_t     txn_max_ms;
+    int64_t     txn_max_messages;
+    const char *kafka_bootstrap;
+    sl_service_conf_t svc;
+    int         serve;              /* --serve */
+} col_conf_t;
+
+/* ------------------------------------------------------------ publishing */
+
+typedef struct col_pub_s col_pub_t;
+
+/* Creates the producer (transactional when conf->kafka_transactional, with
+ * transactional.id = shiftlog-collector-<source>), makes sure the source
+ * topic and <prefix>._offsets (cleanup.policy=compact) exist, registers the
+ * publishing metrics. stop: the service's stop flag for blocking waits.
+ * The caller owns *out (col_pub_destroy). */
+sl_err_t col_pub_new(col_pub_t **out, const col_conf_t *conf, const sl_kvlist_t *kafka,
+                     sl_metrics_t *metrics, char *errstr, size_t errstr_size);
+void     col_pub_destroy(col_pub_t *pub);
+
+/* Reads the last checkpoint of this source from <prefix>._offsets
+ * (read_committed). SL_OK: *pos is where to resume (the position after the
+ * last durable source transaction; for MySQL pos->gtid holds the GTID
+ * state). SL_ERR_NOT_FOUND: first start. */
+sl_err_t col_pub_checkpoint_load(col_pub_t *pub, sl_pos_t *pos,
+                                 char *errstr, size_t errstr_size);
+
+/* Publishes one record (positions non-decreasing). Blocks while Kafka's
+ * queue is full (backpressure: the reader stops reading). A COMMIT or
+ * FINISH record is a checkpoint candidate. SL_ERR_FATAL: the producer
+ * failed; the reader must stop (its checkpoint is safe). */
+sl_err_t col_pub_put(col_pub_t *pub, const sl_record_t *rec,
+                     char *errstr, size_t errstr_size);
+
+/* Serves delivery reports, commits the Kafka transaction when due and
+ * writes the checkpoint record. Call on every loop turn (cheap when there
+ * is nothing to do); waits at most timeout_ms. */
+sl_err_t col_pub_service(col_pub_t *pub, int timeout_ms,
+                         char *errstr, size_t errstr_size);
+
+/* The durable checkpoint: 1 and *out set, or 0 when none yet. */
+int col_pub_checkpoint(const col_pub_t *pub, sl_pos_t *out);
+
+/* Delivers / commits everything pending and stores the final checkpoint,
+ * within timeout_ms. Call before destroy on a clean stop. */
+sl_err_t col_pub_close(col_pub_t *pub, int timeout_ms,
+                       char *errstr, size_t errstr_size);
+
+/* Producer queue depth (messages not yet acknowledged), for /metrics. */
+size_t col_pub_inflight(const col_pub_t *pub);
+
+/* ------------------------------------------------------------ table filter */
+
+typedef struct col_filter_s col_filter_t;
+/* include/exclude: comma-separated POSIX extended regexes matched against
+ * "db.table" (whole string). Empty include = every table. */
+sl_err_t col_filter_new(col_filter_t **out, const char *include, const char *exclude,
+                        char *errstr, size_t errstr_size);
+int      col_filter_match(const col_filter_t *f, const char *db, const char *table);
+void     col_filter_destroy(col_filter_t *f);
+
+/* ------------------------------------------------------------ source readers */
+
+/* Each runs until a stop is requested (returns SL_EXIT_OK) or a fatal error
+ * (logged with the cause and position; returns SL_EXIT_FAILURE). */
+int col_mysql_run(sl_service_t *svc, const col_conf_t *conf);
+int col_pg_run(sl_service_t *svc, const col_conf_t *conf);
+
+#endif
