@@ -1,0 +1,114 @@
+/* shiftlog-applier: the interface every target (PostgreSQL, MySQL/MariaDB,
+ * MongoDB) implements. The core (txn.c) assembles source transactions from
+ * the markers and drives a target through it:
+ *
+ *   open → load_position → { begin → (schema | rows)* → commit(pos) | rollback }* → close
+ *
+ * Exactly-once (DESIGN invariants 3 and 4):
+ *   - SQL targets write the `kafkaoffset` row (task, topic, partition,
+ *     kafka_offset, sub_offset, source_position) inside the same target
+ *     transaction as the data, in commit(); load_position() reads it back and
+ *     the core seeks there, skipping subOffsets already applied.
+ *   - MongoDB (no multi-document transactions on the local stand-in, nor
+ *     without a replica set): begin/commit carry no atomicity; every document
+ *     write is an upsert keyed by `_id` from the primary key and guarded by the
+ *     source position ({_id, pos: {$lt: P}}; E11000 = already newer → skip),
+ *     so a replay is a no-op and a document never moves back in time; commit()
+ *     stores the position document after the data writes are acknowledged.
+ *     Guard cheaply: only positions at or before the stored position need the
+ *     guard (the replay window); past it plain upserts by _id are safe.
+ * A target never holds a whole source transaction in memory: rows() is
+ * called with bounded batches and writes (or buffers up to write_batch)
+ * as it goes. */
+#ifndef APP_TARGET_H
+#define APP_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sl_err.h"
+#include "sl_pos.h"
+#include "sl_record.h"
+
+/* Where a task stands: the Kafka position of the last applied row and the
+ * source position it came from. */
+typedef struct app_position_s {
+    char     topic[256];
+    int32_t  partition;
+    int64_t  kafka_offset;   /* offset of the message holding the last applied row / marker */
+    int64_t  sub_offset;     /* row index in that message; -1 = the whole message */
+    sl_pos_t source;         /* source position of that row / COMMIT */
+} app_position_t;
+
+/* A source table mapped onto a target table (otter's data_media_pair). */
+typedef struct app_table_map_s {
+    const char  *src_db, *src_table;   /* as in the records */
+    const char  *dst_schema;           /* PostgreSQL schema / MySQL database / Mongo database */
+    const char  *dst_table;            /* table / collection */
+    uint32_t     ncols;                /* source columns (schema record order) */
+    const char **dst_cols;             /* target name per source column, NULL = excluded */
+    const sl_schema_t *schema;         /* the source table schema in force (borrowed) */
+} app_table_map_t;
+
+typedef struct app_target_s app_target_t;
+
+/* Connection settings common to every target. */
+typedef struct app_target_conf_s {
+    const char *task;            /* task.name: the kafkaoffset row's key */
+    const char *host;
+    int         port;
+    const char *user;
+    const char *password;
+    const char *database;
+    int         tls_mode;        /* 0 disabled, 1 preferred, 2 required, 3 verify-ca, 4 verify-full */
+    const char *tls_ca;
+    int         create_tables;   /* create missing target tables from SCHEMA records */
+    int         write_batch;     /* rows per multi-row statement / bulk */
+} app_target_conf_t;
+
+typedef struct app_target_ops_s {
+    const char *name;            /* "postgresql", "mysql", "mongodb" */
+
+    /* Connects (bounded retries: an unreachable target is SL_ERR_DB with a
+     * clear sentence), creates the kafkaoffset table / collection if absent.
+     * The caller owns *out and frees it with close(). */
+    sl_err_t (*open)(app_target_t **out, const app_target_conf_t *conf,
+                     char *errstr, size_t errstr_size);
+    void     (*close)(app_target_t *t);
+
+    /* SL_OK and *pos; SL_ERR_NOT_FOUND on the task's first start. */
+    sl_err_t (*load_position)(app_target_t *t, const char *topic, int32_t partition,
+                              app_position_t *pos, char *errstr, size_t errstr_size);
+
+    sl_err_t (*begin)(app_target_t *t, char *errstr, size_t errstr_size);
+
+    /* A table schema record: create the target table when absent (if
+     * allowed), apply ADD / DROP / MODIFY / RENAME COLUMN where the target
+     * can. SL_ERR_UNSUPPORTED: the core stops this table with the message
+     * while the other tables go on. */
+    sl_err_t (*schema)(app_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+                       char *errstr, size_t errstr_size);
+
+    /* Rows first..first+n-1 of a CHANGE record (n may be less than nrows
+     * when the core resumes mid-message). pos: the position of row `first`
+     * (its sub_offset = first). Writes with idempotent upserts / deletes by
+     * key; may buffer up to write_batch rows, flushed at the latest in
+     * commit(). A row the target rejects is SL_ERR_DB naming table and key. */
+    sl_err_t (*rows)(app_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+                     uint32_t first, uint32_t n, const app_position_t *pos,
+                     char *errstr, size_t errstr_size);
+
+    /* Flushes buffered rows, stores pos (SQL: in the same transaction) and
+     * commits. After SL_OK the data and the position are durable together. */
+    sl_err_t (*commit)(app_target_t *t, const app_position_t *pos,
+                       char *errstr, size_t errstr_size);
+
+    /* Drops everything since begin (FINISH, error). */
+    sl_err_t (*rollback)(app_target_t *t, char *errstr, size_t errstr_size);
+} app_target_ops_t;
+
+extern const app_target_ops_t app_target_pg;
+extern const app_target_ops_t app_target_mysql;
+extern const app_target_ops_t app_target_mongo;
+
+#endif
