@@ -421,6 +421,7 @@ static int cmd_bench(const opts_t *o)
             while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(o->topic),
                         RD_KAFKA_V_VALUE(pl.data + pl.off[i], pl.len[i]),
                         RD_KAFKA_V_KEY("db.t", 4),
+                        RD_KAFKA_V_HEADER(SL_KAFKA_H_SOURCE, "bench", 5),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
                    RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(rk, 10);

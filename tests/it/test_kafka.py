@@ -84,50 +84,45 @@ def _bits(nbits, value):
     return {"$bit": s[len(s) - nbits:]}
 
 
-def _value(v):
-    """One Value union member as slavro/fastavro returns it (named types as (name, value)
-    when return_named_type is on, else the bare value), in cat's JSON form."""
-    name = None
-    if isinstance(v, tuple):
-        name, v = v
-        name = name.rsplit(".", 1)[-1]
-    if v is None:
-        return None
-    if isinstance(v, bool):
+def _enum(e):
+    return (e[1] if isinstance(e, tuple) else e).lower()
+
+
+def _value(kv):
+    """One column value as slavro.decode gives it, a (kind, value) pair, mapped to cat's
+    JSON form here (not with slavro.to_json, to keep the two paths apart)."""
+    kind, v = kv
+    if kind in ("null", "bool", "int", "uint", "decimal", "string"):
         return v
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float):
+    if kind == "real":
         if math.isnan(v):
             return "NaN"
         if math.isinf(v):
             return "Infinity" if v > 0 else "-Infinity"
         return v
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (bytes, bytearray)):
-        if name == "UInt64":
-            return struct.unpack(">Q", v)[0]
-        return _b64(bytes(v))
-    assert isinstance(v, dict), v
-    keys = set(v)
-    if keys == {"digits"}:
-        return v["digits"]
-    if keys == {"kind", "text", "micros", "precision", "tzOffsetSec"}:
-        out = {"$temporal": v["kind"].lower(), "text": v["text"], "micros": v["micros"],
+    if kind == "bytes":
+        return _b64(v)
+    if kind == "temporal":
+        out = {"$temporal": _enum(v["kind"]), "text": v["text"], "micros": v["micros"],
                "precision": v["precision"]}
         if v["tzOffsetSec"] is not None:
             out["tz_offset_s"] = v["tzOffsetSec"]
         return out
-    if keys == {"bits", "value"}:
-        return _bits(v["bits"], v["value"])
-    if keys == {"labels"}:
-        return list(v["labels"])
-    if keys == {"type", "text"}:
-        return {"$typed": v["type"], "text": v["text"]}
-    if keys == {"reason"}:
-        return {"$missing": v["reason"].lower()}
-    raise AssertionError(f"unknown value {v!r}")
+    if kind == "bit":
+        return _bits(*v)
+    if kind == "set":
+        return list(v)
+    if kind == "typed":
+        return {"$typed": v[0], "text": v[1]}
+    if kind == "missing":
+        return {"$missing": _enum(v)}
+    raise AssertionError(f"unknown value kind {kind!r}: {v!r}")
+
+
+# slavro's value kind for each column kind of the TableSchema
+KIND_OF_COLUMN = {"int": "int", "uint": "uint", "float": "real", "double": "real",
+                  "decimal": "decimal", "string": "string", "bytes": "bytes", "bool": "bool",
+                  "temporal": "temporal", "bit": "bit", "set": "set", "typed": "typed"}
 
 
 def _float_eq(a, b):
@@ -136,8 +131,10 @@ def _float_eq(a, b):
     return a == b
 
 
-def compare_avro_to_cat(dec, cat_rec, where):
-    """dec: the decoded Avro Record dict; cat_rec: the "record" of a cat line (subOffsets off)."""
+def compare_avro_to_cat(dec, cat_rec, where, col_kinds=None):
+    """dec: slavro.decode() of the value; cat_rec: the "record" of a cat line (subOffsets
+    off); col_kinds: column name -> kind from the table's SCHEMA record, to check the Avro
+    branch of every non-NULL value against its column's kind."""
     def body_of(d):
         b = d["body"]
         return b[1] if isinstance(b, tuple) else b
@@ -166,6 +163,9 @@ def compare_avro_to_cat(dec, cat_rec, where):
                 got = [_value(v) for v in row[img]]
                 want = [crow[img][c] for c in cat_rec["columns"]]
                 assert len(got) == len(want)
+                for c, (kind, _) in zip(cat_rec["columns"], row[img]):
+                    if col_kinds and kind not in ("null", "missing"):
+                        assert kind == KIND_OF_COLUMN[col_kinds[c]], (where, r, img, c, kind)
                 for c, g, w in zip(cat_rec["columns"], got, want):
                     assert _float_eq(g, w), (where, r, img, c, g, w)
     elif t == "commit":
@@ -184,11 +184,6 @@ def compare_avro_to_cat(dec, cat_rec, where):
                  ccol["precision"], ccol["scale"], ccol["charset"], ccol["labels"], ccol["pk"]), where
     else:
         raise AssertionError(f"unknown type {t}")
-
-
-def slavro_decode(value):
-    import slavro
-    return slavro.decode(value)
 
 
 # ------------------------------------------------------------------ tests
@@ -259,12 +254,19 @@ def test_kafka_roundtrip_three_readers_agree(stack, bin_dir, test_bin_dir, uniqu
         assert dict(h.split(":", 1) for h in hdrs.split(",")) == produced[i]["headers"]
 
     # (c) confluent-kafka + slavro, field by field against (a)
+    import slavro
     msgs = read_confluent(stack, topic)
     assert len(msgs) == N
+    col_kinds = None
     for i, (m, line) in enumerate(zip(msgs, lines)):
         assert m.offset() == i and m.key().decode() == line["key"]
         assert {k: v.decode() for k, v in m.headers()} == line["headers"]
-        compare_avro_to_cat(slavro_decode(m.value()), strip_suboffsets(line["record"]), f"offset {i}")
+        assert line["headers"]["sl.schema"] == slavro.fingerprint_hex()
+        dec = slavro.decode(m.value())
+        if dec["type"] == "SCHEMA":
+            col_kinds = {c["name"]: _enum(c["kind"]) for c in dec["body"]["columns"]}
+        compare_avro_to_cat(dec, strip_suboffsets(line["record"]), f"offset {i}", col_kinds)
+    assert col_kinds is not None
 
 
 def test_kafka_durable_position_after_flush(stack, test_bin_dir, unique_name):

@@ -1,0 +1,55 @@
+/* shiftlog: the command-line tool. `shiftlog cat` decodes a topic; the
+ * operations subcommands (status, tasks, validate) come with later issues
+ * and say so instead of pretending. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef SL_VERSION
+#define SL_VERSION "0.1.0-dev"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: shiftlog COMMAND [options]\n"
+        "\n"
+        "commands:\n"
+        "  cat TOPIC     decode a shiftlog topic to JSON lines (shiftlog cat --help)\n"
+        "  status        not available in this version\n"
+        "  tasks         not available in this version\n"
+        "  validate      not available in this version\n"
+        "\n"
+        "  --help        this text\n"
+        "  --version     print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("shiftlog %s\n", SL_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "cat"))
+        return cli_cat_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "status") || !strcmp(cmd, "tasks") ||
+        !strcmp(cmd, "validate")) {
+        fprintf(stderr,
+                "shiftlog %s: not available in this version (see the "
+                "operations issue: task table, status, validation); "
+                "nothing was done\n", cmd);
+        return 2;
+    }
+    fprintf(stderr, "shiftlog: unknown command \"%s\" (shiftlog --help)\n", cmd);
+    return 2;
+}

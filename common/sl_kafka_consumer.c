@@ -1,0 +1,298 @@
+/* shiftlog: the Kafka consumer wrapper (read_committed, manual offsets).
+ * See sl_kafka.h. */
+#include "sl_kafka.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sl_log.h"
+
+struct sl_kafka_consumer_s {
+    rd_kafka_t         *rk;
+    rd_kafka_message_t *cur;        /* the message the last view points into */
+    int                 has_group;
+    char                brokers[256];
+    char                last_error[256];
+};
+
+static void consumer_error_cb(rd_kafka_t *rk, int err, const char *reason,
+                              void *opaque)
+{
+    sl_kafka_consumer_t *c = opaque;
+    snprintf(c->last_error, sizeof(c->last_error), "%s", reason);
+    sl_debug("kafka consumer: %s: %s", rd_kafka_err2name(err), reason);
+}
+
+static void consumer_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                            const char *buf)
+{
+    sl_log(level <= 3 ? SL_LOG_ERROR : level <= 5 ? SL_LOG_WARN : SL_LOG_DEBUG,
+           "librdkafka %s: %s", fac, buf);
+}
+
+static sl_err_t cset(rd_kafka_conf_t *conf, const char *k, const char *v,
+                     char *errstr, size_t errstr_size)
+{
+    char rderr[256];
+    if (rd_kafka_conf_set(conf, k, v, rderr, sizeof(rderr)) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "kafka property %s=%s: %s", k, v, rderr);
+        return SL_ERR_INVALID;
+    }
+    return SL_OK;
+}
+
+sl_err_t sl_kafka_consumer_new(sl_kafka_consumer_t **out,
+                               const sl_kvlist_t *props, const char *group_id,
+                               int connect_timeout_ms,
+                               char *errstr, size_t errstr_size)
+{
+    sl_err_t err;
+    char rderr[512];
+    const struct rd_kafka_metadata *md = NULL;
+    int tmo = connect_timeout_ms > 0 ? connect_timeout_ms : 10000;
+
+    *out = NULL;
+    sl_kafka_consumer_t *c = calloc(1, sizeof(*c));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!c || !conf) {
+        snprintf(errstr, errstr_size, "kafka consumer: out of memory");
+        err = SL_ERR_NOMEM;
+        goto err;
+    }
+    for (size_t i = 0; props && i < props->n; i++) {
+        const char *k = props->items[i].key, *v = props->items[i].value;
+        if (!strcmp(k, "bootstrap.servers") || !strcmp(k, "metadata.broker.list"))
+            snprintf(c->brokers, sizeof(c->brokers), "%s", v);
+        if (!strcmp(k, "group.id"))
+            c->has_group = 1;
+        if ((err = cset(conf, k, v, errstr, errstr_size)))
+            goto err;
+    }
+    if (!c->brokers[0]) {
+        snprintf(errstr, errstr_size,
+                 "kafka consumer: bootstrap.servers is not set");
+        err = SL_ERR_INVALID;
+        goto err;
+    }
+    if (group_id) {
+        if ((err = cset(conf, "group.id", group_id, errstr, errstr_size)))
+            goto err;
+        c->has_group = 1;
+    } else if (!c->has_group) {
+        /* librdkafka's KafkaConsumer wants a group.id even for assign();
+         * nothing is committed under this one (commit is refused). */
+        char g[64];
+        snprintf(g, sizeof(g), "shiftlog-assign-%ld", (long)getpid());
+        if ((err = cset(conf, "group.id", g, errstr, errstr_size)))
+            goto err;
+    }
+    if ((err = cset(conf, "isolation.level", "read_committed", errstr, errstr_size)) ||
+        (err = cset(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
+        (err = cset(conf, "enable.auto.offset.store", "false", errstr, errstr_size)) ||
+        (err = cset(conf, "enable.partition.eof", "true", errstr, errstr_size)))
+        goto err;
+    rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
+    rd_kafka_conf_set_log_cb(conf, consumer_log_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+    if (!c->rk) {
+        snprintf(errstr, errstr_size, "kafka consumer: %s", rderr);
+        err = SL_ERR_KAFKA;
+        goto err;
+    }
+    conf = NULL;
+    rd_kafka_poll_set_consumer(c->rk);
+
+    rd_kafka_resp_err_t e = rd_kafka_metadata(c->rk, 0, NULL, &md, tmo);
+    if (e) {
+        snprintf(errstr, errstr_size,
+                 "kafka brokers %s not reachable within %d ms (%s%s%s); "
+                 "check the broker list and that Kafka is up",
+                 c->brokers, tmo, rd_kafka_err2str(e),
+                 c->last_error[0] ? ": " : "", c->last_error);
+        err = SL_ERR_KAFKA;
+        goto err;
+    }
+    rd_kafka_metadata_destroy(md);
+    *out = c;
+    return SL_OK;
+err:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    sl_kafka_consumer_destroy(c);
+    return err;
+}
+
+void sl_kafka_consumer_destroy(sl_kafka_consumer_t *c)
+{
+    if (!c)
+        return;
+    if (c->cur)
+        rd_kafka_message_destroy(c->cur);
+    if (c->rk) {
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+    }
+    free(c);
+}
+
+rd_kafka_t *sl_kafka_consumer_handle(sl_kafka_consumer_t *c)
+{
+    return c->rk;
+}
+
+sl_err_t sl_kafka_consumer_assign(sl_kafka_consumer_t *c, const char *topic,
+                                  int32_t partition, int64_t offset,
+                                  int timeout_ms, int *nassigned,
+                                  char *errstr, size_t errstr_size)
+{
+    int count = 0;
+    sl_err_t err = sl_kafka_partition_count(c->rk, topic, timeout_ms, &count,
+                                            errstr, errstr_size);
+    if (err)
+        return err;
+    if (partition >= count) {
+        snprintf(errstr, errstr_size,
+                 "topic \"%s\" has %d partition(s), no partition %d", topic,
+                 count, (int)partition);
+        return SL_ERR_NOT_FOUND;
+    }
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new(partition < 0 ? count : 1);
+    for (int32_t i = 0; i < count; i++) {
+        if (partition >= 0 && i != partition)
+            continue;
+        rd_kafka_topic_partition_list_add(l, topic, i)->offset = offset;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
+    int n = l->cnt;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        snprintf(errstr, errstr_size, "topic \"%s\": assign failed: %s",
+                 topic, rd_kafka_err2str(e));
+        return SL_ERR_KAFKA;
+    }
+    if (nassigned)
+        *nassigned = n;
+    return SL_OK;
+}
+
+sl_err_t sl_kafka_consumer_subscribe(sl_kafka_consumer_t *c,
+                                     const char *const *topics, size_t ntopics,
+                                     char *errstr, size_t errstr_size)
+{
+    if (!c->has_group) {
+        snprintf(errstr, errstr_size,
+                 "kafka consumer: subscribe needs a group id");
+        return SL_ERR_INVALID;
+    }
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new((int)ntopics);
+    for (size_t i = 0; i < ntopics; i++)
+        rd_kafka_topic_partition_list_add(l, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        snprintf(errstr, errstr_size, "kafka consumer: subscribe failed: %s",
+                 rd_kafka_err2str(e));
+        return SL_ERR_KAFKA;
+    }
+    return SL_OK;
+}
+
+sl_err_t sl_kafka_consume(sl_kafka_consumer_t *c, int timeout_ms,
+                          sl_kafka_msg_t *msg, char *errstr, size_t errstr_size)
+{
+    if (c->cur) {
+        rd_kafka_message_destroy(c->cur);
+        c->cur = NULL;
+    }
+    memset(msg, 0, sizeof(*msg));
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    if (!m)
+        return SL_ERR_TIMEOUT;
+    c->cur = m;
+    msg->topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+    msg->partition = m->partition;
+    msg->offset = m->offset;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        msg->eof = 1;
+        return SL_OK;
+    }
+    if (m->err) {
+        char buf[256];
+        int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
+        if (fatal)
+            rd_kafka_fatal_error(c->rk, buf, sizeof(buf));
+        snprintf(errstr, errstr_size,
+                 "kafka: consume error on topic \"%s\" partition %d offset "
+                 "%lld: %s", msg->topic, (int)m->partition,
+                 (long long)m->offset,
+                 fatal ? buf : rd_kafka_message_errstr(m));
+        return fatal ? SL_ERR_FATAL : SL_ERR_KAFKA;
+    }
+    msg->rkm = m;
+    msg->key = m->key;
+    msg->key_len = m->key_len;
+    msg->value = m->payload;
+    msg->value_len = m->len;
+    rd_kafka_timestamp_type_t tt;
+    msg->timestamp_ms = rd_kafka_message_timestamp(m, &tt);
+    rd_kafka_headers_t *h = NULL;
+    if (!rd_kafka_message_headers(m, &h) && h)
+        msg->nheaders = rd_kafka_header_cnt(h);
+    return SL_OK;
+}
+
+sl_err_t sl_kafka_msg_header(const sl_kafka_msg_t *msg, size_t idx,
+                             const char **name, const void **value,
+                             size_t *len)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (!msg->rkm || rd_kafka_message_headers(msg->rkm, &h) || !h ||
+        rd_kafka_header_get_all(h, idx, name, value, len))
+        return SL_ERR_NOT_FOUND;
+    return SL_OK;
+}
+
+sl_err_t sl_kafka_consumer_store_offset(sl_kafka_consumer_t *c,
+                                        const sl_kafka_msg_t *msg,
+                                        char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, msg->topic, msg->partition)->offset =
+        msg->offset + 1;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, l);
+    if (!e && l->elems[0].err)
+        e = l->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        snprintf(errstr, errstr_size,
+                 "kafka: cannot store offset %lld of topic \"%s\" partition "
+                 "%d: %s", (long long)msg->offset + 1, msg->topic,
+                 (int)msg->partition, rd_kafka_err2str(e));
+        return SL_ERR_KAFKA;
+    }
+    return SL_OK;
+}
+
+sl_err_t sl_kafka_consumer_commit(sl_kafka_consumer_t *c, char *errstr,
+                                  size_t errstr_size)
+{
+    if (!c->has_group) {
+        snprintf(errstr, errstr_size,
+                 "kafka consumer: commit needs a group id");
+        return SL_ERR_STATE;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, NULL, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        snprintf(errstr, errstr_size, "kafka: offset commit failed: %s",
+                 rd_kafka_err2str(e));
+        return SL_ERR_KAFKA;
+    }
+    return SL_OK;
+}
