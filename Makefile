@@ -66,8 +66,15 @@ $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# Each service is main.c plus lib<service>.a (its other files), so tests can
+# link a service's modules without copying or #including its sources.
+SERVICE_LIBS := $(SERVICES:%=$(OUT)/lib%.a)
 define service_rule
-$(BIN)/shiftlog-$(1): $(patsubst %.c,$(OUT)/%.o,$(wildcard $(1)/*.c)) $(LIB)
+$(OUT)/lib$(1).a: $(patsubst %.c,$(OUT)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+$(BIN)/shiftlog-$(1): $(OUT)/$(1)/main.o $(OUT)/lib$(1).a $(LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
@@ -77,11 +84,11 @@ $(BIN)/shiftlog: $(CLI_SRC:%.c=$(OUT)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(OUT)/tests/test_%: $(OUT)/tests/unit/test_%.o $(LIB)
+$(OUT)/tests/test_%: $(OUT)/tests/unit/test_%.o $(SERVICE_LIBS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(OUT)/tests/it_%: $(OUT)/tests/it/it_%.o $(LIB)
+$(OUT)/tests/it_%: $(OUT)/tests/it/it_%.o $(SERVICE_LIBS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
@@ -125,7 +132,7 @@ bench: all
 clean:
 	rm -rf build bin
 
--include $(COMMON_OBJ:.o=.d) $(wildcard $(OUT)/*/*.d) $(wildcard $(OUT)/tests/*/*.d)
+-include $(wildcard $(OUT)/*/*.d) $(wildcard $(OUT)/tests/*/*.d) $(wildcard $(OUT)/gen/*.d)
 
 # Regenerates the part of docs/config.md below its marker from the services' config tables.
 docs: $(SERVICES:%=$(BIN)/shiftlog-%)
