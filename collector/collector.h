@@ -59,7 +59,8 @@ typedef struct col_conf_s {
     int64_t     txn_max_messages;
     const char *kafka_bootstrap;
     sl_service_conf_t svc;
-    int         serve;              /* --serve */
+    int         serve;              /* --serve (kept for compatibility; no effect) */
+    int         check_only;         /* --check: validate the configuration and exit */
 } col_conf_t;
 
 /* ------------------------------------------------------------ publishing */

@@ -1,9 +1,11 @@
 /* shiftlog-collector: reads one source database's change log and publishes
  * every row change to Kafka (topic <topic.prefix>.<source.name>).
  *
- * Skeleton: it parses and validates its configuration, serves /health and
- * /metrics, and says that it does not move data yet. The MySQL/MariaDB
- * binlog and PostgreSQL pgoutput readers land in their own files. */
+ * main() parses and validates the configuration (sl_service_start), then
+ * hands over to the reader of source.type: col_mysql_run (mysql_source.c)
+ * or col_pg_run (pg_source.c). The reader runs until SIGTERM/SIGINT (exit 0)
+ * or a fatal error (exit 1, one line naming the cause and the position).
+ * --check stops after the validation (exit 0) without connecting anywhere. */
 #include <stdint.h>
 
 #include "collector.h"
@@ -83,8 +85,11 @@ static const sl_conf_entry_t col_conf_table[] = {
 };
 
 static const sl_service_flag_t col_flags[] = {
-    {"--serve", "keep serving /health and /metrics until SIGTERM (skeleton)",
-     offsetof(col_conf_t, serve)},
+    {"--check", "validate the configuration (see it with --log-level debug) and exit "
+                "without connecting to the source or Kafka",
+     offsetof(col_conf_t, check_only)},
+    {"--serve", "accepted for compatibility: the collector always serves /health and "
+                "/metrics while it runs", offsetof(col_conf_t, serve)},
 };
 
 static const sl_service_def_t col_service = {
@@ -105,10 +110,22 @@ int main(int argc, char **argv)
     int rc = sl_service_start(&svc, &col_service, &cc, argc, argv);
     if (rc != SL_SERVICE_CONTINUE)
         return rc;
-    sl_info("collector is a skeleton: it validated its config and serves /health and "
-            "/metrics, but it does not read %s or publish to Kafka yet",
-            col_source_types[cc.source_type]);
-    while (cc.serve && sl_service_wait(1000) == 0)
-        ;
-    return sl_service_finish(&svc, SL_EXIT_OK);
+    if (cc.check_only) {
+        sl_info("configuration is valid (source.type = %s); --check: not connecting",
+                col_source_types[cc.source_type]);
+        return sl_service_finish(&svc, SL_EXIT_OK);
+    }
+    switch (cc.source_type) {
+    case COL_SOURCE_MYSQL:
+        rc = col_mysql_run(&svc, &cc);
+        break;
+    case COL_SOURCE_POSTGRESQL:
+        rc = col_pg_run(&svc, &cc);
+        break;
+    default:
+        sl_error("source.type %d is not known", cc.source_type);
+        rc = SL_EXIT_USAGE;
+        break;
+    }
+    return sl_service_finish(&svc, rc);
 }

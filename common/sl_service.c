@@ -29,6 +29,11 @@ void sl_service_request_stop(void)
     stop_requested = -1;
 }
 
+const volatile sig_atomic_t *sl_service_stop_flag(void)
+{
+    return &stop_requested;
+}
+
 int64_t sl_service_now_ms(void)
 {
     struct timespec ts;

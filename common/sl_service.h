@@ -24,6 +24,7 @@
 #define SL_SERVICE_H
 
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include "sl_conf.h"
 #include "sl_http.h"
@@ -100,6 +101,9 @@ int sl_service_finish(sl_service_t *svc, int code);
 /* Stop requested (SIGINT/SIGTERM or sl_service_request_stop). */
 int  sl_service_stopping(void);
 void sl_service_request_stop(void);
+/* The stop flag itself (non-zero once a stop is requested), for blocking
+ * waits in other modules (sl_kafka_producer_conf_t.stop). */
+const volatile sig_atomic_t *sl_service_stop_flag(void);
 
 /* Monotonic clock in milliseconds, for deadlines. */
 int64_t sl_service_now_ms(void);

@@ -2,7 +2,8 @@
 `path:line:` and exit 2, the skeleton run, /health and /metrics on an ephemeral port, clean exit
 on SIGTERM, masked secrets, the example configs, and docs/config.md kept in step with the tables.
 
-No server of the local stack is needed: the skeletons do not connect to anything yet.
+No server of the local stack is needed: the skeletons do not connect to anything yet, and the
+collector (which does) is run with --check (validate and exit) or against a closed port.
 """
 
 import json
@@ -28,6 +29,10 @@ REQUIRED = {
                 "-X", "target.database=it_db"],
 }
 TASK = {"collector": "it_shop", "miner": "it_shop", "applier": "it_task"}
+# The collector moves data: to only validate its configuration it takes --check.
+CHECK = {"collector": ["--check"], "miner": [], "applier": []}
+# A source nobody listens on: the collector keeps retrying (and serving /health) until stopped.
+NO_SOURCE = ["-X", "source.port=1", "-X", "kafka.bootstrap.servers=127.0.0.1:1"]
 
 
 @pytest.fixture(scope="module")
@@ -128,16 +133,20 @@ def test_usage_errors_exit_2(bins, args):
 
 @pytest.mark.parametrize("svc", SERVICES)
 def test_skeleton_says_so_and_exits_0(bins, svc):
-    r = run(bins[svc], *REQUIRED[svc], "-X", "http.listen=off")
+    r = run(bins[svc], *REQUIRED[svc], *CHECK[svc], "-X", "http.listen=off")
     assert r.returncode == 0, r.stderr
-    assert "skeleton" in r.stderr and "does not" in r.stderr
+    if svc == "collector":
+        assert "configuration is valid" in r.stderr and "not connecting" in r.stderr
+    else:
+        assert "skeleton" in r.stderr and "does not" in r.stderr
     assert f" INFO {svc}[{TASK[svc]}] " in r.stderr
 
 
 def test_precedence_file_env_x(bins, tmp_path):
     conf = tmp_path / "collector.conf"
     conf.write_text("source.name = from_file\nsource.host = file.example\nsource.port = 1\n")
-    r = run(bins["collector"], "-c", str(conf), "--log-level", "debug", "-X", "source.port=3",
+    r = run(bins["collector"], "-c", str(conf), "--check", "--log-level", "debug",
+            "-X", "source.port=3",
             "-X", "http.listen=off",
             env={"SHIFTLOG_SOURCE_HOST": "env.example", "SHIFTLOG_SOURCE_PORT": "2"})
     assert r.returncode == 0, r.stderr
@@ -153,7 +162,7 @@ def test_secrets_are_masked_in_logs(bins, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "uri-secret-1" not in r.stderr and "kafka-secret-2" not in r.stderr
     assert "mongodb://miner:****@127.0.0.1:27117/x" in r.stderr
-    r = run(bins["collector"], *REQUIRED["collector"], "--log-level", "debug",
+    r = run(bins["collector"], *REQUIRED["collector"], "--check", "--log-level", "debug",
             "-X", "http.listen=off", env={"SHIFTLOG_SOURCE_PASSWORD": "pw-secret-3"})
     assert r.returncode == 0, r.stderr
     assert "pw-secret-3" not in r.stderr
@@ -253,12 +262,23 @@ class Service:
 
 @pytest.mark.parametrize("svc", SERVICES)
 def test_health_metrics_and_sigterm(bins, svc):
-    s = Service(bins[svc], [*REQUIRED[svc], "--serve", "-X", "http.listen=127.0.0.1:0"])
+    extra = NO_SOURCE if svc == "collector" else ["--serve"]
+    s = Service(bins[svc], [*REQUIRED[svc], *extra, "-X", "http.listen=127.0.0.1:0"])
     try:
         status, ctype, body = s.get("/health")
-        assert status == 200 and ctype.startswith("application/json")
-        h = json.loads(body)
-        assert h["status"] == "ok"
+        if svc == "collector":
+            # it cannot reach its source: /health says so (503) once the first attempt failed
+            deadline = time.monotonic() + 5
+            while status == 200 and time.monotonic() < deadline:
+                time.sleep(0.1)
+                status, ctype, body = s.get("/health")
+            assert status == 503 and ctype.startswith("application/json"), body
+            h = json.loads(body)
+            assert h["status"] == "unhealthy" and "cannot connect" in h["reason"], h
+        else:
+            assert status == 200 and ctype.startswith("application/json")
+            h = json.loads(body)
+            assert h["status"] == "ok"
         assert h["service"] == svc and h["task"] == TASK[svc]
         assert isinstance(h["uptime_s"], int) and h["uptime_s"] >= 0
 
@@ -283,7 +303,7 @@ def test_health_metrics_and_sigterm(bins, svc):
 
 
 def test_sigint_also_stops(bins):
-    s = Service(bins["collector"], [*REQUIRED["collector"], "--serve"])
+    s = Service(bins["collector"], [*REQUIRED["collector"], *NO_SOURCE])
     try:
         rc, took = s.stop(signal.SIGINT)
         assert rc == 0 and took < 2.0
@@ -310,7 +330,7 @@ EXAMPLES = sorted((REPO_ROOT / "examples/local").glob("*.conf"))
 @pytest.mark.parametrize("conf", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_configs_are_valid(bins, conf):
     svc = conf.stem.split("-")[0]
-    r = run(bins[svc], "-c", str(conf), "-X", "http.listen=off")
+    r = run(bins[svc], "-c", str(conf), *CHECK[svc], "-X", "http.listen=off")
     assert r.returncode == 0, r.stderr
 
 

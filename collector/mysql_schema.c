@@ -1,0 +1,554 @@
+/* shiftlog-collector, MySQL/MariaDB: table maps and SCHEMA records.
+ *
+ * Schema history. A SCHEMA record is published at a table's TABLE_MAP
+ * position before its first rows since the start, and again whenever the
+ * table's column list (names, types, charsets, labels, key) differs from
+ * the last one published — i.e. after every DDL, at the exact binlog
+ * position where the new definition takes effect. With
+ * binlog_row_metadata = FULL the binlog itself carries the definition, so
+ * the history is exact and rebuilds itself on every restart from the
+ * checkpoint. A DDL statement also gets its own SCHEMA record right at the
+ * DDL (with the DDL text), its columns read from information_schema when
+ * the event is read — current, not historical, when reading an old binlog.
+ *
+ * schema_id (in every CHANGE record) = CRC-64-AVRO of the column list text
+ * "db.table\0name\0source_type\0kind,nullable,pk\0..." of the SCHEMA in force. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mysql_source.h"
+#include "sl_avro.h"
+#include "sl_log.h"
+
+#define TM_BUCKETS 1024
+#define TM_MAX     4096
+#define SIG_BUCKETS 1024
+
+typedef struct tm_entry_s {
+    col_my_table_t     t;            /* first: handed out as col_my_table_t* */
+    uint8_t           *raw;          /* the TABLE_MAP body, to recognise repeats */
+    size_t             rawlen;
+    char             **names;        /* information_schema names (fallback), owned */
+    struct tm_entry_s *next;
+} tm_entry_t;
+
+typedef struct sig_entry_s {
+    char               *name;        /* "db.table" */
+    uint64_t            schema_id;   /* last published, 0 = none */
+    struct sig_entry_s *next;
+} sig_entry_t;
+
+struct col_my_schema_s {
+    MYSQL                  *meta;
+    const col_filter_t     *filter;
+    const col_my_server_t  *srv;
+    tm_entry_t             *tm[TM_BUCKETS];
+    size_t                  ntm;
+    sig_entry_t            *sig[SIG_BUCKETS];
+    sl_buf_t                buf;
+    int                     warned_labels;
+};
+
+static unsigned long hash_str(const char *s)
+{
+    unsigned long h = 5381;
+    while (*s)
+        h = h * 33 + (unsigned char)*s++;
+    return h;
+}
+
+sl_err_t col_my_schema_new(col_my_schema_t **out, MYSQL *meta, const col_filter_t *filter,
+                           const col_my_server_t *srv)
+{
+    col_my_schema_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return SL_ERR_NOMEM;
+    s->meta = meta;
+    s->filter = filter;
+    s->srv = srv;
+    *out = s;
+    return SL_OK;
+}
+
+static void tm_entry_free(tm_entry_t *e)
+{
+    col_mysql_tablemap_free(&e->t.tm);
+    if (e->names) {
+        for (uint32_t i = 0; i < e->t.tm.ncols; i++)
+            free(e->names[i]);
+        free(e->names);
+    }
+    free(e->raw);
+    free(e);
+}
+
+static void tm_clear(col_my_schema_t *s)
+{
+    for (size_t b = 0; b < TM_BUCKETS; b++) {
+        tm_entry_t *e = s->tm[b];
+        while (e) {
+            tm_entry_t *n = e->next;
+            tm_entry_free(e);
+            e = n;
+        }
+        s->tm[b] = NULL;
+    }
+    s->ntm = 0;
+}
+
+void col_my_schema_gc(col_my_schema_t *s)
+{
+    if (s->ntm > TM_MAX)
+        tm_clear(s);
+}
+
+void col_my_schema_destroy(col_my_schema_t *s)
+{
+    if (!s)
+        return;
+    tm_clear(s);
+    for (size_t b = 0; b < SIG_BUCKETS; b++) {
+        sig_entry_t *e = s->sig[b];
+        while (e) {
+            sig_entry_t *n = e->next;
+            free(e->name);
+            free(e);
+            e = n;
+        }
+    }
+    sl_buf_free(&s->buf);
+    free(s);
+}
+
+col_my_table_t *col_my_schema_find(col_my_schema_t *s, uint64_t table_id)
+{
+    for (tm_entry_t *e = s->tm[table_id % TM_BUCKETS]; e; e = e->next)
+        if (e->t.tm.table_id == table_id)
+            return &e->t;
+    return NULL;
+}
+
+static sig_entry_t *sig_get(col_my_schema_t *s, const char *db, const char *table, int create)
+{
+    char name[600];
+    snprintf(name, sizeof(name), "%s.%s", db, table);
+    unsigned long b = hash_str(name) % SIG_BUCKETS;
+    for (sig_entry_t *e = s->sig[b]; e; e = e->next)
+        if (!strcmp(e->name, name))
+            return e;
+    if (!create)
+        return NULL;
+    sig_entry_t *e = calloc(1, sizeof(*e));
+    if (!e || !(e->name = strdup(name))) {
+        free(e);
+        return NULL;
+    }
+    e->next = s->sig[b];
+    s->sig[b] = e;
+    return e;
+}
+
+/* CRC-64 of the SCHEMA record's column list (see the top comment). */
+static uint64_t schema_fingerprint(sl_buf_t *b, const sl_schema_t *sc)
+{
+    sl_buf_reset(b);
+    sl_buf_printf(b, "%s.%s", sc->db, sc->table);
+    sl_buf_putc(b, '\0');
+    for (uint32_t i = 0; i < sc->ncols; i++) {
+        const sl_column_t *c = &sc->cols[i];
+        sl_buf_printf(b, "%s%c%s%c%d,%d,%d,%s", c->name ? c->name : "", 0,
+                      c->source_type ? c->source_type : "", 0, (int)c->kind, c->nullable,
+                      c->pk, c->charset ? c->charset : "");
+        for (uint32_t l = 0; l < c->nlabels; l++)
+            sl_buf_printf(b, ",%s", c->labels[l]);
+        sl_buf_putc(b, '\0');
+    }
+    return sl_avro_crc64(b->data, b->len);
+}
+
+/* Type hints, legacy fsp, and (without binlog_row_metadata = FULL) names and
+ * signedness, from information_schema.COLUMNS. */
+static void apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
+{
+    col_tablemap_t *tm = &e->t.tm;
+    int need = !tm->has_names || !tm->has_signedness;
+    for (uint32_t i = 0; i < tm->ncols && !need; i++) {
+        const col_mysql_column_t *c = &tm->cols[i];
+        if ((s->srv->is_mariadb && c->real_type == COL_MYSQL_T_STRING &&
+             (c->length == 16 || c->length == 4)) ||
+            c->type == COL_MYSQL_T_TIME || c->type == COL_MYSQL_T_DATETIME ||
+            c->type == COL_MYSQL_T_TIMESTAMP)
+            need = 1;
+    }
+    if (!need || !s->meta)
+        return;
+    char q[1400], db[520], tb[520], err[600];
+    mysql_real_escape_string(s->meta, db, tm->db, (unsigned long)strnlen(tm->db, 256));
+    mysql_real_escape_string(s->meta, tb, tm->table, (unsigned long)strnlen(tm->table, 256));
+    snprintf(q, sizeof(q),
+             "SELECT ORDINAL_POSITION, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, "
+             "IFNULL(DATETIME_PRECISION, 0) FROM information_schema.COLUMNS "
+             "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'", db, tb);
+    MYSQL_RES *r = col_my_query(s->meta, q, err, sizeof(err));
+    if (!r) {
+        sl_warn("table %s.%s: information_schema look-up failed: %s", tm->db, tm->table, err);
+        return;
+    }
+    if (!tm->has_names && !e->names)
+        e->names = calloc(tm->ncols ? tm->ncols : 1, sizeof(char *));
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(r))) {
+        if (!row[0] || !row[1] || !row[2] || !row[3])
+            continue;
+        uint32_t i = (uint32_t)strtoul(row[0], NULL, 10) - 1;
+        if (i >= tm->ncols)
+            continue;
+        col_mysql_column_t *c = &tm->cols[i];
+        if (!strcmp(row[2], "inet6"))
+            col_mysql_tablemap_set_hint(tm, i, COL_MYSQL_HINT_INET6);
+        else if (!strcmp(row[2], "inet4"))
+            col_mysql_tablemap_set_hint(tm, i, COL_MYSQL_HINT_INET4);
+        else if (!strcmp(row[2], "uuid"))
+            col_mysql_tablemap_set_hint(tm, i, COL_MYSQL_HINT_UUID);
+        else if (c->type == COL_MYSQL_T_TIME || c->type == COL_MYSQL_T_DATETIME ||
+                 c->type == COL_MYSQL_T_TIMESTAMP)
+            col_mysql_tablemap_set_fsp(tm, i, (unsigned)atoi(row[4] ? row[4] : "0"));
+        if (!tm->has_signedness && strstr(row[3], "unsigned"))
+            c->is_unsigned = 1;
+        if (e->names && !e->names[i] && (e->names[i] = strdup(row[1]))) {
+            c->name = e->names[i];
+            tm->names[i] = e->names[i];
+        }
+    }
+    mysql_free_result(r);
+}
+
+sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t len,
+                                 const char *source, col_my_table_t **out, int *emit,
+                                 sl_record_t *rec, char *errstr, size_t errstr_size)
+{
+    sl_err_t err;
+    *emit = 0;
+    *out = NULL;
+    if (len < 6) {
+        snprintf(errstr, errstr_size, "TABLE_MAP event of %zu bytes is truncated", len);
+        return SL_ERR_DECODE;
+    }
+    /* table id: 6 bytes little-endian at the start of the post-header */
+    uint64_t id = 0;
+    for (int i = 5; i >= 0; i--)
+        id = id << 8 | body[i];
+    tm_entry_t **pp = &s->tm[id % TM_BUCKETS];
+    for (tm_entry_t *e = *pp; e; e = e->next) {
+        if (e->t.tm.table_id != id)
+            continue;
+        if (e->rawlen == len && !memcmp(e->raw, body, len)) {
+            *out = &e->t;                 /* the same map again: nothing to do */
+            return SL_OK;
+        }
+        break;
+    }
+    tm_entry_t *e = calloc(1, sizeof(*e));
+    if (!e || !(e->raw = malloc(len ? len : 1))) {
+        free(e);
+        snprintf(errstr, errstr_size, "out of memory");
+        return SL_ERR_NOMEM;
+    }
+    memcpy(e->raw, body, len);
+    e->rawlen = len;
+    if ((err = col_mysql_tablemap_parse(body, len, &e->t.tm, errstr, errstr_size))) {
+        free(e->raw);
+        free(e);
+        return err;
+    }
+    e->t.included = col_filter_match(s->filter, e->t.tm.db, e->t.tm.table);
+    if (e->t.included) {
+        apply_information_schema(s, e);
+        if (!e->t.tm.has_labels && !s->warned_labels) {
+            s->warned_labels = 1;
+            sl_warn("table %s.%s: ENUM/SET labels are not in the binlog "
+                    "(binlog_row_metadata = FULL gives them): values arrive as indexes",
+                    e->t.tm.db, e->t.tm.table);
+        }
+        if ((err = col_mysql_schema_from_tablemap(&e->t.tm, source, rec, errstr,
+                                                  errstr_size))) {
+            tm_entry_free(e);
+            return err;
+        }
+        e->t.schema_id = schema_fingerprint(&s->buf, &rec->u.schema);
+        sig_entry_t *sg = sig_get(s, e->t.tm.db, e->t.tm.table, 1);
+        if (!sg || sg->schema_id != e->t.schema_id) {
+            *emit = 1;
+            if (sg)
+                sg->schema_id = e->t.schema_id;
+        }
+    }
+    /* replace an older map of the same id */
+    for (tm_entry_t **q = pp; *q; q = &(*q)->next) {
+        if ((*q)->t.tm.table_id == id) {
+            tm_entry_t *old = *q;
+            *q = old->next;
+            tm_entry_free(old);
+            s->ntm--;
+            break;
+        }
+    }
+    e->next = *pp;
+    *pp = e;
+    s->ntm++;
+    *out = &e->t;
+    return SL_OK;
+}
+
+/* ------------------------------------------------------------ DDL */
+
+/* Skips blanks and comments; returns the new position. */
+static const char *skip_ws(const char *p, const char *end)
+{
+    for (;;) {
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if (p + 1 < end && p[0] == '/' && p[1] == '*') {
+            const char *c = memmem(p + 2, (size_t)(end - p - 2), "*/", 2);
+            p = c ? c + 2 : end;
+        } else if (p + 1 < end && p[0] == '-' && p[1] == '-') {
+            while (p < end && *p != '\n')
+                p++;
+        } else if (p < end && *p == '#') {
+            while (p < end && *p != '\n')
+                p++;
+        } else {
+            return p;
+        }
+    }
+}
+
+/* Consumes keyword kw (case-insensitive, whole word) at p. */
+static int eat(const char **pp, const char *end, const char *kw)
+{
+    const char *p = skip_ws(*pp, end);
+    size_t n = strlen(kw);
+    if ((size_t)(end - p) < n || strncasecmp(p, kw, n))
+        return 0;
+    if (p + n < end && (isalnum((unsigned char)p[n]) || p[n] == '_'))
+        return 0;
+    *pp = p + n;
+    return 1;
+}
+
+/* Reads an identifier (`quoted` or bare) into out. */
+static int ident(const char **pp, const char *end, char *out, size_t outsz)
+{
+    const char *p = skip_ws(*pp, end);
+    size_t n = 0;
+    if (p < end && *p == '`') {
+        p++;
+        while (p < end) {
+            if (*p == '`') {
+                if (p + 1 < end && p[1] == '`')
+                    p++;
+                else
+                    break;
+            }
+            if (n + 1 < outsz)
+                out[n++] = *p;
+            p++;
+        }
+        if (p >= end)
+            return 0;
+        p++;
+    } else {
+        while (p < end && (isalnum((unsigned char)*p) || *p == '_' || *p == '$' ||
+                           (unsigned char)*p >= 0x80)) {
+            if (n + 1 < outsz)
+                out[n++] = *p;
+            p++;
+        }
+    }
+    out[n] = '\0';
+    *pp = p;
+    return n > 0;
+}
+
+/* [db.]table */
+static int table_name(const char **pp, const char *end, const char *def_db, char *db,
+                      char *tb, size_t sz)
+{
+    char a[256];
+    if (!ident(pp, end, a, sizeof(a)))
+        return 0;
+    const char *p = skip_ws(*pp, end);
+    if (p < end && *p == '.') {
+        *pp = p + 1;
+        snprintf(db, sz, "%s", a);
+        return ident(pp, end, tb, sz);
+    }
+    snprintf(db, sz, "%s", def_db ? def_db : "");
+    snprintf(tb, sz, "%s", a);
+    return 1;
+}
+
+/* One DDL SCHEMA record: columns from information_schema now. */
+static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
+                           const char *sql, size_t len, const char *source, sl_record_t *rec,
+                           char *errstr, size_t errstr_size)
+{
+    char q[1400], edb[520], etb[520];
+    mysql_real_escape_string(s->meta, edb, db, (unsigned long)strnlen(db, 256));
+    mysql_real_escape_string(s->meta, etb, tb, (unsigned long)strnlen(tb, 256));
+    snprintf(q, sizeof(q),
+             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
+             "IFNULL(NUMERIC_PRECISION, IFNULL(DATETIME_PRECISION, "
+             "IFNULL(CHARACTER_MAXIMUM_LENGTH, -1))), IFNULL(NUMERIC_SCALE, -1), "
+             "CHARACTER_SET_NAME, COLUMN_KEY FROM information_schema.COLUMNS "
+             "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
+             edb, etb);
+    MYSQL_RES *r = col_my_query(s->meta, q, errstr, errstr_size);
+    if (!r)
+        return SL_ERR_DB;
+    uint32_t n = (uint32_t)mysql_num_rows(r);
+    sl_err_t err = sl_record_init_schema(rec, source, db, tb, n);
+    if (err) {
+        mysql_free_result(r);
+        snprintf(errstr, errstr_size, "out of memory");
+        return err;
+    }
+    rec->u.schema.ddl = sl_record_memdup(rec, sql, len);
+    MYSQL_ROW row;
+    uint32_t i = 0, pk = 0;
+    while ((row = mysql_fetch_row(r)) && i < n) {
+        sl_column_t *c = &rec->u.schema.cols[i++];
+        const char *dt = row[1] ? row[1] : "", *ct = row[2] ? row[2] : "";
+        c->name = sl_record_strdup(rec, row[0] ? row[0] : "");
+        c->source_type = sl_record_strdup(rec, ct);
+        c->nullable = row[3] && !strcmp(row[3], "YES");
+        c->precision = row[4] ? atoi(row[4]) : -1;
+        c->scale = row[5] ? atoi(row[5]) : -1;
+        c->charset = row[6] ? sl_record_strdup(rec, row[6]) : NULL;
+        c->pk = row[7] && !strcmp(row[7], "PRI") ? (int)++pk : 0;
+        int uns = strstr(ct, "unsigned") != NULL;
+        if (strstr(dt, "int") || !strcmp(dt, "year"))
+            c->kind = !strcmp(dt, "bigint") && uns ? SL_VAL_UINT : SL_VAL_INT;
+        else if (!strcmp(dt, "decimal"))
+            c->kind = SL_VAL_DECIMAL;
+        else if (!strcmp(dt, "float"))
+            c->kind = SL_VAL_FLOAT;
+        else if (!strcmp(dt, "double"))
+            c->kind = SL_VAL_DOUBLE;
+        else if (!strcmp(dt, "date") || !strcmp(dt, "time") || !strcmp(dt, "datetime") ||
+                 !strcmp(dt, "timestamp"))
+            c->kind = SL_VAL_TEMPORAL;
+        else if (!strcmp(dt, "bit"))
+            c->kind = SL_VAL_BIT;
+        else if (!strcmp(dt, "set"))
+            c->kind = SL_VAL_SET;
+        else if (!strcmp(dt, "inet6") || !strcmp(dt, "inet4") || !strcmp(dt, "uuid"))
+            c->kind = SL_VAL_TYPED;
+        else if (strstr(dt, "binary") || strstr(dt, "blob") || !strcmp(dt, "geometry") ||
+                 (row[6] && !strcmp(row[6], "binary")))
+            c->kind = SL_VAL_BYTES;
+        else
+            c->kind = SL_VAL_STRING;     /* char, varchar, text, enum, json */
+    }
+    mysql_free_result(r);
+    return SL_OK;
+}
+
+sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const char *sql,
+                           size_t len, const char *source, sl_record_t **recs, int max,
+                           int *n, int *is_ddl, char *errstr, size_t errstr_size)
+{
+    const char *p = sql, *end = sql + len;
+    char db[2][256], tb[2][256];
+    int nt = 0, rename = 0;
+    *n = 0;
+    *is_ddl = 0;
+
+    if (eat(&p, end, "CREATE")) {
+        *is_ddl = 1;
+        eat(&p, end, "OR") && eat(&p, end, "REPLACE");
+        eat(&p, end, "TEMPORARY");
+        if (eat(&p, end, "TABLE")) {
+            if (eat(&p, end, "IF"))
+                eat(&p, end, "NOT") && eat(&p, end, "EXISTS");
+            nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
+        } else if ((eat(&p, end, "UNIQUE") || eat(&p, end, "FULLTEXT") ||
+                    eat(&p, end, "SPATIAL") || 1) && eat(&p, end, "INDEX")) {
+            char ix[256];
+            eat(&p, end, "IF") && eat(&p, end, "NOT") && eat(&p, end, "EXISTS");
+            if (ident(&p, end, ix, sizeof(ix)) && eat(&p, end, "ON"))
+                nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
+        }
+    } else if (eat(&p, end, "ALTER")) {
+        *is_ddl = 1;
+        eat(&p, end, "ONLINE");
+        eat(&p, end, "IGNORE");
+        if (eat(&p, end, "TABLE")) {
+            if (eat(&p, end, "IF"))
+                eat(&p, end, "EXISTS");
+            nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
+            /* ALTER TABLE a RENAME [TO|AS] b */
+            const char *q = memmem(p, (size_t)(end - p), "RENAME", 6);
+            if (!q)
+                q = memmem(p, (size_t)(end - p), "rename", 6);
+            if (nt && q) {
+                const char *r = q + 6;
+                if (!eat(&r, end, "COLUMN") && !eat(&r, end, "INDEX") &&
+                    !eat(&r, end, "KEY")) {
+                    eat(&r, end, "TO") || eat(&r, end, "AS");
+                    if (table_name(&r, end, default_db, db[1], tb[1], sizeof(db[1])))
+                        nt = 2;
+                }
+            }
+        }
+    } else if (eat(&p, end, "DROP")) {
+        *is_ddl = 1;
+        eat(&p, end, "TEMPORARY");
+        if (eat(&p, end, "TABLE")) {
+            if (eat(&p, end, "IF"))
+                eat(&p, end, "EXISTS");
+            nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
+            const char *q = skip_ws(p, end);
+            if (nt && q < end && *q == ',') {
+                p = q + 1;
+                if (table_name(&p, end, default_db, db[1], tb[1], sizeof(db[1])))
+                    nt = 2;      /* more than two: the rest get their SCHEMA at next use */
+            }
+        } else if (eat(&p, end, "INDEX")) {
+            char ix[256];
+            eat(&p, end, "IF") && eat(&p, end, "EXISTS");
+            if (ident(&p, end, ix, sizeof(ix)) && eat(&p, end, "ON"))
+                nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
+        }
+    } else if (eat(&p, end, "RENAME")) {
+        *is_ddl = 1;
+        rename = 1;
+        if (eat(&p, end, "TABLE") &&
+            table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0])) &&
+            eat(&p, end, "TO") &&
+            table_name(&p, end, default_db, db[1], tb[1], sizeof(db[1])))
+            nt = 2;
+    } else if (eat(&p, end, "TRUNCATE")) {
+        *is_ddl = 1;
+        eat(&p, end, "TABLE");
+        nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
+    }
+    (void)rename;
+    for (int i = 0; i < nt && *n < max; i++) {
+        sig_entry_t *sg = sig_get(s, db[i], tb[i], 0);
+        if (sg)
+            sg->schema_id = 0;           /* the next table map publishes again */
+        if (!col_filter_match(s->filter, db[i], tb[i]))
+            continue;
+        sl_err_t err = ddl_schema(s, db[i], tb[i], sql, len, source, recs[*n], errstr,
+                                  errstr_size);
+        if (err)
+            return err;
+        (*n)++;
+    }
+    return SL_OK;
+}

@@ -1,0 +1,627 @@
+/* shiftlog-collector, MySQL/MariaDB reader (col_mysql_run): the binlog over
+ * the replication protocol (libmariadb's mariadb_rpl for transport and
+ * framing, our own row decoder, mysql_decode.h) -> records -> col_pub_put.
+ *
+ * A session = a source connection + a publisher, started from the durable
+ * checkpoint (else start.position). It begins with a FINISH record at the
+ * start position, then streams:
+ *   GTID            the transaction's id ("domain-server-seq")
+ *   TABLE_MAP       a SCHEMA record before the table's first rows (and after
+ *                   every change of its definition), mysql_schema.c
+ *   WRITE/UPDATE/DELETE_ROWS  CHANGE batches of at most batch.max.rows rows
+ *                   (and about batch.max.bytes); a transaction is streamed
+ *                   event by event, never held
+ *   XID, QUERY(COMMIT)  a COMMIT record: position = the next event's
+ *                   (file:pos after the transaction) + GTID
+ *   QUERY (DDL)     SCHEMA records with the DDL text, then a COMMIT
+ *   ROTATE          the new binlog file; HEARTBEAT: progress when idle
+ * Transactions that touch only filtered-out tables publish nothing (and
+ * move no checkpoint: a restart reads them again and skips them again).
+ *
+ * Any failure that retrying can cure (source connection dropped, Kafka
+ * unreachable, a Kafka transaction aborted) ends the session; after a
+ * bounded backoff (0.5 s doubling to 30 s) the next one starts from the
+ * checkpoint, exactly as a restart after kill -9 would: same positions,
+ * duplicates only after the checkpoint and behind a FINISH. Configuration
+ * errors on the server side (preflight) and undecodable events are fatal. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "mysql_source.h"     /* mysql.h first: mariadb_rpl.h needs it */
+#include <mariadb_rpl.h>
+#include "sl_log.h"
+
+#define MY_BACKOFF_MIN_MS 500
+#define MY_BACKOFF_MAX_MS 30000
+
+enum { SESSION_STOP = 0, SESSION_RETRY = 1, SESSION_FATAL = 2 };
+
+typedef struct my_reader_s {
+    sl_service_t          *svc;
+    const col_conf_t      *conf;
+    col_filter_t          *filter;
+    col_pub_t             *pub;
+    MYSQL                 *meta;
+    MYSQL                 *repl;
+    MARIADB_RPL           *rpl;
+    col_my_server_t        srv;
+    col_my_schema_t       *schema;
+    sl_record_t           *rec;
+    sl_record_t           *ddl[2];
+    int                    sessions;       /* started so far: FINISH "start" / "resume" */
+    int                    pub_failed;     /* the session ended by the publisher */
+
+    /* where the reader is */
+    char                   file[SL_POS_FILE_MAX];
+    sl_pos_t               last;           /* position of the last event read */
+    int                    finish_pending; /* GTID start: FINISH once the file is known */
+
+    /* the source transaction being read */
+    int                    in_txn;
+    int                    standalone;     /* GTID group without COMMIT (DDL) */
+    int                    published;      /* records put for it */
+    uint64_t               rows;
+    char                   gtid[SL_POS_GTID_MAX];
+    uint32_t               server_id;
+
+    int64_t                pos_logged_ms;
+    sl_metric_t           *m_events, *m_read_seq, *m_read_offset, *m_lag, *m_heartbeats,
+                          *m_reconnects, *m_skipped;
+} my_reader_t;
+
+static int64_t wall_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void note_position(my_reader_t *r, const sl_pos_t *pos, int force)
+{
+    int64_t now = sl_service_now_ms();
+    if (!force && now - r->pos_logged_ms < 1000)
+        return;
+    char t[200];
+    sl_pos_format(pos, t, sizeof(t));
+    sl_log_set_position(t);
+    r->pos_logged_ms = now;
+}
+
+static void set_pos(my_reader_t *r, sl_pos_t *pos, uint64_t offset, uint32_t row)
+{
+    if (sl_pos_set_mysql(pos, r->file, offset, row) != SL_OK) {
+        /* a file name without a numeric suffix: keep it, order by offset */
+        memset(pos, 0, sizeof(*pos));
+        pos->kind = SL_POS_MYSQL;
+        snprintf(pos->file, sizeof(pos->file), "%s", r->file);
+        pos->offset = offset;
+        pos->row = row;
+    }
+    snprintf(pos->gtid, sizeof(pos->gtid), "%s", r->gtid);
+}
+
+/* Publishes r->rec; maps publisher errors to session outcomes. */
+static int put(my_reader_t *r, sl_record_t *rec, char *errstr, size_t errstr_size)
+{
+    sl_err_t err = col_pub_put(r->pub, rec, errstr, errstr_size);
+    if (!err)
+        return SESSION_STOP - 1;                 /* -1: go on */
+    if (err == SL_ERR_STATE && sl_service_stopping())
+        return SESSION_STOP;
+    if (err == SL_ERR_FATAL) {
+        r->pub_failed = 1;
+        return SESSION_RETRY;
+    }
+    return SESSION_FATAL;                        /* encode error, record too large */
+}
+#define GO_ON (-1)
+
+static int put_finish(my_reader_t *r, const sl_pos_t *pos, char *errstr, size_t errstr_size)
+{
+    sl_record_reset(r->rec);
+    if (sl_record_init_finish(r->rec, r->conf->source_name,
+                              r->sessions > 1 ? "resume" : "start", wall_us())) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return SESSION_FATAL;
+    }
+    r->rec->pos = *pos;
+    r->rec->pos.row = 0;
+    char t[200];
+    sl_pos_format(pos, t, sizeof(t));
+    sl_info("%s reading the binlog at %s", r->sessions > 1 ? "resumed" : "started", t);
+    note_position(r, pos, 1);
+    return put(r, r->rec, errstr, errstr_size);
+}
+
+static void txn_reset(my_reader_t *r)
+{
+    r->in_txn = 0;
+    r->standalone = 0;
+    r->published = 0;
+    r->rows = 0;
+}
+
+/* End of a source transaction at end_pos (the next event's position). */
+static int txn_end(my_reader_t *r, uint64_t end_pos, int64_t time_us, char *errstr,
+                   size_t errstr_size)
+{
+    int rc = GO_ON;
+    if (r->published) {
+        sl_record_reset(r->rec);
+        if (sl_record_init_commit(r->rec, r->conf->source_name, r->gtid, time_us,
+                                  r->server_id, r->rows)) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return SESSION_FATAL;
+        }
+        set_pos(r, &r->rec->pos, end_pos, 0);
+        rc = put(r, r->rec, errstr, errstr_size);
+        note_position(r, &r->rec->pos, 0);
+    }
+    txn_reset(r);
+    return rc;
+}
+
+static int is_rows_event(int t)
+{
+    return (t >= COL_MYSQL_EV_WRITE_ROWS_V1 && t <= COL_MYSQL_EV_DELETE_ROWS_V1) ||
+           (t >= COL_MYSQL_EV_WRITE_ROWS_V2 && t <= COL_MYSQL_EV_DELETE_ROWS_V2);
+}
+
+static int on_rows(my_reader_t *r, MARIADB_RPL_EVENT *ev, const uint8_t *body, size_t len,
+                   uint64_t ev_start, char *errstr, size_t errstr_size)
+{
+    col_rows_cursor_t cur;
+    char why[512];
+    if (col_mysql_rows_open(&cur, ev->event_type, body, len, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "rows event at %s:%" PRIu64 ": %s", r->file, ev_start,
+                 why);
+        return SESSION_FATAL;
+    }
+    col_my_table_t *t = col_my_schema_find(r->schema, cur.table_id);
+    if (!t) {
+        snprintf(errstr, errstr_size, "rows event at %s:%" PRIu64 " for table id %" PRIu64
+                 " without its TABLE_MAP", r->file, ev_start, cur.table_id);
+        return SESSION_FATAL;
+    }
+    if (!t->included) {
+        sl_metric_inc(r->m_skipped);
+        return GO_ON;
+    }
+    const col_conf_t *c = r->conf;
+    uint32_t max_rows = (uint32_t)c->batch_max_rows;
+    size_t data = len > cur.rows_start ? len - cur.rows_start : 0;
+    while (!col_mysql_rows_done(&cur)) {
+        uint32_t first = cur.row;
+        size_t before = cur.offset;
+        uint32_t n = max_rows;
+        /* about batch.max.bytes: the encoded form is at most ~3x the row images */
+        if ((len - cur.offset) * 3 > (size_t)c->batch_max_bytes) {
+            size_t per_row = first ? (cur.offset - cur.rows_start) / first : 0;
+            if (!per_row)
+                n = 1;
+            else if ((size_t)c->batch_max_bytes / (per_row * 3) < n)
+                n = (uint32_t)((size_t)c->batch_max_bytes / (per_row * 3));
+            if (!n)
+                n = 1;
+        }
+        sl_record_reset(r->rec);
+        if (col_mysql_rows_next(&cur, &t->tm, c->source_name, n, r->rec, why, sizeof(why))) {
+            snprintf(errstr, errstr_size, "table %s.%s, rows event at %s:%" PRIu64 ": %s",
+                     t->tm.db, t->tm.table, r->file, ev_start, why);
+            return SESSION_FATAL;
+        }
+        (void)before;
+        (void)data;
+        sl_change_t *ch = &r->rec->u.change;
+        ch->txn = r->gtid[0] ? r->gtid : NULL;
+        ch->event_time_us = (int64_t)ev->timestamp * 1000000;
+        ch->schema_id = t->schema_id;
+        ch->server_id = ev->server_id;
+        ch->flags = ev->flags;
+        set_pos(r, &r->rec->pos, ev_start, first);
+        int rc = put(r, r->rec, errstr, errstr_size);
+        if (rc != GO_ON) {
+            if (rc == SESSION_FATAL)
+                snprintf(errstr + strlen(errstr), errstr_size - strlen(errstr),
+                         " (table %s.%s, rows event at %s:%" PRIu64 ")", t->tm.db,
+                         t->tm.table, r->file, ev_start);
+            return rc;
+        }
+        r->published = 1;
+        r->rows += ch->nrows;
+    }
+    return GO_ON;
+}
+
+static int on_table_map(my_reader_t *r, const uint8_t *body, size_t len, uint64_t ev_start,
+                        char *errstr, size_t errstr_size)
+{
+    col_my_table_t *t;
+    int emit;
+    char why[512];
+    sl_record_reset(r->rec);
+    sl_err_t err = col_my_schema_table_map(r->schema, body, len, r->conf->source_name, &t,
+                                           &emit, r->rec, why, sizeof(why));
+    if (err) {
+        snprintf(errstr, errstr_size, "TABLE_MAP at %s:%" PRIu64 ": %s", r->file, ev_start,
+                 why);
+        return SESSION_FATAL;
+    }
+    if (!emit)
+        return GO_ON;
+    set_pos(r, &r->rec->pos, ev_start, 0);
+    sl_debug("table %s.%s: schema %016" PRIx64 " published", t->tm.db, t->tm.table,
+             t->schema_id);
+    int rc = put(r, r->rec, errstr, errstr_size);
+    if (rc == GO_ON)
+        r->published = 1;
+    return rc;
+}
+
+/* a statement's first word, case-insensitive */
+static int stmt_is(const char *s, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    while (len && (*s == ' ' || *s == '\n' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    return len >= n && !strncasecmp(s, word, n) &&
+           (len == n || s[n] == ' ' || s[n] == '\n' || s[n] == '\t' || s[n] == ';');
+}
+
+static int on_query(my_reader_t *r, MARIADB_RPL_EVENT *ev, uint64_t ev_start,
+                    uint64_t ev_end, char *errstr, size_t errstr_size)
+{
+    const char *sql = ev->event.query.statement.str;
+    size_t len = ev->event.query.statement.length;
+    int64_t t_us = (int64_t)ev->timestamp * 1000000;
+    if (!sql)
+        return GO_ON;
+    if (stmt_is(sql, len, "BEGIN")) {
+        r->in_txn = 1;
+        return GO_ON;
+    }
+    if (stmt_is(sql, len, "COMMIT") || stmt_is(sql, len, "ROLLBACK"))
+        /* ROLLBACK is logged only when non-transactional tables changed:
+         * those changes happened, so the group is closed like a commit */
+        return txn_end(r, ev_end, t_us, errstr, errstr_size);
+    if (stmt_is(sql, len, "XA") || stmt_is(sql, len, "SAVEPOINT"))
+        return GO_ON;
+
+    char dbname[256];
+    snprintf(dbname, sizeof(dbname), "%.*s", (int)ev->event.query.database.length,
+             ev->event.query.database.str ? ev->event.query.database.str : "");
+    int n = 0, is_ddl = 0;
+    char why[512];
+    sl_record_reset(r->ddl[0]);
+    sl_record_reset(r->ddl[1]);
+    if (col_my_schema_ddl(r->schema, dbname, sql, len, r->conf->source_name, r->ddl, 2, &n,
+                          &is_ddl, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "DDL at %s:%" PRIu64 ": %s", r->file, ev_start, why);
+        return SESSION_RETRY;            /* information_schema unreachable: reconnect */
+    }
+    for (int i = 0; i < n; i++) {
+        set_pos(r, &r->ddl[i]->pos, ev_start, (uint32_t)i);
+        sl_info("DDL on %s.%s: %.*s", r->ddl[i]->u.schema.db, r->ddl[i]->u.schema.table,
+                (int)(len > 200 ? 200 : len), sql);
+        int rc = put(r, r->ddl[i], errstr, errstr_size);
+        if (rc != GO_ON)
+            return rc;
+        r->published = 1;
+    }
+    if (r->standalone || !r->in_txn || is_ddl)
+        return txn_end(r, ev_end, t_us, errstr, errstr_size);
+    return GO_ON;
+}
+
+/* One event. Returns GO_ON or a session outcome. */
+static int on_event(my_reader_t *r, MARIADB_RPL_EVENT *ev, char *errstr, size_t errstr_size)
+{
+    int type = ev->event_type;
+    int artificial = (ev->flags & LOG_EVENT_ARTIFICIAL_F) != 0;
+    uint64_t ev_end = ev->next_event_pos;
+    uint64_t ev_start = ev_end >= ev->event_length ? ev_end - ev->event_length : 0;
+    sl_metric_inc(r->m_events);
+
+    if (type == ROTATE_EVENT) {
+        snprintf(r->file, sizeof(r->file), "%.*s", (int)ev->event.rotate.filename.length,
+                 ev->event.rotate.filename.str);
+        set_pos(r, &r->last, ev->event.rotate.position, 0);
+        if (r->finish_pending) {
+            r->finish_pending = 0;
+            sl_pos_t p = r->last;
+            return put_finish(r, &p, errstr, errstr_size);
+        }
+        return GO_ON;
+    }
+    if (artificial || ev_end == 0)
+        return GO_ON;                    /* fake events of the dump start */
+    if (r->file[0]) {
+        set_pos(r, &r->last, ev_start, 0);
+        sl_metric_set(r->m_read_seq, (double)r->last.seq);
+        sl_metric_set(r->m_read_offset, (double)ev_end);
+    }
+
+    const uint8_t *body = NULL;
+    size_t blen = 0;
+    if (type == TABLE_MAP_EVENT || is_rows_event(type)) {
+        /* raw_data = the network packet: libmariadb 3.3 keeps the OK byte
+         * (0x00) in front of the event; the event is its last event_length bytes */
+        size_t trailer = r->rpl->use_checksum ? 4 : 0;
+        if (!ev->raw_data || ev->event_length < 19 + trailer ||
+            ev->raw_data_size < ev->event_length) {
+            snprintf(errstr, errstr_size, "event at %s:%" PRIu64 " without its bytes",
+                     r->file, ev_start);
+            return SESSION_FATAL;
+        }
+        const uint8_t *hdr = ev->raw_data + (ev->raw_data_size - ev->event_length);
+        body = hdr + 19;
+        blen = ev->event_length - 19 - trailer;
+    }
+    switch (type) {
+    case GTID_EVENT:
+        txn_reset(r);
+        r->in_txn = 1;
+        r->standalone = (ev->event.gtid.flags & FL_STANDALONE) != 0;
+        r->server_id = ev->server_id;
+        snprintf(r->gtid, sizeof(r->gtid), "%u-%u-%" PRIu64, ev->event.gtid.domain_id,
+                 ev->server_id, (uint64_t)ev->event.gtid.sequence_nr);
+        col_my_schema_gc(r->schema);
+        return GO_ON;
+    case TABLE_MAP_EVENT:
+        return on_table_map(r, body, blen, ev_start, errstr, errstr_size);
+    case XID_EVENT:
+        return txn_end(r, ev_end, (int64_t)ev->timestamp * 1000000, errstr, errstr_size);
+    case QUERY_EVENT:
+        return on_query(r, ev, ev_start, ev_end, errstr, errstr_size);
+    case HEARTBEAT_LOG_EVENT:
+        sl_metric_inc(r->m_heartbeats);
+        if (!r->in_txn)
+            sl_metric_set(r->m_lag, 0);  /* idle and caught up */
+        return GO_ON;
+    case WRITE_ROWS_COMPRESSED_EVENT_V1:
+    case UPDATE_ROWS_COMPRESSED_EVENT_V1:
+    case DELETE_ROWS_COMPRESSED_EVENT_V1:
+    case WRITE_ROWS_COMPRESSED_EVENT:
+    case UPDATE_ROWS_COMPRESSED_EVENT:
+    case DELETE_ROWS_COMPRESSED_EVENT:
+    case QUERY_COMPRESSED_EVENT:
+        snprintf(errstr, errstr_size, "compressed binlog event at %s:%" PRIu64 " "
+                 "(log_bin_compress = ON) is not supported (SET GLOBAL log_bin_compress = OFF)",
+                 r->file, ev_start);
+        return SESSION_FATAL;
+    default:
+        if (is_rows_event(type))
+            return on_rows(r, ev, body, blen, ev_start, errstr, errstr_size);
+        return GO_ON;                    /* FDE, GTID_LIST, ANNOTATE_ROWS, STOP, ... */
+    }
+}
+
+/* Opens the replication stream at start (file:pos, or a GTID state when
+ * start->file is empty). */
+static sl_err_t open_stream(my_reader_t *r, const sl_pos_t *start, char *errstr,
+                            size_t errstr_size)
+{
+    const col_conf_t *c = r->conf;
+    int fatal;
+    char q[256];
+    if (!(r->repl = col_my_connect(c, errstr, errstr_size, &fatal)))
+        return fatal ? SL_ERR_INVALID : SL_ERR_DB;
+    /* heartbeats bound how long a blocking read waits: for the Kafka
+     * transaction's commit, a stop request and idle progress */
+    int64_t hb = c->heartbeat_ms;
+    if (hb > 1000)
+        hb = 1000;
+    if (c->kafka_transactional && c->txn_max_ms < hb)
+        hb = c->txn_max_ms < 10 ? 10 : c->txn_max_ms;
+    snprintf(q, sizeof(q), "SET @master_heartbeat_period = %" PRId64, hb * 1000000);
+    if (col_my_exec(r->repl, "SET @master_binlog_checksum = @@global.binlog_checksum",
+                    errstr, errstr_size) ||
+        col_my_exec(r->repl, "SET @mariadb_slave_capability = 4", errstr, errstr_size) ||
+        col_my_exec(r->repl, q, errstr, errstr_size))
+        return SL_ERR_DB;
+    if (!start->file[0]) {
+        char st[300], esc[200];
+        mysql_real_escape_string(r->repl, esc, start->gtid, (unsigned long)strlen(start->gtid));
+        snprintf(st, sizeof(st), "SET @slave_connect_state = '%s'", esc);
+        if (col_my_exec(r->repl, st, errstr, errstr_size) ||
+            col_my_exec(r->repl, "SET @slave_gtid_strict_mode = 1", errstr, errstr_size))
+            return SL_ERR_DB;
+    }
+    if (!(r->rpl = mariadb_rpl_init(r->repl))) {
+        snprintf(errstr, errstr_size, "mariadb_rpl_init: %s", mysql_error(r->repl));
+        return SL_ERR_DB;
+    }
+    const char *fname = start->file;
+    mariadb_rpl_optionsv(r->rpl, MARIADB_RPL_FILENAME, (char *)fname, (size_t)strlen(fname));
+    mariadb_rpl_optionsv(r->rpl, MARIADB_RPL_START,
+                         (unsigned long)(start->file[0] ? start->offset : 4));
+    mariadb_rpl_optionsv(r->rpl, MARIADB_RPL_SERVER_ID, (unsigned int)c->source_server_id);
+    mariadb_rpl_optionsv(r->rpl, MARIADB_RPL_FLAGS, (unsigned int)0);
+    if (mariadb_rpl_open(r->rpl)) {
+        snprintf(errstr, errstr_size, "binlog dump from %s:%" PRIu64 " refused: %s",
+                 start->file[0] ? start->file : start->gtid, start->offset,
+                 mysql_error(r->repl));
+        return SL_ERR_DB;
+    }
+    return SL_OK;
+}
+
+static void session_close(my_reader_t *r, int outcome)
+{
+    char errstr[1024];
+    if (r->pub && !r->pub_failed && outcome != SESSION_FATAL &&
+        col_pub_close(r->pub, 10000, errstr, sizeof(errstr)))
+        sl_warn("publisher close: %s", errstr);
+    col_pub_destroy(r->pub);
+    r->pub = NULL;
+    if (r->rpl)
+        mariadb_rpl_close(r->rpl);
+    r->rpl = NULL;
+    if (r->repl)
+        mysql_close(r->repl);
+    r->repl = NULL;
+    col_my_schema_destroy(r->schema);
+    r->schema = NULL;
+    if (r->meta)
+        mysql_close(r->meta);
+    r->meta = NULL;
+}
+
+static int session(my_reader_t *r, char *errstr, size_t errstr_size)
+{
+    const col_conf_t *c = r->conf;
+    sl_err_t err;
+    int fatal, rc;
+    sl_pos_t ckpt, start;
+
+    r->pub_failed = 0;
+    r->file[0] = '\0';
+    r->gtid[0] = '\0';
+    r->finish_pending = 0;
+    txn_reset(r);
+    if (!(r->meta = col_my_connect(c, errstr, errstr_size, &fatal)))
+        return fatal ? SESSION_FATAL : SESSION_RETRY;
+    if ((err = col_my_preflight(r->meta, c, &r->srv, errstr, errstr_size)))
+        return err == SL_ERR_DB ? SESSION_RETRY : SESSION_FATAL;
+    if ((err = col_pub_new(&r->pub, c, &r->svc->conf.kafka, r->svc->metrics, errstr,
+                           errstr_size)))
+        return err == SL_ERR_INVALID ? SESSION_FATAL : SESSION_RETRY;
+    err = col_pub_checkpoint_load(r->pub, &ckpt, errstr, errstr_size);
+    if (err && err != SL_ERR_NOT_FOUND)
+        return err == SL_ERR_STATE ? SESSION_STOP : SESSION_RETRY;
+    if (!err) {
+        char t[200];
+        sl_pos_format(&ckpt, t, sizeof(t));
+        sl_info("checkpoint found: %s", t);
+    }
+    if ((err = col_my_start_position(r->meta, c, err ? NULL : &ckpt, &start, errstr,
+                                     errstr_size)))
+        return err == SL_ERR_DB ? SESSION_RETRY : SESSION_FATAL;
+    if (col_my_schema_new(&r->schema, r->meta, r->filter, &r->srv)) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return SESSION_FATAL;
+    }
+    if ((err = open_stream(r, &start, errstr, errstr_size)))
+        return err == SL_ERR_INVALID ? SESSION_FATAL : SESSION_RETRY;
+    r->sessions++;
+    sl_http_set_health(r->svc->http, 1, NULL);
+    if (start.file[0]) {
+        snprintf(r->file, sizeof(r->file), "%s", start.file);
+        if ((rc = put_finish(r, &start, errstr, errstr_size)) != GO_ON)
+            return rc;
+    } else {
+        r->finish_pending = 1;           /* the first ROTATE names the file */
+    }
+
+    MARIADB_RPL_EVENT *ev = NULL;
+    unsigned turn = 0;
+    for (;;) {
+        if (sl_service_stopping()) {
+            if (ev)
+                mariadb_free_rpl_event(ev);  /* the last event fetched */
+            return SESSION_STOP;
+        }
+        ev = mariadb_rpl_fetch(r->rpl, ev);
+        if (!ev) {                       /* already freed by mariadb_rpl_fetch */
+            if (sl_service_stopping())
+                return SESSION_STOP;
+            snprintf(errstr, errstr_size, "binlog stream from %s ended: %s",
+                     r->file[0] ? r->file : "the server",
+                     mysql_errno(r->repl) ? mysql_error(r->repl) : "connection closed");
+            return SESSION_RETRY;
+        }
+        rc = on_event(r, ev, errstr, errstr_size);
+        if (rc == GO_ON && (++turn % 64 == 0 || ev->event_type == HEARTBEAT_LOG_EVENT ||
+                            !r->in_txn)) {
+            if ((err = col_pub_service(r->pub, 0, errstr, errstr_size))) {
+                r->pub_failed = err == SL_ERR_FATAL;
+                rc = SESSION_RETRY;
+            }
+        }
+        if (rc != GO_ON) {
+            mariadb_free_rpl_event(ev);
+            return rc;
+        }
+    }
+}
+
+int col_mysql_run(sl_service_t *svc, const col_conf_t *conf)
+{
+    char errstr[1024];
+    my_reader_t r;
+    memset(&r, 0, sizeof(r));
+    r.svc = svc;
+    r.conf = conf;
+    int code = SL_EXIT_FAILURE;
+    if (col_filter_new(&r.filter, conf->tables_include, conf->tables_exclude, errstr,
+                       sizeof(errstr))) {
+        sl_error("source \"%s\": %s", conf->source_name, errstr);
+        return SL_EXIT_USAGE;
+    }
+    r.rec = sl_record_new();
+    r.ddl[0] = sl_record_new();
+    r.ddl[1] = sl_record_new();
+    if (!r.rec || !r.ddl[0] || !r.ddl[1]) {
+        sl_error("out of memory");
+        goto out;
+    }
+    sl_metrics_t *m = svc->metrics;
+    r.m_events = sl_metrics_counter(m, "shiftlog_collector_events_total",
+                                    "Binlog events read from the source.", NULL);
+    r.m_read_seq = sl_metrics_gauge(m, "shiftlog_collector_read_seq",
+                                    "Binlog file sequence of the last event read.", NULL);
+    r.m_read_offset = sl_metrics_gauge(m, "shiftlog_collector_read_offset",
+                                       "Binlog offset after the last event read.", NULL);
+    r.m_lag = sl_metrics_gauge(m, "shiftlog_collector_lag_ms",
+                               "Now minus the source time of the last event read, in ms.",
+                               NULL);
+    r.m_heartbeats = sl_metrics_counter(m, "shiftlog_collector_heartbeats_total",
+                                        "Heartbeat events from an idle source.", NULL);
+    r.m_reconnects = sl_metrics_counter(m, "shiftlog_collector_reconnects_total",
+                                        "Sessions restarted after a recoverable failure.",
+                                        NULL);
+    r.m_skipped = sl_metrics_counter(m, "shiftlog_collector_filtered_events_total",
+                                     "Rows events of tables left out by the table filter.",
+                                     NULL);
+
+    int64_t backoff = MY_BACKOFF_MIN_MS;
+    for (;;) {
+        int64_t began = sl_service_now_ms();
+        errstr[0] = '\0';
+        int outcome = session(&r, errstr, sizeof(errstr));
+        if (outcome == SESSION_FATAL) {
+            if (r.last.kind)
+                note_position(&r, &r.last, 1);
+            sl_error("source \"%s\": %s", conf->source_name, errstr);
+        }
+        session_close(&r, outcome);
+        if (outcome == SESSION_STOP || sl_service_stopping()) {
+            code = SL_EXIT_OK;
+            break;
+        }
+        if (outcome == SESSION_FATAL)
+            break;
+        if (sl_service_now_ms() - began > 60000)
+            backoff = MY_BACKOFF_MIN_MS;     /* it ran well for a while */
+        sl_warn("source \"%s\": %s; retrying in %" PRId64 " ms from the checkpoint",
+                conf->source_name, errstr, backoff);
+        sl_http_set_health(svc->http, 0, errstr);
+        sl_metric_inc(r.m_reconnects);
+        if (sl_service_wait((int)backoff)) {
+            code = SL_EXIT_OK;
+            break;
+        }
+        backoff = backoff * 2 > MY_BACKOFF_MAX_MS ? MY_BACKOFF_MAX_MS : backoff * 2;
+    }
+out:
+    sl_record_destroy(r.rec);
+    sl_record_destroy(r.ddl[0]);
+    sl_record_destroy(r.ddl[1]);
+    col_filter_destroy(r.filter);
+    return code;
+}

@@ -1,0 +1,90 @@
+/* shiftlog-collector, MySQL/MariaDB reader: what its files share.
+ *   mysql_source.c     col_mysql_run: sessions, the binlog event loop, records
+ *   mysql_preflight.c  connections (TLS), preflight checks, start positions
+ *   mysql_schema.c     table maps by id, SCHEMA records, information_schema
+ *                      look-ups, DDL statements */
+#ifndef COL_MYSQL_SOURCE_H
+#define COL_MYSQL_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <mysql.h>
+
+#include "collector.h"
+#include "mysql_decode.h"
+
+/* ------------------------------------------------------------ preflight */
+
+typedef struct col_my_server_s {
+    char     version[64];
+    uint32_t server_id;
+    int      is_mariadb;
+    int      row_metadata_full;   /* binlog_row_metadata = FULL */
+    int      row_image_full;
+    char     checksum[16];        /* binlog_checksum: NONE / CRC32 */
+} col_my_server_t;
+
+/* Opens a client connection with the source.* and source.tls.* settings
+ * (utf8mb4). NULL on failure: errstr says why; *fatal = 1 when retrying
+ * cannot help (access denied, bad TLS files), 0 for network errors. The
+ * caller closes it with mysql_close(). */
+MYSQL *col_my_connect(const col_conf_t *conf, char *errstr, size_t errstr_size, int *fatal);
+
+/* Checks the server can feed a ROW-based CDC reader: log_bin, binlog_format,
+ * binlog_row_image (warns), binlog_row_metadata (warns), grants, server_id.
+ * SL_ERR_INVALID with a sentence and the fixing SQL when it cannot. */
+sl_err_t col_my_preflight(MYSQL *m, const col_conf_t *conf, col_my_server_t *srv,
+                          char *errstr, size_t errstr_size);
+
+/* Where to start: the checkpoint when ckpt != NULL, else start.position.
+ * *pos gets file/offset (kind MYSQL) or only the GTID state in pos->gtid
+ * (pos->file empty) for a GTID start. Checks the position is still on the
+ * server (SHOW BINARY LOGS). SL_ERR_INVALID/SL_ERR_NOT_FOUND: fatal. */
+sl_err_t col_my_start_position(MYSQL *m, const col_conf_t *conf, const sl_pos_t *ckpt,
+                               sl_pos_t *pos, char *errstr, size_t errstr_size);
+
+/* Runs a statement, or one returning a result: NULL + errstr on error. */
+sl_err_t   col_my_exec(MYSQL *m, const char *sql, char *errstr, size_t errstr_size);
+MYSQL_RES *col_my_query(MYSQL *m, const char *sql, char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------------ schema */
+
+typedef struct col_my_schema_s col_my_schema_t;
+
+/* One table map, by table id. */
+typedef struct col_my_table_s {
+    col_tablemap_t tm;
+    int            included;      /* passes the table filter */
+    uint64_t       schema_id;     /* fingerprint of its column list */
+} col_my_table_t;
+
+/* meta: a second connection for information_schema (borrowed). */
+sl_err_t col_my_schema_new(col_my_schema_t **out, MYSQL *meta, const col_filter_t *filter,
+                           const col_my_server_t *srv);
+void     col_my_schema_destroy(col_my_schema_t *s);
+
+/* A TABLE_MAP event body: parses it (or finds the same one cached), applies
+ * type hints. *emit = 1 when a SCHEMA record must be published before the
+ * table's rows (first use since the start, or its columns changed); then
+ * rec (reset by the caller) holds it. *out is valid until the next call
+ * that may evict (another table_map / ddl). */
+sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t len,
+                                 const char *source, col_my_table_t **out, int *emit,
+                                 sl_record_t *rec, char *errstr, size_t errstr_size);
+/* At a transaction boundary: drops every cached table map when there are
+ * many (table ids grow with DDL and table cache flushes). */
+void col_my_schema_gc(col_my_schema_t *s);
+/* The table map of a rows event; NULL when unknown. */
+col_my_table_t *col_my_schema_find(col_my_schema_t *s, uint64_t table_id);
+
+/* A QUERY event's statement: when it is DDL on tables, fills up to
+ * max tables into recs[] as SCHEMA records (columns read now from
+ * information_schema; none for a dropped table), with the DDL text,
+ * for the included tables, and forgets their signatures so that the next
+ * table map publishes the binlog's own view again. *n = records filled.
+ * *is_ddl: the statement was DDL (even when no table passed the filter). */
+sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const char *sql,
+                           size_t len, const char *source, sl_record_t **recs, int max,
+                           int *n, int *is_ddl, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,461 @@
+/* shiftlog collector, PostgreSQL: connections, preflight checks, slot and
+ * publication setup, and the catalog lookups the decoder needs (types the
+ * decoder does not know by OID; nullability, primary key and the declared
+ * type of a relation's columns). Every failure names the cause and the fix. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_source.h"
+#include "sl_log.h"
+
+static const char *const tls_modes[] = {"disable", "prefer", "require", "verify-ca",
+                                         "verify-full"};
+
+sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
+                    char *errstr, size_t errstr_size)
+{
+    const char *keys[20], *vals[20];
+    char port[16], appname[200], options[1024];
+    const char *extra = getenv("PGOPTIONS");
+    int n = 0;
+
+    snprintf(port, sizeof(port), "%" PRId64, conf->source_port);
+    snprintf(appname, sizeof(appname), "shiftlog-collector-%s", conf->source_name);
+    snprintf(options, sizeof(options), "%s%s%s", PG_SESSION_OPTIONS, extra && *extra ? " " : "",
+             extra ? extra : "");
+#define KV(k, v) do { keys[n] = (k); vals[n] = (v); n++; } while (0)
+    KV("host", conf->source_host);
+    KV("port", port);
+    KV("user", conf->source_user);
+    if (conf->source_password && *conf->source_password)
+        KV("password", conf->source_password);
+    KV("dbname", conf->source_database && *conf->source_database ? conf->source_database
+                                                                  : "postgres");
+    KV("application_name", appname);
+    KV("client_encoding", "UTF8");
+    KV("options", options);
+    KV("connect_timeout", "10");
+    KV("sslmode", tls_modes[conf->tls_mode >= 0 && conf->tls_mode <= 4 ? conf->tls_mode : 0]);
+    if (conf->tls_ca && *conf->tls_ca)
+        KV("sslrootcert", conf->tls_ca);
+    if (conf->tls_cert && *conf->tls_cert)
+        KV("sslcert", conf->tls_cert);
+    if (conf->tls_key && *conf->tls_key)
+        KV("sslkey", conf->tls_key);
+    if (replication)
+        KV("replication", "database");
+    keys[n] = vals[n] = NULL;
+#undef KV
+    PGconn *c = PQconnectdbParams(keys, vals, 0);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        const char *m = c ? PQerrorMessage(c) : "out of memory";
+        char hint[200] = "";
+        if (strstr(m, "replication connection") || strstr(m, "pg_hba.conf"))
+            snprintf(hint, sizeof(hint), " (pg_hba.conf needs a `host %s %s <address> "
+                     "scram-sha-256` line)", replication ? "replication" : "<database>",
+                     conf->source_user);
+        else if (strstr(m, "must be superuser or replication role") ||
+                 strstr(m, "permission denied to start WAL sender"))
+            snprintf(hint, sizeof(hint), " (ALTER ROLE %s REPLICATION)", conf->source_user);
+        snprintf(errstr, errstr_size, "source \"%s\": cannot connect to PostgreSQL %s:%s as "
+                 "%s%s: %.*s%s", conf->source_name, conf->source_host, port, conf->source_user,
+                 replication ? " (replication)" : "", (int)strcspn(m, "\n"), m, hint);
+        PQfinish(c);
+        *out = NULL;
+        return SL_ERR_DB;
+    }
+    *out = c;
+    return SL_OK;
+}
+
+/* Runs a query; SL_OK with *res (caller PQclear) when it returns tuples or
+ * completes. */
+static sl_err_t q(PGconn *c, PGresult **res, char *errstr, size_t errstr_size,
+                  const char *what, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        const char *m = PQresultErrorMessage(r);
+        snprintf(errstr, errstr_size, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
+        PQclear(r);
+        *res = NULL;
+        return SL_ERR_DB;
+    }
+    *res = r;
+    return SL_OK;
+}
+
+sl_err_t pg_query_lsn(PGconn *conn, const char *sql, uint64_t *out, char *errstr,
+                      size_t errstr_size)
+{
+    PGresult *r;
+    sl_err_t err = q(conn, &r, errstr, errstr_size, sql, sql, 0, NULL);
+    if (err)
+        return err;
+    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) || !pg_lsn_parse(PQgetvalue(r, 0, 0), out)) {
+        snprintf(errstr, errstr_size, "%s: no LSN returned", sql);
+        err = SL_ERR_DB;
+    }
+    PQclear(r);
+    return err;
+}
+
+static sl_err_t check_slot(PGconn *c, const col_conf_t *conf, int had_checkpoint,
+                           pg_slotinfo_t *slot, char *errstr, size_t errstr_size)
+{
+    const char *p[1] = {conf->source_slot};
+    PGresult *r;
+    sl_err_t err = q(c, &r, errstr, errstr_size, "reading pg_replication_slots",
+                     "SELECT plugin, slot_type, database, wal_status, confirmed_flush_lsn, "
+                     "restart_lsn, current_database() FROM pg_replication_slots WHERE "
+                     "slot_name = $1", 1, p);
+    if (err)
+        return err;
+    memset(slot, 0, sizeof(*slot));
+    if (PQntuples(r) == 1) {
+        const char *plugin = PQgetvalue(r, 0, 0), *type = PQgetvalue(r, 0, 1),
+                   *db = PQgetvalue(r, 0, 2), *wal = PQgetvalue(r, 0, 3),
+                   *cur = PQgetvalue(r, 0, 6);
+        err = SL_ERR_FATAL;
+        if (strcmp(type, "logical"))
+            snprintf(errstr, errstr_size, "source \"%s\": replication slot \"%s\" is a %s slot, "
+                     "shiftlog needs a logical slot with plugin pgoutput: choose another "
+                     "source.slot", conf->source_name, conf->source_slot, type);
+        else if (strcmp(plugin, "pgoutput"))
+            snprintf(errstr, errstr_size, "source \"%s\": replication slot \"%s\" uses plugin "
+                     "\"%s\", shiftlog needs pgoutput: choose another source.slot, or drop it "
+                     "(SELECT pg_drop_replication_slot('%s')) if nothing else uses it",
+                     conf->source_name, conf->source_slot, plugin, conf->source_slot);
+        else if (strcmp(db, cur))
+            snprintf(errstr, errstr_size, "source \"%s\": replication slot \"%s\" belongs to "
+                     "database \"%s\", not \"%s\": choose another source.slot",
+                     conf->source_name, conf->source_slot, db, cur);
+        else if (!strcmp(wal, "lost"))
+            snprintf(errstr, errstr_size, "source \"%s\": replication slot \"%s\" is lost "
+                     "(wal_status = lost: the server removed WAL it still needed, "
+                     "max_slot_wal_keep_size): changes are gone; drop the slot "
+                     "(SELECT pg_drop_replication_slot('%s')) and resynchronise the targets "
+                     "from a snapshot", conf->source_name, conf->source_slot, conf->source_slot);
+        else
+            err = SL_OK;
+        if (!err) {
+            slot->exists = 1;
+            if (!PQgetisnull(r, 0, 4))
+                pg_lsn_parse(PQgetvalue(r, 0, 4), &slot->confirmed_flush);
+            if (!PQgetisnull(r, 0, 5))
+                pg_lsn_parse(PQgetvalue(r, 0, 5), &slot->restart_lsn);
+            if (!strcmp(wal, "unreserved"))
+                sl_warn("replication slot \"%s\": wal_status = unreserved: the server is about "
+                        "to remove WAL this slot needs (max_slot_wal_keep_size)",
+                        conf->source_slot);
+        }
+        PQclear(r);
+        return err;
+    }
+    PQclear(r);
+    if (had_checkpoint) {
+        snprintf(errstr, errstr_size, "source \"%s\": replication slot \"%s\" does not exist "
+                 "but this source has a checkpoint: the slot was dropped, and the changes made "
+                 "since are not in any slot. Resynchronise the targets from a snapshot, then "
+                 "start with a new source.name (or delete the checkpoint) so that a new slot "
+                 "is created", conf->source_name, conf->source_slot);
+        return SL_ERR_FATAL;
+    }
+    err = q(c, &r, errstr, errstr_size, "counting replication slots",
+            "SELECT current_setting('max_replication_slots')::int - "
+            "(SELECT count(*) FROM pg_replication_slots)", 0, NULL);
+    if (err)
+        return err;
+    int free_slots = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (free_slots <= 0) {
+        snprintf(errstr, errstr_size, "source \"%s\": no free replication slot "
+                 "(max_replication_slots is used up): drop an unused slot or raise "
+                 "max_replication_slots (needs a restart)", conf->source_name);
+        return SL_ERR_FATAL;
+    }
+    err = q(c, &r, errstr, errstr_size, "creating the replication slot",
+            "SELECT lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", 1, p);
+    if (err) {
+        char m[512];
+        snprintf(m, sizeof(m), "%s", errstr);
+        snprintf(errstr, errstr_size, "source \"%s\": cannot create replication slot \"%s\": %s",
+                 conf->source_name, conf->source_slot, m);
+        return SL_ERR_FATAL;
+    }
+    slot->exists = 1;
+    pg_lsn_parse(PQgetvalue(r, 0, 0), &slot->confirmed_flush);
+    sl_info("created replication slot \"%s\" (pgoutput) at %s", conf->source_slot,
+            PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return SL_OK;
+}
+
+static int ident_ok(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
+
+static sl_err_t check_publication(PGconn *c, const col_conf_t *conf, col_filter_t *filter,
+                                  char *errstr, size_t errstr_size)
+{
+    const char *p[1] = {conf->source_publication};
+    PGresult *r;
+    sl_buf_t sql = SL_BUF_INIT;
+    sl_err_t err = q(c, &r, errstr, errstr_size, "reading pg_publication",
+                     "SELECT pubinsert AND pubupdate AND pubdelete AND pubtruncate "
+                     "FROM pg_publication WHERE pubname = $1", 1, p);
+    if (err)
+        return err;
+    if (PQntuples(r) == 1) {
+        if (strcmp(PQgetvalue(r, 0, 0), "t"))
+            sl_warn("publication \"%s\" does not publish every operation (insert, update, "
+                    "delete, truncate): the others never reach Kafka", conf->source_publication);
+        PQclear(r);
+        return SL_OK;
+    }
+    PQclear(r);
+    char *pub = PQescapeIdentifier(c, conf->source_publication, strlen(conf->source_publication));
+    if (!conf->tables_include || !*conf->tables_include) {
+        sl_buf_printf(&sql, "CREATE PUBLICATION %s FOR ALL TABLES", pub);
+    } else {
+        err = q(c, &r, errstr, errstr_size, "listing tables",
+                "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON "
+                "n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN "
+                "('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
+                "ORDER BY 1, 2", 0, NULL);
+        if (err)
+            goto out;
+        int k = 0;
+        for (int i = 0; i < PQntuples(r); i++) {
+            const char *nsp = PQgetvalue(r, i, 0), *rel = PQgetvalue(r, i, 1);
+            if (!col_filter_match(filter, nsp, rel))
+                continue;
+            char *a = PQescapeIdentifier(c, nsp, strlen(nsp)),
+                 *b = PQescapeIdentifier(c, rel, strlen(rel));
+            sl_buf_printf(&sql, "%s%s.%s", k++ ? ", " : "", a, b);
+            PQfreemem(a);
+            PQfreemem(b);
+        }
+        PQclear(r);
+        if (!k) {
+            snprintf(errstr, errstr_size, "source \"%s\": publication \"%s\" does not exist and "
+                     "no table matches tables.include: create the tables first, or the "
+                     "publication (CREATE PUBLICATION %s FOR TABLE ...)", conf->source_name,
+                     conf->source_publication, pub);
+            err = SL_ERR_FATAL;
+            goto out;
+        }
+        char *list = strdup(sql.data);
+        sl_buf_reset(&sql);
+        sl_buf_printf(&sql, "CREATE PUBLICATION %s FOR TABLE %s", pub, list ? list : "");
+        free(list);
+    }
+    if ((err = q(c, &r, errstr, errstr_size, "creating the publication", sql.data, 0, NULL))) {
+        char m[512];
+        snprintf(m, sizeof(m), "%s", errstr);
+        snprintf(errstr, errstr_size, "source \"%s\": publication \"%s\" does not exist and "
+                 "cannot be created by %s (%s): run as a superuser or the tables' owner: %s",
+                 conf->source_name, conf->source_publication, conf->source_user, m, sql.data);
+        err = SL_ERR_FATAL;
+        goto out;
+    }
+    PQclear(r);
+    sl_info("created publication: %s", sql.data);
+out:
+    PQfreemem(pub);
+    sl_buf_free(&sql);
+    return err;
+}
+
+/* Logs each published table's replica identity: NOTHING / DEFAULT without a
+ * primary key are refused (the decoder drops their changes), FULL noted. */
+static sl_err_t check_identity(PGconn *c, const col_conf_t *conf, col_filter_t *filter,
+                               char *errstr, size_t errstr_size)
+{
+    const char *p[1] = {conf->source_publication};
+    PGresult *r;
+    sl_err_t err = q(c, &r, errstr, errstr_size, "reading the published tables",
+                     "SELECT t.schemaname, t.tablename, c.relreplident, EXISTS (SELECT 1 FROM "
+                     "pg_index i WHERE i.indrelid = c.oid AND (i.indisprimary OR "
+                     "(c.relreplident = 'i' AND i.indisreplident))) FROM pg_publication_tables t "
+                     "JOIN pg_namespace n ON n.nspname = t.schemaname JOIN pg_class c ON "
+                     "c.relnamespace = n.oid AND c.relname = t.tablename WHERE t.pubname = $1 "
+                     "ORDER BY 1, 2", 1, p);
+    if (err)
+        return err;
+    int ntab = 0, nref = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *nsp = PQgetvalue(r, i, 0), *rel = PQgetvalue(r, i, 1);
+        char ident = PQgetvalue(r, i, 2)[0];
+        int key = PQgetvalue(r, i, 3)[0] == 't';
+        if (!col_filter_match(filter, nsp, rel))
+            continue;
+        ntab++;
+        if (ident == 'n' || (ident == 'd' && !key)) {
+            nref++;
+            sl_error("table %s.%s: REPLICA IDENTITY %s: refused, its changes are not published "
+                     "(updates and deletes could not be applied); fix: ALTER TABLE %s.%s "
+                     "REPLICA IDENTITY FULL, or add a primary key", nsp, rel,
+                     ident == 'n' ? "NOTHING" : "DEFAULT without a primary key", nsp, rel);
+        } else if (ident == 'f') {
+            sl_info("table %s.%s: REPLICA IDENTITY FULL: old images carry every column "
+                    "(more WAL; fine)", nsp, rel);
+        }
+    }
+    PQclear(r);
+    sl_info("publication \"%s\": %d table(s) to publish, %d refused", conf->source_publication,
+            ntab, nref);
+    return SL_OK;
+}
+
+sl_err_t pg_preflight(PGconn *c, const col_conf_t *conf, col_filter_t *filter,
+                      int had_checkpoint, pg_slotinfo_t *slot,
+                      char *errstr, size_t errstr_size)
+{
+    PGresult *r;
+    sl_err_t err;
+    if ((err = q(c, &r, errstr, errstr_size, "preflight",
+                 "SELECT current_setting('wal_level'), r.rolreplication OR r.rolsuper, "
+                 "current_setting('max_wal_senders')::int - (SELECT count(*) FROM "
+                 "pg_stat_replication), current_setting('server_version_num')::int "
+                 "FROM pg_roles r WHERE r.rolname = current_user", 0, NULL)))
+        return err;
+    const char *wal = PQgetvalue(r, 0, 0);
+    int repl = PQgetvalue(r, 0, 1)[0] == 't', senders = atoi(PQgetvalue(r, 0, 2)),
+        version = atoi(PQgetvalue(r, 0, 3));
+    err = SL_ERR_FATAL;
+    if (strcmp(wal, "logical"))
+        snprintf(errstr, errstr_size, "source \"%s\": wal_level is %s, shiftlog needs logical "
+                 "(ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)",
+                 conf->source_name, wal);
+    else if (!repl)
+        snprintf(errstr, errstr_size, "source \"%s\": role %s lacks the REPLICATION privilege "
+                 "(ALTER ROLE %s REPLICATION)", conf->source_name, conf->source_user,
+                 conf->source_user);
+    else if (senders <= 0)
+        snprintf(errstr, errstr_size, "source \"%s\": no free WAL sender (max_wal_senders is "
+                 "used up): stop another replication client or raise max_wal_senders",
+                 conf->source_name);
+    else if (version < 140000)
+        snprintf(errstr, errstr_size, "source \"%s\": PostgreSQL %d.%d is too old: shiftlog "
+                 "needs 14 or newer (pgoutput protocol 2, streaming)", conf->source_name,
+                 version / 10000, version % 10000 / 100);
+    else
+        err = SL_OK;
+    PQclear(r);
+    if (err)
+        return err;
+    if (!ident_ok(conf->source_slot)) {
+        snprintf(errstr, errstr_size, "source.slot \"%s\": a slot name has only lower-case "
+                 "letters, digits and underscores", conf->source_slot);
+        return SL_ERR_FATAL;
+    }
+    if ((err = check_slot(c, conf, had_checkpoint, slot, errstr, errstr_size)) ||
+        (err = check_publication(c, conf, filter, errstr, errstr_size)) ||
+        (err = check_identity(c, conf, filter, errstr, errstr_size)))
+        return err;
+    return SL_OK;
+}
+
+/* ------------------------------------------------------------ catalog */
+
+sl_err_t pg_catalog_type(void *ctx, uint32_t oid, pg_typdesc_t *out, char *errstr,
+                         size_t errstr_size)
+{
+    PGconn *c = ctx;
+    char o[16];
+    const char *p[1] = {o};
+    PGresult *r;
+    snprintf(o, sizeof(o), "%u", oid);
+    sl_err_t err = q(c, &r, errstr, errstr_size, "reading pg_type",
+                     "SELECT t.typtype, t.typcategory, t.typbasetype, t.typelem, t.typname, "
+                     "(SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e "
+                     "WHERE e.enumtypid = t.oid), (SELECT count(*) FROM pg_enum e WHERE "
+                     "e.enumtypid = t.oid) FROM pg_type t WHERE t.oid = $1", 1, p);
+    if (err)
+        return err;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        snprintf(errstr, errstr_size, "type %u not in pg_type", oid);
+        return SL_ERR_NOT_FOUND;
+    }
+    out->typtype = PQgetvalue(r, 0, 0)[0];
+    out->category = PQgetvalue(r, 0, 1)[0];
+    out->basetype = (uint32_t)strtoul(PQgetvalue(r, 0, 2), NULL, 10);
+    out->elemtype = (uint32_t)strtoul(PQgetvalue(r, 0, 3), NULL, 10);
+    snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(r, 0, 4));
+    uint32_t n = (uint32_t)atoi(PQgetvalue(r, 0, 6));
+    if (n && !PQgetisnull(r, 0, 5)) {
+        /* parse the text array {a,"b c"} */
+        const char *s = PQgetvalue(r, 0, 5);
+        out->labels = calloc(n, sizeof(char *));
+        sl_buf_t b = SL_BUF_INIT;
+        uint32_t k = 0;
+        s++;
+        while (out->labels && *s && *s != '}' && k < n) {
+            sl_buf_reset(&b);
+            sl_buf_reserve(&b, 16);
+            if (*s == '"') {
+                for (s++; *s && *s != '"'; s++) {
+                    if (*s == '\\' && s[1])
+                        s++;
+                    sl_buf_putc(&b, *s);
+                }
+                if (*s == '"')
+                    s++;
+            } else {
+                for (; *s && *s != ',' && *s != '}'; s++)
+                    sl_buf_putc(&b, *s);
+            }
+            out->labels[k++] = strdup(b.data ? b.data : "");
+            if (*s == ',')
+                s++;
+        }
+        out->nlabels = k;
+        sl_buf_free(&b);
+    }
+    PQclear(r);
+    return SL_OK;
+}
+
+sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const char *rel,
+                             uint32_t ncols, char *const *colnames, pg_relextra_t *out,
+                             char *errstr, size_t errstr_size)
+{
+    PGconn *c = ctx;
+    char o[16];
+    const char *p[1] = {o};
+    PGresult *r;
+    snprintf(o, sizeof(o), "%u", relid);
+    sl_err_t err = q(c, &r, errstr, errstr_size, "reading pg_attribute",
+                     "SELECT a.attname, a.attnotnull, format_type(a.atttypid, a.atttypmod), "
+                     "COALESCE((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY "
+                     "k(att, n) WHERE i.indrelid = a.attrelid AND i.indisprimary AND "
+                     "k.att = a.attnum), 0) FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped", 1, p);
+    if (err)
+        return err;
+    out->ncols = ncols;
+    out->notnull = calloc(ncols ? ncols : 1, sizeof(int));
+    out->pk = calloc(ncols ? ncols : 1, sizeof(int));
+    out->source_type = calloc(ncols ? ncols : 1, sizeof(char *));
+    if (!out->notnull || !out->pk || !out->source_type) {
+        PQclear(r);
+        return SL_ERR_NOMEM;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        for (uint32_t k = 0; k < ncols; k++)
+            if (!strcmp(PQgetvalue(r, i, 0), colnames[k])) {
+                out->notnull[k] = PQgetvalue(r, i, 1)[0] == 't';
+                out->source_type[k] = strdup(PQgetvalue(r, i, 2));
+                out->pk[k] = atoi(PQgetvalue(r, i, 3));
+            }
+    PQclear(r);
+    return SL_OK;
+}

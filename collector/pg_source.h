@@ -1,0 +1,52 @@
+/* shiftlog collector, PostgreSQL: what pg_source.c (replication loop) and
+ * pg_preflight.c (checks, slot + publication setup, catalog lookups) share. */
+#ifndef COL_PG_SOURCE_H
+#define COL_PG_SOURCE_H
+
+#include <libpq-fe.h>
+#include "collector.h"
+#include "pg_decode.h"
+
+/* Session settings that make pgoutput's text output exact and in one form
+ * (schemas/README.md); $PGOPTIONS is appended (e.g. "-c
+ * logical_decoding_work_mem=64kB"). */
+#define PG_SESSION_OPTIONS                                                          \
+    "-c datestyle=ISO -c intervalstyle=postgres -c timezone=UTC "                   \
+    "-c extra_float_digits=3 -c bytea_output=hex -c lc_monetary=C"
+
+typedef struct pg_slotinfo_s {
+    int      exists;
+    uint64_t confirmed_flush;   /* 0 when unknown */
+    uint64_t restart_lsn;
+} pg_slotinfo_t;
+
+/* Opens a connection (replication = 1: a walsender session on the
+ * database). The caller owns *out (PQfinish) — also on error, NULL then. */
+sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
+                    char *errstr, size_t errstr_size);
+
+/* Preflight + setup on a normal connection, in this order: wal_level =
+ * logical; REPLICATION privilege; the slot (exists: plugin pgoutput, same
+ * database, wal_status not lost; absent: refused when had_checkpoint — it
+ * was dropped and changes may be gone — else free slots checked and the slot
+ * created); a free WAL sender; the publication (created when absent: FOR ALL
+ * TABLES without tables.include, else FOR TABLE the matching tables); each
+ * published table's REPLICA IDENTITY (NOTHING or DEFAULT without a primary
+ * key: refused with the fix; FULL: noted). Every failure is one sentence with
+ * the fix, and SL_ERR_FATAL / SL_ERR_DB. */
+sl_err_t pg_preflight(PGconn *conn, const col_conf_t *conf, col_filter_t *filter,
+                      int had_checkpoint, pg_slotinfo_t *slot,
+                      char *errstr, size_t errstr_size);
+
+/* Catalog callbacks for the decoder (ctx = the normal PGconn). */
+sl_err_t pg_catalog_type(void *ctx, uint32_t oid, pg_typdesc_t *out, char *errstr,
+                         size_t errstr_size);
+sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const char *rel,
+                             uint32_t ncols, char *const *colnames, pg_relextra_t *out,
+                             char *errstr, size_t errstr_size);
+
+/* SQL text -> one-row result value helpers. */
+sl_err_t pg_query_lsn(PGconn *conn, const char *sql, uint64_t *out, char *errstr,
+                      size_t errstr_size);
+
+#endif

@@ -1,0 +1,550 @@
+"""shiftlog-collector with source.type = mysql against the local MariaDB and Kafka, run as a real
+process with a config file (issue 4):
+
+  it_mysql_collector_workload_exact_order      inserts/updates/deletes over several tables and
+                                               transactions -> exactly those changes, in order,
+                                               FINISH first, SCHEMA before first use, COMMIT after
+                                               each transaction; slavro and `shiftlog cat` agree
+  it_mysql_collector_kill9_exactly_once        kill -9 at random instants during a multi-row
+                                               transaction workload (5x; 100x with SHIFTLOG_LONG)
+                                               -> deduplicated by position every row exactly
+                                               once, no gap; every stored checkpoint is a
+                                               COMMIT/FINISH position the topic holds
+  it_mysql_collector_big_txn_bounded_memory    200k rows in one transaction, batch.max.rows=1000
+                                               -> all rows, peak RSS bounded (measured)
+  it_mysql_collector_preflight_*               missing grants, a start position not on the server,
+                                               a bad start.position -> exit 1 and the fix
+  it_mysql_collector_ddl_mid_stream            ALTER TABLE ADD COLUMN -> SCHEMA with the DDL, then
+                                               rows with the new column
+  it_mysql_collector_table_filter              tables.include / tables.exclude
+
+Every test uses its own database, source name and topic prefix (its own <prefix>._offsets).
+"""
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import slavro
+from conftest import mysql_connect
+
+LONG = bool(os.environ.get("SHIFTLOG_LONG"))
+
+
+# ------------------------------------------------------------------ helpers
+
+def master_pos(conn):
+    with conn.cursor() as c:
+        c.execute("SHOW MASTER STATUS")
+        f, p = c.fetchone()[:2]
+    return f"{f}:{p}"
+
+
+class Collector:
+    """bin/shiftlog-collector with a config file in tmp_path; stderr to a log file."""
+
+    def __init__(self, bin_dir, stack, tmp_path, source, prefix, start, **extra):
+        self.bin = bin_dir / "shiftlog-collector"
+        self.source, self.prefix = source, prefix
+        self.topic = f"{prefix}.{source}"
+        self.conf = tmp_path / f"{source}.conf"
+        lines = {
+            "source.name": source, "source.type": "mysql",
+            "source.host": stack["SL_MYSQL_HOST"], "source.port": stack["SL_MYSQL_PORT"],
+            "source.user": stack["SL_MYSQL_CDC_USER"],
+            "source.password": stack["SL_MYSQL_CDC_PASSWORD"],
+            "source.server_id": str(random.randint(100000, 4000000000)),
+            "start.position": start, "topic.prefix": prefix,
+            "kafka.bootstrap.servers": stack["SL_KAFKA_BROKERS"],
+            "http.listen": "127.0.0.1:0",
+        }
+        lines.update({k.replace("_", "."): str(v) for k, v in extra.items()})
+        self.conf.write_text("".join(f"{k} = {v}\n" for k, v in lines.items()))
+        self.log = tmp_path / f"{source}.log"
+        self.proc = None
+
+    def start(self, wait=True):
+        seen = len(re.findall(r"(started|resumed) reading the binlog", self.text())) \
+            if self.log.exists() else 0
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTLOG_")}
+        self.logf = open(self.log, "a")
+        self.proc = subprocess.Popen([str(self.bin), "-c", str(self.conf)], stderr=self.logf,
+                                     env=env)
+        if wait:
+            self.wait_log(r"(started|resumed) reading the binlog", count=seen + 1)
+        return self
+
+    def text(self):
+        return self.log.read_text()
+
+    def wait_log(self, pattern, timeout=30, count=1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(re.findall(pattern, self.text())) >= count:
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"collector exited {self.proc.returncode}:\n{self.text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"no {pattern!r} in the log within {timeout}s:\n{self.text()}")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+        self.logf.close()
+        return self.proc.returncode
+
+    def peak_rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+
+def read_topic(stack, topic, timeout=60):
+    """Every committed message of partition 0: [(offset, key, headers, slavro record)]."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition, OFFSET_BEGINNING
+    c = Consumer({"bootstrap.servers": stack["SL_KAFKA_BROKERS"], "group.id": "it-" + topic,
+                  "enable.partition.eof": True, "enable.auto.commit": False,
+                  "isolation.level": "read_committed"})
+    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    out, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        m = c.poll(1.0)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == KafkaError._PARTITION_EOF:
+                break
+            if m.error().code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                continue
+            raise AssertionError(m.error())
+        out.append((m.offset(), m.key(), dict(m.headers() or []), m.value()))
+    else:
+        raise AssertionError(f"no EOF on {topic} within {timeout} s")
+    c.close()
+    return out
+
+
+def records(stack, topic):
+    return [slavro.decode(v) for _, _, _, v in read_topic(stack, topic) if v is not None]
+
+
+def pos_key(p, row=None):
+    return (p["seq"], p["offset"], p["row"] if row is None else row)
+
+
+def wait_for(stack, topic, pred, timeout=60):
+    """Reads the topic until pred(records) holds; returns the records."""
+    deadline = time.monotonic() + timeout
+    recs = []
+    while time.monotonic() < deadline:
+        try:
+            recs = records(stack, topic)
+        except AssertionError:
+            recs = []
+        if pred(recs):
+            return recs
+        time.sleep(0.5)
+    raise AssertionError(f"{topic}: condition not met in {timeout}s; {len(recs)} records, "
+                         f"last: {recs[-3:]}")
+
+
+def val(kv):
+    return kv[1]
+
+
+def image(img):
+    return None if img is None else [val(v) for v in img]
+
+
+def changes(recs):
+    """[(db.table, op, before, after)] of every CHANGE row, in topic order."""
+    out = []
+    for r in recs:
+        if r["type"] == "CHANGE":
+            b = r["body"]
+            for row in b["rows"]:
+                out.append((f'{b["db"]}.{b["table"]}', b["op"], image(row["before"]),
+                            image(row["after"])))
+    return out
+
+
+def n_commits(recs):
+    return sum(r["type"] == "COMMIT" for r in recs)
+
+
+@pytest.fixture
+def db(mysql_conn, unique_name):
+    name = unique_name("my")
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE DATABASE `{name}`")
+    yield name
+    with mysql_conn.cursor() as c:
+        c.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def new_collector(bin_dir, stack, tmp_path, unique_name, start, **extra):
+    return Collector(bin_dir, stack, tmp_path, unique_name("src"), unique_name("it"), start,
+                     **extra)
+
+
+# ------------------------------------------------------------------ (a) workload
+
+def test_it_mysql_collector_workload_exact_order(stack, bin_dir, tmp_path, unique_name,
+                                                 mysql_conn, db):
+    m = mysql_conn
+    with m.cursor() as c:
+        c.execute(f"CREATE TABLE `{db}`.a (id INT PRIMARY KEY, v VARCHAR(20))")
+        c.execute(f"CREATE TABLE `{db}`.b (k BIGINT UNSIGNED PRIMARY KEY, d DECIMAL(10,2))")
+        c.execute(f"CREATE TABLE `{db}`.c (id INT PRIMARY KEY, t TEXT)")
+    start = master_pos(m)
+    expected_txns = []
+    m.autocommit(False)
+    with m.cursor() as c:
+        # txn 1: two tables
+        c.execute(f"INSERT INTO `{db}`.a VALUES (1,'one'),(2,'two')")
+        c.execute(f"INSERT INTO `{db}`.b VALUES (18446744073709551615, 12.50)")
+        m.commit()
+        expected_txns.append([(f"{db}.a", "INSERT", None, [1, "one"]),
+                              (f"{db}.a", "INSERT", None, [2, "two"]),
+                              (f"{db}.b", "INSERT", None, [18446744073709551615, "12.50"])])
+        # txn 2: update + delete
+        c.execute(f"UPDATE `{db}`.a SET v='uno' WHERE id=1")
+        c.execute(f"DELETE FROM `{db}`.a WHERE id=2")
+        m.commit()
+        expected_txns.append([(f"{db}.a", "UPDATE", [1, "one"], [1, "uno"]),
+                              (f"{db}.a", "DELETE", [2, "two"], None)])
+        # a rolled-back transaction gives nothing
+        c.execute(f"INSERT INTO `{db}`.c VALUES (99,'never')")
+        m.rollback()
+        # txn 3: third table, unicode, NULL
+        c.execute(f"INSERT INTO `{db}`.c VALUES (1,'h\u00e9llo \u2603'),(2,NULL)")
+        c.execute(f"UPDATE `{db}`.b SET d=-0.01")
+        m.commit()
+        expected_txns.append([(f"{db}.c", "INSERT", None, [1, "h\u00e9llo \u2603"]),
+                              (f"{db}.c", "INSERT", None, [2, None]),
+                              (f"{db}.b", "UPDATE", [18446744073709551615, "12.50"],
+                               [18446744073709551615, "-0.01"])])
+    m.autocommit(True)
+    # more autocommit transactions while the collector runs
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start,
+                        tables_include=re.escape(db) + r"\..*").start()
+    try:
+        with m.cursor() as c:
+            for i in range(3, 8):
+                c.execute(f"INSERT INTO `{db}`.a VALUES ({i}, 'v{i}')")
+                expected_txns.append([(f"{db}.a", "INSERT", None, [i, f"v{i}"])])
+        recs = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= len(expected_txns))
+    finally:
+        assert col.stop() == 0, col.text()
+
+    # FINISH first, at the start position
+    assert recs[0]["type"] == "FINISH" and recs[0]["body"]["reason"] == "start"
+    f, p = start.rsplit(":", 1)
+    assert (recs[0]["pos"]["file"], recs[0]["pos"]["offset"]) == (f, int(p))
+    # transactions, in order, each closed by one COMMIT with its row count
+    got, cur, seen_schema = [], [], set()
+    last = None
+    for r in recs[1:]:
+        k = pos_key(r["pos"])
+        assert last is None or k >= last, f"position going backwards at {r}"
+        last = k
+        if r["type"] == "SCHEMA":
+            seen_schema.add(f'{r["body"]["db"]}.{r["body"]["table"]}')
+        elif r["type"] == "CHANGE":
+            t = f'{r["body"]["db"]}.{r["body"]["table"]}'
+            assert t in seen_schema, f"CHANGE of {t} before its SCHEMA"
+            assert r["body"]["txn"] and r["body"]["schemaId"]
+            cur += changes([r])
+        elif r["type"] == "COMMIT":
+            assert r["body"]["rows"] == len(cur)
+            assert r["body"]["txn"] == r["pos"]["gtid"] and r["body"]["txn"]
+            got.append(cur)
+            cur = []
+    assert cur == [], "rows after the last COMMIT"
+    assert got == expected_txns
+
+    # shiftlog cat decodes the same messages with the same positions and headers
+    p = subprocess.run([str(bin_dir / "shiftlog"), "cat", "-b", stack["SL_KAFKA_BROKERS"],
+                        "--from-beginning", "--exit-at-end", col.topic],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+    assert len(lines) == len(recs)
+    for line, r in zip(lines, recs):
+        assert line["record"]["type"] == r["type"].lower()
+        assert line["record"]["pos"]["offset"] == r["pos"]["offset"]
+        h = line["headers"]
+        assert h["sl.source"] == col.source and h["sl.pos"] == line["record"]["pos"]["text"]
+        assert h["sl.schema"] == slavro.fingerprint_hex()
+        if r["type"] == "CHANGE":
+            assert line["key"] == h["sl.table"] == f'{r["body"]["db"]}.{r["body"]["table"]}'
+            assert h["sl.op"] == r["body"]["op"].lower()
+        else:
+            assert h["sl.op"] == r["type"].lower()
+
+
+# ------------------------------------------------------------------ (b) kill -9
+
+def checkpoints(stack, prefix, source):
+    out = []
+    for _, key, _, value in read_topic(stack, f"{prefix}._offsets"):
+        if key == source.encode() and value:
+            out.append(json.loads(value))
+    return out
+
+
+@pytest.mark.parametrize("rounds", [100 if LONG else 5])
+def test_it_mysql_collector_kill9_exactly_once(stack, bin_dir, tmp_path, unique_name,
+                                               mysql_conn, db, rounds):
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE TABLE `{db}`.k (id INT PRIMARY KEY, g INT, pad VARCHAR(64))")
+    start = master_pos(mysql_conn)
+    n_txn, stmts, rows_per = (60 * rounds, 4, 5)
+    total = n_txn * stmts * rows_per
+    done = threading.Event()
+    errors = []
+
+    def workload():
+        try:
+            conn = mysql_connect(stack)
+            conn.autocommit(False)
+            with conn.cursor() as c:
+                i = 0
+                for t in range(n_txn):
+                    for _ in range(stmts):
+                        vals = ",".join(f"({i + j},{t},REPEAT('x',{(i + j) % 60}))"
+                                        for j in range(rows_per))
+                        c.execute(f"INSERT INTO `{db}`.k VALUES {vals}")
+                        i += rows_per
+                    conn.commit()
+                    if t % 20 == 0:
+                        time.sleep(0.01)
+            conn.close()
+        except Exception as e:  # pragma: no cover - reported by the test
+            errors.append(e)
+        finally:
+            done.set()
+
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start,
+                        tables_include=re.escape(db) + r"\..*", batch_max_rows=3,
+                        txn_max_ms=50)
+    th = threading.Thread(target=workload)
+    th.start()
+    rng = random.Random()
+    try:
+        for _ in range(rounds):
+            col.start(wait=False)
+            time.sleep(rng.uniform(0.3, 3.0))
+            col.proc.kill()
+            col.proc.wait()
+            col.logf.close()
+        th.join()
+        assert not errors, errors
+        col.start()
+        recs = wait_for(stack, col.topic,
+                        lambda rs: len({r for r in rows_by_pos(rs)}) >= total, timeout=120)
+    finally:
+        done.wait()
+        col.stop()
+
+    # dedup by source position: every row exactly once, no gap, same content for duplicates
+    by_pos = {}
+    for key, row in rows_by_pos_items(recs):
+        if key in by_pos:
+            assert by_pos[key] == row, f"two different rows at position {key}"
+        by_pos[key] = row
+    ids = sorted(row[0] for row in by_pos.values())
+    assert ids == list(range(total)), "missing or extra rows after dedup"
+    # in position order the ids are the insertion order
+    in_order = [by_pos[k][0] for k in sorted(by_pos)]
+    assert in_order == list(range(total))
+    # a FINISH opens every run that got to publish
+    assert sum(r["type"] == "FINISH" for r in recs) >= 2
+    # every stored checkpoint is a COMMIT or FINISH position the topic holds
+    marks = {pos_key(r["pos"]) for r in recs if r["type"] in ("COMMIT", "FINISH")}
+    cps = checkpoints(stack, col.prefix, col.source)
+    assert cps, "no checkpoint stored"
+    for cp in cps:
+        m = re.fullmatch(r"(.+):(\d+)#(\d+)(?:@.*)?", cp["pos"])
+        f, off, row = m[1], int(m[2]), int(m[3])
+        seq = int(re.search(r"(\d+)$", f)[1])
+        assert (seq, off, row) in marks, f"checkpoint {cp['pos']} is not a marker in the topic"
+
+
+def rows_by_pos_items(recs):
+    for r in recs:
+        if r["type"] == "CHANGE":
+            p = r["pos"]
+            for i, row in enumerate(r["body"]["rows"]):
+                yield (p["seq"], p["offset"], p["row"] + i), image(row["after"])
+
+
+def rows_by_pos(recs):
+    return (k for k, _ in rows_by_pos_items(recs))
+
+
+# ------------------------------------------------------------------ (c) big transaction
+
+def test_it_mysql_collector_big_txn_bounded_memory(stack, bin_dir, tmp_path, unique_name,
+                                                   mysql_conn, db):
+    n = 200_000
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE TABLE `{db}`.big (id INT PRIMARY KEY, pad CHAR(200))")
+    start = master_pos(mysql_conn)
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start,
+                        tables_include=re.escape(db) + r"\..*", batch_max_rows=1000).start()
+    try:
+        base = col.peak_rss_kb()
+        with mysql_conn.cursor() as c:
+            # one transaction, 200k rows (~44 MB of row images in the binlog)
+            c.execute(f"USE `{db}`")           # the sequence engine's seq_1_to_N
+            c.execute(f"INSERT INTO big SELECT seq, REPEAT('p', 200) FROM seq_1_to_{n}")
+        recs = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= 1, timeout=180)
+        peak = col.peak_rss_kb()
+    finally:
+        assert col.stop() == 0, col.text()
+    rows = [r for r in recs if r["type"] == "CHANGE"]
+    assert sum(len(r["body"]["rows"]) for r in rows) == n
+    assert max(len(r["body"]["rows"]) for r in rows) <= 1000
+    commit = [r for r in recs if r["type"] == "COMMIT"]
+    assert len(commit) == 1 and commit[0]["body"]["rows"] == n
+    print(f"\nbig transaction: {n} rows, {len(rows)} batches, RSS before {base} kB, "
+          f"peak {peak} kB")
+    # holding the transaction would take > 44 MB on top of the base
+    assert peak - base < 40_000, f"peak RSS grew by {peak - base} kB"
+
+
+# ------------------------------------------------------------------ (d) preflight
+
+def run_once(col, timeout=30):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTLOG_")}
+    return subprocess.run([str(col.bin), "-c", str(col.conf), "-X", "http.listen=off"],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_it_mysql_collector_preflight_missing_grant(stack, bin_dir, tmp_path, unique_name,
+                                                    mysql_conn):
+    user = unique_name("u")[:32]
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'pw'")
+        c.execute(f"GRANT SELECT ON *.* TO '{user}'@'127.0.0.1'")
+    try:
+        col = new_collector(bin_dir, stack, tmp_path, unique_name, "earliest",
+                            source_user=user, source_password="pw")
+        r = run_once(col)
+        assert r.returncode == 1, r.stderr
+        assert f"user '{user}'@'127.0.0.1' lacks REPLICATION SLAVE and BINLOG MONITOR" \
+            in r.stderr
+        assert (f"GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '{user}'@'127.0.0.1'"
+                in r.stderr)
+    finally:
+        with mysql_conn.cursor() as c:
+            c.execute(f"DROP USER '{user}'@'127.0.0.1'")
+
+
+def test_it_mysql_collector_preflight_start_position(stack, bin_dir, tmp_path, unique_name,
+                                                     mysql_conn):
+    f = master_pos(mysql_conn).rsplit(":", 1)[0]
+    gone = re.sub(r"\d+$", lambda m: "0" * len(m[0]), f)   # binlog.000000: never on the server
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, f"{gone}:4")
+    r = run_once(col)
+    assert r.returncode == 1, r.stderr
+    assert f"start.position {gone}:4 is not on the server" in r.stderr
+    assert "SHOW BINARY LOGS" in r.stderr
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, "yesterday")
+    r = run_once(col)
+    assert r.returncode == 1, r.stderr
+    assert 'start.position "yesterday" is not earliest, latest, file:pos' in r.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("SHIFTLOG_IT_GLOBALS"),
+                    reason="changes GLOBAL binlog_format on the shared server: "
+                           "set SHIFTLOG_IT_GLOBALS=1 when no other test runs")
+def test_it_mysql_collector_preflight_statement_format(stack, bin_dir, tmp_path, unique_name,
+                                                       mysql_conn):
+    with mysql_conn.cursor() as c:
+        c.execute("SET GLOBAL binlog_format = STATEMENT")
+    try:
+        r = run_once(new_collector(bin_dir, stack, tmp_path, unique_name, "latest"))
+    finally:
+        with mysql_conn.cursor() as c:
+            c.execute("SET GLOBAL binlog_format = ROW")
+    assert r.returncode == 1, r.stderr
+    assert "binlog_format is STATEMENT, shiftlog needs ROW (SET GLOBAL binlog_format = ROW" \
+        in r.stderr
+
+
+# ------------------------------------------------------------------ (e) DDL
+
+def test_it_mysql_collector_ddl_mid_stream(stack, bin_dir, tmp_path, unique_name, mysql_conn,
+                                           db):
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE TABLE `{db}`.d (id INT PRIMARY KEY, a VARCHAR(10))")
+    start = master_pos(mysql_conn)
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start,
+                        tables_include=re.escape(db) + r"\..*").start()
+    try:
+        with mysql_conn.cursor() as c:
+            c.execute(f"INSERT INTO `{db}`.d VALUES (1, 'before')")
+            c.execute(f"ALTER TABLE `{db}`.d ADD COLUMN b INT NOT NULL DEFAULT 7")
+            c.execute(f"INSERT INTO `{db}`.d VALUES (2, 'after', 42)")
+        recs = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= 3)
+    finally:
+        assert col.stop() == 0, col.text()
+    kinds = [(r["type"], len(r["body"].get("columns") or []) if r["type"] != "FINISH" else 0)
+             for r in recs]
+    schemas = [r for r in recs if r["type"] == "SCHEMA"]
+    ddl = [s for s in schemas if s["body"]["ddl"]]
+    assert len(ddl) == 1 and "ADD COLUMN b" in ddl[0]["body"]["ddl"], kinds
+    assert [c["name"] for c in ddl[0]["body"]["columns"]] == ["id", "a", "b"]
+    i_ddl = recs.index(ddl[0])
+    before = [r for r in recs[:i_ddl] if r["type"] == "CHANGE"]
+    after = [r for r in recs[i_ddl:] if r["type"] == "CHANGE"]
+    assert changes(before) == [(f"{db}.d", "INSERT", None, [1, "before"])]
+    assert changes(after) == [(f"{db}.d", "INSERT", None, [2, "after", 42])]
+    assert after[0]["body"]["columns"] == ["id", "a", "b"]
+    # the binlog's own view of the new definition is published before the new rows
+    i_after = recs.index(after[0])
+    fresh = [r for r in recs[i_ddl + 1:i_after] if r["type"] == "SCHEMA"]
+    assert fresh and [c["name"] for c in fresh[-1]["body"]["columns"]] == ["id", "a", "b"]
+    assert after[0]["body"]["schemaId"] != before[0]["body"]["schemaId"]
+    assert pos_key(ddl[0]["pos"]) < pos_key(after[0]["pos"])
+
+
+# ------------------------------------------------------------------ (f) table filter
+
+def test_it_mysql_collector_table_filter(stack, bin_dir, tmp_path, unique_name, mysql_conn, db):
+    with mysql_conn.cursor() as c:
+        for t in ("keep", "drop_me", "other"):
+            c.execute(f"CREATE TABLE `{db}`.{t} (id INT PRIMARY KEY)")
+    start = master_pos(mysql_conn)
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start,
+                        tables_include=f"{re.escape(db)}\\.(keep|drop_.*)",
+                        tables_exclude=f"{re.escape(db)}\\.drop_me")
+    with mysql_conn.cursor() as c:
+        for t in ("keep", "drop_me", "other"):
+            c.execute(f"INSERT INTO `{db}`.{t} VALUES (1)")
+        c.execute(f"INSERT INTO `{db}`.keep VALUES (2)")
+    col.start()
+    try:
+        recs = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= 2)
+        time.sleep(1)
+        recs = records(stack, col.topic)
+    finally:
+        assert col.stop() == 0, col.text()
+    assert changes(recs) == [(f"{db}.keep", "INSERT", None, [1]),
+                             (f"{db}.keep", "INSERT", None, [2])]
+    assert {f'{r["body"]["db"]}.{r["body"]["table"]}' for r in recs
+            if r["type"] == "SCHEMA"} == {f"{db}.keep"}
+    assert n_commits(recs) == 2
