@@ -1,0 +1,336 @@
+/* Unit tests of the pgoutput decoder (collector/pg_decode.c, pg_stream.c,
+ * pg_types.c) on hand-built protocol 2 messages: text -> typed values
+ * (edges the server can produce), positions and batching, NULL vs unchanged
+ * TOAST vs old key images, TRUNCATE, streamed transactions with a whole and
+ * a subtransaction abort, malformed input. No server. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "sl_record.h"
+#include "../../collector/pg_decode.h"
+
+#include "../../collector/pg_decode.c"
+#include "../../collector/pg_types.c"
+#include "../../collector/pg_stream.c"
+
+/* ------------------------------------------------------------ message builder */
+
+typedef struct mb_s { uint8_t b[4096]; size_t n; } mb_t;
+
+static void u8(mb_t *m, uint8_t v) { m->b[m->n++] = v; }
+static void u16(mb_t *m, uint16_t v) { u8(m, v >> 8); u8(m, v & 255); }
+static void u32(mb_t *m, uint32_t v) { u16(m, v >> 16); u16(m, v & 0xFFFF); }
+static void u64(mb_t *m, uint64_t v) { u32(m, v >> 32); u32(m, (uint32_t)v); }
+static void str(mb_t *m, const char *s) { memcpy(m->b + m->n, s, strlen(s) + 1); m->n += strlen(s) + 1; }
+static void txt(mb_t *m, const char *s)
+{
+    if (!s) { u8(m, 'n'); return; }
+    if (s == (const char *)1) { u8(m, 'u'); return; }
+    u8(m, 't'); u32(m, (uint32_t)strlen(s)); memcpy(m->b + m->n, s, strlen(s)); m->n += strlen(s);
+}
+#define TOAST ((const char *)1)
+
+/* captured records */
+static sl_record_t *got[64];
+static int ngot;
+
+static sl_err_t sink(void *ctx, const sl_record_t *rec, char *e, size_t n)
+{
+    /* deep copy through JSON-free path: keep type, pos and a few fields */
+    sl_record_t *c = sl_record_new();
+    c->type = rec->type;
+    c->pos = rec->pos;
+    if (rec->type == SL_REC_CHANGE) {
+        const sl_change_t *ch = &rec->u.change;
+        sl_record_init_change(c, rec->source, ch->db, ch->table, ch->op, ch->ncols, ch->columns,
+                              ch->nrows);
+        for (uint32_t r = 0; r < ch->nrows; r++)
+            for (uint32_t i = 0; i < ch->ncols; i++) {
+                if (ch->rows[r].before) {
+                    c->u.change.rows[r].before[i] = ch->rows[r].before[i];
+                    c->u.change.rows[r].before[i].data =
+                        sl_record_memdup(c, ch->rows[r].before[i].data, ch->rows[r].before[i].len);
+                }
+                if (ch->rows[r].after) {
+                    c->u.change.rows[r].after[i] = ch->rows[r].after[i];
+                    c->u.change.rows[r].after[i].data =
+                        sl_record_memdup(c, ch->rows[r].after[i].data, ch->rows[r].after[i].len);
+                }
+            }
+    } else if (rec->type == SL_REC_COMMIT) {
+        c->u.commit.nrows = rec->u.commit.nrows;
+    }
+    got[ngot++] = c;
+    return SL_OK;
+}
+
+static void clear_got(void)
+{
+    for (int i = 0; i < ngot; i++)
+        sl_record_destroy(got[i]);
+    ngot = 0;
+}
+
+static pg_dec_t *mkdec(void)
+{
+    pg_dec_conf_t dc = {.source = "src", .batch_max_rows = 2, .sink = sink};
+    pg_dec_t *d = NULL;
+    assert_int_equal(pg_dec_new(&d, &dc), SL_OK);
+    return d;
+}
+
+static void feed(pg_dec_t *d, uint64_t lsn, mb_t *m)
+{
+    char e[256];
+    sl_err_t err = pg_dec_message(d, lsn, m->b, m->n, 0, e, sizeof(e));
+    if (err)
+        fail_msg("decode: %s", e);
+}
+
+static void mk_relation(mb_t *m, int streamed_xid)
+{
+    m->n = 0;
+    u8(m, 'R');
+    if (streamed_xid)
+        u32(m, (uint32_t)streamed_xid);
+    u32(m, 16384); str(m, "public"); str(m, "t"); u8(m, 'd'); u16(m, 3);
+    u8(m, 1); str(m, "id"); u32(m, 23); u32(m, (uint32_t)-1);
+    u8(m, 0); str(m, "v"); u32(m, 25); u32(m, (uint32_t)-1);
+    u8(m, 0); str(m, "ts"); u32(m, 1184); u32(m, 3);
+}
+
+static void mk_begin(mb_t *m, uint64_t final, uint32_t xid)
+{
+    m->n = 0; u8(m, 'B'); u64(m, final); u64(m, 0); u32(m, xid);
+}
+
+static void mk_commit(mb_t *m, uint64_t c, uint64_t end)
+{
+    m->n = 0; u8(m, 'C'); u8(m, 0); u64(m, c); u64(m, end); u64(m, 0);
+}
+
+static void mk_insert(mb_t *m, int streamed_xid, const char *id, const char *v, const char *ts)
+{
+    m->n = 0; u8(m, 'I');
+    if (streamed_xid)
+        u32(m, (uint32_t)streamed_xid);
+    u32(m, 16384); u8(m, 'N'); u16(m, 3); txt(m, id); txt(m, v); txt(m, ts);
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void value_of(const char *typname, uint32_t oid, int32_t typmod, const char *text,
+                     sl_value_t *out, sl_record_t *rec)
+{
+    pg_types_t *t = NULL;
+    char e[256];
+    assert_int_equal(pg_types_new(&t, NULL, NULL), SL_OK);
+    const pg_type_t *ty = pg_types_get(t, oid);
+    assert_string_equal(ty->name, typname);
+    sl_err_t err = pg_value_from_text(rec, out, ty, typmod, text, strlen(text), e, sizeof(e));
+    if (err)
+        fail_msg("%s %s: %s", typname, text, e);
+    pg_types_destroy(t);
+}
+
+static void test_types(void **state)
+{
+    sl_record_t *r = sl_record_new();
+    sl_value_t v;
+    value_of("int8", 20, -1, "-9223372036854775808", &v, r);
+    assert_int_equal(v.kind, SL_VAL_INT);
+    assert_true(v.u.i == INT64_MIN);
+    value_of("float4", 700, -1, "1e-45", &v, r);
+    assert_int_equal(v.kind, SL_VAL_FLOAT);
+    assert_true(v.u.f > 0);
+    value_of("float8", 701, -1, "-Infinity", &v, r);
+    assert_true(v.u.d < 0 && v.u.d * 0 != 0);
+    value_of("numeric", 1700, -1, "NaN", &v, r);
+    assert_int_equal(v.kind, SL_VAL_DECIMAL);
+    value_of("bytea", 17, -1, "\\x00ff", &v, r);
+    assert_int_equal(v.kind, SL_VAL_BYTES);
+    assert_int_equal(v.len, 2);
+    assert_int_equal((uint8_t)v.data[1], 0xff);
+    value_of("bit", 1560, 10, "1000000001", &v, r);
+    assert_int_equal(v.kind, SL_VAL_BIT);
+    assert_int_equal(v.u.bit.nbits, 10);
+    assert_int_equal((uint8_t)v.data[0], 0x02);
+    assert_int_equal((uint8_t)v.data[1], 0x01);
+    value_of("date", 1082, -1, "0001-01-01 BC", &v, r);
+    assert_int_equal(v.u.t.has_micros, 1);
+    assert_true(v.u.t.micros == -719528);  /* 1 BC Jan 1 = astronomical year 0 */
+    value_of("timestamptz", 1184, 3, "2024-02-29 10:00:00.123+05:30", &v, r);
+    assert_true(v.u.t.micros == 1709181000123000LL);
+    assert_int_equal(v.u.t.tz_offset_s, 19800);
+    assert_int_equal(v.u.t.precision, 3);
+    value_of("timestamp", 1114, -1, "294276-12-31 23:59:59.999999", &v, r);
+    assert_int_equal(v.u.t.has_micros, 0);  /* beyond int64 µs since 1970: text only */
+    value_of("timestamp", 1114, -1, "infinity", &v, r);
+    assert_int_equal(v.u.t.has_micros, 0);
+    value_of("timetz", 1266, -1, "23:59:59.999999-15:59", &v, r);
+    assert_int_equal(v.u.t.tz_offset_s, -(15 * 3600 + 59 * 60));
+    value_of("inet", 869, -1, "::1", &v, r);
+    assert_int_equal(v.kind, SL_VAL_TYPED);
+    assert_string_equal(v.u.typed.type, "inet");
+    /* a value that does not parse is kept as text, with an error */
+    pg_types_t *t = NULL;
+    char e[256];
+    pg_types_new(&t, NULL, NULL);
+    assert_int_equal(pg_value_from_text(r, &v, pg_types_get(t, 23), -1, "12x", 3, e, sizeof(e)),
+                     SL_ERR_DECODE);
+    assert_int_equal(v.kind, SL_VAL_TYPED);
+    /* unknown OIDs without a resolver: Typed "oid<N>" */
+    assert_string_equal(pg_types_get(t, 99999)->name, "oid99999");
+    pg_types_destroy(t);
+    sl_record_destroy(r);
+}
+
+static void test_txn_positions_toast(void **state)
+{
+    pg_dec_t *d = mkdec();
+    mb_t m;
+    mk_begin(&m, 0x1000, 7); feed(d, 0x900, &m);
+    mk_relation(&m, 0); feed(d, 0x910, &m);
+    for (int i = 0; i < 3; i++) {
+        mk_insert(&m, 0, i == 0 ? "1" : i == 1 ? "2" : "3", i == 1 ? NULL : "x", "2000-01-01 00:00:00+00");
+        feed(d, 0x910, &m); /* same LSN (multi-insert): distinct by index */
+    }
+    /* update keeping the key, TOASTed v unchanged */
+    m.n = 0; u8(&m, 'U'); u32(&m, 16384); u8(&m, 'N'); u16(&m, 3);
+    txt(&m, "1"); txt(&m, TOAST); txt(&m, NULL);
+    feed(d, 0x920, &m);
+    /* delete with an old key image */
+    m.n = 0; u8(&m, 'D'); u32(&m, 16384); u8(&m, 'K'); u16(&m, 3);
+    txt(&m, "2"); txt(&m, NULL); txt(&m, NULL);
+    feed(d, 0x930, &m);
+    m.n = 0; u8(&m, 'T'); u32(&m, 1); u8(&m, 0); u32(&m, 16384);
+    feed(d, 0x940, &m);
+    mk_commit(&m, 0x1000, 0x1050); feed(d, 0x1000, &m);
+
+    /* SCHEMA, INSERT x2, INSERT x1, UPDATE, DELETE, TRUNCATE, COMMIT */
+    assert_int_equal(ngot, 7);
+    assert_int_equal(got[0]->type, SL_REC_SCHEMA);
+    assert_int_equal(got[1]->u.change.nrows, 2);
+    assert_true(got[1]->pos.seq == 0x1000 && got[1]->pos.offset == 0x910 && got[1]->pos.row == 0);
+    assert_true(got[2]->pos.row == 2);
+    assert_int_equal(got[1]->u.change.rows[1].after[1].kind, SL_VAL_NULL);
+    const sl_row_t *u = &got[3]->u.change.rows[0];
+    assert_int_equal(got[3]->u.change.op, SL_OP_UPDATE);
+    assert_int_equal(u->after[1].kind, SL_VAL_MISSING);
+    assert_int_equal(u->after[1].u.missing, SL_MISSING_UNCHANGED_TOAST);
+    assert_int_equal(u->after[2].kind, SL_VAL_NULL);
+    assert_int_equal(u->before[0].kind, SL_VAL_INT);
+    assert_int_equal(u->before[1].u.missing, SL_MISSING_NOT_IN_IMAGE);
+    const sl_row_t *dl = &got[4]->u.change.rows[0];
+    assert_int_equal(dl->before[0].u.i, 2);
+    assert_int_equal(dl->before[1].kind, SL_VAL_MISSING);
+    assert_int_equal(got[5]->u.change.op, SL_OP_TRUNCATE);
+    assert_true(got[5]->pos.row == 5);
+    assert_int_equal(got[6]->type, SL_REC_COMMIT);
+    assert_true(got[6]->pos.seq == 0x1000 && got[6]->pos.offset == 0x1050 && got[6]->pos.row == 6);
+    assert_true(pg_dec_pos_lsn(&got[6]->pos) == 0x1050);
+    for (int i = 1; i < ngot; i++)
+        assert_true(sl_pos_cmp(&got[i - 1]->pos, &got[i]->pos) <= 0);
+    clear_got();
+    pg_dec_destroy(d);
+}
+
+static void stream_msg(pg_stream_t *s, pg_dec_t *d, uint64_t lsn, mb_t *m, int expect_handled)
+{
+    char e[256];
+    int handled = -1;
+    if (pg_stream_message(s, d, lsn, m->b, m->n, &handled, e, sizeof(e)))
+        fail_msg("stream: %s", e);
+    assert_int_equal(handled, expect_handled);
+}
+
+static void test_streamed(void **state)
+{
+    pg_dec_t *d = mkdec();
+    pg_stream_t *s = NULL;
+    mb_t m;
+    assert_int_equal(pg_stream_new(&s, "/tmp"), SL_OK);
+    /* xid 10: chunk 1 */
+    m.n = 0; u8(&m, 'S'); u32(&m, 10); u8(&m, 1); stream_msg(s, d, 0, &m, 1);
+    mk_relation(&m, 10); stream_msg(s, d, 0x100, &m, 1);
+    mk_insert(&m, 10, "1", "a", NULL); stream_msg(s, d, 0x110, &m, 1);
+    mk_insert(&m, 11, "2", "sub", NULL); stream_msg(s, d, 0x120, &m, 1);  /* subxact 11 */
+    m.n = 0; u8(&m, 'E'); stream_msg(s, d, 0, &m, 1);
+    /* xid 20 streams and aborts */
+    m.n = 0; u8(&m, 'S'); u32(&m, 20); u8(&m, 1); stream_msg(s, d, 0, &m, 1);
+    mk_relation(&m, 20); stream_msg(s, d, 0x130, &m, 1);
+    mk_insert(&m, 20, "9", "aborted", NULL); stream_msg(s, d, 0x140, &m, 1);
+    m.n = 0; u8(&m, 'E'); stream_msg(s, d, 0, &m, 1);
+    m.n = 0; u8(&m, 'A'); u32(&m, 20); u32(&m, 20); stream_msg(s, d, 0, &m, 1);
+    /* a plain transaction in between is not the stream's */
+    mk_begin(&m, 0x200, 30); stream_msg(s, d, 0x150, &m, 0);
+    assert_int_equal(ngot, 0);
+    feed(d, 0x150, &m);
+    mk_relation(&m, 0); feed(d, 0x160, &m);
+    mk_insert(&m, 0, "5", "plain", NULL); feed(d, 0x160, &m);
+    mk_commit(&m, 0x200, 0x210); feed(d, 0x200, &m);
+    assert_int_equal(ngot, 3);  /* schema, insert, commit */
+    clear_got();
+    /* xid 10: chunk 2, subxact 11 rolled back, then commit */
+    m.n = 0; u8(&m, 'S'); u32(&m, 10); u8(&m, 0); stream_msg(s, d, 0, &m, 1);
+    mk_insert(&m, 10, "3", "c", NULL); stream_msg(s, d, 0x300, &m, 1);
+    m.n = 0; u8(&m, 'E'); stream_msg(s, d, 0, &m, 1);
+    m.n = 0; u8(&m, 'A'); u32(&m, 10); u32(&m, 11); stream_msg(s, d, 0, &m, 1);
+    assert_int_equal(pg_stream_stats(s)->open, 1);
+    m.n = 0; u8(&m, 'c'); u32(&m, 10); u8(&m, 0); u64(&m, 0x400); u64(&m, 0x410); u64(&m, 0);
+    stream_msg(s, d, 0x400, &m, 1);
+    /* the insert batch holds rows 1 and 3 (2 was in the aborted subxact) */
+    assert_int_equal(ngot, 2);
+    assert_int_equal(got[0]->type, SL_REC_CHANGE);
+    assert_int_equal(got[0]->u.change.nrows, 2);
+    assert_int_equal(got[0]->u.change.rows[0].after[0].u.i, 1);
+    assert_int_equal(got[0]->u.change.rows[1].after[0].u.i, 3);
+    assert_true(got[0]->pos.seq == 0x400 && got[0]->pos.offset == 0x110 && got[0]->pos.row == 0);
+    assert_int_equal(got[1]->type, SL_REC_COMMIT);
+    assert_int_equal(pg_stream_stats(s)->open, 0);
+    assert_int_equal(pg_stream_stats(s)->aborted, 1);
+    clear_got();
+    pg_stream_destroy(s);
+    pg_dec_destroy(d);
+}
+
+static void test_malformed(void **state)
+{
+    pg_dec_t *d = mkdec();
+    mb_t m;
+    char e[256];
+    /* a change before its Relation */
+    mk_begin(&m, 0x10, 1); feed(d, 0x1, &m);
+    mk_insert(&m, 0, "1", "a", NULL);
+    assert_int_equal(pg_dec_message(d, 2, m.b, m.n, 0, e, sizeof(e)), SL_ERR_DECODE);
+    assert_non_null(strstr(e, "before its Relation"));
+    /* every truncation of a Relation message is an error, never a crash */
+    mk_relation(&m, 0);
+    for (size_t n = 1; n < m.n; n++)
+        assert_int_equal(pg_dec_message(d, 3, m.b, n, 0, e, sizeof(e)), SL_ERR_DECODE);
+    feed(d, 3, &m);
+    mk_insert(&m, 0, "1", "a", "2000-01-01 00:00:00+00");
+    for (size_t n = 1; n < m.n; n++)
+        assert_int_equal(pg_dec_message(d, 4, m.b, n, 0, e, sizeof(e)), SL_ERR_DECODE);
+    uint8_t bad = 'Z';
+    assert_int_equal(pg_dec_message(d, 4, &bad, 1, 0, e, sizeof(e)), SL_ERR_DECODE);
+    clear_got();
+    pg_dec_destroy(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_txn_positions_toast),
+        cmocka_unit_test(test_streamed),
+        cmocka_unit_test(test_malformed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
