@@ -41,6 +41,8 @@ typedef struct col_conf_s {
     int64_t     source_server_id;
     const char *source_slot;
     const char *source_publication;
+    const char *spill_dir;          /* PG: spill files of streamed transactions */
+    int64_t     spill_max_bytes;    /* PG: cap of one streamed transaction's spill, 0 = none */
     int         tls_mode;           /* COL_TLS_* */
     const char *tls_ca;
     const char *tls_cert;

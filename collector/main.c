@@ -39,6 +39,13 @@ static const sl_conf_entry_t col_conf_table[] = {
                    "PostgreSQL: logical replication slot name."),
     SL_CONF_STRING("source.publication", col_conf_t, source_publication, "shiftlog", 0,
                    "PostgreSQL: publication the slot streams."),
+    SL_CONF_STRING("source.spill.dir", col_conf_t, spill_dir, "", 0,
+                   "PostgreSQL: directory for the spill files of streamed (large, in-progress) "
+                   "transactions, published at their commit; empty = $TMPDIR or /tmp."),
+    SL_CONF_SIZE("source.spill.max.bytes", col_conf_t, spill_max_bytes, "0", 0,
+                 INT64_MAX, 0,
+                 "PostgreSQL: largest spill file of one streamed transaction; beyond it the "
+                 "collector stops with a clear error. 0 = only the disk limits it."),
     SL_CONF_ENUM("source.tls.mode", col_conf_t, tls_mode, "disabled", col_tls_modes, 0,
                  "TLS to the source: disabled, preferred, required, verify-ca (check the "
                  "server certificate against source.tls.ca) or verify-full (also the host name)."),

@@ -470,16 +470,16 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
 
     if (eat(&p, end, "CREATE")) {
         *is_ddl = 1;
-        eat(&p, end, "OR") && eat(&p, end, "REPLACE");
+        (void)(eat(&p, end, "OR") && eat(&p, end, "REPLACE"));
         eat(&p, end, "TEMPORARY");
         if (eat(&p, end, "TABLE")) {
             if (eat(&p, end, "IF"))
-                eat(&p, end, "NOT") && eat(&p, end, "EXISTS");
+                (void)(eat(&p, end, "NOT") && eat(&p, end, "EXISTS"));
             nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
         } else if ((eat(&p, end, "UNIQUE") || eat(&p, end, "FULLTEXT") ||
                     eat(&p, end, "SPATIAL") || 1) && eat(&p, end, "INDEX")) {
             char ix[256];
-            eat(&p, end, "IF") && eat(&p, end, "NOT") && eat(&p, end, "EXISTS");
+            (void)(eat(&p, end, "IF") && eat(&p, end, "NOT") && eat(&p, end, "EXISTS"));
             if (ident(&p, end, ix, sizeof(ix)) && eat(&p, end, "ON"))
                 nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
         }
@@ -499,7 +499,7 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
                 const char *r = q + 6;
                 if (!eat(&r, end, "COLUMN") && !eat(&r, end, "INDEX") &&
                     !eat(&r, end, "KEY")) {
-                    eat(&r, end, "TO") || eat(&r, end, "AS");
+                    (void)(eat(&r, end, "TO") || eat(&r, end, "AS"));
                     if (table_name(&r, end, default_db, db[1], tb[1], sizeof(db[1])))
                         nt = 2;
                 }
@@ -520,7 +520,7 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
             }
         } else if (eat(&p, end, "INDEX")) {
             char ix[256];
-            eat(&p, end, "IF") && eat(&p, end, "EXISTS");
+            (void)(eat(&p, end, "IF") && eat(&p, end, "EXISTS"));
             if (ident(&p, end, ix, sizeof(ix)) && eat(&p, end, "ON"))
                 nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
         }

@@ -213,7 +213,9 @@ typedef struct pg_stream_stats_s {
 } pg_stream_stats_t;
 
 /* dir: where spill files go (must exist). */
-sl_err_t pg_stream_new(pg_stream_t **out, const char *dir);
+/* dir: where spill files go (NULL/"" = /tmp); max_bytes: cap of one streamed
+ * transaction's spill file, 0 = only the disk limits it. */
+sl_err_t pg_stream_new(pg_stream_t **out, const char *dir, uint64_t max_bytes);
 void     pg_stream_destroy(pg_stream_t *s);
 /* Handles one pgoutput message if it belongs to streaming (S E c A, or any
  * message inside a Start/Stop block): *handled = 1. Otherwise *handled = 0

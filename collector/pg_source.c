@@ -349,8 +349,9 @@ static sl_err_t session(pg_src_t *s, char *errstr, size_t errstr_size)
         .relextra = pg_catalog_relextra, .relextra_ctx = s->qc,
         .resolver = pg_catalog_type, .resolver_ctx = s->qc,
     };
-    const char *tmp = getenv("TMPDIR");
-    if ((err = pg_dec_new(&s->dec, &dc)) || (err = pg_stream_new(&s->stream, tmp ? tmp : "/tmp"))) {
+    const char *spill = conf->spill_dir && *conf->spill_dir ? conf->spill_dir : getenv("TMPDIR");
+    if ((err = pg_dec_new(&s->dec, &dc)) ||
+        (err = pg_stream_new(&s->stream, spill, (uint64_t)conf->spill_max_bytes))) {
         snprintf(errstr, errstr_size, "out of memory");
         return SL_ERR_FATAL;
     }

@@ -25,6 +25,7 @@ typedef struct pg_spill_s {
 
 struct pg_stream_s {
     char              *dir;
+    uint64_t           max_bytes;   /* 0 = unlimited */
     pg_spill_t        *list;
     pg_spill_t        *cur;
     int                in_block;
@@ -32,13 +33,14 @@ struct pg_stream_s {
     pg_stream_stats_t  stats;
 };
 
-sl_err_t pg_stream_new(pg_stream_t **out, const char *dir)
+sl_err_t pg_stream_new(pg_stream_t **out, const char *dir, uint64_t max_bytes)
 {
     pg_stream_t *s = calloc(1, sizeof(*s));
     if (!s || !(s->dir = strdup(dir && *dir ? dir : "/tmp"))) {
         free(s);
         return SL_ERR_NOMEM;
     }
+    s->max_bytes = max_bytes;
     *out = s;
     return SL_OK;
 }
@@ -138,6 +140,12 @@ static sl_err_t spill_put(pg_stream_t *s, pg_spill_t *sp, uint64_t lsn, const ui
                           size_t len, char *errstr, size_t errstr_size)
 {
     uint8_t hdr[12];
+    if (s->max_bytes && sp->bytes + len + sizeof(hdr) > s->max_bytes) {
+        snprintf(errstr, errstr_size, "streamed transaction %u needs more than "
+                 "source.spill.max.bytes (%" PRIu64 " bytes) of spill file in %s: raise it or "
+                 "give source.spill.dir more room", sp->xid, s->max_bytes, s->dir);
+        return SL_ERR_FATAL;
+    }
     be64(hdr, lsn);
     be32(hdr + 8, (uint32_t)len);
     if (fwrite(hdr, 1, sizeof(hdr), sp->f) != sizeof(hdr) || fwrite(msg, 1, len, sp->f) != len) {

@@ -255,7 +255,7 @@ static void test_streamed(void **state)
     pg_dec_t *d = mkdec();
     pg_stream_t *s = NULL;
     mb_t m;
-    assert_int_equal(pg_stream_new(&s, "/tmp"), SL_OK);
+    assert_int_equal(pg_stream_new(&s, "/tmp", 0), SL_OK);
     /* xid 10: chunk 1 */
     m.n = 0; u8(&m, 'S'); u32(&m, 10); u8(&m, 1); stream_msg(s, d, 0, &m, 1);
     mk_relation(&m, 10); stream_msg(s, d, 0x100, &m, 1);
