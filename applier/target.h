@@ -111,4 +111,8 @@ extern const app_target_ops_t app_target_pg;
 extern const app_target_ops_t app_target_mysql;
 extern const app_target_ops_t app_target_mongo;
 
+/* MongoDB: guarded writes skipped because the document was already newer
+ * (replays recognised), for metrics and tests. */
+uint64_t app_target_mongo_skipped(const app_target_t *t);
+
 #endif

@@ -15,9 +15,6 @@
 #include "sl_record.h"
 #include "../../collector/pg_decode.h"
 
-#include "../../collector/pg_decode.c"
-#include "../../collector/pg_types.c"
-#include "../../collector/pg_stream.c"
 
 /* ------------------------------------------------------------ message builder */
 

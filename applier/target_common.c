@@ -1,0 +1,215 @@
+/* shiftlog-applier: value conversions shared by the SQL targets and the
+ * position key (see target_common.h). */
+#include "target_common.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+app_conv_class_t app_conv_class(const sl_value_t *v, int flags)
+{
+    switch (v->kind) {
+    case SL_VAL_NULL:     return APP_CONV_NULL;
+    case SL_VAL_BOOL:
+    case SL_VAL_INT:      return APP_CONV_INT64;
+    case SL_VAL_UINT:     return APP_CONV_UINT64;
+    case SL_VAL_FLOAT:    return APP_CONV_FLOAT;
+    case SL_VAL_DOUBLE:   return APP_CONV_DOUBLE;
+    case SL_VAL_BYTES:    return APP_CONV_BINARY;
+    case SL_VAL_BIT:      return (flags & APP_CONV_BIT_DIGITS) ? APP_CONV_TEXT : APP_CONV_BINARY;
+    case SL_VAL_MISSING:  return APP_CONV_MISSING;
+    case SL_VAL_DECIMAL:
+    case SL_VAL_STRING:
+    case SL_VAL_TEMPORAL:
+    case SL_VAL_SET:
+    case SL_VAL_TYPED:
+    default:              return APP_CONV_TEXT;
+    }
+}
+
+/* Days since 1970-01-01 -> civil date (Howard Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yy + (*m <= 2);
+}
+
+int app_conv_micros_text(int64_t micros, int precision, char *buf, size_t size)
+{
+    int64_t days = micros / 86400000000LL, rem = micros % 86400000000LL;
+    if (rem < 0) {
+        rem += 86400000000LL;
+        days--;
+    }
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 1 || y > 9999 || size < 32)
+        return -1;
+    int64_t secs = rem / 1000000, frac = rem % 1000000;
+    int n = snprintf(buf, size, "%04" PRId64 "-%02u-%02u %02d:%02d:%02d", y, m, d,
+                     (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    if (precision < 0 || precision > 6)
+        precision = 6;
+    int64_t scale = 1;
+    for (int i = precision; i < 6; i++)
+        scale *= 10;
+    if (frac % scale != 0)      /* more digits than the column says: keep them all */
+        precision = 6, scale = 1;
+    if (precision > 0)
+        n += snprintf(buf + n, size - (size_t)n, ".%0*" PRId64, precision, frac / scale);
+    return n;
+}
+
+static sl_err_t put_double(sl_buf_t *out, double x, int digits)
+{
+    if (isnan(x))
+        return sl_buf_puts(out, "NaN");
+    if (isinf(x))
+        return sl_buf_puts(out, x > 0 ? "Infinity" : "-Infinity");
+    return sl_buf_printf(out, "%.*g", digits, x);
+}
+
+sl_err_t app_conv_text(const sl_value_t *v, int flags, sl_buf_t *out,
+                       char *errstr, size_t errstr_size)
+{
+    switch (v->kind) {
+    case SL_VAL_BOOL:
+        return sl_buf_puts(out, v->u.b ? "1" : "0");
+    case SL_VAL_INT:
+        return sl_buf_printf(out, "%" PRId64, v->u.i);
+    case SL_VAL_UINT:
+        return sl_buf_printf(out, "%" PRIu64, v->u.u);
+    case SL_VAL_FLOAT:
+        return put_double(out, (double)v->u.f, 9);
+    case SL_VAL_DOUBLE:
+        return put_double(out, v->u.d, 17);
+    case SL_VAL_TEMPORAL:
+        if (v->u.t.has_micros &&
+            (v->u.t.kind == SL_T_TIMESTAMP || v->u.t.kind == SL_T_TIMESTAMPTZ)) {
+            char tmp[48];
+            int n = app_conv_micros_text(v->u.t.micros, v->u.t.precision, tmp, sizeof tmp);
+            if (n > 0)
+                return sl_buf_append(out, tmp, (size_t)n);
+        }
+        return sl_buf_append(out, v->data, v->len);
+    case SL_VAL_BIT:
+        if (v->len != (v->u.bit.nbits + 7) / 8) {
+            snprintf(errstr, errstr_size, "BIT(%u) value has %zu bytes, expected %u",
+                     v->u.bit.nbits, v->len, (v->u.bit.nbits + 7) / 8);
+            return SL_ERR_INVALID;
+        }
+        if (flags & APP_CONV_BIT_DIGITS) {
+            sl_err_t e = sl_buf_reserve(out, v->u.bit.nbits);
+            if (e)
+                return e;
+            for (uint32_t i = 0; i < v->u.bit.nbits; i++) {
+                uint32_t bit = v->u.bit.nbits - 1 - i;   /* from the most significant */
+                unsigned char byte = (unsigned char)v->data[v->len - 1 - bit / 8];
+                sl_buf_putc(out, (byte >> (bit % 8)) & 1 ? '1' : '0');
+            }
+            return SL_OK;
+        }
+        return sl_buf_append(out, v->data, v->len);
+    case SL_VAL_SET: {
+        const char *p = v->data, *end = v->data + v->len;
+        for (uint32_t i = 0; i < v->n && p < end; i++) {
+            size_t l = strnlen(p, (size_t)(end - p));
+            sl_err_t e;
+            if ((i && (e = sl_buf_putc(out, ','))) || (e = sl_buf_append(out, p, l)))
+                return e;
+            p += l + 1;
+        }
+        return SL_OK;
+    }
+    case SL_VAL_DECIMAL:
+    case SL_VAL_STRING:
+    case SL_VAL_BYTES:
+    case SL_VAL_TYPED:
+        return sl_buf_append(out, v->data, v->len);
+    case SL_VAL_NULL:
+    case SL_VAL_MISSING:
+    default:
+        snprintf(errstr, errstr_size, "a %s value has no text form", sl_val_kind_name(v->kind));
+        return SL_ERR_INVALID;
+    }
+}
+
+sl_err_t app_conv_quote_ident(sl_buf_t *out, const char *name, size_t len, char quote)
+{
+    sl_err_t e;
+    if (!name || len == 0 || memchr(name, '\0', len))
+        return SL_ERR_INVALID;
+    if ((e = sl_buf_reserve(out, len * 2 + 2)))
+        return e;
+    sl_buf_putc(out, quote);
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] == quote)
+            sl_buf_putc(out, quote);
+        sl_buf_putc(out, name[i]);
+    }
+    return sl_buf_putc(out, quote);
+}
+
+sl_err_t app_conv_quote_literal(sl_buf_t *out, const char *s, size_t len)
+{
+    sl_err_t e;
+    if (memchr(s, '\0', len))
+        return SL_ERR_INVALID;
+    if ((e = sl_buf_reserve(out, len * 2 + 2)))
+        return e;
+    sl_buf_putc(out, '\'');
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\'' || s[i] == '\\')
+            sl_buf_putc(out, s[i]);
+        sl_buf_putc(out, s[i]);
+    }
+    return sl_buf_putc(out, '\'');
+}
+
+void app_pos_key(const sl_pos_t *pos, char out[APP_POS_KEY_LEN + 1])
+{
+    snprintf(out, APP_POS_KEY_LEN + 1, "%01x%016" PRIx64 "%016" PRIx64 "%08" PRIx32,
+             (unsigned)pos->kind & 0xf, pos->seq, pos->offset, pos->row);
+}
+
+void app_pos_row(const sl_pos_t *pos0, uint32_t delta, sl_pos_t *out)
+{
+    *out = *pos0;
+    out->row = pos0->row + delta;
+}
+
+int app_conv_decimal_digits(const char *s, size_t len)
+{
+    size_t i = 0;
+    int digits = 0, seen = 0, any = 0;
+    if (i < len && (s[i] == '-' || s[i] == '+'))
+        i++;
+    int dot = 0;
+    for (; i < len; i++) {
+        char c = s[i];
+        if (c == '.' && !dot) {
+            dot = 1;
+            continue;
+        }
+        if (c < '0' || c > '9')
+            return -1;
+        any = 1;
+        if (c != '0')
+            seen = 1;
+        if (seen)
+            digits++;
+    }
+    if (!any)
+        return -1;
+    return digits ? digits : 1;
+}

@@ -1,0 +1,93 @@
+/* shiftlog-applier: value conversions shared by the SQL targets (MySQL/
+ * MariaDB, PostgreSQL) and the position helpers every target uses.
+ *
+ * A SQL target sends values only as statement parameters. Each value has a
+ * parameter class (how it is bound) and, for the text classes, an exact text
+ * form the server parses back into the column type without loss:
+ *
+ *   kind       class          text (app_conv_text)
+ *   NULL       NULL           -
+ *   BOOL       INT64          "1" / "0"  (the INT64 class's value is 1 / 0)
+ *   INT        INT64          "%lld"
+ *   UINT       UINT64         "%llu"
+ *   FLOAT      FLOAT          "%.9g" (shortest exact text is not needed: 9 digits round-trip);
+ *                             "NaN", "Infinity", "-Infinity"
+ *   DOUBLE     DOUBLE         "%.17g"; same non-finite texts
+ *   DECIMAL    TEXT           the digits as carried
+ *   STRING     TEXT           the UTF-8 bytes (may hold U+0000)
+ *   BYTES      BINARY         the bytes
+ *   TEMPORAL   TEXT           the exact text carried, except TIMESTAMP / TIMESTAMPTZ with a
+ *                             number: "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC from micros
+ *                             (a session at time zone +00:00 reads it back exactly)
+ *   BIT        BINARY         the big-endian bytes (APP_CONV_BIT_DIGITS: TEXT "0101…", nbits long)
+ *   SET        TEXT           labels joined by ',' (MySQL SET literal)
+ *   TYPED      TEXT           the source's text
+ *   MISSING    MISSING        - (not written: the column keeps its target value)
+ *
+ * Nothing here allocates except through the caller's sl_buf_t. */
+#ifndef APP_TARGET_COMMON_H
+#define APP_TARGET_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sl_buf.h"
+#include "sl_err.h"
+#include "sl_pos.h"
+#include "sl_record.h"
+
+typedef enum app_conv_class_e {
+    APP_CONV_NULL    = 0,
+    APP_CONV_INT64   = 1,
+    APP_CONV_UINT64  = 2,
+    APP_CONV_FLOAT   = 3,
+    APP_CONV_DOUBLE  = 4,
+    APP_CONV_TEXT    = 5,   /* text in the connection's character set (utf8mb4 / UTF8) */
+    APP_CONV_BINARY  = 6,   /* bytes, no character set */
+    APP_CONV_MISSING = 7
+} app_conv_class_t;
+
+/* Flags of app_conv_class / app_conv_text. */
+#define APP_CONV_BIT_DIGITS 0x1   /* BIT as TEXT "0101…" (PostgreSQL bit(n)), not BINARY bytes */
+
+/* The parameter class of v (see the table above). */
+app_conv_class_t app_conv_class(const sl_value_t *v, int flags);
+
+/* Appends the text form of v to out (not NUL-counted; out stays NUL-terminated).
+ * For BINARY values it appends the raw bytes. SL_ERR_INVALID (errstr says why)
+ * for NULL / MISSING values and malformed ones (a BIT shorter than its nbits). */
+sl_err_t app_conv_text(const sl_value_t *v, int flags, sl_buf_t *out,
+                       char *errstr, size_t errstr_size);
+
+/* Formats µs since 1970-01-01 (UTC or wall clock) as "YYYY-MM-DD HH:MM:SS" plus
+ * ".ffffff" cut to `precision` digits (0..6; digits beyond it must be zero in
+ * micros, else all 6 are written so nothing is lost). Years 0001..9999.
+ * Returns the length written into buf (size >= 32), or -1 out of range. */
+int app_conv_micros_text(int64_t micros, int precision, char *buf, size_t size);
+
+/* Appends name quoted with `quote` (` for MySQL, " for PostgreSQL), the quote
+ * character doubled inside: `a``b`. SL_ERR_INVALID on an empty name or one
+ * holding a NUL (len counts the bytes; pass strlen(name)). */
+sl_err_t app_conv_quote_ident(sl_buf_t *out, const char *name, size_t len, char quote);
+
+/* Appends s as a single-quoted SQL string literal for DDL (ENUM/SET labels,
+ * comments), doubling ' and \\ (safe under MySQL's default sql_mode and with
+ * NO_BACKSLASH_ESCAPES). Values never go through this: they are parameters. */
+sl_err_t app_conv_quote_literal(sl_buf_t *out, const char *s, size_t len);
+
+/* Fixed-width text of a position that sorts (byte-wise) exactly like
+ * sl_pos_cmp: kind (1 hex digit), seq (16), offset (16), row (8) = 41 chars +
+ * NUL. Used as the MongoDB `_pos` field and to compare stored positions. */
+#define APP_POS_KEY_LEN 41
+void app_pos_key(const sl_pos_t *pos, char out[APP_POS_KEY_LEN + 1]);
+
+/* The position of row i of a CHANGE batch whose row `first` is at *pos0
+ * (the core passes pos of row `first`; row indexes simply add). */
+void app_pos_row(const sl_pos_t *pos0, uint32_t delta, sl_pos_t *out);
+
+/* Count of significant digits of a decimal text ("-0012.3400" -> 6: leading
+ * zeros dropped, trailing zeros kept), -1 when it is not plain digits
+ * (NaN, Infinity, exponent forms). */
+int app_conv_decimal_digits(const char *s, size_t len);
+
+#endif

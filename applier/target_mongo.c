@@ -1,0 +1,891 @@
+/* shiftlog-applier: the MongoDB target (libmongoc), see target.h and
+ * docs/targets.md.
+ *
+ * Documents: one per row, `_id` = the primary key value (single column) or a
+ *   sub-document of the key columns in key order (composite); every mapped
+ *   column as a field with its exact BSON value; `_pos` = the source position
+ *   of the last change written, as the fixed-width text of app_pos_key(),
+ *   which sorts like sl_pos_cmp. Exact-value companions: `_us.<col>` (int64 µs
+ *   of a DATETIME/TIMESTAMP with more than 3 fractional digits; the field
+ *   itself is a BSON date in ms) and `_decimal_text.<col>: true` (a DECIMAL of
+ *   more than 34 significant digits, stored as its exact text).
+ * Writes: ordered bulks (write_batch ops) of replace_one upserts by `_id` (an
+ *   update_one $set when the row image lacks columns: MISSING), delete_one
+ *   by `_id`, acknowledged (w:0 is refused). In the replay window — positions
+ *   at or before max(stored position, `high`) — every op is guarded by
+ *   position: filter {_id, _pos: {$lt: P}}; an upsert that finds a newer
+ *   document fails with E11000 on `_id` and is skipped; a guarded delete does
+ *   not remove a newer document. `high` (in the position document) is raised
+ *   to a bulk's last position before the bulk is sent, so a crash after data
+ *   but before commit() leaves every possibly written row inside the window.
+ *   Past the window writes are plain upserts by `_id` (fast everywhere; a guard
+ *   beyond `_id` is a collection scan on the local stand-in).
+ *   An ordered bulk stops at its first error on mongod (libmongoc: at the end of
+ *   the command holding it), not on the stand-in: writeErrors are read by
+ *   index, and everything after the last skipped op is sent again (guarded
+ *   and plain ops are all idempotent).
+ * Transactions: none (no sessions on the stand-in; none without a replica
+ *   set). begin() is a no-op, rollback() drops only the ops not yet sent: what
+ *   was sent stays. After FINISH the core replays the whole source transaction;
+ *   its rows are inside the window (≤ high), so rows already written are
+ *   skipped and the rest are written: the target converges to the committed
+ *   state. commit() flushes, then writes the position document. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mongoc/mongoc.h>
+
+#include "target.h"
+#include "target_common.h"
+
+typedef struct mg_coll_s {
+    char     *db, *name;
+    mongoc_collection_t *c;
+    const sl_schema_t *src;
+    uint32_t  nkey;
+    uint32_t *key;
+    struct mg_coll_s *next;
+} mg_coll_t;
+
+enum { MG_REPLACE = 0, MG_SET = 1, MG_DELETE = 2 };
+
+typedef struct mg_op_s {
+    int     kind;
+    int     guarded;
+    bson_t *filter, *doc;       /* doc NULL for deletes */
+} mg_op_t;
+
+typedef struct mg_target_s mg_target_t;
+
+struct mg_target_s {
+    mongoc_client_t     *client;
+    mongoc_collection_t *ko;          /* the position collection */
+    char     *task, *database;
+    uint32_t  batch_max;
+    int       in_txn;
+    char      topic[256];
+    int32_t   partition;
+    int       have_tp;
+    char      guard[APP_POS_KEY_LEN + 1];  /* window end: max(stored, high); "" = none */
+    char      high[APP_POS_KEY_LEN + 1];   /* high as stored */
+    mg_coll_t *colls;
+    /* pending ops of one collection */
+    mg_coll_t *pc;
+    mg_op_t   *ops;
+    uint32_t   nops, ops_cap;
+    char       pmax[APP_POS_KEY_LEN + 1];
+    uint64_t   skipped;                   /* guarded ops skipped (newer document there) */
+};
+
+static void mg_drop_ops(mg_target_t *t)
+{
+    for (uint32_t i = 0; i < t->nops; i++) {
+        bson_destroy(t->ops[i].filter);
+        if (t->ops[i].doc)
+            bson_destroy(t->ops[i].doc);
+    }
+    t->nops = 0;
+    t->pmax[0] = '\0';
+}
+
+static bson_t *ko_id(const mg_target_t *t)
+{
+    bson_t *id = bson_new(), sub;
+    bson_append_document_begin(id, "_id", 3, &sub);
+    BSON_APPEND_UTF8(&sub, "task", t->task);
+    BSON_APPEND_UTF8(&sub, "topic", t->topic);
+    BSON_APPEND_INT32(&sub, "partition", t->partition);
+    bson_append_document_end(id, &sub);
+    return id;
+}
+
+/* ---- values ---- */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - ((a % b) < 0);
+}
+
+/* Appends v under key (klen bytes). us / dec collect the companions (may be
+ * NULL for key values, which take the exact text for temporal values). */
+static void mg_value(bson_t *b, const char *key, int klen, const sl_value_t *v,
+                     bson_t *us, bson_t *dec, int for_key)
+{
+    switch (v->kind) {
+    case SL_VAL_BOOL:   bson_append_bool(b, key, klen, v->u.b != 0); return;
+    case SL_VAL_INT:    bson_append_int64(b, key, klen, v->u.i); return;
+    case SL_VAL_UINT:
+        if (v->u.u <= (uint64_t)INT64_MAX) {
+            bson_append_int64(b, key, klen, (int64_t)v->u.u);
+        } else {
+            char txt[32];
+            bson_decimal128_t d;
+            snprintf(txt, sizeof txt, "%" PRIu64, v->u.u);
+            bson_decimal128_from_string(txt, &d);
+            bson_append_decimal128(b, key, klen, &d);
+        }
+        return;
+    case SL_VAL_FLOAT:  bson_append_double(b, key, klen, (double)v->u.f); return;
+    case SL_VAL_DOUBLE: bson_append_double(b, key, klen, v->u.d); return;
+    case SL_VAL_DECIMAL: {
+        char txt[128];
+        bson_decimal128_t d;
+        int digits = app_conv_decimal_digits(v->data, v->len);
+        int special = v->len && (v->data[0] == 'N' || v->data[0] == 'I' ||
+                                 (v->len > 1 && v->data[1] == 'I'));
+        if ((special || (digits > 0 && digits <= 34)) && v->len < sizeof txt) {
+            memcpy(txt, v->data, v->len);
+            txt[v->len] = '\0';
+            if (bson_decimal128_from_string(txt, &d)) {
+                bson_append_decimal128(b, key, klen, &d);
+                if (dec && !for_key)
+                    bson_append_null(dec, key, klen);   /* marker: not text (for $unset) */
+                return;
+            }
+        }
+        bson_append_utf8(b, key, klen, v->data, (int)v->len);
+        if (dec && !for_key)
+            bson_append_bool(dec, key, klen, true);
+        return;
+    }
+    case SL_VAL_STRING:
+    case SL_VAL_TYPED:
+        bson_append_utf8(b, key, klen, v->data, (int)v->len);
+        return;
+    case SL_VAL_BYTES:
+    case SL_VAL_BIT:
+        bson_append_binary(b, key, klen, BSON_SUBTYPE_BINARY, (const uint8_t *)v->data,
+                           (uint32_t)v->len);
+        return;
+    case SL_VAL_SET: {
+        bson_t arr;
+        char ik[16];
+        const char *p = v->data, *end = v->data + v->len;
+        bson_append_array_begin(b, key, klen, &arr);
+        for (uint32_t i = 0; i < v->n && p < end; i++) {
+            size_t l = strnlen(p, (size_t)(end - p));
+            const char *ks;
+            bson_uint32_to_string(i, &ks, ik, sizeof ik);
+            bson_append_utf8(&arr, ks, -1, p, (int)l);
+            p += l + 1;
+        }
+        bson_append_array_end(b, &arr);
+        return;
+    }
+    case SL_VAL_TEMPORAL:
+        if (v->u.t.has_micros && !for_key) {
+            switch (v->u.t.kind) {
+            case SL_T_DATE:
+                bson_append_date_time(b, key, klen, v->u.t.micros * 86400000LL);
+                return;
+            case SL_T_TIME:
+                bson_append_int64(b, key, klen, v->u.t.micros);
+                return;
+            case SL_T_DATETIME:
+            case SL_T_TIMESTAMP:
+            case SL_T_TIMESTAMPTZ:
+                bson_append_date_time(b, key, klen, floor_div(v->u.t.micros, 1000));
+                if (us && v->u.t.precision > 3)
+                    bson_append_int64(us, key, klen, v->u.t.micros);
+                return;
+            default:
+                break;
+            }
+        }
+        bson_append_utf8(b, key, klen, v->data, (int)v->len);
+        return;
+    case SL_VAL_NULL:
+    case SL_VAL_MISSING:
+    default:
+        bson_append_null(b, key, klen);
+        return;
+    }
+}
+
+static const char *mg_dst(const app_table_map_t *map, const sl_change_t *c, uint32_t i)
+{
+    if (map->dst_cols)
+        return i < map->ncols ? map->dst_cols[i] : NULL;
+    return c->columns[i];
+}
+
+static int mg_reserved(const char *n)
+{
+    return !strcmp(n, "_pos") || !strcmp(n, "_us") || !strcmp(n, "_decimal_text");
+}
+
+/* ---- collections and keys ---- */
+
+static mg_coll_t *mg_coll(mg_target_t *t, const app_table_map_t *map)
+{
+    const char *db = map->dst_schema && *map->dst_schema ? map->dst_schema : t->database;
+    for (mg_coll_t *c = t->colls; c; c = c->next)
+        if (!strcmp(c->db, db) && !strcmp(c->name, map->dst_table))
+            return c;
+    mg_coll_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->db = strdup(db)) || !(c->name = strdup(map->dst_table))) {
+        if (c)
+            free(c->db);
+        free(c);
+        return NULL;
+    }
+    c->c = mongoc_client_get_collection(t->client, c->db, c->name);
+    c->next = t->colls;
+    t->colls = c;
+    return c;
+}
+
+static sl_err_t mg_resolve_key(mg_coll_t *mc, const app_table_map_t *map, const sl_change_t *c,
+                               char *errstr, size_t sz)
+{
+    const sl_schema_t *s = map->schema;
+    uint32_t ncols = c->ncols;
+    free(mc->key);
+    mc->nkey = 0;
+    if (!(mc->key = calloc(ncols ? ncols : 1, sizeof *mc->key)))
+        return SL_ERR_NOMEM;
+    for (uint32_t i = 0; i < ncols; i++) {
+        const char *d = mg_dst(map, c, i);
+        if (d && (mg_reserved(d) || strchr(d, '.') || d[0] == '$' ||
+                  (!strcmp(d, "_id") && !(s && i < s->ncols && s->cols[i].pk)))) {
+            snprintf(errstr, sz, "mongodb target: collection %s.%s: column \"%s\" clashes with a "
+                     "field shiftlog writes or cannot be a field name (_pos, _us, _decimal_text, "
+                     "a non-key _id, '.', leading '$'): rename it in the mapping", mc->db,
+                     mc->name, d);
+            return SL_ERR_UNSUPPORTED;
+        }
+    }
+    for (uint32_t k = 1; s && k <= s->ncols; k++)
+        for (uint32_t i = 0; i < s->ncols && i < ncols; i++)
+            if (s->cols[i].pk == (int)k) {
+                if (!mg_dst(map, c, i)) {
+                    snprintf(errstr, sz, "mongodb target: collection %s.%s: primary key column "
+                             "\"%s\" is excluded by the mapping; include it", mc->db, mc->name,
+                             s->cols[i].name);
+                    return SL_ERR_UNSUPPORTED;
+                }
+                mc->key[mc->nkey++] = i;
+            }
+    if (!mc->nkey) {
+        snprintf(errstr, sz, "mongodb target: collection %s.%s: the source table %s.%s has no "
+                 "primary key, so a document _id cannot be derived and changes cannot be applied "
+                 "exactly once; add a primary key to the source table", mc->db, mc->name,
+                 c->db, c->table);
+        return SL_ERR_UNSUPPORTED;
+    }
+    if (mc->nkey > 1)
+        for (uint32_t k = 0; k < mc->nkey; k++)
+            if (!strcmp(mg_dst(map, c, mc->key[k]), "_id")) {
+                snprintf(errstr, sz, "mongodb target: collection %s.%s: column \"_id\" is part "
+                         "of a composite key: rename it in the mapping", mc->db, mc->name);
+                return SL_ERR_UNSUPPORTED;
+            }
+    mc->src = s;
+    return SL_OK;
+}
+
+static sl_err_t mg_append_id(bson_t *b, const mg_coll_t *mc, const app_table_map_t *map,
+                             const sl_change_t *c, const sl_value_t *vals, char *errstr, size_t sz)
+{
+    for (uint32_t k = 0; k < mc->nkey; k++) {
+        const sl_value_t *v = &vals[mc->key[k]];
+        if (v->kind == SL_VAL_NULL || v->kind == SL_VAL_MISSING) {
+            snprintf(errstr, sz, "mongodb target: collection %s.%s: key column \"%s\" is %s in a "
+                     "%s row", mc->db, mc->name, c->columns[mc->key[k]], sl_val_kind_name(v->kind),
+                     sl_op_name(c->op));
+            return SL_ERR_INVALID;
+        }
+    }
+    if (mc->nkey == 1) {
+        mg_value(b, "_id", 3, &vals[mc->key[0]], NULL, NULL, 1);
+        return SL_OK;
+    }
+    bson_t sub;
+    bson_append_document_begin(b, "_id", 3, &sub);
+    for (uint32_t k = 0; k < mc->nkey; k++) {
+        const char *d = mg_dst(map, c, mc->key[k]);
+        mg_value(&sub, d, -1, &vals[mc->key[k]], NULL, NULL, 1);
+    }
+    bson_append_document_end(b, &sub);
+    return SL_OK;
+}
+
+/* ---- sending ---- */
+
+static sl_err_t mg_raise_high(mg_target_t *t, char *errstr, size_t sz)
+{
+    bson_error_t err;
+    if (!t->have_tp || strcmp(t->pmax, t->high) <= 0)
+        return SL_OK;
+    bson_t *sel = ko_id(t);
+    bson_t *upd = BCON_NEW("$set", "{", "high", BCON_UTF8(t->pmax), "}");
+    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+    bool ok = mongoc_collection_update_one(t->ko, sel, upd, opts, NULL, &err);
+    bson_destroy(sel); bson_destroy(upd); bson_destroy(opts);
+    if (!ok) {
+        snprintf(errstr, sz, "mongodb target: task \"%s\": storing the replay window end: %s",
+                 t->task, err.message);
+        return SL_ERR_DB;
+    }
+    memcpy(t->high, t->pmax, sizeof t->high);
+    if (strcmp(t->high, t->guard) > 0)
+        memcpy(t->guard, t->high, sizeof t->guard);
+    return SL_OK;
+}
+
+static void mg_idtext(const bson_t *filter, char *buf, size_t sz)
+{
+    bson_iter_t it;
+    buf[0] = '\0';
+    if (bson_iter_init_find(&it, filter, "_id")) {
+        bson_t one = BSON_INITIALIZER;
+        bson_append_iter(&one, "_id", 3, &it);
+        char *j = bson_as_relaxed_extended_json(&one, NULL);
+        snprintf(buf, sz, "%s", j ? j : "?");
+        bson_free(j);
+        bson_destroy(&one);
+    }
+}
+
+static sl_err_t mg_flush(mg_target_t *t, char *errstr, size_t sz)
+{
+    sl_err_t e = SL_OK;
+    bson_error_t err;
+    uint32_t from = 0;
+    if (!t->nops)
+        return SL_OK;
+    if ((e = mg_raise_high(t, errstr, sz)))
+        goto out;
+    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(true));
+    bson_t *up = BCON_NEW("upsert", BCON_BOOL(true));
+    while (from < t->nops) {
+        bson_t reply;
+        mongoc_bulk_operation_t *bulk =
+            mongoc_collection_create_bulk_operation_with_opts(t->pc->c, opts);
+        for (uint32_t i = from; i < t->nops; i++) {
+            mg_op_t *op = &t->ops[i];
+            if (op->kind == MG_REPLACE)
+                mongoc_bulk_operation_replace_one_with_opts(bulk, op->filter, op->doc, up, &err);
+            else if (op->kind == MG_SET)
+                mongoc_bulk_operation_update_one_with_opts(bulk, op->filter, op->doc, up, &err);
+            else
+                mongoc_bulk_operation_remove_one_with_opts(bulk, op->filter, NULL, &err);
+        }
+        uint32_t ret = mongoc_bulk_operation_execute(bulk, &reply, &err);
+        bson_iter_t it, arr;
+        int64_t nerr = 0, maxidx = -1;
+        int bad = 0;
+        char msg[256] = "";
+        uint32_t badidx = 0;
+        if (bson_iter_init_find(&it, &reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
+            bson_iter_recurse(&it, &arr)) {
+            while (bson_iter_next(&arr)) {
+                bson_iter_t we, f;
+                int64_t idx = -1, code = 0;
+                if (!bson_iter_recurse(&arr, &we))
+                    continue;
+                if (bson_iter_find(&we, "index") && BSON_ITER_HOLDS_NUMBER(&we))
+                    idx = bson_iter_as_int64(&we);
+                bson_iter_recurse(&arr, &f);
+                if (bson_iter_find(&f, "code") && BSON_ITER_HOLDS_NUMBER(&f))
+                    code = bson_iter_as_int64(&f);
+                nerr++;
+                uint32_t gi = from + (uint32_t)(idx < 0 ? 0 : idx);
+                if (code == 11000 && idx >= 0 && gi < t->nops && t->ops[gi].guarded) {
+                    t->skipped++;
+                } else if (!bad) {
+                    bson_iter_t m;
+                    bad = 1;
+                    badidx = gi;
+                    bson_iter_recurse(&arr, &m);
+                    if (bson_iter_find(&m, "errmsg") && BSON_ITER_HOLDS_UTF8(&m))
+                        snprintf(msg, sizeof msg, "%s (code %" PRId64 ")",
+                                 bson_iter_utf8(&m, NULL), code);
+                }
+                if (idx > maxidx)
+                    maxidx = idx;
+            }
+        }
+        bson_destroy(&reply);
+        mongoc_bulk_operation_destroy(bulk);
+        if (bad || (!ret && nerr == 0)) {
+            char id[200];
+            uint32_t i = bad ? badidx : from;
+            mg_idtext(t->ops[i < t->nops ? i : 0].filter, id, sizeof id);
+            snprintf(errstr, sz, "mongodb target: collection %s.%s: %s of _id %s: %s",
+                     t->pc->db, t->pc->name,
+                     t->ops[i < t->nops ? i : 0].kind == MG_DELETE ? "delete" : "upsert", id,
+                     bad ? msg : err.message);
+            e = SL_ERR_DB;
+            break;
+        }
+        /* skipped ops before the end: mongod stops an ordered bulk at the first error,
+         * libmongoc stops at the end of the command (insert/update/delete run) holding it,
+         * the stand-in goes on inside a command. Send everything after the last error
+         * again: every op here is idempotent, so ops that did run are harmless. */
+        if (nerr > 0 && maxidx >= 0 && from + (uint32_t)maxidx + 1 < t->nops)
+            from += (uint32_t)maxidx + 1;
+        else
+            break;
+    }
+    bson_destroy(opts);
+    bson_destroy(up);
+out:
+    mg_drop_ops(t);
+    return e;
+}
+
+/* ---- the ops ---- */
+
+static void mg_close(mg_target_t *t)
+{
+    if (!t)
+        return;
+    mg_drop_ops(t);
+    free(t->ops);
+    for (mg_coll_t *c = t->colls, *nx; c; c = nx) {
+        nx = c->next;
+        mongoc_collection_destroy(c->c);
+        free(c->db); free(c->name); free(c->key);
+        free(c);
+    }
+    if (t->ko)
+        mongoc_collection_destroy(t->ko);
+    if (t->client)
+        mongoc_client_destroy(t->client);
+    free(t->task);
+    free(t->database);
+    free(t);
+}
+
+static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
+                        char *errstr, size_t sz)
+{
+    static int inited;
+    bson_error_t err;
+    sl_err_t e = SL_OK;
+    mongoc_uri_t *uri = NULL;
+    if (!inited) {
+        mongoc_init();
+        inited = 1;
+    }
+    mg_target_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return SL_ERR_NOMEM;
+    t->task = strdup(conf->task ? conf->task : "");
+    t->database = strdup(conf->database && *conf->database ? conf->database : "shiftlog");
+    t->batch_max = conf->write_batch > 0 ? (uint32_t)conf->write_batch : 1000;
+    const char *host = conf->host ? conf->host : "127.0.0.1";
+    if (!strncmp(host, "mongodb://", 10) || !strncmp(host, "mongodb+srv://", 14)) {
+        uri = mongoc_uri_new_with_error(host, &err);
+    } else {
+        char u[512];
+        snprintf(u, sizeof u, "mongodb://%s:%d/?serverSelectionTimeoutMS=5000", host,
+                 conf->port > 0 ? conf->port : 27017);
+        uri = mongoc_uri_new_with_error(u, &err);
+    }
+    if (!uri) {
+        snprintf(errstr, sz, "mongodb target: bad address: %s", err.message);
+        e = SL_ERR_INVALID;
+        goto err;
+    }
+    if (conf->user && *conf->user) {
+        mongoc_uri_set_username(uri, conf->user);
+        if (conf->password)
+            mongoc_uri_set_password(uri, conf->password);
+    }
+    if (conf->tls_mode >= 1) {
+        mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLS, true);
+        if (conf->tls_ca)
+            mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, conf->tls_ca);
+        if (conf->tls_mode < 3)
+            mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLSALLOWINVALIDCERTIFICATES, true);
+    }
+    const mongoc_write_concern_t *wc = mongoc_uri_get_write_concern(uri);
+    if (wc && mongoc_write_concern_get_w(wc) == 0) {
+        snprintf(errstr, sz, "mongodb target: w=0 (unacknowledged writes) cannot be exactly "
+                 "once: remove it from the address");
+        e = SL_ERR_INVALID;
+        goto err;
+    }
+    if (!(t->client = mongoc_client_new_from_uri(uri))) {
+        snprintf(errstr, sz, "mongodb target: cannot create a client for %s", host);
+        e = SL_ERR_DB;
+        goto err;
+    }
+    mongoc_client_set_error_api(t->client, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_set_appname(t->client, "shiftlog-applier");
+    bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
+    bool ok = false;
+    for (int attempt = 0; attempt < 3 && !ok; attempt++)
+        ok = mongoc_client_command_simple(t->client, "admin", ping, NULL, NULL, &err);
+    bson_destroy(ping);
+    if (!ok) {
+        snprintf(errstr, sz, "mongodb target %s: cannot reach the server: %s", host, err.message);
+        e = SL_ERR_DB;
+        goto err;
+    }
+    t->ko = mongoc_client_get_collection(t->client, t->database, "kafkaoffset");
+    mongoc_uri_destroy(uri);
+    *out = t;
+    return SL_OK;
+err:
+    if (uri)
+        mongoc_uri_destroy(uri);
+    mg_close(t);
+    return e;
+}
+
+static void set_tp(mg_target_t *t, const char *topic, int32_t partition)
+{
+    if (t->have_tp && !strcmp(t->topic, topic) && t->partition == partition)
+        return;
+    snprintf(t->topic, sizeof t->topic, "%s", topic);
+    t->partition = partition;
+    t->have_tp = 1;
+}
+
+static sl_err_t mg_load_position(mg_target_t *t, const char *topic, int32_t partition,
+                                 app_position_t *pos, char *errstr, size_t sz)
+{
+    bson_error_t err;
+    const bson_t *doc;
+    sl_err_t e = SL_ERR_NOT_FOUND;
+    char tp[sizeof pos->topic];
+    snprintf(tp, sizeof tp, "%s", topic);        /* topic may point into *pos */
+    topic = tp;
+    set_tp(t, topic, partition);
+    memset(pos, 0, sizeof *pos);
+    snprintf(pos->topic, sizeof pos->topic, "%s", topic);
+    pos->partition = partition;
+    bson_t *q = ko_id(t);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(t->ko, q, NULL, NULL);
+    if (mongoc_cursor_next(cur, &doc)) {
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, doc, "high") && BSON_ITER_HOLDS_UTF8(&it))
+            snprintf(t->high, sizeof t->high, "%s", bson_iter_utf8(&it, NULL));
+        if (bson_iter_init_find(&it, doc, "_pos") && BSON_ITER_HOLDS_UTF8(&it))
+            snprintf(t->guard, sizeof t->guard, "%s", bson_iter_utf8(&it, NULL));
+        if (strcmp(t->high, t->guard) > 0)
+            memcpy(t->guard, t->high, sizeof t->guard);
+        if (bson_iter_init_find(&it, doc, "source_position") && BSON_ITER_HOLDS_UTF8(&it)) {
+            char msg[200];
+            if (sl_pos_parse(bson_iter_utf8(&it, NULL), &pos->source, msg, sizeof msg)) {
+                snprintf(errstr, sz, "mongodb target: position of task \"%s\": %s", t->task, msg);
+                e = SL_ERR_PARSE;
+            } else {
+                e = SL_OK;
+            }
+            if (bson_iter_init_find(&it, doc, "kafka_offset") && BSON_ITER_HOLDS_NUMBER(&it))
+                pos->kafka_offset = bson_iter_as_int64(&it);
+            if (bson_iter_init_find(&it, doc, "sub_offset") && BSON_ITER_HOLDS_NUMBER(&it))
+                pos->sub_offset = bson_iter_as_int64(&it);
+        }
+    }
+    if (mongoc_cursor_error(cur, &err)) {
+        snprintf(errstr, sz, "mongodb target: reading the position of task \"%s\": %s",
+                 t->task, err.message);
+        e = SL_ERR_DB;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(q);
+    return e;
+}
+
+static sl_err_t mg_begin(mg_target_t *t, char *errstr, size_t sz)
+{
+    mg_drop_ops(t);
+    t->in_txn = 1;
+    return SL_OK;
+}
+
+static sl_err_t mg_schema(mg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+                          char *errstr, size_t sz)
+{
+    /* Documents need no DDL: each write carries the whole row under the new
+     * column names. Existing documents keep their fields (see docs/targets.md).
+     * A table without a primary key is refused here already. */
+    const sl_schema_t *s = &rec->u.schema;
+    int npk = 0;
+    for (uint32_t i = 0; i < s->ncols; i++)
+        npk += s->cols[i].pk > 0;
+    if (!npk) {
+        snprintf(errstr, sz, "mongodb target: collection %s.%s: the source table %s.%s has no "
+                 "primary key, so a document _id cannot be derived and changes cannot be applied "
+                 "exactly once; add a primary key to the source table",
+                 map->dst_schema ? map->dst_schema : t->database, map->dst_table, s->db, s->table);
+        return SL_ERR_UNSUPPORTED;
+    }
+    mg_coll_t *mc = mg_coll(t, map);
+    if (mc)
+        mc->src = NULL;          /* keys resolved again at the next rows() */
+    return SL_OK;
+}
+
+static sl_err_t mg_add(mg_target_t *t, mg_coll_t *mc, int del, const app_table_map_t *map,
+                       const sl_change_t *c, const sl_value_t *vals, const sl_pos_t *p,
+                       char *errstr, size_t sz)
+{
+    sl_err_t e;
+    char pk[APP_POS_KEY_LEN + 1];
+    if (t->pc != mc && t->nops && (e = mg_flush(t, errstr, sz)))
+        return e;
+    t->pc = mc;
+    if (t->nops == t->ops_cap) {
+        uint32_t cap = t->ops_cap ? t->ops_cap * 2 : 256;
+        mg_op_t *o = realloc(t->ops, cap * sizeof *o);
+        if (!o)
+            return SL_ERR_NOMEM;
+        t->ops = o;
+        t->ops_cap = cap;
+    }
+    app_pos_key(p, pk);
+    mg_op_t *op = &t->ops[t->nops];
+    op->guarded = t->guard[0] && strcmp(pk, t->guard) <= 0;
+    op->filter = bson_new();
+    op->doc = NULL;
+    if ((e = mg_append_id(op->filter, mc, map, c, vals, errstr, sz))) {
+        bson_destroy(op->filter);
+        return e;
+    }
+    if (op->guarded) {
+        bson_t lt;
+        bson_append_document_begin(op->filter, "_pos", 4, &lt);
+        bson_append_utf8(&lt, "$lt", 3, pk, APP_POS_KEY_LEN);
+        bson_append_document_end(op->filter, &lt);
+    }
+    if (del) {
+        op->kind = MG_DELETE;
+    } else {
+        int missing = 0;
+        for (uint32_t i = 0; i < c->ncols; i++)
+            missing |= vals[i].kind == SL_VAL_MISSING;
+        op->kind = missing ? MG_SET : MG_REPLACE;
+        bson_t us = BSON_INITIALIZER, dec = BSON_INITIALIZER, set, *d = bson_new(), *body = d;
+        if (missing) {
+            bson_append_document_begin(d, "$set", 4, &set);
+            body = &set;
+        } else {
+            mg_append_id(d, mc, map, c, vals, errstr, sz);
+        }
+        for (uint32_t i = 0; i < c->ncols; i++) {
+            const char *n = mg_dst(map, c, i);
+            if (!n || vals[i].kind == SL_VAL_MISSING || (mc->nkey == 1 && !strcmp(n, "_id")))
+                continue;
+            mg_value(body, n, -1, &vals[i], &us, &dec, 0);
+        }
+        bson_append_utf8(body, "_pos", 4, pk, APP_POS_KEY_LEN);
+        bson_iter_t it;
+        if (!missing) {
+            if (!bson_empty(&us))
+                bson_append_document(d, "_us", 3, &us);
+            int ntext = 0;
+            bson_t dt;
+            if (bson_iter_init(&it, &dec))
+                while (bson_iter_next(&it))
+                    ntext += BSON_ITER_HOLDS_BOOL(&it);
+            if (ntext) {
+                bson_append_document_begin(d, "_decimal_text", -1, &dt);
+                bson_iter_init(&it, &dec);
+                while (bson_iter_next(&it))
+                    if (BSON_ITER_HOLDS_BOOL(&it))
+                        bson_append_bool(&dt, bson_iter_key(&it), -1, true);
+                bson_append_document_end(d, &dt);
+            }
+        } else {
+            char k[300];
+            if (bson_iter_init(&it, &us))
+                while (bson_iter_next(&it)) {
+                    snprintf(k, sizeof k, "_us.%s", bson_iter_key(&it));
+                    bson_append_int64(body, k, -1, bson_iter_int64(&it));
+                }
+            if (bson_iter_init(&it, &dec))
+                while (bson_iter_next(&it))
+                    if (BSON_ITER_HOLDS_BOOL(&it)) {
+                        snprintf(k, sizeof k, "_decimal_text.%s", bson_iter_key(&it));
+                        bson_append_bool(body, k, -1, true);
+                    }
+            bson_append_document_end(d, &set);
+            bson_t unset;
+            int nun = 0;
+            bson_append_document_begin(d, "$unset", 6, &unset);
+            if (bson_iter_init(&it, &dec))
+                while (bson_iter_next(&it))
+                    if (BSON_ITER_HOLDS_NULL(&it)) {
+                        snprintf(k, sizeof k, "_decimal_text.%s", bson_iter_key(&it));
+                        bson_append_utf8(&unset, k, -1, "", 0);
+                        nun++;
+                    }
+            bson_append_document_end(d, &unset);
+            if (!nun) {               /* an empty $unset is an error on mongod */
+                bson_t *d2 = bson_new();
+                bson_iter_init_find(&it, d, "$set");
+                bson_append_iter(d2, "$set", 4, &it);
+                bson_destroy(d);
+                d = d2;
+            }
+        }
+        bson_destroy(&us);
+        bson_destroy(&dec);
+        op->doc = d;
+    }
+    t->nops++;
+    if (strcmp(pk, t->pmax) > 0)
+        memcpy(t->pmax, pk, sizeof pk);
+    if (t->nops >= t->batch_max)
+        return mg_flush(t, errstr, sz);
+    return SL_OK;
+}
+
+static sl_err_t mg_rows(mg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+                        uint32_t first, uint32_t n, const app_position_t *pos,
+                        char *errstr, size_t sz)
+{
+    const sl_change_t *c = &rec->u.change;
+    sl_err_t e;
+    if (!t->in_txn) {
+        snprintf(errstr, sz, "mongodb target: rows() outside begin()/commit()");
+        return SL_ERR_STATE;
+    }
+    if (rec->type != SL_REC_CHANGE || (uint64_t)first + n > c->nrows ||
+        (map->dst_cols && c->ncols != map->ncols)) {
+        snprintf(errstr, sz, "mongodb target: collection %s: bad change batch (rows %u+%u of %u, "
+                 "%u columns, mapping has %u)", map->dst_table, first, n, c->nrows, c->ncols,
+                 map->ncols);
+        return SL_ERR_INVALID;
+    }
+    set_tp(t, pos->topic, pos->partition);
+    mg_coll_t *mc = mg_coll(t, map);
+    if (!mc)
+        return SL_ERR_NOMEM;
+    if (c->op == SL_OP_TRUNCATE) {
+        /* every document older than the TRUNCATE goes (a guard that holds everywhere) */
+        char pk[APP_POS_KEY_LEN + 1];
+        bson_error_t err;
+        if ((e = mg_flush(t, errstr, sz)))
+            return e;
+        app_pos_key(&pos->source, pk);
+        bson_t *sel = BCON_NEW("_pos", "{", "$lt", BCON_UTF8(pk), "}");
+        bool ok = mongoc_collection_delete_many(mc->c, sel, NULL, NULL, &err);
+        bson_destroy(sel);
+        if (!ok) {
+            snprintf(errstr, sz, "mongodb target: collection %s.%s: truncate: %s", mc->db,
+                     mc->name, err.message);
+            return SL_ERR_DB;
+        }
+        return SL_OK;
+    }
+    if ((!mc->nkey || mc->src != map->schema) && (e = mg_resolve_key(mc, map, c, errstr, sz)))
+        return e;
+    for (uint32_t r = first; r < first + n; r++) {
+        const sl_row_t *row = &c->rows[r];
+        sl_pos_t p;
+        app_pos_row(&pos->source, r - first, &p);
+        switch (c->op) {
+        case SL_OP_INSERT:
+            e = mg_add(t, mc, 0, map, c, row->after, &p, errstr, sz);
+            break;
+        case SL_OP_DELETE:
+            e = mg_add(t, mc, 1, map, c, row->before, &p, errstr, sz);
+            break;
+        case SL_OP_UPDATE: {
+            int moved = 0;
+            for (uint32_t k = 0; row->before && k < mc->nkey; k++)
+                moved |= !sl_value_equal(&row->before[mc->key[k]], &row->after[mc->key[k]]);
+            e = moved ? mg_add(t, mc, 1, map, c, row->before, &p, errstr, sz) : SL_OK;
+            if (!e)
+                e = mg_add(t, mc, 0, map, c, row->after, &p, errstr, sz);
+            break;
+        }
+        default:
+            snprintf(errstr, sz, "mongodb target: unknown operation %d", (int)c->op);
+            e = SL_ERR_INVALID;
+        }
+        if (e)
+            return e;
+    }
+    return SL_OK;
+}
+
+static sl_err_t mg_commit(mg_target_t *t, const app_position_t *pos, char *errstr, size_t sz)
+{
+    sl_err_t e;
+    bson_error_t err;
+    char ptext[256], pk[APP_POS_KEY_LEN + 1];
+    if (!t->in_txn) {
+        snprintf(errstr, sz, "mongodb target: commit() without begin()");
+        return SL_ERR_STATE;
+    }
+    if ((e = mg_flush(t, errstr, sz)))
+        return e;
+    if (pos) {
+        set_tp(t, pos->topic, pos->partition);
+        sl_pos_format(&pos->source, ptext, sizeof ptext);
+        app_pos_key(&pos->source, pk);
+        bson_t *sel = ko_id(t);
+        bson_t *upd = BCON_NEW("$set", "{", "kafka_offset", BCON_INT64(pos->kafka_offset),
+                               "sub_offset", BCON_INT64(pos->sub_offset),
+                               "source_position", BCON_UTF8(ptext), "_pos", BCON_UTF8(pk),
+                               "updated_at", BCON_DATE_TIME((int64_t)time(NULL) * 1000), "}");
+        bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+        bool ok = mongoc_collection_update_one(t->ko, sel, upd, opts, NULL, &err);
+        bson_destroy(sel); bson_destroy(upd); bson_destroy(opts);
+        if (!ok) {
+            snprintf(errstr, sz, "mongodb target: storing the position of task \"%s\": %s",
+                     t->task, err.message);
+            return SL_ERR_DB;
+        }
+        if (strcmp(pk, t->guard) > 0)
+            memcpy(t->guard, pk, sizeof pk);
+    }
+    t->in_txn = 0;
+    return SL_OK;
+}
+
+static sl_err_t mg_rollback(mg_target_t *t, char *errstr, size_t sz)
+{
+    mg_drop_ops(t);          /* what was sent stays: see the header */
+    t->in_txn = 0;
+    return SL_OK;
+}
+
+/* The ops: app_target_t is this file's mg_target_t (one struct per target, so
+ * that several targets can share a translation unit, as tests/it/it_target.c does). */
+#define T_(x) ((mg_target_t *)(void *)(x))
+static sl_err_t op_mg_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
+{ return mg_open((mg_target_t **)(void *)out, conf, e, n); }
+static void op_mg_close(app_target_t *t) { mg_close(T_(t)); }
+static sl_err_t op_mg_load_position(app_target_t *t, const char *topic, int32_t part,
+                                   app_position_t *pos, char *e, size_t n)
+{ return mg_load_position(T_(t), topic, part, pos, e, n); }
+static sl_err_t op_mg_begin(app_target_t *t, char *e, size_t n) { return mg_begin(T_(t), e, n); }
+static sl_err_t op_mg_schema(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
+                            char *e, size_t n)
+{ return mg_schema(T_(t), m, r, e, n); }
+static sl_err_t op_mg_rows(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
+                          uint32_t first, uint32_t cnt, const app_position_t *pos, char *e, size_t n)
+{ return mg_rows(T_(t), m, r, first, cnt, pos, e, n); }
+static sl_err_t op_mg_commit(app_target_t *t, const app_position_t *pos, char *e, size_t n)
+{ return mg_commit(T_(t), pos, e, n); }
+static sl_err_t op_mg_rollback(app_target_t *t, char *e, size_t n) { return mg_rollback(T_(t), e, n); }
+#undef T_
+
+uint64_t app_target_mongo_skipped(const app_target_t *t)
+{
+    return ((const mg_target_t *)(const void *)t)->skipped;
+}
+
+const app_target_ops_t app_target_mongo = {
+    .name = "mongodb",
+    .open = op_mg_open,
+    .close = op_mg_close,
+    .load_position = op_mg_load_position,
+    .begin = op_mg_begin,
+    .schema = op_mg_schema,
+    .rows = op_mg_rows,
+    .commit = op_mg_commit,
+    .rollback = op_mg_rollback,
+};
