@@ -1,38 +1,15 @@
 /* shiftlog-applier: one process per task; reads a source topic, groups the
  * records into source transactions and applies them to a target database
- * exactly once.
- *
- * Skeleton: it parses and validates its configuration, serves /health and
- * /metrics, and says that it does not move data yet. */
+ * exactly once (consume.c, txn.c, target_*.c). docs/applier.md describes
+ * the semantics; docs/config.md every key. */
 #include <stdint.h>
 
-#include "sl_service.h"
+#include "applier.h"
 
-typedef struct app_conf_s {
-    const char       *task_name;
-    const char       *source_topic;
-    int               target_type;       /* index in app_target_types */
-    const char       *target_host;
-    int64_t           target_port;
-    const char       *target_user;
-    const char       *target_password;
-    const char       *target_database;
-    const char       *tables;
-    int64_t           read_batch;
-    int64_t           write_batch;
-    int64_t           flush_interval_ms;
-    int64_t           worker_num;
-    int               on_error;          /* index in app_on_error */
-    int64_t           max_errors;
-    int64_t           auto_recovery_count;
-    const char       *kafka_bootstrap;
-    const char       *kafka_group_id;
-    sl_service_conf_t svc;
-    int               serve;             /* --serve */
-} app_conf_t;
-
-static const char *const app_target_types[] = {"postgresql", "mysql", "mongodb", NULL};
+const char *const app_target_types[] = {"postgresql", "mysql", "mongodb", NULL};
 static const char *const app_on_error[] = {"dlq", "stop", NULL};
+static const char *const app_tls_modes[] = {"disable", "prefer", "require", "verify-ca",
+                                            "verify-full", NULL};
 
 static const sl_conf_entry_t app_conf_table[] = {
     SL_CONF_STRING("task.name", app_conf_t, task_name, NULL, SL_CONF_REQUIRED,
@@ -40,6 +17,8 @@ static const sl_conf_entry_t app_conf_table[] = {
                    "it."),
     SL_CONF_STRING("source.topic", app_conf_t, source_topic, NULL, SL_CONF_REQUIRED,
                    "Kafka topic to apply (<topic.prefix>.<source>, e.g. shiftlog.shop)."),
+    SL_CONF_INT("source.partition", app_conf_t, source_partition, "0", 0, 100000, 0,
+                "Partition of source.topic this task applies (source topics have one)."),
     SL_CONF_ENUM("target.type", app_conf_t, target_type, "postgresql", app_target_types, 0,
                  "Kind of target database."),
     SL_CONF_STRING("target.host", app_conf_t, target_host, "127.0.0.1", 0,
@@ -53,34 +32,70 @@ static const sl_conf_entry_t app_conf_table[] = {
     SL_CONF_STRING("target.database", app_conf_t, target_database, NULL, SL_CONF_REQUIRED,
                    "Database the changes are applied to (and where the task's position is "
                    "stored)."),
+    SL_CONF_ENUM("target.tls.mode", app_conf_t, target_tls, "prefer", app_tls_modes, 0,
+                 "TLS to the target: disable, prefer, require, verify-ca, verify-full."),
+    SL_CONF_STRING("target.tls.ca", app_conf_t, target_tls_ca, NULL, 0,
+                   "CA certificate file for target.tls.mode verify-ca / verify-full."),
+    SL_CONF_BOOL("target.create_tables", app_conf_t, create_tables, "true", 0,
+                 "Create missing target tables (and columns) from the table schema records "
+                 "(docs/applier.md lists the type mapping)."),
     SL_CONF_STRING("tables", app_conf_t, tables, "*", 0,
-                   "Comma-separated table patterns to apply (schema.table, * wildcards)."),
+                   "Comma-separated source table patterns to apply (db.table, * and ? "
+                   "wildcards)."),
+    SL_CONF_STRING("tables.exclude", app_conf_t, tables_exclude, NULL, 0,
+                   "Comma-separated source table patterns NOT to apply (wins over tables)."),
+    SL_CONF_STRING("map.tables", app_conf_t, map_tables, NULL, 0,
+                   "Target names: comma-separated db.table=schema.table rules, first match "
+                   "wins; a * on the right keeps the source db / table name (shop.*=copy.*). "
+                   "Default: schema = source db, table = source table."),
+    SL_CONF_STRING("map.columns", app_conf_t, map_columns, NULL, 0,
+                   "Column renames: comma-separated db.table.column=new_name (db and table "
+                   "may be patterns)."),
+    SL_CONF_STRING("columns.include", app_conf_t, columns_include, NULL, 0,
+                   "Comma-separated db.table.column patterns: for a table named here only "
+                   "these columns are applied (primary-key columns always are)."),
+    SL_CONF_STRING("columns.exclude", app_conf_t, columns_exclude, NULL, 0,
+                   "Comma-separated db.table.column patterns of columns not applied "
+                   "(primary-key columns always are)."),
     SL_CONF_INT("read_batch", app_conf_t, read_batch, "500", 1, 100000, 0,
                 "Records consumed from Kafka per batch."),
     SL_CONF_INT("write_batch", app_conf_t, write_batch, "500", 1, 100000, 0,
-                "Rows written to the target per statement batch."),
+                "Rows per multi-row statement, and rows after which a group of complete "
+                "source transactions is committed."),
     SL_CONF_DURATION("flush.interval.ms", app_conf_t, flush_interval_ms, "1000", 1, 3600000,
-                     0, "Longest time a partial batch waits before it is written."),
+                     0, "Longest time complete source transactions wait in an open target "
+                     "transaction before it is committed."),
     SL_CONF_INT("worker_num", app_conf_t, worker_num, "1", 1, 64, 0,
-                "Writer threads inside the task (rows of one key always go to the same "
-                "worker)."),
+                "Writer threads inside the task. This version applies with one writer (more "
+                "is accepted and logged); see docs/applier.md."),
     SL_CONF_ENUM("on_error", app_conf_t, on_error, "dlq", app_on_error, 0,
-                 "A record that cannot be applied: dlq sends it to <topic>.dlq with the "
-                 "reason; stop suspends the task."),
+                 "A record that cannot be applied: dlq sends it (its whole source "
+                 "transaction) to the dead-letter topic with the reason; stop suspends the "
+                 "task naming table, key and position."),
     SL_CONF_INT("max.errors", app_conf_t, max_errors, "3", 1, 1000000, 0,
                 "Consecutive errors after which the task suspends itself and says why."),
     SL_CONF_INT("auto.recovery.count", app_conf_t, auto_recovery_count, "3", 0, 1000, 0,
                 "How many times a suspended task resumes by itself (0 = never)."),
+    SL_CONF_DURATION("suspend.ms", app_conf_t, suspend_ms, "30s", 1, 86400000, 0,
+                     "How long a suspended task waits before it resumes by itself."),
+    SL_CONF_DURATION("retry.max.ms", app_conf_t, retry_max_ms, "10s", 10, 3600000, 0,
+                     "Longest wait between two reconnection attempts while the target is "
+                     "down (the wait doubles from 200 ms)."),
+    SL_CONF_STRING("dlq.topic", app_conf_t, dlq_topic, NULL, 0,
+                   "Dead-letter topic; empty = <source.topic>.dlq."),
     SL_CONF_STRING("kafka.bootstrap.servers", app_conf_t, kafka_bootstrap, "127.0.0.1:19092",
                    0, "Kafka brokers (host:port,...); passed to librdkafka as bootstrap.servers."),
     SL_CONF_STRING("kafka.group.id", app_conf_t, kafka_group_id, NULL, 0,
-                   "Kafka consumer group; empty = shiftlog-applier-<task.name>."),
+                   "Kafka consumer group (offsets committed for monitoring only; the position "
+                   "is the one stored in the target); empty = shiftlog-applier-<task.name>."),
     SL_SERVICE_CONF_ENTRIES(app_conf_t, svc, "127.0.0.1:0"),
 };
 
 static const sl_service_flag_t app_flags[] = {
-    {"--serve", "keep serving /health and /metrics until SIGTERM (skeleton)",
-     offsetof(app_conf_t, serve)},
+    {"--check", "validate the configuration (see it with --log-level debug) and exit 0 "
+                "without connecting anywhere", offsetof(app_conf_t, check_only)},
+    {"--serve", "probe mode: serve /health and /metrics until SIGTERM without reading Kafka "
+                "or writing to the target", offsetof(app_conf_t, serve)},
 };
 
 static const sl_service_def_t app_service = {
@@ -102,10 +117,17 @@ int main(int argc, char **argv)
     int rc = sl_service_start(&svc, &app_service, &ac, argc, argv);
     if (rc != SL_SERVICE_CONTINUE)
         return rc;
-    sl_info("applier is a skeleton: it validated its config and serves /health and /metrics, "
-            "but it does not read %s or write to %s yet", ac.source_topic,
-            app_target_types[ac.target_type]);
-    while (ac.serve && sl_service_wait(1000) == 0)
-        ;
-    return sl_service_finish(&svc, SL_EXIT_OK);
+    if (ac.check_only) {
+        sl_info("configuration is valid (target.type = %s); --check: not connecting",
+                app_target_types[ac.target_type]);
+        return sl_service_finish(&svc, SL_EXIT_OK);
+    }
+    if (ac.serve) {
+        sl_info("--serve: serving /health and /metrics only; not applying %s",
+                ac.source_topic);
+        while (sl_service_wait(1000) == 0)
+            ;
+        return sl_service_finish(&svc, SL_EXIT_OK);
+    }
+    return sl_service_finish(&svc, app_run(&ac, &svc));
 }

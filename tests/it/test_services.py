@@ -29,8 +29,8 @@ REQUIRED = {
                 "-X", "target.database=it_db"],
 }
 TASK = {"collector": "it_shop", "miner": "it_shop", "applier": "it_task"}
-# The collector moves data: to only validate its configuration it takes --check.
-CHECK = {"collector": ["--check"], "miner": [], "applier": []}
+# The collector and the applier move data: to only validate their configuration they take --check.
+CHECK = {"collector": ["--check"], "miner": [], "applier": ["--check"]}
 # A source nobody listens on: the collector keeps retrying (and serving /health) until stopped.
 NO_SOURCE = ["-X", "source.port=1", "-X", "kafka.bootstrap.servers=127.0.0.1:1"]
 
@@ -135,7 +135,7 @@ def test_usage_errors_exit_2(bins, args):
 def test_skeleton_says_so_and_exits_0(bins, svc):
     r = run(bins[svc], *REQUIRED[svc], *CHECK[svc], "-X", "http.listen=off")
     assert r.returncode == 0, r.stderr
-    if svc == "collector":
+    if svc in ("collector", "applier"):
         assert "configuration is valid" in r.stderr and "not connecting" in r.stderr
     else:
         assert "skeleton" in r.stderr and "does not" in r.stderr
@@ -170,7 +170,8 @@ def test_secrets_are_masked_in_logs(bins, tmp_path):
 
 
 def test_json_log_lines(bins):
-    r = run(bins["applier"], *REQUIRED["applier"], "--log-format", "json", "-X", "http.listen=off")
+    r = run(bins["applier"], *REQUIRED["applier"], "--check", "--log-format", "json",
+            "-X", "http.listen=off")
     assert r.returncode == 0, r.stderr
     lines = r.stderr.splitlines()
     assert lines

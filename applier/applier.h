@@ -1,0 +1,188 @@
+/* shiftlog-applier: the core's internal header (config, mapping, dead
+ * letters, transaction assembly, the consume loop). The targets only see
+ * target.h.
+ *
+ * Data flow (one thread):
+ *   consume.c  Kafka (read_committed, assigned at the target's stored
+ *              offset) → decode → skip rule → txn.c
+ *   txn.c      assembles source transactions by the markers and drives the
+ *              target: begin / schema / rows / commit(pos) / rollback
+ *   mapping.c  tables include/exclude, db.table → schema.table, columns
+ *   dlq.c      <topic>.dlq with the reason and the original position */
+#ifndef APP_APPLIER_H
+#define APP_APPLIER_H
+
+#include <stdint.h>
+
+#include "sl_avro.h"
+#include "sl_kafka.h"
+#include "sl_service.h"
+#include "target.h"
+
+/* ------------------------------------------------------------------ config */
+
+typedef struct app_conf_s {
+    const char       *task_name;
+    const char       *source_topic;
+    int64_t           source_partition;
+    int               target_type;       /* index in app_target_types */
+    const char       *target_host;
+    int64_t           target_port;
+    const char       *target_user;
+    const char       *target_password;
+    const char       *target_database;
+    int               target_tls;        /* index in app_tls_modes */
+    const char       *target_tls_ca;
+    int               create_tables;
+    const char       *tables;
+    const char       *tables_exclude;
+    const char       *map_tables;
+    const char       *map_columns;
+    const char       *columns_include;
+    const char       *columns_exclude;
+    int64_t           read_batch;
+    int64_t           write_batch;
+    int64_t           flush_interval_ms;
+    int64_t           worker_num;
+    int               on_error;          /* APP_ON_ERROR_* */
+    int64_t           max_errors;
+    int64_t           auto_recovery_count;
+    int64_t           suspend_ms;
+    int64_t           retry_max_ms;
+    const char       *dlq_topic;
+    const char       *kafka_bootstrap;
+    const char       *kafka_group_id;
+    sl_service_conf_t svc;
+    int               serve;             /* --serve: only /health and /metrics, no apply */
+    int               check_only;        /* --check: validate the config and exit */
+} app_conf_t;
+
+#define APP_ON_ERROR_DLQ  0
+#define APP_ON_ERROR_STOP 1
+
+/* ----------------------------------------------------------------- mapping */
+
+typedef struct app_mapping_s app_mapping_t;
+
+/* Parses tables / tables.exclude / map.tables / map.columns /
+ * columns.include / columns.exclude. A bad rule is SL_ERR_INVALID naming the
+ * key and the rule. The caller owns *out (app_mapping_destroy). */
+sl_err_t app_mapping_new(app_mapping_t **out, const app_conf_t *conf,
+                         char *errstr, size_t errstr_size);
+void     app_mapping_destroy(app_mapping_t *m);
+
+/* 1 when db.table is to be applied (tables matches, tables.exclude not). */
+int      app_mapping_included(app_mapping_t *m, const char *db, const char *table);
+
+/* The mapping of db.table under `schema` (a SCHEMA record's body, borrowed:
+ * it must stay alive while the map is in use). Fills *map (strings owned by
+ * the mapping, valid until the next call for the same table or destroy).
+ * A primary-key column that columns.include/exclude would drop is kept.
+ * SL_ERR_INVALID: a mapped name is empty or longer than 63 bytes. */
+sl_err_t app_mapping_table(app_mapping_t *m, const sl_schema_t *schema,
+                           app_table_map_t *map, char *errstr, size_t errstr_size);
+
+/* Glob match with '*' (any run) and '?' (one byte); exported for unit tests. */
+int      app_glob(const char *pattern, const char *text);
+
+/* --------------------------------------------------------- dead letters */
+
+typedef struct app_dlq_s app_dlq_t;
+
+/* A producer for topic (created if absent). The caller owns *out. */
+sl_err_t app_dlq_new(app_dlq_t **out, const sl_kvlist_t *kafka_props, const char *topic,
+                     char *errstr, size_t errstr_size);
+void     app_dlq_destroy(app_dlq_t *d);
+
+/* Sends the message as it came (key, value, headers) plus sl.dlq.reason,
+ * sl.dlq.task, sl.dlq.topic, sl.dlq.partition, sl.dlq.offset and sl.dlq.pos
+ * (source position text, "" when unknown). Queued: app_dlq_flush() before
+ * the target position moves past it. */
+sl_err_t app_dlq_send(app_dlq_t *d, const char *task, const sl_kafka_msg_t *msg,
+                      const char *pos_text, const char *reason,
+                      char *errstr, size_t errstr_size);
+sl_err_t app_dlq_flush(app_dlq_t *d, char *errstr, size_t errstr_size);
+const char *app_dlq_topic(const app_dlq_t *d);
+
+/* ------------------------------------------------- transaction assembly */
+
+/* What the core knows about the message a record came from. */
+typedef struct app_msg_s {
+    const sl_kafka_msg_t *kmsg;        /* borrowed */
+    int64_t               offset;
+    uint32_t              first_row;   /* CHANGE rows before it are skipped */
+} app_msg_t;
+
+typedef struct app_txn_s app_txn_t;
+
+/* Outcome of app_txn_feed / app_txn_tick. */
+typedef enum app_txn_rc_e {
+    APP_TXN_OK = 0,
+    APP_TXN_REWIND,      /* roll back done; seek back to the stored position */
+    APP_TXN_TARGET_DOWN, /* connection lost or transient: reconnect, rewind, retry */
+    APP_TXN_REJECTED,    /* the target refused a row or DDL (errstr says which) */
+    APP_TXN_TABLE_STOPPED, /* the record's table is stopped: dead-letter this message */
+    APP_TXN_FATAL
+} app_txn_rc_t;
+
+typedef struct app_txn_conf_s {
+    const app_target_ops_t *ops;
+    app_target_t           *target;    /* borrowed */
+    app_mapping_t          *mapping;   /* borrowed */
+    const char             *topic;
+    int32_t                 partition;
+    int64_t                 write_batch;
+    int64_t                 flush_interval_ms;
+    sl_metrics_t           *metrics;   /* borrowed, may be NULL */
+} app_txn_conf_t;
+
+sl_err_t app_txn_new(app_txn_t **out, const app_txn_conf_t *conf,
+                     char *errstr, size_t errstr_size);
+void     app_txn_destroy(app_txn_t *x);
+/* Sets the target handle after a reconnect. */
+void     app_txn_set_target(app_txn_t *x, app_target_t *target);
+
+/* Start (or restart) from the target's stored position: pos NULL = first
+ * start. Forgets everything uncommitted; schema versions newer than the
+ * stored offset are dropped. commit_at >= 0: commit the target transaction
+ * right after every COMMIT up to that offset (replay after a FINISH that
+ * came behind complete transactions; isolation of a rejected transaction). */
+void     app_txn_reset(app_txn_t *x, const app_position_t *pos, int64_t commit_at);
+
+/* Commit right after every COMMIT up to offset (see app_txn_reset). */
+void     app_txn_commit_at(app_txn_t *x, int64_t offset);
+
+/* A table schema seen before the start offset (startup scan): takes rec
+ * (the txn owns it now). */
+void     app_txn_seed_schema(app_txn_t *x, sl_record_t *rec, int64_t offset);
+
+/* Feeds one decoded record. *rec may be taken (schemas are kept): then *rec
+ * is set to NULL and the caller allocates a new one. */
+app_txn_rc_t app_txn_feed(app_txn_t *x, sl_record_t **rec, const app_msg_t *m,
+                          char *errstr, size_t errstr_size);
+/* Nothing to read right now: commits a group of complete transactions whose
+ * flush interval has passed. */
+app_txn_rc_t app_txn_tick(app_txn_t *x, char *errstr, size_t errstr_size);
+/* Milliseconds until app_txn_tick has something to do (-1 = nothing). */
+int          app_txn_next_deadline_ms(const app_txn_t *x);
+/* Rolls back whatever is open (shutdown, errors). */
+void         app_txn_abort(app_txn_t *x);
+
+/* The last position made durable in the target (valid when has = 1). */
+int          app_txn_committed(const app_txn_t *x, app_position_t *pos);
+/* Kafka offset of the first message of the source transaction in progress
+ * (-1 when none), and of the message being fed. */
+int64_t      app_txn_open_since(const app_txn_t *x);
+/* Complete source transactions in the open target transaction. */
+int          app_txn_group_txns(const app_txn_t *x);
+/* Counts a skipped (excluded / duplicate) record, for tests and metrics. */
+uint64_t     app_txn_skipped(const app_txn_t *x);
+
+/* ------------------------------------------------------------ the loop */
+
+/* Runs the task until stop; returns the exit code. */
+int app_run(const app_conf_t *conf, sl_service_t *svc);
+
+extern const char *const app_target_types[];
+
+#endif

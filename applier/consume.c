@@ -1,0 +1,520 @@
+/* shiftlog-applier: the task loop — Kafka in, target out, errors handled.
+ *
+ *   start    open the target (retry with backoff while it is down), read its
+ *            stored position, seed the table schemas from the SCHEMA records
+ *            before that offset, assign the source partition AT THE STORED
+ *            OFFSET (not the consumer group's) and skip the subOffsets
+ *            already applied inside that message;
+ *   loop     consume (read_committed) → decode → txn.c; idle: flush by time;
+ *   errors   undecodable message → dead letter (alone); a source transaction
+ *            the target rejects or that cannot be converted → the whole
+ *            source transaction goes to the dead-letter topic (never a part
+ *            of it to the target), found by replaying from the stored
+ *            position with one source transaction per target commit;
+ *            on_error=stop instead suspends naming table, key and position;
+ *            target down → reconnect with backoff, reload the position from
+ *            the target, replay; max.errors consecutive errors → suspended
+ *            (/health 503 + reason), resumed up to auto.recovery.count times.
+ * Consumer group offsets are committed (for monitoring only) after the
+ * target commit that made them durable. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "applier.h"
+#include "sl_log.h"
+
+#pragma weak app_target_mysql
+#pragma weak app_target_mongo
+
+typedef struct run_s {
+    const app_conf_t       *c;
+    sl_service_t           *svc;
+    const app_target_ops_t *ops;
+    app_target_t           *target;
+    app_target_conf_t       tconf;
+    sl_kafka_consumer_t    *cons;
+    app_dlq_t              *dlq;
+    app_mapping_t          *mapping;
+    app_txn_t              *txn;
+    sl_avro_codec_t        *codec;
+    sl_record_t            *rec;
+    char                    dlq_topic[300];
+
+    int64_t  skip_offset;      /* the stored message: rows <= skip_sub already applied */
+    int64_t  skip_sub;
+    int64_t  dlq_from;         /* dead-letter the source txn starting here (-1 none) */
+    int64_t  dlq_upto;         /* highest offset already dead-lettered (replays skip it) */
+    char     dlq_reason[1400];
+    int64_t  errors;           /* consecutive */
+    int64_t  recoveries;
+    int      seeded;
+    int64_t  group_committed;  /* last offset committed to the consumer group */
+    int64_t  group_commit_ms;
+
+    sl_metric_t *m_state_running, *m_state_suspended, *m_state_down, *m_dlq, *m_errors,
+                *m_records;
+} run_t;
+
+static const app_target_ops_t *pick_target(int type)
+{
+    switch (type) {
+    case 0:  return &app_target_pg;
+    case 1:  return &app_target_mysql;   /* NULL while not linked in */
+    default: return &app_target_mongo;
+    }
+}
+
+static void set_state(run_t *r, const char *state, const char *reason)
+{
+    sl_metric_set(r->m_state_running, !strcmp(state, "running"));
+    sl_metric_set(r->m_state_suspended, !strcmp(state, "suspended"));
+    sl_metric_set(r->m_state_down, !strcmp(state, "target_down"));
+    sl_http_set_health(r->svc->http, reason == NULL, reason);
+}
+
+/* Opens the target, retrying with backoff until it answers or stop. */
+static int connect_target(run_t *r)
+{
+    char errstr[1024], reason[1200];
+    int64_t backoff = 200;
+    int logged = 0;
+    for (;;) {
+        if (sl_service_stopping())
+            return -1;
+        sl_err_t err = r->ops->open(&r->target, &r->tconf, errstr, sizeof(errstr));
+        if (!err) {
+            if (logged)
+                sl_info("target %s is back", r->ops->name);
+            set_state(r, "running", NULL);
+            app_txn_set_target(r->txn, r->target);
+            return 0;
+        }
+        snprintf(reason, sizeof(reason), "target unavailable, retrying: %s", errstr);
+        set_state(r, "target_down", reason);
+        if (!logged++ || backoff >= r->c->retry_max_ms)
+            sl_warn("%s (next try in %" PRId64 " ms)", reason, backoff);
+        if (sl_service_wait((int)backoff))
+            return -1;
+        backoff = backoff * 2 > r->c->retry_max_ms ? r->c->retry_max_ms : backoff * 2;
+    }
+}
+
+static void close_target(run_t *r)
+{
+    if (r->target) {
+        app_txn_abort(r->txn);
+        r->ops->close(r->target);
+        r->target = NULL;
+        app_txn_set_target(r->txn, NULL);
+    }
+}
+
+/* Seeks to the committed position of the txn (or the topic's beginning). */
+static int seek(run_t *r)
+{
+    char errstr[512];
+    app_position_t pos;
+    int64_t at = SL_KAFKA_OFFSET_BEGINNING;
+    r->skip_offset = -1;
+    if (app_txn_committed(r->txn, &pos)) {
+        at = pos.kafka_offset;
+        r->skip_offset = pos.kafka_offset;
+        r->skip_sub = pos.sub_offset;
+    }
+    if (sl_kafka_consumer_assign(r->cons, r->c->source_topic, (int32_t)r->c->source_partition,
+                                 at, 10000, NULL, errstr, sizeof(errstr))) {
+        sl_error("cannot assign %s [%" PRId64 "]: %s", r->c->source_topic,
+                 r->c->source_partition, errstr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Startup: the SCHEMA records at or before the stored offset. Only messages
+ * whose sl.op header says "schema" are decoded. */
+static int seed_schemas(run_t *r, int64_t upto)
+{
+    char errstr[512];
+    if (upto < 0)
+        return 0;
+    if (sl_kafka_consumer_assign(r->cons, r->c->source_topic, (int32_t)r->c->source_partition,
+                                 SL_KAFKA_OFFSET_BEGINNING, 10000, NULL, errstr,
+                                 sizeof(errstr))) {
+        sl_error("cannot assign %s: %s", r->c->source_topic, errstr);
+        return -1;
+    }
+    size_t n = 0;
+    for (;;) {
+        sl_kafka_msg_t m;
+        sl_err_t err = sl_kafka_consume(r->cons, 1000, &m, errstr, sizeof(errstr));
+        if (sl_service_stopping())
+            return -1;
+        if (err == SL_ERR_TIMEOUT || err == SL_ERR_KAFKA)
+            continue;
+        if (err) {
+            sl_error("schema scan of %s: %s", r->c->source_topic, errstr);
+            return -1;
+        }
+        if (m.eof || m.offset > upto)
+            break;
+        int is_schema = 0;
+        for (size_t i = 0; i < m.nheaders; i++) {
+            const char *name;
+            const void *val;
+            size_t len;
+            if (sl_kafka_msg_header(&m, i, &name, &val, &len) == SL_OK &&
+                !strcmp(name, SL_KAFKA_H_OP) && len == 6 && !memcmp(val, "schema", 6))
+                is_schema = 1;
+        }
+        if (is_schema &&
+            sl_avro_decode(r->codec, m.value, m.value_len, r->rec, errstr, sizeof(errstr)) ==
+                SL_OK &&
+            r->rec->type == SL_REC_SCHEMA) {
+            app_txn_seed_schema(r->txn, r->rec, m.offset);
+            n++;
+            if (!(r->rec = sl_record_new()))
+                return -1;
+        }
+        if (m.offset == upto)
+            break;
+    }
+    sl_info("schema scan: %zu table schema record(s) before offset %" PRId64, n, upto);
+    return 0;
+}
+
+/* (Re)connects, reloads the position from the target and seeks there. */
+static int restart_from_target(run_t *r, int64_t commit_at)
+{
+    char errstr[1024];
+    for (;;) {
+        close_target(r);
+        if (connect_target(r))
+            return -1;
+        app_position_t pos;
+        sl_err_t err = r->ops->load_position(r->target, r->c->source_topic,
+                                             (int32_t)r->c->source_partition, &pos, errstr,
+                                             sizeof(errstr));
+        if (err && err != SL_ERR_NOT_FOUND) {
+            sl_warn("reading the stored position: %s", errstr);
+            if (sl_service_wait(500))
+                return -1;
+            continue;
+        }
+        app_txn_reset(r->txn, err ? NULL : &pos, commit_at);
+        if (!r->seeded) {
+            if (seed_schemas(r, err ? -1 : pos.kafka_offset))
+                return -1;
+            r->seeded = 1;
+        }
+        char ptext[160] = "none";
+        if (!err)
+            sl_pos_format(&pos.source, ptext, sizeof(ptext));
+        sl_info("starting at %s [%" PRId64 "] offset %s (stored position: kafka_offset %" PRId64
+                " sub_offset %" PRId64 ", source %s)", r->c->source_topic,
+                r->c->source_partition, err ? "beginning" : "stored", err ? -1 : pos.kafka_offset,
+                err ? -1 : pos.sub_offset, ptext);
+        return seek(r);
+    }
+}
+
+/* Suspends the task (health 503) for suspend.ms, then resumes if recoveries
+ * are left; otherwise stays suspended until stopped. Returns -1 on stop. */
+static int suspend(run_t *r, const char *why)
+{
+    char reason[1400];
+    snprintf(reason, sizeof(reason), "suspended after %" PRId64 " consecutive error(s): %s",
+             r->errors, why);
+    sl_error("%s", reason);
+    set_state(r, "suspended", reason);
+    if (r->recoveries >= r->c->auto_recovery_count) {
+        sl_error("task suspended for good (auto.recovery.count = %" PRId64 " used up): fix the "
+                 "cause and restart the task", r->c->auto_recovery_count);
+        while (!sl_service_wait(1000))
+            ;
+        return -1;
+    }
+    if (sl_service_wait((int)r->c->suspend_ms))
+        return -1;
+    r->recoveries++;
+    r->errors = 0;
+    sl_info("resuming (automatic recovery %" PRId64 " of %" PRId64 ")", r->recoveries,
+            r->c->auto_recovery_count);
+    set_state(r, "running", NULL);
+    return 0;
+}
+
+static int to_dlq(run_t *r, const sl_kafka_msg_t *m, const char *pos, const char *reason)
+{
+    char errstr[512];
+    if (m->offset <= r->dlq_upto)
+        return 0;                  /* sent before a rewind: not twice */
+    r->dlq_upto = m->offset;
+    if (app_dlq_send(r->dlq, r->c->task_name, m, pos, reason, errstr, sizeof(errstr)) ||
+        app_dlq_flush(r->dlq, errstr, sizeof(errstr))) {
+        sl_error("dead-letter topic %s: %s", r->dlq_topic, errstr);
+        return -1;
+    }
+    sl_metric_inc(r->m_dlq);
+    sl_warn("offset %" PRId64 " (%s) sent to %s: %s", m->offset, pos && *pos ? pos : "no position",
+            r->dlq_topic, reason);
+    return 0;
+}
+
+/* Counts an error; suspends when max.errors is reached (or at once with
+ * on_error=stop). Returns -1 on stop. */
+static int count_error(run_t *r, const char *what)
+{
+    r->errors++;
+    sl_metric_inc(r->m_errors);
+    if (r->c->on_error == APP_ON_ERROR_STOP || r->errors >= r->c->max_errors)
+        return suspend(r, what);
+    return 0;
+}
+
+static void commit_group_offset(run_t *r)
+{
+    app_position_t pos;
+    if (!app_txn_committed(r->txn, &pos) || pos.kafka_offset <= r->group_committed)
+        return;
+    int64_t now = sl_service_now_ms();
+    if (now - r->group_commit_ms < 1000)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, r->c->source_topic, (int32_t)r->c->source_partition)
+        ->offset = pos.kafka_offset + 1;
+    rd_kafka_resp_err_t e = rd_kafka_commit(sl_kafka_consumer_handle(r->cons), l, 1);
+    if (e)
+        sl_debug("consumer group commit: %s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+    r->group_committed = pos.kafka_offset;
+    r->group_commit_ms = now;
+}
+
+/* One message. Returns 0 to go on, -1 to stop the task. */
+static int handle(run_t *r, const sl_kafka_msg_t *m)
+{
+    char errstr[1024], pos[160] = "";
+    app_msg_t am = {.kmsg = m, .offset = m->offset, .first_row = 0};
+    sl_metric_inc(r->m_records);
+    if (r->skip_offset >= 0 && m->offset <= r->skip_offset) {
+        if (m->offset < r->skip_offset || r->skip_sub < 0)
+            return 0;
+        am.first_row = (uint32_t)(r->skip_sub + 1);
+    }
+    if (!r->rec && !(r->rec = sl_record_new()))
+        return -1;
+    sl_err_t err = sl_avro_decode(r->codec, m->value, m->value_len, r->rec, errstr,
+                                  sizeof(errstr));
+    if (err) {
+        char reason[1200];
+        snprintf(reason, sizeof(reason), "cannot decode: %s", errstr);
+        if (r->c->on_error == APP_ON_ERROR_STOP) {
+            sl_error("offset %" PRId64 ": %s", m->offset, reason);
+            if (count_error(r, reason))
+                return -1;
+            return restart_from_target(r, -1);
+        }
+        int again = m->offset <= r->dlq_upto;
+        if (to_dlq(r, m, "", reason))
+            return -1;
+        return again ? 0 : count_error(r, reason);
+    }
+    sl_pos_format(&r->rec->pos, pos, sizeof(pos));
+
+    /* replay that dead-letters a rejected source transaction */
+    if (r->dlq_from >= 0 && m->offset >= r->dlq_from) {
+        if (r->rec->type == SL_REC_CHANGE || r->rec->type == SL_REC_SCHEMA)
+            return to_dlq(r, m, pos, r->dlq_reason);
+        r->dlq_from = -1;          /* its COMMIT (or a FINISH) ends it: commit there */
+        app_txn_commit_at(r->txn, m->offset);
+    }
+
+    int64_t since = app_txn_open_since(r->txn);
+    int group = app_txn_group_txns(r->txn);
+    app_position_t before;
+    int had = app_txn_committed(r->txn, &before);
+    app_txn_rc_t rc = app_txn_feed(r->txn, &r->rec, &am, errstr, sizeof(errstr));
+    switch (rc) {
+    case APP_TXN_OK: {
+        app_position_t now;
+        if (app_txn_committed(r->txn, &now) && (!had || now.kafka_offset != before.kafka_offset)) {
+            if (r->errors && r->dlq_from < 0)
+                r->errors = 0;
+            commit_group_offset(r);
+        }
+        return 0;
+    }
+    case APP_TXN_REWIND:
+        return seek(r);
+    case APP_TXN_TARGET_DOWN:
+        sl_warn("target %s: %s; reconnecting and replaying from the stored position",
+                r->ops->name, errstr);
+        return restart_from_target(r, -1);
+    case APP_TXN_TABLE_STOPPED:
+        return to_dlq(r, m, pos, errstr);
+    case APP_TXN_FATAL:
+        sl_error("offset %" PRId64 " (%s): %s", m->offset, pos, errstr);
+        return -1;
+    case APP_TXN_REJECTED:
+        break;
+    }
+    /* rejected: errstr names table and key */
+    char what[1400];
+    int64_t first = since >= 0 ? since : m->offset;
+    snprintf(what, sizeof(what), "%s (offset %" PRId64 ", position %s)", errstr, m->offset, pos);
+    sl_error("source transaction from offset %" PRId64 " rejected: %s", first, what);
+    if (r->c->on_error == APP_ON_ERROR_STOP) {
+        if (count_error(r, what))
+            return -1;
+        return restart_from_target(r, -1);
+    }
+    if (group > 0) {
+        /* other complete transactions were in the same target transaction:
+         * replay committing one source transaction at a time up to here */
+        sl_info("replaying one source transaction per commit up to offset %" PRId64
+                " to isolate the rejected one", m->offset);
+        app_position_t p;
+        int has = app_txn_committed(r->txn, &p);
+        app_txn_reset(r->txn, has ? &p : NULL, m->offset);
+        return seek(r);
+    }
+    r->dlq_from = first;
+    snprintf(r->dlq_reason, sizeof(r->dlq_reason), "%s", what);
+    if (count_error(r, what))
+        return -1;
+    app_position_t p;
+    int has = app_txn_committed(r->txn, &p);
+    app_txn_reset(r->txn, has ? &p : NULL, -1);
+    return seek(r);
+}
+
+int app_run(const app_conf_t *c, sl_service_t *svc)
+{
+    char errstr[1024];
+    int code = SL_EXIT_FAILURE;
+    run_t r = {.c = c, .svc = svc, .dlq_from = -1, .dlq_upto = -1, .skip_offset = -1,
+               .group_committed = -1};
+    sl_metrics_t *mx = svc->metrics;
+
+    r.ops = pick_target(c->target_type);
+    if (!r.ops) {
+        sl_error("target.type %s is not built into this binary", app_target_types[c->target_type]);
+        return SL_EXIT_USAGE;
+    }
+    if (c->worker_num > 1)
+        sl_warn("worker_num = %" PRId64 ": this version applies with one writer (a source "
+                "transaction must stay inside one target commit); using 1", c->worker_num);
+    r.tconf = (app_target_conf_t){
+        .task = c->task_name, .host = c->target_host, .port = (int)c->target_port,
+        .user = c->target_user, .password = c->target_password,
+        .database = c->target_database, .tls_mode = c->target_tls, .tls_ca = c->target_tls_ca,
+        .create_tables = c->create_tables, .write_batch = (int)c->write_batch};
+    r.m_state_running = sl_metrics_gauge(mx, "shiftlog_applier_state",
+                                         "1 for the task's current state.",
+                                         (const char *[]){"state", "running", NULL});
+    r.m_state_suspended = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
+                                           (const char *[]){"state", "suspended", NULL});
+    r.m_state_down = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
+                                      (const char *[]){"state", "target_down", NULL});
+    r.m_dlq = sl_metrics_counter(mx, "shiftlog_applier_dlq_total",
+                                 "Messages sent to the dead-letter topic.", NULL);
+    r.m_errors = sl_metrics_counter(mx, "shiftlog_applier_errors_total",
+                                    "Records or source transactions that could not be applied.",
+                                    NULL);
+    r.m_records = sl_metrics_counter(mx, "shiftlog_applier_records_total",
+                                     "Kafka messages read from the source topic.", NULL);
+    set_state(&r, "running", NULL);
+
+    if (c->dlq_topic && *c->dlq_topic)
+        snprintf(r.dlq_topic, sizeof(r.dlq_topic), "%s", c->dlq_topic);
+    else
+        snprintf(r.dlq_topic, sizeof(r.dlq_topic), "%s.dlq", c->source_topic);
+
+    char group[300];
+    if (c->kafka_group_id && *c->kafka_group_id)
+        snprintf(group, sizeof(group), "%s", c->kafka_group_id);
+    else
+        snprintf(group, sizeof(group), "shiftlog-applier-%s", c->task_name);
+
+    if (app_mapping_new(&r.mapping, c, errstr, sizeof(errstr))) {
+        sl_error("%s", errstr);
+        code = SL_EXIT_USAGE;
+        goto out;
+    }
+    if (sl_avro_codec_new(&r.codec, errstr, sizeof(errstr)) || !(r.rec = sl_record_new())) {
+        sl_error("avro codec: %s", errstr);
+        goto out;
+    }
+    if (sl_kafka_consumer_new(&r.cons, &svc->conf.kafka, group, 10000, errstr,
+                              sizeof(errstr))) {
+        sl_error("%s", errstr);
+        goto out;
+    }
+    if (app_dlq_new(&r.dlq, &svc->conf.kafka, r.dlq_topic, errstr, sizeof(errstr))) {
+        sl_error("dead-letter topic %s: %s", r.dlq_topic, errstr);
+        goto out;
+    }
+    app_txn_conf_t tc = {.ops = r.ops, .mapping = r.mapping, .topic = c->source_topic,
+                         .partition = (int32_t)c->source_partition,
+                         .write_batch = c->write_batch,
+                         .flush_interval_ms = c->flush_interval_ms, .metrics = mx};
+    if (app_txn_new(&r.txn, &tc, errstr, sizeof(errstr))) {
+        sl_error("%s", errstr);
+        goto out;
+    }
+    if (restart_from_target(&r, -1)) {
+        code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+        goto out;
+    }
+
+    for (;;) {
+        sl_kafka_msg_t m;
+        int wait = app_txn_next_deadline_ms(r.txn);
+        if (wait < 0 || wait > 200)
+            wait = 200;
+        sl_err_t err = sl_kafka_consume(r.cons, wait, &m, errstr, sizeof(errstr));
+        if (sl_service_stopping()) {
+            code = SL_EXIT_OK;
+            break;
+        }
+        if (err == SL_ERR_FATAL) {
+            sl_error("kafka consumer: %s", errstr);
+            break;
+        }
+        if (err == SL_ERR_KAFKA)
+            sl_warn("kafka consumer: %s", errstr);
+        if (err == SL_OK && !m.eof) {
+            if (handle(&r, &m)) {
+                code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+                break;
+            }
+            if (app_txn_next_deadline_ms(r.txn) != 0)
+                continue;
+        }
+        app_txn_rc_t rc = app_txn_tick(r.txn, errstr, sizeof(errstr));
+        if (rc == APP_TXN_OK) {
+            commit_group_offset(&r);
+            continue;
+        }
+        sl_warn("target %s: %s; reconnecting and replaying from the stored position",
+                r.ops->name, errstr);
+        if (restart_from_target(&r, -1)) {
+            code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+            break;
+        }
+    }
+out:
+    if (r.txn)
+        app_txn_abort(r.txn);
+    if (r.target)
+        r.ops->close(r.target);
+    app_txn_destroy(r.txn);
+    app_dlq_destroy(r.dlq);
+    sl_kafka_consumer_destroy(r.cons);
+    sl_record_destroy(r.rec);
+    sl_avro_codec_destroy(r.codec);
+    app_mapping_destroy(r.mapping);
+    return code;
+}

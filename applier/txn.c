@@ -1,0 +1,612 @@
+/* shiftlog-applier: assembly of source transactions by the markers
+ * (DESIGN invariants 2-4) and the driving of the target.
+ *
+ * One target transaction holds whole source transactions: CHANGE rows are
+ * streamed into it as they come (bounded memory: the target flushes every
+ * write_batch rows), and it is committed only right after a COMMIT marker,
+ * when the group reached write_batch rows or flush.interval.ms — never in
+ * the middle of a source transaction. The COMMIT's Kafka offset and source
+ * position are stored by the target in the same transaction.
+ *
+ * FINISH: a partial source transaction in the open target transaction is
+ * rolled back. If complete transactions precede it in the same target
+ * transaction, everything is rolled back and the core rewinds to the stored
+ * offset with commit_at = the last complete COMMIT, so that those commit on
+ * their own during the replay and only the partial one is dropped.
+ *
+ * Skip rule (records re-published by a restarted collector): a CHANGE row
+ * or COMMIT whose source position is <= the last committed source position
+ * (the COMMIT position of the last applied transaction) has been applied
+ * already and is skipped. Equal counts as applied: a COMMIT position is the
+ * position after its transaction, and no row of a later transaction can
+ * have it. Positions of another kind (or NONE) are never skipped.
+ *
+ * Schemas: every SCHEMA record is kept as a version of its table, tagged
+ * with its Kafka offset; a rewind drops versions newer than the stored
+ * offset (they come again), a commit prunes versions no rewind can reach. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "applier.h"
+#include "sl_log.h"
+
+#define TXN_BUCKETS 8     /* transaction-size histogram: <=1,10,100,1k,10k,100k,1M,+Inf */
+
+typedef struct schema_ver_s {
+    int64_t      offset;
+    sl_record_t *rec;                 /* owned SCHEMA record */
+} schema_ver_t;
+
+typedef struct table_s {
+    struct table_s  *next;            /* hash chain */
+    char            *db, *name;
+    int              included;
+    int              stopped;         /* refused by the target (UNSUPPORTED) */
+    char             stop_reason[512];
+    schema_ver_t    *vers;
+    size_t           nvers, capvers;
+    app_table_map_t  map;             /* mapping of the version in force */
+    const sl_schema_t *mapped;        /* which schema map was built for */
+    sl_metric_t     *m_rows;
+} table_t;
+
+struct app_txn_s {
+    app_txn_conf_t  c;
+    table_t        *buckets[256];
+
+    /* durable */
+    app_position_t  committed;
+    int             has_committed;
+
+    /* open target transaction */
+    int             open;
+    int64_t         group_rows;
+    int64_t         group_txns;
+    int64_t         group_start_ms;
+    app_position_t  group_pos;        /* last complete COMMIT in the group */
+    int64_t         group_commit_time_us;
+
+    /* source transaction in progress */
+    int64_t         txn_rows;
+    int64_t         txn_first_offset;
+
+    int64_t         commit_at;        /* replay: commit right after this COMMIT */
+    uint64_t        skipped;
+
+    sl_metric_t    *m_commits, *m_lag, *m_skipped, *m_rollbacks, *m_hist[TXN_BUCKETS],
+                   *m_hist_sum, *m_hist_count;
+};
+
+void app_txn_abort(app_txn_t *x);
+
+static uint32_t hash2(const char *a, const char *b)
+{
+    uint32_t h = 2166136261u;
+    for (; *a; a++)
+        h = (h ^ (uint8_t)*a) * 16777619u;
+    h = (h ^ '.') * 16777619u;
+    for (; *b; b++)
+        h = (h ^ (uint8_t)*b) * 16777619u;
+    return h;
+}
+
+static table_t *table_get(app_txn_t *x, const char *db, const char *name, int create)
+{
+    uint32_t h = hash2(db, name) & 255u;
+    for (table_t *t = x->buckets[h]; t; t = t->next)
+        if (!strcmp(t->db, db) && !strcmp(t->name, name))
+            return t;
+    if (!create)
+        return NULL;
+    table_t *t = calloc(1, sizeof(*t));
+    if (!t || !(t->db = strdup(db)) || !(t->name = strdup(name))) {
+        if (t) {
+            free(t->db);
+            free(t);
+        }
+        return NULL;
+    }
+    t->included = app_mapping_included(x->c.mapping, db, name);
+    if (x->c.metrics) {
+        char full[512];
+        snprintf(full, sizeof(full), "%s.%s", db, name);
+        t->m_rows = sl_metrics_counter(x->c.metrics, "shiftlog_applier_rows_total",
+                                       "Rows applied to the target, per source table (rate = rows/s).",
+                                       (const char *[]){"table", full, NULL});
+    }
+    t->next = x->buckets[h];
+    x->buckets[h] = t;
+    return t;
+}
+
+static const sl_schema_t *table_schema(const table_t *t)
+{
+    return t->nvers ? &t->vers[t->nvers - 1].rec->u.schema : NULL;
+}
+
+static void table_drop_vers_after(table_t *t, int64_t offset)
+{
+    while (t->nvers && t->vers[t->nvers - 1].offset > offset) {
+        sl_record_destroy(t->vers[t->nvers - 1].rec);
+        t->nvers--;
+    }
+}
+
+/* Keeps the newest version at or before offset and everything after it. */
+static void table_prune(table_t *t, int64_t offset)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < t->nvers; i++)
+        if (t->vers[i].offset <= offset)
+            keep = i;
+    if (!keep)
+        return;
+    for (size_t i = 0; i < keep; i++)
+        sl_record_destroy(t->vers[i].rec);
+    memmove(t->vers, t->vers + keep, (t->nvers - keep) * sizeof(*t->vers));
+    t->nvers -= keep;
+}
+
+static sl_err_t table_push(table_t *t, sl_record_t *rec, int64_t offset)
+{
+    if (t->nvers == t->capvers) {
+        size_t cap = t->capvers ? t->capvers * 2 : 4;
+        schema_ver_t *v = realloc(t->vers, cap * sizeof(*v));
+        if (!v)
+            return SL_ERR_NOMEM;
+        t->vers = v;
+        t->capvers = cap;
+    }
+    t->vers[t->nvers++] = (schema_ver_t){offset, rec};
+    return SL_OK;
+}
+
+/* The map of the schema in force (rebuilt when the version changed). */
+static sl_err_t table_map(app_txn_t *x, table_t *t, char *errstr, size_t errstr_size)
+{
+    const sl_schema_t *s = table_schema(t);
+    if (!s) {
+        snprintf(errstr, errstr_size,
+                 "table %s.%s: no table schema record came before its changes "
+                 "(the collector emits one before first use)", t->db, t->name);
+        return SL_ERR_NOT_FOUND;
+    }
+    if (t->mapped == s)
+        return SL_OK;
+    sl_err_t err = app_mapping_table(x->c.mapping, s, &t->map, errstr, errstr_size);
+    if (err)
+        return err;
+    t->mapped = s;
+    return SL_OK;
+}
+
+sl_err_t app_txn_new(app_txn_t **out, const app_txn_conf_t *conf, char *errstr,
+                     size_t errstr_size)
+{
+    static const char *const le[TXN_BUCKETS] = {"1", "10", "100", "1000", "10000",
+                                                "100000", "1000000", "+Inf"};
+    app_txn_t *x = calloc(1, sizeof(*x));
+    if (!x) {
+        snprintf(errstr, errstr_size, "applier: out of memory");
+        return SL_ERR_NOMEM;
+    }
+    x->c = *conf;
+    x->txn_first_offset = -1;
+    x->commit_at = -1;
+    if (conf->metrics) {
+        sl_metrics_t *m = conf->metrics;
+        x->m_commits = sl_metrics_counter(m, "shiftlog_applier_target_commits_total",
+                                          "Target transactions committed.", NULL);
+        x->m_rollbacks = sl_metrics_counter(m, "shiftlog_applier_target_rollbacks_total",
+                                            "Target transactions rolled back (FINISH, errors).",
+                                            NULL);
+        x->m_lag = sl_metrics_gauge(m, "shiftlog_applier_lag_ms",
+                                    "Source commit time to target commit time of the last "
+                                    "committed source transaction, ms.", NULL);
+        x->m_skipped = sl_metrics_counter(m, "shiftlog_applier_skipped_total",
+                                          "Records skipped: tables not included, or already "
+                                          "applied (source position <= the stored one).",
+                                          NULL);
+        for (int i = 0; i < TXN_BUCKETS; i++)
+            x->m_hist[i] = sl_metrics_counter(m, "shiftlog_applier_txn_rows_bucket",
+                                              "Source transactions by row count "
+                                              "(cumulative histogram buckets).",
+                                              (const char *[]){"le", le[i], NULL});
+        x->m_hist_sum = sl_metrics_counter(m, "shiftlog_applier_txn_rows_sum",
+                                           "Rows of the source transactions applied.", NULL);
+        x->m_hist_count = sl_metrics_counter(m, "shiftlog_applier_txn_rows_count",
+                                             "Source transactions applied.", NULL);
+    }
+    *out = x;
+    return SL_OK;
+}
+
+void app_txn_destroy(app_txn_t *x)
+{
+    if (!x)
+        return;
+    for (int b = 0; b < 256; b++) {
+        table_t *t = x->buckets[b];
+        while (t) {
+            table_t *n = t->next;
+            table_drop_vers_after(t, INT64_MIN);
+            free(t->vers);
+            free(t->db);
+            free(t->name);
+            free(t);
+            t = n;
+        }
+    }
+    free(x);
+}
+
+void app_txn_set_target(app_txn_t *x, app_target_t *target)
+{
+    x->c.target = target;
+}
+
+static void forget_open(app_txn_t *x)
+{
+    x->open = 0;
+    x->group_rows = x->group_txns = 0;
+    x->txn_rows = 0;
+    x->txn_first_offset = -1;
+}
+
+void app_txn_reset(app_txn_t *x, const app_position_t *pos, int64_t commit_at)
+{
+    if (x->open)
+        app_txn_abort(x);
+    forget_open(x);
+    x->has_committed = pos != NULL;
+    if (pos)
+        x->committed = *pos;
+    x->commit_at = commit_at;
+    int64_t keep = pos ? pos->kafka_offset : -1;
+    for (int b = 0; b < 256; b++)
+        for (table_t *t = x->buckets[b]; t; t = t->next) {
+            /* seeded versions carry offsets <= the start offset */
+            table_drop_vers_after(t, keep);
+            t->mapped = NULL;
+        }
+}
+
+void app_txn_commit_at(app_txn_t *x, int64_t offset)
+{
+    if (offset > x->commit_at)
+        x->commit_at = offset;
+}
+
+void app_txn_seed_schema(app_txn_t *x, sl_record_t *rec, int64_t offset)
+{
+    table_t *t = table_get(x, rec->u.schema.db, rec->u.schema.table, 1);
+    if (!t || table_push(t, rec, offset) != SL_OK) {
+        sl_record_destroy(rec);
+        return;
+    }
+    table_prune(t, offset);
+    t->mapped = NULL;
+}
+
+void app_txn_abort(app_txn_t *x)
+{
+    char errstr[512];
+    if (x->open && x->c.target) {
+        if (x->c.ops->rollback(x->c.target, errstr, sizeof(errstr)))
+            sl_warn("rollback: %s", errstr);
+        sl_metric_inc(x->m_rollbacks);
+    }
+    forget_open(x);
+}
+
+static app_txn_rc_t rc_of(sl_err_t err)
+{
+    switch (err) {
+    case SL_OK:           return APP_TXN_OK;
+    case SL_ERR_IO:
+    case SL_ERR_TIMEOUT:  return APP_TXN_TARGET_DOWN;
+    case SL_ERR_NOMEM:
+    case SL_ERR_FATAL:    return APP_TXN_FATAL;
+    default:              return APP_TXN_REJECTED;
+    }
+}
+
+static app_txn_rc_t ensure_open(app_txn_t *x, char *errstr, size_t errstr_size)
+{
+    if (x->open)
+        return APP_TXN_OK;
+    sl_err_t err = x->c.ops->begin(x->c.target, errstr, errstr_size);
+    if (err)
+        return rc_of(err);
+    x->open = 1;
+    x->group_rows = x->group_txns = 0;
+    x->group_start_ms = sl_service_now_ms();
+    return APP_TXN_OK;
+}
+
+static void observe_txn(app_txn_t *x, int64_t rows)
+{
+    static const int64_t bound[TXN_BUCKETS - 1] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    for (int i = 0; i < TXN_BUCKETS; i++)
+        if (i == TXN_BUCKETS - 1 || rows <= bound[i])
+            sl_metric_inc(x->m_hist[i]);
+    sl_metric_add(x->m_hist_sum, (uint64_t)rows);
+    sl_metric_inc(x->m_hist_count);
+}
+
+static app_txn_rc_t commit_group(app_txn_t *x, char *errstr, size_t errstr_size)
+{
+    sl_err_t err = x->c.ops->commit(x->c.target, &x->group_pos, errstr, errstr_size);
+    if (err) {
+        app_txn_abort(x);
+        return rc_of(err);
+    }
+    x->committed = x->group_pos;
+    x->has_committed = 1;
+    x->open = 0;
+    sl_metric_inc(x->m_commits);
+    if (x->group_commit_time_us > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        sl_metric_set(x->m_lag, (double)(now_ms - x->group_commit_time_us / 1000));
+    }
+    for (int b = 0; b < 256; b++)
+        for (table_t *t = x->buckets[b]; t; t = t->next)
+            if (t->nvers > 1)
+                table_prune(t, x->committed.kafka_offset);
+    x->group_rows = x->group_txns = 0;
+    if (x->commit_at >= 0 && x->committed.kafka_offset >= x->commit_at)
+        x->commit_at = -1;
+    char pos[160];
+    sl_pos_format(&x->committed.source, pos, sizeof(pos));
+    sl_log_set_position(pos);
+    return APP_TXN_OK;
+}
+
+/* 1 when a record at source position p has been applied already. */
+static int already_applied(const app_txn_t *x, const sl_pos_t *p)
+{
+    return x->has_committed && p->kind != SL_POS_NONE &&
+           p->kind == x->committed.source.kind &&
+           sl_pos_cmp(p, &x->committed.source) <= 0;
+}
+
+static app_txn_rc_t feed_change(app_txn_t *x, const sl_record_t *rec, const app_msg_t *m,
+                                char *errstr, size_t errstr_size)
+{
+    const sl_change_t *ch = &rec->u.change;
+    uint32_t first = m->first_row;
+    table_t *t = table_get(x, ch->db, ch->table, 1);
+    if (!t) {
+        snprintf(errstr, errstr_size, "applier: out of memory");
+        return APP_TXN_FATAL;
+    }
+    /* skip rows already applied (re-published by a restarted collector) */
+    while (first < ch->nrows) {
+        sl_pos_t p = rec->pos;
+        p.row += first;
+        if (!already_applied(x, &p))
+            break;
+        first++;
+    }
+    if (first >= ch->nrows && ch->op != SL_OP_TRUNCATE) {
+        x->skipped++;
+        sl_metric_inc(x->m_skipped);
+        return APP_TXN_OK;
+    }
+    if (ch->op == SL_OP_TRUNCATE && already_applied(x, &rec->pos)) {
+        x->skipped++;
+        return APP_TXN_OK;
+    }
+    if (x->txn_first_offset < 0)
+        x->txn_first_offset = m->offset;
+    if (!t->included) {
+        x->skipped++;
+        sl_metric_inc(x->m_skipped);
+        return APP_TXN_OK;
+    }
+    if (t->stopped) {
+        snprintf(errstr, errstr_size, "table %s.%s is stopped: %s", t->db, t->name,
+                 t->stop_reason);
+        return APP_TXN_TABLE_STOPPED;
+    }
+    sl_err_t err = table_map(x, t, errstr, errstr_size);
+    if (err)
+        return APP_TXN_REJECTED;
+    /* every column of the change must be in the schema in force */
+    const sl_schema_t *s = t->map.schema;
+    for (uint32_t c = 0; c < ch->ncols; c++) {
+        uint32_t k;
+        for (k = 0; k < s->ncols; k++)
+            if (!strcmp(s->cols[k].name, ch->columns[c]))
+                break;
+        if (k == s->ncols) {
+            snprintf(errstr, errstr_size,
+                     "table %s.%s: column \"%s\" of the change is not in the table schema "
+                     "in force", t->db, t->name, ch->columns[c]);
+            return APP_TXN_REJECTED;
+        }
+    }
+    app_txn_rc_t rc = ensure_open(x, errstr, errstr_size);
+    if (rc)
+        return rc;
+    app_position_t pos = {.partition = x->c.partition, .kafka_offset = m->offset,
+                          .sub_offset = first, .source = rec->pos};
+    snprintf(pos.topic, sizeof(pos.topic), "%s", x->c.topic);
+    pos.source.row += first;
+    uint32_t n = ch->op == SL_OP_TRUNCATE ? 0 : ch->nrows - first;
+    err = x->c.ops->rows(x->c.target, &t->map, rec, first, n, &pos, errstr, errstr_size);
+    if (err == SL_ERR_UNSUPPORTED) {
+        t->stopped = 1;
+        snprintf(t->stop_reason, sizeof(t->stop_reason), "%s", errstr);
+        sl_error("table %s.%s stopped (the other tables go on): %s", t->db, t->name, errstr);
+        app_txn_abort(x);
+        return APP_TXN_REWIND;
+    }
+    if (err) {
+        app_txn_abort(x);
+        return rc_of(err);
+    }
+    x->txn_rows += n;
+    x->group_rows += n;
+    sl_metric_add(t->m_rows, n);
+    return APP_TXN_OK;
+}
+
+static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_t *m,
+                                char *errstr, size_t errstr_size)
+{
+    sl_record_t *rec = *recp;
+    table_t *t = table_get(x, rec->u.schema.db, rec->u.schema.table, 1);
+    if (!t) {
+        snprintf(errstr, errstr_size, "applier: out of memory");
+        return APP_TXN_FATAL;
+    }
+    const sl_schema_t *cur = table_schema(t);
+    if (cur && already_applied(x, &rec->pos) && x->has_committed) {
+        /* an older or equal version re-published: keep the one in force */
+        const sl_record_t *cr = t->vers[t->nvers - 1].rec;
+        if (cr->pos.kind == rec->pos.kind && sl_pos_cmp(&rec->pos, &cr->pos) <= 0) {
+            x->skipped++;
+            return APP_TXN_OK;
+        }
+    }
+    if (table_push(t, rec, m->offset)) {
+        snprintf(errstr, errstr_size, "applier: out of memory");
+        return APP_TXN_FATAL;
+    }
+    *recp = NULL;                       /* the table owns it now */
+    t->mapped = NULL;
+    if (!t->included)
+        return APP_TXN_OK;
+    if (t->stopped) {
+        snprintf(errstr, errstr_size, "table %s.%s is stopped: %s", t->db, t->name,
+                 t->stop_reason);
+        return APP_TXN_TABLE_STOPPED;
+    }
+    sl_err_t err = table_map(x, t, errstr, errstr_size);
+    if (err)
+        return APP_TXN_REJECTED;
+    app_txn_rc_t rc = ensure_open(x, errstr, errstr_size);
+    if (rc)
+        return rc;
+    err = x->c.ops->schema(x->c.target, &t->map, rec, errstr, errstr_size);
+    if (err == SL_ERR_UNSUPPORTED) {
+        t->stopped = 1;
+        snprintf(t->stop_reason, sizeof(t->stop_reason), "%s", errstr);
+        sl_error("table %s.%s stopped (the other tables go on): %s", t->db, t->name, errstr);
+        app_txn_abort(x);
+        return APP_TXN_REWIND;
+    }
+    if (err) {
+        app_txn_abort(x);
+        return rc_of(err);
+    }
+    return APP_TXN_OK;
+}
+
+static app_txn_rc_t feed_commit(app_txn_t *x, const sl_record_t *rec, const app_msg_t *m,
+                                char *errstr, size_t errstr_size)
+{
+    if (already_applied(x, &rec->pos)) {
+        x->txn_rows = 0;
+        x->txn_first_offset = -1;
+        x->skipped++;
+        sl_metric_inc(x->m_skipped);
+        return APP_TXN_OK;
+    }
+    app_txn_rc_t rc = ensure_open(x, errstr, errstr_size);
+    if (rc)
+        return rc;
+    observe_txn(x, x->txn_rows);
+    x->group_txns++;
+    x->group_pos = (app_position_t){.partition = x->c.partition, .kafka_offset = m->offset,
+                                    .sub_offset = -1, .source = rec->pos};
+    snprintf(x->group_pos.topic, sizeof(x->group_pos.topic), "%s", x->c.topic);
+    x->group_commit_time_us = rec->u.commit.event_time_us;
+    x->txn_rows = 0;
+    x->txn_first_offset = -1;
+    if ((x->commit_at >= 0 && m->offset <= x->commit_at) ||
+        x->group_rows >= x->c.write_batch ||
+        sl_service_now_ms() - x->group_start_ms >= x->c.flush_interval_ms)
+        return commit_group(x, errstr, errstr_size);
+    return APP_TXN_OK;
+}
+
+static app_txn_rc_t feed_finish(app_txn_t *x, const sl_record_t *rec, const app_msg_t *m,
+                                char *errstr, size_t errstr_size)
+{
+    sl_info("FINISH (%s) at offset %lld: %s", rec->u.finish.reason, (long long)m->offset,
+            x->txn_first_offset >= 0 ? "rolling back the partial source transaction"
+                                     : "no partial source transaction open");
+    if (x->txn_first_offset < 0) {
+        if (x->open && x->group_txns > 0)
+            return commit_group(x, errstr, errstr_size);
+        return APP_TXN_OK;
+    }
+    if (x->group_txns == 0) {
+        app_txn_abort(x);
+        return APP_TXN_OK;
+    }
+    /* complete transactions share the open target transaction with the
+     * partial one: drop all, replay them alone up to their last COMMIT */
+    int64_t at = x->group_pos.kafka_offset;
+    app_txn_abort(x);
+    app_txn_reset(x, x->has_committed ? &x->committed : NULL, at);
+    return APP_TXN_REWIND;
+}
+
+app_txn_rc_t app_txn_feed(app_txn_t *x, sl_record_t **rec, const app_msg_t *m,
+                          char *errstr, size_t errstr_size)
+{
+    errstr[0] = '\0';
+    switch ((*rec)->type) {
+    case SL_REC_CHANGE: return feed_change(x, *rec, m, errstr, errstr_size);
+    case SL_REC_SCHEMA: return feed_schema(x, rec, m, errstr, errstr_size);
+    case SL_REC_COMMIT: return feed_commit(x, *rec, m, errstr, errstr_size);
+    case SL_REC_FINISH: return feed_finish(x, *rec, m, errstr, errstr_size);
+    }
+    snprintf(errstr, errstr_size, "unknown record type %d", (int)(*rec)->type);
+    return APP_TXN_REJECTED;
+}
+
+app_txn_rc_t app_txn_tick(app_txn_t *x, char *errstr, size_t errstr_size)
+{
+    if (x->open && x->group_txns > 0 && x->txn_first_offset < 0 &&
+        sl_service_now_ms() - x->group_start_ms >= x->c.flush_interval_ms)
+        return commit_group(x, errstr, errstr_size);
+    return APP_TXN_OK;
+}
+
+int app_txn_next_deadline_ms(const app_txn_t *x)
+{
+    if (!(x->open && x->group_txns > 0 && x->txn_first_offset < 0))
+        return -1;
+    int64_t left = x->group_start_ms + x->c.flush_interval_ms - sl_service_now_ms();
+    return left < 0 ? 0 : (int)left;
+}
+
+int app_txn_committed(const app_txn_t *x, app_position_t *pos)
+{
+    if (x->has_committed && pos)
+        *pos = x->committed;
+    return x->has_committed;
+}
+
+int64_t app_txn_open_since(const app_txn_t *x)
+{
+    return x->txn_first_offset;
+}
+
+int app_txn_group_txns(const app_txn_t *x)
+{
+    return (int)x->group_txns;
+}
+
+uint64_t app_txn_skipped(const app_txn_t *x)
+{
+    return x->skipped;
+}
