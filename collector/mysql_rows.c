@@ -234,33 +234,45 @@ sl_err_t col_mysql_rows_next(col_rows_cursor_t *cur, const col_tablemap_t *tm,
         return err;
     uint32_t np = popcount_map(cur->present, cur->ncols);
     uint32_t np_after = popcount_map(cur->present_after, cur->ncols);
-    /* Upper bound of the rows left: every image takes at least its null
-     * bitmap (and one byte: empty rows are refused). */
-    size_t min_row = (np + 7) / 8 + (cur->op == SL_OP_UPDATE ? (np_after + 7) / 8 : 0);
-    if (min_row == 0)
-        min_row = 1;
-    size_t bound = (cur->len - cur->offset) / min_row;
-    uint32_t nalloc = max_rows ? max_rows : UINT32_MAX;
-    if (bound < nalloc)
-        nalloc = (uint32_t)bound;
-    if (nalloc == 0 && !col_mysql_rows_done(cur))
-        nalloc = 1;   /* a few bytes left: decoding them reports the truncation */
+    uint32_t limit = max_rows ? max_rows : UINT32_MAX;
 
+    /* The row count is known only after decoding: start with no rows and
+     * grow the row array by doubling in the record's arena, so memory
+     * follows the data (a small event never pays for max_rows). */
     err = sl_record_init_change(rec, source, tm->db, tm->table, cur->op, tm->ncols,
-                                tm->names, nalloc);
-    if (err) {
-        snprintf(errstr, errstr_size, "rows of `%s`.`%s`: out of memory", tm->db, tm->table);
-        return err;
-    }
-    uint32_t n = 0;
-    while (n < nalloc && !col_mysql_rows_done(cur)) {
-        err = one_row(cur, tm, rec, &rec->u.change.rows[n], np, np_after, errstr, errstr_size);
+                                tm->names, 0);
+    if (err)
+        goto nomem;
+    sl_change_t *c = &rec->u.change;
+    size_t img = (size_t)tm->ncols * sizeof(sl_value_t);
+    uint32_t n = 0, cap = 0;
+    while (n < limit && !col_mysql_rows_done(cur)) {
+        if (n == cap) {
+            uint32_t ncap = cap ? cap * 2 : 8;
+            sl_row_t *rows = sl_record_alloc(rec, (size_t)ncap * sizeof(*rows));
+            if (!rows)
+                goto nomem;
+            if (n)
+                memcpy(rows, c->rows, (size_t)n * sizeof(*rows));
+            c->rows = rows;
+            cap = ncap;
+        }
+        sl_row_t *row = &c->rows[n];
+        row->before = row->after = NULL;
+        if ((cur->op != SL_OP_INSERT && !(row->before = sl_record_alloc(rec, img))) ||
+            (cur->op != SL_OP_DELETE && !(row->after = sl_record_alloc(rec, img))))
+            goto nomem;
+        c->nrows = n;   /* rows before n are complete if we stop on an error */
+        err = one_row(cur, tm, rec, row, np, np_after, errstr, errstr_size);
         if (err)
             return err;
         n++;
     }
-    rec->u.change.nrows = n;
+    c->nrows = n;
     return SL_OK;
+nomem:
+    snprintf(errstr, errstr_size, "rows of `%s`.`%s`: out of memory", tm->db, tm->table);
+    return SL_ERR_NOMEM;
 }
 
 sl_err_t col_mysql_rows_decode(const col_tablemap_t *tm, int event_type,

@@ -13,7 +13,9 @@
  * --hints: look up INET6/INET4/UUID and legacy TIME(n)/DATETIME(n) columns in
  * information_schema (a second connection), as the collector will.
  * --count: decode but print only "rows=N events=N seconds=S rows_per_s=R".
- * --repeat N (with -F): decode the file N times (benchmark). */
+ * --repeat N (with -F): decode the file N times (benchmark).
+ * --no-decode: fetch only (counts rows events, decodes nothing).
+ * --stop POS: stop at that offset of the start file (with -f or -F). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,19 +31,14 @@
 #include "sl_record.h"
 #include "../../collector/mysql_decode.h"
 
-/* The decoder is part of the collector binary; this tool links its sources. */
-#include "../../collector/mysql_tablemap.c"
-#include "../../collector/mysql_rows.c"
-#include "../../collector/mysql_types.c"
-#include "../../collector/mysql_charset.c"
 
 #define MAX_TABLES 4096
 
 typedef struct opts_s {
     const char *host, *user, *password, *file, *gtid, *local, *only;
     unsigned port, server_id, batch, repeat;
-    unsigned long pos;
-    int hints, count;
+    unsigned long pos, stop;
+    int hints, count, no_decode;
 } opts_t;
 
 typedef struct tm_slot_s {
@@ -186,37 +183,54 @@ static int is_rows(int t)
     return (t >= 23 && t <= 25) || (t >= 30 && t <= 32);
 }
 
-/* A binlog file from disk: magic, then events (19-byte header, body, CRC32
- * when the FORMAT_DESCRIPTION says so). */
+/* A binlog file from disk: magic, FORMAT_DESCRIPTION (says whether events
+ * end in a CRC32), then events (19-byte header, body, CRC). Only the range
+ * [pos, stop) is read into memory (the FDE aside). */
+static uint32_t u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static void dump_local(sl_record_t *rec, sl_buf_t *out)
 {
     FILE *f = fopen(opt.local, "rb");
+    uint8_t head[4 + 19];
     if (!f)
         die(opt.local, strerror(errno));
     fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc((size_t)size);
-    if (!d || fread(d, 1, (size_t)size, f) != (size_t)size)
+    size_t size = (size_t)ftell(f);
+    if (fseek(f, 0, SEEK_SET) || fread(head, 1, sizeof(head), f) != sizeof(head) ||
+        memcmp(head, "\xfe" "bin", 4) || head[4 + 4] != 15)
+        die(opt.local, "not a binlog file starting with a FORMAT_DESCRIPTION event");
+    uint32_t fde_len = u32le(head + 4 + 9);
+    uint8_t *fde = malloc(fde_len);
+    if (!fde || fseek(f, 4, SEEK_SET) || fread(fde, 1, fde_len, f) != fde_len)
+        die(opt.local, "cannot read the FORMAT_DESCRIPTION event");
+    int crc = fde[fde_len - 5] == 1;   /* checksum algorithm, before the FDE's own CRC */
+    free(fde);
+    size_t start = opt.pos > 4 + fde_len ? opt.pos : 4 + fde_len;
+    size_t end = opt.stop && opt.stop < size ? opt.stop : size;
+    if (start > end)
+        die(opt.local, "start position after the end");
+    uint8_t *d = malloc(end - start + 1);
+    if (!d || fseek(f, (long)start, SEEK_SET) || fread(d, 1, end - start, f) != end - start)
         die(opt.local, "read failed");
     fclose(f);
     const char *base = strrchr(opt.local, '/') ? strrchr(opt.local, '/') + 1 : opt.local;
     for (unsigned rep = 0; rep < (opt.repeat ? opt.repeat : 1); rep++) {
-        size_t off = 4;
-        int crc = 0;
-        while (off + 19 <= (size_t)size) {
+        size_t off = 0;
+        while (off + 19 <= end - start) {
             int type = d[off + 4];
-            uint32_t evlen = (uint32_t)d[off + 9] | (uint32_t)d[off + 10] << 8 |
-                             (uint32_t)d[off + 11] << 16 | (uint32_t)d[off + 12] << 24;
-            if (evlen < 19 || off + evlen > (size_t)size)
+            uint32_t evlen = u32le(d + off + 9);
+            if (evlen < 19u + (crc ? 4u : 0u) || off + evlen > end - start)
                 die(opt.local, "truncated event");
-            size_t blen = evlen - 19 - (type == 15 ? 0 : (size_t)crc * 4);
-            if (type == 15)   /* checksum algorithm byte before the FDE's own CRC */
-                crc = d[off + evlen - 5] == 1;
-            if (type == COL_MYSQL_EV_TABLE_MAP)
+            size_t blen = evlen - 19 - (crc ? 4 : 0);
+            if (opt.no_decode)
+                nevents += is_rows(type);
+            else if (type == COL_MYSQL_EV_TABLE_MAP)
                 on_table_map(d + off + 19, blen);
             else if (is_rows(type))
-                on_rows(type, d + off + 19, blen, base, (unsigned long)off, rec, out);
+                on_rows(type, d + off + 19, blen, base, (unsigned long)(start + off), rec, out);
             off += evlen;
         }
     }
@@ -236,6 +250,13 @@ static void dump_remote(sl_record_t *rec, sl_buf_t *out)
 {
     MYSQL *m = connect_db();
     char q[512];
+    if (mysql_query(m, "SELECT @@global.binlog_checksum"))
+        die("session", mysql_error(m));
+    MYSQL_RES *res = mysql_store_result(m);
+    MYSQL_ROW r = res ? mysql_fetch_row(res) : NULL;
+    int crc = r && r[0] && !strcmp(r[0], "CRC32");
+    if (res)
+        mysql_free_result(res);
     if (mysql_query(m, "SET @master_binlog_checksum = @@global.binlog_checksum") ||
         mysql_query(m, "SET @mariadb_slave_capability = 4"))
         die("session", mysql_error(m));
@@ -265,20 +286,36 @@ static void dump_remote(sl_record_t *rec, sl_buf_t *out)
                      ev->event.rotate.filename.str);
             continue;
         }
+        if (opt.stop && !opt.gtid && !strcmp(file, opt.file) && ev->next_event_pos > opt.stop)
+            break;
         if (type != TABLE_MAP_EVENT && !is_rows(type))
             continue;
-        /* raw_data is the whole event: 19-byte header, body, CRC (when on) */
-        if (!ev->raw_data || ev->raw_data_size < 19 || ev->raw_data[4] != type)
+        if (opt.no_decode) {
+            nevents += is_rows(type);
+            continue;
+        }
+        /* raw_data is the packet: raw_data_ofs bytes (the OK byte), then the
+         * whole event as in the binlog file: 19-byte header (whose size field
+         * counts the CRC), body, CRC32 when binlog_checksum=CRC32. Measured
+         * with Connector/C 3.3.20; event_length is not reliable for this. */
+        const uint8_t *hdr = ev->raw_data ? ev->raw_data + ev->raw_data_ofs : NULL;
+        uint32_t evsize = hdr ? (uint32_t)hdr[9] | (uint32_t)hdr[10] << 8 |
+                                (uint32_t)hdr[11] << 16 | (uint32_t)hdr[12] << 24 : 0;
+        if (!hdr || hdr[4] != type || evsize < 19u + (crc ? 4u : 0u) ||
+            ev->raw_data_size < ev->raw_data_ofs + evsize)
             die("mariadb_rpl", "event without its raw bytes");
-        size_t blen = ev->raw_data_size - 19 - (rpl->use_checksum ? 4 : 0);
-        unsigned long pos = ev->next_event_pos - (unsigned long)ev->raw_data_size;
+        size_t blen = evsize - 19 - (crc ? 4 : 0);
+        unsigned long pos = ev->next_event_pos - evsize;
         if (type == TABLE_MAP_EVENT)
-            on_table_map(ev->raw_data + 19, blen);
+            on_table_map(hdr + 19, blen);
         else
-            on_rows(type, ev->raw_data + 19, blen, file, pos, rec, out);
+            on_rows(type, hdr + 19, blen, file, pos, rec, out);
     }
-    /* mariadb_rpl_fetch frees the event when it returns NULL */
-    if (mysql_errno(m))
+    /* mariadb_rpl_fetch frees the event when it returns NULL; after --stop
+     * the last event is ours to free */
+    if (ev)
+        mariadb_free_rpl_event(ev);
+    else if (mysql_errno(m))
         die("mariadb_rpl_fetch", mysql_error(m));
     mariadb_rpl_close(rpl);
     mysql_close(m);
@@ -309,6 +346,8 @@ int main(int argc, char **argv)
         else if (ARG("--table")) opt.only = v;
         else if (!strcmp(a, "--hints")) opt.hints = 1;
         else if (!strcmp(a, "--count")) opt.count = 1;
+        else if (!strcmp(a, "--no-decode")) opt.no_decode = opt.count = 1;
+        else if (ARG("--stop")) opt.stop = strtoul(v, NULL, 10);
         else {
             fprintf(stderr, "usage: it_binlog_dump [-h host] [-P port] [-u user] [-p password] "
                     "[-S server_id] (-f file [-o pos] | -g gtid | -F local-file) [--hints] "
