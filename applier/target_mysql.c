@@ -828,7 +828,9 @@ static sl_err_t my_coltype(sl_buf_t *b, const sl_column_t *col, int src_mysql)
             return sl_buf_printf(b, "DECIMAL(%d,%d)", p, s);
         return sl_buf_puts(b, "DECIMAL(65,30)");
     case SL_VAL_STRING:
-        if (key)
+        /* a key keeps a declared length that fits (a composite key of VARCHAR(768)
+         * utf8mb4 columns is over InnoDB's 3072-byte key limit) */
+        if (key && !(p >= 1 && p <= 768 && strstr(st, "char")))
             sl_buf_puts(b, "VARCHAR(768)");
         else if (p >= 1 && p <= 16383 && strstr(st, "char"))
             sl_buf_printf(b, "VARCHAR(%d)", p);
