@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include "mysql_source.h"     /* mysql.h first: mariadb_rpl.h needs it */
@@ -70,6 +71,7 @@ typedef struct my_reader_s {
     int64_t                pos_logged_ms;
     sl_metric_t           *m_events, *m_read_seq, *m_read_offset, *m_lag, *m_heartbeats,
                           *m_reconnects, *m_skipped;
+    int                    crc;      /* events end in a CRC32 (binlog_checksum != NONE) */
 } my_reader_t;
 
 static int64_t wall_us(void)
@@ -318,6 +320,34 @@ static int on_query(my_reader_t *r, MARIADB_RPL_EVENT *ev, uint64_t ev_start,
     return GO_ON;
 }
 
+/* ROTATE body: 8-byte little-endian position, then the file name up to the
+ * checksum. raw_data is the network packet: libmariadb 3.3 keeps the OK byte
+ * in front, so the event is its last event_length bytes. */
+static int rotate_parse(my_reader_t *r, const MARIADB_RPL_EVENT *ev, char *file, size_t file_size,
+                        uint64_t *pos, char *errstr, size_t errstr_size)
+{
+    size_t trailer = r->crc ? 4 : 0;
+    if (!ev->raw_data || ev->event_length < 19 + 8 + trailer ||
+        ev->raw_data_size < ev->event_length) {
+        snprintf(errstr, errstr_size, "ROTATE event after %s without its bytes", r->file);
+        return -1;
+    }
+    const uint8_t *b = ev->raw_data + (ev->raw_data_size - ev->event_length) + 19;
+    size_t nlen = ev->event_length - 19 - 8 - trailer;
+    uint64_t p = 0;
+    for (int i = 7; i >= 0; i--)
+        p = (p << 8) | b[i];
+    if (nlen == 0 || nlen >= file_size) {
+        snprintf(errstr, errstr_size, "ROTATE event after %s with a file name of %zu bytes",
+                 r->file, nlen);
+        return -1;
+    }
+    memcpy(file, b + 8, nlen);
+    file[nlen] = '\0';
+    *pos = p;
+    return 0;
+}
+
 /* One event. Returns GO_ON or a session outcome. */
 static int on_event(my_reader_t *r, MARIADB_RPL_EVENT *ev, char *errstr, size_t errstr_size)
 {
@@ -328,9 +358,13 @@ static int on_event(my_reader_t *r, MARIADB_RPL_EVENT *ev, char *errstr, size_t 
     sl_metric_inc(r->m_events);
 
     if (type == ROTATE_EVENT) {
-        snprintf(r->file, sizeof(r->file), "%.*s", (int)ev->event.rotate.filename.length,
-                 ev->event.rotate.filename.str);
-        set_pos(r, &r->last, ev->event.rotate.position, 0);
+        /* Parsed from the raw event: libmariadb 3.3 mis-parses the fake ROTATE
+         * the server sends when a dump crosses into the next binlog file
+         * (filename "0", garbage position), measured on MariaDB 10.11. */
+        uint64_t rpos;
+        if (rotate_parse(r, ev, r->file, sizeof(r->file), &rpos, errstr, errstr_size))
+            return SESSION_FATAL;
+        set_pos(r, &r->last, rpos, 0);
         if (r->finish_pending) {
             r->finish_pending = 0;
             sl_pos_t p = r->last;
@@ -351,7 +385,7 @@ static int on_event(my_reader_t *r, MARIADB_RPL_EVENT *ev, char *errstr, size_t 
     if (type == TABLE_MAP_EVENT || is_rows_event(type)) {
         /* raw_data = the network packet: libmariadb 3.3 keeps the OK byte
          * (0x00) in front of the event; the event is its last event_length bytes */
-        size_t trailer = r->rpl->use_checksum ? 4 : 0;
+        size_t trailer = r->crc ? 4 : 0;
         if (!ev->raw_data || ev->event_length < 19 + trailer ||
             ev->raw_data_size < ev->event_length) {
             snprintf(errstr, errstr_size, "event at %s:%" PRIu64 " without its bytes",
@@ -424,6 +458,18 @@ static sl_err_t open_stream(my_reader_t *r, const sl_pos_t *start, char *errstr,
         col_my_exec(r->repl, "SET @mariadb_slave_capability = 4", errstr, errstr_size) ||
         col_my_exec(r->repl, q, errstr, errstr_size))
         return SL_ERR_DB;
+    /* Whether every event we get ends in a CRC32. Not libmariadb's
+     * rpl->use_checksum: that is only set by the FORMAT_DESCRIPTION event,
+     * after the first (fake) ROTATE has already arrived with its checksum. */
+    MYSQL_RES *res;
+    MYSQL_ROW row;
+    if (mysql_query(r->repl, "SELECT @master_binlog_checksum") || !(res = mysql_store_result(r->repl))) {
+        snprintf(errstr, errstr_size, "reading @master_binlog_checksum: %s", mysql_error(r->repl));
+        return SL_ERR_DB;
+    }
+    row = mysql_fetch_row(res);
+    r->crc = row && row[0] && strcasecmp(row[0], "NONE") != 0;
+    mysql_free_result(res);
     if (!start->file[0]) {
         char st[300], esc[200];
         mysql_real_escape_string(r->repl, esc, start->gtid, (unsigned long)strlen(start->gtid));
