@@ -392,6 +392,47 @@ static int table_name(const char **pp, const char *end, const char *def_db, char
     return 1;
 }
 
+/* ENUM/SET labels from an information_schema COLUMN_TYPE such as
+ * enum('a','it''s','c,d'): quoted, a quote inside doubled. */
+static sl_err_t column_type_labels(sl_record_t *rec, sl_column_t *c, const char *ct)
+{
+    const char *p = strchr(ct, '(');
+    if (!p || (strncmp(ct, "enum", 4) && strncmp(ct, "set", 3)))
+        return SL_OK;
+    uint32_t cap = 0;
+    for (const char *q = p; *q; q++)
+        cap += *q == ',';
+    cap++;
+    c->labels = sl_record_alloc(rec, cap * sizeof(*c->labels));
+    char *buf = sl_record_alloc(rec, strlen(ct) + 1);
+    if (!c->labels || !buf)
+        return SL_ERR_NOMEM;
+    p++;
+    while (*p == '\'' && c->nlabels < cap) {
+        char *out = buf;
+        p++;
+        for (;;) {
+            if (!*p)
+                return SL_OK;            /* malformed: keep what was read */
+            if (*p == '\'' && p[1] == '\'') {
+                *out++ = '\'';
+                p += 2;
+            } else if (*p == '\'') {
+                p++;
+                break;
+            } else {
+                *out++ = *p++;
+            }
+        }
+        *out++ = '\0';
+        c->labels[c->nlabels++] = buf;
+        buf = out;
+        if (*p == ',')
+            p++;
+    }
+    return SL_OK;
+}
+
 /* One DDL SCHEMA record: columns from information_schema now. */
 static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
                            const char *sql, size_t len, const char *source, sl_record_t *rec,
@@ -430,6 +471,11 @@ static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
         c->scale = row[5] ? atoi(row[5]) : -1;
         c->charset = row[6] ? sl_record_strdup(rec, row[6]) : NULL;
         c->pk = row[7] && !strcmp(row[7], "PRI") ? (int)++pk : 0;
+        if ((err = column_type_labels(rec, c, ct))) {
+            mysql_free_result(r);
+            snprintf(errstr, errstr_size, "out of memory");
+            return err;
+        }
         int uns = strstr(ct, "unsigned") != NULL;
         if (strstr(dt, "int") || !strcmp(dt, "year"))
             c->kind = !strcmp(dt, "bigint") && uns ? SL_VAL_UINT : SL_VAL_INT;

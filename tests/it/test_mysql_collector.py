@@ -497,8 +497,9 @@ def test_it_mysql_collector_ddl_mid_stream(stack, bin_dir, tmp_path, unique_name
     try:
         with mysql_conn.cursor() as c:
             c.execute(f"INSERT INTO `{db}`.d VALUES (1, 'before')")
-            c.execute(f"ALTER TABLE `{db}`.d ADD COLUMN b INT NOT NULL DEFAULT 7")
-            c.execute(f"INSERT INTO `{db}`.d VALUES (2, 'after', 42)")
+            c.execute(f"ALTER TABLE `{db}`.d ADD COLUMN b INT NOT NULL DEFAULT 7, "
+                      "ADD COLUMN e ENUM('x','it''s','c,d'), ADD COLUMN s SET('p','q')")
+            c.execute(f"INSERT INTO `{db}`.d VALUES (2, 'after', 42, 'c,d', 'p,q')")
         recs = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= 3)
     finally:
         assert col.stop() == 0, col.text()
@@ -507,17 +508,20 @@ def test_it_mysql_collector_ddl_mid_stream(stack, bin_dir, tmp_path, unique_name
     schemas = [r for r in recs if r["type"] == "SCHEMA"]
     ddl = [s for s in schemas if s["body"]["ddl"]]
     assert len(ddl) == 1 and "ADD COLUMN b" in ddl[0]["body"]["ddl"], kinds
-    assert [c["name"] for c in ddl[0]["body"]["columns"]] == ["id", "a", "b"]
+    assert [c["name"] for c in ddl[0]["body"]["columns"]] == ["id", "a", "b", "e", "s"]
+    # ENUM/SET labels come with the DDL's schema (a target creates the column from them)
+    labels = {c["name"]: c["labels"] for c in ddl[0]["body"]["columns"]}
+    assert labels["e"] == ["x", "it's", "c,d"] and labels["s"] == ["p", "q"], labels
     i_ddl = recs.index(ddl[0])
     before = [r for r in recs[:i_ddl] if r["type"] == "CHANGE"]
     after = [r for r in recs[i_ddl:] if r["type"] == "CHANGE"]
     assert changes(before) == [(f"{db}.d", "INSERT", None, [1, "before"])]
-    assert changes(after) == [(f"{db}.d", "INSERT", None, [2, "after", 42])]
-    assert after[0]["body"]["columns"] == ["id", "a", "b"]
+    assert changes(after) == [(f"{db}.d", "INSERT", None, [2, "after", 42, "c,d", ["p", "q"]])]
+    assert after[0]["body"]["columns"] == ["id", "a", "b", "e", "s"]
     # the binlog's own view of the new definition is published before the new rows
     i_after = recs.index(after[0])
     fresh = [r for r in recs[i_ddl + 1:i_after] if r["type"] == "SCHEMA"]
-    assert fresh and [c["name"] for c in fresh[-1]["body"]["columns"]] == ["id", "a", "b"]
+    assert fresh and [c["name"] for c in fresh[-1]["body"]["columns"]] == ["id", "a", "b", "e", "s"]
     assert after[0]["body"]["schemaId"] != before[0]["body"]["schemaId"]
     assert pos_key(ddl[0]["pos"]) < pos_key(after[0]["pos"])
 
