@@ -492,12 +492,15 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
         e = SL_ERR_INVALID;
         goto err;
     }
-    if (conf->user && *conf->user) {
+    /* Credentials only with a password: target.user has a default for the
+     * SQL targets, and a MongoDB without auth refuses a login. */
+    if (conf->user && *conf->user && conf->password && *conf->password) {
         mongoc_uri_set_username(uri, conf->user);
-        if (conf->password)
-            mongoc_uri_set_password(uri, conf->password);
+        mongoc_uri_set_password(uri, conf->password);
     }
-    if (conf->tls_mode >= 1) {
+    /* MongoDB has no opportunistic TLS: "prefer" connects in the clear,
+     * "require" and stricter turn TLS on. */
+    if (conf->tls_mode >= 2) {
         mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLS, true);
         if (conf->tls_ca)
             mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, conf->tls_ca);
