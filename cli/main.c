@@ -6,6 +6,10 @@
 
 #include "cli.h"
 
+/* cli/mining.c, cli/log.c: the shared log of shiftlog-miner (docs/miner.md) */
+int cli_mining_main(int argc, char **argv);
+int cli_log_main(int argc, char **argv);
+
 #ifndef SL_VERSION
 #define SL_VERSION "0.1.0-dev"
 #endif
@@ -17,6 +21,10 @@ static void usage(FILE *f)
         "\n"
         "commands:\n"
         "  cat TOPIC     decode a shiftlog topic to JSON lines (shiftlog cat --help)\n"
+        "  mining stop|resume|status SOURCE [TABLE]\n"
+        "                per-table stop/resume and status of the miner (shiftlog mining --help)\n"
+        "  log query SOURCE [--table T] [--since TIME] [--from-position P] [--limit N]\n"
+        "                the shared log as JSON lines (shiftlog log --help)\n"
         "  status        not available in this version\n"
         "  tasks         not available in this version\n"
         "  validate      not available in this version\n"
@@ -42,6 +50,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "cat"))
         return cli_cat_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "mining"))
+        return cli_mining_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "log"))
+        return cli_log_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "status") || !strcmp(cmd, "tasks") ||
         !strcmp(cmd, "validate")) {
         fprintf(stderr,

@@ -1,10 +1,26 @@
-/* shiftlog-miner: consumes per-source topics into the shared log (one
- * MongoDB collection per source, one document per change).
+/* shiftlog-miner: consumes a source's topic into the shared log — one
+ * MongoDB collection per source, one document per change, `_id` derived
+ * from the source position (docs/miner.md).
  *
- * Skeleton: it parses and validates its configuration, serves /health and
- * /metrics, and says that it does not move data yet. */
-#include <stdint.h>
+ * Loop: consume up to read_batch messages (or what came within
+ * flush.interval) -> decode -> gate each row by its table's state
+ * (control.c) and the mining start time -> hand rows to the writers by
+ * table/key hash (writer.c) -> wait until every document is journaled ->
+ * write the progress document -> store + commit the Kafka offset. A kill at
+ * any instant replays at most the batches after the last progress document;
+ * the replay rewrites the same `_id`s (E11000, skipped): no duplicate, no
+ * gap. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
+#include "control.h"
+#include "miner.h"
+#include "sl_avro.h"
+#include "sl_kafka.h"
 #include "sl_service.h"
 
 typedef struct mine_conf_s {
@@ -12,16 +28,28 @@ typedef struct mine_conf_s {
     const char       *topic_prefix;
     const char       *log_uri;
     const char       *log_database;
+    const char       *log_collection;
+    int               log_write_concern;
     int64_t           log_retention_hours;
+    int64_t           retention_interval_ms;
+    int64_t           retention_batch;
     const char       *mining_start_time;
     int               supplement_full_fields;
     int64_t           worker_num;
     int64_t           read_batch;
+    int64_t           write_batch;
+    int64_t           flush_interval_ms;
+    int64_t           control_interval_ms;
     const char       *kafka_bootstrap;
     const char       *kafka_group_id;
     sl_service_conf_t svc;
-    int               serve;             /* --serve */
+    int               check_only;        /* --check */
+    int               serve;             /* --serve (kept for compatibility) */
 } mine_conf_t;
+
+static const char *const wc_choices[] = {"majority", "1", NULL};
+
+static int check_time(const char *v, char *errstr, size_t errstr_size);
 
 static const sl_conf_entry_t mine_conf_table[] = {
     SL_CONF_STRING("source.name", mine_conf_t, source_name, NULL, SL_CONF_REQUIRED,
@@ -34,34 +62,61 @@ static const sl_conf_entry_t mine_conf_table[] = {
                    "logs)."),
     SL_CONF_STRING("log.database", mine_conf_t, log_database, "shiftlog", 0,
                    "MongoDB database of the shared log; one collection per source."),
+    SL_CONF_STRING("log.collection", mine_conf_t, log_collection, "", 0,
+                   "Collection of this source's log (empty = the source name); the miner also "
+                   "uses <collection>__latest (supplement) and <collection>__control (progress, "
+                   "stop/resume, status)."),
+    SL_CONF_ENUM("log.write.concern", mine_conf_t, log_write_concern, "majority", wc_choices, 0,
+                 "Write concern of every log write, always journaled (j: true): majority or "
+                 "1. A position is recorded only after its documents are acknowledged."),
     SL_CONF_INT("log.retention.hours", mine_conf_t, log_retention_hours, "168", 1, 87600, 0,
-                "How long changes are kept in the shared log."),
+                "How long changes are kept in the shared log (by source commit time). The "
+                "miner deletes older documents itself and also sets a TTL index where the "
+                "server has one. Schema and gap documents are kept."),
+    SL_CONF_DURATION("log.retention.interval", mine_conf_t, retention_interval_ms, "1m", 1000,
+                     86400000, 0, "How often the miner deletes documents past the retention."),
+    SL_CONF_INT("log.retention.batch", mine_conf_t, retention_batch, "1000", 1, 100000, 0,
+                "Documents deleted per retention request (bounded batches)."),
     SL_CONF_STRING("mining.start.time", mine_conf_t, mining_start_time, "", 0,
-                   "Skip changes committed before this time (ISO 8601 UTC, e.g. "
-                   "2026-01-01T00:00:00Z); empty = from the start of the topic."),
+                   "On first start, skip the transactions committed before this time (ISO 8601 "
+                   "UTC, e.g. 2026-01-01T00:00:00Z); empty = from the start of the topic. "
+                   "Schemas are kept whatever their time."),
     SL_CONF_BOOL("supplement.full.fields", mine_conf_t, supplement_full_fields, "false", 0,
-                 "Fill the columns an update did not carry from the latest full image of "
-                 "that key."),
+                 "Fill the columns an update did not carry (MINIMAL row images, unchanged "
+                 "TOAST) from the latest full image of that key, kept in "
+                 "<collection>__latest; the document lists the filled columns."),
     SL_CONF_INT("worker_num", mine_conf_t, worker_num, "1", 1, 64, 0,
                 "Writer threads (changes of one key always go to the same worker)."),
-    SL_CONF_INT("read_batch", mine_conf_t, read_batch, "500", 1, 100000, 0,
-                "Records consumed from Kafka per batch."),
+    SL_CONF_INT("read_batch", mine_conf_t, read_batch, "2000", 1, 100000, 0,
+                "Records consumed from Kafka per batch (the memory bound: one batch in "
+                "flight)."),
+    SL_CONF_INT("write_batch", mine_conf_t, write_batch, "1000", 1, 100000, 0,
+                "Documents per insert_many request of a writer."),
+    SL_CONF_DURATION("flush.interval", mine_conf_t, flush_interval_ms, "100ms", 1, 60000, 0,
+                     "Longest wait for more records before a partial batch is written."),
+    SL_CONF_DURATION("control.interval", mine_conf_t, control_interval_ms, "500ms", 50,
+                     60000, 0,
+                     "How often stop/resume requests are read and table status is written."),
     SL_CONF_STRING("kafka.bootstrap.servers", mine_conf_t, kafka_bootstrap, "127.0.0.1:19092",
                    0, "Kafka brokers (host:port,...); passed to librdkafka as bootstrap.servers."),
     SL_CONF_STRING("kafka.group.id", mine_conf_t, kafka_group_id, "shiftlog-miner", 0,
-                   "Kafka consumer group of the miner."),
+                   "Kafka consumer group of the miner (offsets committed for monitoring; the "
+                   "position of record is the progress document in the log database)."),
     SL_SERVICE_CONF_ENTRIES(mine_conf_t, svc, "127.0.0.1:0"),
 };
 
 static const sl_service_flag_t mine_flags[] = {
-    {"--serve", "keep serving /health and /metrics until SIGTERM (skeleton)",
-     offsetof(mine_conf_t, serve)},
+    {"--check", "validate the configuration (see it with --log-level debug) and exit without "
+     "connecting anywhere", offsetof(mine_conf_t, check_only)},
+    {"--serve", "accepted for compatibility: the miner always serves /health and /metrics "
+     "while it runs (also while it waits for its topic)", offsetof(mine_conf_t, serve)},
 };
 
 static const sl_service_def_t mine_service = {
     .name = "miner",
     .summary = "Consumes a source's topic into the shared MongoDB log (one document per "
-               "change, idempotent, with retention) for late or replaying tasks.",
+               "change, idempotent, with retention, per-table stop/resume and full-field "
+               "supplement) for late or replaying tasks.",
     .table = mine_conf_table,
     .n_table = SL_CONF_COUNT(mine_conf_table),
     .task_key = "source.name",
@@ -69,16 +124,541 @@ static const sl_service_def_t mine_service = {
     .n_flags = SL_CONF_COUNT(mine_flags),
 };
 
+/* ISO 8601 UTC "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (or a space, or no Z) -> µs */
+static int parse_time(const char *v, int64_t *us)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
+    long frac = 0;
+    int fd = 0;
+    if (sscanf(v, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+        return -1;
+    const char *p = v + n;
+    if (*p == 'T' || *p == ' ') {
+        int m = 0;
+        if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &s, &m) != 3)
+            return -1;
+        p += 1 + m;
+        if (*p == '.') {
+            p++;
+            while (*p >= '0' && *p <= '9') {
+                if (fd < 6) {
+                    frac = frac * 10 + (*p - '0');
+                    fd++;
+                }
+                p++;
+            }
+            while (fd < 6) {
+                frac *= 10;
+                fd++;
+            }
+        }
+    }
+    if (*p == 'Z')
+        p++;
+    if (*p)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    *us = (int64_t)timegm(&tm) * 1000000 + frac;
+    return 0;
+}
+
+static int check_time(const char *v, char *errstr, size_t errstr_size)
+{
+    int64_t us;
+    if (!*v || parse_time(v, &us) == 0)
+        return 0;
+    snprintf(errstr, errstr_size, "\"%s\" is not an ISO 8601 UTC time (2026-01-01T00:00:00Z)",
+             v);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ state */
+
+typedef struct mine_s {
+    mine_conf_t         *c;
+    sl_service_t        *svc;
+    mine_store_t        *store;
+    mongoc_client_t     *client;
+    mine_writers_t      *writers;
+    mine_ctl_t          *ctl;
+    sl_kafka_consumer_t *cons;
+    sl_avro_codec_t     *codec;
+    char                 topic[512];
+    sl_kvlist_t          props;
+    sl_record_t        **recs;
+    int64_t             *offsets;
+    int64_t              next_offset;   /* next offset to mine */
+    sl_pos_t             last_pos;      /* last record handled */
+    char                 watermark[MINE_ID_LEN + 1];  /* last COMMIT durable */
+    int64_t              last_commit_us;
+    int64_t              start_us;      /* mining.start.time, 0 = none */
+    int                  started;       /* start time reached (or none) */
+    int                  at_boundary;
+    int                  retention_on;
+    uint64_t             docs_total;
+    sl_metric_t         *m_docs, *m_dups, *m_supp, *m_lag, *m_qps, *m_offset, *m_batches;
+    sl_metric_t         *m_retained;
+} mine_t;
+
+static int64_t wall_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* The progress document: where main is, written after each durable batch. */
+static sl_err_t write_progress(mine_t *m, char *errstr, size_t errstr_size)
+{
+    char ptxt[200];
+    bson_t *set = bson_new();
+    BSON_APPEND_UTF8(set, "source", m->c->source_name);
+    BSON_APPEND_UTF8(set, "topic", m->topic);
+    BSON_APPEND_INT32(set, "partition", 0);
+    BSON_APPEND_INT64(set, "offset", m->next_offset);
+    if (m->last_pos.kind) {
+        sl_pos_format(&m->last_pos, ptxt, sizeof ptxt);
+        BSON_APPEND_UTF8(set, "pos", ptxt);
+    }
+    if (m->watermark[0])
+        BSON_APPEND_UTF8(set, "watermark", m->watermark);
+    if (m->last_commit_us)
+        BSON_APPEND_DATE_TIME(set, "commit_time", m->last_commit_us / 1000);
+    BSON_APPEND_BOOL(set, "started", m->started);
+    BSON_APPEND_DATE_TIME(set, "updated", wall_us() / 1000);
+    sl_err_t err = mine_store_upsert_set(m->store, m->client, m->store->control_name,
+                                         "progress", set, NULL, errstr, errstr_size);
+    bson_destroy(set);
+    return err;
+}
+
+static sl_err_t read_progress(mine_t *m, int *found, char *errstr, size_t errstr_size)
+{
+    bson_error_t e;
+    const bson_t *doc;
+    mongoc_collection_t *coll = mine_store_coll(m->store, m->client, m->store->control_name);
+    bson_t *f = BCON_NEW("_id", BCON_UTF8("progress"));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, f, NULL, NULL);
+    sl_err_t err = SL_OK;
+    *found = 0;
+    if (mongoc_cursor_next(cur, &doc)) {
+        bson_iter_t it;
+        *found = 1;
+        if (bson_iter_init_find(&it, doc, "offset"))
+            m->next_offset = bson_iter_as_int64(&it);
+        if (bson_iter_init_find(&it, doc, "pos") && BSON_ITER_HOLDS_UTF8(&it))
+            sl_pos_parse(bson_iter_utf8(&it, NULL), &m->last_pos, errstr, errstr_size);
+        if (bson_iter_init_find(&it, doc, "watermark") && BSON_ITER_HOLDS_UTF8(&it))
+            snprintf(m->watermark, sizeof m->watermark, "%s", bson_iter_utf8(&it, NULL));
+        if (bson_iter_init_find(&it, doc, "started") && BSON_ITER_HOLDS_BOOL(&it))
+            m->started = bson_iter_bool(&it);
+    }
+    if (mongoc_cursor_error(cur, &e)) {
+        snprintf(errstr, errstr_size, "reading the progress document: %s", e.message);
+        err = SL_ERR_DB;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(f);
+    mongoc_collection_destroy(coll);
+    return err;
+}
+
+
+/* Decides and dispatches one decoded record. */
+static sl_err_t dispatch(mine_t *m, size_t i, char *errstr, size_t errstr_size)
+{
+    sl_record_t *rec = m->recs[i];
+    int64_t off = m->offsets[i];
+    char table[512];
+    mine_item_t item = {.rec = rec, .offset = off};
+    switch (rec->type) {
+    case SL_REC_SCHEMA: {
+        mine_ctl_gate(m->ctl, NULL, off);
+        /* the schema record now belongs to the schema map; the batch slot
+         * gets a fresh record */
+        const mine_schema_t *sc = mine_ctl_add_schema(m->ctl, rec);
+        m->recs[i] = sl_record_new();
+        if (!sc || !m->recs[i])
+            return SL_ERR_NOMEM;
+        item.schema = sc;
+        return mine_writers_add(m->writers, mine_row_hash(NULL, rec, 0) ^ 0, &item);
+    }
+    case SL_REC_FINISH:
+        mine_ctl_gate(m->ctl, NULL, off);
+        m->at_boundary = 1;
+        return SL_OK;
+    case SL_REC_COMMIT:
+        mine_ctl_gate(m->ctl, NULL, off);
+        m->at_boundary = 1;
+        if (!m->started)
+            return SL_OK;
+        mine_doc_id(&rec->pos, MINE_T_COMMIT, m->watermark);
+        m->last_commit_us = rec->u.commit.event_time_us;
+        return mine_writers_add(m->writers, 0, &item);
+    case SL_REC_CHANGE:
+        break;
+    }
+    const sl_change_t *ch = &rec->u.change;
+    mine_table_name(ch->db, ch->table, table, sizeof table);
+    if (!m->started) {
+        if (m->at_boundary && ch->event_time_us >= m->start_us) {
+            m->started = 1;
+            sl_info("mining starts at %s (first transaction at or after mining.start.time)",
+                    table);
+        } else {
+            m->at_boundary = 0;
+            mine_ctl_gate(m->ctl, NULL, off);
+            return SL_OK;
+        }
+    }
+    m->at_boundary = 0;
+    if (!mine_ctl_gate(m->ctl, table, off))
+        return SL_OK;
+    item.schema = mine_ctl_schema(m->ctl, table);
+    for (uint32_t r = 0; r < ch->nrows; r++) {
+        item.row = r;
+        sl_err_t err = mine_writers_add(m->writers, mine_row_hash(item.schema, rec, r), &item);
+        if (err)
+            return err;
+    }
+    if (ch->nrows) {
+        sl_pos_t last = rec->pos;
+        last.row += ch->nrows - 1;
+        mine_ctl_mined(m->ctl, table, ch->nrows, &last, ch->event_time_us);
+    }
+    (void)errstr;
+    (void)errstr_size;
+    return SL_OK;
+}
+
+static sl_err_t commit_kafka(mine_t *m, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, m->topic, 0)->offset = m->next_offset;
+    rd_kafka_resp_err_t e = rd_kafka_commit(sl_kafka_consumer_handle(m->cons), l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        /* the progress document is the position of record: a failed group
+         * commit only delays monitoring */
+        snprintf(errstr, errstr_size, "commit of offset %" PRId64 ": %s", m->next_offset,
+                 rd_kafka_err2str(e));
+        return SL_ERR_KAFKA;
+    }
+    return SL_OK;
+}
+
+static int run(mine_t *m)
+{
+    char errstr[1024];
+    mine_conf_t *c = m->c;
+    size_t batch = (size_t)c->read_batch;
+    int64_t next_control = 0, next_retention = 0, qps_t0 = sl_service_now_ms();
+    uint64_t qps_docs0 = 0;
+    int source_paused = 0;
+    uint64_t ret_deleted = 0;
+
+    while (!sl_service_stopping()) {
+        int64_t now = sl_service_now_ms();
+        if (now >= next_control) {
+            if (mine_ctl_poll(m->ctl, &source_paused, errstr, sizeof errstr) ||
+                mine_ctl_flush(m->ctl, errstr, sizeof errstr)) {
+                sl_error("control collection: %s", errstr);
+                return SL_EXIT_FAILURE;
+            }
+            if (mine_ctl_failed(m->ctl, errstr, sizeof errstr)) {
+                sl_error("%s", errstr);
+                return SL_EXIT_FAILURE;
+            }
+            uint64_t w, d, s;
+            mine_writers_stats(m->writers, &w, &d, &s);
+            double secs = (now - qps_t0) / 1000.0;
+            if (secs >= 1.0) {
+                sl_metric_set(m->m_qps, (double)(w - qps_docs0) / secs);
+                qps_t0 = now;
+                qps_docs0 = w;
+            }
+            if (m->last_commit_us)
+                sl_metric_set(m->m_lag, (double)(wall_us() - m->last_commit_us) / 1000.0);
+            next_control = now + c->control_interval_ms;
+        }
+        if (m->retention_on && now >= next_retention) {
+            uint64_t del = 0;
+            if (mine_retention_run(m->store, m->client, c->log_retention_hours,
+                                   c->retention_batch, &del, errstr, sizeof errstr))
+                sl_warn("retention: %s (tried again in %" PRId64 " ms)", errstr,
+                        c->retention_interval_ms);
+            ret_deleted += del;
+            sl_metric_add(m->m_retained, del);
+            next_retention = now + c->retention_interval_ms;
+        }
+        if (source_paused) {
+            sl_service_wait((int)c->control_interval_ms);
+            continue;
+        }
+
+        /* one batch */
+        size_t n = 0;
+        int64_t deadline = -1;
+        while (n < batch && !sl_service_stopping()) {
+            sl_kafka_msg_t msg;
+            int64_t t = sl_service_now_ms();
+            int wait = deadline < 0 ? (int)(next_control - t) : (int)(deadline - t);
+            if (wait <= 0)
+                break;
+            if (wait > 500)
+                wait = 500;
+            sl_err_t e = sl_kafka_consume(m->cons, wait, &msg, errstr, sizeof errstr);
+            if (e == SL_ERR_TIMEOUT)
+                continue;
+            if (e == SL_ERR_KAFKA) {
+                sl_warn("%s", errstr);
+                continue;
+            }
+            if (e) {
+                sl_error("consuming %s: %s", m->topic, errstr);
+                return SL_EXIT_FAILURE;
+            }
+            if (msg.eof) {
+                if (n)
+                    break;
+                continue;
+            }
+            if (msg.offset < m->next_offset)
+                continue;
+            sl_record_reset(m->recs[n]);
+            if (sl_avro_decode(m->codec, msg.value, msg.value_len, m->recs[n], errstr,
+                               sizeof errstr)) {
+                sl_error("%s offset %" PRId64 ": cannot decode the record (%s); the miner "
+                         "stops here rather than leave a silent hole in the log",
+                         m->topic, msg.offset, errstr);
+                return SL_EXIT_FAILURE;
+            }
+            m->offsets[n] = msg.offset;
+            if (deadline < 0)
+                deadline = sl_service_now_ms() + c->flush_interval_ms;
+            n++;
+        }
+        if (!n)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            if (dispatch(m, i, errstr, sizeof errstr)) {
+                sl_error("dispatch: out of memory");
+                return SL_EXIT_FAILURE;
+            }
+            m->last_pos = m->recs[i]->pos;
+        }
+        if (mine_writers_sync(m->writers, errstr, sizeof errstr)) {
+            sl_error("writing the shared log: %s; the Kafka offset was not moved, a restart "
+                     "writes this batch again", errstr);
+            return SL_EXIT_FAILURE;
+        }
+        m->next_offset = m->offsets[n - 1] + 1;
+        if (write_progress(m, errstr, sizeof errstr)) {
+            sl_error("%s", errstr);
+            return SL_EXIT_FAILURE;
+        }
+        mine_ctl_set_main(m->ctl, m->next_offset, &m->last_pos);
+        if (commit_kafka(m, errstr, sizeof errstr))
+            sl_debug("%s", errstr);
+        uint64_t w, d, s;
+        mine_writers_stats(m->writers, &w, &d, &s);
+        sl_metric_set(m->m_offset, (double)m->next_offset);
+        sl_metric_add(m->m_docs, w - m->docs_total);
+        m->docs_total = w;
+        sl_metric_set(m->m_dups, (double)d);
+        sl_metric_set(m->m_supp, (double)s);
+        sl_metric_inc(m->m_batches);
+        char ptxt[200];
+        sl_pos_format(&m->last_pos, ptxt, sizeof ptxt);
+        sl_log_set_position(ptxt);
+    }
+    (void)ret_deleted;
+    return SL_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     static mine_conf_t mc;
     sl_service_t svc;
+    char errstr[1024];
+    mine_t m;
     int rc = sl_service_start(&svc, &mine_service, &mc, argc, argv);
     if (rc != SL_SERVICE_CONTINUE)
         return rc;
-    sl_info("miner is a skeleton: it validated its config and serves /health and /metrics, "
-            "but it does not consume Kafka or write the shared log yet");
-    while (mc.serve && sl_service_wait(1000) == 0)
-        ;
-    return sl_service_finish(&svc, SL_EXIT_OK);
+    memset(&m, 0, sizeof m);
+    m.c = &mc;
+    m.svc = &svc;
+    m.at_boundary = 1;
+    rc = SL_EXIT_FAILURE;
+    if (check_time(mc.mining_start_time, errstr, sizeof errstr)) {
+        sl_error("mining.start.time: %s", errstr);
+        rc = SL_EXIT_USAGE;
+        goto out;
+    }
+    if (*mc.mining_start_time)
+        parse_time(mc.mining_start_time, &m.start_us);
+    if (mc.check_only) {
+        sl_info("configuration is valid; --check: not connecting");
+        rc = SL_EXIT_OK;
+        goto out;
+    }
+    snprintf(m.topic, sizeof m.topic, "%s.%s", mc.topic_prefix, mc.source_name);
+    mine_store_conf_t sc = {
+        .uri = mc.log_uri, .database = mc.log_database,
+        .collection = *mc.log_collection ? mc.log_collection : mc.source_name,
+        .wmajority = mc.log_write_concern == 0, .retention_hours = mc.log_retention_hours,
+    };
+    if (mine_store_open(&m.store, &sc, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        goto out;
+    }
+    m.client = mine_store_pop(m.store);
+    m.retention_on = 1;
+    sl_metrics_t *mt = svc.metrics;
+    m.m_docs = sl_metrics_counter(mt, "shiftlog_miner_docs_total",
+                                  "Documents written to the shared log (replays excluded).", NULL);
+    m.m_dups = sl_metrics_gauge(mt, "shiftlog_miner_replayed_docs",
+                                "Documents found already in the log (replay after a restart).",
+                                NULL);
+    m.m_supp = sl_metrics_gauge(mt, "shiftlog_miner_supplemented_rows",
+                                "Change rows whose missing columns were supplemented.", NULL);
+    m.m_lag = sl_metrics_gauge(mt, "shiftlog_miner_lag_ms",
+                               "Now minus the source commit time of the last mined "
+                               "transaction.", NULL);
+    m.m_qps = sl_metrics_gauge(mt, "shiftlog_miner_qps", "Documents mined per second.", NULL);
+    m.m_offset = sl_metrics_gauge(mt, "shiftlog_miner_next_offset",
+                                  "Next Kafka offset of the topic the miner reads.", NULL);
+    m.m_batches = sl_metrics_counter(mt, "shiftlog_miner_batches_total",
+                                     "Batches made durable.", NULL);
+    m.m_retained = sl_metrics_counter(mt, "shiftlog_miner_retention_deleted_total",
+                                      "Documents deleted past log.retention.hours.", NULL);
+
+    int found = 0;
+    m.next_offset = -1;
+    m.started = m.start_us == 0;
+    if (read_progress(&m, &found, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        goto out;
+    }
+    if (!found)
+        m.next_offset = -1;
+    if (m.start_us == 0)
+        m.started = 1;
+
+    for (size_t i = 0; i < svc.conf.kafka.n; i++)
+        if (sl_kvlist_set(&m.props, svc.conf.kafka.items[i].key,
+                          svc.conf.kafka.items[i].value) != SL_OK) {
+            sl_error("out of memory");
+            goto out;
+        }
+    sl_kvlist_set(&m.props, "auto.offset.reset", "earliest");
+    if (sl_kafka_consumer_new(&m.cons, &m.props, mc.kafka_group_id, 10000, errstr,
+                              sizeof errstr) ||
+        sl_avro_codec_new(&m.codec, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        goto out;
+    }
+    int nparts = 0, said = 0;
+    sl_err_t pe;
+    /* the collector creates the topic: wait for it (serving /health), as a
+     * miner deployed before its collector must not crash-loop */
+    while ((pe = sl_kafka_partition_count(sl_kafka_consumer_handle(m.cons), m.topic, 10000,
+                                          &nparts, errstr, sizeof errstr)) != SL_OK) {
+        if (!said++)
+            sl_warn("topic %s: %s; waiting for it (start the collector of source \"%s\", or "
+                    "check topic.prefix / source.name and kafka.bootstrap.servers)",
+                    m.topic, pe == SL_ERR_NOT_FOUND ? "does not exist" : errstr,
+                    mc.source_name);
+        if (sl_service_wait(2000)) {
+            rc = SL_EXIT_OK;
+            goto out;
+        }
+    }
+    if (nparts != 1) {
+        sl_error("topic %s has %d partitions; a source topic has one (total order of the "
+                 "source); the miner reads partition 0 only", m.topic, nparts);
+        goto out;
+    }
+    int64_t low = 0;
+    if (mine_ctl_low_watermark(sl_kafka_consumer_handle(m.cons), m.topic, &low, errstr,
+                               sizeof errstr)) {
+        sl_error("%s", errstr);
+        goto out;
+    }
+    if (found && m.next_offset < low) {
+        if (mine_ctl_record_gap(m.store, m.client, "*", &m.last_pos, m.next_offset, low,
+                                errstr, sizeof errstr)) {
+            sl_error("%s", errstr);
+            goto out;
+        }
+        m.next_offset = low;
+    }
+    if (m.next_offset < 0)
+        m.next_offset = low;
+
+    mine_ctl_conf_t cc = {.store = m.store, .metrics = mt, .topic = m.topic,
+                          .kafka_props = &m.props, .supplement = mc.supplement_full_fields,
+                          .retention = 1};
+    if (mine_ctl_new(&m.ctl, &cc, errstr, sizeof errstr) ||
+        mine_ctl_load(m.ctl, m.next_offset, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        goto out;
+    }
+    mine_ctl_set_main(m.ctl, m.next_offset, &m.last_pos);
+    mine_writers_conf_t wc = {.store = m.store, .nworkers = (int)mc.worker_num,
+                              .supplement = mc.supplement_full_fields, .retention = 1,
+                              .batch_max = (size_t)mc.write_batch, .metrics = mt};
+    if (mine_writers_start(&m.writers, &wc, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        goto out;
+    }
+    m.recs = calloc((size_t)mc.read_batch, sizeof(*m.recs));
+    m.offsets = calloc((size_t)mc.read_batch, sizeof(*m.offsets));
+    if (!m.recs || !m.offsets) {
+        sl_error("out of memory");
+        goto out;
+    }
+    for (int64_t i = 0; i < mc.read_batch; i++)
+        if (!(m.recs[i] = sl_record_new())) {
+            sl_error("out of memory");
+            goto out;
+        }
+    if (sl_kafka_consumer_assign(m.cons, m.topic, 0, m.next_offset, 10000, NULL, errstr,
+                                 sizeof errstr)) {
+        sl_error("%s", errstr);
+        goto out;
+    }
+    sl_info("mining %s from offset %" PRId64 " into %s.%s (worker_num=%" PRId64
+            ", supplement=%s, retention %" PRId64 " h%s%s)",
+            m.topic, m.next_offset, mc.log_database, m.store->log_name, mc.worker_num,
+            mc.supplement_full_fields ? "on" : "off", mc.log_retention_hours,
+            m.started ? "" : ", start time ", m.started ? "" : mc.mining_start_time);
+    rc = run(&m);
+    if (rc == SL_EXIT_OK && mine_ctl_flush(m.ctl, errstr, sizeof errstr))
+        sl_warn("control collection: %s", errstr);
+out:
+    if (m.writers)
+        mine_writers_stop(m.writers);
+    mine_ctl_destroy(m.ctl);
+    if (m.recs)
+        for (int64_t i = 0; i < mc.read_batch; i++)
+            if (m.recs[i])
+                sl_record_destroy(m.recs[i]);
+    free(m.recs);
+    free(m.offsets);
+    sl_avro_codec_destroy(m.codec);
+    sl_kafka_consumer_destroy(m.cons);
+    sl_kvlist_free(&m.props);
+    if (m.store) {
+        mine_store_push(m.store, m.client);
+        mine_store_close(m.store);
+    }
+    return sl_service_finish(&svc, rc);
 }

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Benchmark: the miner, Kafka -> shared MongoDB log, against a raw libmongoc insert_many of the
+# same documents in the same run.
+#   bench/miner.sh                 N=50000 changes (the local stand-in is in memory: keep <= 50k)
+#   N=20000 WORKERS="1 2 4" bench/miner.sh
+# 1. N single-row INSERTs in transactions of 10 rows go through the real MariaDB collector into
+#    a fresh topic (N changes + N/10 commits + schema records).
+# 2. For each worker_num: shiftlog-miner from the topic's start until its progress document
+#    reaches the end of the topic: documents/s (Kafka consume + decode + BSON + journaled
+#    insert + progress), CPU-s, peak RSS.
+# 3. The same documents (read back from the log) inserted by a bare libmongoc loop:
+#    insert_many of 1000 unordered, {w: majority, j: true} — the ceiling. Ratio = miner / raw.
+# Needs the local stack (deploy/local/up) and `make`. Not part of `make test`.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$ROOT"
+eval "$(deploy/local/env)"
+N=${N:-50000}
+WORKERS=${WORKERS:-"1 2 4"}
+BIN=${SHIFTLOG_BIN:-bin}
+TAG=bminer_$$_$RANDOM
+DB=$TAG
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    my -e "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+    "$SL_PYTHON" - "$SL_MONGO_URI" "$TAG" <<'PY' >/dev/null 2>&1 || true
+import sys, pymongo
+c = pymongo.MongoClient(sys.argv[1])
+for d in c.list_database_names():
+    if d.startswith(sys.argv[2]):
+        c.drop_database(d)
+PY
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+my() { mariadb --defaults-file="$SL_MYSQL_DEFAULTS_FILE" -uroot "$@"; }
+now() { date +%s.%N; }
+cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+progress() {  # db -> next offset of the miner's progress document
+    "$SL_PYTHON" -c "import pymongo,sys; d=pymongo.MongoClient('$SL_MONGO_URI')['$1']['$TAG'+'__control'].find_one({'_id':'progress'}); print(d['offset'] if d else -1)"
+}
+[ -x "$BIN/shiftlog-miner" ] || { echo "run make first" >&2; exit 1; }
+
+echo "== $N changes into the topic shiftlog_$TAG.$TAG through the MariaDB collector"
+my -e "CREATE DATABASE $DB; CREATE TABLE $DB.t (id INT PRIMARY KEY, a INT, b BIGINT, c VARCHAR(32),
+       d DECIMAL(12,2), e DATETIME(6), f DOUBLE, i TEXT)"
+read -r F0 P0 < <(my -N -e "SHOW MASTER STATUS" | awk '{print $1, $2}')
+awk -v n="$N" -v db="$DB" 'BEGIN {
+    for (i = 1; i <= n; i++) {
+        if (i % 10 == 1) print "BEGIN;";
+        printf "INSERT INTO %s.t VALUES (%d,%d,%d,\"row %d\",%d.25,\"2026-11-25 10:00:00.%06d\",%d.5,\"text %d\");\n",
+               db, i, i, i * 1000003, i, i, i % 1000000, i, i;
+        if (i % 10 == 0 || i == n) print "COMMIT;";
+    }
+}' > "$WORK/load.sql"
+my < "$WORK/load.sql"
+"$BIN/shiftlog-collector" -c examples/local/collector-mysql.conf -X source.name="$TAG" \
+    -X topic.prefix="shiftlog_$TAG" -X start.position="$F0:$P0" \
+    -X source.server_id=$((RANDOM * 7 + 5000)) -X log.level=warn 2>"$WORK/collector.log" &
+PIDS+=($!)
+TOPIC="shiftlog_$TAG.$TAG"
+END=$("$SL_PYTHON" - "$SL_KAFKA_BROKERS" "$TOPIC" "$N" <<'PY'
+import sys, time
+sys.path.insert(0, "tests/it")
+import slavro
+from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING, KafkaError
+brokers, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows, last, deadline = 0, -1, time.time() + 600
+c = Consumer({"bootstrap.servers": brokers, "group.id": "bench", "enable.partition.eof": True,
+              "isolation.level": "read_committed"})
+c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+while rows < n and time.time() < deadline:
+    m = c.poll(1.0)
+    if m is None or m.error():
+        continue
+    r = slavro.decode(m.value())
+    last = m.offset()
+    if r["type"] == "CHANGE":
+        rows += len(r["body"]["rows"])
+while time.time() < deadline:      # the COMMIT after the last row
+    m = c.poll(1.0)
+    if m is None:
+        break
+    if not m.error():
+        last = m.offset()
+print(last + 1)
+PY
+)
+kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true
+echo "   topic holds offsets 0..$((END - 1))"
+
+cat > "$WORK/raw.c" <<'C'
+/* The ceiling: the log's documents (read back) inserted by a bare insert_many loop. */
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+int main(int argc, char **argv)
+{
+    mongoc_init();
+    mongoc_client_t *c = mongoc_client_new(argv[1]);
+    mongoc_collection_t *src = mongoc_client_get_collection(c, argv[2], argv[3]);
+    mongoc_collection_t *dst = mongoc_client_get_collection(c, argv[2], "raw_copy");
+    bson_t *all[200000];
+    size_t n = 0;
+    const bson_t *d;
+    bson_t *q = bson_new();
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(src, q, NULL, NULL);
+    while (n < 200000 && mongoc_cursor_next(cur, &d))
+        all[n++] = bson_copy(d);
+    mongoc_cursor_destroy(cur);
+    mongoc_write_concern_t *wc = mongoc_write_concern_new();
+    mongoc_write_concern_set_wmajority(wc, 30000);
+    mongoc_write_concern_set_journal(wc, true);
+    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+    mongoc_write_concern_append(wc, opts);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bson_error_t e;
+    for (size_t i = 0; i < n; i += 1000) {
+        size_t m = n - i < 1000 ? n - i : 1000;
+        if (!mongoc_collection_insert_many(dst, (const bson_t **)all + i, m, opts, NULL, &e)) {
+            fprintf(stderr, "raw insert: %s\n", e.message);
+            return 1;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("%zu %.3f\n", n, s);
+    return 0;
+}
+C
+cc -O2 -o "$WORK/raw" "$WORK/raw.c" $(pkg-config --cflags --libs libmongoc-1.0)
+
+printf "%-26s %9s %10s %12s %8s %9s\n" "" "docs" "wall s" "docs/s" "CPU-s" "RSS MB"
+for W in $WORKERS; do
+    MDB="${TAG}_w$W"
+    t0=$(now)
+    "$BIN/shiftlog-miner" -c examples/local/miner.conf -X source.name="$TAG" \
+        -X topic.prefix="shiftlog_$TAG" -X log.database="$MDB" -X log.collection="$TAG" -X worker_num="$W" \
+        -X kafka.group.id="$MDB" -X log.level=warn 2>"$WORK/miner$W.log" &
+    MP=$!
+    PIDS+=($MP)
+    while [ "$(progress "$MDB")" -lt "$END" ]; do
+        kill -0 $MP 2>/dev/null || { cat "$WORK/miner$W.log"; exit 1; }
+        sleep 0.05
+    done
+    t1=$(now)
+    cpu=$(cpu_s $MP); rss=$(hwm_kb $MP)
+    kill $MP; wait $MP 2>/dev/null || true
+    read -r DOCS RAW_S < <("$WORK/raw" "$SL_MONGO_URI" "$MDB" "$TAG")
+    wall=$(echo "$t1 - $t0" | bc -l)
+    mr=$(echo "$DOCS / $wall" | bc -l); rr=$(echo "$DOCS / $RAW_S" | bc -l)
+    printf "%-26s %9d %10.2f %12.0f %8.2f %9.1f\n" "miner worker_num=$W" "$DOCS" "$wall" "$mr" "$cpu" \
+        "$(echo "$rss / 1024" | bc -l)"
+    printf "%-26s %9d %10.2f %12.0f   ratio miner/raw = %.0f %%\n" "raw insert_many (same docs)" \
+        "$DOCS" "$RAW_S" "$rr" "$(echo "100 * $mr / $rr" | bc -l)"
+done

@@ -1,0 +1,236 @@
+/* shiftlog-miner: the modules of the miner and what they share.
+ *
+ *   bson_value.c  sl_value <-> exact BSON, position keys (the log's `_id`)
+ *   doc.c         log documents: change rows, COMMIT, SCHEMA, gap markers
+ *   store.c       the MongoDB side: collections, indexes, write concern,
+ *                 idempotent bulk inserts, the progress document
+ *   supplement.c  full-field supplement from <collection>__latest
+ *   writer.c      worker threads (rows by table/key hash, per-key order kept)
+ *   control.c     per-table stop/resume, catch-up from Kafka, gaps, status
+ *   retention.c   log.retention.hours: bounded deletes + TTL index
+ *   main.c        config, the consume -> dispatch -> durable -> commit loop
+ *
+ * docs/miner.md describes the document format and the read contract. */
+#ifndef MINE_MINER_H
+#define MINE_MINER_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mongoc/mongoc.h>
+
+#include "sl_err.h"
+#include "sl_metrics.h"
+#include "sl_pos.h"
+#include "sl_record.h"
+
+/* ------------------------------------------------------------ bson_value.c */
+
+/* Position key: the sortable text `_id` prefix, 41 hex digits
+ * kind(1) seq(16) offset(16) row(8) — the same text as the applier's
+ * app_pos_key() — followed by one document-type digit (MINE_T_*), so that
+ * `_id` order is source position order and a schema, a change, a commit
+ * and a gap marker at one position never collide. */
+#define MINE_POS_KEY_LEN 41
+#define MINE_ID_LEN      (MINE_POS_KEY_LEN + 1)
+
+#define MINE_T_SCHEMA '1'
+#define MINE_T_CHANGE '2'
+#define MINE_T_COMMIT '3'
+#define MINE_T_GAP    '4'
+
+void mine_pos_key(const sl_pos_t *pos, char out[MINE_POS_KEY_LEN + 1]);
+void mine_doc_id(const sl_pos_t *pos, char type, char out[MINE_ID_LEN + 1]);
+/* Parses a position key or document id (41 or 42 hex digits) back into a
+ * position (file/gtid empty). SL_ERR_PARSE when it is not one. */
+sl_err_t mine_pos_key_parse(const char *text, sl_pos_t *out);
+
+/* Appends v under key as exact BSON (docs/miner.md "Values"):
+ *   NULL null · BOOL bool · INT int64 · UINT int64 (<= 2^63-1) or Decimal128 ·
+ *   FLOAT/DOUBLE double · DECIMAL Decimal128 (<= 34 significant digits, and
+ *   NaN/±Infinity) else {_t:"decimal", v:"digits"} · STRING utf8 (not valid
+ *   UTF-8: {_t:"text", v:binary}) · BYTES binary · SET array of labels ·
+ *   TEMPORAL {_t:"<kind>", s:text, us, p, tz, d:date} · BIT {_t:"bit", n, v} ·
+ *   TYPED {_t:"typed", type, v} · MISSING {_t:"missing", why}.
+ * Returns 0, or -1 when libbson refuses (document too large). */
+int mine_bson_append_value(bson_t *b, const char *key, int klen, const sl_value_t *v);
+
+/* The inverse: reads the value at it into *v (strings copied into rec's
+ * arena). hint is the column's kind from its SCHEMA (SL_VAL_UINT and
+ * SL_VAL_FLOAT are not told apart from INT/DOUBLE by the BSON type alone);
+ * pass SL_VAL_NULL when unknown. SL_ERR_DECODE on a BSON form the log never
+ * writes. */
+sl_err_t mine_bson_read_value(const bson_iter_t *it, sl_val_kind_t hint, sl_record_t *rec,
+                              sl_value_t *v, char *errstr, size_t errstr_size);
+
+/* Decimal128 -> plain decimal text without exponent ("0.0000001", "-12.3400",
+ * "NaN", "Infinity"); returns the length written (buffer >= 80 bytes). */
+int mine_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size);
+/* Significant digits of a decimal text (leading zeros not counted); -1 when
+ * it is not a plain decimal number. */
+int mine_decimal_digits(const char *s, size_t len);
+
+/* ------------------------------------------------------------------ doc.c */
+
+/* Schema versions, kept for the whole run (DDL is rare): a change row is
+ * dispatched with the schema in force, which never changes under it. */
+typedef struct mine_schema_s {
+    char       *table;      /* "db.table" */
+    sl_record_t *rec;       /* the SCHEMA record (owned) */
+    uint32_t    npk;
+    uint32_t   *pk;         /* schema column index of each key column, key order */
+    struct mine_schema_s *next_version;  /* list of all versions (owned by the map) */
+} mine_schema_t;
+
+typedef struct mine_doc_ctx_s {
+    int64_t  offset;        /* Kafka offset of the message */
+    int      retention;     /* 1: set `exp` (TTL field) */
+} mine_doc_ctx_t;
+
+/* "db.table" into out (returns out). */
+char *mine_table_name(const char *db, const char *table, char *out, size_t size);
+
+/* Appends the ncols values of an image as fields named after the columns. */
+int mine_image_bson(bson_t *out, const sl_change_t *c, const sl_value_t *img);
+/* Builds the document of row `row` of a CHANGE record into doc (initialised
+ * by the caller); before/after: the images (mine_image_bson, possibly
+ * supplemented) or NULL. supp_before/supp_after: NULL or a BSON array of the
+ * column names filled by the supplement. */
+int mine_doc_change(bson_t *doc, const sl_record_t *rec, uint32_t row,
+                    const bson_t *before, const bson_t *after,
+                    const bson_t *supp_before, const bson_t *supp_after,
+                    const mine_doc_ctx_t *ctx);
+int mine_doc_commit(bson_t *doc, const sl_record_t *rec, const mine_doc_ctx_t *ctx);
+int mine_doc_schema(bson_t *doc, const sl_record_t *rec, const mine_doc_ctx_t *ctx);
+/* A gap marker: the changes of `table` ("*" = every table) after position
+ * `after` (exclusive) up to Kafka offset to_offset (exclusive) are not in
+ * the log and cannot be mined any more. */
+int mine_doc_gap(bson_t *doc, const char *table, const sl_pos_t *after, int64_t from_offset,
+                 int64_t to_offset, const char *reason);
+
+/* The columns of a SCHEMA record as BSON (for the schema document and the
+ * control collection), and back. */
+int      mine_schema_columns_bson(bson_t *arr_parent, const char *key, const sl_schema_t *s);
+sl_err_t mine_schema_from_doc(const bson_t *doc, sl_record_t *rec, char *errstr,
+                              size_t errstr_size);
+
+/* ---------------------------------------------------------------- store.c */
+
+typedef struct mine_store_conf_s {
+    const char *uri;
+    const char *database;
+    const char *collection;     /* the log collection */
+    int         wmajority;      /* 1: w majority, 0: w 1; always j: true */
+    int64_t     retention_hours;
+} mine_store_conf_t;
+
+typedef struct mine_store_s {
+    mine_store_conf_t   conf;
+    mongoc_client_pool_t *pool;
+    mongoc_uri_t        *uri;
+    mongoc_write_concern_t *wc;
+    char                log_name[256], latest_name[280], control_name[280];
+} mine_store_t;
+
+/* Connects (ping within a few seconds), creates the collections' indexes:
+ * log (table, _id), (ts), TTL on exp; latest none beyond _id. The caller
+ * owns *out (mine_store_close). */
+sl_err_t mine_store_open(mine_store_t **out, const mine_store_conf_t *conf, char *errstr,
+                         size_t errstr_size);
+void     mine_store_close(mine_store_t *st);
+
+/* A client from the pool for one thread; give it back with _push. */
+mongoc_client_t *mine_store_pop(mine_store_t *st);
+void             mine_store_push(mine_store_t *st, mongoc_client_t *c);
+mongoc_collection_t *mine_store_coll(mine_store_t *st, mongoc_client_t *c, const char *name);
+
+/* Inserts docs (unordered, acknowledged + journaled). A duplicate `_id`
+ * (E11000: a replay of a position already in the log) is not an error and
+ * is counted in *dups. Any other write error is SL_ERR_DB naming the first
+ * one. */
+sl_err_t mine_store_insert(mine_store_t *st, mongoc_collection_t *coll, bson_t **docs,
+                           size_t n, uint64_t *dups, char *errstr, size_t errstr_size);
+
+/* A bulk with the miner's write concern; executed with mine_store_bulk
+ * (SL_ERR_DB naming the first write error). */
+mongoc_bulk_operation_t *mine_store_new_bulk(mine_store_t *st, mongoc_collection_t *coll,
+                                             int ordered);
+sl_err_t mine_store_bulk(mine_store_t *st, mongoc_collection_t *coll,
+                         mongoc_bulk_operation_t *bulk, char *errstr, size_t errstr_size);
+/* update_one({_id}, {$set, $unset}, upsert) with the miner's write concern. */
+sl_err_t mine_store_upsert_set(mine_store_t *st, mongoc_client_t *c, const char *collname,
+                               const char *id, const bson_t *set, const bson_t *unset,
+                               char *errstr, size_t errstr_size);
+/* Inserts one document into the log (duplicate = already there, fine). */
+sl_err_t mine_store_insert_docs(mine_store_t *st, mongoc_client_t *c, bson_t *doc,
+                                char *errstr, size_t errstr_size);
+
+/* ----------------------------------------------------------- retention.c */
+
+/* Deletes log documents whose `exp` is older than hours, batch at a time. */
+sl_err_t mine_retention_run(mine_store_t *st, mongoc_client_t *c, int64_t hours, int64_t batch,
+                            uint64_t *deleted, char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------------ supplement.c */
+
+typedef struct mine_supp_s mine_supp_t;
+
+/* One per writer thread (per-key order is the writer's). */
+mine_supp_t *mine_supp_new(mine_store_t *st, mongoc_client_t *client);
+void         mine_supp_destroy(mine_supp_t *s);
+
+/* A row as it reaches a writer. */
+typedef struct mine_item_s {
+    const sl_record_t   *rec;
+    const mine_schema_t *schema;    /* schema in force (may be NULL) */
+    uint32_t             row;       /* CHANGE: row index */
+    int64_t              offset;    /* Kafka offset */
+} mine_item_t;
+
+/* Builds the documents of items[0..n) (change rows supplemented when
+ * enabled, commits, schemas) into docs[], looking the latest images up in
+ * one query, and queues the writes of the latest images. Then
+ * mine_supp_flush writes those after the log documents are durable. */
+sl_err_t mine_supp_build(mine_supp_t *s, const mine_item_t *items, size_t n, int supplement,
+                         int retention, bson_t **docs, uint64_t *nsupplemented,
+                         char *errstr, size_t errstr_size);
+sl_err_t mine_supp_flush(mine_supp_t *s, char *errstr, size_t errstr_size);
+
+/* Writer hash of a row: its table and primary key values (the table alone
+ * without a key). */
+uint64_t mine_row_hash(const mine_schema_t *sc, const sl_record_t *rec, uint32_t row);
+
+/* ---------------------------------------------------------------- writer.c */
+
+typedef struct mine_writers_s mine_writers_t;
+
+typedef struct mine_writers_conf_s {
+    mine_store_t *store;
+    int           nworkers;
+    int           supplement;
+    int           retention;
+    size_t        batch_max;     /* items per insert_many */
+    sl_metrics_t *metrics;
+} mine_writers_conf_t;
+
+sl_err_t mine_writers_start(mine_writers_t **out, const mine_writers_conf_t *conf,
+                            char *errstr, size_t errstr_size);
+/* Queues an item for worker `hash % nworkers` (order per worker kept). */
+sl_err_t mine_writers_add(mine_writers_t *w, uint64_t hash, const mine_item_t *item);
+/* Hands the queued items to the workers and waits until every one is in the
+ * log, journaled (and the latest images written). SL_ERR_DB / SL_ERR_FATAL
+ * with the first worker's sentence. */
+sl_err_t mine_writers_sync(mine_writers_t *w, char *errstr, size_t errstr_size);
+void     mine_writers_stats(mine_writers_t *w, uint64_t *written, uint64_t *dups,
+                            uint64_t *supplemented);
+void     mine_writers_stop(mine_writers_t *w);
+
+/* One synchronous writer (the catch-up thread uses it). */
+typedef struct mine_writer1_s mine_writer1_t;
+mine_writer1_t *mine_writer1_new(mine_store_t *st, int supplement, int retention);
+void            mine_writer1_destroy(mine_writer1_t *w);
+sl_err_t        mine_writer1_write(mine_writer1_t *w, const mine_item_t *items, size_t n,
+                                   uint64_t *written, char *errstr, size_t errstr_size);
+
+#endif

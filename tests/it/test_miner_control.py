@@ -1,0 +1,175 @@
+"""shiftlog-miner per-table stop/resume through `shiftlog mining` (issue 6), and kill -9:
+
+  it_miner_stop_table_others_go_on    `shiftlog mining stop SRC db.t1` under load: t1 stops at
+                                      a recorded Kafka offset, t2 keeps being mined to the end
+                                      of the topic as fast as before; status lists the stopped
+                                      table and where it stopped; `resume` catches t1 up from
+                                      Kafka: the log then equals the topic, nothing twice
+  it_miner_gap_reported               stop t1, Kafka deletes the records (DeleteRecords, as
+                                      retention would), resume: a gap document and
+                                      `shiftlog mining status` report the lost offsets; t1 goes
+                                      on after the gap, t2 lost nothing
+  it_miner_kill9_no_missing_no_dup    kill -9 of the miner at random instants under load (5x;
+                                      20x with SHIFTLOG_LONG), worker_num=2: the log equals the
+                                      topic — no missing and no duplicate document
+"""
+
+import json
+import os
+import random
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import mysql_connect
+from test_mysql_collector import read_topic
+from test_miner import env, wait_topic, n_changes, assert_log_equals_topic  # noqa: F401
+from test_miner_util import cli, expected
+
+LONG = bool(os.environ.get("SHIFTLOG_LONG"))
+
+
+class Load(threading.Thread):
+    """Transactions of one row in t1 and one in t2, as fast as MariaDB takes them."""
+
+    def __init__(self, stack, db, n, start=0):
+        super().__init__(daemon=True)
+        self.stack, self.db, self.n, self.i = stack, db, n, start
+        self.done = threading.Event()
+
+    def run(self):
+        conn = mysql_connect(self.stack)
+        with conn.cursor() as c:
+            for _ in range(self.n):
+                i = self.i
+                c.execute("BEGIN")
+                c.execute(f"INSERT INTO `{self.db}`.t2 VALUES (%s, %s)", (i, i))
+                c.execute(f"INSERT INTO `{self.db}`.t1 (id, v) VALUES (%s, %s)", (i, str(i)))
+                c.execute("COMMIT")
+                self.i += 1
+        conn.close()
+        self.done.set()
+
+
+def rows_of(m, table):
+    return sorted(d["after"]["id"] for d in m.coll.find({"table": table, "op": "insert"}))
+
+
+def status(bin_dir, stack, env_, source):
+    p = cli(bin_dir, "mining", "status", source, "--uri", stack["SL_MONGO_URI"], "--database",
+            env_["mongo_db"], "--json")
+    return json.loads(p.stdout)
+
+
+def mining(bin_dir, stack, env_, *args, check=True):
+    return cli(bin_dir, "mining", *args, "--uri", stack["SL_MONGO_URI"], "--database",
+               env_["mongo_db"], check=check)
+
+
+def test_it_miner_stop_table_others_go_on(env, stack, bin_dir):
+    col = env["col"].start()
+    db, src = env["db"], col.source
+    t1, t2 = f"{db}.t1", f"{db}.t2"
+    m = env["miner"]().start()
+    load = Load(stack, db, 1500)
+    load.start()
+    while load.i < 300:
+        time.sleep(0.05)
+    out = mining(bin_dir, stack, env, "stop", src, t1).stdout
+    assert f"table {t1} of {src} stopped at Kafka offset" in out, out
+    stop_off = m.table_doc(t1)["stopped_at"]["offset"]
+    load.done.wait(120)
+    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 3000)
+    t_end = time.monotonic()
+    m.wait_offset(stack, end=msgs[-1][0] + 1)
+    # t2 (not stopped) is complete as soon as the miner reached the end of the topic
+    assert time.monotonic() - t_end < 10
+    assert rows_of(m, t2) == list(range(1500))
+    # t1: exactly the rows before the stop offset
+    exp_t1 = sorted(k for k, (off, r, i) in expected(msgs, {t1}).items()
+                    if off < stop_off and k.endswith("2"))
+    got_t1 = sorted(d["_id"] for d in m.coll.find({"table": t1, "op": "insert"}))
+    assert got_t1 == exp_t1
+    st = status(bin_dir, stack, env, src)
+    assert st["stopped_tables"] == 1
+    tab = {t["table"]: t for t in st["tables"]}
+    assert tab[t1]["state"] == "stopped" and tab[t1]["stopped_at"]["offset"] == stop_off
+    assert tab[t2]["state"] == "running" and tab[t2]["mined"] == 1500
+    text = mining(bin_dir, stack, env, "status", src).stdout
+    assert "stopped at offset" in text and "1 stopped table(s), 0 gap(s)" in text, text
+    # resume: caught up from Kafka, then the log equals the topic
+    out = mining(bin_dir, stack, env, "resume", src, t1).stdout
+    assert "resumed" in out and "GAP" not in out, out
+    m.wait_table(t1, lambda d: d["state"] == "running" and d.get("mined", 0) >= 1500)
+    assert rows_of(m, t1) == list(range(1500))
+    assert_log_equals_topic(m, msgs)
+    assert "caught up" in m.text()
+    # more load after the resume goes to both tables
+    more = Load(stack, db, 50, start=1500)
+    more.run()
+    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 3100)
+    m.wait_offset(stack, end=msgs[-1][0] + 1)
+    assert_log_equals_topic(m, msgs)
+
+
+def test_it_miner_gap_reported(env, stack, bin_dir):
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient
+    col = env["col"].start()
+    db, src = env["db"], col.source
+    t1, t2 = f"{db}.t1", f"{db}.t2"
+    m = env["miner"]().start()
+    Load(stack, db, 20).run()
+    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 40)
+    m.wait_offset(stack, end=msgs[-1][0] + 1)
+    mining(bin_dir, stack, env, "stop", src, t1)
+    Load(stack, db, 20, start=20).run()
+    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 80)
+    m.wait_offset(stack, end=msgs[-1][0] + 1)
+    # Kafka drops everything so far (retention would do the same, later)
+    cut = msgs[-1][0] + 1
+    admin = AdminClient({"bootstrap.servers": stack["SL_KAFKA_BROKERS"]})
+    fut = admin.delete_records([TopicPartition(col.topic, 0, cut)])
+    for f in fut.values():
+        f.result(30)
+    Load(stack, db, 10, start=40).run()
+    out = mining(bin_dir, stack, env, "resume", src, t1).stdout
+    assert "resumed" in out, out
+    m.wait_table(t1, lambda d: d["state"] == "running" and "gap" in d)
+    gap = m.coll.find_one({"op": "gap"})
+    assert gap and gap["table"] == t1 and gap["to_offset"] == cut, gap
+    assert gap["from_offset"] == m.table_doc(t1)["stopped_at"]["offset"]
+    st = status(bin_dir, stack, env, src)
+    assert st["gaps"] == 1
+    text = mining(bin_dir, stack, env, "status", src).stdout
+    assert "GAP: Kafka offsets" in text, text
+    assert "GAP in the shared log" in m.text()
+    # t1 lost 20..39 (gone from Kafka), has the rest; t2 lost nothing
+    m.wait_table(t1, lambda d: d.get("mined", 0) >= 30)
+    assert rows_of(m, t1) == list(range(20)) + list(range(40, 50))
+    assert rows_of(m, t2) == list(range(50))
+    # the gap document sorts right after the position where t1 stopped
+    ids = [d["_id"] for d in m.coll.find({}, {"_id": 1}).sort("_id", 1)]
+    assert gap["_id"] in ids
+
+
+@pytest.mark.parametrize("rounds", [20 if LONG else 5])
+def test_it_miner_kill9_no_missing_no_dup(env, stack, rounds):
+    col = env["col"].start()
+    db = env["db"]
+    m = env["miner"](worker_num=2, read_batch=200, write_batch=50).start()
+    load = Load(stack, db, 4000 if LONG else 2000)
+    load.start()
+    rnd = random.Random()
+    for _ in range(rounds):
+        time.sleep(rnd.uniform(0.1, 1.2))
+        m.stop(signal.SIGKILL)
+        m.start()
+    load.done.wait(300)
+    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 2 * load.n, timeout=120)
+    m.wait_offset(stack, end=msgs[-1][0] + 1, timeout=120)
+    exp, docs = assert_log_equals_topic(m, msgs)
+    assert m.coll.count_documents({}) == len(exp)
+    assert m.text().count("mining ") == rounds + 1

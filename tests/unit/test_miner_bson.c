@@ -1,0 +1,142 @@
+/* Unit tests: the miner's exact BSON values (miner/bson_value.c) — every
+ * value kind to BSON and back, Decimal128 limits (34 digits; DECIMAL(65,30)
+ * falls back to a tagged string), position keys sorting like sl_pos_cmp. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../miner/miner.h"
+
+static void roundtrip(sl_record_t *rec, const sl_value_t *v, sl_val_kind_t hint)
+{
+    bson_t b = BSON_INITIALIZER;
+    bson_iter_t it;
+    sl_value_t back;
+    char err[256];
+    assert_int_equal(mine_bson_append_value(&b, "c", 1, v), 0);
+    assert_true(bson_iter_init_find(&it, &b, "c"));
+    assert_int_equal(mine_bson_read_value(&it, hint, rec, &back, err, sizeof err), SL_OK);
+    if (!sl_value_equal(v, &back)) {
+        char *j = bson_as_relaxed_extended_json(&b, NULL);
+        fail_msg("kind %s does not round-trip: %s", sl_val_kind_name(v->kind), j);
+    }
+    bson_destroy(&b);
+}
+
+static void test_every_kind(void **state)
+{
+    (void)state;
+    sl_record_t *rec = sl_record_new();
+    sl_value_t v;
+    memset(&v, 0, sizeof v);
+    v.kind = SL_VAL_NULL;
+    roundtrip(rec, &v, SL_VAL_NULL);
+    v.kind = SL_VAL_BOOL; v.u.b = 1;
+    roundtrip(rec, &v, SL_VAL_BOOL);
+    v.kind = SL_VAL_INT; v.u.i = INT64_MIN;
+    roundtrip(rec, &v, SL_VAL_INT);
+    v.kind = SL_VAL_UINT; v.u.u = UINT64_MAX;
+    roundtrip(rec, &v, SL_VAL_UINT);
+    v.kind = SL_VAL_UINT; v.u.u = 42;
+    roundtrip(rec, &v, SL_VAL_UINT);
+    v.kind = SL_VAL_FLOAT; v.u.f = 1.1f;
+    roundtrip(rec, &v, SL_VAL_FLOAT);
+    v.kind = SL_VAL_DOUBLE; v.u.d = -0.0;
+    roundtrip(rec, &v, SL_VAL_DOUBLE);
+    v.kind = SL_VAL_DOUBLE; v.u.d = NAN;
+    roundtrip(rec, &v, SL_VAL_DOUBLE);
+    static const char *decs[] = {
+        "-12.3400", "0", "0.00", "0.000000000000000000000000000001", "NaN", "Infinity",
+        "-Infinity", "1234567890123456789012345678901234",            /* 34 digits */
+        "12345678901234567890123456789012345.123456789012345678901234567891", /* 65 */
+        "99999999999999999999999999999999999", "100",
+    };
+    for (size_t i = 0; i < sizeof decs / sizeof *decs; i++) {
+        sl_value_set_text(rec, &v, SL_VAL_DECIMAL, decs[i], strlen(decs[i]));
+        roundtrip(rec, &v, SL_VAL_DECIMAL);
+    }
+    sl_value_set_text(rec, &v, SL_VAL_STRING, "a\0b", 3);
+    roundtrip(rec, &v, SL_VAL_STRING);
+    sl_value_set_text(rec, &v, SL_VAL_STRING, "\xff\xfe latin1", 9);   /* not UTF-8 */
+    roundtrip(rec, &v, SL_VAL_STRING);
+    sl_value_set_text(rec, &v, SL_VAL_BYTES, "\0\1\2", 3);
+    roundtrip(rec, &v, SL_VAL_BYTES);
+    sl_value_set_bit(rec, &v, 10, "\x02\xaa", 2);
+    roundtrip(rec, &v, SL_VAL_BIT);
+    const char *labels[] = {"x", "z"};
+    sl_value_set_set(rec, &v, labels, 2);
+    roundtrip(rec, &v, SL_VAL_SET);
+    sl_value_set_typed(rec, &v, "json", "{\"k\": 1}", 8);
+    roundtrip(rec, &v, SL_VAL_TYPED);
+    sl_value_set_temporal(rec, &v, SL_T_DATETIME, "2026-01-02 03:04:05.123456", 26, 1,
+                          1767323045123456LL, 6, 0, 0);
+    roundtrip(rec, &v, SL_VAL_TEMPORAL);
+    sl_value_set_temporal(rec, &v, SL_T_TIME, "-838:59:58.999", 14, 1, -3020398999000LL, 3, 0,
+                          0);
+    roundtrip(rec, &v, SL_VAL_TEMPORAL);
+    sl_value_set_temporal(rec, &v, SL_T_TIMESTAMPTZ, "infinity", 8, 0, 0, 6, 1, 3600);
+    roundtrip(rec, &v, SL_VAL_TEMPORAL);
+    memset(&v, 0, sizeof v);
+    v.kind = SL_VAL_MISSING;
+    v.u.missing = SL_MISSING_UNCHANGED_TOAST;
+    roundtrip(rec, &v, SL_VAL_MISSING);
+    sl_record_destroy(rec);
+}
+
+static void test_decimal_forms(void **state)
+{
+    (void)state;
+    bson_t b = BSON_INITIALIZER;
+    bson_iter_t it;
+    sl_value_t v;
+    sl_record_t *rec = sl_record_new();
+    const char *d65 = "12345678901234567890123456789012345.123456789012345678901234567891";
+    sl_value_set_text(rec, &v, SL_VAL_DECIMAL, d65, strlen(d65));
+    mine_bson_append_value(&b, "big", 3, &v);
+    sl_value_set_text(rec, &v, SL_VAL_DECIMAL, "-12.30", 6);
+    mine_bson_append_value(&b, "small", 5, &v);
+    assert_true(bson_iter_init_find(&it, &b, "big"));
+    assert_true(BSON_ITER_HOLDS_DOCUMENT(&it));              /* {_t: "decimal", v: ...} */
+    assert_true(bson_iter_init_find(&it, &b, "small"));
+    assert_true(BSON_ITER_HOLDS_DECIMAL128(&it));
+    assert_int_equal(mine_decimal_digits("0.000120", 8), 3);
+    bson_destroy(&b);
+    sl_record_destroy(rec);
+}
+
+static void test_pos_keys_sort(void **state)
+{
+    (void)state;
+    sl_pos_t a, b, back;
+    char ka[MINE_ID_LEN + 1], kb[MINE_ID_LEN + 1];
+    sl_pos_set_mysql(&a, "binlog.000009", 4000000000ULL, 7);
+    sl_pos_set_mysql(&b, "binlog.000010", 4, 0);
+    mine_doc_id(&a, MINE_T_CHANGE, ka);
+    mine_doc_id(&b, MINE_T_SCHEMA, kb);
+    assert_int_equal(strlen(ka), MINE_ID_LEN);
+    assert_true(strcmp(ka, kb) < 0 && sl_pos_cmp(&a, &b) < 0);
+    assert_int_equal(mine_pos_key_parse(ka, &back), SL_OK);
+    assert_int_equal(sl_pos_cmp(&a, &back), 0);
+    /* a commit sorts after the change at the same position, a gap after the commit */
+    char kc[MINE_ID_LEN + 1], kg[MINE_ID_LEN + 1];
+    mine_doc_id(&a, MINE_T_COMMIT, kc);
+    mine_doc_id(&a, MINE_T_GAP, kg);
+    assert_true(strcmp(ka, kc) < 0 && strcmp(kc, kg) < 0);
+    assert_int_equal(mine_pos_key_parse("zz", &back), SL_ERR_PARSE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_kind),
+        cmocka_unit_test(test_decimal_forms),
+        cmocka_unit_test(test_pos_keys_sort),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
