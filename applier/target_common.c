@@ -1,9 +1,9 @@
 /* shiftlog-applier: value conversions shared by the SQL targets and the
  * position key (see target_common.h). */
 #include "target_common.h"
+#include "sl_value_text.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,55 +28,9 @@ app_conv_class_t app_conv_class(const sl_value_t *v, int flags)
     }
 }
 
-/* Days since 1970-01-01 -> civil date (Howard Hinnant's algorithm). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yy + (*m <= 2);
-}
-
 int app_conv_micros_text(int64_t micros, int precision, char *buf, size_t size)
 {
-    int64_t days = micros / 86400000000LL, rem = micros % 86400000000LL;
-    if (rem < 0) {
-        rem += 86400000000LL;
-        days--;
-    }
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    if (y < 1 || y > 9999 || size < 32)
-        return -1;
-    int64_t secs = rem / 1000000, frac = rem % 1000000;
-    int n = snprintf(buf, size, "%04" PRId64 "-%02u-%02u %02d:%02d:%02d", y, m, d,
-                     (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
-    if (precision < 0 || precision > 6)
-        precision = 6;
-    int64_t scale = 1;
-    for (int i = precision; i < 6; i++)
-        scale *= 10;
-    if (frac % scale != 0)      /* more digits than the column says: keep them all */
-        precision = 6, scale = 1;
-    if (precision > 0)
-        n += snprintf(buf + n, size - (size_t)n, ".%0*" PRId64, precision, frac / scale);
-    return n;
-}
-
-static sl_err_t put_double(sl_buf_t *out, double x, int digits)
-{
-    if (isnan(x))
-        return sl_buf_puts(out, "NaN");
-    if (isinf(x))
-        return sl_buf_puts(out, x > 0 ? "Infinity" : "-Infinity");
-    return sl_buf_printf(out, "%.*g", digits, x);
+    return sl_micros_text(micros, precision, buf, size);
 }
 
 sl_err_t app_conv_text(const sl_value_t *v, int flags, sl_buf_t *out,
@@ -90,9 +44,9 @@ sl_err_t app_conv_text(const sl_value_t *v, int flags, sl_buf_t *out,
     case SL_VAL_UINT:
         return sl_buf_printf(out, "%" PRIu64, v->u.u);
     case SL_VAL_FLOAT:
-        return put_double(out, (double)v->u.f, 9);
+        return sl_double_text(out, (double)v->u.f, 9);
     case SL_VAL_DOUBLE:
-        return put_double(out, v->u.d, 17);
+        return sl_double_text(out, v->u.d, 17);
     case SL_VAL_TEMPORAL:
         if (v->u.t.has_micros &&
             (v->u.t.kind == SL_T_TIMESTAMP || v->u.t.kind == SL_T_TIMESTAMPTZ)) {
@@ -178,8 +132,7 @@ sl_err_t app_conv_quote_literal(sl_buf_t *out, const char *s, size_t len)
 
 void app_pos_key(const sl_pos_t *pos, char out[APP_POS_KEY_LEN + 1])
 {
-    snprintf(out, APP_POS_KEY_LEN + 1, "%01x%016" PRIx64 "%016" PRIx64 "%08" PRIx32,
-             (unsigned)pos->kind & 0xf, pos->seq, pos->offset, pos->row);
+    sl_pos_key(pos, out);
 }
 
 void app_pos_row(const sl_pos_t *pos0, uint32_t delta, sl_pos_t *out)
@@ -190,26 +143,5 @@ void app_pos_row(const sl_pos_t *pos0, uint32_t delta, sl_pos_t *out)
 
 int app_conv_decimal_digits(const char *s, size_t len)
 {
-    size_t i = 0;
-    int digits = 0, seen = 0, any = 0;
-    if (i < len && (s[i] == '-' || s[i] == '+'))
-        i++;
-    int dot = 0;
-    for (; i < len; i++) {
-        char c = s[i];
-        if (c == '.' && !dot) {
-            dot = 1;
-            continue;
-        }
-        if (c < '0' || c > '9')
-            return -1;
-        any = 1;
-        if (c != '0')
-            seen = 1;
-        if (seen)
-            digits++;
-    }
-    if (!any)
-        return -1;
-    return digits ? digits : 1;
+    return sl_decimal_digits(s, len);
 }

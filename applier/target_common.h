@@ -75,10 +75,9 @@ sl_err_t app_conv_quote_ident(sl_buf_t *out, const char *name, size_t len, char 
  * NO_BACKSLASH_ESCAPES). Values never go through this: they are parameters. */
 sl_err_t app_conv_quote_literal(sl_buf_t *out, const char *s, size_t len);
 
-/* Fixed-width text of a position that sorts (byte-wise) exactly like
- * sl_pos_cmp: kind (1 hex digit), seq (16), offset (16), row (8) = 41 chars +
- * NUL. Used as the MongoDB `_pos` field and to compare stored positions. */
-#define APP_POS_KEY_LEN 41
+/* sl_pos_key (sl_pos.h): the fixed-width text of a position that sorts like
+ * sl_pos_cmp. Used as the MongoDB `_pos` field and to compare stored positions. */
+#define APP_POS_KEY_LEN SL_POS_KEY_LEN
 void app_pos_key(const sl_pos_t *pos, char out[APP_POS_KEY_LEN + 1]);
 
 /* The position of row i of a CHANGE batch whose row `first` is at *pos0

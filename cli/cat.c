@@ -67,51 +67,6 @@ static int parse_int64(const char *s, int64_t min, int64_t *out)
     return 0;
 }
 
-/* Appends the record's JSON. CHANGE rows also get their Kafka subOffset
- * (the row's index in the batch), which sl_record_to_json does not write:
- * the record is written with no rows, then the rows are appended here as
- * {"subOffset":i,"before":{..},"after":{..}}. */
-static void put_image(const sl_change_t *c, const sl_value_t *img, sl_buf_t *out)
-{
-    if (!img) {
-        sl_buf_puts(out, "null");
-        return;
-    }
-    sl_buf_putc(out, '{');
-    for (uint32_t i = 0; i < c->ncols; i++) {
-        if (i)
-            sl_buf_putc(out, ',');
-        sl_buf_json_str(out, c->columns[i], strlen(c->columns[i]));
-        sl_buf_putc(out, ':');
-        sl_value_to_json(&img[i], out);
-    }
-    sl_buf_putc(out, '}');
-}
-
-static sl_err_t record_json(const sl_record_t *rec, sl_buf_t *out)
-{
-    if (rec->type != SL_REC_CHANGE)
-        return sl_record_to_json(rec, out);
-    sl_record_t norows = *rec;
-    norows.u.change.nrows = 0;
-    size_t start = out->len;
-    sl_err_t err = sl_record_to_json(&norows, out);
-    if (err)
-        return err;
-    if (out->len - start < 3 || memcmp(out->data + out->len - 3, "[]}", 3))
-        return SL_ERR_ENCODE;           /* not the shape we splice into */
-    out->len -= 2;
-    const sl_change_t *c = &rec->u.change;
-    for (uint32_t r = 0; r < c->nrows; r++) {
-        sl_buf_printf(out, "%s{\"subOffset\":%" PRIu32 ",\"before\":", r ? "," : "", r);
-        put_image(c, c->rows[r].before, out);
-        sl_buf_puts(out, ",\"after\":");
-        put_image(c, c->rows[r].after, out);
-        sl_buf_putc(out, '}');
-    }
-    return sl_buf_puts(out, "]}");
-}
-
 /* Appends {"name":"value",...}; a header without value is null. */
 static void headers_json(const sl_kafka_msg_t *m, sl_buf_t *out)
 {
@@ -309,7 +264,7 @@ int cli_cat_main(int argc, char **argv)
             err = sl_avro_decode(codec, m.value, m.value_len, rec, errstr,
                                  sizeof(errstr));
             if (!err)
-                err = record_json(rec, &line);
+                err = sl_record_to_json_ex(rec, SL_JSON_SUBOFFSET, &line);
             if (err) {
                 fflush(stdout);
                 fprintf(stderr,

@@ -5,6 +5,7 @@
  * `avail`. See mysql_decode.h for the value mapping and
  * docs/mysql-types.md for the reasons. */
 #include "mysql_decode.h"
+#include "sl_value_text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,31 +34,6 @@ static uint64_t ty_be(const uint8_t *p, int n)
 }
 
 /* ---- calendar ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, unsigned *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (unsigned)(yy + (*m <= 2));
-}
 
 static int valid_date(unsigned y, unsigned m, unsigned d)
 {
@@ -88,25 +64,6 @@ static int put_frac(char *p, uint32_t us, unsigned fsp)
     return (int)fsp + 1;
 }
 
-static sl_err_t set_temporal(sl_record_t *rec, sl_value_t *v, sl_temporal_kind_t kind,
-                             const char *text, int len, int has_micros, int64_t micros,
-                             unsigned fsp)
-{
-    char *d = sl_record_memdup(rec, text, (size_t)len);
-    if (!d)
-        return SL_ERR_NOMEM;
-    v->kind = SL_VAL_TEMPORAL;
-    v->data = d;
-    v->len = (size_t)len;
-    v->u.t.kind = kind;
-    v->u.t.has_micros = has_micros;
-    v->u.t.micros = has_micros ? micros : 0;
-    v->u.t.precision = (int)fsp;
-    v->u.t.has_tz = 0;
-    v->u.t.tz_offset_s = 0;
-    return SL_OK;
-}
-
 static sl_err_t put_datetime(sl_record_t *rec, sl_value_t *v, sl_temporal_kind_t kind,
                              unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi,
                              unsigned s, uint32_t us, unsigned fsp)
@@ -117,8 +74,8 @@ static sl_err_t put_datetime(sl_record_t *rec, sl_value_t *v, sl_temporal_kind_t
     int ok = valid_date(y, mo, d) && h < 24 && mi < 60 && s < 60;
     int64_t micros = 0;
     if (ok)
-        micros = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s)) * 1000000 + us;
-    return set_temporal(rec, v, kind, t, n, ok, micros, fsp);
+        micros = ((sl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s)) * 1000000 + us;
+    return sl_value_set_temporal(rec, v, kind, t, (size_t)n, ok, micros, (int)fsp, 0, 0);
 }
 
 static sl_err_t put_time(sl_record_t *rec, sl_value_t *v, int neg, unsigned h, unsigned mi,
@@ -128,7 +85,8 @@ static sl_err_t put_time(sl_record_t *rec, sl_value_t *v, int neg, unsigned h, u
     int n = sprintf(t, "%s%02u:%02u:%02u", neg ? "-" : "", h, mi, s);
     n += put_frac(t + n, us, fsp);
     int64_t micros = ((int64_t)h * 3600 + mi * 60 + s) * 1000000 + us;
-    return set_temporal(rec, v, SL_T_TIME, t, n, 1, neg ? -micros : micros, fsp);
+    return sl_value_set_temporal(rec, v, SL_T_TIME, t, (size_t)n, 1, neg ? -micros : micros,
+                                 (int)fsp, 0, 0);
 }
 
 /* Fractional part of TIME2/DATETIME2/TIMESTAMP2: (fsp + 1) / 2 bytes. */
@@ -447,7 +405,8 @@ sl_err_t col_mysql_value_decode(const col_mysql_column_t *c, const uint8_t *p, s
         char t[16];
         int tl = sprintf(t, "%04u-%02u-%02u", y, m, d);
         int ok = valid_date(y, m, d);
-        return set_temporal(rec, v, SL_T_DATE, t, tl, ok, ok ? days_from_civil(y, m, d) : 0, 0);
+        return sl_value_set_temporal(rec, v, SL_T_DATE, t, (size_t)tl, ok,
+                                     ok ? sl_days_from_civil(y, m, d) : 0, 0, 0, 0);
     }
     case COL_MYSQL_T_TIME:      /* pre-5.6: 3 bytes, signed HHMMSS */
         if (c->scale)
@@ -504,12 +463,14 @@ sl_err_t col_mysql_value_decode(const col_mysql_column_t *c, const uint8_t *p, s
             char t[40];
             int tl = sprintf(t, "0000-00-00 00:00:00");
             tl += put_frac(t + tl, 0, fsp);
-            return set_temporal(rec, v, SL_T_TIMESTAMP, t, tl, 0, 0, fsp);
+            return sl_value_set_temporal(rec, v, SL_T_TIMESTAMP, t, (size_t)tl, 0, 0, (int)fsp,
+                                         0, 0);
         }
-        unsigned y, mo, d;
-        civil_from_days((int64_t)(secs / 86400), &y, &mo, &d);
+        int64_t y;
+        unsigned mo, d;
+        sl_civil_from_days((int64_t)(secs / 86400), &y, &mo, &d);
         unsigned sod = (unsigned)(secs % 86400);
-        return put_datetime(rec, v, SL_T_TIMESTAMP, y, mo, d, sod / 3600, sod / 60 % 60,
+        return put_datetime(rec, v, SL_T_TIMESTAMP, (unsigned)y, mo, d, sod / 3600, sod / 60 % 60,
                             sod % 60, us, fsp);
     }
     case COL_MYSQL_T_DATETIME2:

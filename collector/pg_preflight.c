@@ -88,6 +88,16 @@ static sl_err_t q(PGconn *c, PGresult **res, char *errstr, size_t errstr_size,
     return SL_OK;
 }
 
+/* q() with one parameter, $1 = the oid. */
+static sl_err_t q_oid(PGconn *c, PGresult **res, char *errstr, size_t errstr_size,
+                      const char *what, const char *sql, uint32_t oid)
+{
+    char o[16];
+    const char *p[1] = {o};
+    snprintf(o, sizeof(o), "%u", oid);
+    return q(c, res, errstr, errstr_size, what, sql, 1, p);
+}
+
 sl_err_t pg_query_lsn(PGconn *conn, const char *sql, uint64_t *out, char *errstr,
                       size_t errstr_size)
 {
@@ -370,15 +380,12 @@ sl_err_t pg_catalog_type(void *ctx, uint32_t oid, pg_typdesc_t *out, char *errst
                          size_t errstr_size)
 {
     PGconn *c = ctx;
-    char o[16];
-    const char *p[1] = {o};
     PGresult *r;
-    snprintf(o, sizeof(o), "%u", oid);
-    sl_err_t err = q(c, &r, errstr, errstr_size, "reading pg_type",
-                     "SELECT t.typtype, t.typcategory, t.typbasetype, t.typelem, t.typname, "
-                     "(SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e "
-                     "WHERE e.enumtypid = t.oid), (SELECT count(*) FROM pg_enum e WHERE "
-                     "e.enumtypid = t.oid) FROM pg_type t WHERE t.oid = $1", 1, p);
+    sl_err_t err = q_oid(c, &r, errstr, errstr_size, "reading pg_type",
+                         "SELECT t.typtype, t.typcategory, t.typbasetype, t.typelem, t.typname, "
+                         "(SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e "
+                         "WHERE e.enumtypid = t.oid), (SELECT count(*) FROM pg_enum e WHERE "
+                         "e.enumtypid = t.oid) FROM pg_type t WHERE t.oid = $1", oid);
     if (err)
         return err;
     if (PQntuples(r) != 1) {
@@ -430,15 +437,13 @@ sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const c
                              char *errstr, size_t errstr_size)
 {
     PGconn *c = ctx;
-    char o[16];
-    const char *p[1] = {o};
     PGresult *r;
-    snprintf(o, sizeof(o), "%u", relid);
-    sl_err_t err = q(c, &r, errstr, errstr_size, "reading pg_attribute",
-                     "SELECT a.attname, a.attnotnull, format_type(a.atttypid, a.atttypmod), "
-                     "COALESCE((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY "
-                     "k(att, n) WHERE i.indrelid = a.attrelid AND i.indisprimary AND "
-                     "k.att = a.attnum), 0) FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped", 1, p);
+    sl_err_t err = q_oid(c, &r, errstr, errstr_size, "reading pg_attribute",
+                         "SELECT a.attname, a.attnotnull, format_type(a.atttypid, a.atttypmod), "
+                         "COALESCE((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY "
+                         "k(att, n) WHERE i.indrelid = a.attrelid AND i.indisprimary AND "
+                         "k.att = a.attnum), 0) FROM pg_attribute a WHERE a.attrelid = $1 "
+                         "AND a.attnum > 0 AND NOT a.attisdropped", relid);
     if (err)
         return err;
     out->ncols = ncols;

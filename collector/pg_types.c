@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pg_decode.h"
+#include "sl_value_text.h"
 
 typedef struct pg_builtin_s {
     uint32_t    oid;
@@ -215,18 +216,6 @@ int pg_temporal_precision(const pg_type_t *type, int32_t typmod)
 
 /* ------------------------------------------------------------ parsers */
 
-/* Days from 1970-01-01 of a proleptic Gregorian date, astronomical year
- * (1 BC = 0). Howard Hinnant's days_from_civil. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static int digits(const char **p, const char *end, int min, int max, int64_t *out)
 {
     int n = 0;
@@ -253,7 +242,7 @@ static int parse_date(const char **p, const char *end, int bc, int64_t *days)
         return 0;
     if (bc)
         y = 1 - y;
-    *days = days_from_civil(y, (unsigned)m, (unsigned)d);
+    *days = sl_days_from_civil(y, (unsigned)m, (unsigned)d);
     return 1;
 }
 

@@ -79,19 +79,26 @@ static int fld_enum(const avro_value_t *parent, size_t i, int max, int *out, dec
     return 0;
 }
 
+/* union {null, T} field: *has = 0 for null, else 1 and *br = the T value. */
+static int fld_opt(const avro_value_t *parent, size_t i, avro_value_t *br, int *has)
+{
+    avro_value_t u;
+    int disc;
+    int rc = fld(parent, i, &u);
+    if (rc || (rc = avro_value_get_discriminant(&u, &disc)))
+        return rc;
+    *has = disc != 0;
+    return *has ? avro_value_get_current_branch(&u, br) : 0;
+}
+
 /* union {null, string}: NULL for null */
 static int fld_nstr(sl_record_t *rec, const avro_value_t *parent, size_t i, const char **out)
 {
-    avro_value_t f, br;
-    int disc;
-    int rc = fld(parent, i, &f);
-    if (rc || (rc = avro_value_get_discriminant(&f, &disc)))
-        return rc;
+    avro_value_t br;
+    int has;
+    int rc = fld_opt(parent, i, &br, &has);
     *out = NULL;
-    if (disc == 0)
-        return 0;
-    rc = avro_value_get_current_branch(&f, &br);
-    return rc ? rc : get_str(rec, &br, out, NULL);
+    return rc || !has ? rc : get_str(rec, &br, out, NULL);
 }
 
 /* array<string> into an arena array of n strings */
@@ -132,7 +139,7 @@ static int get_bytes(sl_record_t *rec, const avro_value_t *v, sl_value_t *out)
 
 static int dec_value(sl_record_t *rec, const avro_value_t *slot, sl_value_t *v, dec_ctx_t *ctx)
 {
-    avro_value_t br, f, u, b2;
+    avro_value_t br, f, b2;
     int disc, rc;
     if ((rc = avro_value_get_discriminant(slot, &disc)) ||
         (rc = avro_value_get_current_branch(slot, &br)))
@@ -183,18 +190,15 @@ static int dec_value(sl_record_t *rec, const avro_value_t *slot, sl_value_t *v, 
             return rc;
         v->u.t.kind = (sl_temporal_kind_t)kind;
         v->u.t.precision = prec;
-        if ((rc = fld(&br, T_MICROS, &u)) || (rc = avro_value_get_discriminant(&u, &disc)))
+        int has;
+        if ((rc = fld_opt(&br, T_MICROS, &b2, &has)) ||
+            (has && (rc = avro_value_get_long(&b2, &v->u.t.micros))))
             return rc;
-        v->u.t.has_micros = disc == 1;
-        if (disc == 1 && ((rc = avro_value_get_current_branch(&u, &b2)) ||
-                          (rc = avro_value_get_long(&b2, &v->u.t.micros))))
+        v->u.t.has_micros = has;
+        if ((rc = fld_opt(&br, T_TZ, &b2, &has)) ||
+            (has && (rc = avro_value_get_int(&b2, &v->u.t.tz_offset_s))))
             return rc;
-        if ((rc = fld(&br, T_TZ, &u)) || (rc = avro_value_get_discriminant(&u, &disc)))
-            return rc;
-        v->u.t.has_tz = disc == 1;
-        if (disc == 1 && ((rc = avro_value_get_current_branch(&u, &b2)) ||
-                          (rc = avro_value_get_int(&b2, &v->u.t.tz_offset_s))))
-            return rc;
+        v->u.t.has_tz = has;
         return 0;
     }
     case SL_VAL_BIT: {
@@ -262,16 +266,14 @@ static int dec_value(sl_record_t *rec, const avro_value_t *slot, sl_value_t *v, 
 static int dec_image(sl_record_t *rec, const avro_value_t *row, size_t idx, uint32_t ncols,
                      uint32_t r, sl_value_t **out, dec_ctx_t *ctx)
 {
-    avro_value_t u, arr, el;
+    avro_value_t arr, el;
     size_t n;
-    int disc;
-    int rc = fld(row, idx, &u);
+    int has;
+    int rc = fld_opt(row, idx, &arr, &has);
     *out = NULL;
-    if (rc || (rc = avro_value_get_discriminant(&u, &disc)))
+    if (rc || !has)
         return rc;
-    if (disc == 0)
-        return 0;
-    if ((rc = avro_value_get_current_branch(&u, &arr)) || (rc = avro_value_get_size(&arr, &n)))
+    if ((rc = avro_value_get_size(&arr, &n)))
         return rc;
     if (n != ncols)
         DFAIL(ctx, "row %" PRIu32 " %s image has %zu values for %" PRIu32 " columns",

@@ -5,26 +5,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define KAFKA_PREFIX "kafka."
 #define KAFKA_PREFIX_LEN 6
-
-static void set_err(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
 
 static int is_kafka_key(const char *key)
 {
@@ -123,7 +109,7 @@ static int check_range(const char *s, sl_conf_type_t type, int64_t v, int64_t mi
     if ((min != 0 || max != 0) && (v < min || v > max)) {
         char r[80];
         fmt_range(type, min, max, r, sizeof(r));
-        set_err(errstr, size, "%s is out of range%s", s, r);
+        sl_err_set(errstr, size, "%s is out of range%s", s, r);
         return -1;
     }
     return 0;
@@ -138,11 +124,11 @@ int sl_conf_parse_int(const char *s, int64_t min, int64_t max, int64_t *out,
     int rc = parse_num(s, &v, &end);
     fmt_range(SL_CONF_T_INT, min, max, r, sizeof(r));
     if (rc == -2) {
-        set_err(errstr, errstr_size, "%s is out of range%s", s, r);
+        sl_err_set(errstr, errstr_size, "%s is out of range%s", s, r);
         return -1;
     }
     if (rc < 0 || *end) {
-        set_err(errstr, errstr_size, "%s is not an integer%s", shown(s, q, sizeof(q)), r);
+        sl_err_set(errstr, errstr_size, "%s is not an integer%s", shown(s, q, sizeof(q)), r);
         return -1;
     }
     if (check_range(s, SL_CONF_T_INT, v, min, max, errstr, errstr_size))
@@ -160,8 +146,8 @@ int sl_conf_parse_bool(const char *s, int *out, char *errstr, size_t errstr_size
         if (strcasecmp(s, no[i]) == 0)  { *out = 0; return 0; }
     }
     char q[80];
-    set_err(errstr, errstr_size, "%s is not a boolean (true|false, yes|no, on|off, 1|0)",
-            shown(s, q, sizeof(q)));
+    sl_err_set(errstr, errstr_size, "%s is not a boolean (true|false, yes|no, on|off, 1|0)",
+               shown(s, q, sizeof(q)));
     return -1;
 }
 
@@ -199,12 +185,12 @@ static int parse_with_units(const char *s, sl_conf_type_t type, const struct uni
     *out = v;
     return 0;
 bad:
-    set_err(errstr, size, "%s is not a %s", shown(s, q, sizeof(q)), what);
+    sl_err_set(errstr, size, "%s is not a %s", shown(s, q, sizeof(q)), what);
     return -1;
 range: {
         char r[80];
         fmt_range(type, min, max, r, sizeof(r));
-        set_err(errstr, size, "%s is out of range%s", s, r);
+        sl_err_set(errstr, size, "%s is out of range%s", s, r);
         return -1;
     }
 }
@@ -247,7 +233,7 @@ static int parse_enum(const sl_conf_entry_t *e, const char *s, int *out, char *e
     sl_buf_t b = SL_BUF_INIT;
     for (int i = 0; e->choices && e->choices[i]; i++)
         sl_buf_printf(&b, "%s%s", i ? "|" : "", e->choices[i]);
-    set_err(errstr, size, "%s is not one of %s", shown(s, q, sizeof(q)), b.data ? b.data : "");
+    sl_err_set(errstr, size, "%s is not one of %s", shown(s, q, sizeof(q)), b.data ? b.data : "");
     sl_buf_free(&b);
     return -1;
 }
@@ -291,7 +277,7 @@ static int store_value(sl_conf_t *conf, size_t i, const char *value, char *errst
 
     char *copy = strdup(value);
     if (!copy) {
-        set_err(errstr, size, "out of memory");
+        sl_err_set(errstr, size, "out of memory");
         return -1;
     }
     free(conf->text[i]);
@@ -364,23 +350,23 @@ sl_err_t sl_conf_set(sl_conf_t *conf, const char *key, const char *value,
     if (i < 0 && !is_kafka_key(key)) {
         const char *near = closest_key(conf, key);
         if (near)
-            set_err(errstr, errstr_size, "%s: unknown key \"%s\" (did you mean \"%s\"?)",
-                    where, key, near);
+            sl_err_set(errstr, errstr_size, "%s: unknown key \"%s\" (did you mean \"%s\"?)",
+                       where, key, near);
         else
-            set_err(errstr, errstr_size, "%s: unknown key \"%s\"", where, key);
+            sl_err_set(errstr, errstr_size, "%s: unknown key \"%s\"", where, key);
         return SL_ERR_INVALID;
     }
     if (i >= 0) {
         char reason[400];
         if (store_value(conf, (size_t)i, value, reason, sizeof(reason))) {
-            set_err(errstr, errstr_size, "%s: key \"%s\": %s", where, key, reason);
+            sl_err_set(errstr, errstr_size, "%s: key \"%s\": %s", where, key, reason);
             return SL_ERR_INVALID;
         }
         conf->origin[i] = (unsigned char)origin;
     }
     if (is_kafka_key(key) &&
         sl_kvlist_set(&conf->kafka, key + KAFKA_PREFIX_LEN, value) != SL_OK) {
-        set_err(errstr, errstr_size, "%s: out of memory", where);
+        sl_err_set(errstr, errstr_size, "%s: out of memory", where);
         return SL_ERR_NOMEM;
     }
     return SL_OK;
@@ -396,7 +382,7 @@ sl_err_t sl_conf_init(sl_conf_t *conf, const sl_conf_entry_t *table, size_t n,
     conf->text = calloc(n ? n : 1, sizeof(*conf->text));
     conf->origin = calloc(n ? n : 1, sizeof(*conf->origin));
     if (!conf->text || !conf->origin) {
-        set_err(errstr, errstr_size, "out of memory");
+        sl_err_set(errstr, errstr_size, "out of memory");
         return SL_ERR_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
@@ -461,15 +447,15 @@ static int unquote(char *v, const char *where, const char *key, char *errstr, si
         *w++ = *r++;
     }
     if (*r != q) {
-        set_err(errstr, size, "%s: key \"%s\": unterminated quote (%c)", where, key, q);
+        sl_err_set(errstr, size, "%s: key \"%s\": unterminated quote (%c)", where, key, q);
         return -1;
     }
     r++;
     while (isspace((unsigned char)*r))
         r++;
     if (*r && *r != '#') {
-        set_err(errstr, size, "%s: key \"%s\": unexpected text after the closing quote",
-                where, key);
+        sl_err_set(errstr, size, "%s: key \"%s\": unexpected text after the closing quote",
+                   where, key);
         return -1;
     }
     *w = '\0';
@@ -488,7 +474,7 @@ sl_err_t sl_conf_load_file(sl_conf_t *conf, const char *path, char *errstr,
 
     FILE *f = fopen(path, "r");
     if (!f) {
-        set_err(errstr, errstr_size, "%s: cannot open config file: %s", path, strerror(errno));
+        sl_err_set(errstr, errstr_size, "%s: cannot open config file: %s", path, strerror(errno));
         return SL_ERR_IO;
     }
     free(conf->path);
@@ -504,8 +490,8 @@ sl_err_t sl_conf_load_file(sl_conf_t *conf, const char *path, char *errstr,
         char *eq = strchr(s, '=');
         if (!eq) {
             char q[80];
-            set_err(errstr, errstr_size, "%s: expected \"key = value\", got %s", where,
-                    shown(s, q, sizeof(q)));
+            sl_err_set(errstr, errstr_size, "%s: expected \"key = value\", got %s", where,
+                       shown(s, q, sizeof(q)));
             err = SL_ERR_PARSE;
             goto out;
         }
@@ -513,15 +499,15 @@ sl_err_t sl_conf_load_file(sl_conf_t *conf, const char *path, char *errstr,
         char *key = trim(s);
         char *value = trim(eq + 1);
         if (!*key) {
-            set_err(errstr, errstr_size, "%s: missing key before \"=\"", where);
+            sl_err_set(errstr, errstr_size, "%s: missing key before \"=\"", where);
             err = SL_ERR_PARSE;
             goto out;
         }
         if (!valid_key(key)) {
             char q[80];
-            set_err(errstr, errstr_size,
-                    "%s: invalid key %s (letters, digits, '.', '_' and '-' only)", where,
-                    shown(key, q, sizeof(q)));
+            sl_err_set(errstr, errstr_size,
+                       "%s: invalid key %s (letters, digits, '.', '_' and '-' only)", where,
+                       shown(key, q, sizeof(q)));
             err = SL_ERR_PARSE;
             goto out;
         }
@@ -531,8 +517,8 @@ sl_err_t sl_conf_load_file(sl_conf_t *conf, const char *path, char *errstr,
         }
         const char *first = sl_kvlist_get(&seen, key);
         if (first) {
-            set_err(errstr, errstr_size, "%s: key \"%s\" is set twice (first on line %s)",
-                    where, key, first);
+            sl_err_set(errstr, errstr_size, "%s: key \"%s\" is set twice (first on line %s)",
+                       where, key, first);
             err = SL_ERR_INVALID;
             goto out;
         }
@@ -547,7 +533,7 @@ sl_err_t sl_conf_load_file(sl_conf_t *conf, const char *path, char *errstr,
         }
     }
     if (ferror(f)) {
-        set_err(errstr, errstr_size, "%s: read error: %s", path, strerror(errno));
+        sl_err_set(errstr, errstr_size, "%s: read error: %s", path, strerror(errno));
         err = SL_ERR_IO;
     }
 out:
@@ -590,7 +576,7 @@ sl_err_t sl_conf_apply_arg(sl_conf_t *conf, const char *arg, char *errstr, size_
     const char *eq = strchr(arg, '=');
     char q[80];
     if (!eq || eq == arg) {
-        set_err(errstr, errstr_size, "-X: expected key=value, got %s", shown(arg, q, sizeof(q)));
+        sl_err_set(errstr, errstr_size, "-X: expected key=value, got %s", shown(arg, q, sizeof(q)));
         return SL_ERR_PARSE;
     }
     char *key = strndup(arg, (size_t)(eq - arg));
@@ -609,10 +595,11 @@ sl_err_t sl_conf_check(sl_conf_t *conf, char *errstr, size_t errstr_size)
         if (!(e->flags & SL_CONF_REQUIRED) || (conf->text[i] && conf->text[i][0]))
             continue;
         char env[256];
-        set_err(errstr, errstr_size,
-                "%s: missing required key \"%s\" (set it in the config file, with %s or -X %s=...)",
-                conf->path ? conf->path : "config", e->name,
-                sl_conf_env_name(e->name, env, sizeof(env)), e->name);
+        sl_err_set(errstr, errstr_size,
+                   "%s: missing required key \"%s\" "
+                   "(set it in the config file, with %s or -X %s=...)",
+                   conf->path ? conf->path : "config", e->name,
+                   sl_conf_env_name(e->name, env, sizeof(env)), e->name);
         return SL_ERR_INVALID;
     }
     return SL_OK;

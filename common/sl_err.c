@@ -1,6 +1,9 @@
 /* shiftlog: error names. */
 #include "sl_err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *sl_err_name(sl_err_t err)
 {
     switch (err) {
@@ -20,4 +23,14 @@ const char *sl_err_name(sl_err_t err)
     case SL_ERR_FATAL:       return "fatal";
     }
     return "unknown error";
+}
+
+void sl_err_set(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    if (!errstr || !errstr_size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
 }

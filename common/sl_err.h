@@ -5,6 +5,8 @@
 #ifndef SL_ERR_H
 #define SL_ERR_H
 
+#include <stddef.h>
+
 typedef enum sl_err_e {
     SL_OK             = 0,
     SL_ERR_INVALID    = -1,  /* bad argument, bad config value */
@@ -24,5 +26,10 @@ typedef enum sl_err_e {
 
 /* Returns a static, never-NULL name for the error ("invalid", "kafka", ...). */
 const char *sl_err_name(sl_err_t err);
+
+/* Formats the sentence into errstr (truncated to errstr_size); does nothing
+ * when errstr is NULL or errstr_size is 0. */
+void sl_err_set(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

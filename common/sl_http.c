@@ -29,19 +29,6 @@ struct sl_http_s {
     char              *reason;
 };
 
-static void set_err(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t size, const char *fmt, ...)
-{
-    if (!errstr || !size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, size, fmt, ap);
-    va_end(ap);
-}
-
 /* Splits listen into host (copied into host, "" = any) and port. */
 static int split_listen(const char *listen, char *host, size_t host_size, int *port,
                         char *errstr, size_t size)
@@ -77,8 +64,8 @@ static int split_listen(const char *listen, char *host, size_t host_size, int *p
     *port = (int)p;
     return 0;
 bad:
-    set_err(errstr, size,
-            "\"%s\" is not host:port, [ipv6]:port, :port or off (e.g. 127.0.0.1:9100)", listen);
+    sl_err_set(errstr, size,
+               "\"%s\" is not host:port, [ipv6]:port, :port or off (e.g. 127.0.0.1:9100)", listen);
     return -1;
 }
 
@@ -197,7 +184,7 @@ sl_err_t sl_http_start(sl_http_t **out, const char *listen, const char *service,
     if (!listen || strcmp(listen, "off") == 0)
         return SL_OK;
     if (split_listen(listen, host, sizeof(host), &port, reason, sizeof(reason))) {
-        set_err(errstr, errstr_size, "http.listen: %s", reason);
+        sl_err_set(errstr, errstr_size, "http.listen: %s", reason);
         return SL_ERR_INVALID;
     }
     memset(&hints, 0, sizeof(hints));
@@ -206,8 +193,8 @@ sl_err_t sl_http_start(sl_http_t **out, const char *listen, const char *service,
     hints.ai_flags = AI_PASSIVE;
     int gai = getaddrinfo(host[0] ? host : "0.0.0.0", "0", &hints, &ai);
     if (gai) {
-        set_err(errstr, errstr_size, "http.listen \"%s\": cannot resolve \"%s\": %s", listen,
-                host, gai_strerror(gai));
+        sl_err_set(errstr, errstr_size, "http.listen \"%s\": cannot resolve \"%s\": %s", listen,
+                   host, gai_strerror(gai));
         return SL_ERR_INVALID;
     }
     struct sockaddr_storage sa;
@@ -252,8 +239,8 @@ sl_err_t sl_http_start(sl_http_t **out, const char *listen, const char *service,
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!h->daemon) {
-        set_err(errstr, errstr_size, "http.listen \"%s\": cannot listen: %s", listen,
-                saved ? strerror(saved) : "libmicrohttpd failed to start");
+        sl_err_set(errstr, errstr_size, "http.listen \"%s\": cannot listen: %s", listen,
+                   saved ? strerror(saved) : "libmicrohttpd failed to start");
         err = SL_ERR_IO;
         goto err;
     }

@@ -1,6 +1,7 @@
 /* shiftlog: records as JSON (sl_json.h). Every form is lossless; the
  * "$"-keyed wrapper objects mark values that JSON has no type for. */
 #include "sl_json.h"
+#include "sl_value_text.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -56,11 +57,11 @@ static sl_err_t put_nstr(sl_buf_t *out, const char *s)
 /* NaN and the infinities are not JSON numbers: they are written as strings. */
 static sl_err_t put_float(sl_buf_t *out, double d, int digits)
 {
-    if (isnan(d))
-        return sl_buf_puts(out, "\"NaN\"");
-    if (isinf(d))
-        return sl_buf_puts(out, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-    return sl_buf_printf(out, "%.*g", digits, d);
+    if (isfinite(d))
+        return sl_double_text(out, d, digits);
+    TRY(sl_buf_putc(out, '"'));
+    TRY(sl_double_text(out, d, digits));
+    return sl_buf_putc(out, '"');
 }
 
 sl_err_t sl_value_to_json(const sl_value_t *v, sl_buf_t *out)
@@ -151,8 +152,7 @@ static sl_err_t put_pos(const sl_pos_t *pos, sl_buf_t *out)
     return sl_buf_putc(out, '}');
 }
 
-/* An image as an object keyed by column name, in column order. */
-static sl_err_t put_image(const sl_change_t *c, const sl_value_t *img, sl_buf_t *out)
+sl_err_t sl_image_to_json(const sl_change_t *c, const sl_value_t *img, sl_buf_t *out)
 {
     if (!img)
         return sl_buf_puts(out, "null");
@@ -167,7 +167,7 @@ static sl_err_t put_image(const sl_change_t *c, const sl_value_t *img, sl_buf_t 
     return sl_buf_putc(out, '}');
 }
 
-static sl_err_t put_change(const sl_change_t *c, sl_buf_t *out)
+static sl_err_t put_change(const sl_change_t *c, int flags, sl_buf_t *out)
 {
     TRY(sl_buf_puts(out, ",\"db\":"));
     TRY(put_cstr(out, c->db));
@@ -187,10 +187,13 @@ static sl_err_t put_change(const sl_change_t *c, sl_buf_t *out)
     }
     TRY(sl_buf_puts(out, "],\"rows\":["));
     for (uint32_t r = 0; r < c->nrows; r++) {
-        TRY(sl_buf_puts(out, r ? ",{\"before\":" : "{\"before\":"));
-        TRY(put_image(c, c->rows[r].before, out));
+        TRY(sl_buf_puts(out, r ? ",{" : "{"));
+        if (flags & SL_JSON_SUBOFFSET)
+            TRY(sl_buf_printf(out, "\"subOffset\":%" PRIu32 ",", r));
+        TRY(sl_buf_puts(out, "\"before\":"));
+        TRY(sl_image_to_json(c, c->rows[r].before, out));
         TRY(sl_buf_puts(out, ",\"after\":"));
-        TRY(put_image(c, c->rows[r].after, out));
+        TRY(sl_image_to_json(c, c->rows[r].after, out));
         TRY(sl_buf_putc(out, '}'));
     }
     return sl_buf_putc(out, ']');
@@ -226,13 +229,18 @@ static sl_err_t put_schema(const sl_schema_t *s, sl_buf_t *out)
 
 sl_err_t sl_record_to_json(const sl_record_t *rec, sl_buf_t *out)
 {
+    return sl_record_to_json_ex(rec, 0, out);
+}
+
+sl_err_t sl_record_to_json_ex(const sl_record_t *rec, int flags, sl_buf_t *out)
+{
     TRY(sl_buf_printf(out, "{\"type\":\"%s\",\"source\":", sl_rec_type_name(rec->type)));
     TRY(put_cstr(out, rec->source));
     TRY(sl_buf_puts(out, ",\"pos\":"));
     TRY(put_pos(&rec->pos, out));
     switch (rec->type) {
     case SL_REC_CHANGE:
-        TRY(put_change(&rec->u.change, out));
+        TRY(put_change(&rec->u.change, flags, out));
         break;
     case SL_REC_COMMIT:
         TRY(sl_buf_puts(out, ",\"txn\":"));

@@ -9,8 +9,17 @@
 #include "sl_buf.h"
 #include "sl_record.h"
 
+/* Flags of sl_record_to_json_ex. */
+#define SL_JSON_SUBOFFSET 0x1   /* each CHANGE row starts with "subOffset": its index
+                                 * in the batch (the row's Kafka subOffset) */
+
 /* Appends the record as one JSON object (no newline) to out. */
 sl_err_t sl_record_to_json(const sl_record_t *rec, sl_buf_t *out);
+sl_err_t sl_record_to_json_ex(const sl_record_t *rec, int flags, sl_buf_t *out);
 sl_err_t sl_value_to_json(const sl_value_t *v, sl_buf_t *out);
+
+/* Appends one row image of c as an object keyed by column name, in column
+ * order; img NULL (no image) is written as null. */
+sl_err_t sl_image_to_json(const sl_change_t *c, const sl_value_t *img, sl_buf_t *out);
 
 #endif

@@ -1,7 +1,8 @@
-/* shiftlog: Kafka — the durable-position ring and the admin helpers.
- * The producer is in sl_kafka_producer.c, the consumer in
- * sl_kafka_consumer.c. */
+/* shiftlog: Kafka — the durable-position ring, the admin helpers and the
+ * client setup both wrappers share (sl_kafka_int.h). The producer is in
+ * sl_kafka_producer.c, the consumer in sl_kafka_consumer.c. */
 #include "sl_kafka.h"
+#include "sl_kafka_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,53 @@ void sl_kafka_posring_abort(sl_kafka_posring_t *r)
         r->last = r->durable;
         r->acked_upto = r->durable;
     }
+}
+
+/* ----------------------------------------------------------- client setup */
+
+sl_err_t sl_kafka_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
+                           char *errstr, size_t errstr_size)
+{
+    char rderr[256];
+    if (rd_kafka_conf_set(conf, k, v, rderr, sizeof(rderr)) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "kafka property %s=%s: %s", k, v, rderr);
+        return SL_ERR_INVALID;
+    }
+    return SL_OK;
+}
+
+sl_err_t sl_kafka_connect(rd_kafka_type_t type, rd_kafka_conf_t **conf,
+                          const char *what, const char *brokers,
+                          const char *last_error, const char *check_hint,
+                          int timeout_ms, rd_kafka_t **rk,
+                          char *errstr, size_t errstr_size)
+{
+    char rderr[512];
+    const struct rd_kafka_metadata *md = NULL;
+
+    *rk = rd_kafka_new(type, *conf, rderr, sizeof(rderr));
+    if (!*rk) {
+        snprintf(errstr, errstr_size, "%s: %s", what, rderr);
+        return SL_ERR_KAFKA;
+    }
+    *conf = NULL;                           /* owned by rk now */
+    if (type == RD_KAFKA_CONSUMER)
+        rd_kafka_poll_set_consumer(*rk);
+
+    rd_kafka_resp_err_t e = rd_kafka_metadata(*rk, 0, NULL, &md, timeout_ms);
+    if (e) {
+        if (type == RD_KAFKA_PRODUCER)
+            rd_kafka_poll(*rk, 0);          /* collect error_cb reasons */
+        snprintf(errstr, errstr_size,
+                 "kafka brokers %s not reachable within %d ms (%s%s%s); "
+                 "%s and that Kafka is up",
+                 brokers, timeout_ms, rd_kafka_err2str(e),
+                 last_error[0] ? ": " : "", last_error, check_hint);
+        return SL_ERR_KAFKA;
+    }
+    rd_kafka_metadata_destroy(md);
+    return SL_OK;
 }
 
 /* ------------------------------------------------------------------ admin */

@@ -1,6 +1,7 @@
 /* shiftlog: the Kafka consumer wrapper (read_committed, manual offsets).
  * See sl_kafka.h. */
 #include "sl_kafka.h"
+#include "sl_kafka_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,26 +33,12 @@ static void consumer_log_cb(const rd_kafka_t *rk, int level, const char *fac,
            "librdkafka %s: %s", fac, buf);
 }
 
-static sl_err_t cset(rd_kafka_conf_t *conf, const char *k, const char *v,
-                     char *errstr, size_t errstr_size)
-{
-    char rderr[256];
-    if (rd_kafka_conf_set(conf, k, v, rderr, sizeof(rderr)) !=
-        RD_KAFKA_CONF_OK) {
-        snprintf(errstr, errstr_size, "kafka property %s=%s: %s", k, v, rderr);
-        return SL_ERR_INVALID;
-    }
-    return SL_OK;
-}
-
 sl_err_t sl_kafka_consumer_new(sl_kafka_consumer_t **out,
                                const sl_kvlist_t *props, const char *group_id,
                                int connect_timeout_ms,
                                char *errstr, size_t errstr_size)
 {
     sl_err_t err;
-    char rderr[512];
-    const struct rd_kafka_metadata *md = NULL;
     int tmo = connect_timeout_ms > 0 ? connect_timeout_ms : 10000;
 
     *out = NULL;
@@ -68,7 +55,7 @@ sl_err_t sl_kafka_consumer_new(sl_kafka_consumer_t **out,
             snprintf(c->brokers, sizeof(c->brokers), "%s", v);
         if (!strcmp(k, "group.id"))
             c->has_group = 1;
-        if ((err = cset(conf, k, v, errstr, errstr_size)))
+        if ((err = sl_kafka_conf_set(conf, k, v, errstr, errstr_size)))
             goto err;
     }
     if (!c->brokers[0]) {
@@ -78,7 +65,7 @@ sl_err_t sl_kafka_consumer_new(sl_kafka_consumer_t **out,
         goto err;
     }
     if (group_id) {
-        if ((err = cset(conf, "group.id", group_id, errstr, errstr_size)))
+        if ((err = sl_kafka_conf_set(conf, "group.id", group_id, errstr, errstr_size)))
             goto err;
         c->has_group = 1;
     } else if (!c->has_group) {
@@ -86,38 +73,22 @@ sl_err_t sl_kafka_consumer_new(sl_kafka_consumer_t **out,
          * nothing is committed under this one (commit is refused). */
         char g[64];
         snprintf(g, sizeof(g), "shiftlog-assign-%ld", (long)getpid());
-        if ((err = cset(conf, "group.id", g, errstr, errstr_size)))
+        if ((err = sl_kafka_conf_set(conf, "group.id", g, errstr, errstr_size)))
             goto err;
     }
-    if ((err = cset(conf, "isolation.level", "read_committed", errstr, errstr_size)) ||
-        (err = cset(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
-        (err = cset(conf, "enable.auto.offset.store", "false", errstr, errstr_size)) ||
-        (err = cset(conf, "enable.partition.eof", "true", errstr, errstr_size)))
+    if ((err = sl_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size)) ||
+        (err = sl_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
+        (err = sl_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size)) ||
+        (err = sl_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size)))
         goto err;
     rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
     rd_kafka_conf_set_log_cb(conf, consumer_log_cb);
     rd_kafka_conf_set_opaque(conf, c);
 
-    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
-    if (!c->rk) {
-        snprintf(errstr, errstr_size, "kafka consumer: %s", rderr);
-        err = SL_ERR_KAFKA;
+    if ((err = sl_kafka_connect(RD_KAFKA_CONSUMER, &conf, "kafka consumer", c->brokers,
+                                c->last_error, "check the broker list", tmo, &c->rk,
+                                errstr, errstr_size)))
         goto err;
-    }
-    conf = NULL;
-    rd_kafka_poll_set_consumer(c->rk);
-
-    rd_kafka_resp_err_t e = rd_kafka_metadata(c->rk, 0, NULL, &md, tmo);
-    if (e) {
-        snprintf(errstr, errstr_size,
-                 "kafka brokers %s not reachable within %d ms (%s%s%s); "
-                 "check the broker list and that Kafka is up",
-                 c->brokers, tmo, rd_kafka_err2str(e),
-                 c->last_error[0] ? ": " : "", c->last_error);
-        err = SL_ERR_KAFKA;
-        goto err;
-    }
-    rd_kafka_metadata_destroy(md);
     *out = c;
     return SL_OK;
 err:

@@ -1,6 +1,7 @@
 /* shiftlog: the Kafka producer wrapper (idempotent, optionally
  * transactional) with durable-position tracking. See sl_kafka.h. */
 #include "sl_kafka.h"
+#include "sl_kafka_int.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -108,25 +109,12 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
     sl_log(l, "librdkafka %s: %s", fac, buf);
 }
 
-static sl_err_t conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
-                         char *errstr, size_t errstr_size)
-{
-    char rderr[256];
-    if (rd_kafka_conf_set(conf, k, v, rderr, sizeof(rderr)) !=
-        RD_KAFKA_CONF_OK) {
-        snprintf(errstr, errstr_size, "kafka property %s=%s: %s", k, v, rderr);
-        return SL_ERR_INVALID;
-    }
-    return SL_OK;
-}
-
 sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
                                const sl_kafka_producer_conf_t *c,
                                char *errstr, size_t errstr_size)
 {
     sl_err_t err;
-    char num[32], rderr[512];
-    const struct rd_kafka_metadata *md = NULL;
+    char num[32];
     int qmsgs = c->queue_max_messages > 0 ? c->queue_max_messages : 100000;
     int qkb = c->queue_max_kbytes > 0 ? c->queue_max_kbytes : 65536;
     int tmo = c->connect_timeout_ms > 0 ? c->connect_timeout_ms : 10000;
@@ -163,7 +151,7 @@ sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
             p->transactional = 1;
         if (!strcmp(k, "bootstrap.servers") || !strcmp(k, "metadata.broker.list"))
             snprintf(p->brokers, sizeof(p->brokers), "%s", v);
-        if ((err = conf_set(conf, k, v, errstr, errstr_size)))
+        if ((err = sl_kafka_conf_set(conf, k, v, errstr, errstr_size)))
             goto err;
     }
     if (!p->brokers[0]) {
@@ -173,15 +161,15 @@ sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
         err = SL_ERR_INVALID;
         goto err;
     }
-    if ((err = conf_set(conf, "enable.idempotence", "true", errstr, errstr_size)) ||
-        (err = conf_set(conf, "acks", "all", errstr, errstr_size)))
+    if ((err = sl_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size)) ||
+        (err = sl_kafka_conf_set(conf, "acks", "all", errstr, errstr_size)))
         goto err;
     snprintf(num, sizeof(num), "%d", qmsgs);
-    if ((err = conf_set(conf, "queue.buffering.max.messages", num, errstr,
+    if ((err = sl_kafka_conf_set(conf, "queue.buffering.max.messages", num, errstr,
                         errstr_size)))
         goto err;
     snprintf(num, sizeof(num), "%d", qkb);
-    if ((err = conf_set(conf, "queue.buffering.max.kbytes", num, errstr,
+    if ((err = sl_kafka_conf_set(conf, "queue.buffering.max.kbytes", num, errstr,
                         errstr_size)))
         goto err;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
@@ -194,26 +182,10 @@ sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
         snprintf(errstr, errstr_size, "kafka producer: out of memory");
         goto err;
     }
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
-    if (!p->rk) {
-        snprintf(errstr, errstr_size, "kafka producer: %s", rderr);
-        err = SL_ERR_KAFKA;
+    if ((err = sl_kafka_connect(RD_KAFKA_PRODUCER, &conf, "kafka producer", p->brokers,
+                                p->last_error, "check kafka.bootstrap.servers", tmo, &p->rk,
+                                errstr, errstr_size)))
         goto err;
-    }
-    conf = NULL;                            /* owned by rk now */
-
-    rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, NULL, &md, tmo);
-    if (e) {
-        rd_kafka_poll(p->rk, 0);            /* collect error_cb reasons */
-        snprintf(errstr, errstr_size,
-                 "kafka brokers %s not reachable within %d ms (%s%s%s); "
-                 "check kafka.bootstrap.servers and that Kafka is up",
-                 p->brokers, tmo, rd_kafka_err2str(e),
-                 p->last_error[0] ? ": " : "", p->last_error);
-        err = SL_ERR_KAFKA;
-        goto err;
-    }
-    rd_kafka_metadata_destroy(md);
     *out = p;
     return SL_OK;
 err:

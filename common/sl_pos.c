@@ -22,6 +22,12 @@ int sl_pos_cmp(const sl_pos_t *a, const sl_pos_t *b)
     return cmp_u64(a->row, b->row);
 }
 
+void sl_pos_key(const sl_pos_t *pos, char out[SL_POS_KEY_LEN + 1])
+{
+    snprintf(out, SL_POS_KEY_LEN + 1, "%01x%016" PRIx64 "%016" PRIx64 "%08" PRIx32,
+             (unsigned)pos->kind & 0xf, pos->seq, pos->offset, pos->row);
+}
+
 int sl_pos_format(const sl_pos_t *pos, char *buf, size_t size)
 {
     switch (pos->kind) {

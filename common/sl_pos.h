@@ -44,6 +44,13 @@ int sl_pos_cmp(const sl_pos_t *a, const sl_pos_t *b);
  * Returns the length snprintf would have written. */
 int sl_pos_format(const sl_pos_t *pos, char *buf, size_t size);
 
+/* Fixed-width text of a position that sorts (byte-wise) exactly like
+ * sl_pos_cmp: kind (1 hex digit), seq (16), offset (16), row (8) = 41 chars +
+ * NUL. The applier's MongoDB `_pos`, the miner's log documents and
+ * `shiftlog log --from-position` all use it. */
+#define SL_POS_KEY_LEN 41
+void sl_pos_key(const sl_pos_t *pos, char out[SL_POS_KEY_LEN + 1]);
+
 /* Parses the text form. On error fills errstr and returns SL_ERR_PARSE. */
 sl_err_t sl_pos_parse(const char *text, sl_pos_t *out,
                       char *errstr, size_t errstr_size);

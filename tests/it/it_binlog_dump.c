@@ -103,23 +103,6 @@ static void apply_hints(col_tablemap_t *tm)
         mysql_free_result(res);
 }
 
-static void put_image(sl_buf_t *out, const sl_change_t *c, const sl_value_t *img)
-{
-    if (!img) {
-        sl_buf_puts(out, "null");
-        return;
-    }
-    sl_buf_putc(out, '{');
-    for (uint32_t i = 0; i < c->ncols; i++) {
-        if (i)
-            sl_buf_putc(out, ',');
-        sl_buf_json_str(out, c->columns[i], strlen(c->columns[i]));
-        sl_buf_putc(out, ':');
-        sl_value_to_json(&img[i], out);
-    }
-    sl_buf_putc(out, '}');
-}
-
 static void on_table_map(const uint8_t *body, size_t len)
 {
     col_tablemap_t tm;
@@ -169,9 +152,9 @@ static void on_rows(int type, const uint8_t *body, size_t len, const char *file,
             sl_buf_json_str(out, c->table, strlen(c->table));
             sl_buf_printf(out, ",\"op\":\"%s\",\"pos\":\"%s:%lu#%u\",\"before\":",
                           sl_op_name(c->op), file, ev_pos, first + r);
-            put_image(out, c, c->rows[r].before);
+            sl_image_to_json(c, c->rows[r].before, out);
             sl_buf_puts(out, ",\"after\":");
-            put_image(out, c, c->rows[r].after);
+            sl_image_to_json(c, c->rows[r].after, out);
             sl_buf_puts(out, "}\n");
             fwrite(out->data, 1, out->len, stdout);
         }

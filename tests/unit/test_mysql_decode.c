@@ -114,23 +114,10 @@ static void row_json(sl_buf_t *out, const sl_change_t *c, uint32_t r, const char
     sl_buf_puts(out, ",\"table\":");
     sl_buf_json_str(out, c->table, strlen(c->table));
     sl_buf_printf(out, ",\"op\":\"%s\",\"pos\":\"%s\"", sl_op_name(c->op), pos);
-    const sl_value_t *imgs[2] = {c->rows[r].before, c->rows[r].after};
-    for (int k = 0; k < 2; k++) {
-        sl_buf_puts(out, k ? ",\"after\":" : ",\"before\":");
-        if (!imgs[k]) {
-            sl_buf_puts(out, "null");
-            continue;
-        }
-        sl_buf_putc(out, '{');
-        for (uint32_t i = 0; i < c->ncols; i++) {
-            if (i)
-                sl_buf_putc(out, ',');
-            sl_buf_json_str(out, c->columns[i], strlen(c->columns[i]));
-            sl_buf_putc(out, ':');
-            sl_value_to_json(&imgs[k][i], out);
-        }
-        sl_buf_putc(out, '}');
-    }
+    sl_buf_puts(out, ",\"before\":");
+    sl_image_to_json(c, c->rows[r].before, out);
+    sl_buf_puts(out, ",\"after\":");
+    sl_image_to_json(c, c->rows[r].after, out);
     sl_buf_puts(out, "}\n");
 }
 
