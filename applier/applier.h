@@ -163,6 +163,9 @@ app_txn_rc_t app_txn_feed(app_txn_t *x, sl_record_t **rec, const app_msg_t *m,
 /* Nothing to read right now: commits a group of complete transactions whose
  * flush interval has passed. */
 app_txn_rc_t app_txn_tick(app_txn_t *x, char *errstr, size_t errstr_size);
+/* The consumer has nothing queued: commit the complete source transactions
+ * now instead of waiting for write_batch / flush.interval.ms. */
+app_txn_rc_t app_txn_idle(app_txn_t *x, char *errstr, size_t errstr_size);
 /* Milliseconds until app_txn_tick has something to do (-1 = nothing). */
 int          app_txn_next_deadline_ms(const app_txn_t *x);
 /* Rolls back whatever is open (shutdown, errors). */

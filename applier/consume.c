@@ -5,7 +5,10 @@
  *            before that offset, assign the source partition AT THE STORED
  *            OFFSET (not the consumer group's) and skip the subOffsets
  *            already applied inside that message;
- *   loop     consume (read_committed) → decode → txn.c; idle: flush by time;
+ *   loop     consume (read_committed) → decode → txn.c; when the consumer's
+ *            queue is drained, the complete source transactions in the open
+ *            target transaction are committed at once (latency); otherwise
+ *            by write_batch / flush.interval.ms;
  *   errors   undecodable message → dead letter (alone); a source transaction
  *            the target rejects or that cannot be converted → the whole
  *            source transaction goes to the dead-letter topic (never a part
@@ -24,9 +27,6 @@
 
 #include "applier.h"
 #include "sl_log.h"
-
-#pragma weak app_target_mysql
-#pragma weak app_target_mongo
 
 typedef struct run_s {
     const app_conf_t       *c;
@@ -61,7 +61,7 @@ static const app_target_ops_t *pick_target(int type)
 {
     switch (type) {
     case 0:  return &app_target_pg;
-    case 1:  return &app_target_mysql;   /* NULL while not linked in */
+    case 1:  return &app_target_mysql;
     default: return &app_target_mongo;
     }
 }
@@ -292,6 +292,15 @@ static void commit_group_offset(run_t *r)
     r->group_commit_ms = now;
 }
 
+/* The source position text of rec, formatted on first use into buf (only
+ * errors and dead letters need it: not done per message). */
+static const char *pos_text(const sl_record_t *rec, char *buf, size_t size)
+{
+    if (!buf[0] && rec)
+        sl_pos_format(&rec->pos, buf, size);
+    return buf;
+}
+
 /* One message. Returns 0 to go on, -1 to stop the task. */
 static int handle(run_t *r, const sl_kafka_msg_t *m)
 {
@@ -321,12 +330,13 @@ static int handle(run_t *r, const sl_kafka_msg_t *m)
             return -1;
         return again ? 0 : count_error(r, reason);
     }
-    sl_pos_format(&r->rec->pos, pos, sizeof(pos));
+    if (r->rec->type == SL_REC_SCHEMA)
+        pos_text(r->rec, pos, sizeof(pos));      /* app_txn_feed takes the record */
 
     /* replay that dead-letters a rejected source transaction */
     if (r->dlq_from >= 0 && m->offset >= r->dlq_from) {
         if (r->rec->type == SL_REC_CHANGE || r->rec->type == SL_REC_SCHEMA)
-            return to_dlq(r, m, pos, r->dlq_reason);
+            return to_dlq(r, m, pos_text(r->rec, pos, sizeof(pos)), r->dlq_reason);
         r->dlq_from = -1;          /* its COMMIT (or a FINISH) ends it: commit there */
         app_txn_commit_at(r->txn, m->offset);
     }
@@ -353,15 +363,17 @@ static int handle(run_t *r, const sl_kafka_msg_t *m)
                 r->ops->name, errstr);
         return restart_from_target(r, -1);
     case APP_TXN_TABLE_STOPPED:
-        return to_dlq(r, m, pos, errstr);
+        return to_dlq(r, m, pos_text(r->rec, pos, sizeof(pos)), errstr);
     case APP_TXN_FATAL:
-        sl_error("offset %" PRId64 " (%s): %s", m->offset, pos, errstr);
+        sl_error("offset %" PRId64 " (%s): %s", m->offset, pos_text(r->rec, pos, sizeof(pos)),
+                 errstr);
         return -1;
     case APP_TXN_REJECTED:
         break;
     }
     /* rejected: errstr names table and key */
     char what[1400];
+    pos_text(r->rec, pos, sizeof(pos));
     int64_t first = since >= 0 ? since : m->offset;
     snprintf(what, sizeof(what), "%s (offset %" PRId64 ", position %s)", errstr, m->offset, pos);
     sl_error("source transaction from offset %" PRId64 " rejected: %s", first, what);
@@ -474,7 +486,25 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         int wait = app_txn_next_deadline_ms(r.txn);
         if (wait < 0 || wait > 200)
             wait = 200;
-        sl_err_t err = sl_kafka_consume(r.cons, wait, &m, errstr, sizeof(errstr));
+        sl_err_t err = sl_kafka_consume(r.cons, 0, &m, errstr, sizeof(errstr));
+        if (err == SL_ERR_TIMEOUT || (err == SL_OK && m.eof)) {
+            /* drained: commit the complete source transactions now (latency),
+             * then wait for more */
+            app_txn_rc_t rc = app_txn_idle(r.txn, errstr, sizeof(errstr));
+            if (rc == APP_TXN_OK)
+                commit_group_offset(&r);
+            else {
+                sl_warn("target %s: %s; reconnecting and replaying from the stored position",
+                        r.ops->name, errstr);
+                if (restart_from_target(&r, -1)) {
+                    code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+                    break;
+                }
+                continue;
+            }
+            if (err == SL_ERR_TIMEOUT)
+                err = sl_kafka_consume(r.cons, wait, &m, errstr, sizeof(errstr));
+        }
         if (sl_service_stopping()) {
             code = SL_EXIT_OK;
             break;

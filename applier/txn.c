@@ -194,6 +194,7 @@ sl_err_t app_txn_new(app_txn_t **out, const app_txn_conf_t *conf, char *errstr,
     }
     x->c = *conf;
     x->txn_first_offset = -1;
+    snprintf(x->group_pos.topic, sizeof(x->group_pos.topic), "%s", conf->topic);
     x->commit_at = -1;
     if (conf->metrics) {
         sl_metrics_t *m = conf->metrics;
@@ -416,13 +417,15 @@ static app_txn_rc_t feed_change(app_txn_t *x, const sl_record_t *rec, const app_
     sl_err_t err = table_map(x, t, errstr, errstr_size);
     if (err)
         return APP_TXN_REJECTED;
-    /* every column of the change must be in the schema in force */
+    /* every column of the change must be in the schema in force (usually at
+     * the same index: checked there first) */
     const sl_schema_t *s = t->map.schema;
     for (uint32_t c = 0; c < ch->ncols; c++) {
-        uint32_t k;
-        for (k = 0; k < s->ncols; k++)
-            if (!strcmp(s->cols[k].name, ch->columns[c]))
-                break;
+        uint32_t k = c;
+        if (k >= s->ncols || strcmp(s->cols[k].name, ch->columns[c]))
+            for (k = 0; k < s->ncols; k++)
+                if (!strcmp(s->cols[k].name, ch->columns[c]))
+                    break;
         if (k == s->ncols) {
             snprintf(errstr, errstr_size,
                      "table %s.%s: column \"%s\" of the change is not in the table schema "
@@ -435,7 +438,7 @@ static app_txn_rc_t feed_change(app_txn_t *x, const sl_record_t *rec, const app_
         return rc;
     app_position_t pos = {.partition = x->c.partition, .kafka_offset = m->offset,
                           .sub_offset = first, .source = rec->pos};
-    snprintf(pos.topic, sizeof(pos.topic), "%s", x->c.topic);
+    memcpy(pos.topic, x->group_pos.topic, sizeof(pos.topic));
     pos.source.row += first;
     uint32_t n = ch->op == SL_OP_TRUNCATE ? 0 : ch->nrows - first;
     err = x->c.ops->rows(x->c.target, &t->map, rec, first, n, &pos, errstr, errstr_size);
@@ -523,9 +526,10 @@ static app_txn_rc_t feed_commit(app_txn_t *x, const sl_record_t *rec, const app_
         return rc;
     observe_txn(x, x->txn_rows);
     x->group_txns++;
-    x->group_pos = (app_position_t){.partition = x->c.partition, .kafka_offset = m->offset,
-                                    .sub_offset = -1, .source = rec->pos};
-    snprintf(x->group_pos.topic, sizeof(x->group_pos.topic), "%s", x->c.topic);
+    x->group_pos.partition = x->c.partition;
+    x->group_pos.kafka_offset = m->offset;
+    x->group_pos.sub_offset = -1;
+    x->group_pos.source = rec->pos;
     x->group_commit_time_us = rec->u.commit.event_time_us;
     x->txn_rows = 0;
     x->txn_first_offset = -1;
@@ -571,6 +575,18 @@ app_txn_rc_t app_txn_feed(app_txn_t *x, sl_record_t **rec, const app_msg_t *m,
     }
     snprintf(errstr, errstr_size, "unknown record type %d", (int)(*rec)->type);
     return APP_TXN_REJECTED;
+}
+
+/* The input is drained (nothing queued in the consumer): commits the group
+ * of complete source transactions now rather than at write_batch rows or
+ * flush.interval.ms. Under load the queue never drains and groups stay
+ * large; once caught up, a change waits for one target commit, not for the
+ * flush interval. Never commits part of a source transaction. */
+app_txn_rc_t app_txn_idle(app_txn_t *x, char *errstr, size_t errstr_size)
+{
+    if (x->open && x->group_txns > 0 && x->txn_first_offset < 0)
+        return commit_group(x, errstr, errstr_size);
+    return APP_TXN_OK;
 }
 
 app_txn_rc_t app_txn_tick(app_txn_t *x, char *errstr, size_t errstr_size)

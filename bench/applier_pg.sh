@@ -1,75 +1,171 @@
 #!/usr/bin/env bash
-# Applier → PostgreSQL throughput (not part of make test). Prints figures:
-#   N row changes (default 200000, BENCH_ROWS=1000000 for the issue's figure) in Kafka as
-#   transactions of 10 inserts/updates; then in the same run on the same rows:
-#   1) shiftlog-applier from offset 0 to the last COMMIT: rows/s and peak RSS;
-#   2) raw multi-row INSERT ... ON CONFLICT DO UPDATE, 1000 rows/statement (psql, text SQL);
-#   3) COPY of the same rows.
+# Applier → PostgreSQL throughput (not part of make test). Prints figures, all measured in this
+# run on this machine, so that the ratios compare like with like:
+#
+#   bench/applier_pg.sh                    (BENCH_ROWS=500000 row changes, ~1 min here)
+#   BENCH_ROWS=1000000 bench/applier_pg.sh (the issue's figure)
+#   BENCH_FEEDS=multi BENCH_WRITE_BATCH=2000 bench/applier_pg.sh
+#   BENCH_BASELINE_BIN=/tmp/old/bin bench/applier_pg.sh   (also runs that build's applier on the
+#                                          same feeds: before/after in one run)
+#
+# The change stream (the same logical changes in every feed): change i inserts key i
+# (70 %, and the first 100), or updates key i/3 (30 %: an existing key; consecutive updates
+# often hit the same key, as hot rows do). Feeds:
+#   multi   a collector's view of multi-row statements: source transactions of 100 changes,
+#           each one CHANGE message of its 70 inserts + one of its 30 updates, then COMMIT;
+#   single  one CHANGE message per row, source transactions of 10 rows (the worst case).
+# For each feed: shiftlog-applier from offset 0 until the target's kafkaoffset reaches the
+# last COMMIT (process start included), into a fresh database: changes/s and peak RSS (VmHWM);
+# the two feeds must leave identical tables (md5 of the rows, checked).
+# Then the raw limits on the same final rows, same server, same run:
+#   upsert  psql -1 -f of text INSERT … VALUES (1000 rows) ON CONFLICT (id) DO UPDATE;
+#   COPY    \copy of the rows.
+# Ratio = applier changes/s ÷ raw rows/s (the applier's count includes the updates it applied;
+# the raw paths write the final rows only, which is what a target can be asked to do at best).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$ROOT"
 eval "$(deploy/local/env)"
-N=${BENCH_ROWS:-200000}
+N=${BENCH_ROWS:-500000}
+FEEDS=${BENCH_FEEDS:-multi single}
+WB=${BENCH_WRITE_BATCH:-1000}
 BIN=${SHIFTLOG_BIN:-bin}
 TB=${SHIFTLOG_TEST_BIN:-build/release/tests}
-export PGPASSWORD=$SL_PG_PASSWORD
-PSQL="psql -qAt -h $SL_PG_HOST -p $SL_PG_PORT -U $SL_PG_USER"
+[ -x "$BIN/shiftlog-applier" ] && [ -x "$TB/it_feed" ] || { echo "applier_pg: run make first" >&2; exit 1; }
+export PGPASSWORD=$SL_PG_PASSWORD SL_PG_HOST SL_PG_PORT SL_PG_USER SL_PG_PASSWORD
+PSQL="psql -qAtX -h $SL_PG_HOST -p $SL_PG_PORT -U $SL_PG_USER"
 ID=bench_$$_$RANDOM
-TOPIC=$ID
-$PSQL -d postgres -c "CREATE DATABASE $ID"
+TMP=$(mktemp -d /tmp/applier_pg.XXXXXX)
 MAIN=$BASHPID
-cleanup() { [ "$BASHPID" = "$MAIN" ] && $PSQL -d postgres -c "DROP DATABASE IF EXISTS $ID WITH (FORCE)" >/dev/null 2>&1; true; }
+DBS=()
+cleanup() {
+    [ "$BASHPID" = "$MAIN" ] || return 0
+    for d in "${DBS[@]}"; do $PSQL -d postgres -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
+    rm -rf "$TMP"
+}
 trap cleanup EXIT
 
-spec() {   # 70% inserts of new keys, 30% updates, 10 rows per source transaction
-  awk -v n="$N" 'BEGIN {
+# spec FEED: the it_feed lines of the change stream
+spec() {
+  awk -v n="$N" -v feed="$1" '
+  function ins(i) { return sprintf("i:%d,s:name%%20%d,dec:%d.%02d,i:%d", i, i, i % 100000, i % 100, i) }
+  function upd(i, k) { return sprintf("i:%d,s:x,dec:0.00,i:0 i:%d,s:upd%%20%d,dec:%d.50,i:%d", k, k, k, k % 1000, i) }
+  BEGIN {
     print "schema bench t id:int:bigint:pk=1 name:string:varchar(64):p=64 amount:decimal:decimal(12,2):p=12:s=2 ts:int:bigint";
+    cols = "id,name,amount,ts"
     for (i = 0; i < n; i++) {
-      if (i % 10 < 7 || i < 100) { k = i; printf "insert bench t id,name,amount,ts i:%d,s:name%%20%d,dec:%d.%02d,i:%d\n", k, k, k % 100000, k % 100, i }
-      else { k = int(i / 3); printf "update bench t id,name,amount,ts i:%d,s:x,dec:0.00,i:0 i:%d,s:upd%%20%d,dec:%d.50,i:%d\n", k, k, k, k % 1000, i }
-      if (i % 10 == 9) print "commit"
+      isins = (i % 10 < 7 || i < 100)
+      if (feed == "single") {
+        if (isins) print "insert bench t " cols " " ins(i)
+        else print "update bench t " cols " " upd(i, int(i / 3))
+        if (i % 10 == 9) print "commit"
+        continue
+      }
+      if (isins) I = I " " ins(i); else U = U " " upd(i, int(i / 3))
+      if (i % 100 == 99 || i == n - 1) {
+        if (I != "") print "insert bench t " cols I
+        if (U != "") print "update bench t " cols U
+        print "commit"; I = ""; U = ""
+      }
     }
-    print "commit"
+    if (feed == "single") print "commit"
   }'
 }
-t0=$(date +%s.%N)
-spec | "$TB/it_feed" --brokers "$SL_KAFKA_BROKERS" --topic "$TOPIC" 2>/tmp/$ID.feed
-LAST=$(( $(spec | grep -vc '^at ') - 1 ))
-t1=$(date +%s.%N)
-echo "fed $N row changes ($((LAST + 1)) messages) to Kafka in $(echo "$t1 - $t0" | bc) s"
 
-"$BIN/shiftlog-applier" -X task.name=bench -X source.topic="$TOPIC" \
-  -X target.database="$ID" -X target.host="$SL_PG_HOST" -X target.port="$SL_PG_PORT" \
-  -X target.user="$SL_PG_USER" -X target.password="$SL_PG_PASSWORD" \
-  -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X write_batch=${BENCH_WRITE_BATCH:-1000} \
-  -X http.listen=off -X log.level=warn 2>/tmp/$ID.log &
-APID=$!
-ts=$(date +%s.%N)
-while :; do
-  off=$($PSQL -d "$ID" -c "SELECT kafka_offset FROM kafkaoffset" 2>/dev/null || true)
-  [ -n "$off" ] && [ "$off" -ge "$LAST" ] && break
-  kill -0 $APID 2>/dev/null || { echo "applier died"; cat /tmp/$ID.log; exit 1; }
-  sleep 0.05
+# waits until kafkaoffset in DB reaches LAST or PID dies; prints seconds since it started
+wait_applied() {
+    "$SL_PYTHON" - "$@" <<'EOF'
+import os, sys, time, psycopg2
+db, last, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+conn = None
+while True:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit("applier died")
+    try:
+        if conn is None:
+            conn = psycopg2.connect(host=os.environ["SL_PG_HOST"], port=os.environ["SL_PG_PORT"],
+                                    user=os.environ["SL_PG_USER"],
+                                    password=os.environ["SL_PG_PASSWORD"], dbname=db)
+            conn.autocommit = True
+        cur = conn.cursor()
+        cur.execute("SELECT kafka_offset FROM kafkaoffset")
+        r = cur.fetchone()
+        if r and r[0] >= last:
+            break
+    except psycopg2.Error:
+        conn = None
+    time.sleep(0.01)
+EOF
+}
+
+now() { date +%s.%N; }
+rate() { echo "$1 / ($3 - $2)" | bc; }
+
+echo "applier_pg: $N row changes (70 % inserts, 30 % updates of existing keys), write_batch $WB, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A A RSS MSGS
+RUNS=()
+for f in $FEEDS; do
+    topic=${ID}_$f
+    spec "$f" > "$TMP/$f.spec"
+    MSGS[$f]=$(grep -vc '^at ' "$TMP/$f.spec")
+    last=$(( ${MSGS[$f]} - 1 ))
+    t0=$(now)
+    "$TB/it_feed" --brokers "$SL_KAFKA_BROKERS" --topic "$topic" < "$TMP/$f.spec" 2>"$TMP/$f.feed" ||
+        { cat "$TMP/$f.feed"; exit 1; }
+    t1=$(now)
+    printf "  fed %-6s %8d messages in %5.1f s\n" "$f" "${MSGS[$f]}" "$(echo "$t1 - $t0" | bc)"
+  for which in new ${BENCH_BASELINE_BIN:+base}; do
+    bin=$BIN; [ "$which" = base ] && bin=$BENCH_BASELINE_BIN
+    run=$f.$which db=${ID}_${f}_$which
+    RUNS+=("$run")
+    DBS+=("$db")
+    $PSQL -d postgres -c "CREATE DATABASE $db"
+    ts=$(now)
+    "$bin/shiftlog-applier" -X task.name=bench -X source.topic="$topic" \
+      -X target.database="$db" -X target.host="$SL_PG_HOST" -X target.port="$SL_PG_PORT" \
+      -X target.user="$SL_PG_USER" -X target.password="$SL_PG_PASSWORD" \
+      -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X write_batch="$WB" \
+      -X http.listen=off -X log.level=warn 2>"$TMP/$run.log" &
+    apid=$!
+    wait_applied "$db" "$last" "$apid" || { cat "$TMP/$run.log"; exit 1; }
+    te=$(now)
+    RSS[$run]=$(( $(awk '/^VmHWM/ {print $2}' /proc/$apid/status) / 1024 ))
+    kill -TERM $apid; wait $apid || true
+    A[$run]=$(rate "$N" "$ts" "$te")
+    MSGS[$run]=${MSGS[$f]}
+    printf "  applied %-11s in %5.1f s\n" "$run" "$(echo "$te - $ts" | bc)"
+    $PSQL -d "$db" -c "SELECT md5(string_agg(t::text, chr(10) ORDER BY id)) FROM bench.t t" > "$TMP/$run.md5"
+  done
 done
-te=$(date +%s.%N)
-RSS=$(( $(awk '/^VmHWM/ {print $2}' /proc/$APID/status) / 1024 ))
-kill -TERM $APID; wait $APID || true
-A=$(echo "$N / ($te - $ts)" | bc)
-echo "applier:            $A rows/s  (peak RSS ${RSS} MB, write_batch ${BENCH_WRITE_BATCH:-1000})"
+first=${RUNS[0]}
+for r in "${RUNS[@]}"; do
+    cmp -s "$TMP/$first.md5" "$TMP/$r.md5" || { echo "applier_pg: runs $first and $r leave different tables" >&2; exit 1; }
+done
 
 # the same final rows, raw: multi-row upserts of 1000 rows, then COPY
-$PSQL -d "$ID" -c "CREATE TABLE raw_u (LIKE bench.t INCLUDING ALL); CREATE TABLE raw_c (LIKE bench.t INCLUDING ALL)"
-$PSQL -d "$ID" -c "COPY bench.t TO STDOUT" > /tmp/$ID.rows
-awk -F'\t' 'BEGIN { OFS="" } { v = v (n ? "," : "") "(" $1 ",'"'"'" $2 "'"'"'," $3 "," $4 ")"; n++;
-  if (n == 1000) { print "INSERT INTO raw_u VALUES " v " ON CONFLICT (id) DO UPDATE SET name=EXCLUDED.name, amount=EXCLUDED.amount, ts=EXCLUDED.ts;"; v = ""; n = 0 } }
-  END { if (n) print "INSERT INTO raw_u VALUES " v " ON CONFLICT (id) DO UPDATE SET name=EXCLUDED.name, amount=EXCLUDED.amount, ts=EXCLUDED.ts;" }' /tmp/$ID.rows > /tmp/$ID.sql
-ROWS=$(wc -l < /tmp/$ID.rows)
-ts=$(date +%s.%N); $PSQL -d "$ID" -1 -f /tmp/$ID.sql >/dev/null; te=$(date +%s.%N)
-U=$(echo "$ROWS / ($te - $ts)" | bc)
-echo "raw INSERT..ON CONFLICT (1000/stmt): $U rows/s ($ROWS rows)"
-ts=$(date +%s.%N); $PSQL -d "$ID" -c "\\copy raw_c FROM '/tmp/$ID.rows'"; te=$(date +%s.%N)
-C=$(echo "$ROWS / ($te - $ts)" | bc)
-echo "raw COPY:           $C rows/s"
-echo "ratio applier/upsert: $(echo "scale=2; $A / $U" | bc)   applier/COPY: $(echo "scale=2; $A / $C" | bc)"
-echo "note: the applier's figure counts every row change ($N, updates included); the raw ones the $ROWS final rows"
-rm -f /tmp/$ID.*
+db=${ID}_${first/./_}
+$PSQL -d "$db" -c "CREATE TABLE raw_u (LIKE bench.t INCLUDING ALL); CREATE TABLE raw_c (LIKE bench.t INCLUDING ALL)"
+$PSQL -d "$db" -c "COPY bench.t TO STDOUT" > "$TMP/rows"
+ROWS=$(wc -l < "$TMP/rows")
+awk -F'\t' 'BEGIN { u = " ON CONFLICT (id) DO UPDATE SET name=EXCLUDED.name, amount=EXCLUDED.amount, ts=EXCLUDED.ts;" }
+  { v = v (n ? "," : "") "(" $1 ",'"'"'" $2 "'"'"'," $3 "," $4 ")"; n++;
+    if (n == 1000) { print "INSERT INTO raw_u VALUES " v u; v = ""; n = 0 } }
+  END { if (n) print "INSERT INTO raw_u VALUES " v u }' "$TMP/rows" > "$TMP/upsert.sql"
+ts=$(now); $PSQL -d "$db" -1 -f "$TMP/upsert.sql" >/dev/null; te=$(now)
+U=$(rate "$ROWS" "$ts" "$te")
+ts=$(now); $PSQL -d "$db" -c "\\copy raw_c FROM '$TMP/rows'"; te=$(now)
+C=$(rate "$ROWS" "$ts" "$te")
+
+printf "%-44s %10s %8s %9s %9s\n" "path" "rows/s" "RSS MB" "÷upsert" "÷COPY"
+printf "%-44s %10d %8s %9s %9s\n" "raw INSERT…ON CONFLICT, 1000 rows/stmt" "$U" "" "1.00" "$(echo "scale=2; $U / $C" | bc)"
+printf "%-44s %10d %8s %9s %9s\n" "raw COPY" "$C" "" "" "1.00"
+for r in "${RUNS[@]}"; do
+    label="shiftlog-applier, ${r%.*} feed (${MSGS[$r]} msgs)"
+    [ "${r#*.}" = base ] && label="baseline applier, ${r%.*} feed"
+    printf "%-44s %10d %8d %9s %9s\n" "$label" "${A[$r]}" "${RSS[$r]}" \
+        "$(echo "scale=2; ${A[$r]} / $U" | bc)" "$(echo "scale=2; ${A[$r]} / $C" | bc)"
+done
+echo "applier rows/s = $N changes (updates included) ÷ time from process start to the last COMMIT"
+echo "applied; raw rows/s = the $ROWS final rows ÷ their time. Goal (issue 5): ≥ 0.70 ÷upsert, RSS ≤ 256 MB."

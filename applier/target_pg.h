@@ -1,0 +1,138 @@
+/* shiftlog-applier: the PostgreSQL target's private header, shared by
+ * target_pg.c (the writer, the target ops), target_pg_conn.c (connection,
+ * position, command helpers) and target_pg_ddl.c (type mapping, catalog
+ * reads, CREATE / ALTER, key discovery, table state). Nothing here
+ * is used outside these three files. */
+#ifndef APP_TARGET_PG_H
+#define APP_TARGET_PG_H
+
+#include <stdint.h>
+#include <libpq-fe.h>
+
+#include "sl_buf.h"
+#include "target.h"
+
+#define PG_NAME_MAX   63
+
+/* A written column of a table. */
+typedef struct pg_wcol_s {
+    uint32_t src;          /* index in the source schema */
+    char    *qname;        /* quoted target column name */
+    char    *cast;         /* the target column's type as "schema"."typname" (no typmod:
+                            * `bit` alone would mean bit(1)), for `text::type` in batch
+                            * statements; the assignment applies the column's typmod as for a
+                            * plain parameter (too long → error, never truncated) */
+    int      is_set;       /* SET → text[] literal */
+} pg_wcol_t;
+
+typedef struct pg_prev_col_s {
+    char *name, *type, *dst;
+} pg_prev_col_t;
+
+/* Per target table: the written columns, the key, the open batch. */
+typedef struct pg_tab_s {
+    struct pg_tab_s   *next;
+    char              *schema, *table;     /* target names */
+    char              *qname;              /* "schema"."table" */
+    const sl_schema_t *built_for;          /* identity of the schema version */
+    int                valid;
+    pg_wcol_t         *w;                  /* written columns */
+    uint32_t           nw;
+    uint32_t          *key;                /* indexes into w of the key columns */
+    uint32_t           nkey;
+    int                id;
+    int                prep_upsert, prep_delete;
+    /* the open batch: one slot per change added; a later change of the same
+     * key supersedes its slot (last image wins), see target_pg.c */
+    uint32_t           cap;                /* slots per batch (write_batch) */
+    uint32_t           nslots;             /* slots used */
+    uint32_t           nup, ndel;          /* live upsert / delete slots */
+    uint8_t           *sop;                /* per slot: 0 superseded, 1 upsert, 2 delete */
+    uint64_t          *shash;              /* per slot: key hash */
+    size_t            *off;                /* cap * nw value offsets into vals */
+    int               *len;                /* cap * nw lengths, -1 = NULL */
+    uint32_t          *ht;                 /* key hash → slot + 1, open addressing */
+    uint32_t           htmask;
+    sl_buf_t           vals;               /* value texts, NUL-terminated each */
+    char               first_key[256];
+    /* source schema last applied (RENAME / DROP / MODIFY need it) */
+    pg_prev_col_t     *prev, *pend;
+    uint32_t           nprev, npend;
+    int                has_prev, has_pend;
+} pg_tab_t;
+
+struct app_target_s {
+    PGconn            *conn;
+    char              *task;
+    int                create_tables;
+    int                write_batch;
+    int                in_txn;
+    pg_tab_t          *tabs;
+    int                next_id;
+    int                gen;                /* bumps on reconnect: prepared names */
+    sl_buf_t           sql, tmp;
+    sl_buf_t           arr;                /* array parameters of the batch being sent */
+    const char       **pv;                 /* parameter pointer scratch */
+    int               *plen;
+    size_t             npv;
+    uint32_t          *src_of_w, *cols;    /* per-row column scratch */
+    size_t             nscratch;
+    /* the batch statement sent and not yet answered (one at a time) */
+    int                inflight;
+    char               inflight_what[512];
+};
+
+/* --- connection and helpers (target_pg_conn.c) */
+
+/* The target ops open / close / load_position (see target.h). */
+sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errstr,
+                     size_t errstr_size);
+void     app_pg_close(app_target_t *t);
+sl_err_t app_pg_load_position(app_target_t *t, const char *topic, int32_t partition,
+                              app_position_t *pos, char *errstr, size_t errstr_size);
+
+void     app_pg_one_line(char *s);
+/* SL_OK, or the error classified (connection loss and SQLSTATE 08/40/53/57:
+ * SL_ERR_IO; others SL_ERR_DB) with "postgresql: what: server message".
+ * Clears res. */
+sl_err_t app_pg_check(app_target_t *t, PGresult *res, const char *what, char *errstr,
+                      size_t errstr_size);
+/* Waits for the batch statement in flight (if any): its result, classified
+ * like app_pg_check. Every synchronous command calls it first. */
+sl_err_t app_pg_wait(app_target_t *t, char *errstr, size_t errstr_size);
+/* app_pg_wait, then PQexec(sql) checked. */
+sl_err_t app_pg_exec(app_target_t *t, const char *sql, const char *what, char *errstr,
+                     size_t errstr_size);
+/* Appends name quoted by PQescapeIdentifier. */
+sl_err_t app_pg_quote(app_target_t *t, sl_buf_t *out, const char *name, char *errstr,
+                      size_t errstr_size);
+/* A malloc'ed quoted copy of name (NULL on error, errstr set). */
+char    *app_pg_quoted_dup(app_target_t *t, const char *name, char *errstr, size_t errstr_size);
+
+/* --- tables (target_pg_ddl.c) */
+
+void     app_pg_prev_free(pg_prev_col_t *p, uint32_t n);
+/* Makes the target table fit the mapped schema: create, add, and with the
+ * previous source schema known (b->prev) and ddl_record set, rename / drop /
+ * safe modify. SL_ERR_UNSUPPORTED: the table cannot be applied (why in errstr). */
+sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                           int ddl_record, char *errstr, size_t errstr_size);
+/* Fills b->key: the source primary key, else a unique index of the target
+ * table over NOT NULL written columns; SL_ERR_UNSUPPORTED without one. */
+sl_err_t app_pg_find_key(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                         char *errstr, size_t errstr_size);
+/* Fills b->w[i].cast from the target catalog. */
+sl_err_t app_pg_col_casts(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                          char *errstr, size_t errstr_size);
+/* Remembers map's source schema as the pending previous version of b. */
+void     app_pg_tab_remember(pg_tab_t *b, const app_table_map_t *map);
+/* The state of schema.table (created empty on first use; NULL: no memory). */
+pg_tab_t *app_pg_tab_get(app_target_t *t, const char *schema, const char *table);
+/* (Re)builds b for map->schema: syncs the target table, the written columns,
+ * key, casts and batch arrays (write_batch slots); drops its statements. */
+sl_err_t app_pg_tab_build(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                          char *errstr, size_t errstr_size);
+/* Frees what app_pg_tab_build made (the batch is dropped). */
+void     app_pg_tab_clear_built(pg_tab_t *b);
+
+#endif

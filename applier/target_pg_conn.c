@@ -1,0 +1,239 @@
+/* shiftlog-applier: the PostgreSQL target's connection: open (session
+ * settings, the kafkaoffset table), close, the stored position, and the
+ * command helpers every PostgreSQL file uses — errors classified (connection
+ * loss and SQLSTATE 08/40/53/57: SL_ERR_IO, the core reconnects and
+ * replays; others SL_ERR_DB), and the wait for the one batch statement that
+ * may be in flight (every synchronous command waits for it first). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libpq-fe.h>
+
+#include "sl_buf.h"
+#include "sl_log.h"
+#include "target_pg.h"
+
+/* ------------------------------------------------------------- helpers */
+
+static sl_err_t classify(PGconn *conn, const PGresult *res)
+{
+    if (PQstatus(conn) == CONNECTION_BAD)
+        return SL_ERR_IO;
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!st)
+        return SL_ERR_IO;
+    if (!strncmp(st, "08", 2) || !strncmp(st, "40", 2) || !strncmp(st, "53", 2) ||
+        !strncmp(st, "57", 2))
+        return SL_ERR_IO;
+    return SL_ERR_DB;
+}
+
+void app_pg_one_line(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\r')
+            *s = ' ';
+}
+
+/* Runs a command; SL_OK or the classified error with "what: server message". */
+sl_err_t app_pg_check(app_target_t *t, PGresult *res, const char *what, char *errstr,
+                      size_t errstr_size)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        PQclear(res);
+        return SL_OK;
+    }
+    sl_err_t err = classify(t->conn, res);
+    snprintf(errstr, errstr_size, "postgresql: %s: %s%s", what,
+             res ? PQresultErrorMessage(res) : PQerrorMessage(t->conn),
+             err == SL_ERR_IO ? " (connection lost or transient)" : "");
+    app_pg_one_line(errstr);
+    PQclear(res);
+    return err;
+}
+
+sl_err_t app_pg_wait(app_target_t *t, char *errstr, size_t errstr_size)
+{
+    if (!t->inflight)
+        return SL_OK;
+    t->inflight = 0;
+    PGresult *res = PQgetResult(t->conn), *more;
+    while ((more = PQgetResult(t->conn)))     /* drain: libpq is idle after NULL */
+        PQclear(more);
+    return app_pg_check(t, res, t->inflight_what, errstr, errstr_size);
+}
+
+sl_err_t app_pg_exec(app_target_t *t, const char *sql, const char *what, char *errstr,
+                     size_t errstr_size)
+{
+    sl_err_t err = app_pg_wait(t, errstr, errstr_size);
+    if (err)
+        return err;
+    return app_pg_check(t, PQexec(t->conn, sql), what, errstr, errstr_size);
+}
+
+sl_err_t app_pg_quote(app_target_t *t, sl_buf_t *out, const char *name, char *errstr,
+                      size_t errstr_size)
+{
+    char *q = PQescapeIdentifier(t->conn, name, strlen(name));
+    if (!q) {
+        snprintf(errstr, errstr_size, "postgresql: cannot quote identifier: %s",
+                 PQerrorMessage(t->conn));
+        app_pg_one_line(errstr);
+        return SL_ERR_INVALID;
+    }
+    sl_err_t e = sl_buf_puts(out, q);
+    PQfreemem(q);
+    return e;
+}
+
+char *app_pg_quoted_dup(app_target_t *t, const char *name, char *errstr, size_t errstr_size)
+{
+    char *q = PQescapeIdentifier(t->conn, name, strlen(name));
+    if (!q) {
+        snprintf(errstr, errstr_size, "postgresql: cannot quote identifier");
+        return NULL;
+    }
+    char *d = strdup(q);
+    PQfreemem(q);
+    return d;
+}
+
+static void notice(void *arg, const char *msg)
+{
+    sl_debug("postgresql: %s", msg);
+}
+
+/* ------------------------------------------------------------- ops */
+
+void app_pg_close(app_target_t *t)
+{
+    if (!t)
+        return;
+    while (t->tabs) {
+        pg_tab_t *n = t->tabs->next;
+        app_pg_tab_clear_built(t->tabs);
+        sl_buf_free(&t->tabs->vals);
+        app_pg_prev_free(t->tabs->prev, t->tabs->nprev);
+        app_pg_prev_free(t->tabs->pend, t->tabs->npend);
+        free(t->tabs->qname);
+        free(t->tabs->schema);
+        free(t->tabs->table);
+        free(t->tabs);
+        t->tabs = n;
+    }
+    if (t->conn)
+        PQfinish(t->conn);
+    sl_buf_free(&t->sql);
+    sl_buf_free(&t->tmp);
+    sl_buf_free(&t->arr);
+    free(t->pv);
+    free(t->plen);
+    free(t->src_of_w);
+    free(t->cols);
+    free(t->task);
+    free(t);
+}
+
+sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errstr,
+                     size_t errstr_size)
+{
+    static const char *const modes[] = {"disable", "prefer", "require", "verify-ca",
+                                        "verify-full"};
+    char port[16], app[128];
+    sl_err_t err;
+    *out = NULL;
+    app_target_t *t = calloc(1, sizeof(*t));
+    if (!t || !(t->task = strdup(c->task))) {
+        free(t);
+        return SL_ERR_NOMEM;
+    }
+    static int gen;
+    t->gen = ++gen;
+    t->create_tables = c->create_tables;
+    t->write_batch = c->write_batch;
+    snprintf(port, sizeof(port), "%d", c->port);
+    snprintf(app, sizeof(app), "shiftlog-applier/%.100s", c->task);
+    const char *kw[16], *val[16];
+    int n = 0;
+#define KV(k_, v_) (kw[n] = (k_), val[n++] = (v_))
+    KV("host", c->host);
+    KV("port", port);
+    KV("user", c->user);
+    KV("password", c->password ? c->password : "");
+    KV("dbname", c->database);
+    KV("sslmode", modes[c->tls_mode >= 0 && c->tls_mode <= 4 ? c->tls_mode : 1]);
+    if (c->tls_ca && *c->tls_ca)
+        KV("sslrootcert", c->tls_ca);
+    KV("connect_timeout", "5");
+    KV("application_name", app);
+    KV("client_encoding", "UTF8");
+    KV("keepalives_idle", "10");
+#undef KV
+    kw[n] = val[n] = NULL;
+    t->conn = PQconnectdbParams(kw, val, 0);
+    if (!t->conn || PQstatus(t->conn) != CONNECTION_OK) {
+        snprintf(errstr, errstr_size, "postgresql %s:%d database \"%s\" as %s: %s", c->host,
+                 c->port, c->database, c->user, t->conn ? PQerrorMessage(t->conn) : "no memory");
+        app_pg_one_line(errstr);
+        app_pg_close(t);
+        return SL_ERR_DB;
+    }
+    PQsetNoticeProcessor(t->conn, notice, NULL);
+    if ((err = app_pg_exec(t, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+                       "SET IntervalStyle = 'postgres'; SET extra_float_digits = 3",
+                    "session settings", errstr, errstr_size)))
+        goto fail;
+    for (int attempt = 0;; attempt++) {
+        err = app_pg_exec(t, "CREATE TABLE IF NOT EXISTS kafkaoffset ("
+                      "task text NOT NULL, topic text NOT NULL, \"partition\" integer NOT NULL, "
+                      "kafka_offset bigint NOT NULL, sub_offset bigint NOT NULL, "
+                      "source_position text, updated_at timestamptz NOT NULL DEFAULT now(), "
+                      "PRIMARY KEY (task, topic, \"partition\"))",
+                   "creating the kafkaoffset table", errstr, errstr_size);
+        if (!err || attempt > 2 || err == SL_ERR_IO)
+            break;     /* a concurrent creation may collide once */
+    }
+    if (err)
+        goto fail;
+    *out = t;
+    return SL_OK;
+fail:
+    app_pg_close(t);
+    return err == SL_ERR_IO ? SL_ERR_DB : err;
+}
+
+sl_err_t app_pg_load_position(app_target_t *t, const char *topic, int32_t partition,
+                              app_position_t *pos, char *errstr, size_t errstr_size)
+{
+    char part[16];
+    snprintf(part, sizeof(part), "%" PRId32, partition);
+    const char *p[3] = {t->task, topic, part};
+    sl_err_t err = app_pg_wait(t, errstr, errstr_size);
+    if (err)
+        return err;
+    PGresult *res = PQexecParams(t->conn,
+                                 "SELECT kafka_offset, sub_offset, source_position FROM "
+                                 "kafkaoffset WHERE task = $1 AND topic = $2 AND "
+                                 "\"partition\" = $3",
+                                 3, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return app_pg_check(t, res, "reading the stored position", errstr, errstr_size);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        snprintf(errstr, errstr_size, "no stored position for task %s on %s [%d]", t->task,
+                 topic, partition);
+        return SL_ERR_NOT_FOUND;
+    }
+    memset(pos, 0, sizeof(*pos));
+    snprintf(pos->topic, sizeof(pos->topic), "%s", topic);
+    pos->partition = partition;
+    pos->kafka_offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    pos->sub_offset = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    if (!PQgetisnull(res, 0, 2) && *PQgetvalue(res, 0, 2))
+        err = sl_pos_parse(PQgetvalue(res, 0, 2), &pos->source, errstr, errstr_size);
+    PQclear(res);
+    return err ? SL_ERR_DB : SL_OK;
+}

@@ -1,0 +1,611 @@
+/* shiftlog-applier: the PostgreSQL target's DDL side and table state.
+ *
+ *   - the type a source column is created with (table in docs/applier.md);
+ *   - CREATE SCHEMA / TABLE for a missing table, ADD COLUMN for a missing
+ *     column, and with the previous version of the source schema known
+ *     RENAME / DROP / safe MODIFY COLUMN; anything else SL_ERR_UNSUPPORTED
+ *     (the core stops that table, the others go on). DDL runs inside the
+ *     target transaction (PostgreSQL DDL is transactional);
+ *   - the key of a table (source primary key, else a unique index of NOT
+ *     NULL written columns of the target table), the target column types
+ *     the writer casts its array parameters to, and the per-table state
+ *     (written columns, batch arrays) the writer in target_pg.c fills.
+ * Identifiers only through PQescapeIdentifier. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libpq-fe.h>
+
+#include "sl_buf.h"
+#include "sl_log.h"
+#include "target_pg.h"
+
+/* ----------------------------------------------------------- type map */
+
+static int starts(const char *s, const char *p)
+{
+    return !strncmp(s, p, strlen(p));
+}
+
+/* A source type name safe and meaningful to reuse verbatim in PostgreSQL DDL. */
+static int pg_known_type(const char *s)
+{
+    static const char *const ok[] = {
+        "smallint", "integer", "bigint", "boolean", "text", "character varying", "numeric",
+        "real", "double precision", "date", "uuid", "inet", "cidr", "macaddr", "macaddr8",
+        "xml", "json", "jsonb", "money", "point", "line", "lseg", "box", "path", "polygon",
+        "circle", "tsvector", "tsquery", "pg_lsn", "interval", "int4range", "int8range",
+        "numrange", "daterange", "tsrange", "tstzrange", "bytea", "character",
+        "timestamp without time zone", "timestamp with time zone", "time without time zone",
+        "time with time zone", "bit", "bit varying", NULL};
+    char base[64];
+    size_t n = strcspn(s, "([");
+    if (n >= sizeof(base))
+        return 0;
+    memcpy(base, s, n);
+    base[n] = '\0';
+    while (n && base[n - 1] == ' ')
+        base[--n] = '\0';
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr(" _(),[]", *c)))
+            return 0;
+    for (int i = 0; ok[i]; i++)
+        if (!strcmp(base, ok[i]))
+            return 1;
+    return 0;
+}
+
+/* The PostgreSQL type a source column is created with (docs/applier.md). */
+static void pg_type_for(const sl_column_t *c, char *out, size_t size)
+{
+    const char *st = c->source_type ? c->source_type : "";
+    int unsig = strstr(st, "unsigned") != NULL;
+    int pgsrc = strstr(st, "time zone") != NULL || starts(st, "character varying") ||
+                starts(st, "double precision") || !strcmp(st, "integer");
+    switch (c->kind) {
+    case SL_VAL_BOOL:
+        snprintf(out, size, "boolean");
+        return;
+    case SL_VAL_INT:
+        if (starts(st, "tinyint") || starts(st, "year") || (starts(st, "smallint") && !unsig))
+            snprintf(out, size, "smallint");
+        else if (starts(st, "smallint") || starts(st, "mediumint") ||
+                 ((starts(st, "int") || starts(st, "integer")) && !unsig))
+            snprintf(out, size, "integer");
+        else
+            snprintf(out, size, "bigint");
+        return;
+    case SL_VAL_UINT:
+        snprintf(out, size, "numeric(20,0)");
+        return;
+    case SL_VAL_FLOAT:
+        snprintf(out, size, "real");
+        return;
+    case SL_VAL_DOUBLE:
+        snprintf(out, size, "double precision");
+        return;
+    case SL_VAL_DECIMAL:
+        if (c->precision >= 1 && c->precision <= 1000 && c->scale >= 0 &&
+            c->scale <= c->precision)
+            snprintf(out, size, "numeric(%d,%d)", c->precision, c->scale);
+        else
+            snprintf(out, size, "numeric");
+        return;
+    case SL_VAL_STRING:
+        if ((starts(st, "varchar(") || starts(st, "character varying(")) && c->precision > 0 &&
+            c->precision <= 10485760)
+            snprintf(out, size, "varchar(%d)", c->precision);
+        else if (!strcmp(st, "json") || !strcmp(st, "jsonb"))
+            snprintf(out, size, "%s", st);
+        else
+            snprintf(out, size, "text");
+        return;
+    case SL_VAL_BYTES:
+        snprintf(out, size, "bytea");
+        return;
+    case SL_VAL_TEMPORAL: {
+        int p = c->precision >= 0 && c->precision <= 6 ? c->precision : 6;
+        if (starts(st, "date") && !starts(st, "datetime"))
+            snprintf(out, size, "date");
+        else if (starts(st, "interval"))
+            snprintf(out, size, "interval");
+        else if (starts(st, "timetz") || (starts(st, "time") && strstr(st, "with time zone") &&
+                                          !starts(st, "timestamp")))
+            snprintf(out, size, "time(%d) with time zone", p);
+        else if (starts(st, "timestamptz") || strstr(st, "timestamp with time zone") ||
+                 (starts(st, "timestamp") && !pgsrc))
+            snprintf(out, size, "timestamp(%d) with time zone", p);
+        else if (starts(st, "datetime") || starts(st, "timestamp"))
+            snprintf(out, size, "timestamp(%d) without time zone", p);
+        else if (starts(st, "time") && pgsrc)
+            snprintf(out, size, "time(%d) without time zone", p);
+        else if (starts(st, "time"))
+            snprintf(out, size, "interval");      /* MySQL TIME: -838:59:59 .. 838:59:59 */
+        else
+            snprintf(out, size, "text");
+        return;
+    }
+    case SL_VAL_BIT:
+        if (starts(st, "bit varying") || starts(st, "varbit"))
+            snprintf(out, size, "bit varying");
+        else if (c->precision > 0)
+            snprintf(out, size, "bit(%d)", c->precision);
+        else if (starts(st, "bit(") && atoi(st + 4) > 0)
+            snprintf(out, size, "bit(%d)", atoi(st + 4));
+        else
+            snprintf(out, size, "bit varying");
+        return;
+    case SL_VAL_SET:
+        snprintf(out, size, "text[]");
+        return;
+    case SL_VAL_TYPED:
+        if (!strcmp(st, "inet4") || !strcmp(st, "inet6"))
+            snprintf(out, size, "inet");
+        else if (pg_known_type(st))
+            snprintf(out, size, "%s", st);
+        else
+            snprintf(out, size, "text");
+        return;
+    default:
+        snprintf(out, size, "text");
+        return;
+    }
+}
+
+/* ------------------------------------------------------------- tables */
+
+void app_pg_prev_free(pg_prev_col_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        free(p[i].name);
+        free(p[i].type);
+        free(p[i].dst);
+    }
+    free(p);
+}
+
+/* Target columns of schema.table: names and format_type; n = 0 when absent. */
+static sl_err_t catalog_cols(app_target_t *t, const char *schema, const char *table,
+                             PGresult **out, char *errstr, size_t errstr_size)
+{
+    const char *p[2] = {schema, table};
+    sl_err_t err = app_pg_wait(t, errstr, errstr_size);
+    if (err)
+        return err;
+    PGresult *res = PQexecParams(
+        t->conn,
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p') "
+        "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return app_pg_check(t, res, "reading the target table's columns", errstr, errstr_size);
+    *out = res;
+    return SL_OK;
+}
+
+static int col_index(const PGresult *res, const char *name)
+{
+    for (int i = 0; i < PQntuples(res); i++)
+        if (!strcmp(PQgetvalue(res, i, 0), name))
+            return i;
+    return -1;
+}
+
+/* Widening that keeps every value (ALTER COLUMN TYPE without loss). */
+static int safe_modify(const char *from, const char *to)
+{
+    int a, b, c, d;
+    if (!strcmp(from, to))
+        return 1;
+    if (!strcmp(to, "text") && (starts(from, "character varying") || starts(from, "varchar")))
+        return 1;
+    if ((sscanf(from, "character varying(%d)", &a) == 1 || sscanf(from, "varchar(%d)", &a) == 1) &&
+        sscanf(to, "varchar(%d)", &b) == 1)
+        return b >= a;
+    if (!strcmp(from, "smallint"))
+        return !strcmp(to, "integer") || !strcmp(to, "bigint") || starts(to, "numeric");
+    if (!strcmp(from, "integer"))
+        return !strcmp(to, "bigint") || starts(to, "numeric");
+    if (!strcmp(from, "bigint"))
+        return starts(to, "numeric(20") || !strcmp(to, "numeric");
+    if (!strcmp(from, "real"))
+        return !strcmp(to, "double precision");
+    if (sscanf(from, "numeric(%d,%d)", &a, &b) == 2) {
+        if (!strcmp(to, "numeric"))
+            return 1;
+        if (sscanf(to, "numeric(%d,%d)", &c, &d) == 2)
+            return d >= b && c - d >= a - b;
+    }
+    return 0;
+}
+
+static int name_ok(const char *n, char *errstr, size_t errstr_size, const char *what)
+{
+    if (strlen(n) > PG_NAME_MAX) {
+        snprintf(errstr, errstr_size,
+                 "postgresql: %s name \"%.80s...\" is longer than %d bytes (PostgreSQL would "
+                 "truncate it); map it to a shorter name (map.tables / map.columns)", what, n,
+                 PG_NAME_MAX);
+        return 0;
+    }
+    return 1;
+}
+
+/* Makes the target table fit the mapped schema: create, add, and with the
+ * previous source schema known (prev) rename / drop / modify. */
+sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                           int ddl_record, char *errstr, size_t errstr_size)
+{
+    const sl_schema_t *s = map->schema;
+    PGresult *cols = NULL;
+    sl_buf_t *q = &t->sql;
+    char type[128];
+    sl_err_t err;
+    if (!name_ok(map->dst_schema, errstr, errstr_size, "schema") ||
+        !name_ok(map->dst_table, errstr, errstr_size, "table"))
+        return SL_ERR_UNSUPPORTED;
+    for (uint32_t i = 0; i < s->ncols; i++)
+        if (map->dst_cols[i] && !name_ok(map->dst_cols[i], errstr, errstr_size, "column"))
+            return SL_ERR_UNSUPPORTED;
+    if ((err = catalog_cols(t, map->dst_schema, map->dst_table, &cols, errstr, errstr_size)))
+        return err;
+    if (PQntuples(cols) == 0) {
+        PQclear(cols);
+        if (!t->create_tables) {
+            snprintf(errstr, errstr_size, "postgresql: table %s.%s does not exist and "
+                     "target.create_tables is false", map->dst_schema, map->dst_table);
+            return SL_ERR_UNSUPPORTED;
+        }
+        int npk = 0;
+        for (uint32_t i = 0; i < s->ncols; i++)
+            npk += s->cols[i].pk > 0;
+        if (!npk) {
+            snprintf(errstr, errstr_size, "postgresql: source table %s.%s has no primary key "
+                     "and the target table does not exist: create %s.%s with a primary key or "
+                     "a unique key of NOT NULL columns", s->db, s->table, map->dst_schema,
+                     map->dst_table);
+            return SL_ERR_UNSUPPORTED;
+        }
+        sl_buf_reset(q);
+        sl_buf_puts(q, "CREATE SCHEMA IF NOT EXISTS ");
+        if ((err = app_pg_quote(t, q, map->dst_schema, errstr, errstr_size)) ||
+            (err = app_pg_exec(t, q->data, "creating the target schema", errstr, errstr_size)))
+            return err;
+        sl_buf_reset(q);
+        sl_buf_printf(q, "CREATE TABLE %s (", b->qname);
+        int first = 1;
+        for (uint32_t i = 0; i < s->ncols; i++) {
+            if (!map->dst_cols[i])
+                continue;
+            pg_type_for(&s->cols[i], type, sizeof(type));
+            if (!first)
+                sl_buf_puts(q, ", ");
+            first = 0;
+            if ((err = app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size)))
+                return err;
+            sl_buf_printf(q, " %s%s", type, s->cols[i].pk ? " NOT NULL" : "");
+        }
+        sl_buf_puts(q, ", PRIMARY KEY (");
+        for (int k = 1, n = 0; k <= (int)s->ncols; k++)
+            for (uint32_t i = 0; i < s->ncols; i++)
+                if (s->cols[i].pk == k) {
+                    if (n++)
+                        sl_buf_puts(q, ", ");
+                    app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size);
+                }
+        sl_buf_puts(q, "))");
+        if ((err = app_pg_exec(t, q->data, "creating the target table", errstr, errstr_size)))
+            return err;
+        sl_info("postgresql: created table %s from the schema of %s.%s", b->qname, s->db,
+                s->table);
+        return SL_OK;
+    }
+    /* rename: same position, same source type, other name (known previous) */
+    for (uint32_t i = 0; b->has_prev && ddl_record && i < s->ncols && i < b->nprev; i++) {
+        const char *nd = map->dst_cols[i], *od = b->prev[i].dst;
+        if (!nd || !od || !strcmp(nd, od) || strcmp(b->prev[i].type, s->cols[i].source_type))
+            continue;
+        if (col_index(cols, od) < 0 || col_index(cols, nd) >= 0)
+            continue;
+        int still = 0;
+        for (uint32_t k = 0; k < s->ncols; k++)
+            still |= map->dst_cols[k] && !strcmp(map->dst_cols[k], od);
+        if (still)
+            continue;
+        sl_buf_reset(q);
+        sl_buf_printf(q, "ALTER TABLE %s RENAME COLUMN ", b->qname);
+        app_pg_quote(t, q, od, errstr, errstr_size);
+        sl_buf_puts(q, " TO ");
+        app_pg_quote(t, q, nd, errstr, errstr_size);
+        if ((err = app_pg_exec(t, q->data, "renaming a column", errstr, errstr_size)))
+            goto out;
+        sl_info("postgresql: %s: column %s renamed to %s", b->qname, od, nd);
+        PQclear(cols);
+        cols = NULL;
+        if ((err = catalog_cols(t, map->dst_schema, map->dst_table, &cols, errstr, errstr_size)))
+            return err;
+    }
+    for (uint32_t i = 0; i < s->ncols; i++) {
+        if (!map->dst_cols[i])
+            continue;
+        pg_type_for(&s->cols[i], type, sizeof(type));
+        int ci = col_index(cols, map->dst_cols[i]);
+        sl_buf_reset(q);
+        if (ci < 0) {
+            sl_buf_printf(q, "ALTER TABLE %s ADD COLUMN ", b->qname);
+            app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size);
+            sl_buf_printf(q, " %s", type);
+            if ((err = app_pg_exec(t, q->data, "adding a column", errstr, errstr_size)))
+                goto out;
+            sl_info("postgresql: %s: column %s %s added", b->qname, map->dst_cols[i], type);
+            continue;
+        }
+        /* modify only when the source type changed since the previous version */
+        const char *have = PQgetvalue(cols, ci, 1);
+        int changed = 0;
+        for (uint32_t k = 0; b->has_prev && ddl_record && k < b->nprev; k++)
+            if (b->prev[k].dst && !strcmp(b->prev[k].dst, map->dst_cols[i]))
+                changed = strcmp(b->prev[k].type, s->cols[i].source_type) != 0;
+        if (!changed || !strcmp(have, type))
+            continue;
+        if (!safe_modify(have, type)) {
+            snprintf(errstr, errstr_size, "postgresql: %s: column %s changes from %s to %s, "
+                     "which could lose or reject values; alter it by hand, then resume",
+                     b->qname, map->dst_cols[i], have, type);
+            err = SL_ERR_UNSUPPORTED;
+            goto out;
+        }
+        sl_buf_printf(q, "ALTER TABLE %s ALTER COLUMN ", b->qname);
+        app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size);
+        sl_buf_printf(q, " TYPE %s", type);
+        if ((err = app_pg_exec(t, q->data, "modifying a column", errstr, errstr_size)))
+            goto out;
+        sl_info("postgresql: %s: column %s now %s", b->qname, map->dst_cols[i], type);
+    }
+    /* drop: mapped before, gone from the source now */
+    for (uint32_t k = 0; b->has_prev && ddl_record && k < b->nprev; k++) {
+        const char *od = b->prev[k].dst;
+        int still = 0;
+        if (!od || col_index(cols, od) < 0)
+            continue;
+        for (uint32_t i = 0; i < s->ncols; i++)
+            still |= map->dst_cols[i] && !strcmp(map->dst_cols[i], od);
+        if (still)
+            continue;
+        sl_buf_reset(q);
+        sl_buf_printf(q, "ALTER TABLE %s DROP COLUMN ", b->qname);
+        app_pg_quote(t, q, od, errstr, errstr_size);
+        if ((err = app_pg_exec(t, q->data, "dropping a column", errstr, errstr_size)))
+            goto out;
+        sl_info("postgresql: %s: column %s dropped", b->qname, od);
+    }
+    err = SL_OK;
+out:
+    PQclear(cols);
+    return err;
+}
+
+/* Key columns: the source primary key, else a unique index of the target
+ * table whose columns are all NOT NULL and written. */
+sl_err_t app_pg_find_key(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                         char *errstr, size_t errstr_size)
+{
+    const sl_schema_t *s = map->schema;
+    b->nkey = 0;
+    for (int k = 1; k <= (int)s->ncols; k++)
+        for (uint32_t w = 0; w < b->nw; w++)
+            if (s->cols[b->w[w].src].pk == k)
+                b->key[b->nkey++] = w;
+    if (b->nkey)
+        return SL_OK;
+    const char *p[2] = {map->dst_schema, map->dst_table};
+    sl_err_t err = app_pg_wait(t, errstr, errstr_size);
+    if (err)
+        return err;
+    PGresult *res = PQexecParams(
+        t->conn,
+        "SELECT i.indexrelid, a.attname FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique AND i.indpred IS NULL "
+        "AND i.indexprs IS NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute z WHERE "
+        "z.attrelid = c.oid AND z.attnum = ANY(i.indkey) AND NOT z.attnotnull) "
+        "ORDER BY i.indisprimary DESC, i.indexrelid, array_position(i.indkey, a.attnum)",
+        2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return app_pg_check(t, res, "reading the target table's keys", errstr, errstr_size);
+    const char *idx = PQntuples(res) ? PQgetvalue(res, 0, 0) : NULL;
+    for (int r = 0; idx && r < PQntuples(res) && !strcmp(PQgetvalue(res, r, 0), idx); r++) {
+        uint32_t w;
+        for (w = 0; w < b->nw; w++)
+            if (!strcmp(map->dst_cols[b->w[w].src], PQgetvalue(res, r, 1)))
+                break;
+        if (w == b->nw) {
+            b->nkey = 0;
+            break;
+        }
+        b->key[b->nkey++] = w;
+    }
+    PQclear(res);
+    if (b->nkey)
+        return SL_OK;
+    snprintf(errstr, errstr_size, "postgresql: table %s (from %s.%s) has no primary key and "
+             "no unique key of NOT NULL written columns: shiftlog needs one to apply changes "
+             "exactly once", b->qname, s->db, s->table);
+    return SL_ERR_UNSUPPORTED;
+}
+
+sl_err_t app_pg_col_casts(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                          char *errstr, size_t errstr_size)
+{
+    const char *p[2] = {map->dst_schema, map->dst_table};
+    sl_err_t err = app_pg_wait(t, errstr, errstr_size);
+    if (err)
+        return err;
+    PGresult *res = PQexecParams(
+        t->conn,
+        "SELECT a.attname, quote_ident(tn.nspname) || '.' || quote_ident(ty.typname) "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_type ty ON ty.oid = a.atttypid "
+        "JOIN pg_namespace tn ON tn.oid = ty.typnamespace "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p') "
+        "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return app_pg_check(t, res, "reading the target table's column types", errstr,
+                            errstr_size);
+    for (uint32_t w = 0; w < b->nw; w++) {
+        int i = col_index(res, map->dst_cols[b->w[w].src]);
+        free(b->w[w].cast);
+        b->w[w].cast = NULL;
+        if (i < 0) {
+            snprintf(errstr, errstr_size, "postgresql: table %s has no column %s", b->qname,
+                     map->dst_cols[b->w[w].src]);
+            PQclear(res);
+            return SL_ERR_UNSUPPORTED;
+        }
+        if (!(b->w[w].cast = strdup(PQgetvalue(res, i, 1)))) {
+            PQclear(res);
+            return SL_ERR_NOMEM;
+        }
+    }
+    PQclear(res);
+    return SL_OK;
+}
+
+void app_pg_tab_remember(pg_tab_t *b, const app_table_map_t *map)
+{
+    const sl_schema_t *s = map->schema;
+    app_pg_prev_free(b->pend, b->npend);
+    b->pend = calloc(s->ncols ? s->ncols : 1, sizeof(*b->pend));
+    b->npend = 0;
+    b->has_pend = 0;
+    if (!b->pend)
+        return;
+    for (uint32_t i = 0; i < s->ncols; i++) {
+        b->pend[i].name = strdup(s->cols[i].name);
+        b->pend[i].type = strdup(s->cols[i].source_type ? s->cols[i].source_type : "");
+        b->pend[i].dst = map->dst_cols[i] ? strdup(map->dst_cols[i]) : NULL;
+    }
+    b->npend = s->ncols;
+    b->has_pend = 1;
+}
+
+/* ------------------------------------------------------------- tables */
+
+void app_pg_tab_clear_built(pg_tab_t *b)
+{
+    for (uint32_t i = 0; i < b->nw; i++) {
+        free(b->w[i].qname);
+        free(b->w[i].cast);
+    }
+    free(b->w);
+    free(b->key);
+    free(b->sop);
+    free(b->shash);
+    free(b->off);
+    free(b->len);
+    free(b->ht);
+    b->w = NULL;
+    b->key = NULL;
+    b->sop = NULL;
+    b->shash = NULL;
+    b->off = NULL;
+    b->len = NULL;
+    b->ht = NULL;
+    b->nw = b->nkey = 0;
+    b->valid = 0;
+    b->built_for = NULL;
+    b->nslots = b->nup = b->ndel = 0;
+    sl_buf_reset(&b->vals);
+}
+
+pg_tab_t *app_pg_tab_get(app_target_t *t, const char *schema, const char *table)
+{
+    for (pg_tab_t *b = t->tabs; b; b = b->next)
+        if (!strcmp(b->schema, schema) && !strcmp(b->table, table))
+            return b;
+    pg_tab_t *b = calloc(1, sizeof(*b));
+    if (!b || !(b->schema = strdup(schema)) || !(b->table = strdup(table))) {
+        if (b)
+            free(b->schema);
+        free(b);
+        return NULL;
+    }
+    b->id = ++t->next_id;
+    b->next = t->tabs;
+    t->tabs = b;
+    return b;
+}
+
+/* Builds the table state for map->schema (syncing the target table). */
+sl_err_t app_pg_tab_build(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                         char *errstr, size_t errstr_size)
+{
+    sl_err_t err;
+    char name[64];
+    if ((err = app_pg_wait(t, errstr, errstr_size)))
+        return err;
+    for (int op = 0; op < 2; op++)
+        if (op ? b->prep_delete : b->prep_upsert) {
+            snprintf(name, sizeof(name), "DEALLOCATE sl_%c%d_%d", op ? 'd' : 'u', t->gen, b->id);
+            PQclear(PQexec(t->conn, name));
+        }
+    b->prep_upsert = b->prep_delete = 0;
+    app_pg_tab_clear_built(b);
+    free(b->qname);
+    b->qname = NULL;
+    sl_buf_reset(&t->tmp);
+    if ((err = app_pg_quote(t, &t->tmp, map->dst_schema, errstr, errstr_size)) ||
+        (err = sl_buf_putc(&t->tmp, '.')) ||
+        (err = app_pg_quote(t, &t->tmp, map->dst_table, errstr, errstr_size)))
+        return err;
+    if (!(b->qname = strdup(t->tmp.data)))
+        return SL_ERR_NOMEM;
+    if ((err = app_pg_sync_table(t, b, map, 0, errstr, errstr_size)))
+        return err;
+    const sl_schema_t *s = map->schema;
+    b->w = calloc(s->ncols ? s->ncols : 1, sizeof(*b->w));
+    b->key = calloc(s->ncols ? s->ncols : 1, sizeof(*b->key));
+    if (!b->w || !b->key)
+        return SL_ERR_NOMEM;
+    for (uint32_t i = 0; i < s->ncols; i++) {
+        if (!map->dst_cols[i])
+            continue;
+        pg_wcol_t *w = &b->w[b->nw];
+        w->src = i;
+        w->is_set = s->cols[i].kind == SL_VAL_SET;
+        if (!(w->qname = app_pg_quoted_dup(t, map->dst_cols[i], errstr, errstr_size)))
+            return SL_ERR_INVALID;
+        b->nw++;
+    }
+    if (!b->nw) {
+        snprintf(errstr, errstr_size, "postgresql: table %s: no column is mapped", b->qname);
+        return SL_ERR_UNSUPPORTED;
+    }
+    if ((err = app_pg_find_key(t, b, map, errstr, errstr_size)) ||
+        (err = app_pg_col_casts(t, b, map, errstr, errstr_size)))
+        return err;
+    b->cap = (uint32_t)(t->write_batch > 0 ? t->write_batch : 500);
+    uint32_t hts = 16;
+    while (hts < 2 * b->cap)
+        hts *= 2;
+    b->htmask = hts - 1;
+    b->sop = calloc(b->cap, sizeof(*b->sop));
+    b->shash = calloc(b->cap, sizeof(*b->shash));
+    b->off = calloc((size_t)b->cap * b->nw, sizeof(*b->off));
+    b->len = calloc((size_t)b->cap * b->nw, sizeof(*b->len));
+    b->ht = calloc(hts, sizeof(*b->ht));
+    if (!b->sop || !b->shash || !b->off || !b->len || !b->ht)
+        return SL_ERR_NOMEM;
+    b->prep_upsert = b->prep_delete = 0;
+    b->id = ++t->next_id;          /* new prepared statement names */
+    b->built_for = s;
+    b->valid = 1;
+    return SL_OK;
+}
