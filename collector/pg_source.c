@@ -443,6 +443,7 @@ int col_pg_run(sl_service_t *svc, const col_conf_t *conf)
                                       NULL);
     int rc = SL_EXIT_OK;
     for (;;) {
+        int64_t began = sl_service_now_ms();
         errstr[0] = 0;
         sl_err_t err = session(&s, errstr, sizeof(errstr));
         session_end(&s);
@@ -453,6 +454,8 @@ int col_pg_run(sl_service_t *svc, const col_conf_t *conf)
             rc = SL_EXIT_FAILURE;
             break;
         }
+        if (sl_service_now_ms() - began > 60000)
+            backoff = 500; /* it ran well for a while: back-off is for failures in a row */
         sl_warn("%s; reconnecting in %" PRId64 " ms", errstr, backoff);
         if (sl_service_wait((int)backoff) == 1)
             break;

@@ -1,11 +1,13 @@
 """PostgreSQL collector (issue 7) against the real local PostgreSQL 15 and Kafka:
 transaction boundaries, TRUNCATE, unchanged TOAST, replica identities, a large streamed
 transaction with bounded memory, kill -9 at random instants (exactly once by position, no gap,
-the slot never confirmed past Kafka), and the clear errors of the preflight.
+the slot never confirmed past Kafka), reconnection after the walsender is terminated, and the
+clear errors of the preflight (a lost slot and wal_level=replica on a private PostgreSQL).
 
 Each test makes its own database, publication, slot and topic prefix; helpers here are shared
 with test_pg_types.py."""
 
+import contextlib
 import os
 import random
 import re
@@ -163,10 +165,42 @@ def read_topic(stack, topic, timeout=30):
     return out
 
 
-def wait_records(stack, topic, pred, timeout=60):
+class TopicTail:
+    """Reads a topic incrementally (read_committed): each catch_up() returns the records added
+    since the last one, up to the last stable offset."""
+
+    def __init__(self, stack, topic):
+        from confluent_kafka import Consumer, TopicPartition
+        self.tp = TopicPartition(topic, 0)
+        self.c = Consumer({"bootstrap.servers": stack["SL_KAFKA_BROKERS"],
+                           "group.id": f"t{uuid.uuid4().hex}", "enable.auto.commit": False,
+                           "isolation.level": "read_committed", "auto.offset.reset": "earliest"})
+        self.c.assign([TopicPartition(topic, 0, 0)])
+
+    def catch_up(self, timeout=30):
+        out, deadline = [], time.time() + timeout
+        while time.time() < deadline:
+            m = self.c.poll(0.2)
+            if m is None:
+                try:
+                    _, hi = self.c.get_watermark_offsets(self.tp, timeout=10, cached=False)
+                except Exception:
+                    continue
+                if self.c.position([self.tp])[0].offset >= hi - 1:
+                    break
+                continue
+            if not m.error():
+                out.append(slavro.decode(m.value()))
+        return out
+
+    def close(self):
+        self.c.close()
+
+
+def wait_records(stack, topic, pred, timeout=60, read_timeout=30):
     deadline = time.time() + timeout
     while True:
-        recs = read_topic(stack, topic)
+        recs = read_topic(stack, topic, timeout=read_timeout)
         if pred(recs):
             return recs
         assert time.time() < deadline, f"timeout; {len(recs)} records, last: {recs[-3:]}"
@@ -369,78 +403,162 @@ def test_pg_streamed_large_transaction(stack, pgsrc):
     assert peak - base < 60 * 1024, f"RSS grew by {peak - base} kB"
 
 
+class BankWorkload:
+    """pgbench-style workload: 2 writers, each transaction one account update + one history
+    insert; `done` holds the history ids of committed transactions."""
+
+    def __init__(self, stack, s):
+        self.stack, self.s = stack, s
+        s.sql("CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL)",
+              "INSERT INTO accounts SELECT i, 0 FROM generate_series(1, 100) i",
+              "CREATE TABLE history (id bigserial PRIMARY KEY, account int, delta int)")
+        s.publish_all()
+        self.stop_ev = threading.Event()
+        self.done = []
+        self.threads = [threading.Thread(target=self._writer, args=(i,)) for i in range(2)]
+
+    def _writer(self, seed):
+        rnd = random.Random(seed)
+        c = pg_connect(self.stack, dbname=self.s.db)
+        c.autocommit = False
+        cur = c.cursor()
+        while not self.stop_ev.is_set():
+            a, d = rnd.randint(1, 100), rnd.randint(-50, 50)
+            cur.execute("UPDATE accounts SET balance = balance + %s WHERE id = %s", (d, a))
+            cur.execute("INSERT INTO history (account, delta) VALUES (%s, %s) RETURNING id", (a, d))
+            hid = cur.fetchone()[0]
+            c.commit()
+            self.done.append(hid)
+            if LONG:
+                time.sleep(0.004)   # keeps the topic of a 100-kill run readable at the end
+        c.close()
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def stop(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join()
+
+    def finish(self):
+        """Stop the writers, write an end marker and read the topic up to it."""
+        self.stop()
+        assert len(self.done) > 100
+        self.s.sql("INSERT INTO accounts VALUES (1000, 0)")
+        return wait_records(self.stack, self.s.topic, lambda r: any(
+            x[3] and x[3]["id"] == ("int", 1000) for x in rows_of(r, "accounts")),
+            timeout=900 if LONG else 120, read_timeout=600 if LONG else 30)
+
+    def check_exactly_once(self, recs):
+        """Dedup by position: the same position always carries the same row; every committed
+        transaction's two changes are there once, no gap. Returns (by_pos, rows on the topic)."""
+        by_pos = {}
+        raw = 0
+        for table in ("history", "accounts"):
+            for pos, op, before, after in rows_of(recs, table):
+                raw += 1
+                key = (table, op, before, after)
+                assert by_pos.setdefault(pos, key) == key, f"position {pos} reused"
+        hist = sorted(k[3]["id"][1] for k in by_pos.values() if k[0] == "history")
+        assert hist == sorted(self.done), "history rows missing or duplicated after dedup"
+        assert len(set(hist)) == len(hist)
+        upd = [k for k in by_pos.values() if k[0] == "accounts" and k[1] == "UPDATE"]
+        assert len(upd) == len(self.done)
+        return by_pos, raw
+
+
 def test_pg_kill9_exactly_once(stack, pgsrc):
     """pgbench-style workload (history inserts + account updates, 2 writers) while the
     collector is killed with SIGKILL at random instants. Dedup by position: every change once,
     no gap; at every kill the slot's confirmed_flush_lsn had not passed what Kafka held."""
     s = pgsrc
     kills = random.randint(20, 100) if LONG else 5
-    s.sql("CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL)",
-          "INSERT INTO accounts SELECT i, 0 FROM generate_series(1, 100) i",
-          "CREATE TABLE history (id bigserial PRIMARY KEY, account int, delta int)")
-    s.publish_all()
-    stop = threading.Event()
-    done = []
-
-    def writer(seed):
-        rnd = random.Random(seed)
-        c = pg_connect(stack, dbname=s.db)
-        c.autocommit = False
-        cur = c.cursor()
-        while not stop.is_set():
-            a, d = rnd.randint(1, 100), rnd.randint(-50, 50)
-            cur.execute("UPDATE accounts SET balance = balance + %s WHERE id = %s", (d, a))
-            cur.execute("INSERT INTO history (account, delta) VALUES (%s, %s) RETURNING id", (a, d))
-            hid = cur.fetchone()[0]
-            c.commit()
-            done.append(hid)
-        c.close()
-
+    w = BankWorkload(stack, s)
+    t0 = time.time()
     p = s.start()
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    snapshots = []
+    w.start()
+    snapshots = []       # confirmed flush LSN at each kill
+    seen_at = {}         # history id -> index of the first kill at which Kafka held it
+    tail = TopicTail(stack, s.topic)
     try:
-        for _ in range(kills):
+        for k in range(kills):
             time.sleep(random.uniform(0.3, 2.0))
             p.kill()
             p.wait()
-            cf = s.confirmed_flush()
-            snapshots.append((cf, read_topic(stack, s.topic)))
+            snapshots.append(s.confirmed_flush())
+            for x in rows_of(tail.catch_up(), "history"):
+                seen_at.setdefault(x[3]["id"][1], k)
             p = s.start()
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    n_done = len(done)
-    assert n_done > 100
-    s.sql("INSERT INTO accounts VALUES (1000, 0)")  # end marker
-    recs = wait_records(stack, s.topic, lambda r: any(
-        x[3] and x[3]["id"] == ("int", 1000) for x in rows_of(r, "accounts")), timeout=120)
+        w.stop()
+        tail.close()
+    recs = w.finish()
     s.stop(p)
     finishes = [r for r in recs if r["type"] == "FINISH"]
     assert len(finishes) == kills + 1 and finishes[0]["body"]["reason"] == "start"
-    # dedup by position: the same position always carries the same row
-    by_pos = {}
-    for table in ("history", "accounts"):
-        for pos, op, before, after in rows_of(recs, table):
-            key = (table, op, before, after)
-            assert by_pos.setdefault(pos, key) == key, f"position {pos} reused"
-    hist = sorted(k[3]["id"][1] for k in by_pos.values() if k[0] == "history")
-    assert hist == sorted(done), "history rows missing or duplicated after dedup"
-    assert len(set(hist)) == len(hist)
-    upd = [k for k in by_pos.values() if k[0] == "accounts" and k[1] == "UPDATE"]
-    assert len(upd) == n_done
+    by_pos, raw = w.check_exactly_once(recs)
+    print(f"\nkill9: {kills} kills, {len(w.done)} transactions, {len(by_pos)} changes, "
+          f"{raw} rows on the topic, {raw - len(by_pos)} duplicates before dedup, "
+          f"{time.time() - t0:.1f} s")
     # commit LSN of every history row (from the final topic); at each kill, every row whose
     # transaction committed before the confirmed flush LSN was already in Kafka
     commit_of = {}
     for pos, op, before, after in rows_of(recs, "history"):
         commit_of[after["id"][1]] = pos[0]
-    for cf, snap in snapshots:
-        have = {x[3]["id"][1] for x in rows_of(snap, "history")}
-        lost = [h for h, c in commit_of.items() if c < cf and h not in have]
+    for k, cf in enumerate(snapshots):
+        lost = [h for h, c in commit_of.items() if c < cf and seen_at.get(h, kills) > k]
         assert not lost, f"slot confirmed {cf:X} past rows not in Kafka: {lost[:5]}"
+
+
+def test_pg_reconnect_after_lost_connection(stack, pgsrc):
+    """The collector's walsender is terminated (pg_terminate_backend) 3 times during the
+    workload: the collector stays up, reconnects after a back-off, emits FINISH (resume) each
+    time; deduplicated by position the topic holds every change once, no gap."""
+    s = pgsrc
+    w = BankWorkload(stack, s)
+    p = s.start()
+    w.start()
+    admin = pg_connect(stack)
+    cur = admin.cursor()
+    pids = []
+    try:
+        for i in range(3):
+            time.sleep(random.uniform(0.5, 1.5))
+            deadline = time.time() + 30
+            while True:   # the slot's walsender of the current session
+                cur.execute("SELECT r.pid FROM pg_stat_replication r JOIN pg_replication_slots s "
+                            "ON s.active_pid = r.pid WHERE s.slot_name = %s AND "
+                            "r.application_name = %s", (s.slot, f"shiftlog-collector-{s.name}"))
+                row = cur.fetchone()
+                if row and row[0] not in pids:
+                    break
+                assert p.poll() is None, p.log.read_text()
+                assert time.time() < deadline, f"no new walsender after {pids}:\n{p.log.read_text()}"
+                time.sleep(0.1)
+            pids.append(row[0])
+            cur.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+            assert cur.fetchone()[0]
+    finally:
+        w.stop()
+        admin.close()
+    recs = w.finish()
+    assert p.poll() is None, p.log.read_text()
+    assert s.stop(p) == 0
+    log = p.log.read_text()
+    reconnects = re.findall(r"replication stream ended: .*terminating connection due to "
+                            r"administrator command.*; reconnecting in (\d+) ms|"
+                            r"reading from PostgreSQL: .*; reconnecting in (\d+) ms", log)
+    assert len(reconnects) == 3, log
+    assert len(re.findall(r"streaming from slot .*resume from the checkpoint", log)) == 3, log
+    finishes = [r for r in recs if r["type"] == "FINISH"]
+    assert [f["body"]["reason"] for f in finishes] == ["start", "resume", "resume", "resume"]
+    by_pos, raw = w.check_exactly_once(recs)
+    print(f"\nreconnect: 3 terminations, {len(w.done)} transactions, {len(by_pos)} changes, "
+          f"{raw - len(by_pos)} duplicates before dedup; back-offs "
+          f"{[int(a or b) for a, b in reconnects]} ms\n"
+          + "\n".join(x for x in log.splitlines() if "reconnecting in" in x))
 
 
 def test_pg_errors(stack, pgsrc, unique_name):
@@ -475,36 +593,104 @@ def test_pg_errors(stack, pgsrc, unique_name):
     assert rc != 0 and f'replication slot "{s.slot}" does not exist but this source has a checkpoint' in log
 
 
-def test_pg_wal_level_replica(stack, bin_dir, tmp_path):
-    """wal_level=replica on a private, throw-away PostgreSQL (the shared one stays as it is)."""
-    pgbin = Path("/usr/lib/postgresql/15/bin")
-    if not (pgbin / "initdb").exists():
+PGBIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _free_port():
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+@contextlib.contextmanager
+def private_pg(*settings):
+    """A private, throw-away PostgreSQL 15 (initdb as the postgres OS user under /tmp, a free
+    random port, superuser postgres/pw), started with the given `-c` settings and removed on
+    exit; the shared server is not touched. Yields (port, log path)."""
+    if not (PGBIN / "initdb").exists():
         pytest.skip("PostgreSQL 15 binaries not found")
-    d = Path(tempfile.mkdtemp(prefix="pgrepl", dir="/tmp"))
+    d = Path(tempfile.mkdtemp(prefix="pgpriv", dir="/tmp"))
     os.chmod(d, 0o755)
     data = d / "data"
-    port = 15500 + random.randint(0, 400)
     pw = d / "pw"
     pw.write_text("pw\n")
     subprocess.run(["chown", "-R", "postgres", str(d)], check=True)
     run = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(run + [str(pgbin / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pw}",
-                          "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8",
-                          "--locale=C.UTF-8"], check=True, capture_output=True)
-    subprocess.run(run + [str(pgbin / "pg_ctl"), "-D", str(data), "-w", "-l", str(d / "log"), "-o",
-                          f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={d} "
-                          "-c wal_level=replica", "start"], check=True, capture_output=True)
     try:
-        conf = tmp_path / "c.conf"
-        conf.write_text(f"source.name = walrep\nsource.type = postgresql\nsource.host = 127.0.0.1\n"
-                        f"source.port = {port}\nsource.user = postgres\nsource.password = pw\n"
-                        f"source.database = postgres\nkafka.bootstrap.servers = {stack['SL_KAFKA_BROKERS']}\n"
-                        f"topic.prefix = pgit{uuid.uuid4().hex[:6]}\nhttp.listen = off\n")
+        subprocess.run(run + [str(PGBIN / "initdb"), "-D", str(data), "-U", "postgres",
+                              f"--pwfile={pw}", "--auth-host=scram-sha-256", "--auth-local=trust",
+                              "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
+        opts = " ".join(f"-c {x}" for x in settings)
+        for attempt in range(3):
+            port = _free_port()
+            r = subprocess.run(run + [str(PGBIN / "pg_ctl"), "-D", str(data), "-w", "-l",
+                                      str(d / "log"), "-o", f"-p {port} -c listen_addresses=127.0.0.1 "
+                                      f"-c unix_socket_directories={d} {opts}", "start"],
+                               capture_output=True)
+            if r.returncode == 0:
+                break
+        else:
+            raise AssertionError((d / "log").read_text())
+        yield port, d / "log"
+    finally:
+        subprocess.run(run + [str(PGBIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _private_conf(stack, tmp_path, port, name, **extra):
+    lines = {"source.name": name, "source.type": "postgresql", "source.host": "127.0.0.1",
+             "source.port": port, "source.user": "postgres", "source.password": "pw",
+             "source.database": "postgres", "kafka.bootstrap.servers": stack["SL_KAFKA_BROKERS"],
+             "topic.prefix": f"pgit{uuid.uuid4().hex[:6]}", "http.listen": "off"}
+    lines.update(extra)
+    conf = tmp_path / f"{name}.conf"
+    conf.write_text("".join(f"{k} = {v}\n" for k, v in lines.items()))
+    return conf
+
+
+def test_pg_wal_level_replica(stack, bin_dir, tmp_path):
+    """wal_level=replica on a private, throw-away PostgreSQL (the shared one stays as it is)."""
+    with private_pg("wal_level=replica") as (port, _):
+        conf = _private_conf(stack, tmp_path, port, "walrep")
         p = subprocess.run([str(bin_dir / "shiftlog-collector"), "-c", str(conf)], capture_output=True,
                            text=True, timeout=60)
         assert p.returncode != 0
         assert "wal_level is replica, shiftlog needs logical (ALTER SYSTEM SET wal_level = logical" in p.stderr
-    finally:
-        subprocess.run(run + [str(pgbin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_pg_lost_slot(stack, bin_dir, tmp_path):
+    """A slot the server invalidated (max_slot_wal_keep_size exceeded: wal_status = lost) on a
+    private PostgreSQL -> the collector stops (exit 1) and names the cause and the fix."""
+    import psycopg2
+    with private_pg("wal_level=logical", "max_slot_wal_keep_size=1MB", "max_wal_size=32MB",
+                    "min_wal_size=32MB") as (port, _):
+        c = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", password="pw",
+                             dbname="postgres")
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("CREATE TABLE t (id int PRIMARY KEY, pad text)")
+        cur.execute("CREATE PUBLICATION p_lost FOR ALL TABLES")
+        cur.execute("SELECT pg_create_logical_replication_slot('s_lost', 'pgoutput')")
+        status = None
+        for i in range(20):
+            cur.execute("INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(%s, %s) g",
+                        (i * 20000 + 1, (i + 1) * 20000))
+            cur.execute("SELECT pg_switch_wal()")
+            cur.execute("CHECKPOINT")
+            cur.execute("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 's_lost'")
+            status = cur.fetchone()[0]
+            if status == "lost":
+                break
+        c.close()
+        assert status == "lost", f"could not get the slot lost (wal_status {status})"
+        conf = _private_conf(stack, tmp_path, port, "lostslot", **{
+            "source.slot": "s_lost", "source.publication": "p_lost"})
+        p = subprocess.run([str(bin_dir / "shiftlog-collector"), "-c", str(conf)], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 1, p.stderr
+        assert ('replication slot "s_lost" is lost (wal_status = lost: the server removed WAL it '
+                'still needed, max_slot_wal_keep_size): changes are gone; drop the slot '
+                "(SELECT pg_drop_replication_slot('s_lost'))") in p.stderr, p.stderr
+        assert "streaming from slot" not in p.stderr
