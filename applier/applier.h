@@ -8,7 +8,10 @@
  *   txn.c      assembles source transactions by the markers and drives the
  *              target: begin / schema / rows / commit(pos) / rollback
  *   mapping.c  tables include/exclude, db.table → schema.table, columns
- *   dlq.c      <topic>.dlq with the reason and the original position */
+ *   dlq.c      <topic>.dlq with the reason and the original position
+ *   source_mongolog.c  source.type = mongolog: the miner's shared log in
+ *              position order instead of Kafka, then the hand-over to the
+ *              topic (the same records, offsets and subOffsets) */
 #ifndef APP_APPLIER_H
 #define APP_APPLIER_H
 
@@ -23,8 +26,18 @@
 
 typedef struct app_conf_s {
     const char       *task_name;
+    int               source_type;       /* APP_SOURCE_* */
     const char       *source_topic;
     int64_t           source_partition;
+    const char       *source_name;       /* mongolog: the source (log collection) */
+    const char       *log_uri;
+    const char       *log_database;
+    const char       *log_collection;    /* "" = source_name */
+    const char       *start_time;        /* mongolog first start: ISO time, "" = none */
+    const char       *start_position;    /* mongolog first start: position / _id */
+    int               handover;          /* mongolog: go on from the topic once caught up */
+    int64_t           log_window;        /* documents per read */
+    int64_t           log_poll_ms;       /* wait when caught up (no hand-over) */
     int               target_type;       /* index in app_target_types */
     const char       *target_host;
     int64_t           target_port;
@@ -56,6 +69,9 @@ typedef struct app_conf_s {
     int               serve;             /* --serve: only /health and /metrics, no apply */
     int               check_only;        /* --check: validate the config and exit */
 } app_conf_t;
+
+#define APP_SOURCE_KAFKA    0
+#define APP_SOURCE_MONGOLOG 1
 
 #define APP_ON_ERROR_DLQ  0
 #define APP_ON_ERROR_STOP 1
@@ -180,6 +196,40 @@ int64_t      app_txn_open_since(const app_txn_t *x);
 int          app_txn_group_txns(const app_txn_t *x);
 /* Counts a skipped (excluded / duplicate) record, for tests and metrics. */
 uint64_t     app_txn_skipped(const app_txn_t *x);
+
+/* ------------------------------------------- source.type = mongolog */
+
+typedef struct app_logsrc_s app_logsrc_t;
+
+/* source.log.* / source.start.* checks (no connection). */
+sl_err_t app_logsrc_check_conf(const app_conf_t *c, char *errstr, size_t errstr_size);
+/* Connects to the shared log (ping). mapping is borrowed (which tables the
+ * task needs: gaps, stopped tables). The caller owns *out. */
+sl_err_t app_logsrc_open(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping,
+                         char *errstr, size_t errstr_size);
+void     app_logsrc_close(app_logsrc_t *s);
+/* Positions the reader after pos (the target's stored position, a COMMIT),
+ * or when NULL after source.start.position / before the first transaction
+ * committed at or after source.start.time / at the log's beginning. seed:
+ * also seeds txn with the schema in force of every table at that point. */
+sl_err_t app_logsrc_start(app_logsrc_t *s, app_txn_t *txn, const app_position_t *pos,
+                          int seed, char *errstr, size_t errstr_size);
+/* The next record into rec (reset first) and m (offset = the Kafka offset of
+ * its message, first_row = its first row in that message; kmsg NULL).
+ * SL_ERR_TIMEOUT: caught up (nothing more up to the watermark); SL_ERR_DB:
+ * the log is unreachable (retry); SL_ERR_FATAL: a gap of a needed table or
+ * a document the miner never writes (errstr says which). */
+sl_err_t app_logsrc_next(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, char *errstr,
+                         size_t errstr_size);
+/* The Kafka offset after the last record read (-1 none): where the topic
+ * takes over. */
+int64_t  app_logsrc_next_offset(const app_logsrc_t *s);
+/* The miner's next Kafka offset (its progress), -1 unknown. */
+int64_t  app_logsrc_miner_offset(const app_logsrc_t *s);
+/* A needed table the miner has stopped, bounding the read ("db.t (state)"),
+ * or NULL. */
+const char *app_logsrc_stopped_table(const app_logsrc_t *s);
+uint64_t app_logsrc_docs(const app_logsrc_t *s);
 
 /* ------------------------------------------------------------ the loop */
 

@@ -19,7 +19,13 @@
  *            the target, replay; max.errors consecutive errors → suspended
  *            (/health 503 + reason), resumed up to auto.recovery.count times.
  * Consumer group offsets are committed (for monitoring only) after the
- * target commit that made them durable. */
+ * target commit that made them durable.
+ *
+ * source.type = mongolog: the records come from the shared log
+ * (source_mongolog.c) with the Kafka offsets and subOffsets of their
+ * messages, into the same txn.c and error handling; the schemas in force are
+ * seeded from the log; once caught up with the log's watermark the task
+ * hands over to the topic at the stored offset + 1 (source.handover). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +47,10 @@ typedef struct run_s {
     sl_avro_codec_t        *codec;
     sl_record_t            *rec;
     char                    dlq_topic[300];
+    app_logsrc_t           *log;       /* source.type = mongolog */
+    int                     on_log;    /* reading the log (not yet handed over) */
+    int64_t                 handover_at; /* Kafka offset to start at without a position */
+    int                     said_stay;
 
     int64_t  skip_offset;      /* the stored message: rows <= skip_sub already applied */
     int64_t  skip_sub;
@@ -118,10 +128,23 @@ static int seek(run_t *r)
     app_position_t pos;
     int64_t at = SL_KAFKA_OFFSET_BEGINNING;
     r->skip_offset = -1;
+    if (r->on_log) {
+        int has = app_txn_committed(r->txn, &pos);
+        if (app_logsrc_start(r->log, r->txn, has ? &pos : NULL, 0, errstr, sizeof(errstr))) {
+            sl_error("%s", errstr);
+            return -1;
+        }
+        return 0;
+    }
+    if (r->handover_at >= 0)
+        at = r->handover_at;
     if (app_txn_committed(r->txn, &pos)) {
         at = pos.kafka_offset;
         r->skip_offset = pos.kafka_offset;
         r->skip_sub = pos.sub_offset;
+        if (r->log && pos.sub_offset < 0)
+            at = pos.kafka_offset + 1;   /* the whole message is applied, and the topic's
+                                            early part may be gone (deleted, retention) */
     }
     if (sl_kafka_consumer_assign(r->cons, r->c->source_topic, (int32_t)r->c->source_partition,
                                  at, 10000, NULL, errstr, sizeof(errstr))) {
@@ -203,6 +226,24 @@ static int restart_from_target(run_t *r, int64_t commit_at)
             continue;
         }
         app_txn_reset(r->txn, err ? NULL : &pos, commit_at);
+        if (!r->seeded && r->log) {
+            /* the schemas in force come from the log (the topic may have
+             * lost its early part): never scanned on the topic */
+            char lerr[1024];
+            sl_err_t le = app_logsrc_start(r->log, r->txn, err ? NULL : &pos, 1, lerr,
+                                           sizeof(lerr));
+            if (le == SL_ERR_DB) {
+                sl_warn("%s; retrying", lerr);
+                if (sl_service_wait(1000))
+                    return -1;
+                continue;
+            }
+            if (le) {
+                sl_error("%s", lerr);
+                return -1;
+            }
+            r->seeded = 1;
+        }
         if (!r->seeded) {
             if (seed_schemas(r, err ? -1 : pos.kafka_offset))
                 return -1;
@@ -211,8 +252,9 @@ static int restart_from_target(run_t *r, int64_t commit_at)
         char ptext[160] = "none";
         if (!err)
             sl_pos_format(&pos.source, ptext, sizeof(ptext));
-        sl_info("starting at %s [%" PRId64 "] offset %s (stored position: kafka_offset %" PRId64
-                " sub_offset %" PRId64 ", source %s)", r->c->source_topic,
+        sl_info("starting at %s%s [%" PRId64 "] offset %s (stored position: kafka_offset %" PRId64
+                " sub_offset %" PRId64 ", source %s)", r->on_log ? "the shared log of " : "",
+                r->c->source_topic,
                 r->c->source_partition, err ? "beginning" : "stored", err ? -1 : pos.kafka_offset,
                 err ? -1 : pos.sub_offset, ptext);
         return seek(r);
@@ -301,10 +343,12 @@ static const char *pos_text(const sl_record_t *rec, char *buf, size_t size)
     return buf;
 }
 
+static int feed(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp);
+
 /* One message. Returns 0 to go on, -1 to stop the task. */
 static int handle(run_t *r, const sl_kafka_msg_t *m)
 {
-    char errstr[1024], pos[160] = "";
+    char errstr[1024];
     app_msg_t am = {.kmsg = m, .offset = m->offset, .first_row = 0};
     sl_metric_inc(r->m_records);
     if (r->skip_offset >= 0 && m->offset <= r->skip_offset) {
@@ -330,6 +374,16 @@ static int handle(run_t *r, const sl_kafka_msg_t *m)
             return -1;
         return again ? 0 : count_error(r, reason);
     }
+    return feed(r, m, &am);
+}
+
+/* One decoded record (r->rec) of message m (from Kafka, or rebuilt from the
+ * shared log: then m has the message's topic, partition and offset only).
+ * Returns 0 to go on, -1 to stop the task. */
+static int feed(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp)
+{
+    char errstr[1024], pos[160] = "";
+    app_msg_t am = *amp;
     if (r->rec->type == SL_REC_SCHEMA)
         pos_text(r->rec, pos, sizeof(pos));      /* app_txn_feed takes the record */
 
@@ -402,12 +456,102 @@ static int handle(run_t *r, const sl_kafka_msg_t *m)
     return seek(r);
 }
 
+/* Caught up with the shared log: commit what is complete, then hand over to
+ * the topic at the stored offset + 1 when it still holds it. */
+static int log_caught_up(run_t *r)
+{
+    char errstr[1024];
+    app_txn_rc_t rc = app_txn_idle(r->txn, errstr, sizeof(errstr));
+    if (rc != APP_TXN_OK) {
+        sl_warn("target %s: %s; reconnecting and replaying from the stored position",
+                r->ops->name, errstr);
+        return restart_from_target(r, -1);
+    }
+    commit_group_offset(r);
+    const char *stopped = app_logsrc_stopped_table(r->log);
+    if (r->c->handover) {
+        app_position_t pos;
+        int has = app_txn_committed(r->txn, &pos);
+        int64_t next = has ? pos.kafka_offset + 1 : app_logsrc_next_offset(r->log);
+        if (next < 0)
+            next = app_logsrc_miner_offset(r->log);
+        int64_t lo = -1, hi = -1;
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (next >= 0)
+            e = rd_kafka_query_watermark_offsets(sl_kafka_consumer_handle(r->cons),
+                                                 r->c->source_topic,
+                                                 (int32_t)r->c->source_partition, &lo, &hi,
+                                                 5000);
+        if (next >= 0 && !e && lo <= next) {
+            sl_info("shared log read up to its watermark (%" PRIu64 " document(s)%s%s): "
+                    "handing over to %s [%" PRId64 "] at offset %" PRId64,
+                    app_logsrc_docs(r->log), stopped ? "; bounded by stopped table " : "",
+                    stopped ? stopped : "", r->c->source_topic, r->c->source_partition, next);
+            app_txn_abort(r->txn);         /* nothing complete is left open */
+            r->on_log = 0;
+            r->handover_at = has ? -1 : next;
+            return seek(r);
+        }
+        if (!r->said_stay++)
+            sl_warn("cannot hand over to %s yet: %s; reading the shared log on",
+                    r->c->source_topic,
+                    next < 0 ? "no Kafka offset known yet"
+                    : e ? rd_kafka_err2str(e) : "the topic no longer holds the next offset");
+    }
+    if (stopped && !r->said_stay++)
+        sl_warn("shared log: table %s is stopped in the miner; reading waits at its stop "
+                "point", stopped);
+    sl_service_wait((int)r->c->log_poll_ms);
+    return 0;
+}
+
+/* One record from the shared log. Returns 0 to go on, -1 to stop. */
+static int log_step(run_t *r)
+{
+    char errstr[1400];
+    app_msg_t am;
+    if (!r->rec && !(r->rec = sl_record_new()))
+        return -1;
+    sl_err_t err = app_logsrc_next(r->log, r->rec, &am, errstr, sizeof(errstr));
+    if (err == SL_ERR_TIMEOUT)
+        return log_caught_up(r);
+    if (err == SL_ERR_DB) {
+        sl_warn("%s; retrying", errstr);
+        sl_service_wait(1000);
+        return 0;
+    }
+    if (err) {
+        sl_error("%s", errstr);
+        set_state(r, "suspended", errstr);
+        return -1;
+    }
+    sl_kafka_msg_t km = {.topic = r->c->source_topic,
+                         .partition = (int32_t)r->c->source_partition,
+                         .offset = am.offset, .timestamp_ms = -1};
+    am.kmsg = &km;
+    sl_metric_inc(r->m_records);
+    if (feed(r, &km, &am))
+        return -1;
+    if (app_txn_next_deadline_ms(r->txn) == 0) {
+        app_txn_rc_t rc = app_txn_tick(r->txn, errstr, sizeof(errstr));
+        if (rc == APP_TXN_OK)
+            commit_group_offset(r);
+        else {
+            sl_warn("target %s: %s; reconnecting and replaying from the stored position",
+                    r->ops->name, errstr);
+            return restart_from_target(r, -1);
+        }
+    }
+    return 0;
+}
+
 int app_run(const app_conf_t *c, sl_service_t *svc)
 {
     char errstr[1024];
     int code = SL_EXIT_FAILURE;
     run_t r = {.c = c, .svc = svc, .dlq_from = -1, .dlq_upto = -1, .skip_offset = -1,
-               .group_committed = -1};
+               .group_committed = -1, .handover_at = -1,
+               .on_log = c->source_type == APP_SOURCE_MONGOLOG};
     sl_metrics_t *mx = svc->metrics;
 
     r.ops = pick_target(c->target_type);
@@ -468,6 +612,22 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         sl_error("dead-letter topic %s: %s", r.dlq_topic, errstr);
         goto out;
     }
+    if (r.on_log) {
+        for (;;) {
+            sl_err_t le = app_logsrc_open(&r.log, c, r.mapping, errstr, sizeof(errstr));
+            if (!le)
+                break;
+            if (le != SL_ERR_DB) {
+                sl_error("%s", errstr);
+                goto out;
+            }
+            sl_warn("%s; retrying", errstr);
+            if (sl_service_wait(2000)) {
+                code = SL_EXIT_OK;
+                goto out;
+            }
+        }
+    }
     app_txn_conf_t tc = {.ops = r.ops, .mapping = r.mapping, .topic = c->source_topic,
                          .partition = (int32_t)c->source_partition,
                          .write_batch = c->write_batch,
@@ -482,6 +642,17 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
     }
 
     for (;;) {
+        if (r.on_log) {
+            if (sl_service_stopping()) {
+                code = SL_EXIT_OK;
+                break;
+            }
+            if (log_step(&r)) {
+                code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+                break;
+            }
+            continue;
+        }
         sl_kafka_msg_t m;
         int wait = app_txn_next_deadline_ms(r.txn);
         if (wait < 0 || wait > 200)
@@ -541,6 +712,7 @@ out:
     if (r.target)
         r.ops->close(r.target);
     app_txn_destroy(r.txn);
+    app_logsrc_close(r.log);
     app_dlq_destroy(r.dlq);
     sl_kafka_consumer_destroy(r.cons);
     sl_record_destroy(r.rec);

@@ -8,6 +8,7 @@
 
 const char *const app_target_types[] = {"postgresql", "mysql", "mongodb", NULL};
 static const char *const app_on_error[] = {"dlq", "stop", NULL};
+static const char *const app_source_types[] = {"kafka", "mongolog", NULL};
 static const char *const app_tls_modes[] = {"disable", "prefer", "require", "verify-ca",
                                             "verify-full", NULL};
 
@@ -15,10 +16,42 @@ static const sl_conf_entry_t app_conf_table[] = {
     SL_CONF_STRING("task.name", app_conf_t, task_name, NULL, SL_CONF_REQUIRED,
                    "Name of the task; logs, /health and the position row in the target carry "
                    "it."),
+    SL_CONF_ENUM("source.type", app_conf_t, source_type, "kafka", app_source_types, 0,
+                 "Where the changes are read: kafka (source.topic) or mongolog (the miner's "
+                 "shared log of the source, in position order, then source.topic from where "
+                 "the log ends when source.handover is on; docs/applier.md)."),
     SL_CONF_STRING("source.topic", app_conf_t, source_topic, NULL, SL_CONF_REQUIRED,
-                   "Kafka topic to apply (<topic.prefix>.<source>, e.g. shiftlog.shop)."),
+                   "Kafka topic to apply (<topic.prefix>.<source>, e.g. shiftlog.shop). With "
+                   "source.type = mongolog: the topic the log was mined from (the stored "
+                   "position is in its offsets; the hand-over continues on it)."),
     SL_CONF_INT("source.partition", app_conf_t, source_partition, "0", 0, 100000, 0,
                 "Partition of source.topic this task applies (source topics have one)."),
+    SL_CONF_STRING("source.name", app_conf_t, source_name, "", 0,
+                   "mongolog: the source whose shared log is read (the miner's source.name; "
+                   "its log collection unless source.log.collection says otherwise)."),
+    SL_CONF_STRING("source.log.uri", app_conf_t, log_uri, "mongodb://127.0.0.1:27117", 0,
+                   "mongolog: MongoDB connection URI of the shared log (the miner's log.uri)."),
+    SL_CONF_STRING("source.log.database", app_conf_t, log_database, "shiftlog", 0,
+                   "mongolog: database of the shared log (the miner's log.database)."),
+    SL_CONF_STRING("source.log.collection", app_conf_t, log_collection, "", 0,
+                   "mongolog: log collection (the miner's log.collection); empty = "
+                   "source.name."),
+    SL_CONF_STRING("source.start.time", app_conf_t, start_time, "", 0,
+                   "mongolog, first start only (no stored position): start at the first "
+                   "transaction committed at or after this ISO 8601 UTC time "
+                   "(2026-01-01T00:00:00Z). Empty = the log's beginning."),
+    SL_CONF_STRING("source.start.position", app_conf_t, start_position, "", 0,
+                   "mongolog, first start only: start after this commit position (source "
+                   "position text or log _id); wins over source.start.time."),
+    SL_CONF_BOOL("source.handover", app_conf_t, handover, "true", 0,
+                 "mongolog: once the log is read up to its watermark, go on from source.topic "
+                 "at the next offset (if the topic still holds it); false = keep reading the "
+                 "log."),
+    SL_CONF_INT("source.log.window", app_conf_t, log_window, "1000", 1, 100000, 0,
+                "mongolog: log documents read per query (an _id range, sorted)."),
+    SL_CONF_DURATION("source.log.poll.ms", app_conf_t, log_poll_ms, "200", 10, 60000, 0,
+                     "mongolog: wait between two looks at the log's watermark once caught up "
+                     "(without hand-over)."),
     SL_CONF_ENUM("target.type", app_conf_t, target_type, "postgresql", app_target_types, 0,
                  "Kind of target database."),
     SL_CONF_STRING("target.host", app_conf_t, target_host, "127.0.0.1", 0,
@@ -117,6 +150,11 @@ int main(int argc, char **argv)
     int rc = sl_service_start(&svc, &app_service, &ac, argc, argv);
     if (rc != SL_SERVICE_CONTINUE)
         return rc;
+    char errstr[512];
+    if (app_logsrc_check_conf(&ac, errstr, sizeof(errstr))) {
+        sl_error("%s", errstr);
+        return sl_service_finish(&svc, SL_EXIT_USAGE);
+    }
     if (ac.check_only) {
         sl_info("configuration is valid (target.type = %s); --check: not connecting",
                 app_target_types[ac.target_type]);

@@ -1,6 +1,6 @@
 /* shiftlog-miner: the modules of the miner and what they share.
  *
- *   bson_value.c  sl_value <-> exact BSON, position keys (the log's `_id`)
+ *   (common/sl_bson.c: sl_value <-> exact BSON, schemas <-> BSON, `_id`s)
  *   doc.c         log documents: change rows, COMMIT, SCHEMA, gap markers
  *   store.c       the MongoDB side: collections, indexes, write concern,
  *                 idempotent bulk inserts, the progress document
@@ -20,56 +20,27 @@
 
 #include <mongoc/mongoc.h>
 
+#include "sl_bson.h"
 #include "sl_err.h"
 #include "sl_metrics.h"
 #include "sl_pos.h"
 #include "sl_record.h"
 
-/* ------------------------------------------------------------ bson_value.c */
+/* ------------------------------------------- values and ids: common/sl_bson */
 
-/* Position key: the sortable text `_id` prefix, 41 hex digits
- * kind(1) seq(16) offset(16) row(8) — the same text as the applier's
- * app_pos_key() — followed by one document-type digit (MINE_T_*), so that
- * `_id` order is source position order and a schema, a change, a commit
- * and a gap marker at one position never collide. */
-#define MINE_POS_KEY_LEN 41
-#define MINE_ID_LEN      (MINE_POS_KEY_LEN + 1)
+/* The log's `_id`s and exact values are common/sl_bson.h (the applier's
+ * mongolog source reads them with the same code). The miner's names: */
+#define MINE_POS_KEY_LEN SL_POS_KEY_LEN
+#define MINE_ID_LEN      SL_BSON_ID_LEN
 
-#define MINE_T_SCHEMA '1'
-#define MINE_T_CHANGE '2'
-#define MINE_T_COMMIT '3'
-#define MINE_T_GAP    '4'
+#define MINE_T_SCHEMA SL_BSON_T_SCHEMA
+#define MINE_T_CHANGE SL_BSON_T_CHANGE
+#define MINE_T_COMMIT SL_BSON_T_COMMIT
+#define MINE_T_GAP    SL_BSON_T_GAP
 
-void mine_pos_key(const sl_pos_t *pos, char out[MINE_POS_KEY_LEN + 1]);
-void mine_doc_id(const sl_pos_t *pos, char type, char out[MINE_ID_LEN + 1]);
-/* Parses a position key or document id (41 or 42 hex digits) back into a
- * position (file/gtid empty). SL_ERR_PARSE when it is not one. */
-sl_err_t mine_pos_key_parse(const char *text, sl_pos_t *out);
-
-/* Appends v under key as exact BSON (docs/miner.md "Values"):
- *   NULL null · BOOL bool · INT int64 · UINT int64 (<= 2^63-1) or Decimal128 ·
- *   FLOAT/DOUBLE double · DECIMAL Decimal128 (<= 34 significant digits, and
- *   NaN/±Infinity) else {_t:"decimal", v:"digits"} · STRING utf8 (not valid
- *   UTF-8: {_t:"text", v:binary}) · BYTES binary · SET array of labels ·
- *   TEMPORAL {_t:"<kind>", s:text, us, p, tz, d:date} · BIT {_t:"bit", n, v} ·
- *   TYPED {_t:"typed", type, v} · MISSING {_t:"missing", why}.
- * Returns 0, or -1 when libbson refuses (document too large). */
-int mine_bson_append_value(bson_t *b, const char *key, int klen, const sl_value_t *v);
-
-/* The inverse: reads the value at it into *v (strings copied into rec's
- * arena). hint is the column's kind from its SCHEMA (SL_VAL_UINT and
- * SL_VAL_FLOAT are not told apart from INT/DOUBLE by the BSON type alone);
- * pass SL_VAL_NULL when unknown. SL_ERR_DECODE on a BSON form the log never
- * writes. */
-sl_err_t mine_bson_read_value(const bson_iter_t *it, sl_val_kind_t hint, sl_record_t *rec,
-                              sl_value_t *v, char *errstr, size_t errstr_size);
-
-/* Decimal128 -> plain decimal text without exponent ("0.0000001", "-12.3400",
- * "NaN", "Infinity"); returns the length written (buffer >= 80 bytes). */
-int mine_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size);
-/* Significant digits of a decimal text (leading zeros not counted); -1 when
- * it is not a plain decimal number. */
-int mine_decimal_digits(const char *s, size_t len);
+#define mine_doc_id            sl_bson_doc_id
+#define mine_bson_append_value sl_bson_append_value
+#define mine_schema_from_doc   sl_bson_schema_from_doc
 
 /* ------------------------------------------------------------------ doc.c */
 
@@ -109,11 +80,8 @@ int mine_doc_schema(bson_t *doc, const sl_record_t *rec, const mine_doc_ctx_t *c
 int mine_doc_gap(bson_t *doc, const char *table, const sl_pos_t *after, int64_t from_offset,
                  int64_t to_offset, const char *reason);
 
-/* The columns of a SCHEMA record as BSON (for the schema document and the
- * control collection), and back. */
-int      mine_schema_columns_bson(bson_t *arr_parent, const char *key, const sl_schema_t *s);
-sl_err_t mine_schema_from_doc(const bson_t *doc, sl_record_t *rec, char *errstr,
-                              size_t errstr_size);
+/* The columns of a SCHEMA record as BSON, and back: sl_bson_schema_columns,
+ * sl_bson_schema_from_doc (common/sl_bson.h). */
 
 /* ---------------------------------------------------------------- store.c */
 

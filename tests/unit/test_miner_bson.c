@@ -1,4 +1,4 @@
-/* Unit tests: the miner's exact BSON values (miner/bson_value.c) — every
+/* Unit tests: the miner's exact BSON values (common/sl_bson.c) — every
  * value kind to BSON and back, Decimal128 limits (34 digits; DECIMAL(65,30)
  * falls back to a tagged string), position keys sorting like sl_pos_cmp. */
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../../miner/miner.h"
+#include "sl_value_text.h"
 
 static void roundtrip(sl_record_t *rec, const sl_value_t *v, sl_val_kind_t hint)
 {
@@ -19,9 +20,9 @@ static void roundtrip(sl_record_t *rec, const sl_value_t *v, sl_val_kind_t hint)
     bson_iter_t it;
     sl_value_t back;
     char err[256];
-    assert_int_equal(mine_bson_append_value(&b, "c", 1, v), 0);
+    assert_int_equal(sl_bson_append_value(&b, "c", 1, v), 0);
     assert_true(bson_iter_init_find(&it, &b, "c"));
-    assert_int_equal(mine_bson_read_value(&it, hint, rec, &back, err, sizeof err), SL_OK);
+    assert_int_equal(sl_bson_read_value(&it, hint, rec, &back, err, sizeof err), SL_OK);
     if (!sl_value_equal(v, &back)) {
         char *j = bson_as_relaxed_extended_json(&b, NULL);
         fail_msg("kind %s does not round-trip: %s", sl_val_kind_name(v->kind), j);
@@ -98,14 +99,14 @@ static void test_decimal_forms(void **state)
     sl_record_t *rec = sl_record_new();
     const char *d65 = "12345678901234567890123456789012345.123456789012345678901234567891";
     sl_value_set_text(rec, &v, SL_VAL_DECIMAL, d65, strlen(d65));
-    mine_bson_append_value(&b, "big", 3, &v);
+    sl_bson_append_value(&b, "big", 3, &v);
     sl_value_set_text(rec, &v, SL_VAL_DECIMAL, "-12.30", 6);
-    mine_bson_append_value(&b, "small", 5, &v);
+    sl_bson_append_value(&b, "small", 5, &v);
     assert_true(bson_iter_init_find(&it, &b, "big"));
     assert_true(BSON_ITER_HOLDS_DOCUMENT(&it));              /* {_t: "decimal", v: ...} */
     assert_true(bson_iter_init_find(&it, &b, "small"));
     assert_true(BSON_ITER_HOLDS_DECIMAL128(&it));
-    assert_int_equal(mine_decimal_digits("0.000120", 8), 3);
+    assert_int_equal(sl_decimal_digits("0.000120", 8), 3);
     bson_destroy(&b);
     sl_record_destroy(rec);
 }
@@ -114,21 +115,21 @@ static void test_pos_keys_sort(void **state)
 {
     (void)state;
     sl_pos_t a, b, back;
-    char ka[MINE_ID_LEN + 1], kb[MINE_ID_LEN + 1];
+    char ka[SL_BSON_ID_LEN + 1], kb[SL_BSON_ID_LEN + 1];
     sl_pos_set_mysql(&a, "binlog.000009", 4000000000ULL, 7);
     sl_pos_set_mysql(&b, "binlog.000010", 4, 0);
-    mine_doc_id(&a, MINE_T_CHANGE, ka);
-    mine_doc_id(&b, MINE_T_SCHEMA, kb);
-    assert_int_equal(strlen(ka), MINE_ID_LEN);
+    sl_bson_doc_id(&a, SL_BSON_T_CHANGE, ka);
+    sl_bson_doc_id(&b, SL_BSON_T_SCHEMA, kb);
+    assert_int_equal(strlen(ka), SL_BSON_ID_LEN);
     assert_true(strcmp(ka, kb) < 0 && sl_pos_cmp(&a, &b) < 0);
-    assert_int_equal(mine_pos_key_parse(ka, &back), SL_OK);
+    assert_int_equal(sl_bson_pos_key_parse(ka, &back), SL_OK);
     assert_int_equal(sl_pos_cmp(&a, &back), 0);
     /* a commit sorts after the change at the same position, a gap after the commit */
-    char kc[MINE_ID_LEN + 1], kg[MINE_ID_LEN + 1];
-    mine_doc_id(&a, MINE_T_COMMIT, kc);
-    mine_doc_id(&a, MINE_T_GAP, kg);
+    char kc[SL_BSON_ID_LEN + 1], kg[SL_BSON_ID_LEN + 1];
+    sl_bson_doc_id(&a, SL_BSON_T_COMMIT, kc);
+    sl_bson_doc_id(&a, SL_BSON_T_GAP, kg);
     assert_true(strcmp(ka, kc) < 0 && strcmp(kc, kg) < 0);
-    assert_int_equal(mine_pos_key_parse("zz", &back), SL_ERR_PARSE);
+    assert_int_equal(sl_bson_pos_key_parse("zz", &back), SL_ERR_PARSE);
 }
 
 int main(void)

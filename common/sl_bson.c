@@ -1,5 +1,5 @@
-/* shiftlog-miner: record values as exact BSON and back, and the position
- * keys that make the log's `_id` (miner.h, docs/miner.md "Values").
+/* shiftlog: record values as exact BSON and back, schemas as BSON and back,
+ * and the shared log's document ids (sl_bson.h, docs/miner.md "Values").
  *
  * The rule: a BSON type stands for one value kind where it can (null, bool,
  * int64, double, Decimal128, utf8, binary, array of labels); every value
@@ -11,19 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "miner.h"
+#include "sl_bson.h"
+#include "sl_value_text.h"
 
-void mine_pos_key(const sl_pos_t *pos, char out[MINE_POS_KEY_LEN + 1])
+void sl_bson_doc_id(const sl_pos_t *pos, char type, char out[SL_BSON_ID_LEN + 1])
 {
-    snprintf(out, MINE_POS_KEY_LEN + 1, "%01x%016" PRIx64 "%016" PRIx64 "%08" PRIx32,
-             (unsigned)pos->kind & 0xf, pos->seq, pos->offset, pos->row);
-}
-
-void mine_doc_id(const sl_pos_t *pos, char type, char out[MINE_ID_LEN + 1])
-{
-    mine_pos_key(pos, out);
-    out[MINE_POS_KEY_LEN] = type;
-    out[MINE_ID_LEN] = '\0';
+    sl_pos_key(pos, out);
+    out[SL_POS_KEY_LEN] = type;
+    out[SL_BSON_ID_LEN] = '\0';
 }
 
 static int hexval(char c)
@@ -35,10 +30,10 @@ static int hexval(char c)
     return -1;
 }
 
-sl_err_t mine_pos_key_parse(const char *text, sl_pos_t *out)
+sl_err_t sl_bson_pos_key_parse(const char *text, sl_pos_t *out)
 {
     size_t len = strlen(text);
-    if (len != MINE_POS_KEY_LEN && len != MINE_ID_LEN)
+    if (len != SL_POS_KEY_LEN && len != SL_BSON_ID_LEN)
         return SL_ERR_PARSE;
     uint64_t part[4] = {0, 0, 0, 0};
     static const int width[4] = {1, 16, 16, 8};
@@ -50,7 +45,7 @@ sl_err_t mine_pos_key_parse(const char *text, sl_pos_t *out)
                 return SL_ERR_PARSE;
             part[k] = part[k] << 4 | (uint64_t)h;
         }
-    if (len == MINE_ID_LEN && (*p < '1' || *p > '4'))
+    if (len == SL_BSON_ID_LEN && (*p < '1' || *p > '4'))
         return SL_ERR_PARSE;
     if (part[0] != SL_POS_MYSQL && part[0] != SL_POS_PG)
         return SL_ERR_PARSE;
@@ -60,31 +55,6 @@ sl_err_t mine_pos_key_parse(const char *text, sl_pos_t *out)
     out->offset = part[2];
     out->row = (uint32_t)part[3];
     return SL_OK;
-}
-
-int mine_decimal_digits(const char *s, size_t len)
-{
-    size_t i = 0;
-    int digits = 0, lead = 1, any = 0, dot = 0;
-    if (i < len && (s[i] == '-' || s[i] == '+'))
-        i++;
-    for (; i < len; i++) {
-        char c = s[i];
-        if (c == '.' && !dot) {
-            dot = 1;
-            continue;
-        }
-        if (c < '0' || c > '9')
-            return -1;
-        any = 1;
-        if (lead && c == '0')
-            continue;
-        lead = 0;
-        digits++;
-    }
-    if (!any)
-        return -1;
-    return digits ? digits : 1;
 }
 
 /* Decimal128 fields straight from its bits (libbson 1.23 only prints the
@@ -135,7 +105,7 @@ static int dec128_parts(const bson_decimal128_t *d, int *neg, int *exp, char *di
     return 1;
 }
 
-int mine_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size)
+int sl_bson_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size)
 {
     int neg, exp;
     char dig[64];
@@ -189,7 +159,7 @@ static int temporal_is_instant(sl_temporal_kind_t k)
     return k == SL_T_DATETIME || k == SL_T_TIMESTAMP || k == SL_T_TIMESTAMPTZ;
 }
 
-int mine_bson_append_value(bson_t *b, const char *key, int klen, const sl_value_t *v)
+int sl_bson_append_value(bson_t *b, const char *key, int klen, const sl_value_t *v)
 {
     bson_t sub;
     int ok = 1;
@@ -220,14 +190,14 @@ int mine_bson_append_value(bson_t *b, const char *key, int klen, const sl_value_
         bson_decimal128_t d;
         int special = v->len && (v->data[0] == 'N' || v->data[0] == 'I' ||
                                  (v->len > 1 && v->data[0] == '-' && v->data[1] == 'I'));
-        int digits = special ? 0 : mine_decimal_digits(v->data, v->len);
+        int digits = special ? 0 : sl_decimal_digits(v->data, v->len);
         if ((special || (digits > 0 && digits <= 34)) && v->len < sizeof txt) {
             memcpy(txt, v->data, v->len);
             txt[v->len] = '\0';
             if (bson_decimal128_from_string(txt, &d)) {
                 /* exact only if it prints back as the same text */
                 char back[160];
-                mine_dec128_to_plain(&d, back, sizeof back);
+                sl_bson_dec128_to_plain(&d, back, sizeof back);
                 const char *t = txt[0] == '+' ? txt + 1 : txt;
                 if (!strcmp(back, t))
                     return bson_append_decimal128(b, key, klen, &d) ? 0 : -1;
@@ -382,7 +352,7 @@ static sl_err_t read_wrapper(const bson_iter_t *it, sl_record_t *rec, sl_value_t
     return derr(errstr, errstr_size, key, "unknown _t wrapper");
 }
 
-sl_err_t mine_bson_read_value(const bson_iter_t *it, sl_val_kind_t hint, sl_record_t *rec,
+sl_err_t sl_bson_read_value(const bson_iter_t *it, sl_val_kind_t hint, sl_record_t *rec,
                               sl_value_t *v, char *errstr, size_t errstr_size)
 {
     memset(v, 0, sizeof(*v));
@@ -420,7 +390,7 @@ sl_err_t mine_bson_read_value(const bson_iter_t *it, sl_val_kind_t hint, sl_reco
         bson_decimal128_t d;
         char txt[160];
         bson_iter_decimal128(it, &d);
-        int n = mine_dec128_to_plain(&d, txt, sizeof txt);
+        int n = sl_bson_dec128_to_plain(&d, txt, sizeof txt);
         if (hint == SL_VAL_UINT) {
             v->kind = SL_VAL_UINT;
             v->u.u = strtoull(txt, NULL, 10);
@@ -462,4 +432,123 @@ sl_err_t mine_bson_read_value(const bson_iter_t *it, sl_val_kind_t hint, sl_reco
     default:
         return derr(errstr, errstr_size, bson_iter_key(it), "BSON type the log never writes");
     }
+}
+
+/* ---------------------------------------------------------------- schemas */
+
+int sl_bson_schema_columns(bson_t *parent, const char *key, const sl_schema_t *s)
+{
+    bson_t arr, col, labels;
+    char ik[16], lk[16];
+    const char *ks, *lks;
+    int ok = bson_append_array_begin(parent, key, -1, &arr);
+    for (uint32_t i = 0; ok && i < s->ncols; i++) {
+        const sl_column_t *c = &s->cols[i];
+        bson_uint32_to_string(i, &ks, ik, sizeof ik);
+        ok &= bson_append_document_begin(&arr, ks, -1, &col);
+        ok &= BSON_APPEND_UTF8(&col, "name", c->name ? c->name : "");
+        ok &= BSON_APPEND_UTF8(&col, "kind", sl_val_kind_name(c->kind));
+        ok &= BSON_APPEND_UTF8(&col, "type", c->source_type ? c->source_type : "");
+        ok &= BSON_APPEND_BOOL(&col, "nullable", c->nullable != 0);
+        ok &= BSON_APPEND_INT32(&col, "precision", c->precision);
+        ok &= BSON_APPEND_INT32(&col, "scale", c->scale);
+        if (c->charset)
+            ok &= BSON_APPEND_UTF8(&col, "charset", c->charset);
+        if (c->nlabels) {
+            ok &= BSON_APPEND_ARRAY_BEGIN(&col, "labels", &labels);
+            for (uint32_t j = 0; j < c->nlabels; j++) {
+                bson_uint32_to_string(j, &lks, lk, sizeof lk);
+                ok &= bson_append_utf8(&labels, lks, -1, c->labels[j], -1);
+            }
+            ok &= bson_append_array_end(&col, &labels);
+        }
+        ok &= BSON_APPEND_INT32(&col, "pk", c->pk);
+        ok &= bson_append_document_end(&arr, &col);
+    }
+    ok &= bson_append_array_end(parent, &arr);
+    return ok ? 0 : -1;
+}
+
+
+static int kind_of(const char *name, sl_val_kind_t *out)
+{
+    for (int k = SL_VAL_NULL; k <= SL_VAL_MISSING; k++)
+        if (!strcmp(name, sl_val_kind_name((sl_val_kind_t)k))) {
+            *out = (sl_val_kind_t)k;
+            return 0;
+        }
+    return -1;
+}
+
+sl_err_t sl_bson_schema_from_doc(const bson_t *doc, sl_record_t *rec, char *errstr,
+                              size_t errstr_size)
+{
+    bson_iter_t it, cols, col, f;
+    const char *db = "", *tbl = "", *ddl = NULL, *pos = NULL;
+    uint32_t n = 0;
+    sl_err_t err;
+    sl_record_reset(rec);
+    if (bson_iter_init_find(&it, doc, "db") && BSON_ITER_HOLDS_UTF8(&it))
+        db = bson_iter_utf8(&it, NULL);
+    if (bson_iter_init_find(&it, doc, "tbl") && BSON_ITER_HOLDS_UTF8(&it))
+        tbl = bson_iter_utf8(&it, NULL);
+    if (bson_iter_init_find(&it, doc, "ddl") && BSON_ITER_HOLDS_UTF8(&it))
+        ddl = bson_iter_utf8(&it, NULL);
+    if (bson_iter_init_find(&it, doc, "pos") && BSON_ITER_HOLDS_UTF8(&it))
+        pos = bson_iter_utf8(&it, NULL);
+    if (!bson_iter_init_find(&it, doc, "columns") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &cols)) {
+        snprintf(errstr, errstr_size, "schema document of %s.%s has no columns", db, tbl);
+        return SL_ERR_DECODE;
+    }
+    while (bson_iter_next(&cols))
+        n++;
+    if ((err = sl_record_init_schema(rec, "", db, tbl, n)))
+        return err;
+    if (ddl)
+        rec->u.schema.ddl = sl_record_strdup(rec, ddl);
+    if (pos)
+        sl_pos_parse(pos, &rec->pos, errstr, errstr_size);
+    bson_iter_recurse(&it, &cols);
+    for (uint32_t i = 0; i < n && bson_iter_next(&cols); i++) {
+        sl_column_t *c = &rec->u.schema.cols[i];
+        if (!bson_iter_recurse(&cols, &col))
+            continue;
+        while (bson_iter_next(&col)) {
+            const char *k = bson_iter_key(&col);
+            if (!strcmp(k, "name") && BSON_ITER_HOLDS_UTF8(&col))
+                c->name = sl_record_strdup(rec, bson_iter_utf8(&col, NULL));
+            else if (!strcmp(k, "kind") && BSON_ITER_HOLDS_UTF8(&col))
+                kind_of(bson_iter_utf8(&col, NULL), &c->kind);
+            else if (!strcmp(k, "type") && BSON_ITER_HOLDS_UTF8(&col))
+                c->source_type = sl_record_strdup(rec, bson_iter_utf8(&col, NULL));
+            else if (!strcmp(k, "nullable") && BSON_ITER_HOLDS_BOOL(&col))
+                c->nullable = bson_iter_bool(&col);
+            else if (!strcmp(k, "precision") && BSON_ITER_HOLDS_INT32(&col))
+                c->precision = bson_iter_int32(&col);
+            else if (!strcmp(k, "scale") && BSON_ITER_HOLDS_INT32(&col))
+                c->scale = bson_iter_int32(&col);
+            else if (!strcmp(k, "charset") && BSON_ITER_HOLDS_UTF8(&col))
+                c->charset = sl_record_strdup(rec, bson_iter_utf8(&col, NULL));
+            else if (!strcmp(k, "pk") && BSON_ITER_HOLDS_INT32(&col))
+                c->pk = bson_iter_int32(&col);
+            else if (!strcmp(k, "labels") && BSON_ITER_HOLDS_ARRAY(&col) &&
+                     bson_iter_recurse(&col, &f)) {
+                uint32_t m = 0, j = 0;
+                while (bson_iter_next(&f))
+                    m++;
+                c->labels = sl_record_alloc(rec, (m ? m : 1) * sizeof(char *));
+                if (!c->labels)
+                    return SL_ERR_NOMEM;
+                bson_iter_recurse(&col, &f);
+                while (bson_iter_next(&f) && j < m)
+                    if (BSON_ITER_HOLDS_UTF8(&f))
+                        c->labels[j++] = sl_record_strdup(rec, bson_iter_utf8(&f, NULL));
+                c->nlabels = j;
+            }
+        }
+        if (!c->name)
+            c->name = sl_record_strdup(rec, "");
+    }
+    return SL_OK;
 }

@@ -1,0 +1,174 @@
+"""Shared mining end to end (issue 6, "Appliers read the shared log"): a real MariaDB workload →
+collector → Kafka → miner → the shared log in the MongoDB stand-in, and an applier task with
+`source.type = mongolog` started late — after the topic's early part was deleted
+(DeleteRecordsCommand), so only the log still has the early changes — into PostgreSQL.
+
+  it_shared_mining_late_applier_from_log_then_topic
+      the target equals the source from the log alone; more changes arrive through the
+      hand-over to the live topic (at the stored offset + 1); a kill -9 of the applier in the
+      middle of more changes and a restart (it resumes from the target's stored position, on
+      the log, then hands over again) → still exactly the source's rows.
+"""
+
+import json
+import random
+import re
+import time
+
+import pytest
+
+from conftest import pg_connect
+from test_mysql_collector import Collector, master_pos
+from test_miner_util import Miner, topic_end
+from test_applier_pg import Applier, stored_offset
+
+
+def src_rows(conn, db):
+    with conn.cursor() as c:
+        c.execute(f"SELECT id, bal, note, CAST(amt AS CHAR) FROM `{db}`.acct ORDER BY id")
+        return [tuple(r) for r in c.fetchall()]
+
+
+def dst_rows(conn, db):
+    cur = conn.cursor()
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{db}".acct',))
+    if not cur.fetchone()[0]:
+        return []
+    cur.execute(f'SELECT id, bal, note, amt::text FROM "{db}".acct ORDER BY id')
+    return [tuple(r) for r in cur.fetchall()]
+
+
+def txns(conn, db, rng, n, ids):
+    """n source transactions of 1-4 statements on acct: inserts, updates, deletes."""
+    with conn.cursor() as c:
+        for _ in range(n):
+            c.execute("BEGIN")
+            for _ in range(rng.randint(1, 4)):
+                k = rng.random()
+                if k < 0.5 or not ids:
+                    i = max(ids, default=0) + 1
+                    ids.add(i)
+                    c.execute(f"INSERT INTO `{db}`.acct VALUES (%s, %s, %s, %s)",
+                              (i, rng.randint(-10**12, 10**12), f"n{i}",
+                               f"{rng.randint(0, 10**8)}.{rng.randint(0, 9999):04d}"))
+                elif k < 0.85:
+                    i = rng.choice(sorted(ids))
+                    c.execute(f"UPDATE `{db}`.acct SET bal = bal + %s, note = %s WHERE id = %s",
+                              (rng.randint(1, 1000), f"u{rng.randint(0, 99)}", i))
+                else:
+                    i = rng.choice(sorted(ids))
+                    ids.discard(i)
+                    c.execute(f"DELETE FROM `{db}`.acct WHERE id = %s", (i,))
+            c.execute("COMMIT")
+
+
+def wait_log(app, pattern, count=1, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(re.findall(pattern, app.log())) >= count:
+            return re.findall(pattern, app.log())
+        time.sleep(0.2)
+    raise AssertionError(f"no {count} x {pattern!r} in the applier's log:\n{app.log()[-4000:]}")
+
+
+def wait_equal(mysql_conn, pg, db, app, timeout=40):
+    deadline = time.monotonic() + timeout
+    want = got = None
+    while time.monotonic() < deadline:
+        want, got = src_rows(mysql_conn, db), dst_rows(pg, db)
+        if want == got:
+            return want
+        if app.proc.poll() is not None:
+            raise AssertionError(f"applier exited {app.proc.returncode}:\n{app.log()[-4000:]}")
+        time.sleep(0.2)
+    missing = sorted(set(want) - set(got))[:3]
+    extra = sorted(set(got) - set(want))[:3]
+    raise AssertionError(f"target != source after {timeout}s ({len(want)} vs {len(got)} rows; "
+                         f"missing {missing}, unexpected {extra}):\n{app.log()[-4000:]}")
+
+
+@pytest.fixture
+def target_pg(stack, unique_name):
+    name = unique_name("shm")
+    admin = pg_connect(stack)
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    conn = pg_connect(stack, dbname=name)
+    yield name, conn
+    conn.close()
+    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_it_shared_mining_late_applier_from_log_then_topic(stack, bin_dir, tmp_path, unique_name,
+                                                           mysql_conn, kafka_java, target_pg):
+    rng = random.Random(6)
+    db = unique_name("shm")
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE DATABASE `{db}`")
+        c.execute(f"CREATE TABLE `{db}`.acct (id INT PRIMARY KEY, bal BIGINT, "
+                  f"note VARCHAR(40), amt DECIMAL(20,4))")
+    col = Collector(bin_dir, stack, tmp_path, unique_name("src"), unique_name("it"),
+                    master_pos(mysql_conn))
+    mongo_db = unique_name("mlog")
+    miner = Miner(bin_dir, stack, tmp_path, col.source, col.prefix, mongo_db)
+    tdb, pg = target_pg
+    app = None
+    try:
+        col.start()
+        miner.start()
+        ids = set()
+        txns(mysql_conn, db, rng, 60, ids)
+        # the early part: mined, then deleted from the topic
+        deadline = time.monotonic() + 30
+        while topic_end(stack, col.topic)[1] < 60 * 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        end = miner.wait_offset(stack, timeout=30)
+        spec = tmp_path / "delete.json"
+        spec.write_text(json.dumps({"version": 1, "partitions": [
+            {"topic": col.topic, "partition": 0, "offset": end}]}))
+        kafka_java("org.apache.kafka.tools.DeleteRecordsCommand", "--bootstrap-server",
+                   stack["SL_KAFKA_BROKERS"], "--offset-json-file", spec, timeout=60)
+        assert topic_end(stack, col.topic)[0] == end, "the topic's early part is still there"
+        assert miner.coll.count_documents({"op": "commit"}) >= 60
+
+        task = unique_name("task")
+        log = tmp_path / "applier.log"
+        extra = ["-X", "source.type=mongolog", "-X", f"source.name={col.source}",
+                 "-X", f"source.log.uri={stack['SL_MONGO_URI']}",
+                 "-X", f"source.log.database={mongo_db}", "-X", "source.log.window=50",
+                 "-X", "write_batch=20"]
+        app = Applier(bin_dir, stack, task, col.topic, tdb, *extra, logfile=log).start()
+        # 1. only the log has these changes
+        wait_equal(mysql_conn, pg, db, app)
+        # 2. more changes: the hand-over to the live topic
+        txns(mysql_conn, db, rng, 40, ids)
+        wait_equal(mysql_conn, pg, db, app)
+        at = wait_log(app, r"handing over to \S+ \[0\] at offset (\d+)")
+        assert int(at[0]) >= end, (at, end)
+        assert stored_offset(pg, task) >= end
+
+        # 3. kill -9 in the middle of more changes, restart: still exact
+        import threading
+        t = threading.Thread(target=txns, args=(mysql_conn, db, rng, 120, ids))
+        t.start()
+        time.sleep(0.5)
+        app.kill9()
+        killed_at = stored_offset(pg, task)
+        app.start()
+        t.join(timeout=40)
+        assert not t.is_alive()
+        rows = wait_equal(mysql_conn, pg, db, app)
+        assert len(rows) > 20
+        text = app.log()
+        wait_log(app, r"handing over to", count=2)
+        text = app.log()
+        assert "GAP" not in text and "Offset out of range" not in text, text
+        assert stored_offset(pg, task) > killed_at
+    finally:
+        if app:
+            app.stop()
+        miner.close()
+        col.stop()
+        with mysql_conn.cursor() as c:
+            c.execute(f"DROP DATABASE IF EXISTS `{db}`")
