@@ -53,6 +53,7 @@
 #define PUB_TABLE_CACHE   128    /* per-table row counters looked up without the registry */
 #define PUB_LOAD_TIMEOUT  30000  /* reading <prefix>._offsets to its end */
 #define PUB_TXN_TIMEOUT   60000  /* one commit / abort */
+#define PUB_MAX_PARTS     64     /* partitions of <prefix>._offsets read at load */
 
 typedef struct pub_table_metric_s {
     char        *name;
@@ -355,6 +356,7 @@ sl_err_t col_pub_checkpoint_load(col_pub_t *pub, sl_pos_t *pos, char *errstr,
     sl_kafka_consumer_t *c = NULL;
     sl_kvlist_t props = SL_KVLIST_INIT;
     int nparts = 0, neof = 0, found = 0;
+    int64_t hw[PUB_MAX_PARTS], eof_at[PUB_MAX_PARTS];
     char last[512] = "";
     const char *src = pub->conf->source_name;
     size_t srclen = strlen(src);
@@ -382,6 +384,19 @@ sl_err_t col_pub_checkpoint_load(col_pub_t *pub, sl_pos_t *pos, char *errstr,
         (err = sl_kafka_consumer_assign(c, pub->offsets_topic, -1, SL_KAFKA_OFFSET_BEGINNING,
                                         10000, &nparts, errstr, errstr_size)))
         goto out;
+    /* The end to read to: each partition's high watermark now. A read_committed
+     * reader reaches "EOF" at the last stable offset, which stays below it while
+     * a Kafka transaction is unfinished — e.g. for a while after the broker
+     * restarted, a commit it had acknowledged but not yet marked. Taking that
+     * early EOF for the end read "no checkpoint" and restarted from
+     * start.position (duplicates, or a loss with start.position = latest). */
+    rd_kafka_t *crk = sl_kafka_consumer_handle(c);
+    for (int i = 0; i < nparts && i < PUB_MAX_PARTS; i++) {
+        int64_t lo = 0;
+        eof_at[i] = -1;
+        if (rd_kafka_query_watermark_offsets(crk, pub->offsets_topic, i, &lo, &hw[i], 10000))
+            hw[i] = 0;                    /* unknown: the first EOF will do */
+    }
     int64_t deadline = sl_service_now_ms() + PUB_LOAD_TIMEOUT;
     while (neof < nparts) {
         if (sl_service_stopping()) {
@@ -391,10 +406,23 @@ sl_err_t col_pub_checkpoint_load(col_pub_t *pub, sl_pos_t *pos, char *errstr,
             goto out;
         }
         if (sl_service_now_ms() > deadline) {
-            snprintf(errstr, errstr_size,
-                     "checkpoint: could not read topic %s to its end within %d ms "
-                     "(%d of %d partitions done); is Kafka healthy?",
-                     pub->offsets_topic, PUB_LOAD_TIMEOUT, neof, nparts);
+            int64_t st = -1, end = -1;
+            for (int i = 0; i < nparts && i < PUB_MAX_PARTS; i++)
+                if (eof_at[i] >= 0 && eof_at[i] < hw[i]) {
+                    st = eof_at[i];
+                    end = hw[i];
+                }
+            if (st >= 0)
+                snprintf(errstr, errstr_size,
+                         "checkpoint: topic %s holds an unfinished Kafka transaction "
+                         "(committed records end at offset %" PRId64 ", the log at %" PRId64
+                         ") after %d ms: waiting for it before reading the checkpoint",
+                         pub->offsets_topic, st, end, PUB_LOAD_TIMEOUT);
+            else
+                snprintf(errstr, errstr_size,
+                         "checkpoint: could not read topic %s to its end within %d ms "
+                         "(%d of %d partitions done); is Kafka healthy?",
+                         pub->offsets_topic, PUB_LOAD_TIMEOUT, neof, nparts);
             err = SL_ERR_TIMEOUT;
             goto out;
         }
@@ -408,7 +436,14 @@ sl_err_t col_pub_checkpoint_load(col_pub_t *pub, sl_pos_t *pos, char *errstr,
         if (err)
             goto out;
         if (m.eof) {
-            neof++;
+            int i = m.partition;
+            if (i >= 0 && i < PUB_MAX_PARTS) {
+                if (eof_at[i] < hw[i] && m.offset >= hw[i])
+                    neof++;               /* at (or past) the end seen at the start */
+                eof_at[i] = m.offset;
+            } else {
+                neof++;
+            }
             continue;
         }
         if (m.key && m.key_len == srclen && !memcmp(m.key, src, srclen) && m.value) {

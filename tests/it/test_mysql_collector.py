@@ -17,6 +17,14 @@ process with a config file (issue 4):
   it_mysql_collector_ddl_mid_stream            ALTER TABLE ADD COLUMN -> SCHEMA with the DDL, then
                                                rows with the new column
   it_mysql_collector_table_filter              tables.include / tables.exclude
+  it_mysql_collector_kafka_outage              a private broker (kafka_private.py) SIGKILLed for
+                                               15 s under a workload (180 s, both producer modes,
+                                               with SHIFTLOG_LONG), then restarted on the same
+                                               dir/ports -> RSS flat, binlog reading paused,
+                                               /health 503 with the reason, then every change
+                                               exactly once, no gap
+  it_mysql_collector_metrics                   /metrics during a workload: events, lag, per-table
+                                               rows, checkpoint, producer queue present and moving
 
 Every test uses its own database, source name and topic prefix (its own <prefix>._offsets).
 """
@@ -340,6 +348,7 @@ def test_it_mysql_collector_kill9_exactly_once(stack, bin_dir, tmp_path, unique_
                         tables_include=re.escape(db) + r"\..*", batch_max_rows=3,
                         txn_max_ms=50)
     th = threading.Thread(target=workload)
+    t0 = time.monotonic()
     th.start()
     rng = random.Random()
     try:
@@ -365,6 +374,10 @@ def test_it_mysql_collector_kill9_exactly_once(stack, bin_dir, tmp_path, unique_
             assert by_pos[key] == row, f"two different rows at position {key}"
         by_pos[key] = row
     ids = sorted(row[0] for row in by_pos.values())
+    published = sum(1 for _ in rows_by_pos(recs))
+    print(f"\nkill -9: {rounds} kills, {total} changes, {published} rows published "
+          f"({published - len(by_pos)} duplicates before dedup), {len(recs)} records, "
+          f"{time.monotonic() - t0:.1f} s")
     assert ids == list(range(total)), "missing or extra rows after dedup"
     # in position order the ids are the insertion order
     in_order = [by_pos[k][0] for k in sorted(by_pos)]
@@ -569,10 +582,12 @@ def test_it_mysql_collector_crosses_binlog_files(stack, bin_dir, tmp_path, uniqu
         c.execute("FLUSH BINARY LOGS")
         c.execute(f"INSERT INTO `{db}`.t VALUES (3)")
     end = master_pos(mysql_conn)
-    col = new_collector(bin_dir, stack, tmp_path, unique_name, start)
+    # the filter keeps other tests' changes (same server, same binlog) out of the topic
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start,
+                        tables_include=re.escape(db) + r"\..*")
     col.start()
     try:
-        recs = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= 3, timeout=30)
+        recs = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= 3, timeout=90)
     finally:
         assert col.stop() == 0, col.text()
     assert changes(recs) == [(f"{db}.t", "INSERT", None, [i]) for i in (1, 2, 3)]
@@ -583,3 +598,281 @@ def test_it_mysql_collector_crosses_binlog_files(stack, bin_dir, tmp_path, uniqu
     keys = [pos_key(r["pos"]) for r in recs]
     assert keys == sorted(keys)
     assert "backwards" not in col.text()
+
+
+# ------------------------------------------------------------------ (g) Kafka down, then back
+
+def http_port(col, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = re.search(r"serving /health and /metrics on [\d.]+:(\d+)", col.text())
+        if m:
+            return int(m[1])
+        time.sleep(0.05)
+    raise AssertionError(f"no http port in the log:\n{col.text()}")
+
+
+def http_get(port, path, timeout=5):
+    """(status, body) of GET http://127.0.0.1:port/path (an error status is not raised)."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def scrape(port):
+    """/metrics as {(name, frozenset(labels.items())): value}."""
+    status, body = http_get(port, "/metrics")
+    assert status == 200, body
+    out = {}
+    for line in body.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.fullmatch(r'([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?', line)
+        assert m, f"bad metrics line {line!r}"
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m[2] or ""))
+        out[(m[1], labels)] = float(m[3])
+    return out
+
+
+def metric(ms, name, **labels):
+    return ms.get((name, frozenset((k, str(v)) for k, v in labels.items())))
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Workload(threading.Thread):
+    """Autocommit-off transactions of `rows` rows into db.<table> (id, g, pad) until stopped;
+    ids 0, 1, 2, ... in commit order. self.n = rows committed so far."""
+
+    def __init__(self, stack, db, table="o", rows=4, pause=0.004):
+        super().__init__(daemon=True)
+        self.stack, self.db, self.table, self.rows, self.pause = stack, db, table, rows, pause
+        self.n, self.txns, self.errors = 0, 0, []
+        self.halt = threading.Event()
+
+    def run(self):
+        try:
+            conn = mysql_connect(self.stack)
+            conn.autocommit(False)
+            with conn.cursor() as c:
+                while not self.halt.is_set():
+                    i = self.n
+                    vals = ",".join(f"({i + j},{self.txns},REPEAT('y',{(i + j) % 64}))"
+                                    for j in range(self.rows))
+                    c.execute(f"INSERT INTO `{self.db}`.`{self.table}` VALUES {vals}")
+                    conn.commit()
+                    self.n += self.rows
+                    self.txns += 1
+                    time.sleep(self.pause)
+            conn.close()
+        except Exception as e:  # pragma: no cover - reported by the test
+            self.errors.append(e)
+
+    def stop(self):
+        self.halt.set()
+        self.join(timeout=30)
+        assert not self.errors, self.errors
+        return self.n
+
+
+def check_exactly_once(recs, total):
+    """Deduplicated by source position: ids 0..total-1 exactly once, in position order, same
+    content for a position published twice. Returns (rows published, duplicates)."""
+    by_pos, published = {}, 0
+    for key, row in rows_by_pos_items(recs):
+        published += 1
+        if key in by_pos:
+            assert by_pos[key] == row, f"two different rows at position {key}"
+        by_pos[key] = row
+    in_order = [by_pos[k][0] for k in sorted(by_pos)]
+    missing = sorted(set(range(total)) - set(in_order))
+    assert not missing, f"{len(missing)} rows missing after dedup, first {missing[:10]}"
+    assert in_order == list(range(total)), "extra or out-of-order rows after dedup"
+    return published, published - len(by_pos)
+
+
+OUTAGE_S = 180 if LONG else 15
+
+
+@pytest.mark.parametrize("transactional", [True, False] if LONG else [True],
+                         ids=lambda t: "txn" if t else "idempotent")
+def test_it_mysql_collector_kafka_outage(stack, bin_dir, tmp_path, unique_name, mysql_conn, db,
+                                         transactional):
+    """A private broker is SIGKILLed under a running workload for OUTAGE_S seconds (15 s;
+    180 s with SHIFTLOG_LONG, longer than the 120 s Kafka transaction timeout), then started
+    again on the same dir and ports: the collector's RSS stays flat, it stops reading the
+    binlog (backpressure), /health answers 503 with the reason, and afterwards the topic,
+    deduplicated by position, holds every change exactly once with no gap."""
+    from kafka_private import PrivateKafka
+    t_begin = time.monotonic()
+    kafka = PrivateKafka(stack, tmp_path / "kafka").start()
+    kstack = dict(stack, SL_KAFKA_BROKERS=kafka.bootstrap)
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE TABLE `{db}`.o (id INT PRIMARY KEY, g INT, pad VARCHAR(64))")
+    start = master_pos(mysql_conn)
+    col = new_collector(bin_dir, kstack, tmp_path, unique_name, start,
+                        tables_include=re.escape(db) + r"\..*",
+                        kafka_transactional="true" if transactional else "false",
+                        txn_max_ms=200)
+    wl = Workload(stack, db)
+    health, rss, reads, figures = [], [], [], {}
+    try:
+        col.start()
+        port = http_port(col)
+        wl.start()
+        # running: rows reach the topic
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ms = scrape(port)
+            if (metric(ms, "shiftlog_collector_rows_total", table=f"{db}.o") or 0) > 500 and \
+                    (metric(ms, "shiftlog_collector_checkpoint_offset") or 0) > 0:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"no progress before the outage:\n{col.text()}")
+        assert http_get(port, "/health")[0] == 200
+        rss_before = rss_kb(col.proc.pid)
+        rows_at_kill = wl.n
+
+        kafka.kill()
+        t_kill = time.monotonic()
+        while time.monotonic() - t_kill < OUTAGE_S:
+            assert col.proc.poll() is None, f"collector exited:\n{col.text()}"
+            rss.append(rss_kb(col.proc.pid))
+            health.append(http_get(port, "/health"))
+            reads.append(metric(scrape(port), "shiftlog_collector_read_offset"))
+            time.sleep(0.5)
+        rows_during = wl.n - rows_at_kill
+
+        kafka.start()
+        t_up = time.monotonic()
+        total = wl.stop()
+        recs = wait_for(kstack, col.topic,
+                        lambda rs: len(set(rows_by_pos(rs))) >= total, timeout=120)
+        catch_up = time.monotonic() - t_up
+        assert http_get(port, "/health")[0] == 200, col.text()
+    finally:
+        wl.halt.set()
+        col.stop()
+        kafka.stop()
+
+    published, dups = check_exactly_once(recs, total)
+    unhealthy = [b for s, b in health if s == 503]
+    figures = dict(outage_s=OUTAGE_S, rows_total=total, rows_during_outage=rows_during,
+                   rss_before_kb=rss_before, rss_outage_min_kb=min(rss),
+                   rss_outage_max_kb=max(rss), health_503=f"{len(unhealthy)}/{len(health)}",
+                   kafka_restart_s=round(kafka.ready_s, 1), catch_up_s=round(catch_up, 1),
+                   published=published, duplicates=dups,
+                   finish=sum(r["type"] == "FINISH" for r in recs),
+                   test_s=round(time.monotonic() - t_begin, 1))
+    print(f"\nKafka outage ({'transactional' if transactional else 'idempotent'}): {figures}")
+    print("health during the outage:", unhealthy[-1] if unhealthy else health[-1])
+    # the workload went on during the outage and the collector stopped reading it
+    assert rows_during > 1000, figures
+    assert reads[-1] == reads[len(reads) // 2], "still reading the binlog late in the outage"
+    # memory flat: bounded by the producer queue, not by what the source wrote meanwhile
+    assert max(rss) - rss_before < 40_000, figures
+    # /health reported the outage, with the reason
+    assert unhealthy, f"/health never answered 503 during the outage: {health[-3:]}"
+    assert "unhealthy" in unhealthy[-1] and "Kafka" in unhealthy[-1]
+    # every resume started from the stored checkpoint (not from start.position), and a
+    # transactional producer's aborted attempts stay invisible: no duplicate at all
+    text = col.text()
+    assert len(re.findall(r"checkpoint found", text)) == len(re.findall(r"resumed reading",
+                                                                        text)), text
+    if transactional:
+        assert dups == 0, figures
+
+
+# ------------------------------------------------------------------ (h) /metrics
+
+def test_it_mysql_collector_metrics(stack, bin_dir, tmp_path, unique_name, mysql_conn, db):
+    """/metrics during a workload on two tables: events (counter, so events/s = its rate),
+    lag in ms, per-table row counts, the checkpoint position and the producer queue depth
+    are there and move; once the workload stops, the per-table counts equal the rows written
+    and the checkpoint reaches the last COMMIT published."""
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE TABLE `{db}`.m1 (id INT PRIMARY KEY, g INT, pad VARCHAR(64))")
+        c.execute(f"CREATE TABLE `{db}`.m2 (id INT PRIMARY KEY, g INT, pad VARCHAR(64))")
+    start = master_pos(mysql_conn)
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start,
+                        tables_include=re.escape(db) + r"\..*", txn_max_ms=100).start()
+    w1, w2 = Workload(stack, db, "m1", rows=5), Workload(stack, db, "m2", rows=2, pause=0.01)
+    t1, t2 = f"{db}.m1", f"{db}.m2"
+    try:
+        port = http_port(col)
+        w1.start()
+        w2.start()
+        samples = []
+        for _ in range(8):
+            time.sleep(0.75)
+            samples.append((time.monotonic(), scrape(port)))
+        n1, n2 = w1.stop(), w2.stop()
+        # caught up: every row published; the checkpoint at the last COMMIT (other tests'
+        # transactions on the shared server are filtered out and move no checkpoint)
+        recs = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= w1.txns + w2.txns)
+        end = [r["pos"] for r in recs if r["type"] == "COMMIT"][-1]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            last = scrape(port)
+            if (metric(last, "shiftlog_collector_checkpoint_seq"),
+                    metric(last, "shiftlog_collector_checkpoint_offset")) == \
+                    (end["seq"], end["offset"]):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"checkpoint not at the last COMMIT {end}: {last}")
+    finally:
+        w1.halt.set()
+        w2.halt.set()
+        assert col.stop() == 0, col.text()
+
+    (ta, a), (tb, b) = samples[0], samples[-1]
+    names = {name for name, _ in b}
+    for name in ("shiftlog_collector_events_total", "shiftlog_collector_lag_ms",
+                 "shiftlog_collector_rows_total", "shiftlog_collector_checkpoint_seq",
+                 "shiftlog_collector_checkpoint_offset", "shiftlog_collector_producer_queue",
+                 "shiftlog_collector_records_total", "shiftlog_collector_read_offset"):
+        assert name in names, f"{name} missing from /metrics: {sorted(names)}"
+    ev = "shiftlog_collector_events_total"
+    events_per_s = (metric(b, ev) - metric(a, ev)) / (tb - ta)
+    row_rates = {t: (metric(b, "shiftlog_collector_rows_total", table=t) -
+                     (metric(a, "shiftlog_collector_rows_total", table=t) or 0)) / (tb - ta)
+                 for t in (t1, t2)}
+    lags = [metric(s, "shiftlog_collector_lag_ms") for _, s in samples]
+    queues = [metric(s, "shiftlog_collector_producer_queue") for _, s in samples]
+    ckpts = [(metric(s, "shiftlog_collector_checkpoint_seq"),
+              metric(s, "shiftlog_collector_checkpoint_offset")) for _, s in samples]
+    reads = [(metric(s, "shiftlog_collector_read_seq"),
+              metric(s, "shiftlog_collector_read_offset")) for _, s in samples]
+    print(f"\n/metrics during the workload: events/s {events_per_s:.0f}, rows/s "
+          f"{ {t: round(v) for t, v in row_rates.items()} }, lag ms {lags}, producer queue "
+          f"{queues}, checkpoint {ckpts[0]} -> {ckpts[-1]}, "
+          f"kafka commits {metric(b, 'shiftlog_collector_kafka_commits_total')}")
+    # events/s and per-table counts move
+    assert events_per_s > 50, events_per_s
+    assert row_rates[t1] > 0 and row_rates[t2] > 0, row_rates
+    # the checkpoint moves forward and never passes what was read
+    assert ckpts[-1] > ckpts[0], ckpts
+    for ck, rd in zip(ckpts, reads):
+        assert ck <= rd, (ck, rd)
+    # lag: now - source event time, small while the collector keeps up
+    assert all(x is not None and 0 <= x < 30_000 for x in lags), lags
+    # producer queue depth: a gauge, bounded by the queue (2 x txn.max.messages, >= 10k)
+    assert all(q is not None and 0 <= q <= 20_000 for q in queues), queues
+    # once caught up: the per-table counts are exactly the rows written
+    assert metric(last, "shiftlog_collector_rows_total", table=t1) == n1
+    assert metric(last, "shiftlog_collector_rows_total", table=t2) == n2
+    assert metric(last, "shiftlog_collector_records_total", type="finish") == 1
+    assert metric(last, "shiftlog_collector_records_total", type="commit") == \
+        w1.txns + w2.txns
