@@ -34,6 +34,7 @@
 #include <mongoc/mongoc.h>
 
 #include "applier.h"
+#include "sl_value_text.h"
 #include "sl_bson.h"
 #include "sl_log.h"
 
@@ -229,45 +230,6 @@ void app_logsrc_close(app_logsrc_t *s)
 
 /* --------------------------------------------------------------- start */
 
-static int parse_time_us(const char *v, int64_t *us)
-{
-    struct tm tm;
-    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0, m = 0;
-    long frac = 0;
-    int fd = 0;
-    memset(&tm, 0, sizeof tm);
-    if (sscanf(v, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
-        return -1;
-    const char *p = v + n;
-    if (*p == 'T' || *p == ' ') {
-        if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &m) != 3)
-            return -1;
-        p += 1 + m;
-        if (*p == '.')
-            for (p++; *p >= '0' && *p <= '9'; p++)
-                if (fd < 6) {
-                    frac = frac * 10 + (*p - '0');
-                    fd++;
-                }
-        while (fd && fd < 6) {
-            frac *= 10;
-            fd++;
-        }
-    }
-    if (*p == 'Z')
-        p++;
-    if (*p)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *us = (int64_t)timegm(&tm) * 1000000 + frac;
-    return 0;
-}
-
 sl_err_t app_logsrc_check_conf(const app_conf_t *c, char *errstr, size_t errstr_size)
 {
     int64_t us;
@@ -283,7 +245,7 @@ sl_err_t app_logsrc_check_conf(const app_conf_t *c, char *errstr, size_t errstr_
                  "source.type = mongolog needs source.name (or source.log.collection)");
         return SL_ERR_INVALID;
     }
-    if (c->start_time && *c->start_time && parse_time_us(c->start_time, &us)) {
+    if (c->start_time && *c->start_time && sl_parse_utc_time(c->start_time, &us)) {
         snprintf(errstr, errstr_size,
                  "source.start.time \"%s\" is not an ISO 8601 UTC time (2026-01-01T00:00:00Z)",
                  c->start_time);
@@ -337,7 +299,7 @@ static sl_err_t first_start_id(app_logsrc_t *s, char *id, char *errstr, size_t e
     if (!s->c->start_time || !*s->c->start_time)
         return SL_OK;
     int64_t us = 0;
-    parse_time_us(s->c->start_time, &us);
+    sl_parse_utc_time(s->c->start_time, &us);
     bson_t *f = BCON_NEW("op", "commit", "ts_us", "{", "$gte", BCON_INT64(us), "}");
     bson_t *o = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(1));
     bson_t first = BSON_INITIALIZER;

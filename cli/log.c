@@ -22,6 +22,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "sl_value_text.h"
 #include "sl_pos.h"
 
 int cli_log_main(int argc, char **argv);
@@ -38,37 +39,6 @@ static void log_usage(FILE *f)
         "  --uri defaults to $SHIFTLOG_LOG_URI or mongodb://127.0.0.1:27117,\n"
         "  --database to $SHIFTLOG_LOG_DATABASE or shiftlog, --collection to SOURCE.\n"
         "exit: 0 ok, 1 MongoDB failed, 2 usage error\n");
-}
-
-static int parse_iso(const char *v, int64_t *ms)
-{
-    struct tm tm;
-    int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
-    memset(&tm, 0, sizeof tm);
-    if (sscanf(v, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
-        return -1;
-    const char *p = v + n;
-    if (*p == 'T' || *p == ' ') {
-        int m = 0;
-        if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &s, &m) != 3)
-            return -1;
-        p += 1 + m;
-        if (*p == '.')
-            for (p++; *p >= '0' && *p <= '9'; p++)
-                ;
-    }
-    if (*p == 'Z')
-        p++;
-    if (*p)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    *ms = (int64_t)timegm(&tm) * 1000;
-    return 0;
 }
 
 /* The log's 41-digit position key of a text position or an `_id`. */
@@ -153,13 +123,14 @@ int cli_log_main(int argc, char **argv)
     if (table)
         BSON_APPEND_UTF8(filter, "table", table);
     if (since) {
-        int64_t ms;
-        if (parse_iso(since, &ms)) {
+        int64_t us, ms;
+        if (sl_parse_utc_time(since, &us)) {
             fprintf(stderr, "shiftlog log query: --since \"%s\" is not an ISO 8601 UTC time "
                     "(2026-01-01T00:00:00Z)\n", since);
             bson_destroy(filter);
             return 2;
         }
+        ms = us / 1000;
         BSON_APPEND_DOCUMENT_BEGIN(filter, "ts", &sub);
         BSON_APPEND_DATE_TIME(&sub, "$gte", ms);
         bson_append_document_end(filter, &sub);

@@ -4,6 +4,8 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 int64_t sl_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -88,4 +90,41 @@ int sl_decimal_digits(const char *s, size_t len)
     if (!any)
         return -1;
     return digits ? digits : 1;
+}
+
+int sl_parse_utc_time(const char *v, int64_t *us)
+{
+    struct tm tm;
+    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0, m = 0, fd = 0;
+    long frac = 0;
+    memset(&tm, 0, sizeof tm);
+    if (sscanf(v, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+        return -1;
+    const char *p = v + n;
+    if (*p == 'T' || *p == ' ') {
+        if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &m) != 3)
+            return -1;
+        p += 1 + m;
+        if (*p == '.') {
+            for (p++; *p >= '0' && *p <= '9'; p++)
+                if (fd < 6) {
+                    frac = frac * 10 + (*p - '0');
+                    fd++;
+                }
+            for (; fd && fd < 6; fd++)
+                frac *= 10;
+        }
+    }
+    if (*p == 'Z')
+        p++;
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    *us = (int64_t)timegm(&tm) * 1000000 + frac;
+    return 0;
 }

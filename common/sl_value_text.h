@@ -32,4 +32,9 @@ sl_err_t sl_double_text(sl_buf_t *out, double x, int digits);
  * plain digits (NaN, Infinity, exponent forms). */
 int sl_decimal_digits(const char *s, size_t len);
 
+/* Parses an ISO 8601 UTC time "YYYY-MM-DD[(T| )HH:MM:SS[.ffffff]][Z]" (digits past
+ * the 6th fractional one are ignored) into µs since the epoch. 0, or -1 when the
+ * text is not of that form. */
+int sl_parse_utc_time(const char *text, int64_t *us);
+
 #endif

@@ -19,6 +19,7 @@
 
 #include "control.h"
 #include "miner.h"
+#include "sl_value_text.h"
 #include "sl_avro.h"
 #include "sl_kafka.h"
 #include "sl_service.h"
@@ -124,55 +125,10 @@ static const sl_service_def_t mine_service = {
     .n_flags = SL_CONF_COUNT(mine_flags),
 };
 
-/* ISO 8601 UTC "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (or a space, or no Z) -> µs */
-static int parse_time(const char *v, int64_t *us)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
-    long frac = 0;
-    int fd = 0;
-    if (sscanf(v, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
-        return -1;
-    const char *p = v + n;
-    if (*p == 'T' || *p == ' ') {
-        int m = 0;
-        if (sscanf(p + 1, "%2d:%2d:%2d%n", &h, &mi, &s, &m) != 3)
-            return -1;
-        p += 1 + m;
-        if (*p == '.') {
-            p++;
-            while (*p >= '0' && *p <= '9') {
-                if (fd < 6) {
-                    frac = frac * 10 + (*p - '0');
-                    fd++;
-                }
-                p++;
-            }
-            while (fd < 6) {
-                frac *= 10;
-                fd++;
-            }
-        }
-    }
-    if (*p == 'Z')
-        p++;
-    if (*p)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    *us = (int64_t)timegm(&tm) * 1000000 + frac;
-    return 0;
-}
-
 static int check_time(const char *v, char *errstr, size_t errstr_size)
 {
     int64_t us;
-    if (!*v || parse_time(v, &us) == 0)
+    if (!*v || sl_parse_utc_time(v, &us) == 0)
         return 0;
     snprintf(errstr, errstr_size, "\"%s\" is not an ISO 8601 UTC time (2026-01-01T00:00:00Z)",
              v);
@@ -503,7 +459,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (*mc.mining_start_time)
-        parse_time(mc.mining_start_time, &m.start_us);
+        sl_parse_utc_time(mc.mining_start_time, &m.start_us);
     if (mc.check_only) {
         sl_info("configuration is valid; --check: not connecting");
         rc = SL_EXIT_OK;

@@ -91,6 +91,29 @@ static void test_decimal_digits(void **state)
                      sl_decimal_digits(cases[i].text, strlen(cases[i].text)), cases[i].digits);
 }
 
+static void test_parse_utc_time(void **state)
+{
+    (void)state;
+    int64_t us = 0;
+    assert_int_equal(sl_parse_utc_time("1970-01-01T00:00:00Z", &us), 0);
+    assert_true(us == 0);
+    assert_int_equal(sl_parse_utc_time("2026-01-01T00:00:00Z", &us), 0);
+    assert_true(us == INT64_C(1767225600000000));
+    assert_int_equal(sl_parse_utc_time("2026-01-01 00:00:01.5", &us), 0);
+    assert_true(us == INT64_C(1767225601500000));
+    assert_int_equal(sl_parse_utc_time("2026-01-01T00:00:01.1234567Z", &us), 0);
+    assert_true(us == INT64_C(1767225601123456));          /* past µs: ignored */
+    assert_int_equal(sl_parse_utc_time("2026-03-04", &us), 0);
+    assert_true(us == INT64_C(1772582400000000));
+    assert_int_equal(sl_parse_utc_time("1969-12-31T23:59:59Z", &us), 0);
+    assert_true(us == -1000000);
+    assert_int_equal(sl_parse_utc_time("", &us), -1);
+    assert_int_equal(sl_parse_utc_time("2026-01-01T00:00", &us), -1);
+    assert_int_equal(sl_parse_utc_time("2026-13-01", &us), -1);
+    assert_int_equal(sl_parse_utc_time("2026-01-01T00:00:00+02", &us), -1);
+    assert_int_equal(sl_parse_utc_time("yesterday", &us), -1);
+}
+
 static void test_err_set(void **state)
 {
     (void)state;
@@ -110,6 +133,7 @@ int main(void)
         cmocka_unit_test(test_micros_text),
         cmocka_unit_test(test_double_text),
         cmocka_unit_test(test_decimal_digits),
+        cmocka_unit_test(test_parse_utc_time),
         cmocka_unit_test(test_err_set),
     };
     return cmocka_run_group_tests_name("value_text", tests, NULL, NULL);
