@@ -116,8 +116,7 @@ static const sl_conf_entry_t app_conf_table[] = {
                      "down (the wait doubles from 200 ms)."),
     SL_CONF_STRING("dlq.topic", app_conf_t, dlq_topic, NULL, 0,
                    "Dead-letter topic; empty = <source.topic>.dlq."),
-    SL_CONF_STRING("kafka.bootstrap.servers", app_conf_t, kafka_bootstrap, "127.0.0.1:19092",
-                   0, "Kafka brokers (host:port,...); passed to librdkafka as bootstrap.servers."),
+    SL_SERVICE_CONF_KAFKA_BOOTSTRAP(app_conf_t, kafka_bootstrap),
     SL_CONF_STRING("kafka.group.id", app_conf_t, kafka_group_id, NULL, 0,
                    "Kafka consumer group (offsets committed for monitoring only; the position "
                    "is the one stored in the target); empty = shiftlog-applier-<task.name>."),

@@ -86,8 +86,7 @@ static const sl_conf_entry_t col_conf_table[] = {
                      "Commit the Kafka transaction (and the checkpoint) at least this often."),
     SL_CONF_INT("txn.max.messages", col_conf_t, txn_max_messages, "10000", 1, 10000000, 0,
                 "Commit the Kafka transaction after this many messages (a commit costs ~20 ms)."),
-    SL_CONF_STRING("kafka.bootstrap.servers", col_conf_t, kafka_bootstrap, "127.0.0.1:19092",
-                   0, "Kafka brokers (host:port,...); passed to librdkafka as bootstrap.servers."),
+    SL_SERVICE_CONF_KAFKA_BOOTSTRAP(col_conf_t, kafka_bootstrap),
     SL_SERVICE_CONF_ENTRIES(col_conf_t, svc, "127.0.0.1:0"),
 };
 

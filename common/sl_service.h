@@ -63,6 +63,12 @@ extern const char *const sl_service_log_formats[];  /* text json */
                  "text: one line per event; json: one JSON object per line (--log-format "    \
                  "overrides).")
 
+/* kafka.bootstrap.servers, the same in every service (its value also lands
+ * in the librdkafka passthrough list). */
+#define SL_SERVICE_CONF_KAFKA_BOOTSTRAP(type_, member_)                                       \
+    SL_CONF_STRING("kafka.bootstrap.servers", type_, member_, "127.0.0.1:19092", 0,         \
+                   "Kafka brokers (host:port,...); passed to librdkafka as bootstrap.servers.")
+
 /* A service-specific boolean command-line flag such as "--serve". */
 typedef struct sl_service_flag_s {
     const char *name;

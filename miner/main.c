@@ -98,8 +98,7 @@ static const sl_conf_entry_t mine_conf_table[] = {
     SL_CONF_DURATION("control.interval", mine_conf_t, control_interval_ms, "500ms", 50,
                      60000, 0,
                      "How often stop/resume requests are read and table status is written."),
-    SL_CONF_STRING("kafka.bootstrap.servers", mine_conf_t, kafka_bootstrap, "127.0.0.1:19092",
-                   0, "Kafka brokers (host:port,...); passed to librdkafka as bootstrap.servers."),
+    SL_SERVICE_CONF_KAFKA_BOOTSTRAP(mine_conf_t, kafka_bootstrap),
     SL_CONF_STRING("kafka.group.id", mine_conf_t, kafka_group_id, "shiftlog-miner", 0,
                    "Kafka consumer group of the miner (offsets committed for monitoring; the "
                    "position of record is the progress document in the log database)."),
