@@ -497,7 +497,10 @@ def test_pg_kill9_exactly_once(stack, pgsrc):
     recs = w.finish()
     s.stop(p)
     finishes = [r for r in recs if r["type"] == "FINISH"]
-    assert len(finishes) == kills + 1 and finishes[0]["body"]["reason"] == "start"
+    # one FINISH per session whose first Kafka transaction committed: a kill that lands before
+    # that commit leaves no FINISH of its session (nothing of it is visible), so at most kills + 1
+    assert 1 <= len(finishes) <= kills + 1 and finishes[0]["body"]["reason"] == "start"
+    assert all(f["body"]["reason"] == "resume" for f in finishes[1:])
     by_pos, raw = w.check_exactly_once(recs)
     print(f"\nkill9: {kills} kills, {len(w.done)} transactions, {len(by_pos)} changes, "
           f"{raw} rows on the topic, {raw - len(by_pos)} duplicates before dedup, "
