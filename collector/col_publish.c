@@ -266,7 +266,7 @@ sl_err_t col_pub_new(col_pub_t **out, const col_conf_t *conf, const sl_kvlist_t 
     sl_kafka_producer_conf_t pc = {
         .props = &pub->props,
         .queue_max_messages = pub->queue_max,
-        .queue_max_kbytes = 262144,
+        .queue_max_kbytes = 65536,
         .connect_timeout_ms = 10000,
         .stop = sl_service_stop_flag(),
     };

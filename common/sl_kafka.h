@@ -53,7 +53,8 @@ typedef struct sl_kafka_producer_conf_s {
      * transactional.id, linger.ms. Borrowed for the duration of _new(). */
     const sl_kvlist_t *props;
     int queue_max_messages;    /* queue.buffering.max.messages; 0 = 100000 */
-    int queue_max_kbytes;      /* queue.buffering.max.kbytes;   0 = 65536 */
+    int queue_max_kbytes;      /* queue.buffering.max.kbytes;   0 = 65536; a
+                                * smaller value in props wins */
     int connect_timeout_ms;    /* first metadata request bound; 0 = 10000 */
     /* Optional: while non-zero, blocking waits (full queue, flush, txn
      * init) give up with SL_ERR_STATE. Borrowed, must outlive the producer. */

@@ -149,6 +149,27 @@ sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
         }
         if (!strcmp(k, "transactional.id") && *v)
             p->transactional = 1;
+        /* the queue bounds are set below. A smaller queue.buffering.max.kbytes
+         * of the user's wins (a tighter memory bound); the message bound is the
+         * caller's, since the ring of in-flight positions is sized for it */
+        if (!strcmp(k, "queue.buffering.max.kbytes")) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 1) {
+                snprintf(errstr, errstr_size, "kafka property %s=%s: expected a "
+                         "positive integer (KiB)", k, v);
+                err = SL_ERR_INVALID;
+                goto err;
+            }
+            if (n < qkb)
+                qkb = (int)n;
+            continue;
+        }
+        if (!strcmp(k, "queue.buffering.max.messages")) {
+            sl_warn("kafka property %s=%s ignored: the service sets it to %d "
+                    "(its in-flight position ring is sized for that)", k, v, qmsgs);
+            continue;
+        }
         if (!strcmp(k, "bootstrap.servers") || !strcmp(k, "metadata.broker.list"))
             snprintf(p->brokers, sizeof(p->brokers), "%s", v);
         if ((err = sl_kafka_conf_set(conf, k, v, errstr, errstr_size)))

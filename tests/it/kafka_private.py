@@ -79,7 +79,11 @@ group.initial.rebalance.delay.ms=0
                 "-cp", f"{self.libs}/*", *args]
 
     def _format(self):
-        cid = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        # one id in 64 starts with '-': StorageTool's parser takes it for an option (Kafka's
+        # Uuid.randomUuid() draws again; so do we)
+        cid = "-"
+        while cid.startswith("-"):
+            cid = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
         p = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cid,
                                       "-c", str(self.props)),
                            capture_output=True, text=True, timeout=120)
