@@ -2,6 +2,9 @@
 # Benchmark: the MySQL/MariaDB collector, binlog -> Kafka, against baselines on the same range.
 #   bench/mysql_collector.sh            N=200000 single-row changes (autocommit each)
 #   N=1000000 bench/mysql_collector.sh
+#   TXN=10 N=1000000 bench/mysql_collector.sh     10 single-row statements per transaction
+# Every statement changes one row (one rows event each); TXN (default 1) statements share a
+# transaction, so a run publishes N change records and N/TXN COMMIT markers.
 # The changes (1/2 INSERT, 1/4 UPDATE, 1/4 DELETE on a 10-column table) are written to the
 # binlog first; then, over exactly that range:
 #   mariadb-binlog --read-from-remote-server --base64-output=decode-rows -vv  > /dev/null
@@ -15,6 +18,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$ROOT"
 eval "$(deploy/local/env)"
 N=${N:-200000}
+TXN=${TXN:-1}
+NTXN=$(( (N + TXN - 1) / TXN ))       # COMMIT markers the run publishes
 BIN=${SHIFTLOG_BIN:-bin}
 TAG=bench_$$_$RANDOM
 DB=$TAG
@@ -33,20 +38,27 @@ hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 [ -x "$BIN/shiftlog-collector" ] || { echo "run make first" >&2; exit 1; }
 
-echo "== writing $N single-row changes to the binlog (database $DB)"
+echo "== writing $N single-row changes to the binlog, $TXN per transaction (database $DB)"
 my -e "CREATE DATABASE $DB; CREATE TABLE $DB.t (id INT PRIMARY KEY, a INT, b BIGINT, c VARCHAR(32),
        d DECIMAL(12,2), e DATETIME(6), f DOUBLE, g TINYINT, h CHAR(8), i TEXT)"
 read -r F0 P0 < <(my -N -e "SHOW MASTER STATUS" | awk '{print $1, $2}')
-awk -v n="$N" -v db="$DB" 'BEGIN {
-    ins = int(n / 2); upd = int(n / 4); del = n - ins - upd;
+awk -v n="$N" -v db="$DB" -v txn="$TXN" '
+function stmt(s) {            # TXN statements per transaction
+    if (txn > 1 && k % txn == 0) printf "BEGIN;\n";
+    print s; k++;
+    if (txn > 1 && k % txn == 0) printf "COMMIT;\n";
+}
+BEGIN {
+    ins = int(n / 2); upd = int(n / 4); del = n - ins - upd; k = 0;
     print "SET autocommit=1;";
     for (i = 1; i <= ins; i++)
-        printf "INSERT INTO %s.t VALUES (%d,%d,%d,\"row %d\",%d.25,\"2026-11-25 10:00:00.%06d\",%d.5,%d,\"ch%d\",\"text %d\");\n",
-               db, i, i, i * 1000003, i, i, i % 1000000, i, i % 100, i % 1000, i;
+        stmt(sprintf("INSERT INTO %s.t VALUES (%d,%d,%d,\"row %d\",%d.25,\"2026-11-25 10:00:00.%06d\",%d.5,%d,\"ch%d\",\"text %d\");",
+               db, i, i, i * 1000003, i, i, i % 1000000, i, i % 100, i % 1000, i));
     for (i = 1; i <= upd; i++)
-        printf "UPDATE %s.t SET a=a+1, c=\"upd %d\" WHERE id=%d;\n", db, i, i;
+        stmt(sprintf("UPDATE %s.t SET a=a+1, c=\"upd %d\" WHERE id=%d;", db, i, i));
     for (i = 1; i <= del; i++)
-        printf "DELETE FROM %s.t WHERE id=%d;\n", db, ins - i + 1;
+        stmt(sprintf("DELETE FROM %s.t WHERE id=%d;", db, ins - i + 1));
+    if (txn > 1 && k % txn != 0) printf "COMMIT;\n";
 }' > "$WORK/load.sql"
 t0=$(now)
 my < "$WORK/load.sql"
@@ -100,7 +112,7 @@ txn.max.ms = ${TXN_MS:-500}
 txn.max.messages = ${TXN_MSGS:-50000}
 http.listen = 127.0.0.1:0
 EOF
-"$BIN/shiftlog-collector" -c "$WORK/collector.conf" 2> "$WORK/collector.log" &
+${COL_WRAP:-} "$BIN/shiftlog-collector" -c "$WORK/collector.conf" 2> "$WORK/collector.log" &   # COL_WRAP: e.g. a profiler (figures are then its own)
 COL_PID=$!
 PORT=
 for _ in $(seq 100); do
@@ -114,7 +126,7 @@ t0=$(now)
 # every change's COMMIT published, then the checkpoint stored after that
 while :; do
     c=$(metric 'shiftlog_collector_records_total{type="commit"}'); c=${c:-0}
-    [ "${c%.*}" -ge "$N" ] && break
+    [ "${c%.*}" -ge "$NTXN" ] && break
     kill -0 $COL_PID 2>/dev/null || { cat "$WORK/collector.log"; exit 1; }
     sleep 0.05
 done

@@ -162,13 +162,14 @@ int      col_mysql_rows_done(const col_rows_cursor_t *cur);
 
 /* Decodes up to max_rows rows (0 = all the rest) of the event into rec
  * (reset by the caller) as one CHANGE record: db, table, op, column names,
- * rows (before/after). Advances the cursor. tm must be the table map of
- * cur->table_id. On error (truncated or inconsistent data) fills errstr
- * naming table, column, row and byte offset, and returns SL_ERR_DECODE;
- * never reads outside body. */
+ * rows (before/after). With append, rec already is a CHANGE of this table
+ * and op (an earlier event's rows) and the rows are added after its own.
+ * Advances the cursor. tm must be the table map of cur->table_id. On error
+ * (truncated or inconsistent data) fills errstr naming table, column, row
+ * and byte offset, and returns SL_ERR_DECODE; never reads outside body. */
 sl_err_t col_mysql_rows_next(col_rows_cursor_t *cur, const col_tablemap_t *tm,
-                             const char *source, uint32_t max_rows, sl_record_t *rec,
-                             char *errstr, size_t errstr_size);
+                             const char *source, uint32_t max_rows, int append,
+                             sl_record_t *rec, char *errstr, size_t errstr_size);
 
 /* One-shot form: rows [first_row, first_row + max_rows) of a rows event;
  * *next_row receives the index after the last row decoded, or UINT32_MAX

@@ -226,8 +226,8 @@ static sl_err_t check_tm(const col_rows_cursor_t *cur, const col_tablemap_t *tm,
 }
 
 sl_err_t col_mysql_rows_next(col_rows_cursor_t *cur, const col_tablemap_t *tm,
-                             const char *source, uint32_t max_rows, sl_record_t *rec,
-                             char *errstr, size_t errstr_size)
+                             const char *source, uint32_t max_rows, int append,
+                             sl_record_t *rec, char *errstr, size_t errstr_size)
 {
     sl_err_t err = check_tm(cur, tm, errstr, errstr_size);
     if (err)
@@ -239,13 +239,15 @@ sl_err_t col_mysql_rows_next(col_rows_cursor_t *cur, const col_tablemap_t *tm,
     /* The row count is known only after decoding: start with no rows and
      * grow the row array by doubling in the record's arena, so memory
      * follows the data (a small event never pays for max_rows). */
-    err = sl_record_init_change(rec, source, tm->db, tm->table, cur->op, tm->ncols,
-                                tm->names, 0);
-    if (err)
+    if (!append &&
+        (err = sl_record_init_change(rec, source, tm->db, tm->table, cur->op, tm->ncols,
+                                     tm->names, 0)))
         goto nomem;
     sl_change_t *c = &rec->u.change;
     size_t img = (size_t)tm->ncols * sizeof(sl_value_t);
-    uint32_t n = 0, cap = 0;
+    /* appending: the array is full (its capacity is not kept), the next row doubles it */
+    uint32_t n = append ? c->nrows : 0, cap = n;
+    limit = limit > UINT32_MAX - n ? UINT32_MAX : n + limit;
     while (n < limit && !col_mysql_rows_done(cur)) {
         if (n == cap) {
             uint32_t ncap = cap ? cap * 2 : 8;
@@ -291,7 +293,7 @@ sl_err_t col_mysql_rows_decode(const col_tablemap_t *tm, int event_type,
     while (cur.row < first_row && !col_mysql_rows_done(&cur))
         if ((err = one_row(&cur, tm, NULL, NULL, np, np_after, errstr, errstr_size)))
             return err;
-    err = col_mysql_rows_next(&cur, tm, source, max_rows, rec, errstr, errstr_size);
+    err = col_mysql_rows_next(&cur, tm, source, max_rows, 0, rec, errstr, errstr_size);
     if (err)
         return err;
     if (next_row)

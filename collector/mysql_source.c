@@ -9,8 +9,10 @@
  *   TABLE_MAP       a SCHEMA record before the table's first rows (and after
  *                   every change of its definition), mysql_schema.c
  *   WRITE/UPDATE/DELETE_ROWS  CHANGE batches of at most batch.max.rows rows
- *                   (and about batch.max.bytes); a transaction is streamed
- *                   event by event, never held
+ *                   (and about batch.max.bytes); consecutive rows events of
+ *                   one table and op inside a transaction share a batch (a
+ *                   transaction of single-row statements is not one Kafka
+ *                   message per row); a transaction is streamed, never held
  *   XID, QUERY(COMMIT)  a COMMIT record: position = the next event's
  *                   (file:pos after the transaction) + GTID
  *   QUERY (DDL)     SCHEMA records with the DDL text, then a COMMIT
@@ -57,6 +59,16 @@ typedef struct my_reader_s {
     col_my_schema_t       *schema;
     sl_record_t           *rec;
     sl_record_t           *ddl[2];
+    /* the CHANGE batch being filled (batch_t != NULL): rows events of batch_t with
+     * event type batch_type and header flags batch_flags, batch_bytes of row images.
+     * Published before any other record, when full, or at the transaction's end;
+     * its position is its first row's, so a replay from the checkpoint (always a
+     * transaction start) batches the same way and gives the same positions. */
+    sl_record_t           *batch;
+    const col_my_table_t  *batch_t;
+    enum mariadb_rpl_event batch_type;
+    uint32_t               batch_flags;
+    size_t                 batch_bytes;
     int                    sessions;       /* started so far: FINISH "start" / "resume" */
     int                    pub_failed;     /* the session ended by the publisher */
 
@@ -160,8 +172,8 @@ static void *stall_watch(void *arg)
     return NULL;
 }
 
-/* Publishes r->rec; maps publisher errors to session outcomes. */
-static int put(my_reader_t *r, sl_record_t *rec, char *errstr, size_t errstr_size)
+/* Publishes rec; maps publisher errors to session outcomes. */
+static int put_one(my_reader_t *r, sl_record_t *rec, char *errstr, size_t errstr_size)
 {
     pub_enter(r);
     sl_err_t err = col_pub_put(r->pub, rec, errstr, errstr_size);
@@ -177,6 +189,35 @@ static int put(my_reader_t *r, sl_record_t *rec, char *errstr, size_t errstr_siz
     return SESSION_FATAL;                        /* encode error, record too large */
 }
 #define GO_ON (-1)
+
+/* Publishes the CHANGE batch being filled, if any. */
+static int flush_batch(my_reader_t *r, char *errstr, size_t errstr_size)
+{
+    if (!r->batch_t)
+        return GO_ON;
+    r->batch_t = NULL;
+    sl_change_t *ch = &r->batch->u.change;
+    int rc = put_one(r, r->batch, errstr, errstr_size);
+    if (rc != GO_ON) {
+        if (rc == SESSION_FATAL) {
+            char t[200];
+            sl_pos_format(&r->batch->pos, t, sizeof(t));
+            snprintf(errstr + strlen(errstr), errstr_size - strlen(errstr),
+                     " (table %s.%s, rows at %s)", ch->db, ch->table, t);
+        }
+        return rc;
+    }
+    r->published = 1;
+    r->rows += ch->nrows;
+    return GO_ON;
+}
+
+/* Publishes rec after the batch being filled: records keep the source order. */
+static int put(my_reader_t *r, sl_record_t *rec, char *errstr, size_t errstr_size)
+{
+    int rc = flush_batch(r, errstr, errstr_size);
+    return rc != GO_ON ? rc : put_one(r, rec, errstr, errstr_size);
+}
 
 static int put_finish(my_reader_t *r, const sl_pos_t *pos, char *errstr, size_t errstr_size)
 {
@@ -197,6 +238,7 @@ static int put_finish(my_reader_t *r, const sl_pos_t *pos, char *errstr, size_t 
 
 static void txn_reset(my_reader_t *r)
 {
+    r->batch_t = NULL;              /* published by now, or dropped with the session */
     r->in_txn = 0;
     r->standalone = 0;
     r->published = 0;
@@ -207,7 +249,9 @@ static void txn_reset(my_reader_t *r)
 static int txn_end(my_reader_t *r, uint64_t end_pos, int64_t time_us, char *errstr,
                    size_t errstr_size)
 {
-    int rc = GO_ON;
+    int rc = flush_batch(r, errstr, errstr_size);
+    if (rc != GO_ON)
+        return rc;
     if (r->published) {
         sl_record_reset(r->rec);
         if (sl_record_init_commit(r->rec, r->conf->source_name, r->gtid, time_us,
@@ -251,46 +295,60 @@ static int on_rows(my_reader_t *r, MARIADB_RPL_EVENT *ev, const uint8_t *body, s
     }
     const col_conf_t *c = r->conf;
     uint32_t max_rows = (uint32_t)c->batch_max_rows;
-    size_t data = len > cur.rows_start ? len - cur.rows_start : 0;
+    size_t max_bytes = (size_t)c->batch_max_bytes;
     while (!col_mysql_rows_done(&cur)) {
         uint32_t first = cur.row;
         size_t before = cur.offset;
+        /* the encoded form is at most ~3x the row images */
+        size_t rest = (len - cur.offset) * 3;
+        sl_record_t *b = r->batch;
+        int append = r->batch_t == t && r->batch_type == ev->event_type &&
+                     r->batch_flags == ev->flags && b->u.change.server_id == ev->server_id &&
+                     b->u.change.schema_id == t->schema_id &&
+                     b->u.change.nrows < max_rows && r->batch_bytes * 3 + rest <= max_bytes;
         uint32_t n = max_rows;
-        /* about batch.max.bytes: the encoded form is at most ~3x the row images */
-        if ((len - cur.offset) * 3 > (size_t)c->batch_max_bytes) {
-            size_t per_row = first ? (cur.offset - cur.rows_start) / first : 0;
-            if (!per_row)
-                n = 1;
-            else if ((size_t)c->batch_max_bytes / (per_row * 3) < n)
-                n = (uint32_t)((size_t)c->batch_max_bytes / (per_row * 3));
-            if (!n)
-                n = 1;
+        if (append) {
+            n = max_rows - b->u.change.nrows;
+        } else {
+            int rc = flush_batch(r, errstr, errstr_size);
+            if (rc != GO_ON)
+                return rc;
+            if (rest > max_bytes) {        /* about batch.max.bytes */
+                size_t per_row = first ? (cur.offset - cur.rows_start) / first : 0;
+                if (!per_row)
+                    n = 1;
+                else if (max_bytes / (per_row * 3) < n)
+                    n = (uint32_t)(max_bytes / (per_row * 3));
+                if (!n)
+                    n = 1;
+            }
+            sl_record_reset(b);
         }
-        sl_record_reset(r->rec);
-        if (col_mysql_rows_next(&cur, &t->tm, c->source_name, n, r->rec, why, sizeof(why))) {
+        if (col_mysql_rows_next(&cur, &t->tm, c->source_name, n, append, b, why,
+                                sizeof(why))) {
             snprintf(errstr, errstr_size, "table %s.%s, rows event at %s:%" PRIu64 ": %s",
                      t->tm.db, t->tm.table, r->file, ev_start, why);
             return SESSION_FATAL;
         }
-        (void)before;
-        (void)data;
-        sl_change_t *ch = &r->rec->u.change;
-        ch->txn = r->gtid[0] ? r->gtid : NULL;
-        ch->event_time_us = (int64_t)ev->timestamp * 1000000;
-        ch->schema_id = t->schema_id;
-        ch->server_id = ev->server_id;
-        ch->flags = ev->flags;
-        set_pos(r, &r->rec->pos, ev_start, first);
-        int rc = put(r, r->rec, errstr, errstr_size);
-        if (rc != GO_ON) {
-            if (rc == SESSION_FATAL)
-                snprintf(errstr + strlen(errstr), errstr_size - strlen(errstr),
-                         " (table %s.%s, rows event at %s:%" PRIu64 ")", t->tm.db,
-                         t->tm.table, r->file, ev_start);
-            return rc;
+        if (!append) {
+            sl_change_t *ch = &b->u.change;
+            ch->txn = r->gtid[0] ? r->gtid : NULL;
+            ch->event_time_us = (int64_t)ev->timestamp * 1000000;
+            ch->schema_id = t->schema_id;
+            ch->server_id = ev->server_id;
+            ch->flags = ev->flags;
+            set_pos(r, &b->pos, ev_start, first);
+            r->batch_t = t;
+            r->batch_type = ev->event_type;
+            r->batch_flags = ev->flags;
+            r->batch_bytes = 0;
         }
-        r->published = 1;
-        r->rows += ch->nrows;
+        r->batch_bytes += cur.offset - before;
+        if (b->u.change.nrows >= max_rows || r->batch_bytes * 3 >= max_bytes) {
+            int rc = flush_batch(r, errstr, errstr_size);
+            if (rc != GO_ON)
+                return rc;
+        }
     }
     return GO_ON;
 }
@@ -454,7 +512,10 @@ static int on_event(my_reader_t *r, MARIADB_RPL_EVENT *ev, char *errstr, size_t 
         blen = ev->event_length - 19 - trailer;
     }
     switch (type) {
-    case GTID_EVENT:
+    case GTID_EVENT: {
+        int rc = flush_batch(r, errstr, errstr_size);   /* a group left without COMMIT */
+        if (rc != GO_ON)
+            return rc;
         txn_reset(r);
         r->in_txn = 1;
         r->standalone = (ev->event.gtid.flags & FL_STANDALONE) != 0;
@@ -463,6 +524,7 @@ static int on_event(my_reader_t *r, MARIADB_RPL_EVENT *ev, char *errstr, size_t 
                  ev->server_id, (uint64_t)ev->event.gtid.sequence_nr);
         col_my_schema_gc(r->schema);
         return GO_ON;
+    }
     case TABLE_MAP_EVENT:
         return on_table_map(r, body, blen, ev_start, errstr, errstr_size);
     case XID_EVENT:
@@ -674,9 +736,10 @@ int col_mysql_run(sl_service_t *svc, const col_conf_t *conf)
         return SL_EXIT_USAGE;
     }
     r.rec = sl_record_new();
+    r.batch = sl_record_new();
     r.ddl[0] = sl_record_new();
     r.ddl[1] = sl_record_new();
-    if (!r.rec || !r.ddl[0] || !r.ddl[1]) {
+    if (!r.rec || !r.batch || !r.ddl[0] || !r.ddl[1]) {
         sl_error("out of memory");
         goto out;
     }
@@ -739,6 +802,7 @@ int col_mysql_run(sl_service_t *svc, const col_conf_t *conf)
     }
 out:
     sl_record_destroy(r.rec);
+    sl_record_destroy(r.batch);
     sl_record_destroy(r.ddl[0]);
     sl_record_destroy(r.ddl[1]);
     col_filter_destroy(r.filter);

@@ -138,7 +138,7 @@ static void on_rows(int type, const uint8_t *body, size_t len, const char *file,
     while (!col_mysql_rows_done(&cur)) {
         uint32_t first = cur.row;
         sl_record_reset(rec);
-        if (col_mysql_rows_next(&cur, &s->tm, "it", opt.batch, rec, err, sizeof(err)))
+        if (col_mysql_rows_next(&cur, &s->tm, "it", opt.batch, 0, rec, err, sizeof(err)))
             die("rows event", err);
         nrows += rec->u.change.nrows;
         if (opt.count || skip)

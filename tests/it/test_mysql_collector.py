@@ -302,6 +302,48 @@ def test_it_mysql_collector_workload_exact_order(stack, bin_dir, tmp_path, uniqu
             assert h["sl.op"] == r["type"].lower()
 
 
+def test_it_mysql_collector_batches_consecutive_statements(stack, bin_dir, tmp_path, unique_name,
+                                                          mysql_conn, db):
+    """Consecutive rows events of one table and op inside a transaction share CHANGE batches
+    of at most batch.max.rows rows (a transaction of single-row statements is not one Kafka
+    message per row); another table or op starts a new batch; positions stay unique and in
+    order, and COMMIT counts every row."""
+    m = mysql_conn
+    with m.cursor() as c:
+        c.execute(f"CREATE TABLE `{db}`.a (id INT PRIMARY KEY, v INT)")
+        c.execute(f"CREATE TABLE `{db}`.b (id INT PRIMARY KEY)")
+    start = master_pos(m)
+    m.autocommit(False)
+    with m.cursor() as c:
+        for i in range(10):
+            c.execute(f"INSERT INTO `{db}`.a VALUES ({i}, 0)")
+        c.execute(f"INSERT INTO `{db}`.b VALUES (1)")
+        for i in range(10, 15):
+            c.execute(f"INSERT INTO `{db}`.a VALUES ({i}, 0)")
+        for i in range(3):
+            c.execute(f"UPDATE `{db}`.a SET v = 1 WHERE id = {i}")
+        m.commit()
+        c.execute(f"INSERT INTO `{db}`.a VALUES (100, 0)")   # the next transaction: its own batch
+        m.commit()
+    m.autocommit(True)
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start,
+                        tables_include=re.escape(db) + r"\..*", batch_max_rows=4).start()
+    try:
+        recs = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= 2)
+    finally:
+        assert col.stop() == 0, col.text()
+    shape = [(r["body"]["table"], r["body"]["op"], len(r["body"]["rows"])) if r["type"] == "CHANGE"
+             else (r["type"], r["body"]["rows"]) for r in recs if r["type"] in ("CHANGE", "COMMIT")]
+    assert shape == [("a", "INSERT", 4), ("a", "INSERT", 4), ("a", "INSERT", 2), ("b", "INSERT", 1),
+                     ("a", "INSERT", 4), ("a", "INSERT", 1), ("a", "UPDATE", 3), ("COMMIT", 19),
+                     ("a", "INSERT", 1), ("COMMIT", 1)], shape
+    ids = [row[3][0] for row in changes(recs) if row[1] == "INSERT" and row[0].endswith(".a")]
+    assert ids == list(range(15)) + [100]
+    keys = [pos_key(r["pos"], r["pos"]["row"] + i) for r in recs if r["type"] == "CHANGE"
+            for i in range(len(r["body"]["rows"]))]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys) == 20
+
+
 # ------------------------------------------------------------------ (b) kill -9
 
 def checkpoints(stack, prefix, source):

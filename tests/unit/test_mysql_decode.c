@@ -141,7 +141,7 @@ static sl_err_t decode_event_tm(int i, const col_tablemap_t *tmp, sl_record_t *r
     while (!e && !col_mysql_rows_done(&cur)) {
         uint32_t first = cur.row;
         sl_record_reset(rec);
-        e = col_mysql_rows_next(&cur, tm, "fx", batch, rec, err, errsz);
+        e = col_mysql_rows_next(&cur, tm, "fx", batch, 0, rec, err, errsz);
         if (e)
             break;
         assert_true(batch == 0 || rec->u.change.nrows <= batch);
@@ -602,6 +602,44 @@ static void test_split_decode(void **state)
     sl_record_destroy(rec);
 }
 
+/* Rows of a later event appended to a batch (the collector's batching of
+ * consecutive single-row statements): earlier rows intact, the new ones after
+ * them, max_rows counted from the append. */
+static void test_append_to_batch(void **state)
+{
+    col_tablemap_t tm;
+    col_rows_cursor_t cur;
+    sl_record_t *rec = sl_record_new();
+    char err[256];
+    int i = find_rows("t_int", 23);
+    tablemap_for(i, &tm);
+    assert_int_equal(col_mysql_rows_open(&cur, evs[i].type, evs[i].body, evs[i].len, err,
+                                         sizeof(err)), SL_OK);
+    assert_int_equal(col_mysql_rows_next(&cur, &tm, "fx", 0, 0, rec, err, sizeof(err)), SL_OK);
+    uint32_t n = rec->u.change.nrows;
+    assert_true(n >= 3);
+    int64_t first[16];
+    for (uint32_t r = 0; r < n && r < 16; r++)
+        first[r] = rec->u.change.rows[r].after[0].u.i;
+    /* the same event again, appended: 2 rows, then the rest */
+    assert_int_equal(col_mysql_rows_open(&cur, evs[i].type, evs[i].body, evs[i].len, err,
+                                         sizeof(err)), SL_OK);
+    assert_int_equal(col_mysql_rows_next(&cur, &tm, "fx", 2, 1, rec, err, sizeof(err)), SL_OK);
+    assert_int_equal(rec->u.change.nrows, n + 2);
+    assert_false(col_mysql_rows_done(&cur));
+    assert_int_equal(col_mysql_rows_next(&cur, &tm, "fx", 0, 1, rec, err, sizeof(err)), SL_OK);
+    assert_int_equal(rec->u.change.nrows, 2 * n);
+    assert_true(col_mysql_rows_done(&cur));
+    for (uint32_t r = 0; r < n && r < 16; r++) {
+        assert_int_equal(rec->u.change.rows[r].after[0].u.i, first[r]);
+        assert_int_equal(rec->u.change.rows[n + r].after[0].u.i, first[r]);
+        assert_null(rec->u.change.rows[n + r].before);
+    }
+    assert_string_equal(rec->u.change.table, "t_int");
+    col_mysql_tablemap_free(&tm);
+    sl_record_destroy(rec);
+}
+
 static void test_text_forms(void **state)
 {
     char t[64];
@@ -633,6 +671,7 @@ int main(void)
         cmocka_unit_test(test_v2_and_batches_equal_v1),
         cmocka_unit_test(test_tablemap_and_schema),
         cmocka_unit_test(test_split_decode),
+        cmocka_unit_test(test_append_to_batch),
         cmocka_unit_test(test_errors_name_table_column_offset),
         cmocka_unit_test(test_text_forms),
         cmocka_unit_test(test_truncation_at_every_length),
