@@ -63,8 +63,8 @@ typedef struct run_s {
     int64_t  group_committed;  /* last offset committed to the consumer group */
     int64_t  group_commit_ms;
 
-    sl_metric_t *m_state_running, *m_state_suspended, *m_state_down, *m_dlq, *m_errors,
-                *m_records;
+    sl_metric_t *m_state_running, *m_state_suspended, *m_state_down, *m_state_topic, *m_dlq,
+                *m_errors, *m_records;
 } run_t;
 
 static const app_target_ops_t *pick_target(int type)
@@ -81,6 +81,7 @@ static void set_state(run_t *r, const char *state, const char *reason)
     sl_metric_set(r->m_state_running, !strcmp(state, "running"));
     sl_metric_set(r->m_state_suspended, !strcmp(state, "suspended"));
     sl_metric_set(r->m_state_down, !strcmp(state, "target_down"));
+    sl_metric_set(r->m_state_topic, !strcmp(state, "waiting_topic"));
     sl_http_set_health(r->svc->http, reason == NULL, reason);
 }
 
@@ -118,6 +119,50 @@ static void close_target(run_t *r)
         r->ops->close(r->target);
         r->target = NULL;
         app_txn_set_target(r->txn, NULL);
+    }
+}
+
+/* Waits until source.topic has source.partition: an applier may be started
+ * before the collector has created its topic. Says so once (warning, with
+ * the topic's name), keeps /health at 503 with the reason meanwhile and
+ * looks again with a backoff from 200 ms doubling to retry.max.ms. Other
+ * metadata errors are left to the assignment that follows. Returns -1 on
+ * stop. */
+static int wait_topic(run_t *r)
+{
+    char errstr[512], reason[800];
+    int64_t backoff = 200, t0 = sl_service_now_ms();
+    int waited = 0;
+    for (;;) {
+        int count = 0;
+        sl_err_t err = sl_kafka_partition_count(sl_kafka_consumer_handle(r->cons),
+                                                r->c->source_topic, 10000, &count, errstr,
+                                                sizeof(errstr));
+        if (!err && count <= r->c->source_partition) {
+            snprintf(errstr, sizeof(errstr), "topic \"%s\" has %d partition(s), no partition %"
+                     PRId64, r->c->source_topic, count, r->c->source_partition);
+            err = SL_ERR_NOT_FOUND;
+        }
+        if (err != SL_ERR_NOT_FOUND) {
+            if (waited) {
+                sl_info("source topic %s [%" PRId64 "] exists now (waited %" PRId64 " ms): "
+                        "starting", r->c->source_topic, r->c->source_partition,
+                        sl_service_now_ms() - t0);
+                set_state(r, "running", NULL);
+            }
+            return 0;
+        }
+        snprintf(reason, sizeof(reason), "waiting for source topic %s [%" PRId64 "]: it does "
+                 "not exist yet (%s); the collector creates it", r->c->source_topic,
+                 r->c->source_partition, errstr);
+        set_state(r, "waiting_topic", reason);
+        if (!waited++)
+            sl_warn("source topic %s [%" PRId64 "] does not exist yet (%s): waiting for the "
+                    "collector to create it, looking again every %" PRId64 " ms at most",
+                    r->c->source_topic, r->c->source_partition, errstr, r->c->retry_max_ms);
+        if (sl_service_wait((int)backoff))
+            return -1;
+        backoff = backoff * 2 > r->c->retry_max_ms ? r->c->retry_max_ms : backoff * 2;
     }
 }
 
@@ -226,6 +271,8 @@ static int restart_from_target(run_t *r, int64_t commit_at)
             continue;
         }
         app_txn_reset(r->txn, err ? NULL : &pos, commit_at);
+        if (!r->on_log && wait_topic(r))
+            return -1;
         if (!r->seeded && r->log) {
             /* the schemas in force come from the log (the topic may have
              * lost its early part): never scanned on the topic */
@@ -574,6 +621,8 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
                                            (const char *[]){"state", "suspended", NULL});
     r.m_state_down = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
                                       (const char *[]){"state", "target_down", NULL});
+    r.m_state_topic = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
+                                       (const char *[]){"state", "waiting_topic", NULL});
     r.m_dlq = sl_metrics_counter(mx, "shiftlog_applier_dlq_total",
                                  "Messages sent to the dead-letter topic.", NULL);
     r.m_errors = sl_metrics_counter(mx, "shiftlog_applier_errors_total",

@@ -113,7 +113,8 @@ static const sl_conf_entry_t app_conf_table[] = {
                      "How long a suspended task waits before it resumes by itself."),
     SL_CONF_DURATION("retry.max.ms", app_conf_t, retry_max_ms, "10s", 10, 3600000, 0,
                      "Longest wait between two reconnection attempts while the target is "
-                     "down (the wait doubles from 200 ms)."),
+                     "down, or between two looks for a source topic that does not exist yet "
+                     "(the wait doubles from 200 ms)."),
     SL_CONF_STRING("dlq.topic", app_conf_t, dlq_topic, NULL, 0,
                    "Dead-letter topic; empty = <source.topic>.dlq."),
     SL_SERVICE_CONF_KAFKA_BOOTSTRAP(app_conf_t, kafka_bootstrap),
