@@ -4,10 +4,9 @@ Records are built by tests/it/it_feed (common/'s record model + Avro codec + Kaf
 applied by bin/shiftlog-applier, and read back by psycopg2 (an independent client).
 Proves: rows and every value kind arrive exactly (type matrix); FINISH in the middle of a
 transaction rolls back and the full transaction applies once; records re-published by a
-restarted collector are skipped by source position; kill -9 at random instants loses and
-duplicates nothing and a concurrent reader never sees a torn transaction; poison input goes
-to the dead-letter topic with reasons and nothing hostile is executed; the target going away
-is waited out.
+restarted collector are skipped by source position; poison input goes to the dead-letter
+topic with reasons and nothing hostile is executed; the target going away is waited out.
+kill -9 of the applier: test_applier_kill9.py.
 """
 
 import os
@@ -22,8 +21,6 @@ from urllib.parse import quote
 import pytest
 
 from conftest import pg_connect
-
-LONG = bool(os.environ.get("SHIFTLOG_LONG"))
 
 
 def q(s):
@@ -340,7 +337,7 @@ def test_it_applier_restart_resumes_from_target_position(stack, bin_dir, test_bi
     assert "offset stored" in app.log()
 
 
-# --- kill -9 ------------------------------------------------------------------------------
+# --- bank workload ------------------------------------------------------------------------------
 
 def bank_spec(n_acct, n_txn, seed):
     rnd = random.Random(seed)
@@ -361,57 +358,7 @@ def bank_spec(n_acct, n_txn, seed):
     return lines, bal
 
 
-@pytest.mark.parametrize("n_txn,kills", [(3000, 5)] + ([(34000, 20)] if LONG else []),
-                         ids=lambda v: str(v))
-def test_it_applier_kill9_exactly_once(stack, bin_dir, test_bin_dir, unique_name, target_db,
-                                       n_txn, kills):
-    db, conn = target_db
-    topic, task = unique_name("tp"), unique_name("task")
-    n_acct = 50
-    lines, final = bank_spec(n_acct, n_txn, 7)
-    feed(test_bin_dir, stack, topic, lines)
-    last = msgs(lines) - 1
-    app = Applier(bin_dir, stack, task, topic, db, "-X", "write_batch=200",
-                  logfile=f"/tmp/{task}.log")
-    torn, reads = [], [0]
-    stop = threading.Event()
-
-    def reader():
-        rc = pg_connect(stack, dbname=db)
-        cur = rc.cursor()
-        while not stop.is_set():
-            try:
-                cur.execute("SELECT count(*), coalesce(sum(bal), 0) FROM bank.acct")
-                n, total = cur.fetchone()
-                reads[0] += 1
-                if n and (n != n_acct or total != n_acct * 1000):
-                    torn.append((n, total))
-            except Exception:
-                pass       # the table does not exist yet
-            time.sleep(0.002)
-        rc.close()
-
-    th = threading.Thread(target=reader)
-    th.start()
-    rnd = random.Random(11)
-    try:
-        for _ in range(kills):
-            app.start()
-            time.sleep(rnd.uniform(0.3, 1.5))
-            app.kill9()
-        app.start()
-        wait_offset(conn, task, last, app, timeout=300)
-    finally:
-        stop.set()
-        th.join()
-        app.stop()
-    cur = conn.cursor()
-    cur.execute("SELECT id, bal FROM bank.acct ORDER BY id")
-    assert [b for _, b in cur.fetchall()] == final, "lost or duplicated transfers"
-    cur.execute("SELECT count(*), count(DISTINCT id) FROM bank.ledger")
-    assert cur.fetchone() == (n_txn, n_txn)
-    assert not torn, f"a reader saw a torn transaction: {torn[:5]}"
-    assert reads[0] > 50
+# the kill -9 acceptance test (20 kills, >= 100k rows) is tests/it/test_applier_kill9.py
 
 
 # --- poison ---------------------------------------------------------------------------------
