@@ -85,7 +85,12 @@ typedef struct app_target_ops_s {
     /* A table schema record: create the target table when absent (if
      * allowed), apply ADD / DROP / MODIFY / RENAME COLUMN where the target
      * can. SL_ERR_UNSUPPORTED: the core stops this table with the message
-     * while the other tables go on. */
+     * while the other tables go on. SL_ERR_STATE (MySQL: DDL commits
+     * implicitly): the record needs DDL on a table the open transaction
+     * wrote; nothing was done. The core then commits the complete source
+     * transactions first (or replays committing up to the last complete one
+     * when a source transaction is in progress) and calls again in a new
+     * transaction; a schema that needs no DDL must not return it. */
     sl_err_t (*schema)(app_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                        char *errstr, size_t errstr_size);
 

@@ -522,6 +522,14 @@ static sl_err_t my_coldef(sl_buf_t *b, const char *dst, const sl_column_t *col, 
     return sl_buf_puts(b, col->nullable && !col->pk ? " NULL" : " NOT NULL");
 }
 
+static sl_err_t my_busy(const app_table_map_t *map, char *errstr, size_t sz)
+{
+    snprintf(errstr, sz, "mysql target: table `%s`.`%s`: its schema change needs DDL, which "
+             "commits implicitly, and the open target transaction already wrote to the table: "
+             "commit before the SCHEMA record", map->dst_schema, map->dst_table);
+    return SL_ERR_STATE;
+}
+
 sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                        char *errstr, size_t sz)
 {
@@ -537,13 +545,11 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
         return SL_ERR_INVALID;
     }
     my_table_t *tb = app_my_table_find(t, map->dst_schema, map->dst_table);
-    if (tb && tb->touched && t->in_txn) {
-        /* its ALTER would wait for our own open transaction's metadata lock */
-        snprintf(errstr, sz, "mysql target: table `%s`.`%s`: schema change inside a target "
-                 "transaction that already wrote to the table: commit before the SCHEMA record",
-                 map->dst_schema, map->dst_table);
-        return SL_ERR_STATE;
-    }
+    /* DDL on a table the open transaction wrote would wait for our own
+     * metadata lock (and on the data connection it would commit half a
+     * transaction): SL_ERR_STATE before anything runs, so that the core
+     * commits first. A schema that needs no DDL is fine at any time. */
+    int busy = tb && tb->touched && t->in_txn;
     if (!t->ddl && (e = app_my_connect(t, &t->ddl, 1, errstr, sz)))
         return e;
     static const char lwt[] = "SET SESSION lock_wait_timeout=30";
@@ -571,6 +577,10 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
                      "to the source, or create the target table with a unique key",
                      map->dst_schema, map->dst_table, ns->db, ns->table);
             e = SL_ERR_UNSUPPORTED;
+            goto out;
+        }
+        if (busy) {
+            e = my_busy(map, errstr, sz);
             goto out;
         }
         sl_buf_puts(&q, "CREATE DATABASE IF NOT EXISTS ");
@@ -652,6 +662,10 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
         }
         if ((e = my_coldef(&q, d, &ns->cols[i], src_mysql, errstr, sz)))
             goto out;
+    }
+    if (nalter && busy) {
+        e = my_busy(map, errstr, sz);
+        goto out;
     }
     if (nalter)
         e = app_my_exec(t->ddl, q.data, q.len, "alter table", errstr, sz);

@@ -497,6 +497,41 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
     if (rc)
         return rc;
     err = x->c.ops->schema(x->c.target, &t->map, rec, errstr, errstr_size);
+    if (err == SL_ERR_STATE && x->group_txns > 0) {
+        /* DDL that cannot run inside the open target transaction (MySQL:
+         * DDL commits implicitly and the transaction wrote to the table) */
+        if (x->txn_first_offset < 0) {
+            /* only complete source transactions are open: commit them,
+             * then apply the schema in a new target transaction */
+            sl_info("schema change of %s.%s: committing the %lld complete source "
+                    "transaction(s) of the open target transaction first (%s DDL commits "
+                    "implicitly)", t->db, t->name, (long long)x->group_txns, x->c.ops->name);
+            if ((rc = commit_group(x, errstr, errstr_size)) ||
+                (rc = ensure_open(x, errstr, errstr_size)))
+                return rc;
+            err = x->c.ops->schema(x->c.target, &t->map, rec, errstr, errstr_size);
+        } else {
+            /* a source transaction is in progress behind them: replay from
+             * the stored position committing up to the last complete
+             * COMMIT, so that the schema meets a fresh target transaction */
+            int64_t at = x->group_pos.kafka_offset;
+            sl_info("schema change of %s.%s inside a source transaction: replaying from the "
+                    "stored position, committing up to offset %lld first (%s DDL commits "
+                    "implicitly)", t->db, t->name, (long long)at, x->c.ops->name);
+            app_txn_abort(x);
+            app_txn_reset(x, x->has_committed ? &x->committed : NULL, at);
+            return APP_TXN_REWIND;
+        }
+    }
+    if (err == SL_ERR_STATE) {
+        /* the source transaction itself wrote the table before its schema
+         * change: no target commit can keep it whole */
+        char tmp[512];
+        snprintf(tmp, sizeof(tmp), "%s", errstr);
+        snprintf(errstr, errstr_size, "%s; but the source transaction itself changed rows of "
+                 "%s.%s before this schema change, so it cannot be applied as one target "
+                 "transaction", tmp, t->db, t->name);
+    }
     if (err == SL_ERR_UNSUPPORTED) {
         t->stopped = 1;
         snprintf(t->stop_reason, sizeof(t->stop_reason), "%s", errstr);

@@ -1,0 +1,103 @@
+"""shiftlog-applier → MySQL/MariaDB through the core (bin/shiftlog-applier fed by tests/it/it_feed,
+read back by pymysql): a table schema change that arrives while the open target transaction
+already holds rows of that table. MySQL DDL commits implicitly, so the core commits the
+complete source transactions first (or, when a source transaction is in progress behind them,
+replays committing up to the last complete one) and only then applies the DDL: no error, no
+dead letter, the position exact."""
+
+import re
+
+from conftest import mysql_connect
+from test_applier_pg import Applier, feed, msgs, read_dlq, q  # noqa: F401
+
+
+def my_applier(bin_dir, stack, task, topic, db, *extra):
+    return Applier(bin_dir, stack, task, topic, db, "-X", "target.type=mysql",
+                   "-X", f"target.host={stack['SL_MYSQL_HOST']}",
+                   "-X", f"target.port={stack['SL_MYSQL_PORT']}",
+                   "-X", f"target.user={stack['SL_MYSQL_ROOT_USER']}",
+                   "-X", f"target.password={stack['SL_MYSQL_ROOT_PASSWORD']}", *extra,
+                   logfile=f"/tmp/{task}.log")
+
+
+def my_offset(cur, db, task):
+    cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND "
+                "TABLE_NAME='kafkaoffset'", (db,))
+    if not cur.fetchone()[0]:
+        return -1
+    cur.execute(f"SELECT kafka_offset FROM `{db}`.kafkaoffset WHERE task=%s", (task,))
+    r = cur.fetchone()
+    return r[0] if r else -1
+
+
+def wait_my_offset(cur, db, task, offset, app, timeout=60):
+    import time
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if my_offset(cur, db, task) >= offset:
+            return
+        assert app.proc.poll() is None, f"applier exited {app.proc.returncode}\n{app.log()}"
+        time.sleep(0.1)
+    raise AssertionError(f"offset {my_offset(cur, db, task)} never reached {offset}\n{app.log()}")
+
+
+def test_it_applier_mysql_schema_change_after_rows_in_open_transaction(
+        stack, bin_dir, test_bin_dir, unique_name):
+    topic, task, db = unique_name("tp"), unique_name("task"), unique_name("my")
+    sch = "s" + db[-10:]          # the source db = the target database of the tables
+    conn = mysql_connect(stack)
+    cur = conn.cursor()
+    ev = f"schema {sch} evolve id:int:bigint:pk=1 a:string:{q('varchar(10)')}:p=10:null"
+    lines = [
+        ev, f"schema {sch} other id:int:bigint:pk=1",
+        f"insert {sch} evolve id,a i:1,s:one i:2,s:two", "commit",
+        f"insert {sch} other id i:1", f"update {sch} evolve id,a i:1,s:one i:1,s:uno", "commit",
+        # (1) ALTER ADD COLUMN b behind two complete source transactions that wrote `evolve`
+        ev + " b:int:bigint:null",
+        f"insert {sch} evolve id,a,b i:3,s:three,i:30", "commit",
+        # (2) ALTER ADD COLUMN c while a source transaction (that wrote `other`) is in
+        # progress, behind a complete one that wrote `evolve`
+        f"insert {sch} other id i:2",
+        ev + " b:int:bigint:null c:string:text:null",
+        f"insert {sch} evolve id,a,b,c i:4,s:four,i:40,s:cc", "commit",
+        f"update {sch} evolve id,a,b,c i:2,s:two,n,n i:2,s:dos,i:20,s:c2", "commit"]
+    feed(test_bin_dir, stack, topic, lines)
+    last = msgs(lines) - 1
+    # everything in one target transaction unless the core commits on its own
+    app = my_applier(bin_dir, stack, task, topic, db, "-X", "flush.interval.ms=1h",
+                     "-X", "write_batch=100000").start()
+    try:
+        wait_my_offset(cur, db, task, last, app)
+    finally:
+        app.stop()
+    log = app.log()
+    assert not re.search(r" (ERROR|WARN) ", log), log
+    assert "committing the 2 complete source transaction(s) of the open target transaction " \
+           "first" in log, log
+    assert "inside a source transaction: replaying from the stored position" in log, log
+    cur.execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND "
+                "TABLE_NAME='evolve' ORDER BY ORDINAL_POSITION", (sch,))
+    assert [r[0] for r in cur.fetchall()] == ["id", "a", "b", "c"]
+    cur.execute(f"SELECT id, a, b, c FROM `{sch}`.evolve ORDER BY id")
+    assert cur.fetchall() == ((1, "uno", None, None), (2, "dos", 20, "c2"),
+                              (3, "three", 30, None), (4, "four", 40, "cc"))
+    cur.execute(f"SELECT id FROM `{sch}`.other ORDER BY id")
+    assert cur.fetchall() == ((1,), (2,))
+    assert read_dlq(stack, topic + ".dlq", 0, timeout=2) == []
+
+    # the stored position is exact: a restart applies only what comes after it (a mark
+    # written into the target survives; a replay of the earlier transactions would undo it)
+    cur.execute(f"UPDATE `{sch}`.evolve SET a = 'mark' WHERE id = 1")
+    more = ["at mysql-bin.000002 4", f"insert {sch} evolve id,a,b,c i:5,s:five,i:50,s:c5",
+            "commit"]
+    feed(test_bin_dir, stack, topic, more)
+    app.start()
+    try:
+        wait_my_offset(cur, db, task, last + msgs(more), app)
+    finally:
+        app.stop()
+    cur.execute(f"SELECT id, a FROM `{sch}`.evolve ORDER BY id")
+    assert cur.fetchall() == ((1, "mark"), (2, "dos"), (3, "three"), (4, "four"), (5, "five"))
+    cur.execute(f"DROP DATABASE IF EXISTS `{sch}`")
+    cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+    conn.close()
