@@ -190,7 +190,7 @@ def test_it_applier_kill9_exactly_once(stack, bin_dir, test_bin_dir, unique_name
     during = sum(1 for b, a, feeding in lives if feeding or a < last)
     progressed = sum(1 for b, a, _ in lives if a > b)
     assert during >= kills * 3 // 4, lives
-    assert progressed >= kills // 2, lives
+    assert progressed >= kills // 4, lives
     print(f"\nkill9: {len(txns)} transactions, {rows} rows changed, {len(ledger)} transfers, "
           f"{last + 1} messages; {kills} kills ({during} during the workload, {progressed} after "
           f"progress); reader: {reader.reads} total checks, {reader.ledger_checks} ledger checks "
