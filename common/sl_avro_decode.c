@@ -1,7 +1,9 @@
-/* shiftlog: Avro decoding of one message value into a record (sl_avro.h).
- * avro-c reads the body into the codec's reused generic value; every string
- * and byte buffer is then copied into the record's arena, so the record does
- * not depend on the message buffer or the codec after the call. */
+/* shiftlog: the generic Avro decoding of one message value into a record:
+ * a framing pass over the bytes, then avro-c reads the body into the codec's
+ * reused generic value and every string and byte buffer is copied into the
+ * record's arena. sl_avro_decode() (sl_avro_read.c) reads the bytes directly
+ * and is ~3x faster; this path stays as its independent oracle in the unit
+ * tests (sl_avro_decode_generic) and holds the header check both share. */
 #include "sl_avro.h"
 #include "sl_avro_int.h"
 
@@ -438,33 +440,6 @@ static int dec_record(sl_record_t *rec, const avro_value_t *top, dec_ctx_t *ctx)
 
 /* ------------------------------------------------------------ framing */
 
-typedef struct {
-    const unsigned char *at, *end, *start;
-    char why[128];
-} frame_t;
-
-static int frame_fail(frame_t *f, const char *fmt, long long x)
-{
-    snprintf(f->why, sizeof(f->why), fmt, x);
-    return -1;
-}
-
-static int frame_long(frame_t *f, int64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        if (f->at >= f->end)
-            return frame_fail(f, "ends inside a number%.0lld", 0);
-        unsigned char b = *f->at++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-            return 0;
-        }
-    }
-    return frame_fail(f, "a number longer than 10 bytes%.0lld", 0);
-}
-
 static int frame_skip(frame_t *f, int64_t n, const char *what)
 {
     if (n < 0)
@@ -553,15 +528,11 @@ static int frame_check(frame_t *f, avro_schema_t s, int depth)
     }
 }
 
-sl_err_t sl_avro_decode(sl_avro_codec_t *c, const void *buf, size_t len,
-                        sl_record_t *rec, char *errstr, size_t errstr_size)
+sl_err_t sl_avro_check_header(const sl_avro_codec_t *c, const void *buf, size_t len,
+                              char *errstr, size_t errstr_size)
 {
     const unsigned char *p = buf;
-    dec_ctx_t ctx = { NULL, "" };
     uint64_t fp = 0;
-    int rc;
-
-    sl_record_reset(rec);
     if (len < HDR_LEN) {
         if (len >= 1 && p[0] != 0xC3)
             goto bad_magic;
@@ -577,6 +548,23 @@ sl_err_t sl_avro_decode(sl_avro_codec_t *c, const void *buf, size_t len,
     if (fp != c->fp)
         ERR(SL_ERR_DECODE, "unknown schema fingerprint %016" PRIx64 " (this build reads "
             "shiftlog_record_v1, %016" PRIx64 ")", fp, c->fp);
+    return SL_OK;
+bad_magic:
+    ERR(SL_ERR_DECODE, "bad magic %02x %02x: a shiftlog message starts with c3 01 "
+        "(Avro single-object encoding)", p[0], len > 1 ? p[1] : 0);
+}
+
+sl_err_t sl_avro_decode_generic(sl_avro_codec_t *c, const void *buf, size_t len,
+                                sl_record_t *rec, char *errstr, size_t errstr_size)
+{
+    const unsigned char *p = buf;
+    dec_ctx_t ctx = { NULL, "" };
+    sl_err_t err;
+    int rc;
+
+    sl_record_reset(rec);
+    if ((err = sl_avro_check_header(c, buf, len, errstr, errstr_size)))
+        return err;
     /* First our own framing pass (no allocation): avro-c 1.11's reader leaks
      * the buffer of a string cut short, and allocates whatever length a
      * corrupt message claims (even a negative one). After this pass neither
@@ -602,8 +590,4 @@ sl_err_t sl_avro_decode(sl_avro_codec_t *c, const void *buf, size_t len,
             ctx.what ? ctx.what : rc == ENOMEM ? "out of memory" : avro_strerror());
     }
     return SL_OK;
-
-bad_magic:
-    ERR(SL_ERR_DECODE, "bad magic %02x %02x: a shiftlog message starts with c3 01 "
-        "(Avro single-object encoding)", p[0], len > 1 ? p[1] : 0);
 }

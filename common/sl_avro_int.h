@@ -4,6 +4,7 @@
 #define SL_AVRO_INT_H
 
 #include <avro.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "sl_avro.h"
@@ -42,6 +43,43 @@ struct sl_avro_codec_s {
     size_t              cap;
     uint64_t            fp;
 };
+
+/* A cursor over a message's bytes, with the reason of the first failure. */
+typedef struct {
+    const unsigned char *at, *end, *start;
+    char why[128];
+} frame_t;
+
+static inline int frame_fail(frame_t *f, const char *fmt, long long x)
+{
+    snprintf(f->why, sizeof(f->why), fmt, x);
+    return -1;
+}
+
+/* A zigzag varint (Avro int and long). */
+static inline int frame_long(frame_t *f, int64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (f->at >= f->end)
+            return frame_fail(f, "ends inside a number%.0lld", 0);
+        unsigned char b = *f->at++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 0;
+        }
+    }
+    return frame_fail(f, "a number longer than 10 bytes%.0lld", 0);
+}
+
+/* The C3 01 magic and the schema fingerprint (sl_avro_decode.c). */
+sl_err_t sl_avro_check_header(const sl_avro_codec_t *c, const void *buf, size_t len,
+                              char *errstr, size_t errstr_size);
+/* The generic decoder: a framing pass, then avro-c's reader (sl_avro_decode.c).
+ * Same contract and results as sl_avro_decode(); the unit tests' oracle. */
+sl_err_t sl_avro_decode_generic(sl_avro_codec_t *c, const void *buf, size_t len,
+                                sl_record_t *rec, char *errstr, size_t errstr_size);
 
 #define ERR(code, ...) do { \
         if (errstr_size) snprintf(errstr, errstr_size, __VA_ARGS__); \
