@@ -228,14 +228,12 @@ static int seed_schemas(run_t *r, int64_t upto)
         if (m.eof || m.offset > upto)
             break;
         int is_schema = 0;
-        for (size_t i = 0; i < m.nheaders; i++) {
-            const char *name;
-            const void *val;
-            size_t len;
-            if (sl_kafka_msg_header(&m, i, &name, &val, &len) == SL_OK &&
-                !strcmp(name, SL_KAFKA_H_OP) && len == 6 && !memcmp(val, "schema", 6))
+        const char *name;
+        const void *val;
+        size_t len;
+        for (size_t i = 0; sl_kafka_msg_header(&m, i, &name, &val, &len) == SL_OK; i++)
+            if (!strcmp(name, SL_KAFKA_H_OP) && len == 6 && !memcmp(val, "schema", 6))
                 is_schema = 1;
-        }
         if (is_schema &&
             sl_avro_decode(r->codec, m.value, m.value_len, r->rec, errstr, sizeof(errstr)) ==
                 SL_OK &&

@@ -81,14 +81,12 @@ sl_err_t app_dlq_send(app_dlq_t *d, const char *task, const sl_kafka_msg_t *msg,
     sl_kafka_header_t h[40];
     size_t n = 0;
     char part[16], off[32];
-    for (size_t i = 0; i < msg->nheaders && n < 32; i++) {
-        const char *name;
-        const void *val;
-        size_t len;
-        if (sl_kafka_msg_header(msg, i, &name, &val, &len) == SL_OK &&
-            strncmp(name, "sl.dlq.", 7))
+    const char *name;
+    const void *val;
+    size_t len;
+    for (size_t i = 0; n < 32 && sl_kafka_msg_header(msg, i, &name, &val, &len) == SL_OK; i++)
+        if (strncmp(name, "sl.dlq.", 7))
             h[n++] = (sl_kafka_header_t){name, val, len};
-    }
     snprintf(part, sizeof(part), "%" PRId32, msg->partition);
     snprintf(off, sizeof(off), "%" PRId64, msg->offset);
     h[n++] = (sl_kafka_header_t){"sl.dlq.reason", reason, strlen(reason)};

@@ -80,7 +80,7 @@ for f in $FEEDS; do
     DBS+=("$db")
     $MY -e "CREATE DATABASE \`$db\`"
     ts=$(now)
-    "$bin/shiftlog-applier" -X task.name=bench -X source.topic="$topic" -X target.type=mysql \
+    ${BENCH_WRAP:-} "$bin/shiftlog-applier" -X task.name=bench -X source.topic="$topic" -X target.type=mysql \
       -X target.database="$db" -X target.host="$SL_MYSQL_HOST" -X target.port="$SL_MYSQL_PORT" \
       -X target.user="$SL_MYSQL_ROOT_USER" -X target.password="$SL_MYSQL_ROOT_PASSWORD" \
       -X map.tables="bench.*=$db.*" \

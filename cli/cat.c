@@ -71,7 +71,7 @@ static int parse_int64(const char *s, int64_t min, int64_t *out)
 static void headers_json(const sl_kafka_msg_t *m, sl_buf_t *out)
 {
     sl_buf_putc(out, '{');
-    for (size_t i = 0; i < m->nheaders; i++) {
+    for (size_t i = 0;; i++) {
         const char *name;
         const void *val;
         size_t len;

@@ -170,8 +170,8 @@ typedef struct sl_kafka_msg_s {
     const void *value;         /* NULL when the message has no value */
     size_t      value_len;
     int64_t     timestamp_ms;  /* -1 when not available */
-    size_t      nheaders;
-    rd_kafka_message_t *rkm;   /* the underlying message (NULL for EOF) */
+    rd_kafka_message_t *rkm;   /* the underlying message (NULL for EOF); its headers
+                                * are parsed only when sl_kafka_msg_header() asks */
 } sl_kafka_msg_t;
 
 /* Creates a consumer: isolation.level=read_committed,
@@ -198,7 +198,10 @@ sl_err_t sl_kafka_consumer_subscribe(sl_kafka_consumer_t *c,
                                      const char *const *topics, size_t ntopics,
                                      char *errstr, size_t errstr_size);
 
-/* Waits up to timeout_ms for a message or a partition EOF notice.
+/* Waits up to timeout_ms for a message or a partition EOF notice. Messages
+ * are taken from librdkafka's queue in batches of up to SL_KAFKA_CONSUME_BATCH
+ * (one queue round trip for many messages); an assign drops the rest of a
+ * batch taken before it.
  * SL_OK: *msg filled (msg->eof says which). SL_ERR_TIMEOUT: nothing came.
  * SL_ERR_KAFKA: a consume error naming topic/partition/offset (the consumer
  * goes on; call again). SL_ERR_FATAL: the consumer cannot continue. */
@@ -206,8 +209,8 @@ sl_err_t sl_kafka_consume(sl_kafka_consumer_t *c, int timeout_ms,
                           sl_kafka_msg_t *msg,
                           char *errstr, size_t errstr_size);
 
-/* Header idx of a message (0 <= idx < msg->nheaders): name and value are
- * borrowed like the message. Returns SL_ERR_NOT_FOUND past the end. */
+/* Header idx of a message (0, 1, ...): name and value are borrowed like the
+ * message. Returns SL_ERR_NOT_FOUND past the end. */
 sl_err_t sl_kafka_msg_header(const sl_kafka_msg_t *msg, size_t idx,
                              const char **name, const void **value,
                              size_t *len);

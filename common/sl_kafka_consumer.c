@@ -10,9 +10,14 @@
 
 #include "sl_log.h"
 
+#define SL_KAFKA_CONSUME_BATCH 256
+
 struct sl_kafka_consumer_s {
     rd_kafka_t         *rk;
+    rd_kafka_queue_t   *queue;      /* the consumer queue, for batch reads */
     rd_kafka_message_t *cur;        /* the message the last view points into */
+    rd_kafka_message_t *batch[SL_KAFKA_CONSUME_BATCH];
+    size_t              bn, bi;     /* messages in batch, the next one */
     int                 has_group;
     char                brokers[256];
     char                last_error[256];
@@ -89,6 +94,11 @@ sl_err_t sl_kafka_consumer_new(sl_kafka_consumer_t **out,
                                 c->last_error, "check the broker list", tmo, &c->rk,
                                 errstr, errstr_size)))
         goto err;
+    if (!(c->queue = rd_kafka_queue_get_consumer(c->rk))) {
+        snprintf(errstr, errstr_size, "kafka consumer: no consumer queue");
+        err = SL_ERR_KAFKA;
+        goto err;
+    }
     *out = c;
     return SL_OK;
 err:
@@ -98,12 +108,23 @@ err:
     return err;
 }
 
+/* Drops the messages of the batch not handed out yet. */
+static void batch_drop(sl_kafka_consumer_t *c)
+{
+    while (c->bi < c->bn)
+        rd_kafka_message_destroy(c->batch[c->bi++]);
+    c->bi = c->bn = 0;
+}
+
 void sl_kafka_consumer_destroy(sl_kafka_consumer_t *c)
 {
     if (!c)
         return;
     if (c->cur)
         rd_kafka_message_destroy(c->cur);
+    batch_drop(c);
+    if (c->queue)
+        rd_kafka_queue_destroy(c->queue);
     if (c->rk) {
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
@@ -139,6 +160,7 @@ sl_err_t sl_kafka_consumer_assign(sl_kafka_consumer_t *c, const char *topic,
             continue;
         rd_kafka_topic_partition_list_add(l, topic, i)->offset = offset;
     }
+    batch_drop(c);                  /* taken before the new assignment */
     rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
     int n = l->cnt;
     rd_kafka_topic_partition_list_destroy(l);
@@ -165,6 +187,7 @@ sl_err_t sl_kafka_consumer_subscribe(sl_kafka_consumer_t *c,
         rd_kafka_topic_partition_list_new((int)ntopics);
     for (size_t i = 0; i < ntopics; i++)
         rd_kafka_topic_partition_list_add(l, topics[i], RD_KAFKA_PARTITION_UA);
+    batch_drop(c);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
@@ -183,9 +206,15 @@ sl_err_t sl_kafka_consume(sl_kafka_consumer_t *c, int timeout_ms,
         c->cur = NULL;
     }
     memset(msg, 0, sizeof(*msg));
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
-    if (!m)
-        return SL_ERR_TIMEOUT;
+    if (c->bi == c->bn) {
+        ssize_t n = rd_kafka_consume_batch_queue(c->queue, timeout_ms, c->batch,
+                                                 SL_KAFKA_CONSUME_BATCH);
+        c->bi = 0;
+        c->bn = n > 0 ? (size_t)n : 0;
+        if (!c->bn)
+            return SL_ERR_TIMEOUT;
+    }
+    rd_kafka_message_t *m = c->batch[c->bi++];
     c->cur = m;
     msg->topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
     msg->partition = m->partition;
@@ -213,9 +242,6 @@ sl_err_t sl_kafka_consume(sl_kafka_consumer_t *c, int timeout_ms,
     msg->value_len = m->len;
     rd_kafka_timestamp_type_t tt;
     msg->timestamp_ms = rd_kafka_message_timestamp(m, &tt);
-    rd_kafka_headers_t *h = NULL;
-    if (!rd_kafka_message_headers(m, &h) && h)
-        msg->nheaders = rd_kafka_header_cnt(h);
     return SL_OK;
 }
 
