@@ -194,6 +194,9 @@ int          app_txn_committed(const app_txn_t *x, app_position_t *pos);
 int64_t      app_txn_open_since(const app_txn_t *x);
 /* Complete source transactions in the open target transaction. */
 int          app_txn_group_txns(const app_txn_t *x);
+/* Kafka offset of the last COMMIT of the current (or last failed) group of
+ * complete source transactions. */
+int64_t      app_txn_group_end(const app_txn_t *x);
 /* Counts a skipped (excluded / duplicate) record, for tests and metrics. */
 uint64_t     app_txn_skipped(const app_txn_t *x);
 

@@ -501,17 +501,42 @@ static int feed(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp)
     return seek(r);
 }
 
+/* A group commit outside feed() failed (input drained, flush interval).
+ * REJECTED: the target refused a row only at commit (PostgreSQL's upsert is
+ * asynchronous, and a batch is flushed at the latest there): replay from the
+ * stored position committing one source transaction at a time up to the
+ * group's last COMMIT, so that feed() finds the rejected one and handles it
+ * as any rejection (dead letter / stop). Anything else: reconnect, replay.
+ * Returns 0 to go on, -1 to stop. */
+static int commit_failed(run_t *r, app_txn_rc_t rc, const char *errstr)
+{
+    if (rc == APP_TXN_FATAL) {
+        sl_error("target %s: %s", r->ops->name, errstr);
+        return -1;
+    }
+    if (rc == APP_TXN_REJECTED) {
+        int64_t upto = app_txn_group_end(r->txn);
+        sl_error("target %s rejected the commit of the source transactions up to offset %"
+                 PRId64 ": %s; replaying one source transaction per commit to isolate the "
+                 "rejected one", r->ops->name, upto, errstr);
+        app_position_t p;
+        int has = app_txn_committed(r->txn, &p);
+        app_txn_reset(r->txn, has ? &p : NULL, upto);
+        return seek(r);
+    }
+    sl_warn("target %s: %s; reconnecting and replaying from the stored position",
+            r->ops->name, errstr);
+    return restart_from_target(r, -1);
+}
+
 /* Caught up with the shared log: commit what is complete, then hand over to
  * the topic at the stored offset + 1 when it still holds it. */
 static int log_caught_up(run_t *r)
 {
     char errstr[1024];
     app_txn_rc_t rc = app_txn_idle(r->txn, errstr, sizeof(errstr));
-    if (rc != APP_TXN_OK) {
-        sl_warn("target %s: %s; reconnecting and replaying from the stored position",
-                r->ops->name, errstr);
-        return restart_from_target(r, -1);
-    }
+    if (rc != APP_TXN_OK)
+        return commit_failed(r, rc, errstr);
     commit_group_offset(r);
     const char *stopped = app_logsrc_stopped_table(r->log);
     if (r->c->handover) {
@@ -579,13 +604,9 @@ static int log_step(run_t *r)
         return -1;
     if (app_txn_next_deadline_ms(r->txn) == 0) {
         app_txn_rc_t rc = app_txn_tick(r->txn, errstr, sizeof(errstr));
-        if (rc == APP_TXN_OK)
-            commit_group_offset(r);
-        else {
-            sl_warn("target %s: %s; reconnecting and replaying from the stored position",
-                    r->ops->name, errstr);
-            return restart_from_target(r, -1);
-        }
+        if (rc != APP_TXN_OK)
+            return commit_failed(r, rc, errstr);
+        commit_group_offset(r);
     }
     return 0;
 }
@@ -712,9 +733,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
             if (rc == APP_TXN_OK)
                 commit_group_offset(&r);
             else {
-                sl_warn("target %s: %s; reconnecting and replaying from the stored position",
-                        r.ops->name, errstr);
-                if (restart_from_target(&r, -1)) {
+                if (commit_failed(&r, rc, errstr)) {
                     code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
                     break;
                 }
@@ -746,9 +765,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
             commit_group_offset(&r);
             continue;
         }
-        sl_warn("target %s: %s; reconnecting and replaying from the stored position",
-                r.ops->name, errstr);
-        if (restart_from_target(&r, -1)) {
+        if (commit_failed(&r, rc, errstr)) {
             code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
             break;
         }

@@ -657,6 +657,11 @@ int app_txn_group_txns(const app_txn_t *x)
     return (int)x->group_txns;
 }
 
+int64_t app_txn_group_end(const app_txn_t *x)
+{
+    return x->group_pos.kafka_offset;
+}
+
 uint64_t app_txn_skipped(const app_txn_t *x)
 {
     return x->skipped;

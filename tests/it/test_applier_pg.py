@@ -227,6 +227,33 @@ def test_it_applier_pg_nul_and_zero_date_rejected_to_dlq(stack, bin_dir, test_bi
     assert {h["sl.dlq.offset"] for h in dl} == {"3", "5"}
 
 
+def test_it_applier_pg_row_rejected_at_commit_to_dlq(stack, bin_dir, test_bin_dir, unique_name,
+                                                     target_db):
+    """A row the server refuses (too long for varchar(5)) whose batch is only sent at the
+    group's commit (caught up): the group is replayed one source transaction per commit and
+    only the refused one goes to the DLQ (it used to be taken for a lost target: an endless
+    reconnect-and-replay loop)."""
+    db, conn = target_db
+    topic, task = unique_name("tp"), unique_name("task")
+    lines = [f"schema s t id:int:bigint:pk=1 v:string:{q('varchar(5)')}:p=5:null",
+             "insert s t id,v i:1,s:ok", "commit",
+             "insert s t id,v i:2,s:toolong i:3,s:fine", "commit",
+             "insert s t id,v i:4,s:last", "commit"]
+    feed(test_bin_dir, stack, topic, lines)
+    app = Applier(bin_dir, stack, task, topic, db, "-X", "flush.interval.ms=1h",
+                  logfile=f"/tmp/{task}.log").start()
+    try:
+        wait_offset(conn, task, msgs(lines) - 1, app, timeout=30)
+    finally:
+        app.stop()
+    cur = conn.cursor()
+    cur.execute("SELECT id, v FROM s.t ORDER BY id")
+    assert cur.fetchall() == [(1, "ok"), (4, "last")]
+    dl = read_dlq(stack, topic + ".dlq", 1)
+    assert "value too long" in dl[0]["sl.dlq.reason"] and dl[0]["sl.dlq.offset"] == "3", dl
+    assert "reconnecting" not in app.log()
+
+
 def read_dlq(stack, topic, n, timeout=20):
     from confluent_kafka import Consumer
     c = Consumer({"bootstrap.servers": stack["SL_KAFKA_BROKERS"], "group.id": "t" + topic,
