@@ -48,6 +48,8 @@ typedef struct app_table_map_s {
     uint32_t     ncols;                /* source columns (schema record order) */
     const char **dst_cols;             /* target name per source column, NULL = excluded */
     const sl_schema_t *schema;         /* the source table schema in force (borrowed) */
+    const sl_schema_t *prev;           /* schema() only: the version in force before this
+                                          SCHEMA record (borrowed), NULL when unknown */
 } app_table_map_t;
 
 typedef struct app_target_s app_target_t;

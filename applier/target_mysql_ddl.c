@@ -495,11 +495,56 @@ static int sch_find(const sl_schema_t *s, const char *name)
     return -1;
 }
 
+/* t without the display width of an integer type ("tinyint(1) unsigned" →
+ * "tinyint unsigned") into out; 0 when t has none. */
+static int int_width_strip(const char *t, char *out, size_t n)
+{
+    static const char *const ints[] = {"tinyint", "smallint", "mediumint", "int", "integer",
+                                       "bigint", NULL};
+    for (int i = 0; ints[i]; i++) {
+        size_t l = strlen(ints[i]);
+        if (strncmp(t, ints[i], l) || t[l] != '(')
+            continue;
+        const char *p = t + l + 1;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == t + l + 1 || *p != ')')
+            return 0;
+        snprintf(out, n, "%.*s%s", (int)l, t, p + 1);
+        return 1;
+    }
+    return 0;
+}
+
+/* Source types are the same; an integer display width known on one side
+ * only (a SCHEMA from binlog metadata has none, one from the DDL has it)
+ * is no change. */
+static int same_source_type(const char *a, const char *b)
+{
+    char s[128];
+    a = a ? a : "";
+    b = b ? b : "";
+    if (!strcmp(a, b))
+        return 1;
+    return (int_width_strip(a, s, sizeof s) && !strcmp(s, b)) ||
+           (int_width_strip(b, s, sizeof s) && !strcmp(s, a));
+}
+
+/* Equal, or unknown (-1) on one side. */
+static int same_or_unknown(int32_t a, int32_t b)
+{
+    return a == b || a < 0 || b < 0;
+}
+
+/* 1 when nothing that the target column depends on changed between two
+ * versions of a column. What one version leaves unknown (the schema of a
+ * table's first use comes from binlog metadata: no display width, no
+ * precision of integers) is no change. */
 static int col_same_type(const sl_column_t *a, const sl_column_t *b)
 {
-    if (a->kind != b->kind || a->precision != b->precision || a->scale != b->scale ||
-        a->nlabels != b->nlabels || strcmp(a->source_type ? a->source_type : "",
-                                           b->source_type ? b->source_type : ""))
+    if (a->kind != b->kind || !same_or_unknown(a->precision, b->precision) ||
+        !same_or_unknown(a->scale, b->scale) || a->nlabels != b->nlabels ||
+        !same_source_type(a->source_type, b->source_type))
         return 0;
     for (uint32_t i = 0; i < a->nlabels; i++)
         if (strcmp(a->labels[i], b->labels[i]))
@@ -534,7 +579,10 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
                        char *errstr, size_t sz)
 {
     const sl_schema_t *ns = &rec->u.schema;
-    const sl_schema_t *old = map->schema && map->schema != ns ? map->schema : NULL;
+    /* the previous version: from the core (map->prev), or a caller that
+     * hands the version in force before the record as map->schema */
+    const sl_schema_t *old = map->prev && map->prev != ns ? map->prev
+                           : map->schema && map->schema != ns ? map->schema : NULL;
     int src_mysql = rec->pos.kind == SL_POS_MYSQL;
     my_cols_t have = {0};
     sl_buf_t q = SL_BUF_INIT;

@@ -23,7 +23,13 @@
  *
  * Schemas: every SCHEMA record is kept as a version of its table, tagged
  * with its Kafka offset; a rewind drops versions newer than the stored
- * offset (they come again), a commit prunes versions no rewind can reach. */
+ * offset (they come again), a commit prunes versions no rewind can reach.
+ * The target's schema() sees the previous version (map.prev). A target
+ * whose DDL commits implicitly (MySQL) answers SL_ERR_STATE when the DDL
+ * concerns a table the open transaction wrote: the complete source
+ * transactions are committed first (or replayed up to their last COMMIT
+ * when one is in progress behind them); when the source transaction in
+ * progress wrote the table itself, its DDL runs first and it is replayed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +79,7 @@ struct app_txn_s {
     int64_t         txn_first_offset;
 
     int64_t         commit_at;        /* replay: commit right after this COMMIT */
+    int64_t         early_ddl_at;     /* SCHEMA whose DDL ran before its source txn */
     uint64_t        skipped;
 
     sl_metric_t    *m_commits, *m_lag, *m_skipped, *m_rollbacks, *m_hist[TXN_BUCKETS],
@@ -196,6 +203,7 @@ sl_err_t app_txn_new(app_txn_t **out, const app_txn_conf_t *conf, char *errstr,
     x->txn_first_offset = -1;
     snprintf(x->group_pos.topic, sizeof(x->group_pos.topic), "%s", conf->topic);
     x->commit_at = -1;
+    x->early_ddl_at = -1;
     if (conf->metrics) {
         sl_metrics_t *m = conf->metrics;
         x->m_commits = sl_metrics_counter(m, "shiftlog_applier_target_commits_total",
@@ -361,6 +369,8 @@ static app_txn_rc_t commit_group(app_txn_t *x, char *errstr, size_t errstr_size)
     x->group_rows = x->group_txns = 0;
     if (x->commit_at >= 0 && x->committed.kafka_offset >= x->commit_at)
         x->commit_at = -1;
+    if (x->committed.kafka_offset >= x->early_ddl_at)
+        x->early_ddl_at = -1;
     char pos[160];
     sl_pos_format(&x->committed.source, pos, sizeof(pos));
     sl_log_set_position(pos);
@@ -459,6 +469,17 @@ static app_txn_rc_t feed_change(app_txn_t *x, const sl_record_t *rec, const app_
     return APP_TXN_OK;
 }
 
+/* ops->schema() with map.prev = the version before rec (rec is the newest
+ * version of t; the previous one is kept until a commit moves past rec). */
+static sl_err_t call_schema(app_txn_t *x, table_t *t, const sl_record_t *rec, char *errstr,
+                            size_t errstr_size)
+{
+    t->map.prev = t->nvers >= 2 ? &t->vers[t->nvers - 2].rec->u.schema : NULL;
+    sl_err_t err = x->c.ops->schema(x->c.target, &t->map, rec, errstr, errstr_size);
+    t->map.prev = NULL;
+    return err;
+}
+
 static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_t *m,
                                 char *errstr, size_t errstr_size)
 {
@@ -496,7 +517,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
     app_txn_rc_t rc = ensure_open(x, errstr, errstr_size);
     if (rc)
         return rc;
-    err = x->c.ops->schema(x->c.target, &t->map, rec, errstr, errstr_size);
+    err = call_schema(x, t, rec, errstr, errstr_size);
     if (err == SL_ERR_STATE && x->group_txns > 0) {
         /* DDL that cannot run inside the open target transaction (MySQL:
          * DDL commits implicitly and the transaction wrote to the table) */
@@ -509,7 +530,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
             if ((rc = commit_group(x, errstr, errstr_size)) ||
                 (rc = ensure_open(x, errstr, errstr_size)))
                 return rc;
-            err = x->c.ops->schema(x->c.target, &t->map, rec, errstr, errstr_size);
+            err = call_schema(x, t, rec, errstr, errstr_size);
         } else {
             /* a source transaction is in progress behind them: replay from
              * the stored position committing up to the last complete
@@ -523,14 +544,32 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
             return APP_TXN_REWIND;
         }
     }
-    if (err == SL_ERR_STATE) {
+    if (err == SL_ERR_STATE && m->offset == x->early_ddl_at) {
+        /* its DDL ran before this source transaction (below): the target
+         * table is in line already */
+        err = SL_OK;
+    } else if (err == SL_ERR_STATE) {
         /* the source transaction itself wrote the table before its schema
-         * change: no target commit can keep it whole */
-        char tmp[512];
-        snprintf(tmp, sizeof(tmp), "%s", errstr);
-        snprintf(errstr, errstr_size, "%s; but the source transaction itself changed rows of "
-                 "%s.%s before this schema change, so it cannot be applied as one target "
-                 "transaction", tmp, t->db, t->name);
+         * change (a PostgreSQL source: DDL inside a transaction). No target
+         * transaction can hold both: run the DDL before the source
+         * transaction, then replay it whole. Rows before the change are
+         * written to the new shape (fine for added or widened columns; a
+         * dropped or renamed column makes them fail: rejected as usual). */
+        sl_info("schema change of %s.%s inside a source transaction that wrote the table "
+                "before it: applying the DDL first, then replaying the source transaction "
+                "from the stored position (%s DDL commits implicitly)", t->db, t->name,
+                x->c.ops->name);
+        app_txn_abort(x);
+        if ((rc = ensure_open(x, errstr, errstr_size)))
+            return rc;
+        err = call_schema(x, t, rec, errstr, errstr_size);
+        if (!err) {
+            x->early_ddl_at = m->offset;
+            int64_t at = x->commit_at;
+            app_txn_abort(x);
+            app_txn_reset(x, x->has_committed ? &x->committed : NULL, at);
+            return APP_TXN_REWIND;
+        }
     }
     if (err == SL_ERR_UNSUPPORTED) {
         t->stopped = 1;
