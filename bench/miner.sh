@@ -2,12 +2,15 @@
 # Benchmark: the miner, Kafka -> shared MongoDB log, against a raw libmongoc insert_many of the
 # same documents in the same run.
 #   bench/miner.sh                 N=50000 changes (the local stand-in is in memory: keep <= 50k)
-#   N=20000 WORKERS="1 2 4" bench/miner.sh
+#   N=20000 WORKERS="1 2 4" SUPPLEMENT="false true" bench/miner.sh
+#   MINER_BIN="/old/bin/shiftlog-miner bin/shiftlog-miner" bench/miner.sh
+#                                  (several miners, e.g. of two commits, on the same topic and run)
 # 1. N single-row INSERTs in transactions of 10 rows go through the real MariaDB collector into
 #    a fresh topic (N changes + N/10 commits + schema records).
-# 2. For each worker_num: shiftlog-miner from the topic's start until its progress document
-#    reaches the end of the topic: documents/s (Kafka consume + decode + BSON + journaled
-#    insert + progress), CPU-s, peak RSS.
+# 2. For each supplement.full.fields value and worker_num: shiftlog-miner from the topic's start
+#    until its progress document reaches the end of the topic: documents/s (Kafka consume +
+#    decode + BSON + journaled insert + progress), CPU-s, peak RSS. With supplement on, the
+#    miner also keeps <source>__latest (one upsert per key): more work than the baseline does.
 # 3. The same documents (read back from the log) inserted by a bare libmongoc loop:
 #    insert_many of 1000 unordered, {w: majority, j: true} — the ceiling. Ratio = miner / raw.
 # Needs the local stack (deploy/local/up) and `make`. Not part of `make test`.
@@ -17,7 +20,9 @@ cd "$ROOT"
 eval "$(deploy/local/env)"
 N=${N:-50000}
 WORKERS=${WORKERS:-"1 2 4"}
+SUPPLEMENT=${SUPPLEMENT:-"false true"}
 BIN=${SHIFTLOG_BIN:-bin}
+MINER_BIN=${MINER_BIN:-$BIN/shiftlog-miner}
 TAG=bminer_$$_$RANDOM
 DB=$TAG
 WORK=$(mktemp -d)
@@ -39,10 +44,26 @@ my() { mariadb --defaults-file="$SL_MYSQL_DEFAULTS_FILE" -uroot "$@"; }
 now() { date +%s.%N; }
 cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-progress() {  # db -> next offset of the miner's progress document
-    "$SL_PYTHON" -c "import pymongo,sys; d=pymongo.MongoClient('$SL_MONGO_URI')['$1']['$TAG'+'__control'].find_one({'_id':'progress'}); print(d['offset'] if d else -1)"
+wait_progress() {  # db end pid: waits (one client, polls every 10 ms) until the miner's
+    # progress document reaches offset `end`; prints the time it did (epoch s)
+    "$SL_PYTHON" - "$SL_MONGO_URI" "$1" "$TAG" "$2" "$3" <<'PY'
+import os, pymongo, sys, time
+coll = pymongo.MongoClient(sys.argv[1])[sys.argv[2]][sys.argv[3] + "__control"]
+end, pid, deadline = int(sys.argv[4]), int(sys.argv[5]), time.time() + 900
+while time.time() < deadline:
+    d = coll.find_one({"_id": "progress"})
+    if d and d["offset"] >= end:
+        print("%.3f" % time.time())
+        sys.exit(0)
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(1)
+    time.sleep(0.01)
+sys.exit(1)
+PY
 }
-[ -x "$BIN/shiftlog-miner" ] || { echo "run make first" >&2; exit 1; }
+for MB in $MINER_BIN; do [ -x "$MB" ] || { echo "$MB: run make first" >&2; exit 1; }; done
 
 echo "== $N changes into the topic shiftlog_$TAG.$TAG through the MariaDB collector"
 my -e "CREATE DATABASE $DB; CREATE TABLE $DB.t (id INT PRIMARY KEY, a INT, b BIGINT, c VARCHAR(32),
@@ -62,35 +83,46 @@ my < "$WORK/load.sql"
     -X source.server_id=$((RANDOM * 7 + 5000)) -X log.level=warn 2>"$WORK/collector.log" &
 PIDS+=($!)
 TOPIC="shiftlog_$TAG.$TAG"
-END=$("$SL_PYTHON" - "$SL_KAFKA_BROKERS" "$TOPIC" "$N" <<'PY'
-import sys, time
+# other tests may write into MariaDB meanwhile: the topic then holds their changes too (they
+# are mined like ours). Wait for our N rows, stop the collector, read the topic to its end.
+read -r END EXPECT < <("$SL_PYTHON" - "$SL_KAFKA_BROKERS" "$TOPIC" "$N" "$DB" "${PIDS[0]}" <<'PY'
+import os, signal, sys, time
 sys.path.insert(0, "tests/it")
 import slavro
-from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING, KafkaError
-brokers, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-rows, last, deadline = 0, -1, time.time() + 600
+from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
+brokers, topic, n, db, cpid = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+ours, docs, last, deadline, killed = 0, 0, -1, time.time() + 600, False
 c = Consumer({"bootstrap.servers": brokers, "group.id": "bench", "enable.partition.eof": True,
               "isolation.level": "read_committed"})
 c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-while rows < n and time.time() < deadline:
+while time.time() < deadline:
     m = c.poll(1.0)
-    if m is None or m.error():
+    if m is None:
+        if killed:
+            break
+        continue
+    if m.error():
+        if killed and m.error().code() == -191:     # partition EOF after the collector stopped
+            break
         continue
     r = slavro.decode(m.value())
     last = m.offset()
-    if r["type"] == "CHANGE":
-        rows += len(r["body"]["rows"])
-while time.time() < deadline:      # the COMMIT after the last row
-    m = c.poll(1.0)
-    if m is None:
-        break
-    if not m.error():
-        last = m.offset()
-print(last + 1)
+    t = r["type"]
+    if t == "CHANGE":
+        docs += len(r["body"]["rows"])
+        if r["body"]["db"] == db:
+            ours += len(r["body"]["rows"])
+    elif t in ("COMMIT", "SCHEMA"):
+        docs += 1
+        if t == "COMMIT" and ours >= n and not killed:
+            os.kill(cpid, signal.SIGTERM)
+            killed = True
+            time.sleep(1)
+print(last + 1, docs)
 PY
 )
-kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true
-echo "   topic holds offsets 0..$((END - 1))"
+wait "${PIDS[0]}" 2>/dev/null || true
+echo "   topic holds offsets 0..$((END - 1)): $EXPECT log documents (changes, commits, schemas)"
 
 cat > "$WORK/raw.c" <<'C'
 /* The ceiling: the log's documents (read back) inserted by a bare insert_many loop. */
@@ -111,7 +143,25 @@ int main(int argc, char **argv)
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(src, q, NULL, NULL);
     while (n < 200000 && mongoc_cursor_next(cur, &d))
         all[n++] = bson_copy(d);
+    bson_error_t ce;
+    if (mongoc_cursor_error(cur, &ce)) {
+        fprintf(stderr, "raw: reading %s.%s back: %s\n", argv[2], argv[3], ce.message);
+        return 1;
+    }
     mongoc_cursor_destroy(cur);
+    int64_t want = mongoc_collection_estimated_document_count(src, NULL, NULL, NULL, &ce);
+    if (want != (int64_t)n) {
+        fprintf(stderr, "raw: read %zu documents back, the log holds %lld\n", n, (long long)want);
+        return 1;
+    }
+    /* create the collection first: mongo-java-server 1.46 can throw a
+     * ConcurrentModificationException when an insert creates it */
+    bson_t *create = BCON_NEW("create", BCON_UTF8("raw_copy"));
+    mongoc_database_t *db = mongoc_client_get_database(c, argv[2]);
+    if (!mongoc_database_command_simple(db, create, NULL, NULL, &ce)) {
+        fprintf(stderr, "raw: create raw_copy: %s\n", ce.message);
+        return 1;
+    }
     mongoc_write_concern_t *wc = mongoc_write_concern_new();
     mongoc_write_concern_set_wmajority(wc, 30000);
     mongoc_write_concern_set_journal(wc, true);
@@ -135,27 +185,38 @@ int main(int argc, char **argv)
 C
 cc -O2 -o "$WORK/raw" "$WORK/raw.c" $(pkg-config --cflags --libs libmongoc-1.0)
 
-printf "%-26s %9s %10s %12s %8s %9s\n" "" "docs" "wall s" "docs/s" "CPU-s" "RSS MB"
+printf "%-34s %7s %8s %9s %7s %7s\n" "" "docs" "wall s" "docs/s" "CPU-s" "RSS MB"
+NB=0
+for MB in $MINER_BIN; do
+NB=$((NB + 1))
+[ "$MINER_BIN" = "$MB" ] || echo "-- $MB"
+for S in $SUPPLEMENT; do
 for W in $WORKERS; do
-    MDB="${TAG}_w$W"
+    MDB="${TAG}_b${NB}s${S:0:1}w$W"
     t0=$(now)
-    "$BIN/shiftlog-miner" -c examples/local/miner.conf -X source.name="$TAG" \
+    "$MB" -c examples/local/miner.conf -X source.name="$TAG" \
         -X topic.prefix="shiftlog_$TAG" -X log.database="$MDB" -X log.collection="$TAG" -X worker_num="$W" \
-        -X kafka.group.id="$MDB" -X log.level=warn 2>"$WORK/miner$W.log" &
+        -X supplement.full.fields="$S" -X kafka.group.id="$MDB" -X log.level=warn 2>"$WORK/miner$W.log" &
     MP=$!
     PIDS+=($MP)
-    while [ "$(progress "$MDB")" -lt "$END" ]; do
-        kill -0 $MP 2>/dev/null || { cat "$WORK/miner$W.log"; exit 1; }
-        sleep 0.05
-    done
-    t1=$(now)
+    t1=$(wait_progress "$MDB" "$END" "$MP") || { cat "$WORK/miner$W.log"; exit 1; }
     cpu=$(cpu_s $MP); rss=$(hwm_kb $MP)
     kill $MP; wait $MP 2>/dev/null || true
-    read -r DOCS RAW_S < <("$WORK/raw" "$SL_MONGO_URI" "$MDB" "$TAG")
+    "$WORK/raw" "$SL_MONGO_URI" "$MDB" "$TAG" > "$WORK/raw.out" || exit 1
+    read -r DOCS RAW_S < "$WORK/raw.out"
+    [ "$DOCS" = "$EXPECT" ] || {
+        echo "the log of $MDB holds $DOCS documents, the topic $EXPECT" >&2
+        "$SL_PYTHON" -c "import pymongo; d=pymongo.MongoClient('$SL_MONGO_URI')['$MDB']; print({n: d[n].count_documents({}) for n in d.list_collection_names()}, d['${TAG}__control'].find_one({'_id': 'progress'}))" >&2
+        cat "$WORK/miner$W.log" >&2
+        exit 1; }
     wall=$(echo "$t1 - $t0" | bc -l)
     mr=$(echo "$DOCS / $wall" | bc -l); rr=$(echo "$DOCS / $RAW_S" | bc -l)
-    printf "%-26s %9d %10.2f %12.0f %8.2f %9.1f\n" "miner worker_num=$W" "$DOCS" "$wall" "$mr" "$cpu" \
-        "$(echo "$rss / 1024" | bc -l)"
-    printf "%-26s %9d %10.2f %12.0f   ratio miner/raw = %.0f %%\n" "raw insert_many (same docs)" \
+    printf "%-34s %7d %8.2f %9.0f %7.2f %7.1f\n" "miner supplement=$S worker_num=$W" "$DOCS" "$wall" \
+        "$mr" "$cpu" "$(echo "$rss / 1024" | bc -l)"
+    printf "%-34s %7d %8.2f %9.0f   ratio miner/raw = %.0f %%\n" "  raw insert_many (same docs)" \
         "$DOCS" "$RAW_S" "$rr" "$(echo "100 * $mr / $rr" | bc -l)"
+    # the in-memory stand-in holds every run: free this one's documents
+    "$SL_PYTHON" -c "import pymongo; pymongo.MongoClient('$SL_MONGO_URI').drop_database('$MDB')"
+done
+done
 done

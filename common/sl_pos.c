@@ -22,21 +22,66 @@ int sl_pos_cmp(const sl_pos_t *a, const sl_pos_t *b)
     return cmp_u64(a->row, b->row);
 }
 
+/* Hot paths (the miner builds an `_id` and a position text per document)
+ * format by hand: snprintf cost ~12% of the miner's instructions. */
+static char *put_hex(char *o, uint64_t v, int width)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = width - 1; i >= 0; i--, v >>= 4)
+        o[i] = hex[v & 0xf];
+    return o + width;
+}
+
 void sl_pos_key(const sl_pos_t *pos, char out[SL_POS_KEY_LEN + 1])
 {
-    snprintf(out, SL_POS_KEY_LEN + 1, "%01x%016" PRIx64 "%016" PRIx64 "%08" PRIx32,
-             (unsigned)pos->kind & 0xf, pos->seq, pos->offset, pos->row);
+    char *o = put_hex(out, (uint64_t)pos->kind & 0xf, 1);
+    o = put_hex(o, pos->seq, 16);
+    o = put_hex(o, pos->offset, 16);
+    o = put_hex(o, pos->row, 8);
+    *o = '\0';
+}
+
+/* Appends to buf[*o..size) like snprintf would (counting what does not fit). */
+static void put_str(char *buf, size_t size, size_t *o, const char *s)
+{
+    for (; *s; s++, (*o)++)
+        if (*o + 1 < size)
+            buf[*o] = *s;
+}
+
+static void put_dec(char *buf, size_t size, size_t *o, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) {
+        if (*o + 1 < size)
+            buf[*o] = tmp[n - 1];
+        (*o)++;
+        n--;
+    }
 }
 
 int sl_pos_format(const sl_pos_t *pos, char *buf, size_t size)
 {
+    size_t o = 0;
     switch (pos->kind) {
     case SL_POS_MYSQL:
-        if (pos->gtid[0])
-            return snprintf(buf, size, "%s:%" PRIu64 "#%" PRIu32 "@%s",
-                            pos->file, pos->offset, pos->row, pos->gtid);
-        return snprintf(buf, size, "%s:%" PRIu64 "#%" PRIu32,
-                        pos->file, pos->offset, pos->row);
+        put_str(buf, size, &o, pos->file);
+        put_str(buf, size, &o, ":");
+        put_dec(buf, size, &o, pos->offset);
+        put_str(buf, size, &o, "#");
+        put_dec(buf, size, &o, pos->row);
+        if (pos->gtid[0]) {
+            put_str(buf, size, &o, "@");
+            put_str(buf, size, &o, pos->gtid);
+        }
+        if (size)
+            buf[o < size ? o : size - 1] = '\0';
+        return (int)o;
     case SL_POS_PG:
         return snprintf(buf, size, "%" PRIX64 "/%" PRIX64 ":%" PRIX64 "/%" PRIX64 "#%" PRIu32,
                         pos->seq >> 32, pos->seq & 0xffffffffu,

@@ -8,12 +8,21 @@
 
 #include "miner.h"
 
+/* Called several times per row: no snprintf (same result, truncated). */
 char *mine_table_name(const char *db, const char *table, char *out, size_t size)
 {
-    if (db && *db)
-        snprintf(out, size, "%s.%s", db, table ? table : "");
-    else
-        snprintf(out, size, "%s", table ? table : "");
+    size_t o = 0;
+    if (!size)
+        return out;
+    if (db && *db) {
+        for (; *db && o + 1 < size; db++)
+            out[o++] = *db;
+        if (o + 1 < size)
+            out[o++] = '.';
+    }
+    for (const char *t = table ? table : ""; *t && o + 1 < size; t++)
+        out[o++] = *t;
+    out[o] = '\0';
     return out;
 }
 

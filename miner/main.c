@@ -136,6 +136,15 @@ static int check_time(const char *v, char *errstr, size_t errstr_size)
 
 /* ------------------------------------------------------------------ state */
 
+/* A batch of decoded records: while the writers write one, the main thread
+ * consumes and decodes the next into the other. */
+typedef struct mine_batch_s {
+    sl_record_t **recs;
+    int64_t      *offsets;
+    size_t        n;
+    sl_pos_t      last_pos;     /* of the last record (set by dispatch) */
+} mine_batch_t;
+
 typedef struct mine_s {
     mine_conf_t         *c;
     sl_service_t        *svc;
@@ -147,9 +156,9 @@ typedef struct mine_s {
     sl_avro_codec_t     *codec;
     char                 topic[512];
     sl_kvlist_t          props;
-    sl_record_t        **recs;
-    int64_t             *offsets;
-    int64_t              next_offset;   /* next offset to mine */
+    mine_batch_t         b[2];          /* one read while the other is written */
+    int64_t              next_offset;   /* next offset to mine (after the durable batches) */
+    int64_t              read_offset;   /* next offset to read (may be one batch ahead) */
     sl_pos_t             last_pos;      /* last record handled */
     char                 watermark[MINE_ID_LEN + 1];  /* last COMMIT durable */
     int64_t              last_commit_us;
@@ -227,10 +236,10 @@ static sl_err_t read_progress(mine_t *m, int *found, char *errstr, size_t errstr
 
 
 /* Decides and dispatches one decoded record. */
-static sl_err_t dispatch(mine_t *m, size_t i, char *errstr, size_t errstr_size)
+static sl_err_t dispatch(mine_t *m, mine_batch_t *b, size_t i)
 {
-    sl_record_t *rec = m->recs[i];
-    int64_t off = m->offsets[i];
+    sl_record_t *rec = b->recs[i];
+    int64_t off = b->offsets[i];
     char table[512];
     mine_item_t item = {.rec = rec, .offset = off};
     switch (rec->type) {
@@ -239,8 +248,8 @@ static sl_err_t dispatch(mine_t *m, size_t i, char *errstr, size_t errstr_size)
         /* the schema record now belongs to the schema map; the batch slot
          * gets a fresh record */
         const mine_schema_t *sc = mine_ctl_add_schema(m->ctl, rec);
-        m->recs[i] = sl_record_new();
-        if (!sc || !m->recs[i])
+        b->recs[i] = sl_record_new();
+        if (!sc || !b->recs[i])
             return SL_ERR_NOMEM;
         item.schema = sc;
         return mine_writers_add(m->writers, mine_row_hash(NULL, rec, 0) ^ 0, &item);
@@ -288,8 +297,6 @@ static sl_err_t dispatch(mine_t *m, size_t i, char *errstr, size_t errstr_size)
         last.row += ch->nrows - 1;
         mine_ctl_mined(m->ctl, table, ch->nrows, &last, ch->event_time_us);
     }
-    (void)errstr;
-    (void)errstr_size;
     return SL_OK;
 }
 
@@ -309,17 +316,122 @@ static sl_err_t commit_kafka(mine_t *m, char *errstr, size_t errstr_size)
     return SL_OK;
 }
 
+/* Consumes up to read_batch records into b (decoded): until the batch is
+ * full, flush.interval after its first record, the end of the partition,
+ * or the next control deadline while it is empty. With a batch in flight
+ * (`flying`) an empty read returns as soon as the writers are done, so the
+ * durable batch's progress is not held back. Returns 0, or -1 (logged). */
+static int read_batch(mine_t *m, mine_batch_t *b, int flying, int64_t next_control)
+{
+    char errstr[1024];
+    size_t max = (size_t)m->c->read_batch;
+    int64_t deadline = -1;
+    b->n = 0;
+    while (b->n < max && !sl_service_stopping()) {
+        sl_kafka_msg_t msg;
+        int64_t t = sl_service_now_ms();
+        int wait = deadline < 0 ? (int)(next_control - t) : (int)(deadline - t);
+        if (flying && !b->n) {
+            if (!mine_writers_busy(m->writers))
+                break;
+            wait = wait > 2 ? 2 : wait;
+        }
+        if (wait <= 0)
+            break;
+        if (wait > 500)
+            wait = 500;
+        sl_err_t e = sl_kafka_consume(m->cons, wait, &msg, errstr, sizeof errstr);
+        if (e == SL_ERR_TIMEOUT)
+            continue;
+        if (e == SL_ERR_KAFKA) {
+            sl_warn("%s", errstr);
+            continue;
+        }
+        if (e) {
+            sl_error("consuming %s: %s", m->topic, errstr);
+            return -1;
+        }
+        if (msg.eof) {
+            if (b->n)
+                break;
+            continue;
+        }
+        if (msg.offset < m->read_offset)
+            continue;
+        sl_record_t *rec = b->recs[b->n];
+        sl_record_reset(rec);
+        if (sl_avro_decode(m->codec, msg.value, msg.value_len, rec, errstr, sizeof errstr)) {
+            sl_error("%s offset %" PRId64 ": cannot decode the record (%s); the miner "
+                     "stops here rather than leave a silent hole in the log",
+                     m->topic, msg.offset, errstr);
+            return -1;
+        }
+        b->offsets[b->n++] = msg.offset;
+        m->read_offset = msg.offset + 1;
+        if (deadline < 0)
+            deadline = sl_service_now_ms() + m->c->flush_interval_ms;
+    }
+    return 0;
+}
+
+/* Waits for the batch in flight to be journaled, then records its position:
+ * progress document, then the Kafka group offset. Returns 0, or -1 (logged). */
+static int finish_batch(mine_t *m, const mine_batch_t *b)
+{
+    char errstr[1024];
+    if (mine_writers_wait(m->writers, errstr, sizeof errstr)) {
+        sl_error("writing the shared log: %s; the Kafka offset was not moved, a restart "
+                 "writes this batch again", errstr);
+        return -1;
+    }
+    m->next_offset = b->offsets[b->n - 1] + 1;
+    m->last_pos = b->last_pos;
+    if (write_progress(m, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        return -1;
+    }
+    mine_ctl_set_main(m->ctl, m->next_offset, &m->last_pos);
+    if (commit_kafka(m, errstr, sizeof errstr))
+        sl_debug("%s", errstr);
+    uint64_t w, d, s;
+    mine_writers_stats(m->writers, &w, &d, &s);
+    sl_metric_set(m->m_offset, (double)m->next_offset);
+    sl_metric_add(m->m_docs, w - m->docs_total);
+    m->docs_total = w;
+    sl_metric_set(m->m_dups, (double)d);
+    sl_metric_set(m->m_supp, (double)s);
+    sl_metric_inc(m->m_batches);
+    char ptxt[200];
+    sl_pos_format(&m->last_pos, ptxt, sizeof ptxt);
+    sl_log_set_position(ptxt);
+    return 0;
+}
+
+/* The pipeline: read + decode batch k+1 while the writers write batch k;
+ * then wait for k, record its position, and only then dispatch k+1 (table
+ * gates and control requests act between two batches, with nothing in
+ * flight). A position is still recorded only after its documents are
+ * journaled; a kill replays at most the two batches after the last
+ * progress document (same `_id`s: E11000, skipped). */
 static int run(mine_t *m)
 {
     char errstr[1024];
     mine_conf_t *c = m->c;
-    size_t batch = (size_t)c->read_batch;
     int64_t next_control = 0, next_retention = 0, qps_t0 = sl_service_now_ms();
     uint64_t qps_docs0 = 0;
     int source_paused = 0;
-    uint64_t ret_deleted = 0;
+    mine_batch_t *cur = &m->b[0], *fly = NULL;
 
     while (!sl_service_stopping()) {
+        cur->n = 0;
+        if (!source_paused && read_batch(m, cur, fly != NULL, next_control))
+            return SL_EXIT_FAILURE;
+        if (fly) {
+            if (finish_batch(m, fly))
+                return SL_EXIT_FAILURE;
+            fly = NULL;
+        }
+        /* nothing in flight: control requests, retention */
         int64_t now = sl_service_now_ms();
         if (now >= next_control) {
             if (mine_ctl_poll(m->ctl, &source_paused, errstr, sizeof errstr) ||
@@ -349,92 +461,29 @@ static int run(mine_t *m)
                                    c->retention_batch, &del, errstr, sizeof errstr))
                 sl_warn("retention: %s (tried again in %" PRId64 " ms)", errstr,
                         c->retention_interval_ms);
-            ret_deleted += del;
             sl_metric_add(m->m_retained, del);
             next_retention = now + c->retention_interval_ms;
         }
-        if (source_paused) {
-            sl_service_wait((int)c->control_interval_ms);
+        if (!cur->n) {
+            /* a batch read before a source pause took effect is still
+             * written (the pause acts between batches) */
+            if (source_paused)
+                sl_service_wait((int)c->control_interval_ms);
             continue;
         }
-
-        /* one batch */
-        size_t n = 0;
-        int64_t deadline = -1;
-        while (n < batch && !sl_service_stopping()) {
-            sl_kafka_msg_t msg;
-            int64_t t = sl_service_now_ms();
-            int wait = deadline < 0 ? (int)(next_control - t) : (int)(deadline - t);
-            if (wait <= 0)
-                break;
-            if (wait > 500)
-                wait = 500;
-            sl_err_t e = sl_kafka_consume(m->cons, wait, &msg, errstr, sizeof errstr);
-            if (e == SL_ERR_TIMEOUT)
-                continue;
-            if (e == SL_ERR_KAFKA) {
-                sl_warn("%s", errstr);
-                continue;
-            }
-            if (e) {
-                sl_error("consuming %s: %s", m->topic, errstr);
-                return SL_EXIT_FAILURE;
-            }
-            if (msg.eof) {
-                if (n)
-                    break;
-                continue;
-            }
-            if (msg.offset < m->next_offset)
-                continue;
-            sl_record_reset(m->recs[n]);
-            if (sl_avro_decode(m->codec, msg.value, msg.value_len, m->recs[n], errstr,
-                               sizeof errstr)) {
-                sl_error("%s offset %" PRId64 ": cannot decode the record (%s); the miner "
-                         "stops here rather than leave a silent hole in the log",
-                         m->topic, msg.offset, errstr);
-                return SL_EXIT_FAILURE;
-            }
-            m->offsets[n] = msg.offset;
-            if (deadline < 0)
-                deadline = sl_service_now_ms() + c->flush_interval_ms;
-            n++;
-        }
-        if (!n)
-            continue;
-        for (size_t i = 0; i < n; i++) {
-            if (dispatch(m, i, errstr, sizeof errstr)) {
+        cur->last_pos = cur->recs[cur->n - 1]->pos;  /* before dispatch takes a schema */
+        for (size_t i = 0; i < cur->n; i++)
+            if (dispatch(m, cur, i)) {
                 sl_error("dispatch: out of memory");
                 return SL_EXIT_FAILURE;
             }
-            m->last_pos = m->recs[i]->pos;
-        }
-        if (mine_writers_sync(m->writers, errstr, sizeof errstr)) {
-            sl_error("writing the shared log: %s; the Kafka offset was not moved, a restart "
-                     "writes this batch again", errstr);
-            return SL_EXIT_FAILURE;
-        }
-        m->next_offset = m->offsets[n - 1] + 1;
-        if (write_progress(m, errstr, sizeof errstr)) {
-            sl_error("%s", errstr);
-            return SL_EXIT_FAILURE;
-        }
-        mine_ctl_set_main(m->ctl, m->next_offset, &m->last_pos);
-        if (commit_kafka(m, errstr, sizeof errstr))
-            sl_debug("%s", errstr);
-        uint64_t w, d, s;
-        mine_writers_stats(m->writers, &w, &d, &s);
-        sl_metric_set(m->m_offset, (double)m->next_offset);
-        sl_metric_add(m->m_docs, w - m->docs_total);
-        m->docs_total = w;
-        sl_metric_set(m->m_dups, (double)d);
-        sl_metric_set(m->m_supp, (double)s);
-        sl_metric_inc(m->m_batches);
-        char ptxt[200];
-        sl_pos_format(&m->last_pos, ptxt, sizeof ptxt);
-        sl_log_set_position(ptxt);
+        mine_writers_kick(m->writers);
+        fly = cur;
+        cur = cur == &m->b[0] ? &m->b[1] : &m->b[0];
     }
-    (void)ret_deleted;
+    /* stopping: the batch in flight is made durable and recorded */
+    if (fly && finish_batch(m, fly))
+        return SL_EXIT_FAILURE;
     return SL_EXIT_OK;
 }
 
@@ -574,17 +623,21 @@ int main(int argc, char **argv)
         sl_error("%s", errstr);
         goto out;
     }
-    m.recs = calloc((size_t)mc.read_batch, sizeof(*m.recs));
-    m.offsets = calloc((size_t)mc.read_batch, sizeof(*m.offsets));
-    if (!m.recs || !m.offsets) {
-        sl_error("out of memory");
-        goto out;
-    }
-    for (int64_t i = 0; i < mc.read_batch; i++)
-        if (!(m.recs[i] = sl_record_new())) {
+    for (int k = 0; k < 2; k++) {
+        mine_batch_t *b = &m.b[k];
+        b->recs = calloc((size_t)mc.read_batch, sizeof(*b->recs));
+        b->offsets = calloc((size_t)mc.read_batch, sizeof(*b->offsets));
+        if (!b->recs || !b->offsets) {
             sl_error("out of memory");
             goto out;
         }
+        for (int64_t i = 0; i < mc.read_batch; i++)
+            if (!(b->recs[i] = sl_record_new())) {
+                sl_error("out of memory");
+                goto out;
+            }
+    }
+    m.read_offset = m.next_offset;
     if (sl_kafka_consumer_assign(m.cons, m.topic, 0, m.next_offset, 10000, NULL, errstr,
                                  sizeof errstr)) {
         sl_error("%s", errstr);
@@ -602,12 +655,14 @@ out:
     if (m.writers)
         mine_writers_stop(m.writers);
     mine_ctl_destroy(m.ctl);
-    if (m.recs)
-        for (int64_t i = 0; i < mc.read_batch; i++)
-            if (m.recs[i])
-                sl_record_destroy(m.recs[i]);
-    free(m.recs);
-    free(m.offsets);
+    for (int k = 0; k < 2; k++) {
+        if (m.b[k].recs)
+            for (int64_t i = 0; i < mc.read_batch; i++)
+                if (m.b[k].recs[i])
+                    sl_record_destroy(m.b[k].recs[i]);
+        free(m.b[k].recs);
+        free(m.b[k].offsets);
+    }
     sl_avro_codec_destroy(m.codec);
     sl_kafka_consumer_destroy(m.cons);
     sl_kvlist_free(&m.props);

@@ -186,10 +186,15 @@ sl_err_t mine_writers_start(mine_writers_t **out, const mine_writers_conf_t *con
                             char *errstr, size_t errstr_size);
 /* Queues an item for worker `hash % nworkers` (order per worker kept). */
 sl_err_t mine_writers_add(mine_writers_t *w, uint64_t hash, const mine_item_t *item);
-/* Hands the queued items to the workers and waits until every one is in the
- * log, journaled (and the latest images written). SL_ERR_DB / SL_ERR_FATAL
- * with the first worker's sentence. */
-sl_err_t mine_writers_sync(mine_writers_t *w, char *errstr, size_t errstr_size);
+/* Hands the queued items to the workers (returns at once); add nothing
+ * more until mine_writers_wait() returned. */
+void     mine_writers_kick(mine_writers_t *w);
+/* 1 while a kicked batch is being written. */
+int      mine_writers_busy(mine_writers_t *w);
+/* Waits until every kicked item is in the log, journaled (and the latest
+ * images written). SL_ERR_DB / SL_ERR_FATAL with the first worker's
+ * sentence. */
+sl_err_t mine_writers_wait(mine_writers_t *w, char *errstr, size_t errstr_size);
 void     mine_writers_stats(mine_writers_t *w, uint64_t *written, uint64_t *dups,
                             uint64_t *supplemented);
 void     mine_writers_stop(mine_writers_t *w);

@@ -461,24 +461,33 @@ sl_err_t mine_supp_flush(mine_supp_t *s, char *errstr, size_t errstr_size)
         return SL_OK;
     mongoc_collection_t *coll = mine_store_coll(s->st, s->client, s->st->latest_name);
     mongoc_bulk_operation_t *bulk = mine_store_new_bulk(s->st, coll, 0);
+    /* built by hand, not with BCON_NEW (3 per key cost 5 % of the miner);
+     * validate: false as for the log (store.c) */
+    bson_t sel, doc, ro;
+    bson_init(&ro);
+    BSON_APPEND_BOOL(&ro, "upsert", true);
+    BSON_APPEND_BOOL(&ro, "validate", false);
     for (size_t i = 0; i < s->nlist; i++) {
         ent_t *e = s->list[i];
         if (!e->dirty)
             continue;
-        bson_t *sel = BCON_NEW("_id", BCON_UTF8(e->key));
+        bson_init(&sel);
+        BSON_APPEND_UTF8(&sel, "_id", e->key);
         if (e->img) {
-            bson_t *doc = BCON_NEW("_id", BCON_UTF8(e->key), "table", BCON_UTF8(e->table),
-                                   "pos", BCON_UTF8(e->pos), "img", BCON_DOCUMENT(e->img));
-            bson_t *o = BCON_NEW("upsert", BCON_BOOL(true));
-            mongoc_bulk_operation_replace_one_with_opts(bulk, sel, doc, o, NULL);
-            bson_destroy(o);
-            bson_destroy(doc);
+            bson_init(&doc);
+            BSON_APPEND_UTF8(&doc, "_id", e->key);
+            BSON_APPEND_UTF8(&doc, "table", e->table);
+            BSON_APPEND_UTF8(&doc, "pos", e->pos);
+            BSON_APPEND_DOCUMENT(&doc, "img", e->img);
+            mongoc_bulk_operation_replace_one_with_opts(bulk, &sel, &doc, &ro, NULL);
+            bson_destroy(&doc);
         } else {
-            mongoc_bulk_operation_remove_one_with_opts(bulk, sel, NULL, NULL);
+            mongoc_bulk_operation_remove_one_with_opts(bulk, &sel, NULL, NULL);
         }
-        bson_destroy(sel);
+        bson_destroy(&sel);
         e->dirty = 0;
     }
+    bson_destroy(&ro);
     err = mine_store_bulk(s->st, coll, bulk, errstr, errstr_size);
     mongoc_bulk_operation_destroy(bulk);
     mongoc_collection_destroy(coll);

@@ -4,12 +4,14 @@
  * The main thread adds items (a change row, a COMMIT, a SCHEMA) to worker
  * `hash % worker_num`, the hash being the row's table + primary key (or the
  * table alone without a key), so the rows of one key are written by one
- * worker in position order. mine_writers_sync() hands every worker its list
- * and waits: each builds the documents (supplement.c), inserts them
- * unordered with {j: true}, then writes the latest images, and reports. Only
- * then does the main thread move the progress document and the Kafka
- * offset: a position is never recorded before its documents are durable.
- * Memory: at most read_batch records are in flight (one batch). */
+ * worker in position order. mine_writers_kick() hands every worker its list:
+ * each builds the documents (supplement.c), inserts them unordered with
+ * {j: true}, then writes the latest images, and reports; the main thread
+ * reads the next batch meanwhile, then mine_writers_wait()s. Only then does
+ * it move the progress document and the Kafka offset: a position is never
+ * recorded before its documents are durable. Items are added only while
+ * no batch is in flight. Memory: two batches of read_batch records (one
+ * written, one read). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,12 +180,26 @@ sl_err_t mine_writers_add(mine_writers_t *w, uint64_t hash, const mine_item_t *i
     return SL_OK;
 }
 
-sl_err_t mine_writers_sync(mine_writers_t *w, char *errstr, size_t errstr_size)
+void mine_writers_kick(mine_writers_t *w)
 {
     pthread_mutex_lock(&w->mu);
     w->pending = w->conf.nworkers;
     w->gen++;
     pthread_cond_broadcast(&w->go);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int mine_writers_busy(mine_writers_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int busy = w->pending > 0;
+    pthread_mutex_unlock(&w->mu);
+    return busy;
+}
+
+sl_err_t mine_writers_wait(mine_writers_t *w, char *errstr, size_t errstr_size)
+{
+    pthread_mutex_lock(&w->mu);
     while (w->pending > 0)
         pthread_cond_wait(&w->done, &w->mu);
     pthread_mutex_unlock(&w->mu);

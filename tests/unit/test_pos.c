@@ -118,6 +118,21 @@ static void test_format_parse(void **state)
     p = my("mysql-bin.000003", 1234, 5);
     assert_int_equal(sl_pos_format(&p, out, 8), 23);
     assert_string_equal(out, "mysql-b");
+
+    /* the hand-written MySQL formatter = snprintf at every buffer size */
+    p = my("mysql-bin.000003", 18446744073709551615ULL, 4294967295U);
+    snprintf(p.gtid, sizeof(p.gtid), "0-1-42");
+    char ref[256];
+    int full = snprintf(ref, sizeof(ref), "%s:%llu#%u@%s", p.file, 18446744073709551615ULL,
+                        4294967295U, p.gtid);
+    for (int size = 0; size <= full + 1; size++) {
+        char a[256], b[256];
+        memset(a, 'x', sizeof(a));
+        memset(b, 'x', sizeof(b));
+        assert_int_equal(sl_pos_format(&p, a, (size_t)size), full);
+        snprintf(b, (size_t)size, "%s", ref);
+        assert_memory_equal(a, b, (size_t)size + 1);
+    }
 }
 
 static void expect_error(const char *text, const char *needle)
