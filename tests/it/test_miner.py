@@ -19,6 +19,7 @@ pymongo client reads it.
 """
 
 import json
+import re
 import time
 import datetime
 
@@ -41,7 +42,9 @@ def env(mysql_conn, unique_name, bin_dir, stack, tmp_path):
             b BLOB, bt BIT(10), e ENUM('a','b','c'), s SET('x','y','z'), j JSON)""")
         c.execute(f"CREATE TABLE `{name}`.t2 (id INT PRIMARY KEY, n INT)")
     start = master_pos(mysql_conn)
-    col = Collector(bin_dir, stack, tmp_path, unique_name("src"), unique_name("it"), start)
+    # only this test's tables: other tests (other runs on a shared box) write into MariaDB too
+    col = Collector(bin_dir, stack, tmp_path, unique_name("src"), unique_name("it"), start,
+                    tables_include=re.escape(name) + r"\..*")
     mongo_db = unique_name("mlog")
     miners = []
 

@@ -9,9 +9,11 @@
                                       retention would), resume: a gap document and
                                       `shiftlog mining status` report the lost offsets; t1 goes
                                       on after the gap, t2 lost nothing
-  it_miner_kill9_no_missing_no_dup    kill -9 of the miner at random instants under load (5x;
-                                      20x with SHIFTLOG_LONG), worker_num=2: the log equals the
-                                      topic — no missing and no duplicate document
+  it_miner_kill9_no_missing_no_dup    kill -9 of the miner at random instants under load (10x;
+                                      30x with SHIFTLOG_LONG; each kill after the restarted
+                                      miner wrote again, while the load runs), worker_num=2:
+                                      the log equals the topic — no missing and no duplicate
+                                      document
 """
 
 import json
@@ -36,13 +38,13 @@ class Load(threading.Thread):
 
     def __init__(self, stack, db, n, start=0):
         super().__init__(daemon=True)
-        self.stack, self.db, self.n, self.i = stack, db, n, start
+        self.stack, self.db, self.n, self.i, self.first = stack, db, n, start, start
         self.done = threading.Event()
 
     def run(self):
         conn = mysql_connect(self.stack)
         with conn.cursor() as c:
-            for _ in range(self.n):
+            while self.i - self.first < self.n:
                 i = self.i
                 c.execute("BEGIN")
                 c.execute(f"INSERT INTO `{self.db}`.t2 VALUES (%s, %s)", (i, i))
@@ -155,21 +157,33 @@ def test_it_miner_gap_reported(env, stack, bin_dir):
     assert gap["_id"] in ids
 
 
-@pytest.mark.parametrize("rounds", [20 if LONG else 5])
+@pytest.mark.parametrize("rounds", [30 if LONG else 10])
 def test_it_miner_kill9_no_missing_no_dup(env, stack, rounds):
     col = env["col"].start()
     db = env["db"]
     m = env["miner"](worker_num=2, read_batch=200, write_batch=50).start()
-    load = Load(stack, db, 4000 if LONG else 2000)
+    # the load runs until every kill is done: each kill lands while changes arrive
+    load = Load(stack, db, 10 ** 9)
     load.start()
     rnd = random.Random()
-    for _ in range(rounds):
-        time.sleep(rnd.uniform(0.1, 1.2))
+    for k in range(rounds):
+        # the restarted miner writes again before it is killed: a kill lands in the middle
+        # of batches (consume, write, progress), not in the start-up
+        docs = m.coll.estimated_document_count()
+        deadline = time.monotonic() + 60
+        while m.coll.estimated_document_count() <= docs:
+            assert time.monotonic() < deadline, f"kill {k}: the miner wrote nothing in 60 s"
+            time.sleep(0.02)
+        time.sleep(rnd.uniform(0.0, 0.6))
+        assert not load.done.is_set()
         m.stop(signal.SIGKILL)
         m.start()
-    load.done.wait(300)
-    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 2 * load.n, timeout=120)
+    load.n = 0          # stop the load
+    assert load.done.wait(60)
+    total = load.i
+    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 2 * total, timeout=120)
     m.wait_offset(stack, end=msgs[-1][0] + 1, timeout=120)
     exp, docs = assert_log_equals_topic(m, msgs)
     assert m.coll.count_documents({}) == len(exp)
     assert m.text().count("mining ") == rounds + 1
+    assert total > 100 * rounds, total
