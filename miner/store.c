@@ -24,33 +24,6 @@ static void mongoc_log_quiet(mongoc_log_level_t level, const char *domain, const
         sl_warn("libmongoc %s: %s", domain, msg);
 }
 
-/* Creates the three collections before any writer runs. On real MongoDB an
- * insert creates a collection by itself; mongo-java-server 1.46 (the local
- * stand-in) races when several connections create collections of one
- * database at once: measured here, 4 writers creating <log>__latest made
- * the log collection lose every document written before (acknowledged
- * writes gone), or failed with a ConcurrentModificationException. */
-static sl_err_t ensure_collections(mine_store_t *st, mongoc_client_t *c, char *errstr,
-                                   size_t errstr_size)
-{
-    const char *names[] = {st->log_name, st->latest_name, st->control_name};
-    mongoc_database_t *db = mongoc_client_get_database(c, st->conf.database);
-    sl_err_t err = SL_OK;
-    for (size_t i = 0; i < 3 && !err; i++) {
-        bson_error_t e;
-        bson_t *cmd = BCON_NEW("create", BCON_UTF8(names[i]));
-        if (!mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, &e) &&
-            e.code != 48 /* NamespaceExists */ && !strstr(e.message, "already exists")) {
-            snprintf(errstr, errstr_size, "create collection %s.%s: %s", st->conf.database,
-                     names[i], e.message);
-            err = SL_ERR_DB;
-        }
-        bson_destroy(cmd);
-    }
-    mongoc_database_destroy(db);
-    return err;
-}
-
 static sl_err_t ensure_indexes(mine_store_t *st, mongoc_client_t *c, char *errstr,
                                size_t errstr_size)
 {
@@ -157,8 +130,7 @@ sl_err_t mine_store_open(mine_store_t **out, const mine_store_conf_t *conf, char
         err = SL_ERR_DB;
         goto err;
     }
-    if ((err = ensure_collections(st, c, errstr, errstr_size)) ||
-        (err = ensure_indexes(st, c, errstr, errstr_size)))
+    if ((err = ensure_indexes(st, c, errstr, errstr_size)))
         goto err;
     mongoc_client_pool_push(st->pool, c);
     *out = st;

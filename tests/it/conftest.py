@@ -89,7 +89,9 @@ def unique_name(request):
         suffix = f"{secrets.token_hex(3)}_{next(_counter)}"
         room = 63 - len(prefix) - len(suffix) - 2
         mid = test[:max(room, 0)].strip("_")
-        return "_".join(p for p in (prefix, mid, suffix) if p)[:63]
+        name = "_".join(p for p in (prefix, mid, suffix) if p)[:63]
+        request.node.__dict__.setdefault("_sl_names", []).append(name)
+        return name
 
     return make
 
@@ -150,7 +152,10 @@ def pg_conn(stack):
 def _drop_new_mongo_databases(request):
     """The MongoDB stand-in keeps everything in its heap (deploy/local: -Xmx2g): databases a test
     created are dropped after it, so a whole `make test` does not fill the heap (a full heap
-    makes the stand-in time out sockets). Tests that need no MongoDB pay one listDatabases."""
+    makes the stand-in time out sockets). Tests that need no MongoDB pay one listDatabases.
+    Only databases named after a unique_name() of this test: every other new one may belong to
+    a test run, bench or demo running at the same time on a shared stack (dropping those lost
+    their acknowledged writes in the middle of a run)."""
     try:
         import pymongo
         client = pymongo.MongoClient(os.environ.get("SL_MONGO_URI", "mongodb://127.0.0.1:27117"),
@@ -163,8 +168,10 @@ def _drop_new_mongo_databases(request):
         yield
     finally:
         try:
+            made = getattr(request.node, "_sl_names", [])
             for name in set(client.list_database_names()) - before - {"admin", "local", "config"}:
-                client.drop_database(name)
+                if any(name.startswith(m) for m in made):
+                    client.drop_database(name)
         except Exception:
             pass
         client.close()
