@@ -191,7 +191,7 @@ for W in $WORKERS; do
     if ! t1=$(wait_progress "$MDB" "$END" "$MP"); then
         printf "%-34s FAILED: %s\n" "miner supplement=$S worker_num=$W" "$(tail -1 "$WORK/miner$W.log" | cut -c1-300)"
         FAILED=1
-        kill $MP 2>/dev/null; wait $MP 2>/dev/null || true
+        kill $MP 2>/dev/null || true; wait $MP 2>/dev/null || true
         continue
     fi
     cpu=$(cpu_s $MP); rss=$(hwm_kb $MP)
