@@ -206,15 +206,19 @@ sl_err_t sl_kafka_consume(sl_kafka_consumer_t *c, int timeout_ms,
         c->cur = NULL;
     }
     memset(msg, 0, sizeof(*msg));
+    rd_kafka_message_t *m;
     if (c->bi == c->bn) {
-        ssize_t n = rd_kafka_consume_batch_queue(c->queue, timeout_ms, c->batch,
+        /* what is queued now, without waiting: a batch read with a timeout
+         * waits for a full batch (measured: p50 latency 9 -> 52 ms at 5k/s) */
+        ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, c->batch,
                                                  SL_KAFKA_CONSUME_BATCH);
         c->bi = 0;
         c->bn = n > 0 ? (size_t)n : 0;
-        if (!c->bn)
-            return SL_ERR_TIMEOUT;
     }
-    rd_kafka_message_t *m = c->batch[c->bi++];
+    if (c->bi < c->bn)
+        m = c->batch[c->bi++];
+    else if (!(m = rd_kafka_consumer_poll(c->rk, timeout_ms)))  /* wait for the next one */
+        return SL_ERR_TIMEOUT;
     c->cur = m;
     msg->topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
     msg->partition = m->partition;
