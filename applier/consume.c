@@ -434,8 +434,29 @@ static int feed(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp)
 
     /* replay that dead-letters a rejected source transaction */
     if (r->dlq_from >= 0 && m->offset >= r->dlq_from) {
-        if (r->rec->type == SL_REC_CHANGE || r->rec->type == SL_REC_SCHEMA)
+        if (r->rec->type == SL_REC_CHANGE)
             return to_dlq(r, m, pos_text(r->rec, pos, sizeof(pos)), r->dlq_reason);
+        if (r->rec->type == SL_REC_SCHEMA) {
+            /* a schema change is not dead-lettered with the rows of its
+             * transaction: the table's later changes need it in force.
+             * Only a schema the core or the target refuses goes too. */
+            app_txn_rc_t rc = app_txn_feed(r->txn, &r->rec, &am, errstr, sizeof(errstr));
+            switch (rc) {
+            case APP_TXN_OK:
+                return 0;
+            case APP_TXN_TARGET_DOWN:
+                sl_warn("target %s: %s; reconnecting and replaying from the stored position",
+                        r->ops->name, errstr);
+                return restart_from_target(r, -1);
+            case APP_TXN_FATAL:
+                sl_error("offset %" PRId64 " (%s): %s", m->offset, pos, errstr);
+                return -1;
+            case APP_TXN_REWIND:        /* the table stopped: its records go too */
+                return to_dlq(r, m, pos, errstr) ? -1 : seek(r);
+            default:
+                return to_dlq(r, m, pos, errstr);
+            }
+        }
         r->dlq_from = -1;          /* its COMMIT (or a FINISH) ends it: commit there */
         app_txn_commit_at(r->txn, m->offset);
     }

@@ -155,3 +155,34 @@ def test_it_applier_mysql_schema_change_inside_the_source_transaction(
     cur.execute(f"DROP DATABASE IF EXISTS `{sch}`")
     cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
     conn.close()
+
+
+def test_it_applier_mysql_column_dropped_inside_the_source_transaction(
+        stack, bin_dir, test_bin_dir, unique_name):
+    """Rows written before a DROP COLUMN inside their own source transaction no longer fit
+    the table once the DDL ran first: that transaction's rows go to the DLQ with the server's
+    reason, its schema change stays in force, and the later transactions apply."""
+    topic, task, db = unique_name("tp"), unique_name("task"), unique_name("my")
+    sch = "s" + db[-10:]
+    conn = mysql_connect(stack)
+    cur = conn.cursor()
+    lines = [f"schema {sch} e id:int:bigint:pk=1 a:int:bigint:null b:int:bigint:null",
+             f"insert {sch} e id,a,b i:1,i:1,i:1", "commit",
+             f"insert {sch} e id,a,b i:2,i:2,i:2",
+             f"schema {sch} e id:int:bigint:pk=1 a:int:bigint:null",
+             f"insert {sch} e id,a i:3,i:3", "commit",
+             f"insert {sch} e id,a i:4,i:4", "commit"]
+    feed(test_bin_dir, stack, topic, lines)
+    app = my_applier(bin_dir, stack, task, topic, db, "-X", "flush.interval.ms=1h").start()
+    try:
+        wait_my_offset(cur, db, task, msgs(lines) - 1, app)
+    finally:
+        app.stop()
+    cur.execute(f"SELECT * FROM `{sch}`.e ORDER BY id")
+    assert cur.fetchall() == ((1, 1), (4, 4))
+    dl = read_dlq(stack, topic + ".dlq", 2)
+    assert [h["sl.dlq.offset"] for h in dl] == ["3", "5"], dl
+    assert all("Unknown column" in h["sl.dlq.reason"] for h in dl), dl
+    cur.execute(f"DROP DATABASE IF EXISTS `{sch}`")
+    cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+    conn.close()
