@@ -39,6 +39,7 @@ typedef struct tm_entry_s {
 typedef struct sig_entry_s {
     char               *name;        /* "db.table" */
     uint64_t            schema_id;   /* last published, 0 = none */
+    char               *pending;     /* DDL text deferred to the next SCHEMA, owned */
     struct sig_entry_s *next;
 } sig_entry_t;
 
@@ -116,6 +117,7 @@ void col_my_schema_destroy(col_my_schema_t *s)
         while (e) {
             sig_entry_t *n = e->next;
             free(e->name);
+            free(e->pending);
             free(e);
             e = n;
         }
@@ -286,6 +288,18 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
             if (sg)
                 sg->schema_id = e->t.schema_id;
         }
+        if (sg && sg->pending) {
+            /* a DDL whose SCHEMA was deferred: this is its definition */
+            *emit = 1;
+            rec->u.schema.ddl = sl_record_strdup(rec, sg->pending);
+            free(sg->pending);
+            sg->pending = NULL;
+            if (!rec->u.schema.ddl) {
+                tm_entry_free(e);
+                snprintf(errstr, errstr_size, "out of memory");
+                return SL_ERR_NOMEM;
+            }
+        }
     }
     /* replace an older map of the same id */
     for (tm_entry_t **q = pp; *q; q = &(*q)->next) {
@@ -435,8 +449,8 @@ static sl_err_t column_type_labels(sl_record_t *rec, sl_column_t *c, const char 
 
 /* One DDL SCHEMA record: columns from information_schema now. */
 static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
-                           const char *sql, size_t len, const char *source, sl_record_t *rec,
-                           char *errstr, size_t errstr_size)
+                           const char *source, sl_record_t *rec, char *errstr,
+                           size_t errstr_size)
 {
     char q[1400], edb[520], etb[520];
     mysql_real_escape_string(s->meta, edb, db, (unsigned long)strnlen(db, 256));
@@ -458,7 +472,6 @@ static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
         snprintf(errstr, errstr_size, "out of memory");
         return err;
     }
-    rec->u.schema.ddl = sl_record_memdup(rec, sql, len);
     MYSQL_ROW row;
     uint32_t i = 0, pk = 0;
     while ((row = mysql_fetch_row(r)) && i < n) {
@@ -466,6 +479,12 @@ static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
         const char *dt = row[1] ? row[1] : "", *ct = row[2] ? row[2] : "";
         c->name = sl_record_strdup(rec, row[0] ? row[0] : "");
         c->source_type = sl_record_strdup(rec, ct);
+        /* integer display widths ("int(11)") are not in the binlog: drop them, so the
+         * type reads as in the SCHEMA of the table's next TABLE_MAP ("int unsigned") */
+        char *w = c->source_type && strstr(dt, "int") ? strchr(c->source_type, '(') : NULL;
+        if (w && w[strspn(w + 1, "0123456789") + 1] == ')')
+            memmove(w, w + strspn(w + 1, "0123456789") + 2,
+                    strlen(w + strspn(w + 1, "0123456789") + 2) + 1);
         c->nullable = row[3] && !strcmp(row[3], "YES");
         c->precision = row[4] ? atoi(row[4]) : -1;
         c->scale = row[5] ? atoi(row[5]) : -1;
@@ -504,15 +523,28 @@ static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
     return SL_OK;
 }
 
-sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const char *sql,
-                           size_t len, const char *source, sl_record_t **recs, int max,
-                           int *n, int *is_ddl, char *errstr, size_t errstr_size)
+/* Appends target db.tb (gone: the statement removes it) when there is room. */
+static void add_target(col_my_ddl_target_t *t, int max, int *nt, const char *db,
+                       const char *tb, int gone)
+{
+    if (*nt >= max)
+        return;
+    snprintf(t[*nt].db, sizeof(t[*nt].db), "%s", db);
+    snprintf(t[*nt].tb, sizeof(t[*nt].tb), "%s", tb);
+    t[*nt].gone = gone;
+    (*nt)++;
+}
+
+int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
+                     col_my_ddl_target_t *t, int max, int *is_ddl, char *drop_db,
+                     size_t drop_db_size)
 {
     const char *p = sql, *end = sql + len;
-    char db[2][256], tb[2][256];
-    int nt = 0, rename = 0;
-    *n = 0;
+    char db[256], tb[256], db2[256], tb2[256];
+    int nt = 0;
     *is_ddl = 0;
+    if (drop_db_size)
+        drop_db[0] = '\0';
 
     if (eat(&p, end, "CREATE")) {
         *is_ddl = 1;
@@ -521,13 +553,15 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
         if (eat(&p, end, "TABLE")) {
             if (eat(&p, end, "IF"))
                 (void)(eat(&p, end, "NOT") && eat(&p, end, "EXISTS"));
-            nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
+            if (table_name(&p, end, default_db, db, tb, sizeof(db)))
+                add_target(t, max, &nt, db, tb, 0);
         } else if ((eat(&p, end, "UNIQUE") || eat(&p, end, "FULLTEXT") ||
                     eat(&p, end, "SPATIAL") || 1) && eat(&p, end, "INDEX")) {
             char ix[256];
             (void)(eat(&p, end, "IF") && eat(&p, end, "NOT") && eat(&p, end, "EXISTS"));
-            if (ident(&p, end, ix, sizeof(ix)) && eat(&p, end, "ON"))
-                nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
+            if (ident(&p, end, ix, sizeof(ix)) && eat(&p, end, "ON") &&
+                table_name(&p, end, default_db, db, tb, sizeof(db)))
+                add_target(t, max, &nt, db, tb, 0);
         }
     } else if (eat(&p, end, "ALTER")) {
         *is_ddl = 1;
@@ -536,19 +570,23 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
         if (eat(&p, end, "TABLE")) {
             if (eat(&p, end, "IF"))
                 eat(&p, end, "EXISTS");
-            nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
-            /* ALTER TABLE a RENAME [TO|AS] b */
-            const char *q = memmem(p, (size_t)(end - p), "RENAME", 6);
-            if (!q)
-                q = memmem(p, (size_t)(end - p), "rename", 6);
-            if (nt && q) {
-                const char *r = q + 6;
-                if (!eat(&r, end, "COLUMN") && !eat(&r, end, "INDEX") &&
-                    !eat(&r, end, "KEY")) {
-                    (void)(eat(&r, end, "TO") || eat(&r, end, "AS"));
-                    if (table_name(&r, end, default_db, db[1], tb[1], sizeof(db[1])))
-                        nt = 2;
+            if (table_name(&p, end, default_db, db, tb, sizeof(db))) {
+                /* ALTER TABLE a RENAME [TO|AS] b: a is gone, b has its columns */
+                const char *q = memmem(p, (size_t)(end - p), "RENAME", 6);
+                if (!q)
+                    q = memmem(p, (size_t)(end - p), "rename", 6);
+                int renamed = 0;
+                if (q) {
+                    const char *r = q + 6;
+                    if (!eat(&r, end, "COLUMN") && !eat(&r, end, "INDEX") &&
+                        !eat(&r, end, "KEY")) {
+                        (void)(eat(&r, end, "TO") || eat(&r, end, "AS"));
+                        renamed = table_name(&r, end, default_db, db2, tb2, sizeof(db2));
+                    }
                 }
+                add_target(t, max, &nt, db, tb, renamed);
+                if (renamed)
+                    add_target(t, max, &nt, db2, tb2, 0);
             }
         }
     } else if (eat(&p, end, "DROP")) {
@@ -557,43 +595,138 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
         if (eat(&p, end, "TABLE")) {
             if (eat(&p, end, "IF"))
                 eat(&p, end, "EXISTS");
-            nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
-            const char *q = skip_ws(p, end);
-            if (nt && q < end && *q == ',') {
+            /* DROP TABLE a, b, ... */
+            while (table_name(&p, end, default_db, db, tb, sizeof(db))) {
+                add_target(t, max, &nt, db, tb, 1);
+                const char *q = skip_ws(p, end);
+                if (q >= end || *q != ',')
+                    break;
                 p = q + 1;
-                if (table_name(&p, end, default_db, db[1], tb[1], sizeof(db[1])))
-                    nt = 2;      /* more than two: the rest get their SCHEMA at next use */
             }
         } else if (eat(&p, end, "INDEX")) {
             char ix[256];
             (void)(eat(&p, end, "IF") && eat(&p, end, "EXISTS"));
-            if (ident(&p, end, ix, sizeof(ix)) && eat(&p, end, "ON"))
-                nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
+            if (ident(&p, end, ix, sizeof(ix)) && eat(&p, end, "ON") &&
+                table_name(&p, end, default_db, db, tb, sizeof(db)))
+                add_target(t, max, &nt, db, tb, 0);
+        } else if (eat(&p, end, "DATABASE") || eat(&p, end, "SCHEMA")) {
+            if (eat(&p, end, "IF"))
+                eat(&p, end, "EXISTS");
+            if (ident(&p, end, db, sizeof(db)) && drop_db_size)
+                snprintf(drop_db, drop_db_size, "%s", db);
         }
     } else if (eat(&p, end, "RENAME")) {
         *is_ddl = 1;
-        rename = 1;
-        if (eat(&p, end, "TABLE") &&
-            table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0])) &&
-            eat(&p, end, "TO") &&
-            table_name(&p, end, default_db, db[1], tb[1], sizeof(db[1])))
-            nt = 2;
+        /* RENAME TABLE a TO b [, c TO d ...] */
+        if (eat(&p, end, "TABLE") || eat(&p, end, "TABLES")) {
+            for (;;) {
+                if (!table_name(&p, end, default_db, db, tb, sizeof(db)) ||
+                    !eat(&p, end, "TO") ||
+                    !table_name(&p, end, default_db, db2, tb2, sizeof(db2)))
+                    break;
+                add_target(t, max, &nt, db, tb, 1);
+                add_target(t, max, &nt, db2, tb2, 0);
+                const char *q = skip_ws(p, end);
+                if (q >= end || *q != ',')
+                    break;
+                p = q + 1;
+            }
+        }
     } else if (eat(&p, end, "TRUNCATE")) {
         *is_ddl = 1;
         eat(&p, end, "TABLE");
-        nt = table_name(&p, end, default_db, db[0], tb[0], sizeof(db[0]));
+        if (table_name(&p, end, default_db, db, tb, sizeof(db)))
+            add_target(t, max, &nt, db, tb, 0);
     }
-    (void)rename;
+    return nt;
+}
+
+/* Table maps of db.tb are parsed again at their next TABLE_MAP, even when
+ * the server keeps the table id and the bytes (CREATE INDEX): the SCHEMA
+ * decision (and a deferred DDL text) is taken there. */
+static void tm_forget(col_my_schema_t *s, const char *db, const char *tb)
+{
+    for (size_t b = 0; b < TM_BUCKETS; b++)
+        for (tm_entry_t *e = s->tm[b]; e; e = e->next)
+            if (!strcmp(e->t.tm.db, db) && !strcmp(e->t.tm.table, tb))
+                e->rawlen = 0;
+}
+
+/* DDL text for a SCHEMA record: the deferred ones of the table first. */
+static char *ddl_text(col_my_schema_t *s, sig_entry_t *sg, const char *sql, size_t len,
+                      sl_record_t *rec)
+{
+    if (!sg || !sg->pending)
+        return sl_record_memdup(rec, sql, len);
+    sl_buf_reset(&s->buf);
+    sl_buf_puts(&s->buf, sg->pending);
+    sl_buf_puts(&s->buf, ";\n");
+    sl_buf_append(&s->buf, sql, len);
+    free(sg->pending);
+    sg->pending = NULL;
+    return sl_record_memdup(rec, s->buf.data, s->buf.len);
+}
+
+sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const char *sql,
+                           size_t len, const char *file, uint64_t end_pos, const char *source,
+                           sl_record_t **recs, int max, int *n, int *deferred, int *is_ddl,
+                           char *errstr, size_t errstr_size)
+{
+    col_my_ddl_target_t t[COL_MY_DDL_MAX];
+    char dropdb[256];
+    *n = 0;
+    *deferred = 0;
+    int nt = col_my_ddl_parse(default_db, sql, len, t, COL_MY_DDL_MAX, is_ddl, dropdb,
+                              sizeof(dropdb));
     for (int i = 0; i < nt && *n < max; i++) {
-        sig_entry_t *sg = sig_get(s, db[i], tb[i], 0);
+        sig_entry_t *sg = sig_get(s, t[i].db, t[i].tb, 0);
         if (sg)
             sg->schema_id = 0;           /* the next table map publishes again */
-        if (!col_filter_match(s->filter, db[i], tb[i]))
+        tm_forget(s, t[i].db, t[i].tb);
+        if (!col_filter_match(s->filter, t[i].db, t[i].tb))
             continue;
-        sl_err_t err = ddl_schema(s, db[i], tb[i], sql, len, source, recs[*n], errstr,
-                                  errstr_size);
-        if (err)
-            return err;
+        sl_record_t *rec = recs[*n];
+        sl_err_t err;
+        if (t[i].gone) {
+            /* exact whatever the catalog says now: no columns */
+            if ((err = sl_record_init_schema(rec, source, t[i].db, t[i].tb, 0))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return err;
+            }
+        } else {
+            if ((err = ddl_schema(s, t[i].db, t[i].tb, source, rec, errstr, errstr_size)))
+                return err;
+            /* The catalog shows the table as of now: the definition at this
+             * DDL only if no later DDL on it is in the binlog yet. */
+            int later = 0;
+            if ((err = col_my_ddl_ahead(s->meta, file, end_pos, t[i].db, t[i].tb, &later,
+                                        errstr, errstr_size)))
+                return err;
+            if (later) {
+                if (!sg && !(sg = sig_get(s, t[i].db, t[i].tb, 1)))
+                    return SL_ERR_NOMEM;
+                sl_buf_reset(&s->buf);
+                if (sg->pending) {
+                    sl_buf_puts(&s->buf, sg->pending);
+                    sl_buf_puts(&s->buf, ";\n");
+                }
+                sl_buf_append(&s->buf, sql, len);
+                free(sg->pending);
+                if (!(sg->pending = strdup(s->buf.data)))
+                    return SL_ERR_NOMEM;
+                sl_info("DDL on %s.%s at %s:%" PRIu64 ": a later DDL on it is in the binlog, "
+                        "so its SCHEMA comes with the table's next TABLE_MAP (the binlog's "
+                        "definition) or next DDL", t[i].db, t[i].tb, file, end_pos);
+                sl_record_reset(rec);
+                (*deferred)++;
+                continue;
+            }
+        }
+        rec->u.schema.ddl = ddl_text(s, sg, sql, len, rec);
+        if (!rec->u.schema.ddl) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return SL_ERR_NOMEM;
+        }
         (*n)++;
     }
     return SL_OK;

@@ -58,7 +58,7 @@ typedef struct my_reader_s {
     col_my_server_t        srv;
     col_my_schema_t       *schema;
     sl_record_t           *rec;
-    sl_record_t           *ddl[2];
+    sl_record_t           *ddl[COL_MY_DDL_MAX];
     /* the CHANGE batch being filled (batch_t != NULL): rows events of batch_t with
      * event type batch_type and header flags batch_flags, batch_bytes of row images.
      * Published before any other record, when full, or at the transaction's end;
@@ -80,6 +80,8 @@ typedef struct my_reader_s {
     /* the source transaction being read */
     int                    in_txn;
     int                    standalone;     /* GTID group without COMMIT (DDL) */
+    int                    gtid_txn;       /* GTID group closed by XID/COMMIT (also
+                                            * CREATE ... SELECT: DDL, then its rows) */
     int                    published;      /* records put for it */
     uint64_t               rows;
     char                   gtid[SL_POS_GTID_MAX];
@@ -241,6 +243,7 @@ static void txn_reset(my_reader_t *r)
     r->batch_t = NULL;              /* published by now, or dropped with the session */
     r->in_txn = 0;
     r->standalone = 0;
+    r->gtid_txn = 0;
     r->published = 0;
     r->rows = 0;
 }
@@ -412,12 +415,12 @@ static int on_query(my_reader_t *r, MARIADB_RPL_EVENT *ev, uint64_t ev_start,
     char dbname[256];
     snprintf(dbname, sizeof(dbname), "%.*s", (int)ev->event.query.database.length,
              ev->event.query.database.str ? ev->event.query.database.str : "");
-    int n = 0, is_ddl = 0;
+    int n = 0, deferred = 0, is_ddl = 0;
     char why[512];
-    sl_record_reset(r->ddl[0]);
-    sl_record_reset(r->ddl[1]);
-    if (col_my_schema_ddl(r->schema, dbname, sql, len, r->conf->source_name, r->ddl, 2, &n,
-                          &is_ddl, why, sizeof(why))) {
+    for (int i = 0; i < COL_MY_DDL_MAX; i++)
+        sl_record_reset(r->ddl[i]);
+    if (col_my_schema_ddl(r->schema, dbname, sql, len, r->file, ev_end, r->conf->source_name,
+                          r->ddl, COL_MY_DDL_MAX, &n, &deferred, &is_ddl, why, sizeof(why))) {
         snprintf(errstr, errstr_size, "DDL at %s:%" PRIu64 ": %s", r->file, ev_start, why);
         return SESSION_RETRY;            /* information_schema unreachable: reconnect */
     }
@@ -430,7 +433,12 @@ static int on_query(my_reader_t *r, MARIADB_RPL_EVENT *ev, uint64_t ev_start,
             return rc;
         r->published = 1;
     }
-    if (r->standalone || !r->in_txn || is_ddl)
+    if (deferred)
+        r->published = 1;                /* its COMMIT all the same: one per DDL */
+    /* A DDL ends its group, except CREATE TABLE ... SELECT: MariaDB logs it
+     * in a transactional GTID group (the CREATE, then its rows, then XID),
+     * which the XID closes with one COMMIT after the rows. */
+    if (r->standalone || !r->in_txn || (is_ddl && !r->gtid_txn))
         return txn_end(r, ev_end, t_us, errstr, errstr_size);
     return GO_ON;
 }
@@ -519,6 +527,7 @@ static int on_event(my_reader_t *r, MARIADB_RPL_EVENT *ev, char *errstr, size_t 
         txn_reset(r);
         r->in_txn = 1;
         r->standalone = (ev->event.gtid.flags & FL_STANDALONE) != 0;
+        r->gtid_txn = !r->standalone;
         r->server_id = ev->server_id;
         snprintf(r->gtid, sizeof(r->gtid), "%u-%u-%" PRIu64, ev->event.gtid.domain_id,
                  ev->server_id, (uint64_t)ev->event.gtid.sequence_nr);
@@ -737,9 +746,10 @@ int col_mysql_run(sl_service_t *svc, const col_conf_t *conf)
     }
     r.rec = sl_record_new();
     r.batch = sl_record_new();
-    r.ddl[0] = sl_record_new();
-    r.ddl[1] = sl_record_new();
-    if (!r.rec || !r.batch || !r.ddl[0] || !r.ddl[1]) {
+    int nomem = !r.rec || !r.batch;
+    for (int i = 0; i < COL_MY_DDL_MAX; i++)
+        nomem |= !(r.ddl[i] = sl_record_new());
+    if (nomem) {
         sl_error("out of memory");
         goto out;
     }
@@ -803,8 +813,8 @@ int col_mysql_run(sl_service_t *svc, const col_conf_t *conf)
 out:
     sl_record_destroy(r.rec);
     sl_record_destroy(r.batch);
-    sl_record_destroy(r.ddl[0]);
-    sl_record_destroy(r.ddl[1]);
+    for (int i = 0; i < COL_MY_DDL_MAX; i++)
+        sl_record_destroy(r.ddl[i]);
     col_filter_destroy(r.filter);
     return code;
 }

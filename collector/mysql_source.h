@@ -2,7 +2,8 @@
  *   mysql_source.c     col_mysql_run: sessions, the binlog event loop, records
  *   mysql_preflight.c  connections (TLS), preflight checks, start positions
  *   mysql_schema.c     table maps by id, SCHEMA records, information_schema
- *                      look-ups, DDL statements */
+ *                      look-ups, DDL statements
+ *   mysql_ddl_ahead.c  whether a later DDL on a table is in the binlog already */
 #ifndef COL_MYSQL_SOURCE_H
 #define COL_MYSQL_SOURCE_H
 
@@ -77,14 +78,44 @@ void col_my_schema_gc(col_my_schema_t *s);
 /* The table map of a rows event; NULL when unknown. */
 col_my_table_t *col_my_schema_find(col_my_schema_t *s, uint64_t table_id);
 
-/* A QUERY event's statement: when it is DDL on tables, fills up to
- * max tables into recs[] as SCHEMA records (columns read now from
- * information_schema; none for a dropped table), with the DDL text,
- * for the included tables, and forgets their signatures so that the next
- * table map publishes the binlog's own view again. *n = records filled.
+/* A QUERY event's statement (ending at file:end_pos): when it is DDL on
+ * tables, fills up to max tables into recs[] as SCHEMA records, with the
+ * DDL text, for the included tables, and forgets their signatures so that
+ * the next table map publishes the binlog's own view again. Columns: none
+ * for a table the statement drops or renames away; else information_schema,
+ * read now — the definition at this DDL unless a later DDL on the table is
+ * in the binlog already (col_my_ddl_ahead): then no record here, and the
+ * DDL text goes with the table's next SCHEMA (its next TABLE_MAP, whose
+ * definition is the binlog's, or its next DDL). *n = records filled,
+ * *deferred = included tables whose record was so deferred.
  * *is_ddl: the statement was DDL (even when no table passed the filter). */
+#define COL_MY_DDL_MAX 16
 sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const char *sql,
-                           size_t len, const char *source, sl_record_t **recs, int max,
-                           int *n, int *is_ddl, char *errstr, size_t errstr_size);
+                           size_t len, const char *file, uint64_t end_pos, const char *source,
+                           sl_record_t **recs, int max, int *n, int *deferred, int *is_ddl,
+                           char *errstr, size_t errstr_size);
+
+/* A table a DDL statement names; gone: the statement drops it or renames it away. */
+typedef struct col_my_ddl_target_s {
+    char db[256];
+    char tb[256];
+    int  gone;
+} col_my_ddl_target_t;
+
+/* Parses a statement: *is_ddl, the tables it changes (up to max, returns how
+ * many), and for DROP DATABASE the database in drop_db ("" otherwise). */
+int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
+                     col_my_ddl_target_t *t, int max, int *is_ddl, char *drop_db,
+                     size_t drop_db_size);
+
+/* *later = 1 when the binlog holds, after file:pos and up to the server's
+ * current end, a DDL that changes db.tb (or drops its database) — then
+ * information_schema no longer shows db.tb as it was at file:pos. Scans at
+ * most COL_MY_AHEAD_MAX events with SHOW BINLOG EVENTS (BINLOG MONITOR);
+ * beyond that, or when a statement cannot be parsed but names the table,
+ * it answers 1 (the safe side). m: a plain client connection. */
+#define COL_MY_AHEAD_MAX 2000000
+sl_err_t col_my_ddl_ahead(MYSQL *m, const char *file, uint64_t pos, const char *db,
+                          const char *tb, int *later, char *errstr, size_t errstr_size);
 
 #endif

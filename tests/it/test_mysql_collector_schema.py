@@ -1,0 +1,330 @@
+"""shiftlog-collector (source.type = mysql): DDL mid-stream and transaction boundaries, against
+the local MariaDB and Kafka (issue 4). Helpers come from test_mysql_collector.py.
+
+  it_mysql_collector_ddl_columns         DROP / MODIFY (INT -> BIGINT, VARCHAR(10) -> (50)) /
+                                         RENAME COLUMN, CREATE TABLE, DROP TABLE, a table
+                                         re-created with other columns, CREATE ... SELECT:
+                                         every CHANGE before a DDL carries the old columns and
+                                         the schemaId of the SCHEMA in force, every CHANGE
+                                         after it the new ones; a SCHEMA with the DDL text at
+                                         the DDL's position, each DDL closed by one COMMIT
+  it_mysql_collector_ddl_reread          the same binlog re-read from an earlier checkpoint
+                                         after the DDLs ran (and the table was dropped): the
+                                         same CHANGE records (positions, values, columns,
+                                         schemaId) and the same binlog-made SCHEMA records
+  it_mysql_collector_txn_rollback        BEGIN; INSERT ...; ROLLBACK (InnoDB) -> nothing
+  it_mysql_collector_txn_myisam          MyISAM statements (QUERY BEGIN ... QUERY COMMIT, no
+                                         XID), a failed multi-row MyISAM INSERT, InnoDB and
+                                         MyISAM mixed in one transaction or one statement ->
+                                         each binlog group closed by exactly one COMMIT
+"""
+
+import json
+import re
+import time
+
+from test_mysql_collector import (changes, db, master_pos, n_commits, new_collector,  # noqa: F401
+                                  pos_key, read_topic, records, wait_for)
+
+KINDS = ["NULL", "BOOL", "INT", "UINT", "FLOAT", "DOUBLE", "DECIMAL", "STRING", "BYTES",
+         "TEMPORAL", "BIT", "SET", "TYPED", "MISSING"]
+
+_CRC_EMPTY = 0xc15d213aa4d7a795
+_CRC_TABLE = []
+for _i in range(256):
+    _fp = _i
+    for _ in range(8):
+        _fp = (_fp >> 1) ^ (_CRC_EMPTY & -(_fp & 1))
+    _CRC_TABLE.append(_fp)
+
+
+def crc64_avro(data):
+    fp = _CRC_EMPTY
+    for b in data:
+        fp = (fp >> 8) ^ _CRC_TABLE[(fp ^ b) & 0xff]
+    return fp
+
+
+def schema_id(body):
+    """The schemaId a CHANGE carries under this SCHEMA record (collector/mysql_schema.c:
+    CRC-64-AVRO of "db.table\\0" + per column "name\\0type\\0kind,nullable,pk,charset[,label]\\0"),
+    computed independently from the record's fields."""
+    s = f'{body["db"]}.{body["table"]}\0'
+    for c in body["columns"]:
+        s += (f'{c["name"]}\0{c["sourceType"]}\0{KINDS.index(c["kind"])},{int(c["nullable"])},'
+              f'{c["pk"]},{c["charset"] or ""}' + "".join("," + x for x in c["labels"]) + "\0")
+    return crc64_avro(s.encode())
+
+
+def u64(x):
+    return x & (2 ** 64 - 1)
+
+
+def tname(r):
+    return f'{r["body"]["db"]}.{r["body"]["table"]}'
+
+
+def check_schema_in_force(recs):
+    """Walks the topic in order: every CHANGE's schemaId is the fingerprint of the last
+    SCHEMA of its table (after a DDL the next TABLE_MAP always publishes one), and its
+    columns are that SCHEMA's names. Returns [(table, op, columns, values)] of each row."""
+    in_force, out = {}, []
+    for r in recs:
+        if r["type"] == "SCHEMA":
+            in_force[tname(r)] = r["body"]
+        elif r["type"] == "CHANGE":
+            sc = in_force.get(tname(r))
+            assert sc is not None, f"CHANGE of {tname(r)} before any SCHEMA of it"
+            assert u64(r["body"]["schemaId"]) == schema_id(sc), \
+                f"CHANGE at {r['pos']} has schemaId {u64(r['body']['schemaId']):x}, the " \
+                f"SCHEMA in force hashes to {schema_id(sc):x}"
+            assert r["body"]["columns"] == [c["name"] for c in sc["columns"]]
+            for row in r["body"]["rows"]:
+                img = row["after"] if row["after"] is not None else row["before"]
+                out.append((tname(r), r["body"]["op"], r["body"]["columns"],
+                            [plain(v) for v in img]))
+    return out
+
+
+def plain(v):
+    """A decoded Value as a plain Python value (a temporal as its text)."""
+    x = v[1]
+    return x["text"] if isinstance(x, dict) and "text" in x else x
+
+
+def ddl_records(recs):
+    return [r for r in recs if r["type"] == "SCHEMA" and r["body"]["ddl"] is not None]
+
+
+def pos_of(text):
+    f, p = text.rsplit(":", 1)
+    return int(re.search(r"(\d+)$", f)[1]), int(p)
+
+
+# ------------------------------------------------------------------ DDL, live
+
+DDL_STEPS = [
+    # (statement, table it changes, its columns afterwards (None: dropped), rows after it)
+    ("ALTER TABLE d DROP COLUMN x", "d", ["id", "a", "n"],
+     ["INSERT INTO d VALUES (2, 'a2', 2)"]),
+    ("ALTER TABLE d MODIFY n BIGINT, MODIFY a VARCHAR(50)", "d", ["id", "a", "n"],
+     ["INSERT INTO d VALUES (3, REPEAT('z', 50), 1099511627776)"]),
+    ("ALTER TABLE d RENAME COLUMN a TO b", "d", ["id", "b", "n"],
+     ["INSERT INTO d VALUES (4, 'b4', 4)", "UPDATE d SET b = 'b1' WHERE id = 1"]),
+    ("CREATE TABLE t2 (k INT PRIMARY KEY, v TEXT)", "t2", ["k", "v"],
+     ["INSERT INTO t2 VALUES (1, 't2a')"]),
+    ("DROP TABLE t2", "t2", None, []),
+    ("CREATE TABLE t2 (k BIGINT PRIMARY KEY, w DATE, z INT)", "t2", ["k", "w", "z"],
+     ["INSERT INTO t2 VALUES (1, '2026-01-02', 3)"]),
+    ("CREATE TABLE t3 AS SELECT id, n FROM d WHERE id <= 2", "t3", ["id", "n"], []),
+    ("DROP TABLE d, t2, t3", "d", None, []),
+]
+
+EXPECTED_ROWS = [
+    ("d", "INSERT", ["id", "a", "n", "x"], [1, "a1", 1, 1]),
+    ("d", "INSERT", ["id", "a", "n"], [2, "a2", 2]),
+    ("d", "INSERT", ["id", "a", "n"], [3, "z" * 50, 1099511627776]),
+    ("d", "INSERT", ["id", "b", "n"], [4, "b4", 4]),
+    ("d", "UPDATE", ["id", "b", "n"], [1, "b1", 1]),
+    ("t2", "INSERT", ["k", "v"], [1, "t2a"]),
+    ("t2", "INSERT", ["k", "w", "z"], [1, "2026-01-02", 3]),
+    ("t3", "INSERT", ["id", "n"], [1, 1]),       # CREATE ... SELECT: its rows, same group
+    ("t3", "INSERT", ["id", "n"], [2, 2]),
+]
+
+
+def run_ddl_workload(conn, db, col=None, stack=None):
+    """Runs DDL_STEPS in db (table d created first, one row in it); with col, waits after each
+    DDL until a SCHEMA at or after its position is on the topic (the collector has then read
+    it while it was the table's current definition). Returns [(statement, pos before, after)]."""
+    steps = []
+    with conn.cursor() as c:
+        c.execute(f"USE `{db}`")
+        for stmt, _, _, rows in DDL_STEPS:
+            before = master_pos(conn)
+            c.execute(stmt)
+            steps.append((stmt, before, master_pos(conn)))
+            if col is not None:
+                wait_for(stack, col.topic, lambda rs: any(
+                    (r["pos"]["seq"], r["pos"]["offset"]) >= pos_of(before)
+                    for r in ddl_records(rs)), timeout=60)
+            for q in rows:
+                c.execute(q)
+    return steps
+
+
+def last_commit(recs, steps):
+    """How many COMMITs of the last DDL step the topic holds (other sessions write to the
+    same binlog: positions after a statement are bounds, not the statement's own end)."""
+    return sum(r["type"] == "COMMIT" and pos_key(r["pos"])[:2] > pos_of(steps[-1][1])
+               for r in recs)
+
+
+def create_d(conn, db):
+    with conn.cursor() as c:
+        c.execute(f"CREATE TABLE `{db}`.d (id INT PRIMARY KEY, a VARCHAR(10), n INT, x INT)")
+        c.execute(f"INSERT INTO `{db}`.d VALUES (1, 'a1', 1, 1)")
+
+
+def step_ddl(ddl, before, after):
+    return [r for r in ddl if pos_of(before) <= (r["pos"]["seq"], r["pos"]["offset"]) <
+            pos_of(after)]
+
+
+def check_ddl_topic(recs, steps, expected_rows):
+    """Rows in order with the schema in force; for each DDL one SCHEMA (with its text) per
+    table it names, at its position, with the columns of DDL_STEPS; one COMMIT per DDL.
+    Returns (rows, DDL SCHEMA records)."""
+    rows = check_schema_in_force(recs)
+    assert [(t.split(".", 1)[1], op, cols, vals) for t, op, cols, vals in rows] == \
+        expected_rows
+    ddl = ddl_records(recs)
+    for (stmt, before, after), (_, table, cols, _) in zip(steps, DDL_STEPS):
+        mine = step_ddl(ddl, before, after)
+        tables = [r["body"]["table"] for r in mine]
+        want = ["d", "t2", "t3"] if stmt.startswith("DROP TABLE d") else [table]
+        assert tables == want, (stmt, tables)
+        r = mine[0]
+        assert [c["name"] for c in r["body"]["columns"]] == (cols or []), \
+            (stmt, r["body"]["columns"])
+        assert r["body"]["ddl"].split("(")[0].split()[:2] == stmt.split()[:2], r["body"]["ddl"]
+        # its COMMIT comes next: exactly one (CREATE ... SELECT: after its rows)
+        i = recs.index(mine[-1])
+        nxt = [x for x in recs[i + 1:] if x["type"] in ("COMMIT", "CHANGE", "SCHEMA")]
+        k = 0
+        while nxt[k]["type"] != "COMMIT":
+            assert nxt[k]["type"] == "CHANGE" or nxt[k]["body"]["ddl"] is None, (stmt, nxt[k])
+            k += 1
+        n_rows = sum(len(x["body"]["rows"]) for x in nxt[:k] if x["type"] == "CHANGE")
+        assert nxt[k]["body"]["rows"] == n_rows
+        assert n_rows == (2 if " AS SELECT " in stmt else 0), (stmt, n_rows)
+        assert pos_of(before) < (nxt[k]["pos"]["seq"], nxt[k]["pos"]["offset"]) <= \
+            pos_of(after), stmt
+    mod = step_ddl(ddl, *steps[1][1:])[0]
+    types = {c["name"]: c["sourceType"] for c in mod["body"]["columns"]}
+    assert types["n"] == "bigint" and types["a"] == "varchar(50)", types
+    return rows, ddl
+
+
+def test_it_mysql_collector_ddl_columns(stack, bin_dir, tmp_path, unique_name, mysql_conn, db):
+    """Live: the collector reads each DDL right after it ran (the test waits for its SCHEMA
+    before going on), so information_schema is the definition at the DDL."""
+    start = master_pos(mysql_conn)
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start, txn_max_ms=50,
+                        tables_include=re.escape(db) + r"\..*").start()
+    t0 = time.monotonic()
+    try:
+        create_d(mysql_conn, db)
+        steps = run_ddl_workload(mysql_conn, db, col, stack)
+        recs = wait_for(stack, col.topic, lambda rs: last_commit(rs, steps))
+    finally:
+        assert col.stop() == 0, col.text()
+    rows, ddl = check_ddl_topic(recs, steps, EXPECTED_ROWS)
+    print(f"\nDDL live: {len(recs)} records, {len(ddl)} DDL SCHEMA records, "
+          f"{len(rows)} rows, {n_commits(recs)} COMMITs, {time.monotonic() - t0:.1f} s")
+    # the DDL's SCHEMA agrees with the binlog's own (TABLE_MAP) SCHEMA before the next rows
+    agree = 0
+    for r in ddl:
+        i = recs.index(r)
+        nxt = [x for x in recs[i + 1:] if x["type"] == "SCHEMA" and tname(x) == tname(r)]
+        if r["body"]["columns"] and nxt and nxt[0]["body"]["ddl"] is None:
+            assert [(c["name"], c["sourceType"], c["kind"], c["nullable"], c["pk"])
+                    for c in r["body"]["columns"]] == \
+                [(c["name"], c["sourceType"], c["kind"], c["nullable"], c["pk"])
+                 for c in nxt[0]["body"]["columns"]], (r["body"]["ddl"], nxt[0])
+            agree += 1
+    assert agree >= 5, agree
+    # the schemaId changes with every change of d's definition
+    ids = [u64(r["body"]["schemaId"]) for r in recs if r["type"] == "CHANGE" and
+           r["body"]["table"] == "d"]
+    assert len(set(ids[:4])) == 4 and ids[3] == ids[4], ids
+
+
+# ------------------------------------------------------------------ DDL, re-read
+
+def checkpoints(stack, col):
+    return [json.loads(v) for _, k, _, v in read_topic(stack, f"{col.prefix}._offsets")
+            if k == col.source.encode() and v]
+
+
+def test_it_mysql_collector_ddl_reread(stack, bin_dir, tmp_path, unique_name, mysql_conn, db):
+    """The collector reads the DDL workload live, is stopped, and is sent back to an earlier
+    checkpoint of its own (stored after the first row, before every DDL) once all the DDLs
+    have run and the tables are gone. Re-read, the binlog gives the same records, position
+    for position: CHANGE (values, columns, schemaId), COMMIT, the binlog-made SCHEMA records
+    and the DDL SCHEMA records with the columns each DDL gave, not the catalog's of now."""
+    from confluent_kafka import Producer
+    start = master_pos(mysql_conn)
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start, txn_max_ms=50,
+                        tables_include=re.escape(db) + r"\..*").start()
+    try:
+        create_d(mysql_conn, db)
+        first = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= 2)
+        mark = (first[-1]["pos"]["seq"], first[-1]["pos"]["offset"])
+        deadline = time.monotonic() + 30
+        while not [c for c in checkpoints(stack, col) if pos_of(c["pos"].split("#")[0]) >= mark]:
+            assert time.monotonic() < deadline, checkpoints(stack, col)
+            time.sleep(0.2)
+        early = checkpoints(stack, col)[-1]
+        steps = run_ddl_workload(mysql_conn, db, col, stack)
+        live = wait_for(stack, col.topic, lambda rs: last_commit(rs, steps))
+    finally:
+        assert col.stop() == 0, col.text()
+    check_ddl_topic(live, steps, EXPECTED_ROWS)
+
+    # back to the early checkpoint, as an operator rewinds a source
+    p = Producer({"bootstrap.servers": stack["SL_KAFKA_BROKERS"]})
+    p.produce(f"{col.prefix}._offsets", key=col.source,
+              value=json.dumps(early, separators=(",", ":")))
+    assert p.flush(30) == 0
+    t0 = time.monotonic()
+    col.start()
+    try:
+        assert f"checkpoint found: {early['pos']}" in col.text(), col.text()
+        recs = wait_for(stack, col.topic, lambda rs: last_commit(rs, steps) >= 2)
+    finally:
+        assert col.stop() == 0, col.text()
+
+    i_resume = [i for i, r in enumerate(recs) if r["type"] == "FINISH"][-1]
+    assert recs[i_resume]["body"]["reason"] == "start"     # a new process
+    reread = recs[i_resume + 1:]
+    cut = pos_of(early["pos"].split("#")[0])
+    live_after = [r for r in live if r["type"] != "FINISH" and
+                  (r["pos"]["seq"], r["pos"]["offset"]) > cut]
+
+    def key(r):
+        return (r["type"], pos_key(r["pos"]), json.dumps(r["body"], sort_keys=True, default=str))
+
+    assert [key(r) for r in reread if r["type"] == "CHANGE"] == \
+        [key(r) for r in live_after if r["type"] == "CHANGE"]
+    assert [key(r) for r in reread if r["type"] == "COMMIT"] == \
+        [key(r) for r in live_after if r["type"] == "COMMIT"]
+    # SCHEMA records: every one of the re-read has, at its position, the columns the live
+    # run published there (the live run read each DDL while it was current); a DDL whose
+    # table changed again later comes with the next TABLE_MAP's SCHEMA (the binlog's
+    # definition) instead of the catalog's columns of now; none is missing
+    live_at = {(pos_key(r["pos"]), tname(r)): r["body"]["columns"] for r in live_after
+               if r["type"] == "SCHEMA"}
+    again = [r for r in reread if r["type"] == "SCHEMA"]
+    for r in again:
+        k = (pos_key(r["pos"]), tname(r))
+        assert k in live_at, f"SCHEMA at {k} not in the live run"
+        assert r["body"]["columns"] == live_at[k], (k, r["body"], live_at[k])
+    binlog_live = {(pos_key(r["pos"]), tname(r)) for r in live_after
+                   if r["type"] == "SCHEMA" and r["body"]["ddl"] is None}
+    assert binlog_live <= {(pos_key(r["pos"]), tname(r)) for r in again}
+    # every DDL text, in order, per table
+    for t in ("d", "t2", "t3"):
+        texts_live = [r["body"]["ddl"] for r in ddl_records(live_after)
+                      if r["body"]["table"] == t]
+        texts_again = [x for r in ddl_records(reread) if r["body"]["table"] == t
+                       for x in r["body"]["ddl"].split(";\n")]
+        assert texts_again == texts_live, (t, texts_again, texts_live)
+    deferred = [r for r in ddl_records(reread) if (pos_key(r["pos"]), tname(r)) in binlog_live]
+    assert len(deferred) >= 5, [r["body"]["ddl"] for r in ddl_records(reread)]
+    rows = check_schema_in_force(recs[i_resume:])
+    assert [(t.split(".", 1)[1], op, cols, vals) for t, op, cols, vals in rows] == \
+        EXPECTED_ROWS[1:]
+    print(f"\nDDL re-read from {early['pos']}: {len(reread)} records again in "
+          f"{time.monotonic() - t0:.1f} s, {len(rows)} rows, {len(ddl_records(reread))} SCHEMA "
+          f"records with DDL text ({len(deferred)} of them at the table's next TABLE_MAP)")
