@@ -45,6 +45,7 @@ typedef struct sig_entry_s {
 
 struct col_my_schema_s {
     MYSQL                  *meta;
+    const col_conf_t       *conf;
     const col_filter_t     *filter;
     const col_my_server_t  *srv;
     tm_entry_t             *tm[TM_BUCKETS];
@@ -62,13 +63,14 @@ static unsigned long hash_str(const char *s)
     return h;
 }
 
-sl_err_t col_my_schema_new(col_my_schema_t **out, MYSQL *meta, const col_filter_t *filter,
-                           const col_my_server_t *srv)
+sl_err_t col_my_schema_new(col_my_schema_t **out, MYSQL *meta, const col_conf_t *conf,
+                           const col_filter_t *filter, const col_my_server_t *srv)
 {
     col_my_schema_t *s = calloc(1, sizeof(*s));
     if (!s)
         return SL_ERR_NOMEM;
     s->meta = meta;
+    s->conf = conf;
     s->filter = filter;
     s->srv = srv;
     *out = s;
@@ -652,6 +654,36 @@ static void tm_forget(col_my_schema_t *s, const char *db, const char *tb)
                 e->rawlen = 0;
 }
 
+/* rec = the SCHEMA of the TABLE_MAP at file:pos (read again from the server). */
+static sl_err_t schema_from_past_map(col_my_schema_t *s, const char *file, uint64_t pos,
+                                     const char *source, sl_record_t *rec, char *errstr,
+                                     size_t errstr_size)
+{
+    uint8_t *body;
+    size_t len;
+    sl_err_t err;
+    if (!s->conf)
+        return SL_ERR_STATE;
+    if ((err = col_my_fetch_event(s->conf, file, pos, COL_MYSQL_EV_TABLE_MAP, &body, &len,
+                                  errstr, errstr_size)))
+        return err;
+    tm_entry_t *e = calloc(1, sizeof(*e));
+    if (!e) {
+        free(body);
+        return SL_ERR_NOMEM;
+    }
+    e->raw = body;
+    e->rawlen = len;
+    if (!(err = col_mysql_tablemap_parse(body, len, &e->t.tm, errstr, errstr_size))) {
+        apply_information_schema(s, e);
+        err = col_mysql_schema_from_tablemap(&e->t.tm, source, rec, errstr, errstr_size);
+    } else {
+        memset(&e->t.tm, 0, sizeof(e->t.tm));
+    }
+    tm_entry_free(e);
+    return err;
+}
+
 /* DDL text for a SCHEMA record: the deferred ones of the table first. */
 static char *ddl_text(col_my_schema_t *s, sig_entry_t *sg, const char *sql, size_t len,
                       sl_record_t *rec)
@@ -697,11 +729,35 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
             if ((err = ddl_schema(s, t[i].db, t[i].tb, source, rec, errstr, errstr_size)))
                 return err;
             /* The catalog shows the table as of now: the definition at this
-             * DDL only if no later DDL on it is in the binlog yet. */
+             * DDL only if no later DDL on it is in the binlog yet. Else the
+             * binlog's own: the table's first TABLE_MAP before that DDL. */
             int later = 0;
+            char mfile[512];
+            uint64_t mpos = 0;
             if ((err = col_my_ddl_ahead(s->meta, file, end_pos, t[i].db, t[i].tb, &later,
-                                        errstr, errstr_size)))
+                                        mfile, sizeof(mfile), &mpos, errstr, errstr_size)))
                 return err;
+            if (later && mpos) {
+                char why[512];
+                sl_record_reset(rec);
+                err = schema_from_past_map(s, mfile, mpos, source, rec, why, sizeof(why));
+                if (err == SL_ERR_DB) {
+                    snprintf(errstr, errstr_size, "%s", why);
+                    return err;
+                }
+                if (err) {
+                    sl_warn("DDL on %s.%s at %s:%" PRIu64 ": the table's next TABLE_MAP at "
+                            "%s:%" PRIu64 " could not be read (%s): its SCHEMA comes with "
+                            "that TABLE_MAP", t[i].db, t[i].tb, file, end_pos, mfile, mpos,
+                            why);
+                    sl_record_reset(rec);
+                } else {
+                    sl_debug("DDL on %s.%s at %s:%" PRIu64 ": a later DDL changed it again; "
+                             "columns from its TABLE_MAP at %s:%" PRIu64, t[i].db, t[i].tb,
+                             file, end_pos, mfile, mpos);
+                    later = 0;
+                }
+            }
             if (later) {
                 if (!sg && !(sg = sig_get(s, t[i].db, t[i].tb, 1)))
                     return SL_ERR_NOMEM;
@@ -714,9 +770,9 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
                 free(sg->pending);
                 if (!(sg->pending = strdup(s->buf.data)))
                     return SL_ERR_NOMEM;
-                sl_info("DDL on %s.%s at %s:%" PRIu64 ": a later DDL on it is in the binlog, "
-                        "so its SCHEMA comes with the table's next TABLE_MAP (the binlog's "
-                        "definition) or next DDL", t[i].db, t[i].tb, file, end_pos);
+                sl_info("DDL on %s.%s at %s:%" PRIu64 ": changed again by a later DDL before "
+                        "any row: its text goes with the table's next SCHEMA", t[i].db,
+                        t[i].tb, file, end_pos);
                 sl_record_reset(rec);
                 (*deferred)++;
                 continue;

@@ -680,7 +680,7 @@ static int session(my_reader_t *r, char *errstr, size_t errstr_size)
     if ((err = col_my_start_position(r->meta, c, err ? NULL : &ckpt, &start, errstr,
                                      errstr_size)))
         return err == SL_ERR_DB ? SESSION_RETRY : SESSION_FATAL;
-    if (col_my_schema_new(&r->schema, r->meta, r->filter, &r->srv)) {
+    if (col_my_schema_new(&r->schema, r->meta, c, r->filter, &r->srv)) {
         snprintf(errstr, errstr_size, "out of memory");
         return SESSION_FATAL;
     }

@@ -59,9 +59,10 @@ typedef struct col_my_table_s {
     uint64_t       schema_id;     /* fingerprint of its column list */
 } col_my_table_t;
 
-/* meta: a second connection for information_schema (borrowed). */
-sl_err_t col_my_schema_new(col_my_schema_t **out, MYSQL *meta, const col_filter_t *filter,
-                           const col_my_server_t *srv);
+/* meta: a second connection for information_schema (borrowed); conf: for the
+ * connections that fetch a past TABLE_MAP (borrowed). */
+sl_err_t col_my_schema_new(col_my_schema_t **out, MYSQL *meta, const col_conf_t *conf,
+                           const col_filter_t *filter, const col_my_server_t *srv);
 void     col_my_schema_destroy(col_my_schema_t *s);
 
 /* A TABLE_MAP event body: parses it (or finds the same one cached), applies
@@ -110,12 +111,21 @@ int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
 
 /* *later = 1 when the binlog holds, after file:pos and up to the server's
  * current end, a DDL that changes db.tb (or drops its database) — then
- * information_schema no longer shows db.tb as it was at file:pos. Scans at
- * most COL_MY_AHEAD_MAX events with SHOW BINLOG EVENTS (BINLOG MONITOR);
+ * information_schema no longer shows db.tb as it was at file:pos. Then
+ * map_file:*map_pos is the first TABLE_MAP of db.tb before that DDL (the
+ * definition in between), *map_pos = 0 when there is none. Scans at most
+ * COL_MY_AHEAD_MAX events with SHOW BINLOG EVENTS (BINLOG MONITOR);
  * beyond that, or when a statement cannot be parsed but names the table,
- * it answers 1 (the safe side). m: a plain client connection. */
+ * it answers 1 without a map (the safe side). m: a client connection. */
 #define COL_MY_AHEAD_MAX 2000000
 sl_err_t col_my_ddl_ahead(MYSQL *m, const char *file, uint64_t pos, const char *db,
-                          const char *tb, int *later, char *errstr, size_t errstr_size);
+                          const char *tb, int *later, char *map_file, size_t map_file_size,
+                          uint64_t *map_pos, char *errstr, size_t errstr_size);
+
+/* Reads the one binlog event of the given type at file:pos over its own
+ * connection and binlog dump (server_id 0); *body = its body (after the
+ * 19-byte header, without the checksum), malloc'ed: the caller frees it. */
+sl_err_t col_my_fetch_event(const col_conf_t *conf, const char *file, uint64_t pos, int type,
+                            uint8_t **body, size_t *len, char *errstr, size_t errstr_size);
 
 #endif

@@ -5,8 +5,8 @@ process with a config file (issue 4):
                                                transactions -> exactly those changes, in order,
                                                FINISH first, SCHEMA before first use, COMMIT after
                                                each transaction; slavro and `shiftlog cat` agree
-  it_mysql_collector_kill9_exactly_once        kill -9 at random instants during a multi-row
-                                               transaction workload (5x; 100x with SHIFTLOG_LONG)
+  it_mysql_collector_kill9_exactly_once        kill -9 at random instants during a 100k-row
+                                               transaction workload (20x; 100x with SHIFTLOG_LONG)
                                                -> deduplicated by position every row exactly
                                                once, no gap; every stored checkpoint is a
                                                COMMIT/FINISH position the topic holds
@@ -354,21 +354,67 @@ def checkpoints(stack, prefix, source):
     return out
 
 
-@pytest.mark.parametrize("rounds", [100 if LONG else 5])
+class TopicTail:
+    """Reads partition 0 of a topic incrementally (read_committed): each more() appends the
+    records that arrived since the last call, up to the end, to self.recs."""
+
+    def __init__(self, stack, topic):
+        from confluent_kafka import Consumer, TopicPartition
+        self.c = Consumer({"bootstrap.servers": stack["SL_KAFKA_BROKERS"],
+                           "group.id": "tail-" + topic, "enable.partition.eof": True,
+                           "enable.auto.commit": False, "isolation.level": "read_committed",
+                           "auto.offset.reset": "earliest"})
+        self.c.assign([TopicPartition(topic, 0, 0)])
+        self.recs = []
+
+    def more(self, timeout=30):
+        from confluent_kafka import KafkaError
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = self.c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    break
+                if m.error().code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    continue
+                raise AssertionError(m.error())
+            if m.value() is not None:
+                self.recs.append(slavro.decode(m.value()))
+        return self.recs
+
+    def close(self):
+        self.c.close()
+
+
+KILL9_ROWS = 100_000
+
+
+@pytest.mark.parametrize("rounds", [100 if LONG else 20])
 def test_it_mysql_collector_kill9_exactly_once(stack, bin_dir, tmp_path, unique_name,
                                                mysql_conn, db, rounds):
+    """kill -9 of the collector `rounds` times (20; 100 with SHIFTLOG_LONG), at random
+    instants 0.3-2 s apart, while a 100k-row workload (transactions of 4 INSERTs x 5 rows)
+    runs, paced to last about as long as the kills: deduplicated by source position, the
+    topic holds every row exactly once, in order, no gap; every stored checkpoint is a
+    COMMIT/FINISH position the topic holds."""
     with mysql_conn.cursor() as c:
         c.execute(f"CREATE TABLE `{db}`.k (id INT PRIMARY KEY, g INT, pad VARCHAR(64))")
     start = master_pos(mysql_conn)
-    n_txn, stmts, rows_per = (60 * rounds, 4, 5)
+    stmts, rows_per = 4, 5
+    n_txn = KILL9_ROWS // (stmts * rows_per)
     total = n_txn * stmts * rows_per
+    spread = rounds * 1.05                 # seconds the workload is paced over
     done = threading.Event()
     errors = []
+    wl = {}
 
     def workload():
         try:
             conn = mysql_connect(stack)
             conn.autocommit(False)
+            t_wl = time.monotonic()
             with conn.cursor() as c:
                 i = 0
                 for t in range(n_txn):
@@ -378,8 +424,10 @@ def test_it_mysql_collector_kill9_exactly_once(stack, bin_dir, tmp_path, unique_
                         c.execute(f"INSERT INTO `{db}`.k VALUES {vals}")
                         i += rows_per
                     conn.commit()
-                    if t % 20 == 0:
-                        time.sleep(0.01)
+                    ahead = t_wl + spread * (t + 1) / n_txn - time.monotonic()
+                    if ahead > 0.005:
+                        time.sleep(ahead)
+            wl["s"] = time.monotonic() - t_wl
             conn.close()
         except Exception as e:  # pragma: no cover - reported by the test
             errors.append(e)
@@ -393,21 +441,32 @@ def test_it_mysql_collector_kill9_exactly_once(stack, bin_dir, tmp_path, unique_
     t0 = time.monotonic()
     th.start()
     rng = random.Random()
+    tail = TopicTail(stack, col.topic)
+    rows_at_kill = []
     try:
         for _ in range(rounds):
             col.start(wait=False)
-            time.sleep(rng.uniform(0.3, 3.0))
+            time.sleep(rng.uniform(0.3, 2.0))
             col.proc.kill()
             col.proc.wait()
             col.logf.close()
+            rows_at_kill.append(None if done.is_set() else "running")
+        t_kills = time.monotonic() - t0
         th.join()
         assert not errors, errors
         col.start()
-        recs = wait_for(stack, col.topic,
-                        lambda rs: len({r for r in rows_by_pos(rs)}) >= total, timeout=120)
+        seen, deadline = set(), time.monotonic() + 120
+        while len(seen) < total:
+            assert time.monotonic() < deadline, f"{len(seen)} of {total} rows after 120 s"
+            n = len(tail.recs)
+            tail.more()
+            seen.update(rows_by_pos(tail.recs[n:]))
+        t_caught = time.monotonic() - t0
     finally:
         done.wait()
         col.stop()
+        tail.close()
+    recs = tail.recs
 
     # dedup by source position: every row exactly once, no gap, same content for duplicates
     by_pos = {}
@@ -417,13 +476,18 @@ def test_it_mysql_collector_kill9_exactly_once(stack, bin_dir, tmp_path, unique_
         by_pos[key] = row
     ids = sorted(row[0] for row in by_pos.values())
     published = sum(1 for _ in rows_by_pos(recs))
-    print(f"\nkill -9: {rounds} kills, {total} changes, {published} rows published "
+    during = rows_at_kill.count("running")
+    print(f"\nkill -9: {rounds} kills ({during} while the workload ran, over {t_kills:.1f} s), "
+          f"{total} changes written in {wl.get('s', 0):.1f} s, {published} rows published "
           f"({published - len(by_pos)} duplicates before dedup), {len(recs)} records, "
-          f"{time.monotonic() - t0:.1f} s")
+          f"{sum(r['type'] == 'FINISH' for r in recs)} FINISH, caught up at "
+          f"{t_caught:.1f} s, test {time.monotonic() - t0:.1f} s")
     assert ids == list(range(total)), "missing or extra rows after dedup"
     # in position order the ids are the insertion order
     in_order = [by_pos[k][0] for k in sorted(by_pos)]
     assert in_order == list(range(total))
+    # the kills fell inside the workload (it is paced to last as long as they do)
+    assert during >= rounds // 2, rows_at_kill
     # a FINISH opens every run that got to publish
     assert sum(r["type"] == "FINISH" for r in recs) >= 2
     # every stored checkpoint is a COMMIT or FINISH position the topic holds
