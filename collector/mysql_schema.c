@@ -8,8 +8,12 @@
  * binlog_row_metadata = FULL the binlog itself carries the definition, so
  * the history is exact and rebuilds itself on every restart from the
  * checkpoint. A DDL statement also gets its own SCHEMA record right at the
- * DDL (with the DDL text), its columns read from information_schema when
- * the event is read — current, not historical, when reading an old binlog.
+ * DDL (with the DDL text) with the definition right after it: none for a
+ * dropped table; information_schema when no later DDL on the table is in
+ * the binlog yet (col_my_ddl_ahead); else the table's first TABLE_MAP after
+ * the DDL, read again from the server. A definition that never reached the
+ * binlog (two DDLs, no row between) has no record: its DDL text goes with
+ * the table's next SCHEMA.
  *
  * schema_id (in every CHANGE record) = CRC-64-AVRO of the column list text
  * "db.table\0name\0source_type\0kind,nullable,pk\0..." of the SCHEMA in force. */
@@ -482,8 +486,10 @@ static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
         c->name = sl_record_strdup(rec, row[0] ? row[0] : "");
         c->source_type = sl_record_strdup(rec, ct);
         /* integer display widths ("int(11)") are not in the binlog: drop them, so the
-         * type reads as in the SCHEMA of the table's next TABLE_MAP ("int unsigned") */
-        char *w = c->source_type && strstr(dt, "int") ? strchr(c->source_type, '(') : NULL;
+         * type reads as in the SCHEMA of the table's next TABLE_MAP ("int unsigned");
+         * except where they mean something: tinyint(1) (BOOL) and ZEROFILL */
+        char *w = c->source_type && strstr(dt, "int") && !strstr(ct, "zerofill") &&
+                  strcmp(ct, "tinyint(1)") ? strchr(c->source_type, '(') : NULL;
         if (w && w[strspn(w + 1, "0123456789") + 1] == ')')
             memmove(w, w + strspn(w + 1, "0123456789") + 2,
                     strlen(w + strspn(w + 1, "0123456789") + 2) + 1);
