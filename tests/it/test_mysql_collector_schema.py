@@ -333,3 +333,130 @@ def test_it_mysql_collector_ddl_reread(stack, bin_dir, tmp_path, unique_name, my
     print(f"\nDDL re-read from {early['pos']}: {len(reread)} records again in "
           f"{time.monotonic() - t0:.1f} s, {len(rows)} rows, {len(ddl_again)} DDL SCHEMA "
           f"records at the live positions with the live columns, 1 merged into the next")
+
+
+# ------------------------------------------------------------------ transactions
+
+def groups(recs):
+    """[(rows of the group as (table, op, after or before image), its COMMIT)] in order;
+    asserts each COMMIT's row count and that nothing is left open after the last one."""
+    out, cur = [], []
+    for r in recs:
+        if r["type"] == "CHANGE":
+            for row in r["body"]["rows"]:
+                img = row["after"] if row["after"] is not None else row["before"]
+                cur.append((r["body"]["table"], r["body"]["op"], [v[1] for v in img]))
+        elif r["type"] == "COMMIT":
+            assert r["body"]["rows"] == len(cur), (r, cur)
+            out.append((cur, r))
+            cur = []
+    assert cur == [], f"rows after the last COMMIT: {cur}"
+    return out
+
+
+def test_it_mysql_collector_txn_rollback(stack, bin_dir, tmp_path, unique_name, mysql_conn,
+                                         db):
+    """InnoDB: BEGIN; INSERT ...; ROLLBACK is not in the binlog and gives nothing on the
+    topic — no CHANGE, no COMMIT, no SCHEMA — between the transactions around it."""
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE TABLE `{db}`.i (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=InnoDB")
+        c.execute(f"CREATE TABLE `{db}`.never (id INT PRIMARY KEY) ENGINE=InnoDB")
+    start = master_pos(mysql_conn)
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start, txn_max_ms=50,
+                        tables_include=re.escape(db) + r"\..*").start()
+    try:
+        with mysql_conn.cursor() as c:
+            c.execute(f"USE `{db}`")
+            c.execute("INSERT INTO i VALUES (1, 'before')")
+            for k in range(3):
+                c.execute("BEGIN")
+                c.execute(f"INSERT INTO i VALUES ({10 + k}, 'rolled')")
+                c.execute(f"INSERT INTO never VALUES ({k})")
+                c.execute("UPDATE i SET v = 'rolled' WHERE id = 1")
+                c.execute("ROLLBACK")
+            c.execute("BEGIN")
+            c.execute("INSERT INTO i VALUES (2, 'sp')")
+            c.execute("SAVEPOINT s1")
+            c.execute("INSERT INTO i VALUES (3, 'undone')")
+            c.execute("ROLLBACK TO SAVEPOINT s1")
+            c.execute("COMMIT")
+            c.execute("INSERT INTO i VALUES (4, 'after')")
+        recs = wait_for(stack, col.topic, lambda rs: [
+            x[0] for x in changes(rs)] == [f"{db}.i"] * 3 and n_commits(rs) >= 3)
+        time.sleep(1)                     # anything late would be here now
+        recs = records(stack, col.topic)
+    finally:
+        assert col.stop() == 0, col.text()
+    g = groups(recs)
+    print(f"\nrollback: {len(recs)} records, groups {[[x[2] for x in rows] for rows, _ in g]}")
+    assert [rows for rows, _ in g] == [[("i", "INSERT", [1, "before"])],
+                                       [("i", "INSERT", [2, "sp"])],
+                                       [("i", "INSERT", [4, "after"])]]
+    assert not [r for r in recs if r["type"] == "SCHEMA" and r["body"]["table"] == "never"]
+    assert [r["type"] for r in recs].count("FINISH") == 1
+
+
+def test_it_mysql_collector_txn_myisam(stack, bin_dir, tmp_path, unique_name, mysql_conn, db):
+    """MyISAM changes are logged as QUERY BEGIN, rows, QUERY COMMIT (no XID), one group per
+    statement, right away, even inside a transaction (MariaDB 10.11, ROW format, as
+    `mariadb-binlog -vv` shows). Each group is closed by exactly one COMMIT carrying its row
+    count, at a position after its statements; a rolled-back mixed transaction leaves its
+    MyISAM rows (they happened) and none of its InnoDB rows; one statement on both engines in
+    autocommit is one XID group with both tables' rows."""
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE TABLE `{db}`.i (id INT PRIMARY KEY) ENGINE=InnoDB")
+        c.execute(f"CREATE TABLE `{db}`.m (id INT PRIMARY KEY) ENGINE=MyISAM")
+    start = master_pos(mysql_conn)
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start, txn_max_ms=50,
+                        tables_include=re.escape(db) + r"\..*").start()
+    ends = []
+    try:
+        m = mysql_conn
+        with m.cursor() as c:
+            c.execute(f"USE `{db}`")
+
+            def run(*stmts, fail=False):
+                for s in stmts:
+                    try:
+                        c.execute(s)
+                    except Exception:
+                        assert fail, s
+                ends.append(master_pos(m))
+
+            run("INSERT INTO m VALUES (1)")                       # autocommit, 1 row
+            run("INSERT INTO m VALUES (2), (3)")                  # autocommit, 2 rows
+            run("BEGIN", "INSERT INTO m VALUES (4)", "INSERT INTO m VALUES (5)", "COMMIT")
+            run("INSERT INTO m VALUES (6), (7), (1)", fail=True)  # dup key: 6, 7 stay
+            run("BEGIN", "INSERT INTO i VALUES (1)", "INSERT INTO m VALUES (8)",
+                "INSERT INTO i VALUES (2)", "COMMIT")
+            run("BEGIN", "INSERT INTO i VALUES (3)", "INSERT INTO m VALUES (9)", "ROLLBACK")
+            run("UPDATE i, m SET i.id = i.id + 100, m.id = m.id + 100 "
+                "WHERE i.id = 1 AND m.id = 1")
+        recs = wait_for(stack, col.topic, lambda rs: n_commits(rs) >= 9)
+        time.sleep(1)                     # anything late would be here now
+        recs = records(stack, col.topic)
+    finally:
+        assert col.stop() == 0, col.text()
+    g = groups(recs)
+    got = [rows for rows, _ in g]
+    print(f"\nMyISAM: {len(recs)} records, {len(g)} COMMITs, groups "
+          f"{[[(t, x[0]) for t, _, x in rows] for rows in got]}")
+    assert got == [
+        [("m", "INSERT", [1])],
+        [("m", "INSERT", [2]), ("m", "INSERT", [3])],
+        [("m", "INSERT", [4])],                          # a MyISAM statement = its own group
+        [("m", "INSERT", [5])],
+        [("m", "INSERT", [6]), ("m", "INSERT", [7])],    # the rows before the error
+        [("m", "INSERT", [8])],                          # logged at once, before the InnoDB
+        [("i", "INSERT", [1]), ("i", "INSERT", [2])],    # part, which is one XID group
+        [("m", "INSERT", [9])],                          # ROLLBACK: MyISAM row stays, i: none
+        [("m", "UPDATE", [101]), ("i", "UPDATE", [101])],  # one statement, both engines
+    ], got
+    # each COMMIT lies after the statements before its own and at most at their end
+    # (other sessions write to the same binlog: a master position is a bound)
+    run_of = [0, 1, 2, 2, 3, 4, 4, 5, 6]
+    for (_, c), k in zip(g, run_of):
+        p = (c["pos"]["seq"], c["pos"]["offset"])
+        assert (k == 0 or pos_of(ends[k - 1]) < p) and p <= pos_of(ends[k]), (k, p, ends)
+    assert all(c["body"]["txn"] == c["pos"]["gtid"] for _, c in g)
+    assert len({c["body"]["txn"] for _, c in g}) == len(g)
