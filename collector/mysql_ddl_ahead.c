@@ -35,6 +35,22 @@
 
 #define PAGE 5000
 
+static int ident_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '$' || (unsigned char)c >= 0x80;
+}
+
+/* sql contains word w as a whole identifier (case-insensitive). */
+static int names_word(const char *sql, const char *w)
+{
+    size_t n = strlen(w);
+    for (const char *p = sql; n && (p = strcasestr(p, w)); p++)
+        if ((p == sql || !ident_char(p[-1])) && !ident_char(p[n]))
+            return 1;
+    return 0;
+}
+
 /* Does Info (SHOW BINLOG EVENTS of a Query event: "use `db`; statement")
  * change db.tb? */
 static int query_touches(const char *info, const char *db, const char *tb)
@@ -61,8 +77,9 @@ static int query_touches(const char *info, const char *db, const char *tb)
     for (int i = 0; i < nt; i++)
         if (!strcasecmp(t[i].db, db) && !strcasecmp(t[i].tb, tb))
             return 1;
-    /* more tables than we keep, or a form we do not parse: the safe side */
-    return nt == COL_MY_DDL_MAX || (nt == 0 && strcasestr(sql, tb) != NULL);
+    /* more tables than we keep, or a table statement we do not parse that
+     * names the table: the safe side */
+    return nt == COL_MY_DDL_MAX || (nt == 0 && is_ddl == 2 && names_word(sql, tb));
 }
 
 /* The binlog file after cur in SHOW BINARY LOGS; 0 when cur is the last. */

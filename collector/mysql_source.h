@@ -3,6 +3,7 @@
  *   mysql_preflight.c  connections (TLS), preflight checks, start positions
  *   mysql_schema.c     table maps by id, SCHEMA records, information_schema
  *                      look-ups, DDL statements
+ *   mysql_ddl_parse.c  which tables a DDL statement changes
  *   mysql_ddl_ahead.c  whether a later DDL on a table is in the binlog already */
 #ifndef COL_MYSQL_SOURCE_H
 #define COL_MYSQL_SOURCE_H
@@ -103,8 +104,10 @@ typedef struct col_my_ddl_target_s {
     int  gone;
 } col_my_ddl_target_t;
 
-/* Parses a statement: *is_ddl, the tables it changes (up to max, returns how
- * many), and for DROP DATABASE the database in drop_db ("" otherwise). */
+/* Parses a statement: *is_ddl (0 no, 1 DDL, 2 DDL on tables or indexes:
+ * CREATE/ALTER/DROP TABLE|INDEX, RENAME TABLE, TRUNCATE), the tables it
+ * changes (up to max, returns how many), and for DROP DATABASE the database
+ * in drop_db ("" otherwise). */
 int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
                      col_my_ddl_target_t *t, int max, int *is_ddl, char *drop_db,
                      size_t drop_db_size);

@@ -1,0 +1,253 @@
+/* shiftlog-collector, MySQL/MariaDB: which tables a DDL statement changes.
+ *
+ * Not a SQL parser: it reads the statement's first keywords and table names
+ * (quoted or bare, [db.]table), enough for CREATE/ALTER/DROP/RENAME/TRUNCATE
+ * TABLE, CREATE/DROP INDEX and DROP DATABASE as the binlog holds them. Used
+ * for the SCHEMA records at DDL events (mysql_schema.c) and to find a later
+ * DDL on a table in the binlog (mysql_ddl_ahead.c). */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mysql_source.h"
+
+/* Skips blanks and comments; returns the new position. */
+static const char *skip_ws(const char *p, const char *end)
+{
+    for (;;) {
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if (p + 1 < end && p[0] == '/' && p[1] == '*') {
+            const char *c = memmem(p + 2, (size_t)(end - p - 2), "*/", 2);
+            p = c ? c + 2 : end;
+        } else if (p + 1 < end && p[0] == '-' && p[1] == '-') {
+            while (p < end && *p != '\n')
+                p++;
+        } else if (p < end && *p == '#') {
+            while (p < end && *p != '\n')
+                p++;
+        } else {
+            return p;
+        }
+    }
+}
+
+/* Consumes keyword kw (case-insensitive, whole word) at p. */
+static int eat(const char **pp, const char *end, const char *kw)
+{
+    const char *p = skip_ws(*pp, end);
+    size_t n = strlen(kw);
+    if ((size_t)(end - p) < n || strncasecmp(p, kw, n))
+        return 0;
+    if (p + n < end && (isalnum((unsigned char)p[n]) || p[n] == '_'))
+        return 0;
+    *pp = p + n;
+    return 1;
+}
+
+/* Reads an identifier (`quoted` or bare) into out. */
+static int ident(const char **pp, const char *end, char *out, size_t outsz)
+{
+    const char *p = skip_ws(*pp, end);
+    size_t n = 0;
+    if (p < end && *p == '`') {
+        p++;
+        while (p < end) {
+            if (*p == '`') {
+                if (p + 1 < end && p[1] == '`')
+                    p++;
+                else
+                    break;
+            }
+            if (n + 1 < outsz)
+                out[n++] = *p;
+            p++;
+        }
+        if (p >= end)
+            return 0;
+        p++;
+    } else {
+        while (p < end && (isalnum((unsigned char)*p) || *p == '_' || *p == '$' ||
+                           (unsigned char)*p >= 0x80)) {
+            if (n + 1 < outsz)
+                out[n++] = *p;
+            p++;
+        }
+    }
+    out[n] = '\0';
+    *pp = p;
+    return n > 0;
+}
+
+/* [db.]table */
+static int table_name(const char **pp, const char *end, const char *def_db, char *db,
+                      char *tb, size_t sz)
+{
+    char a[256];
+    if (!ident(pp, end, a, sizeof(a)))
+        return 0;
+    const char *p = skip_ws(*pp, end);
+    if (p < end && *p == '.') {
+        *pp = p + 1;
+        snprintf(db, sz, "%s", a);
+        return ident(pp, end, tb, sz);
+    }
+    snprintf(db, sz, "%s", def_db ? def_db : "");
+    snprintf(tb, sz, "%s", a);
+    return 1;
+}
+
+/* The position after the next keyword kw (a whole word, case-insensitive)
+ * in [p, end) outside quotes and comments; NULL when there is none. */
+static const char *next_keyword(const char *p, const char *end, const char *kw)
+{
+    size_t n = strlen(kw);
+    int prev_ident = 0;
+    while (p < end) {
+        const char *q = skip_ws(p, end);
+        if (q != p) {
+            p = q;
+            prev_ident = 0;
+            continue;
+        }
+        char c = *p;
+        if (c == '\'' || c == '"' || c == '`') {
+            for (p++; p < end && *p != c; p++)
+                if (*p == '\\' && c != '`' && p + 1 < end)
+                    p++;
+            p++;                          /* the closing quote (a doubled one reopens) */
+            prev_ident = 0;
+            continue;
+        }
+        int ic = isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
+        if (ic && !prev_ident && (size_t)(end - p) >= n && !strncasecmp(p, kw, n) &&
+            (p + n == end || !(isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == '$' ||
+                               (unsigned char)p[n] >= 0x80)))
+            return p + n;
+        prev_ident = ic;
+        p++;
+    }
+    return NULL;
+}
+
+/* Appends target db.tb (gone: the statement removes it) when there is room. */
+static void add_target(col_my_ddl_target_t *t, int max, int *nt, const char *db,
+                       const char *tb, int gone)
+{
+    if (*nt >= max)
+        return;
+    snprintf(t[*nt].db, sizeof(t[*nt].db), "%s", db);
+    snprintf(t[*nt].tb, sizeof(t[*nt].tb), "%s", tb);
+    t[*nt].gone = gone;
+    (*nt)++;
+}
+
+int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
+                     col_my_ddl_target_t *t, int max, int *is_ddl, char *drop_db,
+                     size_t drop_db_size)
+{
+    const char *p = sql, *end = sql + len;
+    char db[256], tb[256], db2[256], tb2[256];
+    int nt = 0;
+    *is_ddl = 0;
+    if (drop_db_size)
+        drop_db[0] = '\0';
+
+    if (eat(&p, end, "CREATE")) {
+        *is_ddl = 1;
+        (void)(eat(&p, end, "OR") && eat(&p, end, "REPLACE"));
+        eat(&p, end, "TEMPORARY");
+        if (eat(&p, end, "TABLE")) {
+            *is_ddl = 2;
+            if (eat(&p, end, "IF"))
+                (void)(eat(&p, end, "NOT") && eat(&p, end, "EXISTS"));
+            if (table_name(&p, end, default_db, db, tb, sizeof(db)))
+                add_target(t, max, &nt, db, tb, 0);
+        } else if ((eat(&p, end, "UNIQUE") || eat(&p, end, "FULLTEXT") ||
+                    eat(&p, end, "SPATIAL") || 1) && eat(&p, end, "INDEX")) {
+            char ix[256];
+            *is_ddl = 2;
+            (void)(eat(&p, end, "IF") && eat(&p, end, "NOT") && eat(&p, end, "EXISTS"));
+            if (ident(&p, end, ix, sizeof(ix)) && eat(&p, end, "ON") &&
+                table_name(&p, end, default_db, db, tb, sizeof(db)))
+                add_target(t, max, &nt, db, tb, 0);
+        }
+    } else if (eat(&p, end, "ALTER")) {
+        *is_ddl = 1;
+        eat(&p, end, "ONLINE");
+        eat(&p, end, "IGNORE");
+        if (eat(&p, end, "TABLE")) {
+            *is_ddl = 2;
+            if (eat(&p, end, "IF"))
+                eat(&p, end, "EXISTS");
+            if (table_name(&p, end, default_db, db, tb, sizeof(db))) {
+                /* ALTER TABLE a ..., RENAME [TO|AS] b: a is gone, b has its columns
+                 * (not RENAME COLUMN / INDEX / KEY) */
+                int renamed = 0;
+                for (const char *r = p; !renamed && (r = next_keyword(r, end, "RENAME"));) {
+                    if (!eat(&r, end, "COLUMN") && !eat(&r, end, "INDEX") &&
+                        !eat(&r, end, "KEY")) {
+                        (void)(eat(&r, end, "TO") || eat(&r, end, "AS"));
+                        renamed = table_name(&r, end, default_db, db2, tb2, sizeof(db2));
+                    }
+                }
+                add_target(t, max, &nt, db, tb, renamed);
+                if (renamed)
+                    add_target(t, max, &nt, db2, tb2, 0);
+            }
+        }
+    } else if (eat(&p, end, "DROP")) {
+        *is_ddl = 1;
+        eat(&p, end, "TEMPORARY");
+        if (eat(&p, end, "TABLE")) {
+            if (eat(&p, end, "IF"))
+                eat(&p, end, "EXISTS");
+            *is_ddl = 2;                 /* DROP TABLE a, b, ... */
+            while (table_name(&p, end, default_db, db, tb, sizeof(db))) {
+                add_target(t, max, &nt, db, tb, 1);
+                const char *q = skip_ws(p, end);
+                if (q >= end || *q != ',')
+                    break;
+                p = q + 1;
+            }
+        } else if (eat(&p, end, "INDEX")) {
+            char ix[256];
+            *is_ddl = 2;
+            (void)(eat(&p, end, "IF") && eat(&p, end, "EXISTS"));
+            if (ident(&p, end, ix, sizeof(ix)) && eat(&p, end, "ON") &&
+                table_name(&p, end, default_db, db, tb, sizeof(db)))
+                add_target(t, max, &nt, db, tb, 0);
+        } else if (eat(&p, end, "DATABASE") || eat(&p, end, "SCHEMA")) {
+            if (eat(&p, end, "IF"))
+                eat(&p, end, "EXISTS");
+            if (ident(&p, end, db, sizeof(db)) && drop_db_size)
+                snprintf(drop_db, drop_db_size, "%s", db);
+        }
+    } else if (eat(&p, end, "RENAME")) {
+        *is_ddl = 1;
+        /* RENAME TABLE a TO b [, c TO d ...] */
+        if (eat(&p, end, "TABLE") || eat(&p, end, "TABLES")) {
+            *is_ddl = 2;
+            for (;;) {
+                if (!table_name(&p, end, default_db, db, tb, sizeof(db)) ||
+                    !eat(&p, end, "TO") ||
+                    !table_name(&p, end, default_db, db2, tb2, sizeof(db2)))
+                    break;
+                add_target(t, max, &nt, db, tb, 1);
+                add_target(t, max, &nt, db2, tb2, 0);
+                const char *q = skip_ws(p, end);
+                if (q >= end || *q != ',')
+                    break;
+                p = q + 1;
+            }
+        }
+    } else if (eat(&p, end, "TRUNCATE")) {
+        *is_ddl = 2;
+        eat(&p, end, "TABLE");
+        if (table_name(&p, end, default_db, db, tb, sizeof(db)))
+            add_target(t, max, &nt, db, tb, 0);
+    }
+    return nt;
+}
+
