@@ -1,5 +1,6 @@
 #!/bin/sh
-# Avro codec throughput: encode/decode records/s for a 10-column CHANGE batch
+# Avro codec throughput: encode/decode records/s for a 10-column CHANGE batch, against
+# avro-c's generic writer and reader (sl_avro_*_generic) in the same run,
 # of 1 and 100 rows (update: before + after images). Usage: bench/avro_codec.sh [seconds]
 set -e
 cd "$(dirname "$0")/.."

@@ -2,7 +2,10 @@
  *
  * The schema (schemas/shiftlog_record_v1.avsc, compiled in as
  * sl_schema_record_v1_json) is parsed once per codec, and one avro-c generic
- * value is built for encoding and one for decoding; both are reused. Encoding
+ * value is built for encoding and one for decoding; both are reused. The
+ * services encode with sl_avro_write.c and decode with sl_avro_read.c, which
+ * work on the bytes directly; this generic path (sl_avro_encode_generic,
+ * sl_avro_decode_generic) is their oracle in the unit tests. Encoding
  * hands avro-c the record's own strings and bytes (wrapped buffers without a
  * free function: no copy), writes into a reused memory buffer after the
  * 10-byte single-object header, and doubles the buffer on ENOSPC. Decoding
@@ -415,9 +418,9 @@ static int enc_record(avro_value_t *top, const sl_record_t *rec, enc_ctx_t *ctx)
     return EINVAL;
 }
 
-sl_err_t sl_avro_encode(sl_avro_codec_t *c, const sl_record_t *rec,
-                        const void **buf, size_t *len,
-                        char *errstr, size_t errstr_size)
+sl_err_t sl_avro_encode_generic(sl_avro_codec_t *c, const sl_record_t *rec,
+                                const void **buf, size_t *len,
+                                char *errstr, size_t errstr_size)
 {
     enc_ctx_t ctx = { NULL, 0, 0, 0 };
     int rc = enc_record(&c->enc, rec, &ctx);
@@ -432,6 +435,8 @@ sl_err_t sl_avro_encode(sl_avro_codec_t *c, const sl_record_t *rec,
             where, ctx.what ? ctx.what : avro_strerror());
     }
     for (;;) {
+        /* the buffer is shared with sl_avro_encode(), which may have moved it */
+        avro_writer_memory_set_dest(c->writer, c->buf + HDR_LEN, (int64_t)(c->cap - HDR_LEN));
         avro_writer_reset(c->writer);
         rc = avro_value_write(c->writer, &c->enc);
         if (rc != ENOSPC)

@@ -76,6 +76,11 @@ static inline int frame_long(frame_t *f, int64_t *out)
 /* The C3 01 magic and the schema fingerprint (sl_avro_decode.c). */
 sl_err_t sl_avro_check_header(const sl_avro_codec_t *c, const void *buf, size_t len,
                               char *errstr, size_t errstr_size);
+/* The generic encoder: avro-c's value setters and writer (sl_avro.c). Same
+ * contract and bytes as sl_avro_encode(); the unit tests' oracle. */
+sl_err_t sl_avro_encode_generic(sl_avro_codec_t *c, const sl_record_t *rec,
+                                const void **buf, size_t *len,
+                                char *errstr, size_t errstr_size);
 /* The generic decoder: a framing pass, then avro-c's reader (sl_avro_decode.c).
  * Same contract and results as sl_avro_decode(); the unit tests' oracle. */
 sl_err_t sl_avro_decode_generic(sl_avro_codec_t *c, const void *buf, size_t len,
