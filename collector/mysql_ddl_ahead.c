@@ -218,6 +218,9 @@ sl_err_t col_my_fetch_event(const col_conf_t *conf, const char *file, uint64_t p
     mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, (unsigned long)pos);
     mariadb_rpl_optionsv(rpl, MARIADB_RPL_SERVER_ID, (unsigned int)0);
     mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS, (unsigned int)MARIADB_RPL_BINLOG_DUMP_NON_BLOCK);
+    /* from here on a failure is this event's, not the connection's: the
+     * caller falls back (SL_ERR_UNSUPPORTED) instead of retrying forever */
+    err = SL_ERR_UNSUPPORTED;
     if (mariadb_rpl_open(rpl)) {
         snprintf(errstr, errstr_size, "binlog dump from %s:%" PRIu64 " refused: %s", file, pos,
                  mysql_error(m));

@@ -127,7 +127,9 @@ sl_err_t col_my_ddl_ahead(MYSQL *m, const char *file, uint64_t pos, const char *
 
 /* Reads the one binlog event of the given type at file:pos over its own
  * connection and binlog dump (server_id 0); *body = its body (after the
- * 19-byte header, without the checksum), malloc'ed: the caller frees it. */
+ * 19-byte header, without the checksum), malloc'ed: the caller frees it.
+ * SL_ERR_DB: no connection; SL_ERR_UNSUPPORTED / SL_ERR_DECODE: the dump was
+ * refused or did not give that event. */
 sl_err_t col_my_fetch_event(const col_conf_t *conf, const char *file, uint64_t pos, int type,
                             uint8_t **body, size_t *len, char *errstr, size_t errstr_size);
 
