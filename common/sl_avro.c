@@ -452,11 +452,7 @@ sl_err_t sl_avro_encode_generic(sl_avro_codec_t *c, const sl_record_t *rec,
     if (rc)
         ERR(SL_ERR_ENCODE, "avro encode of %s record from source \"%s\": %s",
             sl_rec_type_name(rec->type), rec->source ? rec->source : "", avro_strerror());
-    unsigned char *h = (unsigned char *)c->buf;
-    h[0] = 0xC3;
-    h[1] = 0x01;
-    for (int i = 0; i < 8; i++)
-        h[2 + i] = (unsigned char)(c->fp >> (8 * i));
+    sl_avro_put_header(c);
     *buf = c->buf;
     *len = HDR_LEN + (size_t)avro_writer_tell(c->writer);
     return SL_OK;

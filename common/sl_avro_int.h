@@ -73,6 +73,17 @@ static inline int frame_long(frame_t *f, int64_t *out)
     return frame_fail(f, "a number longer than 10 bytes%.0lld", 0);
 }
 
+/* Writes the 10-byte single-object header (C3 01 + fingerprint, little-endian)
+ * at the start of the codec's buffer. */
+static inline void sl_avro_put_header(sl_avro_codec_t *c)
+{
+    unsigned char *h = (unsigned char *)c->buf;
+    h[0] = 0xC3;
+    h[1] = 0x01;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)(c->fp >> (8 * i));
+}
+
 /* The C3 01 magic and the schema fingerprint (sl_avro_decode.c). */
 sl_err_t sl_avro_check_header(const sl_avro_codec_t *c, const void *buf, size_t len,
                               char *errstr, size_t errstr_size);

@@ -65,28 +65,19 @@ static int rd_int(rd_t *r, int32_t *v)
     return 0;
 }
 
-/* An enum symbol in [0, nsym) or a union branch in [0, nbr). */
-static int rd_enum(rd_t *r, int nsym, int *v)
+/* An index in [0, n): an enum symbol or a union branch (what says which). */
+static int rd_index(rd_t *r, int n, int *v, const char *what)
 {
     int64_t x;
     if (rd_long(r, &x))
         return -1;
-    if (x < 0 || x >= nsym)
-        return framefail(r, "enum symbol %lld out of range", (long long)x);
+    if (x < 0 || x >= n)
+        return framefail(r, what, (long long)x);
     *v = (int)x;
     return 0;
 }
-
-static int rd_branch(rd_t *r, int nbr, int *v)
-{
-    int64_t x;
-    if (rd_long(r, &x))
-        return -1;
-    if (x < 0 || x >= nbr)
-        return framefail(r, "union branch %lld out of range", (long long)x);
-    *v = (int)x;
-    return 0;
-}
+#define rd_enum(r, nsym, v)  rd_index(r, nsym, v, "enum symbol %lld out of range")
+#define rd_branch(r, nbr, v) rd_index(r, nbr, v, "union branch %lld out of range")
 
 static int rd_raw(rd_t *r, size_t n, const unsigned char **p)
 {

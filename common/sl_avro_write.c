@@ -286,11 +286,7 @@ sl_err_t sl_avro_encode(sl_avro_codec_t *c, const sl_record_t *rec,
         ERR(SL_ERR_ENCODE, "avro encode of %s record from source \"%s\"%s: %s",
             sl_rec_type_name(rec->type), rec->source ? rec->source : "", where, w.what);
     }
-    unsigned char *h = (unsigned char *)c->buf;
-    h[0] = 0xC3;
-    h[1] = 0x01;
-    for (int i = 0; i < 8; i++)
-        h[2 + i] = (unsigned char)(c->fp >> (8 * i));
+    sl_avro_put_header(c);
     *buf = c->buf;
     *len = w.len;
     return SL_OK;
