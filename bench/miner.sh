@@ -5,6 +5,9 @@
 #   N=20000 WORKERS="1 2 4" SUPPLEMENT="false true" bench/miner.sh
 #   MINER_BIN="/old/bin/shiftlog-miner bin/shiftlog-miner" bench/miner.sh
 #                                  (several miners, e.g. of two commits, on the same topic and run)
+#   BENCH_MONGO=private bench/miner.sh   the log in a private MongoDB stand-in started for the run
+#                                  (same jars, own port, 1 GB heap): nothing else on the shared
+#                                  stand-in (other runs' data, their clean-ups) weighs on the figures
 # 1. N single-row INSERTs in transactions of 10 rows go through the real MariaDB collector into
 #    a fresh topic (N changes + N/10 commits + schema records).
 # 2. For each supplement.full.fields value and worker_num: shiftlog-miner from the topic's start
@@ -64,6 +67,16 @@ sys.exit(1)
 PY
 }
 for MB in $MINER_BIN; do [ -x "$MB" ] || { echo "$MB: run make first" >&2; exit 1; }; done
+if [ "${BENCH_MONGO:-}" = private ]; then
+    MPORT=$("$SL_PYTHON" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+    java -Xmx1g -cp "$SL_MONGO_LIBS/*" deploy/local/mongo/Launcher.java --host 127.0.0.1 \
+        --port "$MPORT" --store memory >"$WORK/mongo.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 300); do grep -q '^shiftlog-mongo ready' "$WORK/mongo.log" && break; sleep 0.1; done
+    grep -q '^shiftlog-mongo ready' "$WORK/mongo.log" || { cat "$WORK/mongo.log"; exit 1; }
+    SL_MONGO_URI=mongodb://127.0.0.1:$MPORT
+    echo "== the log in a private MongoDB stand-in on port $MPORT"
+fi
 
 echo "== $N changes into the topic shiftlog_$TAG.$TAG through the MariaDB collector"
 my -e "CREATE DATABASE $DB; CREATE TABLE $DB.t (id INT PRIMARY KEY, a INT, b BIGINT, c VARCHAR(32),
@@ -79,13 +92,14 @@ awk -v n="$N" -v db="$DB" 'BEGIN {
 }' > "$WORK/load.sql"
 my < "$WORK/load.sql"
 "$BIN/shiftlog-collector" -c examples/local/collector-mysql.conf -X source.name="$TAG" \
-    -X topic.prefix="shiftlog_$TAG" -X start.position="$F0:$P0" \
+    -X topic.prefix="shiftlog_$TAG" -X start.position="$F0:$P0" -X tables.include="$DB\\..*" \
     -X source.server_id=$((RANDOM * 7 + 5000)) -X log.level=warn 2>"$WORK/collector.log" &
-PIDS+=($!)
+COLPID=$!
+PIDS+=($COLPID)
 TOPIC="shiftlog_$TAG.$TAG"
-# other tests may write into MariaDB meanwhile: the topic then holds their changes too (they
-# are mined like ours). Wait for our N rows, stop the collector, read the topic to its end.
-read -r END EXPECT < <("$SL_PYTHON" - "$SL_KAFKA_BROKERS" "$TOPIC" "$N" "$DB" "${PIDS[0]}" <<'PY'
+# the collector takes only the bench's table (other runs may write into MariaDB meanwhile).
+# Wait for our N rows, stop the collector, read the topic to its end.
+read -r END EXPECT < <("$SL_PYTHON" - "$SL_KAFKA_BROKERS" "$TOPIC" "$N" "$DB" "$COLPID" <<'PY'
 import os, signal, sys, time
 sys.path.insert(0, "tests/it")
 import slavro
@@ -121,7 +135,7 @@ while time.time() < deadline:
 print(last + 1, docs)
 PY
 )
-wait "${PIDS[0]}" 2>/dev/null || true
+wait "$COLPID" 2>/dev/null || true
 echo "   topic holds offsets 0..$((END - 1)): $EXPECT log documents (changes, commits, schemas)"
 
 cat > "$WORK/raw.c" <<'C'
@@ -183,7 +197,7 @@ for S in $SUPPLEMENT; do
 for W in $WORKERS; do
     MDB="${TAG}_b${NB}s${S:0:1}w$W"
     t0=$(now)
-    "$MB" -c examples/local/miner.conf -X source.name="$TAG" \
+    "$MB" -c examples/local/miner.conf -X source.name="$TAG" -X log.uri="$SL_MONGO_URI" \
         -X topic.prefix="shiftlog_$TAG" -X log.database="$MDB" -X log.collection="$TAG" -X worker_num="$W" \
         -X supplement.full.fields="$S" -X kafka.group.id="$MDB" -X log.level=warn 2>"$WORK/miner$W.log" &
     MP=$!
