@@ -1,13 +1,16 @@
 """Shared mining end to end (issue 6, "Appliers read the shared log"): a real MariaDB workload →
-collector → Kafka → miner → the shared log in the MongoDB stand-in, and an applier task with
+one collector → Kafka → one miner → the shared log in the MongoDB stand-in, feeding two
+appliers: one into MongoDB from the live topic from the start, and one into PostgreSQL with
 `source.type = mongolog` started late — after the topic's early part was deleted
-(DeleteRecordsCommand), so only the log still has the early changes — into PostgreSQL.
+(DeleteRecordsCommand, as Kafka retention would: the changes are then only in the log, as after
+the source purged its binlog; the shared stack's binlogs are not purged, other runs read them).
 
   it_shared_mining_late_applier_from_log_then_topic
-      the target equals the source from the log alone; more changes arrive through the
-      hand-over to the live topic (at the stored offset + 1); a kill -9 of the applier in the
-      middle of more changes and a restart (it resumes from the target's stored position, on
-      the log, then hands over again) → still exactly the source's rows.
+      the MongoDB target equals the source all along; the PostgreSQL target equals the source
+      from the log alone; more changes arrive through the hand-over to the live topic (at the
+      stored offset + 1); a kill -9 of the late applier in the middle of more changes and a
+      restart (it resumes from the target's stored position, on the log, then hands over
+      again) → both targets still exactly the source's rows.
 """
 
 import json
@@ -18,6 +21,7 @@ import time
 import pytest
 
 from conftest import pg_connect
+from e2e_util import applier as example_applier, mongo_client, mongo_rows
 from test_mysql_collector import Collector, master_pos
 from test_miner_util import Miner, topic_end
 from test_applier_pg import Applier, stored_offset
@@ -60,6 +64,26 @@ def txns(conn, db, rng, n, ids):
                     ids.discard(i)
                     c.execute(f"DELETE FROM `{db}`.acct WHERE id = %s", (i,))
             c.execute("COMMIT")
+
+
+def mg_rows(client, db):
+    rows, _ = mongo_rows(client, db, "acct", ["id", "bal", "note", "amt"], ["id"])
+    return [(i, b, n, str(a)) for i, b, n, a in rows]
+
+
+def wait_equal_mongo(mysql_conn, client, db, mg_db, app, timeout=40):
+    deadline = time.monotonic() + timeout
+    want = got = None
+    while time.monotonic() < deadline:
+        want, got = src_rows(mysql_conn, db), mg_rows(client, mg_db)
+        if want == got:
+            return want
+        assert app.alive(), f"MongoDB applier exited:\n{app.text()[-4000:]}"
+        time.sleep(0.2)
+    missing = sorted(set(want) - set(got))[:3]
+    extra = sorted(set(got) - set(want))[:3]
+    raise AssertionError(f"MongoDB target != source after {timeout}s ({len(want)} vs {len(got)} "
+                         f"rows; missing {missing}, unexpected {extra}):\n{app.text()[-4000:]}")
 
 
 def wait_log(app, pattern, count=1, timeout=15):
@@ -108,16 +132,27 @@ def test_it_shared_mining_late_applier_from_log_then_topic(stack, bin_dir, tmp_p
         c.execute(f"CREATE TABLE `{db}`.acct (id INT PRIMARY KEY, bal BIGINT, "
                   f"note VARCHAR(40), amt DECIMAL(20,4))")
     col = Collector(bin_dir, stack, tmp_path, unique_name("src"), unique_name("it"),
-                    master_pos(mysql_conn))
+                    master_pos(mysql_conn), tables_include=re.escape(db) + r"\..*")
     mongo_db = unique_name("mlog")
     miner = Miner(bin_dir, stack, tmp_path, col.source, col.prefix, mongo_db)
     tdb, pg = target_pg
+    mg_db = unique_name("shmg")
+    mg = mongo_client(stack)
+    # the first task: MongoDB, from the live topic, from the start
+    mga = example_applier(bin_dir, "mysql-to-mongo", tmp_path, "applier-mongo", {
+        "task.name": unique_name("mgtask"), "source.topic": col.topic,
+        "target.host": "127.0.0.1", "target.port": stack["SL_MONGO_URI"].rsplit(":", 1)[1],
+        "target.database": mg_db, "tables": f"{db}.*", "map.tables": f"{db}.*={mg_db}.*",
+        "tables.exclude": "", "kafka.bootstrap.servers": stack["SL_KAFKA_BROKERS"],
+        "http.listen": "off", "flush.interval.ms": "100ms"})
     app = None
     try:
         col.start()
         miner.start()
         ids = set()
         txns(mysql_conn, db, rng, 60, ids)
+        mga.start()
+        wait_equal_mongo(mysql_conn, mg, db, mg_db, mga)
         # the early part: mined, then deleted from the topic
         deadline = time.monotonic() + 30
         while topic_end(stack, col.topic)[1] < 60 * 2 and time.monotonic() < deadline:
@@ -141,9 +176,10 @@ def test_it_shared_mining_late_applier_from_log_then_topic(stack, bin_dir, tmp_p
         app = Applier(bin_dir, stack, task, col.topic, tdb, *extra, logfile=log).start()
         # 1. only the log has these changes
         wait_equal(mysql_conn, pg, db, app)
-        # 2. more changes: the hand-over to the live topic
+        # 2. more changes: the hand-over to the live topic; the first task goes on
         txns(mysql_conn, db, rng, 40, ids)
         wait_equal(mysql_conn, pg, db, app)
+        wait_equal_mongo(mysql_conn, mg, db, mg_db, mga)
         at = wait_log(app, r"handing over to \S+ \[0\] at offset (\d+)")
         assert int(at[0]) >= end, (at, end)
         assert stored_offset(pg, task) >= end
@@ -163,6 +199,7 @@ def test_it_shared_mining_late_applier_from_log_then_topic(stack, bin_dir, tmp_p
         txns(mysql_conn, db, rng, 20, ids)
         rows = wait_equal(mysql_conn, pg, db, app)
         assert len(rows) > 20
+        assert wait_equal_mongo(mysql_conn, mg, db, mg_db, mga) == rows
         text = app.log()
         wait_log(app, r"handing over to", count=2)
         text = app.log()
@@ -171,6 +208,8 @@ def test_it_shared_mining_late_applier_from_log_then_topic(stack, bin_dir, tmp_p
     finally:
         if app:
             app.stop()
+        mga.stop()
+        mg.close()
         miner.close()
         col.stop()
         with mysql_conn.cursor() as c:
