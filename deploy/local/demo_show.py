@@ -3,6 +3,9 @@
   shiftlog cat TOPIC ... | demo_show.py cat      one line per record, one per row change
   demo_show.py mongo URI DB COLL...              the documents of each collection, one a line
   demo_show.py mongo-sig URI DB COLL:F1,F2 ...   a signature of the documents (for the wait)
+  demo_show.py log-has URI DB COLL TABLE F=V     "yes" once the shared log holds an update of
+                                                 TABLE setting F to V, below the watermark
+  shiftlog log query ... | demo_show.py log      one line per log document
 """
 import json
 import sys
@@ -69,6 +72,26 @@ def mongo_sig(uri, db, specs):
         print(f"{coll}:" + ";".join(rows))
 
 
+def log_has(uri, db, coll, table, fv):
+    """The miner wrote the update and everything before it (the progress watermark)."""
+    import pymongo
+    f, v = fv.split("=", 1)
+    c = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)[db]
+    doc = c[coll].find_one({"table": table, "op": "update", f"after.{f}": v})
+    prog = c[coll + "__control"].find_one({"_id": "progress"}) or {}
+    print("yes" if doc and prog.get("watermark", "") >= doc["_id"] else "no")
+
+
+def show_log():
+    for line in sys.stdin:
+        d = json.loads(line)
+        img = d.get("after") or d.get("before") or {}
+        what = ", ".join(f"{k}={short(v)}" for k, v in img.items()) if d["op"] not in (
+            "commit", "schema") else (f"txn {d.get('txn', '')}, {d.get('rows', '')} row(s)"
+                                      if d["op"] == "commit" else d.get("table", ""))
+        print(f"  {d['_id'][-12:]} {d['op']:<7} {d.get('table', ''):<16} {what}"[:150])
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "cat"
     if cmd == "cat":
@@ -77,5 +100,9 @@ if __name__ == "__main__":
         show_mongo(sys.argv[2], sys.argv[3], sys.argv[4:])
     elif cmd == "mongo-sig":
         mongo_sig(sys.argv[2], sys.argv[3], sys.argv[4:])
+    elif cmd == "log-has":
+        log_has(*sys.argv[2:7])
+    elif cmd == "log":
+        show_log()
     else:
         sys.exit(f"demo_show.py: unknown command {cmd}")
