@@ -89,8 +89,8 @@ static const sl_conf_entry_t mine_conf_table[] = {
     SL_CONF_INT("worker_num", mine_conf_t, worker_num, "1", 1, 64, 0,
                 "Writer threads (changes of one key always go to the same worker)."),
     SL_CONF_INT("read_batch", mine_conf_t, read_batch, "2000", 1, 100000, 0,
-                "Records consumed from Kafka per batch (the memory bound: one batch in "
-                "flight)."),
+                "Records consumed from Kafka per batch (the memory bound: one batch is "
+                "written while the next one is read)."),
     SL_CONF_INT("write_batch", mine_conf_t, write_batch, "1000", 1, 100000, 0,
                 "Documents per insert_many request of a writer."),
     SL_CONF_DURATION("flush.interval", mine_conf_t, flush_interval_ms, "100ms", 1, 60000, 0,
