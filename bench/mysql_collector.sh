@@ -3,8 +3,9 @@
 #   bench/mysql_collector.sh            N=200000 single-row changes (autocommit each)
 #   N=1000000 bench/mysql_collector.sh
 #   TXN=10 N=1000000 bench/mysql_collector.sh     10 single-row statements per transaction
-# Every statement changes one row (one rows event each); TXN (default 1) statements share a
-# transaction, so a run publishes N change records and N/TXN COMMIT markers.
+#   ROWS=100 N=1000000 bench/mysql_collector.sh   100-row statements (autocommit)
+# Every statement changes ROWS rows (default 1: one rows event each); TXN (default 1)
+# statements share a transaction.
 # The changes (1/2 INSERT, 1/4 UPDATE, 1/4 DELETE on a 10-column table) are written to the
 # binlog first; then, over exactly that range:
 #   mariadb-binlog --read-from-remote-server --base64-output=decode-rows -vv  > /dev/null
@@ -19,7 +20,10 @@ cd "$ROOT"
 eval "$(deploy/local/env)"
 N=${N:-200000}
 TXN=${TXN:-1}
-NTXN=$(( (N + TXN - 1) / TXN ))       # COMMIT markers the run publishes
+ROWS=${ROWS:-1}
+INS=$((N / 2)); UPD=$((N / 4)); DEL=$((N - INS - UPD))
+STMTS=$(( (INS + ROWS - 1) / ROWS + (UPD + ROWS - 1) / ROWS + (DEL + ROWS - 1) / ROWS ))
+NTXN=$(( (STMTS + TXN - 1) / TXN ))      # COMMIT markers the run publishes
 BIN=${SHIFTLOG_BIN:-bin}
 TAG=bench_$$_$RANDOM
 DB=$TAG
@@ -38,11 +42,11 @@ hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 [ -x "$BIN/shiftlog-collector" ] || { echo "run make first" >&2; exit 1; }
 
-echo "== writing $N single-row changes to the binlog, $TXN per transaction (database $DB)"
+echo "== writing $N changes to the binlog: $ROWS-row statements, $TXN per transaction (database $DB)"
 my -e "CREATE DATABASE $DB; CREATE TABLE $DB.t (id INT PRIMARY KEY, a INT, b BIGINT, c VARCHAR(32),
        d DECIMAL(12,2), e DATETIME(6), f DOUBLE, g TINYINT, h CHAR(8), i TEXT)"
 read -r F0 P0 < <(my -N -e "SHOW MASTER STATUS" | awk '{print $1, $2}')
-awk -v n="$N" -v db="$DB" -v txn="$TXN" '
+awk -v n="$N" -v db="$DB" -v txn="$TXN" -v rows="$ROWS" '
 function stmt(s) {            # TXN statements per transaction
     if (txn > 1 && k % txn == 0) printf "BEGIN;\n";
     print s; k++;
@@ -51,13 +55,19 @@ function stmt(s) {            # TXN statements per transaction
 BEGIN {
     ins = int(n / 2); upd = int(n / 4); del = n - ins - upd; k = 0;
     print "SET autocommit=1;";
-    for (i = 1; i <= ins; i++)
-        stmt(sprintf("INSERT INTO %s.t VALUES (%d,%d,%d,\"row %d\",%d.25,\"2026-11-25 10:00:00.%06d\",%d.5,%d,\"ch%d\",\"text %d\");",
-               db, i, i, i * 1000003, i, i, i % 1000000, i, i % 100, i % 1000, i));
-    for (i = 1; i <= upd; i++)
-        stmt(sprintf("UPDATE %s.t SET a=a+1, c=\"upd %d\" WHERE id=%d;", db, i, i));
-    for (i = 1; i <= del; i++)
-        stmt(sprintf("DELETE FROM %s.t WHERE id=%d;", db, ins - i + 1));
+    for (i = 1; i <= ins; i += rows) {
+        v = "";
+        for (j = i; j < i + rows && j <= ins; j++)
+            v = v sprintf("%s(%d,%d,%d,\"row %d\",%d.25,\"2026-11-25 10:00:00.%06d\",%d.5,%d,\"ch%d\",\"text %d\")",
+                          j > i ? "," : "", j, j, j * 1000003, j, j, j % 1000000, j, j % 100, j % 1000, j);
+        stmt(sprintf("INSERT INTO %s.t VALUES %s;", db, v));
+    }
+    for (i = 1; i <= upd; i += rows)
+        stmt(sprintf("UPDATE %s.t SET a=a+1, c=CONCAT(\"upd \", id) WHERE id BETWEEN %d AND %d;", db, i,
+                     (i + rows - 1 < upd ? i + rows - 1 : upd)));
+    for (i = 1; i <= del; i += rows)
+        stmt(sprintf("DELETE FROM %s.t WHERE id BETWEEN %d AND %d;", db, ins - (i + rows - 1 < del ? i + rows - 1 : del) + 1,
+                     ins - i + 1));
     if (txn > 1 && k % txn != 0) printf "COMMIT;\n";
 }' > "$WORK/load.sql"
 t0=$(now)
@@ -111,6 +121,7 @@ kafka.linger.ms = 20
 txn.max.ms = ${TXN_MS:-500}
 txn.max.messages = ${TXN_MSGS:-50000}
 http.listen = 127.0.0.1:0
+${COL_CONF:-}
 EOF
 ${COL_WRAP:-} "$BIN/shiftlog-collector" -c "$WORK/collector.conf" 2> "$WORK/collector.log" &   # COL_WRAP: e.g. a profiler (figures are then its own)
 COL_PID=$!
