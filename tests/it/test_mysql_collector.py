@@ -13,7 +13,8 @@ process with a config file (issue 4):
   it_mysql_collector_big_txn_bounded_memory    200k rows in one transaction, batch.max.rows=1000
                                                -> all rows, peak RSS bounded (measured)
   it_mysql_collector_preflight_*               missing grants, a start position not on the server,
-                                               a bad start.position -> exit 1 and the fix
+                                               a bad start.position, binlog_format=STATEMENT (on a
+                                               private MariaDB) -> exit 1 and the fix
   it_mysql_collector_ddl_mid_stream            ALTER TABLE ADD COLUMN -> SCHEMA with the DDL, then
                                                rows with the new column
   it_mysql_collector_table_filter              tables.include / tables.exclude
@@ -29,12 +30,15 @@ process with a config file (issue 4):
 Every test uses its own database, source name and topic prefix (its own <prefix>._offsets).
 """
 
+import contextlib
 import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -594,18 +598,64 @@ def test_it_mysql_collector_preflight_start_position(stack, bin_dir, tmp_path, u
     assert 'start.position "yesterday" is not earliest, latest, file:pos' in r.stderr
 
 
-@pytest.mark.skipif(not os.environ.get("SHIFTLOG_IT_GLOBALS"),
-                    reason="changes GLOBAL binlog_format on the shared server: "
-                           "set SHIFTLOG_IT_GLOBALS=1 when no other test runs")
-def test_it_mysql_collector_preflight_statement_format(stack, bin_dir, tmp_path, unique_name,
-                                                       mysql_conn):
-    with mysql_conn.cursor() as c:
-        c.execute("SET GLOBAL binlog_format = STATEMENT")
+@contextlib.contextmanager
+def private_mariadb(*settings):
+    """A private, throw-away MariaDB (mariadb-install-db into a temp dir, a free random port,
+    root over the unix socket, a `cdc`@127.0.0.1 user with the collector's grants), started
+    with the given my.cnf lines and removed on exit; the shared server is not touched.
+    Yields (port, cdc password)."""
+    import socket
+    d = Path(tempfile.mkdtemp(prefix="mypriv", dir="/tmp"))
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        port = so.getsockname()[1]
+    cnf = d / "my.cnf"
+    cnf.write_text(f"""[client-server]
+port = {port}
+socket = {d}/sock
+[mariadbd]
+user = root
+datadir = {d}/data
+pid-file = {d}/pid
+log-error = {d}/err
+bind-address = 127.0.0.1
+skip-name-resolve
+server_id = 7
+log_bin = binlog
+innodb_buffer_pool_size = 16M
+""" + "".join(f"{x}\n" for x in settings))
+    proc = None
     try:
-        r = run_once(new_collector(bin_dir, stack, tmp_path, unique_name, "latest"))
+        subprocess.run(["mariadb-install-db", f"--defaults-file={cnf}",
+                        "--auth-root-authentication-method=socket", "--skip-test-db"],
+                       check=True, capture_output=True, timeout=120)
+        proc = subprocess.Popen(["mariadbd", f"--defaults-file={cnf}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cli = ["mariadb", f"--defaults-file={cnf}", "--protocol=socket", "-uroot"]
+        deadline = time.monotonic() + 60
+        while subprocess.run(cli + ["-e", "SELECT 1"], capture_output=True).returncode:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"private MariaDB did not start:\n"
+                                     f"{(d / 'err').read_text() if (d / 'err').exists() else ''}")
+            time.sleep(0.2)
+        subprocess.run(cli + ["-e", "CREATE USER cdc@'127.0.0.1' IDENTIFIED BY 'pw'; "
+                              "GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT, RELOAD, "
+                              "SHOW DATABASES ON *.* TO cdc@'127.0.0.1'"], check=True,
+                       capture_output=True)
+        yield port, "pw"
     finally:
-        with mysql_conn.cursor() as c:
-            c.execute("SET GLOBAL binlog_format = ROW")
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_it_mysql_collector_preflight_statement_format(stack, bin_dir, tmp_path, unique_name):
+    """binlog_format=STATEMENT on a private, throw-away MariaDB (the shared one stays ROW)."""
+    with private_mariadb("binlog_format = STATEMENT") as (port, pw):
+        col = new_collector(bin_dir, stack, tmp_path, unique_name, "latest",
+                            source_port=port, source_user="cdc", source_password=pw)
+        r = run_once(col)
     assert r.returncode == 1, r.stderr
     assert "binlog_format is STATEMENT, shiftlog needs ROW (SET GLOBAL binlog_format = ROW" \
         in r.stderr
