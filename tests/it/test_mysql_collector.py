@@ -601,9 +601,9 @@ def test_it_mysql_collector_preflight_start_position(stack, bin_dir, tmp_path, u
 @contextlib.contextmanager
 def private_mariadb(*settings):
     """A private, throw-away MariaDB (mariadb-install-db into a temp dir, a free random port,
-    root over the unix socket, a `cdc`@127.0.0.1 user with the collector's grants), started
-    with the given my.cnf lines and removed on exit; the shared server is not touched.
-    Yields (port, cdc password)."""
+    `root`@127.0.0.1 and a `cdc`@127.0.0.1 user with the collector's grants, both with password
+    "pw"), started with the given my.cnf lines and removed on exit; the shared server is not
+    touched. Yields (port, password)."""
     import socket
     d = Path(tempfile.mkdtemp(prefix="mypriv", dir="/tmp"))
     with socket.socket() as so:
@@ -640,8 +640,10 @@ innodb_buffer_pool_size = 16M
             time.sleep(0.2)
         subprocess.run(cli + ["-e", "CREATE USER cdc@'127.0.0.1' IDENTIFIED BY 'pw'; "
                               "GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT, RELOAD, "
-                              "SHOW DATABASES ON *.* TO cdc@'127.0.0.1'"], check=True,
-                       capture_output=True)
+                              "SHOW DATABASES ON *.* TO cdc@'127.0.0.1'; "
+                              "CREATE USER root@'127.0.0.1' IDENTIFIED BY 'pw'; "
+                              "GRANT ALL ON *.* TO root@'127.0.0.1' WITH GRANT OPTION"],
+                       check=True, capture_output=True)
         yield port, "pw"
     finally:
         if proc and proc.poll() is None:

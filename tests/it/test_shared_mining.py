@@ -11,6 +11,13 @@ the source purged its binlog; the shared stack's binlogs are not purged, other r
       stored offset + 1); a kill -9 of the late applier in the middle of more changes and a
       restart (it resumes from the target's stored position, on the log, then hands over
       again) → both targets still exactly the source's rows.
+
+  it_shared_mining_late_task_after_binlog_purge
+      the same with the source's binlog really purged: a private, throw-away MariaDB (so the
+      shared stack's binlogs stay) → collector → miner; then PURGE BINARY LOGS (a collector
+      asked for the early positions now fails: they are gone from the source) and the topic's
+      early part deleted; a PostgreSQL task started late from the log equals the source, and
+      goes on with the live topic after more changes.
 """
 
 import json
@@ -22,7 +29,8 @@ import pytest
 
 from conftest import pg_connect
 from e2e_util import applier as example_applier, mongo_client, mongo_rows
-from test_mysql_collector import Collector, master_pos
+from conftest import mysql_connect
+from test_mysql_collector import Collector, master_pos, private_mariadb, run_once
 from test_miner_util import Miner, topic_end
 from test_applier_pg import Applier, stored_offset
 
@@ -214,3 +222,74 @@ def test_it_shared_mining_late_applier_from_log_then_topic(stack, bin_dir, tmp_p
         col.stop()
         with mysql_conn.cursor() as c:
             c.execute(f"DROP DATABASE IF EXISTS `{db}`")
+
+
+def test_it_shared_mining_late_task_after_binlog_purge(stack, bin_dir, tmp_path, unique_name,
+                                                       kafka_java, target_pg):
+    rng = random.Random(7)
+    db = unique_name("shp")
+    settings = ("binlog_format = ROW", "binlog_row_image = FULL", "binlog_row_metadata = FULL",
+                "binlog_checksum = CRC32", "character-set-server = utf8mb4")
+    with private_mariadb(*settings) as (port, pw):
+        pstack = dict(stack, SL_MYSQL_PORT=str(port), SL_MYSQL_CDC_USER="cdc",
+                      SL_MYSQL_CDC_PASSWORD=pw)
+        src = mysql_connect(pstack, user="root", password=pw)
+        with src.cursor() as c:
+            c.execute(f"CREATE DATABASE `{db}`")
+            c.execute(f"CREATE TABLE `{db}`.acct (id INT PRIMARY KEY, bal BIGINT, "
+                      f"note VARCHAR(40), amt DECIMAL(20,4))")
+        start = master_pos(src)
+        col = Collector(bin_dir, pstack, tmp_path, unique_name("src"), unique_name("it"), start,
+                        tables_include=re.escape(db) + r"\..*")
+        miner = Miner(bin_dir, stack, tmp_path, col.source, col.prefix, unique_name("mlog"))
+        tdb, pg = target_pg
+        app = None
+        try:
+            col.start()
+            miner.start()
+            ids = set()
+            txns(src, db, rng, 50, ids)
+            deadline = time.monotonic() + 30
+            while topic_end(stack, col.topic)[1] < 50 * 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(0.5)
+            end = miner.wait_offset(stack, timeout=30)
+            # the source forgets: a new binlog file, every older one purged
+            with src.cursor() as c:
+                c.execute("FLUSH BINARY LOGS")
+                c.execute("SHOW MASTER STATUS")
+                current = c.fetchone()[0]
+                c.execute(f"PURGE BINARY LOGS TO '{current}'")
+                c.execute("SHOW BINARY LOGS")
+                files = [r[0] for r in c.fetchall()]
+            assert files == [current] and start.split(":")[0] not in files, files
+            probe = Collector(bin_dir, pstack, tmp_path, unique_name("probe"), unique_name("it"),
+                              start, tables_include=re.escape(db) + r"\..*")
+            r = run_once(probe)
+            assert r.returncode == 1 and "is not on the server" in r.stderr, r.stderr
+            # and so does the topic, as its retention would
+            spec = tmp_path / "delete.json"
+            spec.write_text(json.dumps({"version": 1, "partitions": [
+                {"topic": col.topic, "partition": 0, "offset": end}]}))
+            kafka_java("org.apache.kafka.tools.DeleteRecordsCommand", "--bootstrap-server",
+                       stack["SL_KAFKA_BROKERS"], "--offset-json-file", spec, timeout=60)
+            assert topic_end(stack, col.topic)[0] == end
+
+            task = unique_name("task")
+            extra = ["-X", "source.type=mongolog", "-X", f"source.name={col.source}",
+                     "-X", f"source.log.uri={stack['SL_MONGO_URI']}",
+                     "-X", f"source.log.database={miner.db}", "-X", "write_batch=20"]
+            app = Applier(bin_dir, stack, task, col.topic, tdb, *extra,
+                          logfile=tmp_path / "applier.log").start()
+            rows = wait_equal(src, pg, db, app)          # from the log alone
+            assert len(rows) > 10
+            txns(src, db, rng, 30, ids)                   # then the live topic
+            wait_equal(src, pg, db, app)
+            wait_log(app, r"handing over to")
+            assert stored_offset(pg, task) >= end
+        finally:
+            if app:
+                app.stop()
+            miner.close()
+            col.stop()
+            src.close()
