@@ -612,6 +612,12 @@ static int log_step(run_t *r)
         return 0;
     }
     if (err) {
+        /* stopping here (a gap the task cannot go past): what is complete before it is
+         * committed first, so the target holds everything up to the gap */
+        char why[1024];
+        if (app_txn_idle(r->txn, why, sizeof(why)) != APP_TXN_OK)
+            sl_warn("target %s: %s (the complete transactions before the stop are applied "
+                    "again at the next start)", r->ops->name, why);
         sl_error("%s", errstr);
         set_state(r, "suspended", errstr);
         return -1;

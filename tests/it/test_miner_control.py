@@ -8,7 +8,11 @@
   it_miner_gap_reported               stop t1, Kafka deletes the records (DeleteRecords, as
                                       retention would), resume: a gap document and
                                       `shiftlog mining status` report the lost offsets; t1 goes
-                                      on after the gap, t2 lost nothing
+                                      on after the gap, t2 lost nothing; an applier reading the
+                                      log (source.type = mongolog) that applies t1 stops at the
+                                      gap naming it (nothing of t1 after it applied), one that
+                                      applies only t2 logs the gap as not its table and gets
+                                      every t2 row
   it_miner_kill9_no_missing_no_dup    kill -9 of the miner at random instants under load (10x;
                                       30x with SHIFTLOG_LONG; each kill after the restarted
                                       miner wrote again, while the load runs), worker_num=2:
@@ -25,7 +29,7 @@ import time
 
 import pytest
 
-from conftest import mysql_connect
+from conftest import mysql_connect, pg_connect
 from test_mysql_collector import read_topic
 from test_miner import env, wait_topic, n_changes, assert_log_equals_topic  # noqa: F401
 from test_miner_util import cli, expected
@@ -116,7 +120,7 @@ def test_it_miner_stop_table_others_go_on(env, stack, bin_dir):
     assert_log_equals_topic(m, msgs)
 
 
-def test_it_miner_gap_reported(env, stack, bin_dir):
+def test_it_miner_gap_reported(env, stack, bin_dir, tmp_path):
     from confluent_kafka import TopicPartition
     from confluent_kafka.admin import AdminClient
     col = env["col"].start()
@@ -155,6 +159,55 @@ def test_it_miner_gap_reported(env, stack, bin_dir):
     # the gap document sorts right after the position where t1 stopped
     ids = [d["_id"] for d in m.coll.find({}, {"_id": 1}).sort("_id", 1)]
     assert gap["_id"] in ids
+
+    # appliers reading the log: the gap stops a task that applies t1, never silently
+    from test_applier_pg import Applier
+    admin = pg_connect(stack)
+    apps, pgs = [], {}
+    try:
+        def task(name, tables, logdir):
+            tdb = f"{db}_{name}".lower()
+            admin.cursor().execute(f'CREATE DATABASE "{tdb}"')
+            pgs[name] = pg_connect(stack, dbname=tdb)
+            a = Applier(bin_dir, stack, f"task_{tdb}", col.topic, tdb,
+                        "-X", "source.type=mongolog", "-X", f"source.name={src}",
+                        "-X", f"source.log.uri={stack['SL_MONGO_URI']}",
+                        "-X", f"source.log.database={env['mongo_db']}",
+                        "-X", f"tables={tables}", logfile=logdir / f"applier-{name}.log").start()
+            apps.append(a)
+            return a
+
+        def ids_of(name, table):
+            cur = pgs[name].cursor()
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{db}"."{table}"',))
+            if not cur.fetchone()[0]:
+                return []
+            cur.execute(f'SELECT id FROM "{db}"."{table}" ORDER BY id')
+            return [r[0] for r in cur.fetchall()]
+
+        both = task("both", f"{db}.*", tmp_path)
+        only2 = task("only2", f"{db}.t2", tmp_path)
+        deadline = time.monotonic() + 60
+        while both.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert both.proc.poll() not in (None, 0), "the task applying t1 went past the gap"
+        assert f"GAP in the shared log for table {t1}" in both.log(), both.log()[-3000:]
+        # everything before the gap, nothing of t1 after it
+        assert ids_of("both", "t1") == list(range(20)), ids_of("both", "t1")
+        deadline = time.monotonic() + 60
+        while ids_of("only2", "t2") != list(range(50)) and time.monotonic() < deadline:
+            assert only2.proc.poll() is None, only2.log()[-3000:]
+            time.sleep(0.2)
+        assert ids_of("only2", "t2") == list(range(50)), only2.log()[-3000:]
+        assert "not applied by this task): ignored" in only2.log(), only2.log()[-3000:]
+        assert ids_of("only2", "t1") == []
+    finally:
+        for a in apps:
+            a.stop()
+        for name, conn in pgs.items():
+            conn.close()
+            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{db}_{name}" WITH (FORCE)'.lower())
+        admin.close()
 
 
 @pytest.mark.parametrize("rounds", [30 if LONG else 10])
