@@ -229,6 +229,10 @@ sl_err_t app_logsrc_next(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, char *
 int64_t  app_logsrc_next_offset(const app_logsrc_t *s);
 /* The miner's next Kafka offset (its progress), -1 unknown. */
 int64_t  app_logsrc_miner_offset(const app_logsrc_t *s);
+/* Where the log can be read to: the miner's offset, or the stop offset of a
+ * needed table the miner has stopped when that is lower; -1 unknown. A task
+ * that read nothing from the log takes the topic over here. */
+int64_t  app_logsrc_readable_offset(const app_logsrc_t *s);
 /* A needed table the miner has stopped, bounding the read ("db.t (state)"),
  * or NULL. */
 const char *app_logsrc_stopped_table(const app_logsrc_t *s);

@@ -564,8 +564,8 @@ static int log_caught_up(run_t *r)
         app_position_t pos;
         int has = app_txn_committed(r->txn, &pos);
         int64_t next = has ? pos.kafka_offset + 1 : app_logsrc_next_offset(r->log);
-        if (next < 0)
-            next = app_logsrc_miner_offset(r->log);
+        if (next < 0)          /* nothing read: not past a needed table's stop point */
+            next = app_logsrc_readable_offset(r->log);
         int64_t lo = -1, hi = -1;
         rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (next >= 0)

@@ -754,6 +754,13 @@ int64_t app_logsrc_miner_offset(const app_logsrc_t *s)
     return s->miner_offset;
 }
 
+int64_t app_logsrc_readable_offset(const app_logsrc_t *s)
+{
+    if (s->stop_offset >= 0 && (s->miner_offset < 0 || s->stop_offset < s->miner_offset))
+        return s->stop_offset;
+    return s->miner_offset;
+}
+
 const char *app_logsrc_stopped_table(const app_logsrc_t *s)
 {
     return s->stop_offset >= 0 ? s->stop_table : NULL;

@@ -4,7 +4,10 @@
                                       a recorded Kafka offset, t2 keeps being mined to the end
                                       of the topic as fast as before; status lists the stopped
                                       table and where it stopped; `resume` catches t1 up from
-                                      Kafka: the log then equals the topic, nothing twice
+                                      Kafka: the log then equals the topic, nothing twice; an
+                                      applier reading the log meanwhile never passes t1's stop
+                                      point on the log (waits, or takes the topic over at or
+                                      before it) and applies both tables to the end
   it_miner_gap_reported               stop t1, Kafka deletes the records (DeleteRecords, as
                                       retention would), resume: a gap document and
                                       `shiftlog mining status` report the lost offsets; t1 goes
@@ -13,6 +16,10 @@
                                       gap naming it (nothing of t1 after it applied), one that
                                       applies only t2 logs the gap as not its table and gets
                                       every t2 row
+  it_miner_stopped_table_late_task_from_the_stop_point
+                                      t1 stopped before any of it was mined: a task started
+                                      from the log takes the topic over at the stop point and
+                                      gets every row of both tables
   it_miner_kill9_no_missing_no_dup    kill -9 of the miner at random instants under load (10x;
                                       30x with SHIFTLOG_LONG; each kill after the restarted
                                       miner wrote again, while the load runs), worker_num=2:
@@ -23,6 +30,7 @@
 import json
 import os
 import random
+import re
 import signal
 import threading
 import time
@@ -74,7 +82,41 @@ def mining(bin_dir, stack, env_, *args, check=True):
                env_["mongo_db"], check=check)
 
 
-def test_it_miner_stop_table_others_go_on(env, stack, bin_dir):
+def log_task(bin_dir, stack, env_, name, tables, logdir, admin, apps, pgs):
+    """An applier into its own PostgreSQL database <db>_<name>, reading the shared log."""
+    from test_applier_pg import Applier
+    db, src = env_["db"], env_["col"].source
+    tdb = f"{db}_{name}".lower()
+    admin.cursor().execute(f'CREATE DATABASE "{tdb}"')
+    pgs[name] = pg_connect(stack, dbname=tdb)
+    a = Applier(bin_dir, stack, f"task_{tdb}", env_["col"].topic, tdb,
+                "-X", "source.type=mongolog", "-X", f"source.name={src}",
+                "-X", f"source.log.uri={stack['SL_MONGO_URI']}",
+                "-X", f"source.log.database={env_['mongo_db']}",
+                "-X", f"tables={tables}", logfile=logdir / f"applier-{name}.log").start()
+    apps.append(a)
+    return a
+
+
+def pg_ids(conn, db, table):
+    cur = conn.cursor()
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{db}"."{table}"',))
+    if not cur.fetchone()[0]:
+        return []
+    cur.execute(f'SELECT id FROM "{db}"."{table}" ORDER BY id')
+    return [r[0] for r in cur.fetchall()]
+
+
+def drop_tasks(admin, db, apps, pgs):
+    for a in apps:
+        a.stop()
+    for name, conn in pgs.items():
+        conn.close()
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{db}_{name}" WITH (FORCE)'.lower())
+    admin.close()
+
+
+def test_it_miner_stop_table_others_go_on(env, stack, bin_dir, tmp_path):
     col = env["col"].start()
     db, src = env["db"], col.source
     t1, t2 = f"{db}.t1", f"{db}.t2"
@@ -105,11 +147,32 @@ def test_it_miner_stop_table_others_go_on(env, stack, bin_dir):
     assert tab[t2]["state"] == "running" and tab[t2]["mined"] == 1500
     text = mining(bin_dir, stack, env, "status", src).stdout
     assert "stopped at offset" in text and "1 stopped table(s), 0 gap(s)" in text, text
-    # resume: caught up from Kafka, then the log equals the topic
-    out = mining(bin_dir, stack, env, "resume", src, t1).stdout
-    assert "resumed" in out and "GAP" not in out, out
-    m.wait_table(t1, lambda d: d["state"] == "running" and d.get("mined", 0) >= 1500)
-    assert rows_of(m, t1) == list(range(1500))
+    # a task reading the log meanwhile never goes past t1's stop point on the log: it waits
+    # there, or takes the topic over at an offset at or before it (the topic still holds it)
+    admin = pg_connect(stack)
+    apps, pgs = [], {}
+    try:
+        app = log_task(bin_dir, stack, env, "all", f"{db}.*", tmp_path, admin, apps, pgs)
+        deadline = time.monotonic() + 60
+        while not re.search(rf"table {re.escape(t1)} is stopped in the miner|handing over to \S+ "
+                            rf"\[0\] at offset \d+", app.log()):
+            assert time.monotonic() < deadline and app.proc.poll() is None, app.log()[-3000:]
+            time.sleep(0.2)
+        at = re.findall(r"handing over to \S+ \[0\] at offset (\d+)", app.log())
+        assert not at or int(at[0]) <= stop_off, (at, stop_off)
+        # resume: caught up from Kafka, then the log equals the topic
+        out = mining(bin_dir, stack, env, "resume", src, t1).stdout
+        assert "resumed" in out and "GAP" not in out, out
+        m.wait_table(t1, lambda d: d["state"] == "running" and d.get("mined", 0) >= 1500)
+        assert rows_of(m, t1) == list(range(1500))
+        # and the task goes on to the end: both tables complete
+        deadline = time.monotonic() + 60
+        while (pg_ids(pgs["all"], db, "t1"), pg_ids(pgs["all"], db, "t2")) != \
+                (list(range(1500)), list(range(1500))):
+            assert time.monotonic() < deadline and app.proc.poll() is None, app.log()[-3000:]
+            time.sleep(0.2)
+    finally:
+        drop_tasks(admin, db, apps, pgs)
     assert_log_equals_topic(m, msgs)
     assert "caught up" in m.text()
     # more load after the resume goes to both tables
@@ -161,29 +224,14 @@ def test_it_miner_gap_reported(env, stack, bin_dir, tmp_path):
     assert gap["_id"] in ids
 
     # appliers reading the log: the gap stops a task that applies t1, never silently
-    from test_applier_pg import Applier
     admin = pg_connect(stack)
     apps, pgs = [], {}
     try:
         def task(name, tables, logdir):
-            tdb = f"{db}_{name}".lower()
-            admin.cursor().execute(f'CREATE DATABASE "{tdb}"')
-            pgs[name] = pg_connect(stack, dbname=tdb)
-            a = Applier(bin_dir, stack, f"task_{tdb}", col.topic, tdb,
-                        "-X", "source.type=mongolog", "-X", f"source.name={src}",
-                        "-X", f"source.log.uri={stack['SL_MONGO_URI']}",
-                        "-X", f"source.log.database={env['mongo_db']}",
-                        "-X", f"tables={tables}", logfile=logdir / f"applier-{name}.log").start()
-            apps.append(a)
-            return a
+            return log_task(bin_dir, stack, env, name, tables, logdir, admin, apps, pgs)
 
         def ids_of(name, table):
-            cur = pgs[name].cursor()
-            cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{db}"."{table}"',))
-            if not cur.fetchone()[0]:
-                return []
-            cur.execute(f'SELECT id FROM "{db}"."{table}" ORDER BY id')
-            return [r[0] for r in cur.fetchall()]
+            return pg_ids(pgs[name], db, table)
 
         both = task("both", f"{db}.*", tmp_path)
         only2 = task("only2", f"{db}.t2", tmp_path)
@@ -202,12 +250,36 @@ def test_it_miner_gap_reported(env, stack, bin_dir, tmp_path):
         assert "not applied by this task): ignored" in only2.log(), only2.log()[-3000:]
         assert ids_of("only2", "t1") == []
     finally:
-        for a in apps:
-            a.stop()
-        for name, conn in pgs.items():
-            conn.close()
-            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{db}_{name}" WITH (FORCE)'.lower())
-        admin.close()
+        drop_tasks(admin, db, apps, pgs)
+
+
+def test_it_miner_stopped_table_late_task_from_the_stop_point(env, stack, bin_dir, tmp_path):
+    """t1 stopped before the miner saw any of it; a task started from the log then reads
+    nothing before the stop point and must take the topic over there — not at the miner's
+    offset, which would skip every change before it (it did)."""
+    col = env["col"].start()
+    db, src = env["db"], col.source
+    t1 = f"{db}.t1"
+    m = env["miner"]().start()
+    mining(bin_dir, stack, env, "stop", src, t1)
+    m.wait_table(t1, lambda d: d["state"] == "stopped")
+    Load(stack, db, 20).run()
+    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 40)
+    m.wait_offset(stack, end=msgs[-1][0] + 1)
+    admin = pg_connect(stack)
+    apps, pgs = [], {}
+    try:
+        app = log_task(bin_dir, stack, env, "late", f"{db}.*", tmp_path, admin, apps, pgs)
+        deadline = time.monotonic() + 60
+        while (pg_ids(pgs["late"], db, "t1"), pg_ids(pgs["late"], db, "t2")) != \
+                (list(range(20)), list(range(20))):
+            assert time.monotonic() < deadline and app.proc.poll() is None, \
+                (pg_ids(pgs["late"], db, "t1"), app.log()[-3000:])
+            time.sleep(0.2)
+        at = re.findall(r"handing over to \S+ \[0\] at offset (\d+)", app.log())
+        assert at and int(at[0]) <= m.table_doc(t1)["stopped_at"]["offset"], at
+    finally:
+        drop_tasks(admin, db, apps, pgs)
 
 
 @pytest.mark.parametrize("rounds", [30 if LONG else 10])
