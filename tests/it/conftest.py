@@ -175,3 +175,23 @@ def _drop_new_mongo_databases(request):
         except Exception:
             pass
         client.close()
+
+
+def drop_slot(cur, slot, timeout=10):
+    """Drops a replication slot once no walsender holds it: the walsender of a closed
+    replication connection exits a moment later, and until then the slot is "active for PID n"
+    (seen in a CI run). A slot still held after timeout is left (its test's database drop with
+    FORCE ends the walsender)."""
+    import time
+    deadline = time.time() + timeout
+    while True:
+        cur.execute("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+        row = cur.fetchone()
+        if not row:
+            return
+        if row[0] is None:
+            break
+        if time.time() > deadline:
+            return
+        time.sleep(0.1)
+    cur.execute("SELECT pg_drop_replication_slot(%s)", (slot,))

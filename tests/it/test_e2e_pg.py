@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from conftest import drop_slot
 from e2e_util import (applier, collector, digest, first_diff, mongo_client, mongo_rows,
                       my_exec, my_rows, mysql_connect, pg_connect, read_messages, stop_all,
                       wait_topic, wait_until)
@@ -75,16 +76,7 @@ class PgPipeline:
         self.pg.close()
         admin = pg_connect(self.stack)
         cur = admin.cursor()
-        for _ in range(50):
-            cur.execute("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s",
-                        (self.slot,))
-            row = cur.fetchone()
-            if not row:
-                break
-            if row[0] is None:
-                cur.execute("SELECT pg_drop_replication_slot(%s)", (self.slot,))
-                break
-            time.sleep(0.2)
+        drop_slot(cur, self.slot)
         cur.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
         admin.close()
         my_exec(self.my, f"DROP DATABASE IF EXISTS `{self.my_db}`")

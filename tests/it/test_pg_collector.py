@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import slavro
-from conftest import pg_connect
+from conftest import drop_slot, pg_connect
 
 LONG = bool(os.environ.get("SHIFTLOG_LONG"))
 
@@ -111,15 +111,7 @@ class PgSource:
         self.conn.close()
         admin = pg_connect(self.stack)
         cur = admin.cursor()
-        for _ in range(50):
-            cur.execute("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (self.slot,))
-            row = cur.fetchone()
-            if not row:
-                break
-            if row[0] is None:
-                cur.execute("SELECT pg_drop_replication_slot(%s)", (self.slot,))
-                break
-            time.sleep(0.2)
+        drop_slot(cur, self.slot)
         cur.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
         admin.close()
 

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import REPO_ROOT, mysql_connect, pg_connect
+from conftest import REPO_ROOT, drop_slot, mysql_connect, pg_connect
 
 DEPLOY = REPO_ROOT / "deploy" / "local"
 
@@ -158,7 +158,7 @@ def test_pg_cdc_role_streams_pgoutput(stack, pg_conn, unique_name):
         finally:
             cdc.close()
             with admin.cursor() as c:
-                c.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+                drop_slot(c, slot)
             admin.close()
     finally:
         with pg_conn.cursor() as c:
