@@ -27,8 +27,6 @@
  * duplicates only after the checkpoint and behind a FINISH. Configuration
  * errors on the server side (preflight) and undecodable events are fatal. */
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +36,11 @@
 
 #include "mysql_source.h"     /* mysql.h first: mariadb_rpl.h needs it */
 #include <mariadb_rpl.h>
+#include "col_watch.h"
 #include "sl_log.h"
 
 #define MY_BACKOFF_MIN_MS 500
 #define MY_BACKOFF_MAX_MS 30000
-/* A publisher call (Kafka) blocked this long: /health says so (503) until it returns. */
-#define MY_STALL_MS       5000
 
 enum { SESSION_STOP = 0, SESSION_RETRY = 1, SESSION_FATAL = 2 };
 
@@ -92,12 +89,7 @@ typedef struct my_reader_s {
                           *m_reconnects, *m_skipped;
     int                    crc;      /* events end in a CRC32 (binlog_checksum != NONE) */
 
-    /* Kafka stall watchdog (its own thread): while Kafka takes nothing, col_pub_put /
-     * col_pub_service block (backpressure) for up to transaction.timeout.ms, so the
-     * session's own health reporting cannot run. */
-    _Atomic int64_t        pub_since_ms;   /* inside a publisher call since (0: not) */
-    atomic_int             pub_stalled;    /* the watchdog made /health 503 */
-    atomic_int             watch_quit;
+    col_watch_t           *watch;          /* Kafka stall watchdog (col_watch.h) */
 } my_reader_t;
 
 static int64_t wall_us(void)
@@ -131,55 +123,12 @@ static void set_pos(my_reader_t *r, sl_pos_t *pos, uint64_t offset, uint32_t row
     snprintf(pos->gtid, sizeof(pos->gtid), "%s", r->gtid);
 }
 
-static void pub_enter(my_reader_t *r)
-{
-    atomic_store(&r->pub_since_ms, sl_service_now_ms());
-}
-
-/* ok: the call succeeded, so Kafka takes records again (a failure ends the session,
- * whose retry loop reports it). */
-static void pub_leave(my_reader_t *r, int ok)
-{
-    atomic_store(&r->pub_since_ms, 0);
-    if (atomic_exchange(&r->pub_stalled, 0) && ok) {
-        sl_info("Kafka takes records again");
-        sl_http_set_health(r->svc->http, 1, NULL);
-    }
-}
-
-static void *stall_watch(void *arg)
-{
-    my_reader_t *r = arg;
-    int64_t shown = -1;
-    while (!atomic_load(&r->watch_quit)) {
-        struct timespec ts = {0, 250 * 1000000L};
-        nanosleep(&ts, NULL);
-        int64_t since = atomic_load(&r->pub_since_ms);
-        int64_t blocked = since ? sl_service_now_ms() - since : 0;
-        if (blocked < MY_STALL_MS) {
-            shown = -1;
-            continue;
-        }
-        if (blocked / 1000 == shown)
-            continue;
-        shown = blocked / 1000;
-        char why[256];
-        snprintf(why, sizeof(why),
-                 "Kafka has taken no record for %" PRId64 " s (broker down or unreachable?): "
-                 "reading the binlog is paused until it does", shown);
-        if (!atomic_exchange(&r->pub_stalled, 1))
-            sl_warn("%s", why);
-        sl_http_set_health(r->svc->http, 0, why);
-    }
-    return NULL;
-}
-
 /* Publishes rec; maps publisher errors to session outcomes. */
 static int put_one(my_reader_t *r, sl_record_t *rec, char *errstr, size_t errstr_size)
 {
-    pub_enter(r);
+    col_watch_enter(r->watch);
     sl_err_t err = col_pub_put(r->pub, rec, errstr, errstr_size);
-    pub_leave(r, !err);
+    col_watch_leave(r->watch, !err);
     if (!err)
         return SESSION_STOP - 1;                 /* -1: go on */
     if (err == SL_ERR_STATE && sl_service_stopping())
@@ -629,9 +578,9 @@ static void session_close(my_reader_t *r, int outcome)
 {
     char errstr[1024];
     if (r->pub && !r->pub_failed && outcome != SESSION_FATAL) {
-        pub_enter(r);
+        col_watch_enter(r->watch);
         sl_err_t err = col_pub_close(r->pub, 10000, errstr, sizeof(errstr));
-        pub_leave(r, 0);
+        col_watch_leave(r->watch, 0);
         if (err)
             sl_warn("publisher close: %s", errstr);
     }
@@ -716,9 +665,9 @@ static int session(my_reader_t *r, char *errstr, size_t errstr_size)
         rc = on_event(r, ev, errstr, errstr_size);
         if (rc == GO_ON && (++turn % 64 == 0 || ev->event_type == HEARTBEAT_LOG_EVENT ||
                             !r->in_txn)) {
-            pub_enter(r);
+            col_watch_enter(r->watch);
             err = col_pub_service(r->pub, 0, errstr, errstr_size);
-            pub_leave(r, !err);
+            col_watch_leave(r->watch, !err);
             if (err) {
                 r->pub_failed = err == SL_ERR_FATAL;
                 rc = SESSION_RETRY;
@@ -772,11 +721,7 @@ int col_mysql_run(sl_service_t *svc, const col_conf_t *conf)
                                      "Rows events of tables left out by the table filter.",
                                      NULL);
 
-    pthread_t watch;
-    int watching = !pthread_create(&watch, NULL, stall_watch, &r);
-    if (!watching)
-        sl_warn("no Kafka stall watchdog (pthread_create failed): /health will not report "
-                "a blocked Kafka");
+    r.watch = col_watch_start(svc->http, "reading the binlog");
     int64_t backoff = MY_BACKOFF_MIN_MS;
     for (;;) {
         int64_t began = sl_service_now_ms();
@@ -806,10 +751,7 @@ int col_mysql_run(sl_service_t *svc, const col_conf_t *conf)
         }
         backoff = backoff * 2 > MY_BACKOFF_MAX_MS ? MY_BACKOFF_MAX_MS : backoff * 2;
     }
-    if (watching) {
-        atomic_store(&r.watch_quit, 1);
-        pthread_join(watch, NULL);
-    }
+    col_watch_stop(r.watch);
 out:
     sl_record_destroy(r.rec);
     sl_record_destroy(r.batch);

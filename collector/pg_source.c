@@ -28,6 +28,7 @@
 #include <sys/time.h>
 
 #include "pg_source.h"
+#include "col_watch.h"
 #include "sl_log.h"
 
 #define PG_FEEDBACK_MIN_MS 100
@@ -51,6 +52,7 @@ typedef struct pg_src_s {
     int               has_boundary;
     int               dirty;     /* records put after the last boundary */
     sl_metric_t      *m_recv, *m_flush, *m_spill, *m_streamed;
+    col_watch_t      *watch;     /* Kafka stall watchdog (col_watch.h) */
 } pg_src_t;
 
 static int64_t pg_now_us(void)
@@ -68,7 +70,9 @@ static int filter_cb(void *ctx, const char *nsp, const char *rel)
 static sl_err_t sink_cb(void *ctx, const sl_record_t *rec, char *errstr, size_t errstr_size)
 {
     pg_src_t *s = ctx;
+    col_watch_enter(s->watch);
     sl_err_t err = col_pub_put(s->pub, rec, errstr, errstr_size);
+    col_watch_leave(s->watch, !err);
     if (err)
         return err;
     if (rec->type == SL_REC_COMMIT || rec->type == SL_REC_FINISH) {
@@ -242,6 +246,15 @@ static sl_err_t start_replication(pg_src_t *s, uint64_t lsn, char *errstr, size_
     return err;
 }
 
+/* The publisher's housekeeping (deliveries, due Kafka commits), watched. */
+static sl_err_t service(pg_src_t *s, char *errstr, size_t errstr_size)
+{
+    col_watch_enter(s->watch);
+    sl_err_t err = col_pub_service(s->pub, 0, errstr, errstr_size);
+    col_watch_leave(s->watch, !err);
+    return err;
+}
+
 /* Streams until a stop (SL_OK), a lost connection (SL_ERR_IO) or a fatal error. */
 static sl_err_t stream_loop(pg_src_t *s, char *errstr, size_t errstr_size)
 {
@@ -256,13 +269,13 @@ static sl_err_t stream_loop(pg_src_t *s, char *errstr, size_t errstr_size)
             if (err)
                 return err == SL_ERR_IO ? err : SL_ERR_FATAL;
             if ((++turns & 255) == 0 &&
-                ((err = col_pub_service(s->pub, 0, errstr, errstr_size)) ||
+                ((err = service(s, errstr, errstr_size)) ||
                  (err = feedback(s, 0, errstr, errstr_size))))
                 return err == SL_ERR_IO ? err : SL_ERR_FATAL;
             continue;
         }
         if (len == 0) {
-            if ((err = col_pub_service(s->pub, 0, errstr, errstr_size)))
+            if ((err = service(s, errstr, errstr_size)))
                 return SL_ERR_FATAL;
             if ((err = feedback(s, 0, errstr, errstr_size)))
                 return err;
@@ -377,12 +390,15 @@ static sl_err_t session(pg_src_t *s, char *errstr, size_t errstr_size)
     sl_info("streaming from slot \"%s\" publication \"%s\" at %s (%s)", conf->source_slot,
             conf->source_publication, pt, have_ck ? "resume from the checkpoint" : "first start");
 
+    sl_http_set_health(s->svc->http, 1, NULL);
     err = stream_loop(s, errstr, errstr_size);
 
     /* Deliver what was put (a source transaction cut here comes again after
      * the next FINISH) and tell the server the final durable position. */
     {
+        col_watch_enter(s->watch);
         cerr = col_pub_close(s->pub, PG_CLOSE_TIMEOUT, cerrstr, sizeof(cerrstr));
+        col_watch_leave(s->watch, 0);
         if (cerr) {
             sl_error("closing the publisher: %s", cerrstr);
         } else if (PQstatus(s->rc) == CONNECTION_OK) {
@@ -442,6 +458,7 @@ int col_pg_run(sl_service_t *svc, const col_conf_t *conf)
                                       "Streamed (large) transactions committed and replayed.",
                                       NULL);
     int rc = SL_EXIT_OK;
+    s.watch = col_watch_start(svc->http, "reading the WAL");
     for (;;) {
         int64_t began = sl_service_now_ms();
         errstr[0] = 0;
@@ -457,10 +474,12 @@ int col_pg_run(sl_service_t *svc, const col_conf_t *conf)
         if (sl_service_now_ms() - began > 60000)
             backoff = 500; /* it ran well for a while: back-off is for failures in a row */
         sl_warn("%s; reconnecting in %" PRId64 " ms", errstr, backoff);
+        sl_http_set_health(svc->http, 0, errstr);
         if (sl_service_wait((int)backoff) == 1)
             break;
         backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
     }
+    col_watch_stop(s.watch);
     col_filter_destroy(s.filter);
     return rc;
 }

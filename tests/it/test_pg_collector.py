@@ -556,6 +556,62 @@ def test_pg_reconnect_after_lost_connection(stack, pgsrc):
           + "\n".join(x for x in log.splitlines() if "reconnecting in" in x))
 
 
+def test_pg_kafka_outage_health(stack, pgsrc, tmp_path):
+    """A private broker is SIGKILLed while the source keeps writing: the collector's publish
+    blocks, and a watchdog makes /health answer 503 naming Kafka and the paused WAL reading
+    (the blocked reader cannot); with the broker back it turns 200 again and every change is on
+    the topic once by position (the slot never confirmed past Kafka)."""
+    from kafka_private import PrivateKafka
+    from test_mysql_collector import http_get
+    kafka = PrivateKafka(stack, tmp_path / "kafka").start()
+    kstack = dict(stack, SL_KAFKA_BROKERS=kafka.bootstrap)
+    s = pgsrc
+    s.stack = kstack
+    s.sql("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    s.publish_all()
+    p = s.start(**{"http.listen": "127.0.0.1:0", "txn.max.ms": "200"})
+    try:
+        m = None
+        deadline = time.time() + 30
+        while not m and time.time() < deadline:
+            m = re.search(r"serving /health and /metrics on [\d.]+:(\d+)", p.log.read_text())
+            time.sleep(0.05)
+        assert m, p.log.read_text()
+        port = int(m[1])
+        s.sql("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 100) g")
+        wait_records(kstack, s.topic, lambda rs: len(commits(rs)) >= 1)
+        assert http_get(port, "/health")[0] == 200
+
+        kafka.kill()
+        n, health = 100, []
+        t_kill = time.time()
+        while time.time() - t_kill < 9:
+            s.sql(f"INSERT INTO t SELECT g, 'during' FROM generate_series({n + 1}, {n + 50}) g")
+            n += 50
+            assert p.poll() is None, p.log.read_text()
+            health.append(http_get(port, "/health"))
+            time.sleep(0.3)
+        unhealthy = [b for st, b in health if st == 503]
+        assert unhealthy, f"/health never answered 503 during the outage: {health[-3:]}"
+        assert "Kafka has taken no record" in unhealthy[-1] and "reading the WAL" in unhealthy[-1], \
+            unhealthy[-1]
+
+        kafka.start()
+        recs = wait_records(kstack, s.topic,
+                            lambda rs: len({r[0] for r in rows_of(rs, "t")}) >= n, timeout=120)
+        deadline = time.time() + 30
+        while http_get(port, "/health")[0] != 200 and time.time() < deadline:
+            time.sleep(0.2)
+        assert http_get(port, "/health")[0] == 200, p.log.read_text()
+    finally:
+        s.stop(p)
+        kafka.stop()
+    ids = sorted({r[3]["id"][1] for r in rows_of(recs, "t")})
+    assert ids == list(range(1, n + 1))
+    print(f"\nPG collector, Kafka down 9 s: {n} rows, /health 503 in "
+          f"{len(unhealthy)}/{len(health)} probes: {unhealthy[-1]}")
+
+
 def test_pg_errors(stack, pgsrc, unique_name):
     s = pgsrc
     s.sql("CREATE TABLE t (id int PRIMARY KEY)")
