@@ -173,20 +173,32 @@ static void *rd_grow(rd_t *r, void *arr, size_t have, size_t *cap, size_t add, s
     return a;
 }
 
+/* The next block of an array whose elements (el bytes each) go into *arr,
+ * grown in the arena past the have already read: *n items (0 = the end).
+ * what names the elements for a count above 2^32-1. */
+static int rd_items(rd_t *r, void *arr, size_t have, size_t *cap, size_t el, size_t *n,
+                    const char *what)
+{
+    void **a = arr;
+    if (rd_block(r, n))
+        return -1;
+    if (!*n)
+        return 0;
+    if (have + *n > UINT32_MAX)
+        SEMFAIL(r, "%zu %s", have + *n, what);
+    return (*a = rd_grow(r, *a, have, cap, *n, el)) ? 0 : -1;
+}
+
 /* array<string> into an arena array of strings */
 static int rd_strs(rd_t *r, const char ***out, uint32_t *count)
 {
     const char **a = NULL;
     size_t have = 0, cap = 0, n;
     for (;;) {
-        if (rd_block(r, &n))
+        if (rd_items(r, &a, have, &cap, sizeof(*a), &n, "strings in one array"))
             return -1;
         if (!n)
             break;
-        if (have + n > UINT32_MAX)
-            SEMFAIL(r, "%zu strings in one array", have + n);
-        if (!(a = rd_grow(r, a, have, &cap, n, sizeof(*a))))
-            return -1;
         for (size_t k = 0; k < n; k++)
             if (rd_str(r, &a[have++], NULL))
                 return -1;
@@ -385,14 +397,10 @@ static int rd_change(rd_t *r)
     size_t have = 0, cap = 0, n;
     sl_row_t *rows = NULL;
     for (;;) {
-        if (rd_block(r, &n))
+        if (rd_items(r, &rows, have, &cap, sizeof(*rows), &n, "rows"))
             return -1;
         if (!n)
             break;
-        if (have + n > UINT32_MAX)
-            SEMFAIL(r, "%zu rows", have + n);
-        if (!(rows = rd_grow(r, rows, have, &cap, n, sizeof(*rows))))
-            return -1;
         for (size_t k = 0; k < n; k++, have++)
             if (rd_image(r, c->ncols, (uint32_t)have, 0, &rows[have].before) ||
                 rd_image(r, c->ncols, (uint32_t)have, 1, &rows[have].after))
@@ -415,14 +423,10 @@ static int rd_schema(rd_t *r)
     if (rd_str(r, &s->db, NULL) || rd_str(r, &s->table, NULL))
         return -1;
     for (;;) {
-        if (rd_block(r, &n))
+        if (rd_items(r, &cols, have, &cap, sizeof(*cols), &n, "columns"))
             return -1;
         if (!n)
             break;
-        if (have + n > UINT32_MAX)
-            SEMFAIL(r, "%zu columns", have + n);
-        if (!(cols = rd_grow(r, cols, have, &cap, n, sizeof(*cols))))
-            return -1;
         for (size_t i = 0; i < n; i++) {
             sl_column_t *k = &cols[have++];
             int kind, nullable;
