@@ -124,27 +124,35 @@ class Collector:
 
 def read_topic(stack, topic, timeout=60):
     """Every committed message of partition 0: [(offset, key, headers, slavro record)]."""
-    from confluent_kafka import Consumer, KafkaError, TopicPartition, OFFSET_BEGINNING
+    from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
     c = Consumer({"bootstrap.servers": stack["SL_KAFKA_BROKERS"], "group.id": "it-" + topic,
                   "enable.partition.eof": True, "enable.auto.commit": False,
                   "isolation.level": "read_committed"})
     c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-    out, deadline = [], time.time() + timeout
+    out = [(m.offset(), m.key(), dict(m.headers() or []), m.value())
+           for m in poll_to_eof(c, timeout, 1.0, name=topic)]
+    c.close()
+    return out
+
+
+def poll_to_eof(c, timeout, poll_s, strict=True, name="the topic"):
+    """The messages of a confluent_kafka consumer up to the partition's end (a topic not
+    created yet counts as empty so far). strict: no end within timeout is an error."""
+    from confluent_kafka import KafkaError
+    deadline = time.time() + timeout
     while time.time() < deadline:
-        m = c.poll(1.0)
+        m = c.poll(poll_s)
         if m is None:
             continue
         if m.error():
             if m.error().code() == KafkaError._PARTITION_EOF:
-                break
+                return
             if m.error().code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                 continue
             raise AssertionError(m.error())
-        out.append((m.offset(), m.key(), dict(m.headers() or []), m.value()))
-    else:
-        raise AssertionError(f"no EOF on {topic} within {timeout} s")
-    c.close()
-    return out
+        yield m
+    if strict:
+        raise AssertionError(f"no EOF on {name} within {timeout} s")
 
 
 def records(stack, topic):
@@ -372,20 +380,9 @@ class TopicTail:
         self.recs = []
 
     def more(self, timeout=30):
-        from confluent_kafka import KafkaError
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            m = self.c.poll(0.5)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    break
-                if m.error().code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                    continue
-                raise AssertionError(m.error())
-            if m.value() is not None:
-                self.recs.append(slavro.decode(m.value()))
+        self.recs.extend(slavro.decode(m.value()) for m in poll_to_eof(self.c, timeout, 0.5,
+                                                                       strict=False)
+                         if m.value() is not None)
         return self.recs
 
     def close(self):
