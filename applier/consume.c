@@ -38,6 +38,7 @@ typedef struct run_s {
     const app_conf_t       *c;
     sl_service_t           *svc;
     const app_target_ops_t *ops;
+    app_target_ops_t        par_ops;       /* worker_num > 1: app_target_par, named as the inner */
     app_target_t           *target;
     app_target_conf_t       tconf;
     sl_kafka_consumer_t    *cons;
@@ -652,14 +653,23 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         sl_error("target.type %s is not built into this binary", app_target_types[c->target_type]);
         return SL_EXIT_USAGE;
     }
-    if (c->worker_num > 1)
-        sl_warn("worker_num = %" PRId64 ": this version applies with one writer (a source "
-                "transaction must stay inside one target commit); using 1", c->worker_num);
     r.tconf = (app_target_conf_t){
         .task = c->task_name, .host = c->target_host, .port = (int)c->target_port,
         .user = c->target_user, .password = c->target_password,
         .database = c->target_database, .tls_mode = c->target_tls, .tls_ca = c->target_tls_ca,
         .create_tables = c->create_tables, .write_batch = (int)c->write_batch};
+    if (c->worker_num > 1) {
+        /* worker_num connections, each source transaction on one of them */
+        r.tconf.workers = (int)c->worker_num;
+        r.tconf.inner = r.ops;
+        r.tconf.metrics = mx;
+        r.par_ops = app_target_par;
+        r.par_ops.name = r.ops->name;
+        r.ops = &r.par_ops;
+        sl_info("worker_num = %" PRId64 ": %s target with %" PRId64 " connections (positions "
+                "stored as task %s#0..%" PRId64 ")", c->worker_num, r.par_ops.name,
+                c->worker_num, c->task_name, c->worker_num - 1);
+    }
     r.m_state_running = sl_metrics_gauge(mx, "shiftlog_applier_state",
                                          "1 for the task's current state.",
                                          (const char *[]){"state", "running", NULL});

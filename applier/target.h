@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "sl_err.h"
+#include "sl_metrics.h"
 #include "sl_pos.h"
 #include "sl_record.h"
 
@@ -66,6 +67,10 @@ typedef struct app_target_conf_s {
     const char *tls_ca;
     int         create_tables;   /* create missing target tables from SCHEMA records */
     int         write_batch;     /* rows per multi-row statement / bulk */
+    /* app_target_par only: worker connections of this inner target type */
+    int         workers;
+    const struct app_target_ops_s *inner;
+    sl_metrics_t *metrics;       /* borrowed, may be NULL */
 } app_target_conf_t;
 
 typedef struct app_target_ops_s {
@@ -112,11 +117,28 @@ typedef struct app_target_ops_s {
 
     /* Drops everything since begin (FINISH, error). */
     sl_err_t (*rollback)(app_target_t *t, char *errstr, size_t errstr_size);
+
+    /* Optional (NULL for the plain targets; app_target_par has them). */
+    /* rows() that takes the record: *recp is the target's now and is
+     * replaced by an empty record of the target's (never NULL on SL_OK; on
+     * an error *recp is left as it was). */
+    sl_err_t (*rows_take)(app_target_t *t, const app_table_map_t *map, sl_record_t **recp,
+                          uint32_t first, uint32_t n, const app_position_t *pos,
+                          char *errstr, size_t errstr_size);
+    /* The COMMIT marker of a source transaction that was not skipped (pos:
+     * its Kafka offset and source position), inside the open transaction. */
+    void     (*txn_end)(app_target_t *t, const app_position_t *pos);
+    /* Waits until no earlier rows() is in use: the core calls it before it
+     * changes a table's mapping or drops schema versions. */
+    void     (*sync)(app_target_t *t);
 } app_target_ops_t;
 
 extern const app_target_ops_t app_target_pg;
 extern const app_target_ops_t app_target_mysql;
 extern const app_target_ops_t app_target_mongo;
+/* worker_num > 1: conf->workers connections of conf->inner, each source
+ * transaction on one of them (target_par.c). */
+extern const app_target_ops_t app_target_par;
 
 /* MongoDB: guarded writes skipped because the document was already newer
  * (replays recognised), for metrics and tests. */

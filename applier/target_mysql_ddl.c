@@ -27,8 +27,12 @@ char *app_my_strdup(const char *s)
 
 sl_err_t app_my_err(MYSQL *db, const char *what, char *errstr, size_t sz)
 {
-    snprintf(errstr, sz, "mysql target: %s: %s (%u)", what, mysql_error(db), mysql_errno(db));
-    return SL_ERR_DB;
+    unsigned no = mysql_errno(db);
+    snprintf(errstr, sz, "mysql target: %s: %s (%u)", what, mysql_error(db), no);
+    /* lock wait timeout, deadlock: transient (the core replays from the
+     * stored position); with worker_num > 1 a wait on another worker's lock
+     * (a unique key other than the primary key) ends this way */
+    return no == 1205 || no == 1213 ? SL_ERR_IO : SL_ERR_DB;
 }
 
 /* Runs one statement that returns no rows; SL_ERR_DB names `what`. */
@@ -90,6 +94,12 @@ sl_err_t app_my_connect(my_target_t *t, MYSQL **out, int autocommit, char *errst
     if (!db)
         return SL_ERR_DB;
     sl_err_t e = app_my_exec(db, session, sizeof session - 1, "session settings", errstr, sz);
+    /* parallel workers: no gap locks between workers' keys (READ COMMITTED
+     * locks index records only), and a bounded wait on another's lock */
+    static const char iso[] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+    static const char lwt[] = "SET SESSION innodb_lock_wait_timeout=5";
+    if (!e && t->parallel && !(e = app_my_exec(db, iso, sizeof iso - 1, "isolation", errstr, sz)))
+        e = app_my_exec(db, lwt, sizeof lwt - 1, "innodb_lock_wait_timeout", errstr, sz);
     if (!e)
         e = my_session_tag(db, 0, errstr, sz);
     if (!e && mysql_autocommit(db, autocommit ? 1 : 0) != 0)

@@ -23,8 +23,9 @@ static sl_err_t classify(PGconn *conn, const PGresult *res)
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (!st)
         return SL_ERR_IO;
+    /* 55P03 lock_not_available: lock_timeout of a parallel worker */
     if (!strncmp(st, "08", 2) || !strncmp(st, "40", 2) || !strncmp(st, "53", 2) ||
-        !strncmp(st, "57", 2))
+        !strncmp(st, "57", 2) || !strcmp(st, "55P03"))
         return SL_ERR_IO;
     return SL_ERR_DB;
 }
@@ -185,6 +186,12 @@ sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errst
     if ((err = app_pg_exec(t, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
                        "SET IntervalStyle = 'postgres'; SET extra_float_digits = 3",
                     "session settings", errstr, errstr_size)))
+        goto fail;
+    /* parallel workers (worker_num > 1): a wait on another worker's lock (a
+     * unique key other than the primary key, a foreign key) ends in 5 s and
+     * the core replays, instead of waiting for a commit that waits for it */
+    if (c->workers > 1 && (err = app_pg_exec(t, "SET lock_timeout = '5s'", "lock_timeout",
+                                             errstr, errstr_size)))
         goto fail;
     for (int attempt = 0;; attempt++) {
         err = app_pg_exec(t, "CREATE TABLE IF NOT EXISTS kafkaoffset ("

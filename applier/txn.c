@@ -256,6 +256,13 @@ void app_txn_set_target(app_txn_t *x, app_target_t *target)
     x->c.target = target;
 }
 
+/* No rows() of the target may still use a map or a schema version. */
+static void sync_target(app_txn_t *x)
+{
+    if (x->c.ops->sync && x->c.target)
+        x->c.ops->sync(x->c.target);
+}
+
 static void forget_open(app_txn_t *x)
 {
     x->open = 0;
@@ -268,6 +275,7 @@ void app_txn_reset(app_txn_t *x, const app_position_t *pos, int64_t commit_at)
 {
     if (x->open)
         app_txn_abort(x);
+    sync_target(x);
     forget_open(x);
     x->has_committed = pos != NULL;
     if (pos)
@@ -385,9 +393,10 @@ static int already_applied(const app_txn_t *x, const sl_pos_t *p)
            sl_pos_cmp(p, &x->committed.source) <= 0;
 }
 
-static app_txn_rc_t feed_change(app_txn_t *x, const sl_record_t *rec, const app_msg_t *m,
+static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_t *m,
                                 char *errstr, size_t errstr_size)
 {
+    const sl_record_t *rec = *recp;
     const sl_change_t *ch = &rec->u.change;
     uint32_t first = m->first_row;
     table_t *t = table_get(x, ch->db, ch->table, 1);
@@ -451,7 +460,11 @@ static app_txn_rc_t feed_change(app_txn_t *x, const sl_record_t *rec, const app_
     memcpy(pos.topic, x->group_pos.topic, sizeof(pos.topic));
     pos.source.row += first;
     uint32_t n = ch->op == SL_OP_TRUNCATE ? 0 : ch->nrows - first;
-    err = x->c.ops->rows(x->c.target, &t->map, rec, first, n, &pos, errstr, errstr_size);
+    if (x->c.ops->rows_take)
+        err = x->c.ops->rows_take(x->c.target, &t->map, recp, first, n, &pos, errstr,
+                                  errstr_size);
+    else
+        err = x->c.ops->rows(x->c.target, &t->map, rec, first, n, &pos, errstr, errstr_size);
     if (err == SL_ERR_UNSUPPORTED) {
         t->stopped = 1;
         snprintf(t->stop_reason, sizeof(t->stop_reason), "%s", errstr);
@@ -484,6 +497,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
                                 char *errstr, size_t errstr_size)
 {
     sl_record_t *rec = *recp;
+    sync_target(x);                     /* the table's map may change below */
     table_t *t = table_get(x, rec->u.schema.db, rec->u.schema.table, 1);
     if (!t) {
         snprintf(errstr, errstr_size, "applier: out of memory");
@@ -605,6 +619,8 @@ static app_txn_rc_t feed_commit(app_txn_t *x, const sl_record_t *rec, const app_
     x->group_pos.sub_offset = -1;
     x->group_pos.source = rec->pos;
     x->group_commit_time_us = rec->u.commit.event_time_us;
+    if (x->c.ops->txn_end)
+        x->c.ops->txn_end(x->c.target, &x->group_pos);
     x->txn_rows = 0;
     x->txn_first_offset = -1;
     if ((x->commit_at >= 0 && m->offset <= x->commit_at) ||
@@ -642,7 +658,7 @@ app_txn_rc_t app_txn_feed(app_txn_t *x, sl_record_t **rec, const app_msg_t *m,
 {
     errstr[0] = '\0';
     switch ((*rec)->type) {
-    case SL_REC_CHANGE: return feed_change(x, *rec, m, errstr, errstr_size);
+    case SL_REC_CHANGE: return feed_change(x, rec, m, errstr, errstr_size);
     case SL_REC_SCHEMA: return feed_schema(x, rec, m, errstr, errstr_size);
     case SL_REC_COMMIT: return feed_commit(x, *rec, m, errstr, errstr_size);
     case SL_REC_FINISH: return feed_finish(x, *rec, m, errstr, errstr_size);

@@ -32,22 +32,22 @@ LONG = bool(os.environ.get("SHIFTLOG_LONG"))
 N_ACCT = 100
 
 
-def bank_workload(rows_goal, seed):
+def bank_workload(rows_goal, seed, n_acct=N_ACCT, max_transfers=8):
     """Spec lines, the model's final balances, the ledger {id: (src, dst, amt)} and the rows
     changed by the transfer transactions."""
     rnd = random.Random(seed)
-    bal = [1000] * N_ACCT
+    bal = [1000] * n_acct
     head = ["schema bank acct id:int:bigint:pk=1 bal:int:bigint",
             "schema bank ledger id:int:bigint:pk=1 src:int:bigint dst:int:bigint amt:int:bigint",
-            "insert bank acct id,bal " + " ".join(f"i:{i},i:1000" for i in range(N_ACCT)),
+            "insert bank acct id,bal " + " ".join(f"i:{i},i:1000" for i in range(n_acct)),
             "commit"]
     txns, ledger, rows, lid = [], {}, 0, 0
     while rows < rows_goal:
         big = len(txns) % 400 == 199
-        n = 150 if big else rnd.randint(1, 8)
+        n = 150 if big else rnd.randint(1, max_transfers)
         ups, ins = [], []
         for _ in range(n):
-            a, b = rnd.sample(range(N_ACCT), 2)
+            a, b = rnd.sample(range(n_acct), 2)
             amt = rnd.randint(1, 50)
             for acct, d in ((a, -amt), (b, amt)):
                 ups.append(f"i:{acct},i:{bal[acct]} i:{acct},i:{bal[acct] + d}")
@@ -65,9 +65,9 @@ def bank_workload(rows_goal, seed):
 class Reader(threading.Thread):
     """Reads the target while the applier works; torn = snapshots that break an invariant."""
 
-    def __init__(self, stack, db):
+    def __init__(self, stack, db, n_acct=N_ACCT):
         super().__init__(daemon=True)
-        self.stack, self.db = stack, db
+        self.stack, self.db, self.n_acct = stack, db, n_acct
         self.stop = threading.Event()
         self.torn, self.reads, self.ledger_checks, self.max_ledger = [], 0, 0, 0
 
@@ -80,7 +80,7 @@ class Reader(threading.Thread):
                 cur.execute("SELECT count(*), coalesce(sum(bal), 0) FROM bank.acct")
                 n, total = cur.fetchone()
                 self.reads += 1
-                if n and (n != N_ACCT or total != N_ACCT * 1000):
+                if n and (n != self.n_acct or total != self.n_acct * 1000):
                     self.torn.append(("total", n, total))
                 if n and time.monotonic() - last_deep > 0.1:
                     last_deep = time.monotonic()
@@ -133,10 +133,11 @@ class Feeder(threading.Thread):
             self.done.set()
 
 
+@pytest.mark.parametrize("workers", [1, 4], ids=lambda v: f"workers{v}")
 @pytest.mark.parametrize("rows_goal,kills", [(100_000, 20)] + ([(500_000, 100)] if LONG else []),
                          ids=lambda v: str(v))
 def test_it_applier_kill9_exactly_once(stack, bin_dir, test_bin_dir, unique_name, target_db,
-                                       rows_goal, kills):
+                                       rows_goal, kills, workers):
     t_start = time.monotonic()
     db, conn = target_db
     topic, task = unique_name("tp"), unique_name("task")
@@ -144,7 +145,7 @@ def test_it_applier_kill9_exactly_once(stack, bin_dir, test_bin_dir, unique_name
     lines = head + [l for t in txns for l in t]
     last = msgs(lines) - 1
     app = Applier(bin_dir, stack, task, topic, db, "-X", "write_batch=200",
-                  logfile=f"/tmp/{task}.log")
+                  "-X", f"worker_num={workers}", logfile=f"/tmp/{task}.log")
     reader = Reader(stack, db)
     feeder = Feeder(test_bin_dir, stack, topic, head, txns, seconds=kills * 0.9)
     feeder.start()
@@ -181,8 +182,12 @@ def test_it_applier_kill9_exactly_once(stack, bin_dir, test_bin_dir, unique_name
     assert cur.fetchone() == (len(ledger), len(ledger), 0, len(ledger) - 1)
     cur.execute("SELECT id, src, dst, amt FROM bank.ledger ORDER BY id")
     assert {r[0]: tuple(r[1:]) for r in cur.fetchall()} == ledger
-    cur.execute("SELECT source_position FROM kafkaoffset WHERE task = %s", (task,))
-    assert cur.fetchone()[0].startswith("mysql-bin.000001:")
+    rows_task = [task] if workers == 1 else [f"{task}#{i}" for i in range(workers)]
+    cur.execute("SELECT task, kafka_offset, source_position FROM kafkaoffset WHERE task = "
+                "ANY(%s) ORDER BY task", (rows_task,))
+    stored = cur.fetchall()
+    assert [r[0] for r in stored] == rows_task, stored
+    assert all(o == last and p.startswith("mysql-bin.000001:") for _, o, p in stored), stored
     assert not reader.torn, f"a reader saw a torn transaction: {reader.torn[:5]}"
     assert reader.reads > 200 and reader.ledger_checks > 10, (reader.reads, reader.ledger_checks)
     # the kills fell during the workload: while it was produced or not yet applied, and most

@@ -58,10 +58,12 @@ class Applier:
         self.logfile = logfile
         self.proc = None
         self.logs = []
+        self.env = {}           # extra environment (e.g. fault injection), per start
 
     def start(self):
         self.out = open(self.logfile, "ab") if self.logfile else subprocess.PIPE
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTLOG_")}
+        env.update(self.env)
         self.proc = subprocess.Popen(self.args, stderr=self.out if self.logfile else
                                      subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
         return self
@@ -102,9 +104,11 @@ def stored_offset(conn, task):
     cur.execute("SELECT to_regclass('kafkaoffset') IS NOT NULL")
     if not cur.fetchone()[0]:
         return -1
-    cur.execute("SELECT kafka_offset FROM kafkaoffset WHERE task = %s", (task,))
+    # worker_num > 1: one row per worker ("<task>#<i>"); the task stands at the lowest
+    cur.execute("SELECT min(kafka_offset) FROM kafkaoffset WHERE task = %s OR "
+                "left(task, length(%s) + 1) = %s || '#'", (task, task, task))
     r = cur.fetchone()
-    return r[0] if r else -1
+    return r[0] if r and r[0] is not None else -1
 
 
 def wait_offset(conn, task, offset, app=None, timeout=60):

@@ -42,7 +42,8 @@ class Pipeline:
     """A MariaDB source database, the collector from examples/mysql-to-pg, and appliers to a
     PostgreSQL database, a MariaDB database and a MongoDB database (examples/mysql-to-*)."""
 
-    def __init__(self, stack, bin_dir, tmp, unique_name, targets=("pg", "mysql", "mongo")):
+    def __init__(self, stack, bin_dir, tmp, unique_name, targets=("pg", "mysql", "mongo"),
+                 workers=1):
         self.stack, self.bin_dir, self.tmp = stack, bin_dir, tmp
         self.src = unique_name("e2e")
         self.prefix = unique_name("e2ep")
@@ -65,7 +66,8 @@ class Pipeline:
             "source.server_id": str(random.randint(100000, 4000000000)),
             "start.position": self.start_pos})
         self.apps = {}
-        common = {"source.topic": self.topic, "tables": f"{self.src}.*"}
+        common = {"source.topic": self.topic, "tables": f"{self.src}.*",
+                  "worker_num": str(workers)}
         if self.pg_db:
             self.apps["pg"] = applier(bin_dir, "mysql-to-pg", tmp, "applier-pg", {
                 **common, "task.name": self.src + "_pg", "target.database": self.pg_db,
@@ -226,9 +228,10 @@ MIXED_TABLES = [("accounts", ["id"], None), ("order_items", ["order_id", "line"]
                 ("events", ["id"], {"payload": "::text"})]
 
 
-def test_it_e2e_mysql_mixed_workload_three_targets(pipeline):
+@pytest.mark.parametrize("workers", [1, 3], ids=lambda w: f"workers{w}")
+def test_it_e2e_mysql_mixed_workload_three_targets(pipeline, workers):
     t0 = time.monotonic()
-    p = pipeline()
+    p = pipeline(workers=workers)
     s = p.src
     p.sql(f"CREATE TABLE `{s}`.accounts (id INT PRIMARY KEY, owner VARCHAR(40) NOT NULL, "
           "balance DECIMAL(14,2) NOT NULL, status ENUM('open','frozen','closed') NOT NULL, "
@@ -293,7 +296,7 @@ def test_it_e2e_mysql_mixed_workload_three_targets(pipeline):
     assert list(doc["_id"].keys()) == ["order_id", "line"]
     # nothing was dead-lettered
     assert count_messages(p.stack, p.topic + ".dlq") == 0
-    print(f"mixed workload: {len(accounts)} accounts, {len(orders)} orders, "
+    print(f"mixed workload, worker_num {workers}: {len(accounts)} accounts, {len(orders)} orders, "
           f"{time.monotonic() - t0:.1f}s")
 
 

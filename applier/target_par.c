@@ -1,0 +1,704 @@
+/* shiftlog-applier: worker_num > 1 — parallel apply on several connections
+ * of one target type, with every source transaction inside one target
+ * commit (DESIGN invariant 3) and the order of changes kept per key.
+ *
+ * It is a target like the others (target.h), wrapping worker_num "inner"
+ * targets, each with its own connection, thread and job queue:
+ *
+ *   - A source transaction goes whole to one worker: the worker of its first
+ *     row's table + key hash (or, when it starts with a SCHEMA record, the
+ *     DDL worker, 0). The choice depends on the records only, so a
+ *     replay routes every transaction as before.
+ *   - Per-key order: each worker keeps a bitmap of the key hashes (and
+ *     tables) its open target transaction wrote. A row whose key another
+ *     worker's open transaction wrote first makes that worker commit before
+ *     the row is queued (it holds only complete source transactions: one
+ *     source transaction is in progress at a time, and it is on the row's
+ *     worker). A hash collision only commits early.
+ *   - Positions: worker w stores its own kafkaoffset row (task "<task>#w")
+ *     in its own commits: the COMMIT of the last source transaction it
+ *     applied, or at a group commit of the core (all workers commit, empty
+ *     or not) the group's last COMMIT. load_position() gives the core the
+ *     lowest of them (everything before it is durable everywhere); a
+ *     transaction routed to worker w whose rows come before w's stored
+ *     COMMIT offset has been applied and is skipped. So a kill -9 between
+ *     the commits of two workers loses nothing and applies nothing twice.
+ *   - Schema changes: every DDL runs on worker 0 (so it knows each table's
+ *     previous version, and two workers never wait for each other's
+ *     uncommitted catalog rows), after every other worker that wrote the
+ *     table committed; a later row of the table on another worker makes
+ *     worker 0 commit first. A source transaction already on another worker
+ *     gets SL_ERR_STATE: the core runs the DDL first and replays the
+ *     transaction (as for MySQL's implicit commits).
+ *
+ * What a concurrent reader sees: every source transaction whole, and the
+ * changes of each key in source order; two transactions with no key in
+ * common may become visible in either order (one commit per worker).
+ *
+ * Errors of a queued rows() surface at the next call (or at the commit):
+ * the core then rolls back and isolates the source transaction as it does
+ * for a row the server refuses at the group commit. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sl_log.h"
+#include "target.h"
+
+#define PAR_QLEN     16               /* queued rows() per worker */
+#define PAR_KEYBITS  (1u << 16)       /* key hash bitmap per worker */
+#define PAR_TABBITS  (1u << 10)       /* table hash bitmaps per worker */
+
+enum { J_ROWS, J_COMMIT, J_ROLLBACK, J_STOP };
+
+typedef struct job_s {
+    int                    kind;
+    const app_table_map_t *map;      /* J_ROWS: borrowed (stable until sync) */
+    sl_record_t           *rec;      /* J_ROWS: owned, back to the pool after */
+    uint32_t               first, n;
+    app_position_t         pos;      /* J_ROWS: row `first`; J_COMMIT: stored */
+} job_t;
+
+typedef struct worker_s {
+    struct app_target_s *p;
+    int            idx;
+    pthread_t      th;
+    int            started;
+    app_target_t  *t;                /* the inner target */
+    char           task[300];
+    pthread_cond_t cv;               /* work queued */
+    job_t          q[PAR_QLEN];
+    unsigned       head, tail;       /* under p->lock */
+    int            busy;             /* a job is running (under p->lock) */
+    int            open;             /* inner begin() done (worker thread, or drained) */
+    sl_err_t       err;              /* first error since the last rollback */
+    char           errstr[1024];
+    /* coordinator only */
+    sl_metric_t   *m_txns;           /* source transactions routed here */
+    app_position_t stored;           /* durable: the inner kafkaoffset row */
+    int            has_stored;
+    app_position_t last;             /* COMMIT of the last transaction routed here */
+    int            has_last;
+    int            dirty;            /* rows or DDL in the open transaction */
+    uint8_t        keys[PAR_KEYBITS / 8];
+    uint8_t        tabs[PAR_TABBITS / 8];   /* tables written */
+    uint8_t        ddl[PAR_TABBITS / 8];    /* tables with DDL / TRUNCATE */
+} worker_t;
+
+struct app_target_s {
+    const app_target_ops_t *inner;
+    app_target_conf_t       conf;
+    int                     n;
+    worker_t               *w;
+    pthread_mutex_t         lock;
+    pthread_cond_t          done;    /* a job finished */
+    sl_record_t           **pool;    /* spare records (under lock) */
+    int                     npool, cappool;
+    int                     cur;     /* worker of the source transaction in progress, -1 */
+    sl_metric_t            *m_forced;
+    int64_t                 forced, exit_after_forced;   /* fault injection for the tests */
+};
+
+/* ------------------------------------------------------------ hashing */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t table_hash(const app_table_map_t *map)
+{
+    uint64_t h = fnv(1469598103934665603ull, map->dst_schema, strlen(map->dst_schema) + 1);
+    return fnv(h, map->dst_table, strlen(map->dst_table));
+}
+
+static uint64_t value_hash(uint64_t h, const sl_value_t *v)
+{
+    h = fnv(h, &v->kind, sizeof(v->kind));
+    switch (v->kind) {
+    case SL_VAL_NULL:
+    case SL_VAL_MISSING:
+        return h;
+    case SL_VAL_BOOL:   return fnv(h, &v->u.b, sizeof(v->u.b));
+    case SL_VAL_INT:    return fnv(h, &v->u.i, sizeof(v->u.i));
+    case SL_VAL_UINT:   return fnv(h, &v->u.u, sizeof(v->u.u));
+    case SL_VAL_FLOAT:  return fnv(h, &v->u.f, sizeof(v->u.f));
+    case SL_VAL_DOUBLE: return fnv(h, &v->u.d, sizeof(v->u.d));
+    default:            return v->data ? fnv(h, v->data, v->len) : h;
+    }
+}
+
+static int bit_get(const uint8_t *m, uint64_t h, uint32_t nbits)
+{
+    uint32_t b = (uint32_t)(h ^ (h >> 32)) & (nbits - 1);
+    return m[b >> 3] >> (b & 7) & 1;
+}
+
+static void bit_set(uint8_t *m, uint64_t h, uint32_t nbits)
+{
+    uint32_t b = (uint32_t)(h ^ (h >> 32)) & (nbits - 1);
+    m[b >> 3] |= (uint8_t)(1u << (b & 7));
+}
+
+/* The change columns of the key (primary key of the schema in force); 0
+ * when the table has none or a key column is not in the change: then the
+ * whole table counts as the key. */
+static uint32_t key_cols(const app_table_map_t *map, const sl_change_t *ch, uint32_t *out,
+                         uint32_t max)
+{
+    const sl_schema_t *s = map->schema;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->ncols; i++) {
+        if (!s->cols[i].pk)
+            continue;
+        uint32_t k = i;
+        if (k >= ch->ncols || strcmp(ch->columns[k], s->cols[i].name))
+            for (k = 0; k < ch->ncols; k++)
+                if (!strcmp(ch->columns[k], s->cols[i].name))
+                    break;
+        if (k == ch->ncols || n == max)
+            return 0;
+        out[n++] = k;
+    }
+    return n;
+}
+
+static uint64_t row_key_hash(uint64_t th, const sl_value_t *img, const uint32_t *kc,
+                             uint32_t nk)
+{
+    uint64_t h = th;
+    for (uint32_t i = 0; i < nk; i++)
+        h = value_hash(h, &img[kc[i]]);
+    return h;
+}
+
+/* ------------------------------------------------------------ workers */
+
+static sl_err_t worker_begin(worker_t *w)
+{
+    if (w->open)
+        return SL_OK;
+    sl_err_t err = w->p->inner->begin(w->t, w->errstr, sizeof(w->errstr));
+    if (!err)
+        w->open = 1;
+    return err;
+}
+
+static void run_job(worker_t *w, job_t *j)
+{
+    const app_target_ops_t *in = w->p->inner;
+    char errstr[1024];
+    sl_err_t err = SL_OK;
+    switch (j->kind) {
+    case J_ROWS:
+        if (w->err)
+            return;                   /* the transaction is lost already */
+        if (!(err = worker_begin(w)))
+            err = in->rows(w->t, j->map, j->rec, j->first, j->n, &j->pos, w->errstr,
+                           sizeof(w->errstr));
+        break;
+    case J_COMMIT:
+        if (w->err) {
+            if (w->open && in->rollback(w->t, errstr, sizeof(errstr)))
+                sl_warn("worker %d: rollback: %s", w->idx, errstr);
+            w->open = 0;
+            return;
+        }
+        if (!(err = worker_begin(w))) {
+            err = in->commit(w->t, &j->pos, w->errstr, sizeof(w->errstr));
+            w->open = 0;
+        }
+        break;
+    case J_ROLLBACK:
+        if (w->open && in->rollback(w->t, errstr, sizeof(errstr)))
+            sl_warn("worker %d: rollback: %s", w->idx, errstr);
+        w->open = 0;
+        break;
+    }
+    if (err)
+        w->err = err;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    app_target_t *p = w->p;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (w->head == w->tail)
+            pthread_cond_wait(&w->cv, &p->lock);
+        job_t j = w->q[w->head % PAR_QLEN];
+        if (j.kind == J_STOP)
+            break;
+        w->busy = 1;
+        pthread_mutex_unlock(&p->lock);
+        run_job(w, &j);
+        if (j.rec)
+            sl_record_reset(j.rec);
+        pthread_mutex_lock(&p->lock);
+        if (j.rec) {
+            if (p->npool < p->cappool)
+                p->pool[p->npool++] = j.rec;
+            else
+                sl_record_destroy(j.rec);
+        }
+        w->head++;
+        w->busy = 0;
+        pthread_cond_broadcast(&p->done);
+    }
+    w->head++;
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Queues j for w (waits while w's queue is full). */
+static void push(app_target_t *p, worker_t *w, const job_t *j)
+{
+    pthread_mutex_lock(&p->lock);
+    while (w->tail - w->head >= PAR_QLEN)
+        pthread_cond_wait(&p->done, &p->lock);
+    w->q[w->tail++ % PAR_QLEN] = *j;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Waits until w (every worker when NULL) has run everything queued. */
+static void drain(app_target_t *p, worker_t *w)
+{
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < p->n; i++) {
+        worker_t *x = w ? w : &p->w[i];
+        while (x->head != x->tail)
+            pthread_cond_wait(&p->done, &p->lock);
+        if (w)
+            break;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* The first error of a worker (w, or any when NULL), copied out. Reading
+ * w->err without the lock is fine for a peek: it is set once per
+ * transaction and read again under drain() before anything relies on it. */
+static sl_err_t take_err(app_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
+{
+    for (int i = 0; i < p->n; i++) {
+        worker_t *x = w ? w : &p->w[i];
+        pthread_mutex_lock(&p->lock);
+        sl_err_t err = x->err;
+        if (err)
+            snprintf(errstr, errstr_size, "%s", x->errstr);
+        pthread_mutex_unlock(&p->lock);
+        if (err)
+            return err;
+        if (w)
+            break;
+    }
+    return SL_OK;
+}
+
+static void clear_marks(worker_t *w)
+{
+    if (!w->dirty)
+        return;
+    memset(w->keys, 0, sizeof(w->keys));
+    memset(w->tabs, 0, sizeof(w->tabs));
+    memset(w->ddl, 0, sizeof(w->ddl));
+    w->dirty = 0;
+}
+
+/* Commits w's open transaction (complete source transactions only) at the
+ * last COMMIT routed to it, and waits. */
+static sl_err_t commit_worker(app_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
+{
+    job_t j = {.kind = J_COMMIT, .pos = w->last};
+    if (!w->has_last)
+        return SL_OK;                 /* nothing of a complete transaction here */
+    push(p, w, &j);
+    drain(p, w);
+    sl_err_t err = take_err(p, w, errstr, errstr_size);
+    if (err)
+        return err;
+    w->stored = w->last;
+    w->has_stored = 1;
+    clear_marks(w);
+    sl_metric_inc(p->m_forced);
+    /* SHIFTLOG_TEST_EXIT_AFTER_FORCED=N: exit like a kill -9 right after the
+     * N-th forced commit (workers then stand at different positions) */
+    if (++p->forced == p->exit_after_forced)
+        _exit(137);
+    return SL_OK;
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static void par_close(app_target_t *p);
+
+static sl_err_t par_open(app_target_t **out, const app_target_conf_t *conf, char *errstr,
+                         size_t errstr_size)
+{
+    if (!conf->inner || conf->workers < 2) {
+        snprintf(errstr, errstr_size, "parallel target: needs an inner target and 2+ workers");
+        return SL_ERR_INVALID;
+    }
+    app_target_t *p = calloc(1, sizeof(*p));
+    if (!p || !(p->w = calloc((size_t)conf->workers, sizeof(*p->w))) ||
+        !(p->pool = calloc((size_t)conf->workers * (PAR_QLEN + 1), sizeof(*p->pool)))) {
+        if (p)
+            free(p->w);
+        free(p);
+        snprintf(errstr, errstr_size, "applier: out of memory");
+        return SL_ERR_NOMEM;
+    }
+    p->inner = conf->inner;
+    p->conf = *conf;
+    p->n = conf->workers;
+    p->cappool = conf->workers * (PAR_QLEN + 1);
+    p->cur = -1;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->done, NULL);
+    sl_err_t err = SL_OK;
+    const char *fault = getenv("SHIFTLOG_TEST_EXIT_AFTER_FORCED");
+    p->exit_after_forced = fault ? atoll(fault) : 0;
+    if (conf->metrics)
+        p->m_forced = sl_metrics_counter(conf->metrics,
+                                         "shiftlog_applier_worker_forced_commits_total",
+                                         "Worker commits made early so that a key changed by "
+                                         "another worker keeps its order.", NULL);
+    for (int i = 0; i < p->n; i++) {
+        worker_t *w = &p->w[i];
+        char idx[16];
+        w->p = p;
+        w->idx = i;
+        pthread_cond_init(&w->cv, NULL);
+        snprintf(idx, sizeof(idx), "%d", i);
+        if (conf->metrics)
+            w->m_txns = sl_metrics_counter(conf->metrics, "shiftlog_applier_worker_txns_total",
+                                           "Source transactions applied per worker "
+                                           "(worker_num > 1).",
+                                           (const char *[]){"worker", idx, NULL});
+    }
+    for (int i = 0; i < p->n && !err; i++) {
+        worker_t *w = &p->w[i];
+        app_target_conf_t c = *conf;
+        snprintf(w->task, sizeof(w->task), "%s#%d", conf->task, i);
+        c.task = w->task;
+        if ((err = p->inner->open(&w->t, &c, errstr, errstr_size)))
+            break;
+        if (pthread_create(&w->th, NULL, worker_main, w)) {
+            snprintf(errstr, errstr_size, "parallel target: cannot start worker %d", i);
+            err = SL_ERR_FATAL;
+            break;
+        }
+        w->started = 1;
+    }
+    if (err) {
+        par_close(p);
+        return err;
+    }
+    *out = p;
+    return SL_OK;
+}
+
+static void par_close(app_target_t *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->n; i++) {
+        worker_t *w = &p->w[i];
+        if (w->started) {
+            job_t j = {.kind = J_STOP};
+            push(p, w, &j);
+            pthread_join(w->th, NULL);
+        }
+        if (w->t)
+            p->inner->close(w->t);
+        pthread_cond_destroy(&w->cv);
+    }
+    for (int i = 0; i < p->npool; i++)
+        sl_record_destroy(p->pool[i]);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->lock);
+    free(p->pool);
+    free(p->w);
+    free(p);
+}
+
+/* The lowest stored position of the workers: everything before it is
+ * durable on every worker. A worker with no row of its own (first start in
+ * parallel) takes the single-writer row of the task (a task that ran with
+ * worker_num = 1 before), else it has applied nothing. */
+static sl_err_t par_load_position(app_target_t *p, const char *topic, int32_t partition,
+                                  app_position_t *pos, char *errstr, size_t errstr_size)
+{
+    app_position_t plain;
+    int plain_state = -1;               /* -1 not read, 0 none, 1 found */
+    sl_err_t err;
+    drain(p, NULL);
+    for (int i = 0; i < p->n; i++) {
+        worker_t *w = &p->w[i];
+        w->has_stored = w->has_last = 0;
+        err = p->inner->load_position(w->t, topic, partition, &w->stored, errstr,
+                                      errstr_size);
+        if (err == SL_OK) {
+            w->has_stored = 1;
+        } else if (err == SL_ERR_NOT_FOUND) {
+            if (plain_state < 0) {
+                app_target_t *t1;
+                app_target_conf_t c = p->conf;
+                plain_state = 0;
+                if ((err = p->inner->open(&t1, &c, errstr, errstr_size)))
+                    return err;
+                err = p->inner->load_position(t1, topic, partition, &plain, errstr,
+                                              errstr_size);
+                p->inner->close(t1);
+                if (err && err != SL_ERR_NOT_FOUND)
+                    return err;
+                plain_state = err == SL_OK;
+            }
+            if (plain_state == 1) {
+                w->stored = plain;
+                w->has_stored = 1;
+            }
+        } else {
+            return err;
+        }
+        w->last = w->stored;
+        w->has_last = w->has_stored;
+    }
+    int lo = -1;
+    for (int i = 0; i < p->n; i++) {
+        if (!p->w[i].has_stored)
+            return SL_ERR_NOT_FOUND;
+        if (lo < 0 || p->w[i].stored.kafka_offset < p->w[lo].stored.kafka_offset)
+            lo = i;
+    }
+    *pos = p->w[lo].stored;
+    return SL_OK;
+}
+
+static sl_err_t par_begin(app_target_t *p, char *errstr, size_t errstr_size)
+{
+    return take_err(p, NULL, errstr, errstr_size);
+}
+
+/* Every DDL runs on worker 0: two workers creating tables of one new schema
+ * (CREATE SCHEMA) or altering related tables would wait for each other's
+ * uncommitted catalog rows, and one connection knows every table's previous
+ * version. */
+#define DDL_WORKER 0
+
+static void par_sync(app_target_t *p)
+{
+    drain(p, NULL);
+}
+
+static sl_err_t par_schema(app_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
+                           char *errstr, size_t errstr_size)
+{
+    drain(p, NULL);
+    sl_err_t err = take_err(p, NULL, errstr, errstr_size);
+    if (err)
+        return err;
+    int d = DDL_WORKER;
+    if (p->cur >= 0 && p->cur != d) {
+        snprintf(errstr, errstr_size, "table %s.%s: its schema change comes inside a source "
+                 "transaction applied by worker %d, and its DDL runs on worker %d",
+                 map->dst_schema, map->dst_table, p->cur, d);
+        return SL_ERR_STATE;
+    }
+    uint64_t th = table_hash(map);
+    for (int i = 0; i < p->n; i++) {
+        worker_t *w = &p->w[i];
+        if (i != d && w->dirty && (bit_get(w->tabs, th, PAR_TABBITS) ||
+                                   bit_get(w->ddl, th, PAR_TABBITS)) &&
+            (err = commit_worker(p, w, errstr, errstr_size)))
+            return err;
+    }
+    worker_t *w = &p->w[d];
+    if ((err = worker_begin(w))) {
+        snprintf(errstr, errstr_size, "%s", w->errstr);
+        return err;
+    }
+    if ((err = p->inner->schema(w->t, map, rec, errstr, errstr_size)))
+        return err;
+    p->cur = d;
+    w->dirty = 1;
+    bit_set(w->ddl, th, PAR_TABBITS);
+    bit_set(w->tabs, th, PAR_TABBITS);
+    return SL_OK;
+}
+
+/* Makes every other worker whose open transaction conflicts with a row
+ * commit first: one that ran DDL or TRUNCATE on the table, or that wrote
+ * key kh (table_wide: that wrote the table at all). */
+static sl_err_t resolve(app_target_t *p, int me, uint64_t th, uint64_t kh, int table_wide,
+                        char *errstr, size_t errstr_size)
+{
+    for (int i = 0; i < p->n; i++) {
+        worker_t *w = &p->w[i];
+        if (i == me || !w->dirty)
+            continue;
+        int hit = bit_get(w->ddl, th, PAR_TABBITS) ||
+                  (table_wide ? bit_get(w->tabs, th, PAR_TABBITS)
+                              : bit_get(w->keys, kh, PAR_KEYBITS));
+        if (hit) {
+            sl_err_t err = commit_worker(p, w, errstr, errstr_size);
+            if (err)
+                return err;
+        }
+    }
+    return SL_OK;
+}
+
+static sl_err_t par_rows_take(app_target_t *p, const app_table_map_t *map, sl_record_t **recp,
+                              uint32_t first, uint32_t n, const app_position_t *pos,
+                              char *errstr, size_t errstr_size)
+{
+    const sl_change_t *ch = &(*recp)->u.change;
+    sl_err_t err = take_err(p, NULL, errstr, errstr_size);
+    if (err)
+        return err;
+    uint64_t th = table_hash(map);
+    uint32_t kc[32];
+    uint32_t nk = key_cols(map, ch, kc, 32);
+    int table_wide = ch->op == SL_OP_TRUNCATE || nk == 0;
+    if (p->cur < 0) {
+        uint64_t h = th;
+        if (!table_wide && first < ch->nrows) {
+            const sl_row_t *r = &ch->rows[first];
+            h = row_key_hash(th, r->after ? r->after : r->before, kc, nk);
+        }
+        p->cur = (int)((h ^ (h >> 29)) % (uint64_t)p->n);
+    }
+    worker_t *w = &p->w[p->cur];
+    /* applied already: its worker's stored COMMIT comes after these rows */
+    if (w->has_stored && pos->kafka_offset < w->stored.kafka_offset)
+        return SL_OK;
+    if (table_wide) {
+        if ((err = resolve(p, p->cur, th, 0, 1, errstr, errstr_size)))
+            return err;
+        bit_set(ch->op == SL_OP_TRUNCATE ? w->ddl : w->tabs, th, PAR_TABBITS);
+    } else {
+        /* both images: an update that changes the key is two keys */
+        for (uint32_t i = first; i < first + n; i++)
+            for (int img = 0; img < 2; img++) {
+                const sl_value_t *v = img ? ch->rows[i].before : ch->rows[i].after;
+                if (!v)
+                    continue;
+                uint64_t kh = row_key_hash(th, v, kc, nk);
+                if ((err = resolve(p, p->cur, th, kh, 0, errstr, errstr_size)))
+                    return err;
+                bit_set(w->keys, kh, PAR_KEYBITS);
+            }
+        bit_set(w->tabs, th, PAR_TABBITS);
+    }
+    w->dirty = 1;
+
+    sl_record_t *spare = NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->npool)
+        spare = p->pool[--p->npool];
+    pthread_mutex_unlock(&p->lock);
+    if (!spare && !(spare = sl_record_new())) {
+        snprintf(errstr, errstr_size, "applier: out of memory");
+        return SL_ERR_NOMEM;
+    }
+    job_t j = {.kind = J_ROWS, .map = map, .rec = *recp, .first = first, .n = n, .pos = *pos};
+    push(p, w, &j);
+    *recp = spare;
+    return SL_OK;
+}
+
+static sl_err_t par_rows(app_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
+                         uint32_t first, uint32_t n, const app_position_t *pos, char *errstr,
+                         size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "parallel target: rows() needs the record (rows_take)");
+    return SL_ERR_STATE;
+}
+
+static void par_txn_end(app_target_t *p, const app_position_t *pos)
+{
+    if (p->cur < 0)
+        return;
+    worker_t *w = &p->w[p->cur];
+    /* a transaction skipped as applied never moves last back */
+    if (!w->has_last || pos->kafka_offset > w->last.kafka_offset) {
+        w->last = *pos;
+        w->has_last = 1;
+        sl_metric_inc(w->m_txns);
+    }
+    p->cur = -1;
+}
+
+/* The core's group commit: every worker commits, in parallel, at pos (at
+ * its own stored position when that is later: a replay skipped what it had
+ * applied, and its row never moves back). */
+static sl_err_t par_commit(app_target_t *p, const app_position_t *pos, char *errstr,
+                           size_t errstr_size)
+{
+    for (int i = 0; i < p->n; i++) {
+        worker_t *w = &p->w[i];
+        job_t j = {.kind = J_COMMIT, .pos = *pos};
+        if (w->has_stored && w->stored.kafka_offset > pos->kafka_offset)
+            j.pos = w->stored;
+        w->last = j.pos;
+        push(p, w, &j);
+    }
+    drain(p, NULL);
+    sl_err_t first = SL_OK;
+    for (int i = 0; i < p->n; i++) {
+        worker_t *w = &p->w[i];
+        if (w->err) {
+            if (!first) {
+                first = w->err;
+                snprintf(errstr, errstr_size, "%s", w->errstr);
+            }
+            continue;
+        }
+        w->stored = w->last;
+        w->has_stored = w->has_last = 1;
+        clear_marks(w);
+    }
+    p->cur = -1;
+    return first;
+}
+
+static sl_err_t par_rollback(app_target_t *p, char *errstr, size_t errstr_size)
+{
+    job_t j = {.kind = J_ROLLBACK};
+    for (int i = 0; i < p->n; i++)
+        push(p, &p->w[i], &j);
+    drain(p, NULL);
+    for (int i = 0; i < p->n; i++) {
+        worker_t *w = &p->w[i];
+        w->err = SL_OK;
+        w->last = w->stored;
+        w->has_last = w->has_stored;
+        clear_marks(w);
+    }
+    p->cur = -1;
+    return SL_OK;
+}
+
+const app_target_ops_t app_target_par = {
+    .name = "parallel",
+    .open = par_open,
+    .close = par_close,
+    .load_position = par_load_position,
+    .begin = par_begin,
+    .schema = par_schema,
+    .rows = par_rows,
+    .commit = par_commit,
+    .rollback = par_rollback,
+    .rows_take = par_rows_take,
+    .txn_end = par_txn_end,
+    .sync = par_sync,
+};
