@@ -263,6 +263,22 @@ static int restart_from_target(run_t *r, int64_t commit_at)
         sl_err_t err = r->ops->load_position(r->target, r->c->source_topic,
                                              (int32_t)r->c->source_partition, &pos, errstr,
                                              sizeof(errstr));
+        if (r->c->worker_num == 1 &&
+            (err == SL_ERR_NOT_FOUND || (err == SL_OK && pos.sub_offset == APP_SUB_RETIRED))) {
+            /* the run before may have had worker_num > 1: its workers' rows */
+            sl_err_t e2 = app_par_adopt(r->ops, &r->tconf, r->c->source_topic,
+                                        (int32_t)r->c->source_partition, &pos, errstr,
+                                        sizeof(errstr));
+            if (e2 == SL_ERR_NOT_FOUND && err == SL_OK)
+                pos.sub_offset = -1;      /* retired, and no worker row: as it is */
+            else
+                err = e2;
+        }
+        if (err == SL_ERR_FATAL) {
+            sl_error("%s", errstr);
+            set_state(r, "suspended", errstr);
+            return -1;
+        }
         if (err && err != SL_ERR_NOT_FOUND) {
             sl_warn("reading the stored position: %s", errstr);
             if (sl_service_wait(500))

@@ -41,6 +41,10 @@ typedef struct app_position_s {
     sl_pos_t source;         /* source position of that row / COMMIT */
 } app_position_t;
 
+/* sub_offset of a kafkaoffset row that another worker_num layout replaced
+ * (target_par.c): kept for its history, never a place to start from. */
+#define APP_SUB_RETIRED (-2)
+
 /* A source table mapped onto a target table (otter's data_media_pair). */
 typedef struct app_table_map_s {
     const char  *src_db, *src_table;   /* as in the records */
@@ -139,6 +143,14 @@ extern const app_target_ops_t app_target_mongo;
 /* worker_num > 1: conf->workers connections of conf->inner, each source
  * transaction on one of them (target_par.c). */
 extern const app_target_ops_t app_target_par;
+
+/* worker_num = 1 after a run with worker_num > 1 (the single row "task" is
+ * absent or retired): the position the workers' rows "<task>#i" agree on,
+ * written as the single row. SL_ERR_NOT_FOUND: no such rows. SL_ERR_FATAL:
+ * they disagree (that run stopped mid-way: errstr says what to do). */
+sl_err_t app_par_adopt(const app_target_ops_t *inner, const app_target_conf_t *conf,
+                       const char *topic, int32_t partition, app_position_t *pos,
+                       char *errstr, size_t errstr_size);
 
 /* MongoDB: guarded writes skipped because the document was already newer
  * (replays recognised), for metrics and tests. */

@@ -153,3 +153,101 @@ def test_it_applier_parallel_key_order_and_independent_keys(stack, bin_dir, test
     assert dict(cur.fetchall()) == want
     per = re.findall(r'shiftlog_applier_worker_txns_total\{worker="(\d+)"\} (\S+)', m)
     assert len(per) == 3 and all(float(v) > 100 for _, v in per), per
+
+
+def test_it_applier_parallel_worker_num_changes(stack, bin_dir, test_bin_dir, unique_name,
+                                                target_db):
+    """worker_num changed between runs (1 → 3 → 2 → 1), also right after runs that stopped
+    with their workers at different positions: a change then is refused with what to do, and
+    once the layout before agrees, the next one goes on from there: exactly once throughout."""
+    db, conn = target_db
+    topic, task = unique_name("tp"), unique_name("task")
+    head, txns, final, ledger, rows = bank_workload(32_000, 9, n_acct=N_ACCT, max_transfers=3)
+    q = len(txns) // 4
+    parts = [txns[:q], txns[q:2 * q], txns[2 * q:3 * q], txns[3 * q:]]
+    sent = []
+
+    def feed_part(i):
+        lines = (head if i == 0 else []) + [l for t in parts[i] for l in t]
+        # each it_feed run numbers source positions from the start: go on after the last
+        feed(test_bin_dir, stack, topic, [f"at mysql-bin.000001 {4 + 10_000_000 * i}"] + lines)
+        sent.extend(lines)
+        return msgs(sent) - 1
+
+    def applier(workers, exit_after=None):
+        a = Applier(bin_dir, stack, task, topic, db, "-X", f"worker_num={workers}",
+                    "-X", "write_batch=1000", logfile=f"/tmp/{task}.log")
+        a.env = {"SHIFTLOG_TEST_EXIT_AFTER_FORCED": str(exit_after)} if exit_after else {}
+        return a.start()
+
+    def rows_now():
+        cur = conn.cursor()
+        cur.execute("SELECT task, kafka_offset, sub_offset FROM kafkaoffset WHERE task = %s OR "
+                    "task LIKE %s ORDER BY task", (task, task + "#%"))
+        return cur.fetchall()
+
+    def refused(workers):
+        a = applier(workers)
+        a.proc.wait(timeout=30)
+        assert a.proc.returncode not in (0, None), a.log()[-2000:]
+        assert "start it once more with its worker_num (3)" in a.log().splitlines()[-1] or \
+            "start it once more with its worker_num (3)" in a.log()[-3000:], a.log()[-3000:]
+
+    reader = Reader(stack, db, N_ACCT)
+    reader.start()
+    try:
+        last = feed_part(0)
+        # one writer
+        a = applier(1)
+        wait_offset(conn, task, last, a, timeout=60)
+        a.stop()
+        one = rows_now()
+        assert [r[0] for r in one] == [task], one
+        last = feed_part(1)
+        # three workers take over from its row, then stop with their rows apart
+        a = applier(3, exit_after=2)
+        a.proc.wait(timeout=60)
+        assert a.proc.returncode == 137, a.log()[-2000:]
+        apart = rows_now()
+        assert dict((t, s) for t, _, s in apart)[task] == -2, apart        # the single row retired
+        assert len({o for t, o, _ in apart if t != task}) > 1, apart      # the workers apart
+        check_bank(conn)
+        # a change now would lose or repeat changes: refused, naming what to do
+        refused(1)
+        refused(2)
+        assert rows_now() == apart
+        # the same layout goes on, and catches up
+        a = applier(3)
+        wait_offset(conn, task, last, a, timeout=60)
+        a.stop()
+        last = feed_part(2)
+        # two workers: agree with the three, the third row retired; stop them apart again
+        a = applier(2, exit_after=1)
+        a.proc.wait(timeout=60)
+        assert a.proc.returncode == 137, a.log()[-2000:]
+        r2 = dict((t, (o, s)) for t, o, s in rows_now())
+        assert r2[f"{task}#2"][1] == -2, r2
+        check_bank(conn)
+        a = applier(2)
+        wait_offset(conn, task, last, a, timeout=60)
+        a.stop()
+        last = feed_part(3)
+        # back to one writer: adopts the workers' common position
+        a = applier(1)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 60:
+            cur = conn.cursor()
+            cur.execute("SELECT kafka_offset FROM kafkaoffset WHERE task = %s", (task,))
+            r = cur.fetchone()
+            if r and r[0] >= last:
+                break
+            assert a.proc.poll() is None, a.log()[-2000:]
+            time.sleep(0.1)
+        a.stop()
+        assert "agree on offset" in a.log(), a.log()[-2000:]
+    finally:
+        reader.stop.set()
+        reader.join(timeout=30)
+    assert not reader.torn, f"a reader saw a torn transaction: {reader.torn[:5]}"
+    check_bank(conn, final, ledger)
+    assert msgs(sent) - 1 == last

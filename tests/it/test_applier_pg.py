@@ -104,9 +104,10 @@ def stored_offset(conn, task):
     cur.execute("SELECT to_regclass('kafkaoffset') IS NOT NULL")
     if not cur.fetchone()[0]:
         return -1
-    # worker_num > 1: one row per worker ("<task>#<i>"); the task stands at the lowest
-    cur.execute("SELECT min(kafka_offset) FROM kafkaoffset WHERE task = %s OR "
-                "left(task, length(%s) + 1) = %s || '#'", (task, task, task))
+    # worker_num > 1: one row per worker ("<task>#<i>"); the task stands at the lowest.
+    # Rows of a worker_num layout replaced since are retired (sub_offset -2).
+    cur.execute("SELECT min(kafka_offset) FROM kafkaoffset WHERE (task = %s OR "
+                "left(task, length(%s) + 1) = %s || '#') AND sub_offset <> -2", (task, task, task))
     r = cur.fetchone()
     return r[0] if r and r[0] is not None else -1
 
