@@ -47,7 +47,8 @@
 #include "sl_log.h"
 #include "target.h"
 
-#define PAR_QLEN     16               /* queued rows() per worker */
+#define PAR_QLEN     64               /* queued rows() per worker */
+#define PAR_WAKE     8                /* rows() queued before a sleeping worker is woken */
 #define PAR_KEYBITS  (1u << 16)       /* key hash bitmap per worker */
 #define PAR_TABBITS  (1u << 10)       /* table hash bitmaps per worker */
 
@@ -72,6 +73,7 @@ typedef struct worker_s {
     job_t          q[PAR_QLEN];
     unsigned       head, tail;       /* under p->lock */
     int            busy;             /* a job is running (under p->lock) */
+    int            waiting;          /* in pthread_cond_wait (under p->lock) */
     int            open;             /* inner begin() done (worker thread, or drained) */
     sl_err_t       err;              /* first error since the last rollback */
     char           errstr[1024];
@@ -232,8 +234,11 @@ static void *worker_main(void *arg)
     app_target_t *p = w->p;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (w->head == w->tail)
+        while (w->head == w->tail) {
+            w->waiting = 1;
             pthread_cond_wait(&w->cv, &p->lock);
+            w->waiting = 0;
+        }
         job_t j = w->q[w->head % PAR_QLEN];
         if (j.kind == J_STOP)
             break;
@@ -262,10 +267,15 @@ static void *worker_main(void *arg)
 static void push(app_target_t *p, worker_t *w, const job_t *j)
 {
     pthread_mutex_lock(&p->lock);
-    while (w->tail - w->head >= PAR_QLEN)
+    while (w->tail - w->head >= PAR_QLEN) {
+        pthread_cond_signal(&w->cv);
         pthread_cond_wait(&p->done, &p->lock);
+    }
     w->q[w->tail++ % PAR_QLEN] = *j;
-    pthread_cond_signal(&w->cv);
+    /* rows wake a sleeping worker in batches (one wake-up per message costs
+     * more than the message); anything else, and every wait below, at once */
+    if (w->waiting && (j->kind != J_ROWS || w->tail - w->head >= PAR_WAKE))
+        pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -275,6 +285,8 @@ static void drain(app_target_t *p, worker_t *w)
     pthread_mutex_lock(&p->lock);
     for (int i = 0; i < p->n; i++) {
         worker_t *x = w ? w : &p->w[i];
+        if (x->head != x->tail)
+            pthread_cond_signal(&x->cv);
         while (x->head != x->tail)
             pthread_cond_wait(&p->done, &p->lock);
         if (w)

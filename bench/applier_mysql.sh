@@ -4,7 +4,7 @@
 # single: one row per message), applied by shiftlog-applier (target.type=mysql), then the raw
 # limits on the same final rows in the same run: text INSERT … VALUES (1000 rows)
 # ON DUPLICATE KEY UPDATE through the mariadb client, and LOAD DATA LOCAL INFILE.
-#   bench/applier_mysql.sh       (BENCH_ROWS=200000; BENCH_FEEDS, BENCH_WRITE_BATCH,
+#   bench/applier_mysql.sh       (BENCH_ROWS=200000; BENCH_FEEDS, BENCH_WRITE_BATCH, BENCH_WORKERS,
 #                                 BENCH_BASELINE_BIN as in applier_pg.sh)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -12,6 +12,7 @@ cd "$ROOT"
 eval "$(deploy/local/env)"
 N=${BENCH_ROWS:-200000}
 FEEDS=${BENCH_FEEDS:-multi single}
+WORKERS=${BENCH_WORKERS:-1}        # worker_num values to run, e.g. "1 2 4"
 WB=${BENCH_WRITE_BATCH:-1000}
 BIN=${SHIFTLOG_BIN:-bin}
 TB=${SHIFTLOG_TEST_BIN:-build/release/tests}
@@ -50,9 +51,9 @@ while True:
                                    password=os.environ["SL_MYSQL_ROOT_PASSWORD"],
                                    database=db, autocommit=True)
         cur = conn.cursor()
-        cur.execute("SELECT kafka_offset FROM kafkaoffset")
+        cur.execute("SELECT min(kafka_offset) FROM kafkaoffset WHERE sub_offset <> -2")
         r = cur.fetchone()
-        if r and r[0] >= last:
+        if r and r[0] is not None and r[0] >= last:
             break
     except pymysql.Error:
         conn = None
@@ -74,8 +75,10 @@ for f in $FEEDS; do
     "$TB/it_feed" --brokers "$SL_KAFKA_BROKERS" --topic "$topic" < "$TMP/$f.spec" 2>"$TMP/$f.feed" ||
         { cat "$TMP/$f.feed"; exit 1; }
   for which in new ${BENCH_BASELINE_BIN:+base}; do
-    bin=$BIN; [ "$which" = base ] && bin=$BENCH_BASELINE_BIN
-    run=$f.$which db=${ID}_${f}_$which
+    bin=$BIN; ws=$WORKERS
+    [ "$which" = base ] && bin=$BENCH_BASELINE_BIN && ws=1
+   for w in $ws; do
+    run=$f.$which.w$w db=${ID}_${f}_${which}_w$w
     RUNS+=("$run")
     DBS+=("$db")
     $MY -e "CREATE DATABASE \`$db\`"
@@ -84,7 +87,7 @@ for f in $FEEDS; do
       -X target.database="$db" -X target.host="$SL_MYSQL_HOST" -X target.port="$SL_MYSQL_PORT" \
       -X target.user="$SL_MYSQL_ROOT_USER" -X target.password="$SL_MYSQL_ROOT_PASSWORD" \
       -X map.tables="bench.*=$db.*" \
-      -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X write_batch="$WB" \
+      -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X write_batch="$WB" -X worker_num="$w" \
       -X http.listen=off -X log.level=warn 2>"$TMP/$run.log" &
     apid=$!
     wait_applied "$db" "$last" "$apid" || { cat "$TMP/$run.log"; exit 1; }
@@ -95,6 +98,7 @@ for f in $FEEDS; do
     MSGS[$run]=${MSGS[$f]}
     printf "  applied %-11s in %5.1f s\n" "$run" "$(echo "$te - $ts" | bc)"
     $MY -N -B -e "SELECT id, name, amount, ts FROM \`$db\`.t ORDER BY id" | md5sum > "$TMP/$run.md5"
+   done
   done
 done
 first=${RUNS[0]}
@@ -102,7 +106,7 @@ for r in "${RUNS[@]}"; do
     cmp -s "$TMP/$first.md5" "$TMP/$r.md5" || { echo "applier_mysql: runs $first and $r leave different tables" >&2; exit 1; }
 done
 
-db=${ID}_${first/./_}
+db=${ID}_${first//./_}
 $MY -e "CREATE TABLE \`$db\`.raw_u LIKE \`$db\`.t; CREATE TABLE \`$db\`.raw_c LIKE \`$db\`.t"
 $MY -N -B -e "SELECT id, name, amount, ts FROM \`$db\`.t" > "$TMP/rows"
 ROWS=$(wc -l < "$TMP/rows")
@@ -119,8 +123,9 @@ printf "%-46s %10s %8s %9s %9s\n" "path" "rows/s" "RSS MB" "÷upsert" "÷LOAD"
 printf "%-46s %10d %8s %9s %9s\n" "raw INSERT…ON DUPLICATE KEY UPDATE, 1000/stmt" "$U" "" "1.00" "$(echo "scale=2; $U / $C" | bc)"
 printf "%-46s %10d %8s %9s %9s\n" "raw LOAD DATA LOCAL INFILE" "$C" "" "" "1.00"
 for r in "${RUNS[@]}"; do
-    label="shiftlog-applier, ${r%.*} feed (${MSGS[$r]} msgs)"
-    [ "${r#*.}" = base ] && label="baseline applier, ${r%.*} feed"
+    f=${r%%.*} w=${r##*.w}
+    label="shiftlog-applier, $f feed, worker_num $w"
+    [ "${r#*.}" = "base.w1" ] && label="baseline applier, $f feed"
     printf "%-46s %10d %8d %9s %9s\n" "$label" "${A[$r]}" "${RSS[$r]}" \
         "$(echo "scale=2; ${A[$r]} / $U" | bc)" "$(echo "scale=2; ${A[$r]} / $C" | bc)"
 done

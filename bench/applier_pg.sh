@@ -5,6 +5,7 @@
 #   bench/applier_pg.sh                    (BENCH_ROWS=500000 row changes, ~1 min here)
 #   BENCH_ROWS=1000000 bench/applier_pg.sh (the issue's figure)
 #   BENCH_FEEDS=multi BENCH_WRITE_BATCH=2000 bench/applier_pg.sh
+#   BENCH_WORKERS="1 2 4" bench/applier_pg.sh   (worker_num values, each on the same feeds)
 #   BENCH_BASELINE_BIN=/tmp/old/bin bench/applier_pg.sh   (also runs that build's applier on the
 #                                          same feeds: before/after in one run)
 #
@@ -28,6 +29,7 @@ cd "$ROOT"
 eval "$(deploy/local/env)"
 N=${BENCH_ROWS:-500000}
 FEEDS=${BENCH_FEEDS:-multi single}
+WORKERS=${BENCH_WORKERS:-1}        # worker_num values to run, e.g. "1 2 4"
 WB=${BENCH_WRITE_BATCH:-1000}
 BIN=${SHIFTLOG_BIN:-bin}
 TB=${SHIFTLOG_TEST_BIN:-build/release/tests}
@@ -90,9 +92,9 @@ while True:
                                     password=os.environ["SL_PG_PASSWORD"], dbname=db)
             conn.autocommit = True
         cur = conn.cursor()
-        cur.execute("SELECT kafka_offset FROM kafkaoffset")
+        cur.execute("SELECT min(kafka_offset) FROM kafkaoffset WHERE sub_offset <> -2")
         r = cur.fetchone()
-        if r and r[0] >= last:
+        if r and r[0] is not None and r[0] >= last:
             break
     except psycopg2.Error:
         conn = None
@@ -117,8 +119,10 @@ for f in $FEEDS; do
     t1=$(now)
     printf "  fed %-6s %8d messages in %5.1f s\n" "$f" "${MSGS[$f]}" "$(echo "$t1 - $t0" | bc)"
   for which in new ${BENCH_BASELINE_BIN:+base}; do
-    bin=$BIN; [ "$which" = base ] && bin=$BENCH_BASELINE_BIN
-    run=$f.$which db=${ID}_${f}_$which
+    bin=$BIN; ws=$WORKERS
+    [ "$which" = base ] && bin=$BENCH_BASELINE_BIN && ws=1
+   for w in $ws; do
+    run=$f.$which.w$w db=${ID}_${f}_${which}_w$w
     RUNS+=("$run")
     DBS+=("$db")
     $PSQL -d postgres -c "CREATE DATABASE $db"
@@ -126,7 +130,7 @@ for f in $FEEDS; do
     "$bin/shiftlog-applier" -X task.name=bench -X source.topic="$topic" \
       -X target.database="$db" -X target.host="$SL_PG_HOST" -X target.port="$SL_PG_PORT" \
       -X target.user="$SL_PG_USER" -X target.password="$SL_PG_PASSWORD" \
-      -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X write_batch="$WB" \
+      -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X write_batch="$WB" -X worker_num="$w" \
       -X http.listen=off -X log.level=warn 2>"$TMP/$run.log" &
     apid=$!
     wait_applied "$db" "$last" "$apid" || { cat "$TMP/$run.log"; exit 1; }
@@ -137,6 +141,7 @@ for f in $FEEDS; do
     MSGS[$run]=${MSGS[$f]}
     printf "  applied %-11s in %5.1f s\n" "$run" "$(echo "$te - $ts" | bc)"
     $PSQL -d "$db" -c "SELECT md5(string_agg(t::text, chr(10) ORDER BY id)) FROM bench.t t" > "$TMP/$run.md5"
+   done
   done
 done
 first=${RUNS[0]}
@@ -145,7 +150,7 @@ for r in "${RUNS[@]}"; do
 done
 
 # the same final rows, raw: multi-row upserts of 1000 rows, then COPY
-db=${ID}_${first/./_}
+db=${ID}_${first//./_}
 $PSQL -d "$db" -c "CREATE TABLE raw_u (LIKE bench.t INCLUDING ALL); CREATE TABLE raw_c (LIKE bench.t INCLUDING ALL)"
 $PSQL -d "$db" -c "COPY bench.t TO STDOUT" > "$TMP/rows"
 ROWS=$(wc -l < "$TMP/rows")
@@ -162,8 +167,9 @@ printf "%-44s %10s %8s %9s %9s\n" "path" "rows/s" "RSS MB" "÷upsert" "÷COPY"
 printf "%-44s %10d %8s %9s %9s\n" "raw INSERT…ON CONFLICT, 1000 rows/stmt" "$U" "" "1.00" "$(echo "scale=2; $U / $C" | bc)"
 printf "%-44s %10d %8s %9s %9s\n" "raw COPY" "$C" "" "" "1.00"
 for r in "${RUNS[@]}"; do
-    label="shiftlog-applier, ${r%.*} feed (${MSGS[$r]} msgs)"
-    [ "${r#*.}" = base ] && label="baseline applier, ${r%.*} feed"
+    f=${r%%.*} w=${r##*.w}
+    label="shiftlog-applier, $f feed, worker_num $w"
+    [ "${r#*.}" = "base.w1" ] && label="baseline applier, $f feed"
     printf "%-44s %10d %8d %9s %9s\n" "$label" "${A[$r]}" "${RSS[$r]}" \
         "$(echo "scale=2; ${A[$r]} / $U" | bc)" "$(echo "scale=2; ${A[$r]} / $C" | bc)"
 done
