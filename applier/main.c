@@ -99,8 +99,10 @@ static const sl_conf_entry_t app_conf_table[] = {
                      0, "Longest time complete source transactions wait in an open target "
                      "transaction before it is committed."),
     SL_CONF_INT("worker_num", app_conf_t, worker_num, "1", 1, 64, 0,
-                "Writer threads inside the task. This version applies with one writer (more "
-                "is accepted and logged); see docs/applier.md."),
+                "Target connections inside the task: each source transaction is applied "
+                "whole on one of them (by its first row's table + key hash), the changes of "
+                "a key in source order; positions stored per worker as <task>#i (see "
+                "docs/applier.md, Parallel apply)."),
     SL_CONF_ENUM("on_error", app_conf_t, on_error, "dlq", app_on_error, 0,
                  "A record that cannot be applied: dlq sends it (its whole source "
                  "transaction) to the dead-letter topic with the reason; stop suspends the "

@@ -45,63 +45,7 @@
 #include <unistd.h>
 
 #include "sl_log.h"
-#include "target.h"
-
-#define PAR_QLEN     64               /* queued rows() per worker */
-#define PAR_WAKE     8                /* rows() queued before a sleeping worker is woken */
-#define PAR_KEYBITS  (1u << 16)       /* key hash bitmap per worker */
-#define PAR_TABBITS  (1u << 10)       /* table hash bitmaps per worker */
-
-enum { J_ROWS, J_COMMIT, J_ROLLBACK, J_STOP };
-
-typedef struct job_s {
-    int                    kind;
-    const app_table_map_t *map;      /* J_ROWS: borrowed (stable until sync) */
-    sl_record_t           *rec;      /* J_ROWS: owned, back to the pool after */
-    uint32_t               first, n;
-    app_position_t         pos;      /* J_ROWS: row `first`; J_COMMIT: stored */
-} job_t;
-
-typedef struct worker_s {
-    struct app_target_s *p;
-    int            idx;
-    pthread_t      th;
-    int            started;
-    app_target_t  *t;                /* the inner target */
-    char           task[300];
-    pthread_cond_t cv;               /* work queued */
-    job_t          q[PAR_QLEN];
-    unsigned       head, tail;       /* under p->lock */
-    int            busy;             /* a job is running (under p->lock) */
-    int            waiting;          /* in pthread_cond_wait (under p->lock) */
-    int            open;             /* inner begin() done (worker thread, or drained) */
-    sl_err_t       err;              /* first error since the last rollback */
-    char           errstr[1024];
-    /* coordinator only */
-    sl_metric_t   *m_txns;           /* source transactions routed here */
-    app_position_t stored;           /* durable: the inner kafkaoffset row */
-    int            has_stored;
-    app_position_t last;             /* COMMIT of the last transaction routed here */
-    int            has_last;
-    int            dirty;            /* rows or DDL in the open transaction */
-    uint8_t        keys[PAR_KEYBITS / 8];
-    uint8_t        tabs[PAR_TABBITS / 8];   /* tables written */
-    uint8_t        ddl[PAR_TABBITS / 8];    /* tables with DDL / TRUNCATE */
-} worker_t;
-
-struct app_target_s {
-    const app_target_ops_t *inner;
-    app_target_conf_t       conf;
-    int                     n;
-    worker_t               *w;
-    pthread_mutex_t         lock;
-    pthread_cond_t          done;    /* a job finished */
-    sl_record_t           **pool;    /* spare records (under lock) */
-    int                     npool, cappool;
-    int                     cur;     /* worker of the source transaction in progress, -1 */
-    sl_metric_t            *m_forced;
-    int64_t                 forced, exit_after_forced;   /* fault injection for the tests */
-};
+#include "target_par.h"
 
 /* ------------------------------------------------------------ hashing */
 
@@ -183,7 +127,7 @@ static uint64_t row_key_hash(uint64_t th, const sl_value_t *img, const uint32_t 
 
 /* ------------------------------------------------------------ workers */
 
-static sl_err_t worker_begin(worker_t *w)
+sl_err_t app_par_worker_begin(worker_t *w)
 {
     if (w->open)
         return SL_OK;
@@ -202,7 +146,7 @@ static void run_job(worker_t *w, job_t *j)
     case J_ROWS:
         if (w->err)
             return;                   /* the transaction is lost already */
-        if (!(err = worker_begin(w)))
+        if (!(err = app_par_worker_begin(w)))
             err = in->rows(w->t, j->map, j->rec, j->first, j->n, &j->pos, w->errstr,
                            sizeof(w->errstr));
         break;
@@ -213,7 +157,7 @@ static void run_job(worker_t *w, job_t *j)
             w->open = 0;
             return;
         }
-        if (!(err = worker_begin(w))) {
+        if (!(err = app_par_worker_begin(w))) {
             err = in->commit(w->t, &j->pos, w->errstr, sizeof(w->errstr));
             w->open = 0;
         }
@@ -280,7 +224,7 @@ static void push(app_target_t *p, worker_t *w, const job_t *j)
 }
 
 /* Waits until w (every worker when NULL) has run everything queued. */
-static void drain(app_target_t *p, worker_t *w)
+void app_par_drain(app_target_t *p, worker_t *w)
 {
     pthread_mutex_lock(&p->lock);
     for (int i = 0; i < p->n; i++) {
@@ -333,7 +277,7 @@ static sl_err_t commit_worker(app_target_t *p, worker_t *w, char *errstr, size_t
     if (!w->has_last)
         return SL_OK;                 /* nothing of a complete transaction here */
     push(p, w, &j);
-    drain(p, w);
+    app_par_drain(p, w);
     sl_err_t err = take_err(p, w, errstr, errstr_size);
     if (err)
         return err;
@@ -442,239 +386,6 @@ static void par_close(app_target_t *p)
     free(p);
 }
 
-/* ------------------------------------------------- positions, layouts */
-
-/* Reads (found = 1) or misses the kafkaoffset row of `task` on a
- * connection of its own. */
-static sl_err_t row_load(const app_target_ops_t *in, const app_target_conf_t *conf,
-                         const char *task, const char *topic, int32_t partition,
-                         app_position_t *pos, int *found, char *errstr, size_t errstr_size)
-{
-    app_target_conf_t c = *conf;
-    app_target_t *t;
-    c.task = task;
-    sl_err_t err = in->open(&t, &c, errstr, errstr_size);
-    if (err)
-        return err;
-    err = in->load_position(t, topic, partition, pos, errstr, errstr_size);
-    in->close(t);
-    *found = err == SL_OK;
-    return err == SL_ERR_NOT_FOUND ? SL_OK : err;
-}
-
-/* Writes the kafkaoffset row of `task` at pos (an empty target transaction). */
-static sl_err_t row_store(const app_target_ops_t *in, const app_target_conf_t *conf,
-                          const char *task, const app_position_t *pos, char *errstr,
-                          size_t errstr_size)
-{
-    app_target_conf_t c = *conf;
-    app_target_t *t;
-    c.task = task;
-    sl_err_t err = in->open(&t, &c, errstr, errstr_size);
-    if (err)
-        return err;
-    if (!(err = in->begin(t, errstr, errstr_size)))
-        err = in->commit(t, pos, errstr, errstr_size);
-    in->close(t);
-    return err;
-}
-
-static int same_pos(const app_position_t *a, const app_position_t *b)
-{
-    return a->kafka_offset == b->kafka_offset && a->sub_offset == b->sub_offset;
-}
-
-/* The rows "<task>#k" for k >= from, up to the first missing one; retired
- * rows are skipped. Up to max of them into rows[] (their k in ks[]). */
-static sl_err_t layout_rows(const app_target_ops_t *in, const app_target_conf_t *conf,
-                            const char *topic, int32_t partition, int from, app_position_t *rows,
-                            int *ks, int max, int *n, char *errstr, size_t errstr_size)
-{
-    *n = 0;
-    for (int k = from; k < 1024 && *n < max; k++) {
-        char task[300];
-        app_position_t row;
-        int found;
-        snprintf(task, sizeof(task), "%s#%d", conf->task, k);
-        sl_err_t err = row_load(in, conf, task, topic, partition, &row, &found, errstr,
-                                errstr_size);
-        if (err)
-            return err;
-        if (!found)
-            break;
-        if (row.sub_offset == APP_SUB_RETIRED)
-            continue;
-        rows[*n] = row;
-        ks[(*n)++] = k;
-    }
-    return SL_OK;
-}
-
-static sl_err_t layout_mismatch(const char *task, const app_position_t *rows, const int *ks,
-                                int n, char *errstr, size_t errstr_size)
-{
-    int len = snprintf(errstr, errstr_size, "task %s: worker_num changed, and the run before "
-                       "stopped with its workers at different positions (", task);
-    for (int i = 0; i < n && len > 0 && (size_t)len < errstr_size; i++)
-        len += snprintf(errstr + len, errstr_size - (size_t)len, "%s%s#%d at offset %lld",
-                        i ? ", " : "", task, ks[i], (long long)rows[i].kafka_offset);
-    if (len > 0 && (size_t)len < errstr_size)
-        snprintf(errstr + len, errstr_size - (size_t)len, "): start it once more with its "
-                 "worker_num (%d) until it has caught up, so that they agree, then change "
-                 "worker_num", ks[n - 1] + 1);
-    return SL_ERR_FATAL;
-}
-
-sl_err_t app_par_adopt(const app_target_ops_t *in, const app_target_conf_t *conf,
-                       const char *topic, int32_t partition, app_position_t *pos,
-                       char *errstr, size_t errstr_size)
-{
-    app_position_t rows[64];
-    int ks[64], n;
-    sl_err_t err = layout_rows(in, conf, topic, partition, 0, rows, ks, 64, &n, errstr,
-                               errstr_size);
-    if (err)
-        return err;
-    if (n == 0)
-        return SL_ERR_NOT_FOUND;
-    for (int i = 1; i < n; i++)
-        if (!same_pos(&rows[i], &rows[0]))
-            return layout_mismatch(conf->task, rows, ks, n, errstr, errstr_size);
-    if (rows[0].kafka_offset < 0)
-        return SL_ERR_NOT_FOUND;      /* they applied nothing */
-    if ((err = row_store(in, conf, conf->task, &rows[0], errstr, errstr_size)))
-        return err;
-    sl_info("task %s: the workers of the run before (worker_num %d) agree on offset %lld: "
-            "going on from there with one writer", conf->task, ks[n - 1] + 1,
-            (long long)rows[0].kafka_offset);
-    *pos = rows[0];
-    return SL_OK;
-}
-
-/* Stores pos as worker w's row on its own connection (drained). */
-static sl_err_t worker_store(app_target_t *p, worker_t *w, const app_position_t *pos,
-                             char *errstr, size_t errstr_size)
-{
-    sl_err_t err = worker_begin(w);
-    if (!err)
-        err = p->inner->commit(w->t, pos, w->errstr, sizeof(w->errstr));
-    w->open = 0;
-    if (err) {
-        snprintf(errstr, errstr_size, "%s", w->errstr);
-        return err;
-    }
-    w->stored = w->last = *pos;
-    w->has_stored = w->has_last = 1;
-    return SL_OK;
-}
-
-/* The lowest stored position of the workers: everything before it is
- * durable on every worker; a worker skips what it committed after it.
- *
- * worker_num may change between runs. The single row "<task>" of a run with
- * one writer is retired (sub_offset APP_SUB_RETIRED) once every worker's
- * row holds its position; rows "<task>#k" of a run with more workers are
- * retired the same way. A layout change after a run that stopped with its
- * workers at different positions is refused (SL_ERR_FATAL): the routing
- * that made those positions exact is another one now. */
-static sl_err_t par_load_position(app_target_t *p, const char *topic, int32_t partition,
-                                  app_position_t *pos, char *errstr, size_t errstr_size)
-{
-    const app_target_ops_t *in = p->inner;
-    app_position_t plain, rows[64];
-    int has_plain, ks[64], nrows = 0, have = 0;
-    sl_err_t err;
-    drain(p, NULL);
-    if ((err = row_load(in, &p->conf, p->conf.task, topic, partition, &plain, &has_plain,
-                        errstr, errstr_size)))
-        return err;
-    for (int i = 0; i < p->n; i++) {
-        worker_t *w = &p->w[i];
-        w->has_stored = w->has_last = 0;
-        err = in->load_position(w->t, topic, partition, &w->stored, errstr, errstr_size);
-        if (err && err != SL_ERR_NOT_FOUND)
-            return err;
-        w->has_stored = !err && w->stored.sub_offset != APP_SUB_RETIRED;
-        w->last = w->stored;
-        w->has_last = w->has_stored;
-        have += w->has_stored;
-    }
-    if ((err = layout_rows(in, &p->conf, topic, partition, p->n, rows, ks, 64, &nrows,
-                           errstr, errstr_size)))
-        return err;
-
-    app_position_t start;
-    int adopt = 0;
-    if (has_plain && plain.sub_offset != APP_SUB_RETIRED) {
-        /* the run before had one writer (or this is the first parallel
-         * start): its row is where every worker starts */
-        start = plain;
-        adopt = 1;
-    } else if (nrows || (have && have < p->n)) {
-        /* the run before had more (or fewer) workers: they must agree */
-        app_position_t all[128];
-        int allk[128], n = 0;
-        for (int i = 0; i < p->n; i++)
-            if (p->w[i].has_stored) {
-                all[n] = p->w[i].stored;
-                allk[n++] = i;
-            }
-        for (int i = 0; i < nrows; i++) {
-            all[n] = rows[i];
-            allk[n++] = ks[i];
-        }
-        for (int i = 1; i < n; i++)
-            if (!same_pos(&all[i], &all[0]))
-                return layout_mismatch(p->conf.task, all, allk, n, errstr, errstr_size);
-        start = all[0];
-        adopt = 1;
-    } else if (!have && has_plain) {
-        start = plain;               /* retired, and no worker row: take it as it is */
-        start.sub_offset = -1;
-        adopt = 1;
-    } else if (!have) {
-        /* the task's first start: every worker's row says "nothing applied"
-         * (kafka_offset -1), so that a row missing later means another
-         * layout, never a first life killed before its first commit */
-        memset(&start, 0, sizeof(start));
-        snprintf(start.topic, sizeof(start.topic), "%s", topic);
-        start.partition = partition;
-        start.kafka_offset = start.sub_offset = -1;
-        adopt = 1;
-    }
-    if (adopt) {
-        for (int i = 0; i < p->n; i++)
-            if ((!p->w[i].has_stored || !same_pos(&p->w[i].stored, &start)) &&
-                (err = worker_store(p, &p->w[i], &start, errstr, errstr_size)))
-                return err;
-        app_position_t retired = start;
-        retired.sub_offset = APP_SUB_RETIRED;
-        for (int i = 0; i < nrows; i++) {
-            char task[300];
-            snprintf(task, sizeof(task), "%s#%d", p->conf.task, ks[i]);
-            if ((err = row_store(in, &p->conf, task, &retired, errstr, errstr_size)))
-                return err;
-        }
-        if (has_plain && plain.sub_offset != APP_SUB_RETIRED &&
-            (err = row_store(in, &p->conf, p->conf.task, &retired, errstr, errstr_size)))
-            return err;
-        if (start.kafka_offset >= 0)
-            sl_info("task %s: worker_num %d starts its workers at offset %lld (where the run "
-                    "before stood)", p->conf.task, p->n, (long long)start.kafka_offset);
-    }
-    int lo = -1;
-    for (int i = 0; i < p->n; i++) {
-        if (!p->w[i].has_stored)
-            return SL_ERR_NOT_FOUND;
-        if (lo < 0 || p->w[i].stored.kafka_offset < p->w[lo].stored.kafka_offset)
-            lo = i;
-    }
-    if (p->w[lo].stored.kafka_offset < 0)
-        return SL_ERR_NOT_FOUND;    /* a worker has applied nothing yet */
-    *pos = p->w[lo].stored;
-    return SL_OK;
-}
-
 static sl_err_t par_begin(app_target_t *p, char *errstr, size_t errstr_size)
 {
     return take_err(p, NULL, errstr, errstr_size);
@@ -688,13 +399,13 @@ static sl_err_t par_begin(app_target_t *p, char *errstr, size_t errstr_size)
 
 static void par_sync(app_target_t *p)
 {
-    drain(p, NULL);
+    app_par_drain(p, NULL);
 }
 
 static sl_err_t par_schema(app_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
                            char *errstr, size_t errstr_size)
 {
-    drain(p, NULL);
+    app_par_drain(p, NULL);
     sl_err_t err = take_err(p, NULL, errstr, errstr_size);
     if (err)
         return err;
@@ -714,7 +425,7 @@ static sl_err_t par_schema(app_target_t *p, const app_table_map_t *map, const sl
             return err;
     }
     worker_t *w = &p->w[d];
-    if ((err = worker_begin(w))) {
+    if ((err = app_par_worker_begin(w))) {
         snprintf(errstr, errstr_size, "%s", w->errstr);
         return err;
     }
@@ -844,7 +555,7 @@ static sl_err_t par_commit(app_target_t *p, const app_position_t *pos, char *err
         w->last = j.pos;
         push(p, w, &j);
     }
-    drain(p, NULL);
+    app_par_drain(p, NULL);
     sl_err_t first = SL_OK;
     for (int i = 0; i < p->n; i++) {
         worker_t *w = &p->w[i];
@@ -868,7 +579,7 @@ static sl_err_t par_rollback(app_target_t *p, char *errstr, size_t errstr_size)
     job_t j = {.kind = J_ROLLBACK};
     for (int i = 0; i < p->n; i++)
         push(p, &p->w[i], &j);
-    drain(p, NULL);
+    app_par_drain(p, NULL);
     for (int i = 0; i < p->n; i++) {
         worker_t *w = &p->w[i];
         w->err = SL_OK;
@@ -884,7 +595,7 @@ const app_target_ops_t app_target_par = {
     .name = "parallel",
     .open = par_open,
     .close = par_close,
-    .load_position = par_load_position,
+    .load_position = app_par_load_position,
     .begin = par_begin,
     .schema = par_schema,
     .rows = par_rows,

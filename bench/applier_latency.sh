@@ -103,16 +103,22 @@ if pid == 0:
 
 # the observer
 total = int(rate * secs)
-lat, last, seen_first, seen_last = [], -1, None, None
+# With worker_num > 1, transactions without a common key may become visible out of order:
+# poll from the highest id below which every row was seen, and count each row once.
+lat, low, seen, seen_first, seen_last = [], -1, set(), None, None
 deadline = time.time() + secs + 60
 while len(lat) < total and time.time() < deadline:
-    cur.execute("SELECT id, src_us FROM lat.t WHERE id > %s ORDER BY id", (last,))
+    cur.execute("SELECT id, src_us FROM lat.t WHERE id > %s ORDER BY id", (low,))
     rows = cur.fetchall()
     now = time.time() * 1e6
-    for i, src in rows:
+    new = [(i, src) for i, src in rows if i not in seen]
+    for i, src in new:
         lat.append((now - src) / 1000.0)
-    if rows:
-        last = rows[-1][0]
+        seen.add(i)
+    while low + 1 in seen:
+        seen.discard(low + 1)
+        low += 1
+    if new:
         seen_first = seen_first or now
         seen_last = now
     try:
