@@ -55,6 +55,7 @@ typedef struct app_table_map_s {
     const sl_schema_t *schema;         /* the source table schema in force (borrowed) */
     const sl_schema_t *prev;           /* schema() only: the version in force before this
                                           SCHEMA record (borrowed), NULL when unknown */
+    int64_t      offset;               /* schema() only: the SCHEMA record's Kafka offset */
 } app_table_map_t;
 
 typedef struct app_target_s app_target_t;

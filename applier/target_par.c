@@ -425,13 +425,17 @@ static sl_err_t par_schema(app_target_t *p, const app_table_map_t *map, const sl
             return err;
     }
     worker_t *w = &p->w[d];
+    p->cur = d;
+    /* applied already (worker 0 committed past it before a replay): its DDL
+     * is not run again, for it would take the table back to that version */
+    if (w->has_stored && map->offset >= 0 && map->offset < w->stored.kafka_offset)
+        return SL_OK;
     if ((err = app_par_worker_begin(w))) {
         snprintf(errstr, errstr_size, "%s", w->errstr);
         return err;
     }
     if ((err = p->inner->schema(w->t, map, rec, errstr, errstr_size)))
         return err;
-    p->cur = d;
     w->dirty = 1;
     bit_set(w->ddl, th, PAR_TABBITS);
     bit_set(w->tabs, th, PAR_TABBITS);

@@ -484,12 +484,14 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
 
 /* ops->schema() with map.prev = the version before rec (rec is the newest
  * version of t; the previous one is kept until a commit moves past rec). */
-static sl_err_t call_schema(app_txn_t *x, table_t *t, const sl_record_t *rec, char *errstr,
-                            size_t errstr_size)
+static sl_err_t call_schema(app_txn_t *x, table_t *t, const sl_record_t *rec, int64_t offset,
+                            char *errstr, size_t errstr_size)
 {
     t->map.prev = t->nvers >= 2 ? &t->vers[t->nvers - 2].rec->u.schema : NULL;
+    t->map.offset = offset;
     sl_err_t err = x->c.ops->schema(x->c.target, &t->map, rec, errstr, errstr_size);
     t->map.prev = NULL;
+    t->map.offset = -1;
     return err;
 }
 
@@ -531,7 +533,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
     app_txn_rc_t rc = ensure_open(x, errstr, errstr_size);
     if (rc)
         return rc;
-    err = call_schema(x, t, rec, errstr, errstr_size);
+    err = call_schema(x, t, rec, m->offset, errstr, errstr_size);
     if (err == SL_ERR_STATE && x->group_txns > 0) {
         /* DDL that cannot run inside the open target transaction (MySQL:
          * DDL commits implicitly and the transaction wrote to the table) */
@@ -544,7 +546,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
             if ((rc = commit_group(x, errstr, errstr_size)) ||
                 (rc = ensure_open(x, errstr, errstr_size)))
                 return rc;
-            err = call_schema(x, t, rec, errstr, errstr_size);
+            err = call_schema(x, t, rec, m->offset, errstr, errstr_size);
         } else {
             /* a source transaction is in progress behind them: replay from
              * the stored position committing up to the last complete
@@ -576,10 +578,21 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
         app_txn_abort(x);
         if ((rc = ensure_open(x, errstr, errstr_size)))
             return rc;
-        err = call_schema(x, t, rec, errstr, errstr_size);
+        err = call_schema(x, t, rec, m->offset, errstr, errstr_size);
         if (!err) {
             x->early_ddl_at = m->offset;
             int64_t at = x->commit_at;
+            /* the DDL must outlive the replay: committed alone at the stored
+             * position (a MySQL target committed it already; a parallel
+             * target ran it in worker 0's transaction) */
+            if (x->has_committed) {
+                err = x->c.ops->commit(x->c.target, &x->committed, errstr, errstr_size);
+                if (err) {
+                    app_txn_abort(x);
+                    return rc_of(err);
+                }
+                x->open = 0;
+            }
             app_txn_abort(x);
             app_txn_reset(x, x->has_committed ? &x->committed : NULL, at);
             return APP_TXN_REWIND;

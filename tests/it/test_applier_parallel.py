@@ -253,3 +253,44 @@ def test_it_applier_parallel_worker_num_changes(stack, bin_dir, test_bin_dir, un
     assert not reader.torn, f"a reader saw a torn transaction: {reader.torn[:5]}"
     check_bank(conn, final, ledger)
     assert msgs(sent) - 1 == last
+
+
+def test_it_applier_parallel_schema_change_inside_a_transaction(stack, bin_dir, test_bin_dir,
+                                                                unique_name, target_db):
+    """A source transaction that writes rows (on whichever worker its first key picks) and then
+    changes a table's schema, as a PostgreSQL source sends DDL inside a transaction: the DDL runs
+    on worker 0 first, the transaction is replayed whole, and the new column is there for its
+    rows and for the transactions after it. Twelve such transactions, so that some start on
+    every worker."""
+    db, conn = target_db
+    topic, task = unique_name("tp"), unique_name("task")
+    cols = ["id:int:bigint:pk=1"]
+    lines = ["schema par a " + " ".join(cols), "schema par b id:int:bigint:pk=1 v:int:bigint"]
+    want_a, want_b = {}, {}
+    for i in range(12):
+        cols.append(f"c{i}:int:bigint:null")
+        names = ["id"] + [f"c{j}" for j in range(i + 1)]
+        lines += [f"insert par b id,v i:{i},i:{i}",
+                  "schema par a " + " ".join(cols),
+                  f"insert par a {','.join(names)} i:{i}," + ",".join(f"i:{100 * i + j}"
+                                                                   for j in range(i + 1)),
+                  "commit"]
+        want_b[i] = i
+        want_a[i] = tuple(100 * i + j for j in range(i + 1)) + (None,) * (11 - i)
+    last = msgs(lines) - 1
+    feed(test_bin_dir, stack, topic, lines)
+    app = Applier(bin_dir, stack, task, topic, db, "-X", "worker_num=3",
+                  "-X", "http.listen=127.0.0.1:0", logfile=f"/tmp/{task}.log").start()
+    try:
+        wait_offset(conn, task, last, app, timeout=60)
+        m = metrics(app)
+    finally:
+        app.stop()
+    cur = conn.cursor()
+    cur.execute("SELECT * FROM par.a ORDER BY id")
+    assert {r[0]: tuple(r[1:]) for r in cur.fetchall()} == want_a
+    cur.execute("SELECT id, v FROM par.b ORDER BY id")
+    assert dict(cur.fetchall()) == want_b
+    assert "rejected" not in app.log(), app.log()[-3000:]
+    per = re.findall(r'shiftlog_applier_worker_txns_total\{worker="(\d+)"\} (\S+)', m)
+    assert len(per) == 3, per
