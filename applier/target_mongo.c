@@ -50,7 +50,7 @@ typedef struct mg_coll_s {
     struct mg_coll_s *next;
 } mg_coll_t;
 
-enum { MG_REPLACE = 0, MG_SET = 1, MG_DELETE = 2 };
+enum { MG_REPLACE = 0, MG_SET = 1, MG_DELETE = 2, MG_DROPPED = 3 };
 
 typedef struct mg_op_s {
     int     kind;
@@ -76,6 +76,8 @@ struct mg_target_s {
     mg_coll_t *pc;
     mg_op_t   *ops;
     uint32_t   nops, ops_cap;
+    uint32_t  *slots;                     /* _id → pending op index + 1 (open addressing) */
+    uint32_t   nslots;                    /* a power of two, >= 2 * batch_max */
     char       pmax[APP_POS_KEY_LEN + 1];
     uint64_t   skipped;                   /* guarded ops skipped (newer document there) */
 };
@@ -83,12 +85,61 @@ struct mg_target_s {
 static void mg_drop_ops(mg_target_t *t)
 {
     for (uint32_t i = 0; i < t->nops; i++) {
+        if (t->ops[i].kind == MG_DROPPED)
+            continue;
         bson_destroy(t->ops[i].filter);
         if (t->ops[i].doc)
             bson_destroy(t->ops[i].doc);
     }
     t->nops = 0;
     t->pmax[0] = '\0';
+    if (t->slots)
+        memset(t->slots, 0, t->nslots * sizeof(*t->slots));
+}
+
+/* The bytes of a filter's _id element (its first). */
+static const uint8_t *mg_id_bytes(const bson_t *filter, uint32_t *len)
+{
+    bson_iter_t it;
+    const uint8_t *d = bson_get_data(filter);
+    uint32_t end = filter->len - 1;
+    if (bson_iter_init(&it, filter) && bson_iter_next(&it) && bson_iter_next(&it))
+        end = bson_iter_offset(&it);
+    *len = end - 4;
+    return d + 4;
+}
+
+/* One pending op per document and image: a full image or a delete makes the
+ * pending full image or delete of the same _id in this bulk redundant (the
+ * last one decides the document), so that op is dropped — the same rule as
+ * the SQL targets' batches (the last image per key). A partial update ($set
+ * of the columns present) depends on what precedes it and drops nothing. */
+static void mg_dedupe(mg_target_t *t, uint32_t idx)
+{
+    mg_op_t *op = &t->ops[idx];
+    uint32_t len, olen;
+    const uint8_t *id = mg_id_bytes(op->filter, &len);
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t i = 0; i < len; i++)
+        h = (h ^ id[i]) * 1099511628211ull;
+    for (uint32_t s = (uint32_t)h & (t->nslots - 1);; s = (s + 1) & (t->nslots - 1)) {
+        if (!t->slots[s]) {
+            t->slots[s] = idx + 1;
+            return;
+        }
+        mg_op_t *o = &t->ops[t->slots[s] - 1];
+        const uint8_t *oid = mg_id_bytes(o->filter, &olen);
+        if (olen != len || memcmp(oid, id, len))
+            continue;
+        if (op->kind != MG_SET && o->kind != MG_SET) {
+            bson_destroy(o->filter);
+            if (o->doc)
+                bson_destroy(o->doc);
+            o->kind = MG_DROPPED;
+        }
+        t->slots[s] = idx + 1;
+        return;
+    }
 }
 
 static bson_t *ko_id(const mg_target_t *t)
@@ -357,6 +408,11 @@ static sl_err_t mg_flush(mg_target_t *t, char *errstr, size_t sz)
     uint32_t from = 0;
     if (!t->nops)
         return SL_OK;
+    uint32_t kept = 0;                 /* drop what mg_dedupe made redundant */
+    for (uint32_t i = 0; i < t->nops; i++)
+        if (t->ops[i].kind != MG_DROPPED)
+            t->ops[kept++] = t->ops[i];
+    t->nops = kept;
     if ((e = mg_raise_high(t, errstr, sz)))
         goto out;
     bson_t *opts = BCON_NEW("ordered", BCON_BOOL(true));
@@ -446,6 +502,7 @@ static void mg_close(mg_target_t *t)
         return;
     mg_drop_ops(t);
     free(t->ops);
+    free(t->slots);
     for (mg_coll_t *c = t->colls, *nx; c; c = nx) {
         nx = c->next;
         mongoc_collection_destroy(c->c);
@@ -478,6 +535,12 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
     t->task = strdup(conf->task ? conf->task : "");
     t->database = strdup(conf->database && *conf->database ? conf->database : "shiftlog");
     t->batch_max = conf->write_batch > 0 ? (uint32_t)conf->write_batch : 1000;
+    for (t->nslots = 64; t->nslots < 2 * t->batch_max; t->nslots *= 2)
+        ;
+    if (!(t->slots = calloc(t->nslots, sizeof(*t->slots)))) {
+        mg_close(t);
+        return SL_ERR_NOMEM;
+    }
     const char *host = conf->host ? conf->host : "127.0.0.1";
     if (!strncmp(host, "mongodb://", 10) || !strncmp(host, "mongodb+srv://", 14)) {
         uri = mongoc_uri_new_with_error(host, &err);
@@ -735,6 +798,8 @@ static sl_err_t mg_add(mg_target_t *t, mg_coll_t *mc, int del, const app_table_m
         bson_destroy(&dec);
         op->doc = d;
     }
+    if (t->slots)
+        mg_dedupe(t, t->nops);
     t->nops++;
     if (strcmp(pk, t->pmax) > 0)
         memcpy(t->pmax, pk, sizeof pk);
