@@ -54,6 +54,15 @@ sl_err_t sl_kafka_consumer_new(sl_kafka_consumer_t **out,
         err = SL_ERR_NOMEM;
         goto err;
     }
+    /* A default the user's kafka.* keys override: librdkafka stops fetching a
+     * partition once queued.min.messages are queued and starts again below
+     * it. With small change records its default (100000) kept the applier's
+     * one-row-per-message feed at 106k changes/s; 200000 gives 216k (MariaDB)
+     * and 217k (PostgreSQL) with peak RSS 136-144 MB (1M changes; 1000000
+     * gave 310k but 301 MB: each queued message costs ~250 bytes beyond its
+     * payload, which queued.max.messages.kbytes does not count). */
+    if ((err = sl_kafka_conf_set(conf, "queued.min.messages", "200000", errstr, errstr_size)))
+        goto err;
     for (size_t i = 0; props && i < props->n; i++) {
         const char *k = props->items[i].key, *v = props->items[i].value;
         if (!strcmp(k, "bootstrap.servers") || !strcmp(k, "metadata.broker.list"))
