@@ -168,8 +168,10 @@ static void run_job(worker_t *w, job_t *j)
         w->open = 0;
         break;
     }
-    if (err)
+    if (err) {
         w->err = err;
+        atomic_store_explicit(&w->p->failed, 1, memory_order_release);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -239,11 +241,13 @@ void app_par_drain(app_target_t *p, worker_t *w)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* The first error of a worker (w, or any when NULL), copied out. Reading
- * w->err without the lock is fine for a peek: it is set once per
- * transaction and read again under drain() before anything relies on it. */
+/* The first error of a worker (w, or any when NULL), copied out. Called
+ * for every message: without an error since the last rollback (the
+ * workers' flag) it takes no lock. */
 static sl_err_t take_err(app_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
 {
+    if (!atomic_load_explicit(&p->failed, memory_order_acquire))
+        return SL_OK;
     for (int i = 0; i < p->n; i++) {
         worker_t *x = w ? w : &p->w[i];
         pthread_mutex_lock(&p->lock);
@@ -591,6 +595,7 @@ static sl_err_t par_rollback(app_target_t *p, char *errstr, size_t errstr_size)
         w->has_last = w->has_stored;
         clear_marks(w);
     }
+    atomic_store_explicit(&p->failed, 0, memory_order_release);
     p->cur = -1;
     return SL_OK;
 }

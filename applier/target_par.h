@@ -5,6 +5,7 @@
 #define APP_TARGET_PAR_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "sl_metrics.h"
@@ -62,6 +63,7 @@ struct app_target_s {
     sl_record_t           **pool;    /* spare records (under lock) */
     int                     npool, cappool;
     int                     cur;     /* worker of the source transaction in progress, -1 */
+    atomic_int              failed;  /* a worker has an error (cleared at rollback) */
     sl_metric_t            *m_forced;
     int64_t                 forced, exit_after_forced;   /* fault injection for the tests */
 };
