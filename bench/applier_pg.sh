@@ -133,7 +133,7 @@ for f in $FEEDS; do
       -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X write_batch="$WB" -X worker_num="$w" \
       -X http.listen=off -X log.level=warn 2>"$TMP/$run.log" &
     apid=$!
-    wait_applied "$db" "$last" "$apid" || { cat "$TMP/$run.log"; exit 1; }
+    wait_applied "$db" "$last" "$apid" || { cat "$TMP/$run.log"; kill $apid 2>/dev/null; exit 1; }
     te=$(now)
     RSS[$run]=$(( $(awk '/^VmHWM/ {print $2}' /proc/$apid/status) / 1024 ))
     kill -TERM $apid; wait $apid || true
