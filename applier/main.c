@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "applier.h"
+#include "sl_mongoc.h"
 
 const char *const app_target_types[] = {"postgresql", "mysql", "mongodb", NULL};
 static const char *const app_on_error[] = {"dlq", "stop", NULL};
@@ -149,6 +150,7 @@ int main(int argc, char **argv)
 {
     static app_conf_t ac;
     sl_service_t svc;
+    sl_mongoc_setup();
     int rc = sl_service_start(&svc, &app_service, &ac, argc, argv);
     if (rc != SL_SERVICE_CONTINUE)
         return rc;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "sl_mongoc.h"
 
 /* cli/mining.c, cli/log.c: the shared log of shiftlog-miner (docs/miner.md) */
 int cli_mining_main(int argc, char **argv);
@@ -35,6 +36,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    sl_mongoc_setup();
     if (argc < 2) {
         usage(stderr);
         return 2;

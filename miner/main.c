@@ -22,6 +22,7 @@
 #include "sl_value_text.h"
 #include "sl_avro.h"
 #include "sl_kafka.h"
+#include "sl_mongoc.h"
 #include "sl_service.h"
 
 typedef struct mine_conf_s {
@@ -493,6 +494,7 @@ int main(int argc, char **argv)
     sl_service_t svc;
     char errstr[1024];
     mine_t m;
+    sl_mongoc_setup();
     int rc = sl_service_start(&svc, &mine_service, &mc, argc, argv);
     if (rc != SL_SERVICE_CONTINUE)
         return rc;

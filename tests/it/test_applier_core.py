@@ -2,6 +2,7 @@
 keys, /health and /metrics of a running task."""
 
 import json
+import os
 import re
 import time
 import urllib.error
@@ -75,6 +76,9 @@ def test_it_applier_waits_for_its_topic(stack, bin_dir, test_bin_dir, unique_nam
         assert app.proc.poll() is None, log
         assert log.count("does not exist yet") == 1, log
         assert f"source topic {topic} [0] does not exist yet" in log, log
+        # libmongoc's automatic init made /dev/shm/mongoc-<pid>; sl_mongoc_setup removed it,
+        # so a kill -9 cannot leave it for a later process with the same pid
+        assert not os.path.exists(f"/dev/shm/mongoc-{app.proc.pid}")
         port = int(re.search(r"serving /health and /metrics on [\d.]+:(\d+)", log).group(1))
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
