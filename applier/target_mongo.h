@@ -1,0 +1,68 @@
+/* shiftlog-applier: the MongoDB target's types, shared by target_mongo.c
+ * (ops, bulks, positions) and target_mongo_doc.c (values, collections, keys). */
+#ifndef APP_TARGET_MONGO_H
+#define APP_TARGET_MONGO_H
+
+#include <stdint.h>
+
+#include <mongoc/mongoc.h>
+
+#include "target.h"
+#include "target_common.h"
+
+typedef struct mg_coll_s {
+    char     *db, *name;
+    mongoc_collection_t *c;
+    const sl_schema_t *src;
+    uint32_t  nkey;
+    uint32_t *key;
+    struct mg_coll_s *next;
+} mg_coll_t;
+
+enum { MG_REPLACE = 0, MG_SET = 1, MG_DELETE = 2, MG_DROPPED = 3 };
+
+typedef struct mg_op_s {
+    int     kind;
+    int     guarded;
+    bson_t *filter, *doc;       /* doc NULL for deletes */
+} mg_op_t;
+
+typedef struct mg_target_s mg_target_t;
+
+struct mg_target_s {
+    mongoc_client_t     *client;
+    mongoc_collection_t *ko;          /* the position collection */
+    char     *task, *database;
+    uint32_t  batch_max;
+    int       in_txn;
+    char      topic[256];
+    int32_t   partition;
+    int       have_tp;
+    char      guard[APP_POS_KEY_LEN + 1];  /* window end: max(stored, high); "" = none */
+    char      high[APP_POS_KEY_LEN + 1];   /* high as stored */
+    mg_coll_t *colls;
+    /* pending ops of one collection */
+    mg_coll_t *pc;
+    mg_op_t   *ops;
+    uint32_t   nops, ops_cap;
+    uint32_t  *slots;                     /* _id → pending op index + 1 (open addressing) */
+    uint32_t   nslots;                    /* a power of two, >= 2 * batch_max */
+    char       pmax[APP_POS_KEY_LEN + 1];
+    uint64_t   skipped;                   /* guarded ops skipped (newer document there) */
+};
+
+/* target_mongo_doc.c */
+/* Appends v under key (klen bytes, -1 = strlen). us / dec collect the
+ * companions (`_us.<col>`, `_decimal_text.<col>`; may be NULL for key values,
+ * which take the exact text for temporal values). */
+void        app_mg_value(bson_t *b, const char *key, int klen, const sl_value_t *v,
+                         bson_t *us, bson_t *dec, int for_key);
+const char *app_mg_dst(const app_table_map_t *map, const sl_change_t *c, uint32_t i);
+int         app_mg_reserved(const char *n);
+mg_coll_t  *app_mg_coll(mg_target_t *t, const app_table_map_t *map);
+sl_err_t    app_mg_resolve_key(mg_coll_t *mc, const app_table_map_t *map, const sl_change_t *c,
+                               char *errstr, size_t sz);
+sl_err_t    app_mg_append_id(bson_t *b, const mg_coll_t *mc, const app_table_map_t *map,
+                             const sl_change_t *c, const sl_value_t *vals, char *errstr, size_t sz);
+
+#endif
