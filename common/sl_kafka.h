@@ -198,9 +198,6 @@ sl_err_t sl_kafka_consumer_subscribe(sl_kafka_consumer_t *c,
                                      const char *const *topics, size_t ntopics,
                                      char *errstr, size_t errstr_size);
 
-/* Fetcher wake-ups sent so far (see fetch_wake in sl_kafka_consumer.c). */
-uint64_t sl_kafka_consumer_wakeups(const sl_kafka_consumer_t *c);
-
 /* Waits up to timeout_ms for a message or a partition EOF notice. Messages
  * are taken from librdkafka's queue in batches of up to SL_KAFKA_CONSUME_BATCH
  * (one queue round trip for many messages); an assign drops the rest of a

@@ -20,7 +20,6 @@ struct sl_kafka_consumer_s {
     size_t              bn, bi;     /* messages in batch, the next one */
     int                 qtop;       /* queue length when it last grew */
     int                 qlast;      /* queue length at the last batch read */
-    uint64_t            wakeups;    /* fetcher wake-ups sent (fetch_wake) */
     int                 has_group;
     char                brokers[256];
     char                last_error[256];
@@ -214,7 +213,7 @@ sl_err_t sl_kafka_consumer_subscribe(sl_kafka_consumer_t *c,
  * librdkafka stops fetching a partition while its queue holds
  * queued.min.messages (or queued.max.messages.kbytes) and its broker thread
  * only looks again when it wakes up: an op, socket IO, or a fixed 1 s timer
- * (2.0; fetch.queue.backoff.ms in 2.1+). An applier that drains 200000
+ * (2.0; fetch.queue.backoff.ms in 2.1+). An applier that drains 100000-200000
  * queued messages in half a second then waits for the rest of that second:
  * measured on the one-row-per-message feed, the main thread waited 1.5 s of
  * 4.1 s on an empty queue, in stalls of 0.2-0.4 s once a second.
@@ -231,8 +230,8 @@ sl_err_t sl_kafka_consumer_subscribe(sl_kafka_consumer_t *c,
 
 static void fetch_wake(sl_kafka_consumer_t *c)
 {
-    int len = rd_kafka_queue_length(c->queue) > INT32_MAX ? INT32_MAX
-                                                         : (int)rd_kafka_queue_length(c->queue);
+    size_t q = rd_kafka_queue_length(c->queue);
+    int len = q > INT32_MAX ? INT32_MAX : (int)q;
     if (len > c->qlast)
         c->qtop = len;
     c->qlast = len;
@@ -246,16 +245,9 @@ static void fetch_wake(sl_kafka_consumer_t *c)
         return;
     for (int i = 0; i < l->cnt; i++)
         l->elems[i].offset = RD_KAFKA_OFFSET_END;   /* the timestamp: latest */
-    if (l->cnt > 0) {
+    if (l->cnt > 0)
         rd_kafka_offsets_for_times(c->rk, l, 0);   /* RD_KAFKA_RESP_ERR__TIMED_OUT */
-        c->wakeups++;
-    }
     rd_kafka_topic_partition_list_destroy(l);
-}
-
-uint64_t sl_kafka_consumer_wakeups(const sl_kafka_consumer_t *c)
-{
-    return c->wakeups;
 }
 
 sl_err_t sl_kafka_consume(sl_kafka_consumer_t *c, int timeout_ms,

@@ -1,7 +1,6 @@
 /* shiftlog: process-wide libmongoc setup (see sl_mongoc.h). */
 #include "sl_mongoc.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>

@@ -16,14 +16,6 @@
 #include "miner.h"
 #include "sl_log.h"
 
-static void mongoc_log_quiet(mongoc_log_level_t level, const char *domain, const char *msg,
-                             void *ud)
-{
-    (void)ud;
-    if (level <= MONGOC_LOG_LEVEL_WARNING)
-        sl_warn("libmongoc %s: %s", domain, msg);
-}
-
 static sl_err_t ensure_indexes(mine_store_t *st, mongoc_client_t *c, char *errstr,
                                size_t errstr_size)
 {
@@ -86,8 +78,7 @@ sl_err_t mine_store_open(mine_store_t **out, const mine_store_conf_t *conf, char
     *out = NULL;
     if (!st)
         return SL_ERR_NOMEM;
-    mongoc_init();
-    mongoc_log_set_handler(mongoc_log_quiet, NULL);
+    mongoc_init();                /* its log lines: sl_mongoc_setup() in main() */
     st->conf = *conf;
     snprintf(st->log_name, sizeof st->log_name, "%s", conf->collection);
     snprintf(st->latest_name, sizeof st->latest_name, "%s__latest", conf->collection);
