@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Applier → MongoDB throughput (not part of make test): bench/applier_pg.sh's change stream and
+# Applier → MongoDB throughput (not part of make test): the change stream of bench/applier_common.sh and
 # feeds (multi: 100-change source transactions, 70 inserts + 30 updates per CHANGE message;
 # single: one row per message), applied by shiftlog-applier (target.type=mongodb) from offset 0
 # until every worker's position document reaches the last COMMIT (process start included), then
@@ -8,16 +8,8 @@
 # decimal, two more columns) as the feeds leave.
 #   bench/applier_mongo.sh       (BENCH_ROWS=150000; up to ~500000 fit the stand-in's 2 GB
 #                                 heap; BENCH_FEEDS, BENCH_WRITE_BATCH, BENCH_WORKERS)
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
-cd "$ROOT"
-eval "$(deploy/local/env)"
-N=${BENCH_ROWS:-150000}
-FEEDS=${BENCH_FEEDS:-multi single}
-WORKERS=${BENCH_WORKERS:-1}        # worker_num values to run, e.g. "1 2 4"
-WB=${BENCH_WRITE_BATCH:-1000}
-BIN=${SHIFTLOG_BIN:-bin}
-TB=${SHIFTLOG_TEST_BIN:-build/release/tests}
+BENCH_DEFAULT_ROWS=150000
+. "$(dirname "$0")/applier_common.sh"
 [ -x "$BIN/shiftlog-applier" ] && [ -x "$TB/it_feed" ] && [ -x "$TB/it_target" ] ||
     { echo "applier_mongo: run make first" >&2; exit 1; }
 export SL_MONGO_URI
@@ -33,7 +25,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-spec() { sed -n '/^spec() {$/,/^}$/p' bench/applier_pg.sh > "$TMP/spec.sh"; . "$TMP/spec.sh"; spec "$@"; }
 
 wait_applied() {
     "$SL_PYTHON" - "$@" <<'PY'
@@ -53,8 +44,6 @@ while True:
 PY
 }
 
-now() { date +%s.%N; }
-rate() { echo "$1 / ($3 - $2)" | bc; }
 
 echo "applier_mongo: $N row changes (70 % inserts, 30 % updates of existing keys), write_batch $WB, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A A RSS
@@ -74,19 +63,8 @@ for f in $FEEDS; do
         run=$f.w$w db=${ID}_${f}_w$w
         RUNS+=("$run")
         DBS+=("$db")
-        ts=$(now)
-        "$BIN/shiftlog-applier" -X task.name=bench -X source.topic="$topic" -X target.type=mongodb \
-          -X target.database="$db" -X target.host=127.0.0.1 -X target.port="${SL_MONGO_URI##*:}" \
-          -X map.tables="bench.*=$db.*" \
-          -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X write_batch="$WB" -X worker_num="$w" \
-          -X http.listen=off -X log.level=warn 2>"$TMP/$run.log" &
-        apid=$!
-        wait_applied "$db" "$last" "$apid" || { cat "$TMP/$run.log"; kill $apid 2>/dev/null; exit 1; }
-        te=$(now)
-        RSS[$run]=$(( $(awk '/^VmHWM/ {print $2}' /proc/$apid/status) / 1024 ))
-        kill -TERM $apid; wait $apid || true
-        A[$run]=$(rate "$N" "$ts" "$te")
-        printf "  applied %-10s in %5.1f s\n" "$run" "$(echo "$te - $ts" | bc)"
+        run_applier "$run" "$topic" "$db" "$last" "$BIN" "$w" -X target.type=mongodb \
+          -X target.host=127.0.0.1 -X target.port="${SL_MONGO_URI##*:}" -X map.tables="bench.*=$db.*"
         # the data fields (not _pos: the source position differs between the feeds)
         mongo_py "import hashlib; print(hashlib.md5(repr([sorted(d.items()) for d in c[sys.argv[1]]['t'].find({}, {'_pos': 0}).sort('_id', 1)]).encode()).hexdigest())" "$db" > "$TMP/$run.md5"
         # the stand-in keeps every document in its heap: keep only the first run's

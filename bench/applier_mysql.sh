@@ -1,21 +1,13 @@
 #!/usr/bin/env bash
-# Applier → MariaDB throughput (not part of make test): bench/applier_pg.sh's change stream and
+# Applier → MariaDB throughput (not part of make test): the change stream of bench/applier_common.sh and
 # feeds (multi: 100-change source transactions, 70 inserts + 30 updates per CHANGE message;
 # single: one row per message), applied by shiftlog-applier (target.type=mysql), then the raw
 # limits on the same final rows in the same run: text INSERT … VALUES (1000 rows)
 # ON DUPLICATE KEY UPDATE through the mariadb client, and LOAD DATA LOCAL INFILE.
 #   bench/applier_mysql.sh       (BENCH_ROWS=200000; BENCH_FEEDS, BENCH_WRITE_BATCH, BENCH_WORKERS,
 #                                 BENCH_BASELINE_BIN as in applier_pg.sh)
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
-cd "$ROOT"
-eval "$(deploy/local/env)"
-N=${BENCH_ROWS:-200000}
-FEEDS=${BENCH_FEEDS:-multi single}
-WORKERS=${BENCH_WORKERS:-1}        # worker_num values to run, e.g. "1 2 4"
-WB=${BENCH_WRITE_BATCH:-1000}
-BIN=${SHIFTLOG_BIN:-bin}
-TB=${SHIFTLOG_TEST_BIN:-build/release/tests}
+BENCH_DEFAULT_ROWS=200000
+. "$(dirname "$0")/applier_common.sh"
 [ -x "$BIN/shiftlog-applier" ] && [ -x "$TB/it_feed" ] || { echo "applier_mysql: run make first" >&2; exit 1; }
 export SL_MYSQL_HOST SL_MYSQL_PORT SL_MYSQL_ROOT_USER SL_MYSQL_ROOT_PASSWORD
 MY="mariadb --defaults-file=$SL_MYSQL_DEFAULTS_FILE -h $SL_MYSQL_HOST -P $SL_MYSQL_PORT -u $SL_MYSQL_ROOT_USER -p$SL_MYSQL_ROOT_PASSWORD"
@@ -30,8 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# the change stream of bench/applier_pg.sh (same spec)
-spec() { sed -n '/^spec() {$/,/^}$/p' bench/applier_pg.sh > "$TMP/spec.sh"; . "$TMP/spec.sh"; spec "$@"; }
 
 wait_applied() {
     "$SL_PYTHON" - "$@" <<'EOF'
@@ -61,8 +51,6 @@ while True:
 EOF
 }
 
-now() { date +%s.%N; }
-rate() { echo "$1 / ($3 - $2)" | bc; }
 
 echo "applier_mysql: $N row changes (70 % inserts, 30 % updates of existing keys), write_batch $WB, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A A RSS MSGS
@@ -82,21 +70,11 @@ for f in $FEEDS; do
     RUNS+=("$run")
     DBS+=("$db")
     $MY -e "CREATE DATABASE \`$db\`"
-    ts=$(now)
-    ${BENCH_WRAP:-} "$bin/shiftlog-applier" -X task.name=bench -X source.topic="$topic" -X target.type=mysql \
-      -X target.database="$db" -X target.host="$SL_MYSQL_HOST" -X target.port="$SL_MYSQL_PORT" \
+    run_applier "$run" "$topic" "$db" "$last" "$bin" "$w" -X target.type=mysql \
+      -X target.host="$SL_MYSQL_HOST" -X target.port="$SL_MYSQL_PORT" \
       -X target.user="$SL_MYSQL_ROOT_USER" -X target.password="$SL_MYSQL_ROOT_PASSWORD" \
-      -X map.tables="bench.*=$db.*" \
-      -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X write_batch="$WB" -X worker_num="$w" \
-      -X http.listen=off -X log.level=warn 2>"$TMP/$run.log" &
-    apid=$!
-    wait_applied "$db" "$last" "$apid" || { cat "$TMP/$run.log"; kill $apid 2>/dev/null; exit 1; }
-    te=$(now)
-    RSS[$run]=$(( $(awk '/^VmHWM/ {print $2}' /proc/$apid/status) / 1024 ))
-    kill -TERM $apid; wait $apid || true
-    A[$run]=$(rate "$N" "$ts" "$te")
+      -X map.tables="bench.*=$db.*"
     MSGS[$run]=${MSGS[$f]}
-    printf "  applied %-11s in %5.1f s\n" "$run" "$(echo "$te - $ts" | bc)"
     $MY -N -B -e "SELECT id, name, amount, ts FROM \`$db\`.t ORDER BY id" | md5sum > "$TMP/$run.md5"
    done
   done

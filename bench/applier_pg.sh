@@ -23,16 +23,8 @@
 #   COPY    \copy of the rows.
 # Ratio = applier changes/s ÷ raw rows/s (the applier's count includes the updates it applied;
 # the raw paths write the final rows only, which is what a target can be asked to do at best).
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
-cd "$ROOT"
-eval "$(deploy/local/env)"
-N=${BENCH_ROWS:-500000}
-FEEDS=${BENCH_FEEDS:-multi single}
-WORKERS=${BENCH_WORKERS:-1}        # worker_num values to run, e.g. "1 2 4"
-WB=${BENCH_WRITE_BATCH:-1000}
-BIN=${SHIFTLOG_BIN:-bin}
-TB=${SHIFTLOG_TEST_BIN:-build/release/tests}
+BENCH_DEFAULT_ROWS=500000
+. "$(dirname "$0")/applier_common.sh"
 [ -x "$BIN/shiftlog-applier" ] && [ -x "$TB/it_feed" ] || { echo "applier_pg: run make first" >&2; exit 1; }
 export PGPASSWORD=$SL_PG_PASSWORD SL_PG_HOST SL_PG_PORT SL_PG_USER SL_PG_PASSWORD
 PSQL="psql -qAtX -h $SL_PG_HOST -p $SL_PG_PORT -U $SL_PG_USER"
@@ -47,32 +39,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# spec FEED: the it_feed lines of the change stream
-spec() {
-  awk -v n="$N" -v feed="$1" '
-  function ins(i) { return sprintf("i:%d,s:name%%20%d,dec:%d.%02d,i:%d", i, i, i % 100000, i % 100, i) }
-  function upd(i, k) { return sprintf("i:%d,s:x,dec:0.00,i:0 i:%d,s:upd%%20%d,dec:%d.50,i:%d", k, k, k, k % 1000, i) }
-  BEGIN {
-    print "schema bench t id:int:bigint:pk=1 name:string:varchar(64):p=64 amount:decimal:decimal(12,2):p=12:s=2 ts:int:bigint";
-    cols = "id,name,amount,ts"
-    for (i = 0; i < n; i++) {
-      isins = (i % 10 < 7 || i < 100)
-      if (feed == "single") {
-        if (isins) print "insert bench t " cols " " ins(i)
-        else print "update bench t " cols " " upd(i, int(i / 3))
-        if (i % 10 == 9) print "commit"
-        continue
-      }
-      if (isins) I = I " " ins(i); else U = U " " upd(i, int(i / 3))
-      if (i % 100 == 99 || i == n - 1) {
-        if (I != "") print "insert bench t " cols I
-        if (U != "") print "update bench t " cols U
-        print "commit"; I = ""; U = ""
-      }
-    }
-    if (feed == "single") print "commit"
-  }'
-}
 
 # waits until kafkaoffset in DB reaches LAST or PID dies; prints seconds since it started
 wait_applied() {
@@ -102,8 +68,6 @@ while True:
 EOF
 }
 
-now() { date +%s.%N; }
-rate() { echo "$1 / ($3 - $2)" | bc; }
 
 echo "applier_pg: $N row changes (70 % inserts, 30 % updates of existing keys), write_batch $WB, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A A RSS MSGS
@@ -126,20 +90,10 @@ for f in $FEEDS; do
     RUNS+=("$run")
     DBS+=("$db")
     $PSQL -d postgres -c "CREATE DATABASE $db"
-    ts=$(now)
-    "$bin/shiftlog-applier" -X task.name=bench -X source.topic="$topic" \
-      -X target.database="$db" -X target.host="$SL_PG_HOST" -X target.port="$SL_PG_PORT" \
-      -X target.user="$SL_PG_USER" -X target.password="$SL_PG_PASSWORD" \
-      -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X write_batch="$WB" -X worker_num="$w" \
-      -X http.listen=off -X log.level=warn 2>"$TMP/$run.log" &
-    apid=$!
-    wait_applied "$db" "$last" "$apid" || { cat "$TMP/$run.log"; kill $apid 2>/dev/null; exit 1; }
-    te=$(now)
-    RSS[$run]=$(( $(awk '/^VmHWM/ {print $2}' /proc/$apid/status) / 1024 ))
-    kill -TERM $apid; wait $apid || true
-    A[$run]=$(rate "$N" "$ts" "$te")
+    run_applier "$run" "$topic" "$db" "$last" "$bin" "$w" \
+      -X target.host="$SL_PG_HOST" -X target.port="$SL_PG_PORT" \
+      -X target.user="$SL_PG_USER" -X target.password="$SL_PG_PASSWORD"
     MSGS[$run]=${MSGS[$f]}
-    printf "  applied %-11s in %5.1f s\n" "$run" "$(echo "$te - $ts" | bc)"
     $PSQL -d "$db" -c "SELECT md5(string_agg(t::text, chr(10) ORDER BY id)) FROM bench.t t" > "$TMP/$run.md5"
    done
   done
