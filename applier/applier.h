@@ -47,6 +47,7 @@ typedef struct app_conf_s {
     int               target_tls;        /* index in app_tls_modes */
     const char       *target_tls_ca;
     int               create_tables;
+    int               ddl_apply;         /* APP_DDL_* (target.h) */
     const char       *tables;
     const char       *tables_exclude;
     const char       *map_tables;
@@ -199,6 +200,9 @@ int          app_txn_group_txns(const app_txn_t *x);
 int64_t      app_txn_group_end(const app_txn_t *x);
 /* Counts a skipped (excluded / duplicate) record, for tests and metrics. */
 uint64_t     app_txn_skipped(const app_txn_t *x);
+/* Tables stopped now (the count), and "table db.t stopped: reason; ..."
+ * in buf (truncated to size). */
+int          app_txn_stopped(const app_txn_t *x, char *buf, size_t size);
 
 /* ------------------------------------------- source.type = mongolog */
 

@@ -52,6 +52,7 @@ typedef struct run_s {
     int                     on_log;    /* reading the log (not yet handed over) */
     int64_t                 handover_at; /* Kafka offset to start at without a position */
     int                     said_stay;
+    int                     nstopped;  /* tables stopped, as /health shows them */
 
     int64_t  skip_offset;      /* the stored message: rows <= skip_sub already applied */
     int64_t  skip_sub;
@@ -439,10 +440,31 @@ static int handle(run_t *r, const sl_kafka_msg_t *m)
     return feed(r, m, &am);
 }
 
+/* /health shows every stopped table (degraded: the task runs, the table
+ * does not), updated when their number changes. */
+static void note_stopped(run_t *r)
+{
+    char what[2048];
+    int n = app_txn_stopped(r->txn, what, sizeof what);
+    if (n == r->nstopped)
+        return;
+    r->nstopped = n;
+    sl_http_set_degraded(r->svc->http, n ? what : NULL);
+}
+
+static int feed_one(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp);
+
 /* One decoded record (r->rec) of message m (from Kafka, or rebuilt from the
  * shared log: then m has the message's topic, partition and offset only).
  * Returns 0 to go on, -1 to stop the task. */
 static int feed(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp)
+{
+    int rc = feed_one(r, m, amp);
+    note_stopped(r);
+    return rc;
+}
+
+static int feed_one(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp)
 {
     char errstr[1024], pos[160] = "";
     app_msg_t am = *amp;
@@ -673,7 +695,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         .task = c->task_name, .host = c->target_host, .port = (int)c->target_port,
         .user = c->target_user, .password = c->target_password,
         .database = c->target_database, .tls_mode = c->target_tls, .tls_ca = c->target_tls_ca,
-        .create_tables = c->create_tables, .write_batch = (int)c->write_batch};
+        .create_tables = c->create_tables, .ddl_apply = c->ddl_apply, .write_batch = (int)c->write_batch};
     if (c->worker_num > 1) {
         /* worker_num connections, each source transaction on one of them */
         r.tconf.workers = (int)c->worker_num;

@@ -9,6 +9,7 @@
 
 const char *const app_target_types[] = {"postgresql", "mysql", "mongodb", NULL};
 static const char *const app_on_error[] = {"dlq", "stop", NULL};
+static const char *const app_ddl_apply[] = {"all", "additive", "none", NULL};
 static const char *const app_source_types[] = {"kafka", "mongolog", NULL};
 static const char *const app_tls_modes[] = {"disable", "prefer", "require", "verify-ca",
                                             "verify-full", NULL};
@@ -73,6 +74,11 @@ static const sl_conf_entry_t app_conf_table[] = {
     SL_CONF_BOOL("target.create_tables", app_conf_t, create_tables, "true", 0,
                  "Create missing target tables (and columns) from the table schema records "
                  "(docs/applier.md lists the type mapping)."),
+    SL_CONF_ENUM("ddl.apply", app_conf_t, ddl_apply, "all", app_ddl_apply, 0,
+                 "Source DDL the target follows: all (add, drop, rename and modify columns; "
+                 "a table dropped in the source is dropped in the target, and one created "
+                 "again starts anew), additive (add and widen only; nothing is dropped or "
+                 "renamed), none (no DDL; target tables are managed by hand)."),
     SL_CONF_STRING("tables", app_conf_t, tables, "*", 0,
                    "Comma-separated source table patterns to apply (db.table, * and ? "
                    "wildcards)."),

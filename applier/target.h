@@ -60,6 +60,17 @@ typedef struct app_table_map_s {
 
 typedef struct app_target_s app_target_t;
 
+/* ddl.apply: what a SCHEMA record may do to the target (create_tables
+ * still decides whether a missing table is created).
+ *   ALL       add, drop, rename, modify columns; drop a table whose source
+ *             table was dropped (a SCHEMA with no columns, sl_schema_dropped)
+ *   ADDITIVE  add and widen only: no column or table is ever dropped or
+ *             renamed (the target keeps what the source lost)
+ *   NONE      no DDL at all: the target's tables are managed by hand */
+#define APP_DDL_ALL      0
+#define APP_DDL_ADDITIVE 1
+#define APP_DDL_NONE     2
+
 /* Connection settings common to every target. */
 typedef struct app_target_conf_s {
     const char *task;            /* task.name: the kafkaoffset row's key */
@@ -71,6 +82,7 @@ typedef struct app_target_conf_s {
     int         tls_mode;        /* 0 disabled, 1 preferred, 2 required, 3 verify-ca, 4 verify-full */
     const char *tls_ca;
     int         create_tables;   /* create missing target tables from SCHEMA records */
+    int         ddl_apply;       /* APP_DDL_*: which schema changes run DDL in the target */
     int         write_batch;     /* rows per multi-row statement / bulk */
     /* app_target_par only: worker connections of this inner target type */
     int         workers;
@@ -96,7 +108,9 @@ typedef struct app_target_ops_s {
 
     /* A table schema record: create the target table when absent (if
      * allowed), apply ADD / DROP / MODIFY / RENAME COLUMN where the target
-     * can. SL_ERR_UNSUPPORTED: the core stops this table with the message
+     * can, as ddl_apply allows. A dropped table (sl_schema_dropped(rec)):
+     * drop the target table under APP_DDL_ALL, forget what is known of it,
+     * never stop it (map->schema is then the empty version too). SL_ERR_UNSUPPORTED: the core stops this table with the message
      * while the other tables go on. SL_ERR_STATE (MySQL: DDL commits
      * implicitly): the record needs DDL on a table the open transaction
      * wrote; nothing was done. The core then commits the complete source

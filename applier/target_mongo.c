@@ -38,6 +38,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "sl_log.h"
 #include "target_mongo.h"
 
 static void mg_drop_ops(mg_target_t *t)
@@ -282,6 +283,7 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
     t->task = strdup(conf->task ? conf->task : "");
     t->database = strdup(conf->database && *conf->database ? conf->database : "shiftlog");
     t->batch_max = conf->write_batch > 0 ? (uint32_t)conf->write_batch : 1000;
+    t->ddl_apply = conf->ddl_apply;
     for (t->nslots = 64; t->nslots < 2 * t->batch_max; t->nslots *= 2)
         ;
     if (!(t->slots = calloc(t->nslots, sizeof(*t->slots)))) {
@@ -415,6 +417,36 @@ static sl_err_t mg_begin(mg_target_t *t, char *errstr, size_t sz)
     return SL_OK;
 }
 
+/* The source table was dropped: its collection goes too under ddl.apply =
+ * all, after the ops pending before the drop (in source order). A
+ * collection that is not there is fine (the drop may be replayed). */
+static sl_err_t mg_drop_coll(mg_target_t *t, const app_table_map_t *map, const sl_schema_t *s,
+                             char *errstr, size_t sz)
+{
+    mg_coll_t *mc = app_mg_coll(t, map);
+    if (!mc)
+        return SL_ERR_NOMEM;
+    mc->src = NULL;
+    if (t->ddl_apply != APP_DDL_ALL) {
+        sl_info("mongodb target: source table %s.%s dropped; collection %s.%s kept (ddl.apply "
+                "is not all)", s->db, s->table, mc->db, mc->name);
+        return SL_OK;
+    }
+    sl_err_t e = mg_flush(t, errstr, sz);
+    if (e)
+        return e;
+    bson_error_t err;
+    if (!mongoc_collection_drop(mc->c, &err) && err.code != 26 &&
+        !strstr(err.message, "ns not found")) {
+        snprintf(errstr, sz, "mongodb target: dropping collection %s.%s: %s", mc->db, mc->name,
+                 err.message);
+        return SL_ERR_DB;
+    }
+    sl_info("mongodb target: source table %s.%s dropped: collection %s.%s dropped", s->db,
+            s->table, mc->db, mc->name);
+    return SL_OK;
+}
+
 static sl_err_t mg_schema(mg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                           char *errstr, size_t sz)
 {
@@ -422,6 +454,8 @@ static sl_err_t mg_schema(mg_target_t *t, const app_table_map_t *map, const sl_r
      * column names. Existing documents keep their fields (see docs/targets.md).
      * A table without a primary key is refused here already. */
     const sl_schema_t *s = &rec->u.schema;
+    if (sl_schema_dropped(s))
+        return mg_drop_coll(t, map, s, errstr, sz);
     int npk = 0;
     for (uint32_t i = 0; i < s->ncols; i++)
         npk += s->cols[i].pk > 0;

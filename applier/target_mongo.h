@@ -34,6 +34,7 @@ struct mg_target_s {
     mongoc_collection_t *ko;          /* the position collection */
     char     *task, *database;
     uint32_t  batch_max;
+    int       ddl_apply;                  /* APP_DDL_* */
     int       in_txn;
     char      topic[256];
     int32_t   partition;

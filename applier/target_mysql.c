@@ -438,6 +438,7 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
     t->port = conf->port > 0 ? conf->port : 3306;
     t->tls_mode = conf->tls_mode;
     t->create_tables = conf->create_tables;
+    t->ddl_apply = conf->ddl_apply;
     t->parallel = conf->workers > 1;
     t->batch_max = conf->write_batch > 0 ? (uint32_t)conf->write_batch : 1000;
     if (!t->task || !t->host || !t->database) {

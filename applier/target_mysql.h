@@ -45,6 +45,7 @@ struct my_target_s {
     MYSQL   *db, *ddl;
     char    *task, *host, *user, *password, *database, *tls_ca;
     int      port, tls_mode, create_tables;
+    int      ddl_apply;               /* APP_DDL_* */
     int      parallel;        /* one of worker_num > 1 connections (target_par.c) */
     uint32_t batch_max;
     int      bulk;

@@ -18,6 +18,7 @@
 #include <mysql.h>
 
 #include "sl_buf.h"
+#include "sl_log.h"
 #include "target_mysql.h"
 
 char *app_my_strdup(const char *s)
@@ -613,6 +614,24 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
     static const char lwt[] = "SET SESSION lock_wait_timeout=30";
     if ((e = app_my_exec(t->ddl, lwt, sizeof lwt - 1, "lock_wait_timeout", errstr, sz)))
         return e;
+    if (sl_schema_dropped(ns)) {
+        if (t->ddl_apply != APP_DDL_ALL) {
+            sl_info("mysql target: source table %s.%s dropped; `%s`.`%s` kept (ddl.apply is "
+                    "not all)", ns->db, ns->table, map->dst_schema, map->dst_table);
+            goto out;
+        }
+        if (busy) {
+            e = my_busy(map, errstr, sz);
+            goto out;
+        }
+        sl_buf_puts(&q, "DROP TABLE IF EXISTS ");
+        if ((e = app_my_qname(&q, map->dst_schema, map->dst_table, errstr, sz)) ||
+            (e = app_my_exec(t->ddl, q.data, q.len, "drop table", errstr, sz)))
+            goto out;
+        sl_info("mysql target: source table %s.%s dropped: `%s`.`%s` dropped", ns->db,
+                ns->table, map->dst_schema, map->dst_table);
+        goto out;
+    }
     const char *pv[2] = {map->dst_schema, map->dst_table};
     if ((e = app_my_select(t->ddl, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
                        "TABLE_SCHEMA=? AND TABLE_NAME=? ORDER BY ORDINAL_POSITION", 2, pv, 1,
@@ -620,6 +639,13 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
         goto out;
     if (have.n == 0) {
         int npk = 0;
+        if (t->ddl_apply == APP_DDL_NONE) {
+            snprintf(errstr, sz, "mysql target: table `%s`.`%s` does not exist and ddl.apply "
+                     "is none: create it by hand, then resume the table", map->dst_schema,
+                     map->dst_table);
+            e = SL_ERR_UNSUPPORTED;
+            goto out;
+        }
         if (!t->create_tables) {
             snprintf(errstr, sz, "mysql target: table `%s`.`%s` does not exist and "
                      "target.create_tables is off: create it, or turn create_tables on",
@@ -673,11 +699,14 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
         e = app_my_exec(t->ddl, q.data, q.len, "create table", errstr, sz);
         goto out;
     }
-    /* the table exists: bring its columns in line with ns */
+    /* the table exists: bring its columns in line with ns (ddl.apply permitting;
+     * additive: no rename, no drop) */
+    if (t->ddl_apply == APP_DDL_NONE)
+        goto out;
     sl_buf_puts(&q, "ALTER TABLE ");
     if ((e = app_my_qname(&q, map->dst_schema, map->dst_table, errstr, sz)))
         goto out;
-    if (old) {
+    if (old && t->ddl_apply == APP_DDL_ALL) {
         uint32_t m = old->ncols < ns->ncols ? old->ncols : ns->ncols;
         for (uint32_t i = 0; i < m; i++) {
             const char *on = old->cols[i].name, *nn = ns->cols[i].name;

@@ -593,7 +593,11 @@ static sl_err_t pg_schema(app_target_t *t, const app_table_map_t *map, const sl_
         b->npend = 0;
         b->has_pend = 0;
     }
-    if ((err = app_pg_sync_table(t, b, map, 1, errstr, errstr_size)))
+    if (sl_schema_dropped(&rec->u.schema))
+        err = app_pg_drop_table(t, b, map, errstr, errstr_size);
+    else
+        err = app_pg_sync_table(t, b, map, 1, errstr, errstr_size);
+    if (err)
         return err;
     app_pg_tab_remember(b, map);
     b->valid = 0;     /* rebuilt (columns, statements) at the next row */

@@ -65,6 +65,7 @@ struct app_target_s {
     PGconn            *conn;
     char              *task;
     int                create_tables;
+    int                ddl_apply;          /* APP_DDL_* */
     int                write_batch;
     int                in_txn;
     pg_tab_t          *tabs;
@@ -117,6 +118,10 @@ void     app_pg_prev_free(pg_prev_col_t *p, uint32_t n);
  * safe modify. SL_ERR_UNSUPPORTED: the table cannot be applied (why in errstr). */
 sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                            int ddl_record, char *errstr, size_t errstr_size);
+/* The source table was dropped (a SCHEMA with no columns): DROP TABLE in
+ * the open transaction under APP_DDL_ALL, nothing otherwise. */
+sl_err_t app_pg_drop_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                           char *errstr, size_t errstr_size);
 /* Fills b->key: the source primary key, else a unique index of the target
  * table over NOT NULL written columns; SL_ERR_UNSUPPORTED without one. */
 sl_err_t app_pg_find_key(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,

@@ -255,6 +255,12 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
         return err;
     if (PQntuples(cols) == 0) {
         PQclear(cols);
+        if (t->ddl_apply == APP_DDL_NONE) {
+            snprintf(errstr, errstr_size, "postgresql: table %s.%s does not exist and "
+                     "ddl.apply is none: create it by hand, then resume the table",
+                     map->dst_schema, map->dst_table);
+            return SL_ERR_UNSUPPORTED;
+        }
         if (!t->create_tables) {
             snprintf(errstr, errstr_size, "postgresql: table %s.%s does not exist and "
                      "target.create_tables is false", map->dst_schema, map->dst_table);
@@ -304,8 +310,13 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
                 s->table);
         return SL_OK;
     }
+    if (t->ddl_apply == APP_DDL_NONE) {
+        err = SL_OK;
+        goto out;
+    }
     /* rename: same position, same source type, other name (known previous) */
-    for (uint32_t i = 0; b->has_prev && ddl_record && i < s->ncols && i < b->nprev; i++) {
+    int all = t->ddl_apply == APP_DDL_ALL;
+    for (uint32_t i = 0; all && b->has_prev && ddl_record && i < s->ncols && i < b->nprev; i++) {
         const char *nd = map->dst_cols[i], *od = b->prev[i].dst;
         if (!nd || !od || !strcmp(nd, od) || strcmp(b->prev[i].type, s->cols[i].source_type))
             continue;
@@ -367,7 +378,7 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
         sl_info("postgresql: %s: column %s now %s", b->qname, map->dst_cols[i], type);
     }
     /* drop: mapped before, gone from the source now */
-    for (uint32_t k = 0; b->has_prev && ddl_record && k < b->nprev; k++) {
+    for (uint32_t k = 0; all && b->has_prev && ddl_record && k < b->nprev; k++) {
         const char *od = b->prev[k].dst;
         int still = 0;
         if (!od || col_index(cols, od) < 0)
@@ -387,6 +398,27 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
 out:
     PQclear(cols);
     return err;
+}
+
+sl_err_t app_pg_drop_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                           char *errstr, size_t errstr_size)
+{
+    const sl_schema_t *s = map->schema;
+    if (t->ddl_apply != APP_DDL_ALL) {
+        sl_info("postgresql: source table %s.%s dropped; %s kept (ddl.apply is not all)",
+                s->db, s->table, b->qname);
+        return SL_OK;
+    }
+    if (!name_ok(map->dst_schema, errstr, errstr_size, "schema") ||
+        !name_ok(map->dst_table, errstr, errstr_size, "table"))
+        return SL_ERR_UNSUPPORTED;
+    sl_buf_reset(&t->sql);
+    sl_buf_printf(&t->sql, "DROP TABLE IF EXISTS %s", b->qname);
+    sl_err_t err = app_pg_exec(t, t->sql.data, "dropping the table", errstr, errstr_size);
+    if (err)
+        return err;
+    sl_info("postgresql: source table %s.%s dropped: %s dropped", s->db, s->table, b->qname);
+    return SL_OK;
 }
 
 /* Key columns: the source primary key, else a unique index of the target

@@ -78,10 +78,12 @@ struct app_txn_s {
     int64_t         txn_rows;
     int64_t         txn_first_offset;
 
+    int             nstopped;         /* tables stopped */
     int64_t         commit_at;        /* replay: commit right after this COMMIT */
     int64_t         early_ddl_at;     /* SCHEMA whose DDL ran before its source txn */
     uint64_t        skipped;
 
+    sl_metric_t    *m_stopped;
     sl_metric_t    *m_commits, *m_lag, *m_skipped, *m_rollbacks, *m_hist[TXN_BUCKETS],
                    *m_hist_sum, *m_hist_count;
 };
@@ -214,6 +216,10 @@ sl_err_t app_txn_new(app_txn_t **out, const app_txn_conf_t *conf, char *errstr,
         x->m_lag = sl_metrics_gauge(m, "shiftlog_applier_lag_ms",
                                     "Source commit time to target commit time of the last "
                                     "committed source transaction, ms.", NULL);
+        x->m_stopped = sl_metrics_gauge(m, "shiftlog_applier_tables_stopped",
+                                        "Tables stopped by an error their source transactions "
+                                        "cannot get past (reasons in /health and the log).",
+                                        NULL);
         x->m_skipped = sl_metrics_counter(m, "shiftlog_applier_skipped_total",
                                           "Records skipped: tables not included, or already "
                                           "applied (source position <= the stored one).",
@@ -316,6 +322,21 @@ void app_txn_abort(app_txn_t *x)
         sl_metric_inc(x->m_rollbacks);
     }
     forget_open(x);
+}
+
+/* The table stops (the other tables go on): its records go to the DLQ with
+ * the reason until its source table is dropped (a new life) or the task
+ * restarts. Said once at ERROR, counted, shown by app_txn_stopped(). */
+static void table_stop(app_txn_t *x, table_t *t, const char *why)
+{
+    if (!t->stopped)
+        x->nstopped++;
+    t->stopped = 1;
+    snprintf(t->stop_reason, sizeof(t->stop_reason), "%s", why);
+    sl_metric_set(x->m_stopped, (double)x->nstopped);
+    sl_error("table %s.%s stopped (the other tables go on; its changes go to the dead-letter "
+             "topic until it is dropped in the source or the task restarts): %s", t->db,
+             t->name, why);
 }
 
 static app_txn_rc_t rc_of(sl_err_t err)
@@ -466,9 +487,7 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
     else
         err = x->c.ops->rows(x->c.target, &t->map, rec, first, n, &pos, errstr, errstr_size);
     if (err == SL_ERR_UNSUPPORTED) {
-        t->stopped = 1;
-        snprintf(t->stop_reason, sizeof(t->stop_reason), "%s", errstr);
-        sl_error("table %s.%s stopped (the other tables go on): %s", t->db, t->name, errstr);
+        table_stop(x, t, errstr);
         app_txn_abort(x);
         return APP_TXN_REWIND;
     }
@@ -522,6 +541,14 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
     t->mapped = NULL;
     if (!t->included)
         return APP_TXN_OK;
+    if (t->stopped && sl_schema_dropped(&rec->u.schema)) {
+        /* the life the stop belonged to ends here; a CREATE starts anew */
+        sl_info("table %s.%s dropped in the source: it is no longer stopped (was: %s)",
+                t->db, t->name, t->stop_reason);
+        t->stopped = 0;
+        x->nstopped--;
+        sl_metric_set(x->m_stopped, (double)x->nstopped);
+    }
     if (t->stopped) {
         snprintf(errstr, errstr_size, "table %s.%s is stopped: %s", t->db, t->name,
                  t->stop_reason);
@@ -599,9 +626,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
         }
     }
     if (err == SL_ERR_UNSUPPORTED) {
-        t->stopped = 1;
-        snprintf(t->stop_reason, sizeof(t->stop_reason), "%s", errstr);
-        sl_error("table %s.%s stopped (the other tables go on): %s", t->db, t->name, errstr);
+        table_stop(x, t, errstr);
         app_txn_abort(x);
         return APP_TXN_REWIND;
     }
@@ -733,4 +758,19 @@ int64_t app_txn_group_end(const app_txn_t *x)
 uint64_t app_txn_skipped(const app_txn_t *x)
 {
     return x->skipped;
+}
+
+int app_txn_stopped(const app_txn_t *x, char *buf, size_t size)
+{
+    size_t n = 0;
+    if (size)
+        buf[0] = '\0';
+    for (int b = 0; b < 256 && x->nstopped; b++)
+        for (const table_t *t = x->buckets[b]; t; t = t->next)
+            if (t->stopped && n < size) {
+                int w = snprintf(buf + n, size - n, "%stable %s.%s stopped: %s",
+                                 n ? "; " : "", t->db, t->name, t->stop_reason);
+                n = w < 0 ? size : n + (size_t)w;
+            }
+    return x->nstopped;
 }

@@ -27,6 +27,7 @@ struct sl_http_s {
     pthread_mutex_t    lock;       /* guards healthy/reason */
     int                healthy;
     char              *reason;
+    char              *degraded;   /* guarded by lock too */
 };
 
 /* Splits listen into host (copied into host, "" = any) and port. */
@@ -129,11 +130,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                         (now.tv_nsec - h->started.tv_nsec) / 1000000) / 1000;
         pthread_mutex_lock(&h->lock);
         int healthy = h->healthy;
-        sl_buf_printf(&body, "{\"status\":\"%s\"", healthy ? "ok" : "unhealthy");
+        sl_buf_printf(&body, "{\"status\":\"%s\"",
+                      !healthy ? "unhealthy" : h->degraded ? "degraded" : "ok");
         if (!healthy) {
             const char *reason = h->reason ? h->reason : "";
             sl_buf_puts(&body, ",\"reason\":");
             sl_buf_json_str(&body, reason, strlen(reason));
+        }
+        if (h->degraded) {
+            sl_buf_puts(&body, ",\"degraded\":");
+            sl_buf_json_str(&body, h->degraded, strlen(h->degraded));
         }
         pthread_mutex_unlock(&h->lock);
         sl_buf_puts(&body, ",\"service\":");
@@ -166,6 +172,7 @@ static void http_free(sl_http_t *h)
     free(h->service);
     free(h->task);
     free(h->reason);
+    free(h->degraded);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -267,6 +274,17 @@ void sl_http_set_health(sl_http_t *h, int healthy, const char *reason)
     free(h->reason);
     h->reason = copy;
     h->healthy = healthy ? 1 : 0;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void sl_http_set_degraded(sl_http_t *h, const char *detail)
+{
+    if (!h)
+        return;
+    char *copy = detail ? strdup(detail) : NULL;
+    pthread_mutex_lock(&h->lock);
+    free(h->degraded);
+    h->degraded = copy;
     pthread_mutex_unlock(&h->lock);
 }
 

@@ -4,6 +4,10 @@
  *   GET /health   200 {"status":"ok","service":"collector","task":"shop","uptime_s":12}
  *                 503 {"status":"unhealthy","reason":"...",...} after
  *                 sl_http_set_health(h, 0, "reason")
+ *                 200 {"status":"degraded","degraded":"...",...} while healthy
+ *                 but sl_http_set_degraded(h, "what") names a part that stopped
+ *                 (e.g. a table): restarting the process would not help, so it
+ *                 stays 200 for liveness probes; monitors read "status".
  *   GET /metrics  Prometheus text of the registry (text/plain; version=0.0.4)
  *   anything else 404; methods other than GET/HEAD 405.
  *
@@ -32,6 +36,10 @@ sl_err_t sl_http_start(sl_http_t **out, const char *listen, const char *service,
 int      sl_http_port(const sl_http_t *h);
 /* healthy = 0 makes /health answer 503 with reason (copied). Thread-safe. */
 void     sl_http_set_health(sl_http_t *h, int healthy, const char *reason);
+/* detail != NULL: the service runs, but part of it stopped (copied; shown
+ * as "degraded" in /health, also beside an unhealthy reason). NULL clears
+ * it. Thread-safe. */
+void     sl_http_set_degraded(sl_http_t *h, const char *detail);
 /* Stops the thread and frees h; NULL is fine. */
 void     sl_http_stop(sl_http_t *h);
 

@@ -149,6 +149,16 @@ typedef struct sl_schema_s {
     const char  *ddl;          /* the DDL that produced this version, NULL if none */
 } sl_schema_t;
 
+/* A SCHEMA record with no columns: the table does not exist from its
+ * position on (DROP TABLE, or renamed away: ddl says which). Its life ends
+ * there; a later SCHEMA with columns starts a new one. No source table has
+ * zero columns (MariaDB refuses them; a PostgreSQL table without columns
+ * cannot carry a key, so it is never applied). */
+static inline int sl_schema_dropped(const sl_schema_t *s)
+{
+    return s->ncols == 0;
+}
+
 typedef struct sl_arena_s sl_arena_t;
 
 typedef struct sl_record_s {

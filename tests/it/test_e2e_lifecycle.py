@@ -1,0 +1,121 @@
+"""A table's life end to end (issue 17), MariaDB -> collector -> Kafka -> appliers to PostgreSQL,
+MariaDB and MongoDB, from a migration-style script of the most ordinary shape:
+
+  it_e2e_drop_then_create        DROP TABLE IF EXISTS (of a table that is not there), CREATE,
+                                 INSERT/UPDATE/DELETE, then DROP + CREATE with other columns and
+                                 other rows: every target ends equal to the source, no table is
+                                 stopped, nothing is dead-lettered
+  it_e2e_stopped_table_visible   a table no target can apply (no primary key) stops: /health
+                                 says "degraded" naming it and the reason, the gauge
+                                 shiftlog_applier_tables_stopped is 1, one ERROR line; the other
+                                 table goes on; once it is dropped and created again with a key,
+                                 it is applied and /health is "ok" again
+  it_e2e_ddl_apply_additive      ddl.apply = additive: a dropped column and a dropped table stay
+                                 in the target (PostgreSQL, MariaDB), the new rows still arrive
+"""
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+from e2e_util import count_messages, topic_exists, wait_until
+from test_e2e_mysql import Pipeline, pipeline  # noqa: F401 (the fixture)
+
+
+def dlq_count(p):
+    dlq = p.topic + ".dlq"
+    return count_messages(p.stack, dlq) if topic_exists(p.stack, dlq) else 0
+
+
+def test_it_e2e_drop_then_create(pipeline):
+    p = pipeline().start()
+    s = p.src
+    p.sql(f"DROP TABLE IF EXISTS `{s}`.t",
+          f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v VARCHAR(20))",
+          f"INSERT INTO `{s}`.t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+          f"UPDATE `{s}`.t SET v = 'bb' WHERE id = 2",
+          f"DELETE FROM `{s}`.t WHERE id = 3")
+    p.wait_equal([("t", ["id"], None)])
+    # the script run again: the table dropped and re-created with other columns and other rows
+    p.sql(f"DROP TABLE IF EXISTS `{s}`.t",
+          f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, w BIGINT, v VARCHAR(20))",
+          f"INSERT INTO `{s}`.t VALUES (10, 100, 'x'), (11, 110, 'y')",
+          f"UPDATE `{s}`.t SET w = 111 WHERE id = 11")
+    p.wait_equal([("t", ["id"], None)])
+    # a second table keeps going beside it, and one dropped for good is gone from the targets
+    p.sql(f"CREATE TABLE `{s}`.u (id INT PRIMARY KEY)", f"INSERT INTO `{s}`.u VALUES (1)",
+          f"DROP TABLE `{s}`.u", f"INSERT INTO `{s}`.t VALUES (12, 120, 'z')")
+    p.wait_equal([("t", ["id"], None)])
+    assert p.target_rows("mysql", "u", ["id"], ["id"]) is None
+    with p.pg.cursor() as c:
+        c.execute("SELECT to_regclass(%s)", (f'"{s}".u',))
+        assert c.fetchone()[0] is None
+    assert "u" not in p.mongo[p.mg_db].list_collection_names()
+    for name, a in p.apps.items():
+        assert a.count("stopped") == 0, f"{name}: {a.tail()}"
+    assert dlq_count(p) == 0
+
+
+def http(app, path):
+    port = int(re.findall(r"serving /health and /metrics on [\d.]+:(\d+)", app.text())[-1])
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def stopped_gauge(app):
+    _, text = http(app, "/metrics")
+    m = re.search(r"^shiftlog_applier_tables_stopped (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def test_it_e2e_stopped_table_visible(pipeline):
+    p = pipeline().start()
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.nokey (a INT, b VARCHAR(10))",
+          f"INSERT INTO `{s}`.nokey VALUES (1, 'x')",
+          f"CREATE TABLE `{s}`.ok (id INT PRIMARY KEY, v INT)",
+          f"INSERT INTO `{s}`.ok VALUES (1, 1)")
+    p.wait_equal([("ok", ["id"], None)])
+    for name, a in p.apps.items():
+        wait_until(f"{name}: the gauge of stopped tables at 1", lambda: (stopped_gauge(a) == 1, stopped_gauge(a)), [a], timeout=30)
+        code, body = http(a, "/health")
+        h = json.loads(body)
+        assert code == 200 and h["status"] == "degraded", body
+        assert f"{s}.nokey" in h["degraded"] and "primary key" in h["degraded"], body
+        assert a.count(r"ERROR .*table " + re.escape(f"{s}.nokey") + " stopped") == 1, a.tail()
+    # the table's life ends; the new one has a key and is applied
+    p.sql(f"DROP TABLE `{s}`.nokey",
+          f"CREATE TABLE `{s}`.nokey (a INT PRIMARY KEY, b VARCHAR(10))",
+          f"INSERT INTO `{s}`.nokey VALUES (2, 'y')", f"UPDATE `{s}`.ok SET v = 2")
+    p.wait_equal([("ok", ["id"], None), ("nokey", ["a"], None)])
+    for name, a in p.apps.items():
+        assert stopped_gauge(a) == 0, name
+        code, body = http(a, "/health")
+        assert code == 200 and json.loads(body)["status"] == "ok", body
+
+
+def test_it_e2e_ddl_apply_additive(pipeline):
+    p = pipeline(targets=("pg", "mysql"))
+    for a in p.apps.values():
+        a.argv += ["-X", "ddl.apply=additive"]
+    p.start()
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, gone INT, v INT)",
+          f"INSERT INTO `{s}`.t VALUES (1, 1, 1)",
+          f"CREATE TABLE `{s}`.old (id INT PRIMARY KEY)", f"INSERT INTO `{s}`.old VALUES (7)")
+    p.wait_equal([("t", ["id"], None), ("old", ["id"], None)])
+    p.sql(f"ALTER TABLE `{s}`.t DROP COLUMN gone", f"ALTER TABLE `{s}`.t ADD COLUMN w INT",
+          f"INSERT INTO `{s}`.t (id, v, w) VALUES (2, 2, 2)", f"DROP TABLE `{s}`.old",
+          f"UPDATE `{s}`.t SET v = 3 WHERE id = 1")
+    p.wait_equal([("t", ["id"], None)])
+    assert p.target_rows("mysql", "old", ["id"], ["id"]) == [(7,)]
+    with p.pg.cursor() as c:
+        c.execute(f'SELECT id, gone FROM "{s}".t ORDER BY id')
+        assert c.fetchall() == [(1, 1), (2, None)]
+        c.execute(f'SELECT id FROM "{s}".old')
+        assert c.fetchall() == [(7,)]
