@@ -150,6 +150,7 @@ typedef struct app_txn_conf_s {
     int32_t                 partition;
     int64_t                 write_batch;
     int64_t                 flush_interval_ms;
+    int                     ddl_apply; /* APP_DDL_* (renames are followed under ALL) */
     sl_metrics_t           *metrics;   /* borrowed, may be NULL */
 } app_txn_conf_t;
 

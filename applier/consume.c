@@ -774,7 +774,8 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
     app_txn_conf_t tc = {.ops = r.ops, .mapping = r.mapping, .topic = c->source_topic,
                          .partition = (int32_t)c->source_partition,
                          .write_batch = c->write_batch,
-                         .flush_interval_ms = c->flush_interval_ms, .metrics = mx};
+                         .flush_interval_ms = c->flush_interval_ms,
+                         .ddl_apply = c->ddl_apply, .metrics = mx};
     if (app_txn_new(&r.txn, &tc, errstr, sizeof(errstr))) {
         sl_error("%s", errstr);
         goto out;

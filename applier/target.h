@@ -56,6 +56,13 @@ typedef struct app_table_map_s {
     const sl_schema_t *prev;           /* schema() only: the version in force before this
                                           SCHEMA record (borrowed), NULL when unknown */
     int64_t      offset;               /* schema() only: the SCHEMA record's Kafka offset */
+    const char  *rename_schema;        /* schema() only, ddl.apply = all: the source table
+                                          was renamed to this one by the same DDL (RENAME
+                                          TABLE, ALTER TABLE ... RENAME) from the table mapped
+                                          to rename_schema.rename_table: when the target
+                                          table is absent and that one exists, rename it
+                                          instead of creating an empty one. NULL otherwise */
+    const char  *rename_table;
 } app_table_map_t;
 
 typedef struct app_target_s app_target_t;

@@ -447,6 +447,37 @@ static sl_err_t mg_drop_coll(mg_target_t *t, const app_table_map_t *map, const s
     return SL_OK;
 }
 
+/* The source table was renamed to map's: the collection of the old name
+ * becomes this one, after the ops pending before the rename. Nothing to
+ * rename (code 26) or the new name taken already (48, a replay): go on. */
+static sl_err_t mg_rename_coll(mg_target_t *t, const app_table_map_t *map, char *errstr,
+                               size_t sz)
+{
+    app_table_map_t om = {.dst_schema = map->rename_schema, .dst_table = map->rename_table};
+    mg_coll_t *oc = app_mg_coll(t, &om);
+    if (!oc)
+        return SL_ERR_NOMEM;
+    sl_err_t e = mg_flush(t, errstr, sz);
+    if (e)
+        return e;
+    const char *db = map->dst_schema && *map->dst_schema ? map->dst_schema : t->database;
+    bson_error_t err;
+    bool ok = mongoc_collection_rename(oc->c, db, map->dst_table, false, &err);
+    /* the handle now names the new namespace: take a fresh one for the old */
+    mongoc_collection_destroy(oc->c);
+    oc->c = mongoc_client_get_collection(t->client, oc->db, oc->name);
+    oc->src = NULL;
+    if (!ok && err.code != 26 && err.code != 48) {
+        snprintf(errstr, sz, "mongodb target: renaming collection %s.%s to %s.%s: %s", oc->db,
+                 oc->name, db, map->dst_table, err.message);
+        return SL_ERR_DB;
+    }
+    if (ok)
+        sl_info("mongodb target: source table renamed: collection %s.%s is now %s.%s", oc->db,
+                oc->name, db, map->dst_table);
+    return SL_OK;
+}
+
 static sl_err_t mg_schema(mg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                           char *errstr, size_t sz)
 {
@@ -469,7 +500,56 @@ static sl_err_t mg_schema(mg_target_t *t, const app_table_map_t *map, const sl_r
     mg_coll_t *mc = app_mg_coll(t, map);
     if (mc)
         mc->src = NULL;          /* keys resolved again at the next rows() */
+    if (map->rename_table && t->ddl_apply == APP_DDL_ALL)
+        return mg_rename_coll(t, map, errstr, sz);
     return SL_OK;
+}
+
+/* An image without some columns (MISSING: unchanged TOAST, a MINIMAL row
+ * image) becomes a $set, right when the document is there; an upsert of a
+ * missing one would create it without those fields. So it must be there
+ * (after the ops before it are sent); otherwise SL_ERR_INVALID naming the
+ * columns: the source transaction goes to the DLQ, and the row's next full
+ * image creates the document. One find by _id per partial row. */
+static sl_err_t mg_partial_check(mg_target_t *t, mg_coll_t *mc, const app_table_map_t *map,
+                                 const sl_change_t *c, const sl_value_t *vals, char *errstr,
+                                 size_t sz)
+{
+    int missing = 0;
+    for (uint32_t i = 0; i < c->ncols && !missing; i++)
+        missing = vals[i].kind == SL_VAL_MISSING;
+    if (!missing)
+        return SL_OK;
+    sl_err_t e = t->nops ? mg_flush(t, errstr, sz) : SL_OK;
+    if (e)
+        return e;
+    bson_t *f = bson_new();
+    bson_error_t err;
+    if ((e = app_mg_append_id(f, mc, map, c, vals, errstr, sz))) {
+        bson_destroy(f);
+        return e;
+    }
+    int64_t n = mongoc_collection_count_documents(mc->c, f, NULL, NULL, NULL, &err);
+    char id[256];
+    mg_idtext(f, id, sizeof id);
+    bson_destroy(f);
+    if (n < 0) {
+        snprintf(errstr, sz, "mongodb target: collection %s.%s: looking up %s for a partial "
+                 "update: %s", mc->db, mc->name, id, err.message);
+        return SL_ERR_DB;
+    }
+    if (n > 0)
+        return SL_OK;
+    size_t l = (size_t)snprintf(errstr, sz, "mongodb target: collection %s.%s %s: the change "
+                                "does not carry column(s)", mc->db, mc->name, id);
+    for (uint32_t i = 0; i < c->ncols && l < sz; i++)
+        if (vals[i].kind == SL_VAL_MISSING)
+            l += (size_t)snprintf(errstr + l, sz - l, " %s", c->columns[i]);
+    if (l < sz)
+        snprintf(errstr + l, sz - l, " (unchanged in the source: TOAST or a minimal row image) "
+                 "and the document is not in the target: writing it would invent those "
+                 "values; the next full image of the row creates it");
+    return SL_ERR_INVALID;
 }
 
 static sl_err_t mg_add(mg_target_t *t, mg_coll_t *mc, int del, const app_table_map_t *map,
@@ -481,6 +561,8 @@ static sl_err_t mg_add(mg_target_t *t, mg_coll_t *mc, int del, const app_table_m
     if (t->pc != mc && t->nops && (e = mg_flush(t, errstr, sz)))
         return e;
     t->pc = mc;
+    if (!del && (e = mg_partial_check(t, mc, map, c, vals, errstr, sz)))
+        return e;
     if (t->nops == t->ops_cap) {
         uint32_t cap = t->ops_cap ? t->ops_cap * 2 : 256;
         mg_op_t *o = realloc(t->ops, cap * sizeof *o);

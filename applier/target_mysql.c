@@ -374,7 +374,7 @@ static sl_err_t my_add(my_target_t *t, my_table_t *tb, int kind, const app_table
             snprintf(errstr, sz, "mysql target: table `%s`.`%s`: column \"%s\" holds a "
                      "non-finite float (NaN/Infinity), which MySQL/MariaDB cannot store",
                      tb->schema, tb->table, c->columns[i]);
-            return SL_ERR_UNSUPPORTED;
+            return SL_ERR_INVALID;       /* this value's source transaction, not the table */
         }
         if (p->cls != APP_CONV_NULL && !t->pcls[j])
             t->pcls[j] = p->cls;
@@ -534,6 +534,85 @@ static sl_err_t my_begin(my_target_t *t, char *errstr, size_t sz)
     return SL_OK;
 }
 
+/* An UPDATE image without some columns (MISSING: unchanged TOAST, a MINIMAL
+ * row image) is upserted with those columns left out: right when the row is
+ * in the target, but an INSERT of a missing row would invent them (NULL or
+ * the default). So such a row must be there (after the batch before it is
+ * flushed); otherwise SL_ERR_INVALID naming the columns: its source
+ * transaction goes to the DLQ, and the row's next full image creates it.
+ * One lookup by key per partial row. */
+static sl_err_t my_partial_check(my_target_t *t, my_table_t *tb, const app_table_map_t *map,
+                                 const sl_change_t *c, const sl_value_t *vals, char *errstr,
+                                 size_t sz)
+{
+    int partial = 0;
+    for (uint32_t i = 0; i < c->ncols && !partial; i++)
+        partial = app_my_dst_col(map, c, i) && vals[i].kind == SL_VAL_MISSING;
+    if (!partial)
+        return SL_OK;
+    sl_err_t e = my_flush(t, errstr, sz);
+    if (e)
+        return e;
+    sl_buf_t q = SL_BUF_INIT, kv = SL_BUF_INIT;
+    MYSQL_BIND pb[16];
+    unsigned long plen[16];
+    size_t off[16];
+    MYSQL_STMT *st = NULL;
+    uint32_t nk = tb->nkey < 16 ? tb->nkey : 16;
+    memset(pb, 0, sizeof pb);
+    sl_buf_puts(&q, "SELECT 1 FROM ");
+    if ((e = app_my_qname(&q, map->dst_schema, map->dst_table, errstr, sz)))
+        goto out;
+    for (uint32_t k = 0; k < nk; k++) {
+        const char *d = app_my_dst_col(map, c, tb->key[k]);
+        sl_buf_puts(&q, k ? " AND " : " WHERE ");
+        if ((e = app_my_ident(&q, d ? d : c->columns[tb->key[k]], errstr, sz)))
+            goto out;
+        sl_buf_puts(&q, " = ?");
+        off[k] = kv.len;
+        if ((e = app_conv_text(&vals[tb->key[k]], 0, &kv, errstr, sz)))
+            goto out;
+        plen[k] = (unsigned long)(kv.len - off[k]);
+    }
+    sl_buf_puts(&q, " LIMIT 1");
+    for (uint32_t k = 0; k < nk; k++) {
+        pb[k].buffer_type = app_conv_class(&vals[tb->key[k]], 0) == APP_CONV_BINARY
+                          ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING;
+        pb[k].buffer = kv.data + off[k];
+        pb[k].length = &plen[k];
+    }
+    int found = 0;
+    if (!(st = mysql_stmt_init(t->db)) || mysql_stmt_prepare(st, q.data, q.len) ||
+        mysql_stmt_bind_param(st, pb) || mysql_stmt_execute(st) || mysql_stmt_store_result(st)) {
+        e = app_my_err(t->db, "looking up the row of a partial update", errstr, sz);
+        if (st && mysql_stmt_errno(st))
+            snprintf(errstr, sz, "mysql target: looking up the row of a partial update: %s",
+                     mysql_stmt_error(st));
+        goto out;
+    }
+    found = mysql_stmt_num_rows(st) > 0;
+    if (!found) {
+        my_keytext(t, tb, vals);
+        size_t l = (size_t)snprintf(errstr, sz, "mysql target: table `%s`.`%s` key %s: the "
+                                    "change does not carry column(s)", tb->schema, tb->table,
+                                    t->keytext.data);
+        for (uint32_t i = 0; i < c->ncols && l < sz; i++)
+            if (app_my_dst_col(map, c, i) && vals[i].kind == SL_VAL_MISSING)
+                l += (size_t)snprintf(errstr + l, sz - l, " %s", c->columns[i]);
+        if (l < sz)
+            snprintf(errstr + l, sz - l, " (unchanged in the source: TOAST or a minimal row "
+                     "image) and the row is not in the target: writing it would invent those "
+                     "values; the next full image of the row creates it");
+        e = SL_ERR_INVALID;
+    }
+out:
+    if (st)
+        mysql_stmt_close(st);
+    sl_buf_free(&q);
+    sl_buf_free(&kv);
+    return e;
+}
+
 static sl_err_t my_rows(my_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                         uint32_t first, uint32_t n, const app_position_t *pos,
                         char *errstr, size_t sz)
@@ -582,6 +661,8 @@ static sl_err_t my_rows(my_target_t *t, const app_table_map_t *map, const sl_rec
             for (uint32_t k = 0; row->before && k < tb->nkey; k++)
                 moved |= !sl_value_equal(&row->before[tb->key[k]], &row->after[tb->key[k]]);
             e = moved ? my_add(t, tb, MY_DELETE, map, c, row->before, errstr, sz) : SL_OK;
+            if (!e)
+                e = my_partial_check(t, tb, map, c, row->after, errstr, sz);
             if (!e)
                 e = my_add(t, tb, MY_UPSERT, map, c, row->after, errstr, sz);
             break;

@@ -637,6 +637,48 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
                        "TABLE_SCHEMA=? AND TABLE_NAME=? ORDER BY ORDINAL_POSITION", 2, pv, 1,
                        cols_row, &have, errstr, sz)))
         goto out;
+    if (have.n == 0 && map->rename_table && t->ddl_apply == APP_DDL_ALL) {
+        /* renamed in the source: the target table of the old name becomes this one */
+        const char *ov[2] = {map->rename_schema, map->rename_table};
+        my_cols_t was = {0};
+        e = app_my_select(t->ddl, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+                          "TABLE_SCHEMA=? AND TABLE_NAME=? LIMIT 1", 2, ov, 1, cols_row, &was,
+                          errstr, sz);
+        int there = was.n > 0;
+        for (uint32_t i = 0; i < was.n; i++)
+            free(was.name[i]);
+        free(was.name);
+        if (e)
+            goto out;
+        my_table_t *otb = app_my_table_find(t, map->rename_schema, map->rename_table);
+        if (there && (busy || (otb && otb->touched && t->in_txn))) {
+            e = my_busy(map, errstr, sz);
+            goto out;
+        }
+        if (there) {
+            sl_buf_puts(&q, "CREATE DATABASE IF NOT EXISTS ");
+            if ((e = app_my_ident(&q, map->dst_schema, errstr, sz)) ||
+                (e = app_my_exec(t->ddl, q.data, q.len, "create database", errstr, sz)))
+                goto out;
+            sl_buf_reset(&q);
+            sl_buf_puts(&q, "RENAME TABLE ");
+            if ((e = app_my_qname(&q, map->rename_schema, map->rename_table, errstr, sz)))
+                goto out;
+            sl_buf_puts(&q, " TO ");
+            if ((e = app_my_qname(&q, map->dst_schema, map->dst_table, errstr, sz)) ||
+                (e = app_my_exec(t->ddl, q.data, q.len, "rename table", errstr, sz)))
+                goto out;
+            sl_buf_reset(&q);
+            if (otb)
+                otb->src = NULL, otb->nkey = 0;
+            sl_info("mysql target: source table renamed: `%s`.`%s` is now `%s`.`%s`",
+                    map->rename_schema, map->rename_table, map->dst_schema, map->dst_table);
+            if ((e = app_my_select(t->ddl, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+                                   "WHERE TABLE_SCHEMA=? AND TABLE_NAME=? ORDER BY "
+                                   "ORDINAL_POSITION", 2, pv, 1, cols_row, &have, errstr, sz)))
+                goto out;
+        }
+    }
     if (have.n == 0) {
         int npk = 0;
         if (t->ddl_apply == APP_DDL_NONE) {

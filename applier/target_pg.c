@@ -68,6 +68,30 @@ static char *put_u64(char *end, uint64_t u)
     return end;
 }
 
+/* 1 for a MySQL zero date ("0000-00-00", "2026-00-01", "2026-01-00" …): a
+ * year, month or day of 0, which no PostgreSQL date holds. A value beyond
+ * the microseconds a temporal can carry (PostgreSQL's own 294276-12-31, a
+ * BC date, ±infinity) is not one: PostgreSQL reads its text back. */
+static int zero_date(const char *s, size_t len)
+{
+    const char *p = s, *end = s + len;
+    if (p < end && *p == '-')
+        p++;
+    for (int part = 0; part < 3; part++) {
+        uint64_t n = 0;
+        const char *d = p;
+        while (p < end && *p >= '0' && *p <= '9' && p - d < 10)
+            n = n * 10 + (uint64_t)(*p++ - '0');
+        if (p == d)
+            return 0;                   /* not a Y-M-D text (infinity, …) */
+        if (n == 0)
+            return 1;
+        if (part < 2 && (p >= end || *p++ != '-'))
+            return 0;
+    }
+    return 0;
+}
+
 /* Appends the text of value v of column col as slot value i (off/len). */
 static sl_err_t put_value(pg_tab_t *b, const sl_column_t *col, const sl_value_t *v, size_t i,
                           char *errstr, size_t errstr_size)
@@ -109,8 +133,7 @@ static sl_err_t put_value(pg_tab_t *b, const sl_column_t *col, const sl_value_t 
         break;
     }
     if (v->kind == SL_VAL_TEMPORAL && !v->u.t.has_micros &&
-        v->u.t.kind != SL_T_INTERVAL && v->u.t.kind != SL_T_TIME &&
-        !(v->len >= 8 && (!strncmp(v->data, "infinity", 8) || !strncmp(v->data, "-infinity", 9)))) {
+        v->u.t.kind != SL_T_INTERVAL && v->u.t.kind != SL_T_TIME && zero_date(v->data, v->len)) {
         snprintf(errstr, errstr_size, "column %s: %s value \"%.*s\" has no PostgreSQL "
                  "equivalent (zero date)", col->name, sl_temporal_kind_name(v->u.t.kind),
                  (int)(v->len > 40 ? 40 : v->len), v->data);
@@ -497,19 +520,30 @@ bad: {
     }
 }
 
-/* A one-row upsert of the columns present in img (MISSING ones left alone). */
+/* A one-row UPDATE of the columns present in img (MISSING ones, such as an
+ * unchanged TOAST value, left as the target has them). The row must be in
+ * the target: a missing one is not created with those columns NULL (that
+ * would invent values) but refused (SL_ERR_INVALID, naming the columns), so
+ * its source transaction goes to the DLQ; the next full image creates it. */
 static sl_err_t partial_upsert(app_target_t *t, pg_tab_t *b, const sl_schema_t *s,
                                const sl_value_t *img, const uint32_t *src_of_w, char *errstr,
                                size_t errstr_size)
 {
     sl_err_t err;
-    uint32_t *cols = t->cols, n = 0;
+    uint32_t *cols = t->cols, n = 0, nset = 0;
     if ((err = flush_tab(t, b, errstr, errstr_size)) ||
         (err = app_pg_wait(t, errstr, errstr_size)))
         return err;
-    for (uint32_t w = 0; w < b->nw; w++)
-        if (src_of_w[w] != UINT32_MAX && img[src_of_w[w]].kind != SL_VAL_MISSING)
+    for (uint32_t w = 0; w < b->nw; w++) {         /* SET columns first, then the key */
+        int iskey = 0;
+        for (uint32_t k = 0; k < b->nkey; k++)
+            iskey |= b->key[k] == w;
+        if (!iskey && src_of_w[w] != UINT32_MAX && img[src_of_w[w]].kind != SL_VAL_MISSING)
             cols[n++] = w;
+    }
+    nset = n;
+    for (uint32_t k = 0; k < b->nkey; k++)
+        cols[n++] = b->key[k];
     if ((err = param_room(t, n)))
         return err;
     for (uint32_t i = 0; i < n; i++)
@@ -517,22 +551,37 @@ static sl_err_t partial_upsert(app_target_t *t, pg_tab_t *b, const sl_schema_t *
                              errstr, errstr_size)))
             goto out;
     sl_buf_reset(&t->sql);
-    sl_buf_printf(&t->sql, "INSERT INTO %s (", b->qname);
-    for (uint32_t i = 0; i < n; i++)
-        sl_buf_printf(&t->sql, "%s%s", i ? ", " : "", b->w[cols[i]].qname);
-    sl_buf_puts(&t->sql, ") VALUES (");
-    for (uint32_t i = 0; i < n; i++)
-        sl_buf_printf(&t->sql, "%s$%u", i ? ", " : "", i + 1);
-    sl_buf_putc(&t->sql, ')');
-    upsert_set(b, &t->sql, cols, n);
+    sl_buf_printf(&t->sql, "UPDATE %s SET ", b->qname);
+    if (!nset)                          /* nothing but the key: the row must be there */
+        sl_buf_printf(&t->sql, "%s = %s", b->w[b->key[0]].qname, b->w[b->key[0]].qname);
+    for (uint32_t i = 0; i < nset; i++)
+        sl_buf_printf(&t->sql, "%s%s = $%u", i ? ", " : "", b->w[cols[i]].qname, i + 1);
+    for (uint32_t i = nset; i < n; i++)
+        sl_buf_printf(&t->sql, "%s%s = $%u", i > nset ? " AND " : " WHERE ", b->w[cols[i]].qname,
+                      i + 1);
     for (uint32_t i = 0; i < n; i++)
         t->pv[i] = b->len[i] < 0 ? NULL : b->vals.data + b->off[i];
     char what[512];
     describe_key(b, s, img, src_of_w, b->first_key, sizeof(b->first_key));
-    snprintf(what, sizeof(what), "upserting a partial row into %s (key %s)", b->qname,
+    snprintf(what, sizeof(what), "updating a partial row of %s (key %s)", b->qname,
              b->first_key);
-    err = app_pg_check(t, PQexecParams(t->conn, t->sql.data, (int)n, NULL, t->pv, NULL, NULL,
-                                       0), what, errstr, errstr_size);
+    PGresult *res = PQexecParams(t->conn, t->sql.data, (int)n, NULL, t->pv, NULL, NULL, 0);
+    int found = res && PQresultStatus(res) == PGRES_COMMAND_OK && atoi(PQcmdTuples(res)) > 0;
+    if ((err = app_pg_check(t, res, what, errstr, errstr_size)))
+        goto out;
+    if (!found) {
+        size_t l = (size_t)snprintf(errstr, errstr_size, "postgresql: %s (key %s): the change "
+                                    "does not carry column(s)", b->qname, b->first_key);
+        for (uint32_t w = 0; w < b->nw && l < errstr_size; w++)
+            if (src_of_w[w] != UINT32_MAX && img[src_of_w[w]].kind == SL_VAL_MISSING)
+                l += (size_t)snprintf(errstr + l, errstr_size - l, " %s",
+                                      s->cols[b->w[w].src].name);
+        if (l < errstr_size)
+            snprintf(errstr + l, errstr_size - l, " (unchanged in the source: TOAST or a "
+                     "minimal row image) and the row is not in the target: writing it would "
+                     "invent those values; the next full image of the row creates it");
+        err = SL_ERR_INVALID;
+    }
 out:
     batch_clear(b);
     return err;

@@ -113,8 +113,8 @@ static void pg_type_for(const sl_column_t *c, char *out, size_t size)
         else if (starts(st, "timetz") || (starts(st, "time") && strstr(st, "with time zone") &&
                                           !starts(st, "timestamp")))
             snprintf(out, size, "time(%d) with time zone", p);
-        else if (starts(st, "timestamptz") || strstr(st, "timestamp with time zone") ||
-                 (starts(st, "timestamp") && !pgsrc))
+        else if (starts(st, "timestamptz") ||
+                 (starts(st, "timestamp") && (strstr(st, "with time zone") || !pgsrc)))
             snprintf(out, size, "timestamp(%d) with time zone", p);
         else if (starts(st, "datetime") || starts(st, "timestamp"))
             snprintf(out, size, "timestamp(%d) without time zone", p);
@@ -237,6 +237,71 @@ static int name_ok(const char *n, char *errstr, size_t errstr_size, const char *
 
 /* Makes the target table fit the mapped schema: create, add, and with the
  * previous source schema known (prev) rename / drop / modify. */
+/* The source table was renamed to map's (map->rename_*): the target table of
+ * the old name becomes this one when it exists. *cols is read again. */
+static sl_err_t rename_from(app_target_t *t, const app_table_map_t *map, PGresult **cols,
+                            char *errstr, size_t errstr_size)
+{
+    PGresult *old = NULL;
+    sl_buf_t *q = &t->sql;
+    sl_err_t err = catalog_cols(t, map->rename_schema, map->rename_table, &old, errstr,
+                                errstr_size);
+    if (err)
+        return err;
+    int there = PQntuples(old) > 0;
+    PQclear(old);
+    if (!there)
+        return SL_OK;
+    if (!name_ok(map->rename_schema, errstr, errstr_size, "schema") ||
+        !name_ok(map->rename_table, errstr, errstr_size, "table"))
+        return SL_ERR_UNSUPPORTED;
+    const char *at = map->rename_schema;
+    if (strcmp(map->rename_schema, map->dst_schema)) {
+        sl_buf_reset(q);
+        sl_buf_puts(q, "CREATE SCHEMA IF NOT EXISTS ");
+        if ((err = app_pg_quote(t, q, map->dst_schema, errstr, errstr_size)) ||
+            (err = app_pg_exec(t, q->data, "creating the target schema", errstr, errstr_size)))
+            return err;
+        sl_buf_reset(q);
+        sl_buf_puts(q, "ALTER TABLE ");
+        if ((err = app_pg_quote(t, q, map->rename_schema, errstr, errstr_size)) ||
+            (err = sl_buf_putc(q, '.')) ||
+            (err = app_pg_quote(t, q, map->rename_table, errstr, errstr_size)))
+            return err;
+        sl_buf_puts(q, " SET SCHEMA ");
+        if ((err = app_pg_quote(t, q, map->dst_schema, errstr, errstr_size)) ||
+            (err = app_pg_exec(t, q->data, "moving the renamed table", errstr, errstr_size)))
+            return err;
+        at = map->dst_schema;
+    }
+    if (strcmp(map->rename_table, map->dst_table)) {
+        sl_buf_reset(q);
+        sl_buf_puts(q, "ALTER TABLE ");
+        if ((err = app_pg_quote(t, q, at, errstr, errstr_size)) ||
+            (err = sl_buf_putc(q, '.')) ||
+            (err = app_pg_quote(t, q, map->rename_table, errstr, errstr_size)))
+            return err;
+        sl_buf_puts(q, " RENAME TO ");
+        if ((err = app_pg_quote(t, q, map->dst_table, errstr, errstr_size)) ||
+            (err = app_pg_exec(t, q->data, "renaming the table", errstr, errstr_size)))
+            return err;
+    }
+    pg_tab_t *ob = app_pg_tab_get(t, map->rename_schema, map->rename_table);
+    if (ob) {                            /* the old name starts from nothing */
+        ob->valid = 0;
+        app_pg_prev_free(ob->prev, ob->nprev);
+        app_pg_prev_free(ob->pend, ob->npend);
+        ob->prev = ob->pend = NULL;
+        ob->nprev = ob->npend = 0;
+        ob->has_prev = ob->has_pend = 0;
+    }
+    sl_info("postgresql: source table renamed: %s.%s is now %s.%s", map->rename_schema,
+            map->rename_table, map->dst_schema, map->dst_table);
+    PQclear(*cols);
+    *cols = NULL;
+    return catalog_cols(t, map->dst_schema, map->dst_table, cols, errstr, errstr_size);
+}
+
 sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                            int ddl_record, char *errstr, size_t errstr_size)
 {
@@ -253,6 +318,11 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
             return SL_ERR_UNSUPPORTED;
     if ((err = catalog_cols(t, map->dst_schema, map->dst_table, &cols, errstr, errstr_size)))
         return err;
+    if (PQntuples(cols) == 0 && map->rename_table && t->ddl_apply == APP_DDL_ALL &&
+        (err = rename_from(t, map, &cols, errstr, errstr_size))) {
+        PQclear(cols);
+        return err;
+    }
     if (PQntuples(cols) == 0) {
         PQclear(cols);
         if (t->ddl_apply == APP_DDL_NONE) {

@@ -79,6 +79,12 @@ struct app_txn_s {
     int64_t         txn_first_offset;
 
     int             nstopped;         /* tables stopped */
+    /* a table renamed away (a SCHEMA with no columns from a RENAME / ALTER
+     * ... RENAME): the next SCHEMA with columns at the same source position
+     * is its new name (the collector emits the pair in that order) */
+    int             ren_open;
+    sl_pos_t        ren_pos;
+    char           *ren_schema, *ren_table;   /* its target names */
     int64_t         commit_at;        /* replay: commit right after this COMMIT */
     int64_t         early_ddl_at;     /* SCHEMA whose DDL ran before its source txn */
     uint64_t        skipped;
@@ -89,6 +95,7 @@ struct app_txn_s {
 };
 
 void app_txn_abort(app_txn_t *x);
+static void ren_forget(app_txn_t *x);
 
 static uint32_t hash2(const char *a, const char *b)
 {
@@ -254,6 +261,7 @@ void app_txn_destroy(app_txn_t *x)
             t = n;
         }
     }
+    ren_forget(x);
     free(x);
 }
 
@@ -283,6 +291,7 @@ void app_txn_reset(app_txn_t *x, const app_position_t *pos, int64_t commit_at)
         app_txn_abort(x);
     sync_target(x);
     forget_open(x);
+    ren_forget(x);                      /* its records come again */
     x->has_committed = pos != NULL;
     if (pos)
         x->committed = *pos;
@@ -501,6 +510,20 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
     return APP_TXN_OK;
 }
 
+/* The SCHEMA records of one DDL share its event (their row index differs). */
+static int same_ddl(const sl_pos_t *a, const sl_pos_t *b)
+{
+    return a->kind == b->kind && a->seq == b->seq && a->offset == b->offset;
+}
+
+static void ren_forget(app_txn_t *x)
+{
+    x->ren_open = 0;
+    free(x->ren_schema);
+    free(x->ren_table);
+    x->ren_schema = x->ren_table = NULL;
+}
+
 /* ops->schema() with map.prev = the version before rec (rec is the newest
  * version of t; the previous one is kept until a commit moves past rec). */
 static sl_err_t call_schema(app_txn_t *x, table_t *t, const sl_record_t *rec, int64_t offset,
@@ -508,10 +531,25 @@ static sl_err_t call_schema(app_txn_t *x, table_t *t, const sl_record_t *rec, in
 {
     t->map.prev = t->nvers >= 2 ? &t->vers[t->nvers - 2].rec->u.schema : NULL;
     t->map.offset = offset;
+    if (x->ren_open && !sl_schema_dropped(&rec->u.schema) && same_ddl(&rec->pos, &x->ren_pos)) {
+        t->map.rename_schema = x->ren_schema;
+        t->map.rename_table = x->ren_table;
+    }
     sl_err_t err = x->c.ops->schema(x->c.target, &t->map, rec, errstr, errstr_size);
+    if (t->map.rename_table && err != SL_ERR_STATE)
+        ren_forget(x);                  /* the pair is used (SL_ERR_STATE: called again) */
     t->map.prev = NULL;
     t->map.offset = -1;
+    t->map.rename_schema = t->map.rename_table = NULL;
     return err;
+}
+
+/* 1 when a dropped-table SCHEMA comes from a rename (its DDL is not a
+ * DROP): the table lives on under another name. */
+static int renamed_away(const sl_schema_t *s)
+{
+    size_t n = s->ddl ? strlen(s->ddl) : 0;
+    return sl_ddl_is(s->ddl, n, "RENAME") || sl_ddl_is(s->ddl, n, "ALTER");
 }
 
 static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_t *m,
@@ -557,6 +595,20 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
     sl_err_t err = table_map(x, t, errstr, errstr_size);
     if (err)
         return APP_TXN_REJECTED;
+    if (x->ren_open && !same_ddl(&rec->pos, &x->ren_pos))
+        ren_forget(x);                  /* renamed out of the task's tables: kept as it is */
+    if (sl_schema_dropped(&rec->u.schema) && renamed_away(&rec->u.schema) &&
+        x->c.ddl_apply == APP_DDL_ALL) {
+        /* the target table waits for the new name's SCHEMA, right behind */
+        ren_forget(x);
+        x->ren_schema = strdup(t->map.dst_schema);
+        x->ren_table = strdup(t->map.dst_table);
+        x->ren_pos = rec->pos;
+        x->ren_open = x->ren_schema && x->ren_table;
+        sl_info("table %s.%s renamed away in the source (%s): its target table follows the "
+                "new name", t->db, t->name, rec->u.schema.ddl);
+        return APP_TXN_OK;
+    }
     app_txn_rc_t rc = ensure_open(x, errstr, errstr_size);
     if (rc)
         return rc;

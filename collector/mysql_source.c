@@ -382,6 +382,30 @@ static int on_query(my_reader_t *r, MARIADB_RPL_EVENT *ev, uint64_t ev_start,
             return rc;
         r->published = 1;
     }
+    if (n == 1 && n < COL_MY_DDL_MAX && sl_ddl_is(sql, len, "TRUNCATE") &&
+        !sl_schema_dropped(&r->ddl[0]->u.schema)) {
+        /* TRUNCATE TABLE: a row event for every target (as pgoutput sends
+         * one), right after the table's SCHEMA */
+        const sl_schema_t *sc = &r->ddl[0]->u.schema;
+        sl_record_t *tr = r->ddl[1];
+        const char **names = sl_record_alloc(tr, (sc->ncols + 1) * sizeof(*names));
+        if (!names) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return SESSION_FATAL;
+        }
+        for (uint32_t c = 0; c < sc->ncols; c++)
+            names[c] = sc->cols[c].name;
+        if (sl_record_init_change(tr, r->conf->source_name, sc->db, sc->table, SL_OP_TRUNCATE,
+                                  sc->ncols, names, 0)) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return SESSION_FATAL;
+        }
+        set_pos(r, &tr->pos, ev_start, 1);
+        tr->u.change.event_time_us = t_us;
+        int rc = put(r, tr, errstr, errstr_size);
+        if (rc != GO_ON)
+            return rc;
+    }
     if (deferred)
         r->published = 1;                /* its COMMIT all the same: one per DDL */
     /* A DDL ends its group, except CREATE TABLE ... SELECT: MariaDB logs it

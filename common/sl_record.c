@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <ctype.h>
 
 /* Arena: a list of blocks. Allocation bumps inside the current block and
  * moves on to the next one (allocating it only at the end of the list).
@@ -491,4 +493,30 @@ int sl_record_equal(const sl_record_t *a, const sl_record_t *b)
         return schema_eq(&a->u.schema, &b->u.schema);
     }
     return 0;
+}
+
+int sl_ddl_is(const char *ddl, size_t len, const char *keyword)
+{
+    const char *p = ddl, *end = ddl ? ddl + len : NULL;
+    if (!p)
+        return 0;
+    for (;;) {                          /* blanks, / * comments * /, -- and # comments */
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+            p++;
+        if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+            const char *e = memmem(p + 2, (size_t)(end - p - 2), "*/", 2);
+            if (!e)
+                return 0;
+            p = e + 2;
+        } else if ((end - p >= 2 && p[0] == '-' && p[1] == '-') || (p < end && *p == '#')) {
+            while (p < end && *p != '\n')
+                p++;
+        } else {
+            break;
+        }
+    }
+    size_t k = strlen(keyword);
+    if ((size_t)(end - p) < k || strncasecmp(p, keyword, k))
+        return 0;
+    return (size_t)(end - p) == k || !(isalnum((unsigned char)p[k]) || p[k] == '_');
 }

@@ -159,6 +159,11 @@ static inline int sl_schema_dropped(const sl_schema_t *s)
     return s->ncols == 0;
 }
 
+/* 1 when the DDL text (len bytes; the SCHEMA's ddl) starts with keyword
+ * (case-insensitive, whole word) after blanks and comments. A hint for what
+ * a DDL did (a rename, a truncate), never a source of columns. */
+int sl_ddl_is(const char *ddl, size_t len, const char *keyword);
+
 typedef struct sl_arena_s sl_arena_t;
 
 typedef struct sl_record_s {

@@ -5,6 +5,9 @@ MariaDB and MongoDB, from a migration-style script of the most ordinary shape:
                                  INSERT/UPDATE/DELETE, then DROP + CREATE with other columns and
                                  other rows: every target ends equal to the source, no table is
                                  stopped, nothing is dead-lettered
+  it_e2e_rename_table             RENAME TABLE and ALTER TABLE ... RENAME TO of tables whose rows
+                                 are not touched again: every target renames its table (no row
+                                 lost, none left under the old name), TRUNCATE empties it
   it_e2e_stopped_table_visible   a table no target can apply (no primary key) stops: /health
                                  says "degraded" naming it and the reason, the gauge
                                  shiftlog_applier_tables_stopped is 1, one ERROR line; the other
@@ -119,3 +122,25 @@ def test_it_e2e_ddl_apply_additive(pipeline):
         assert c.fetchall() == [(1, 1), (2, None)]
         c.execute(f'SELECT id FROM "{s}".old')
         assert c.fetchall() == [(7,)]
+
+
+def test_it_e2e_rename_table(pipeline):
+    p = pipeline().start()
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.a (id INT PRIMARY KEY, v VARCHAR(10))",
+          f"INSERT INTO `{s}`.a VALUES (1, 'one'), (2, 'two')",
+          f"CREATE TABLE `{s}`.c (id INT PRIMARY KEY)", f"INSERT INTO `{s}`.c VALUES (5), (6)",
+          f"CREATE TABLE `{s}`.e (id INT PRIMARY KEY)", f"INSERT INTO `{s}`.e VALUES (9)")
+    p.wait_equal([("a", ["id"], None), ("c", ["id"], None), ("e", ["id"], None)])
+    p.sql(f"RENAME TABLE `{s}`.a TO `{s}`.b, `{s}`.c TO `{s}`.d",
+          f"ALTER TABLE `{s}`.e RENAME TO `{s}`.f",
+          f"INSERT INTO `{s}`.b VALUES (3, 'three')", f"TRUNCATE TABLE `{s}`.d",
+          f"INSERT INTO `{s}`.d VALUES (7)")
+    p.wait_equal([("b", ["id"], None), ("d", ["id"], None), ("f", ["id"], None)])
+    for old in ("a", "c", "e"):
+        assert p.target_rows("mysql", old, ["id"], ["id"]) is None, old
+        with p.pg.cursor() as c:
+            c.execute("SELECT to_regclass(%s)", (f'"{s}".{old}',))
+            assert c.fetchone()[0] is None, old
+        assert old not in p.mongo[p.mg_db].list_collection_names(), old
+    assert dlq_count(p) == 0

@@ -1,0 +1,178 @@
+"""Values and row images from a PostgreSQL source that a target must never turn into a stopped
+table or an invented value (issue 17), pgoutput -> collector -> Kafka -> appliers to PostgreSQL,
+MariaDB and MongoDB:
+
+  it_e2e_pg_edge_values_pg_target   PostgreSQL's own range: timestamp 294276-12-31
+                                    23:59:59.999999, 4713 BC, ±infinity, date 5874897-12-31,
+                                    NaN/±Infinity in real, double and numeric -> the PostgreSQL
+                                    target holds each exactly (compared as text); nothing in the
+                                    DLQ (the far timestamp was refused as a "zero date")
+  it_e2e_pg_nan_one_transaction     a NaN in a real column, which MariaDB cannot store: only its
+                                    source transaction goes to the DLQ with the reason; later
+                                    changes of the same table are applied, no table stops
+                                    (it stopped the table)
+  it_e2e_pg_unchanged_toast_missing_row
+                                    an UPDATE that leaves a TOASTed column unchanged, on a row the
+                                    target does not hold: no target invents the row with the
+                                    column NULL (or absent); its transaction goes to the DLQ naming
+                                    the column; the next full image creates the row exactly
+"""
+
+import json
+import re
+
+import pytest
+
+from e2e_util import (applier, count_messages, first_diff, pg_connect, read_messages,
+                      topic_exists, wait_until)
+from test_e2e_pg import PgPipeline  # noqa: F401
+
+
+@pytest.fixture
+def pgv(stack, bin_dir, tmp_path, unique_name):
+    """PgPipeline plus an applier to a PostgreSQL target database."""
+    p = PgPipeline(stack, bin_dir, tmp_path, unique_name)
+    p.pg_db = unique_name("e2epgpg")
+    admin = pg_connect(stack)
+    admin.cursor().execute(f'CREATE DATABASE "{p.pg_db}"')
+    admin.close()
+    p.tpg = pg_connect(stack, dbname=p.pg_db)
+    p.apps["pg"] = applier(bin_dir, "mysql-to-pg", tmp_path, "applier-pg", {
+        "source.topic": p.topic, "tables": "public.*", "task.name": p.db + "_pg",
+        "target.database": p.pg_db, "map.tables": "public.*=public.*"})
+    yield p
+    p.close()
+    p.tpg.close()
+    admin = pg_connect(stack)
+    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{p.pg_db}" WITH (FORCE)')
+    admin.close()
+
+
+def dlq(p):
+    t = p.topic + ".dlq"
+    return read_messages(p.stack, t) if topic_exists(p.stack, t) else []
+
+
+def http(app, path):
+    import urllib.request
+    port = int(re.findall(r"serving /health and /metrics on [\d.]+:(\d+)", app.text())[-1])
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+        return r.read().decode()
+
+
+EDGE = [
+    "(1, '294276-12-31 23:59:59.999999', '294276-12-31 23:59:59.999999+00', '5874897-12-31', "
+    "'NaN', 'Infinity', 'NaN')",
+    "(2, '4713-01-01 00:00:00 BC', '4713-01-01 00:00:00+00 BC', '4713-01-01 BC', '-Infinity', "
+    "'-Infinity', -1.5)",
+    "(3, 'infinity', '-infinity', 'infinity', 1.25, 2.5, 12345678901234567890.123456789)",
+    "(4, '2026-12-07 10:00:00.000001', '2026-12-07 10:00:00.000001+00', '2026-12-07', 0, -0, 0)",
+]
+
+
+def test_it_e2e_pg_edge_values_pg_target(pgv):
+    p = pgv
+    p.sql("SET TIME ZONE 'UTC'",
+          "CREATE TABLE edge (id int PRIMARY KEY, ts timestamp(6), tstz timestamptz(6), d date, "
+          "r real, dp double precision, n numeric)")
+    p.start()
+    p.txn(f"INSERT INTO edge VALUES {', '.join(EDGE)}")
+    cols = "id, ts::text, tstz::text, d::text, r::text, dp::text, n::text"
+
+    def check():
+        want = p.sql(f"SELECT {cols} FROM edge ORDER BY id").fetchall()
+        try:
+            c = p.tpg.cursor()
+            c.execute("SET TIME ZONE 'UTC'")
+            c.execute(f"SELECT {cols} FROM public.edge ORDER BY id")
+            got = c.fetchall()
+        except Exception as e:
+            p.tpg.rollback()
+            return False, f"{type(e).__name__}: {e}"
+        d = first_diff([tuple(r) for r in want], [tuple(r) for r in got])
+        return d is None, d
+    wait_until("the PostgreSQL target holds every edge value", check, p.services(), timeout=60)
+    assert not [m for m in dlq(p) if "edge" in json.dumps(str(m))], dlq(p)
+
+
+def test_it_e2e_pg_nan_one_transaction(pgv):
+    p = pgv
+    del p.apps["pg"]
+    p.sql("CREATE TABLE f (id int PRIMARY KEY, r real)")
+    p.start()
+    p.txn("INSERT INTO f VALUES (1, 'NaN')")
+    p.txn("INSERT INTO f VALUES (2, 1.5)")
+    p.txn("UPDATE f SET r = 2.5 WHERE id = 2")
+    p.txn("INSERT INTO f VALUES (3, 'Infinity')")
+    p.txn("INSERT INTO f VALUES (4, 4)")
+
+    def check():
+        try:
+            with p.my.cursor() as c:
+                c.execute(f"SELECT id, r FROM `{p.my_db}`.f ORDER BY id")
+                got = [tuple(r) for r in c.fetchall()]
+        except Exception as e:
+            return False, str(e)
+        return got == [(2, 2.5), (4, 4.0)], got
+    wait_until("MariaDB holds the rows it can store", check, p.services(), timeout=60)
+    reasons = [str(m) for m in dlq(p)]
+    assert len(reasons) >= 2 and all("non-finite" in r for r in reasons), reasons
+    app = p.apps["mysql"]
+    assert "stopped" not in app.text(), app.tail()
+    assert re.search(r"^shiftlog_applier_tables_stopped 0$", http(app, "/metrics"), re.M)
+
+
+def test_it_e2e_pg_unchanged_toast_missing_row(pgv):
+    p = pgv
+    p.sql("CREATE TABLE tt (id int PRIMARY KEY, v int, doc text)")
+    p.start()
+    # ~64 kB of hex digits: TOASTed out of line
+    p.txn("INSERT INTO tt SELECT 1, 1, string_agg(md5(random()::text), '') "
+          "FROM generate_series(1, 2000)", "INSERT INTO tt VALUES (2, 2, 'small')")
+    doc = p.sql("SELECT doc FROM tt WHERE id = 1").fetchone()[0]
+
+    def rows(t):
+        if t == "pg":
+            c = p.tpg.cursor()
+            c.execute("SELECT id, v, doc FROM public.tt ORDER BY id")
+            r = [tuple(x) for x in c.fetchall()]
+            p.tpg.commit()
+            return r
+        if t == "mysql":
+            with p.my.cursor() as c:
+                c.execute(f"SELECT id, v, doc FROM `{p.my_db}`.tt ORDER BY id")
+                return [tuple(x) for x in c.fetchall()]
+        return [(d["_id"], d.get("v"), d.get("doc", "<absent>"))
+                for d in p.mongo[p.mg_db]["tt"].find().sort("_id")]
+
+    def all_have(want):
+        def check():
+            for t in p.apps:
+                try:
+                    got = rows(t)
+                except Exception as e:
+                    return False, f"{t}: {e}"
+                if got != want:
+                    return False, f"{t}: {first_diff(want, got)}"
+            return True, None
+        return check
+    wait_until("row 1 everywhere", all_have([(1, 1, doc), (2, 2, "small")]), p.services(), 60)
+    # the row disappears from every target (as when its INSERT was dead-lettered)
+    c = p.tpg.cursor()
+    c.execute("DELETE FROM public.tt WHERE id = 1")
+    p.tpg.commit()
+    with p.my.cursor() as c:
+        c.execute(f"DELETE FROM `{p.my_db}`.tt WHERE id = 1")
+    p.my.commit()
+    p.mongo[p.mg_db]["tt"].delete_one({"_id": 1})
+    # doc unchanged: not in the update's image
+    p.txn("UPDATE tt SET v = 10 WHERE id = 1")
+    p.txn("UPDATE tt SET v = 20 WHERE id = 2")
+    wait_until("row 2 updated, row 1 not invented",
+               all_have([(2, 20, "small")]), p.services(), 60)
+    reasons = [str(m) for m in dlq(p)]
+    assert len(reasons) == 3 and all("doc" in r for r in reasons), reasons
+    # the next full image brings the row back exactly
+    p.txn("UPDATE tt SET doc = doc || 'x', v = 11 WHERE id = 1")
+    wait_until("row 1 back, whole", all_have([(1, 11, doc + "x"), (2, 20, "small")]),
+               p.services(), 60)
