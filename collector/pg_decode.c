@@ -103,6 +103,10 @@ typedef struct pg_rel_s {
     int              refused;
     int              schema_pending;
     uint64_t         schema_id;
+    /* the table this relation ends, announced before its first SCHEMA: the
+     * same relation under an older name (renamed), or an older relation of
+     * the same name (dropped and created again) */
+    char            *gone_nsp, *gone_name, *gone_ddl;
     struct pg_rel_s *next;
 } pg_rel_t;
 
@@ -151,7 +155,38 @@ static void rel_free(pg_rel_t *r)
     free(r->colnames);
     free(r->nsp);
     free(r->name);
+    free(r->gone_nsp);
+    free(r->gone_name);
+    free(r->gone_ddl);
     free(r);
+}
+
+/* Remembers on rel that the table nsp.name ends where rel's schema starts
+ * (ddl: the synthetic DDL that says how, a hint for the applier). */
+static sl_err_t rel_ends(pg_rel_t *rel, const char *nsp, const char *name, const char *verb)
+{
+    free(rel->gone_nsp);
+    free(rel->gone_name);
+    free(rel->gone_ddl);
+    rel->gone_nsp = strdup(nsp);
+    rel->gone_name = strdup(name);
+    int n = !strcmp(verb, "RENAME")
+          ? asprintf(&rel->gone_ddl, "ALTER TABLE \"%s\".\"%s\" RENAME TO \"%s\".\"%s\"",
+                     nsp, name, rel->nsp, rel->name)
+          : asprintf(&rel->gone_ddl, "DROP TABLE \"%s\".\"%s\"", nsp, name);
+    if (n < 0)
+        rel->gone_ddl = NULL;
+    return rel->gone_nsp && rel->gone_name && rel->gone_ddl ? SL_OK : SL_ERR_NOMEM;
+}
+
+/* A cached relation other than relid with the name nsp.name (NULL: none). */
+static pg_rel_t *rel_by_name(pg_dec_t *d, uint32_t relid, const char *nsp, const char *name)
+{
+    for (int b = 0; b < PG_REL_BUCKETS; b++)
+        for (pg_rel_t *r = d->rels[b]; r; r = r->next)
+            if (r->relid != relid && !strcmp(r->nsp, nsp) && !strcmp(r->name, name))
+                return r;
+    return NULL;
 }
 
 static void rel_unlink(pg_dec_t *d, pg_rel_t *rel)
@@ -295,6 +330,22 @@ static sl_err_t relation(pg_dec_t *d, pg_rd_t *r, char *errstr, size_t errstr_si
         sl_info("table %s.%s has REPLICA IDENTITY FULL: old images carry every column",
                 rel->nsp, rel->name);
     rel->schema_pending = rel->publish && !rel->refused;
+    /* a table's life: the relation renamed (same OID, other name), or a new
+     * table under the name of one this session saw (dropped and created
+     * again: another OID). pgoutput says nothing of a DROP itself. */
+    pg_rel_t *stale = old ? NULL : rel_by_name(d, rel->relid, rel->nsp, rel->name);
+    if (old && old->publish && (strcmp(old->nsp, rel->nsp) || strcmp(old->name, rel->name)))
+        err = rel_ends(rel, old->nsp, old->name, "RENAME");
+    else if (stale && stale->publish)
+        err = rel_ends(rel, stale->nsp, stale->name, "DROP");
+    if (err) {
+        rel_free(rel);
+        return err;
+    }
+    if (stale) {
+        rel_unlink(d, stale);
+        rel_free(stale);
+    }
     if (old) {
         rel_unlink(d, old);
         rel_free(old);
@@ -337,6 +388,21 @@ static sl_err_t emit_schema(pg_dec_t *d, pg_rel_t *rel, uint64_t lsn, char *errs
     sl_err_t err;
     int have_ex = 0, pkn = 0;
 
+    if (rel->gone_name) {
+        /* the table that ends here first: a SCHEMA with no columns */
+        sl_record_reset(rec);
+        if ((err = sl_record_init_schema(rec, d->conf.source, rel->gone_nsp, rel->gone_name, 0)))
+            return err;
+        set_pos(rec, d, lsn, d->row_idx);
+        if (!(rec->u.schema.ddl = sl_record_strdup(rec, rel->gone_ddl)))
+            return SL_ERR_NOMEM;
+        if ((err = d->conf.sink(d->conf.sink_ctx, rec, errstr, errstr_size)))
+            return err;
+        free(rel->gone_nsp);
+        free(rel->gone_name);
+        free(rel->gone_ddl);
+        rel->gone_nsp = rel->gone_name = rel->gone_ddl = NULL;
+    }
     memset(&ex, 0, sizeof(ex));
     if (d->conf.relextra &&
         d->conf.relextra(d->conf.relextra_ctx, rel->relid, rel->nsp, rel->name, rel->ncols,

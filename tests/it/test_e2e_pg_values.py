@@ -176,3 +176,56 @@ def test_it_e2e_pg_unchanged_toast_missing_row(pgv):
     p.txn("UPDATE tt SET doc = doc || 'x', v = 11 WHERE id = 1")
     wait_until("row 1 back, whole", all_have([(1, 11, doc + "x"), (2, 20, "small")]),
                p.services(), 60)
+
+
+def test_it_e2e_pg_table_life(pgv):
+    p = pgv
+    p.sql("CREATE TABLE a (id int PRIMARY KEY, v text)")
+    p.start()
+    p.txn("INSERT INTO a VALUES (1, 'one'), (2, 'two')")
+    p.txn("ALTER TABLE a RENAME TO b")
+    p.txn("INSERT INTO b VALUES (3, 'three')")
+
+    def rows(t, table, cols):
+        if t == "pg":
+            c = p.tpg.cursor()
+            c.execute("SELECT to_regclass(%s)", (f"public.{table}",))
+            if c.fetchone()[0] is None:
+                p.tpg.commit()
+                return None
+            c.execute(f"SELECT {', '.join(cols)} FROM public.{table} ORDER BY id")
+            r = [tuple(x) for x in c.fetchall()]
+            p.tpg.commit()
+            return r
+        if t == "mysql":
+            with p.my.cursor() as c:
+                c.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
+                          "AND TABLE_NAME=%s", (p.my_db, table))
+                if not c.fetchone()[0]:
+                    return None
+                c.execute(f"SELECT {', '.join(cols)} FROM `{p.my_db}`.`{table}` ORDER BY id")
+                return [tuple(x) for x in c.fetchall()]
+        if table not in p.mongo[p.mg_db].list_collection_names():
+            return None
+        return [tuple(d.get(c if c != "id" else "_id") for c in cols)
+                for d in p.mongo[p.mg_db][table].find().sort("_id")]
+
+    def equal(table, cols, gone):
+        def check():
+            want = [tuple(r) for r in p.sql(f"SELECT {', '.join(cols)} FROM {table} "
+                                            "ORDER BY id").fetchall()]
+            for t in p.apps:
+                try:
+                    got, old = rows(t, table, cols), rows(t, gone, ["id"])
+                except Exception as e:
+                    return False, f"{t}: {e}"
+                if got != want or old is not None:
+                    return False, f"{t}: {got} / {gone}: {old}"
+            return True, None
+        return check
+    wait_until("b renamed from a everywhere", equal("b", ["id", "v"], "a"), p.services(), 60)
+    p.txn("DROP TABLE b")
+    p.txn("CREATE TABLE b (id int PRIMARY KEY, w bigint)")
+    p.txn("INSERT INTO b VALUES (10, 100)")
+    wait_until("b anew everywhere", equal("b", ["id", "w"], "a"), p.services(), 60)
+    assert dlq(p) == []

@@ -62,6 +62,12 @@ static sl_err_t sink(void *ctx, const sl_record_t *rec, char *e, size_t n)
             }
     } else if (rec->type == SL_REC_COMMIT) {
         c->u.commit.nrows = rec->u.commit.nrows;
+    } else if (rec->type == SL_REC_SCHEMA) {
+        const sl_schema_t *sc = &rec->u.schema;
+        sl_record_init_schema(c, rec->source, sc->db, sc->table, sc->ncols);
+        c->type = SL_REC_SCHEMA;
+        c->pos = rec->pos;
+        c->u.schema.ddl = sc->ddl ? sl_record_strdup(c, sc->ddl) : NULL;
     }
     got[ngot++] = c;
     return SL_OK;
@@ -100,6 +106,21 @@ static void mk_relation(mb_t *m, int streamed_xid)
     u8(m, 1); str(m, "id"); u32(m, 23); u32(m, (uint32_t)-1);
     u8(m, 0); str(m, "v"); u32(m, 25); u32(m, (uint32_t)-1);
     u8(m, 0); str(m, "ts"); u32(m, 1184); u32(m, 3);
+}
+
+/* Relation relid named public.<name>: one key column id int4, v text. */
+static void mk_rel(mb_t *m, uint32_t relid, const char *name)
+{
+    m->n = 0;
+    u8(m, 'R');
+    u32(m, relid); str(m, "public"); str(m, name); u8(m, 'd'); u16(m, 2);
+    u8(m, 1); str(m, "id"); u32(m, 23); u32(m, (uint32_t)-1);
+    u8(m, 0); str(m, "v"); u32(m, 25); u32(m, (uint32_t)-1);
+}
+
+static void mk_ins2(mb_t *m, uint32_t relid, const char *id)
+{
+    m->n = 0; u8(m, 'I'); u32(m, relid); u8(m, 'N'); u16(m, 2); txt(m, id); txt(m, "x");
 }
 
 static void mk_begin(mb_t *m, uint64_t final, uint32_t xid)
@@ -321,6 +342,49 @@ static void test_malformed(void **state)
     pg_dec_destroy(d);
 }
 
+/* A table's life as pgoutput shows it: a Relation of the same OID under
+ * another name is a rename, a Relation of another OID under a name seen
+ * before is a new table (the old one was dropped): the table that ends gets
+ * a SCHEMA with no columns (DDL hint RENAME / DROP) right before the new
+ * SCHEMA, at the same position. An unchanged Relation sends nothing. */
+static void test_table_life(void **state)
+{
+    pg_dec_t *d = mkdec();
+    mb_t m;
+    mk_begin(&m, 0x2000, 9); feed(d, 0x1900, &m);
+    mk_rel(&m, 16384, "a"); feed(d, 0x1910, &m);
+    mk_ins2(&m, 16384, "1"); feed(d, 0x1910, &m);
+    mk_rel(&m, 16384, "a"); feed(d, 0x1920, &m);          /* the same again: nothing */
+    mk_rel(&m, 16384, "b"); feed(d, 0x1930, &m);          /* ALTER TABLE a RENAME TO b */
+    mk_ins2(&m, 16384, "2"); feed(d, 0x1930, &m);
+    mk_rel(&m, 16500, "b"); feed(d, 0x1940, &m);          /* DROP b; CREATE b */
+    mk_ins2(&m, 16500, "3"); feed(d, 0x1940, &m);
+    mk_commit(&m, 0x2000, 0x2050); feed(d, 0x2000, &m);
+    /* SCHEMA a, INSERT, SCHEMA a (gone), SCHEMA b, INSERT, SCHEMA b (gone), SCHEMA b, INSERT,
+     * COMMIT */
+    assert_int_equal(ngot, 9);
+    const char *want[][3] = {{"a", "2", NULL}, {"a", "0", "ALTER TABLE \"public\".\"a\" RENAME TO"},
+                             {"b", "2", NULL}, {"b", "0", "DROP TABLE \"public\".\"b\""},
+                             {"b", "2", NULL}};
+    int at[] = {0, 2, 3, 5, 6};
+    for (int i = 0; i < 5; i++) {
+        const sl_record_t *r = got[at[i]];
+        assert_int_equal(r->type, SL_REC_SCHEMA);
+        assert_string_equal(r->u.schema.table, want[i][0]);
+        assert_int_equal(r->u.schema.ncols, atoi(want[i][1]));
+        assert_int_equal(sl_schema_dropped(&r->u.schema), want[i][1][0] == '0');
+        if (want[i][2])
+            assert_true(r->u.schema.ddl && !strncmp(r->u.schema.ddl, want[i][2],
+                                                    strlen(want[i][2])));
+    }
+    /* the pair of a rename / re-create shares its position (the applier pairs them) */
+    assert_true(got[2]->pos.offset == got[3]->pos.offset && got[5]->pos.offset == got[6]->pos.offset);
+    assert_int_equal(got[7]->type, SL_REC_CHANGE);
+    assert_string_equal(got[7]->u.change.table, "b");
+    clear_got();
+    pg_dec_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_txn_positions_toast),
         cmocka_unit_test(test_streamed),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_table_life),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
