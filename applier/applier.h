@@ -48,6 +48,7 @@ typedef struct app_conf_s {
     const char       *target_tls_ca;
     int               create_tables;
     int               ddl_apply;         /* APP_DDL_* (target.h) */
+    int               on_unconvertible;  /* APP_UNCONV_* (target.h) */
     const char       *tables;
     const char       *tables_exclude;
     const char       *map_tables;

@@ -695,7 +695,8 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         .task = c->task_name, .host = c->target_host, .port = (int)c->target_port,
         .user = c->target_user, .password = c->target_password,
         .database = c->target_database, .tls_mode = c->target_tls, .tls_ca = c->target_tls_ca,
-        .create_tables = c->create_tables, .ddl_apply = c->ddl_apply, .write_batch = (int)c->write_batch};
+        .create_tables = c->create_tables, .ddl_apply = c->ddl_apply,
+        .on_unconvertible = c->on_unconvertible, .write_batch = (int)c->write_batch};
     if (c->worker_num > 1) {
         /* worker_num connections, each source transaction on one of them */
         r.tconf.workers = (int)c->worker_num;

@@ -9,6 +9,7 @@
 
 const char *const app_target_types[] = {"postgresql", "mysql", "mongodb", NULL};
 static const char *const app_on_error[] = {"dlq", "stop", NULL};
+static const char *const app_unconv[] = {"dlq", "null", "stop", NULL};
 static const char *const app_ddl_apply[] = {"all", "additive", "none", NULL};
 static const char *const app_source_types[] = {"kafka", "mongolog", NULL};
 static const char *const app_tls_modes[] = {"disable", "prefer", "require", "verify-ca",
@@ -114,6 +115,12 @@ static const sl_conf_entry_t app_conf_table[] = {
                  "A record that cannot be applied: dlq sends it (its whole source "
                  "transaction) to the dead-letter topic with the reason; stop suspends the "
                  "task naming table, key and position."),
+    SL_CONF_ENUM("on_unconvertible", app_conf_t, on_unconvertible, "dlq", app_unconv, 0,
+                 "A value the target cannot store (a zero date or U+0000 in PostgreSQL, NaN "
+                 "in a MariaDB float): dlq sends its source transaction to the dead-letter "
+                 "topic with the reason; null writes NULL instead (logged); stop stops its "
+                 "table (shown in /health and shiftlog_applier_tables_stopped). Never the "
+                 "table silently."),
     SL_CONF_INT("max.errors", app_conf_t, max_errors, "3", 1, 1000000, 0,
                 "Consecutive errors after which the task suspends itself and says why."),
     SL_CONF_INT("auto.recovery.count", app_conf_t, auto_recovery_count, "3", 0, 1000, 0,

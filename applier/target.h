@@ -78,6 +78,14 @@ typedef struct app_target_s app_target_t;
 #define APP_DDL_ADDITIVE 1
 #define APP_DDL_NONE     2
 
+/* on_unconvertible: a value the target cannot store (a zero date or U+0000
+ * in PostgreSQL, NaN in a MariaDB float): DLQ = its source transaction to
+ * the dead-letter topic with the reason; NULL = written as NULL (WARN);
+ * STOP = its table stops (visible: /health degraded, the stopped gauge). */
+#define APP_UNCONV_DLQ   0
+#define APP_UNCONV_NULL  1
+#define APP_UNCONV_STOP  2
+
 /* Connection settings common to every target. */
 typedef struct app_target_conf_s {
     const char *task;            /* task.name: the kafkaoffset row's key */
@@ -90,6 +98,7 @@ typedef struct app_target_conf_s {
     const char *tls_ca;
     int         create_tables;   /* create missing target tables from SCHEMA records */
     int         ddl_apply;       /* APP_DDL_*: which schema changes run DDL in the target */
+    int         on_unconvertible; /* APP_UNCONV_* */
     int         write_batch;     /* rows per multi-row statement / bulk */
     /* app_target_par only: worker connections of this inner target type */
     int         workers;

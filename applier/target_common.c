@@ -2,6 +2,8 @@
  * position key (see target_common.h). */
 #include "target_common.h"
 #include "sl_value_text.h"
+#include "sl_log.h"
+#include "target.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -144,4 +146,17 @@ void app_pos_row(const sl_pos_t *pos0, uint32_t delta, sl_pos_t *out)
 int app_conv_decimal_digits(const char *s, size_t len)
 {
     return sl_decimal_digits(s, len);
+}
+
+sl_err_t app_unconvertible(int policy, const char *errstr)
+{
+    static uint64_t nulled;              /* one writer per target connection; a count */
+    if (policy == APP_UNCONV_STOP)
+        return SL_ERR_UNSUPPORTED;
+    if (policy != APP_UNCONV_NULL)
+        return SL_ERR_INVALID;
+    uint64_t n = __atomic_add_fetch(&nulled, 1, __ATOMIC_RELAXED);
+    if (n <= 10 || n % 1000 == 0)
+        sl_warn("on_unconvertible = null: written as NULL (%" PRIu64 " so far): %s", n, errstr);
+    return SL_OK;
 }

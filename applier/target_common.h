@@ -89,4 +89,10 @@ void app_pos_row(const sl_pos_t *pos0, uint32_t delta, sl_pos_t *out);
  * (NaN, Infinity, exponent forms). */
 int app_conv_decimal_digits(const char *s, size_t len);
 
+/* A value the target cannot store, policy APP_UNCONV_* (target.h), why in
+ * errstr: SL_ERR_INVALID (DLQ) or SL_ERR_UNSUPPORTED (STOP); SL_OK for NULL
+ * (the caller writes NULL; logged at WARN, the first 10 and then every
+ * 1000th, with errstr). */
+sl_err_t app_unconvertible(int policy, const char *errstr);
+
 #endif

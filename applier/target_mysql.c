@@ -374,7 +374,9 @@ static sl_err_t my_add(my_target_t *t, my_table_t *tb, int kind, const app_table
             snprintf(errstr, sz, "mysql target: table `%s`.`%s`: column \"%s\" holds a "
                      "non-finite float (NaN/Infinity), which MySQL/MariaDB cannot store",
                      tb->schema, tb->table, c->columns[i]);
-            return SL_ERR_INVALID;       /* this value's source transaction, not the table */
+            if ((e = app_unconvertible(t->on_unconvertible, errstr)))
+                return e;                /* DLQ: this value's source transaction only */
+            p->cls = APP_CONV_NULL;
         }
         if (p->cls != APP_CONV_NULL && !t->pcls[j])
             t->pcls[j] = p->cls;
@@ -439,6 +441,7 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
     t->tls_mode = conf->tls_mode;
     t->create_tables = conf->create_tables;
     t->ddl_apply = conf->ddl_apply;
+    t->on_unconvertible = conf->on_unconvertible;
     t->parallel = conf->workers > 1;
     t->batch_max = conf->write_batch > 0 ? (uint32_t)conf->write_batch : 1000;
     if (!t->task || !t->host || !t->database) {

@@ -46,6 +46,7 @@ struct my_target_s {
     char    *task, *host, *user, *password, *database, *tls_ca;
     int      port, tls_mode, create_tables;
     int      ddl_apply;               /* APP_DDL_* */
+    int      on_unconvertible;        /* APP_UNCONV_* */
     int      parallel;        /* one of worker_num > 1 connections (target_par.c) */
     uint32_t batch_max;
     int      bulk;

@@ -137,7 +137,10 @@ static sl_err_t put_value(pg_tab_t *b, const sl_column_t *col, const sl_value_t 
         snprintf(errstr, errstr_size, "column %s: %s value \"%.*s\" has no PostgreSQL "
                  "equivalent (zero date)", col->name, sl_temporal_kind_name(v->u.t.kind),
                  (int)(v->len > 40 ? 40 : v->len), v->data);
-        return SL_ERR_INVALID;
+        if ((err = app_unconvertible(b->unconv, errstr)))
+            return err;
+        b->len[i] = -1;
+        return SL_OK;
     }
     if (v->kind == SL_VAL_SET) {
         const char *p = v->data, *end = v->data + v->len;
@@ -163,7 +166,11 @@ static sl_err_t put_value(pg_tab_t *b, const sl_column_t *col, const sl_value_t 
     if (memchr(b->vals.data + start, '\0', n)) {
         snprintf(errstr, errstr_size, "column %s: the %s value holds a NUL byte (U+0000), "
                  "which PostgreSQL text cannot store", col->name, sl_val_kind_name(v->kind));
-        return SL_ERR_INVALID;
+        if ((err = app_unconvertible(b->unconv, errstr)))
+            return err;
+        b->vals.len = start;
+        b->len[i] = -1;
+        return SL_OK;
     }
     b->len[i] = (int)n;
     return sl_buf_putc(&b->vals, '\0');

@@ -59,6 +59,7 @@ typedef struct pg_tab_s {
     pg_prev_col_t     *prev, *pend;
     uint32_t           nprev, npend;
     int                has_prev, has_pend;
+    int                unconv;             /* the target's on_unconvertible */
 } pg_tab_t;
 
 struct app_target_s {
@@ -66,6 +67,7 @@ struct app_target_s {
     char              *task;
     int                create_tables;
     int                ddl_apply;          /* APP_DDL_* */
+    int                on_unconvertible;   /* APP_UNCONV_* */
     int                write_batch;
     int                in_txn;
     pg_tab_t          *tabs;

@@ -155,6 +155,7 @@ sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errst
     t->gen = ++gen;
     t->create_tables = c->create_tables;
     t->ddl_apply = c->ddl_apply;
+    t->on_unconvertible = c->on_unconvertible;
     t->write_batch = c->write_batch;
     snprintf(port, sizeof(port), "%d", c->port);
     snprintf(app, sizeof(app), "shiftlog-applier/%.100s", c->task);

@@ -694,6 +694,7 @@ sl_err_t app_pg_tab_build(app_target_t *t, pg_tab_t *b, const app_table_map_t *m
         (err = app_pg_col_casts(t, b, map, errstr, errstr_size)))
         return err;
     b->cap = (uint32_t)(t->write_batch > 0 ? t->write_batch : 500);
+    b->unconv = t->on_unconvertible;
     uint32_t hts = 16;
     while (hts < 2 * b->cap)
         hts *= 2;

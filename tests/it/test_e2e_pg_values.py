@@ -11,6 +11,10 @@ MariaDB and MongoDB:
                                     source transaction goes to the DLQ with the reason; later
                                     changes of the same table are applied, no table stops
                                     (it stopped the table)
+  it_e2e_pg_on_unconvertible[null|stop]
+                                    the same with on_unconvertible = null (NaN written as NULL,
+                                    nothing dead-lettered) and = stop (the table stops, visibly:
+                                    /health degraded naming it, the gauge at 1)
   it_e2e_pg_unchanged_toast_missing_row
                                     an UPDATE that leaves a TOASTed column unchanged, on a row the
                                     target does not hold: no target invents the row with the
@@ -120,6 +124,39 @@ def test_it_e2e_pg_nan_one_transaction(pgv):
     app = p.apps["mysql"]
     assert "stopped" not in app.text(), app.tail()
     assert re.search(r"^shiftlog_applier_tables_stopped 0$", http(app, "/metrics"), re.M)
+
+
+@pytest.mark.parametrize("policy", ["null", "stop"])
+def test_it_e2e_pg_on_unconvertible(pgv, policy):
+    p = pgv
+    del p.apps["pg"], p.apps["mongo"]
+    p.apps["mysql"].argv += ["-X", f"on_unconvertible={policy}"]
+    p.sql("CREATE TABLE f (id int PRIMARY KEY, r real)")
+    p.start()
+    p.txn("INSERT INTO f VALUES (1, 'NaN')")
+    p.txn("INSERT INTO f VALUES (2, 1.5)")
+    app = p.apps["mysql"]
+    if policy == "null":
+        def check():
+            with p.my.cursor() as c:
+                try:
+                    c.execute(f"SELECT id, r FROM `{p.my_db}`.f ORDER BY id")
+                except Exception as e:
+                    return False, str(e)
+                got = [tuple(r) for r in c.fetchall()]
+            return got == [(1, None), (2, 1.5)], got
+        wait_until("NaN written as NULL", check, p.services(), timeout=60)
+        assert dlq(p) == []
+        assert app.count("written as NULL") == 1, app.tail()
+    else:
+        def stopped():
+            m = re.search(r"^shiftlog_applier_tables_stopped (\S+)$", http(app, "/metrics"), re.M)
+            h = json.loads(http(app, "/health"))
+            ok = m is not None and float(m.group(1)) == 1 and h["status"] == "degraded"
+            return ok, h
+        h = wait_until("the table stopped", stopped, p.services(), timeout=60)
+        assert h["status"] == "degraded" and "public.f" in h["degraded"], h
+        assert "non-finite" in h["degraded"], h
 
 
 def test_it_e2e_pg_unchanged_toast_missing_row(pgv):
