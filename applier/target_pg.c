@@ -649,6 +649,14 @@ static sl_err_t pg_schema(app_target_t *t, const app_table_map_t *map, const sl_
         b->npend = 0;
         b->has_pend = 0;
     }
+    if (map->rename_table) {
+        /* rows of the old name still in its batch go there before it is renamed */
+        pg_tab_t *ob = app_pg_tab_get(t, map->rename_schema, map->rename_table);
+        if (!ob)
+            return SL_ERR_NOMEM;
+        if ((err = flush_tab(t, ob, errstr, errstr_size)))
+            return err;
+    }
     if (sl_schema_dropped(&rec->u.schema))
         err = app_pg_drop_table(t, b, map, errstr, errstr_size);
     else
