@@ -115,6 +115,11 @@ char    *app_pg_quoted_dup(app_target_t *t, const char *name, char *errstr, size
 /* --- tables (target_pg_ddl.c) */
 
 void     app_pg_prev_free(pg_prev_col_t *p, uint32_t n);
+/* A source type name that may be repeated in PostgreSQL DDL: 1 and its text
+ * rebuilt from the grammar into out, else 0 (see target_pg_ddl.c). */
+int      app_pg_type_text(const char *src, char *out, size_t size);
+/* 1 when ALTER COLUMN from -> to keeps every value (both whole type texts). */
+int      app_pg_safe_modify(const char *from, const char *to);
 /* Makes the target table fit the mapped schema: create, add, and with the
  * previous source schema known (b->prev) and ddl_record set, rename / drop /
  * safe modify. SL_ERR_UNSUPPORTED: the table cannot be applied (why in errstr). */
