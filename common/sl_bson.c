@@ -112,7 +112,8 @@ int sl_bson_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size)
     if (!dec128_parts(d, &neg, &exp, dig, sizeof dig)) {
         char sci[BSON_DECIMAL128_STRING];
         bson_decimal128_to_string(d, sci);   /* NaN, Infinity, -Infinity */
-        return snprintf(out, size, "%s", sci);
+        int n = snprintf(out, size, "%s", sci);
+        return n >= 0 && (size_t)n < size ? n : -1;
     }
     int nd = (int)strlen(dig);
     size_t o = 0;
@@ -146,7 +147,8 @@ int sl_bson_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size)
 #undef PUT
     if (size)
         out[o < size ? o : size - 1] = '\0';
-    return (int)o;
+    /* the untruncated length would send callers past out (1E+6000: 6001) */
+    return o < size ? (int)o : -1;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -197,9 +199,8 @@ int sl_bson_append_value(bson_t *b, const char *key, int klen, const sl_value_t 
             if (bson_decimal128_from_string(txt, &d)) {
                 /* exact only if it prints back as the same text */
                 char back[160];
-                sl_bson_dec128_to_plain(&d, back, sizeof back);
                 const char *t = txt[0] == '+' ? txt + 1 : txt;
-                if (!strcmp(back, t))
+                if (sl_bson_dec128_to_plain(&d, back, sizeof back) >= 0 && !strcmp(back, t))
                     return bson_append_decimal128(b, key, klen, &d) ? 0 : -1;
             }
         }
@@ -391,6 +392,14 @@ sl_err_t sl_bson_read_value(const bson_iter_t *it, sl_val_kind_t hint, sl_record
         char txt[160];
         bson_iter_decimal128(it, &d);
         int n = sl_bson_dec128_to_plain(&d, txt, sizeof txt);
+        if (n < 0) {
+            /* the log writes Decimal128 only for text that prints back in 160 bytes */
+            char sci[BSON_DECIMAL128_STRING];
+            bson_decimal128_to_string(&d, sci);
+            snprintf(errstr, errstr_size, "Decimal128 %s: its plain text is longer than %zu "
+                     "characters, a value the shared log never writes", sci, sizeof txt - 1);
+            return SL_ERR_DECODE;
+        }
         if (hint == SL_VAL_UINT) {
             v->kind = SL_VAL_UINT;
             v->u.u = strtoull(txt, NULL, 10);

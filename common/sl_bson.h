@@ -51,7 +51,9 @@ sl_err_t sl_bson_read_value(const bson_iter_t *it, sl_val_kind_t hint, sl_record
                             sl_value_t *v, char *errstr, size_t errstr_size);
 
 /* Decimal128 -> plain decimal text without exponent ("0.0000001", "-12.3400",
- * "NaN", "Infinity"); returns the length written (buffer >= 80 bytes). */
+ * "NaN", "Infinity"); returns the length written, or -1 when the text and its
+ * NUL do not fit in size (out then holds a truncated, NUL-terminated prefix:
+ * 1E+6000 is 6001 characters plain). */
 int      sl_bson_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size);
 
 /* The columns of a table schema as a BSON array under key:
