@@ -558,6 +558,11 @@ static sl_err_t mg_add(mg_target_t *t, mg_coll_t *mc, int del, const app_table_m
 {
     sl_err_t e;
     char pk[APP_POS_KEY_LEN + 1];
+    /* a value BSON cannot hold rejects the row before any op is queued (DLQ) */
+    for (uint32_t i = 0; !del && i < c->ncols; i++)
+        if (app_mg_dst(map, c, i) &&
+            (e = app_mg_check_value(&vals[i], c->columns[i], errstr, sz)))
+            return e;
     if (t->pc != mc && t->nops && (e = mg_flush(t, errstr, sz)))
         return e;
     t->pc = mc;

@@ -156,6 +156,17 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a / b - ((a % b) < 0);
 }
 
+#define SL_BSON_DAY_MS   86400000LL
+#define SL_BSON_DAYS_MAX (INT64_MAX / SL_BSON_DAY_MS)   /* 106751991167 */
+
+int sl_bson_date_ms(int64_t days, int64_t *ms)
+{
+    if (days > SL_BSON_DAYS_MAX || days < -SL_BSON_DAYS_MAX)
+        return -1;
+    *ms = days * SL_BSON_DAY_MS;
+    return 0;
+}
+
 static int temporal_is_instant(sl_temporal_kind_t k)
 {
     return k == SL_T_DATETIME || k == SL_T_TIMESTAMP || k == SL_T_TIMESTAMPTZ;
@@ -242,9 +253,13 @@ int sl_bson_append_value(bson_t *b, const char *key, int klen, const sl_value_t 
         ok &= bson_append_utf8(&sub, "s", 1, v->data, (int)v->len);
         if (v->u.t.has_micros) {
             ok &= BSON_APPEND_INT64(&sub, "us", v->u.t.micros);
-            if (v->u.t.kind == SL_T_DATE)
-                ok &= BSON_APPEND_DATE_TIME(&sub, "d", v->u.t.micros * 86400000LL);
-            else if (temporal_is_instant(v->u.t.kind))
+            int64_t ms;
+            /* d is derived (for queries); s and us keep a DATE beyond BSON's
+             * range exactly, so the log stores it without d, not a wrapped date */
+            if (v->u.t.kind == SL_T_DATE) {
+                if (!sl_bson_date_ms(v->u.t.micros, &ms))
+                    ok &= BSON_APPEND_DATE_TIME(&sub, "d", ms);
+            } else if (temporal_is_instant(v->u.t.kind))
                 ok &= BSON_APPEND_DATE_TIME(&sub, "d", floor_div(v->u.t.micros, 1000));
         }
         ok &= BSON_APPEND_INT32(&sub, "p", v->u.t.precision);

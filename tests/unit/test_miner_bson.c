@@ -175,6 +175,42 @@ static void test_decimal_plain_bounded(void **state)
     sl_record_destroy(rec);
 }
 
+/* A DATE is a day count; BSON dates are int64 milliseconds: a day count past
+ * +-106751991167 does not fit (days * 86400000 overflowed, signed: undefined,
+ * a wrong date stored). The log keeps the exact value (s, us) without the
+ * derived date field d. */
+static void test_date_beyond_bson_range(void **state)
+{
+    (void)state;
+    static const int64_t days[] = {106751991167LL, -106751991167LL, 106751991168LL,
+                                   -106751991168LL, 200000000000LL, INT64_MAX, INT64_MIN};
+    sl_record_t *rec = sl_record_new();
+    for (size_t i = 0; i < sizeof days / sizeof *days; i++) {
+        bson_t b = BSON_INITIALIZER;
+        bson_iter_t it, d;
+        sl_value_t v;
+        int fits = days[i] >= -106751991167LL && days[i] <= 106751991167LL;
+        sl_value_set_temporal(rec, &v, SL_T_DATE, "x", 1, 1, days[i], 0, 0, 0);
+        assert_int_equal(sl_bson_append_value(&b, "c", 1, &v), 0);
+        assert_true(bson_iter_init(&it, &b) && bson_iter_find_descendant(&it, "c.us", &d));
+        assert_true(bson_iter_int64(&d) == days[i]);
+        if (fits) {
+            assert_true(bson_iter_init(&it, &b) && bson_iter_find_descendant(&it, "c.d", &d));
+            assert_true(bson_iter_date_time(&d) == days[i] * 86400000LL);
+        } else if (bson_iter_init(&it, &b) && bson_iter_find_descendant(&it, "c.d", &d)) {
+            fail_msg("day %lld stored as date %lld", (long long)days[i],
+                     (long long)bson_iter_date_time(&d));
+        }
+        int64_t ms = 0;
+        assert_int_equal(sl_bson_date_ms(days[i], &ms), fits ? 0 : -1);
+        if (fits)
+            assert_true(ms == days[i] * 86400000LL);
+        bson_destroy(&b);
+        roundtrip(rec, &v, SL_VAL_TEMPORAL);
+    }
+    sl_record_destroy(rec);
+}
+
 static void test_pos_keys_sort(void **state)
 {
     (void)state;
@@ -202,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_every_kind),
         cmocka_unit_test(test_decimal_forms),
         cmocka_unit_test(test_decimal_plain_bounded),
+        cmocka_unit_test(test_date_beyond_bson_range),
         cmocka_unit_test(test_pos_keys_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
