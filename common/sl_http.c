@@ -270,6 +270,9 @@ void sl_http_set_health(sl_http_t *h, int healthy, const char *reason)
     if (!h)
         return;
     char *copy = reason ? strdup(reason) : NULL;
+    /* every /health text passes here: masked as log lines are (a target
+     * address "mongodb://user:pass@..." reaches reasons through errstr) */
+    sl_log_mask(copy);
     pthread_mutex_lock(&h->lock);
     free(h->reason);
     h->reason = copy;

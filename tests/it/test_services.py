@@ -301,6 +301,37 @@ def test_health_metrics_and_sigterm(bins, svc):
         s.kill()
 
 
+def test_target_password_masked_in_health_metrics_and_log(bins, stack):
+    """A mongodb:// target address carries its password; the applier cannot reach it
+    (nothing listens on port 1; Kafka is the local stack's), and /health reports why: the
+    reason text, /metrics and the log show the address with the password masked, never the
+    password."""
+    canary = "Canary-Pw-7f3e91"
+    s = Service(bins["applier"], [*REQUIRED["applier"], "-X", "http.listen=127.0.0.1:0",
+                                  "-X", f"kafka.bootstrap.servers={stack['SL_KAFKA_BROKERS']}",
+                                  "-X", "target.type=mongodb",
+                                  "-X", f"target.host=mongodb://shift:{canary}@127.0.0.1:1/"
+                                        "?serverSelectionTimeoutMS=200&connectTimeoutMS=200"])
+    try:
+        deadline = time.monotonic() + 20
+        status, _, body = s.get("/health")
+        while status == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status, _, body = s.get("/health")
+        assert status == 503, body
+        h = json.loads(body)
+        assert "target unavailable" in h["reason"] and "shift:****@127.0.0.1:1" in h["reason"], h
+        assert canary not in body
+        _, _, metrics = s.get("/metrics")
+        assert canary not in metrics
+        rc, _ = s.stop()
+        log = "".join(s.log)
+        assert "target unavailable" in log, log
+        assert canary not in log, log
+    finally:
+        s.kill()
+
+
 def test_sigint_also_stops(bins):
     s = Service(bins["collector"], [*REQUIRED["collector"], *NO_SOURCE])
     try:
