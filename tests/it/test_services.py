@@ -139,6 +139,37 @@ def test_check_validates_and_exits_0(bins, svc):
     assert f" INFO {svc}[{TASK[svc]}] " in r.stderr
 
 
+# What each service hands librdkafka: a property it does not know, a value it refuses, and
+# (for the services that produce: the collector, the applier's dead-letter producer) acks
+# below all, which shiftlog refuses. --check builds those configurations, connecting nowhere.
+BAD_KAFKA = [("kafka.no.such.property=1", "no.such.property", SERVICES),
+             ("kafka.socket.timeout.ms=soon", "socket.timeout.ms", SERVICES),
+             ("kafka.acks=1", "acks=1", ["collector", "applier"])]
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_check_builds_the_kafka_configuration(bins, svc):
+    for arg, named, services in BAD_KAFKA:
+        if svc not in services:
+            continue
+        r = run(bins[svc], *REQUIRED[svc], *CHECK[svc], "-X", "http.listen=off", "-X", arg)
+        assert r.returncode == 2, (arg, r.stderr)
+        assert named in r.stderr and "configuration is valid" not in r.stderr, (arg, r.stderr)
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_check_binds_no_port(bins, svc):
+    """--check validates http.listen but serves nothing: a port already taken is no error."""
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = run(bins[svc], *REQUIRED[svc], *CHECK[svc], "-X", f"http.listen=127.0.0.1:{port}")
+    assert r.returncode == 0, r.stderr
+    assert "configuration is valid" in r.stderr and "serving /health" not in r.stderr
+
+
 def test_precedence_file_env_x(bins, tmp_path):
     conf = tmp_path / "collector.conf"
     conf.write_text("source.name = from_file\nsource.host = file.example\nsource.port = 1\n")
