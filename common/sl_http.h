@@ -37,9 +37,9 @@ int      sl_http_port(const sl_http_t *h);
 /* healthy = 0 makes /health answer 503 with reason (copied, secrets masked
  * with sl_log_mask). Thread-safe. */
 void     sl_http_set_health(sl_http_t *h, int healthy, const char *reason);
-/* detail != NULL: the service runs, but part of it stopped (copied; shown
- * as "degraded" in /health, also beside an unhealthy reason). NULL clears
- * it. Thread-safe. */
+/* detail != NULL: the service runs, but part of it stopped (copied, secrets
+ * masked; shown as "degraded" in /health, also beside an unhealthy reason).
+ * NULL clears it. Thread-safe. */
 void     sl_http_set_degraded(sl_http_t *h, const char *detail);
 /* Stops the thread and frees h; NULL is fine. */
 void     sl_http_stop(sl_http_t *h);
