@@ -87,10 +87,11 @@ void app_mg_value(bson_t *b, const char *key, int klen, const sl_value_t *v,
         if (v->u.t.has_micros && !for_key) {
             switch (v->u.t.kind) {
             case SL_T_DATE: {
-                int64_t ms;     /* app_mg_check_value refused a date beyond BSON's */
+                int64_t ms;     /* beyond BSON dates: on_unconvertible = null let it here */
                 if (sl_bson_date_ms(v->u.t.micros, &ms))
-                    break;
-                bson_append_date_time(b, key, klen, ms);
+                    bson_append_null(b, key, klen);
+                else
+                    bson_append_date_time(b, key, klen, ms);
                 return;
             }
             case SL_T_TIME:

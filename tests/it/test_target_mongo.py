@@ -9,6 +9,7 @@ import subprocess
 from decimal import Decimal
 
 import bson
+import pytest
 import pymongo
 from bson.codec_options import CodecOptions, DatetimeConversion
 
@@ -181,15 +182,17 @@ def test_mongo_bulk_keeps_the_last_image_per_document(stack, bin_dir, test_bin_d
     assert got == {1: ("x2", 11), 2: ("y3", 30), 4: ("z5", 5)}, got
 
 
-def test_mongo_date_beyond_bson_range_to_dlq(stack, bin_dir, test_bin_dir, unique_name):
-    """A DATE is a day count; a BSON date int64 ms holds +-106751991167 days. A row with a
-    date beyond that is refused with the reason (dead-letter topic), never stored as a
-    wrapped date; the rows around it are applied."""
+@pytest.mark.parametrize("policy", ["dlq", "null"])
+def test_mongo_date_beyond_bson_range(stack, bin_dir, test_bin_dir, unique_name, policy):
+    """A DATE is a day count; a BSON date int64 ms holds +-106751991167 days. A date beyond
+    that cannot be stored: on_unconvertible says what happens (dlq: the row to the
+    dead-letter topic with the reason; null: written as null), never a wrapped date; the
+    rows around it are applied."""
     import time
     from test_applier_pg import Applier, feed, msgs, read_dlq
     topic, task, db = unique_name("tp"), unique_name("task"), unique_name("mg")
     lines = [
-        "schema m t id:int:bigint:pk=1 d:temporal:date",
+        "schema m t id:int:bigint:pk=1 d:temporal:date:null",
         "insert m t id,d i:1,t:date;2024-02-29;19782;0;-",
         "commit",
         "insert m t id,d i:2,t:date;far;200000000000;0;-",
@@ -204,7 +207,7 @@ def test_mongo_date_beyond_bson_range_to_dlq(stack, bin_dir, test_bin_dir, uniqu
                   "-X", "target.host=127.0.0.1",
                   "-X", f"target.port={stack['SL_MONGO_URI'].rsplit(':', 1)[1]}",
                   "-X", "target.user=", "-X", "target.password=",
-                  "-X", "max.errors=100",
+                  "-X", "max.errors=100", "-X", f"on_unconvertible={policy}",
                   "-X", f"map.tables=m.*={db}.*", logfile=f"/tmp/{task}.log").start()
     c = pymongo.MongoClient(stack["SL_MONGO_URI"], serverSelectionTimeoutMS=5000,
                             datetime_conversion=DatetimeConversion.DATETIME_MS)
@@ -218,11 +221,16 @@ def test_mongo_date_beyond_bson_range_to_dlq(stack, bin_dir, test_bin_dir, uniqu
             time.sleep(0.1)
         else:
             raise AssertionError(app.log())
-        got = {d["_id"]: int(d["d"]) for d in c[db]["t"].find()}
+        got = {d["_id"]: None if d["d"] is None else int(d["d"]) for d in c[db]["t"].find()}
     finally:
         app.stop()
         c.drop_database(db)
-    assert got == {1: 19782 * 86400000, 4: 106751991167 * 86400000}, got
+    ok = {1: 19782 * 86400000, 4: 106751991167 * 86400000}
+    if policy == "null":
+        assert got == {**ok, 2: None, 3: None}, got
+        assert "beyond what a BSON date holds" in app.log()
+        return
+    assert got == ok, got
     dl = read_dlq(stack, topic + ".dlq", 2)
     reasons = [h["sl.dlq.reason"] for h in dl]
     assert all("beyond what a BSON date holds" in r for r in reasons), reasons
