@@ -108,6 +108,9 @@ int      app_glob(const char *pattern, const char *text);
 typedef struct app_dlq_s app_dlq_t;
 
 /* A producer for topic (created if absent). The caller owns *out. */
+/* The dead-letter producer's librdkafka properties: kafka_props without the
+ * consumer-only ones. -1: out of memory. */
+int      app_dlq_props(const sl_kvlist_t *kafka_props, sl_kvlist_t *props);
 sl_err_t app_dlq_new(app_dlq_t **out, const sl_kvlist_t *kafka_props, const char *topic,
                      char *errstr, size_t errstr_size);
 void     app_dlq_destroy(app_dlq_t *d);

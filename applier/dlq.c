@@ -19,6 +19,21 @@ struct app_dlq_s {
     sl_metric_t         *m_count;
 };
 
+int app_dlq_props(const sl_kvlist_t *kafka_props, sl_kvlist_t *props)
+{
+    /* consumer-only properties would make the producer refuse to start */
+    for (size_t i = 0; kafka_props && i < kafka_props->n; i++) {
+        const char *k = kafka_props->items[i].key;
+        if (!strcmp(k, "group.id") || !strncmp(k, "auto.", 5) ||
+            !strcmp(k, "isolation.level") || !strncmp(k, "enable.auto", 11) ||
+            !strcmp(k, "enable.partition.eof"))
+            continue;
+        if (sl_kvlist_set(props, k, kafka_props->items[i].value))
+            return -1;
+    }
+    return 0;
+}
+
 sl_err_t app_dlq_new(app_dlq_t **out, const sl_kvlist_t *kafka_props, const char *topic,
                      char *errstr, size_t errstr_size)
 {
@@ -29,17 +44,9 @@ sl_err_t app_dlq_new(app_dlq_t **out, const sl_kvlist_t *kafka_props, const char
     if (!d)
         return SL_ERR_NOMEM;
     snprintf(d->topic, sizeof(d->topic), "%s", topic);
-    /* consumer-only properties would make the producer refuse to start */
-    for (size_t i = 0; kafka_props && i < kafka_props->n; i++) {
-        const char *k = kafka_props->items[i].key;
-        if (!strcmp(k, "group.id") || !strncmp(k, "auto.", 5) ||
-            !strcmp(k, "isolation.level") || !strncmp(k, "enable.auto", 11) ||
-            !strcmp(k, "enable.partition.eof"))
-            continue;
-        if (sl_kvlist_set(&props, k, kafka_props->items[i].value)) {
-            err = SL_ERR_NOMEM;
-            goto err;
-        }
+    if (app_dlq_props(kafka_props, &props)) {
+        err = SL_ERR_NOMEM;
+        goto err;
     }
     sl_kafka_producer_conf_t pc = {.props = &props};
     if ((err = sl_kafka_producer_new(&d->p, &pc, errstr, errstr_size)))

@@ -142,9 +142,10 @@ static const sl_conf_entry_t app_conf_table[] = {
 
 static const sl_service_flag_t app_flags[] = {
     {"--check", "validate the configuration (see it with --log-level debug) and exit 0 "
-                "without connecting anywhere", offsetof(app_conf_t, check_only)},
+                "without connecting anywhere (the Kafka configuration is built and checked)",
+     offsetof(app_conf_t, check_only), 1},
     {"--serve", "probe mode: serve /health and /metrics until SIGTERM without reading Kafka "
-                "or writing to the target", offsetof(app_conf_t, serve)},
+                "or writing to the target", offsetof(app_conf_t, serve), 0},
 };
 
 static const sl_service_def_t app_service = {
@@ -158,6 +159,28 @@ static const sl_service_def_t app_service = {
     .flags = app_flags,
     .n_flags = SL_CONF_COUNT(app_flags),
 };
+
+/* --check: the consumer's and the dead-letter producer's librdkafka
+ * configurations, built as a run builds them and checked by librdkafka
+ * without connecting. */
+static sl_err_t check_kafka(sl_service_t *svc, const app_conf_t *ac, char *errstr,
+                            size_t errstr_size)
+{
+    sl_kvlist_t props = SL_KVLIST_INIT;
+    const char *group = ac->kafka_group_id && *ac->kafka_group_id ? ac->kafka_group_id
+                                                                  : "shiftlog-applier-check";
+    sl_err_t err = sl_kafka_consumer_check(&svc->conf.kafka, group, errstr, errstr_size);
+    if (!err && app_dlq_props(&svc->conf.kafka, &props)) {
+        snprintf(errstr, errstr_size, "out of memory");
+        err = SL_ERR_NOMEM;
+    }
+    if (!err) {
+        sl_kafka_producer_conf_t pc = {.props = &props};
+        err = sl_kafka_producer_check(&pc, errstr, errstr_size);
+    }
+    sl_kvlist_free(&props);
+    return err;
+}
 
 int main(int argc, char **argv)
 {
@@ -173,6 +196,10 @@ int main(int argc, char **argv)
         return sl_service_finish(&svc, SL_EXIT_USAGE);
     }
     if (ac.check_only) {
+        if (check_kafka(&svc, &ac, errstr, sizeof errstr)) {
+            sl_error("%s", errstr);
+            return sl_service_finish(&svc, SL_EXIT_USAGE);
+        }
         sl_info("configuration is valid (target.type = %s); --check: not connecting",
                 app_target_types[ac.target_type]);
         return sl_service_finish(&svc, SL_EXIT_OK);

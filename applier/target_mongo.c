@@ -284,6 +284,7 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
     t->database = strdup(conf->database && *conf->database ? conf->database : "shiftlog");
     t->batch_max = conf->write_batch > 0 ? (uint32_t)conf->write_batch : 1000;
     t->ddl_apply = conf->ddl_apply;
+    t->on_unconvertible = conf->on_unconvertible;
     for (t->nslots = 64; t->nslots < 2 * t->batch_max; t->nslots *= 2)
         ;
     if (!(t->slots = calloc(t->nslots, sizeof(*t->slots)))) {
@@ -558,6 +559,12 @@ static sl_err_t mg_add(mg_target_t *t, mg_coll_t *mc, int del, const app_table_m
 {
     sl_err_t e;
     char pk[APP_POS_KEY_LEN + 1];
+    /* a value BSON cannot hold, per on_unconvertible, before any op is queued:
+     * DLQ or STOP here, NULL: app_mg_value writes null */
+    for (uint32_t i = 0; !del && i < c->ncols; i++)
+        if (app_mg_dst(map, c, i) && app_mg_check_value(&vals[i], c->columns[i], errstr, sz) &&
+            (e = app_unconvertible(t->on_unconvertible, errstr)))
+            return e;
     if (t->pc != mc && t->nops && (e = mg_flush(t, errstr, sz)))
         return e;
     t->pc = mc;

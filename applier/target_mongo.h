@@ -35,6 +35,7 @@ struct mg_target_s {
     char     *task, *database;
     uint32_t  batch_max;
     int       ddl_apply;                  /* APP_DDL_* */
+    int       on_unconvertible;           /* APP_UNCONV_* */
     int       in_txn;
     char      topic[256];
     int32_t   partition;
@@ -58,6 +59,10 @@ struct mg_target_s {
  * which take the exact text for temporal values). */
 void        app_mg_value(bson_t *b, const char *key, int klen, const sl_value_t *v,
                          bson_t *us, bson_t *dec, int for_key);
+/* SL_OK when v can be stored as its BSON form; SL_ERR_INVALID with the
+ * reason (naming column col) when it cannot: a DATE beyond BSON dates (the
+ * caller applies on_unconvertible; app_mg_value writes such a value as null). */
+sl_err_t    app_mg_check_value(const sl_value_t *v, const char *col, char *errstr, size_t sz);
 const char *app_mg_dst(const app_table_map_t *map, const sl_change_t *c, uint32_t i);
 int         app_mg_reserved(const char *n);
 mg_coll_t  *app_mg_coll(mg_target_t *t, const app_table_map_t *map);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sl_bson.h"
 #include "target_mongo.h"
 
 /* ---- values ---- */
@@ -85,9 +86,14 @@ void app_mg_value(bson_t *b, const char *key, int klen, const sl_value_t *v,
     case SL_VAL_TEMPORAL:
         if (v->u.t.has_micros && !for_key) {
             switch (v->u.t.kind) {
-            case SL_T_DATE:
-                bson_append_date_time(b, key, klen, v->u.t.micros * 86400000LL);
+            case SL_T_DATE: {
+                int64_t ms;     /* beyond BSON dates: on_unconvertible = null let it here */
+                if (sl_bson_date_ms(v->u.t.micros, &ms))
+                    bson_append_null(b, key, klen);
+                else
+                    bson_append_date_time(b, key, klen, ms);
                 return;
+            }
             case SL_T_TIME:
                 bson_append_int64(b, key, klen, v->u.t.micros);
                 return;
@@ -110,6 +116,20 @@ void app_mg_value(bson_t *b, const char *key, int klen, const sl_value_t *v,
         bson_append_null(b, key, klen);
         return;
     }
+}
+
+sl_err_t app_mg_check_value(const sl_value_t *v, const char *col, char *errstr, size_t sz)
+{
+    int64_t ms;
+    if (v->kind == SL_VAL_TEMPORAL && v->u.t.kind == SL_T_DATE && v->u.t.has_micros &&
+        sl_bson_date_ms(v->u.t.micros, &ms)) {
+        snprintf(errstr, sz, "mongodb target: column %s: DATE %.*s (day %lld) is beyond what a "
+                 "BSON date holds (+-106751991167 days from 1970-01-01)", col,
+                 (int)(v->len < 64 ? v->len : 64), v->data ? v->data : "",
+                 (long long)v->u.t.micros);
+        return SL_ERR_INVALID;
+    }
+    return SL_OK;
 }
 
 const char *app_mg_dst(const app_table_map_t *map, const sl_change_t *c, uint32_t i)

@@ -1,8 +1,9 @@
 /* shiftlog-applier: the PostgreSQL target's private header, shared by
  * target_pg.c (the writer, the target ops), target_pg_conn.c (connection,
- * position, command helpers) and target_pg_ddl.c (type mapping, catalog
- * reads, CREATE / ALTER, key discovery, table state). Nothing here
- * is used outside these three files. */
+ * position, command helpers), target_pg_type.c (type mapping, the DDL type
+ * grammar, safe MODIFY) and target_pg_ddl.c (catalog reads, CREATE / ALTER,
+ * key discovery, table state). Nothing here is used outside these files
+ * (and the unit test of the type grammar). */
 #ifndef APP_TARGET_PG_H
 #define APP_TARGET_PG_H
 
@@ -115,6 +116,16 @@ char    *app_pg_quoted_dup(app_target_t *t, const char *name, char *errstr, size
 /* --- tables (target_pg_ddl.c) */
 
 void     app_pg_prev_free(pg_prev_col_t *p, uint32_t n);
+/* A source type name that may be repeated in PostgreSQL DDL: 1 and its text
+ * rebuilt from the grammar into out, else 0 (target_pg_type.c). */
+int      app_pg_type_text(const char *src, char *out, size_t size);
+/* 1 when ALTER COLUMN from -> to keeps every value (both whole type texts). */
+int      app_pg_safe_modify(const char *from, const char *to);
+/* The type mapped column i of s is created with (docs/applier.md), through
+ * the grammar; SL_ERR_UNSUPPORTED (why in errstr) when its source type starts
+ * like a type name and carries more: the table stops before any DDL. */
+sl_err_t app_pg_col_type(const sl_schema_t *s, uint32_t i, char *out, size_t size,
+                         char *errstr, size_t errstr_size);
 /* Makes the target table fit the mapped schema: create, add, and with the
  * previous source schema known (b->prev) and ddl_record set, rename / drop /
  * safe modify. SL_ERR_UNSUPPORTED: the table cannot be applied (why in errstr). */

@@ -1,6 +1,5 @@
 /* shiftlog-applier: the PostgreSQL target's DDL side and table state.
  *
- *   - the type a source column is created with (table in docs/applier.md);
  *   - CREATE SCHEMA / TABLE for a missing table, ADD COLUMN for a missing
  *     column, and with the previous version of the source schema known
  *     RENAME / DROP / safe MODIFY COLUMN; anything else SL_ERR_UNSUPPORTED
@@ -10,7 +9,8 @@
  *     NULL written columns of the target table), the target column types
  *     the writer casts its array parameters to, and the per-table state
  *     (written columns, batch arrays) the writer in target_pg.c fills.
- * Identifiers only through PQescapeIdentifier. */
+ * Identifiers only through PQescapeIdentifier; types only as
+ * target_pg_type.c rebuilds them. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,138 +20,6 @@
 #include "sl_buf.h"
 #include "sl_log.h"
 #include "target_pg.h"
-
-/* ----------------------------------------------------------- type map */
-
-static int starts(const char *s, const char *p)
-{
-    return !strncmp(s, p, strlen(p));
-}
-
-/* A source type name safe and meaningful to reuse verbatim in PostgreSQL DDL. */
-static int pg_known_type(const char *s)
-{
-    static const char *const ok[] = {
-        "smallint", "integer", "bigint", "boolean", "text", "character varying", "numeric",
-        "real", "double precision", "date", "uuid", "inet", "cidr", "macaddr", "macaddr8",
-        "xml", "json", "jsonb", "money", "point", "line", "lseg", "box", "path", "polygon",
-        "circle", "tsvector", "tsquery", "pg_lsn", "interval", "int4range", "int8range",
-        "numrange", "daterange", "tsrange", "tstzrange", "bytea", "character",
-        "timestamp without time zone", "timestamp with time zone", "time without time zone",
-        "time with time zone", "bit", "bit varying", NULL};
-    char base[64];
-    size_t n = strcspn(s, "([");
-    if (n >= sizeof(base))
-        return 0;
-    memcpy(base, s, n);
-    base[n] = '\0';
-    while (n && base[n - 1] == ' ')
-        base[--n] = '\0';
-    for (const char *c = s; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr(" _(),[]", *c)))
-            return 0;
-    for (int i = 0; ok[i]; i++)
-        if (!strcmp(base, ok[i]))
-            return 1;
-    return 0;
-}
-
-/* The PostgreSQL type a source column is created with (docs/applier.md). */
-static void pg_type_for(const sl_column_t *c, char *out, size_t size)
-{
-    const char *st = c->source_type ? c->source_type : "";
-    int unsig = strstr(st, "unsigned") != NULL;
-    int pgsrc = strstr(st, "time zone") != NULL || starts(st, "character varying") ||
-                starts(st, "double precision") || !strcmp(st, "integer");
-    switch (c->kind) {
-    case SL_VAL_BOOL:
-        snprintf(out, size, "boolean");
-        return;
-    case SL_VAL_INT:
-        if (starts(st, "tinyint") || starts(st, "year") || (starts(st, "smallint") && !unsig))
-            snprintf(out, size, "smallint");
-        else if (starts(st, "smallint") || starts(st, "mediumint") ||
-                 ((starts(st, "int") || starts(st, "integer")) && !unsig))
-            snprintf(out, size, "integer");
-        else
-            snprintf(out, size, "bigint");
-        return;
-    case SL_VAL_UINT:
-        snprintf(out, size, "numeric(20,0)");
-        return;
-    case SL_VAL_FLOAT:
-        snprintf(out, size, "real");
-        return;
-    case SL_VAL_DOUBLE:
-        snprintf(out, size, "double precision");
-        return;
-    case SL_VAL_DECIMAL:
-        if (c->precision >= 1 && c->precision <= 1000 && c->scale >= 0 &&
-            c->scale <= c->precision)
-            snprintf(out, size, "numeric(%d,%d)", c->precision, c->scale);
-        else
-            snprintf(out, size, "numeric");
-        return;
-    case SL_VAL_STRING:
-        if ((starts(st, "varchar(") || starts(st, "character varying(")) && c->precision > 0 &&
-            c->precision <= 10485760)
-            snprintf(out, size, "varchar(%d)", c->precision);
-        else if (!strcmp(st, "json") || !strcmp(st, "jsonb"))
-            snprintf(out, size, "%s", st);
-        else
-            snprintf(out, size, "text");
-        return;
-    case SL_VAL_BYTES:
-        snprintf(out, size, "bytea");
-        return;
-    case SL_VAL_TEMPORAL: {
-        int p = c->precision >= 0 && c->precision <= 6 ? c->precision : 6;
-        if (starts(st, "date") && !starts(st, "datetime"))
-            snprintf(out, size, "date");
-        else if (starts(st, "interval"))
-            snprintf(out, size, "interval");
-        else if (starts(st, "timetz") || (starts(st, "time") && strstr(st, "with time zone") &&
-                                          !starts(st, "timestamp")))
-            snprintf(out, size, "time(%d) with time zone", p);
-        else if (starts(st, "timestamptz") ||
-                 (starts(st, "timestamp") && (strstr(st, "with time zone") || !pgsrc)))
-            snprintf(out, size, "timestamp(%d) with time zone", p);
-        else if (starts(st, "datetime") || starts(st, "timestamp"))
-            snprintf(out, size, "timestamp(%d) without time zone", p);
-        else if (starts(st, "time") && pgsrc)
-            snprintf(out, size, "time(%d) without time zone", p);
-        else if (starts(st, "time"))
-            snprintf(out, size, "interval");      /* MySQL TIME: -838:59:59 .. 838:59:59 */
-        else
-            snprintf(out, size, "text");
-        return;
-    }
-    case SL_VAL_BIT:
-        if (starts(st, "bit varying") || starts(st, "varbit"))
-            snprintf(out, size, "bit varying");
-        else if (c->precision > 0)
-            snprintf(out, size, "bit(%d)", c->precision);
-        else if (starts(st, "bit(") && atoi(st + 4) > 0)
-            snprintf(out, size, "bit(%d)", atoi(st + 4));
-        else
-            snprintf(out, size, "bit varying");
-        return;
-    case SL_VAL_SET:
-        snprintf(out, size, "text[]");
-        return;
-    case SL_VAL_TYPED:
-        if (!strcmp(st, "inet4") || !strcmp(st, "inet6"))
-            snprintf(out, size, "inet");
-        else if (pg_known_type(st))
-            snprintf(out, size, "%s", st);
-        else
-            snprintf(out, size, "text");
-        return;
-    default:
-        snprintf(out, size, "text");
-        return;
-    }
-}
 
 /* ------------------------------------------------------------- tables */
 
@@ -193,34 +61,6 @@ static int col_index(const PGresult *res, const char *name)
         if (!strcmp(PQgetvalue(res, i, 0), name))
             return i;
     return -1;
-}
-
-/* Widening that keeps every value (ALTER COLUMN TYPE without loss). */
-static int safe_modify(const char *from, const char *to)
-{
-    int a, b, c, d;
-    if (!strcmp(from, to))
-        return 1;
-    if (!strcmp(to, "text") && (starts(from, "character varying") || starts(from, "varchar")))
-        return 1;
-    if ((sscanf(from, "character varying(%d)", &a) == 1 || sscanf(from, "varchar(%d)", &a) == 1) &&
-        sscanf(to, "varchar(%d)", &b) == 1)
-        return b >= a;
-    if (!strcmp(from, "smallint"))
-        return !strcmp(to, "integer") || !strcmp(to, "bigint") || starts(to, "numeric");
-    if (!strcmp(from, "integer"))
-        return !strcmp(to, "bigint") || starts(to, "numeric");
-    if (!strcmp(from, "bigint"))
-        return starts(to, "numeric(20") || !strcmp(to, "numeric");
-    if (!strcmp(from, "real"))
-        return !strcmp(to, "double precision");
-    if (sscanf(from, "numeric(%d,%d)", &a, &b) == 2) {
-        if (!strcmp(to, "numeric"))
-            return 1;
-        if (sscanf(to, "numeric(%d,%d)", &c, &d) == 2)
-            return d >= b && c - d >= a - b;
-    }
-    return 0;
 }
 
 static int name_ok(const char *n, char *errstr, size_t errstr_size, const char *what)
@@ -313,9 +153,12 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
     if (!name_ok(map->dst_schema, errstr, errstr_size, "schema") ||
         !name_ok(map->dst_table, errstr, errstr_size, "table"))
         return SL_ERR_UNSUPPORTED;
-    for (uint32_t i = 0; i < s->ncols; i++)
+    for (uint32_t i = 0; i < s->ncols; i++) {
         if (map->dst_cols[i] && !name_ok(map->dst_cols[i], errstr, errstr_size, "column"))
             return SL_ERR_UNSUPPORTED;
+        if (map->dst_cols[i] && (err = app_pg_col_type(s, i, type, sizeof(type), errstr, errstr_size)))
+            return err;
+    }
     if ((err = catalog_cols(t, map->dst_schema, map->dst_table, &cols, errstr, errstr_size)))
         return err;
     if (PQntuples(cols) == 0 && map->rename_table && t->ddl_apply == APP_DDL_ALL &&
@@ -357,7 +200,8 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
         for (uint32_t i = 0; i < s->ncols; i++) {
             if (!map->dst_cols[i])
                 continue;
-            pg_type_for(&s->cols[i], type, sizeof(type));
+            if ((err = app_pg_col_type(s, i, type, sizeof(type), errstr, errstr_size)))
+                return err;
             if (!first)
                 sl_buf_puts(q, ", ");
             first = 0;
@@ -413,7 +257,8 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
     for (uint32_t i = 0; i < s->ncols; i++) {
         if (!map->dst_cols[i])
             continue;
-        pg_type_for(&s->cols[i], type, sizeof(type));
+        if ((err = app_pg_col_type(s, i, type, sizeof(type), errstr, errstr_size)))
+            goto out;
         int ci = col_index(cols, map->dst_cols[i]);
         sl_buf_reset(q);
         if (ci < 0) {
@@ -433,7 +278,7 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
                 changed = strcmp(b->prev[k].type, s->cols[i].source_type) != 0;
         if (!changed || !strcmp(have, type))
             continue;
-        if (!safe_modify(have, type)) {
+        if (!app_pg_safe_modify(have, type)) {
             snprintf(errstr, errstr_size, "postgresql: %s: column %s changes from %s to %s, "
                      "which could lose or reject values; alter it by hand, then resume",
                      b->qname, map->dst_cols[i], have, type);

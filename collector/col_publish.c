@@ -197,6 +197,45 @@ static void set_ckpt(col_pub_t *pub, const sl_pos_t *pos)
 
 /* ------------------------------------------------------------ setup */
 
+/* Adds k = v unless props has k (the user's kafka.* setting wins). */
+static int set_default(sl_kvlist_t *props, const char *k, const char *v)
+{
+    return !sl_kvlist_get(props, k) && sl_kvlist_set(props, k, v);
+}
+
+int col_pub_props(const col_conf_t *conf, const sl_kvlist_t *kafka, sl_kvlist_t *props)
+{
+    char tid[400];
+    /* the kafka.* passthrough minus our own key (and a transactional.id when
+     * the producer is not transactional) */
+    for (size_t i = 0; kafka && i < kafka->n; i++) {
+        const char *k = kafka->items[i].key;
+        if (!strcmp(k, "transactional") ||
+            (!conf->kafka_transactional && !strcmp(k, "transactional.id")))
+            continue;
+        if (sl_kvlist_set(props, k, kafka->items[i].value))
+            return -1;
+    }
+    if (set_default(props, "bootstrap.servers", conf->kafka_bootstrap))
+        return -1;
+    if (!conf->kafka_transactional)
+        /* never give up on a message: while Kafka is down the queue fills
+         * and put() blocks (backpressure) instead of failing */
+        return set_default(props, "message.timeout.ms", "0") ? -1 : 0;
+    snprintf(tid, sizeof(tid), "shiftlog-collector-%s", conf->source_name);
+    /* Kafka down for a while: the open transaction waits this long before it
+     * is aborted (then the reader resumes from the checkpoint) */
+    return set_default(props, "transactional.id", tid) ||
+           set_default(props, "transaction.timeout.ms", "120000") ? -1 : 0;
+}
+
+int col_pub_queue_max(const col_conf_t *conf)
+{
+    /* in transactional mode messages stay in flight until the commit */
+    int64_t qmax = conf->txn_max_messages * 2;
+    return (int)(qmax < 10000 ? 10000 : qmax > 100000 ? 100000 : qmax);
+}
+
 sl_err_t col_pub_new(col_pub_t **out, const col_conf_t *conf, const sl_kvlist_t *kafka,
                      sl_metrics_t *metrics, char *errstr, size_t errstr_size)
 {
@@ -214,44 +253,8 @@ sl_err_t col_pub_new(col_pub_t **out, const col_conf_t *conf, const sl_kvlist_t 
     snprintf(pub->offsets_topic, sizeof(pub->offsets_topic), "%s._offsets",
              conf->topic_prefix);
 
-    /* librdkafka properties: the kafka.* passthrough minus our own keys */
-    for (size_t i = 0; kafka && i < kafka->n; i++) {
-        const char *k = kafka->items[i].key;
-        if (!strcmp(k, "transactional"))
-            continue;
-        if (sl_kvlist_set(&pub->props, k, kafka->items[i].value))
-            goto nomem;
-    }
-    if (!sl_kvlist_get(&pub->props, "bootstrap.servers") &&
-        sl_kvlist_set(&pub->props, "bootstrap.servers", conf->kafka_bootstrap))
+    if (col_pub_props(conf, kafka, &pub->props))
         goto nomem;
-    if (pub->txn) {
-        char tid[400];
-        snprintf(tid, sizeof(tid), "shiftlog-collector-%s", conf->source_name);
-        if ((!sl_kvlist_get(&pub->props, "transactional.id") &&
-             sl_kvlist_set(&pub->props, "transactional.id", tid)) ||
-            /* Kafka down for a while: the open transaction waits this long
-             * before it is aborted (then the reader resumes from the checkpoint) */
-            (!sl_kvlist_get(&pub->props, "transaction.timeout.ms") &&
-             sl_kvlist_set(&pub->props, "transaction.timeout.ms", "120000")))
-            goto nomem;
-    } else {
-        sl_kvlist_free(&pub->props);       /* rebuild without a transactional.id */
-        for (size_t i = 0; kafka && i < kafka->n; i++) {
-            const char *k = kafka->items[i].key;
-            if (!strcmp(k, "transactional") || !strcmp(k, "transactional.id"))
-                continue;
-            if (sl_kvlist_set(&pub->props, k, kafka->items[i].value))
-                goto nomem;
-        }
-        if ((!sl_kvlist_get(&pub->props, "bootstrap.servers") &&
-             sl_kvlist_set(&pub->props, "bootstrap.servers", conf->kafka_bootstrap)) ||
-            /* never give up on a message: while Kafka is down the queue fills
-             * and put() blocks (backpressure) instead of failing */
-            (!sl_kvlist_get(&pub->props, "message.timeout.ms") &&
-             sl_kvlist_set(&pub->props, "message.timeout.ms", "0")))
-            goto nomem;
-    }
     if (!(pub->cand = calloc(PUB_CAND_CAP, sizeof(*pub->cand))))
         goto nomem;
 
@@ -260,9 +263,7 @@ sl_err_t col_pub_new(col_pub_t **out, const col_conf_t *conf, const sl_kvlist_t 
     snprintf(pub->fp_hex, sizeof(pub->fp_hex), "%016" PRIx64,
              sl_avro_fingerprint(pub->codec));
 
-    /* in transactional mode messages stay in flight until the commit */
-    int64_t qmax = conf->txn_max_messages * 2;
-    pub->queue_max = (int)(qmax < 10000 ? 10000 : qmax > 100000 ? 100000 : qmax);
+    pub->queue_max = col_pub_queue_max(conf);
     sl_kafka_producer_conf_t pc = {
         .props = &pub->props,
         .queue_max_messages = pub->queue_max,

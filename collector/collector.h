@@ -77,6 +77,11 @@ typedef struct col_pub_s col_pub_t;
 sl_err_t col_pub_new(col_pub_t **out, const col_conf_t *conf, const sl_kvlist_t *kafka,
                      sl_metrics_t *metrics, char *errstr, size_t errstr_size);
 void     col_pub_destroy(col_pub_t *pub);
+/* The producer's librdkafka properties col_pub_new uses: the kafka.*
+ * passthrough with the collector's defaults (transactional.id, timeouts).
+ * -1: out of memory. col_pub_queue_max: its queue.buffering.max.messages. */
+int      col_pub_props(const col_conf_t *conf, const sl_kvlist_t *kafka, sl_kvlist_t *props);
+int      col_pub_queue_max(const col_conf_t *conf);
 
 /* Reads the last checkpoint of this source from <prefix>._offsets
  * (read_committed). SL_OK: *pos is where to resume (the position after the

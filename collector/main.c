@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "sl_kafka.h"
 
 static const char *const col_source_types[] = {"mysql", "postgresql", NULL};
 static const char *const col_tls_modes[] = {"disabled", "preferred", "required", "verify-ca",
@@ -93,10 +94,11 @@ static const sl_conf_entry_t col_conf_table[] = {
 
 static const sl_service_flag_t col_flags[] = {
     {"--check", "validate the configuration (see it with --log-level debug) and exit "
-                "without connecting to the source or Kafka",
-     offsetof(col_conf_t, check_only)},
+                "without connecting to the source or Kafka (the Kafka configuration is "
+                "built and checked)",
+     offsetof(col_conf_t, check_only), 1},
     {"--serve", "accepted for compatibility: the collector always serves /health and "
-                "/metrics while it runs", offsetof(col_conf_t, serve)},
+                "/metrics while it runs", offsetof(col_conf_t, serve), 0},
 };
 
 static const sl_service_def_t col_service = {
@@ -110,6 +112,26 @@ static const sl_service_def_t col_service = {
     .n_flags = SL_CONF_COUNT(col_flags),
 };
 
+/* --check: the producer's librdkafka configuration, built as col_pub_new
+ * builds it and checked by librdkafka without connecting. */
+static sl_err_t check_kafka(sl_service_t *svc, const col_conf_t *cc, char *errstr,
+                            size_t errstr_size)
+{
+    sl_kvlist_t props = SL_KVLIST_INIT;
+    sl_err_t err;
+    if (col_pub_props(cc, &svc->conf.kafka, &props)) {
+        snprintf(errstr, errstr_size, "out of memory");
+        err = SL_ERR_NOMEM;
+    } else {
+        sl_kafka_producer_conf_t pc = {.props = &props,
+                                       .queue_max_messages = col_pub_queue_max(cc),
+                                       .queue_max_kbytes = 65536};
+        err = sl_kafka_producer_check(&pc, errstr, errstr_size);
+    }
+    sl_kvlist_free(&props);
+    return err;
+}
+
 int main(int argc, char **argv)
 {
     static col_conf_t cc;
@@ -118,6 +140,11 @@ int main(int argc, char **argv)
     if (rc != SL_SERVICE_CONTINUE)
         return rc;
     if (cc.check_only) {
+        char errstr[1024];
+        if (check_kafka(&svc, &cc, errstr, sizeof errstr)) {
+            sl_error("%s", errstr);
+            return sl_service_finish(&svc, SL_EXIT_USAGE);
+        }
         sl_info("configuration is valid (source.type = %s); --check: not connecting",
                 col_source_types[cc.source_type]);
         return sl_service_finish(&svc, SL_EXIT_OK);

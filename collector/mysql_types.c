@@ -64,11 +64,19 @@ static int put_frac(char *p, uint32_t us, unsigned fsp)
     return (int)fsp + 1;
 }
 
+/* Every DATETIME / TIMESTAMP form ends here: a year past 9999 (the server's
+ * range; the legacy 8-byte form can carry 1844674407) is refused, so the
+ * microseconds below cannot overflow. */
 static sl_err_t put_datetime(sl_record_t *rec, sl_value_t *v, sl_temporal_kind_t kind,
                              unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi,
-                             unsigned s, uint32_t us, unsigned fsp)
+                             unsigned s, uint32_t us, unsigned fsp, char *why, size_t why_size)
 {
     char t[48];
+    if (y > 9999) {
+        snprintf(why, why_size, "%s value out of range (year %u)",
+                 kind == SL_T_TIMESTAMP ? "TIMESTAMP" : "DATETIME", y);
+        return SL_ERR_DECODE;
+    }
     int n = sprintf(t, "%04u-%02u-%02u %02u:%02u:%02u", y, mo, d, h, mi, s);
     n += put_frac(t + n, us, fsp);
     int ok = valid_date(y, mo, d) && h < 24 && mi < 60 && s < 60;
@@ -304,11 +312,7 @@ static sl_err_t legacy_hires(const col_mysql_column_t *c, const uint8_t *p, size
     unsigned s = (unsigned)(t % 60), mi = (unsigned)(t / 60 % 60), h = (unsigned)(t / 3600 % 24);
     t /= 86400;
     unsigned d = (unsigned)(t % 32), m = (unsigned)(t / 32 % 13), y = (unsigned)(t / 32 / 13);
-    if (y > 9999) {
-        snprintf(why, why_size, "DATETIME value out of range");
-        return SL_ERR_DECODE;
-    }
-    return put_datetime(rec, v, SL_T_DATETIME, y, m, d, h, mi, s, us, fsp);
+    return put_datetime(rec, v, SL_T_DATETIME, y, m, d, h, mi, s, us, fsp, why, why_size);
 }
 
 /* ---- the dispatcher ---- */
@@ -434,7 +438,8 @@ sl_err_t col_mysql_value_decode(const col_mysql_column_t *c, const uint8_t *p, s
         u = ty_le(p, 8);
         uint64_t dt = u / 1000000, tm = u % 1000000;
         return put_datetime(rec, v, SL_T_DATETIME, (unsigned)(dt / 10000), dt / 100 % 100,
-                            dt % 100, (unsigned)(tm / 10000), tm / 100 % 100, tm % 100, 0, 0);
+                            dt % 100, (unsigned)(tm / 10000), tm / 100 % 100, tm % 100, 0, 0,
+                            why, why_size);
     }
     case COL_MYSQL_T_TIMESTAMP:   /* pre-5.6: 4 bytes, seconds */
     case COL_MYSQL_T_TIMESTAMP2:  /* 4 bytes big-endian seconds + fraction */
@@ -471,7 +476,7 @@ sl_err_t col_mysql_value_decode(const col_mysql_column_t *c, const uint8_t *p, s
         sl_civil_from_days((int64_t)(secs / 86400), &y, &mo, &d);
         unsigned sod = (unsigned)(secs % 86400);
         return put_datetime(rec, v, SL_T_TIMESTAMP, (unsigned)y, mo, d, sod / 3600, sod / 60 % 60,
-                            sod % 60, us, fsp);
+                            sod % 60, us, fsp, why, why_size);
     }
     case COL_MYSQL_T_DATETIME2:
     {
@@ -490,7 +495,8 @@ sl_err_t col_mysql_value_decode(const col_mysql_column_t *c, const uint8_t *p, s
         }
         uint64_t ymd = (uint64_t)ip >> 17, ym = ymd >> 5, hms = (uint64_t)ip % (1 << 17);
         return put_datetime(rec, v, SL_T_DATETIME, (unsigned)(ym / 13), ym % 13, ymd % 32,
-                            (unsigned)(hms >> 12), (hms >> 6) % 64, hms % 64, us, fsp);
+                            (unsigned)(hms >> 12), (hms >> 6) % 64, hms % 64, us, fsp, why,
+                            why_size);
     }
     case COL_MYSQL_T_TIME2:
     {

@@ -359,6 +359,28 @@ bad:
     return SL_ERR_DECODE;
 }
 
+/* A Type message: the type may have changed (ALTER TYPE ... ADD VALUE,
+ * RENAME). Cached relations point into the type cache, and the Relation
+ * message that follows is often identical, so the cached relation stays:
+ * re-bind its columns to the new entry before the old one is gone, and
+ * re-emit the SCHEMA of a table whose column type changed. */
+static sl_err_t type_message(pg_dec_t *d, uint32_t oid)
+{
+    int changed;
+    const pg_type_t *t = pg_types_refresh(d->types, oid, &changed);
+    if (!t)
+        return SL_ERR_NOMEM;
+    for (int b = 0; b < PG_REL_BUCKETS; b++)
+        for (pg_rel_t *rel = d->rels[b]; rel; rel = rel->next)
+            for (uint32_t i = 0; i < rel->ncols; i++)
+                if (rel->cols[i].typoid == oid) {
+                    rel->cols[i].type = t;
+                    if (changed && rel->publish && !rel->refused)
+                        rel->schema_pending = 1;
+                }
+    return SL_OK;
+}
+
 /* ------------------------------------------------------------ records */
 
 static void set_pos(sl_record_t *rec, pg_dec_t *d, uint64_t lsn, uint32_t row)
@@ -819,8 +841,7 @@ sl_err_t pg_dec_message(pg_dec_t *d, uint64_t lsn, const uint8_t *msg, size_t le
         uint32_t oid = pg_rd_u32(&r);
         if (r.bad)
             break;
-        pg_types_forget(d->types, oid);
-        return SL_OK;
+        return type_message(d, oid);
     }
     case 'I': case 'U': case 'D':
         err = row_change(d, type, lsn, &r, errstr, errstr_size);

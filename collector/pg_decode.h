@@ -89,10 +89,15 @@ typedef struct pg_types_s pg_types_t;
 sl_err_t pg_types_new(pg_types_t **out, pg_type_resolver_fn resolver, void *ctx);
 void     pg_types_destroy(pg_types_t *t);
 /* The type for an OID (cached; resolved through the catalog once). Never
- * NULL except out of memory. Valid until pg_types_destroy / pg_types_forget. */
+ * NULL except out of memory. Valid until pg_types_destroy, or until
+ * pg_types_refresh of its OID. */
 const pg_type_t *pg_types_get(pg_types_t *t, uint32_t oid);
-/* Drops a cached non-built-in type (a Type message says it may have changed). */
-void pg_types_forget(pg_types_t *t, uint32_t oid);
+/* Describes a non-built-in type anew (a Type message says it may have
+ * changed) and returns the new entry; the previous entry of that OID is
+ * freed, so the caller re-binds every pointer it holds to it (the decoder's
+ * cached relations). *changed: name, conversion or labels differ. NULL: out
+ * of memory, the previous entry stays valid. A built-in is returned as is. */
+const pg_type_t *pg_types_refresh(pg_types_t *t, uint32_t oid, int *changed);
 
 /* Text -> value, per the type. typmod gives the temporal precision. On text
  * that does not parse as its type, the value is kept as Typed text of the

@@ -116,15 +116,42 @@ void pg_types_destroy(pg_types_t *t)
     free(t);
 }
 
-void pg_types_forget(pg_types_t *t, uint32_t oid)
+static int same_type(const pg_type_t *a, const pg_type_t *b)
 {
-    for (pg_tentry_t **pp = &t->b[oid % PG_TYPES_BUCKETS]; *pp; pp = &(*pp)->next)
-        if ((*pp)->t.oid == oid && !(*pp)->builtin) {
-            pg_tentry_t *e = *pp;
-            *pp = e->next;
-            entry_free(e);
-            return;
+    if (a->conv != b->conv || strcmp(a->name, b->name) || a->nlabels != b->nlabels)
+        return 0;
+    for (uint32_t i = 0; i < a->nlabels; i++)
+        if (strcmp(a->labels[i], b->labels[i]))
+            return 0;
+    return 1;
+}
+
+const pg_type_t *pg_types_refresh(pg_types_t *t, uint32_t oid, int *changed)
+{
+    pg_tentry_t **pp = &t->b[oid % PG_TYPES_BUCKETS], *old = NULL;
+    *changed = 0;
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->t.oid == oid) {
+            old = *pp;
+            break;
         }
+    if (old && old->builtin)
+        return &old->t;
+    if (old)
+        *pp = old->next;              /* out of the cache, so pg_types_get describes anew */
+    const pg_type_t *fresh = pg_types_get(t, oid);
+    if (!fresh) {
+        if (old) {                    /* out of memory: keep what the relations point to */
+            old->next = t->b[oid % PG_TYPES_BUCKETS];
+            t->b[oid % PG_TYPES_BUCKETS] = old;
+        }
+        return NULL;
+    }
+    if (old) {
+        *changed = !same_type(&old->t, fresh);
+        entry_free(old);
+    }
+    return fresh;
 }
 
 /* Fills e from the catalog description (or the fallback when unknown). */

@@ -112,7 +112,8 @@ int sl_bson_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size)
     if (!dec128_parts(d, &neg, &exp, dig, sizeof dig)) {
         char sci[BSON_DECIMAL128_STRING];
         bson_decimal128_to_string(d, sci);   /* NaN, Infinity, -Infinity */
-        return snprintf(out, size, "%s", sci);
+        int n = snprintf(out, size, "%s", sci);
+        return n >= 0 && (size_t)n < size ? n : -1;
     }
     int nd = (int)strlen(dig);
     size_t o = 0;
@@ -146,12 +147,24 @@ int sl_bson_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size)
 #undef PUT
     if (size)
         out[o < size ? o : size - 1] = '\0';
-    return (int)o;
+    /* the untruncated length would send callers past out (1E+6000: 6001) */
+    return o < size ? (int)o : -1;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
     return a / b - ((a % b) < 0);
+}
+
+#define SL_BSON_DAY_MS   86400000LL
+#define SL_BSON_DAYS_MAX (INT64_MAX / SL_BSON_DAY_MS)   /* 106751991167 */
+
+int sl_bson_date_ms(int64_t days, int64_t *ms)
+{
+    if (days > SL_BSON_DAYS_MAX || days < -SL_BSON_DAYS_MAX)
+        return -1;
+    *ms = days * SL_BSON_DAY_MS;
+    return 0;
 }
 
 static int temporal_is_instant(sl_temporal_kind_t k)
@@ -197,9 +210,8 @@ int sl_bson_append_value(bson_t *b, const char *key, int klen, const sl_value_t 
             if (bson_decimal128_from_string(txt, &d)) {
                 /* exact only if it prints back as the same text */
                 char back[160];
-                sl_bson_dec128_to_plain(&d, back, sizeof back);
                 const char *t = txt[0] == '+' ? txt + 1 : txt;
-                if (!strcmp(back, t))
+                if (sl_bson_dec128_to_plain(&d, back, sizeof back) >= 0 && !strcmp(back, t))
                     return bson_append_decimal128(b, key, klen, &d) ? 0 : -1;
             }
         }
@@ -241,9 +253,13 @@ int sl_bson_append_value(bson_t *b, const char *key, int klen, const sl_value_t 
         ok &= bson_append_utf8(&sub, "s", 1, v->data, (int)v->len);
         if (v->u.t.has_micros) {
             ok &= BSON_APPEND_INT64(&sub, "us", v->u.t.micros);
-            if (v->u.t.kind == SL_T_DATE)
-                ok &= BSON_APPEND_DATE_TIME(&sub, "d", v->u.t.micros * 86400000LL);
-            else if (temporal_is_instant(v->u.t.kind))
+            int64_t ms;
+            /* d is derived (for queries); s and us keep a DATE beyond BSON's
+             * range exactly, so the log stores it without d, not a wrapped date */
+            if (v->u.t.kind == SL_T_DATE) {
+                if (!sl_bson_date_ms(v->u.t.micros, &ms))
+                    ok &= BSON_APPEND_DATE_TIME(&sub, "d", ms);
+            } else if (temporal_is_instant(v->u.t.kind))
                 ok &= BSON_APPEND_DATE_TIME(&sub, "d", floor_div(v->u.t.micros, 1000));
         }
         ok &= BSON_APPEND_INT32(&sub, "p", v->u.t.precision);
@@ -391,6 +407,14 @@ sl_err_t sl_bson_read_value(const bson_iter_t *it, sl_val_kind_t hint, sl_record
         char txt[160];
         bson_iter_decimal128(it, &d);
         int n = sl_bson_dec128_to_plain(&d, txt, sizeof txt);
+        if (n < 0) {
+            /* the log writes Decimal128 only for text that prints back in 160 bytes */
+            char sci[BSON_DECIMAL128_STRING];
+            bson_decimal128_to_string(&d, sci);
+            snprintf(errstr, errstr_size, "Decimal128 %s: its plain text is longer than %zu "
+                     "characters, a value the shared log never writes", sci, sizeof txt - 1);
+            return SL_ERR_DECODE;
+        }
         if (hint == SL_VAL_UINT) {
             v->kind = SL_VAL_UINT;
             v->u.u = strtoull(txt, NULL, 10);

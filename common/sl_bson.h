@@ -37,7 +37,8 @@ sl_err_t sl_bson_pos_key_parse(const char *text, sl_pos_t *out);
  *   FLOAT/DOUBLE double · DECIMAL Decimal128 (<= 34 significant digits, and
  *   NaN/±Infinity) else {_t:"decimal", v:"digits"} · STRING utf8 (not valid
  *   UTF-8: {_t:"text", v:binary}) · BYTES binary · SET array of labels ·
- *   TEMPORAL {_t:"<kind>", s:text, us, p, tz, d:date} · BIT {_t:"bit", n, v} ·
+ *   TEMPORAL {_t:"<kind>", s:text, us, p, tz, d:date (absent for a DATE beyond
+ *   BSON dates, ±106751991167 days)} · BIT {_t:"bit", n, v} ·
  *   TYPED {_t:"typed", type, v} · MISSING {_t:"missing", why}.
  * Returns 0, or -1 when libbson refuses (document too large). */
 int      sl_bson_append_value(bson_t *b, const char *key, int klen, const sl_value_t *v);
@@ -50,8 +51,14 @@ int      sl_bson_append_value(bson_t *b, const char *key, int klen, const sl_val
 sl_err_t sl_bson_read_value(const bson_iter_t *it, sl_val_kind_t hint, sl_record_t *rec,
                             sl_value_t *v, char *errstr, size_t errstr_size);
 
+/* A DATE's day count as BSON milliseconds into *ms: 0, or -1 when it is
+ * beyond +-106751991167 days (int64 milliseconds cannot hold it). */
+int      sl_bson_date_ms(int64_t days, int64_t *ms);
+
 /* Decimal128 -> plain decimal text without exponent ("0.0000001", "-12.3400",
- * "NaN", "Infinity"); returns the length written (buffer >= 80 bytes). */
+ * "NaN", "Infinity"); returns the length written, or -1 when the text and its
+ * NUL do not fit in size (out then holds a truncated, NUL-terminated prefix:
+ * 1E+6000 is 6001 characters plain). */
 int      sl_bson_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size);
 
 /* The columns of a table schema as a BSON array under key:

@@ -265,11 +265,20 @@ int sl_http_port(const sl_http_t *h)
     return h ? h->port : 0;
 }
 
+/* Every /health text is copied through here: masked as log lines are (a
+ * target address "mongodb://user:pass@..." reaches reasons through errstr). */
+static char *masked_dup(const char *text)
+{
+    char *copy = text ? strdup(text) : NULL;
+    sl_log_mask(copy);
+    return copy;
+}
+
 void sl_http_set_health(sl_http_t *h, int healthy, const char *reason)
 {
     if (!h)
         return;
-    char *copy = reason ? strdup(reason) : NULL;
+    char *copy = masked_dup(reason);
     pthread_mutex_lock(&h->lock);
     free(h->reason);
     h->reason = copy;
@@ -281,7 +290,7 @@ void sl_http_set_degraded(sl_http_t *h, const char *detail)
 {
     if (!h)
         return;
-    char *copy = detail ? strdup(detail) : NULL;
+    char *copy = masked_dup(detail);
     pthread_mutex_lock(&h->lock);
     free(h->degraded);
     h->degraded = copy;

@@ -34,11 +34,12 @@ sl_err_t sl_http_start(sl_http_t **out, const char *listen, const char *service,
                        size_t errstr_size);
 /* The bound port (the real one when 0 was asked for); 0 for NULL. */
 int      sl_http_port(const sl_http_t *h);
-/* healthy = 0 makes /health answer 503 with reason (copied). Thread-safe. */
+/* healthy = 0 makes /health answer 503 with reason (copied, secrets masked
+ * with sl_log_mask). Thread-safe. */
 void     sl_http_set_health(sl_http_t *h, int healthy, const char *reason);
-/* detail != NULL: the service runs, but part of it stopped (copied; shown
- * as "degraded" in /health, also beside an unhealthy reason). NULL clears
- * it. Thread-safe. */
+/* detail != NULL: the service runs, but part of it stopped (copied, secrets
+ * masked; shown as "degraded" in /health, also beside an unhealthy reason).
+ * NULL clears it. Thread-safe. */
 void     sl_http_set_degraded(sl_http_t *h, const char *detail);
 /* Stops the thread and frees h; NULL is fine. */
 void     sl_http_stop(sl_http_t *h);

@@ -125,6 +125,34 @@ sl_err_t sl_kafka_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
     return SL_OK;
 }
 
+static void quiet_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk; (void)level; (void)fac; (void)buf;   /* "no bootstrap.servers": on purpose */
+}
+
+sl_err_t sl_kafka_conf_check(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what,
+                             char *errstr, size_t errstr_size)
+{
+    char rderr[512];
+    /* rd_kafka_new checks what rd_kafka_conf_set cannot (properties that
+     * contradict each other); without brokers it connects nowhere */
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", "", rderr, sizeof rderr) !=
+        RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "%s: %s", what, rderr);
+        return SL_ERR_INVALID;
+    }
+    rd_kafka_conf_set_log_cb(conf, quiet_log_cb);
+    rd_kafka_t *rk = rd_kafka_new(type, conf, rderr, sizeof rderr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "%s: %s", what, rderr);
+        return SL_ERR_INVALID;
+    }
+    rd_kafka_destroy(rk);
+    return SL_OK;
+}
+
 sl_err_t sl_kafka_connect(rd_kafka_type_t type, rd_kafka_conf_t **conf,
                           const char *what, const char *brokers,
                           const char *last_error, const char *check_hint,

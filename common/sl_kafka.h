@@ -72,6 +72,11 @@ typedef struct sl_kafka_producer_s sl_kafka_producer_t;
 sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
                                const sl_kafka_producer_conf_t *conf,
                                char *errstr, size_t errstr_size);
+/* Builds the configuration sl_kafka_producer_new would (the same refusals and
+ * forced settings) and has librdkafka check it whole, connecting nowhere and
+ * opening no port (--check). SL_ERR_INVALID names the property. */
+sl_err_t sl_kafka_producer_check(const sl_kafka_producer_conf_t *conf,
+                                 char *errstr, size_t errstr_size);
 /* Does not flush: call sl_kafka_producer_flush() first to deliver what is
  * queued. Undelivered messages are dropped (they are after the durable
  * position, so a restart from the checkpoint produces them again). */
@@ -182,6 +187,10 @@ sl_err_t sl_kafka_consumer_new(sl_kafka_consumer_t **out,
                                const sl_kvlist_t *props, const char *group_id,
                                int connect_timeout_ms,
                                char *errstr, size_t errstr_size);
+/* The configuration sl_kafka_consumer_new would build, checked whole by
+ * librdkafka without connecting (--check). SL_ERR_INVALID names the property. */
+sl_err_t sl_kafka_consumer_check(const sl_kvlist_t *props, const char *group_id,
+                                 char *errstr, size_t errstr_size);
 void     sl_kafka_consumer_destroy(sl_kafka_consumer_t *c);
 rd_kafka_t *sl_kafka_consumer_handle(sl_kafka_consumer_t *c);
 

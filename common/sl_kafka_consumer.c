@@ -40,6 +40,55 @@ static void consumer_log_cb(const rd_kafka_t *rk, int level, const char *fac,
            "librdkafka %s: %s", fac, buf);
 }
 
+/* Fills conf from props with the settings shiftlog forces (shared by _new
+ * and _check). Notes the brokers and whether a group was given in c. */
+static sl_err_t consumer_conf(sl_kafka_consumer_t *c, const sl_kvlist_t *props,
+                              const char *group_id, rd_kafka_conf_t *conf, char *errstr,
+                              size_t errstr_size)
+{
+    sl_err_t err;
+    /* A default the user's kafka.* keys override: librdkafka >= 2.1 backs a
+     * full partition off for fetch.queue.backoff.ms (1000) before it looks
+     * again; 2.0 has no such key (see fetch_wake). queued.min.messages keeps
+     * librdkafka's 100000: with fetch_wake, 200000 was no faster and took 60
+     * MB more on the one-row-per-message feed. */
+    if (rd_kafka_version() >= 0x020100ff &&
+        (err = sl_kafka_conf_set(conf, "fetch.queue.backoff.ms", "20", errstr, errstr_size)))
+        return err;
+    for (size_t i = 0; props && i < props->n; i++) {
+        const char *k = props->items[i].key, *v = props->items[i].value;
+        if (!strcmp(k, "bootstrap.servers") || !strcmp(k, "metadata.broker.list"))
+            snprintf(c->brokers, sizeof(c->brokers), "%s", v);
+        if (!strcmp(k, "group.id"))
+            c->has_group = 1;
+        if ((err = sl_kafka_conf_set(conf, k, v, errstr, errstr_size)))
+            return err;
+    }
+    if (!c->brokers[0]) {
+        snprintf(errstr, errstr_size,
+                 "kafka consumer: bootstrap.servers is not set");
+        return SL_ERR_INVALID;
+    }
+    if (group_id) {
+        if ((err = sl_kafka_conf_set(conf, "group.id", group_id, errstr, errstr_size)))
+            return err;
+        c->has_group = 1;
+    } else if (!c->has_group) {
+        /* librdkafka's KafkaConsumer wants a group.id even for assign();
+         * nothing is committed under this one (commit is refused). */
+        char g[64];
+        snprintf(g, sizeof(g), "shiftlog-assign-%ld", (long)getpid());
+        if ((err = sl_kafka_conf_set(conf, "group.id", g, errstr, errstr_size)))
+            return err;
+    }
+    if ((err = sl_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size)) ||
+        (err = sl_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
+        (err = sl_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size)) ||
+        (err = sl_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size)))
+        return err;
+    return SL_OK;
+}
+
 sl_err_t sl_kafka_consumer_new(sl_kafka_consumer_t **out,
                                const sl_kvlist_t *props, const char *group_id,
                                int connect_timeout_ms,
@@ -56,45 +105,7 @@ sl_err_t sl_kafka_consumer_new(sl_kafka_consumer_t **out,
         err = SL_ERR_NOMEM;
         goto err;
     }
-    /* A default the user's kafka.* keys override: librdkafka >= 2.1 backs a
-     * full partition off for fetch.queue.backoff.ms (1000) before it looks
-     * again; 2.0 has no such key (see fetch_wake). queued.min.messages keeps
-     * librdkafka's 100000: with fetch_wake, 200000 was no faster and took 60
-     * MB more on the one-row-per-message feed. */
-    if (rd_kafka_version() >= 0x020100ff &&
-        (err = sl_kafka_conf_set(conf, "fetch.queue.backoff.ms", "20", errstr, errstr_size)))
-        goto err;
-    for (size_t i = 0; props && i < props->n; i++) {
-        const char *k = props->items[i].key, *v = props->items[i].value;
-        if (!strcmp(k, "bootstrap.servers") || !strcmp(k, "metadata.broker.list"))
-            snprintf(c->brokers, sizeof(c->brokers), "%s", v);
-        if (!strcmp(k, "group.id"))
-            c->has_group = 1;
-        if ((err = sl_kafka_conf_set(conf, k, v, errstr, errstr_size)))
-            goto err;
-    }
-    if (!c->brokers[0]) {
-        snprintf(errstr, errstr_size,
-                 "kafka consumer: bootstrap.servers is not set");
-        err = SL_ERR_INVALID;
-        goto err;
-    }
-    if (group_id) {
-        if ((err = sl_kafka_conf_set(conf, "group.id", group_id, errstr, errstr_size)))
-            goto err;
-        c->has_group = 1;
-    } else if (!c->has_group) {
-        /* librdkafka's KafkaConsumer wants a group.id even for assign();
-         * nothing is committed under this one (commit is refused). */
-        char g[64];
-        snprintf(g, sizeof(g), "shiftlog-assign-%ld", (long)getpid());
-        if ((err = sl_kafka_conf_set(conf, "group.id", g, errstr, errstr_size)))
-            goto err;
-    }
-    if ((err = sl_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size)) ||
-        (err = sl_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
-        (err = sl_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size)) ||
-        (err = sl_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size)))
+    if ((err = consumer_conf(c, props, group_id, conf, errstr, errstr_size)))
         goto err;
     rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
     rd_kafka_conf_set_log_cb(conf, consumer_log_cb);
@@ -118,7 +129,26 @@ err:
     return err;
 }
 
-/* Drops the messages of the batch not handed out yet. */
+sl_err_t sl_kafka_consumer_check(const sl_kvlist_t *props, const char *group_id,
+                                 char *errstr, size_t errstr_size)
+{
+    sl_err_t err;
+    sl_kafka_consumer_t *c = calloc(1, sizeof(*c));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!c || !conf) {
+        snprintf(errstr, errstr_size, "kafka consumer: out of memory");
+        err = SL_ERR_NOMEM;
+    } else if (!(err = consumer_conf(c, props, group_id, conf, errstr, errstr_size))) {
+        err = sl_kafka_conf_check(RD_KAFKA_CONSUMER, conf, "kafka consumer", errstr,
+                                  errstr_size);
+        conf = NULL;
+    }
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    free(c);
+    return err;
+}
+
 static void batch_drop(sl_kafka_consumer_t *c)
 {
     while (c->bi < c->bn)

@@ -22,4 +22,9 @@ sl_err_t sl_kafka_connect(rd_kafka_type_t type, rd_kafka_conf_t **conf,
                           int timeout_ms, rd_kafka_t **rk,
                           char *errstr, size_t errstr_size);
 
+/* Has librdkafka check conf whole (rd_kafka_new with no brokers: nothing
+ * connects) and destroys it in every case; SL_ERR_INVALID names the cause. */
+sl_err_t sl_kafka_conf_check(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what,
+                             char *errstr, size_t errstr_size);
+
 #endif

@@ -109,25 +109,16 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
     sl_log(l, "librdkafka %s: %s", fac, buf);
 }
 
-sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
-                               const sl_kafka_producer_conf_t *c,
-                               char *errstr, size_t errstr_size)
+/* Fills conf from c: the user's properties with shiftlog's refusals, then the
+ * forced settings. Notes in p whether it is transactional and its brokers.
+ * Shared by _new and _check, so --check refuses what a start would. */
+static sl_err_t producer_conf(sl_kafka_producer_t *p, const sl_kafka_producer_conf_t *c,
+                              rd_kafka_conf_t *conf, int qmsgs, char *errstr,
+                              size_t errstr_size)
 {
     sl_err_t err;
     char num[32];
-    int qmsgs = c->queue_max_messages > 0 ? c->queue_max_messages : 100000;
     int qkb = c->queue_max_kbytes > 0 ? c->queue_max_kbytes : 65536;
-    int tmo = c->connect_timeout_ms > 0 ? c->connect_timeout_ms : 10000;
-
-    *out = NULL;
-    sl_kafka_producer_t *p = calloc(1, sizeof(*p));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (!p || !conf) {
-        snprintf(errstr, errstr_size, "kafka producer: out of memory");
-        err = SL_ERR_NOMEM;
-        goto err;
-    }
-    p->stop = c->stop;
     for (size_t i = 0; c->props && i < c->props->n; i++) {
         const char *k = c->props->items[i].key, *v = c->props->items[i].value;
         if ((!strcmp(k, "acks") || !strcmp(k, "request.required.acks")) &&
@@ -136,16 +127,14 @@ sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
                      "kafka property %s=%s refused: shiftlog needs acks=all "
                      "(a record acknowledged by fewer replicas can be lost; "
                      "remove the setting)", k, v);
-            err = SL_ERR_INVALID;
-            goto err;
+            return SL_ERR_INVALID;
         }
         if (!strcmp(k, "enable.idempotence") && strcasecmp(v, "true")) {
             snprintf(errstr, errstr_size,
                      "kafka property enable.idempotence=%s refused: shiftlog "
                      "needs the idempotent producer (no duplicates, no "
                      "reordering on retry; remove the setting)", v);
-            err = SL_ERR_INVALID;
-            goto err;
+            return SL_ERR_INVALID;
         }
         if (!strcmp(k, "transactional.id") && *v)
             p->transactional = 1;
@@ -158,8 +147,7 @@ sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
             if (end == v || *end || n < 1) {
                 snprintf(errstr, errstr_size, "kafka property %s=%s: expected a "
                          "positive integer (KiB)", k, v);
-                err = SL_ERR_INVALID;
-                goto err;
+                return SL_ERR_INVALID;
             }
             if (n < qkb)
                 qkb = (int)n;
@@ -173,25 +161,43 @@ sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
         if (!strcmp(k, "bootstrap.servers") || !strcmp(k, "metadata.broker.list"))
             snprintf(p->brokers, sizeof(p->brokers), "%s", v);
         if ((err = sl_kafka_conf_set(conf, k, v, errstr, errstr_size)))
-            goto err;
+            return err;
     }
     if (!p->brokers[0]) {
         snprintf(errstr, errstr_size,
                  "kafka producer: bootstrap.servers is not set "
                  "(kafka.bootstrap.servers = host:port)");
-        err = SL_ERR_INVALID;
-        goto err;
+        return SL_ERR_INVALID;
     }
     if ((err = sl_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size)) ||
         (err = sl_kafka_conf_set(conf, "acks", "all", errstr, errstr_size)))
-        goto err;
+        return err;
     snprintf(num, sizeof(num), "%d", qmsgs);
     if ((err = sl_kafka_conf_set(conf, "queue.buffering.max.messages", num, errstr,
-                        errstr_size)))
-        goto err;
+                                 errstr_size)))
+        return err;
     snprintf(num, sizeof(num), "%d", qkb);
-    if ((err = sl_kafka_conf_set(conf, "queue.buffering.max.kbytes", num, errstr,
-                        errstr_size)))
+    return sl_kafka_conf_set(conf, "queue.buffering.max.kbytes", num, errstr, errstr_size);
+}
+
+sl_err_t sl_kafka_producer_new(sl_kafka_producer_t **out,
+                               const sl_kafka_producer_conf_t *c,
+                               char *errstr, size_t errstr_size)
+{
+    sl_err_t err;
+    int qmsgs = c->queue_max_messages > 0 ? c->queue_max_messages : 100000;
+    int tmo = c->connect_timeout_ms > 0 ? c->connect_timeout_ms : 10000;
+
+    *out = NULL;
+    sl_kafka_producer_t *p = calloc(1, sizeof(*p));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!p || !conf) {
+        snprintf(errstr, errstr_size, "kafka producer: out of memory");
+        err = SL_ERR_NOMEM;
+        goto err;
+    }
+    p->stop = c->stop;
+    if ((err = producer_conf(p, c, conf, qmsgs, errstr, errstr_size)))
         goto err;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -213,6 +219,27 @@ err:
     if (conf)
         rd_kafka_conf_destroy(conf);
     sl_kafka_producer_destroy(p);
+    return err;
+}
+
+sl_err_t sl_kafka_producer_check(const sl_kafka_producer_conf_t *c, char *errstr,
+                                 size_t errstr_size)
+{
+    sl_err_t err;
+    int qmsgs = c->queue_max_messages > 0 ? c->queue_max_messages : 100000;
+    sl_kafka_producer_t *p = calloc(1, sizeof(*p));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!p || !conf) {
+        snprintf(errstr, errstr_size, "kafka producer: out of memory");
+        err = SL_ERR_NOMEM;
+    } else if (!(err = producer_conf(p, c, conf, qmsgs, errstr, errstr_size))) {
+        err = sl_kafka_conf_check(RD_KAFKA_PRODUCER, conf, "kafka producer", errstr,
+                                  errstr_size);
+        conf = NULL;
+    }
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    free(p);
     return err;
 }
 

@@ -168,7 +168,7 @@ int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_
     const char **xargs = NULL;
     size_t nx = 0;
     char errstr[1024];
-    int rc = SL_EXIT_USAGE;
+    int rc = SL_EXIT_USAGE, validate_only = 0;
 
     memset(svc, 0, sizeof(*svc));
     svc->def = def;
@@ -234,6 +234,7 @@ int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_
         if (f < def->n_flags) {
             int one = 1;
             memcpy((char *)conf_struct + def->flags[f].offset, &one, sizeof(one));
+            validate_only |= def->flags[f].validate_only;
             continue;
         }
         rc = usage_error(def, a[0] == '-' ? "unknown option \"%s\"" : "unexpected argument \"%s\"",
@@ -315,6 +316,11 @@ int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_
                   (double)time(NULL));
 
     const char *listen = sl_conf_get(&svc->conf, "http.listen");
+    if (validate_only) {
+        sl_debug("http: not serving (only validating the configuration)");
+        rc = SL_SERVICE_CONTINUE;
+        goto out;
+    }
     if (sl_http_start(&svc->http, listen, def->name, svc->task, svc->metrics, errstr,
                       sizeof(errstr)) != SL_OK) {
         sl_error("%s", errstr);

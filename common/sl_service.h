@@ -74,6 +74,8 @@ typedef struct sl_service_flag_s {
     const char *name;
     const char *help;
     size_t      offset;      /* int field in the service's config struct, set to 1 */
+    int         validate_only; /* --check: the run only validates, so no /health
+                                  endpoint is started (no port is bound) */
 } sl_service_flag_t;
 
 typedef struct sl_service_def_s {

@@ -108,9 +108,10 @@ static const sl_conf_entry_t mine_conf_table[] = {
 
 static const sl_service_flag_t mine_flags[] = {
     {"--check", "validate the configuration (see it with --log-level debug) and exit without "
-     "connecting anywhere", offsetof(mine_conf_t, check_only)},
+     "connecting anywhere (the Kafka configuration is built and checked)",
+     offsetof(mine_conf_t, check_only), 1},
     {"--serve", "accepted for compatibility: the miner always serves /health and /metrics "
-     "while it runs (also while it waits for its topic)", offsetof(mine_conf_t, serve)},
+     "while it runs (also while it waits for its topic)", offsetof(mine_conf_t, serve), 0},
 };
 
 static const sl_service_def_t mine_service = {
@@ -511,6 +512,24 @@ int main(int argc, char **argv)
     if (*mc.mining_start_time)
         sl_parse_utc_time(mc.mining_start_time, &m.start_us);
     if (mc.check_only) {
+        /* the consumer's librdkafka configuration as the run builds it below */
+        sl_kvlist_t props = SL_KVLIST_INIT;
+        sl_err_t err = SL_OK;
+        for (size_t i = 0; !err && i < svc.conf.kafka.n; i++)
+            err = sl_kvlist_set(&props, svc.conf.kafka.items[i].key,
+                                svc.conf.kafka.items[i].value);
+        if (!err)
+            err = sl_kvlist_set(&props, "auto.offset.reset", "earliest");
+        if (err)
+            snprintf(errstr, sizeof errstr, "out of memory");
+        else
+            err = sl_kafka_consumer_check(&props, mc.kafka_group_id, errstr, sizeof errstr);
+        sl_kvlist_free(&props);
+        if (err) {
+            sl_error("%s", errstr);
+            rc = SL_EXIT_USAGE;
+            goto out;
+        }
         sl_info("configuration is valid; --check: not connecting");
         rc = SL_EXIT_OK;
         goto out;

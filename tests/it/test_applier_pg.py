@@ -438,6 +438,63 @@ def test_it_applier_poison_to_dlq_nothing_executed(stack, bin_dir, test_bin_dir,
     assert garbage and garbage[0]["sl.dlq.offset"] == "0"
 
 
+def test_it_applier_pg_hostile_type_name_stops_table_no_ddl(stack, bin_dir, test_bin_dir,
+                                                            unique_name, target_db):
+    """A SCHEMA record's source type is pasted into CREATE / ALTER only when it is a type
+    name of the grammar (base + numeric modifiers + []): these start like a known type and
+    carry more SQL. Each such table stops (records to the DLQ with the reason), no DDL of
+    theirs runs, the other tables go on."""
+    db, conn = target_db
+    topic, task = unique_name("tp"), unique_name("task")
+    conn.cursor().execute("CREATE TABLE public.victim (id int PRIMARY KEY)")
+    hostile = ["numeric(1), evil integer", "integer[] check (pg_sleep(1) is null)",
+               "point(1) references public.victim(id) on delete cascade"]
+    lines = []
+    for i, h in enumerate(hostile):
+        lines += [f"schema s h{i} id:int:bigint:pk=1 c:typed:{q(h)}", f"insert s h{i} id,c i:1,n",
+                  "commit"]
+    lines += [
+        # a legitimate typed column, then a MODIFY to a "type" that drops another column
+        f"schema s m id:int:bigint:pk=1 c:typed:{q('numeric(10,2)')} x:int:bigint",
+        "insert s m id,c,x i:1,n,i:5", "commit",
+        f"schema s m id:int:bigint:pk=1 c:typed:{q('numeric(10,2), drop column x')} x:int:bigint",
+        "insert s m id,c,x i:2,n,i:6", "commit",
+        "schema s fine id:int:bigint:pk=1", "insert s fine id i:42", "commit"]
+    feed(test_bin_dir, stack, topic, lines)
+    # write_batch=1: each source transaction commits alone, so s.m exists before its MODIFY
+    app = Applier(bin_dir, stack, task, topic, db, "-X", "max.errors=100", "-X", "write_batch=1",
+                  logfile=f"/tmp/{task}.log").start()
+    try:
+        wait_offset(conn, task, msgs(lines) - 1, app)
+        assert app.proc.poll() is None, "the applier died"
+    finally:
+        app.stop()
+    cur = conn.cursor()
+    for i in range(len(hostile)):
+        cur.execute(f"SELECT to_regclass('s.h{i}') IS NULL")
+        assert cur.fetchone()[0], f"table s.h{i} was created from a hostile type"
+    cur.execute("SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE column_name = 'evil'")
+    assert cur.fetchall() == []
+    cur.execute("SELECT conname, contype FROM pg_constraint WHERE contype IN ('c', 'f') "
+                "AND connamespace IN ('s'::regnamespace, 'public'::regnamespace)")
+    assert cur.fetchall() == []
+    cur.execute("SELECT column_name, format_type(a.atttypid, a.atttypmod) FROM "
+                "information_schema.columns c JOIN pg_attribute a ON a.attrelid = 's.m'::regclass "
+                "AND a.attname = c.column_name WHERE table_schema = 's' AND table_name = 'm' "
+                "ORDER BY ordinal_position")
+    assert cur.fetchall() == [("id", "bigint"), ("c", "numeric(10,2)"), ("x", "bigint")]
+    cur.execute("SELECT id, c, x FROM s.m")
+    assert cur.fetchall() == [(1, None, 5)]
+    cur.execute("SELECT id FROM s.fine")
+    assert cur.fetchall() == [(42,)]
+    dl = read_dlq(stack, topic + ".dlq", 8)
+    reasons = [h["sl.dlq.reason"] for h in dl]
+    assert all("starts like a type name" in r for r in reasons), reasons
+    for h in hostile + ["numeric(10,2), drop column x"]:
+        assert any(h in r for r in reasons), (h, reasons)
+
+
 def test_it_applier_on_error_stop_suspends_naming_the_cause(stack, bin_dir, test_bin_dir,
                                                             unique_name, target_db):
     db, conn = target_db

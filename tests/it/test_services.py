@@ -139,6 +139,37 @@ def test_check_validates_and_exits_0(bins, svc):
     assert f" INFO {svc}[{TASK[svc]}] " in r.stderr
 
 
+# What each service hands librdkafka: a property it does not know, a value it refuses, and
+# (for the services that produce: the collector, the applier's dead-letter producer) acks
+# below all, which shiftlog refuses. --check builds those configurations, connecting nowhere.
+BAD_KAFKA = [("kafka.no.such.property=1", "no.such.property", SERVICES),
+             ("kafka.socket.timeout.ms=soon", "socket.timeout.ms", SERVICES),
+             ("kafka.acks=1", "acks=1", ["collector", "applier"])]
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_check_builds_the_kafka_configuration(bins, svc):
+    for arg, named, services in BAD_KAFKA:
+        if svc not in services:
+            continue
+        r = run(bins[svc], *REQUIRED[svc], *CHECK[svc], "-X", "http.listen=off", "-X", arg)
+        assert r.returncode == 2, (arg, r.stderr)
+        assert named in r.stderr and "configuration is valid" not in r.stderr, (arg, r.stderr)
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_check_binds_no_port(bins, svc):
+    """--check validates http.listen but serves nothing: a port already taken is no error."""
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = run(bins[svc], *REQUIRED[svc], *CHECK[svc], "-X", f"http.listen=127.0.0.1:{port}")
+    assert r.returncode == 0, r.stderr
+    assert "configuration is valid" in r.stderr and "serving /health" not in r.stderr
+
+
 def test_precedence_file_env_x(bins, tmp_path):
     conf = tmp_path / "collector.conf"
     conf.write_text("source.name = from_file\nsource.host = file.example\nsource.port = 1\n")
@@ -297,6 +328,37 @@ def test_health_metrics_and_sigterm(bins, svc):
         assert rc == 0, "".join(s.log)
         assert took < 2.0, f"SIGTERM took {took:.2f}s"
         assert "stopped by SIGTERM" in "".join(s.log)
+    finally:
+        s.kill()
+
+
+def test_target_password_masked_in_health_metrics_and_log(bins, stack):
+    """A mongodb:// target address carries its password; the applier cannot reach it
+    (nothing listens on port 1; Kafka is the local stack's), and /health reports why: the
+    reason text, /metrics and the log show the address with the password masked, never the
+    password."""
+    canary = "Canary-Pw-7f3e91"
+    s = Service(bins["applier"], [*REQUIRED["applier"], "-X", "http.listen=127.0.0.1:0",
+                                  "-X", f"kafka.bootstrap.servers={stack['SL_KAFKA_BROKERS']}",
+                                  "-X", "target.type=mongodb",
+                                  "-X", f"target.host=mongodb://shift:{canary}@127.0.0.1:1/"
+                                        "?serverSelectionTimeoutMS=200&connectTimeoutMS=200"])
+    try:
+        deadline = time.monotonic() + 20
+        status, _, body = s.get("/health")
+        while status == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status, _, body = s.get("/health")
+        assert status == 503, body
+        h = json.loads(body)
+        assert "target unavailable" in h["reason"] and "shift:****@127.0.0.1:1" in h["reason"], h
+        assert canary not in body
+        _, _, metrics = s.get("/metrics")
+        assert canary not in metrics
+        rc, _ = s.stop()
+        log = "".join(s.log)
+        assert "target unavailable" in log, log
+        assert canary not in log, log
     finally:
         s.kill()
 

@@ -9,6 +9,7 @@ import subprocess
 from decimal import Decimal
 
 import bson
+import pytest
 import pymongo
 from bson.codec_options import CodecOptions, DatetimeConversion
 
@@ -179,3 +180,58 @@ def test_mongo_bulk_keeps_the_last_image_per_document(stack, bin_dir, test_bin_d
         app.stop()
         c.drop_database(db)
     assert got == {1: ("x2", 11), 2: ("y3", 30), 4: ("z5", 5)}, got
+
+
+@pytest.mark.parametrize("policy", ["dlq", "null"])
+def test_mongo_date_beyond_bson_range(stack, bin_dir, test_bin_dir, unique_name, policy):
+    """A DATE is a day count; a BSON date int64 ms holds +-106751991167 days. A date beyond
+    that cannot be stored: on_unconvertible says what happens (dlq: the row to the
+    dead-letter topic with the reason; null: written as null), never a wrapped date; the
+    rows around it are applied."""
+    import time
+    from test_applier_pg import Applier, feed, msgs, read_dlq
+    topic, task, db = unique_name("tp"), unique_name("task"), unique_name("mg")
+    lines = [
+        "schema m t id:int:bigint:pk=1 d:temporal:date:null",
+        "insert m t id,d i:1,t:date;2024-02-29;19782;0;-",
+        "commit",
+        "insert m t id,d i:2,t:date;far;200000000000;0;-",
+        "commit",
+        "insert m t id,d i:3,t:date;-far;-106751991168;0;-",
+        "commit",
+        "insert m t id,d i:4,t:date;edge;106751991167;0;-",
+        "commit",
+    ]
+    feed(test_bin_dir, stack, topic, lines)
+    app = Applier(bin_dir, stack, task, topic, db, "-X", "target.type=mongodb",
+                  "-X", "target.host=127.0.0.1",
+                  "-X", f"target.port={stack['SL_MONGO_URI'].rsplit(':', 1)[1]}",
+                  "-X", "target.user=", "-X", "target.password=",
+                  "-X", "max.errors=100", "-X", f"on_unconvertible={policy}",
+                  "-X", f"map.tables=m.*={db}.*", logfile=f"/tmp/{task}.log").start()
+    c = pymongo.MongoClient(stack["SL_MONGO_URI"], serverSelectionTimeoutMS=5000,
+                            datetime_conversion=DatetimeConversion.DATETIME_MS)
+    try:
+        ko = c[db]["kafkaoffset"]
+        for _ in range(300):
+            d = ko.find_one({"_id.task": task})
+            if d and d["kafka_offset"] >= msgs(lines) - 1:
+                break
+            assert app.proc.poll() is None, app.log()
+            time.sleep(0.1)
+        else:
+            raise AssertionError(app.log())
+        got = {d["_id"]: None if d["d"] is None else int(d["d"]) for d in c[db]["t"].find()}
+    finally:
+        app.stop()
+        c.drop_database(db)
+    ok = {1: 19782 * 86400000, 4: 106751991167 * 86400000}
+    if policy == "null":
+        assert got == {**ok, 2: None, 3: None}, got
+        assert "beyond what a BSON date holds" in app.log()
+        return
+    assert got == ok, got
+    dl = read_dlq(stack, topic + ".dlq", 2)
+    reasons = [h["sl.dlq.reason"] for h in dl]
+    assert all("beyond what a BSON date holds" in r for r in reasons), reasons
+    assert {h["sl.dlq.offset"] for h in dl} == {"3", "5"}, dl

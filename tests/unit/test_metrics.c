@@ -229,6 +229,30 @@ static void test_http_endpoint(void **state)
     sl_metrics_destroy(m);
 }
 
+/* Every /health text is masked as log lines are: a reason or a degraded
+ * detail can carry a target address with its password (through errstr). */
+static void test_http_health_texts_masked(void **state)
+{
+    (void)state;
+    char err[256];
+    sl_http_t *h = NULL;
+    assert_int_equal(sl_http_start(&h, "127.0.0.1:0", "applier", "t1", NULL, err, sizeof(err)),
+                     SL_OK);
+    int port = sl_http_port(h);
+    sl_http_set_degraded(h, "table s.t stopped: mongodb target mongodb://u:Canary-D1@h:1/x: "
+                            "cannot reach the server");
+    char *r = http_get(port, "/health");
+    assert_null(strstr(r, "Canary-D1"));
+    assert_non_null(strstr(r, "mongodb://u:****@h:1/x"));
+    free(r);
+    sl_http_set_health(h, 0, "target unavailable: password=Canary-R2 host=h");
+    r = http_get(port, "/health");
+    assert_null(strstr(r, "Canary-R2"));
+    assert_non_null(strstr(r, "password=****"));
+    free(r);
+    sl_http_stop(h);
+}
+
 static void test_http_listen_values(void **state)
 {
     (void)state;
@@ -260,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_gauge_values),
         cmocka_unit_test(test_concurrent_updates),
         cmocka_unit_test(test_http_endpoint),
+        cmocka_unit_test(test_http_health_texts_masked),
         cmocka_unit_test(test_http_listen_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

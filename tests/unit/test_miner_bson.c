@@ -111,6 +111,106 @@ static void test_decimal_forms(void **state)
     sl_record_destroy(rec);
 }
 
+/* Decimal128 -> plain text is bounded: a value whose plain text does not fit
+ * (1E+6000 has 6001 characters) is refused, never reported as written. */
+static void test_decimal_plain_bounded(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *plain;          /* plain NULL: does not fit in 160 bytes */
+    } cases[] = {
+        {"1E+6000", NULL},
+        {"-1E-6176", NULL},
+        {"9.999999999999999999999999999999999E+6144", NULL},
+        {"1234567890123456789012345678901234E-6176", NULL},
+        {"NaN", "NaN"},
+        {"Inf", "Infinity"},
+        {"-Infinity", "-Infinity"},
+        {"9999999999999999999999999999999999", "9999999999999999999999999999999999"},
+        {"-9999999999999999999999999999999999E-34", "-0.9999999999999999999999999999999999"},
+        {"1E+158", NULL},                 /* 159 characters + NUL = 160: fits */
+        {"1E+159", NULL},                 /* 160 characters: does not */
+    };
+    char out[160];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bson_decimal128_t d;
+        assert_true(bson_decimal128_from_string(cases[i].in, &d));
+        memset(out, 'x', sizeof out);
+        int n = sl_bson_dec128_to_plain(&d, out, sizeof out);
+        assert_non_null(memchr(out, '\0', sizeof out));
+        if (!strcmp(cases[i].in, "1E+158")) {
+            assert_int_equal(n, 159);
+            assert_int_equal(strlen(out), 159);
+        } else if (cases[i].plain) {
+            assert_int_equal(n, (int)strlen(cases[i].plain));
+            assert_string_equal(out, cases[i].plain);
+        } else if (n >= 0) {
+            fail_msg("%s: %d characters reported written into %zu bytes", cases[i].in, n,
+                     sizeof out);
+        }
+    }
+    bson_decimal128_t d;
+    assert_true(bson_decimal128_from_string("12345", &d));
+    assert_int_equal(sl_bson_dec128_to_plain(&d, out, 6), 5);
+    assert_true(sl_bson_dec128_to_plain(&d, out, 5) < 0);
+    assert_true(sl_bson_dec128_to_plain(&d, out, 0) < 0);
+    assert_true(bson_decimal128_from_string("NaN", &d));
+    assert_true(sl_bson_dec128_to_plain(&d, out, 3) < 0);
+
+    /* read back from a log document: a decode error, not a read past the buffer */
+    sl_record_t *rec = sl_record_new();
+    for (int hint = 0; hint < 2; hint++) {
+        bson_t b = BSON_INITIALIZER;
+        bson_iter_t it;
+        sl_value_t v;
+        char err[256] = "";
+        assert_true(bson_decimal128_from_string("1E+6000", &d));
+        assert_true(bson_append_decimal128(&b, "c", 1, &d));
+        assert_true(bson_iter_init_find(&it, &b, "c"));
+        assert_int_equal(sl_bson_read_value(&it, hint ? SL_VAL_UINT : SL_VAL_DECIMAL, rec, &v,
+                                            err, sizeof err), SL_ERR_DECODE);
+        assert_non_null(strstr(err, "1E+6000"));
+        bson_destroy(&b);
+    }
+    sl_record_destroy(rec);
+}
+
+/* A DATE is a day count; BSON dates are int64 milliseconds: a day count past
+ * +-106751991167 does not fit (days * 86400000 overflowed, signed: undefined,
+ * a wrong date stored). The log keeps the exact value (s, us) without the
+ * derived date field d. */
+static void test_date_beyond_bson_range(void **state)
+{
+    (void)state;
+    static const int64_t days[] = {106751991167LL, -106751991167LL, 106751991168LL,
+                                   -106751991168LL, 200000000000LL, INT64_MAX, INT64_MIN};
+    sl_record_t *rec = sl_record_new();
+    for (size_t i = 0; i < sizeof days / sizeof *days; i++) {
+        bson_t b = BSON_INITIALIZER;
+        bson_iter_t it, d;
+        sl_value_t v;
+        int fits = days[i] >= -106751991167LL && days[i] <= 106751991167LL;
+        sl_value_set_temporal(rec, &v, SL_T_DATE, "x", 1, 1, days[i], 0, 0, 0);
+        assert_int_equal(sl_bson_append_value(&b, "c", 1, &v), 0);
+        assert_true(bson_iter_init(&it, &b) && bson_iter_find_descendant(&it, "c.us", &d));
+        assert_true(bson_iter_int64(&d) == days[i]);
+        if (fits) {
+            assert_true(bson_iter_init(&it, &b) && bson_iter_find_descendant(&it, "c.d", &d));
+            assert_true(bson_iter_date_time(&d) == days[i] * 86400000LL);
+        } else if (bson_iter_init(&it, &b) && bson_iter_find_descendant(&it, "c.d", &d)) {
+            fail_msg("day %lld stored as date %lld", (long long)days[i],
+                     (long long)bson_iter_date_time(&d));
+        }
+        int64_t ms = 0;
+        assert_int_equal(sl_bson_date_ms(days[i], &ms), fits ? 0 : -1);
+        if (fits)
+            assert_true(ms == days[i] * 86400000LL);
+        bson_destroy(&b);
+        roundtrip(rec, &v, SL_VAL_TEMPORAL);
+    }
+    sl_record_destroy(rec);
+}
+
 static void test_pos_keys_sort(void **state)
 {
     (void)state;
@@ -137,6 +237,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind),
         cmocka_unit_test(test_decimal_forms),
+        cmocka_unit_test(test_decimal_plain_bounded),
+        cmocka_unit_test(test_date_beyond_bson_range),
         cmocka_unit_test(test_pos_keys_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -663,6 +663,56 @@ static void test_text_forms(void **state)
     assert_int_equal(col_mysql_charset_kind(33), SL_VAL_STRING);
 }
 
+/* The legacy (pre-5.6) DATETIME is 8 bytes YYYYMMDDhhmmss: any year up to
+ * 1844674407 can be encoded; past 9999 it is refused as the high-resolution
+ * forms are (it overflowed the microseconds, signed: undefined). */
+static void test_legacy_datetime_year_range(void **state)
+{
+    (void)state;
+    static const struct {
+        uint64_t    u;
+        const char *text;             /* NULL: refused */
+        int         micros;
+    } cases[] = {
+        {20240102030405ULL, "2024-01-02 03:04:05", 1},
+        {99991231235959ULL, "9999-12-31 23:59:59", 1},
+        {0, "0000-00-00 00:00:00", 0},
+        {20240200000000ULL, "2024-02-00 00:00:00", 0},
+        {100000101000000ULL, NULL, 0},
+        {UINT64_MAX, NULL, 0},
+        {18446744073709551615ULL / 2, NULL, 0},
+    };
+    col_mysql_column_t c;
+    memset(&c, 0, sizeof c);
+    c.type = c.real_type = COL_MYSQL_T_DATETIME;
+    c.name = "dt";
+    sl_record_t *rec = sl_record_new();
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        uint8_t b[8];
+        for (int k = 0; k < 8; k++)
+            b[k] = (uint8_t)(cases[i].u >> (8 * k));
+        size_t used = 0;
+        sl_value_t v;
+        char why[256] = "";
+        memset(&v, 0, sizeof v);
+        sl_err_t e = col_mysql_value_decode(&c, b, sizeof b, &used, rec, &v, why, sizeof why);
+        assert_int_equal(used, 8);
+        if (!cases[i].text) {
+            if (e != SL_ERR_DECODE)
+                fail_msg("DATETIME %llu accepted as \"%.*s\"", (unsigned long long)cases[i].u,
+                         (int)v.len, v.data ? v.data : "");
+            assert_non_null(strstr(why, "out of range"));
+            continue;
+        }
+        assert_int_equal(e, SL_OK);
+        assert_int_equal(v.kind, SL_VAL_TEMPORAL);
+        assert_int_equal(v.len, strlen(cases[i].text));
+        assert_memory_equal(v.data, cases[i].text, v.len);
+        assert_int_equal(v.u.t.has_micros, cases[i].micros);
+    }
+    sl_record_destroy(rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -674,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_append_to_batch),
         cmocka_unit_test(test_errors_name_table_column_offset),
         cmocka_unit_test(test_text_forms),
+        cmocka_unit_test(test_legacy_datetime_year_range),
         cmocka_unit_test(test_truncation_at_every_length),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

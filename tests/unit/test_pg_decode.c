@@ -33,9 +33,11 @@ static void txt(mb_t *m, const char *s)
 }
 #define TOAST ((const char *)1)
 
-/* captured records */
+/* captured records; of the last SCHEMA: its first column's type and labels */
 static sl_record_t *got[64];
 static int ngot;
+static char schema_type[64];
+static uint32_t schema_nlabels;
 
 static sl_err_t sink(void *ctx, const sl_record_t *rec, char *e, size_t n)
 {
@@ -68,6 +70,10 @@ static sl_err_t sink(void *ctx, const sl_record_t *rec, char *e, size_t n)
         c->type = SL_REC_SCHEMA;
         c->pos = rec->pos;
         c->u.schema.ddl = sc->ddl ? sl_record_strdup(c, sc->ddl) : NULL;
+        if (sc->ncols) {
+            snprintf(schema_type, sizeof schema_type, "%s", sc->cols[0].source_type);
+            schema_nlabels = sc->cols[0].nlabels;
+        }
     }
     got[ngot++] = c;
     return SL_OK;
@@ -385,6 +391,97 @@ static void test_table_life(void **state)
     pg_dec_destroy(d);
 }
 
+/* An enum type 50000 "mood"; ALTER TYPE ... ADD VALUE is mood_labels++. */
+static uint32_t mood_labels = 2;
+
+static sl_err_t mood_resolver(void *ctx, uint32_t oid, pg_typdesc_t *out, char *e, size_t n)
+{
+    static const char *const labels[] = {"sad", "ok", "happy", "elated"};
+    (void)ctx;
+    if (oid != 50000) {
+        snprintf(e, n, "unknown oid %u", oid);
+        return SL_ERR_NOT_FOUND;
+    }
+    out->typtype = 'e';
+    out->category = 'E';
+    snprintf(out->name, sizeof out->name, "mood");
+    out->nlabels = mood_labels;
+    out->labels = calloc(mood_labels, sizeof(char *));
+    for (uint32_t i = 0; i < mood_labels; i++)
+        out->labels[i] = strdup(labels[i]);
+    return SL_OK;
+}
+
+static void mk_mood_relation(mb_t *m)
+{
+    m->n = 0; u8(m, 'R');
+    u32(m, 1); str(m, "public"); str(m, "feel"); u8(m, 'd'); u16(m, 1);
+    u8(m, 1); str(m, "m"); u32(m, 50000); u32(m, (uint32_t)-1);
+}
+
+static void mk_type(mb_t *m, uint32_t oid)
+{
+    m->n = 0; u8(m, 'Y'); u32(m, oid); str(m, "public"); str(m, "mood");
+}
+
+static void mk_insert1(mb_t *m, const char *v)
+{
+    m->n = 0; u8(m, 'I'); u32(m, 1); u8(m, 'N'); u16(m, 1); txt(m, v);
+}
+
+/* pgoutput sends Type before Relation for every non-built-in column type each
+ * time it re-sends a table's schema (relcache invalidation; protocol 2: every
+ * streamed transaction). The Type message replaced the cached type while the
+ * cached relation still pointed to it (heap use-after-free under ASan, read in
+ * emit_schema): relations are re-bound, and a changed type re-emits the
+ * table's SCHEMA. */
+static void test_type_message_rebinds_relations(void **state)
+{
+    pg_dec_conf_t dc = {.source = "src", .batch_max_rows = 2, .sink = sink,
+                        .resolver = mood_resolver};
+    pg_dec_t *d = NULL;
+    mb_t m;
+    mood_labels = 2;
+    assert_int_equal(pg_dec_new(&d, &dc), SL_OK);
+    /* the fuzzer's minimal input: R (one key column of type 50000), Y, Begin, Insert NULL */
+    mk_mood_relation(&m); feed(d, 0x10, &m);
+    mk_type(&m, 50000); feed(d, 0x11, &m);
+    mk_begin(&m, 0x30, 7); feed(d, 0x12, &m);
+    mk_insert1(&m, NULL); feed(d, 0x20, &m);
+    mk_commit(&m, 0x30, 0x31); feed(d, 0x30, &m);
+    assert_int_equal(ngot, 3);
+    assert_int_equal(got[0]->type, SL_REC_SCHEMA);
+    assert_string_equal(schema_type, "mood");
+    assert_int_equal(schema_nlabels, 2);
+    clear_got();
+
+    /* ALTER TYPE mood ADD VALUE: Y, the identical R, a row of the new label */
+    mood_labels = 3;
+    mk_type(&m, 50000); feed(d, 0x40, &m);
+    mk_mood_relation(&m); feed(d, 0x41, &m);
+    mk_begin(&m, 0x60, 8); feed(d, 0x42, &m);
+    mk_insert1(&m, "happy"); feed(d, 0x50, &m);
+    mk_commit(&m, 0x60, 0x61); feed(d, 0x60, &m);
+    assert_int_equal(ngot, 3);
+    assert_int_equal(got[0]->type, SL_REC_SCHEMA);
+    assert_int_equal(schema_nlabels, 3);
+    assert_int_equal(got[1]->type, SL_REC_CHANGE);
+    assert_int_equal(got[1]->u.change.rows[0].after[0].kind, SL_VAL_STRING);
+    assert_memory_equal(got[1]->u.change.rows[0].after[0].data, "happy", 5);
+    clear_got();
+
+    /* the same type sent again: no new SCHEMA */
+    mk_type(&m, 50000); feed(d, 0x70, &m);
+    mk_mood_relation(&m); feed(d, 0x71, &m);
+    mk_begin(&m, 0x90, 9); feed(d, 0x72, &m);
+    mk_insert1(&m, "ok"); feed(d, 0x80, &m);
+    mk_commit(&m, 0x90, 0x91); feed(d, 0x90, &m);
+    assert_int_equal(ngot, 2);
+    assert_int_equal(got[0]->type, SL_REC_CHANGE);
+    clear_got();
+    pg_dec_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_streamed),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_table_life),
+        cmocka_unit_test(test_type_message_rebinds_relations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
