@@ -37,6 +37,7 @@
 
 #include "applier.h"
 #include "sl_log.h"
+#include "sl_name.h"
 
 #define TXN_BUCKETS 8     /* transaction-size histogram: <=1,10,100,1k,10k,100k,1M,+Inf */
 
@@ -127,7 +128,7 @@ static table_t *table_get(app_txn_t *x, const char *db, const char *name, int cr
     t->included = app_mapping_included(x->c.mapping, db, name);
     if (x->c.metrics) {
         char full[512];
-        snprintf(full, sizeof(full), "%s.%s", db, name);
+        sl_name_format(db, name, full, sizeof(full));   /* a label per table, even dotted */
         t->m_rows = sl_metrics_counter(x->c.metrics, "shiftlog_applier_rows_total",
                                        "Rows applied to the target, per source table (rate = rows/s).",
                                        (const char *[]){"table", full, NULL});
