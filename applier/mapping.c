@@ -360,3 +360,24 @@ sl_err_t app_mapping_table(app_mapping_t *m, const sl_schema_t *s, app_table_map
     map->schema = s;
     return SL_OK;
 }
+
+sl_err_t app_mapping_check_targets(app_mapping_t *m,
+                                   sl_err_t (*check)(void *ctx, const char *schema,
+                                                     const char *table, char *errstr,
+                                                     size_t errstr_size),
+                                   void *ctx, char *errstr, size_t errstr_size)
+{
+    char why[768], dst[512];
+    for (size_t i = 0; i < m->tables.n; i++) {
+        const rule_t *r = m->tables.v[i];
+        if (strpbrk(r->dst[0], "*?") || strpbrk(r->dst[1], "*?"))
+            continue;
+        sl_err_t err = check(ctx, r->dst[0], r->dst[1], why, sizeof(why));
+        if (err) {
+            snprintf(errstr, errstr_size, "map.tables: rule %s=%s: %s", r->src,
+                     sl_name_format(r->dst[0], r->dst[1], dst, sizeof(dst)), why);
+            return err;
+        }
+    }
+    return SL_OK;
+}
