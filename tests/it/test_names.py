@@ -7,13 +7,17 @@ shared log -> a second applier (source.type = mongolog) -> another PostgreSQL da
   it_names_dotted_tables_stay_apart
       each target holds the two tables apart, each exactly its source rows (psycopg2 against
       pymysql); the shared log's documents name each table by db and tbl.
+
+  it_names_mongo_hostile_names_refused
+      MongoDB target names that are a system collection, hold '$' or fall in a reserved
+      database: those tables are stopped with the reason, nothing is written there (pymongo).
 """
 
 import re
 import time
 
 from conftest import pg_connect
-from e2e_util import applier, first_diff, mongo_client, stop_all, wait_until
+from e2e_util import applier, count_messages, first_diff, mongo_client, stop_all, wait_until
 from test_miner_util import Miner
 from test_mysql_collector import Collector, master_pos
 
@@ -119,3 +123,63 @@ def test_it_names_dotted_tables_stay_apart(stack, bin_dir, tmp_path, unique_name
         with mysql_conn.cursor() as c:
             for db, _, _ in tables:
                 c.execute(f"DROP DATABASE IF EXISTS `{db}`")
+
+
+def test_it_names_mongo_hostile_names_refused(stack, bin_dir, tmp_path, unique_name,
+                                              mysql_conn):
+    """Source tables whose MongoDB names would be a system collection (`system.evil`), hold a
+    '$' (`a$b`), or land in a reserved database (map.tables r_* -> local.*) are stopped with a
+    visible reason (log, dead-letter topic) and nothing is written there; the other table
+    arrives. A fixed map.tables rule onto `admin` refuses to start."""
+    src = unique_name("dnm")
+    mg_db = unique_name("dnmg")
+    evil = ["system.evil", "a$b", "r_one"]
+    with mysql_conn.cursor() as c:
+        c.execute(f"CREATE DATABASE `{src}`")
+        for t in ["ok", *evil]:
+            c.execute(f"CREATE TABLE `{src}`.`{t}` (id INT PRIMARY KEY, v VARCHAR(20))")
+    col = Collector(bin_dir, stack, tmp_path, unique_name("src"), unique_name("it"),
+                    master_pos(mysql_conn), tables_include=re.escape(src) + r"\..*")
+    conf = {"source.topic": col.topic, "task.name": unique_name("dnmt"),
+            "target.port": stack["SL_MONGO_URI"].rsplit(":", 1)[1], "target.database": mg_db,
+            "tables": f"{src}.*", "tables.exclude": "",
+            "map.tables": f"{src}.r_*=local.*, {src}.*={mg_db}.*",
+            "kafka.bootstrap.servers": stack["SL_KAFKA_BROKERS"], "http.listen": "off",
+            "flush.interval.ms": "100ms"}
+    app = applier(bin_dir, "mysql-to-mongo", tmp_path, "applier-mongo", conf)
+    bad = applier(bin_dir, "mysql-to-mongo", tmp_path, "applier-admin", {
+        **conf, "task.name": unique_name("dnmb"), "map.tables": f"{src}.ok=admin.ok"})
+    mg = mongo_client(stack)
+    try:
+        col.start()
+        app.start()
+        with mysql_conn.cursor() as c:
+            for i in range(1, 4):
+                for t in ["ok", *evil]:
+                    c.execute(f"INSERT INTO `{src}`.`{t}` VALUES (%s, %s)", (i, f"{t}-{i}"))
+
+        def arrived():
+            got = sorted((d["id"], d["v"]) for d in mg[mg_db]["ok"].find())
+            return got == [(i, f"ok-{i}") for i in range(1, 4)], got
+        wait_until("the plain table in MongoDB", arrived, [app], timeout=60)
+        time.sleep(1)
+        names = mg[mg_db].list_collection_names()
+        assert "system.evil" not in names and "a$b" not in names, names
+        assert mg["local"]["r_one"].count_documents({}) == 0
+        text = app.text()
+        for t, why in (("system.evil", "system collection"), ("a$b", "'\\$'"),
+                       ("r_one", "reserves \\(admin, local, config\\)")):
+            assert re.search(rf"table {re.escape(src)}\.{re.escape(t)} stopped.*{why}", text), \
+                (t, app.tail())
+        assert count_messages(stack, col.topic + ".dlq") >= 3
+        bad.start(wait=False)
+        bad.proc.wait(timeout=60)
+        assert bad.proc.returncode != 0, bad.tail()
+        assert re.search(r"map\.tables: rule .*admin\.ok.*reserves", bad.text()), bad.tail()
+    finally:
+        stop_all(app, bad)
+        col.stop()
+        mg.drop_database(mg_db)
+        mg.close()
+        with mysql_conn.cursor() as c:
+            c.execute(f"DROP DATABASE IF EXISTS `{src}`")
