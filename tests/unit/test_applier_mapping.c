@@ -146,13 +146,47 @@ static void test_dotted_patterns(void **state)
     app_mapping_destroy(m);
 }
 
+static int nchecked;
+
+static sl_err_t refuse_ko(void *ctx, const char *schema, const char *table, char *errstr,
+                          size_t errstr_size)
+{
+    (void)ctx;
+    nchecked++;
+    if (strcmp(schema, "copy") || strcmp(table, "kafkaoffset"))
+        return SL_OK;
+    snprintf(errstr, errstr_size, "the position table");
+    return SL_ERR_UNSUPPORTED;
+}
+
+/* Only rules with a fixed target are judged at start; '*' ones per table. */
+static void test_check_targets(void **state)
+{
+    (void)state;
+    char err[256];
+    app_mapping_t *m;
+    app_conf_t ok = {.tables = "*", .map_tables = "shop.*=copy.*, x.y=copy.other"};
+    assert_int_equal(app_mapping_new(&m, &ok, err, sizeof(err)), SL_OK);
+    nchecked = 0;
+    assert_int_equal(app_mapping_check_targets(m, refuse_ko, NULL, err, sizeof(err)), SL_OK);
+    assert_int_equal(nchecked, 1);
+    app_mapping_destroy(m);
+    app_conf_t bad = {.tables = "*", .map_tables = "shop.kafkaoffset=copy.kafkaoffset"};
+    assert_int_equal(app_mapping_new(&m, &bad, err, sizeof(err)), SL_OK);
+    assert_int_equal(app_mapping_check_targets(m, refuse_ko, NULL, err, sizeof(err)),
+                     SL_ERR_UNSUPPORTED);
+    assert_string_equal(err, "map.tables: rule shop.kafkaoffset=copy.kafkaoffset: "
+                             "the position table");
+    app_mapping_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glob), cmocka_unit_test(test_include_exclude),
         cmocka_unit_test(test_names_and_columns), cmocka_unit_test(test_columns_include),
         cmocka_unit_test(test_bad_rules), cmocka_unit_test(test_dotted_names_collide),
-        cmocka_unit_test(test_dotted_patterns),
+        cmocka_unit_test(test_dotted_patterns), cmocka_unit_test(test_check_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
