@@ -635,7 +635,8 @@ sl_err_t col_pub_put(col_pub_t *pub, const sl_record_t *rec, char *errstr,
     if (rec->type == SL_REC_CHANGE || rec->type == SL_REC_SCHEMA) {
         db = rec->type == SL_REC_CHANGE ? rec->u.change.db : rec->u.schema.db;
         table = rec->type == SL_REC_CHANGE ? rec->u.change.table : rec->u.schema.table;
-        sl_buf_printf(k, "%s.%s", db, table);
+        char name[600];                  /* the key and sl.table: the name form */
+        sl_buf_puts(k, sl_name_format(db, table, name, sizeof(name)));
     } else {
         sl_buf_puts(k, rec->source);
     }

@@ -17,7 +17,8 @@ import re
 import time
 
 from conftest import pg_connect
-from e2e_util import applier, count_messages, first_diff, mongo_client, stop_all, wait_until
+from e2e_util import (applier, count_messages, first_diff, mongo_client, read_messages, stop_all,
+                      wait_until)
 from test_miner_util import Miner
 from test_mysql_collector import Collector, master_pos
 
@@ -109,6 +110,9 @@ def test_it_names_dotted_tables_stay_apart(stack, bin_dir, tmp_path, unique_name
         assert coll.count_documents({"table": f"{u}.`b.c`", "op": "insert"}) == 5
         mg.close()
         assert "shared log read up to its watermark" in lapp.text(), lapp.tail()
+        # Kafka keys and sl.table headers name the tables apart too
+        heads = {(k, h.get("sl.table")) for k, h in read_messages(stack, col.topic)}
+        assert {(f"`{u}.b`.c",) * 2, (f"{u}.`b.c`",) * 2} <= heads, heads
         for a in (kapp, lapp):
             assert "stopped" not in a.text(), a.tail()
     finally:
