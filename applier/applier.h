@@ -102,6 +102,15 @@ sl_err_t app_mapping_table(app_mapping_t *m, const sl_schema_t *schema,
 
 /* Glob match with '*' (any run) and '?' (one byte); exported for unit tests. */
 int      app_glob(const char *pattern, const char *text);
+/* Calls check(ctx, schema, table, ...) for the target of every map.tables
+ * rule that names one fixed table (no '*' or '?' on the right) and returns
+ * the first error, errstr naming the rule and check's reason. Targets that
+ * depend on the source name are judged per table when it appears. */
+sl_err_t app_mapping_check_targets(app_mapping_t *m,
+                                   sl_err_t (*check)(void *ctx, const char *schema,
+                                                     const char *table, char *errstr,
+                                                     size_t errstr_size),
+                                   void *ctx, char *errstr, size_t errstr_size);
 
 /* --------------------------------------------------------- dead letters */
 

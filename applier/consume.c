@@ -53,6 +53,7 @@ typedef struct run_s {
     int64_t                 handover_at; /* Kafka offset to start at without a position */
     int                     said_stay;
     int                     nstopped;  /* tables stopped, as /health shows them */
+    int                     names_checked; /* map.tables targets judged by the target */
 
     int64_t  skip_offset;      /* the stored message: rows <= skip_sub already applied */
     int64_t  skip_sub;
@@ -87,7 +88,16 @@ static void set_state(run_t *r, const char *state, const char *reason)
     sl_http_set_health(r->svc->http, reason == NULL, reason);
 }
 
-/* Opens the target, retrying with backoff until it answers or stop. */
+static sl_err_t check_target_name(void *ctx, const char *schema, const char *table,
+                                  char *errstr, size_t errstr_size)
+{
+    run_t *r = ctx;
+    return r->ops->check_name(r->target, schema, table, errstr, errstr_size);
+}
+
+/* Opens the target, retrying with backoff until it answers or stop. On the
+ * first connection, a map.tables rule onto a name the target refuses (its
+ * position table, a reserved name) stops the service: -1 as for stop. */
 static int connect_target(run_t *r)
 {
     char errstr[1024], reason[1200];
@@ -97,6 +107,17 @@ static int connect_target(run_t *r)
         if (sl_service_stopping())
             return -1;
         sl_err_t err = r->ops->open(&r->target, &r->tconf, errstr, sizeof(errstr));
+        if (!err && !r->names_checked && r->ops->check_name) {
+            if (app_mapping_check_targets(r->mapping, check_target_name, r, errstr,
+                                          sizeof(errstr))) {
+                sl_error("%s", errstr);
+                set_state(r, "stopped", errstr);
+                r->ops->close(r->target);
+                r->target = NULL;
+                return -1;
+            }
+            r->names_checked = 1;
+        }
         if (!err) {
             if (logged)
                 sl_info("target %s is back", r->ops->name);

@@ -82,7 +82,8 @@ static const sl_conf_entry_t app_conf_table[] = {
                  "renamed), none (no DDL; target tables are managed by hand)."),
     SL_CONF_STRING("tables", app_conf_t, tables, "*", 0,
                    "Comma-separated source table patterns to apply (db.table, * and ? "
-                   "wildcards)."),
+                   "wildcards, each part matched on its own; a part holding `.`, `,` or `=` "
+                   "in backquotes: see Table names with dots)."),
     SL_CONF_STRING("tables.exclude", app_conf_t, tables_exclude, NULL, 0,
                    "Comma-separated source table patterns NOT to apply (wins over tables)."),
     SL_CONF_STRING("map.tables", app_conf_t, map_tables, NULL, 0,

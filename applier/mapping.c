@@ -11,27 +11,35 @@
  *   columns.include = shop.users.id, shop.users.name   (per table: only these)
  *   columns.exclude = *.*.password
  *
- * Patterns use '*' and '?'. Names containing ',' or '=' cannot be written in
- * these lists (a table or column of that name is applied under its own name). */
+ * Patterns use '*' and '?' and match each part of the name separately. A
+ * part that holds '.', ',' or '=' is written in backquotes (`a.b`.c is
+ * database "a.b", table "c"; a '`' inside is doubled): the name form of
+ * common/sl_name.h. The mapping cache keys on (db, table), never on the
+ * joined text, which two tables can share. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "applier.h"
+#include "sl_name.h"
 
 typedef struct rule_s {
-    char *src;     /* pattern: db.table or db.table.col */
-    char *dst;     /* target name (may be NULL) */
+    char *src;        /* the pattern as written: db.table or db.table.col */
+    char *part[3];    /* its parts (sl_name_split), each a glob */
+    int   nparts;
+    char *dst[2];     /* map.tables: target schema, table; map.columns: column */
+    char  buf[];      /* holds part[] and dst[] */
 } rule_t;
 
 typedef struct rules_s {
-    rule_t *v;
-    size_t  n;
+    rule_t **v;
+    size_t   n;
 } rules_t;
 
 typedef struct mtable_s {
     struct mtable_s *next;
-    char            *key;           /* db.table */
+    char            *db, *tbl;      /* the source table: the cache key (two strings,
+                                     * never "db.table", which two tables can share) */
     char            *schema, *table;
     char           **cols;
     uint32_t         ncols;
@@ -74,60 +82,101 @@ static char *trim(char *s)
     return s;
 }
 
+/* The first c outside backquotes in s, or NULL. */
+static char *find_unquoted(char *s, char c)
+{
+    int quoted = 0;
+    for (; *s; s++) {
+        if (*s == '`')
+            quoted = !quoted;
+        else if (*s == c && !quoted)
+            return s;
+    }
+    return NULL;
+}
+
 static void rules_free(rules_t *r)
 {
     for (size_t i = 0; i < r->n; i++) {
-        free(r->v[i].src);
-        free(r->v[i].dst);
+        free(r->v[i]->src);
+        free(r->v[i]);
     }
     free(r->v);
     r->v = NULL;
     r->n = 0;
 }
 
-/* Parses "a, b=c, ..." ; want_dst: 1 = every item needs "=dst", 0 = none may
- * have one. dots: how many '.'-separated parts the source pattern has. */
+/* A new rule from pattern src (and dst), split into parts; NULL if a
+ * backquote is not closed or memory is short. *nparts / *ndst get the
+ * counts found (may exceed what the key allows: the caller checks). */
+static rule_t *rule_new(const char *src, const char *dst, int *nparts, int *ndst)
+{
+    size_t bsz = 2 * (strlen(src) + (dst ? strlen(dst) : 0)) + 8;
+    rule_t *r = calloc(1, sizeof(*r) + bsz);
+    if (!r)
+        return NULL;
+    *nparts = sl_name_split(src, r->part, 3, r->buf, bsz / 2);
+    *ndst = dst ? sl_name_split(dst, r->dst, 2, r->buf + bsz / 2, bsz / 2) : 0;
+    if (*nparts < 0 || *ndst < 0 || !(r->src = strdup(src))) {
+        free(r);
+        return NULL;
+    }
+    r->nparts = *nparts;
+    return r;
+}
+
+/* Parses "a, b=c, ..." ; want_dst: 1 = every item needs "=schema.table",
+ * 2 = every item needs "=column", 0 = none may have one. dots: how many
+ * '.'-separated parts the source pattern has, less one. ',' '=' and '.'
+ * inside backquotes belong to the name. */
 static sl_err_t rules_parse(rules_t *r, const char *key, const char *text, int want_dst,
                             int dots, char *errstr, size_t errstr_size)
 {
     if (!text)
         return SL_OK;
-    char *copy = strdup(text), *save = NULL;
+    char *copy = strdup(text);
     if (!copy)
         return SL_ERR_NOMEM;
     sl_err_t err = SL_OK;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *item = trim(tok), *eq = strchr(item, '=');
+    for (char *tok = copy, *next; tok; tok = next) {
+        char *comma = find_unquoted(tok, ',');
+        next = comma ? comma + 1 : NULL;
+        if (comma)
+            *comma = '\0';
+        char *item = trim(tok), *eq = find_unquoted(item, '=');
         if (!*item)
             continue;
         if (eq)
             *eq = '\0';
         char *src = trim(item), *dst = eq ? trim(eq + 1) : NULL;
-        int ndots = 0;
-        for (const char *c = src; *c; c++)
-            ndots += *c == '.';
-        if ((want_dst && (!dst || !*dst)) || (!want_dst && eq) || ndots > dots ||
-            (ndots < dots && !strchr(src, '*')) ||
-            (want_dst == 1 && dots == 1 && !strchr(dst, '.'))) {
+        int nparts = 0, ndst = 0;
+        rule_t *rule = rule_new(src, dst, &nparts, &ndst);
+        int want_ndst = want_dst == 1 ? 2 : want_dst == 2 ? 1 : 0;
+        if (!rule || (want_dst && (!dst || !*dst)) || (!want_dst && eq) ||
+            nparts > dots + 1 || (nparts < dots + 1 && !strchr(src, '*')) ||
+            (want_dst && ndst != want_ndst)) {
             snprintf(errstr, errstr_size,
-                     "%s: bad rule \"%s%s%s\" (expected %s)", key, src, eq ? "=" : "",
-                     dst ? dst : "",
+                     "%s: bad rule \"%s%s%s\" (expected %s; a name with '.', ',' or '=' "
+                     "in backquotes)", key, src, eq ? "=" : "", dst ? dst : "",
                      dots == 1 ? (want_dst ? "db.table=schema.table, '*' allowed"
                                            : "db.table, '*' allowed")
                                : (want_dst ? "db.table.column=new_name"
                                            : "db.table.column, '*' allowed"));
+            if (rule)
+                free(rule->src);
+            free(rule);
             err = SL_ERR_INVALID;
             break;
         }
-        rule_t *v = realloc(r->v, (r->n + 1) * sizeof(*v));
+        rule_t **v = realloc(r->v, (r->n + 1) * sizeof(*v));
         if (!v) {
+            free(rule->src);
+            free(rule);
             err = SL_ERR_NOMEM;
             break;
         }
         r->v = v;
-        r->v[r->n].src = strdup(src);
-        r->v[r->n].dst = dst ? strdup(dst) : NULL;
-        r->n++;
+        r->v[r->n++] = rule;
     }
     free(copy);
     return err;
@@ -185,78 +234,99 @@ void app_mapping_destroy(app_mapping_t *m)
     while (m->tabs) {
         mtable_t *n = m->tabs->next;
         mtable_clear(m->tabs);
-        free(m->tabs->key);
+        free(m->tabs->db);
+        free(m->tabs->tbl);
         free(m->tabs);
         m->tabs = n;
     }
     free(m);
 }
 
-static int any_match(const rules_t *r, const char *text)
+/* Does rule r match the name names[0..n)? A pattern with every part matches
+ * part by part; a shorter one (only allowed with a '*': "*", "*.password")
+ * is a glob over the whole name form `full` (sl_name.h). */
+static int rule_match(const rule_t *r, const char *const *names, int n, const char *full)
+{
+    if (r->nparts != n)
+        return app_glob(r->src, full);
+    for (int i = 0; i < n; i++)
+        if (!app_glob(r->part[i], names[i]))
+            return 0;
+    return 1;
+}
+
+static const rule_t *first_match(const rules_t *r, const char *const *names, int n,
+                                 const char *full)
 {
     for (size_t i = 0; i < r->n; i++)
-        if (app_glob(r->v[i].src, text))
-            return 1;
-    return 0;
+        if (rule_match(r->v[i], names, n, full))
+            return r->v[i];
+    return NULL;
 }
 
 int app_mapping_included(app_mapping_t *m, const char *db, const char *table)
 {
-    char full[512];
-    snprintf(full, sizeof(full), "%s.%s", db, table);
-    return any_match(&m->include, full) && !any_match(&m->exclude, full);
+    const char *names[2] = {db, table};
+    char full[1024];
+    sl_name_join(names, 2, full, sizeof(full));
+    return first_match(&m->include, names, 2, full) && !first_match(&m->exclude, names, 2, full);
 }
 
-/* The table part "db.table" of a "db.table.col" pattern matches full? */
-static int table_part_matches(const char *pattern, const char *full)
+/* Does the table part of a db.table.col pattern match the table names[0..2)? */
+static int table_part_matches(const rule_t *r, const char *const *names, const char *full)
 {
-    char buf[512];
-    const char *dot = strrchr(pattern, '.');
-    size_t n = dot ? (size_t)(dot - pattern) : 0;
+    if (r->nparts == 3)
+        return app_glob(r->part[0], names[0]) && app_glob(r->part[1], names[1]);
+    char buf[1024];
+    const char *dot = strrchr(r->src, '.');
+    size_t n = dot ? (size_t)(dot - r->src) : 0;
     if (n >= sizeof(buf))
         return 0;
-    memcpy(buf, pattern, n);
+    memcpy(buf, r->src, n);
     buf[n] = '\0';
     return app_glob(buf, full);
 }
 
-/* "*" in one part of a target name stands for the source name. */
-static char *subst(const char *dst, size_t n, const char *src)
+/* "*" as one part of a target name stands for the source name. */
+static char *subst(const char *dst, const char *src)
 {
-    if (n == 1 && dst[0] == '*')
-        return strdup(src);
-    return strndup(dst, n);
+    return strdup(strcmp(dst, "*") ? dst : src);
+}
+
+static mtable_t *mtable_get(app_mapping_t *m, const char *db, const char *table)
+{
+    mtable_t *t;
+    for (t = m->tabs; t; t = t->next)
+        if (!strcmp(t->db, db) && !strcmp(t->tbl, table))
+            return t;
+    if (!(t = calloc(1, sizeof(*t))) || !(t->db = strdup(db)) || !(t->tbl = strdup(table))) {
+        if (t)
+            free(t->db);
+        free(t);
+        return NULL;
+    }
+    t->next = m->tabs;
+    m->tabs = t;
+    return t;
 }
 
 sl_err_t app_mapping_table(app_mapping_t *m, const sl_schema_t *s, app_table_map_t *map,
                            char *errstr, size_t errstr_size)
 {
-    char full[512], colfull[1024];
-    snprintf(full, sizeof(full), "%s.%s", s->db, s->table);
-    mtable_t *t;
-    for (t = m->tabs; t; t = t->next)
-        if (!strcmp(t->key, full))
-            break;
-    if (!t) {
-        if (!(t = calloc(1, sizeof(*t))) || !(t->key = strdup(full))) {
-            free(t);
-            return SL_ERR_NOMEM;
-        }
-        t->next = m->tabs;
-        m->tabs = t;
-    }
+    const char *names[3] = {s->db ? s->db : "", s->table ? s->table : "", NULL};
+    char full[1024], colfull[1536];
+    sl_name_join(names, 2, full, sizeof(full));
+    mtable_t *t = mtable_get(m, names[0], names[1]);
+    if (!t)
+        return SL_ERR_NOMEM;
     mtable_clear(t);
-    const rule_t *r = NULL;
-    for (size_t i = 0; i < m->tables.n && !r; i++)
-        if (app_glob(m->tables.v[i].src, full))
-            r = &m->tables.v[i];
+    const rule_t *r = first_match(&m->tables, names, 2, full);
     if (r) {
-        const char *dot = strchr(r->dst, '.');
-        t->schema = subst(r->dst, (size_t)(dot - r->dst), s->db);
-        t->table = subst(dot + 1, strlen(dot + 1), s->table);
+        t->schema = subst(r->dst[0], names[0]);
+        t->table = subst(r->dst[1], names[1]);
     } else {
-        t->schema = strdup(s->db);
-        t->table = strdup(s->table);
+        t->schema = strdup(names[0]);
+        t->table = strdup(names[1]);
     }
     t->cols = calloc(s->ncols ? s->ncols : 1, sizeof(char *));
     if (!t->schema || !t->table || !t->cols)
@@ -264,21 +334,17 @@ sl_err_t app_mapping_table(app_mapping_t *m, const sl_schema_t *s, app_table_map
     t->ncols = s->ncols;
     int has_include = 0;
     for (size_t i = 0; i < m->col_include.n; i++)
-        has_include |= table_part_matches(m->col_include.v[i].src, full);
+        has_include |= table_part_matches(m->col_include.v[i], names, full);
     for (uint32_t c = 0; c < s->ncols; c++) {
         const sl_column_t *col = &s->cols[c];
-        snprintf(colfull, sizeof(colfull), "%s.%s", full, col->name);
-        int keep = col->pk || ((!has_include || any_match(&m->col_include, colfull)) &&
-                               !any_match(&m->col_exclude, colfull));
+        names[2] = col->name ? col->name : "";
+        sl_name_join(names, 3, colfull, sizeof(colfull));
+        int keep = col->pk || ((!has_include || first_match(&m->col_include, names, 3, colfull)) &&
+                               !first_match(&m->col_exclude, names, 3, colfull));
         if (!keep)
             continue;
-        const char *name = col->name;
-        for (size_t i = 0; i < m->columns.n; i++)
-            if (app_glob(m->columns.v[i].src, colfull)) {
-                name = m->columns.v[i].dst;
-                break;
-            }
-        if (!(t->cols[c] = strdup(name)))
+        const rule_t *cr = first_match(&m->columns, names, 3, colfull);
+        if (!(t->cols[c] = strdup(cr ? cr->dst[0] : names[2])))
             return SL_ERR_NOMEM;
     }
     if (!t->schema[0] || !t->table[0]) {
@@ -292,5 +358,26 @@ sl_err_t app_mapping_table(app_mapping_t *m, const sl_schema_t *s, app_table_map
     map->ncols = s->ncols;
     map->dst_cols = (const char **)t->cols;
     map->schema = s;
+    return SL_OK;
+}
+
+sl_err_t app_mapping_check_targets(app_mapping_t *m,
+                                   sl_err_t (*check)(void *ctx, const char *schema,
+                                                     const char *table, char *errstr,
+                                                     size_t errstr_size),
+                                   void *ctx, char *errstr, size_t errstr_size)
+{
+    char why[768], dst[512];
+    for (size_t i = 0; i < m->tables.n; i++) {
+        const rule_t *r = m->tables.v[i];
+        if (strpbrk(r->dst[0], "*?") || strpbrk(r->dst[1], "*?"))
+            continue;
+        sl_err_t err = check(ctx, r->dst[0], r->dst[1], why, sizeof(why));
+        if (err) {
+            snprintf(errstr, errstr_size, "map.tables: rule %s=%s: %s", r->src,
+                     sl_name_format(r->dst[0], r->dst[1], dst, sizeof(dst)), why);
+            return err;
+        }
+    }
     return SL_OK;
 }

@@ -36,6 +36,8 @@
 #include "applier.h"
 #include "sl_value_text.h"
 #include "sl_bson.h"
+#include "sl_logdoc.h"
+#include "sl_name.h"
 #include "sl_log.h"
 
 typedef struct kinds_s {
@@ -114,7 +116,7 @@ static void kinds_free_one(kinds_t *k)
 static sl_err_t kinds_set(app_logsrc_t *s, const sl_schema_t *sc)
 {
     char table[600];
-    snprintf(table, sizeof table, "%s.%s", sc->db ? sc->db : "", sc->table ? sc->table : "");
+    sl_name_format(sc->db, sc->table, table, sizeof table);
     kinds_t *k = kinds_find(s, table);
     if (!k) {
         if (!(k = calloc(1, sizeof(*k))) || !(k->table = strdup(table))) {
@@ -414,7 +416,7 @@ static sl_err_t refresh_watermark(app_logsrc_t *s, char *errstr, size_t errstr_s
     /* tables stopped (or catching up) in the miner: nothing of theirs past
      * the stop point is in the log yet (read contract 3) */
     s->stop_offset = -1;
-    f = BCON_NEW("_id", "{", "$gte", "table:", "$lt", "table;", "}");
+    f = BCON_NEW("_id", "{", "$gte", SL_LOGDOC_CTL_TABLE_PREFIX, "$lt", "table;", "}");
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(s->control, f, NULL, NULL);
     const bson_t *t;
     while (mongoc_cursor_next(cur, &t)) {
@@ -422,13 +424,10 @@ static sl_err_t refresh_watermark(app_logsrc_t *s, char *errstr, size_t errstr_s
         const char *id = doc_str(t, "_id");
         if (!state || !id || !strcmp(state, "running"))
             continue;
-        const char *table = id + 6, *dot = strchr(table, '.');
-        char db[256];
-        if (!dot || (size_t)(dot - table) >= sizeof db)
-            continue;
-        memcpy(db, table, (size_t)(dot - table));
-        db[dot - table] = '\0';
-        if (!app_mapping_included(s->mapping, db, dot + 1))
+        const char *table = id + strlen(SL_LOGDOC_CTL_TABLE_PREFIX);
+        char db[256], tbl[256];
+        if (sl_name_parse(table, db, sizeof db, tbl, sizeof tbl) ||
+            !app_mapping_included(s->mapping, db, tbl))
             continue;
         bson_iter_t it, sub;
         int64_t at = -1;
@@ -609,8 +608,8 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
     }
     if (err)
         goto out;
-    const char *db = doc_str(docs[0], "db"), *tbl = doc_str(docs[0], "tbl"),
-               *table = doc_str(docs[0], "table");
+    const char *db = doc_str(docs[0], SL_LOGDOC_DB), *tbl = doc_str(docs[0], SL_LOGDOC_TBL),
+               *table = doc_str(docs[0], SL_LOGDOC_TABLE);
     sl_op_t op;
     if (op_of(op0, &op) || !db || !tbl || !table || offset < 0 || sub0 < 0) {
         snprintf(errstr, errstr_size, "log document %s: not a change document the miner "
@@ -647,7 +646,8 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
     c->server_id = (uint32_t)doc_int(docs[0], "server_id", 0);
     c->flags = (uint32_t)doc_int(docs[0], "flags", 0);
     c->origin = origin ? sl_record_strdup(rec, origin) : NULL;
-    const kinds_t *k = kinds_find(s, table);
+    char tname[600];
+    const kinds_t *k = kinds_find(s, sl_name_format(db, tbl, tname, sizeof tname));
     for (size_t i = 0; i < n; i++) {
         sl_row_t *r = &c->rows[sub0 + (int64_t)i];
         if (r->before &&
@@ -710,15 +710,17 @@ sl_err_t app_logsrc_next(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, char *
         m->offset = offset;
         consume_doc(s);
     } else if (op && !strcmp(op, "gap")) {
-        const char *table = doc_str(d, "table");
-        const char *dot = table ? strchr(table, '.') : NULL;
-        char db[256] = "";
-        if (dot && (size_t)(dot - table) < sizeof db) {
-            memcpy(db, table, (size_t)(dot - table));
-            db[dot - table] = '\0';
+        const char *table = doc_str(d, SL_LOGDOC_TABLE);
+        const char *gdb = doc_str(d, SL_LOGDOC_DB), *gtbl = doc_str(d, SL_LOGDOC_TBL);
+        char db[256], tbl[256];
+        int named = gdb && gtbl;              /* older miners: the name form only */
+        if (!named && table && strcmp(table, "*") &&
+            !sl_name_parse(table, db, sizeof db, tbl, sizeof tbl)) {
+            gdb = db;
+            gtbl = tbl;
+            named = 1;
         }
-        int needed = !table || !strcmp(table, "*") || !dot ||
-                     app_mapping_included(s->mapping, db, dot + 1);
+        int needed = !named || app_mapping_included(s->mapping, gdb, gtbl);
         if (needed) {
             snprintf(errstr, errstr_size,
                      "GAP in the shared log for table %s after position %s: Kafka offsets "

@@ -166,6 +166,18 @@ typedef struct app_target_ops_s {
     /* Waits until no earlier rows() is in use: the core calls it before it
      * changes a table's mapping or drops schema versions. */
     void     (*sync)(app_target_t *t);
+
+    /* Optional: may a replicated table be written under the target name
+     * (schema, table)? SL_ERR_UNSUPPORTED with a sentence when not: the
+     * target's own position table (kafkaoffset: a source table of that
+     * name mapped there would overwrite positions), or a name the database
+     * reserves (MongoDB: system.*, '$', admin/local/config). The core asks
+     * before a table's first DDL or row and stops a refused table (its
+     * records go to the DLQ with the sentence); at start it asks for every
+     * fixed target of map.tables and refuses to run. Reads only what open()
+     * set: callable from any thread. */
+    sl_err_t (*check_name)(app_target_t *t, const char *schema, const char *table,
+                           char *errstr, size_t errstr_size);
 } app_target_ops_t;
 
 extern const app_target_ops_t app_target_pg;

@@ -816,6 +816,12 @@ uint64_t app_target_mongo_skipped(const app_target_t *t)
     return ((const mg_target_t *)(const void *)t)->skipped;
 }
 
+static sl_err_t op_mg_check_name(app_target_t *t, const char *schema, const char *table,
+                                 char *errstr, size_t sz)
+{
+    return app_mg_check_name((const mg_target_t *)(const void *)t, schema, table, errstr, sz);
+}
+
 const app_target_ops_t app_target_mongo = {
     .name = "mongodb",
     .open = op_mg_open,
@@ -826,4 +832,5 @@ const app_target_ops_t app_target_mongo = {
     .rows = op_mg_rows,
     .commit = op_mg_commit,
     .rollback = op_mg_rollback,
+    .check_name = op_mg_check_name,
 };

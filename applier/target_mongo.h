@@ -66,6 +66,10 @@ sl_err_t    app_mg_check_value(const sl_value_t *v, const char *col, char *errst
 const char *app_mg_dst(const app_table_map_t *map, const sl_change_t *c, uint32_t i);
 int         app_mg_reserved(const char *n);
 mg_coll_t  *app_mg_coll(mg_target_t *t, const app_table_map_t *map);
+/* The target op check_name (target.h): the position collection, reserved
+ * databases, system collections, '$' and names MongoDB does not allow. */
+sl_err_t    app_mg_check_name(const mg_target_t *t, const char *schema, const char *table,
+                              char *errstr, size_t sz);
 sl_err_t    app_mg_resolve_key(mg_coll_t *mc, const app_table_map_t *map, const sl_change_t *c,
                                char *errstr, size_t sz);
 sl_err_t    app_mg_append_id(bson_t *b, const mg_coll_t *mc, const app_table_map_t *map,

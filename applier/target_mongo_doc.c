@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "sl_bson.h"
@@ -145,6 +146,32 @@ int app_mg_reserved(const char *n)
 }
 
 /* ---- collections and keys ---- */
+
+sl_err_t app_mg_check_name(const mg_target_t *t, const char *schema, const char *table,
+                           char *errstr, size_t sz)
+{
+    const char *db = schema && *schema ? schema : t->database;
+    const char *why = NULL;
+    if (!strcasecmp(db, "admin") || !strcasecmp(db, "local") || !strcasecmp(db, "config"))
+        why = "is a database MongoDB reserves (admin, local, config)";
+    else if (!*db || strlen(db) >= 64 || strpbrk(db, "/\\. \"$*<>:|?"))
+        why = "is not a MongoDB database name (1-63 bytes, none of /\\. \"$*<>:|?)";
+    else if (!*table || table[0] == '.')
+        why = "has an empty or '.'-leading collection name";
+    else if (!strncmp(table, "system.", 7))
+        why = "is a system collection (system.*) of MongoDB";
+    else if (strchr(table, '$'))
+        why = "has a '$' in its collection name, which MongoDB reserves";
+    else if (strlen(db) + 1 + strlen(table) > 255)
+        why = "is longer than MongoDB's 255-byte namespace limit";
+    else if (!strcmp(db, t->database) && !strcmp(table, "kafkaoffset"))
+        why = "is this target's position collection, where the tasks store their positions";
+    if (!why)
+        return SL_OK;
+    snprintf(errstr, sz, "mongodb target: %s.%s %s: a replicated table cannot be written "
+             "there; map it to another name with map.tables", db, table, why);
+    return SL_ERR_UNSUPPORTED;
+}
 
 mg_coll_t *app_mg_coll(mg_target_t *t, const app_table_map_t *map)
 {

@@ -754,6 +754,21 @@ static sl_err_t op_my_rows(app_target_t *t, const app_table_map_t *m, const sl_r
 static sl_err_t op_my_commit(app_target_t *t, const app_position_t *pos, char *e, size_t n)
 { return my_commit(T_(t), pos, e, n); }
 static sl_err_t op_my_rollback(app_target_t *t, char *e, size_t n) { return my_rollback(T_(t), e, n); }
+
+/* The position table is `kafkaoffset` of target.database. Compared without
+ * case: with lower_case_table_names a differently cased name is the same
+ * table, and refusing one too many name costs nothing. */
+static sl_err_t op_my_check_name(app_target_t *at, const char *schema, const char *table,
+                                 char *errstr, size_t sz)
+{
+    my_target_t *t = T_(at);
+    if (strcasecmp(table, "kafkaoffset") || strcasecmp(schema, t->database))
+        return SL_OK;
+    snprintf(errstr, sz, "mysql target: `%s`.`kafkaoffset` is this target's position table, "
+             "where the tasks store their positions: a replicated table cannot be written "
+             "there; map it to another name with map.tables", schema);
+    return SL_ERR_UNSUPPORTED;
+}
 #undef T_
 
 const app_target_ops_t app_target_mysql = {
@@ -766,4 +781,5 @@ const app_target_ops_t app_target_mysql = {
     .rows = op_my_rows,
     .commit = op_my_commit,
     .rollback = op_my_rollback,
+    .check_name = op_my_check_name,
 };

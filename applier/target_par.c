@@ -600,6 +600,15 @@ static sl_err_t par_rollback(app_target_t *p, char *errstr, size_t errstr_size)
     return SL_OK;
 }
 
+/* Names are the inner target's to judge; worker 0's settings stand for all. */
+static sl_err_t par_check_name(app_target_t *p, const char *schema, const char *table,
+                               char *errstr, size_t errstr_size)
+{
+    if (!p->inner->check_name)
+        return SL_OK;
+    return p->inner->check_name(p->w[0].t, schema, table, errstr, errstr_size);
+}
+
 const app_target_ops_t app_target_par = {
     .name = "parallel",
     .open = par_open,
@@ -613,4 +622,5 @@ const app_target_ops_t app_target_par = {
     .rows_take = par_rows_take,
     .txn_end = par_txn_end,
     .sync = par_sync,
+    .check_name = par_check_name,
 };

@@ -834,4 +834,5 @@ const app_target_ops_t app_target_pg = {
     .rows = pg_rows,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .check_name = app_pg_check_name,
 };

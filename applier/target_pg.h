@@ -84,6 +84,7 @@ struct app_target_s {
     /* the batch statement sent and not yet answered (one at a time) */
     int                inflight;
     char               inflight_what[512];
+    char               pos_schema[128];    /* schema of the kafkaoffset table */
 };
 
 /* --- connection and helpers (target_pg_conn.c) */
@@ -94,6 +95,10 @@ sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errst
 void     app_pg_close(app_target_t *t);
 sl_err_t app_pg_load_position(app_target_t *t, const char *topic, int32_t partition,
                               app_position_t *pos, char *errstr, size_t errstr_size);
+
+/* The target op check_name (see target.h): refuses the position table. */
+sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *table,
+                           char *errstr, size_t errstr_size);
 
 void     app_pg_one_line(char *s);
 /* SL_OK, or the error classified (connection loss and SQLSTATE 08/40/53/57:

@@ -138,6 +138,41 @@ void app_pg_close(app_target_t *t)
     free(t);
 }
 
+/* Where the unqualified kafkaoffset of this session lives (search_path:
+ * usually public): a replicated table mapped there is refused. */
+static sl_err_t position_schema(app_target_t *t, char *errstr, size_t errstr_size)
+{
+    sl_err_t err = app_pg_wait(t, errstr, errstr_size);
+    if (err)
+        return err;
+    PGresult *res = PQexec(t->conn, "SELECT n.nspname FROM pg_catalog.pg_class c "
+                                    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                                    "WHERE c.oid = 'kafkaoffset'::regclass");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return app_pg_check(t, res, "finding the kafkaoffset table", errstr, errstr_size);
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        snprintf(errstr, errstr_size, "postgresql: the kafkaoffset table just created is "
+                 "not found");
+        return SL_ERR_DB;
+    }
+    snprintf(t->pos_schema, sizeof(t->pos_schema), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return SL_OK;
+}
+
+sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *table,
+                           char *errstr, size_t errstr_size)
+{
+    if (strcmp(table, "kafkaoffset") || strcmp(schema, t->pos_schema))
+        return SL_OK;
+    snprintf(errstr, errstr_size,
+             "postgresql target: \"%s\".\"kafkaoffset\" is this target's position table, "
+             "where the tasks store their positions: a replicated table cannot be written "
+             "there; map it to another name with map.tables", schema);
+    return SL_ERR_UNSUPPORTED;
+}
+
 sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errstr,
                      size_t errstr_size)
 {
@@ -205,7 +240,7 @@ sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errst
         if (!err || attempt > 2 || err == SL_ERR_IO)
             break;     /* a concurrent creation may collide once */
     }
-    if (err)
+    if (err || (err = position_schema(t, errstr, errstr_size)))
         goto fail;
     *out = t;
     return SL_OK;

@@ -37,6 +37,7 @@
 
 #include "applier.h"
 #include "sl_log.h"
+#include "sl_name.h"
 
 #define TXN_BUCKETS 8     /* transaction-size histogram: <=1,10,100,1k,10k,100k,1M,+Inf */
 
@@ -127,7 +128,7 @@ static table_t *table_get(app_txn_t *x, const char *db, const char *name, int cr
     t->included = app_mapping_included(x->c.mapping, db, name);
     if (x->c.metrics) {
         char full[512];
-        snprintf(full, sizeof(full), "%s.%s", db, name);
+        sl_name_format(db, name, full, sizeof(full));   /* a label per table, even dotted */
         t->m_rows = sl_metrics_counter(x->c.metrics, "shiftlog_applier_rows_total",
                                        "Rows applied to the target, per source table (rate = rows/s).",
                                        (const char *[]){"table", full, NULL});
@@ -194,9 +195,16 @@ static sl_err_t table_map(app_txn_t *x, table_t *t, char *errstr, size_t errstr_
     sl_err_t err = app_mapping_table(x->c.mapping, s, &t->map, errstr, errstr_size);
     if (err)
         return err;
+    /* a name the target cannot give a replicated table (its own position
+     * table, a reserved name): the table stops before any DDL or row */
+    if (x->c.ops->check_name &&
+        (err = x->c.ops->check_name(x->c.target, t->map.dst_schema, t->map.dst_table, errstr,
+                                    errstr_size)))
+        return err;
     t->mapped = s;
     return SL_OK;
 }
+
 
 sl_err_t app_txn_new(app_txn_t **out, const app_txn_conf_t *conf, char *errstr,
                      size_t errstr_size)
@@ -348,6 +356,14 @@ static void table_stop(app_txn_t *x, table_t *t, const char *why)
              t->name, why);
 }
 
+/* table_stop, then the open target transaction is replayed without t. */
+static app_txn_rc_t stop_table(app_txn_t *x, table_t *t, const char *errstr)
+{
+    table_stop(x, t, errstr);
+    app_txn_abort(x);
+    return APP_TXN_REWIND;
+}
+
 static app_txn_rc_t rc_of(sl_err_t err)
 {
     switch (err) {
@@ -464,6 +480,8 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
         return APP_TXN_TABLE_STOPPED;
     }
     sl_err_t err = table_map(x, t, errstr, errstr_size);
+    if (err == SL_ERR_UNSUPPORTED)
+        return stop_table(x, t, errstr);
     if (err)
         return APP_TXN_REJECTED;
     /* every column of the change must be in the schema in force (usually at
@@ -495,11 +513,8 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
                                   errstr_size);
     else
         err = x->c.ops->rows(x->c.target, &t->map, rec, first, n, &pos, errstr, errstr_size);
-    if (err == SL_ERR_UNSUPPORTED) {
-        table_stop(x, t, errstr);
-        app_txn_abort(x);
-        return APP_TXN_REWIND;
-    }
+    if (err == SL_ERR_UNSUPPORTED)
+        return stop_table(x, t, errstr);
     if (err) {
         app_txn_abort(x);
         return rc_of(err);
@@ -593,6 +608,8 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
         return APP_TXN_TABLE_STOPPED;
     }
     sl_err_t err = table_map(x, t, errstr, errstr_size);
+    if (err == SL_ERR_UNSUPPORTED)
+        return stop_table(x, t, errstr);
     if (err)
         return APP_TXN_REJECTED;
     if (x->ren_open && !same_ddl(&rec->pos, &x->ren_pos))
@@ -677,11 +694,8 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
             return APP_TXN_REWIND;
         }
     }
-    if (err == SL_ERR_UNSUPPORTED) {
-        table_stop(x, t, errstr);
-        app_txn_abort(x);
-        return APP_TXN_REWIND;
-    }
+    if (err == SL_ERR_UNSUPPORTED)
+        return stop_table(x, t, errstr);
     if (err) {
         app_txn_abort(x);
         return rc_of(err);

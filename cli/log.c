@@ -4,7 +4,8 @@
  * {"$numberDecimal": "..."}, dates as {"$date": ...}).
  *
  *   --table DB.TABLE        only that table's changes (schema/gap documents
- *                           of the table included)
+ *                           of the table included); a name holding '.' is
+ *                           backquoted: `a.b`.c (common/sl_name.h)
  *   --since TIME            source commit time >= TIME (ISO 8601 UTC)
  *   --from-position P       `_id` >= P: a source position in text form
  *                           ("binlog.000003:1234#0", "0/16B3748:0/16B3700#5")
@@ -24,6 +25,7 @@
 
 #include "sl_value_text.h"
 #include "sl_pos.h"
+#include "sl_logdoc.h"
 
 int cli_log_main(int argc, char **argv);
 
@@ -35,6 +37,7 @@ static void log_usage(FILE *f)
         "                 [--uri URI] [--database DB] [--collection NAME]\n"
         "Prints the shared log of SOURCE (shiftlog-miner) as JSON lines in position order.\n"
         "  TIME  ISO 8601 UTC: 2026-01-01T00:00:00Z\n"
+        "  DB.TABLE  a part holding '.' in backquotes: `a.b`.c\n"
         "  P     a source position (binlog.000003:1234#0, 0/16B3748:0/16B3700#5) or a log _id\n"
         "  --uri defaults to $SHIFTLOG_LOG_URI or mongodb://127.0.0.1:27117,\n"
         "  --database to $SHIFTLOG_LOG_DATABASE or shiftlog, --collection to SOURCE.\n"
@@ -121,7 +124,7 @@ int cli_log_main(int argc, char **argv)
 
     bson_t *filter = bson_new(), sub;
     if (table)
-        BSON_APPEND_UTF8(filter, "table", table);
+        BSON_APPEND_UTF8(filter, SL_LOGDOC_TABLE, table);
     if (since) {
         int64_t us, ms;
         if (sl_parse_utc_time(since, &us)) {

@@ -20,6 +20,8 @@
 
 #include <mongoc/mongoc.h>
 
+#include "sl_logdoc.h"
+
 int cli_mining_main(int argc, char **argv);
 
 static void mining_usage(FILE *f)
@@ -181,7 +183,7 @@ static int do_request(mongoc_collection_t *ctl, const char *source, const char *
     bson_error_t e;
     char id[600];
     if (table)
-        snprintf(id, sizeof id, "table:%s", table);
+        snprintf(id, sizeof id, SL_LOGDOC_CTL_TABLE_PREFIX "%s", table);
     else
         snprintf(id, sizeof id, "source");
     bson_t *sel = BCON_NEW("_id", BCON_UTF8(id));

@@ -1,7 +1,9 @@
 /* shiftlog-collector: the table filter (tables.include / tables.exclude).
  * Each pattern is a POSIX extended regex anchored at both ends and matched
  * against "db.table" (PostgreSQL: "schema.table"), as otter's data_media
- * patterns. Decisions are cached per name: a reader asks once per table map,
+ * patterns; a name part holding '.' or '`' is backquoted in that text
+ * (common/sl_name.h), so database "a.b" + table "c" is `a.b`.c and database
+ * "a" + table "b.c" is a.`b.c`: one pattern never has to match both. Decisions are cached per name: a reader asks once per table map,
  * and binlogs repeat a few tables millions of times. */
 #include <regex.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "sl_name.h"
 
 #define COL_FILTER_CACHE 256
 
@@ -128,10 +131,13 @@ int col_filter_match(const col_filter_t *cf, const char *db, const char *table)
         return 1;
     char stack_name[512];
     char *name = stack_name;
-    size_t need = strlen(db) + strlen(table) + 2;
-    if (need > sizeof(stack_name) && !(name = malloc(need)))
-        return 1;                             /* out of memory: never lose data */
-    snprintf(name, need, "%s.%s", db, table);
+    const char *parts[2] = {db, table};
+    size_t need = sl_name_join(parts, 2, stack_name, sizeof(stack_name));
+    if (need >= sizeof(stack_name)) {
+        if (!(name = malloc(need + 1)))
+            return 1;                         /* out of memory: never lose data */
+        sl_name_join(parts, 2, name, need + 1);
+    }
     col_filter_cache_t *slot = &f->cache[name_hash(name) % COL_FILTER_CACHE];
     int match;
     if (slot->name && !strcmp(slot->name, name)) {

@@ -48,6 +48,7 @@
 #include "sl_avro.h"
 #include "sl_kafka.h"
 #include "sl_log.h"
+#include "sl_name.h"
 
 #define PUB_CAND_CAP      4096   /* COMMIT/FINISH positions awaiting acks (idempotent mode) */
 #define PUB_TABLE_CACHE   128    /* per-table row counters looked up without the registry */
@@ -168,7 +169,7 @@ static void count_rows(col_pub_t *pub, const char *db, const char *table, uint32
     if (!pub->metrics)
         return;
     char name[512];
-    snprintf(name, sizeof(name), "%s.%s", db, table);
+    sl_name_format(db, table, name, sizeof(name));   /* one label per (db, table) */
     pub_table_metric_t *slot = &pub->tables[str_hash(db, table) % PUB_TABLE_CACHE];
     if (!slot->name || strcmp(slot->name, name)) {
         sl_metric_t *mt = sl_metrics_counter(pub->metrics, "shiftlog_collector_rows_total",
@@ -635,7 +636,8 @@ sl_err_t col_pub_put(col_pub_t *pub, const sl_record_t *rec, char *errstr,
     if (rec->type == SL_REC_CHANGE || rec->type == SL_REC_SCHEMA) {
         db = rec->type == SL_REC_CHANGE ? rec->u.change.db : rec->u.schema.db;
         table = rec->type == SL_REC_CHANGE ? rec->u.change.table : rec->u.schema.table;
-        sl_buf_printf(k, "%s.%s", db, table);
+        char name[600];                  /* the key and sl.table: the name form */
+        sl_buf_puts(k, sl_name_format(db, table, name, sizeof(name)));
     } else {
         sl_buf_puts(k, rec->source);
     }

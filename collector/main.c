@@ -58,7 +58,8 @@ static const sl_conf_entry_t col_conf_table[] = {
                    "PEM private key of source.tls.cert."),
     SL_CONF_STRING("tables.include", col_conf_t, tables_include, "", 0,
                    "Comma-separated regexes matched against the whole `db.table` "
-                   "(PostgreSQL: `schema.table`); empty = every table."),
+                   "(PostgreSQL: `schema.table`), a name part holding `.` backquoted "
+                   "(see Table names with dots); empty = every table."),
     SL_CONF_STRING("tables.exclude", col_conf_t, tables_exclude, "", 0,
                    "Comma-separated `db.table` regexes left out even when included."),
     SL_CONF_STRING("start.position", col_conf_t, start_position, "earliest", 0,

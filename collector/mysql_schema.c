@@ -27,6 +27,7 @@
 #include "mysql_source.h"
 #include "sl_avro.h"
 #include "sl_log.h"
+#include "sl_name.h"
 
 #define TM_BUCKETS 1024
 #define TM_MAX     4096
@@ -143,7 +144,7 @@ col_my_table_t *col_my_schema_find(col_my_schema_t *s, uint64_t table_id)
 static sig_entry_t *sig_get(col_my_schema_t *s, const char *db, const char *table, int create)
 {
     char name[600];
-    snprintf(name, sizeof(name), "%s.%s", db, table);
+    sl_name_format(db, table, name, sizeof(name));   /* a.`b.c` is not `a.b`.c */
     unsigned long b = hash_str(name) % SIG_BUCKETS;
     for (sig_entry_t *e = s->sig[b]; e; e = e->next)
         if (!strcmp(e->name, name))
@@ -163,8 +164,9 @@ static sig_entry_t *sig_get(col_my_schema_t *s, const char *db, const char *tabl
 /* CRC-64 of the SCHEMA record's column list (see the top comment). */
 static uint64_t schema_fingerprint(sl_buf_t *b, const sl_schema_t *sc)
 {
+    char name[600];
     sl_buf_reset(b);
-    sl_buf_printf(b, "%s.%s", sc->db, sc->table);
+    sl_buf_puts(b, sl_name_format(sc->db, sc->table, name, sizeof(name)));
     sl_buf_putc(b, '\0');
     for (uint32_t i = 0; i < sc->ncols; i++) {
         const sl_column_t *c = &sc->cols[i];

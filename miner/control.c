@@ -26,6 +26,7 @@
 #include "control.h"
 #include "sl_avro.h"
 #include "sl_log.h"
+#include "sl_logdoc.h"
 #include "sl_service.h"
 
 #define TBUCKETS 256
@@ -362,7 +363,7 @@ static sl_err_t ct_persist(mtable_t *t, mongoc_client_t *c, int64_t next, char *
                            size_t errstr_size)
 {
     char id[600];
-    snprintf(id, sizeof id, "table:%s", t->name);
+    snprintf(id, sizeof id, SL_LOGDOC_CTL_TABLE_PREFIX "%s", t->name);
     bson_t *set = BCON_NEW("catchup.next", BCON_INT64(next));
     sl_err_t err = mine_store_upsert_set(t->ctl->conf.store, c, t->ctl->conf.store->control_name,
                                          id, set, NULL, errstr, errstr_size);
@@ -687,7 +688,7 @@ sl_err_t mine_ctl_flush(mine_ctl_t *ctl, char *errstr, size_t errstr_size)
             t->schema_dirty = 0;
         }
         pthread_mutex_unlock(&ctl->mu);
-        snprintf(id, sizeof id, "table:%s", t->name);
+        snprintf(id, sizeof id, SL_LOGDOC_CTL_TABLE_PREFIX "%s", t->name);
         if (set) {
             err = mine_store_upsert_set(ctl->conf.store, ctl->client,
                                         ctl->conf.store->control_name, id, set, NULL, errstr,

@@ -7,23 +7,20 @@
 #include <time.h>
 
 #include "miner.h"
+#include "sl_logdoc.h"
+#include "sl_name.h"
 
-/* Called several times per row: no snprintf (same result, truncated). */
+/* The name form (common/sl_name.h) of (db, table): unambiguous when a name
+ * holds '.'; truncated to size. A NULL or empty db gives the table alone
+ * (a table not tied to a database). */
 char *mine_table_name(const char *db, const char *table, char *out, size_t size)
 {
-    size_t o = 0;
-    if (!size)
+    if (!db || !*db) {
+        const char *p[1] = {table ? table : ""};
+        sl_name_join(p, 1, out, size);
         return out;
-    if (db && *db) {
-        for (; *db && o + 1 < size; db++)
-            out[o++] = *db;
-        if (o + 1 < size)
-            out[o++] = '.';
     }
-    for (const char *t = table ? table : ""; *t && o + 1 < size; t++)
-        out[o++] = *t;
-    out[o] = '\0';
-    return out;
+    return sl_name_format(db, table, out, size);
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -72,9 +69,10 @@ int mine_doc_change(bson_t *doc, const sl_record_t *rec, uint32_t row,
                    ctx->retention, ctx->offset))
         return -1;
     ok &= BSON_APPEND_INT32(doc, "sub", (int32_t)row);
-    ok &= BSON_APPEND_UTF8(doc, "table", mine_table_name(c->db, c->table, table, sizeof table));
-    ok &= BSON_APPEND_UTF8(doc, "db", c->db ? c->db : "");
-    ok &= BSON_APPEND_UTF8(doc, "tbl", c->table ? c->table : "");
+    ok &= BSON_APPEND_UTF8(doc, SL_LOGDOC_TABLE,
+                           mine_table_name(c->db, c->table, table, sizeof table));
+    ok &= BSON_APPEND_UTF8(doc, SL_LOGDOC_DB, c->db ? c->db : "");
+    ok &= BSON_APPEND_UTF8(doc, SL_LOGDOC_TBL, c->table ? c->table : "");
     ok &= BSON_APPEND_UTF8(doc, "txn", c->txn ? c->txn : "");
     if (c->schema_id) {
         char fp[17];
@@ -128,9 +126,10 @@ int mine_doc_schema(bson_t *doc, const sl_record_t *rec, const mine_doc_ctx_t *c
      * reader starting anywhere finds the schema in force */
     if (put_common(doc, &rec->pos, SL_BSON_T_SCHEMA, "schema", 0, 0, ctx->offset))
         return -1;
-    ok &= BSON_APPEND_UTF8(doc, "table", mine_table_name(s->db, s->table, table, sizeof table));
-    ok &= BSON_APPEND_UTF8(doc, "db", s->db ? s->db : "");
-    ok &= BSON_APPEND_UTF8(doc, "tbl", s->table ? s->table : "");
+    ok &= BSON_APPEND_UTF8(doc, SL_LOGDOC_TABLE,
+                           mine_table_name(s->db, s->table, table, sizeof table));
+    ok &= BSON_APPEND_UTF8(doc, SL_LOGDOC_DB, s->db ? s->db : "");
+    ok &= BSON_APPEND_UTF8(doc, SL_LOGDOC_TBL, s->table ? s->table : "");
     if (s->ddl)
         ok &= BSON_APPEND_UTF8(doc, "ddl", s->ddl);
     if (!ok)
@@ -148,7 +147,12 @@ int mine_doc_gap(bson_t *doc, const char *table, const sl_pos_t *after, int64_t 
     /* no `exp`: a gap is reported for as long as the log exists */
     if (put_common(doc, after, SL_BSON_T_GAP, "gap", us, 0, -1))
         return -1;
-    ok &= BSON_APPEND_UTF8(doc, "table", table);
+    ok &= BSON_APPEND_UTF8(doc, SL_LOGDOC_TABLE, table);
+    char db[256], tbl[256];
+    if (strcmp(table, "*") && !sl_name_parse(table, db, sizeof db, tbl, sizeof tbl)) {
+        ok &= BSON_APPEND_UTF8(doc, SL_LOGDOC_DB, db);
+        ok &= BSON_APPEND_UTF8(doc, SL_LOGDOC_TBL, tbl);
+    }
     ok &= BSON_APPEND_INT64(doc, "from_offset", from_offset);
     ok &= BSON_APPEND_INT64(doc, "to_offset", to_offset);
     ok &= BSON_APPEND_UTF8(doc, "reason", reason);
