@@ -426,10 +426,18 @@ static sl_err_t emit_schema(pg_dec_t *d, pg_rel_t *rel, uint64_t lsn, char *errs
         rel->gone_nsp = rel->gone_name = rel->gone_ddl = NULL;
     }
     memset(&ex, 0, sizeof(ex));
-    if (d->conf.relextra &&
+    uint32_t *toids = calloc(rel->ncols ? rel->ncols : 1, sizeof(*toids));
+    int32_t *tmods = calloc(rel->ncols ? rel->ncols : 1, sizeof(*tmods));
+    for (uint32_t i = 0; toids && tmods && i < rel->ncols; i++) {
+        toids[i] = rel->cols[i].typoid;
+        tmods[i] = rel->cols[i].typmod;
+    }
+    if (d->conf.relextra && toids && tmods &&
         d->conf.relextra(d->conf.relextra_ctx, rel->relid, rel->nsp, rel->name, rel->ncols,
-                         rel->colnames, &ex, exerr, sizeof(exerr)) == SL_OK)
+                         rel->colnames, toids, tmods, &ex, exerr, sizeof(exerr)) == SL_OK)
         have_ex = 1;
+    free(toids);
+    free(tmods);
     sl_record_reset(rec);
     if ((err = sl_record_init_schema(rec, d->conf.source, rel->nsp, rel->name, rel->ncols)))
         goto out;
@@ -443,8 +451,8 @@ static sl_err_t emit_schema(pg_dec_t *d, pg_rel_t *rel, uint64_t lsn, char *errs
         c->kind = t->kind;
         c->source_type = sl_record_strdup(rec, have_ex && ex.source_type[i] ? ex.source_type[i]
                                                                            : t->name);
-        c->nullable = have_ex ? !ex.notnull[i] : 1;
-        if (have_ex)
+        c->nullable = have_ex && ex.notnull[i] >= 0 ? !ex.notnull[i] : 1;
+        if (have_ex && ex.pk[i] >= 0)
             c->pk = ex.pk[i];
         else if (pc->key && rel->replident != 'f')
             c->pk = ++pkn;

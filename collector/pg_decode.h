@@ -116,14 +116,20 @@ int pg_temporal_precision(const pg_type_t *type, int32_t typmod);
  * (pg_source.c queries pg_attribute / pg_index). Column i of the message. */
 typedef struct pg_relextra_s {
     uint32_t ncols;
-    int     *notnull;          /* per column: 1 = NOT NULL */
-    int     *pk;               /* per column: 1-based primary key position, 0 none */
-    char   **source_type;      /* per column: format_type(atttypid, atttypmod) */
+    int     *notnull;          /* per column: 1 = NOT NULL, -1 unknown */
+    int     *pk;               /* per column: 1-based primary key position, 0 none, -1 unknown */
+    char   **source_type;      /* per column: format_type(type OID, typmod) of the message */
 } pg_relextra_t;
 
+/* The source types come from the message's own type OIDs and typmods (the
+ * catalog's format_type of them), never from the table as it is now: the
+ * catalog is read later than the WAL, and by then the table may have been
+ * dropped, renamed or altered. NOT NULL and the key come from the table's
+ * attributes when they still match (-1 where they do not). */
 typedef sl_err_t (*pg_relextra_fn)(void *ctx, uint32_t relid, const char *nsp, const char *rel,
-                                   uint32_t ncols, char *const *colnames, pg_relextra_t *out,
-                                   char *errstr, size_t errstr_size);
+                                   uint32_t ncols, char *const *colnames,
+                                   const uint32_t *typoids, const int32_t *typmods,
+                                   pg_relextra_t *out, char *errstr, size_t errstr_size);
 /* 1 = publish this table, 0 = skip its changes silently. */
 typedef int (*pg_filter_fn)(void *ctx, const char *nsp, const char *rel);
 /* Receives each record in source order; the record is valid only during

@@ -433,32 +433,64 @@ sl_err_t pg_catalog_type(void *ctx, uint32_t oid, pg_typdesc_t *out, char *errst
 }
 
 sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const char *rel,
-                             uint32_t ncols, char *const *colnames, pg_relextra_t *out,
-                             char *errstr, size_t errstr_size)
+                             uint32_t ncols, char *const *colnames, const uint32_t *typoids,
+                             const int32_t *typmods, pg_relextra_t *out, char *errstr,
+                             size_t errstr_size)
 {
     PGconn *c = ctx;
-    PGresult *r;
-    sl_err_t err = q_oid(c, &r, errstr, errstr_size, "reading pg_attribute",
-                         "SELECT a.attname, a.attnotnull, format_type(a.atttypid, a.atttypmod), "
-                         "COALESCE((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY "
-                         "k(att, n) WHERE i.indrelid = a.attrelid AND i.indisprimary AND "
-                         "k.att = a.attnum), 0) FROM pg_attribute a WHERE a.attrelid = $1 "
-                         "AND a.attnum > 0 AND NOT a.attisdropped", relid);
-    if (err)
-        return err;
+    PGresult *r = NULL;
+    sl_buf_t oids = SL_BUF_INIT, mods = SL_BUF_INIT;
     out->ncols = ncols;
     out->notnull = calloc(ncols ? ncols : 1, sizeof(int));
     out->pk = calloc(ncols ? ncols : 1, sizeof(int));
     out->source_type = calloc(ncols ? ncols : 1, sizeof(char *));
-    if (!out->notnull || !out->pk || !out->source_type) {
-        PQclear(r);
+    if (!out->notnull || !out->pk || !out->source_type)
+        return SL_ERR_NOMEM;
+    for (uint32_t k = 0; k < ncols; k++)
+        out->notnull[k] = out->pk[k] = -1;
+    /* the types as the message has them */
+    sl_buf_putc(&oids, '{');
+    sl_buf_putc(&mods, '{');
+    for (uint32_t k = 0; k < ncols; k++) {
+        sl_buf_printf(&oids, "%s%u", k ? "," : "", typoids[k]);
+        sl_buf_printf(&mods, "%s%d", k ? "," : "", typmods[k]);
+    }
+    sl_buf_putc(&oids, '}');
+    sl_buf_putc(&mods, '}');
+    if (!oids.data || !mods.data) {
+        sl_buf_free(&oids);
+        sl_buf_free(&mods);
         return SL_ERR_NOMEM;
     }
+    const char *tp[2] = {oids.data, mods.data};
+    sl_err_t err = q(c, &r, errstr, errstr_size, "format_type of the Relation's types",
+                     "SELECT format_type(x.o, x.m) FROM unnest($1::oid[], $2::int4[]) "
+                     "WITH ORDINALITY AS x(o, m, n) ORDER BY x.n", 2, tp);
+    sl_buf_free(&oids);
+    sl_buf_free(&mods);
+    if (err)
+        return err;
+    for (int i = 0; i < PQntuples(r) && (uint32_t)i < ncols; i++)
+        if (!PQgetisnull(r, i, 0) && !(out->source_type[i] = strdup(PQgetvalue(r, i, 0)))) {
+            PQclear(r);
+            return SL_ERR_NOMEM;
+        }
+    PQclear(r);
+    /* NOT NULL and the key: the table's attributes of the same name and type,
+     * while the relation still exists */
+    err = q_oid(c, &r, errstr, errstr_size, "reading pg_attribute",
+                "SELECT a.attname, a.attnotnull, a.atttypid, "
+                "COALESCE((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY "
+                "k(att, n) WHERE i.indrelid = a.attrelid AND i.indisprimary AND "
+                "k.att = a.attnum), 0) FROM pg_attribute a WHERE a.attrelid = $1 "
+                "AND a.attnum > 0 AND NOT a.attisdropped", relid);
+    if (err)
+        return err;
     for (int i = 0; i < PQntuples(r); i++)
         for (uint32_t k = 0; k < ncols; k++)
-            if (!strcmp(PQgetvalue(r, i, 0), colnames[k])) {
+            if (!strcmp(PQgetvalue(r, i, 0), colnames[k]) &&
+                strtoul(PQgetvalue(r, i, 2), NULL, 10) == typoids[k]) {
                 out->notnull[k] = PQgetvalue(r, i, 1)[0] == 't';
-                out->source_type[k] = strdup(PQgetvalue(r, i, 2));
                 out->pk[k] = atoi(PQgetvalue(r, i, 3));
             }
     PQclear(r);

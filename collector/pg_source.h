@@ -42,8 +42,9 @@ sl_err_t pg_preflight(PGconn *conn, const col_conf_t *conf, col_filter_t *filter
 sl_err_t pg_catalog_type(void *ctx, uint32_t oid, pg_typdesc_t *out, char *errstr,
                          size_t errstr_size);
 sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const char *rel,
-                             uint32_t ncols, char *const *colnames, pg_relextra_t *out,
-                             char *errstr, size_t errstr_size);
+                             uint32_t ncols, char *const *colnames, const uint32_t *typoids,
+                             const int32_t *typmods, pg_relextra_t *out, char *errstr,
+                             size_t errstr_size);
 
 /* SQL text -> one-row result value helpers. */
 sl_err_t pg_query_lsn(PGconn *conn, const char *sql, uint64_t *out, char *errstr,
