@@ -60,6 +60,8 @@ typedef struct col_conf_s {
     int64_t     txn_max_ms;
     int64_t     txn_max_messages;
     const char *kafka_bootstrap;
+    int         lease;              /* one active copy per source (Kafka group lease) */
+    int64_t     lease_ttl_ms;
     sl_service_conf_t svc;
     int         serve;              /* --serve (kept for compatibility; no effect) */
     int         check_only;         /* --check: validate the configuration and exit */

@@ -8,8 +8,11 @@
  * --check stops after the validation (exit 0) without connecting anywhere. */
 #include <stdint.h>
 
+#include <unistd.h>
+
 #include "collector.h"
 #include "sl_kafka.h"
+#include "sl_kafka_lease.h"
 
 static const char *const col_source_types[] = {"mysql", "postgresql", NULL};
 static const char *const col_tls_modes[] = {"disabled", "preferred", "required", "verify-ca",
@@ -89,6 +92,17 @@ static const sl_conf_entry_t col_conf_table[] = {
                      "Commit the Kafka transaction (and the checkpoint) at least this often."),
     SL_CONF_INT("txn.max.messages", col_conf_t, txn_max_messages, "10000", 1, 10000000, 0,
                 "Commit the Kafka transaction after this many messages (a commit costs ~20 ms)."),
+    SL_CONF_BOOL("lease", col_conf_t, lease, "true", 0,
+                 "One active copy per source: copies with the same source.name share a lease "
+                 "(the Kafka consumer group shiftlog-lease-collector-<source.name> on "
+                 "<topic.prefix>._leases); the holder reads and publishes, the others wait as "
+                 "hot standbys (/health status standby) and one takes over when the holder "
+                 "stops or dies. false: every copy publishes, the Kafka transactional.id "
+                 "epoch fencing them in turn (no record twice, but no quiet standby)."),
+    SL_CONF_DURATION("lease.ttl.ms", col_conf_t, lease_ttl_ms, "10s", 6000, 300000, 0,
+                     "How long a holder that stopped answering (kill -9, a network cut) keeps "
+                     "the lease before a standby takes over (the group's session timeout; a "
+                     "clean stop hands over at once)."),
     SL_SERVICE_CONF_KAFKA_BOOTSTRAP(col_conf_t, kafka_bootstrap),
     SL_SERVICE_CONF_ENTRIES(col_conf_t, svc, "127.0.0.1:0"),
 };
@@ -133,6 +147,87 @@ static sl_err_t check_kafka(sl_service_t *svc, const col_conf_t *cc, char *errst
     return err;
 }
 
+static int run_source(sl_service_t *svc, const col_conf_t *cc)
+{
+    switch (cc->source_type) {
+    case COL_SOURCE_MYSQL:
+        return col_mysql_run(svc, cc);
+    case COL_SOURCE_POSTGRESQL:
+        return col_pg_run(svc, cc);
+    default:
+        sl_error("source.type %d is not known", cc->source_type);
+        return SL_EXIT_USAGE;
+    }
+}
+
+static void lease_lost(void *arg)
+{
+    (void)arg;
+    sl_service_yield();                  /* the run ends; main goes back to standby */
+}
+
+/* One active copy per source (lease = true): waits as a standby until this
+ * copy holds the lease, runs the reader, and when the lease is lost (the
+ * reader then stops as on SIGTERM) goes back to waiting. The other copy's
+ * first transaction fences whatever this one still had open. */
+static int run_leased(sl_service_t *svc, const col_conf_t *cc)
+{
+    char errstr[1024], group[400], topic[300], holder[128], host[64] = "?";
+    sl_kvlist_t props = SL_KVLIST_INIT;
+    sl_kafka_lease_t *lease = NULL;
+    int rc = SL_EXIT_FAILURE;
+    gethostname(host, sizeof host - 1);
+    snprintf(group, sizeof group, "shiftlog-lease-collector-%s", cc->source_name);
+    snprintf(topic, sizeof topic, "%s._leases", cc->topic_prefix);
+    snprintf(holder, sizeof holder, "%s:%d", host, (int)getpid());
+    if (col_pub_props(cc, &svc->conf.kafka, &props)) {
+        sl_error("kafka: out of memory");
+        goto out;
+    }
+    sl_kafka_lease_conf_t lc = {.props = &props, .group = group, .topic = topic,
+                                .ttl_ms = (int)cc->lease_ttl_ms, .holder = holder,
+                                .on_lost = lease_lost};
+    for (;;) {
+        if (sl_kafka_lease_start(&lease, &lc, errstr, sizeof errstr) == SL_OK)
+            break;
+        sl_http_set_health(svc->http, 0, errstr);
+        sl_warn("%s; retrying", errstr);
+        if (sl_service_wait(2000)) {
+            rc = SL_EXIT_OK;
+            goto out;
+        }
+    }
+    for (;;) {
+        if (!sl_kafka_lease_held(lease)) {
+            char why[600];
+            snprintf(why, sizeof why, "standby: another copy of source \"%s\" holds the lease "
+                     "(%s)", cc->source_name, group);
+            sl_http_set_status(svc->http, "standby", why);
+            sl_info("%s; waiting to take over", why);
+            while (!sl_kafka_lease_held(lease)) {
+                if (sl_service_wait(200) && !sl_service_yielded()) {
+                    rc = SL_EXIT_OK;             /* SIGTERM while waiting */
+                    goto out;
+                }
+                sl_service_resume();             /* a late loss while waiting: nothing ran */
+            }
+            sl_http_set_status(svc->http, NULL, NULL);
+        }
+        sl_service_resume();
+        sl_info("source \"%s\": this copy holds the lease (%s, assignment %d): reading",
+                cc->source_name, holder, sl_kafka_lease_epoch(lease));
+        rc = run_source(svc, cc);
+        if (!sl_service_yielded())
+            break;                       /* a real stop or an error */
+        sl_warn("source \"%s\": the lease was lost; this copy stopped reading and waits as a "
+                "standby", cc->source_name);
+    }
+out:
+    sl_kafka_lease_stop(lease);
+    sl_kvlist_free(&props);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static col_conf_t cc;
@@ -150,17 +245,6 @@ int main(int argc, char **argv)
                 col_source_types[cc.source_type]);
         return sl_service_finish(&svc, SL_EXIT_OK);
     }
-    switch (cc.source_type) {
-    case COL_SOURCE_MYSQL:
-        rc = col_mysql_run(&svc, &cc);
-        break;
-    case COL_SOURCE_POSTGRESQL:
-        rc = col_pg_run(&svc, &cc);
-        break;
-    default:
-        sl_error("source.type %d is not known", cc.source_type);
-        rc = SL_EXIT_USAGE;
-        break;
-    }
+    rc = cc.lease ? run_leased(&svc, &cc) : run_source(&svc, &cc);
     return sl_service_finish(&svc, rc);
 }

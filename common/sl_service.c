@@ -29,6 +29,26 @@ void sl_service_request_stop(void)
     stop_requested = -1;
 }
 
+#define SL_YIELD (-2)
+
+void sl_service_yield(void)
+{
+    sig_atomic_t none = 0;
+    __atomic_compare_exchange_n(&stop_requested, &none, SL_YIELD, 0, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+}
+
+int sl_service_yielded(void)
+{
+    return stop_requested == SL_YIELD;
+}
+
+void sl_service_resume(void)
+{
+    sig_atomic_t y = SL_YIELD;
+    __atomic_compare_exchange_n(&stop_requested, &y, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
 const volatile sig_atomic_t *sl_service_stop_flag(void)
 {
     return &stop_requested;

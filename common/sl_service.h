@@ -109,6 +109,13 @@ int sl_service_finish(sl_service_t *svc, int code);
 /* Stop requested (SIGINT/SIGTERM or sl_service_request_stop). */
 int  sl_service_stopping(void);
 void sl_service_request_stop(void);
+/* The current run stops as for a stop request, but the process goes on
+ * (a lease lost: back to standby). Thread-safe. sl_service_yielded() tells
+ * such a stop from a real one; sl_service_resume() clears it (a real stop
+ * requested meanwhile stays). */
+void sl_service_yield(void);
+int  sl_service_yielded(void);
+void sl_service_resume(void);
 /* The stop flag itself (non-zero once a stop is requested), for blocking
  * waits in other modules (sl_kafka_producer_conf_t.stop). */
 const volatile sig_atomic_t *sl_service_stop_flag(void);
