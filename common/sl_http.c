@@ -28,6 +28,7 @@ struct sl_http_s {
     int                healthy;
     char              *reason;
     char              *degraded;   /* guarded by lock too */
+    char              *status;     /* healthy with a status other than "ok" (standby) */
 };
 
 /* Splits listen into host (copied into host, "" = any) and port. */
@@ -131,8 +132,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         pthread_mutex_lock(&h->lock);
         int healthy = h->healthy;
         sl_buf_printf(&body, "{\"status\":\"%s\"",
-                      !healthy ? "unhealthy" : h->degraded ? "degraded" : "ok");
-        if (!healthy) {
+                      !healthy ? "unhealthy" : h->status ? h->status
+                      : h->degraded ? "degraded" : "ok");
+        if (!healthy || (h->status && h->reason)) {
             const char *reason = h->reason ? h->reason : "";
             sl_buf_puts(&body, ",\"reason\":");
             sl_buf_json_str(&body, reason, strlen(reason));
@@ -173,6 +175,7 @@ static void http_free(sl_http_t *h)
     free(h->task);
     free(h->reason);
     free(h->degraded);
+    free(h->status);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -281,7 +284,9 @@ void sl_http_set_health(sl_http_t *h, int healthy, const char *reason)
     char *copy = masked_dup(reason);
     pthread_mutex_lock(&h->lock);
     free(h->reason);
+    free(h->status);
     h->reason = copy;
+    h->status = NULL;
     h->healthy = healthy ? 1 : 0;
     pthread_mutex_unlock(&h->lock);
 }
@@ -294,6 +299,20 @@ void sl_http_set_degraded(sl_http_t *h, const char *detail)
     pthread_mutex_lock(&h->lock);
     free(h->degraded);
     h->degraded = copy;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void sl_http_set_status(sl_http_t *h, const char *status, const char *reason)
+{
+    if (!h)
+        return;
+    char *r = reason ? strdup(reason) : NULL, *st = status ? strdup(status) : NULL;
+    pthread_mutex_lock(&h->lock);
+    free(h->reason);
+    free(h->status);
+    h->reason = r;
+    h->status = st;
+    h->healthy = 1;
     pthread_mutex_unlock(&h->lock);
 }
 

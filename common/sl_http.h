@@ -41,6 +41,9 @@ void     sl_http_set_health(sl_http_t *h, int healthy, const char *reason);
  * masked; shown as "degraded" in /health, also beside an unhealthy reason).
  * NULL clears it. Thread-safe. */
 void     sl_http_set_degraded(sl_http_t *h, const char *detail);
+/* Healthy (200) with another status than "ok" and a reason, both copied:
+ * {"status":"standby","reason":"lease held by ..."}. Thread-safe. */
+void     sl_http_set_status(sl_http_t *h, const char *status, const char *reason);
 /* Stops the thread and frees h; NULL is fine. */
 void     sl_http_stop(sl_http_t *h);
 
