@@ -409,3 +409,84 @@ def test_it_applier_mysql_lease_lost_cannot_store_position(stack, bin_dir, test_
         mt.conn.cursor().execute(f"DROP DATABASE IF EXISTS `{db}`")
         mt.conn.close()
     assert [b for _, b in got] == final
+
+
+# --- permanent target errors: exit at once with the documented code ---------------------
+
+EXIT_DENIED = 3     # docs/applier.md, common/sl_service.h SL_EXIT_DENIED
+
+
+def run_until_exit(app, timeout=20):
+    t0 = time.monotonic()
+    app.start()
+    try:
+        app.proc.wait(timeout=timeout)
+    except Exception:
+        app.stop()
+        raise AssertionError(f"still running after {timeout}s (retrying a permanent error?)\n"
+                             + app.app_log())
+    return app.proc.returncode, time.monotonic() - t0
+
+
+def without(args, *keys):
+    """-X pairs of args minus those setting keys."""
+    pairs = [(args[i], args[i + 1]) for i in range(0, len(args), 2)]
+    return [x for k, v in pairs if v.split("=", 1)[0] not in keys for x in (k, v)]
+
+
+def denied_case(stack, bin_dir, unique_name, db, extra):
+    topic, task = unique_name("tp"), unique_name("task")
+    app = Applier(bin_dir, stack, task, topic, db, *extra, logfile=f"/tmp/{task}.log")
+    app.app_log = app.log
+    code, took = run_until_exit(app)
+    log = app.log()
+    errors = [l for l in log.splitlines() if " ERROR " in l]
+    warns = [l for l in log.splitlines() if " WARN " in l]
+    assert code == EXIT_DENIED, (code, log)
+    assert len(errors) == 1 and not warns, log
+    assert took < 15, took
+    return errors[0]
+
+
+def test_it_applier_pg_permanent_errors_exit(stack, bin_dir, unique_name, target_db):
+    db, conn = target_db
+    line = denied_case(stack, bin_dir, unique_name, db, ["-X", "target.password=wrong-pw"])
+    assert "password authentication failed" in line and "wrong-pw" not in line, line
+    line = denied_case(stack, bin_dir, unique_name, db + "_missing", [])
+    assert f'database "{db}_missing" does not exist' in line, line
+    # a user that may connect but not create the position tables
+    role = unique_name("lp")
+    cur = conn.cursor()
+    cur.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'lp-pw'")
+    try:
+        cur.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}")
+        line = denied_case(stack, bin_dir, unique_name, db,
+                           ["-X", f"target.user={role}", "-X", "target.password=lp-pw"])
+        assert "permission denied" in line, line
+    finally:
+        cur.execute(f"DROP OWNED BY {role}")
+        cur.execute(f"DROP ROLE {role}")
+
+
+def test_it_applier_mysql_permanent_errors_exit(stack, bin_dir, unique_name):
+    db = unique_name("ls")
+    base = MyTarget(stack, db)
+    try:
+        args = without(base.args(), "target.password")
+        line = denied_case(stack, bin_dir, unique_name, db,
+                           args + ["-X", "target.password=wrong-pw"])
+        assert "Access denied" in line and "wrong-pw" not in line, line
+        # a user without the privilege to create the missing target database
+        user = unique_name("lp")[:30]
+        cur = base.conn.cursor()
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'lp-pw'")
+        try:
+            args = without(base.args(), "target.password", "target.user")
+            line = denied_case(stack, bin_dir, unique_name, db,
+                               args + ["-X", f"target.user={user}", "-X",
+                                       "target.password=lp-pw"])
+            assert "Access denied" in line and db in line, line
+        finally:
+            cur.execute(f"DROP USER '{user}'@'%'")
+    finally:
+        base.conn.close()
