@@ -107,11 +107,11 @@ class Monitor(threading.Thread):
 class PgTarget:
     kind = "postgresql"
 
-    def __init__(self, stack, db, conn):
-        self.stack, self.db, self.conn = stack, db, conn
+    def __init__(self, stack, db, conn, extra=()):
+        self.stack, self.db, self.conn, self.extra = stack, db, conn, list(extra)
 
     def args(self):
-        return []
+        return self.extra
 
     def balances(self):
         cur = self.conn.cursor()
@@ -130,9 +130,13 @@ class PgTarget:
         cur.execute("SELECT column_name FROM information_schema.columns WHERE "
                     "table_name = 'kafkaoffset' AND column_name = 'epoch'")
         ep = "epoch" if cur.fetchone() else "-1"
-        cur.execute(f"SELECT kafka_offset, {ep} FROM kafkaoffset WHERE task = %s", (self.task,))
+        # worker_num > 1: the rows "<task>#i", the task stands at the lowest offset; the
+        # highest epoch is the last holder's that stored a position
+        cur.execute(f"SELECT min(kafka_offset), max({ep}) FROM kafkaoffset WHERE (task = %s OR "
+                    "left(task, length(%s) + 1) = %s || '#') AND sub_offset <> -2",
+                    (task, task, task))
         r = cur.fetchone()
-        return (r[0], r[1]) if r else (-1, -1)
+        return (r[0], r[1]) if r and r[0] is not None else (-1, -1)
 
 
 class MyTarget:
@@ -194,11 +198,14 @@ class MgTarget:
         return (d.get("kafka_offset", -1), d.get("epoch", -1)) if d else (-1, -1)
 
 
-@pytest.fixture(params=["postgresql", "mysql", "mongodb"])
+@pytest.fixture(params=["postgresql", "postgresql-workers4", "mysql", "mongodb"])
 def target(request, stack, unique_name):
-    if request.param == "postgresql":
+    if request.param.startswith("postgresql"):
         db, conn = request.getfixturevalue("target_db")
-        yield PgTarget(stack, db, conn)
+        t = PgTarget(stack, db, conn,
+                     ["-X", "worker_num=4"] if request.param.endswith("workers4") else [])
+        t.kind = request.param
+        yield t
         return
     db = unique_name("ls")
     if request.param == "mysql":
