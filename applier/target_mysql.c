@@ -415,28 +415,6 @@ static void my_close(my_target_t *t)
     free(t);
 }
 
-static void count_row(void *ctx, char **cols, unsigned long *lens)
-{
-    (void)lens;
-    *(long *)ctx = strtol(cols[0], NULL, 10);
-}
-
-/* A kafkaoffset table of a version before leases gets the epoch column
- * (looked up first: the ALTER would wait for the other workers' metadata
- * locks even when the column exists). */
-static sl_err_t my_add_epoch(my_target_t *t, char *errstr, size_t sz)
-{
-    static const char alter[] = "ALTER TABLE `kafkaoffset` ADD COLUMN IF NOT EXISTS "
-                                "`epoch` BIGINT NOT NULL DEFAULT 0";
-    long n = 0;
-    sl_err_t e = app_my_select(t->db, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE "
-                               "TABLE_SCHEMA=DATABASE() AND TABLE_NAME='kafkaoffset' AND "
-                               "COLUMN_NAME='epoch'", 0, NULL, 1, count_row, &n, errstr, sz);
-    if (!e && !n)
-        e = app_my_exec(t->db, alter, sizeof alter - 1, "adding kafkaoffset.epoch", errstr, sz);
-    return e;
-}
-
 static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
                         char *errstr, size_t sz)
 {
@@ -485,7 +463,7 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
     }
     if ((e = app_my_exec(t->db, ko, sizeof ko - 1, "create table kafkaoffset", errstr, sz)))
         goto err;
-    if ((e = my_add_epoch(t, errstr, sz)))
+    if ((e = app_my_add_epoch(t->db, errstr, sz)))
         goto err;
     if (mysql_commit(t->db) != 0) {
         e = app_my_err(t->db, "commit", errstr, sz);

@@ -119,6 +119,9 @@ void     app_my_lease_drop(app_lease_t *l);
 sl_err_t app_my_lease_fence(MYSQL *db, const char *task, int64_t epoch, char *errstr,
                             size_t sz);
 
+/* open(): a kafkaoffset table of a version before leases gets the epoch column. */
+sl_err_t app_my_add_epoch(MYSQL *db, char *errstr, size_t sz);
+
 /* --- statements (target_mysql.c) */
 
 /* Closes every cached prepared statement (after DDL). */

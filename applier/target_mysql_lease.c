@@ -7,7 +7,8 @@
  * holder, taken_at) in the target database; every position write reads
  * that row LOCK IN SHARE MODE in its own transaction (app_my_lease_fence),
  * so a copy that lost the lock without noticing stores nothing once
- * another copy has taken over. */
+ * another copy has taken over; app_my_add_epoch gives a kafkaoffset table
+ * of an earlier version its epoch column. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,4 +168,26 @@ sl_err_t app_my_lease_fence(MYSQL *db, const char *task, int64_t epoch, char *er
         return SL_ERR_FENCED;
     }
     return SL_OK;
+}
+
+static void count_row(void *ctx, char **cols, unsigned long *lens)
+{
+    (void)lens;
+    *(long *)ctx = strtol(cols[0], NULL, 10);
+}
+
+/* A kafkaoffset table of a version before leases gets the epoch column
+ * (looked up first: the ALTER would wait for the other workers' metadata
+ * locks even when the column exists). */
+sl_err_t app_my_add_epoch(MYSQL *db, char *errstr, size_t sz)
+{
+    static const char alter[] = "ALTER TABLE `kafkaoffset` ADD COLUMN IF NOT EXISTS "
+                                "`epoch` BIGINT NOT NULL DEFAULT 0";
+    long n = 0;
+    sl_err_t e = app_my_select(db, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE "
+                               "TABLE_SCHEMA=DATABASE() AND TABLE_NAME='kafkaoffset' AND "
+                               "COLUMN_NAME='epoch'", 0, NULL, 1, count_row, &n, errstr, sz);
+    if (!e && !n)
+        e = app_my_exec(db, alter, sizeof alter - 1, "adding kafkaoffset.epoch", errstr, sz);
+    return e;
 }

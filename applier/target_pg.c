@@ -762,54 +762,13 @@ static sl_err_t pg_rows(app_target_t *t, const app_table_map_t *map, const sl_re
     return SL_OK;
 }
 
-/* Upserts the kafkaoffset row, fenced by the lease (target.h): the row is
- * written only while shiftlog_lease holds this copy's epoch (read FOR SHARE:
- * a takeover's raise waits for this transaction, and this write waits for
- * a raise in flight) and the row's epoch is not higher. Nothing written:
- * SL_ERR_FENCED. */
-static sl_err_t store_position(app_target_t *t, const app_position_t *pos, char *errstr,
-                               size_t errstr_size)
-{
-    char part[16], ko[32], so[32], sp[160], ep[32];
-    snprintf(part, sizeof(part), "%" PRId32, pos->partition);
-    snprintf(ko, sizeof(ko), "%" PRId64, pos->kafka_offset);
-    snprintf(so, sizeof(so), "%" PRId64, pos->sub_offset);
-    snprintf(ep, sizeof(ep), "%" PRId64, t->epoch);
-    sl_pos_format(&pos->source, sp, sizeof(sp));
-    const char *p[8] = {t->task, pos->topic, part, ko, so, sp, ep, t->lease_task};
-    static const char upd[] =
-        " ON CONFLICT (task, topic, \"partition\") DO UPDATE SET "
-        "kafka_offset = EXCLUDED.kafka_offset, sub_offset = EXCLUDED.sub_offset, "
-        "source_position = EXCLUDED.source_position, updated_at = EXCLUDED.updated_at, "
-        "epoch = EXCLUDED.epoch WHERE kafkaoffset.epoch <= EXCLUDED.epoch";
-    char sql[1024];
-    if (t->epoch == 0)      /* no lease (tools, tests): unfenced */
-        snprintf(sql, sizeof(sql), "INSERT INTO kafkaoffset (task, topic, \"partition\", "
-                 "kafka_offset, sub_offset, source_position, updated_at, epoch) VALUES ($1, $2, "
-                 "$3, $4, $5, $6, now(), $7)%s", upd);
-    else
-        snprintf(sql, sizeof(sql), "INSERT INTO kafkaoffset (task, topic, \"partition\", "
-                 "kafka_offset, sub_offset, source_position, updated_at, epoch) SELECT $1, $2, "
-                 "$3::integer, $4::bigint, $5::bigint, $6, now(), $7::bigint FROM shiftlog_lease "
-                 "WHERE task = $8 AND epoch = $7::bigint FOR SHARE%s", upd);
-    PGresult *res = PQexecParams(t->conn, sql, t->epoch ? 8 : 7, NULL, p, NULL, NULL, 0);
-    int stored = PQresultStatus(res) == PGRES_COMMAND_OK && !strcmp(PQcmdTuples(res), "1");
-    sl_err_t err = app_pg_check(t, res, "storing the position in kafkaoffset", errstr,
-                                errstr_size);
-    if (err || stored)
-        return err;
-    snprintf(errstr, errstr_size, "postgresql: position write of task %s fenced: epoch %" PRId64
-             " is stale, another copy has taken the task's lease over", t->task, t->epoch);
-    return SL_ERR_FENCED;      /* the core rolls back and stands by */
-}
-
 static sl_err_t pg_commit(app_target_t *t, const app_position_t *pos, char *errstr,
                           size_t errstr_size)
 {
     sl_err_t err = flush_all(t, errstr, errstr_size);
     if (err)
         return err;
-    if ((err = store_position(t, pos, errstr, errstr_size)))
+    if ((err = app_pg_store_position(t, pos, errstr, errstr_size)))
         return err;
     if ((err = app_pg_exec(t, "COMMIT", "COMMIT", errstr, errstr_size)))
         return err;

@@ -112,6 +112,10 @@ sl_err_t app_pg_lease_take(app_lease_t **out, const app_target_conf_t *c, int64_
                            char *errstr, size_t errstr_size);
 sl_err_t app_pg_lease_check(app_lease_t *l, char *errstr, size_t errstr_size);
 void     app_pg_lease_drop(app_lease_t *l);
+/* commit(): the kafkaoffset row upserted, fenced by the lease (SL_ERR_FENCED:
+ * nothing written, another copy holds a newer epoch). */
+sl_err_t app_pg_store_position(app_target_t *t, const app_position_t *pos, char *errstr,
+                               size_t errstr_size);
 
 void     app_pg_one_line(char *s);
 /* SL_OK, or the error classified (connection loss and SQLSTATE 08/40/53/57:
