@@ -69,7 +69,7 @@ int app_leaser_acquire(app_leaser_t *l)
 {
     char errstr[1024], reason[1200];
     int64_t t0 = sl_service_now_ms(), backoff = 200;
-    int said = 0;
+    int said = 0, warned = 0;
     if (l->lease)
         return 0;
     for (;;) {
@@ -106,7 +106,8 @@ int app_leaser_acquire(app_leaser_t *l)
         } else {
             snprintf(reason, sizeof(reason), "target unavailable, retrying: %s", errstr);
             l->state(l->arg, "target_down", reason);
-            sl_warn("%s (next try in %" PRId64 " ms)", reason, backoff);
+            if (!warned++ || backoff >= l->c->retry_max_ms)   /* as connect_target */
+                sl_warn("%s (next try in %" PRId64 " ms)", reason, backoff);
             wait = backoff;
             backoff = backoff * 2 > l->c->retry_max_ms ? l->c->retry_max_ms : backoff * 2;
         }
