@@ -276,7 +276,7 @@ app_leaser_t *app_leaser_new(const app_target_ops_t *ops, app_target_conf_t *tco
                              void *arg);
 void          app_leaser_destroy(app_leaser_t *l);
 /* Returns once this copy holds the task's lease (tconf->epoch set): at
- * once when it still does, else after waiting as a hot standby, trying
+ * once when it still does (checked), else after waiting as a hot standby, trying
  * again every lease.retry.ms. 0: held; -1: stopping; SL_EXIT_DENIED: the
  * target refused for good (logged). */
 int           app_leaser_acquire(app_leaser_t *l);

@@ -70,8 +70,16 @@ int app_leaser_acquire(app_leaser_t *l)
     char errstr[1024], reason[1200];
     int64_t t0 = sl_service_now_ms(), backoff = 200;
     int said = 0, warned = 0;
-    if (l->lease)
-        return 0;
+    if (l->lease) {
+        /* a restart (the target went away, a rejected group): the lease's own
+         * connection may have gone with it, and its lock with it */
+        sl_err_t err = l->ops->lease_check(l->lease, errstr, sizeof(errstr));
+        if (!err)
+            return 0;
+        sl_warn("lease of task %s: %s; taking it again", l->c->task_name, errstr);
+        sl_metric_inc(l->m_lost);
+        give_up(l);
+    }
     for (;;) {
         if (sl_service_stopping())
             return -1;

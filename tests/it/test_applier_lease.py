@@ -497,3 +497,40 @@ def test_it_applier_mysql_permanent_errors_exit(stack, bin_dir, unique_name):
             cur.execute(f"DROP USER '{user}'@'%'")
     finally:
         base.conn.close()
+
+
+def test_it_applier_pg_all_connections_killed_takes_lease_again(stack, bin_dir, test_bin_dir,
+                                                                  unique_name, target_db):
+    """A lone copy whose every target connection is killed on the server side (as at a server
+    restart) takes its lease again (a new epoch) before it applies again, and finishes."""
+    db, conn = target_db
+    topic, task = unique_name("tp"), unique_name("task")
+    head, txns, final, ledger, rows = bank_workload(10_000, 21)
+    last = msgs(head + [l for t in txns for l in t]) - 1
+    # no periodic lease check: the reconnect alone must find the lease gone
+    a = Copy(bin_dir, stack, task, topic, db, ["-X", "write_batch=50", "-X", "lease.ttl.ms=30m",
+                                               "-X", "lease.retry.ms=200"], "a")
+    feeder = Feeder(test_bin_dir, stack, topic, head, txns, seconds=15)
+    feeder.start()
+    pt = PgTarget(stack, db, conn)
+    try:
+        wait_topic(stack, topic)
+        a.start()
+        wait_until(lambda: pt.position(task)[0] >= 0, 60, "a first stored position", [a])
+        ep0 = pt.position(task)[1]
+        cur = conn.cursor()
+        cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                    "application_name IN (%s, %s)",
+                    (f"shiftlog-lease/{task}", f"shiftlog-applier/{task}"))
+        assert cur.fetchone()[0] == 2
+        wait_until(lambda: pt.position(task)[1] > ep0, 30, "a position stored with a new epoch",
+                   [a])
+        feeder.join(timeout=180)
+        wait_until(lambda: pt.position(task)[0] >= last, 120, f"offset {last}", [a])
+        assert a.state() == "running"
+    finally:
+        a.app.stop()
+        if feeder.proc.poll() is None:
+            feeder.proc.kill()
+    assert "taken (epoch 2)" in a.app.log(), a.app.log()
+    assert [b for _, b in pt.balances()] == final
