@@ -778,11 +778,14 @@ static sl_err_t op_my_check_name(app_target_t *at, const char *schema, const cha
                                  char *errstr, size_t sz)
 {
     my_target_t *t = T_(at);
-    if (strcasecmp(table, "kafkaoffset") || strcasecmp(schema, t->database))
+    if ((strcasecmp(table, "kafkaoffset") && strcasecmp(table, "shiftlog_lease")) ||
+        strcasecmp(schema, t->database))
         return SL_OK;
-    snprintf(errstr, sz, "mysql target: `%s`.`kafkaoffset` is this target's position table, "
-             "where the tasks store their positions: a replicated table cannot be written "
-             "there; map it to another name with map.tables", schema);
+    int pos = !strcasecmp(table, "kafkaoffset");
+    snprintf(errstr, sz, "mysql target: `%s`.`%s` is this target's %s table, where the tasks "
+             "store their %s: a replicated table cannot be written there; map it to another "
+             "name with map.tables", schema, table, pos ? "position" : "lease",
+             pos ? "positions" : "leases");
     return SL_ERR_UNSUPPORTED;
 }
 #undef T_

@@ -169,12 +169,15 @@ static sl_err_t position_schema(app_target_t *t, char *errstr, size_t errstr_siz
 sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *table,
                            char *errstr, size_t errstr_size)
 {
-    if (strcmp(table, "kafkaoffset") || strcmp(schema, t->pos_schema))
+    /* shiftlog_lease (target_pg_lease.c) is created beside kafkaoffset */
+    if ((strcmp(table, "kafkaoffset") && strcmp(table, "shiftlog_lease")) ||
+        strcmp(schema, t->pos_schema))
         return SL_OK;
     snprintf(errstr, errstr_size,
-             "postgresql target: \"%s\".\"kafkaoffset\" is this target's position table, "
-             "where the tasks store their positions: a replicated table cannot be written "
-             "there; map it to another name with map.tables", schema);
+             "postgresql target: \"%s\".\"%s\" is this target's %s table, where the tasks "
+             "store their %s: a replicated table cannot be written there; map it to another "
+             "name with map.tables", schema, table, *table == 'k' ? "position" : "lease",
+             *table == 'k' ? "positions" : "leases");
     return SL_ERR_UNSUPPORTED;
 }
 

@@ -534,3 +534,19 @@ def test_it_applier_pg_all_connections_killed_takes_lease_again(stack, bin_dir, 
             feeder.proc.kill()
     assert "taken (epoch 2)" in a.app.log(), a.app.log()
     assert [b for _, b in pt.balances()] == final
+
+
+def test_it_applier_lease_table_refused_as_a_target(stack, bin_dir, unique_name, target_db):
+    """A replicated table mapped onto the lease table (beside kafkaoffset) is refused at start,
+    as the position table is."""
+    db, conn = target_db
+    topic, task = unique_name("tp"), unique_name("task")
+    app = Applier(bin_dir, stack, task, topic, db, "-X",
+                  "map.tables=s.shiftlog_lease=public.shiftlog_lease",
+                  logfile=f"/tmp/{task}.log").start()
+    try:
+        app.proc.wait(timeout=60)
+    finally:
+        app.stop()
+    assert app.proc.returncode not in (0, None), app.log()
+    assert re.search(r"shiftlog_lease.* lease table", app.log()), app.log()
