@@ -64,6 +64,8 @@ typedef struct app_conf_s {
     int64_t           auto_recovery_count;
     int64_t           suspend_ms;
     int64_t           retry_max_ms;
+    int64_t           lease_ttl_ms;
+    int64_t           lease_retry_ms;
     const char       *dlq_topic;
     const char       *kafka_bootstrap;
     const char       *kafka_group_id;
@@ -152,6 +154,7 @@ typedef enum app_txn_rc_e {
     APP_TXN_TARGET_DOWN, /* connection lost or transient: reconnect, rewind, retry */
     APP_TXN_REJECTED,    /* the target refused a row or DDL (errstr says which) */
     APP_TXN_TABLE_STOPPED, /* the record's table is stopped: dead-letter this message */
+    APP_TXN_FENCED,      /* another copy took the task's lease over: stand by */
     APP_TXN_FATAL
 } app_txn_rc_t;
 
@@ -255,6 +258,33 @@ int64_t  app_logsrc_readable_offset(const app_logsrc_t *s);
  * or NULL. */
 const char *app_logsrc_stopped_table(const app_logsrc_t *s);
 uint64_t app_logsrc_docs(const app_logsrc_t *s);
+
+/* ------------------------------------------- one active copy (lease.c) */
+
+typedef struct app_leaser_s app_leaser_t;
+
+/* Called on every change of the task's state: "standby" while another copy
+ * holds the lease (reason names it), "target_down" while the target cannot
+ * be reached for the lease. */
+typedef void (app_state_fn)(void *arg, const char *state, const char *reason);
+
+/* ops: the plain target (leases are per task, not per worker); tconf is
+ * borrowed and gets the epoch; state(arg, ...) reports standby. The caller
+ * owns the result (app_leaser_destroy); NULL: no memory. */
+app_leaser_t *app_leaser_new(const app_target_ops_t *ops, app_target_conf_t *tconf,
+                             const app_conf_t *c, sl_metrics_t *mx, app_state_fn *state,
+                             void *arg);
+void          app_leaser_destroy(app_leaser_t *l);
+/* Returns once this copy holds the task's lease (tconf->epoch set): at
+ * once when it still does (checked), else after waiting as a hot standby, trying
+ * again every lease.retry.ms. 0: held; -1: stopping; SL_EXIT_DENIED: the
+ * target refused for good (logged). */
+int           app_leaser_acquire(app_leaser_t *l);
+/* The periodic check (every lease.ttl.ms / 3; MongoDB: the renewal):
+ * 0 held, -1 lost (logged; the caller stops applying and acquires again). */
+int           app_leaser_keep(app_leaser_t *l);
+/* The target fenced a write (errstr says which): the lease is given up. */
+void          app_leaser_fenced(app_leaser_t *l, const char *errstr);
 
 /* ------------------------------------------------------------ the loop */
 

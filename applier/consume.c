@@ -67,7 +67,9 @@ typedef struct run_s {
     int64_t  group_commit_ms;
 
     sl_metric_t *m_state_running, *m_state_suspended, *m_state_down, *m_state_topic, *m_dlq,
-                *m_errors, *m_records;
+                *m_errors, *m_records, *m_state_standby;
+    app_leaser_t *lease;       /* one active copy per task (lease.c) */
+    int          exit_code;    /* a cause that sets its own exit code (SL_EXIT_DENIED) */
 } run_t;
 
 static const app_target_ops_t *pick_target(int type)
@@ -85,7 +87,23 @@ static void set_state(run_t *r, const char *state, const char *reason)
     sl_metric_set(r->m_state_suspended, !strcmp(state, "suspended"));
     sl_metric_set(r->m_state_down, !strcmp(state, "target_down"));
     sl_metric_set(r->m_state_topic, !strcmp(state, "waiting_topic"));
-    sl_http_set_health(r->svc->http, reason == NULL, reason);
+    sl_metric_set(r->m_state_standby, !strcmp(state, "standby"));
+    if (!strcmp(state, "standby"))      /* healthy, not active: 200 with the holder */
+        sl_http_set_status(r->svc->http, "standby", reason);
+    else
+        sl_http_set_health(r->svc->http, reason == NULL, reason);
+}
+
+static void lease_state(void *arg, const char *state, const char *reason)
+{
+    set_state(arg, state, reason);
+}
+
+/* The exit code of a task that stops: its own cause's, else 0 when asked to
+ * stop, else 1. */
+static int stop_code(const run_t *r)
+{
+    return r->exit_code ? r->exit_code : sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
 }
 
 static sl_err_t check_target_name(void *ctx, const char *schema, const char *table,
@@ -124,6 +142,11 @@ static int connect_target(run_t *r)
             set_state(r, "running", NULL);
             app_txn_set_target(r->txn, r->target);
             return 0;
+        }
+        if (err == SL_ERR_DENIED) {
+            sl_error("%s", errstr);
+            r->exit_code = SL_EXIT_DENIED;
+            return -1;
         }
         snprintf(reason, sizeof(reason), "target unavailable, retrying: %s", errstr);
         set_state(r, "target_down", reason);
@@ -279,6 +302,12 @@ static int restart_from_target(run_t *r, int64_t commit_at)
     char errstr[1024];
     for (;;) {
         close_target(r);
+        /* nothing is applied without the task's lease (hot standby until then) */
+        int lrc = app_leaser_acquire(r->lease);
+        if (lrc) {
+            r->exit_code = lrc > 0 ? lrc : 0;
+            return -1;
+        }
         if (connect_target(r))
             return -1;
         app_position_t pos;
@@ -544,6 +573,9 @@ static int feed_one(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp)
         return restart_from_target(r, -1);
     case APP_TXN_TABLE_STOPPED:
         return to_dlq(r, m, pos_text(r->rec, pos, sizeof(pos)), errstr);
+    case APP_TXN_FENCED:
+        app_leaser_fenced(r->lease, errstr);
+        return restart_from_target(r, -1);
     case APP_TXN_FATAL:
         sl_error("offset %" PRId64 " (%s): %s", m->offset, pos_text(r->rec, pos, sizeof(pos)),
                  errstr);
@@ -594,6 +626,10 @@ static int commit_failed(run_t *r, app_txn_rc_t rc, const char *errstr)
     if (rc == APP_TXN_FATAL) {
         sl_error("target %s: %s", r->ops->name, errstr);
         return -1;
+    }
+    if (rc == APP_TXN_FENCED) {
+        app_leaser_fenced(r->lease, errstr);
+        return restart_from_target(r, -1);
     }
     if (rc == APP_TXN_REJECTED) {
         int64_t upto = app_txn_group_end(r->txn);
@@ -739,6 +775,8 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
                                       (const char *[]){"state", "target_down", NULL});
     r.m_state_topic = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
                                        (const char *[]){"state", "waiting_topic", NULL});
+    r.m_state_standby = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
+                                         (const char *[]){"state", "standby", NULL});
     r.m_dlq = sl_metrics_counter(mx, "shiftlog_applier_dlq_total",
                                  "Messages sent to the dead-letter topic.", NULL);
     r.m_errors = sl_metrics_counter(mx, "shiftlog_applier_errors_total",
@@ -746,7 +784,14 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
                                     NULL);
     r.m_records = sl_metrics_counter(mx, "shiftlog_applier_records_total",
                                      "Kafka messages read from the source topic.", NULL);
-    set_state(&r, "running", NULL);
+    set_state(&r, "standby", "starting: the task's lease is not taken yet");
+    r.tconf.lease_task = c->task_name;
+    r.tconf.lease_ttl_ms = c->lease_ttl_ms;
+    if (!(r.lease = app_leaser_new(pick_target(c->target_type), &r.tconf, c, mx, lease_state,
+                                   &r))) {
+        sl_error("out of memory");
+        return SL_EXIT_FAILURE;
+    }
 
     if (c->dlq_topic && *c->dlq_topic)
         snprintf(r.dlq_topic, sizeof(r.dlq_topic), "%s", c->dlq_topic);
@@ -803,18 +848,27 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         goto out;
     }
     if (restart_from_target(&r, -1)) {
-        code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+        code = stop_code(&r);
         goto out;
     }
 
     for (;;) {
+        if (app_leaser_keep(r.lease)) {
+            /* lost: roll back what is open, stand by, and go on from the stored
+             * position once this copy holds the lease again */
+            if (restart_from_target(&r, -1)) {
+                code = stop_code(&r);
+                break;
+            }
+            continue;
+        }
         if (r.on_log) {
             if (sl_service_stopping()) {
                 code = SL_EXIT_OK;
                 break;
             }
             if (log_step(&r)) {
-                code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+                code = stop_code(&r);
                 break;
             }
             continue;
@@ -832,7 +886,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
                 commit_group_offset(&r);
             else {
                 if (commit_failed(&r, rc, errstr)) {
-                    code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+                    code = stop_code(&r);
                     break;
                 }
                 continue;
@@ -852,7 +906,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
             sl_warn("kafka consumer: %s", errstr);
         if (err == SL_OK && !m.eof) {
             if (handle(&r, &m)) {
-                code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+                code = stop_code(&r);
                 break;
             }
             if (app_txn_next_deadline_ms(r.txn) != 0)
@@ -864,7 +918,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
             continue;
         }
         if (commit_failed(&r, rc, errstr)) {
-            code = sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+            code = stop_code(&r);
             break;
         }
     }
@@ -880,5 +934,6 @@ out:
     sl_record_destroy(r.rec);
     sl_avro_codec_destroy(r.codec);
     app_mapping_destroy(r.mapping);
+    app_leaser_destroy(r.lease);
     return code;
 }

@@ -132,6 +132,13 @@ static const sl_conf_entry_t app_conf_table[] = {
                      "Longest wait between two reconnection attempts while the target is "
                      "down, or between two looks for a source topic that does not exist yet "
                      "(the wait doubles from 200 ms)."),
+    SL_CONF_DURATION("lease.ttl.ms", app_conf_t, lease_ttl_ms, "10s", 300, 86400000, 0,
+                     "The task's lease (one active copy per task, docs/applier.md): the holder "
+                     "checks it every lease.ttl.ms / 3; MongoDB targets: a lease document not "
+                     "renewed for this long expires and a standby takes over."),
+    SL_CONF_DURATION("lease.retry.ms", app_conf_t, lease_retry_ms, "1000", 10, 3600000, 0,
+                     "A standby copy (another copy holds the task's lease) tries to take it "
+                     "this often."),
     SL_CONF_STRING("dlq.topic", app_conf_t, dlq_topic, NULL, 0,
                    "Dead-letter topic; empty = <source.topic>.dlq."),
     SL_SERVICE_CONF_KAFKA_BOOTSTRAP(app_conf_t, kafka_bootstrap),

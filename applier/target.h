@@ -17,6 +17,15 @@
  *     stores the position document after the data writes are acknowledged.
  *     Guard cheaply: only positions at or before the stored position need the
  *     guard (the replay window); past it plain upserts by _id are safe.
+ * One active copy per task (DESIGN invariant 8): before anything is applied
+ * the core takes the task's lease in the target (lease_take: PostgreSQL a
+ * session advisory lock, MariaDB GET_LOCK, MongoDB a lease document with an
+ * expiry), each takeover raising the task's epoch in the lease row /
+ * document. open() gets that epoch (conf->epoch) and every position write
+ * of commit() is fenced by it: it stores nothing when the lease row holds
+ * another epoch or the position row a higher one, and answers
+ * SL_ERR_FENCED (rolled back); the core then stops applying and stands by.
+ * epoch 0 (tools and tests that drive a target without the core): no fence.
  * A target never holds a whole source transaction in memory: rows() is
  * called with bounded batches and writes (or buffers up to write_batch)
  * as it goes. */
@@ -66,6 +75,7 @@ typedef struct app_table_map_s {
 } app_table_map_t;
 
 typedef struct app_target_s app_target_t;
+typedef struct app_lease_s app_lease_t;
 
 /* ddl.apply: what a SCHEMA record may do to the target (create_tables
  * still decides whether a missing table is created).
@@ -89,6 +99,10 @@ typedef struct app_target_s app_target_t;
 /* Connection settings common to every target. */
 typedef struct app_target_conf_s {
     const char *task;            /* task.name: the kafkaoffset row's key */
+    const char *lease_task;      /* the task whose lease fences the writes (task.name, also
+                                    for the workers' rows "<task>#i"); NULL = task */
+    int64_t     epoch;           /* the lease's epoch this copy holds; 0 = not fenced */
+    int64_t     lease_ttl_ms;    /* MongoDB: how long a lease document lives unrenewed */
     const char *host;
     int         port;
     const char *user;
@@ -152,6 +166,21 @@ typedef struct app_target_ops_s {
 
     /* Drops everything since begin (FINISH, error). */
     sl_err_t (*rollback)(app_target_t *t, char *errstr, size_t errstr_size);
+
+    /* The task's lease (conf->lease_task or task), on a connection of its
+     * own that lives as long as the lease. SL_OK: taken, *epoch = the new
+     * epoch (one more than the last holder's); SL_ERR_STATE: another copy
+     * holds it (errstr names the holder); SL_ERR_DENIED: the server refused
+     * for good (authentication, database, privilege); other errors: the
+     * target is unreachable (retry). The caller owns *out (lease_drop). */
+    sl_err_t (*lease_take)(app_lease_t **out, const app_target_conf_t *conf, int64_t *epoch,
+                           char *errstr, size_t errstr_size);
+    /* Still held? (MongoDB: renews the expiry.) SL_OK; SL_ERR_FENCED: lost
+     * (its connection closed, or another copy holds a newer epoch);
+     * other errors: could not tell (the target is unreachable). */
+    sl_err_t (*lease_check)(app_lease_t *l, char *errstr, size_t errstr_size);
+    /* Gives the lease up (NULL is fine). */
+    void     (*lease_drop)(app_lease_t *l);
 
     /* Optional (NULL for the plain targets; app_target_par has them). */
     /* rows() that takes the record: *recp is the target's now and is

@@ -281,6 +281,7 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
     if (!t)
         return SL_ERR_NOMEM;
     t->task = strdup(conf->task ? conf->task : "");
+    t->epoch = conf->epoch;
     t->database = strdup(conf->database && *conf->database ? conf->database : "shiftlog");
     t->batch_max = conf->write_batch > 0 ? (uint32_t)conf->write_batch : 1000;
     t->ddl_apply = conf->ddl_apply;
@@ -339,6 +340,13 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
     for (int attempt = 0; attempt < 3 && !ok; attempt++)
         ok = mongoc_client_command_simple(t->client, "admin", ping, NULL, NULL, &err);
     bson_destroy(ping);
+    if (!ok && (err.code == 18 || (err.domain == MONGOC_ERROR_CLIENT &&
+                                   err.code == MONGOC_ERROR_CLIENT_AUTHENTICATE))) {
+        snprintf(errstr, sz, "mongodb target %s: authentication failed: %s (refused by the "
+                 "server: check target.user and target.password)", host, err.message);
+        e = SL_ERR_DENIED;
+        goto err;
+    }
     if (!ok) {
         snprintf(errstr, sz, "mongodb target %s: cannot reach the server: %s", host, err.message);
         e = SL_ERR_DB;
@@ -764,13 +772,24 @@ static sl_err_t mg_commit(mg_target_t *t, const app_position_t *pos, char *errst
         sl_pos_format(&pos->source, ptext, sizeof ptext);
         app_pos_key(&pos->source, pk);
         bson_t *sel = ko_id(t);
+        /* fenced by the lease (target.h): a document holding a higher epoch
+         * does not match, and the upsert then fails on its _id (E11000) */
+        if (t->epoch)
+            BCON_APPEND(sel, "epoch", "{", "$not", "{", "$gt", BCON_INT64(t->epoch), "}", "}");
         bson_t *upd = BCON_NEW("$set", "{", "kafka_offset", BCON_INT64(pos->kafka_offset),
                                "sub_offset", BCON_INT64(pos->sub_offset),
                                "source_position", BCON_UTF8(ptext), "_pos", BCON_UTF8(pk),
-                               "updated_at", BCON_DATE_TIME((int64_t)time(NULL) * 1000), "}");
+                               "updated_at", BCON_DATE_TIME((int64_t)time(NULL) * 1000),
+                               "epoch", BCON_INT64(t->epoch), "}");
         bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
         bool ok = mongoc_collection_update_one(t->ko, sel, upd, opts, NULL, &err);
         bson_destroy(sel); bson_destroy(upd); bson_destroy(opts);
+        if (!ok && t->epoch && err.code == 11000) {
+            snprintf(errstr, sz, "mongodb target: position write of task \"%s\" fenced: epoch %"
+                     PRId64 " is stale, another copy has taken the task's lease over", t->task,
+                     t->epoch);
+            return SL_ERR_FENCED;
+        }
         if (!ok) {
             snprintf(errstr, sz, "mongodb target: storing the position of task \"%s\": %s",
                      t->task, err.message);
@@ -827,6 +846,9 @@ const app_target_ops_t app_target_mongo = {
     .open = op_mg_open,
     .close = op_mg_close,
     .load_position = op_mg_load_position,
+    .lease_take = app_mg_lease_take,
+    .lease_check = app_mg_lease_check,
+    .lease_drop = app_mg_lease_drop,
     .begin = op_mg_begin,
     .schema = op_mg_schema,
     .rows = op_mg_rows,

@@ -33,6 +33,7 @@ struct mg_target_s {
     mongoc_client_t     *client;
     mongoc_collection_t *ko;          /* the position collection */
     char     *task, *database;
+    int64_t   epoch;                      /* the lease epoch held; 0 = no fence */
     uint32_t  batch_max;
     int       ddl_apply;                  /* APP_DDL_* */
     int       on_unconvertible;           /* APP_UNCONV_* */
@@ -52,6 +53,12 @@ struct mg_target_s {
     char       pmax[APP_POS_KEY_LEN + 1];
     uint64_t   skipped;                   /* guarded ops skipped (newer document there) */
 };
+
+/* target_mongo_lease.c: the lease ops of target.h */
+sl_err_t    app_mg_lease_take(app_lease_t **out, const app_target_conf_t *c, int64_t *epoch,
+                              char *errstr, size_t sz);
+sl_err_t    app_mg_lease_check(app_lease_t *l, char *errstr, size_t sz);
+void        app_mg_lease_drop(app_lease_t *l);
 
 /* target_mongo_doc.c */
 /* Appends v under key (klen bytes, -1 = strlen). us / dec collect the

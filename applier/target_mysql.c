@@ -408,7 +408,7 @@ static void my_close(my_target_t *t)
         free(tb);
     }
     free(t->task); free(t->host); free(t->user); free(t->password);
-    free(t->database); free(t->tls_ca);
+    free(t->database); free(t->tls_ca); free(t->lease_task);
     free(t->mask); free(t->pcls); free(t->params); free(t->bind);
     sl_buf_free(&t->sql); sl_buf_free(&t->data); sl_buf_free(&t->tmp);
     sl_buf_free(&t->keytext); sl_buf_free(&t->scratch);
@@ -424,6 +424,7 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
         "`kafka_offset` BIGINT NOT NULL, `sub_offset` BIGINT NOT NULL, "
         "`source_position` VARCHAR(255) NOT NULL, "
         "`updated_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), "
+        "`epoch` BIGINT NOT NULL DEFAULT 0, "
         "PRIMARY KEY (`task`, `topic`, `partition`)) "
         "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
     sl_err_t e;
@@ -437,6 +438,8 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
     t->password = app_my_strdup(conf->password);
     t->database = app_my_strdup(conf->database && *conf->database ? conf->database : "shiftlog");
     t->tls_ca = app_my_strdup(conf->tls_ca);
+    t->lease_task = app_my_strdup(conf->lease_task ? conf->lease_task : conf->task);
+    t->epoch = conf->epoch;
     t->port = conf->port > 0 ? conf->port : 3306;
     t->tls_mode = conf->tls_mode;
     t->create_tables = conf->create_tables;
@@ -444,7 +447,7 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
     t->on_unconvertible = conf->on_unconvertible;
     t->parallel = conf->workers > 1;
     t->batch_max = conf->write_batch > 0 ? (uint32_t)conf->write_batch : 1000;
-    if (!t->task || !t->host || !t->database) {
+    if (!t->task || !t->host || !t->database || !t->lease_task) {
         e = SL_ERR_NOMEM;
         goto err;
     }
@@ -459,6 +462,8 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
         goto err;
     }
     if ((e = app_my_exec(t->db, ko, sizeof ko - 1, "create table kafkaoffset", errstr, sz)))
+        goto err;
+    if ((e = app_my_add_epoch(t->db, errstr, sz)))
         goto err;
     if (mysql_commit(t->db) != 0) {
         e = app_my_err(t->db, "commit", errstr, sz);
@@ -684,9 +689,14 @@ static sl_err_t my_commit(my_target_t *t, const app_position_t *pos, char *errst
 {
     static const char up[] =
         "INSERT INTO `kafkaoffset` (`task`,`topic`,`partition`,`kafka_offset`,`sub_offset`,"
-        "`source_position`,`updated_at`) VALUES (?,?,?,?,?,?,NOW(6)) ON DUPLICATE KEY UPDATE "
-        "`kafka_offset`=VALUES(`kafka_offset`),`sub_offset`=VALUES(`sub_offset`),"
-        "`source_position`=VALUES(`source_position`),`updated_at`=VALUES(`updated_at`)";
+        "`source_position`,`updated_at`,`epoch`) VALUES (?,?,?,?,?,?,NOW(6),?) "
+        "ON DUPLICATE KEY UPDATE "
+        "`kafka_offset`=IF(`epoch`<=VALUES(`epoch`),VALUES(`kafka_offset`),`kafka_offset`),"
+        "`sub_offset`=IF(`epoch`<=VALUES(`epoch`),VALUES(`sub_offset`),`sub_offset`),"
+        "`source_position`=IF(`epoch`<=VALUES(`epoch`),VALUES(`source_position`),"
+        "`source_position`),"
+        "`updated_at`=IF(`epoch`<=VALUES(`epoch`),VALUES(`updated_at`),`updated_at`),"
+        "`epoch`=GREATEST(`epoch`,VALUES(`epoch`))";
     sl_err_t e;
     char ptext[256];
     if (!t->in_txn) {
@@ -695,15 +705,20 @@ static sl_err_t my_commit(my_target_t *t, const app_position_t *pos, char *errst
     }
     if ((e = my_flush(t, errstr, sz)))
         return e;
+    /* fenced by the lease (target.h): the lease row read in share mode
+     * holds this copy's epoch (a takeover's raise waits for this
+     * transaction), and the row's epoch is not higher (the IFs above) */
+    if (pos && t->epoch && (e = app_my_lease_fence(t->db, t->lease_task, t->epoch, errstr, sz)))
+        return e;
     if (pos) {
         MYSQL_STMT *st = my_stmt_get(t, up, sizeof up - 1, errstr, sz);
         if (!st)
             return SL_ERR_DB;
         sl_pos_format(&pos->source, ptext, sizeof ptext);
-        MYSQL_BIND b[6];
+        MYSQL_BIND b[7];
         unsigned long l[3] = {strlen(t->task), strlen(pos->topic), strlen(ptext)};
         int32_t part = pos->partition;
-        int64_t ko = pos->kafka_offset, so = pos->sub_offset;
+        int64_t ko = pos->kafka_offset, so = pos->sub_offset, ep = t->epoch;
         unsigned int zero = 0;
         memset(b, 0, sizeof b);
         b[0].buffer_type = MYSQL_TYPE_STRING; b[0].buffer = t->task; b[0].length = &l[0];
@@ -712,6 +727,7 @@ static sl_err_t my_commit(my_target_t *t, const app_position_t *pos, char *errst
         b[3].buffer_type = MYSQL_TYPE_LONGLONG; b[3].buffer = &ko;
         b[4].buffer_type = MYSQL_TYPE_LONGLONG; b[4].buffer = &so;
         b[5].buffer_type = MYSQL_TYPE_STRING; b[5].buffer = ptext; b[5].length = &l[2];
+        b[6].buffer_type = MYSQL_TYPE_LONGLONG; b[6].buffer = &ep;
         if (mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &zero) != 0 ||
             mysql_stmt_bind_param(st, b) != 0 || mysql_stmt_execute(st) != 0) {
             snprintf(errstr, sz, "mysql target: storing the position of task \"%s\": %s",
@@ -762,11 +778,14 @@ static sl_err_t op_my_check_name(app_target_t *at, const char *schema, const cha
                                  char *errstr, size_t sz)
 {
     my_target_t *t = T_(at);
-    if (strcasecmp(table, "kafkaoffset") || strcasecmp(schema, t->database))
+    if ((strcasecmp(table, "kafkaoffset") && strcasecmp(table, "shiftlog_lease")) ||
+        strcasecmp(schema, t->database))
         return SL_OK;
-    snprintf(errstr, sz, "mysql target: `%s`.`kafkaoffset` is this target's position table, "
-             "where the tasks store their positions: a replicated table cannot be written "
-             "there; map it to another name with map.tables", schema);
+    int pos = !strcasecmp(table, "kafkaoffset");
+    snprintf(errstr, sz, "mysql target: `%s`.`%s` is this target's %s table, where the tasks "
+             "store their %s: a replicated table cannot be written there; map it to another "
+             "name with map.tables", schema, table, pos ? "position" : "lease",
+             pos ? "positions" : "leases");
     return SL_ERR_UNSUPPORTED;
 }
 #undef T_
@@ -776,6 +795,9 @@ const app_target_ops_t app_target_mysql = {
     .open = op_my_open,
     .close = op_my_close,
     .load_position = op_my_load_position,
+    .lease_take = app_my_lease_take,
+    .lease_check = app_my_lease_check,
+    .lease_drop = app_my_lease_drop,
     .begin = op_my_begin,
     .schema = op_my_schema,
     .rows = op_my_rows,

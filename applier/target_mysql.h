@@ -44,6 +44,8 @@ typedef struct my_target_s my_target_t;
 struct my_target_s {
     MYSQL   *db, *ddl;
     char    *task, *host, *user, *password, *database, *tls_ca;
+    char    *lease_task;      /* whose lease fences the position writes */
+    int64_t  epoch;           /* the lease epoch held; 0 = no fence */
     int      port, tls_mode, create_tables;
     int      ddl_apply;               /* APP_DDL_* */
     int      on_unconvertible;        /* APP_UNCONV_* */
@@ -78,7 +80,9 @@ sl_err_t app_my_err(MYSQL *db, const char *what, char *errstr, size_t sz);
 /* Runs one statement that returns no rows; SL_ERR_DB names `what`. */
 sl_err_t app_my_exec(MYSQL *db, const char *sql, size_t len, const char *what,
                      char *errstr, size_t sz);
-/* Connects with the target's settings and session (autocommit on or off). */
+/* Connects with the target's settings and session (autocommit on or off).
+ * SL_ERR_DENIED: the server refused for good (access denied, no such
+ * database): not retried. */
 sl_err_t app_my_connect(my_target_t *t, MYSQL **out, int autocommit, char *errstr, size_t sz);
 typedef void (*app_my_row_fn)(void *ctx, char **cols, unsigned long *lens);
 /* Prepared statement with text parameters and up to 4 text result columns;
@@ -104,6 +108,19 @@ my_table_t *app_my_table_add(my_target_t *t, const char *schema, const char *tab
 /* The target ops' schema(): CREATE / ALTER on the DDL connection. */
 sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                        char *errstr, size_t sz);
+
+/* --- the task's lease (target_mysql_lease.c): the ops of target.h */
+sl_err_t app_my_lease_take(app_lease_t **out, const app_target_conf_t *c, int64_t *epoch,
+                           char *errstr, size_t sz);
+sl_err_t app_my_lease_check(app_lease_t *l, char *errstr, size_t sz);
+void     app_my_lease_drop(app_lease_t *l);
+/* SL_OK when the open transaction of db sees shiftlog_lease holding epoch
+ * for task (read LOCK IN SHARE MODE); SL_ERR_FENCED when another. */
+sl_err_t app_my_lease_fence(MYSQL *db, const char *task, int64_t epoch, char *errstr,
+                            size_t sz);
+
+/* open(): a kafkaoffset table of a version before leases gets the epoch column. */
+sl_err_t app_my_add_epoch(MYSQL *db, char *errstr, size_t sz);
 
 /* --- statements (target_mysql.c) */
 

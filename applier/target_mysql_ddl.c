@@ -32,7 +32,10 @@ sl_err_t app_my_err(MYSQL *db, const char *what, char *errstr, size_t sz)
     snprintf(errstr, sz, "mysql target: %s: %s (%u)", what, mysql_error(db), no);
     /* lock wait timeout, deadlock: transient (the core replays from the
      * stored position); with worker_num > 1 a wait on another worker's lock
-     * (a unique key other than the primary key) ends this way */
+     * (a unique key other than the primary key) ends this way. Access
+     * denied (database, table, command), no such database: for good. */
+    if (no == 1044 || no == 1045 || no == 1049 || no == 1142 || no == 1227)
+        return SL_ERR_DENIED;
     return no == 1205 || no == 1213 ? SL_ERR_IO : SL_ERR_DB;
 }
 
@@ -82,6 +85,16 @@ sl_err_t app_my_connect(my_target_t *t, MYSQL **out, int autocommit, char *errst
         if (mysql_real_connect(db, t->host, t->user, t->password, NULL, (unsigned)t->port,
                                NULL, CLIENT_FOUND_ROWS))
             break;
+        unsigned no = mysql_errno(db);
+        if (no == 1045 || no == 1044 || no == 1049 || no == 1698) {
+            /* access denied, no such database: the same next time */
+            snprintf(errstr, sz, "mysql target %s:%d as %s: %s (%u; refused by the server: "
+                     "check target.user, target.password, target.database and the user's "
+                     "privileges)", t->host, t->port, t->user ? t->user : "", mysql_error(db),
+                     no);
+            mysql_close(db);
+            return SL_ERR_DENIED;
+        }
         snprintf(errstr, sz, "mysql target %s:%d as %s: cannot connect: %s (attempt %d of %d)",
                  t->host, t->port, t->user ? t->user : "", mysql_error(db), attempt + 1,
                  MY_RETRIES);

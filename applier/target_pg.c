@@ -765,27 +765,10 @@ static sl_err_t pg_rows(app_target_t *t, const app_table_map_t *map, const sl_re
 static sl_err_t pg_commit(app_target_t *t, const app_position_t *pos, char *errstr,
                           size_t errstr_size)
 {
-    char part[16], ko[32], so[32], sp[160];
     sl_err_t err = flush_all(t, errstr, errstr_size);
     if (err)
         return err;
-    snprintf(part, sizeof(part), "%" PRId32, pos->partition);
-    snprintf(ko, sizeof(ko), "%" PRId64, pos->kafka_offset);
-    snprintf(so, sizeof(so), "%" PRId64, pos->sub_offset);
-    sl_pos_format(&pos->source, sp, sizeof(sp));
-    const char *p[6] = {t->task, pos->topic, part, ko, so, sp};
-    err = app_pg_check(t, PQexecParams(t->conn,
-                                "INSERT INTO kafkaoffset (task, topic, \"partition\", "
-                                "kafka_offset, sub_offset, source_position, updated_at) "
-                                "VALUES ($1, $2, $3, $4, $5, $6, now()) "
-                                "ON CONFLICT (task, topic, \"partition\") DO UPDATE SET "
-                                "kafka_offset = EXCLUDED.kafka_offset, "
-                                "sub_offset = EXCLUDED.sub_offset, "
-                                "source_position = EXCLUDED.source_position, "
-                                "updated_at = EXCLUDED.updated_at",
-                                6, NULL, p, NULL, NULL, 0),
-                "storing the position in kafkaoffset", errstr, errstr_size);
-    if (err)
+    if ((err = app_pg_store_position(t, pos, errstr, errstr_size)))
         return err;
     if ((err = app_pg_exec(t, "COMMIT", "COMMIT", errstr, errstr_size)))
         return err;
@@ -829,6 +812,9 @@ const app_target_ops_t app_target_pg = {
     .open = app_pg_open,
     .close = app_pg_close,
     .load_position = app_pg_load_position,
+    .lease_take = app_pg_lease_take,
+    .lease_check = app_pg_lease_check,
+    .lease_drop = app_pg_lease_drop,
     .begin = pg_begin,
     .schema = pg_schema,
     .rows = pg_rows,

@@ -66,6 +66,8 @@ typedef struct pg_tab_s {
 struct app_target_s {
     PGconn            *conn;
     char              *task;
+    char              *lease_task;         /* whose lease fences the position writes */
+    int64_t            epoch;              /* the lease epoch held; 0 = no fence */
     int                create_tables;
     int                ddl_apply;          /* APP_DDL_* */
     int                on_unconvertible;   /* APP_UNCONV_* */
@@ -99,6 +101,21 @@ sl_err_t app_pg_load_position(app_target_t *t, const char *topic, int32_t partit
 /* The target op check_name (see target.h): refuses the position table. */
 sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *table,
                            char *errstr, size_t errstr_size);
+/* A connection with the target's settings (application_name appname);
+ * NULL with *err SL_ERR_DENIED (refused for good: authentication, no such
+ * database) or SL_ERR_DB, and errstr. The caller PQfinish()es it. */
+PGconn  *app_pg_connect(const app_target_conf_t *c, const char *appname, sl_err_t *err,
+                        char *errstr, size_t errstr_size);
+
+/* --- the task's lease (target_pg_lease.c): the ops of target.h */
+sl_err_t app_pg_lease_take(app_lease_t **out, const app_target_conf_t *c, int64_t *epoch,
+                           char *errstr, size_t errstr_size);
+sl_err_t app_pg_lease_check(app_lease_t *l, char *errstr, size_t errstr_size);
+void     app_pg_lease_drop(app_lease_t *l);
+/* commit(): the kafkaoffset row upserted, fenced by the lease (SL_ERR_FENCED:
+ * nothing written, another copy holds a newer epoch). */
+sl_err_t app_pg_store_position(app_target_t *t, const app_position_t *pos, char *errstr,
+                               size_t errstr_size);
 
 void     app_pg_one_line(char *s);
 /* SL_OK, or the error classified (connection loss and SQLSTATE 08/40/53/57:

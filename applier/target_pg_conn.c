@@ -23,6 +23,10 @@ static sl_err_t classify(PGconn *conn, const PGresult *res)
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (!st)
         return SL_ERR_IO;
+    /* refused for good: 28 invalid authorization, 3D000 no such database,
+     * 42501 insufficient privilege */
+    if (!strncmp(st, "28", 2) || !strcmp(st, "3D000") || !strcmp(st, "42501"))
+        return SL_ERR_DENIED;
     /* 55P03 lock_not_available: lock_timeout of a parallel worker */
     if (!strncmp(st, "08", 2) || !strncmp(st, "40", 2) || !strncmp(st, "53", 2) ||
         !strncmp(st, "57", 2) || !strcmp(st, "55P03"))
@@ -135,6 +139,7 @@ void app_pg_close(app_target_t *t)
     free(t->src_of_w);
     free(t->cols);
     free(t->task);
+    free(t->lease_task);
     free(t);
 }
 
@@ -164,21 +169,78 @@ static sl_err_t position_schema(app_target_t *t, char *errstr, size_t errstr_siz
 sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *table,
                            char *errstr, size_t errstr_size)
 {
-    if (strcmp(table, "kafkaoffset") || strcmp(schema, t->pos_schema))
+    /* shiftlog_lease (target_pg_lease.c) is created beside kafkaoffset */
+    if ((strcmp(table, "kafkaoffset") && strcmp(table, "shiftlog_lease")) ||
+        strcmp(schema, t->pos_schema))
         return SL_OK;
     snprintf(errstr, errstr_size,
-             "postgresql target: \"%s\".\"kafkaoffset\" is this target's position table, "
-             "where the tasks store their positions: a replicated table cannot be written "
-             "there; map it to another name with map.tables", schema);
+             "postgresql target: \"%s\".\"%s\" is this target's %s table, where the tasks "
+             "store their %s: a replicated table cannot be written there; map it to another "
+             "name with map.tables", schema, table, *table == 'k' ? "position" : "lease",
+             *table == 'k' ? "positions" : "leases");
     return SL_ERR_UNSUPPORTED;
+}
+
+/* A connection failure the server gave for good (libpq has no SQLSTATE for
+ * it: the server's message, which our servers send in English). */
+static int denied_message(const char *msg)
+{
+    static const char *const perm[] = {"password authentication failed",
+                                       "authentication failed", "does not exist",
+                                       "permission denied", "no pg_hba.conf entry",
+                                       "password is required", NULL};
+    for (int i = 0; perm[i]; i++)
+        if (strstr(msg, perm[i]))
+            return 1;
+    return 0;
+}
+
+PGconn *app_pg_connect(const app_target_conf_t *c, const char *appname, sl_err_t *err,
+                       char *errstr, size_t errstr_size)
+{
+    static const char *const modes[] = {"disable", "prefer", "require", "verify-ca",
+                                        "verify-full"};
+    char port[16];
+    snprintf(port, sizeof(port), "%d", c->port);
+    const char *kw[16], *val[16];
+    int n = 0;
+#define KV(k_, v_) (kw[n] = (k_), val[n++] = (v_))
+    KV("host", c->host);
+    KV("port", port);
+    KV("user", c->user);
+    KV("password", c->password ? c->password : "");
+    KV("dbname", c->database);
+    KV("sslmode", modes[c->tls_mode >= 0 && c->tls_mode <= 4 ? c->tls_mode : 1]);
+    if (c->tls_ca && *c->tls_ca)
+        KV("sslrootcert", c->tls_ca);
+    KV("connect_timeout", "5");
+    KV("application_name", appname);
+    KV("client_encoding", "UTF8");
+    KV("keepalives_idle", "10");
+#undef KV
+    kw[n] = val[n] = NULL;
+    PGconn *conn = PQconnectdbParams(kw, val, 0);
+    if (conn && PQstatus(conn) == CONNECTION_OK) {
+        PQsetNoticeProcessor(conn, notice, NULL);
+        *err = SL_OK;
+        return conn;
+    }
+    const char *msg = conn ? PQerrorMessage(conn) : "no memory";
+    *err = conn && denied_message(msg) ? SL_ERR_DENIED : SL_ERR_DB;
+    snprintf(errstr, errstr_size, "postgresql %s:%d database \"%s\" as %s: %s%s", c->host,
+             c->port, c->database, c->user, msg,
+             *err == SL_ERR_DENIED ? " (refused by the server: check target.user, "
+             "target.password, target.database and the user's privileges)" : "");
+    app_pg_one_line(errstr);
+    if (conn)
+        PQfinish(conn);
+    return NULL;
 }
 
 sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errstr,
                      size_t errstr_size)
 {
-    static const char *const modes[] = {"disable", "prefer", "require", "verify-ca",
-                                        "verify-full"};
-    char port[16], app[128];
+    char app[128];
     sl_err_t err;
     *out = NULL;
     app_target_t *t = calloc(1, sizeof(*t));
@@ -192,34 +254,16 @@ sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errst
     t->ddl_apply = c->ddl_apply;
     t->on_unconvertible = c->on_unconvertible;
     t->write_batch = c->write_batch;
-    snprintf(port, sizeof(port), "%d", c->port);
-    snprintf(app, sizeof(app), "shiftlog-applier/%.100s", c->task);
-    const char *kw[16], *val[16];
-    int n = 0;
-#define KV(k_, v_) (kw[n] = (k_), val[n++] = (v_))
-    KV("host", c->host);
-    KV("port", port);
-    KV("user", c->user);
-    KV("password", c->password ? c->password : "");
-    KV("dbname", c->database);
-    KV("sslmode", modes[c->tls_mode >= 0 && c->tls_mode <= 4 ? c->tls_mode : 1]);
-    if (c->tls_ca && *c->tls_ca)
-        KV("sslrootcert", c->tls_ca);
-    KV("connect_timeout", "5");
-    KV("application_name", app);
-    KV("client_encoding", "UTF8");
-    KV("keepalives_idle", "10");
-#undef KV
-    kw[n] = val[n] = NULL;
-    t->conn = PQconnectdbParams(kw, val, 0);
-    if (!t->conn || PQstatus(t->conn) != CONNECTION_OK) {
-        snprintf(errstr, errstr_size, "postgresql %s:%d database \"%s\" as %s: %s", c->host,
-                 c->port, c->database, c->user, t->conn ? PQerrorMessage(t->conn) : "no memory");
-        app_pg_one_line(errstr);
+    t->epoch = c->epoch;
+    if (!(t->lease_task = strdup(c->lease_task ? c->lease_task : c->task))) {
         app_pg_close(t);
-        return SL_ERR_DB;
+        return SL_ERR_NOMEM;
     }
-    PQsetNoticeProcessor(t->conn, notice, NULL);
+    snprintf(app, sizeof(app), "shiftlog-applier/%.100s", c->task);
+    if (!(t->conn = app_pg_connect(c, app, &err, errstr, errstr_size))) {
+        app_pg_close(t);
+        return err;
+    }
     if ((err = app_pg_exec(t, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
                        "SET IntervalStyle = 'postgres'; SET extra_float_digits = 3",
                     "session settings", errstr, errstr_size)))
@@ -235,12 +279,26 @@ sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errst
                       "task text NOT NULL, topic text NOT NULL, \"partition\" integer NOT NULL, "
                       "kafka_offset bigint NOT NULL, sub_offset bigint NOT NULL, "
                       "source_position text, updated_at timestamptz NOT NULL DEFAULT now(), "
+                      "epoch bigint NOT NULL DEFAULT 0, "
                       "PRIMARY KEY (task, topic, \"partition\"))",
                    "creating the kafkaoffset table", errstr, errstr_size);
-        if (!err || attempt > 2 || err == SL_ERR_IO)
+        if (!err || attempt > 2 || err == SL_ERR_IO || err == SL_ERR_DENIED)
             break;     /* a concurrent creation may collide once */
     }
     if (err || (err = position_schema(t, errstr, errstr_size)))
+        goto fail;
+    /* a kafkaoffset table of a version before leases: its rows get the
+     * epoch column (checked first: ALTER TABLE locks the table even when
+     * the column exists, and the other workers may be committing) */
+    PGresult *res = PQexec(t->conn, "SELECT 1 FROM pg_attribute WHERE attrelid = "
+                           "'kafkaoffset'::regclass AND attname = 'epoch' AND NOT attisdropped");
+    int has_epoch = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    if ((err = app_pg_check(t, res, "looking for kafkaoffset.epoch", errstr, errstr_size)))
+        goto fail;
+    if (!has_epoch &&
+        (err = app_pg_exec(t, "ALTER TABLE kafkaoffset ADD COLUMN IF NOT EXISTS epoch bigint "
+                           "NOT NULL DEFAULT 0", "adding kafkaoffset.epoch", errstr,
+                           errstr_size)))
         goto fail;
     *out = t;
     return SL_OK;

@@ -372,6 +372,7 @@ static app_txn_rc_t rc_of(sl_err_t err)
     case SL_ERR_TIMEOUT:  return APP_TXN_TARGET_DOWN;
     case SL_ERR_NOMEM:
     case SL_ERR_FATAL:    return APP_TXN_FATAL;
+    case SL_ERR_FENCED:   return APP_TXN_FENCED;
     default:              return APP_TXN_REJECTED;
     }
 }

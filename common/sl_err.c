@@ -21,6 +21,8 @@ const char *sl_err_name(sl_err_t err)
     case SL_ERR_TIMEOUT:     return "timeout";
     case SL_ERR_STATE:       return "state";
     case SL_ERR_FATAL:       return "fatal";
+    case SL_ERR_FENCED:      return "fenced";
+    case SL_ERR_DENIED:      return "denied";
     }
     return "unknown error";
 }

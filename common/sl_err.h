@@ -21,7 +21,10 @@ typedef enum sl_err_e {
     SL_ERR_DB         = -10, /* a database client reported an error */
     SL_ERR_TIMEOUT    = -11,
     SL_ERR_STATE      = -12, /* call not valid in the current state */
-    SL_ERR_FATAL      = -13  /* cannot continue: the service must stop */
+    SL_ERR_FATAL      = -13, /* cannot continue: the service must stop */
+    SL_ERR_FENCED     = -14, /* a newer holder of the task's lease fenced this write */
+    SL_ERR_DENIED     = -15  /* refused for good by a server: authentication, missing
+                                database, missing privilege (retrying cannot help) */
 } sl_err_t;
 
 /* Returns a static, never-NULL name for the error ("invalid", "kafka", ...). */

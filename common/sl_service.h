@@ -38,6 +38,8 @@
 #define SL_EXIT_OK      0
 #define SL_EXIT_FAILURE 1
 #define SL_EXIT_USAGE   2   /* usage or configuration error */
+#define SL_EXIT_DENIED  3   /* a server refused for good: authentication, missing database,
+                               missing privilege (SL_ERR_DENIED); docs/applier.md */
 
 #define SL_SERVICE_CONTINUE (-1)
 
