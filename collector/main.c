@@ -200,8 +200,9 @@ static int run_leased(sl_service_t *svc, const col_conf_t *cc)
     for (;;) {
         if (!sl_kafka_lease_held(lease)) {
             char why[600];
-            snprintf(why, sizeof why, "standby: another copy of source \"%s\" holds the lease "
-                     "(%s)", cc->source_name, group);
+            snprintf(why, sizeof why, "standby: waiting for the lease of source \"%s\" (%s; "
+                     "another copy holds it, or the group is assigning it)", cc->source_name,
+                     group);
             sl_http_set_status(svc->http, "standby", why);
             sl_info("%s; waiting to take over", why);
             while (!sl_kafka_lease_held(lease)) {

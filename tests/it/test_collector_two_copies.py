@@ -7,9 +7,10 @@ Both use the transactional.id shiftlog-collector-<source.name>: each start of a 
 (never visible to read_committed consumers) and it restarts from the checkpoint stored in the
 same Kafka transactions as the records. Proven here under a paced write load: the committed
 topic holds every row exactly once, in source order — the two never both publish. What it
-does not give (yet): a quiet standby. The copies fence each other in turn (each restart
-fences the one that runs), which the test counts and prints; a lease for collectors is
-future work (docs/applier.md has the applier's)."""
+does not give: a quiet standby. The copies fence each other in turn (each restart fences the
+one that runs), which the test counts and prints. That is the fallback with lease = false,
+tested here; the default lease = true makes the second copy a quiet standby
+(test_collector_lease.py)."""
 
 import re
 import threading
@@ -32,7 +33,8 @@ def test_it_collector_two_copies_never_both_publish(stack, bin_dir, tmp_path, un
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         copies.append(Collector(bin_dir, stack, tmp_path / name, src, prefix, start,
-                                tables_include=re.escape(db) + r"\..*", txn_max_ms=50))
+                                tables_include=re.escape(db) + r"\..*", txn_max_ms=50,
+                                lease="false"))
     errors = []
 
     def workload():
