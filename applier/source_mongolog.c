@@ -230,6 +230,35 @@ void app_logsrc_close(app_logsrc_t *s)
     free(s);
 }
 
+sl_err_t app_logsrc_open_local(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping)
+{
+    app_logsrc_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return SL_ERR_NOMEM;
+    s->c = c;
+    s->mapping = mapping;
+    s->next_offset = -1;
+    s->stop_offset = -1;
+    *out = s;
+    return SL_OK;
+}
+
+sl_err_t app_logsrc_push(app_logsrc_t *s, const bson_t *doc)
+{
+    if (s->nbuf == s->capbuf) {
+        size_t cap = s->capbuf ? s->capbuf * 2 : 256;
+        bson_t **nb = realloc(s->buf, cap * sizeof(*nb));
+        if (!nb)
+            return SL_ERR_NOMEM;
+        s->buf = nb;
+        s->capbuf = cap;
+    }
+    if (!(s->buf[s->nbuf] = bson_copy(doc)))
+        return SL_ERR_NOMEM;
+    s->nbuf++;
+    return SL_OK;
+}
+
 /* --------------------------------------------------------------- start */
 
 sl_err_t app_logsrc_check_conf(const app_conf_t *c, char *errstr, size_t errstr_size)
@@ -492,7 +521,7 @@ static const bson_t *peek(app_logsrc_t *s, int refill, sl_err_t *err, char *errs
 {
     *err = SL_OK;
     if (s->ibuf == s->nbuf) {
-        if (!refill)
+        if (!refill || !s->client)      /* a local reader has only what was pushed */
             return NULL;
         if ((*err = fill(s, errstr, errstr_size)))
             return NULL;
@@ -678,6 +707,8 @@ sl_err_t app_logsrc_next(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, char *
     if (err)
         return err;
     if (!d) {
+        if (!s->client)
+            return SL_ERR_TIMEOUT;           /* a local reader: every pushed document read */
         /* the window is read: a newer watermark? */
         if ((err = refresh_watermark(s, errstr, errstr_size)))
             return err;
