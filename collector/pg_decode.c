@@ -739,13 +739,21 @@ static sl_err_t truncate_msg(pg_dec_t *d, uint64_t lsn, pg_rd_t *r, char *errstr
     return SL_OK;
 }
 
+/* pgoutput times (int64 µs since 2000-01-01) as Unix µs. A time past the
+ * end of int64 after the shift (no server sends one; 'infinity' is
+ * INT64_MAX) is held at INT64_MAX instead of overflowing. */
+static int64_t pg_time_unix_us(int64_t pg)
+{
+    return pg > INT64_MAX - PG_EPOCH_US ? INT64_MAX : pg + PG_EPOCH_US;
+}
+
 static void begin_txn(pg_dec_t *d, uint32_t xid, uint64_t final_lsn, int64_t ts)
 {
     d->in_txn = 1;
     d->xid = xid;
     snprintf(d->xid_text, sizeof(d->xid_text), "%" PRIu32, xid);
     d->commit_lsn = final_lsn;
-    d->commit_time_us = ts + PG_EPOCH_US;
+    d->commit_time_us = pg_time_unix_us(ts);
     d->row_idx = 0;
     d->published = 0;
     d->has_origin = 0;
@@ -796,7 +804,7 @@ sl_err_t pg_dec_replay_begin(pg_dec_t *d, uint32_t xid, uint64_t commit_lsn,
 sl_err_t pg_dec_replay_commit(pg_dec_t *d, uint64_t commit_lsn, uint64_t end_lsn,
                               int64_t commit_time_pg, char *errstr, size_t errstr_size)
 {
-    d->commit_time_us = commit_time_pg + PG_EPOCH_US;
+    d->commit_time_us = pg_time_unix_us(commit_time_pg);
     return commit_txn(d, commit_lsn, end_lsn, errstr, errstr_size);
 }
 
@@ -831,7 +839,7 @@ sl_err_t pg_dec_message(pg_dec_t *d, uint64_t lsn, const uint8_t *msg, size_t le
         int64_t ts = (int64_t)pg_rd_u64(&r);
         if (r.bad)
             break;
-        d->commit_time_us = ts + PG_EPOCH_US;
+        d->commit_time_us = pg_time_unix_us(ts);
         return commit_txn(d, commit_lsn, end_lsn, errstr, errstr_size);
     }
     case 'O': {

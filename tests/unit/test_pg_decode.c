@@ -64,6 +64,7 @@ static sl_err_t sink(void *ctx, const sl_record_t *rec, char *e, size_t n)
             }
     } else if (rec->type == SL_REC_COMMIT) {
         c->u.commit.nrows = rec->u.commit.nrows;
+        c->u.commit.event_time_us = rec->u.commit.event_time_us;
     } else if (rec->type == SL_REC_SCHEMA) {
         const sl_schema_t *sc = &rec->u.schema;
         sl_record_init_schema(c, rec->source, sc->db, sc->table, sc->ncols);
@@ -75,6 +76,8 @@ static sl_err_t sink(void *ctx, const sl_record_t *rec, char *e, size_t n)
             schema_nlabels = sc->cols[0].nlabels;
         }
     }
+    if (rec->type == SL_REC_CHANGE)
+        c->u.change.event_time_us = rec->u.change.event_time_us;
     got[ngot++] = c;
     return SL_OK;
 }
@@ -324,6 +327,43 @@ static void test_streamed(void **state)
     pg_dec_destroy(d);
 }
 
+/* A commit time near the end of int64 (pgoutput sends int64 µs since 2000;
+ * PostgreSQL's own 'infinity' is INT64_MAX) overflowed adding the 1970-2000
+ * offset (signed overflow, found by tests/fuzz/fuzz_pgoutput): such times are
+ * held at INT64_MAX, the earliest ones stay exact. */
+static void test_commit_time_bounds(void **state)
+{
+    pg_dec_t *d = mkdec();
+    mb_t m;
+    char e[256];
+    m.n = 0; u8(&m, 'B'); u64(&m, 0x1000); u64(&m, (uint64_t)INT64_MAX - 5); u32(&m, 7);
+    feed(d, 0x900, &m);
+    mk_relation(&m, 0); feed(d, 0x910, &m);
+    mk_insert(&m, 0, "1", "x", NULL); feed(d, 0x910, &m);
+    m.n = 0; u8(&m, 'C'); u8(&m, 0); u64(&m, 0x1000); u64(&m, 0x1050);
+    u64(&m, (uint64_t)INT64_MAX - 5);
+    feed(d, 0x1000, &m);
+    assert_int_equal(ngot, 3);
+    assert_true(got[1]->u.change.event_time_us == INT64_MAX);
+    assert_true(got[2]->u.commit.event_time_us == INT64_MAX);
+    clear_got();
+    /* a streamed transaction's commit time goes through the same conversion */
+    assert_int_equal(pg_dec_replay_begin(d, 8, 0x2000, INT64_MAX, e, sizeof(e)), SL_OK);
+    mk_insert(&m, 0, "2", "y", NULL); feed(d, 0x1100, &m);
+    assert_int_equal(pg_dec_replay_commit(d, 0x2000, 0x2050, INT64_MAX, e, sizeof(e)), SL_OK);
+    assert_true(got[ngot - 1]->u.commit.event_time_us == INT64_MAX);
+    clear_got();
+    /* the smallest time stays exact */
+    m.n = 0; u8(&m, 'B'); u64(&m, 0x3000); u64(&m, (uint64_t)INT64_MIN); u32(&m, 9);
+    feed(d, 0x2900, &m);
+    mk_insert(&m, 0, "3", "z", NULL); feed(d, 0x2910, &m);
+    m.n = 0; u8(&m, 'C'); u8(&m, 0); u64(&m, 0x3000); u64(&m, 0x3050); u64(&m, (uint64_t)INT64_MIN);
+    feed(d, 0x3000, &m);
+    assert_true(got[ngot - 1]->u.commit.event_time_us == INT64_MIN + PG_EPOCH_US);
+    clear_got();
+    pg_dec_destroy(d);
+}
+
 static void test_malformed(void **state)
 {
     pg_dec_t *d = mkdec();
@@ -488,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_txn_positions_toast),
         cmocka_unit_test(test_streamed),
+        cmocka_unit_test(test_commit_time_bounds),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_table_life),
         cmocka_unit_test(test_type_message_rebinds_relations),
