@@ -7,6 +7,7 @@
 #   make SANITIZER=address    build (and test) with a sanitizer, in build/address/
 #   make fuzz                 libFuzzer harnesses (tests/fuzz/, clang), FUZZ_SECONDS each
 #   make test-fuzz            the same harnesses for FUZZ_SHORT_SECONDS each (part of `make test`)
+#   make fuzz-corpus          rewrite the seed corpora (tests/fuzz/corpus/) from the unit tests
 #   CI=true                   adds -Werror
 
 PKGS      := rdkafka libmariadb libpq libmongoc-1.0 libbson-1.0 avro-c libcurl libmicrohttpd
@@ -56,8 +57,8 @@ FUZZ_SHORT_SECONDS ?= 10
 
 PROGRAMS   := $(SERVICES:%=$(BIN)/shiftlog-%) $(BIN)/shiftlog
 
-.PHONY: docs all install test test-unit test-it test-long test-fuzz fuzz fuzz-build fuzz-bins demo \
-        bench clean up down check-deps
+.PHONY: docs all install test test-unit test-it test-long test-fuzz fuzz fuzz-build fuzz-bins \
+        fuzz-corpus demo bench clean up down check-deps
 all: $(PROGRAMS) $(UNIT_BIN) $(IT_C_BIN)
 
 $(OUT)/%.o: %.c $(wildcard common/*.h) | check-deps
@@ -153,6 +154,11 @@ fuzz: fuzz-build
 
 test-fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_SHORT_SECONDS)
+
+# Rewrites the seed corpora tests/fuzz/corpus/ from the unit tests' inputs (needs the test venv).
+fuzz-corpus: install $(OUT)/tests/test_avro
+	bash -c '. deploy/local/lib.sh && exec "$$(sl_venv_dir)/bin/python" tests/fuzz/make_corpus.py \
+	  --test-avro $(OUT)/tests/test_avro'
 
 test-long: up all
 	SHIFTLOG_BIN=$(BIN) SHIFTLOG_TEST_BIN=$(OUT)/tests SHIFTLOG_LONG=1 tests/it/run

@@ -7,8 +7,8 @@ Seeds come from the unit tests' inputs, so that fuzzing starts from valid messag
   pgoutput    the protocol 2 message sequences of tests/unit/test_pg_decode.c
   mongolog    shared-log documents as miner/doc.c writes them (docs/miner.md), one kind each
   conf        examples/*/*.conf and the syntax cases of tests/unit/test_conf.c
-Run with the test venv's python (pymongo's bson): deploy/local/install makes it;
-`make fuzz-corpus` runs this. Seeds are small (the committed corpus stays well under 1 MB)."""
+Run with the test venv's python (pymongo's bson; deploy/local/install makes it):
+`make fuzz-corpus` does. Seeds are small (the committed corpus stays well under 1 MB)."""
 import argparse
 import glob
 import os
