@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "sl_avro.h"
 #include "sl_record.h"
 #include "../../collector/pg_decode.h"
 
@@ -364,6 +365,67 @@ static void test_commit_time_bounds(void **state)
     pg_dec_destroy(d);
 }
 
+/* Batches cut by their encoded size (batch.max.bytes), measured: a Delete
+ * of a 50-column table carries its old key only ('K': a few bytes), while
+ * its row encodes 49 MISSING values (~100 bytes); counted from the message
+ * text, 40 of them made one ~4 KB batch above a 400-byte bound. Each CHANGE
+ * now encodes to at most the bound (or holds one row), the row that did not
+ * fit opens the next batch with its own position, no row lost or doubled. */
+static void test_batches_by_encoded_size(void **state)
+{
+    pg_dec_conf_t dc = {.source = "src", .batch_max_rows = 1000, .batch_max_bytes = 400,
+                        .sink = sink};
+    pg_dec_t *d = NULL;
+    sl_avro_codec_t *codec;
+    char e[256];
+    mb_t m;
+    assert_int_equal(pg_dec_new(&d, &dc), SL_OK);
+    assert_int_equal(sl_avro_codec_new(&codec, e, sizeof(e)), SL_OK);
+    mk_begin(&m, 0x1000, 7); feed(d, 0x900, &m);
+    m.n = 0; u8(&m, 'R'); u32(&m, 16385); str(&m, "public"); str(&m, "w"); u8(&m, 'd');
+    u16(&m, 50);
+    for (int i = 0; i < 50; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "c%d", i);
+        u8(&m, i == 0); str(&m, name); u32(&m, 23); u32(&m, (uint32_t)-1);
+    }
+    feed(d, 0x910, &m);
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "%d", i);
+        m.n = 0; u8(&m, 'D'); u32(&m, 16385); u8(&m, 'K'); u16(&m, 50); txt(&m, id);
+        for (int k = 1; k < 50; k++)
+            txt(&m, NULL);
+        feed(d, 0x1000 + (uint64_t)i, &m);
+    }
+    mk_commit(&m, 0x1000, 0x1050); feed(d, 0x2000, &m);
+    int batches = 0, next = 0;
+    for (int k = 0; k < ngot; k++) {
+        if (got[k]->type != SL_REC_CHANGE)
+            continue;
+        const sl_change_t *c = &got[k]->u.change;
+        const void *buf;
+        size_t len;
+        assert_int_equal(sl_avro_encode(codec, got[k], &buf, &len, e, sizeof(e)), SL_OK);
+        if (c->nrows > 1 && len > dc.batch_max_bytes)
+            fail_msg("batch %d: %u rows encode to %zu bytes > %zu", batches, c->nrows, len,
+                     dc.batch_max_bytes);
+        assert_true(got[k]->pos.row == (uint32_t)next);        /* its first row's position */
+        assert_true(got[k]->pos.offset == 0x1000 + (uint64_t)next);
+        for (uint32_t r = 0; r < c->nrows; r++, next++) {
+            assert_int_equal(c->rows[r].before[0].u.i, next);
+            assert_int_equal(c->rows[r].before[49].kind, SL_VAL_MISSING);
+        }
+        batches++;
+    }
+    assert_int_equal(next, 40);
+    assert_true(batches >= 10);
+    assert_int_equal(got[ngot - 1]->u.commit.nrows, 40);
+    clear_got();
+    sl_avro_codec_destroy(codec);
+    pg_dec_destroy(d);
+}
+
 static void test_malformed(void **state)
 {
     pg_dec_t *d = mkdec();
@@ -529,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_txn_positions_toast),
         cmocka_unit_test(test_streamed),
         cmocka_unit_test(test_commit_time_bounds),
+        cmocka_unit_test(test_batches_by_encoded_size),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_table_life),
         cmocka_unit_test(test_type_message_rebinds_relations),
