@@ -3,7 +3,9 @@
  * (collector/mysql_source.c on_table_map / on_rows), without a server.
  *
  * Input layout (little-endian, as the binlog):
- *   u8  max_rows per batch (0 = all rows of an event in one record)
+ *   u8  bits 0-5 max_rows per batch (0 = all rows of an event in one record);
+ *       bit 6: also bounded by the encoded size (col_mysql_rows_next_sized, the
+ *       collector's batcher), 300 bytes with bit 7, else 4096
  *   u8  hint: bits 0-1 col_mysql_hint_t, bits 2-7 the column it is set on
  *   u8  fsp set on every legacy TIME/DATETIME/TIMESTAMP column (mod 7)
  *   u16 length + a TABLE_MAP event body (after the common header, no CRC)
@@ -48,7 +50,7 @@ static int take(const uint8_t **p, size_t *n, size_t k, const uint8_t **out)
 }
 
 static void rows_event(const col_tablemap_t *tm, int type, const uint8_t *body, size_t len,
-                       uint32_t max_rows)
+                       uint32_t max_rows, size_t max_bytes)
 {
     char err[512];
     col_rows_cursor_t cur;
@@ -62,9 +64,20 @@ static void rows_event(const col_tablemap_t *tm, int type, const uint8_t *body, 
         goto out;
     while (!col_mysql_rows_done(&cur)) {
         uint32_t row = cur.row;
+        size_t bytes = 0;
         sl_record_reset(rec);
-        if (col_mysql_rows_next(&cur, tm, "fz", max_rows, 0, rec, err, sizeof(err)) != SL_OK)
+        if (max_bytes ? col_mysql_rows_next_sized(&cur, tm, "fz", max_rows, max_bytes, 0, rec,
+                                                  &bytes, err, sizeof(err)) != SL_OK
+                      : col_mysql_rows_next(&cur, tm, "fz", max_rows, 0, rec, err,
+                                            sizeof(err)) != SL_OK)
             break;
+        if (max_bytes) {
+            size_t enc = sl_avro_record_size(rec);
+            if (enc > bytes)
+                fuzz_die("fuzz_mysql_rows", "the batcher under-counts the encoded size", NULL);
+            if (rec->u.change.nrows > 1 && enc > max_bytes)
+                fuzz_die("fuzz_mysql_rows", "a batch of several rows above max_bytes", NULL);
+        }
         if (cur.row <= row)
             fuzz_die("fuzz_mysql_rows", "the rows cursor did not advance", NULL);
         if (max_rows && rec->u.change.nrows > max_rows)
@@ -82,7 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[512];
     if (take(&p, &n, 5, &h))
         return 0;
-    uint32_t max_rows = h[0];
+    uint32_t max_rows = h[0] & 0x3f;
+    size_t max_bytes = !(h[0] & 0x40) ? 0 : h[0] & 0x80 ? 300 : 4096;
     size_t tm_len = (size_t)h[3] | (size_t)h[4] << 8;
     if (take(&p, &n, tm_len, &body))
         return 0;
@@ -107,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len = (size_t)eh[1] | (size_t)eh[2] << 8;
         if (take(&p, &n, len, &body))
             break;
-        rows_event(&tm, ev_types[eh[0] % 6], body, len, max_rows);
+        rows_event(&tm, ev_types[eh[0] % 6], body, len, max_rows, max_bytes);
     }
     col_mysql_tablemap_free(&tm);
     return 0;

@@ -69,7 +69,7 @@ def mysql():
             hint = (1 << 2) | 1          # column 1 INET6
         if b"t_old" in tm:
             fsp = 3
-        for max_rows in (0, 2):
+        for max_rows in (0, 2, 0x40 | 0x80):
             data = bytes([max_rows, hint, fsp]) + struct.pack("<H", len(tm)) + tm
             for rt, body in rows:
                 if len(data) + len(body) > 8192:
