@@ -426,6 +426,43 @@ static void test_batches_by_encoded_size(void **state)
     pg_dec_destroy(d);
 }
 
+/* Stream Commit / Stream Abort come only between Stream Stop and the next
+ * Stream Start (pgoutput asserts it). Inside a block they freed the spill
+ * file the block was writing to, and the block's next change was written
+ * through the freed pointer (heap use-after-free, found by fuzz_pgoutput):
+ * now they are a protocol error, and the stream state stays usable. */
+static void test_stream_end_inside_block(void **state)
+{
+    pg_dec_t *d = mkdec();
+    pg_stream_t *s = NULL;
+    mb_t m;
+    char e[256];
+    int handled;
+    assert_int_equal(pg_stream_new(&s, "/tmp", 0), SL_OK);
+    for (int k = 0; k < 2; k++) {
+        m.n = 0; u8(&m, 'S'); u32(&m, 10); u8(&m, 1); stream_msg(s, d, 0, &m, 1);
+        mk_relation(&m, 10); stream_msg(s, d, 0x100, &m, 1);
+        m.n = 0;
+        if (k == 0) {                               /* whole-transaction abort */
+            u8(&m, 'A'); u32(&m, 10); u32(&m, 10);
+        } else {                                    /* commit */
+            u8(&m, 'c'); u32(&m, 10); u8(&m, 0); u64(&m, 0x400); u64(&m, 0x410); u64(&m, 0);
+        }
+        assert_int_equal(pg_stream_message(s, d, 0x110, m.b, m.n, &handled, e, sizeof(e)),
+                         SL_ERR_DECODE);
+        assert_non_null(strstr(e, "inside"));
+        /* the block goes on into the spill file that is still open */
+        mk_insert(&m, 10, "1", "a", NULL); stream_msg(s, d, 0x120, &m, 1);
+        m.n = 0; u8(&m, 'E'); stream_msg(s, d, 0, &m, 1);
+        assert_int_equal(pg_stream_stats(s)->open, 1);
+        m.n = 0; u8(&m, 'A'); u32(&m, 10); u32(&m, 10); stream_msg(s, d, 0, &m, 1);
+        assert_int_equal(pg_stream_stats(s)->open, 0);
+    }
+    clear_got();
+    pg_stream_destroy(s);
+    pg_dec_destroy(d);
+}
+
 static void test_malformed(void **state)
 {
     pg_dec_t *d = mkdec();
@@ -592,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_streamed),
         cmocka_unit_test(test_commit_time_bounds),
         cmocka_unit_test(test_batches_by_encoded_size),
+        cmocka_unit_test(test_stream_end_inside_block),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_table_life),
         cmocka_unit_test(test_type_message_rebinds_relations),
