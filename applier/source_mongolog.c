@@ -243,6 +243,7 @@ sl_err_t app_logsrc_open_local(app_logsrc_t **out, const app_conf_t *c, app_mapp
     return SL_OK;
 }
 
+/* Appends a copy of doc to the window (a read of the log, or a push). */
 sl_err_t app_logsrc_push(app_logsrc_t *s, const bson_t *doc)
 {
     if (s->nbuf == s->capbuf) {
@@ -493,19 +494,8 @@ static sl_err_t fill(app_logsrc_t *s, char *errstr, size_t errstr_size)
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(s->log, f, o, NULL);
     const bson_t *d;
     sl_err_t err = SL_OK;
-    while (mongoc_cursor_next(cur, &d)) {
-        if (s->nbuf == s->capbuf) {
-            size_t cap = s->capbuf ? s->capbuf * 2 : 256;
-            bson_t **nb = realloc(s->buf, cap * sizeof(*nb));
-            if (!nb) {
-                err = SL_ERR_NOMEM;
-                break;
-            }
-            s->buf = nb;
-            s->capbuf = cap;
-        }
-        s->buf[s->nbuf++] = bson_copy(d);
-    }
+    while (!err && mongoc_cursor_next(cur, &d))
+        err = app_logsrc_push(s, d);
     if (!err && mongoc_cursor_error(cur, &e))
         err = db_err(&e, "reading the log", errstr, errstr_size);
     mongoc_cursor_destroy(cur);
