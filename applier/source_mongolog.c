@@ -630,7 +630,8 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
     const char *db = doc_str(docs[0], SL_LOGDOC_DB), *tbl = doc_str(docs[0], SL_LOGDOC_TBL),
                *table = doc_str(docs[0], SL_LOGDOC_TABLE);
     sl_op_t op;
-    if (op_of(op0, &op) || !db || !tbl || !table || offset < 0 || sub0 < 0) {
+    if (op_of(op0, &op) || !db || !tbl || !table || offset < 0 || sub0 < 0 ||
+        sub0 >= SL_CHANGE_MAX_ROWS) {
         snprintf(errstr, errstr_size, "log document %s: not a change document the miner "
                  "writes", doc_str(docs[0], "_id"));
         err = SL_ERR_DECODE;
@@ -646,14 +647,25 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
         BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &img))
         while (bson_iter_next(&img) && ncols < 4096)
             cols[ncols++] = bson_iter_key(&img);
-    uint32_t nrows = (uint32_t)(sub0 + (int64_t)n);
+    /* the rows before sub0 (not in this read: applied already; the core skips
+     * them by first_row) get no images: memory follows the documents read,
+     * not a row index a document names */
+    sl_change_t *c = &rec->u.change;
+    sl_row_t *rows = NULL;
     if ((err = sl_record_init_change(rec, s->c->source_name ? s->c->source_name : "", db, tbl,
-                                     op, ncols, cols, nrows))) {
+                                     op, ncols, cols, (uint32_t)n)) ||
+        (sub0 && !(rows = sl_record_alloc(rec, (size_t)(sub0 + (int64_t)n) * sizeof(*rows))))) {
+        const char *id0 = doc_str(docs[0], "_id");
         snprintf(errstr, errstr_size, "log document %s: cannot build the record",
-                 doc_str(docs[0], "_id"));
+                 id0 ? id0 : "?");
+        err = err ? err : SL_ERR_NOMEM;
         goto out;
     }
-    sl_change_t *c = &rec->u.change;
+    if (rows) {
+        memcpy(rows + sub0, c->rows, n * sizeof(*rows));
+        c->rows = rows;
+        c->nrows = (uint32_t)(sub0 + (int64_t)n);
+    }
     if ((err = parse_pos(docs[0], &rec->pos, errstr, errstr_size)))
         goto out;
     rec->pos.row -= (uint32_t)sub0;          /* the message's row 0 */
@@ -678,8 +690,6 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
                               errstr_size)))
             goto out;
     }
-    /* rows before sub0 (not in this read: applied already) stay zero: the
-     * core skips them by first_row */
     m->offset = offset;
     m->first_row = (uint32_t)sub0;
 out:
