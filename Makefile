@@ -141,8 +141,8 @@ test: install
 	$(MAKE) all
 	$(MAKE) test-unit
 	$(MAKE) SANITIZER=address test-unit
-	$(MAKE) test-fuzz
 	$(MAKE) test-it
+	$(MAKE) test-fuzz
 
 # Fuzzing (tests/fuzz/README.md): every harness replays tests/fuzz/regress/<harness>/ and then
 # fuzzes from its seed corpus; a crash fails the run and names the input that caused it.
