@@ -93,6 +93,15 @@ static int64_t doc_int(const bson_t *d, const char *key, int64_t def)
     return def;
 }
 
+/* A Kafka offset (max INT64_MAX) or a row index in a message (max
+ * SL_CHANGE_MAX_ROWS) from a document: -1 when absent or out of range, so
+ * that a corrupt document cannot make offset + 1 or a row count overflow. */
+static int64_t doc_index(const bson_t *d, const char *key, int64_t max)
+{
+    int64_t v = doc_int(d, key, -1);
+    return v >= 0 && v < max ? v : -1;
+}
+
 static kinds_t *kinds_find(app_logsrc_t *s, const char *table)
 {
     for (kinds_t *k = s->kinds; k; k = k->next)
@@ -594,8 +603,8 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
                             size_t errstr_size)
 {
     const bson_t *d0 = s->buf[s->ibuf];
-    int64_t offset = doc_int(d0, "offset", -1);
-    int64_t sub0 = doc_int(d0, "sub", 0);
+    int64_t offset = doc_index(d0, "offset", INT64_MAX);
+    int64_t sub0 = doc_int(d0, "sub", 0) ? doc_index(d0, "sub", SL_CHANGE_MAX_ROWS) : 0; /* absent: 0 */
     char op0[16];
     snprintf(op0, sizeof op0, "%s", doc_str(d0, "op") ? doc_str(d0, "op") : "");
     /* the documents of the message: copies (a refill replaces the window) */
@@ -720,7 +729,7 @@ sl_err_t app_logsrc_next(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, char *
     }
     memset(m, 0, sizeof(*m));
     const char *op = doc_str(d, "op"), *id = doc_str(d, "_id");
-    int64_t offset = doc_int(d, "offset", -1);
+    int64_t offset = doc_index(d, "offset", INT64_MAX);
     sl_record_reset(rec);
     if (op && !strcmp(op, "commit")) {
         const char *txn = doc_str(d, "txn");

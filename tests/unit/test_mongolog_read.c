@@ -88,10 +88,44 @@ static void test_sub_offset_rows(void **state)
     sl_record_destroy(rec);
 }
 
+/* A commit document whose Kafka offset is INT64_MAX (no topic has one: a
+ * corrupt document) made `offset + 1` overflow (signed, found by
+ * fuzz_mongolog): such an offset counts as unknown, like a missing one. */
+static void test_offset_out_of_range(void **state)
+{
+    (void)state;
+    app_mapping_t *map;
+    app_logsrc_t *s;
+    sl_record_t *rec = sl_record_new();
+    app_msg_t m;
+    char err[512];
+    bson_t d;
+    assert_int_equal(app_mapping_new(&map, &conf, err, sizeof err), SL_OK);
+    assert_int_equal(app_logsrc_open_local(&s, &conf, map), SL_OK);
+    bson_init(&d);
+    BSON_APPEND_UTF8(&d, "_id", "100000000000000000000000000000000000000003");
+    BSON_APPEND_UTF8(&d, "op", "commit");
+    BSON_APPEND_UTF8(&d, "pos", "binlog.000001:500#1");
+    BSON_APPEND_INT64(&d, "offset", INT64_MAX);
+    assert_int_equal(app_logsrc_push(s, &d), SL_OK);
+    bson_destroy(&d);
+    assert_int_equal(app_logsrc_next(s, rec, &m, err, sizeof err), SL_OK);
+    assert_int_equal(rec->type, SL_REC_COMMIT);
+    assert_true(m.offset == -1);
+    assert_true(app_logsrc_next_offset(s) == -1);
+    app_logsrc_close(s);
+    app_mapping_destroy(map);
+    /* a change document's row index past int64's end is no row */
+    sl_record_reset(rec);
+    assert_int_equal(read_one(INT64_MAX, 1, rec, &m, err, sizeof err), SL_ERR_FATAL);
+    sl_record_destroy(rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sub_offset_rows),
+        cmocka_unit_test(test_offset_out_of_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
