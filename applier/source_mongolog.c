@@ -169,19 +169,28 @@ static sl_err_t db_err(const bson_error_t *e, const char *what, char *errstr, si
 
 /* ---------------------------------------------------------- open/close */
 
-sl_err_t app_logsrc_open(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping,
-                         char *errstr, size_t errstr_size)
+sl_err_t app_logsrc_open_local(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping)
 {
-    bson_error_t e;
     app_logsrc_t *s = calloc(1, sizeof(*s));
-    if (!s) {
-        snprintf(errstr, errstr_size, "applier: out of memory");
+    if (!s)
         return SL_ERR_NOMEM;
-    }
     s->c = c;
     s->mapping = mapping;
     s->next_offset = -1;
     s->stop_offset = -1;
+    *out = s;
+    return SL_OK;
+}
+
+sl_err_t app_logsrc_open(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping,
+                         char *errstr, size_t errstr_size)
+{
+    bson_error_t e;
+    app_logsrc_t *s;
+    if (app_logsrc_open_local(&s, c, mapping)) {
+        snprintf(errstr, errstr_size, "applier: out of memory");
+        return SL_ERR_NOMEM;
+    }
     mongoc_init();
     mongoc_uri_t *uri = mongoc_uri_new_with_error(c->log_uri, &e);
     if (!uri) {
@@ -237,19 +246,6 @@ void app_logsrc_close(app_logsrc_t *s)
     if (s->client)
         mongoc_client_destroy(s->client);
     free(s);
-}
-
-sl_err_t app_logsrc_open_local(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping)
-{
-    app_logsrc_t *s = calloc(1, sizeof(*s));
-    if (!s)
-        return SL_ERR_NOMEM;
-    s->c = c;
-    s->mapping = mapping;
-    s->next_offset = -1;
-    s->stop_offset = -1;
-    *out = s;
-    return SL_OK;
 }
 
 /* Appends a copy of doc to the window (a read of the log, or a push). */

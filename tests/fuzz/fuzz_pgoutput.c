@@ -83,8 +83,9 @@ static sl_err_t resolver(void *ctx, uint32_t oid, pg_typdesc_t *out, char *errst
 }
 
 static sl_err_t relextra(void *ctx, uint32_t relid, const char *nsp, const char *rel,
-                         uint32_t ncols, char *const *colnames, pg_relextra_t *out,
-                         char *errstr, size_t errstr_size)
+                         uint32_t ncols, char *const *colnames, const uint32_t *typoids,
+                         const int32_t *typmods, pg_relextra_t *out, char *errstr,
+                         size_t errstr_size)
 {
     if (relid % 3 == 0) {
         snprintf(errstr, errstr_size, "relation %u is gone", relid);
@@ -95,9 +96,14 @@ static sl_err_t relextra(void *ctx, uint32_t relid, const char *nsp, const char 
     out->pk = calloc(ncols ? ncols : 1, sizeof(int));
     out->source_type = calloc(ncols ? ncols : 1, sizeof(char *));
     for (uint32_t i = 0; i < ncols; i++) {
-        out->notnull[i] = (relid >> i) & 1;
-        out->pk[i] = i == 0 ? 1 : 0;
-        out->source_type[i] = i % 2 ? strdup("character varying(10)") : NULL;
+        /* known, or -1 where the table's attributes no longer match */
+        out->notnull[i] = (relid >> (i % 32)) & 2 ? -1 : (int)((relid >> (i % 32)) & 1);
+        out->pk[i] = (relid & 4) ? -1 : i == 0 ? 1 : 0;
+        if (i % 2) {
+            char t[64];
+            snprintf(t, sizeof(t), "t%u(%d)", typoids[i], typmods[i]);
+            out->source_type[i] = strdup(t);
+        }
     }
     return SL_OK;
 }

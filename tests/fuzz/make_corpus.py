@@ -142,14 +142,11 @@ def pgoutput():
     pg_seed("types", 0x02, [begin(0x2000, 8), relation(cols=types), insert(vals),
                             commit(0x2000, 0x2010)])
     # a Type message then the same Relation again (pgoutput re-sends both after an
-    # invalidation): the use-after-free of issue 19. It is a seed once the fix is merged; until
-    # then the same input waits in tests/fuzz/pending/pgoutput/ (a seed that crashes would stop
-    # every run at its first input).
-    if os.environ.get("FUZZ_SEED_UAF"):
-        pg_seed("type_then_relation", 0x02,
-                [begin(0x3000, 9), relation(cols=(("id", 50000, -1, 1),)), insert(["a"]),
-                 b"Y" + u32(50000) + cstr("public") + cstr("mood"),
-                 relation(cols=(("id", 50000, -1, 1),)), insert(["b"]), commit(0x3000, 0x3010)])
+    # invalidation; issue 19's use-after-free, regress/pgoutput/uaf_type_then_relation)
+    pg_seed("type_then_relation", 0x02,
+            [begin(0x3000, 9), relation(cols=(("id", 50000, -1, 1),)), insert(["a"]),
+             b"Y" + u32(50000) + cstr("public") + cstr("mood"),
+             relation(cols=(("id", 50000, -1, 1),)), insert(["b"]), commit(0x3000, 0x3010)])
     # protocol 2 streaming: two chunks, a subtransaction abort, a whole abort, a commit
     st = [b"S" + u32(10) + u8(1), relation(10), insert(["1", "a", None], 10),
           insert(["2", "sub", None], 11), b"E",
