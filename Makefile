@@ -5,6 +5,9 @@
 #   make test-it              integration tests against deploy/local (starts it)
 #   make demo                 a real pipeline on the local stack
 #   make SANITIZER=address    build (and test) with a sanitizer, in build/address/
+#   make fuzz                 libFuzzer harnesses (tests/fuzz/, clang), FUZZ_SECONDS each
+#   make test-fuzz            the same harnesses for FUZZ_SHORT_SECONDS each (part of `make test`)
+#   make fuzz-corpus          rewrite the seed corpora (tests/fuzz/corpus/) from the unit tests
 #   CI=true                   adds -Werror
 
 PKGS      := rdkafka libmariadb libpq libmongoc-1.0 libbson-1.0 avro-c libcurl libmicrohttpd
@@ -18,7 +21,16 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS     += $(PKG_LIBS) -lm -pthread
 
-ifneq ($(SANITIZER),)
+ifeq ($(FUZZ),1)
+# The libFuzzer build (make fuzz): clang, every object instrumented for coverage and built with
+# ASan + UBSan (an undefined behaviour is a crash); only the harnesses link libFuzzer's main.
+CC        := clang
+CFLAGS    += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=all
+LDFLAGS   += -fsanitize=address,undefined
+OUT       := build/fuzz
+BIN       := $(OUT)/bin
+else ifneq ($(SANITIZER),)
 CFLAGS    += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS   += -fsanitize=$(SANITIZER)
 OUT       := build/$(SANITIZER)
@@ -38,10 +50,15 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 IT_C_SRC   := $(wildcard tests/it/it_*.c)
 IT_C_BIN   := $(IT_C_SRC:tests/it/%.c=$(OUT)/tests/%)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS       ?= 60
+FUZZ_SHORT_SECONDS ?= 10
 
 PROGRAMS   := $(SERVICES:%=$(BIN)/shiftlog-%) $(BIN)/shiftlog
 
-.PHONY: docs all install test test-unit test-it test-long demo bench clean up down check-deps
+.PHONY: docs all install test test-unit test-it test-long test-fuzz fuzz fuzz-build fuzz-bins \
+        fuzz-corpus demo bench clean up down check-deps
 all: $(PROGRAMS) $(UNIT_BIN) $(IT_C_BIN)
 
 $(OUT)/%.o: %.c $(wildcard common/*.h) | check-deps
@@ -92,6 +109,14 @@ $(OUT)/tests/it_%: $(OUT)/tests/it/it_%.o $(SERVICE_LIBS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# A harness: its object plus the service libraries and libshiftlog.a of build/fuzz (FUZZ=1).
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(SERVICE_LIBS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+.SECONDARY: $(FUZZ_SRC:%.c=build/fuzz/%.o)
+
 # Fail early and clearly when the C libraries are missing (deploy/local/install fixes it).
 check-deps:
 	@pkg-config --exists $(PKGS) cmocka || { echo "missing C libraries: run deploy/local/install (or make install)"; \
@@ -117,6 +142,23 @@ test: install
 	$(MAKE) test-unit
 	$(MAKE) SANITIZER=address test-unit
 	$(MAKE) test-it
+	$(MAKE) test-fuzz
+
+# Fuzzing (tests/fuzz/README.md): every harness replays tests/fuzz/regress/<harness>/ and then
+# fuzzes from its seed corpus; a crash fails the run and names the input that caused it.
+fuzz-build:
+	$(MAKE) FUZZ=1 fuzz-bins
+
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS)
+
+test-fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_SHORT_SECONDS)
+
+# Rewrites the seed corpora tests/fuzz/corpus/ from the unit tests' inputs (needs the test venv).
+fuzz-corpus: install $(OUT)/tests/test_avro
+	bash -c '. deploy/local/lib.sh && exec "$$(sl_venv_dir)/bin/python" tests/fuzz/make_corpus.py \
+	  --test-avro $(OUT)/tests/test_avro'
 
 test-long: up all
 	SHIFTLOG_BIN=$(BIN) SHIFTLOG_TEST_BIN=$(OUT)/tests SHIFTLOG_LONG=1 tests/it/run

@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include <bson/bson.h>
+
 #include "sl_avro.h"
 #include "sl_kafka.h"
 #include "sl_service.h"
@@ -232,6 +234,13 @@ sl_err_t app_logsrc_check_conf(const app_conf_t *c, char *errstr, size_t errstr_
 sl_err_t app_logsrc_open(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping,
                          char *errstr, size_t errstr_size);
 void     app_logsrc_close(app_logsrc_t *s);
+/* A reader with no shared log behind it: the caller hands it the documents
+ * (app_logsrc_push, copied) that a window read would have returned, and
+ * app_logsrc_next reads them as it reads the log's (SL_ERR_TIMEOUT once
+ * they are read). For tests and tests/fuzz/fuzz_mongolog.c: the document
+ * reader without a server. The caller owns *out (app_logsrc_close). */
+sl_err_t app_logsrc_open_local(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping);
+sl_err_t app_logsrc_push(app_logsrc_t *s, const bson_t *doc);
 /* Positions the reader after pos (the target's stored position, a COMMIT),
  * or when NULL after source.start.position / before the first transaction
  * committed at or after source.start.time / at the log's beginning. seed:

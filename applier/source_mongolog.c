@@ -93,6 +93,15 @@ static int64_t doc_int(const bson_t *d, const char *key, int64_t def)
     return def;
 }
 
+/* A Kafka offset (max INT64_MAX) or a row index in a message (max
+ * SL_CHANGE_MAX_ROWS) from a document: -1 when absent or out of range, so
+ * that a corrupt document cannot make offset + 1 or a row count overflow. */
+static int64_t doc_index(const bson_t *d, const char *key, int64_t max)
+{
+    int64_t v = doc_int(d, key, -1);
+    return v >= 0 && v < max ? v : -1;
+}
+
 static kinds_t *kinds_find(app_logsrc_t *s, const char *table)
 {
     for (kinds_t *k = s->kinds; k; k = k->next)
@@ -160,19 +169,28 @@ static sl_err_t db_err(const bson_error_t *e, const char *what, char *errstr, si
 
 /* ---------------------------------------------------------- open/close */
 
-sl_err_t app_logsrc_open(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping,
-                         char *errstr, size_t errstr_size)
+sl_err_t app_logsrc_open_local(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping)
 {
-    bson_error_t e;
     app_logsrc_t *s = calloc(1, sizeof(*s));
-    if (!s) {
-        snprintf(errstr, errstr_size, "applier: out of memory");
+    if (!s)
         return SL_ERR_NOMEM;
-    }
     s->c = c;
     s->mapping = mapping;
     s->next_offset = -1;
     s->stop_offset = -1;
+    *out = s;
+    return SL_OK;
+}
+
+sl_err_t app_logsrc_open(app_logsrc_t **out, const app_conf_t *c, app_mapping_t *mapping,
+                         char *errstr, size_t errstr_size)
+{
+    bson_error_t e;
+    app_logsrc_t *s;
+    if (app_logsrc_open_local(&s, c, mapping)) {
+        snprintf(errstr, errstr_size, "applier: out of memory");
+        return SL_ERR_NOMEM;
+    }
     mongoc_init();
     mongoc_uri_t *uri = mongoc_uri_new_with_error(c->log_uri, &e);
     if (!uri) {
@@ -228,6 +246,23 @@ void app_logsrc_close(app_logsrc_t *s)
     if (s->client)
         mongoc_client_destroy(s->client);
     free(s);
+}
+
+/* Appends a copy of doc to the window (a read of the log, or a push). */
+sl_err_t app_logsrc_push(app_logsrc_t *s, const bson_t *doc)
+{
+    if (s->nbuf == s->capbuf) {
+        size_t cap = s->capbuf ? s->capbuf * 2 : 256;
+        bson_t **nb = realloc(s->buf, cap * sizeof(*nb));
+        if (!nb)
+            return SL_ERR_NOMEM;
+        s->buf = nb;
+        s->capbuf = cap;
+    }
+    if (!(s->buf[s->nbuf] = bson_copy(doc)))
+        return SL_ERR_NOMEM;
+    s->nbuf++;
+    return SL_OK;
 }
 
 /* --------------------------------------------------------------- start */
@@ -464,19 +499,8 @@ static sl_err_t fill(app_logsrc_t *s, char *errstr, size_t errstr_size)
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(s->log, f, o, NULL);
     const bson_t *d;
     sl_err_t err = SL_OK;
-    while (mongoc_cursor_next(cur, &d)) {
-        if (s->nbuf == s->capbuf) {
-            size_t cap = s->capbuf ? s->capbuf * 2 : 256;
-            bson_t **nb = realloc(s->buf, cap * sizeof(*nb));
-            if (!nb) {
-                err = SL_ERR_NOMEM;
-                break;
-            }
-            s->buf = nb;
-            s->capbuf = cap;
-        }
-        s->buf[s->nbuf++] = bson_copy(d);
-    }
+    while (!err && mongoc_cursor_next(cur, &d))
+        err = app_logsrc_push(s, d);
     if (!err && mongoc_cursor_error(cur, &e))
         err = db_err(&e, "reading the log", errstr, errstr_size);
     mongoc_cursor_destroy(cur);
@@ -492,7 +516,7 @@ static const bson_t *peek(app_logsrc_t *s, int refill, sl_err_t *err, char *errs
 {
     *err = SL_OK;
     if (s->ibuf == s->nbuf) {
-        if (!refill)
+        if (!refill || !s->client)      /* a local reader has only what was pushed */
             return NULL;
         if ((*err = fill(s, errstr, errstr_size)))
             return NULL;
@@ -575,8 +599,8 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
                             size_t errstr_size)
 {
     const bson_t *d0 = s->buf[s->ibuf];
-    int64_t offset = doc_int(d0, "offset", -1);
-    int64_t sub0 = doc_int(d0, "sub", 0);
+    int64_t offset = doc_index(d0, "offset", INT64_MAX);
+    int64_t sub0 = doc_int(d0, "sub", 0) ? doc_index(d0, "sub", SL_CHANGE_MAX_ROWS) : 0; /* absent: 0 */
     char op0[16];
     snprintf(op0, sizeof op0, "%s", doc_str(d0, "op") ? doc_str(d0, "op") : "");
     /* the documents of the message: copies (a refill replaces the window) */
@@ -611,7 +635,8 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
     const char *db = doc_str(docs[0], SL_LOGDOC_DB), *tbl = doc_str(docs[0], SL_LOGDOC_TBL),
                *table = doc_str(docs[0], SL_LOGDOC_TABLE);
     sl_op_t op;
-    if (op_of(op0, &op) || !db || !tbl || !table || offset < 0 || sub0 < 0) {
+    if (op_of(op0, &op) || !db || !tbl || !table || offset < 0 || sub0 < 0 ||
+        sub0 >= SL_CHANGE_MAX_ROWS) {
         snprintf(errstr, errstr_size, "log document %s: not a change document the miner "
                  "writes", doc_str(docs[0], "_id"));
         err = SL_ERR_DECODE;
@@ -627,14 +652,25 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
         BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &img))
         while (bson_iter_next(&img) && ncols < 4096)
             cols[ncols++] = bson_iter_key(&img);
-    uint32_t nrows = (uint32_t)(sub0 + (int64_t)n);
+    /* the rows before sub0 (not in this read: applied already; the core skips
+     * them by first_row) get no images: memory follows the documents read,
+     * not a row index a document names */
+    sl_change_t *c = &rec->u.change;
+    sl_row_t *rows = NULL;
     if ((err = sl_record_init_change(rec, s->c->source_name ? s->c->source_name : "", db, tbl,
-                                     op, ncols, cols, nrows))) {
+                                     op, ncols, cols, (uint32_t)n)) ||
+        (sub0 && !(rows = sl_record_alloc(rec, (size_t)(sub0 + (int64_t)n) * sizeof(*rows))))) {
+        const char *id0 = doc_str(docs[0], "_id");
         snprintf(errstr, errstr_size, "log document %s: cannot build the record",
-                 doc_str(docs[0], "_id"));
+                 id0 ? id0 : "?");
+        err = err ? err : SL_ERR_NOMEM;
         goto out;
     }
-    sl_change_t *c = &rec->u.change;
+    if (rows) {
+        memcpy(rows + sub0, c->rows, n * sizeof(*rows));
+        c->rows = rows;
+        c->nrows = (uint32_t)(sub0 + (int64_t)n);
+    }
     if ((err = parse_pos(docs[0], &rec->pos, errstr, errstr_size)))
         goto out;
     rec->pos.row -= (uint32_t)sub0;          /* the message's row 0 */
@@ -659,8 +695,6 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
                               errstr_size)))
             goto out;
     }
-    /* rows before sub0 (not in this read: applied already) stay zero: the
-     * core skips them by first_row */
     m->offset = offset;
     m->first_row = (uint32_t)sub0;
 out:
@@ -678,6 +712,8 @@ sl_err_t app_logsrc_next(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, char *
     if (err)
         return err;
     if (!d) {
+        if (!s->client)
+            return SL_ERR_TIMEOUT;           /* a local reader: every pushed document read */
         /* the window is read: a newer watermark? */
         if ((err = refresh_watermark(s, errstr, errstr_size)))
             return err;
@@ -689,7 +725,7 @@ sl_err_t app_logsrc_next(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, char *
     }
     memset(m, 0, sizeof(*m));
     const char *op = doc_str(d, "op"), *id = doc_str(d, "_id");
-    int64_t offset = doc_int(d, "offset", -1);
+    int64_t offset = doc_index(d, "offset", INT64_MAX);
     sl_record_reset(rec);
     if (op && !strcmp(op, "commit")) {
         const char *txn = doc_str(d, "txn");

@@ -72,7 +72,8 @@ static const sl_conf_entry_t col_conf_table[] = {
     SL_CONF_DURATION("heartbeat.interval", col_conf_t, heartbeat_ms, "5s", 100, 3600000, 0,
                      "How often an idle source still reports progress (heartbeat events, "
                      "keepalives)."),
-    SL_CONF_INT("batch.max.rows", col_conf_t, batch_max_rows, "1000", 1, 1000000, 0,
+    SL_CONF_INT("batch.max.rows", col_conf_t, batch_max_rows, "1000", 1, SL_CHANGE_MAX_ROWS,
+                0,
                 "Rows per change batch; a bigger rows event is split into several batches, "
                 "consecutive rows events of one table and op in a transaction share one."),
     SL_CONF_SIZE("batch.max.bytes", col_conf_t, batch_max_bytes, "900KB", 1024, 100000000, 0,

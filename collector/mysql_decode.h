@@ -171,6 +171,21 @@ sl_err_t col_mysql_rows_next(col_rows_cursor_t *cur, const col_tablemap_t *tm,
                              const char *source, uint32_t max_rows, int append,
                              sl_record_t *rec, char *errstr, size_t errstr_size);
 
+/* col_mysql_rows_next bounded by the record's encoded size too. *bytes is
+ * the size of rec's Avro encoding (sl_avro_record_size) so far, kept by the
+ * caller across appends: a new record (append = 0) sets it to its size
+ * without rows plus COL_MYSQL_BATCH_SLACK (what the caller sets after the
+ * call: position, txn, times, origin; the growing row count). Decoding
+ * stops before a row that would take *bytes past max_bytes (0 = no bound),
+ * leaving the cursor on that row; a record without rows takes its first row
+ * whatever its size (the publisher reports a single row above the limit).
+ * *bytes is updated with every row added. */
+#define COL_MYSQL_BATCH_SLACK 512
+sl_err_t col_mysql_rows_next_sized(col_rows_cursor_t *cur, const col_tablemap_t *tm,
+                                   const char *source, uint32_t max_rows, size_t max_bytes,
+                                   int append, sl_record_t *rec, size_t *bytes,
+                                   char *errstr, size_t errstr_size);
+
 /* One-shot form: rows [first_row, first_row + max_rows) of a rows event;
  * *next_row receives the index after the last row decoded, or UINT32_MAX
  * when the event has no more rows. Skipping to first_row costs a scan of

@@ -8,6 +8,7 @@
  *   rows: for each image a null bitmap over the present columns, then the
  *   values of the present non-NULL columns (UPDATE: before, after, ...). */
 #include "mysql_decode.h"
+#include "sl_avro.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -229,6 +230,15 @@ sl_err_t col_mysql_rows_next(col_rows_cursor_t *cur, const col_tablemap_t *tm,
                              const char *source, uint32_t max_rows, int append,
                              sl_record_t *rec, char *errstr, size_t errstr_size)
 {
+    return col_mysql_rows_next_sized(cur, tm, source, max_rows, 0, append, rec, NULL, errstr,
+                                     errstr_size);
+}
+
+sl_err_t col_mysql_rows_next_sized(col_rows_cursor_t *cur, const col_tablemap_t *tm,
+                                   const char *source, uint32_t max_rows, size_t max_bytes,
+                                   int append, sl_record_t *rec, size_t *bytes,
+                                   char *errstr, size_t errstr_size)
+{
     sl_err_t err = check_tm(cur, tm, errstr, errstr_size);
     if (err)
         return err;
@@ -245,6 +255,8 @@ sl_err_t col_mysql_rows_next(col_rows_cursor_t *cur, const col_tablemap_t *tm,
         goto nomem;
     sl_change_t *c = &rec->u.change;
     size_t img = (size_t)tm->ncols * sizeof(sl_value_t);
+    if (bytes && !append)
+        *bytes = sl_avro_record_size(rec) + COL_MYSQL_BATCH_SLACK;
     /* appending: the array is full (its capacity is not kept), the next row doubles it */
     uint32_t n = append ? c->nrows : 0, cap = n;
     limit = limit > UINT32_MAX - n ? UINT32_MAX : n + limit;
@@ -265,9 +277,23 @@ sl_err_t col_mysql_rows_next(col_rows_cursor_t *cur, const col_tablemap_t *tm,
             (cur->op != SL_OP_DELETE && !(row->after = sl_record_alloc(rec, img))))
             goto nomem;
         c->nrows = n;   /* rows before n are complete if we stop on an error */
+        size_t at = cur->offset;
+        uint32_t at_row = cur->row;
         err = one_row(cur, tm, rec, row, np, np_after, errstr, errstr_size);
         if (err)
             return err;
+        if (bytes) {
+            /* the row's encoded size, not its binlog size: a MINIMAL image of one key
+             * column in a wide table is 5 binlog bytes and 2 bytes per column encoded */
+            c->nrows = n + 1;
+            size_t rs = sl_avro_rows_size(c, n, 1);
+            if (max_bytes && n > 0 && *bytes + rs > max_bytes) {
+                cur->offset = at;               /* the row goes to the next record */
+                cur->row = at_row;
+                break;
+            }
+            *bytes += rs;
+        }
         n++;
     }
     c->nrows = n;

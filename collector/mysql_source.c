@@ -9,7 +9,9 @@
  *   TABLE_MAP       a SCHEMA record before the table's first rows (and after
  *                   every change of its definition), mysql_schema.c
  *   WRITE/UPDATE/DELETE_ROWS  CHANGE batches of at most batch.max.rows rows
- *                   (and about batch.max.bytes); consecutive rows events of
+ *                   and batch.max.bytes of Avro encoding (measured per row,
+ *                   not guessed from the binlog size: a MINIMAL image can be
+ *                   400x smaller than its encoding); consecutive rows events of
  *                   one table and op inside a transaction share a batch (a
  *                   transaction of single-row statements is not one Kafka
  *                   message per row); a transaction is streamed, never held
@@ -57,7 +59,8 @@ typedef struct my_reader_s {
     sl_record_t           *rec;
     sl_record_t           *ddl[COL_MY_DDL_MAX];
     /* the CHANGE batch being filled (batch_t != NULL): rows events of batch_t with
-     * event type batch_type and header flags batch_flags, batch_bytes of row images.
+     * event type batch_type and header flags batch_flags, batch_bytes its encoded size
+     * (sl_avro_record_size + rows, col_mysql_rows_next_sized).
      * Published before any other record, when full, or at the transaction's end;
      * its position is its first row's, so a replay from the checkpoint (always a
      * transaction start) batches the same way and gives the same positions. */
@@ -250,14 +253,11 @@ static int on_rows(my_reader_t *r, MARIADB_RPL_EVENT *ev, const uint8_t *body, s
     size_t max_bytes = (size_t)c->batch_max_bytes;
     while (!col_mysql_rows_done(&cur)) {
         uint32_t first = cur.row;
-        size_t before = cur.offset;
-        /* the encoded form is at most ~3x the row images */
-        size_t rest = (len - cur.offset) * 3;
         sl_record_t *b = r->batch;
         int append = r->batch_t == t && r->batch_type == ev->event_type &&
                      r->batch_flags == ev->flags && b->u.change.server_id == ev->server_id &&
                      b->u.change.schema_id == t->schema_id &&
-                     b->u.change.nrows < max_rows && r->batch_bytes * 3 + rest <= max_bytes;
+                     b->u.change.nrows < max_rows && r->batch_bytes < max_bytes;
         uint32_t n = max_rows;
         if (append) {
             n = max_rows - b->u.change.nrows;
@@ -265,19 +265,12 @@ static int on_rows(my_reader_t *r, MARIADB_RPL_EVENT *ev, const uint8_t *body, s
             int rc = flush_batch(r, errstr, errstr_size);
             if (rc != GO_ON)
                 return rc;
-            if (rest > max_bytes) {        /* about batch.max.bytes */
-                size_t per_row = first ? (cur.offset - cur.rows_start) / first : 0;
-                if (!per_row)
-                    n = 1;
-                else if (max_bytes / (per_row * 3) < n)
-                    n = (uint32_t)(max_bytes / (per_row * 3));
-                if (!n)
-                    n = 1;
-            }
             sl_record_reset(b);
         }
-        if (col_mysql_rows_next(&cur, &t->tm, c->source_name, n, append, b, why,
-                                sizeof(why))) {
+        /* bounded by the encoded size (r->batch_bytes), not the binlog's: see
+         * col_mysql_rows_next_sized */
+        if (col_mysql_rows_next_sized(&cur, &t->tm, c->source_name, n, max_bytes, append, b,
+                                      &r->batch_bytes, why, sizeof(why))) {
             snprintf(errstr, errstr_size, "table %s.%s, rows event at %s:%" PRIu64 ": %s",
                      t->tm.db, t->tm.table, r->file, ev_start, why);
             return SESSION_FATAL;
@@ -293,10 +286,9 @@ static int on_rows(my_reader_t *r, MARIADB_RPL_EVENT *ev, const uint8_t *body, s
             r->batch_t = t;
             r->batch_type = ev->event_type;
             r->batch_flags = ev->flags;
-            r->batch_bytes = 0;
         }
-        r->batch_bytes += cur.offset - before;
-        if (b->u.change.nrows >= max_rows || r->batch_bytes * 3 >= max_bytes) {
+        /* full by rows, or stopped before a row that does not fit */
+        if (b->u.change.nrows >= max_rows || !col_mysql_rows_done(&cur)) {
             int rc = flush_batch(r, errstr, errstr_size);
             if (rc != GO_ON)
                 return rc;

@@ -9,73 +9,6 @@
 #include "sl_avro.h"
 #include "sl_log.h"
 
-/* ------------------------------------------------------------ reader */
-
-uint8_t pg_rd_u8(pg_rd_t *r)
-{
-    if (r->off + 1 > r->len) {
-        r->bad = 1;
-        return 0;
-    }
-    return r->p[r->off++];
-}
-
-uint16_t pg_rd_u16(pg_rd_t *r)
-{
-    uint16_t hi = pg_rd_u8(r);
-    return (uint16_t)(hi << 8 | pg_rd_u8(r));
-}
-
-uint32_t pg_rd_u32(pg_rd_t *r)
-{
-    uint32_t hi = pg_rd_u16(r);
-    return hi << 16 | pg_rd_u16(r);
-}
-
-uint64_t pg_rd_u64(pg_rd_t *r)
-{
-    uint64_t hi = pg_rd_u32(r);
-    return hi << 32 | pg_rd_u32(r);
-}
-
-const char *pg_rd_str(pg_rd_t *r)
-{
-    const uint8_t *nul = r->off < r->len ? memchr(r->p + r->off, 0, r->len - r->off) : NULL;
-    if (!nul) {
-        r->bad = 1;
-        return NULL;
-    }
-    const char *s = (const char *)r->p + r->off;
-    r->off = (size_t)(nul - r->p) + 1;
-    return s;
-}
-
-const uint8_t *pg_rd_bytes(pg_rd_t *r, size_t n)
-{
-    if (r->bad || r->off > r->len || n > r->len - r->off) {
-        r->bad = 1;
-        return NULL;
-    }
-    const uint8_t *p = r->p + r->off;
-    r->off += n;
-    return p;
-}
-
-int pg_lsn_parse(const char *text, uint64_t *out)
-{
-    unsigned hi, lo;
-    int n = 0;
-    if (sscanf(text, "%X/%X%n", &hi, &lo, &n) != 2 || text[n])
-        return 0;
-    *out = (uint64_t)hi << 32 | lo;
-    return 1;
-}
-
-void pg_lsn_format(uint64_t lsn, char *buf, size_t size)
-{
-    snprintf(buf, size, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
-}
-
 uint64_t pg_dec_pos_lsn(const sl_pos_t *pos)
 {
     return pos->offset ? pos->offset : pos->seq;
@@ -111,6 +44,8 @@ typedef struct pg_rel_s {
 } pg_rel_t;
 
 #define PG_REL_BUCKETS 128
+/* a batch's encoded size may grow past sl_avro_record_size by its row count varint */
+#define PG_BATCH_SLACK 16
 
 struct pg_dec_s {
     pg_dec_conf_t  conf;
@@ -132,7 +67,7 @@ struct pg_dec_s {
     pg_rel_t      *batch_rel;
     sl_op_t        batch_op;
     uint32_t       batch_cap;
-    size_t         batch_bytes;
+    size_t         batch_bytes;   /* the batch's Avro size (sl_avro_record_size + rows) */
     sl_record_t   *aux;           /* SCHEMA / COMMIT / TRUNCATE records */
     pg_dec_stats_t stats;
 };
@@ -530,7 +465,7 @@ static sl_err_t batch_room(pg_dec_t *d, pg_rel_t *rel, sl_op_t op, uint64_t lsn,
         d->batch_cap = 1;
         d->batch_rel = rel;
         d->batch_op = op;
-        d->batch_bytes = 64;
+        d->batch_bytes = sl_avro_record_size(b) + PG_BATCH_SLACK;
     }
     sl_change_t *c = &d->batch->u.change;
     if (c->nrows == d->batch_cap) {
@@ -583,7 +518,6 @@ static sl_err_t tuple(pg_dec_t *d, pg_rd_t *r, pg_rel_t *rel, sl_value_t *vals, 
             const uint8_t *p = pg_rd_bytes(r, len);
             if (!p)
                 break;
-            d->batch_bytes += len + 8;
             if (kind == 'b') {
                 if (sl_value_set_typed(rec, v, rel->cols[i].type->name, p, len))
                     return SL_ERR_NOMEM;
@@ -623,6 +557,36 @@ static pg_rel_t *rel_for_change(pg_dec_t *d, uint32_t relid, char *errstr, size_
         snprintf(errstr, errstr_size,
                  "pgoutput sent a change of relation %u before its Relation message", relid);
     return rel;
+}
+
+/* Counts the row just decoded (index nrows of the batch) into the batch's
+ * encoded size — measured, not guessed from the message: an old key image
+ * of a wide table is a few bytes on the wire and 2 bytes per column
+ * encoded. When it would take a batch that has rows past batch.max.bytes,
+ * those rows are published and it becomes row 0 of the next batch (the same
+ * record: its values stay in the arena until that batch is flushed). */
+static sl_err_t batch_add_row(pg_dec_t *d, uint64_t lsn, char *errstr, size_t errstr_size)
+{
+    sl_record_t *b = d->batch;
+    sl_change_t *c = &b->u.change;
+    uint32_t n = c->nrows;
+    c->nrows = n + 1;
+    size_t rs = sl_avro_rows_size(c, n, 1);
+    c->nrows = n;
+    if (n > 0 && d->batch_bytes + rs > d->conf.batch_max_bytes) {
+        sl_err_t err = d->conf.sink(d->conf.sink_ctx, b, errstr, errstr_size);
+        d->stats.rows += n;
+        d->published += n;
+        if (err)
+            return err;
+        c->rows[0] = c->rows[n];
+        c->nrows = 0;
+        set_pos(b, d, lsn, d->row_idx);
+        d->batch_bytes = sl_avro_record_size(b) + PG_BATCH_SLACK;
+    }
+    c->nrows++;
+    d->batch_bytes += rs;
+    return SL_OK;
 }
 
 static sl_err_t row_change(pg_dec_t *d, char type, uint64_t lsn, pg_rd_t *r,
@@ -686,7 +650,8 @@ static sl_err_t row_change(pg_dec_t *d, char type, uint64_t lsn, pg_rd_t *r,
     }
     if (err)
         return err;
-    c->nrows++;
+    if ((err = batch_add_row(d, lsn, errstr, errstr_size)))
+        return err;
     d->row_idx++;
     return SL_OK;
 badtag:
@@ -739,13 +704,21 @@ static sl_err_t truncate_msg(pg_dec_t *d, uint64_t lsn, pg_rd_t *r, char *errstr
     return SL_OK;
 }
 
+/* pgoutput times (int64 µs since 2000-01-01) as Unix µs. A time past the
+ * end of int64 after the shift (no server sends one; 'infinity' is
+ * INT64_MAX) is held at INT64_MAX instead of overflowing. */
+static int64_t pg_time_unix_us(int64_t pg)
+{
+    return pg > INT64_MAX - PG_EPOCH_US ? INT64_MAX : pg + PG_EPOCH_US;
+}
+
 static void begin_txn(pg_dec_t *d, uint32_t xid, uint64_t final_lsn, int64_t ts)
 {
     d->in_txn = 1;
     d->xid = xid;
     snprintf(d->xid_text, sizeof(d->xid_text), "%" PRIu32, xid);
     d->commit_lsn = final_lsn;
-    d->commit_time_us = ts + PG_EPOCH_US;
+    d->commit_time_us = pg_time_unix_us(ts);
     d->row_idx = 0;
     d->published = 0;
     d->has_origin = 0;
@@ -796,7 +769,7 @@ sl_err_t pg_dec_replay_begin(pg_dec_t *d, uint32_t xid, uint64_t commit_lsn,
 sl_err_t pg_dec_replay_commit(pg_dec_t *d, uint64_t commit_lsn, uint64_t end_lsn,
                               int64_t commit_time_pg, char *errstr, size_t errstr_size)
 {
-    d->commit_time_us = commit_time_pg + PG_EPOCH_US;
+    d->commit_time_us = pg_time_unix_us(commit_time_pg);
     return commit_txn(d, commit_lsn, end_lsn, errstr, errstr_size);
 }
 
@@ -831,7 +804,7 @@ sl_err_t pg_dec_message(pg_dec_t *d, uint64_t lsn, const uint8_t *msg, size_t le
         int64_t ts = (int64_t)pg_rd_u64(&r);
         if (r.bad)
             break;
-        d->commit_time_us = ts + PG_EPOCH_US;
+        d->commit_time_us = pg_time_unix_us(ts);
         return commit_txn(d, commit_lsn, end_lsn, errstr, errstr_size);
     }
     case 'O': {

@@ -140,7 +140,7 @@ typedef sl_err_t (*pg_sink_fn)(void *ctx, const sl_record_t *rec, char *errstr,
 typedef struct pg_dec_conf_s {
     const char         *source;        /* source name */
     uint32_t            batch_max_rows;
-    size_t              batch_max_bytes;
+    size_t              batch_max_bytes;   /* Avro size of one CHANGE batch, measured per row */
     pg_sink_fn          sink;
     void               *sink_ctx;
     pg_filter_fn        filter;        /* NULL: every table */
@@ -239,7 +239,7 @@ int      pg_stream_in_block(const pg_stream_t *s);
 void     pg_stream_reset(pg_stream_t *s);
 const pg_stream_stats_t *pg_stream_stats(const pg_stream_t *s);
 
-/* Big-endian readers with bounds, for the protocol parsers. */
+/* Big-endian readers with bounds, for the protocol parsers (pg_rd.c). */
 typedef struct pg_rd_s {
     const uint8_t *p;
     size_t         len;

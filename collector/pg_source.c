@@ -356,7 +356,7 @@ static sl_err_t session(pg_src_t *s, char *errstr, size_t errstr_size)
     pg_dec_conf_t dc = {
         .source = conf->source_name,
         .batch_max_rows = (uint32_t)conf->batch_max_rows,
-        .batch_max_bytes = (size_t)conf->batch_max_bytes * 3 / 4,
+        .batch_max_bytes = (size_t)conf->batch_max_bytes,
         .sink = sink_cb, .sink_ctx = s,
         .filter = filter_cb, .filter_ctx = s->filter,
         .relextra = pg_catalog_relextra, .relextra_ctx = s->qc,

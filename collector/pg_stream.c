@@ -216,6 +216,16 @@ short_read:
     return SL_ERR_IO;
 }
 
+/* Stream Commit / Abort end a streamed transaction between blocks (pgoutput
+ * asserts !in_streaming for both). Inside a Start/Stop block they would free
+ * the spill file the block is still writing to: a protocol error. */
+static sl_err_t inside_block(char type, uint32_t xid, char *errstr, size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "pgoutput Stream %s of xid %u inside a Stream Start/Stop "
+             "block", type == 'c' ? "Commit" : "Abort", xid);
+    return SL_ERR_DECODE;
+}
+
 sl_err_t pg_stream_message(pg_stream_t *s, pg_dec_t *d, uint64_t lsn, const uint8_t *msg,
                            size_t len, int *handled, char *errstr, size_t errstr_size)
 {
@@ -258,6 +268,8 @@ sl_err_t pg_stream_message(pg_stream_t *s, pg_dec_t *d, uint64_t lsn, const uint
         int64_t ts = (int64_t)pg_rd_u64(&r);
         if (r.bad)
             goto bad;
+        if (s->in_block)
+            return inside_block(type, xid, errstr, errstr_size);
         pg_spill_t **pp = NULL, *sp = spill_find(s, xid, &pp);
         pg_spill_t empty = {.xid = xid};
         err = replay(s, d, sp ? sp : &empty, commit_lsn, end_lsn, ts, errstr, errstr_size);
@@ -272,6 +284,8 @@ sl_err_t pg_stream_message(pg_stream_t *s, pg_dec_t *d, uint64_t lsn, const uint
         uint32_t xid = pg_rd_u32(&r), subxid = pg_rd_u32(&r);
         if (r.bad)
             goto bad;
+        if (s->in_block)
+            return inside_block(type, xid, errstr, errstr_size);
         pg_spill_t **pp = NULL, *sp = spill_find(s, xid, &pp);
         if (!sp)
             return SL_OK;

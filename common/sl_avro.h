@@ -37,6 +37,15 @@ sl_err_t sl_avro_encode(sl_avro_codec_t *codec, const sl_record_t *rec,
                         const void **buf, size_t *len,
                         char *errstr, size_t errstr_size);
 
+/* What sl_avro_encode would write, without writing it: the whole message
+ * (header included), and the before/after images of rows [first, first + n)
+ * of a CHANGE — how a batcher keeps a message under batch.max.bytes (a
+ * MISSING value is 2 bytes: 1000 columns absent from a MINIMAL image weigh
+ * 2 KB per row whatever the binlog's size). A value the encoder would refuse
+ * counts the bytes before it. */
+size_t sl_avro_record_size(const sl_record_t *rec);
+size_t sl_avro_rows_size(const sl_change_t *c, uint32_t first, uint32_t n);
+
 /* Decodes one message value into rec (reset first; strings copied into
  * rec's arena). An unknown magic or fingerprint, or truncated data, is
  * SL_ERR_DECODE with a sentence saying which. */

@@ -153,7 +153,7 @@ static int dec_value(sl_record_t *rec, const avro_value_t *slot, sl_value_t *v, 
     case SL_VAL_NULL:
         return 0;
     case SL_VAL_BOOL: {
-        int b;
+        int b = 0;                      /* avro-c's macro may fail before setting it */
         rc = avro_value_get_boolean(&br, &b);
         v->u.b = b != 0;
         return rc;

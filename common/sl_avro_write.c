@@ -19,7 +19,8 @@
 #include <string.h>
 
 typedef struct {
-    sl_avro_codec_t *c;
+    sl_avro_codec_t *c;        /* NULL when measuring */
+    int              measure;  /* count the bytes, write nothing (sl_avro_*_size) */
     size_t           len;      /* bytes written, header included */
     int              nomem;
     const char      *what;     /* a validation failure */
@@ -47,9 +48,16 @@ static int room(wr_t *w, size_t n)
 
 static int w_long(wr_t *w, int64_t x)
 {
+    uint64_t v = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);      /* zigzag */
+    if (w->measure) {
+        do {
+            w->len++;
+            v >>= 7;
+        } while (v);
+        return 0;
+    }
     if (room(w, 10))
         return -1;
-    uint64_t v = ((uint64_t)x << 1) ^ (uint64_t)(x >> 63);      /* zigzag */
     unsigned char *p = (unsigned char *)w->c->buf + w->len;
     size_t n = 0;
     while (v >= 0x80) {
@@ -63,6 +71,10 @@ static int w_long(wr_t *w, int64_t x)
 
 static int w_raw(wr_t *w, const void *p, size_t n)
 {
+    if (w->measure) {
+        w->len += n;
+        return 0;
+    }
     if (room(w, n))
         return -1;
     if (n)
@@ -290,4 +302,20 @@ sl_err_t sl_avro_encode(sl_avro_codec_t *c, const sl_record_t *rec,
     *buf = c->buf;
     *len = w.len;
     return SL_OK;
+}
+
+size_t sl_avro_record_size(const sl_record_t *rec)
+{
+    wr_t w = { .measure = 1, .len = HDR_LEN };
+    w_record(&w, rec);
+    return w.len;
+}
+
+size_t sl_avro_rows_size(const sl_change_t *c, uint32_t first, uint32_t n)
+{
+    wr_t w = { .measure = 1 };
+    for (uint32_t r = first; r < c->nrows && r - first < n; r++)
+        if (w_image(&w, c->rows[r].before, c->ncols) || w_image(&w, c->rows[r].after, c->ncols))
+            break;
+    return w.len;
 }

@@ -192,6 +192,10 @@ void *sl_record_alloc(sl_record_t *rec, size_t size);        /* zeroed */
 char *sl_record_strdup(sl_record_t *rec, const char *s);
 char *sl_record_memdup(sl_record_t *rec, const void *p, size_t len); /* adds a NUL after len */
 
+/* The most rows one CHANGE record holds (the collector's batch.max.rows
+ * bound): a reader refuses a row index at or past it. */
+#define SL_CHANGE_MAX_ROWS 1000000
+
 /* Builders: start a CHANGE with room for nrows rows of ncols columns
  * (before/after arrays allocated per op: INSERT after, DELETE before,
  * UPDATE both). Column names are copied. */

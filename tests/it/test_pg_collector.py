@@ -150,6 +150,7 @@ def read_topic(stack, topic, timeout=30):
         pos = m.offset() + 1
         rec = slavro.decode(m.value())
         rec["_offset"] = m.offset()
+        rec["_size"] = len(m.value())
         out.append(rec)
         if pos >= hi:
             break

@@ -128,6 +128,17 @@ static sl_record_t *round_trip(const sl_record_t *a, const char *name)
                  glen, k);
     }
     free(gen);
+    /* the sizes a batcher measures are the bytes the encoder writes */
+    assert_int_equal(sl_avro_record_size(a), len);
+    if (a->type == SL_REC_CHANGE && a->u.change.nrows) {
+        const sl_change_t *c = &a->u.change;
+        size_t rows = sl_avro_rows_size(c, 0, c->nrows), parts = 0;
+        for (uint32_t r = 0; r < c->nrows; r++)
+            parts += sl_avro_rows_size(c, r, 1);
+        assert_int_equal(parts, rows);
+        assert_true(rows < len);
+        assert_int_equal(sl_avro_rows_size(c, c->nrows, 5), 0);
+    }
     dump(name, buf, len);
     sl_record_t *b = sl_record_new();
     err = sl_avro_decode(codec, buf, len, b, errstr, sizeof(errstr));

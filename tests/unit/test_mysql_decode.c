@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "sl_avro.h"
 #include "sl_buf.h"
 #include "sl_json.h"
 #include "sl_record.h"
@@ -640,6 +641,69 @@ static void test_append_to_batch(void **state)
     sl_record_destroy(rec);
 }
 
+/* Every rows event of the fixture decoded in records bounded by their
+ * encoded size (col_mysql_rows_next_sized, the collector's batcher): each
+ * record's Avro encoding is within the bound (or holds a single row), *bytes
+ * never under-counts it, no row is lost or doubled, and appending to a full
+ * record adds nothing and leaves the cursor where it was. */
+static void test_sized_batches(void **state)
+{
+    char err[512];
+    sl_avro_codec_t *codec;
+    sl_record_t *rec = sl_record_new(), *all = sl_record_new();
+    assert_int_equal(sl_avro_codec_new(&codec, err, sizeof(err)), SL_OK);
+    const size_t max_bytes = 700;
+    uint32_t records = 0, rows_total = 0;
+    for (int i = 0; i < nevs; i++) {
+        if (evs[i].type == 19)
+            continue;
+        col_tablemap_t tm;
+        col_rows_cursor_t cur;
+        tablemap_for(i, &tm);
+        assert_int_equal(col_mysql_rows_open(&cur, evs[i].type, evs[i].body, evs[i].len, err,
+                                             sizeof(err)), SL_OK);
+        uint32_t got = 0;
+        while (!col_mysql_rows_done(&cur)) {
+            size_t bytes = 0;
+            uint32_t row = cur.row;
+            sl_record_reset(rec);
+            assert_int_equal(col_mysql_rows_next_sized(&cur, &tm, "fx", 0, max_bytes, 0, rec,
+                                                       &bytes, err, sizeof(err)), SL_OK);
+            uint32_t n = rec->u.change.nrows;
+            assert_true(n >= 1 && cur.row == row + n);
+            const void *buf;
+            size_t len;
+            assert_int_equal(sl_avro_encode(codec, rec, &buf, &len, err, sizeof(err)), SL_OK);
+            assert_true(len <= bytes);
+            if (n > 1 && len > max_bytes)
+                fail_msg("event %d: %u rows encode to %zu bytes > %zu", i, n, len, max_bytes);
+            if (!col_mysql_rows_done(&cur)) {
+                /* full: an append takes nothing and keeps the cursor */
+                size_t at = cur.offset, was = bytes;
+                assert_int_equal(col_mysql_rows_next_sized(&cur, &tm, "fx", 0, max_bytes, 1, rec,
+                                                           &bytes, err, sizeof(err)), SL_OK);
+                assert_int_equal(rec->u.change.nrows, n);
+                assert_true(cur.offset == at && cur.row == row + n && bytes == was);
+            }
+            got += n;
+            records++;
+        }
+        /* the same rows as one unbounded decode */
+        sl_record_reset(all);
+        assert_int_equal(col_mysql_rows_open(&cur, evs[i].type, evs[i].body, evs[i].len, err,
+                                             sizeof(err)), SL_OK);
+        assert_int_equal(col_mysql_rows_next(&cur, &tm, "fx", 0, 0, all, err, sizeof(err)),
+                         SL_OK);
+        assert_int_equal(got, all->u.change.nrows);
+        rows_total += got;
+        col_mysql_tablemap_free(&tm);
+    }
+    assert_true(records > (uint32_t)nevs / 2 && rows_total > 0);
+    sl_avro_codec_destroy(codec);
+    sl_record_destroy(rec);
+    sl_record_destroy(all);
+}
+
 static void test_text_forms(void **state)
 {
     char t[64];
@@ -722,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_tablemap_and_schema),
         cmocka_unit_test(test_split_decode),
         cmocka_unit_test(test_append_to_batch),
+        cmocka_unit_test(test_sized_batches),
         cmocka_unit_test(test_errors_name_table_column_offset),
         cmocka_unit_test(test_text_forms),
         cmocka_unit_test(test_legacy_datetime_year_range),

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "sl_avro.h"
 #include "sl_record.h"
 #include "../../collector/pg_decode.h"
 
@@ -64,6 +65,7 @@ static sl_err_t sink(void *ctx, const sl_record_t *rec, char *e, size_t n)
             }
     } else if (rec->type == SL_REC_COMMIT) {
         c->u.commit.nrows = rec->u.commit.nrows;
+        c->u.commit.event_time_us = rec->u.commit.event_time_us;
     } else if (rec->type == SL_REC_SCHEMA) {
         const sl_schema_t *sc = &rec->u.schema;
         sl_record_init_schema(c, rec->source, sc->db, sc->table, sc->ncols);
@@ -75,6 +77,8 @@ static sl_err_t sink(void *ctx, const sl_record_t *rec, char *e, size_t n)
             schema_nlabels = sc->cols[0].nlabels;
         }
     }
+    if (rec->type == SL_REC_CHANGE)
+        c->u.change.event_time_us = rec->u.change.event_time_us;
     got[ngot++] = c;
     return SL_OK;
 }
@@ -324,6 +328,141 @@ static void test_streamed(void **state)
     pg_dec_destroy(d);
 }
 
+/* A commit time near the end of int64 (pgoutput sends int64 µs since 2000;
+ * PostgreSQL's own 'infinity' is INT64_MAX) overflowed adding the 1970-2000
+ * offset (signed overflow, found by tests/fuzz/fuzz_pgoutput): such times are
+ * held at INT64_MAX, the earliest ones stay exact. */
+static void test_commit_time_bounds(void **state)
+{
+    pg_dec_t *d = mkdec();
+    mb_t m;
+    char e[256];
+    m.n = 0; u8(&m, 'B'); u64(&m, 0x1000); u64(&m, (uint64_t)INT64_MAX - 5); u32(&m, 7);
+    feed(d, 0x900, &m);
+    mk_relation(&m, 0); feed(d, 0x910, &m);
+    mk_insert(&m, 0, "1", "x", NULL); feed(d, 0x910, &m);
+    m.n = 0; u8(&m, 'C'); u8(&m, 0); u64(&m, 0x1000); u64(&m, 0x1050);
+    u64(&m, (uint64_t)INT64_MAX - 5);
+    feed(d, 0x1000, &m);
+    assert_int_equal(ngot, 3);
+    assert_true(got[1]->u.change.event_time_us == INT64_MAX);
+    assert_true(got[2]->u.commit.event_time_us == INT64_MAX);
+    clear_got();
+    /* a streamed transaction's commit time goes through the same conversion */
+    assert_int_equal(pg_dec_replay_begin(d, 8, 0x2000, INT64_MAX, e, sizeof(e)), SL_OK);
+    mk_insert(&m, 0, "2", "y", NULL); feed(d, 0x1100, &m);
+    assert_int_equal(pg_dec_replay_commit(d, 0x2000, 0x2050, INT64_MAX, e, sizeof(e)), SL_OK);
+    assert_true(got[ngot - 1]->u.commit.event_time_us == INT64_MAX);
+    clear_got();
+    /* the smallest time stays exact */
+    m.n = 0; u8(&m, 'B'); u64(&m, 0x3000); u64(&m, (uint64_t)INT64_MIN); u32(&m, 9);
+    feed(d, 0x2900, &m);
+    mk_insert(&m, 0, "3", "z", NULL); feed(d, 0x2910, &m);
+    m.n = 0; u8(&m, 'C'); u8(&m, 0); u64(&m, 0x3000); u64(&m, 0x3050); u64(&m, (uint64_t)INT64_MIN);
+    feed(d, 0x3000, &m);
+    assert_true(got[ngot - 1]->u.commit.event_time_us == INT64_MIN + PG_EPOCH_US);
+    clear_got();
+    pg_dec_destroy(d);
+}
+
+/* Batches cut by their encoded size (batch.max.bytes), measured: a Delete
+ * of a 50-column table carries its old key only ('K': a few bytes), while
+ * its row encodes 49 MISSING values (~100 bytes); counted from the message
+ * text, 40 of them made one ~4 KB batch above a 400-byte bound. Each CHANGE
+ * now encodes to at most the bound (or holds one row), the row that did not
+ * fit opens the next batch with its own position, no row lost or doubled. */
+static void test_batches_by_encoded_size(void **state)
+{
+    pg_dec_conf_t dc = {.source = "src", .batch_max_rows = 1000, .batch_max_bytes = 400,
+                        .sink = sink};
+    pg_dec_t *d = NULL;
+    sl_avro_codec_t *codec;
+    char e[256];
+    mb_t m;
+    assert_int_equal(pg_dec_new(&d, &dc), SL_OK);
+    assert_int_equal(sl_avro_codec_new(&codec, e, sizeof(e)), SL_OK);
+    mk_begin(&m, 0x1000, 7); feed(d, 0x900, &m);
+    m.n = 0; u8(&m, 'R'); u32(&m, 16385); str(&m, "public"); str(&m, "w"); u8(&m, 'd');
+    u16(&m, 50);
+    for (int i = 0; i < 50; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "c%d", i);
+        u8(&m, i == 0); str(&m, name); u32(&m, 23); u32(&m, (uint32_t)-1);
+    }
+    feed(d, 0x910, &m);
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "%d", i);
+        m.n = 0; u8(&m, 'D'); u32(&m, 16385); u8(&m, 'K'); u16(&m, 50); txt(&m, id);
+        for (int k = 1; k < 50; k++)
+            txt(&m, NULL);
+        feed(d, 0x1000 + (uint64_t)i, &m);
+    }
+    mk_commit(&m, 0x1000, 0x1050); feed(d, 0x2000, &m);
+    int batches = 0, next = 0;
+    for (int k = 0; k < ngot; k++) {
+        if (got[k]->type != SL_REC_CHANGE)
+            continue;
+        const sl_change_t *c = &got[k]->u.change;
+        const void *buf;
+        size_t len;
+        assert_int_equal(sl_avro_encode(codec, got[k], &buf, &len, e, sizeof(e)), SL_OK);
+        if (c->nrows > 1 && len > dc.batch_max_bytes)
+            fail_msg("batch %d: %u rows encode to %zu bytes > %zu", batches, c->nrows, len,
+                     dc.batch_max_bytes);
+        assert_true(got[k]->pos.row == (uint32_t)next);        /* its first row's position */
+        assert_true(got[k]->pos.offset == 0x1000 + (uint64_t)next);
+        for (uint32_t r = 0; r < c->nrows; r++, next++) {
+            assert_int_equal(c->rows[r].before[0].u.i, next);
+            assert_int_equal(c->rows[r].before[49].kind, SL_VAL_MISSING);
+        }
+        batches++;
+    }
+    assert_int_equal(next, 40);
+    assert_true(batches >= 10);
+    assert_int_equal(got[ngot - 1]->u.commit.nrows, 40);
+    clear_got();
+    sl_avro_codec_destroy(codec);
+    pg_dec_destroy(d);
+}
+
+/* Stream Commit / Stream Abort come only between Stream Stop and the next
+ * Stream Start (pgoutput asserts it). Inside a block they freed the spill
+ * file the block was writing to, and the block's next change was written
+ * through the freed pointer (heap use-after-free, found by fuzz_pgoutput):
+ * now they are a protocol error, and the stream state stays usable. */
+static void test_stream_end_inside_block(void **state)
+{
+    pg_dec_t *d = mkdec();
+    pg_stream_t *s = NULL;
+    mb_t m;
+    char e[256];
+    int handled;
+    assert_int_equal(pg_stream_new(&s, "/tmp", 0), SL_OK);
+    for (int k = 0; k < 2; k++) {
+        m.n = 0; u8(&m, 'S'); u32(&m, 10); u8(&m, 1); stream_msg(s, d, 0, &m, 1);
+        mk_relation(&m, 10); stream_msg(s, d, 0x100, &m, 1);
+        m.n = 0;
+        if (k == 0) {                               /* whole-transaction abort */
+            u8(&m, 'A'); u32(&m, 10); u32(&m, 10);
+        } else {                                    /* commit */
+            u8(&m, 'c'); u32(&m, 10); u8(&m, 0); u64(&m, 0x400); u64(&m, 0x410); u64(&m, 0);
+        }
+        assert_int_equal(pg_stream_message(s, d, 0x110, m.b, m.n, &handled, e, sizeof(e)),
+                         SL_ERR_DECODE);
+        assert_non_null(strstr(e, "inside"));
+        /* the block goes on into the spill file that is still open */
+        mk_insert(&m, 10, "1", "a", NULL); stream_msg(s, d, 0x120, &m, 1);
+        m.n = 0; u8(&m, 'E'); stream_msg(s, d, 0, &m, 1);
+        assert_int_equal(pg_stream_stats(s)->open, 1);
+        m.n = 0; u8(&m, 'A'); u32(&m, 10); u32(&m, 10); stream_msg(s, d, 0, &m, 1);
+        assert_int_equal(pg_stream_stats(s)->open, 0);
+    }
+    clear_got();
+    pg_stream_destroy(s);
+    pg_dec_destroy(d);
+}
+
 static void test_malformed(void **state)
 {
     pg_dec_t *d = mkdec();
@@ -488,6 +627,9 @@ int main(void)
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_txn_positions_toast),
         cmocka_unit_test(test_streamed),
+        cmocka_unit_test(test_commit_time_bounds),
+        cmocka_unit_test(test_batches_by_encoded_size),
+        cmocka_unit_test(test_stream_end_inside_block),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_table_life),
         cmocka_unit_test(test_type_message_rebinds_relations),
