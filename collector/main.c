@@ -173,7 +173,7 @@ static void lease_lost(void *arg)
  * first transaction fences whatever this one still had open. */
 static int run_leased(sl_service_t *svc, const col_conf_t *cc)
 {
-    char errstr[1024], group[400], topic[300], holder[128], host[64] = "?";
+    char group[400], topic[300], holder[128], host[64] = "?";
     sl_kvlist_t props = SL_KVLIST_INIT;
     sl_kafka_lease_t *lease = NULL;
     int rc = SL_EXIT_FAILURE;
@@ -188,32 +188,17 @@ static int run_leased(sl_service_t *svc, const col_conf_t *cc)
     sl_kafka_lease_conf_t lc = {.props = &props, .group = group, .topic = topic,
                                 .ttl_ms = (int)cc->lease_ttl_ms, .holder = holder,
                                 .on_lost = lease_lost};
-    for (;;) {
-        if (sl_kafka_lease_start(&lease, &lc, errstr, sizeof errstr) == SL_OK)
-            break;
-        sl_http_set_health(svc->http, 0, errstr);
-        sl_warn("%s; retrying", errstr);
-        if (sl_service_wait(2000)) {
-            rc = SL_EXIT_OK;
-            goto out;
-        }
+    if (sl_kafka_lease_open(&lease, &lc, svc->http)) {
+        rc = SL_EXIT_OK;
+        goto out;
     }
     for (;;) {
-        if (!sl_kafka_lease_held(lease)) {
-            char why[600];
-            snprintf(why, sizeof why, "standby: waiting for the lease of source \"%s\" (%s; "
-                     "another copy holds it, or the group is assigning it)", cc->source_name,
-                     group);
-            sl_http_set_status(svc->http, "standby", why);
-            sl_info("%s; waiting to take over", why);
-            while (!sl_kafka_lease_held(lease)) {
-                if (sl_service_wait(200) && !sl_service_yielded()) {
-                    rc = SL_EXIT_OK;             /* SIGTERM while waiting */
-                    goto out;
-                }
-                sl_service_resume();             /* a late loss while waiting: nothing ran */
-            }
-            sl_http_set_status(svc->http, NULL, NULL);
+        char why[600];
+        snprintf(why, sizeof why, "standby: waiting for the lease of source \"%s\" (%s; "
+                 "another copy holds it, or the group is assigning it)", cc->source_name, group);
+        if (sl_kafka_lease_wait(lease, svc->http, why)) {
+            rc = SL_EXIT_OK;
+            goto out;
         }
         sl_service_resume();
         sl_info("source \"%s\": this copy holds the lease (%s, assignment %d): reading",

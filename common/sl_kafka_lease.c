@@ -1,7 +1,9 @@
 /* shiftlog: one active copy through a Kafka consumer group (see sl_kafka_lease.h). */
 #include "sl_kafka_lease.h"
 #include "sl_kafka_int.h"
+#include "sl_http.h"
 #include "sl_log.h"
+#include "sl_service.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -180,4 +182,36 @@ void sl_kafka_lease_stop(sl_kafka_lease_t *l)
     free(l->topic);
     free(l->group);
     free(l);
+}
+
+int sl_kafka_lease_wait(sl_kafka_lease_t *l, struct sl_http_s *http, const char *why)
+{
+    if (sl_kafka_lease_held(l))
+        return 0;
+    sl_http_set_status(http, "standby", why);
+    sl_info("%s; waiting to take over", why);
+    while (!sl_kafka_lease_held(l)) {
+        if (sl_service_wait(200) && !sl_service_yielded())
+            return 1;                        /* SIGTERM while waiting */
+        sl_service_resume();                 /* a late loss while waiting: nothing ran */
+    }
+    sl_http_set_status(http, NULL, NULL);
+    return 0;
+}
+
+int sl_kafka_lease_open(sl_kafka_lease_t **out, const sl_kafka_lease_conf_t *conf,
+                        struct sl_http_s *http)
+{
+    char errstr[1024];
+    for (int said = 0;; said++) {
+        if (sl_kafka_lease_start(out, conf, errstr, sizeof errstr) == SL_OK)
+            break;
+        sl_http_set_health(http, 0, errstr);
+        if (!said || said % 30 == 0)
+            sl_warn("%s; trying again every 2 s", errstr);
+        if (sl_service_wait(2000))
+            return 1;
+    }
+    sl_http_set_health(http, 1, NULL);
+    return 0;
 }

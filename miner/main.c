@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -22,6 +23,7 @@
 #include "sl_value_text.h"
 #include "sl_avro.h"
 #include "sl_kafka.h"
+#include "sl_kafka_lease.h"
 #include "sl_mongoc.h"
 #include "sl_service.h"
 
@@ -44,6 +46,8 @@ typedef struct mine_conf_s {
     int64_t           control_interval_ms;
     const char       *kafka_bootstrap;
     const char       *kafka_group_id;
+    int               lease;             /* one active miner per source log */
+    int64_t           lease_ttl_ms;
     sl_service_conf_t svc;
     int               check_only;        /* --check */
     int               serve;             /* --serve (kept for compatibility) */
@@ -100,6 +104,16 @@ static const sl_conf_entry_t mine_conf_table[] = {
                      60000, 0,
                      "How often stop/resume requests are read and table status is written."),
     SL_SERVICE_CONF_KAFKA_BOOTSTRAP(mine_conf_t, kafka_bootstrap),
+    SL_CONF_BOOL("lease", mine_conf_t, lease, "true", 0,
+                 "One active miner per source log: copies with the same source.name share a "
+                 "lease (the Kafka consumer group shiftlog-lease-miner-<source.name> on "
+                 "<topic.prefix>._leases); the holder mines, the others wait as hot standbys "
+                 "(/health status standby). A holder that loses the lease finishes its batch "
+                 "in flight and exits 1, so that a restart waits as a standby."),
+    SL_CONF_DURATION("lease.ttl.ms", mine_conf_t, lease_ttl_ms, "10s", 6000, 300000, 0,
+                     "How long a holder that stopped answering (kill -9, a network cut) keeps "
+                     "the lease before a standby takes over (a clean stop hands over at "
+                     "once)."),
     SL_CONF_STRING("kafka.group.id", mine_conf_t, kafka_group_id, "shiftlog-miner", 0,
                    "Kafka consumer group of the miner (offsets committed for monitoring; the "
                    "position of record is the progress document in the log database)."),
@@ -489,12 +503,48 @@ static int run(mine_t *m)
     return SL_EXIT_OK;
 }
 
+static void lease_lost(void *arg)
+{
+    (void)arg;
+    sl_service_yield();                  /* run() ends after the batch in flight */
+}
+
+/* One active miner per source log: waits as a standby until this copy holds
+ * the lease. 1 when stopped meanwhile. */
+static int acquire_lease(sl_service_t *svc, const mine_conf_t *mc, sl_kafka_lease_t **lease)
+{
+    char group[400], topic[300], holder[128], host[64] = "?", why[600];
+    sl_kvlist_t props = SL_KVLIST_INIT;
+    gethostname(host, sizeof host - 1);
+    snprintf(group, sizeof group, "shiftlog-lease-miner-%s", mc->source_name);
+    snprintf(topic, sizeof topic, "%s._leases", mc->topic_prefix);
+    snprintf(holder, sizeof holder, "%s:%d", host, (int)getpid());
+    for (size_t i = 0; i < svc->conf.kafka.n; i++)
+        sl_kvlist_set(&props, svc->conf.kafka.items[i].key, svc->conf.kafka.items[i].value);
+    if (!sl_kvlist_get(&props, "bootstrap.servers"))
+        sl_kvlist_set(&props, "bootstrap.servers", mc->kafka_bootstrap);
+    sl_kafka_lease_conf_t lc = {.props = &props, .group = group, .topic = topic,
+                                .ttl_ms = (int)mc->lease_ttl_ms, .holder = holder,
+                                .on_lost = lease_lost};
+    int stopped = sl_kafka_lease_open(lease, &lc, svc->http);
+    sl_kvlist_free(&props);
+    if (stopped)
+        return 1;
+    snprintf(why, sizeof why, "standby: waiting for the lease of source \"%s\" (%s; another "
+             "copy holds it, or the group is assigning it)", mc->source_name, group);
+    if (sl_kafka_lease_wait(*lease, svc->http, why))
+        return 1;
+    sl_info("source \"%s\": this copy holds the lease (%s): mining", mc->source_name, holder);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static mine_conf_t mc;
     sl_service_t svc;
     char errstr[1024];
     mine_t m;
+    sl_kafka_lease_t *lease = NULL;
     sl_mongoc_setup();
     int rc = sl_service_start(&svc, &mine_service, &mc, argc, argv);
     if (rc != SL_SERVICE_CONTINUE)
@@ -532,6 +582,10 @@ int main(int argc, char **argv)
         }
         sl_info("configuration is valid; --check: not connecting");
         rc = SL_EXIT_OK;
+        goto out;
+    }
+    if (mc.lease && acquire_lease(&svc, &mc, &lease)) {
+        rc = SL_EXIT_OK;                 /* stopped while waiting */
         goto out;
     }
     snprintf(m.topic, sizeof m.topic, "%s.%s", mc.topic_prefix, mc.source_name);
@@ -672,7 +726,14 @@ int main(int argc, char **argv)
     rc = run(&m);
     if (rc == SL_EXIT_OK && mine_ctl_flush(m.ctl, errstr, sizeof errstr))
         sl_warn("control collection: %s", errstr);
+    if (sl_service_yielded()) {
+        sl_error("source \"%s\": the lease was lost (another copy mines now); the batch in "
+                 "flight is durable; exiting so that a restart waits as a standby",
+                 mc.source_name);
+        rc = SL_EXIT_FAILURE;
+    }
 out:
+    sl_kafka_lease_stop(lease);
     if (m.writers)
         mine_writers_stop(m.writers);
     mine_ctl_destroy(m.ctl);
