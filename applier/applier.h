@@ -51,6 +51,7 @@ typedef struct app_conf_s {
     int               create_tables;
     int               ddl_apply;         /* APP_DDL_* (target.h) */
     int               on_unconvertible;  /* APP_UNCONV_* (target.h) */
+    int64_t           watchdog_ms;       /* no progress with records waiting: 0 = off */
     const char       *tables;
     const char       *tables_exclude;
     const char       *map_tables;
@@ -219,6 +220,24 @@ int          app_txn_group_txns(const app_txn_t *x);
 int64_t      app_txn_group_end(const app_txn_t *x);
 /* Counts a skipped (excluded / duplicate) record, for tests and metrics. */
 uint64_t     app_txn_skipped(const app_txn_t *x);
+/* ------------------------------------------------------------ watchdog */
+
+/* The no-progress watchdog (watchdog.c): a thread that watches the source
+ * partition's backlog and the task's progress. NULL when stall_ms <= 0 (off)
+ * or out of memory; every call takes NULL. */
+typedef struct app_watchdog_s app_watchdog_t;
+app_watchdog_t *app_watchdog_start(sl_kafka_consumer_t *cons, const char *topic,
+                                   int32_t partition, int64_t stall_ms, sl_http_t *http,
+                                   sl_metrics_t *mx);
+/* The task loop fed or committed Kafka offset `offset` (only growth counts). */
+void            app_watchdog_progress(app_watchdog_t *w, int64_t offset);
+/* Only a running task is watched (not a standby, a suspended task, one whose
+ * target is down or that waits for its topic); the time counts from here. */
+void            app_watchdog_watch(app_watchdog_t *w, int running);
+/* 1 once per declared stall that no progress has ended yet: reconnect. */
+int             app_watchdog_take(app_watchdog_t *w);
+void            app_watchdog_stop(app_watchdog_t *w);
+
 /* Tables stopped now (the count), and "table db.t stopped: reason; ..."
  * in buf (truncated to size). */
 int          app_txn_stopped(const app_txn_t *x, char *buf, size_t size);

@@ -53,6 +53,7 @@ typedef struct run_s {
     int64_t                 handover_at; /* Kafka offset to start at without a position */
     int                     said_stay;
     int                     nstopped;  /* tables stopped, as /health shows them */
+    app_watchdog_t         *wd;        /* no-progress watchdog (NULL: off) */
     int                     names_checked; /* map.tables targets judged by the target */
 
     int64_t  skip_offset;      /* the stored message: rows <= skip_sub already applied */
@@ -88,6 +89,7 @@ static void set_state(run_t *r, const char *state, const char *reason)
     sl_metric_set(r->m_state_down, !strcmp(state, "target_down"));
     sl_metric_set(r->m_state_topic, !strcmp(state, "waiting_topic"));
     sl_metric_set(r->m_state_standby, !strcmp(state, "standby"));
+    app_watchdog_watch(r->wd, !strcmp(state, "running"));
     if (!strcmp(state, "standby"))      /* healthy, not active: 200 with the holder */
         sl_http_set_status(r->svc->http, "standby", reason);
     else
@@ -509,6 +511,7 @@ static int feed_one(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp);
  * Returns 0 to go on, -1 to stop the task. */
 static int feed(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp)
 {
+    app_watchdog_progress(r->wd, m->offset);
     int rc = feed_one(r, m, amp);
     note_stopped(r);
     return rc;
@@ -822,6 +825,8 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         sl_error("dead-letter topic %s: %s", r.dlq_topic, errstr);
         goto out;
     }
+    r.wd = app_watchdog_start(r.cons, c->source_topic, (int32_t)c->source_partition,
+                              c->watchdog_ms, svc->http, mx);
     if (r.on_log) {
         for (;;) {
             sl_err_t le = app_logsrc_open(&r.log, c, r.mapping, errstr, sizeof(errstr));
@@ -853,6 +858,14 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
     }
 
     for (;;) {
+        if (app_watchdog_take(r.wd)) {
+            /* no progress with records waiting (watchdog.c said why): reconnect */
+            if (restart_from_target(&r, -1)) {
+                code = stop_code(&r);
+                break;
+            }
+            continue;
+        }
         if (app_leaser_keep(r.lease)) {
             /* lost: roll back what is open, stand by, and go on from the stored
              * position once this copy holds the lease again */
@@ -923,6 +936,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         }
     }
 out:
+    app_watchdog_stop(r.wd);
     if (r.txn)
         app_txn_abort(r.txn);
     if (r.target)

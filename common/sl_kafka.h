@@ -193,6 +193,12 @@ sl_err_t sl_kafka_consumer_check(const sl_kvlist_t *props, const char *group_id,
                                  char *errstr, size_t errstr_size);
 void     sl_kafka_consumer_destroy(sl_kafka_consumer_t *c);
 rd_kafka_t *sl_kafka_consumer_handle(sl_kafka_consumer_t *c);
+/* What is waiting for the application on one assigned partition, from what
+ * librdkafka already knows (no request): *next = the offset of the next
+ * message the application gets (-1 unknown), *high = the partition's high
+ * watermark as last fetched (-1 unknown). Callable from any thread. */
+void     sl_kafka_consumer_backlog(sl_kafka_consumer_t *c, const char *topic,
+                                   int32_t partition, int64_t *next, int64_t *high);
 
 /* Assigns partition `partition` of topic (or every partition when -1) at
  * `offset` (SL_KAFKA_OFFSET_* or an explicit offset). Replaces any previous

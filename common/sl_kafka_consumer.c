@@ -177,6 +177,22 @@ rd_kafka_t *sl_kafka_consumer_handle(sl_kafka_consumer_t *c)
     return c->rk;
 }
 
+void sl_kafka_consumer_backlog(sl_kafka_consumer_t *c, const char *topic, int32_t partition,
+                               int64_t *next, int64_t *high)
+{
+    int64_t lo = -1, hi = -1;
+    *next = *high = -1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    if (!l)
+        return;
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    if (!rd_kafka_position(c->rk, l) && l->elems[0].offset >= 0)
+        *next = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (!rd_kafka_get_watermark_offsets(c->rk, topic, partition, &lo, &hi) && hi >= 0)
+        *high = hi;
+}
+
 sl_err_t sl_kafka_consumer_assign(sl_kafka_consumer_t *c, const char *topic,
                                   int32_t partition, int64_t offset,
                                   int timeout_ms, int *nassigned,

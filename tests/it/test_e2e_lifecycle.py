@@ -306,3 +306,44 @@ def test_it_e2e_generated_migration(pipeline):
     for name, a in p.apps.items():
         assert a.count("stopped") == 0, (seed, name, a.tail())
     assert dlq_count(p) == 0, seed
+
+
+def test_it_applier_watchdog_no_progress(pipeline):
+    """Issue 18: a task whose records wait while it applies nothing says so. The PostgreSQL
+    target table is locked by another session while the source keeps writing: within
+    watchdog.ms (3 s here) the applier logs one ERROR naming the offsets, /health answers 503
+    "no progress", shiftlog_applier_stalled is 1; once the lock goes, it applies everything,
+    the gauge is 0 again and the target equals the source."""
+    from conftest import pg_connect
+    p = pipeline(targets=("pg",))
+    a = p.apps["pg"]
+    a.argv += ["-X", "watchdog.ms=3000"]
+    p.start()
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.w (id INT PRIMARY KEY, v INT)", f"INSERT INTO `{s}`.w VALUES (0, 0)")
+    p.wait_equal([("w", ["id"], None)])
+    locker = pg_connect(p.stack, dbname=p.pg_db)
+    cur = locker.cursor()
+    cur.execute("BEGIN")
+    cur.execute(f'LOCK TABLE "{s}".w IN ACCESS EXCLUSIVE MODE')
+    try:
+        for i in range(1, 40):
+            p.sql(f"INSERT INTO `{s}`.w VALUES ({i}, {i})")
+            time.sleep(0.05)
+
+        def stalled():
+            code, body = http(a, "/health")
+            gauge = re.search(r"^shiftlog_applier_stalled (\S+)$", http(a, "/metrics")[1], re.M)
+            ok = code == 503 and "no progress" in body and gauge and float(gauge.group(1)) == 1
+            return ok, (code, body)
+        wait_until("the stall reported", stalled, [a], timeout=30)
+        assert a.count(r"ERROR .*watchdog: no progress for \d+ s while \d+ record") >= 1, a.tail()
+    finally:
+        cur.execute("ROLLBACK")
+        locker.close()
+    p.wait_equal([("w", ["id"], None)], timeout=60)
+
+    def recovered():
+        gauge = re.search(r"^shiftlog_applier_stalled (\S+)$", http(a, "/metrics")[1], re.M)
+        return gauge is not None and float(gauge.group(1)) == 0, gauge and gauge.group(0)
+    wait_until("the gauge back at 0", recovered, [a], timeout=30)
