@@ -181,20 +181,6 @@ sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *tabl
     return SL_ERR_UNSUPPORTED;
 }
 
-/* A connection failure the server gave for good (libpq has no SQLSTATE for
- * it: the server's message, which our servers send in English). */
-static int denied_message(const char *msg)
-{
-    static const char *const perm[] = {"password authentication failed",
-                                       "authentication failed", "does not exist",
-                                       "permission denied", "no pg_hba.conf entry",
-                                       "password is required", NULL};
-    for (int i = 0; perm[i]; i++)
-        if (strstr(msg, perm[i]))
-            return 1;
-    return 0;
-}
-
 PGconn *app_pg_connect(const app_target_conf_t *c, const char *appname, sl_err_t *err,
                        char *errstr, size_t errstr_size)
 {
@@ -226,7 +212,7 @@ PGconn *app_pg_connect(const app_target_conf_t *c, const char *appname, sl_err_t
         return conn;
     }
     const char *msg = conn ? PQerrorMessage(conn) : "no memory";
-    *err = conn && denied_message(msg) ? SL_ERR_DENIED : SL_ERR_DB;
+    *err = conn && sl_err_pg_denied(msg) ? SL_ERR_DENIED : SL_ERR_DB;
     snprintf(errstr, errstr_size, "postgresql %s:%d database \"%s\" as %s: %s%s", c->host,
              c->port, c->database, c->user, msg,
              *err == SL_ERR_DENIED ? " (refused by the server: check target.user, "

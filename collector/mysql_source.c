@@ -93,6 +93,7 @@ typedef struct my_reader_s {
     int                    crc;      /* events end in a CRC32 (binlog_checksum != NONE) */
 
     col_watch_t           *watch;          /* Kafka stall watchdog (col_watch.h) */
+    int                    denied;        /* the server refused us for good (exit 3) */
 } my_reader_t;
 
 static int64_t wall_us(void)
@@ -536,8 +537,10 @@ static sl_err_t open_stream(my_reader_t *r, const sl_pos_t *start, char *errstr,
     const col_conf_t *c = r->conf;
     int fatal;
     char q[256];
-    if (!(r->repl = col_my_connect(c, errstr, errstr_size, &fatal)))
+    if (!(r->repl = col_my_connect(c, errstr, errstr_size, &fatal))) {
+        r->denied = fatal;
         return fatal ? SL_ERR_INVALID : SL_ERR_DB;
+    }
     /* heartbeats bound how long a blocking read waits: for the Kafka
      * transaction's commit, a stop request and idle progress */
     int64_t hb = c->heartbeat_ms;
@@ -627,8 +630,10 @@ static int session(my_reader_t *r, char *errstr, size_t errstr_size)
     r->gtid[0] = '\0';
     r->finish_pending = 0;
     txn_reset(r);
-    if (!(r->meta = col_my_connect(c, errstr, errstr_size, &fatal)))
+    if (!(r->meta = col_my_connect(c, errstr, errstr_size, &fatal))) {
+        r->denied = fatal;
         return fatal ? SESSION_FATAL : SESSION_RETRY;
+    }
     if ((err = col_my_preflight(r->meta, c, &r->srv, errstr, errstr_size)))
         return err == SL_ERR_DB ? SESSION_RETRY : SESSION_FATAL;
     if ((err = col_pub_new(&r->pub, c, &r->svc->conf.kafka, r->svc->metrics, errstr,
@@ -753,8 +758,10 @@ int col_mysql_run(sl_service_t *svc, const col_conf_t *conf)
             code = SL_EXIT_OK;
             break;
         }
-        if (outcome == SESSION_FATAL)
+        if (outcome == SESSION_FATAL) {
+            code = r.denied ? SL_EXIT_DENIED : SL_EXIT_FAILURE;
             break;
+        }
         if (sl_service_now_ms() - began > 60000)
             backoff = MY_BACKOFF_MIN_MS;     /* it ran well for a while */
         sl_warn("source \"%s\": %s; retrying in %" PRId64 " ms from the checkpoint",

@@ -62,9 +62,10 @@ sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
         snprintf(errstr, errstr_size, "source \"%s\": cannot connect to PostgreSQL %s:%s as "
                  "%s%s: %.*s%s", conf->source_name, conf->source_host, port, conf->source_user,
                  replication ? " (replication)" : "", (int)strcspn(m, "\n"), m, hint);
+        int denied = c && sl_err_pg_denied(m);
         PQfinish(c);
         *out = NULL;
-        return SL_ERR_DB;
+        return denied ? SL_ERR_DENIED : SL_ERR_DB;
     }
     *out = c;
     return SL_OK;

@@ -328,7 +328,7 @@ static sl_err_t session(pg_src_t *s, char *errstr, size_t errstr_size)
         return SL_ERR_FATAL;
     }
     if ((err = pg_connect(conf, 0, &s->qc, errstr, errstr_size)))
-        return retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
+        return err == SL_ERR_DENIED ? err : retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
     if ((err = pg_preflight(s->qc, conf, s->filter, have_ck, &slot, errstr, errstr_size)))
         return err == SL_ERR_DB && retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
     if (have_ck) {
@@ -369,7 +369,7 @@ static sl_err_t session(pg_src_t *s, char *errstr, size_t errstr_size)
         return SL_ERR_FATAL;
     }
     if ((err = pg_connect(conf, 1, &s->rc, errstr, errstr_size)))
-        return retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
+        return err == SL_ERR_DENIED ? err : retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
     if ((err = start_replication(s, start, errstr, errstr_size)))
         return err;
 
@@ -468,7 +468,7 @@ int col_pg_run(sl_service_t *svc, const col_conf_t *conf)
             break;
         if (err != SL_ERR_IO) {
             sl_error("%s", errstr);
-            rc = SL_EXIT_FAILURE;
+            rc = err == SL_ERR_DENIED ? SL_EXIT_DENIED : SL_EXIT_FAILURE;
             break;
         }
         if (sl_service_now_ms() - began > 60000)

@@ -1,6 +1,8 @@
 /* shiftlog: error names. */
 #include "sl_err.h"
 
+#include <string.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -35,4 +37,17 @@ void sl_err_set(char *errstr, size_t errstr_size, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(errstr, errstr_size, fmt, ap);
     va_end(ap);
+}
+
+int sl_err_pg_denied(const char *msg)
+{
+    static const char *const perm[] = {"password authentication failed",
+                                       "authentication failed", "does not exist",
+                                       "permission denied", "no pg_hba.conf entry",
+                                       "password is required",
+                                       "must be superuser or replication role", NULL};
+    for (int i = 0; msg && perm[i]; i++)
+        if (strstr(msg, perm[i]))
+            return 1;
+    return 0;
 }

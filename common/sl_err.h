@@ -30,6 +30,13 @@ typedef enum sl_err_e {
 /* Returns a static, never-NULL name for the error ("invalid", "kafka", ...). */
 const char *sl_err_name(sl_err_t err);
 
+/* 1 when a PostgreSQL server's connection error says retrying cannot help
+ * (authentication, a missing database or role, no pg_hba.conf entry, a missing
+ * privilege): SL_ERR_DENIED. libpq gives no SQLSTATE for a failed connection,
+ * so this reads the message (our servers speak English). Shared by the
+ * collector's source and the applier's target. */
+int sl_err_pg_denied(const char *server_message);
+
 /* Formats the sentence into errstr (truncated to errstr_size); does nothing
  * when errstr is NULL or errstr_size is 0. */
 void sl_err_set(char *errstr, size_t errstr_size, const char *fmt, ...)
