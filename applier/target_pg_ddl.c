@@ -77,6 +77,25 @@ static int name_ok(const char *n, char *errstr, size_t errstr_size, const char *
 
 /* Makes the target table fit the mapped schema: create, add, and with the
  * previous source schema known (prev) rename / drop / modify. */
+/* ALTER TABLE "schema"."table" <clause> "name" (SET SCHEMA / RENAME TO). */
+static sl_err_t alter_renamed(app_target_t *t, const char *schema, const char *table,
+                              const char *clause, const char *name, const char *what,
+                              char *errstr, size_t errstr_size)
+{
+    sl_buf_t *q = &t->sql;
+    sl_err_t err;
+    sl_buf_reset(q);
+    sl_buf_puts(q, "ALTER TABLE ");
+    if ((err = app_pg_quote(t, q, schema, errstr, errstr_size)) ||
+        (err = sl_buf_putc(q, '.')) ||
+        (err = app_pg_quote(t, q, table, errstr, errstr_size)))
+        return err;
+    sl_buf_puts(q, clause);
+    if ((err = app_pg_quote(t, q, name, errstr, errstr_size)))
+        return err;
+    return app_pg_exec(t, q->data, what, errstr, errstr_size);
+}
+
 /* The source table was renamed to map's (map->rename_*): the target table of
  * the old name becomes this one when it exists. *cols is read again. */
 static sl_err_t rename_from(app_target_t *t, const app_table_map_t *map, PGresult **cols,
@@ -102,28 +121,15 @@ static sl_err_t rename_from(app_target_t *t, const app_table_map_t *map, PGresul
         if ((err = app_pg_quote(t, q, map->dst_schema, errstr, errstr_size)) ||
             (err = app_pg_exec(t, q->data, "creating the target schema", errstr, errstr_size)))
             return err;
-        sl_buf_reset(q);
-        sl_buf_puts(q, "ALTER TABLE ");
-        if ((err = app_pg_quote(t, q, map->rename_schema, errstr, errstr_size)) ||
-            (err = sl_buf_putc(q, '.')) ||
-            (err = app_pg_quote(t, q, map->rename_table, errstr, errstr_size)))
-            return err;
-        sl_buf_puts(q, " SET SCHEMA ");
-        if ((err = app_pg_quote(t, q, map->dst_schema, errstr, errstr_size)) ||
-            (err = app_pg_exec(t, q->data, "moving the renamed table", errstr, errstr_size)))
+        if ((err = alter_renamed(t, map->rename_schema, map->rename_table, " SET SCHEMA ",
+                                 map->dst_schema, "moving the renamed table", errstr,
+                                 errstr_size)))
             return err;
         at = map->dst_schema;
     }
     if (strcmp(map->rename_table, map->dst_table)) {
-        sl_buf_reset(q);
-        sl_buf_puts(q, "ALTER TABLE ");
-        if ((err = app_pg_quote(t, q, at, errstr, errstr_size)) ||
-            (err = sl_buf_putc(q, '.')) ||
-            (err = app_pg_quote(t, q, map->rename_table, errstr, errstr_size)))
-            return err;
-        sl_buf_puts(q, " RENAME TO ");
-        if ((err = app_pg_quote(t, q, map->dst_table, errstr, errstr_size)) ||
-            (err = app_pg_exec(t, q->data, "renaming the table", errstr, errstr_size)))
+        if ((err = alter_renamed(t, at, map->rename_table, " RENAME TO ", map->dst_table,
+                                 "renaming the table", errstr, errstr_size)))
             return err;
     }
     pg_tab_t *ob = app_pg_tab_get(t, map->rename_schema, map->rename_table);

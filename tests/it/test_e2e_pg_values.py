@@ -58,6 +58,32 @@ def pgv(stack, bin_dir, tmp_path, unique_name):
     admin.close()
 
 
+def target_rows(p, t, table, cols):
+    """Rows of public.<table> (mapped) in target t ordered by id, None when the table is not
+    there; MongoDB: _id for id, an absent field (a column added after the document) as None."""
+    if t == "pg":
+        c = p.tpg.cursor()
+        c.execute("SELECT to_regclass(%s)", (f"public.{table}",))
+        if c.fetchone()[0] is None:
+            p.tpg.commit()
+            return None
+        c.execute(f"SELECT {', '.join(cols)} FROM public.{table} ORDER BY id")
+        rows = [tuple(x) for x in c.fetchall()]
+        p.tpg.commit()
+        return rows
+    if t == "mysql":
+        with p.my.cursor() as c:
+            c.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
+                      "AND TABLE_NAME=%s", (p.my_db, table))
+            if not c.fetchone()[0]:
+                return None
+        return my_rows(p.my, p.my_db, table, cols, ["id"])
+    if table not in p.mongo[p.mg_db].list_collection_names():
+        return None
+    rows = mongo_rows(p.mongo, p.mg_db, table, cols, ["id"])[0]
+    return [tuple(None if v == "<missing>" else v for v in x) for x in rows]
+
+
 def dlq(p):
     t = p.topic + ".dlq"
     return read_messages(p.stack, t) if topic_exists(p.stack, t) else []
@@ -229,37 +255,13 @@ def test_it_e2e_pg_table_life(pgv):
     p.txn("ALTER TABLE a RENAME TO b")
     p.txn("INSERT INTO b VALUES (3, 'three')")
 
-    def rows(t, table, cols):
-        if t == "pg":
-            c = p.tpg.cursor()
-            c.execute("SELECT to_regclass(%s)", (f"public.{table}",))
-            if c.fetchone()[0] is None:
-                p.tpg.commit()
-                return None
-            c.execute(f"SELECT {', '.join(cols)} FROM public.{table} ORDER BY id")
-            r = [tuple(x) for x in c.fetchall()]
-            p.tpg.commit()
-            return r
-        if t == "mysql":
-            with p.my.cursor() as c:
-                c.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
-                          "AND TABLE_NAME=%s", (p.my_db, table))
-                if not c.fetchone()[0]:
-                    return None
-                c.execute(f"SELECT {', '.join(cols)} FROM `{p.my_db}`.`{table}` ORDER BY id")
-                return [tuple(x) for x in c.fetchall()]
-        if table not in p.mongo[p.mg_db].list_collection_names():
-            return None
-        return [tuple(d.get(c if c != "id" else "_id") for c in cols)
-                for d in p.mongo[p.mg_db][table].find().sort("_id")]
-
     def equal(table, cols, gone):
         def check():
             want = [tuple(r) for r in p.sql(f"SELECT {', '.join(cols)} FROM {table} "
                                             "ORDER BY id").fetchall()]
             for t in p.apps:
                 try:
-                    got, old = rows(t, table, cols), rows(t, gone, ["id"])
+                    got, old = target_rows(p, t, table, cols), target_rows(p, t, gone, ["id"])
                 except Exception as e:
                     return False, f"{t}: {e}"
                 if got != want or old is not None:
@@ -382,29 +384,6 @@ def test_it_e2e_pg_generated_migration(pgv):
         stop.set()
         th.join()
 
-    def tgt(t, table, cols):
-        if t == "pg":
-            c = p.tpg.cursor()
-            c.execute("SELECT to_regclass(%s)", (f"public.{table}",))
-            if c.fetchone()[0] is None:
-                p.tpg.commit()
-                return None
-            c.execute(f"SELECT {', '.join(cols)} FROM public.{table} ORDER BY id")
-            rows = [tuple(x) for x in c.fetchall()]
-            p.tpg.commit()
-            return rows
-        if t == "mysql":
-            with p.my.cursor() as c:
-                c.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s "
-                          "AND TABLE_NAME=%s", (p.my_db, table))
-                if not c.fetchone()[0]:
-                    return None
-            return my_rows(p.my, p.my_db, table, cols, ["id"])
-        if table not in p.mongo[p.mg_db].list_collection_names():
-            return None
-        rows = mongo_rows(p.mongo, p.mg_db, table, cols, ["id"])[0]
-        return [tuple(None if v == "<missing>" else v for v in x) for x in rows]
-
     def check():
         for table in sorted(tables) + ["load"]:
             cols = ["id"] + list(tables.get(table, {"n": 0}))
@@ -412,7 +391,7 @@ def test_it_e2e_pg_generated_migration(pgv):
                                             "ORDER BY id").fetchall()]
             for t in p.apps:
                 try:
-                    got = tgt(t, table, cols)
+                    got = target_rows(p, t, table, cols)
                 except Exception as e:
                     return False, f"{t} {table}: {type(e).__name__}: {e}"
                 d = "target table missing" if got is None else first_diff(want, got)
