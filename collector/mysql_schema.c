@@ -297,9 +297,17 @@ static void apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
     }
     if (!tm->has_names && !e->names)
         e->names = calloc(tm->ncols ? tm->ncols : 1, sizeof(char *));
-    for (uint32_t i = 0; i < tm->ncols && i < cat.ncols; i++) {
+    for (uint32_t i = 0; i < tm->ncols; i++) {
         col_mysql_column_t *c = &tm->cols[i];
-        const col_mysql_column_t *k = &cat.cols[i];
+        /* by name when the binlog has names: an older TABLE_MAP read after a
+         * later ADD COLUMN ... AFTER has other ordinals than the catalog */
+        uint32_t j = i;
+        if (tm->has_names)
+            for (j = 0; j < cat.ncols && strcmp(cat.cols[j].name, c->name); j++)
+                ;
+        if (j >= cat.ncols)
+            continue;
+        const col_mysql_column_t *k = &cat.cols[j];
         if (k->hint != COL_MYSQL_HINT_NONE)
             col_mysql_tablemap_set_hint(tm, i, k->hint);
         else if (k->display_width && k->type == c->type)
@@ -309,7 +317,7 @@ static void apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
             col_mysql_tablemap_set_fsp(tm, i, k->scale);
         if (!tm->has_signedness && k->is_unsigned)
             c->is_unsigned = 1;
-        if (e->names && !e->names[i] && (e->names[i] = strdup(k->name))) {
+        if (!tm->has_names && e->names && !e->names[i] && (e->names[i] = strdup(k->name))) {
             c->name = e->names[i];
             tm->names[i] = e->names[i];
         }
