@@ -280,8 +280,9 @@ static sl_err_t key_order(MYSQL *m, const char *edb, const char *etb, col_tablem
     return SL_OK;
 }
 
-sl_err_t col_my_catalog_table(MYSQL *m, int is_mariadb, const char *db, const char *tb,
-                              col_tablemap_t *tm, char *errstr, size_t errstr_size)
+sl_err_t col_my_catalog_table(MYSQL *m, int is_mariadb, int key_order_too, const char *db,
+                              const char *tb, col_tablemap_t *tm, char *errstr,
+                              size_t errstr_size)
 {
     char q[1600], edb[520], etb[520];
     sl_err_t err = SL_OK, unknown = SL_OK;
@@ -330,7 +331,7 @@ sl_err_t col_my_catalog_table(MYSQL *m, int is_mariadb, const char *db, const ch
     }
     mysql_free_result(r);
     r = NULL;
-    if ((err = key_order(m, edb, etb, tm, errstr, errstr_size)))
+    if (key_order_too && (err = key_order(m, edb, etb, tm, errstr, errstr_size)))
         goto out;
     /* MariaDB's JSON: a LONGTEXT with CHECK (json_valid(`col`)) at column level */
     int json_cand = 0;

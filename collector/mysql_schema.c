@@ -289,8 +289,8 @@ static void apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
     if (!need || !s->meta)
         return;
     char err[600];
-    sl_err_t rc = col_my_catalog_table(s->meta, s->srv->is_mariadb, tm->db, tm->table, &cat,
-                                       err, sizeof(err));
+    sl_err_t rc = col_my_catalog_table(s->meta, s->srv->is_mariadb, 0, tm->db, tm->table,
+                                       &cat, err, sizeof(err));
     if (rc && rc != SL_ERR_UNSUPPORTED) {
         sl_warn("table %s.%s: information_schema look-up failed: %s", tm->db, tm->table, err);
         return;
@@ -428,7 +428,7 @@ static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
                            size_t errstr_size)
 {
     col_tablemap_t cat;
-    sl_err_t err = col_my_catalog_table(s->meta, s->srv->is_mariadb, db, tb, &cat, errstr,
+    sl_err_t err = col_my_catalog_table(s->meta, s->srv->is_mariadb, 1, db, tb, &cat, errstr,
                                         errstr_size);
     if (err == SL_ERR_UNSUPPORTED)
         col_mysql_tablemap_free(&cat);

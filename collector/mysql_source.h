@@ -127,11 +127,14 @@ sl_err_t col_my_catalog_column(col_tablemap_t *tm, uint32_t i, const col_my_cata
 
 /* db.tb's definition now, read from information_schema over m, into tm (a
  * table map of 0 columns when the table does not exist; free it with
- * col_mysql_tablemap_free). SL_ERR_DB when a query failed (tm left empty);
- * SL_ERR_UNSUPPORTED when a column's type is unknown: tm is filled anyway,
- * that column typed COL_MYSQL_T_NULL, and errstr names it. */
-sl_err_t col_my_catalog_table(MYSQL *m, int is_mariadb, const char *db, const char *tb,
-                              col_tablemap_t *tm, char *errstr, size_t errstr_size);
+ * col_mysql_tablemap_free). key_order_too: key positions in key order (one
+ * more query); else in column order (enough for hints). SL_ERR_DB when a
+ * query failed (tm left empty); SL_ERR_UNSUPPORTED when a column's type is
+ * unknown: tm is filled anyway, that column typed COL_MYSQL_T_NULL, and
+ * errstr names it. */
+sl_err_t col_my_catalog_table(MYSQL *m, int is_mariadb, int key_order_too, const char *db,
+                              const char *tb, col_tablemap_t *tm, char *errstr,
+                              size_t errstr_size);
 
 /* A table a DDL statement names; gone: the statement drops it or renames it away. */
 typedef struct col_my_ddl_target_s {
