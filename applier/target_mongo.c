@@ -619,25 +619,8 @@ static sl_err_t mg_add(mg_target_t *t, mg_coll_t *mc, int del, const app_table_m
             const char *n = app_mg_dst(map, c, i);
             if (!n || vals[i].kind == SL_VAL_MISSING || (mc->nkey == 1 && !strcmp(n, "_id")))
                 continue;
-            if (vals[i].kind == SL_VAL_BIT && map->schema && i < map->schema->ncols &&
-                !strcmp(map->schema->cols[i].name, c->columns[i]) &&
-                app_conv_is_varbit(&map->schema->cols[i])) {
-                /* a varying bit string: its digits, the bit count included */
-                char es[128];
-                sl_buf_t digits = SL_BUF_INIT;
-                if (app_conv_text(&vals[i], APP_CONV_BIT_DIGITS, &digits, es, sizeof es)) {
-                    snprintf(errstr, sz, "mongodb target: column \"%s\": %s", n, es);
-                    sl_buf_free(&digits);
-                    bson_destroy(d);
-                    bson_destroy(&us);
-                    bson_destroy(&dec);
-                    bson_destroy(op->filter);
-                    return SL_ERR_INVALID;
-                }
-                bson_append_utf8(body, n, -1, digits.data ? digits.data : "", (int)digits.len);
-                sl_buf_free(&digits);
+            if (app_mg_varbit(body, n, map, c, i, &vals[i]))   /* its digits, as a string */
                 continue;
-            }
             app_mg_value(body, n, -1, &vals[i], &us, &dec, 0);
         }
         bson_append_utf8(body, "_pos", 4, pk, APP_POS_KEY_LEN);
