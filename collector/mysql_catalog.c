@@ -228,8 +228,11 @@ static sl_err_t key_order(MYSQL *m, const char *edb, const char *etb, col_tablem
     uint32_t npri = 0;
     for (uint32_t i = 0; i < tm->ncols; i++)
         npri += tm->cols[i].pk != 0;
-    if (!npri)
+    if (npri <= 1) {                     /* none or one key column: its position is 1 */
+        for (uint32_t i = 0; i < tm->ncols; i++)
+            tm->cols[i].pk = tm->cols[i].pk != 0;
         return SL_OK;
+    }
     snprintf(q, sizeof(q),
              "SELECT INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS "
              "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' AND NON_UNIQUE = 0 "

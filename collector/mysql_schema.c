@@ -48,6 +48,10 @@ typedef struct sig_entry_s {
     sl_buf_t            ddl_cols;    /* columns of the last DDL SCHEMA published, until the
                                         table's next TABLE_MAP checks them (col_desc) */
     char                ddl_pos[560]; /* its position, file:pos */
+    col_tablemap_t      cat;         /* the catalog as read at the table's last DDL, owned:
+                                        the next TABLE_MAP's hints come from it, not from
+                                        one more information_schema read */
+    int                 has_cat;
     struct sig_entry_s *next;
 } sig_entry_t;
 
@@ -129,6 +133,8 @@ void col_my_schema_destroy(col_my_schema_t *s)
             free(e->name);
             free(e->pending);
             sl_buf_free(&e->ddl_cols);
+            if (e->has_cat)
+                col_mysql_tablemap_free(&e->cat);
             free(e);
             e = n;
         }
@@ -289,11 +295,18 @@ static void apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
     if (!need || !s->meta)
         return;
     char err[600];
-    sl_err_t rc = col_my_catalog_table(s->meta, s->srv->is_mariadb, 0, tm->db, tm->table,
-                                       &cat, err, sizeof(err));
-    if (rc && rc != SL_ERR_UNSUPPORTED) {
-        sl_warn("table %s.%s: information_schema look-up failed: %s", tm->db, tm->table, err);
-        return;
+    sig_entry_t *sg = sig_get(s, tm->db, tm->table, 0);
+    const col_tablemap_t *k_tm = &cat;
+    if (sg && sg->has_cat) {
+        k_tm = &sg->cat;                 /* read at the DDL this TABLE_MAP follows */
+    } else {
+        sl_err_t rc = col_my_catalog_table(s->meta, s->srv->is_mariadb, 0, tm->db, tm->table,
+                                           &cat, err, sizeof(err));
+        if (rc && rc != SL_ERR_UNSUPPORTED) {
+            sl_warn("table %s.%s: information_schema look-up failed: %s", tm->db, tm->table,
+                    err);
+            return;
+        }
     }
     if (!tm->has_names && !e->names)
         e->names = calloc(tm->ncols ? tm->ncols : 1, sizeof(char *));
@@ -303,11 +316,11 @@ static void apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
          * later ADD COLUMN ... AFTER has other ordinals than the catalog */
         uint32_t j = i;
         if (tm->has_names)
-            for (j = 0; j < cat.ncols && strcmp(cat.cols[j].name, c->name); j++)
+            for (j = 0; j < k_tm->ncols && strcmp(k_tm->cols[j].name, c->name); j++)
                 ;
-        if (j >= cat.ncols)
+        if (j >= k_tm->ncols)
             continue;
-        const col_mysql_column_t *k = &cat.cols[j];
+        const col_mysql_column_t *k = &k_tm->cols[j];
         if (k->hint != COL_MYSQL_HINT_NONE)
             col_mysql_tablemap_set_hint(tm, i, k->hint);
         else if (k->display_width && k->type == c->type)
@@ -322,7 +335,8 @@ static void apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
             tm->names[i] = e->names[i];
         }
     }
-    col_mysql_tablemap_free(&cat);
+    if (k_tm == &cat)
+        col_mysql_tablemap_free(&cat);
 }
 
 sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t len,
@@ -435,8 +449,16 @@ static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
     if (err)
         return err;
     err = col_mysql_schema_from_tablemap(&cat, source, rec, errstr, errstr_size);
-    col_mysql_tablemap_free(&cat);
-    return err;
+    sig_entry_t *sg = err ? NULL : sig_get(s, db, tb, 1);
+    if (!sg) {
+        col_mysql_tablemap_free(&cat);
+        return err ? err : SL_ERR_NOMEM;
+    }
+    if (sg->has_cat)
+        col_mysql_tablemap_free(&sg->cat);
+    sg->cat = cat;                       /* for the hints of the table's next TABLE_MAP */
+    sg->has_cat = 1;
+    return SL_OK;
 }
 
 /* Table maps of db.tb are parsed again at their next TABLE_MAP, even when
@@ -517,6 +539,11 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
         sl_record_t *rec = recs[*n];
         sl_err_t err;
         if (t[i].gone) {
+            sig_entry_t *gs = sig_get(s, t[i].db, t[i].tb, 0);
+            if (gs && gs->has_cat) {     /* a later table of that name is another one */
+                col_mysql_tablemap_free(&gs->cat);
+                gs->has_cat = 0;
+            }
             /* exact whatever the catalog says now: no columns */
             if ((err = sl_record_init_schema(rec, source, t[i].db, t[i].tb, 0))) {
                 snprintf(errstr, errstr_size, "out of memory");
