@@ -9,6 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 
+int app_conv_is_varbit(const sl_column_t *col)
+{
+    const char *st = col && col->source_type ? col->source_type : "";
+    return col && col->kind == SL_VAL_BIT &&
+           (!strncmp(st, "bit varying", 11) || !strncmp(st, "varbit", 6));
+}
+
 app_conv_class_t app_conv_class(const sl_value_t *v, int flags)
 {
     switch (v->kind) {

@@ -50,6 +50,12 @@ typedef enum app_conv_class_e {
 /* Flags of app_conv_class / app_conv_text. */
 #define APP_CONV_BIT_DIGITS 0x1   /* BIT as TEXT "0101…" (PostgreSQL bit(n)), not BINARY bytes */
 
+/* 1 when col is a varying bit string (PostgreSQL `bit varying(n)` / varbit):
+ * each value's bit count is part of it (B'101' is not B'00000101'), so a
+ * target without such a type keeps it as the '0'/'1' digits
+ * (APP_CONV_BIT_DIGITS) rather than as bytes. */
+int app_conv_is_varbit(const sl_column_t *col);
+
 /* The parameter class of v (see the table above). */
 app_conv_class_t app_conv_class(const sl_value_t *v, int flags);
 

@@ -619,6 +619,8 @@ static sl_err_t mg_add(mg_target_t *t, mg_coll_t *mc, int del, const app_table_m
             const char *n = app_mg_dst(map, c, i);
             if (!n || vals[i].kind == SL_VAL_MISSING || (mc->nkey == 1 && !strcmp(n, "_id")))
                 continue;
+            if (app_mg_varbit(body, n, map, c, i, &vals[i]))   /* its digits, as a string */
+                continue;
             app_mg_value(body, n, -1, &vals[i], &us, &dec, 0);
         }
         bson_append_utf8(body, "_pos", 4, pk, APP_POS_KEY_LEN);

@@ -61,6 +61,12 @@ sl_err_t    app_mg_lease_check(app_lease_t *l, char *errstr, size_t sz);
 void        app_mg_lease_drop(app_lease_t *l);
 
 /* target_mongo_doc.c */
+/* A value of a varying bit string column (PostgreSQL bit varying, see
+ * app_conv_is_varbit): appends it as its '0'/'1' digits, which keep the bit
+ * count that bytes lose, and returns 1; 0 (nothing appended) for any other
+ * column or value. */
+int         app_mg_varbit(bson_t *b, const char *key, const app_table_map_t *map,
+                          const sl_change_t *c, uint32_t i, const sl_value_t *v);
 /* Appends v under key (klen bytes, -1 = strlen). us / dec collect the
  * companions (`_us.<col>`, `_decimal_text.<col>`; may be NULL for key values,
  * which take the exact text for temporal values). */

@@ -20,6 +20,23 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 /* Appends v under key (klen bytes). us / dec collect the companions (may be
  * NULL for key values, which take the exact text for temporal values). */
+int app_mg_varbit(bson_t *b, const char *key, const app_table_map_t *map,
+                  const sl_change_t *c, uint32_t i, const sl_value_t *v)
+{
+    const sl_schema_t *s = map->schema;
+    char es[128];
+    if (v->kind != SL_VAL_BIT || !s || i >= s->ncols || !s->cols[i].name ||
+        strcmp(s->cols[i].name, c->columns[i]) || !app_conv_is_varbit(&s->cols[i]))
+        return 0;
+    sl_buf_t digits = SL_BUF_INIT;
+    /* a BIT of fewer bytes than its bit count is malformed: bytes, as before */
+    int ok = app_conv_text(v, APP_CONV_BIT_DIGITS, &digits, es, sizeof es) == SL_OK;
+    if (ok)
+        bson_append_utf8(b, key, -1, digits.data ? digits.data : "", (int)digits.len);
+    sl_buf_free(&digits);
+    return ok;
+}
+
 void app_mg_value(bson_t *b, const char *key, int klen, const sl_value_t *v,
                   bson_t *us, bson_t *dec, int for_key)
 {

@@ -280,6 +280,15 @@ static void my_keytext(my_target_t *t, const my_table_t *tb, const sl_value_t *v
     sl_buf_putc(&t->keytext, ')');
 }
 
+/* Conversion flags of source column i: a varying bit string goes as its
+ * digits (its VARCHAR column, target_mysql_ddl.c), every other BIT as bytes. */
+static int my_flags(const app_table_map_t *map, const sl_change_t *c, uint32_t i)
+{
+    const sl_schema_t *s = map->schema;
+    return s && i < s->ncols && s->cols[i].name && !strcmp(s->cols[i].name, c->columns[i]) &&
+           app_conv_is_varbit(&s->cols[i]) ? APP_CONV_BIT_DIGITS : 0;
+}
+
 /* Adds one row (its values `vals`) to the batch of `kind`, flushing first when
  * the table, operation, column set or a parameter's class changes. */
 static sl_err_t my_add(my_target_t *t, my_table_t *tb, int kind, const app_table_map_t *map,
@@ -320,7 +329,7 @@ static sl_err_t my_add(my_target_t *t, my_table_t *tb, int kind, const app_table
                 continue;
             /* DELETE parameters follow key order, not column order: checked below */
             if (kind == MY_UPSERT) {
-                app_conv_class_t cl = app_conv_class(&vals[i], 0);
+                app_conv_class_t cl = app_conv_class(&vals[i], my_flags(map, c, i));
                 if (cl != APP_CONV_NULL && t->pcls[j] && t->pcls[j] != cl)
                     same = 0;
             }
@@ -328,7 +337,8 @@ static sl_err_t my_add(my_target_t *t, my_table_t *tb, int kind, const app_table
         }
         if (kind == MY_DELETE)
             for (uint32_t k = 0; k < tb->nkey && same; k++) {
-                app_conv_class_t cl = app_conv_class(&vals[tb->key[k]], 0);
+                app_conv_class_t cl = app_conv_class(&vals[tb->key[k]],
+                                                     my_flags(map, c, tb->key[k]));
                 if (t->pcls[k] && t->pcls[k] != cl)
                     same = 0;
             }
@@ -354,7 +364,8 @@ static sl_err_t my_add(my_target_t *t, my_table_t *tb, int kind, const app_table
             continue;
         const sl_value_t *v = &vals[i];
         my_param_t *p = &row[j];
-        p->cls = app_conv_class(v, 0);
+        int fl = my_flags(map, c, i);
+        p->cls = app_conv_class(v, fl);
         p->len = 0;
         switch (p->cls) {
         case APP_CONV_NULL: break;
@@ -364,7 +375,7 @@ static sl_err_t my_add(my_target_t *t, my_table_t *tb, int kind, const app_table
         case APP_CONV_FLOAT:  p->n.f = v->u.f; break;
         default:
             p->off = t->data.len;
-            if ((e = app_conv_text(v, 0, &t->data, errstr, sz)))
+            if ((e = app_conv_text(v, fl, &t->data, errstr, sz)))
                 return e;
             p->len = t->data.len - p->off;
             break;

@@ -456,6 +456,12 @@ static sl_err_t my_coltype(sl_buf_t *b, const sl_column_t *col, int src_mysql)
         return sl_buf_puts(b, "VARCHAR(255) CHARACTER SET utf8mb4");
     }
     case SL_VAL_BIT:
+        if (app_conv_is_varbit(col)) {   /* the digits: MariaDB's BIT has no varying length */
+            if (p >= 1 && p <= (key ? 3072 : 16383))
+                return sl_buf_printf(b, "VARCHAR(%d) CHARACTER SET ascii COLLATE ascii_bin", p);
+            return sl_buf_puts(b, key ? "VARCHAR(3072) CHARACTER SET ascii COLLATE ascii_bin"
+                                      : "LONGTEXT CHARACTER SET ascii COLLATE ascii_bin");
+        }
         if (p >= 1 && p <= 64)
             return sl_buf_printf(b, "BIT(%d)", p);
         return sl_buf_puts(b, key ? "VARBINARY(3072)" : "LONGBLOB");

@@ -59,13 +59,15 @@ enum {
 };
 
 /* What the binlog cannot say about a column: MariaDB's INET6, INET4 and
- * UUID are fixed binary strings there. The collector learns the real type
- * from information_schema.COLUMNS.DATA_TYPE and sets it as a hint. */
+ * UUID are fixed binary strings there, its JSON a LONGTEXT (with a
+ * CHECK (json_valid(`col`))). The collector learns the real type from
+ * information_schema and sets it as a hint. */
 typedef enum col_mysql_hint_e {
     COL_MYSQL_HINT_NONE  = 0,
     COL_MYSQL_HINT_INET6 = 1,
     COL_MYSQL_HINT_INET4 = 2,
-    COL_MYSQL_HINT_UUID  = 3
+    COL_MYSQL_HINT_UUID  = 3,
+    COL_MYSQL_HINT_JSON  = 4
 } col_mysql_hint_t;
 
 typedef struct col_mysql_column_s {
@@ -84,6 +86,9 @@ typedef struct col_mysql_column_s {
     uint32_t    pk;          /* 1-based position in the primary key, 0 if not in it */
     uint32_t    pk_prefix;   /* key prefix length in characters, 0 = whole column */
     col_mysql_hint_t hint;
+    uint8_t     display_width; /* integer display width that means something (tinyint(1)
+                                  = BOOL, ZEROFILL), from the catalog; 0 = none */
+    uint8_t     zerofill;
     const char *name;        /* COLUMN_NAME metadata, else "@<n>" (1-based) */
     uint32_t    nlabels;     /* ENUM/SET labels (ENUM_STR_VALUE / SET_STR_VALUE) */
     const char **labels;     /* NUL-terminated, converted to UTF-8 like the values */
@@ -117,8 +122,22 @@ void     col_mysql_tablemap_free(col_tablemap_t *tm);
 
 /* Sets the real type of column i (see col_mysql_hint_t). Returns
  * SL_ERR_INVALID when the column cannot hold it (INET6/UUID need a
- * BINARY(16), INET4 a BINARY(4)). */
+ * BINARY(16), INET4 a BINARY(4), JSON a LONGTEXT). */
 sl_err_t col_mysql_tablemap_set_hint(col_tablemap_t *tm, uint32_t i, col_mysql_hint_t hint);
+/* Sets the display width of integer column i where it means something to the
+ * type (tinyint(1), ZEROFILL; the binlog has no display widths).
+ * SL_ERR_INVALID for other columns. */
+sl_err_t col_mysql_tablemap_set_width(col_tablemap_t *tm, uint32_t i, unsigned width,
+                                      int zerofill);
+
+/* An empty table map of ncols zeroed columns, for a definition built from
+ * elsewhere than a TABLE_MAP (mysql_catalog.c). Free with
+ * col_mysql_tablemap_free(). */
+sl_err_t col_mysql_tablemap_init(col_tablemap_t *tm, const char *db, const char *table,
+                                 uint32_t ncols);
+/* Memory owned by tm (zeroed; freed with it); NULL when out of memory. */
+void    *col_mysql_tablemap_alloc(col_tablemap_t *tm, size_t size);
+char    *col_mysql_tablemap_strdup(col_tablemap_t *tm, const char *s, size_t len);
 
 /* MariaDB 5.3-format TIME(n)/DATETIME(n)/TIMESTAMP(n) (tables created with
  * mysql56_temporal_format=OFF) appear as the legacy types 11/12/7 WITHOUT

@@ -45,6 +45,13 @@ typedef struct sig_entry_s {
     char               *name;        /* "db.table" */
     uint64_t            schema_id;   /* last published, 0 = none */
     char               *pending;     /* DDL text deferred to the next SCHEMA, owned */
+    sl_buf_t            ddl_cols;    /* columns of the last DDL SCHEMA published, until the
+                                        table's next TABLE_MAP checks them (col_desc) */
+    char                ddl_pos[560]; /* its position, file:pos */
+    col_tablemap_t      cat;         /* the catalog as read at the table's last DDL, owned:
+                                        the next TABLE_MAP's hints come from it, not from
+                                        one more information_schema read */
+    int                 has_cat;
     struct sig_entry_s *next;
 } sig_entry_t;
 
@@ -125,6 +132,9 @@ void col_my_schema_destroy(col_my_schema_t *s)
             sig_entry_t *n = e->next;
             free(e->name);
             free(e->pending);
+            sl_buf_free(&e->ddl_cols);
+            if (e->has_cat)
+                col_mysql_tablemap_free(&e->cat);
             free(e);
             e = n;
         }
@@ -180,65 +190,158 @@ static uint64_t schema_fingerprint(sl_buf_t *b, const sl_schema_t *sc)
     return sl_avro_crc64(b->data, b->len);
 }
 
-/* Type hints, legacy fsp, and (without binlog_row_metadata = FULL) names and
- * signedness, from information_schema.COLUMNS. */
+/* A column as the disagreement warning shows it: "int (INT, NULL, key 0, -)". */
+static void col_desc(sl_buf_t *b, const sl_column_t *c)
+{
+    sl_buf_printf(b, "%s (%s, %s, key %d, %s", c->source_type ? c->source_type : "",
+                  sl_val_kind_name(c->kind), c->nullable ? "NULL" : "NOT NULL", c->pk,
+                  c->charset ? c->charset : "-");
+    for (uint32_t l = 0; l < c->nlabels; l++)
+        sl_buf_printf(b, "%s'%s'", l ? "," : ", labels ", c->labels[l]);
+    sl_buf_putc(b, ')');
+}
+
+/* Keeps the columns of a DDL SCHEMA just built, to check them against the
+ * table's next TABLE_MAP (ddl_check). */
+static sl_err_t ddl_keep(col_my_schema_t *s, const sl_schema_t *sc, const char *file,
+                         uint64_t pos)
+{
+    sig_entry_t *sg = sig_get(s, sc->db, sc->table, 1);
+    if (!sg)
+        return SL_ERR_NOMEM;
+    sl_buf_reset(&sg->ddl_cols);
+    for (uint32_t i = 0; i < sc->ncols; i++) {
+        sl_buf_puts(&sg->ddl_cols, sc->cols[i].name ? sc->cols[i].name : "");
+        sl_buf_putc(&sg->ddl_cols, '\0');
+        col_desc(&sg->ddl_cols, &sc->cols[i]);
+        if (sl_buf_putc(&sg->ddl_cols, '\0'))
+            return SL_ERR_NOMEM;
+    }
+    if (!sc->ncols && sl_buf_putc(&sg->ddl_cols, '\0'))
+        return SL_ERR_NOMEM;
+    snprintf(sg->ddl_pos, sizeof(sg->ddl_pos), "%s:%" PRIu64, file ? file : "", pos);
+    return SL_OK;
+}
+
+/* The binlog's TABLE_MAP at file:pos against the DDL SCHEMA published before
+ * it: one WARN per column that differs (or is only on one side). The binlog
+ * wins: its SCHEMA is the one published next (every TABLE_MAP after a DDL
+ * publishes one). */
+static void ddl_check(col_my_schema_t *s, sig_entry_t *sg, const sl_schema_t *sc,
+                      const char *file, uint64_t pos)
+{
+    sl_buf_t d = SL_BUF_INIT;
+    const char *p = sg->ddl_cols.data, *end = p + sg->ddl_cols.len;
+    int ncat = 0;
+    for (const char *q = p; q < end && *q; q += strlen(q) + 1, q += strlen(q) + 1)
+        ncat++;
+    for (uint32_t i = 0; i < sc->ncols; i++) {
+        const char *cat = NULL;
+        for (const char *q = p; q < end && *q; q += strlen(q) + 1, q += strlen(q) + 1)
+            if (!strcmp(q, sc->cols[i].name)) {
+                cat = q + strlen(q) + 1;
+                break;
+            }
+        sl_buf_reset(&d);
+        col_desc(&d, &sc->cols[i]);
+        if (!d.data)
+            break;
+        if (cat && !strcmp(cat, d.data)) {
+            ncat--;
+            continue;
+        }
+        ncat -= cat != NULL;
+        sl_warn("table %s.%s column %s: the DDL's SCHEMA at %s (information_schema) and the "
+                "TABLE_MAP at %s:%" PRIu64 " (binlog metadata) disagree: %s vs %s; the "
+                "binlog's definition is published next", sc->db, sc->table, sc->cols[i].name,
+                sg->ddl_pos, file, pos, cat ? cat : "no such column", d.data);
+    }
+    if (ncat > 0)
+        sl_warn("table %s.%s: the DDL's SCHEMA at %s (information_schema) has %d column(s) "
+                "the TABLE_MAP at %s:%" PRIu64 " (binlog metadata) has not: they disagree; the "
+                "binlog's definition is published next", sc->db, sc->table, sg->ddl_pos, ncat,
+                file, pos);
+    sl_buf_free(&d);
+    sl_buf_reset(&sg->ddl_cols);
+}
+
+static int is_int_type(uint8_t t)
+{
+    return t == COL_MYSQL_T_TINY || t == COL_MYSQL_T_SHORT || t == COL_MYSQL_T_INT24 ||
+           t == COL_MYSQL_T_LONG || t == COL_MYSQL_T_LONGLONG;
+}
+
+/* What the binlog cannot say, from the catalog's view of the table
+ * (mysql_catalog.c): INET6/INET4/UUID, MariaDB's JSON, the display width of
+ * tinyint(1) and ZEROFILL, legacy fsp, and (without binlog_row_metadata =
+ * FULL) names and signedness. Each hint is taken only where the binlog's
+ * column can hold it (col_mysql_tablemap_set_*), since the catalog is
+ * today's definition and the TABLE_MAP may be an older one. */
 static void apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
 {
-    col_tablemap_t *tm = &e->t.tm;
+    col_tablemap_t *tm = &e->t.tm, cat;
     int need = !tm->has_names || !tm->has_signedness;
     for (uint32_t i = 0; i < tm->ncols && !need; i++) {
         const col_mysql_column_t *c = &tm->cols[i];
         if ((s->srv->is_mariadb && c->real_type == COL_MYSQL_T_STRING &&
              (c->length == 16 || c->length == 4)) ||
+            (s->srv->is_mariadb && c->type == COL_MYSQL_T_BLOB && c->length == 4 &&
+             c->charset != 63) ||
+            is_int_type(c->type) ||
             c->type == COL_MYSQL_T_TIME || c->type == COL_MYSQL_T_DATETIME ||
             c->type == COL_MYSQL_T_TIMESTAMP)
             need = 1;
     }
     if (!need || !s->meta)
         return;
-    char q[1400], db[520], tb[520], err[600];
-    mysql_real_escape_string(s->meta, db, tm->db, (unsigned long)strnlen(tm->db, 256));
-    mysql_real_escape_string(s->meta, tb, tm->table, (unsigned long)strnlen(tm->table, 256));
-    snprintf(q, sizeof(q),
-             "SELECT ORDINAL_POSITION, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, "
-             "IFNULL(DATETIME_PRECISION, 0) FROM information_schema.COLUMNS "
-             "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'", db, tb);
-    MYSQL_RES *r = col_my_query(s->meta, q, err, sizeof(err));
-    if (!r) {
-        sl_warn("table %s.%s: information_schema look-up failed: %s", tm->db, tm->table, err);
-        return;
+    char err[600];
+    sig_entry_t *sg = sig_get(s, tm->db, tm->table, 0);
+    const col_tablemap_t *k_tm = &cat;
+    if (sg && sg->has_cat) {
+        k_tm = &sg->cat;                 /* read at the DDL this TABLE_MAP follows */
+    } else {
+        sl_err_t rc = col_my_catalog_table(s->meta, s->srv->is_mariadb, 0, tm->db, tm->table,
+                                           &cat, err, sizeof(err));
+        if (rc && rc != SL_ERR_UNSUPPORTED) {
+            sl_warn("table %s.%s: information_schema look-up failed: %s", tm->db, tm->table,
+                    err);
+            return;
+        }
     }
     if (!tm->has_names && !e->names)
         e->names = calloc(tm->ncols ? tm->ncols : 1, sizeof(char *));
-    MYSQL_ROW row;
-    while ((row = mysql_fetch_row(r))) {
-        if (!row[0] || !row[1] || !row[2] || !row[3])
-            continue;
-        uint32_t i = (uint32_t)strtoul(row[0], NULL, 10) - 1;
-        if (i >= tm->ncols)
-            continue;
+    for (uint32_t i = 0; i < tm->ncols; i++) {
         col_mysql_column_t *c = &tm->cols[i];
-        if (!strcmp(row[2], "inet6"))
-            col_mysql_tablemap_set_hint(tm, i, COL_MYSQL_HINT_INET6);
-        else if (!strcmp(row[2], "inet4"))
-            col_mysql_tablemap_set_hint(tm, i, COL_MYSQL_HINT_INET4);
-        else if (!strcmp(row[2], "uuid"))
-            col_mysql_tablemap_set_hint(tm, i, COL_MYSQL_HINT_UUID);
+        /* by name when the binlog has names: an older TABLE_MAP read after a
+         * later ADD COLUMN ... AFTER has other ordinals than the catalog */
+        uint32_t j = i;
+        if (tm->has_names)
+            for (j = 0; j < k_tm->ncols && strcmp(k_tm->cols[j].name, c->name); j++)
+                ;
+        if (j >= k_tm->ncols)
+            continue;
+        const col_mysql_column_t *k = &k_tm->cols[j];
+        if (k->hint != COL_MYSQL_HINT_NONE)
+            col_mysql_tablemap_set_hint(tm, i, k->hint);
+        else if (k->display_width && k->type == c->type)
+            col_mysql_tablemap_set_width(tm, i, k->display_width, k->zerofill);
         else if (c->type == COL_MYSQL_T_TIME || c->type == COL_MYSQL_T_DATETIME ||
                  c->type == COL_MYSQL_T_TIMESTAMP)
-            col_mysql_tablemap_set_fsp(tm, i, (unsigned)atoi(row[4] ? row[4] : "0"));
-        if (!tm->has_signedness && strstr(row[3], "unsigned"))
+            col_mysql_tablemap_set_fsp(tm, i, k->scale);
+        if (!tm->has_signedness && k->is_unsigned)
             c->is_unsigned = 1;
-        if (e->names && !e->names[i] && (e->names[i] = strdup(row[1]))) {
+        if (!tm->has_names && e->names && !e->names[i] && (e->names[i] = strdup(k->name))) {
             c->name = e->names[i];
             tm->names[i] = e->names[i];
         }
     }
-    mysql_free_result(r);
+    if (k_tm == &cat)
+        col_mysql_tablemap_free(&cat);
 }
 
 sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t len,
-                                 const char *source, col_my_table_t **out, int *emit,
+                                 const char *file, uint64_t pos, const char *source,
+                                 col_my_table_t **out, int *emit,
                                  sl_record_t *rec, char *errstr, size_t errstr_size)
 {
     sl_err_t err;
@@ -291,6 +394,8 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
         }
         e->t.schema_id = schema_fingerprint(&s->buf, &rec->u.schema);
         sig_entry_t *sg = sig_get(s, e->t.tm.db, e->t.tm.table, 1);
+        if (sg && sg->ddl_cols.len)
+            ddl_check(s, sg, &rec->u.schema, file, pos);
         if (!sg || sg->schema_id != e->t.schema_id) {
             *emit = 1;
             if (sg)
@@ -328,122 +433,31 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
 
 /* ------------------------------------------------------------ DDL */
 
-/* ENUM/SET labels from an information_schema COLUMN_TYPE such as
- * enum('a','it''s','c,d'): quoted, a quote inside doubled. */
-static sl_err_t column_type_labels(sl_record_t *rec, sl_column_t *c, const char *ct)
-{
-    const char *p = strchr(ct, '(');
-    if (!p || (strncmp(ct, "enum", 4) && strncmp(ct, "set", 3)))
-        return SL_OK;
-    uint32_t cap = 0;
-    for (const char *q = p; *q; q++)
-        cap += *q == ',';
-    cap++;
-    c->labels = sl_record_alloc(rec, cap * sizeof(*c->labels));
-    char *buf = sl_record_alloc(rec, strlen(ct) + 1);
-    if (!c->labels || !buf)
-        return SL_ERR_NOMEM;
-    p++;
-    while (*p == '\'' && c->nlabels < cap) {
-        char *out = buf;
-        p++;
-        for (;;) {
-            if (!*p)
-                return SL_OK;            /* malformed: keep what was read */
-            if (*p == '\'' && p[1] == '\'') {
-                *out++ = '\'';
-                p += 2;
-            } else if (*p == '\'') {
-                p++;
-                break;
-            } else {
-                *out++ = *p++;
-            }
-        }
-        *out++ = '\0';
-        c->labels[c->nlabels++] = buf;
-        buf = out;
-        if (*p == ',')
-            p++;
-    }
-    return SL_OK;
-}
-
-/* One DDL SCHEMA record: columns from information_schema now. */
+/* One DDL SCHEMA record: the table's definition in the catalog now, made
+ * into a table map and from there into a SCHEMA exactly as at a TABLE_MAP
+ * (mysql_catalog.c), so the two agree. SL_ERR_UNSUPPORTED when a column's
+ * type is unknown here: the binlog's TABLE_MAP must describe the table. */
 static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
                            const char *source, sl_record_t *rec, char *errstr,
                            size_t errstr_size)
 {
-    char q[1400], edb[520], etb[520];
-    mysql_real_escape_string(s->meta, edb, db, (unsigned long)strnlen(db, 256));
-    mysql_real_escape_string(s->meta, etb, tb, (unsigned long)strnlen(tb, 256));
-    snprintf(q, sizeof(q),
-             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
-             "IFNULL(NUMERIC_PRECISION, IFNULL(DATETIME_PRECISION, "
-             "IFNULL(CHARACTER_MAXIMUM_LENGTH, -1))), IFNULL(NUMERIC_SCALE, -1), "
-             "CHARACTER_SET_NAME, COLUMN_KEY FROM information_schema.COLUMNS "
-             "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
-             edb, etb);
-    MYSQL_RES *r = col_my_query(s->meta, q, errstr, errstr_size);
-    if (!r)
-        return SL_ERR_DB;
-    uint32_t n = (uint32_t)mysql_num_rows(r);
-    sl_err_t err = sl_record_init_schema(rec, source, db, tb, n);
-    if (err) {
-        mysql_free_result(r);
-        snprintf(errstr, errstr_size, "out of memory");
+    col_tablemap_t cat;
+    sl_err_t err = col_my_catalog_table(s->meta, s->srv->is_mariadb, 1, db, tb, &cat, errstr,
+                                        errstr_size);
+    if (err == SL_ERR_UNSUPPORTED)
+        col_mysql_tablemap_free(&cat);
+    if (err)
         return err;
+    err = col_mysql_schema_from_tablemap(&cat, source, rec, errstr, errstr_size);
+    sig_entry_t *sg = err ? NULL : sig_get(s, db, tb, 1);
+    if (!sg) {
+        col_mysql_tablemap_free(&cat);
+        return err ? err : SL_ERR_NOMEM;
     }
-    MYSQL_ROW row;
-    uint32_t i = 0, pk = 0;
-    while ((row = mysql_fetch_row(r)) && i < n) {
-        sl_column_t *c = &rec->u.schema.cols[i++];
-        const char *dt = row[1] ? row[1] : "", *ct = row[2] ? row[2] : "";
-        c->name = sl_record_strdup(rec, row[0] ? row[0] : "");
-        c->source_type = sl_record_strdup(rec, ct);
-        /* integer display widths ("int(11)") are not in the binlog: drop them, so the
-         * type reads as in the SCHEMA of the table's next TABLE_MAP ("int unsigned");
-         * except where they mean something: tinyint(1) (BOOL) and ZEROFILL */
-        char *w = c->source_type && strstr(dt, "int") && !strstr(ct, "zerofill") &&
-                  strcmp(ct, "tinyint(1)") ? strchr(c->source_type, '(') : NULL;
-        if (w && w[strspn(w + 1, "0123456789") + 1] == ')')
-            memmove(w, w + strspn(w + 1, "0123456789") + 2,
-                    strlen(w + strspn(w + 1, "0123456789") + 2) + 1);
-        c->nullable = row[3] && !strcmp(row[3], "YES");
-        c->precision = row[4] ? atoi(row[4]) : -1;
-        c->scale = row[5] ? atoi(row[5]) : -1;
-        c->charset = row[6] ? sl_record_strdup(rec, row[6]) : NULL;
-        c->pk = row[7] && !strcmp(row[7], "PRI") ? (int)++pk : 0;
-        if ((err = column_type_labels(rec, c, ct))) {
-            mysql_free_result(r);
-            snprintf(errstr, errstr_size, "out of memory");
-            return err;
-        }
-        int uns = strstr(ct, "unsigned") != NULL;
-        if (strstr(dt, "int") || !strcmp(dt, "year"))
-            c->kind = !strcmp(dt, "bigint") && uns ? SL_VAL_UINT : SL_VAL_INT;
-        else if (!strcmp(dt, "decimal"))
-            c->kind = SL_VAL_DECIMAL;
-        else if (!strcmp(dt, "float"))
-            c->kind = SL_VAL_FLOAT;
-        else if (!strcmp(dt, "double"))
-            c->kind = SL_VAL_DOUBLE;
-        else if (!strcmp(dt, "date") || !strcmp(dt, "time") || !strcmp(dt, "datetime") ||
-                 !strcmp(dt, "timestamp"))
-            c->kind = SL_VAL_TEMPORAL;
-        else if (!strcmp(dt, "bit"))
-            c->kind = SL_VAL_BIT;
-        else if (!strcmp(dt, "set"))
-            c->kind = SL_VAL_SET;
-        else if (!strcmp(dt, "inet6") || !strcmp(dt, "inet4") || !strcmp(dt, "uuid"))
-            c->kind = SL_VAL_TYPED;
-        else if (strstr(dt, "binary") || strstr(dt, "blob") || !strcmp(dt, "geometry") ||
-                 (row[6] && !strcmp(row[6], "binary")))
-            c->kind = SL_VAL_BYTES;
-        else
-            c->kind = SL_VAL_STRING;     /* char, varchar, text, enum, json */
-    }
-    mysql_free_result(r);
+    if (sg->has_cat)
+        col_mysql_tablemap_free(&sg->cat);
+    sg->cat = cat;                       /* for the hints of the table's next TABLE_MAP */
+    sg->has_cat = 1;
     return SL_OK;
 }
 
@@ -504,7 +518,8 @@ static char *ddl_text(col_my_schema_t *s, sig_entry_t *sg, const char *sql, size
 }
 
 sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const char *sql,
-                           size_t len, const char *file, uint64_t end_pos, const char *source,
+                           size_t len, const char *file, uint64_t start_pos, uint64_t end_pos,
+                           const char *source,
                            sl_record_t **recs, int max, int *n, int *deferred, int *is_ddl,
                            char *errstr, size_t errstr_size)
 {
@@ -524,23 +539,39 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
         sl_record_t *rec = recs[*n];
         sl_err_t err;
         if (t[i].gone) {
+            sig_entry_t *gs = sig_get(s, t[i].db, t[i].tb, 0);
+            if (gs && gs->has_cat) {     /* a later table of that name is another one */
+                col_mysql_tablemap_free(&gs->cat);
+                gs->has_cat = 0;
+            }
             /* exact whatever the catalog says now: no columns */
             if ((err = sl_record_init_schema(rec, source, t[i].db, t[i].tb, 0))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return err;
             }
         } else {
-            if ((err = ddl_schema(s, t[i].db, t[i].tb, source, rec, errstr, errstr_size)))
-                return err;
-            /* The catalog shows the table as of now: the definition at this
-             * DDL only if no later DDL on it is in the binlog yet. Else the
-             * binlog's own: the table's first TABLE_MAP before that DDL. */
             int later = 0;
+            const char *why_later = "changed again by a later DDL before any row";
             char mfile[512];
             uint64_t mpos = 0;
-            if ((err = col_my_ddl_ahead(s->meta, file, end_pos, t[i].db, t[i].tb, &later,
-                                        mfile, sizeof(mfile), &mpos, errstr, errstr_size)))
+            err = ddl_schema(s, t[i].db, t[i].tb, source, rec, errstr, errstr_size);
+            if (err == SL_ERR_UNSUPPORTED) {
+                /* the catalog has a type we cannot describe as the binlog does:
+                 * the table's next TABLE_MAP gives the definition */
+                sl_info("DDL on %s.%s at %s:%" PRIu64 ": %s", t[i].db, t[i].tb, file,
+                        start_pos, errstr);
+                later = 1;
+                why_later = "a column type unknown to information_schema mapping";
+            } else if (err) {
                 return err;
+            } else if ((err = col_my_ddl_ahead(s->meta, file, end_pos, t[i].db, t[i].tb,
+                                               &later, mfile, sizeof(mfile), &mpos, errstr,
+                                               errstr_size))) {
+                /* The catalog shows the table as of now: the definition at this
+                 * DDL only if no later DDL on it is in the binlog yet. Else the
+                 * binlog's own: the table's first TABLE_MAP before that DDL. */
+                return err;
+            }
             if (later && mpos) {
                 char why[512];
                 sl_record_reset(rec);
@@ -574,9 +605,8 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
                 free(sg->pending);
                 if (!(sg->pending = strdup(s->buf.data)))
                     return SL_ERR_NOMEM;
-                sl_info("DDL on %s.%s at %s:%" PRIu64 ": changed again by a later DDL before "
-                        "any row: its text goes with the table's next SCHEMA", t[i].db,
-                        t[i].tb, file, end_pos);
+                sl_info("DDL on %s.%s at %s:%" PRIu64 ": %s: its text goes with the table's "
+                        "next SCHEMA", t[i].db, t[i].tb, file, start_pos, why_later);
                 sl_record_reset(rec);
                 (*deferred)++;
                 continue;
@@ -587,6 +617,8 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
             snprintf(errstr, errstr_size, "out of memory");
             return SL_ERR_NOMEM;
         }
+        if (!t[i].gone && (err = ddl_keep(s, &rec->u.schema, file, start_pos)))
+            return err;
         (*n)++;
     }
     return SL_OK;

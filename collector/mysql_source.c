@@ -305,7 +305,8 @@ static int on_table_map(my_reader_t *r, const uint8_t *body, size_t len, uint64_
     int emit;
     char why[512];
     sl_record_reset(r->rec);
-    sl_err_t err = col_my_schema_table_map(r->schema, body, len, r->conf->source_name, &t,
+    sl_err_t err = col_my_schema_table_map(r->schema, body, len, r->file, ev_start,
+                                           r->conf->source_name, &t,
                                            &emit, r->rec, why, sizeof(why));
     if (err) {
         snprintf(errstr, errstr_size, "TABLE_MAP at %s:%" PRIu64 ": %s", r->file, ev_start,
@@ -361,7 +362,8 @@ static int on_query(my_reader_t *r, MARIADB_RPL_EVENT *ev, uint64_t ev_start,
     char why[512];
     for (int i = 0; i < COL_MY_DDL_MAX; i++)
         sl_record_reset(r->ddl[i]);
-    if (col_my_schema_ddl(r->schema, dbname, sql, len, r->file, ev_end, r->conf->source_name,
+    if (col_my_schema_ddl(r->schema, dbname, sql, len, r->file, ev_start, ev_end,
+                          r->conf->source_name,
                           r->ddl, COL_MY_DDL_MAX, &n, &deferred, &is_ddl, why, sizeof(why))) {
         snprintf(errstr, errstr_size, "DDL at %s:%" PRIu64 ": %s", r->file, ev_start, why);
         return SESSION_RETRY;            /* information_schema unreachable: reconnect */

@@ -72,7 +72,8 @@ void     col_my_schema_destroy(col_my_schema_t *s);
  * rec (reset by the caller) holds it. *out is valid until the next call
  * that may evict (another table_map / ddl). */
 sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t len,
-                                 const char *source, col_my_table_t **out, int *emit,
+                                 const char *file, uint64_t pos, const char *source,
+                                 col_my_table_t **out, int *emit,
                                  sl_record_t *rec, char *errstr, size_t errstr_size);
 /* At a transaction boundary: drops every cached table map when there are
  * many (table ids grow with DDL and table cache flushes). */
@@ -93,9 +94,47 @@ col_my_table_t *col_my_schema_find(col_my_schema_t *s, uint64_t table_id);
  * *is_ddl: the statement was DDL (even when no table passed the filter). */
 #define COL_MY_DDL_MAX 16
 sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const char *sql,
-                           size_t len, const char *file, uint64_t end_pos, const char *source,
+                           size_t len, const char *file, uint64_t start_pos, uint64_t end_pos,
+                           const char *source,
                            sl_record_t **recs, int max, int *n, int *deferred, int *is_ddl,
                            char *errstr, size_t errstr_size);
+
+/* ---- mysql_catalog.c: a table's definition from information_schema ---- */
+
+/* One row of information_schema.COLUMNS (and what else the catalog says of
+ * the column), strings as the server returns them (NULL = SQL NULL). */
+typedef struct col_my_catalog_row_s {
+    const char *name;               /* COLUMN_NAME */
+    const char *data_type;          /* DATA_TYPE: "int", "point", "longtext" */
+    const char *column_type;        /* COLUMN_TYPE: "int(11) unsigned", "enum('a','b')" */
+    int         nullable;           /* IS_NULLABLE = 'YES' */
+    uint64_t    octet_length;       /* CHARACTER_OCTET_LENGTH, 0 when NULL */
+    int         numeric_precision;  /* -1 when NULL */
+    int         numeric_scale;      /* -1 when NULL */
+    int         datetime_precision; /* -1 when NULL */
+    uint32_t    collation_id;       /* COLLATIONS.ID of COLLATION_NAME, 0 when NULL */
+    int         json;               /* a column CHECK (json_valid(`name`)): MariaDB's JSON */
+    uint32_t    pk;                 /* 1-based position in the primary key, 0 if not in it */
+} col_my_catalog_row_t;
+
+/* Column i of tm (from col_mysql_tablemap_init) as a TABLE_MAP with
+ * binlog_row_metadata = FULL describes it, from its catalog row: binlog
+ * type code, byte length, collation id (63 for the binary charset), fsp,
+ * labels, key position, and the hints the binlog lacks. SL_ERR_UNSUPPORTED
+ * (why names the column) for a type the collector does not know. */
+sl_err_t col_my_catalog_column(col_tablemap_t *tm, uint32_t i, const col_my_catalog_row_t *r,
+                               char *why, size_t why_size);
+
+/* db.tb's definition now, read from information_schema over m, into tm (a
+ * table map of 0 columns when the table does not exist; free it with
+ * col_mysql_tablemap_free). key_order_too: key positions in key order (one
+ * more query); else in column order (enough for hints). SL_ERR_DB when a
+ * query failed (tm left empty); SL_ERR_UNSUPPORTED when a column's type is
+ * unknown: tm is filled anyway, that column typed COL_MYSQL_T_NULL, and
+ * errstr names it. */
+sl_err_t col_my_catalog_table(MYSQL *m, int is_mariadb, int key_order_too, const char *db,
+                              const char *tb, col_tablemap_t *tm, char *errstr,
+                              size_t errstr_size);
 
 /* A table a DDL statement names; gone: the statement drops it or renames it away. */
 typedef struct col_my_ddl_target_s {

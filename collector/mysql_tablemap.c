@@ -570,7 +570,12 @@ sl_err_t col_mysql_tablemap_set_hint(col_tablemap_t *tm, uint32_t i, col_mysql_h
     if (i >= tm->ncols)
         return SL_ERR_INVALID;
     col_mysql_column_t *c = &tm->cols[i];
-    if (hint != COL_MYSQL_HINT_NONE) {
+    if (hint == COL_MYSQL_HINT_JSON) {
+        /* MariaDB's JSON is a LONGTEXT: 4-byte length, a text charset */
+        if ((c->type != COL_MYSQL_T_BLOB && c->type != COL_MYSQL_T_LONG_BLOB) ||
+            c->length != 4 || c->charset == 63)
+            return SL_ERR_INVALID;
+    } else if (hint != COL_MYSQL_HINT_NONE) {
         uint32_t want = hint == COL_MYSQL_HINT_INET4 ? 4 : 16;
         if (c->real_type != COL_MYSQL_T_STRING || c->length != want)
             return SL_ERR_INVALID;
@@ -579,6 +584,51 @@ sl_err_t col_mysql_tablemap_set_hint(col_tablemap_t *tm, uint32_t i, col_mysql_h
     }
     c->hint = hint;
     return SL_OK;
+}
+
+sl_err_t col_mysql_tablemap_set_width(col_tablemap_t *tm, uint32_t i, unsigned width,
+                                      int zerofill)
+{
+    if (i >= tm->ncols || width > 255)
+        return SL_ERR_INVALID;
+    col_mysql_column_t *c = &tm->cols[i];
+    switch (c->type) {
+    case COL_MYSQL_T_TINY: case COL_MYSQL_T_SHORT: case COL_MYSQL_T_INT24:
+    case COL_MYSQL_T_LONG: case COL_MYSQL_T_LONGLONG:
+        break;
+    default:
+        return SL_ERR_INVALID;
+    }
+    c->display_width = (uint8_t)width;
+    c->zerofill = zerofill != 0;
+    return SL_OK;
+}
+
+sl_err_t col_mysql_tablemap_init(col_tablemap_t *tm, const char *db, const char *table,
+                                 uint32_t ncols)
+{
+    memset(tm, 0, sizeof(*tm));
+    if (!(tm->mem = calloc(1, sizeof(*tm->mem))))
+        return SL_ERR_NOMEM;
+    tm->ncols = ncols;
+    if (!(tm->db = tm_memdup(tm, db, strlen(db))) ||
+        !(tm->table = tm_memdup(tm, table, strlen(table))) ||
+        !(tm->cols = tm_alloc(tm, (ncols ? ncols : 1) * sizeof(*tm->cols))) ||
+        !(tm->names = tm_alloc(tm, (ncols ? ncols : 1) * sizeof(*tm->names)))) {
+        col_mysql_tablemap_free(tm);
+        return SL_ERR_NOMEM;
+    }
+    return SL_OK;
+}
+
+void *col_mysql_tablemap_alloc(col_tablemap_t *tm, size_t size)
+{
+    return tm_alloc(tm, size);
+}
+
+char *col_mysql_tablemap_strdup(col_tablemap_t *tm, const char *s, size_t len)
+{
+    return tm_memdup(tm, s, len);
 }
 
 sl_err_t col_mysql_tablemap_set_fsp(col_tablemap_t *tm, uint32_t i, unsigned fsp)
@@ -631,7 +681,8 @@ sl_err_t col_mysql_schema_from_tablemap(const col_tablemap_t *tm, const char *so
             break;
         }
         if ((is_charset_col(c) || is_enum_set(c)) && c->charset &&
-            c->real_type != COL_MYSQL_T_GEOMETRY && c->hint == COL_MYSQL_HINT_NONE) {
+            c->real_type != COL_MYSQL_T_GEOMETRY &&
+            (c->hint == COL_MYSQL_HINT_NONE || c->hint == COL_MYSQL_HINT_JSON)) {
             const char *cs = col_mysql_charset_name(c->charset, &mb);
             char buf[32];
             if (!cs) {

@@ -649,6 +649,8 @@ sl_val_kind_t col_mysql_column_kind(const col_mysql_column_t *c)
         return c->labels ? SL_VAL_STRING : SL_VAL_INT;
     if (c->real_type == COL_MYSQL_T_SET)
         return c->labels ? SL_VAL_SET : SL_VAL_UINT;
+    if (c->hint == COL_MYSQL_HINT_JSON)
+        return SL_VAL_STRING;
     if (c->hint != COL_MYSQL_HINT_NONE)
         return SL_VAL_TYPED;
     return col_mysql_charset_kind(c->charset);
@@ -680,11 +682,18 @@ sl_err_t col_mysql_source_type(const col_mysql_column_t *c, sl_buf_t *out)
     int binary = c->charset == 63 || c->charset == 0;
     col_mysql_charset_name(c->charset, &mb);
     switch (c->type) {
-    case COL_MYSQL_T_TINY:     return sl_buf_printf(out, "tinyint%s", uns);
-    case COL_MYSQL_T_SHORT:    return sl_buf_printf(out, "smallint%s", uns);
-    case COL_MYSQL_T_INT24:    return sl_buf_printf(out, "mediumint%s", uns);
-    case COL_MYSQL_T_LONG:     return sl_buf_printf(out, "int%s", uns);
-    case COL_MYSQL_T_LONGLONG: return sl_buf_printf(out, "bigint%s", uns);
+    case COL_MYSQL_T_TINY: case COL_MYSQL_T_SHORT: case COL_MYSQL_T_INT24:
+    case COL_MYSQL_T_LONG: case COL_MYSQL_T_LONGLONG:
+    {
+        const char *nm = c->type == COL_MYSQL_T_TINY ? "tinyint" :
+                         c->type == COL_MYSQL_T_SHORT ? "smallint" :
+                         c->type == COL_MYSQL_T_INT24 ? "mediumint" :
+                         c->type == COL_MYSQL_T_LONG ? "int" : "bigint";
+        if (c->display_width)   /* as the server spells it: "int(5) unsigned zerofill" */
+            return sl_buf_printf(out, "%s(%u)%s%s", nm, c->display_width, uns,
+                                 c->zerofill ? " zerofill" : "");
+        return sl_buf_printf(out, "%s%s", nm, uns);
+    }
     case COL_MYSQL_T_FLOAT:    return sl_buf_printf(out, "float%s", uns);
     case COL_MYSQL_T_DOUBLE:   return sl_buf_printf(out, "double%s", uns);
     case COL_MYSQL_T_NEWDECIMAL:
@@ -709,6 +718,8 @@ sl_err_t col_mysql_source_type(const col_mysql_column_t *c, sl_buf_t *out)
     case COL_MYSQL_T_LONG_BLOB:
     {
         static const char *const sz[] = {"", "tiny", "", "medium", "long"};
+        if (c->hint == COL_MYSQL_HINT_JSON)
+            return sl_buf_puts(out, "json");
         return sl_buf_printf(out, "%s%s", sz[c->length <= 4 ? c->length : 0],
                              binary ? "blob" : "text");
     }

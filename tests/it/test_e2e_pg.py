@@ -186,3 +186,41 @@ def test_it_e2e_pg_to_mysql_and_mongo(pgp):
             assert digest(tgt(t, table, cols, key)) == want, (t, table)
     assert read_messages(p.stack, p.topic + ".dlq") == []
     print(f"pg -> mysql + mongo: {time.monotonic() - t0:.1f}s")
+
+
+def test_it_e2e_pg_varbit_keeps_its_length(pgp):
+    """Issue 17: a PostgreSQL `bit varying(n)` value is its bits AND their count (B'101' is
+    not B'00000101'). MariaDB has no varying BIT: the column is a VARCHAR of '0'/'1' digits,
+    exactly PostgreSQL's text; MongoDB gets the same digits as a string. bit(n) stays BIT(n)
+    / binary (its length is the column's)."""
+    p = pgp
+    p.sql("CREATE TABLE vb (id integer PRIMARY KEY, v varbit(20), vu bit varying, b bit(10))")
+    p.start()
+    vals = [("B''", "B''", "B'0000000000'"), ("B'1'", "B'0'", "B'1111111111'"),
+            ("B'101'", "B'00000101'", "B'1000000001'"),
+            ("B'10101010101010101010'", "repeat('1', 100)::varbit", "B'0000000101'"),
+            ("NULL", "NULL", "NULL")]
+    p.txn(*[f"INSERT INTO vb VALUES ({i + 1}, {a}, {b}, {c})" for i, (a, b, c) in enumerate(vals)])
+    p.txn("UPDATE vb SET v = B'0011', vu = B'' WHERE id = 2")
+    want = [tuple(r) for r in p.sql("SELECT id, v::text, vu::text, b::text FROM vb "
+                                    "ORDER BY id").fetchall()]
+
+    def bits10(x):
+        return None if x is None else format(int.from_bytes(x, "big"), "010b")
+
+    def check():
+        try:
+            my = [(i, v, vu, bits10(b)) for i, v, vu, b in
+                  my_rows(p.my, p.my_db, "vb", ["id", "v", "vu", "b"], ["id"])]
+            mg = [(int(i), v, vu, bits10(b)) for i, v, vu, b in
+                  mongo_rows(p.mongo, p.mg_db, "vb", ["id", "v", "vu", "b"], ["id"])[0]]
+        except Exception as e:               # table not created yet
+            return False, f"{type(e).__name__}: {e}"
+        return (my == want and mg == want), f"want {want}\nmysql {my}\nmongo {mg}"
+    wait_until("varbit exact in MariaDB and MongoDB", check, p.services(), timeout=60)
+    with p.my.cursor() as c:
+        c.execute("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+                  "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'vb'", (p.my_db,))
+        types = dict(c.fetchall())
+    assert types["v"] == "varchar(20)" and types["b"] == "bit(10)", types
+    assert read_messages(p.stack, p.topic + ".dlq") == []

@@ -464,3 +464,129 @@ def test_it_mysql_collector_txn_myisam(stack, bin_dir, tmp_path, unique_name, my
         assert (k == 0 or pos_of(ends[k - 1]) < p) and p <= pos_of(ends[k]), (k, p, ends)
     assert all(c["body"]["txn"] == c["pos"]["gtid"] for _, c in g)
     assert len({c["body"]["txn"] for _, c in g}) == len(g)
+
+
+# ------------------------------------------------------------------ one truth (issue 17, case 2)
+
+ODD_CREATE = (
+    "CREATE TABLE odd (id INT(11) NOT NULL, p POINT, g GEOMETRY, ls LINESTRING, pg POLYGON, "
+    "mp MULTIPOINT, ml MULTILINESTRING, mpg MULTIPOLYGON, gc GEOMETRYCOLLECTION, y YEAR, "
+    "y4 YEAR(4), ti TINYINT(1), bu BIGINT(20) UNSIGNED NOT NULL, b16 BINARY(16), "
+    "vb VARBINARY(20), bl BLOB, j JSON, bt BIT(5), cb CHAR(10) CHARACTER SET binary, "
+    "cbin CHAR(5) BINARY, d DECIMAL(10,2), e ENUM('a','it''s','b,c'), s SET('x','y'), "
+    "tm TIME(3), dt DATETIME(6), zf INT(5) UNSIGNED ZEROFILL, si SMALLINT(3), "
+    "vc VARCHAR(10) CHARACTER SET latin1, tt TINYTEXT, tb TEXT CHARACTER SET binary, "
+    "u UUID, i6 INET6, PRIMARY KEY (bu, id))")
+ODD_ROW = ("INSERT INTO odd (id, p, g, ls, pg, mp, ml, mpg, gc, y, y4, ti, bu, b16, vb, bl, j, "
+           "bt, cb, cbin, d, e, s, tm, dt, zf, si, vc, tt, tb, u, i6) VALUES ({k}, POINT(1, 2), "
+           "ST_GeomFromText('POINT(3 4)'), ST_GeomFromText('LINESTRING(0 0,1 1)'), "
+           "ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'), ST_GeomFromText('MULTIPOINT(1 1,2 2)'), "
+           "ST_GeomFromText('MULTILINESTRING((0 0,1 1),(2 2,3 3))'), "
+           "ST_GeomFromText('MULTIPOLYGON(((0 0,1 0,1 1,0 0)))'), "
+           "ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 1))'), 2001, 2155, 1, "
+           "18446744073709551615, x'00112233445566778899aabbccddeeff', x'00ff', x'0001', "
+           "'{{\"a\": 1}}', b'10101', 'bin', 'Ab', 12.34, 'it''s', 'x,y', '-12:34:56.789', "
+           "'2024-02-29 12:34:56.123456', 42, -7, 'caf\u00e9', 'tiny', x'ff00', "
+           "'0e9e2a3c-1d2b-4c5d-8e6f-7a8b9c0d1e2f', '2001:db8::1')")
+ODD_ALTER = ("ALTER TABLE odd ADD COLUMN p2 POINT AFTER id, ADD COLUMN j2 JSON, "
+             "ADD COLUMN mi MEDIUMINT(4) UNSIGNED, ADD COLUMN fl FLOAT, ADD COLUMN fu FLOAT UNSIGNED, "
+             "ADD COLUMN db DOUBLE, ADD COLUMN ts TIMESTAMP(2) NULL, ADD COLUMN da DATE, "
+             "ADD COLUMN lt LONGTEXT, ADD COLUMN mb MEDIUMBLOB, ADD COLUMN mls MULTILINESTRING, "
+             "ADD COLUMN bo BOOL, ADD COLUMN i4 INET4, "
+             "MODIFY vc VARCHAR(30) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT '', "
+             "MODIFY y YEAR(4) DEFAULT 2000")
+
+
+def cols_full(r):
+    return [(c["name"], c["kind"], c["sourceType"], c["nullable"], c["pk"], c["charset"],
+             c["labels"], c["precision"], c["scale"]) for c in r["body"]["columns"]]
+
+
+def test_it_mysql_collector_ddl_schema_equals_tablemap(stack, bin_dir, tmp_path, unique_name,
+                                                       mysql_conn, db):
+    """Issue 17, case 2: a table with every odd MariaDB type (the GEOMETRY family, YEAR and
+    YEAR(4), display widths, BINARY / CHARACTER SET binary, JSON, BIT, ENUM/SET, fsp) created,
+    rows, ALTERed, rows. The SCHEMA each DDL gets (from the catalog, at the DDL) equals,
+    column by column (name, kind, source type, nullability, key position, charset, labels,
+    precision, scale), the SCHEMA of the table's next TABLE_MAP (from the binlog metadata)."""
+    start = master_pos(mysql_conn)
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start, txn_max_ms=50,
+                        tables_include=re.escape(db) + r"\..*").start()
+    try:
+        with mysql_conn.cursor() as c:
+            c.execute(f"USE `{db}`")
+            for stmt, rows in ((ODD_CREATE, (1, 2)), (ODD_ALTER, (3, 4))):
+                before = master_pos(mysql_conn)
+                c.execute(stmt)
+                # the collector reads the DDL while it is the table's current definition
+                wait_for(stack, col.topic, lambda rs: any(
+                    (r["pos"]["seq"], r["pos"]["offset"]) >= pos_of(before)
+                    for r in ddl_records(rs)), timeout=60)
+                for k in rows:
+                    c.execute(ODD_ROW.format(k=k))
+        recs = wait_for(stack, col.topic, lambda rs: sum(
+            len(r["body"]["rows"]) for r in rs if r["type"] == "CHANGE") >= 4)
+    finally:
+        assert col.stop() == 0, col.text()
+    ddl = ddl_records(recs)
+    assert [r["body"]["ddl"].split()[0] for r in ddl] == ["CREATE", "ALTER"], ddl
+    tried, differ = 0, []
+    for r in ddl:
+        i = recs.index(r)
+        nxt = [x for x in recs[i + 1:] if x["type"] == "SCHEMA" and tname(x) == tname(r)]
+        assert nxt and nxt[0]["body"]["ddl"] is None, nxt[:1]
+        a, b = cols_full(r), cols_full(nxt[0])
+        assert [c[0] for c in a] == [c[0] for c in b]
+        for ca, cb in zip(a, b):
+            tried += 1
+            if ca != cb:
+                differ.append(f"{r['body']['ddl'].split()[0]} {ca[0]}: DDL {ca[1:]} "
+                              f"TABLE_MAP {cb[1:]}")
+    print(f"\none truth: {tried} columns compared over 2 DDLs, {len(differ)} differ")
+    assert not differ, "\n".join(differ)
+    # and the binlog's view is the right one (kinds the appliers create columns from)
+    first = {c["name"]: c for c in ddl[0]["body"]["columns"]}
+    assert first["j"]["sourceType"] == "json", first["j"]
+    last = {c["name"]: c for c in ddl[-1]["body"]["columns"]}
+    for g in ("p", "p2", "g", "ls", "pg", "mp", "ml", "mpg", "gc", "mls"):
+        assert last[g]["kind"] == "BYTES", last[g]
+    assert last["j"]["sourceType"] == "json" and last["j"]["kind"] == "STRING", last["j"]
+    assert [(c["name"], c["pk"]) for c in ddl[-1]["body"]["columns"] if c["pk"]] == \
+        [("id", 2), ("bu", 1)]
+    assert "disagree" not in col.text(), col.text()
+
+
+def test_it_mysql_collector_ddl_schema_disagreement_logged(stack, bin_dir, tmp_path,
+                                                           unique_name, mysql_conn, db):
+    """When the catalog read at a DDL and the binlog's TABLE_MAP after it do disagree (here a
+    MODIFY run with sql_log_bin = 0: the catalog has it, the binlog's row before it does not),
+    the binlog's SCHEMA follows and the log says so at WARN, naming the table, the column,
+    both types and both positions."""
+    start = master_pos(mysql_conn)
+    with mysql_conn.cursor() as c:
+        c.execute(f"USE `{db}`")
+        c.execute("CREATE TABLE w (id INT PRIMARY KEY, c INT)")
+        c.execute("INSERT INTO w VALUES (1, 1)")
+        c.execute("SET SESSION sql_log_bin = 0")
+        try:
+            c.execute("ALTER TABLE w MODIFY c BIGINT")
+        finally:
+            c.execute("SET SESSION sql_log_bin = 1")
+        c.execute("INSERT INTO w VALUES (2, 1099511627776)")
+    col = new_collector(bin_dir, stack, tmp_path, unique_name, start, txn_max_ms=50,
+                        tables_include=re.escape(db) + r"\..*").start()
+    try:
+        recs = wait_for(stack, col.topic, lambda rs: sum(
+            len(r["body"]["rows"]) for r in rs if r["type"] == "CHANGE") >= 2)
+    finally:
+        assert col.stop() == 0, col.text()
+    sch = [r for r in recs if r["type"] == "SCHEMA"]
+    assert [(r["body"]["ddl"] is not None, {c["name"]: c["sourceType"]
+                                            for c in r["body"]["columns"]}["c"])
+            for r in sch] == [(True, "bigint"), (False, "int"), (False, "bigint")], sch
+    tm = sch[1]["pos"]
+    warn = [ln for ln in col.text().splitlines() if "disagree" in ln]
+    assert len(warn) == 1, col.text()
+    w = warn[0]
+    assert "WARN" in w.upper() and f"{db}.w" in w and "column c" in w and "bigint" in w and \
+        " int" in w and f":{tm['offset']}" in w and f":{sch[0]['pos']['offset']}" in w, w
