@@ -476,7 +476,8 @@ static sl_err_t mg_rename_coll(mg_target_t *t, const app_table_map_t *map, char 
     mongoc_collection_destroy(oc->c);
     oc->c = mongoc_client_get_collection(t->client, oc->db, oc->name);
     oc->src = NULL;
-    if (!ok && err.code != 26 && err.code != 48) {
+    if (!ok && err.code != 26 && err.code != 48 && !strstr(err.message, "does not exist") &&
+        !strstr(err.message, "already exists")) {
         snprintf(errstr, sz, "mongodb target: renaming collection %s.%s to %s.%s: %s", oc->db,
                  oc->name, db, map->dst_table, err.message);
         return SL_ERR_DB;

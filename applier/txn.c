@@ -564,8 +564,13 @@ static sl_err_t call_schema(app_txn_t *x, table_t *t, const sl_record_t *rec, in
  * DROP): the table lives on under another name. */
 static int renamed_away(const sl_schema_t *s)
 {
-    size_t n = s->ddl ? strlen(s->ddl) : 0;
-    return sl_ddl_is(s->ddl, n, "RENAME") || sl_ddl_is(s->ddl, n, "ALTER");
+    /* a SCHEMA the collector deferred carries the DDLs since the last one,
+     * joined by ";\n": the last statement is the one that ended the table */
+    const char *last = s->ddl, *p = s->ddl;
+    while (p && (p = strstr(p, ";\n")))
+        last = p += 2;
+    size_t n = last ? strlen(last) : 0;
+    return sl_ddl_is(last, n, "RENAME") || sl_ddl_is(last, n, "ALTER");
 }
 
 static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_t *m,
@@ -613,10 +618,23 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
         return stop_table(x, t, errstr);
     if (err)
         return APP_TXN_REJECTED;
-    if (x->ren_open && !same_ddl(&rec->pos, &x->ren_pos))
+    int gone_renamed = sl_schema_dropped(&rec->u.schema) && renamed_away(&rec->u.schema) &&
+                       x->c.ddl_apply == APP_DDL_ALL;
+    if (x->ren_open && !same_ddl(&rec->pos, &x->ren_pos)) {
+        const sl_schema_t *before = t->nvers >= 2 ? &t->vers[t->nvers - 2].rec->u.schema : NULL;
+        if (gone_renamed && (!before || sl_schema_dropped(before))) {
+            /* renamed on before its new name had any SCHEMA (the collector
+             * defers one that a later DDL changes before any row): the target
+             * table of the first name follows the chain to its end */
+            x->ren_pos = rec->pos;
+            sl_info("table %s.%s renamed on in the source before it had a schema: the target "
+                    "table %s.%s follows (%s)", t->db, t->name, x->ren_schema, x->ren_table,
+                    rec->u.schema.ddl);
+            return APP_TXN_OK;
+        }
         ren_forget(x);                  /* renamed out of the task's tables: kept as it is */
-    if (sl_schema_dropped(&rec->u.schema) && renamed_away(&rec->u.schema) &&
-        x->c.ddl_apply == APP_DDL_ALL) {
+    }
+    if (gone_renamed) {
         /* the target table waits for the new name's SCHEMA, right behind */
         ren_forget(x);
         x->ren_schema = strdup(t->map.dst_schema);

@@ -377,29 +377,28 @@ static int on_query(my_reader_t *r, MARIADB_RPL_EVENT *ev, uint64_t ev_start,
             return rc;
         r->published = 1;
     }
-    if (n == 1 && n < COL_MY_DDL_MAX && sl_ddl_is(sql, len, "TRUNCATE") &&
-        !sl_schema_dropped(&r->ddl[0]->u.schema)) {
-        /* TRUNCATE TABLE: a row event for every target (as pgoutput sends
-         * one), right after the table's SCHEMA */
-        const sl_schema_t *sc = &r->ddl[0]->u.schema;
-        sl_record_t *tr = r->ddl[1];
-        const char **names = sl_record_alloc(tr, (sc->ncols + 1) * sizeof(*names));
-        if (!names) {
+    col_my_ddl_target_t tt;
+    int tddl = 0;
+    char tdrop[8];
+    if (n + deferred == 1 && n < COL_MY_DDL_MAX && sl_ddl_is(sql, len, "TRUNCATE") &&
+        col_my_ddl_parse(dbname, sql, len, &tt, 1, &tddl, tdrop, sizeof tdrop) == 1 &&
+        col_filter_match(r->filter, tt.db, tt.tb)) {
+        /* TRUNCATE TABLE: a row event every target applies (as pgoutput sends
+         * one), after the table's SCHEMA — also when that SCHEMA waits for a
+         * later DDL (a TRUNCATE changes no column: the change names none) */
+        sl_record_t *tr = r->ddl[n];
+        sl_record_reset(tr);
+        if (sl_record_init_change(tr, r->conf->source_name, tt.db, tt.tb, SL_OP_TRUNCATE, 0,
+                                  NULL, 0)) {
             snprintf(errstr, errstr_size, "out of memory");
             return SESSION_FATAL;
         }
-        for (uint32_t c = 0; c < sc->ncols; c++)
-            names[c] = sc->cols[c].name;
-        if (sl_record_init_change(tr, r->conf->source_name, sc->db, sc->table, SL_OP_TRUNCATE,
-                                  sc->ncols, names, 0)) {
-            snprintf(errstr, errstr_size, "out of memory");
-            return SESSION_FATAL;
-        }
-        set_pos(r, &tr->pos, ev_start, 1);
+        set_pos(r, &tr->pos, ev_start, (uint32_t)n);
         tr->u.change.event_time_us = t_us;
         int rc = put(r, tr, errstr, errstr_size);
         if (rc != GO_ON)
             return rc;
+        r->published = 1;
     }
     if (deferred)
         r->published = 1;                /* its COMMIT all the same: one per DDL */

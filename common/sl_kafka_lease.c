@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct sl_kafka_lease_s {
     rd_kafka_t   *rk;
@@ -120,6 +121,8 @@ sl_err_t sl_kafka_lease_start(sl_kafka_lease_t **out, const sl_kafka_lease_conf_
         (err = sl_kafka_conf_set(conf, "session.timeout.ms", num, errstr, errstr_size)) ||
         (err = sl_kafka_conf_set(conf, "heartbeat.interval.ms", hb, errstr, errstr_size)) ||
         (err = sl_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
+        (err = sl_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "10000", errstr,
+                                 errstr_size)) ||
         (err = sl_kafka_conf_set(conf, "partition.assignment.strategy", "range", errstr,
                                  errstr_size)))
         goto err;
@@ -127,12 +130,25 @@ sl_err_t sl_kafka_lease_start(sl_kafka_lease_t **out, const sl_kafka_lease_conf_
     rd_kafka_conf_set_log_cb(conf, lease_log_cb);
     rd_kafka_conf_set_rebalance_cb(conf, lease_rebalance_cb);
     rd_kafka_conf_set_opaque(conf, l);
+    /* short: a stop request is seen between two tries (sl_kafka_lease_open) */
     if ((err = sl_kafka_connect(RD_KAFKA_CONSUMER, &conf, "kafka lease", brokers, l->last_error,
-                                "check the broker list", 10000, &l->rk, errstr, errstr_size)))
+                                "check the broker list", 1000, &l->rk, errstr, errstr_size)))
         goto err;
     if ((err = sl_kafka_ensure_topic(l->rk, l->topic, 1, -1, NULL, 10000, errstr,
                                      errstr_size)))
         goto err;
+    /* a topic just created may not be in the metadata yet: librdkafka would look
+     * for it again only at its next periodic refresh (minutes), and no member
+     * would be assigned anything until then */
+    for (int tries = 0, n = 0;; tries++) {
+        err = sl_kafka_partition_count(l->rk, l->topic, 2000, &n, errstr, errstr_size);
+        if (!err && n > 0)
+            break;
+        if (tries >= 20)
+            goto err;
+        struct timespec ts = {0, 250 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, l->topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(l->rk, sub);
