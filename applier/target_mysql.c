@@ -799,6 +799,14 @@ static sl_err_t op_my_check_name(app_target_t *at, const char *schema, const cha
              pos ? "positions" : "leases");
     return SL_ERR_UNSUPPORTED;
 }
+static sl_err_t op_my_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
+                                 size_t n)
+{ return app_my_stops_load(T_(t), out, cnt, e, n); }
+static sl_err_t op_my_stop_save(app_target_t *t, const app_stop_t *s, char *e, size_t n)
+{ return app_my_stop_save(T_(t), s, e, n); }
+static sl_err_t op_my_stop_clear(app_target_t *t, const char *db, const char *table, char *e,
+                                 size_t n)
+{ return app_my_stop_clear(T_(t), db, table, e, n); }
 #undef T_
 
 const app_target_ops_t app_target_mysql = {
@@ -815,4 +823,7 @@ const app_target_ops_t app_target_mysql = {
     .commit = op_my_commit,
     .rollback = op_my_rollback,
     .check_name = op_my_check_name,
+    .stops_load = op_my_stops_load,
+    .stop_save = op_my_stop_save,
+    .stop_clear = op_my_stop_clear,
 };
