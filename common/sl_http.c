@@ -17,6 +17,19 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#define HTTP_ROUTES 8
+
+typedef struct route_s {
+    char       method[8];
+    char       path[64];
+    sl_http_fn fn;
+    void      *ctx;
+} route_t;
+
+struct sl_http_req_s {
+    struct MHD_Connection *conn;
+};
+
 struct sl_http_s {
     struct MHD_Daemon *daemon;
     sl_metrics_t      *metrics;
@@ -29,7 +42,51 @@ struct sl_http_s {
     char              *reason;
     char              *degraded;   /* guarded by lock too */
     char              *status;     /* healthy with a status other than "ok" (standby) */
+    route_t            routes[HTTP_ROUTES];   /* guarded by lock */
+    int                nroutes;
 };
+
+const char *sl_http_req_arg(sl_http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+sl_err_t sl_http_route(sl_http_t *h, const char *method, const char *path, sl_http_fn fn,
+                       void *ctx)
+{
+    if (!h)
+        return SL_OK;
+    if (strlen(method) >= sizeof(h->routes[0].method) ||
+        strlen(path) >= sizeof(h->routes[0].path))
+        return SL_ERR_INVALID;
+    sl_err_t err = SL_OK;
+    pthread_mutex_lock(&h->lock);
+    if (h->nroutes == HTTP_ROUTES) {
+        err = SL_ERR_NOMEM;
+    } else {
+        route_t *r = &h->routes[h->nroutes++];
+        snprintf(r->method, sizeof(r->method), "%s", method);
+        snprintf(r->path, sizeof(r->path), "%s", path);
+        r->fn = fn;
+        r->ctx = ctx;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return err;
+}
+
+/* The route for method and url (copied out), 0 when none. */
+static int find_route(sl_http_t *h, const char *method, const char *url, route_t *out)
+{
+    int found = 0;
+    pthread_mutex_lock(&h->lock);
+    for (int i = 0; i < h->nroutes && !found; i++)
+        if (!strcmp(h->routes[i].method, method) && !strcmp(h->routes[i].path, url)) {
+            *out = h->routes[i];
+            found = 1;
+        }
+    pthread_mutex_unlock(&h->lock);
+    return found;
+}
 
 /* Splits listen into host (copied into host, "" = any) and port. */
 static int split_listen(const char *listen, char *host, size_t host_size, int *port,
@@ -112,7 +169,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     sl_http_t *h = cls;
     sl_buf_t body = SL_BUF_INIT;
     enum MHD_Result rc;
+    route_t route;
 
+    if (find_route(h, method, url, &route)) {
+        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+            /* a request with a body: answered after it is read (ignored) */
+            static int started;
+            if (!*con_cls) {
+                *con_cls = &started;
+                return MHD_YES;
+            }
+            if (*upload_data_size) {
+                *upload_data_size = 0;
+                return MHD_YES;
+            }
+        }
+        sl_http_req_t req = {.conn = conn};
+        unsigned status = route.fn(route.ctx, &req, &body);
+        if (!body.data)
+            goto oom;
+        rc = reply(conn, status, "application/json", body.data, body.len);
+        goto out;
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         static const char msg[] = "{\"error\":\"method not allowed\"}\n";
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", msg, sizeof(msg) - 1);
