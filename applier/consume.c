@@ -889,7 +889,9 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
             }
             continue;
         }
-        if (app_stops_poll(r.stops, r.txn)) {       /* POST /tables/resume */
+        /* POST /tables/resume, taken between messages and never while a rejected
+         * transaction is being dead-lettered (its replay owns the read position) */
+        if (r.dlq_from < 0 && app_stops_poll(r.stops, r.txn)) {
             note_stopped(&r);
             if (seek(&r)) {
                 code = stop_code(&r);
