@@ -789,14 +789,15 @@ static sl_err_t op_my_check_name(app_target_t *at, const char *schema, const cha
                                  char *errstr, size_t sz)
 {
     my_target_t *t = T_(at);
-    if ((strcasecmp(table, "kafkaoffset") && strcasecmp(table, "shiftlog_lease")) ||
-        strcasecmp(schema, t->database))
+    const char *what = !strcasecmp(table, "kafkaoffset") ? "position"
+                       : !strcasecmp(table, "shiftlog_lease") ? "lease"
+                       : !strcasecmp(table, APP_STOPS_TABLE) ? "stopped-tables" : NULL;
+    if (!what || strcasecmp(schema, t->database))
         return SL_OK;
-    int pos = !strcasecmp(table, "kafkaoffset");
     snprintf(errstr, sz, "mysql target: `%s`.`%s` is this target's %s table, where the tasks "
              "store their %s: a replicated table cannot be written there; map it to another "
-             "name with map.tables", schema, table, pos ? "position" : "lease",
-             pos ? "positions" : "leases");
+             "name with map.tables", schema, table, what,
+             *what == 'p' ? "positions" : *what == 'l' ? "leases" : "stopped tables");
     return SL_ERR_UNSUPPORTED;
 }
 static sl_err_t op_my_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
