@@ -347,9 +347,12 @@ static app_txn_rc_t commit_group(app_txn_t *x, char *errstr, size_t errstr_size)
         sl_metric_set(x->m_lag, (double)(now_ms - x->group_commit_time_us / 1000));
     }
     for (int b = 0; b < 256; b++)
-        for (table_t *t = x->buckets[b]; t; t = t->next)
+        for (table_t *t = x->buckets[b]; t; t = t->next) {
             if (t->nvers > 1)
                 table_prune(t, app_txn_keep_from(x, t, x->committed.kafka_offset));
+            if (t->npast)
+                app_txn_past_prune(t, x->committed.kafka_offset);
+        }
     x->group_rows = x->group_txns = 0;
     if (x->commit_at >= 0 && x->committed.kafka_offset >= x->commit_at)
         x->commit_at = -1;
@@ -407,7 +410,7 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
         sl_metric_inc(x->m_skipped);
         return APP_TXN_OK;
     }
-    if (t->stopped && m->offset >= t->stop.offset) {
+    if (app_txn_stopped_at(t, m->offset)) {
         snprintf(errstr, errstr_size, "table %s.%s is stopped: %s", t->db, t->name,
                  t->stop.reason);
         return APP_TXN_TABLE_STOPPED;
@@ -529,11 +532,11 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
         return APP_TXN_OK;
     if (t->stopped && m->offset >= t->stop.offset && sl_schema_dropped(&rec->u.schema)) {
         /* the life the stop belonged to ends here; a CREATE starts anew */
-        app_txn_rc_t rc = app_txn_stop_dropped(x, t, errstr, errstr_size);
+        app_txn_rc_t rc = app_txn_stop_dropped(x, t, m->offset, errstr, errstr_size);
         if (rc)
             return rc;
     }
-    if (t->stopped && m->offset >= t->stop.offset) {
+    if (app_txn_stopped_at(t, m->offset)) {
         snprintf(errstr, errstr_size, "table %s.%s is stopped: %s", t->db, t->name,
                  t->stop.reason);
         return APP_TXN_TABLE_STOPPED;

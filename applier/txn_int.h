@@ -5,6 +5,7 @@
 
 #include "applier.h"
 
+#define TXN_PAST    8     /* ended stops of a table remembered until committed past */
 #define TXN_BUCKETS 8     /* transaction-size histogram: <=1,10,100,1k,10k,100k,1M,+Inf */
 
 typedef struct schema_ver_s {
@@ -19,6 +20,11 @@ typedef struct table_s {
     int              stopped;         /* refused by the target (UNSUPPORTED), from
                                          stop.offset on */
     app_stop_t       stop;            /* stopped, or being caught up (x->cu): as stored */
+    /* earlier lives' stops that a DROP ended after the committed position
+     * ([from, to) offsets): a replay from there must dead-letter them again,
+     * not apply them (txn_stops.c) */
+    int64_t          past_from[TXN_PAST], past_to[TXN_PAST];
+    int              npast;
     schema_ver_t    *vers;
     size_t           nvers, capvers;
     app_table_map_t  map;             /* mapping of the version in force */
@@ -86,7 +92,13 @@ app_txn_rc_t app_txn_table_stop(app_txn_t *x, table_t *t, const char *why, int64
                                 char *errstr, size_t errstr_size);
 /* A dropped-table SCHEMA of stopped t: its stop ends, cleared in the open
  * target transaction. */
-app_txn_rc_t app_txn_stop_dropped(app_txn_t *x, table_t *t, char *errstr, size_t errstr_size);
+app_txn_rc_t app_txn_stop_dropped(app_txn_t *x, table_t *t, int64_t offset, char *errstr,
+                                  size_t errstr_size);
+/* 1 when t's record at offset is stopped: its current stop, or an earlier
+ * life's stop a DROP ended after the committed position. */
+int          app_txn_stopped_at(const table_t *t, int64_t offset);
+/* Forgets the ended stops at or before the committed offset. */
+void         app_txn_past_prune(table_t *t, int64_t committed);
 /* The catch-up's commit of one source transaction of x->cu: its progress
  * stored in the same target transaction, the task's position unchanged. */
 app_txn_rc_t app_txn_cu_commit(app_txn_t *x, char *errstr, size_t errstr_size);

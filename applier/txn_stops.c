@@ -115,7 +115,29 @@ app_txn_rc_t app_txn_table_stop(app_txn_t *x, table_t *t, const char *why, int64
     return APP_TXN_REWIND;
 }
 
-app_txn_rc_t app_txn_stop_dropped(app_txn_t *x, table_t *t, char *errstr, size_t errstr_size)
+int app_txn_stopped_at(const table_t *t, int64_t offset)
+{
+    if (t->stopped && offset >= t->stop.offset)
+        return 1;
+    for (int i = 0; i < t->npast; i++)
+        if (offset >= t->past_from[i] && offset < t->past_to[i])
+            return 1;
+    return 0;
+}
+
+void app_txn_past_prune(table_t *t, int64_t committed)
+{
+    int k = 0;
+    for (int i = 0; i < t->npast; i++)
+        if (t->past_to[i] > committed + 1) {
+            t->past_from[k] = t->past_from[i];
+            t->past_to[k++] = t->past_to[i];
+        }
+    t->npast = k;
+}
+
+app_txn_rc_t app_txn_stop_dropped(app_txn_t *x, table_t *t, int64_t offset, char *errstr,
+                                  size_t errstr_size)
 {
     app_txn_rc_t rc = app_txn_ensure_open(x, errstr, errstr_size);
     if (rc)
@@ -129,6 +151,17 @@ app_txn_rc_t app_txn_stop_dropped(app_txn_t *x, table_t *t, char *errstr, size_t
     }
     sl_info("table %s.%s dropped in the source: it is no longer stopped (was: %s)", t->db,
             t->name, t->stop.reason);
+    /* a stop of the next life rewinds to the committed position: this life's
+     * records up to the DROP must meet their stop again there */
+    if (t->npast == TXN_PAST) {
+        memmove(t->past_from, t->past_from + 1, (TXN_PAST - 1) * sizeof(int64_t));
+        memmove(t->past_to, t->past_to + 1, (TXN_PAST - 1) * sizeof(int64_t));
+        t->npast--;
+        sl_warn("table %s.%s: more than %d of its lives stopped since the last commit; the "
+                "oldest is forgotten", t->db, t->name, TXN_PAST);
+    }
+    t->past_from[t->npast] = t->stop.offset;
+    t->past_to[t->npast++] = offset;
     t->stopped = 0;
     x->nstopped--;
     set_gauge(x);

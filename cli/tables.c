@@ -196,11 +196,12 @@ int cli_tables_main(int argc, char **argv)
     for (time_t t0 = time(NULL); time(NULL) - t0 <= timeout; usleep(300000)) {
         if (request(url, 0, &body, &status) || status != 200)
             continue;                       /* restarting: try again */
-        /* gone from the list: caught up */
+        /* gone from the list: caught up (the applier writes db and table side by side) */
         int found = 0;
         const char *dot = strchr(resume, '.');
         if (dot) {
-            snprintf(needle, sizeof needle, "\"table\":\"%s\"", dot + 1);
+            snprintf(needle, sizeof needle, "\"db\":\"%.*s\",\"table\":\"%s\"",
+                     (int)(dot - resume), resume, dot + 1);
             found = strstr(body.data, needle) != NULL;
         }
         if (!found) {
