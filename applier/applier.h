@@ -270,7 +270,8 @@ void         app_txn_stops_names(const app_txn_t *x, sl_buf_t *out);
 typedef struct app_stops_http_s app_stops_http_t;
 /* Adds GET /tables and POST /tables/resume to h (NULL: no endpoint, the
  * object still works). refuse != NULL: every resume is refused with it. The
- * caller owns the result (app_stops_http_free, after the endpoint stops). */
+ * caller owns the result; app_stops_http_free removes the routes first (h
+ * must still be there). */
 app_stops_http_t *app_stops_http_new(sl_http_t *h, const char *task, const char *refuse);
 void     app_stops_http_free(app_stops_http_t *s);
 /* The main loop publishes the JSON array and the names (app_txn_stops_*). */

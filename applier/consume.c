@@ -801,9 +801,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         sl_error("out of memory");
         return SL_EXIT_FAILURE;
     }
-    /* lives as long as the endpoint (its routes point at it): not freed */
-    static app_stops_http_t *stops_http;
-    r.stops = stops_http = app_stops_http_new(
+    r.stops = app_stops_http_new(
         svc->http, c->task_name,
         c->worker_num > 1 ? "resume needs worker_num = 1: restart the task with worker_num = 1, "
                             "resume, then go back to more workers once it has caught up"
@@ -972,5 +970,6 @@ out:
     sl_avro_codec_destroy(r.codec);
     app_mapping_destroy(r.mapping);
     app_leaser_destroy(r.lease);
+    app_stops_http_free(r.stops);
     return code;
 }

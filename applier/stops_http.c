@@ -21,6 +21,7 @@
 #include "sl_log.h"
 
 struct app_stops_http_s {
+    sl_http_t      *http;            /* borrowed: the routes are removed at free */
     pthread_mutex_t lock;
     char           *task;
     char           *refuse;          /* why this task cannot resume, NULL = it can */
@@ -109,6 +110,7 @@ app_stops_http_t *app_stops_http_new(sl_http_t *h, const char *task, const char 
     if (!s)
         return NULL;
     pthread_mutex_init(&s->lock, NULL);
+    s->http = h;
     s->task = strdup(task);
     s->refuse = refuse ? strdup(refuse) : NULL;
     if (!s->task || (refuse && !s->refuse) ||
@@ -187,6 +189,9 @@ void app_stops_http_free(app_stops_http_t *s)
 {
     if (!s)
         return;
+    /* no handler runs after these return */
+    sl_http_route(s->http, "GET", "/tables", NULL, NULL);
+    sl_http_route(s->http, "POST", "/tables/resume", NULL, NULL);
     free_list(s);
     free(s->json);
     free(s->task);

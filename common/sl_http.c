@@ -42,7 +42,9 @@ struct sl_http_s {
     char              *reason;
     char              *degraded;   /* guarded by lock too */
     char              *status;     /* healthy with a status other than "ok" (standby) */
-    route_t            routes[HTTP_ROUTES];   /* guarded by lock */
+    pthread_mutex_t    route_lock; /* guards routes, held while a handler runs (so that
+                                      a route removed is never called after) */
+    route_t            routes[HTTP_ROUTES];
     int                nroutes;
 };
 
@@ -60,31 +62,63 @@ sl_err_t sl_http_route(sl_http_t *h, const char *method, const char *path, sl_ht
         strlen(path) >= sizeof(h->routes[0].path))
         return SL_ERR_INVALID;
     sl_err_t err = SL_OK;
-    pthread_mutex_lock(&h->lock);
-    if (h->nroutes == HTTP_ROUTES) {
+    pthread_mutex_lock(&h->route_lock);
+    int i = 0;
+    while (i < h->nroutes &&
+           (strcmp(h->routes[i].method, method) || strcmp(h->routes[i].path, path)))
+        i++;
+    if (!fn) {                      /* removed: waits for a handler running now */
+        if (i < h->nroutes)
+            h->routes[i] = h->routes[--h->nroutes];
+    } else if (i == HTTP_ROUTES) {
         err = SL_ERR_NOMEM;
     } else {
-        route_t *r = &h->routes[h->nroutes++];
+        route_t *r = &h->routes[i];
+        if (i == h->nroutes)
+            h->nroutes++;
         snprintf(r->method, sizeof(r->method), "%s", method);
         snprintf(r->path, sizeof(r->path), "%s", path);
         r->fn = fn;
         r->ctx = ctx;
     }
-    pthread_mutex_unlock(&h->lock);
+    pthread_mutex_unlock(&h->route_lock);
     return err;
 }
 
-/* The route for method and url (copied out), 0 when none. */
-static int find_route(sl_http_t *h, const char *method, const char *url, route_t *out)
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
+                             const char *type, const char *body, size_t len);
+
+/* Serves a route for method and url: 0 when there is none; 1 with *rc. A
+ * request with a body is answered once the body is read (and ignored). */
+static int serve_route(sl_http_t *h, struct MHD_Connection *conn, const char *method,
+                       const char *url, size_t *upload_data_size, void **con_cls,
+                       enum MHD_Result *rc)
 {
+    static int started;
     int found = 0;
-    pthread_mutex_lock(&h->lock);
-    for (int i = 0; i < h->nroutes && !found; i++)
-        if (!strcmp(h->routes[i].method, method) && !strcmp(h->routes[i].path, url)) {
-            *out = h->routes[i];
-            found = 1;
+    pthread_mutex_lock(&h->route_lock);
+    for (int i = 0; i < h->nroutes && !found; i++) {
+        route_t *r = &h->routes[i];
+        if (strcmp(r->method, method) || strcmp(r->path, url))
+            continue;
+        found = 1;
+        int body = strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD);
+        if (body && !*con_cls) {
+            *con_cls = &started;
+            *rc = MHD_YES;
+        } else if (body && *upload_data_size) {
+            *upload_data_size = 0;
+            *rc = MHD_YES;
+        } else {
+            sl_buf_t out = SL_BUF_INIT;
+            sl_http_req_t req = {.conn = conn};
+            unsigned status = r->fn(r->ctx, &req, &out);
+            *rc = out.data ? reply(conn, status, "application/json", out.data, out.len)
+                           : MHD_NO;
+            sl_buf_free(&out);
         }
-    pthread_mutex_unlock(&h->lock);
+    }
+    pthread_mutex_unlock(&h->route_lock);
     return found;
 }
 
@@ -169,28 +203,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     sl_http_t *h = cls;
     sl_buf_t body = SL_BUF_INIT;
     enum MHD_Result rc;
-    route_t route;
 
-    if (find_route(h, method, url, &route)) {
-        if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
-            /* a request with a body: answered after it is read (ignored) */
-            static int started;
-            if (!*con_cls) {
-                *con_cls = &started;
-                return MHD_YES;
-            }
-            if (*upload_data_size) {
-                *upload_data_size = 0;
-                return MHD_YES;
-            }
-        }
-        sl_http_req_t req = {.conn = conn};
-        unsigned status = route.fn(route.ctx, &req, &body);
-        if (!body.data)
-            goto oom;
-        rc = reply(conn, status, "application/json", body.data, body.len);
-        goto out;
-    }
+    if (serve_route(h, conn, method, url, upload_data_size, con_cls, &rc))
+        return rc;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         static const char msg[] = "{\"error\":\"method not allowed\"}\n";
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", msg, sizeof(msg) - 1);
@@ -255,6 +270,7 @@ static void http_free(sl_http_t *h)
     free(h->degraded);
     free(h->status);
     pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->route_lock);
     free(h);
 }
 
@@ -301,6 +317,7 @@ sl_err_t sl_http_start(sl_http_t **out, const char *listen, const char *service,
     if (!h)
         return SL_ERR_NOMEM;
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->route_lock, NULL);
     h->metrics = metrics;
     h->healthy = 1;
     h->service = strdup(service ? service : "shiftlog");

@@ -57,8 +57,11 @@ const char *sl_http_req_arg(sl_http_req_t *req, const char *name);
  * lock and leave requests for the service's main loop to pick up (the
  * signal-flag pattern), never call into the service's connections. */
 typedef unsigned (*sl_http_fn)(void *ctx, sl_http_req_t *req, sl_buf_t *body);
-/* Serves method ("GET" or "POST") on path with fn(ctx, ...). Up to 8 routes;
- * ctx is borrowed and must outlive the endpoint. NULL h is fine (SL_OK). */
+/* Serves method ("GET" or "POST") on path with fn(ctx, ...) (replacing a
+ * route of the same method and path). Up to 8 routes; ctx is borrowed until
+ * the route is removed: fn NULL removes it, and returns once no call of it
+ * runs (handlers run under the routes' lock: they must not call sl_http_route).
+ * NULL h is fine (SL_OK). */
 sl_err_t sl_http_route(sl_http_t *h, const char *method, const char *path, sl_http_fn fn,
                        void *ctx);
 /* Stops the thread and frees h; NULL is fine. */

@@ -253,6 +253,11 @@ static void test_http_routes(void **state)
     r = http_get(port, "/tables/resume");
     assert_non_null(strstr(r, "HTTP/1.1 404"));
     free(r);
+    /* a route removed is gone (and its ctx no longer used) */
+    assert_int_equal(sl_http_route(h, "GET", "/tables", NULL, NULL), SL_OK);
+    r = http_get(port, "/tables");
+    assert_non_null(strstr(r, "HTTP/1.1 404"));
+    free(r);
     r = http_get(port, "/health");
     assert_non_null(strstr(r, "HTTP/1.1 200"));
     free(r);
