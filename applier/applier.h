@@ -232,6 +232,9 @@ app_watchdog_t *app_watchdog_start(sl_kafka_consumer_t *cons, const char *topic,
                                    sl_metrics_t *mx);
 /* The task loop fed or committed Kafka offset `offset` (only growth counts). */
 void            app_watchdog_progress(app_watchdog_t *w, int64_t offset);
+/* Progress below the highest offset: a resumed table's catch-up reads old
+ * offsets again on purpose (txn_stops.c), unlike a replay after an error. */
+void            app_watchdog_kick(app_watchdog_t *w);
 /* Only a running task is watched (not a standby, a suspended task, one whose
  * target is down or that waits for its topic); the time counts from here. */
 void            app_watchdog_watch(app_watchdog_t *w, int running);

@@ -517,7 +517,11 @@ static int feed_one(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp);
  * Returns 0 to go on, -1 to stop the task. */
 static int feed(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp)
 {
-    app_watchdog_progress(r->wd, m->offset);
+    int64_t cu_from;
+    if (app_txn_catchup_from(r->txn, &cu_from))
+        app_watchdog_kick(r->wd);        /* a catch-up's old offsets are progress */
+    else
+        app_watchdog_progress(r->wd, m->offset);
     int rc = feed_one(r, m, amp);
     note_stopped(r);
     return rc;
