@@ -211,9 +211,10 @@ app_txn_rc_t app_txn_cu_finish(app_txn_t *x, char *errstr, size_t errstr_size)
     x->group_rows = x->group_txns = 0;
     x->txn_rows = 0;
     x->txn_first_offset = -1;
-    sl_info("table %s.%s caught up to offset %" PRId64 " (resumed; stopped since offset %s): "
-            "applied as usual from here on, its stop is cleared", t->db, t->name, x->cu_end,
-            t->stop.source_pos[0] ? t->stop.source_pos : "?");
+    sl_info("table %s.%s caught up to offset %" PRId64 " (resumed; its last source "
+            "transaction read again ends at %s): applied as usual from here on, its stop is "
+            "cleared", t->db, t->name, x->cu_end,
+            t->stop.source_pos[0] ? t->stop.source_pos : "none");
     memset(&t->stop, 0, sizeof(t->stop));
     t->stop.resume_to = -1;
     x->cu = NULL;
