@@ -20,6 +20,7 @@
 #include <bson/bson.h>
 
 #include "sl_avro.h"
+#include "sl_buf.h"
 #include "sl_kafka.h"
 #include "sl_service.h"
 #include "target.h"
@@ -231,6 +232,9 @@ app_watchdog_t *app_watchdog_start(sl_kafka_consumer_t *cons, const char *topic,
                                    sl_metrics_t *mx);
 /* The task loop fed or committed Kafka offset `offset` (only growth counts). */
 void            app_watchdog_progress(app_watchdog_t *w, int64_t offset);
+/* Progress below the highest offset: a resumed table's catch-up reads old
+ * offsets again on purpose (txn_stops.c), unlike a replay after an error. */
+void            app_watchdog_kick(app_watchdog_t *w);
 /* Only a running task is watched (not a standby, a suspended task, one whose
  * target is down or that waits for its topic); the time counts from here. */
 void            app_watchdog_watch(app_watchdog_t *w, int running);
@@ -241,6 +245,51 @@ void            app_watchdog_stop(app_watchdog_t *w);
 /* Tables stopped now (the count), and "table db.t stopped: reason; ..."
  * in buf (truncated to size). */
 int          app_txn_stopped(const app_txn_t *x, char *buf, size_t size);
+
+/* Stopped tables kept in the target (txn_stops.c). */
+/* Loads the task's stops from the target (after every open, before the
+ * position is used): stopped tables stay stopped (one WARN each the first
+ * time), a resumed one goes on catching up. */
+sl_err_t     app_txn_load_stops(app_txn_t *x, char *errstr, size_t errstr_size);
+/* Resumes stopped db.table: rolls back what is open, stores the resume and
+ * starts its catch-up; the caller then seeks (app_txn_catchup_from).
+ * SL_ERR_NOT_FOUND: not stopped; SL_ERR_STATE: a catch-up runs already. */
+sl_err_t     app_txn_resume(app_txn_t *x, const char *db, const char *table, char *errstr,
+                            size_t errstr_size);
+/* 1 and *offset while a catch-up runs: where reading starts again (instead
+ * of after the committed position). */
+int          app_txn_catchup_from(const app_txn_t *x, int64_t *offset);
+/* Changes whenever a table stops, resumes, catches up or is cleared. */
+unsigned     app_txn_stops_version(const app_txn_t *x);
+/* A JSON array of the stopped and catching-up tables: db, table, state
+ * (stopped | catching_up), reason, offset, source_position, resume_to,
+ * since. */
+void         app_txn_stops_json(const app_txn_t *x, sl_buf_t *out);
+/* "db\0table\0" per stopped table (those a resume can take). */
+void         app_txn_stops_names(const app_txn_t *x, sl_buf_t *out);
+
+/* /tables on the HTTP endpoint (stops_http.c). The handlers run in the
+ * endpoint's thread and only see what the main loop published. */
+typedef struct app_stops_http_s app_stops_http_t;
+/* Adds GET /tables and POST /tables/resume to h (NULL: no endpoint, the
+ * object still works). refuse != NULL: every resume is refused with it. The
+ * caller owns the result; app_stops_http_free removes the routes first (h
+ * must still be there). */
+app_stops_http_t *app_stops_http_new(sl_http_t *h, const char *task, const char *refuse);
+void     app_stops_http_free(app_stops_http_t *s);
+/* The main loop publishes the JSON array and the names (app_txn_stops_*). */
+void     app_stops_http_publish(app_stops_http_t *s, const char *json, const char *names,
+                                size_t names_len);
+/* A resume request left by POST /tables/resume (taken once): 1 and db,
+ * table; 0 when none. */
+int      app_stops_http_take(app_stops_http_t *s, char *db, size_t db_size, char *table,
+                             size_t table_size);
+/* Main loop: when the stops changed, /health's degraded detail and the
+ * /tables list are published again. */
+void     app_stops_note(app_stops_http_t *s, const app_txn_t *x, sl_http_t *h);
+/* Main loop: takes a waiting resume request and resumes the table (logged;
+ * an error is logged too). 1 = resumed: the caller seeks. */
+int      app_stops_poll(app_stops_http_t *s, app_txn_t *x);
 
 /* ------------------------------------------- source.type = mongolog */
 

@@ -52,9 +52,9 @@ typedef struct run_s {
     int                     on_log;    /* reading the log (not yet handed over) */
     int64_t                 handover_at; /* Kafka offset to start at without a position */
     int                     said_stay;
-    int                     nstopped;  /* tables stopped, as /health shows them */
     app_watchdog_t         *wd;        /* no-progress watchdog (NULL: off) */
     int                     names_checked; /* map.tables targets judged by the target */
+    app_stops_http_t       *stops;     /* GET /tables, POST /tables/resume */
 
     int64_t  skip_offset;      /* the stored message: rows <= skip_sub already applied */
     int64_t  skip_sub;
@@ -231,7 +231,10 @@ static int seek(run_t *r)
     }
     if (r->handover_at >= 0)
         at = r->handover_at;
-    if (app_txn_committed(r->txn, &pos)) {
+    int64_t cu_from;
+    if (app_txn_catchup_from(r->txn, &cu_from)) {
+        at = cu_from;                    /* a resumed table catching up (txn_stops.c) */
+    } else if (app_txn_committed(r->txn, &pos)) {
         at = pos.kafka_offset;
         r->skip_offset = pos.kafka_offset;
         r->skip_sub = pos.sub_offset;
@@ -338,6 +341,14 @@ static int restart_from_target(run_t *r, int64_t commit_at)
                 return -1;
             continue;
         }
+        char serr[1024];
+        if (app_txn_load_stops(r->txn, serr, sizeof(serr))) {
+            sl_warn("reading the stopped tables: %s", serr);
+            if (sl_service_wait(500))
+                return -1;
+            continue;
+        }
+        app_stops_note(r->stops, r->txn, r->svc->http);
         app_txn_reset(r->txn, err ? NULL : &pos, commit_at);
         if (!r->on_log && wait_topic(r))
             return -1;
@@ -496,12 +507,7 @@ static int handle(run_t *r, const sl_kafka_msg_t *m)
  * does not), updated when their number changes. */
 static void note_stopped(run_t *r)
 {
-    char what[2048];
-    int n = app_txn_stopped(r->txn, what, sizeof what);
-    if (n == r->nstopped)
-        return;
-    r->nstopped = n;
-    sl_http_set_degraded(r->svc->http, n ? what : NULL);
+    app_stops_note(r->stops, r->txn, r->svc->http);
 }
 
 static int feed_one(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp);
@@ -511,7 +517,11 @@ static int feed_one(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp);
  * Returns 0 to go on, -1 to stop the task. */
 static int feed(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp)
 {
-    app_watchdog_progress(r->wd, m->offset);
+    int64_t cu_from;
+    if (app_txn_catchup_from(r->txn, &cu_from))
+        app_watchdog_kick(r->wd);        /* a catch-up's old offsets are progress */
+    else
+        app_watchdog_progress(r->wd, m->offset);
     int rc = feed_one(r, m, amp);
     note_stopped(r);
     return rc;
@@ -795,6 +805,12 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         sl_error("out of memory");
         return SL_EXIT_FAILURE;
     }
+    r.stops = app_stops_http_new(
+        svc->http, c->task_name,
+        c->worker_num > 1 ? "resume needs worker_num = 1: restart the task with worker_num = 1, "
+                            "resume, then go back to more workers once it has caught up"
+        : r.on_log ? "resume needs source.type = kafka (the catch-up reads the topic again)"
+                   : NULL);
 
     if (c->dlq_topic && *c->dlq_topic)
         snprintf(r.dlq_topic, sizeof(r.dlq_topic), "%s", c->dlq_topic);
@@ -875,6 +891,15 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
             }
             continue;
         }
+        /* POST /tables/resume, taken between messages and never while a rejected
+         * transaction is being dead-lettered (its replay owns the read position) */
+        if (r.dlq_from < 0 && app_stops_poll(r.stops, r.txn)) {
+            note_stopped(&r);
+            if (seek(&r)) {
+                code = stop_code(&r);
+                break;
+            }
+        }
         if (r.on_log) {
             if (sl_service_stopping()) {
                 code = SL_EXIT_OK;
@@ -949,5 +974,6 @@ out:
     sl_avro_codec_destroy(r.codec);
     app_mapping_destroy(r.mapping);
     app_leaser_destroy(r.lease);
+    app_stops_http_free(r.stops);
     return code;
 }

@@ -77,6 +77,22 @@ typedef struct app_table_map_s {
 typedef struct app_target_s app_target_t;
 typedef struct app_lease_s app_lease_t;
 
+/* A stopped table of a task, as kept in the target (stops_load / stop_save,
+ * the `shiftlog_stopped` table or collection beside the position table):
+ * it outlives a restart, so a table stopped for a reason the restart does
+ * not cure stays stopped instead of resuming with a hole. */
+typedef struct app_stop_s {
+    char    db[256], table[256];     /* the source table */
+    char    reason[1024];
+    int64_t offset;                  /* Kafka offset of its first record not applied
+                                        (a catch-up's progress: the next offset to read) */
+    char    source_pos[160];         /* its records at or before this source position are
+                                        applied ("" = none known) */
+    int64_t resume_to;               /* -1 = stopped; >= 0 = resumed, catching up to this
+                                        offset (the task's position when it was resumed) */
+    int64_t since_ms;                /* when it stopped (Unix ms) */
+} app_stop_t;
+
 /* ddl.apply: what a SCHEMA record may do to the target (create_tables
  * still decides whether a missing table is created).
  *   ALL       add, drop, rename, modify columns; drop a table whose source
@@ -207,7 +223,25 @@ typedef struct app_target_ops_s {
      * set: callable from any thread. */
     sl_err_t (*check_name)(app_target_t *t, const char *schema, const char *table,
                            char *errstr, size_t errstr_size);
+
+    /* Stopped tables (all three targets and app_target_par implement them;
+     * NULL = the target keeps no stops: they last until the restart).
+     * stops_load: the task's rows, creating their table / collection when
+     * absent; *out is malloc'ed (the caller frees it), *n its count.
+     * stop_save (upsert by task, db, table) and stop_clear (delete): inside
+     * the open target transaction after begin() — durable with the data and
+     * the position at commit() (MongoDB: written right after the position)
+     * — or, outside one, durable at once. */
+    sl_err_t (*stops_load)(app_target_t *t, app_stop_t **out, size_t *n,
+                           char *errstr, size_t errstr_size);
+    sl_err_t (*stop_save)(app_target_t *t, const app_stop_t *s, char *errstr,
+                          size_t errstr_size);
+    sl_err_t (*stop_clear)(app_target_t *t, const char *db, const char *table,
+                           char *errstr, size_t errstr_size);
 } app_target_ops_t;
+
+/* The table (collection) of stopped tables, beside the position table. */
+#define APP_STOPS_TABLE "shiftlog_stopped"
 
 extern const app_target_ops_t app_target_pg;
 extern const app_target_ops_t app_target_mysql;

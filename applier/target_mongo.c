@@ -251,6 +251,7 @@ static void mg_close(mg_target_t *t)
     mg_drop_ops(t);
     free(t->ops);
     free(t->slots);
+    free(t->stop_ops);
     for (mg_coll_t *c = t->colls, *nx; c; c = nx) {
         nx = c->next;
         mongoc_collection_destroy(c->c);
@@ -422,6 +423,7 @@ static sl_err_t mg_load_position(mg_target_t *t, const char *topic, int32_t part
 static sl_err_t mg_begin(mg_target_t *t, char *errstr, size_t sz)
 {
     mg_drop_ops(t);
+    app_mg_stops_drop(t);
     t->in_txn = 1;
     return SL_OK;
 }
@@ -801,6 +803,8 @@ static sl_err_t mg_commit(mg_target_t *t, const app_position_t *pos, char *errst
         if (strcmp(pk, t->guard) > 0)
             memcpy(t->guard, pk, sizeof pk);
     }
+    if ((e = app_mg_stops_flush(t, errstr, sz)))
+        return e;
     t->in_txn = 0;
     return SL_OK;
 }
@@ -808,6 +812,7 @@ static sl_err_t mg_commit(mg_target_t *t, const app_position_t *pos, char *errst
 static sl_err_t mg_rollback(mg_target_t *t, char *errstr, size_t sz)
 {
     mg_drop_ops(t);          /* what was sent stays: see the header */
+    app_mg_stops_drop(t);
     t->in_txn = 0;
     return SL_OK;
 }
@@ -831,6 +836,14 @@ static sl_err_t op_mg_rows(app_target_t *t, const app_table_map_t *m, const sl_r
 static sl_err_t op_mg_commit(app_target_t *t, const app_position_t *pos, char *e, size_t n)
 { return mg_commit(T_(t), pos, e, n); }
 static sl_err_t op_mg_rollback(app_target_t *t, char *e, size_t n) { return mg_rollback(T_(t), e, n); }
+static sl_err_t op_mg_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
+                                 size_t n)
+{ return app_mg_stops_load(T_(t), out, cnt, e, n); }
+static sl_err_t op_mg_stop_save(app_target_t *t, const app_stop_t *s, char *e, size_t n)
+{ return app_mg_stop_save(T_(t), s, e, n); }
+static sl_err_t op_mg_stop_clear(app_target_t *t, const char *db, const char *table, char *e,
+                                 size_t n)
+{ return app_mg_stop_clear(T_(t), db, table, e, n); }
 #undef T_
 
 uint64_t app_target_mongo_skipped(const app_target_t *t)
@@ -858,4 +871,7 @@ const app_target_ops_t app_target_mongo = {
     .commit = op_mg_commit,
     .rollback = op_mg_rollback,
     .check_name = op_mg_check_name,
+    .stops_load = op_mg_stops_load,
+    .stop_save = op_mg_stop_save,
+    .stop_clear = op_mg_stop_clear,
 };

@@ -29,6 +29,12 @@ typedef struct mg_op_s {
 
 typedef struct mg_target_s mg_target_t;
 
+/* A stop saved or cleared inside a transaction: written at commit(). */
+typedef struct mg_stop_op_s {
+    int        clear;
+    app_stop_t s;
+} mg_stop_op_t;
+
 struct mg_target_s {
     mongoc_client_t     *client;
     mongoc_collection_t *ko;          /* the position collection */
@@ -52,6 +58,8 @@ struct mg_target_s {
     uint32_t   nslots;                    /* a power of two, >= 2 * batch_max */
     char       pmax[APP_POS_KEY_LEN + 1];
     uint64_t   skipped;                   /* guarded ops skipped (newer document there) */
+    mg_stop_op_t *stop_ops;               /* target_mongo_stops.c */
+    size_t     nstop_ops, capstop_ops;
 };
 
 /* target_mongo_lease.c: the lease ops of target.h */
@@ -59,6 +67,17 @@ sl_err_t    app_mg_lease_take(app_lease_t **out, const app_target_conf_t *c, int
                               char *errstr, size_t sz);
 sl_err_t    app_mg_lease_check(app_lease_t *l, char *errstr, size_t sz);
 void        app_mg_lease_drop(app_lease_t *l);
+
+/* target_mongo_stops.c (see target.h) */
+sl_err_t    app_mg_stops_load(mg_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+                              size_t sz);
+sl_err_t    app_mg_stop_save(mg_target_t *t, const app_stop_t *s, char *errstr, size_t sz);
+sl_err_t    app_mg_stop_clear(mg_target_t *t, const char *db, const char *table,
+                              char *errstr, size_t sz);
+/* Writes the saves / clears of the transaction (commit(), after the position). */
+sl_err_t    app_mg_stops_flush(mg_target_t *t, char *errstr, size_t sz);
+/* Forgets them (begin, rollback). */
+void        app_mg_stops_drop(mg_target_t *t);
 
 /* target_mongo_doc.c */
 /* A value of a varying bit string column (PostgreSQL bit varying, see

@@ -183,6 +183,8 @@ sl_err_t app_mg_check_name(const mg_target_t *t, const char *schema, const char 
         why = "is longer than MongoDB's 255-byte namespace limit";
     else if (!strcmp(db, t->database) && !strcmp(table, "kafkaoffset"))
         why = "is this target's position collection, where the tasks store their positions";
+    else if (!strcmp(db, t->database) && !strcmp(table, APP_STOPS_TABLE))
+        why = "is this target's stopped-tables collection, where the tasks store their stops";
     if (!why)
         return SL_OK;
     snprintf(errstr, sz, "mongodb target: %s.%s %s: a replicated table cannot be written "

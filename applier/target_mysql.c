@@ -789,16 +789,25 @@ static sl_err_t op_my_check_name(app_target_t *at, const char *schema, const cha
                                  char *errstr, size_t sz)
 {
     my_target_t *t = T_(at);
-    if ((strcasecmp(table, "kafkaoffset") && strcasecmp(table, "shiftlog_lease")) ||
-        strcasecmp(schema, t->database))
+    const char *what = !strcasecmp(table, "kafkaoffset") ? "position"
+                       : !strcasecmp(table, "shiftlog_lease") ? "lease"
+                       : !strcasecmp(table, APP_STOPS_TABLE) ? "stopped-tables" : NULL;
+    if (!what || strcasecmp(schema, t->database))
         return SL_OK;
-    int pos = !strcasecmp(table, "kafkaoffset");
     snprintf(errstr, sz, "mysql target: `%s`.`%s` is this target's %s table, where the tasks "
              "store their %s: a replicated table cannot be written there; map it to another "
-             "name with map.tables", schema, table, pos ? "position" : "lease",
-             pos ? "positions" : "leases");
+             "name with map.tables", schema, table, what,
+             *what == 'p' ? "positions" : *what == 'l' ? "leases" : "stopped tables");
     return SL_ERR_UNSUPPORTED;
 }
+static sl_err_t op_my_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
+                                 size_t n)
+{ return app_my_stops_load(T_(t), out, cnt, e, n); }
+static sl_err_t op_my_stop_save(app_target_t *t, const app_stop_t *s, char *e, size_t n)
+{ return app_my_stop_save(T_(t), s, e, n); }
+static sl_err_t op_my_stop_clear(app_target_t *t, const char *db, const char *table, char *e,
+                                 size_t n)
+{ return app_my_stop_clear(T_(t), db, table, e, n); }
 #undef T_
 
 const app_target_ops_t app_target_mysql = {
@@ -815,4 +824,7 @@ const app_target_ops_t app_target_mysql = {
     .commit = op_my_commit,
     .rollback = op_my_rollback,
     .check_name = op_my_check_name,
+    .stops_load = op_my_stops_load,
+    .stop_save = op_my_stop_save,
+    .stop_clear = op_my_stop_clear,
 };

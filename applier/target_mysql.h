@@ -53,6 +53,7 @@ struct my_target_s {
     uint32_t batch_max;
     int      bulk;
     int      in_txn;
+    int      stops_ready;     /* shiftlog_stopped exists (target_mysql_stops.c) */
     my_table_t *tables;
     my_stmt_t cache[MY_STMT_CACHE];
     uint64_t  tick;
@@ -121,6 +122,14 @@ sl_err_t app_my_lease_fence(MYSQL *db, const char *task, int64_t epoch, char *er
 
 /* open(): a kafkaoffset table of a version before leases gets the epoch column. */
 sl_err_t app_my_add_epoch(MYSQL *db, char *errstr, size_t sz);
+
+/* --- stopped tables (target_mysql_stops.c; see target.h) */
+
+sl_err_t app_my_stops_load(my_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+                           size_t sz);
+sl_err_t app_my_stop_save(my_target_t *t, const app_stop_t *s, char *errstr, size_t sz);
+sl_err_t app_my_stop_clear(my_target_t *t, const char *db, const char *table, char *errstr,
+                           size_t sz);
 
 /* --- statements (target_mysql.c) */
 

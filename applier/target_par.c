@@ -609,6 +609,39 @@ static sl_err_t par_check_name(app_target_t *p, const char *schema, const char *
     return p->inner->check_name(p->w[0].t, schema, table, errstr, errstr_size);
 }
 
+/* Stopped tables live with worker 0 (the DDL worker): every worker is
+ * drained first, then the coordinator calls worker 0's inner target — inside
+ * its open transaction when it has one (committed with the next group
+ * commit), else at once. */
+static sl_err_t par_stops_load(app_target_t *p, app_stop_t **out, size_t *n, char *errstr,
+                               size_t errstr_size)
+{
+    app_par_drain(p, NULL);
+    *out = NULL;
+    *n = 0;
+    if (!p->inner->stops_load)
+        return SL_OK;
+    return p->inner->stops_load(p->w[DDL_WORKER].t, out, n, errstr, errstr_size);
+}
+
+static sl_err_t par_stop_save(app_target_t *p, const app_stop_t *s, char *errstr,
+                              size_t errstr_size)
+{
+    app_par_drain(p, NULL);
+    if (!p->inner->stop_save)
+        return SL_OK;
+    return p->inner->stop_save(p->w[DDL_WORKER].t, s, errstr, errstr_size);
+}
+
+static sl_err_t par_stop_clear(app_target_t *p, const char *db, const char *table,
+                               char *errstr, size_t errstr_size)
+{
+    app_par_drain(p, NULL);
+    if (!p->inner->stop_clear)
+        return SL_OK;
+    return p->inner->stop_clear(p->w[DDL_WORKER].t, db, table, errstr, errstr_size);
+}
+
 const app_target_ops_t app_target_par = {
     .name = "parallel",
     .open = par_open,
@@ -623,4 +656,7 @@ const app_target_ops_t app_target_par = {
     .txn_end = par_txn_end,
     .sync = par_sync,
     .check_name = par_check_name,
+    .stops_load = par_stops_load,
+    .stop_save = par_stop_save,
+    .stop_clear = par_stop_clear,
 };

@@ -821,4 +821,7 @@ const app_target_ops_t app_target_pg = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .check_name = app_pg_check_name,
+    .stops_load = app_pg_stops_load,
+    .stop_save = app_pg_stop_save,
+    .stop_clear = app_pg_stop_clear,
 };

@@ -87,6 +87,7 @@ struct app_target_s {
     int                inflight;
     char               inflight_what[512];
     char               pos_schema[128];    /* schema of the kafkaoffset table */
+    int                stops_ready;        /* shiftlog_stopped exists (target_pg_stops.c) */
 };
 
 /* --- connection and helpers (target_pg_conn.c) */
@@ -116,6 +117,14 @@ void     app_pg_lease_drop(app_lease_t *l);
  * nothing written, another copy holds a newer epoch). */
 sl_err_t app_pg_store_position(app_target_t *t, const app_position_t *pos, char *errstr,
                                size_t errstr_size);
+
+/* The stopped tables (target_pg_stops.c; see target.h). */
+sl_err_t app_pg_stops_load(app_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+                           size_t errstr_size);
+sl_err_t app_pg_stop_save(app_target_t *t, const app_stop_t *s, char *errstr,
+                          size_t errstr_size);
+sl_err_t app_pg_stop_clear(app_target_t *t, const char *db, const char *table, char *errstr,
+                           size_t errstr_size);
 
 void     app_pg_one_line(char *s);
 /* SL_OK, or the error classified (connection loss and SQLSTATE 08/40/53/57:

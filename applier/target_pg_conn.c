@@ -169,15 +169,18 @@ static sl_err_t position_schema(app_target_t *t, char *errstr, size_t errstr_siz
 sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *table,
                            char *errstr, size_t errstr_size)
 {
-    /* shiftlog_lease (target_pg_lease.c) is created beside kafkaoffset */
-    if ((strcmp(table, "kafkaoffset") && strcmp(table, "shiftlog_lease")) ||
-        strcmp(schema, t->pos_schema))
+    /* shiftlog_lease (target_pg_lease.c) and shiftlog_stopped (target_pg_stops.c) are
+     * created beside kafkaoffset */
+    const char *what = !strcmp(table, "kafkaoffset") ? "position"
+                       : !strcmp(table, "shiftlog_lease") ? "lease"
+                       : !strcmp(table, APP_STOPS_TABLE) ? "stopped-tables" : NULL;
+    if (!what || strcmp(schema, t->pos_schema))
         return SL_OK;
     snprintf(errstr, errstr_size,
              "postgresql target: \"%s\".\"%s\" is this target's %s table, where the tasks "
              "store their %s: a replicated table cannot be written there; map it to another "
-             "name with map.tables", schema, table, *table == 'k' ? "position" : "lease",
-             *table == 'k' ? "positions" : "leases");
+             "name with map.tables", schema, table, what,
+             *what == 'p' ? "positions" : *what == 'l' ? "leases" : "stopped tables");
     return SL_ERR_UNSUPPORTED;
 }
 

@@ -38,62 +38,7 @@
 #include "applier.h"
 #include "sl_log.h"
 #include "sl_name.h"
-
-#define TXN_BUCKETS 8     /* transaction-size histogram: <=1,10,100,1k,10k,100k,1M,+Inf */
-
-typedef struct schema_ver_s {
-    int64_t      offset;
-    sl_record_t *rec;                 /* owned SCHEMA record */
-} schema_ver_t;
-
-typedef struct table_s {
-    struct table_s  *next;            /* hash chain */
-    char            *db, *name;
-    int              included;
-    int              stopped;         /* refused by the target (UNSUPPORTED) */
-    char             stop_reason[512];
-    schema_ver_t    *vers;
-    size_t           nvers, capvers;
-    app_table_map_t  map;             /* mapping of the version in force */
-    const sl_schema_t *mapped;        /* which schema map was built for */
-    sl_metric_t     *m_rows;
-} table_t;
-
-struct app_txn_s {
-    app_txn_conf_t  c;
-    table_t        *buckets[256];
-
-    /* durable */
-    app_position_t  committed;
-    int             has_committed;
-
-    /* open target transaction */
-    int             open;
-    int64_t         group_rows;
-    int64_t         group_txns;
-    int64_t         group_start_ms;
-    app_position_t  group_pos;        /* last complete COMMIT in the group */
-    int64_t         group_commit_time_us;
-
-    /* source transaction in progress */
-    int64_t         txn_rows;
-    int64_t         txn_first_offset;
-
-    int             nstopped;         /* tables stopped */
-    /* a table renamed away (a SCHEMA with no columns from a RENAME / ALTER
-     * ... RENAME): the next SCHEMA with columns at the same source position
-     * is its new name (the collector emits the pair in that order) */
-    int             ren_open;
-    sl_pos_t        ren_pos;
-    char           *ren_schema, *ren_table;   /* its target names */
-    int64_t         commit_at;        /* replay: commit right after this COMMIT */
-    int64_t         early_ddl_at;     /* SCHEMA whose DDL ran before its source txn */
-    uint64_t        skipped;
-
-    sl_metric_t    *m_stopped;
-    sl_metric_t    *m_commits, *m_lag, *m_skipped, *m_rollbacks, *m_hist[TXN_BUCKETS],
-                   *m_hist_sum, *m_hist_count;
-};
+#include "txn_int.h"
 
 void app_txn_abort(app_txn_t *x);
 static void ren_forget(app_txn_t *x);
@@ -109,7 +54,7 @@ static uint32_t hash2(const char *a, const char *b)
     return h;
 }
 
-static table_t *table_get(app_txn_t *x, const char *db, const char *name, int create)
+table_t *app_txn_table_get(app_txn_t *x, const char *db, const char *name, int create)
 {
     uint32_t h = hash2(db, name) & 255u;
     for (table_t *t = x->buckets[h]; t; t = t->next)
@@ -143,7 +88,7 @@ static const sl_schema_t *table_schema(const table_t *t)
     return t->nvers ? &t->vers[t->nvers - 1].rec->u.schema : NULL;
 }
 
-static void table_drop_vers_after(table_t *t, int64_t offset)
+void app_txn_drop_vers_after(table_t *t, int64_t offset)
 {
     while (t->nvers && t->vers[t->nvers - 1].offset > offset) {
         sl_record_destroy(t->vers[t->nvers - 1].rec);
@@ -261,7 +206,7 @@ void app_txn_destroy(app_txn_t *x)
         table_t *t = x->buckets[b];
         while (t) {
             table_t *n = t->next;
-            table_drop_vers_after(t, INT64_MIN);
+            app_txn_drop_vers_after(t, INT64_MIN);
             free(t->vers);
             free(t->db);
             free(t->name);
@@ -303,14 +248,19 @@ void app_txn_reset(app_txn_t *x, const app_position_t *pos, int64_t commit_at)
     x->has_committed = pos != NULL;
     if (pos)
         x->committed = *pos;
+    memset(&x->last_commit_pos, 0, sizeof(x->last_commit_pos));
+    if (pos)
+        x->last_commit_pos = pos->source;
     x->commit_at = commit_at;
     int64_t keep = pos ? pos->kafka_offset : -1;
     for (int b = 0; b < 256; b++)
         for (table_t *t = x->buckets[b]; t; t = t->next) {
             /* seeded versions carry offsets <= the start offset */
-            table_drop_vers_after(t, keep);
+            app_txn_drop_vers_after(t, keep);
             t->mapped = NULL;
         }
+    if (x->cu)
+        x->cu_reset = 1;     /* at its first record: after a startup schema scan */
 }
 
 void app_txn_commit_at(app_txn_t *x, int64_t offset)
@@ -321,12 +271,12 @@ void app_txn_commit_at(app_txn_t *x, int64_t offset)
 
 void app_txn_seed_schema(app_txn_t *x, sl_record_t *rec, int64_t offset)
 {
-    table_t *t = table_get(x, rec->u.schema.db, rec->u.schema.table, 1);
+    table_t *t = app_txn_table_get(x, rec->u.schema.db, rec->u.schema.table, 1);
     if (!t || table_push(t, rec, offset) != SL_OK) {
         sl_record_destroy(rec);
         return;
     }
-    table_prune(t, offset);
+    table_prune(t, app_txn_keep_from(x, t, offset));
     t->mapped = NULL;
 }
 
@@ -341,30 +291,7 @@ void app_txn_abort(app_txn_t *x)
     forget_open(x);
 }
 
-/* The table stops (the other tables go on): its records go to the DLQ with
- * the reason until its source table is dropped (a new life) or the task
- * restarts. Said once at ERROR, counted, shown by app_txn_stopped(). */
-static void table_stop(app_txn_t *x, table_t *t, const char *why)
-{
-    if (!t->stopped)
-        x->nstopped++;
-    t->stopped = 1;
-    snprintf(t->stop_reason, sizeof(t->stop_reason), "%s", why);
-    sl_metric_set(x->m_stopped, (double)x->nstopped);
-    sl_error("table %s.%s stopped (the other tables go on; its changes go to the dead-letter "
-             "topic until it is dropped in the source or the task restarts): %s", t->db,
-             t->name, why);
-}
-
-/* table_stop, then the open target transaction is replayed without t. */
-static app_txn_rc_t stop_table(app_txn_t *x, table_t *t, const char *errstr)
-{
-    table_stop(x, t, errstr);
-    app_txn_abort(x);
-    return APP_TXN_REWIND;
-}
-
-static app_txn_rc_t rc_of(sl_err_t err)
+app_txn_rc_t app_txn_rc_of(sl_err_t err)
 {
     switch (err) {
     case SL_OK:           return APP_TXN_OK;
@@ -377,13 +304,13 @@ static app_txn_rc_t rc_of(sl_err_t err)
     }
 }
 
-static app_txn_rc_t ensure_open(app_txn_t *x, char *errstr, size_t errstr_size)
+app_txn_rc_t app_txn_ensure_open(app_txn_t *x, char *errstr, size_t errstr_size)
 {
     if (x->open)
         return APP_TXN_OK;
     sl_err_t err = x->c.ops->begin(x->c.target, errstr, errstr_size);
     if (err)
-        return rc_of(err);
+        return app_txn_rc_of(err);
     x->open = 1;
     x->group_rows = x->group_txns = 0;
     x->group_start_ms = sl_service_now_ms();
@@ -402,10 +329,12 @@ static void observe_txn(app_txn_t *x, int64_t rows)
 
 static app_txn_rc_t commit_group(app_txn_t *x, char *errstr, size_t errstr_size)
 {
+    if (x->cu)
+        return app_txn_cu_commit(x, errstr, errstr_size);
     sl_err_t err = x->c.ops->commit(x->c.target, &x->group_pos, errstr, errstr_size);
     if (err) {
         app_txn_abort(x);
-        return rc_of(err);
+        return app_txn_rc_of(err);
     }
     x->committed = x->group_pos;
     x->has_committed = 1;
@@ -418,9 +347,12 @@ static app_txn_rc_t commit_group(app_txn_t *x, char *errstr, size_t errstr_size)
         sl_metric_set(x->m_lag, (double)(now_ms - x->group_commit_time_us / 1000));
     }
     for (int b = 0; b < 256; b++)
-        for (table_t *t = x->buckets[b]; t; t = t->next)
+        for (table_t *t = x->buckets[b]; t; t = t->next) {
             if (t->nvers > 1)
-                table_prune(t, x->committed.kafka_offset);
+                table_prune(t, app_txn_keep_from(x, t, x->committed.kafka_offset));
+            if (t->npast)
+                app_txn_past_prune(t, x->committed.kafka_offset);
+        }
     x->group_rows = x->group_txns = 0;
     if (x->commit_at >= 0 && x->committed.kafka_offset >= x->commit_at)
         x->commit_at = -1;
@@ -435,6 +367,9 @@ static app_txn_rc_t commit_group(app_txn_t *x, char *errstr, size_t errstr_size)
 /* 1 when a record at source position p has been applied already. */
 static int already_applied(const app_txn_t *x, const sl_pos_t *p)
 {
+    if (x->in_cu)            /* the resumed table against its own progress */
+        return x->cu_pos.kind != SL_POS_NONE && p->kind == x->cu_pos.kind &&
+               sl_pos_cmp(p, &x->cu_pos) <= 0;
     return x->has_committed && p->kind != SL_POS_NONE &&
            p->kind == x->committed.source.kind &&
            sl_pos_cmp(p, &x->committed.source) <= 0;
@@ -446,7 +381,7 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
     const sl_record_t *rec = *recp;
     const sl_change_t *ch = &rec->u.change;
     uint32_t first = m->first_row;
-    table_t *t = table_get(x, ch->db, ch->table, 1);
+    table_t *t = app_txn_table_get(x, ch->db, ch->table, 1);
     if (!t) {
         snprintf(errstr, errstr_size, "applier: out of memory");
         return APP_TXN_FATAL;
@@ -475,14 +410,14 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
         sl_metric_inc(x->m_skipped);
         return APP_TXN_OK;
     }
-    if (t->stopped) {
+    if (app_txn_stopped_at(t, m->offset)) {
         snprintf(errstr, errstr_size, "table %s.%s is stopped: %s", t->db, t->name,
-                 t->stop_reason);
+                 t->stop.reason);
         return APP_TXN_TABLE_STOPPED;
     }
     sl_err_t err = table_map(x, t, errstr, errstr_size);
     if (err == SL_ERR_UNSUPPORTED)
-        return stop_table(x, t, errstr);
+        return app_txn_table_stop(x, t, errstr, x->txn_first_offset, errstr, errstr_size);
     if (err)
         return APP_TXN_REJECTED;
     /* every column of the change must be in the schema in force (usually at
@@ -501,7 +436,7 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
             return APP_TXN_REJECTED;
         }
     }
-    app_txn_rc_t rc = ensure_open(x, errstr, errstr_size);
+    app_txn_rc_t rc = app_txn_ensure_open(x, errstr, errstr_size);
     if (rc)
         return rc;
     app_position_t pos = {.partition = x->c.partition, .kafka_offset = m->offset,
@@ -515,10 +450,10 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
     else
         err = x->c.ops->rows(x->c.target, &t->map, rec, first, n, &pos, errstr, errstr_size);
     if (err == SL_ERR_UNSUPPORTED)
-        return stop_table(x, t, errstr);
+        return app_txn_table_stop(x, t, errstr, x->txn_first_offset, errstr, errstr_size);
     if (err) {
         app_txn_abort(x);
-        return rc_of(err);
+        return app_txn_rc_of(err);
     }
     x->txn_rows += n;
     x->group_rows += n;
@@ -578,7 +513,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
 {
     sl_record_t *rec = *recp;
     sync_target(x);                     /* the table's map may change below */
-    table_t *t = table_get(x, rec->u.schema.db, rec->u.schema.table, 1);
+    table_t *t = app_txn_table_get(x, rec->u.schema.db, rec->u.schema.table, 1);
     if (!t) {
         snprintf(errstr, errstr_size, "applier: out of memory");
         return APP_TXN_FATAL;
@@ -600,22 +535,22 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
     t->mapped = NULL;
     if (!t->included)
         return APP_TXN_OK;
-    if (t->stopped && sl_schema_dropped(&rec->u.schema)) {
+    if (t->stopped && m->offset >= t->stop.offset && sl_schema_dropped(&rec->u.schema)) {
         /* the life the stop belonged to ends here; a CREATE starts anew */
-        sl_info("table %s.%s dropped in the source: it is no longer stopped (was: %s)",
-                t->db, t->name, t->stop_reason);
-        t->stopped = 0;
-        x->nstopped--;
-        sl_metric_set(x->m_stopped, (double)x->nstopped);
+        app_txn_rc_t rc = app_txn_stop_dropped(x, t, m->offset, errstr, errstr_size);
+        if (rc)
+            return rc;
     }
-    if (t->stopped) {
+    if (app_txn_stopped_at(t, m->offset)) {
         snprintf(errstr, errstr_size, "table %s.%s is stopped: %s", t->db, t->name,
-                 t->stop_reason);
+                 t->stop.reason);
         return APP_TXN_TABLE_STOPPED;
     }
     sl_err_t err = table_map(x, t, errstr, errstr_size);
     if (err == SL_ERR_UNSUPPORTED)
-        return stop_table(x, t, errstr);
+        return app_txn_table_stop(x, t, errstr,
+                                  x->txn_first_offset >= 0 ? x->txn_first_offset : m->offset,
+                                  errstr, errstr_size);
     if (err)
         return APP_TXN_REJECTED;
     int gone_renamed = sl_schema_dropped(&rec->u.schema) && renamed_away(&rec->u.schema) &&
@@ -645,7 +580,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
                 "new name", t->db, t->name, rec->u.schema.ddl);
         return APP_TXN_OK;
     }
-    app_txn_rc_t rc = ensure_open(x, errstr, errstr_size);
+    app_txn_rc_t rc = app_txn_ensure_open(x, errstr, errstr_size);
     if (rc)
         return rc;
     err = call_schema(x, t, rec, m->offset, errstr, errstr_size);
@@ -659,7 +594,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
                     "transaction(s) of the open target transaction first (%s DDL commits "
                     "implicitly)", t->db, t->name, (long long)x->group_txns, x->c.ops->name);
             if ((rc = commit_group(x, errstr, errstr_size)) ||
-                (rc = ensure_open(x, errstr, errstr_size)))
+                (rc = app_txn_ensure_open(x, errstr, errstr_size)))
                 return rc;
             err = call_schema(x, t, rec, m->offset, errstr, errstr_size);
         } else {
@@ -691,7 +626,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
                 "from the stored position (%s DDL commits implicitly)", t->db, t->name,
                 x->c.ops->name);
         app_txn_abort(x);
-        if ((rc = ensure_open(x, errstr, errstr_size)))
+        if ((rc = app_txn_ensure_open(x, errstr, errstr_size)))
             return rc;
         err = call_schema(x, t, rec, m->offset, errstr, errstr_size);
         if (!err) {
@@ -704,7 +639,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
                 err = x->c.ops->commit(x->c.target, &x->committed, errstr, errstr_size);
                 if (err) {
                     app_txn_abort(x);
-                    return rc_of(err);
+                    return app_txn_rc_of(err);
                 }
                 x->open = 0;
             }
@@ -714,10 +649,12 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
         }
     }
     if (err == SL_ERR_UNSUPPORTED)
-        return stop_table(x, t, errstr);
+        return app_txn_table_stop(x, t, errstr,
+                                  x->txn_first_offset >= 0 ? x->txn_first_offset : m->offset,
+                                  errstr, errstr_size);
     if (err) {
         app_txn_abort(x);
-        return rc_of(err);
+        return app_txn_rc_of(err);
     }
     return APP_TXN_OK;
 }
@@ -725,6 +662,8 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
 static app_txn_rc_t feed_commit(app_txn_t *x, const sl_record_t *rec, const app_msg_t *m,
                                 char *errstr, size_t errstr_size)
 {
+    if (!x->cu)
+        x->last_commit_pos = rec->pos;
     if (already_applied(x, &rec->pos)) {
         x->txn_rows = 0;
         x->txn_first_offset = -1;
@@ -732,7 +671,7 @@ static app_txn_rc_t feed_commit(app_txn_t *x, const sl_record_t *rec, const app_
         sl_metric_inc(x->m_skipped);
         return APP_TXN_OK;
     }
-    app_txn_rc_t rc = ensure_open(x, errstr, errstr_size);
+    app_txn_rc_t rc = app_txn_ensure_open(x, errstr, errstr_size);
     if (rc)
         return rc;
     observe_txn(x, x->txn_rows);
@@ -746,7 +685,8 @@ static app_txn_rc_t feed_commit(app_txn_t *x, const sl_record_t *rec, const app_
         x->c.ops->txn_end(x->c.target, &x->group_pos);
     x->txn_rows = 0;
     x->txn_first_offset = -1;
-    if ((x->commit_at >= 0 && m->offset <= x->commit_at) ||
+    if (x->cu ||              /* catch-up: one source transaction per commit */
+        (x->commit_at >= 0 && m->offset <= x->commit_at) ||
         x->group_rows >= x->c.write_batch ||
         sl_service_now_ms() - x->group_start_ms >= x->c.flush_interval_ms)
         return commit_group(x, errstr, errstr_size);
@@ -776,10 +716,57 @@ static app_txn_rc_t feed_finish(app_txn_t *x, const sl_record_t *rec, const app_
     return APP_TXN_REWIND;
 }
 
+/* During a catch-up (txn_stops.c): only the resumed table's records are
+ * applied, with the skip rule against its own progress; the other tables'
+ * records up to cu_end have been applied and are skipped. */
+static app_txn_rc_t cu_feed(app_txn_t *x, sl_record_t **recp, const app_msg_t *m,
+                            char *errstr, size_t errstr_size)
+{
+    const sl_record_t *rec = *recp;
+    const table_t *t = x->cu;
+    app_txn_rc_t rc;
+    if (x->cu_reset)
+        app_txn_cu_rewind(x);
+    if (rec->type == SL_REC_CHANGE || rec->type == SL_REC_SCHEMA) {
+        const char *db = rec->type == SL_REC_CHANGE ? rec->u.change.db : rec->u.schema.db;
+        const char *name = rec->type == SL_REC_CHANGE ? rec->u.change.table
+                                                      : rec->u.schema.table;
+        if (strcmp(db, t->db) || strcmp(name, t->name)) {
+            x->skipped++;
+            return APP_TXN_OK;
+        }
+        x->in_cu = 1;
+        rc = rec->type == SL_REC_CHANGE ? feed_change(x, recp, m, errstr, errstr_size)
+                                        : feed_schema(x, recp, m, errstr, errstr_size);
+        x->in_cu = 0;
+        return rc;
+    }
+    if (rec->type == SL_REC_COMMIT) {
+        if (x->txn_first_offset < 0)
+            return APP_TXN_OK;       /* no row of the table in this transaction */
+        x->in_cu = 1;
+        rc = feed_commit(x, rec, m, errstr, errstr_size);
+        x->in_cu = 0;
+        return rc;
+    }
+    return feed_finish(x, rec, m, errstr, errstr_size);
+}
+
 app_txn_rc_t app_txn_feed(app_txn_t *x, sl_record_t **rec, const app_msg_t *m,
                           char *errstr, size_t errstr_size)
 {
     errstr[0] = '\0';
+    if (x->cu && m->offset > x->cu_end) {
+        app_txn_rc_t rc = app_txn_cu_finish(x, errstr, errstr_size);
+        if (rc)
+            return rc;
+    }
+    if (x->cu) {
+        app_txn_rc_t rc = cu_feed(x, rec, m, errstr, errstr_size);
+        if (rc == APP_TXN_OK && x->cu && m->offset >= x->cu_end && x->txn_first_offset < 0)
+            rc = app_txn_cu_finish(x, errstr, errstr_size);
+        return rc;
+    }
     switch ((*rec)->type) {
     case SL_REC_CHANGE: return feed_change(x, rec, m, errstr, errstr_size);
     case SL_REC_SCHEMA: return feed_schema(x, rec, m, errstr, errstr_size);
@@ -854,8 +841,12 @@ int app_txn_stopped(const app_txn_t *x, char *buf, size_t size)
         for (const table_t *t = x->buckets[b]; t; t = t->next)
             if (t->stopped && n < size) {
                 int w = snprintf(buf + n, size - n, "%stable %s.%s stopped: %s",
-                                 n ? "; " : "", t->db, t->name, t->stop_reason);
+                                 n ? "; " : "", t->db, t->name, t->stop.reason);
                 n = w < 0 ? size : n + (size_t)w;
             }
-    return x->nstopped;
+    if (x->cu && n < size)
+        snprintf(buf + n, size - n, "%stable %s.%s catching up (resumed) from offset %lld to "
+                 "%lld", n ? "; " : "", x->cu->db, x->cu->name,
+                 (long long)x->cu->stop.offset, (long long)x->cu_end);
+    return x->nstopped + (x->cu != NULL);
 }

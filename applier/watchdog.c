@@ -118,6 +118,14 @@ void app_watchdog_progress(app_watchdog_t *w, int64_t offset)
     __atomic_store_n(&w->stalled, 0, __ATOMIC_RELEASE);
 }
 
+void app_watchdog_kick(app_watchdog_t *w)
+{
+    if (!w)
+        return;
+    __atomic_store_n(&w->moved_ms, sl_service_now_ms(), __ATOMIC_RELEASE);
+    __atomic_store_n(&w->stalled, 0, __ATOMIC_RELEASE);
+}
+
 void app_watchdog_watch(app_watchdog_t *w, int running)
 {
     if (!w)

@@ -10,6 +10,8 @@
 /* cli/mining.c, cli/log.c: the shared log of shiftlog-miner (docs/miner.md) */
 int cli_mining_main(int argc, char **argv);
 int cli_log_main(int argc, char **argv);
+/* cli/tables.c: an applier's stopped tables (docs/applier.md) */
+int cli_tables_main(int argc, char **argv);
 
 #ifndef SL_VERSION
 #define SL_VERSION "0.1.0-dev"
@@ -26,6 +28,8 @@ static void usage(FILE *f)
         "                per-table stop/resume and status of the miner (shiftlog mining --help)\n"
         "  log query SOURCE [--table T] [--since TIME] [--from-position P] [--limit N]\n"
         "                the shared log as JSON lines (shiftlog log --help)\n"
+        "  tables --applier URL [--resume DB.TABLE]\n"
+        "                an applier's stopped tables, and their resume (shiftlog tables --help)\n"
         "  status        not available in this version\n"
         "  tasks         not available in this version\n"
         "  validate      not available in this version\n"
@@ -56,6 +60,8 @@ int main(int argc, char **argv)
         return cli_mining_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "log"))
         return cli_log_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tables"))
+        return cli_tables_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "status") || !strcmp(cmd, "tasks") ||
         !strcmp(cmd, "validate")) {
         fprintf(stderr,

@@ -17,6 +17,19 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#define HTTP_ROUTES 8
+
+typedef struct route_s {
+    char       method[8];
+    char       path[64];
+    sl_http_fn fn;
+    void      *ctx;
+} route_t;
+
+struct sl_http_req_s {
+    struct MHD_Connection *conn;
+};
+
 struct sl_http_s {
     struct MHD_Daemon *daemon;
     sl_metrics_t      *metrics;
@@ -29,7 +42,85 @@ struct sl_http_s {
     char              *reason;
     char              *degraded;   /* guarded by lock too */
     char              *status;     /* healthy with a status other than "ok" (standby) */
+    pthread_mutex_t    route_lock; /* guards routes, held while a handler runs (so that
+                                      a route removed is never called after) */
+    route_t            routes[HTTP_ROUTES];
+    int                nroutes;
 };
+
+const char *sl_http_req_arg(sl_http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+sl_err_t sl_http_route(sl_http_t *h, const char *method, const char *path, sl_http_fn fn,
+                       void *ctx)
+{
+    if (!h)
+        return SL_OK;
+    if (strlen(method) >= sizeof(h->routes[0].method) ||
+        strlen(path) >= sizeof(h->routes[0].path))
+        return SL_ERR_INVALID;
+    sl_err_t err = SL_OK;
+    pthread_mutex_lock(&h->route_lock);
+    int i = 0;
+    while (i < h->nroutes &&
+           (strcmp(h->routes[i].method, method) || strcmp(h->routes[i].path, path)))
+        i++;
+    if (!fn) {                      /* removed: waits for a handler running now */
+        if (i < h->nroutes)
+            h->routes[i] = h->routes[--h->nroutes];
+    } else if (i == HTTP_ROUTES) {
+        err = SL_ERR_NOMEM;
+    } else {
+        route_t *r = &h->routes[i];
+        if (i == h->nroutes)
+            h->nroutes++;
+        snprintf(r->method, sizeof(r->method), "%s", method);
+        snprintf(r->path, sizeof(r->path), "%s", path);
+        r->fn = fn;
+        r->ctx = ctx;
+    }
+    pthread_mutex_unlock(&h->route_lock);
+    return err;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
+                             const char *type, const char *body, size_t len);
+
+/* Serves a route for method and url: 0 when there is none; 1 with *rc. A
+ * request with a body is answered once the body is read (and ignored). */
+static int serve_route(sl_http_t *h, struct MHD_Connection *conn, const char *method,
+                       const char *url, size_t *upload_data_size, void **con_cls,
+                       enum MHD_Result *rc)
+{
+    static int started;
+    int found = 0;
+    pthread_mutex_lock(&h->route_lock);
+    for (int i = 0; i < h->nroutes && !found; i++) {
+        route_t *r = &h->routes[i];
+        if (strcmp(r->method, method) || strcmp(r->path, url))
+            continue;
+        found = 1;
+        int body = strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD);
+        if (body && !*con_cls) {
+            *con_cls = &started;
+            *rc = MHD_YES;
+        } else if (body && *upload_data_size) {
+            *upload_data_size = 0;
+            *rc = MHD_YES;
+        } else {
+            sl_buf_t out = SL_BUF_INIT;
+            sl_http_req_t req = {.conn = conn};
+            unsigned status = r->fn(r->ctx, &req, &out);
+            *rc = out.data ? reply(conn, status, "application/json", out.data, out.len)
+                           : MHD_NO;
+            sl_buf_free(&out);
+        }
+    }
+    pthread_mutex_unlock(&h->route_lock);
+    return found;
+}
 
 /* Splits listen into host (copied into host, "" = any) and port. */
 static int split_listen(const char *listen, char *host, size_t host_size, int *port,
@@ -113,6 +204,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     sl_buf_t body = SL_BUF_INIT;
     enum MHD_Result rc;
 
+    if (serve_route(h, conn, method, url, upload_data_size, con_cls, &rc))
+        return rc;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         static const char msg[] = "{\"error\":\"method not allowed\"}\n";
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", msg, sizeof(msg) - 1);
@@ -177,6 +270,7 @@ static void http_free(sl_http_t *h)
     free(h->degraded);
     free(h->status);
     pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->route_lock);
     free(h);
 }
 
@@ -223,6 +317,7 @@ sl_err_t sl_http_start(sl_http_t **out, const char *listen, const char *service,
     if (!h)
         return SL_ERR_NOMEM;
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->route_lock, NULL);
     h->metrics = metrics;
     h->healthy = 1;
     h->service = strdup(service ? service : "shiftlog");

@@ -9,6 +9,8 @@
  *                 (e.g. a table): restarting the process would not help, so it
  *                 stays 200 for liveness probes; monitors read "status".
  *   GET /metrics  Prometheus text of the registry (text/plain; version=0.0.4)
+ *   routes added with sl_http_route (e.g. the applier's GET /tables and
+ *                 POST /tables/resume)
  *   anything else 404; methods other than GET/HEAD 405.
  *
  * listen: "host:port", "[v6addr]:port", ":port" (all IPv4 interfaces), port 0
@@ -17,6 +19,7 @@
 #define SL_HTTP_H
 
 #include <stddef.h>
+#include "sl_buf.h"
 #include "sl_err.h"
 #include "sl_metrics.h"
 
@@ -44,6 +47,23 @@ void     sl_http_set_degraded(sl_http_t *h, const char *detail);
 /* Healthy (200) with another status than "ok" and a reason, both copied:
  * {"status":"standby","reason":"lease held by ..."}. Thread-safe. */
 void     sl_http_set_status(sl_http_t *h, const char *status, const char *reason);
+/* A request to a route: its query arguments. */
+typedef struct sl_http_req_s sl_http_req_t;
+/* The query argument name (?name=value, decoded), NULL when absent; valid
+ * during the handler only. */
+const char *sl_http_req_arg(sl_http_req_t *req, const char *name);
+/* A route's handler: fills body (JSON) and returns the HTTP status. It runs
+ * in the endpoint's thread: it must only read state published under its own
+ * lock and leave requests for the service's main loop to pick up (the
+ * signal-flag pattern), never call into the service's connections. */
+typedef unsigned (*sl_http_fn)(void *ctx, sl_http_req_t *req, sl_buf_t *body);
+/* Serves method ("GET" or "POST") on path with fn(ctx, ...) (replacing a
+ * route of the same method and path). Up to 8 routes; ctx is borrowed until
+ * the route is removed: fn NULL removes it, and returns once no call of it
+ * runs (handlers run under the routes' lock: they must not call sl_http_route).
+ * NULL h is fine (SL_OK). */
+sl_err_t sl_http_route(sl_http_t *h, const char *method, const char *path, sl_http_fn fn,
+                       void *ctx);
 /* Stops the thread and frees h; NULL is fine. */
 void     sl_http_stop(sl_http_t *h);
 

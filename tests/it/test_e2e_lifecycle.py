@@ -20,6 +20,11 @@ MariaDB and MongoDB, from a migration-style script of the most ordinary shape:
                                  shiftlog_applier_tables_stopped is 1, one ERROR line; the other
                                  table goes on; once it is dropped and created again with a key,
                                  it is applied and /health is "ok" again
+  it_e2e_stopped_table_durable   the same stop in every target (PostgreSQL, MariaDB, MongoDB)
+                                 outlives a kill -9 of the appliers (gauge 1, a WARN, GET /tables
+                                 lists it) while the other table goes on; the DROP + CREATE that
+                                 ends it clears it in the target too: a later restart starts with
+                                 nothing stopped
   it_e2e_ddl_apply_additive      ddl.apply = additive: a dropped column and a dropped table stay
                                  in the target (PostgreSQL, MariaDB), the new rows still arrive
 """
@@ -114,6 +119,48 @@ def test_it_e2e_stopped_table_visible(pipeline):
         assert stopped_gauge(a) == 0, name
         code, body = http(a, "/health")
         assert code == 200 and json.loads(body)["status"] == "ok", body
+
+
+def test_it_e2e_stopped_table_durable(pipeline):
+    p = pipeline().start()
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.nokey (a INT, b VARCHAR(10))",
+          f"INSERT INTO `{s}`.nokey VALUES (1, 'x')",
+          f"CREATE TABLE `{s}`.ok (id INT PRIMARY KEY, v INT)",
+          f"INSERT INTO `{s}`.ok VALUES (1, 1)")
+    p.wait_equal([("ok", ["id"], None)])
+    for name, a in p.apps.items():
+        wait_until(f"{name}: stopped", lambda: (stopped_gauge(a) == 1, stopped_gauge(a)), [a],
+                   timeout=30)
+        a.kill9()
+    p.sql(f"INSERT INTO `{s}`.nokey VALUES (2, 'y')", f"UPDATE `{s}`.ok SET v = 2")
+    for a in p.apps.values():
+        a.start()
+    p.wait_equal([("ok", ["id"], None)])
+    warn = r"WARN .*\] table " + re.escape(f"{s}.nokey") + r" is stopped \(stored in the target\)"
+    for name, a in p.apps.items():
+        assert stopped_gauge(a) == 1, f"{name}: {a.tail()}"
+        assert a.count(warn) == 1, f"{name}: {a.tail()}"
+        code, body = http(a, "/tables")
+        tables = json.loads(body)["tables"]
+        assert code == 200 and [(t["db"], t["table"], t["state"]) for t in tables] == \
+            [(s, "nokey", "stopped")], f"{name}: {body}"
+        assert "primary key" in tables[0]["reason"], body
+    assert p.target_rows("mysql", "nokey", ["a"], ["a"]) in (None, [])
+    # the life ends: the stop is cleared in the target as well
+    p.sql(f"DROP TABLE `{s}`.nokey",
+          f"CREATE TABLE `{s}`.nokey (a INT PRIMARY KEY, b VARCHAR(10))",
+          f"INSERT INTO `{s}`.nokey VALUES (3, 'z')", f"UPDATE `{s}`.ok SET v = 3")
+    p.wait_equal([("ok", ["id"], None), ("nokey", ["a"], None)])
+    for a in p.apps.values():
+        a.stop()
+        a.start()
+    p.sql(f"INSERT INTO `{s}`.nokey VALUES (4, 'w')")
+    p.wait_equal([("ok", ["id"], None), ("nokey", ["a"], None)])
+    for name, a in p.apps.items():
+        assert stopped_gauge(a) == 0, f"{name}: {a.tail()}"
+        assert a.count(warn) == 1, f"{name}: {a.tail()}"
+        assert json.loads(http(a, "/tables")[1])["tables"] == [], name
 
 
 def test_it_e2e_ddl_apply_additive(pipeline):

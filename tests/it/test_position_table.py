@@ -153,3 +153,44 @@ def test_it_position_table_source_kafkaoffset_refused(kind, stack, bin_dir, tmp_
         col.stop()
         tgt.close()
         my_exec(mysql_conn, f"DROP DATABASE IF EXISTS `{src}`")
+
+
+@pytest.mark.parametrize("kind", ["pg", "mysql"])
+def test_it_position_table_source_shiftlog_stopped_refused(kind, stack, bin_dir, tmp_path,
+                                                           unique_name, mysql_conn):
+    """The stopped-tables table beside kafkaoffset is reserved the same way: a source table
+    of that name mapped there is stopped (its stop stored, its rows never written there)."""
+    src = unique_name("pss")
+    my_exec(mysql_conn, f"CREATE DATABASE `{src}`",
+            f"CREATE TABLE `{src}`.orders (id INT PRIMARY KEY, note VARCHAR(20))",
+            f"CREATE TABLE `{src}`.shiftlog_stopped (task VARCHAR(255) PRIMARY KEY, "
+            "source_db VARCHAR(255), source_table VARCHAR(255))")
+    tgt = Target(kind, stack, unique_name, mysql_conn)
+    if kind == "pg":
+        tgt.conn.autocommit = True
+    col = Collector(bin_dir, stack, tmp_path, unique_name("src"), unique_name("it"),
+                    master_pos(mysql_conn), tables_include=re.escape(src) + r"\..*")
+    task = unique_name("pstask")
+    app = applier(bin_dir, tgt.example, tmp_path, "applier", {
+        "task.name": task, "source.topic": col.topic, "target.database": tgt.db,
+        "tables": f"{src}.*", "tables.exclude": "", "columns.exclude": "",
+        "map.tables": f"{src}.*={tgt.schema}.*", "http.listen": "off",
+        "kafka.bootstrap.servers": stack["SL_KAFKA_BROKERS"], "flush.interval.ms": "100ms"})
+    try:
+        col.start()
+        app.start()
+        with mysql_conn.cursor() as c:
+            c.execute(f"INSERT INTO `{src}`.orders VALUES (1, 'a')")
+            c.execute(f"INSERT INTO `{src}`.shiftlog_stopped VALUES ('evil', 'x', 'y')")
+            c.execute(f"INSERT INTO `{src}`.orders VALUES (2, 'b')")
+        wait_until("orders in the target", lambda: (tgt.orders() == [(1, "a"), (2, "b")],
+                                                    tgt.orders()), [app], timeout=60)
+        assert re.search(r"table \S*shiftlog_stopped stopped.*stopped-tables", app.text()), \
+            app.tail()
+        rows = tgt.query("SELECT task, source_db, source_table FROM shiftlog_stopped")
+        assert [tuple(r) for r in rows] == [(task, src, "shiftlog_stopped")], rows
+    finally:
+        stop_all(app)
+        col.stop()
+        tgt.close()
+        my_exec(mysql_conn, f"DROP DATABASE IF EXISTS `{src}`")

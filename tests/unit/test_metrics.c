@@ -168,16 +168,18 @@ static void test_concurrent_updates(void **state)
 
 /* --- the HTTP endpoint that serves the registry (loopback only) ---------- */
 
-/* One GET on 127.0.0.1:port; returns the whole response (caller frees). */
-static char *http_get(int port, const char *path)
+/* One request on 127.0.0.1:port (body NULL = none); returns the whole
+ * response (caller frees). */
+static char *http_req(int port, const char *method, const char *path, const char *body)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    char req[256];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
+    char req[512];
+    int n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+                     method, path, body ? strlen(body) : 0, body ? body : "");
     assert_int_equal(write(fd, req, (size_t)n), n);
     sl_buf_t b = SL_BUF_INIT;
     char tmp[4096];
@@ -186,6 +188,80 @@ static char *http_get(int port, const char *path)
         sl_buf_append(&b, tmp, (size_t)r);
     close(fd);
     return b.data;
+}
+
+static char *http_get(int port, const char *path)
+{
+    return http_req(port, "GET", path, NULL);
+}
+
+/* A route handler as a service would write one: it reads an argument and
+ * leaves a request; the test plays the main loop. */
+static unsigned route_resume(void *ctx, sl_http_req_t *req, sl_buf_t *body)
+{
+    char *last = ctx;
+    const char *t = sl_http_req_arg(req, "table");
+    if (!t) {
+        sl_buf_puts(body, "{\"error\":\"no table\"}");
+        return 400;
+    }
+    snprintf(last, 64, "%s", t);
+    sl_buf_printf(body, "{\"resuming\":\"%s\"}", t);
+    return 202;
+}
+
+static unsigned route_list(void *ctx, sl_http_req_t *req, sl_buf_t *body)
+{
+    sl_buf_printf(body, "{\"last\":\"%s\"}", (const char *)ctx);
+    return 200;
+}
+
+static void test_http_routes(void **state)
+{
+    (void)state;
+    char err[256], last[64] = "";
+    sl_http_t *h = NULL;
+    assert_int_equal(sl_http_start(&h, "127.0.0.1:0", "applier", "t1", NULL, err, sizeof(err)),
+                     SL_OK);
+    assert_int_equal(sl_http_route(h, "POST", "/tables/resume", route_resume, last), SL_OK);
+    assert_int_equal(sl_http_route(h, "GET", "/tables", route_list, last), SL_OK);
+    assert_int_equal(sl_http_route(NULL, "GET", "/x", route_list, last), SL_OK);
+    int port = sl_http_port(h);
+
+    char *r = http_req(port, "POST", "/tables/resume?table=shop.orders", NULL);
+    assert_non_null(strstr(r, "HTTP/1.1 202"));
+    assert_non_null(strstr(r, "\r\n\r\n{\"resuming\":\"shop.orders\"}"));
+    assert_string_equal(last, "shop.orders");
+    free(r);
+    /* a body is read and ignored; the argument is decoded */
+    r = http_req(port, "POST", "/tables/resume?table=a%2Eb", "ignored=1");
+    assert_non_null(strstr(r, "HTTP/1.1 202"));
+    assert_string_equal(last, "a.b");
+    free(r);
+    r = http_req(port, "POST", "/tables/resume", NULL);
+    assert_non_null(strstr(r, "HTTP/1.1 400"));
+    free(r);
+    r = http_get(port, "/tables");
+    assert_non_null(strstr(r, "HTTP/1.1 200"));
+    assert_non_null(strstr(r, "Content-Type: application/json"));
+    assert_non_null(strstr(r, "{\"last\":\"a.b\"}"));
+    free(r);
+    /* no route: other methods stay refused, other paths unknown */
+    r = http_req(port, "POST", "/health", NULL);
+    assert_non_null(strstr(r, "HTTP/1.1 405"));
+    free(r);
+    r = http_get(port, "/tables/resume");
+    assert_non_null(strstr(r, "HTTP/1.1 404"));
+    free(r);
+    /* a route removed is gone (and its ctx no longer used) */
+    assert_int_equal(sl_http_route(h, "GET", "/tables", NULL, NULL), SL_OK);
+    r = http_get(port, "/tables");
+    assert_non_null(strstr(r, "HTTP/1.1 404"));
+    free(r);
+    r = http_get(port, "/health");
+    assert_non_null(strstr(r, "HTTP/1.1 200"));
+    free(r);
+    sl_http_stop(h);
 }
 
 static void test_http_endpoint(void **state)
@@ -285,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_updates),
         cmocka_unit_test(test_http_endpoint),
         cmocka_unit_test(test_http_health_texts_masked),
+        cmocka_unit_test(test_http_routes),
         cmocka_unit_test(test_http_listen_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
