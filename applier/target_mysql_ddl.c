@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <mysql.h>
+#include <mysqld_error.h>
 
 #include "sl_tls.h"
 #include "sl_buf.h"
@@ -97,9 +98,12 @@ sl_err_t app_my_connect(my_target_t *t, MYSQL **out, int autocommit, char *errst
             mysql_close(db);
             return SL_ERR_DENIED;
         }
+        if (mysql_errno(db) == ER_ACCESS_DENIED_ERROR)
+            sl_tls_my_denied_hint(t->tls_mode, "target", hint, sizeof hint);
+        else
+            sl_tls_error_hint(mysql_error(db), "target", hint, sizeof hint);
         snprintf(errstr, sz, "mysql target %s:%d as %s: cannot connect: %s%s (attempt %d of %d)",
-                 t->host, t->port, t->user ? t->user : "", mysql_error(db),
-                 sl_tls_error_hint(mysql_error(db), "target", hint, sizeof hint), attempt + 1,
+                 t->host, t->port, t->user ? t->user : "", mysql_error(db), hint, attempt + 1,
                  MY_RETRIES);
         mysql_close(db);
         db = NULL;

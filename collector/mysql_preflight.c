@@ -53,7 +53,7 @@ MYSQL *col_my_connect(const col_conf_t *conf, char *errstr, size_t errstr_size, 
     mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     sl_tls_t tls = {conf->tls_mode, conf->tls_ca, conf->tls_cert, conf->tls_key};
     sl_tls_my_options(m, &tls);
-    char hint[300] = "", why[400];
+    char hint[300] = "", why[400], denied[300];
     if (!mysql_real_connect(m, conf->source_host, conf->source_user,
                             conf->source_password ? conf->source_password : "", NULL,
                             (unsigned)conf->source_port, NULL, 0)) {
@@ -64,10 +64,12 @@ MYSQL *col_my_connect(const col_conf_t *conf, char *errstr, size_t errstr_size, 
         *fatal = e == ER_ACCESS_DENIED_ERROR || e == ER_DBACCESS_DENIED_ERROR ||
                  e == CR_SSL_CONNECTION_ERROR || tls_refused;
         sl_tls_error_hint(mysql_error(m), "source", hint, sizeof(hint));
+        if (e == ER_ACCESS_DENIED_ERROR)
+            snprintf(hint, sizeof(hint), " (check source.user / source.password%s)",
+                     sl_tls_my_denied_hint(conf->tls_mode, "source", denied, sizeof(denied)));
         snprintf(errstr, errstr_size, "source \"%s\": cannot connect to %s@%s:%" PRId64 ": %s%s",
                  conf->source_name, conf->source_user, conf->source_host, conf->source_port,
-                 mysql_error(m),
-                 e == ER_ACCESS_DENIED_ERROR ? " (check source.user / source.password)" : hint);
+                 mysql_error(m), hint);
         mysql_close(m);
         return NULL;
     }

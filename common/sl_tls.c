@@ -112,6 +112,15 @@ sl_err_t sl_tls_my_after_connect(MYSQL *m, const sl_tls_t *t, char *errstr, size
     return SL_ERR_DB;
 }
 
+const char *sl_tls_my_denied_hint(int mode, const char *prefix, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (mode == SL_TLS_DISABLE)
+        snprintf(buf, size, "; a server with require_secure_transport=ON answers a connection "
+                 "without TLS the same way, and %s.tls.mode is disable", prefix);
+    return buf;
+}
+
 const char *sl_tls_error_hint(const char *message, const char *prefix, char *buf, size_t size)
 {
     buf[0] = '\0';

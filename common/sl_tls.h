@@ -69,6 +69,11 @@ void sl_tls_my_options(struct st_mysql *m, const sl_tls_t *t);
 sl_err_t sl_tls_my_after_connect(struct st_mysql *m, const sl_tls_t *t, char *errstr,
                                  size_t errstr_size);
 
+/* MariaDB answers a clear connection to a server with
+ * require_secure_transport=ON with "Access denied", as for a wrong password:
+ * with mode disable, a hint that says so ("" otherwise). */
+const char *sl_tls_my_denied_hint(int mode, const char *prefix, char *buf, size_t size);
+
 /* A hint for a connection error text from libpq or libmariadb that comes
  * from TLS ("" when it is not): which key to look at. */
 const char *sl_tls_error_hint(const char *message, const char *prefix, char *buf,
