@@ -16,7 +16,6 @@
 #include <time.h>
 
 #include <mysql.h>
-#include <mysqld_error.h>
 
 #include "sl_tls.h"
 #include "sl_buf.h"
@@ -98,12 +97,15 @@ sl_err_t app_my_connect(my_target_t *t, MYSQL **out, int autocommit, char *errst
             mysql_close(db);
             return SL_ERR_DENIED;
         }
-        if (mysql_errno(db) == ER_ACCESS_DENIED_ERROR)
-            sl_tls_my_denied_hint(t->tls_mode, "target", hint, sizeof hint);
-        else
-            sl_tls_error_hint(mysql_error(db), "target", hint, sizeof hint);
-        snprintf(errstr, sz, "mysql target %s:%d as %s: cannot connect: %s%s (attempt %d of %d)",
-                 t->host, t->port, t->user ? t->user : "", mysql_error(db), hint, attempt + 1,
+        if (sl_tls_error_hint(mysql_error(db), "target", hint, sizeof hint)[0]) {
+            /* a certificate the CA does not sign: the same next time */
+            snprintf(errstr, sz, "mysql target %s:%d as %s: %s%s", t->host, t->port,
+                     t->user ? t->user : "", mysql_error(db), hint);
+            mysql_close(db);
+            return SL_ERR_DENIED;
+        }
+        snprintf(errstr, sz, "mysql target %s:%d as %s: cannot connect: %s (attempt %d of %d)",
+                 t->host, t->port, t->user ? t->user : "", mysql_error(db), attempt + 1,
                  MY_RETRIES);
         mysql_close(db);
         db = NULL;

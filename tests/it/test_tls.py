@@ -287,7 +287,8 @@ def test_kafka_scram_sha512(srv, bin_dir, tmp_path, unique_name):
         col.start(wait=False)
         try:
             wait_until("the collector naming the librdkafka bug", lambda: (
-                re.search(r"not reachable .*invalid credentials.*librdkafka#4895", col.text()),
+                "invalid credentials" in col.text() and
+                re.search(r"WARN .*librdkafka 2\.\d\.\d.*librdkafka#4895", col.text()),
                 col.tail(3)), services=(col,), timeout=40)
         finally:
             col.stop()
