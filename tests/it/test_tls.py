@@ -313,3 +313,26 @@ def test_kafka_scram_sha512(srv, bin_dir, tmp_path, unique_name):
     finally:
         col.stop()
         app.stop()
+
+
+def test_require_refuses_a_server_without_tls(stack, bin_dir, tmp_path, unique_name):
+    """require means no connection without TLS: the shared stack's MariaDB and PostgreSQL
+    have no TLS (only a login is tried there); libmariadb would fall back to a clear
+    connection, so the collector checks the session after the handshake."""
+    name = unique_name("req")
+    common = {"source.name": name, "source.host": "127.0.0.1", "topic.prefix": "tls",
+              "kafka.bootstrap.servers": stack["SL_KAFKA_BROKERS"]}
+    my = service(bin_dir, tmp_path, "collector", f"my_{name}", {
+        **common, "source.type": "mysql", "source.port": stack["SL_MYSQL_PORT"],
+        "source.user": stack["SL_MYSQL_CDC_USER"], "source.tls.mode": "required",
+        "source.server_id": 779},
+        env={"SHIFTLOG_SOURCE_PASSWORD": stack["SL_MYSQL_CDC_PASSWORD"]})
+    log = exits_with(my)
+    assert "source.tls.mode require: the server does not offer TLS" in log, log[-3000:]
+    pg = service(bin_dir, tmp_path, "collector", f"pg_{name}", {
+        **common, "source.type": "postgresql", "source.port": stack["SL_PG_PORT"],
+        "source.user": stack["SL_PG_CDC_USER"], "source.database": "postgres",
+        "source.tls.mode": "require"},
+        env={"SHIFTLOG_SOURCE_PASSWORD": stack["SL_PG_CDC_PASSWORD"]})
+    log = exits_with(pg)
+    assert "server does not support SSL" in log and "the server has no TLS" in log, log[-3000:]
