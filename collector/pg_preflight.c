@@ -47,7 +47,8 @@ sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
         char hint[300] = "";
         /* a TLS cause first: pg_hba.conf also refuses a clear connection
          * to a hostssl-only server ("no pg_hba.conf entry ... no encryption") */
-        if (sl_tls_error_hint(m, "source", hint, sizeof(hint))[0])
+        int tls_cause = sl_tls_error_hint(m, "source", hint, sizeof(hint))[0] != '\0';
+        if (tls_cause)
             ;  /* hint says it */
         else if (strstr(m, "replication connection") || strstr(m, "pg_hba.conf"))
             snprintf(hint, sizeof(hint), " (pg_hba.conf needs a `host %s %s <address> "
@@ -59,7 +60,8 @@ sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
         snprintf(errstr, errstr_size, "source \"%s\": cannot connect to PostgreSQL %s:%s as "
                  "%s%s: %.*s%s", conf->source_name, conf->source_host, port, conf->source_user,
                  replication ? " (replication)" : "", (int)strcspn(m, "\n"), m, hint);
-        int denied = c && sl_err_pg_denied(m);
+        /* a TLS refusal needs a configuration change as much as a bad password */
+        int denied = c && (tls_cause || sl_err_pg_denied(m));
         PQfinish(c);
         *out = NULL;
         return denied ? SL_ERR_DENIED : SL_ERR_DB;

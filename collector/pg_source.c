@@ -30,7 +30,6 @@
 #include "pg_source.h"
 #include "col_watch.h"
 #include "sl_log.h"
-#include "sl_tls.h"
 
 #define PG_FEEDBACK_MIN_MS 100
 #define PG_CLOSE_TIMEOUT   30000
@@ -198,12 +197,6 @@ static sl_err_t handle(pg_src_t *s, const uint8_t *buf, size_t len, char *errstr
 
 static int retriable(const char *m)
 {
-    /* libpq starts every connection error with "connection to server": a
-     * TLS refusal (certificate, hostssl only) needs a configuration change,
-     * not another try, as CR_SSL_CONNECTION_ERROR for MariaDB sources */
-    char hint[300];
-    if (sl_tls_error_hint(m, "source", hint, sizeof(hint))[0])
-        return 0;
     static const char *const pats[] = {
         "could not connect", "Connection refused", "server closed the connection",
         "terminating connection", "starting up", "shutting down", "no connection",
