@@ -431,11 +431,11 @@ static const char *secret_file(char *buf, const char *text)
 static void test_secret_from_file(void **state)
 {
     fixture_t *f = *state;
-    char pw[64], kpw[64], text[256];
+    char pw[64], kpw[64], text[400];
     secret_file(pw, "canary-Pw-7731\n");
     secret_file(kpw, "kafka pw with # and spaces\r\n");
-    snprintf(text, sizeof(text), "source.password.file = %s\nkafka.sasl.password.file = %s\n",
-             pw, kpw);
+    snprintf(text, sizeof(text), "source.password.file = %s\nkafka.sasl.password.file = %s\n"
+             "kafka.ssl.key.password.file = %s\n", pw, kpw, pw);
     assert_int_equal(load(f, text), SL_OK);
     assert_string_equal(f->c.password, "canary-Pw-7731");  /* one trailing newline removed */
     assert_string_equal(sl_kvlist_get(&f->conf.kafka, "sasl.password"),
@@ -446,6 +446,8 @@ static void test_secret_from_file(void **state)
     assert_null(strstr(b.data, "canary"));
     assert_null(strstr(b.data, "kafka pw"));
     assert_non_null(strstr(b.data, "kafka.sasl.password = ****\n"));
+    assert_non_null(strstr(b.data, "kafka.ssl.key.password = ****\n"));
+    assert_string_equal(sl_kvlist_get(&f->conf.kafka, "ssl.key.password"), "canary-Pw-7731");
     sl_buf_free(&b);
     /* -X takes the file form too; a later value wins as for any key */
     snprintf(text, sizeof(text), "source.password.file=%s", kpw);
