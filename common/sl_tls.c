@@ -141,6 +141,10 @@ const char *sl_tls_error_hint(const char *message, const char *prefix, char *buf
              strstr(message, "insecure transport"))
         snprintf(buf, size, " (the server accepts TLS connections only: set %s.tls.mode to "
                  "prefer or stricter)", prefix);
+    else if (strstr(message, "requires a valid client certificate") ||
+             strstr(message, "certificate required"))
+        snprintf(buf, size, " (the server asks for a client certificate: set %s.tls.cert and "
+                 "%s.tls.key)", prefix, prefix);
     else if (strstr(message, "server does not support SSL"))
         snprintf(buf, size, " (the server has no TLS: enable it there or lower %s.tls.mode)",
                  prefix);

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from e2e_util import Service, wait_until
-from tls_servers import USER, Servers
+from tls_servers import CERT_USER, USER, Servers
 
 CANARY = "canary-Pw-7731"
 COLLECTOR_READY = r"(started|resumed) reading the binlog|streaming from slot"
@@ -337,3 +337,62 @@ def test_require_refuses_a_server_without_tls(stack, bin_dir, tmp_path, unique_n
         env={"SHIFTLOG_SOURCE_PASSWORD": stack["SL_PG_CDC_PASSWORD"]})
     log = exits_with(pg)
     assert "server does not support SSL" in log and "the server has no TLS" in log, log[-3000:]
+
+
+
+@pytest.mark.parametrize("kind", [
+    "postgresql",
+    pytest.param("mysql", marks=pytest.mark.xfail(strict=True, reason=(
+        "applier/target_mysql_lease.c builds the lease connection's settings with tls_ca and "
+        "tls_mode only: without the client certificate the server refuses it")))])
+def test_target_client_certificate(srv, bin_dir, tmp_path, unique_name, kind):
+    """target.tls.cert / target.tls.key: a PostgreSQL target (pg_hba.conf `cert` for the user)
+    or a MariaDB one (REQUIRE SUBJECT) that takes a client certificate instead of a password;
+    without the certificate the target refuses the applier."""
+    name = unique_name("cc")
+    srv.my_sql(f"CREATE DATABASE {name}; CREATE TABLE {name}.t (id INT PRIMARY KEY); "
+               f"INSERT INTO {name}.t VALUES (1), (2), (3)")
+    srv.pg_sql(f"CREATE DATABASE {name}_dst")
+    col = mysql_collector(bin_dir, tmp_path, srv, name,
+                          **{"source.server_id": 780 if kind == "mysql" else 781})
+    cert = {"target.tls.mode": "verify-full", "target.tls.ca": srv.certs["ca"],
+            "target.tls.cert": srv.certs["client_cert"],
+            "target.tls.key": srv.certs["client_key"]}
+    target = {
+        "postgresql": {"target.type": "postgresql", "target.port": srv.pg_port,
+                       "target.database": f"{name}_dst", "map.tables": f"{name}.*=public.*"},
+        "mysql": {"target.type": "mysql", "target.port": srv.mysql_port,
+                  "target.database": f"{name}_pos", "map.tables": f"{name}.*={name}_copy.*"},
+    }[kind]
+
+    def applier(with_cert):
+        keys = {"task.name": name, "source.topic": f"tls.{name}", "target.host": "127.0.0.1",
+                "target.user": CERT_USER, "tables": f"{name}.*", "kafka.group.id": f"g_{name}",
+                **target, **kafka_ssl(srv)}
+        keys.update(cert if with_cert else {"target.tls.mode": "require"})
+        return service(bin_dir, tmp_path, "applier",
+                       f"applier_{name}_{'cert' if with_cert else 'none'}", keys)
+
+    def count():
+        if kind == "postgresql":
+            n = srv.pg_sql("SELECT count(*) FROM pg_tables WHERE tablename = 't'",
+                           db=f"{name}_dst").strip()
+            return srv.pg_sql("SELECT count(*) FROM t", db=f"{name}_dst").strip() \
+                if n == "1" else "-"
+        n = srv.my_sql(f"SELECT COUNT(*) FROM information_schema.tables WHERE "
+                       f"table_schema = '{name}_copy'").strip()
+        return srv.my_sql(f"SELECT COUNT(*) FROM {name}_copy.t").strip() if n == "1" else "-"
+
+    bad, good = applier(False), applier(True)
+    try:
+        col.start()
+        log = exits_with(bad)  # refused for good: exit 3
+        assert re.search(r"set target.tls.cert and target.tls.key|Access denied", log), \
+            log[-2000:]
+        good.start()
+        wait_until(f"rows in the {kind} target", lambda: (count() == "3", count()),
+                   services=(col, good), timeout=60)
+    finally:
+        col.stop()
+        bad.stop()
+        good.stop()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 USER = "tlsuser"          # the account of every server (MariaDB, PostgreSQL, SCRAM)
+CERT_USER = "certuser"    # PostgreSQL and MariaDB account that logs in with a client certificate
 START_TIMEOUT = 60
 
 
@@ -89,12 +90,21 @@ def make_certs(d):
     run(["openssl", "x509", "-req", "-in", d / "server.csr", "-CA", d / "ca.pem",
          "-CAkey", d / "ca.key", "-CAcreateserial", "-days", "2", "-out", d / "server.pem",
          "-extfile", d / "server.ext"])
+    # a client certificate for CERT_USER (pg_hba.conf `cert`, MariaDB REQUIRE X509)
+    (d / "client.ext").write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", d / "client.key",
+         "-out", d / "client.csr", "-subj", f"/CN={CERT_USER}"])
+    run(["openssl", "x509", "-req", "-in", d / "client.csr", "-CA", d / "ca.pem",
+         "-CAkey", d / "ca.key", "-CAcreateserial", "-days", "2", "-out", d / "client.pem",
+         "-extfile", d / "client.ext"])
     # Kafka's PEM keystore: the PKCS#8 key and the certificate in one file
     key8 = run(["openssl", "pkcs8", "-topk8", "-nocrypt", "-in", d / "server.key"])
     (d / "server-keystore.pem").write_text(key8 + (d / "server.pem").read_text())
     for f in d.iterdir():
         f.chmod(0o644)
-    return {"ca": str(d / "ca.pem"), "wrong_ca": str(d / "wrong-ca.pem"),
+    (d / "client.key").chmod(0o600)  # libpq refuses a key others can read
+    return {"client_cert": str(d / "client.pem"), "client_key": str(d / "client.key"),
+            "ca": str(d / "ca.pem"), "wrong_ca": str(d / "wrong-ca.pem"),
             "cert": str(d / "server.pem"), "key": str(d / "server.key"),
             "keystore": str(d / "server-keystore.pem")}
 
@@ -155,7 +165,9 @@ require_secure_transport = ON
         wait_for("mariadbd", lambda: self.my_sql("SELECT 1") is not None, p, d / "mariadb.err")
         self.my_sql(f"""SET SESSION sql_log_bin = 0;
 CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{self.password}';
-GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'127.0.0.1';""")
+GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'127.0.0.1';
+CREATE USER '{CERT_USER}'@'127.0.0.1' REQUIRE SUBJECT '/CN={CERT_USER}';
+GRANT ALL PRIVILEGES ON *.* TO '{CERT_USER}'@'127.0.0.1';""")
 
     def my_sql(self, sql):
         """SQL as root through the socket (a socket counts as secure transport)."""
@@ -175,6 +187,8 @@ GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'127.0.0.1';""")
         run(["runuser", "-u", "postgres", "--", f"{PG_BIN}/initdb", "-D", str(data), "-U",
              "postgres", "-N", "--auth-local=trust", "--auth-host=reject", "-E", "UTF8",
              "--locale=C.UTF-8"])
+        shutil.copy(self.certs["ca"], data / "root.crt")
+        shutil.chown(data / "root.crt", "postgres", "postgres")
         for name in ("cert", "key"):
             dst = data / f"server.{'crt' if name == 'cert' else 'key'}"
             shutil.copy(self.certs[name], dst)
@@ -195,9 +209,11 @@ shared_buffers = 32MB
 ssl = on
 ssl_cert_file = 'server.crt'
 ssl_key_file = 'server.key'
+ssl_ca_file = 'root.crt'
 """)
         (data / "pg_hba.conf").write_text(
             "local all all trust\n"
+            f"hostssl all {CERT_USER} 127.0.0.1/32 cert\n"
             "hostssl all all 127.0.0.1/32 scram-sha-256\n"
             "hostssl replication all 127.0.0.1/32 scram-sha-256\n")
         run(["runuser", "-u", "postgres", "--", f"{PG_BIN}/pg_ctl", "-D", str(data), "-l",
@@ -205,6 +221,7 @@ ssl_key_file = 'server.key'
             cwd="/tmp")
         self.pg_sql(f"CREATE ROLE {USER} LOGIN SUPERUSER REPLICATION PASSWORD "
                     f"'{self.password}'")
+        self.pg_sql(f"CREATE ROLE {CERT_USER} LOGIN SUPERUSER")
 
     def pg_sql(self, sql, db="postgres"):
         return run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(self.pg_run),

@@ -110,6 +110,9 @@ static void test_error_hints(void **state)
     assert_non_null(strstr(sl_tls_error_hint("Connections using insecure transport are "
                                              "prohibited while --require_secure_transport=ON.",
                                              "source", h, sizeof(h)), "TLS connections only"));
+    assert_non_null(strstr(sl_tls_error_hint("FATAL:  connection requires a valid client "
+                                             "certificate", "target", h, sizeof(h)),
+                           "set target.tls.cert and target.tls.key"));
     assert_string_equal(sl_tls_error_hint("Access denied for user", "source", h, sizeof(h)), "");
 }
 
