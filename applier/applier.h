@@ -47,8 +47,10 @@ typedef struct app_conf_s {
     const char       *target_user;
     const char       *target_password;
     const char       *target_database;
-    int               target_tls;        /* index in app_tls_modes */
+    int               target_tls;        /* sl_tls_mode_t (sl_tls.h) */
     const char       *target_tls_ca;
+    const char       *target_tls_cert;
+    const char       *target_tls_key;
     int               create_tables;
     int               ddl_apply;         /* APP_DDL_* (target.h) */
     int               on_unconvertible;  /* APP_UNCONV_* (target.h) */

@@ -4,6 +4,7 @@
  * the semantics; docs/config.md every key. */
 #include <stdint.h>
 
+#include "sl_tls.h"
 #include "applier.h"
 #include "sl_mongoc.h"
 
@@ -12,8 +13,6 @@ static const char *const app_on_error[] = {"dlq", "stop", NULL};
 static const char *const app_unconv[] = {"dlq", "null", "stop", NULL};
 static const char *const app_ddl_apply[] = {"all", "additive", "none", NULL};
 static const char *const app_source_types[] = {"kafka", "mongolog", NULL};
-static const char *const app_tls_modes[] = {"disable", "prefer", "require", "verify-ca",
-                                            "verify-full", NULL};
 
 static const sl_conf_entry_t app_conf_table[] = {
     SL_CONF_STRING("task.name", app_conf_t, task_name, NULL, SL_CONF_REQUIRED,
@@ -68,10 +67,20 @@ static const sl_conf_entry_t app_conf_table[] = {
     SL_CONF_STRING("target.database", app_conf_t, target_database, NULL, SL_CONF_REQUIRED,
                    "Database the changes are applied to (and where the task's position is "
                    "stored)."),
-    SL_CONF_ENUM("target.tls.mode", app_conf_t, target_tls, "prefer", app_tls_modes, 0,
-                 "TLS to the target: disable, prefer, require, verify-ca, verify-full."),
+    SL_CONF_ENUM("target.tls.mode", app_conf_t, target_tls, "prefer", sl_tls_mode_choices, 0,
+                 "TLS to the target: disable, prefer (TLS when the server offers it; MongoDB: "
+                 "none), require (no connection without TLS), verify-ca (and the server "
+                 "certificate signed by target.tls.ca) or verify-full (and the host name in it); "
+                 "disabled, preferred and required are read as the same (docs/security.md)."),
     SL_CONF_STRING("target.tls.ca", app_conf_t, target_tls_ca, NULL, 0,
-                   "CA certificate file for target.tls.mode verify-ca / verify-full."),
+                   "PEM file of the CA that signed the target's server certificate (needed by "
+                   "verify-ca and verify-full; with require it is checked too)."),
+    SL_CONF_STRING("target.tls.cert", app_conf_t, target_tls_cert, NULL, 0,
+                   "PEM client certificate, when the target requires one (MongoDB: one PEM file "
+                   "with the certificate and its key, named in both target.tls.cert and "
+                   "target.tls.key)."),
+    SL_CONF_STRING("target.tls.key", app_conf_t, target_tls_key, NULL, 0,
+                   "PEM private key of target.tls.cert."),
     SL_CONF_BOOL("target.create_tables", app_conf_t, create_tables, "true", 0,
                  "Create missing target tables (and columns) from the table schema records "
                  "(docs/applier.md lists the type mapping)."),
@@ -203,7 +212,9 @@ int main(int argc, char **argv)
     if (rc != SL_SERVICE_CONTINUE)
         return rc;
     char errstr[512];
-    if (app_logsrc_check_conf(&ac, errstr, sizeof(errstr))) {
+    sl_tls_t tls = {ac.target_tls, ac.target_tls_ca, ac.target_tls_cert, ac.target_tls_key};
+    if (sl_tls_check(&tls, "target", errstr, sizeof(errstr)) ||
+        app_logsrc_check_conf(&ac, errstr, sizeof(errstr))) {
         sl_error("%s", errstr);
         return sl_service_finish(&svc, SL_EXIT_USAGE);
     }

@@ -124,8 +124,10 @@ typedef struct app_target_conf_s {
     const char *user;
     const char *password;
     const char *database;
-    int         tls_mode;        /* 0 disabled, 1 preferred, 2 required, 3 verify-ca, 4 verify-full */
-    const char *tls_ca;
+    int         tls_mode;        /* sl_tls_mode_t (sl_tls.h) */
+    const char *tls_ca;          /* NULL or "" = unset, as the three below */
+    const char *tls_cert;        /* client certificate */
+    const char *tls_key;
     int         create_tables;   /* create missing target tables from SCHEMA records */
     int         ddl_apply;       /* APP_DDL_*: which schema changes run DDL in the target */
     int         on_unconvertible; /* APP_UNCONV_* */

@@ -38,6 +38,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "sl_tls.h"
 #include "sl_log.h"
 #include "target_mongo.h"
 
@@ -319,8 +320,12 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
         mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLS, true);
         if (conf->tls_ca)
             mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, conf->tls_ca);
-        if (conf->tls_mode < 3)
+        if (conf->tls_cert && *conf->tls_cert)
+            mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCERTIFICATEKEYFILE, conf->tls_cert);
+        if (conf->tls_mode < SL_TLS_VERIFY_CA)
             mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLSALLOWINVALIDCERTIFICATES, true);
+        else if (conf->tls_mode == SL_TLS_VERIFY_CA)
+            mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLSALLOWINVALIDHOSTNAMES, true);
     }
     const mongoc_write_concern_t *wc = mongoc_uri_get_write_concern(uri);
     if (wc && mongoc_write_concern_get_w(wc) == 0) {

@@ -419,7 +419,8 @@ static void my_close(my_target_t *t)
         free(tb);
     }
     free(t->task); free(t->host); free(t->user); free(t->password);
-    free(t->database); free(t->tls_ca); free(t->lease_task);
+    free(t->database); free(t->tls_ca); free(t->tls_cert); free(t->tls_key);
+    free(t->lease_task);
     free(t->mask); free(t->pcls); free(t->params); free(t->bind);
     sl_buf_free(&t->sql); sl_buf_free(&t->data); sl_buf_free(&t->tmp);
     sl_buf_free(&t->keytext); sl_buf_free(&t->scratch);
@@ -451,6 +452,8 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
     t->tls_ca = app_my_strdup(conf->tls_ca);
     t->lease_task = app_my_strdup(conf->lease_task ? conf->lease_task : conf->task);
     t->epoch = conf->epoch;
+    t->tls_cert = app_my_strdup(conf->tls_cert);
+    t->tls_key = app_my_strdup(conf->tls_key);
     t->port = conf->port > 0 ? conf->port : 3306;
     t->tls_mode = conf->tls_mode;
     t->create_tables = conf->create_tables;

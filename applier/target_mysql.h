@@ -43,7 +43,7 @@ typedef struct my_target_s my_target_t;
 
 struct my_target_s {
     MYSQL   *db, *ddl;
-    char    *task, *host, *user, *password, *database, *tls_ca;
+    char    *task, *host, *user, *password, *database, *tls_ca, *tls_cert, *tls_key;
     char    *lease_task;      /* whose lease fences the position writes */
     int64_t  epoch;           /* the lease epoch held; 0 = no fence */
     int      port, tls_mode, create_tables;

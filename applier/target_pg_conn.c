@@ -10,6 +10,7 @@
 #include <string.h>
 #include <libpq-fe.h>
 
+#include "sl_tls.h"
 #include "sl_buf.h"
 #include "sl_log.h"
 #include "target_pg.h"
@@ -187,9 +188,7 @@ sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *tabl
 PGconn *app_pg_connect(const app_target_conf_t *c, const char *appname, sl_err_t *err,
                        char *errstr, size_t errstr_size)
 {
-    static const char *const modes[] = {"disable", "prefer", "require", "verify-ca",
-                                        "verify-full"};
-    char port[16];
+    char port[16], hint[300];
     snprintf(port, sizeof(port), "%d", c->port);
     const char *kw[16], *val[16];
     int n = 0;
@@ -199,9 +198,8 @@ PGconn *app_pg_connect(const app_target_conf_t *c, const char *appname, sl_err_t
     KV("user", c->user);
     KV("password", c->password ? c->password : "");
     KV("dbname", c->database);
-    KV("sslmode", modes[c->tls_mode >= 0 && c->tls_mode <= 4 ? c->tls_mode : 1]);
-    if (c->tls_ca && *c->tls_ca)
-        KV("sslrootcert", c->tls_ca);
+    sl_tls_t tls = {c->tls_mode, c->tls_ca, c->tls_cert, c->tls_key};
+    n = sl_tls_pg_params(&tls, kw, val, n);
     KV("connect_timeout", "5");
     KV("application_name", appname);
     KV("client_encoding", "UTF8");
@@ -215,11 +213,13 @@ PGconn *app_pg_connect(const app_target_conf_t *c, const char *appname, sl_err_t
         return conn;
     }
     const char *msg = conn ? PQerrorMessage(conn) : "no memory";
-    *err = conn && sl_err_pg_denied(msg) ? SL_ERR_DENIED : SL_ERR_DB;
+    /* a TLS refusal (certificate, hostssl only) is for good too, and says which key */
+    int tls_cause = conn && sl_tls_error_hint(msg, "target", hint, sizeof hint)[0];
+    *err = conn && (tls_cause || sl_err_pg_denied(msg)) ? SL_ERR_DENIED : SL_ERR_DB;
     snprintf(errstr, errstr_size, "postgresql %s:%d database \"%s\" as %s: %s%s", c->host,
              c->port, c->database, c->user, msg,
-             *err == SL_ERR_DENIED ? " (refused by the server: check target.user, "
-             "target.password, target.database and the user's privileges)" : "");
+             tls_cause ? hint : *err == SL_ERR_DENIED ? " (refused by the server: check "
+             "target.user, target.password, target.database and the user's privileges)" : "");
     app_pg_one_line(errstr);
     if (conn)
         PQfinish(conn);

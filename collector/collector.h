@@ -27,8 +27,6 @@
 #include "sl_service.h"
 
 enum { COL_SOURCE_MYSQL = 0, COL_SOURCE_POSTGRESQL = 1 };
-enum { COL_TLS_DISABLED = 0, COL_TLS_PREFERRED, COL_TLS_REQUIRED, COL_TLS_VERIFY_CA,
-       COL_TLS_VERIFY_FULL };
 
 typedef struct col_conf_s {
     const char *source_name;
@@ -43,7 +41,7 @@ typedef struct col_conf_s {
     const char *source_publication;
     const char *spill_dir;          /* PG: spill files of streamed transactions */
     int64_t     spill_max_bytes;    /* PG: cap of one streamed transaction's spill, 0 = none */
-    int         tls_mode;           /* COL_TLS_* */
+    int         tls_mode;           /* sl_tls_mode_t (sl_tls.h) */
     const char *tls_ca;
     const char *tls_cert;
     const char *tls_key;

@@ -13,10 +13,9 @@
 #include "collector.h"
 #include "sl_kafka.h"
 #include "sl_kafka_lease.h"
+#include "sl_tls.h"
 
 static const char *const col_source_types[] = {"mysql", "postgresql", NULL};
-static const char *const col_tls_modes[] = {"disabled", "preferred", "required", "verify-ca",
-                                             "verify-full", NULL};
 
 static const sl_conf_entry_t col_conf_table[] = {
     SL_CONF_STRING("source.name", col_conf_t, source_name, NULL, SL_CONF_REQUIRED,
@@ -50,9 +49,11 @@ static const sl_conf_entry_t col_conf_table[] = {
                  INT64_MAX, 0,
                  "PostgreSQL: largest spill file of one streamed transaction; beyond it the "
                  "collector stops with a clear error. 0 = only the disk limits it."),
-    SL_CONF_ENUM("source.tls.mode", col_conf_t, tls_mode, "disabled", col_tls_modes, 0,
-                 "TLS to the source: disabled, preferred, required, verify-ca (check the "
-                 "server certificate against source.tls.ca) or verify-full (also the host name)."),
+    SL_CONF_ENUM("source.tls.mode", col_conf_t, tls_mode, "prefer", sl_tls_mode_choices, 0,
+                 "TLS to the source: disable, prefer (TLS when the server offers it), require "
+                 "(no connection without TLS), verify-ca (and the server certificate signed by "
+                 "source.tls.ca) or verify-full (and the host name in it); disabled, preferred "
+                 "and required are read as disable, prefer and require (docs/security.md)."),
     SL_CONF_STRING("source.tls.ca", col_conf_t, tls_ca, "", 0,
                    "PEM file of the CA that signed the source's server certificate."),
     SL_CONF_STRING("source.tls.cert", col_conf_t, tls_cert, "", 0,
@@ -222,8 +223,13 @@ int main(int argc, char **argv)
     int rc = sl_service_start(&svc, &col_service, &cc, argc, argv);
     if (rc != SL_SERVICE_CONTINUE)
         return rc;
+    char errstr[1024];
+    sl_tls_t tls = {cc.tls_mode, cc.tls_ca, cc.tls_cert, cc.tls_key};
+    if (sl_tls_check(&tls, "source", errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        return sl_service_finish(&svc, SL_EXIT_USAGE);
+    }
     if (cc.check_only) {
-        char errstr[1024];
         if (check_kafka(&svc, &cc, errstr, sizeof errstr)) {
             sl_error("%s", errstr);
             return sl_service_finish(&svc, SL_EXIT_USAGE);

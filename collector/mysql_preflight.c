@@ -13,6 +13,7 @@
 
 #include "mysql_source.h"
 #include "sl_log.h"
+#include "sl_tls.h"
 
 sl_err_t col_my_exec(MYSQL *m, const char *sql, char *errstr, size_t errstr_size)
 {
@@ -50,29 +51,33 @@ MYSQL *col_my_connect(const col_conf_t *conf, char *errstr, size_t errstr_size, 
     unsigned int tmo = 10;
     mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &tmo);
     mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (conf->tls_mode != COL_TLS_DISABLED) {
-        const char *ca = conf->tls_ca && *conf->tls_ca ? conf->tls_ca : NULL;
-        const char *cert = conf->tls_cert && *conf->tls_cert ? conf->tls_cert : NULL;
-        const char *key = conf->tls_key && *conf->tls_key ? conf->tls_key : NULL;
-        my_bool on = 1;
-        mysql_ssl_set(m, key, cert, ca, NULL, NULL);
-        if (conf->tls_mode >= COL_TLS_REQUIRED)
-            mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
-        /* libmariadb checks the certificate chain and the host name together:
-         * verify-ca is as strict as verify-full here */
-        if (conf->tls_mode >= COL_TLS_VERIFY_CA)
-            mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
-    }
+    sl_tls_t tls = {conf->tls_mode, conf->tls_ca, conf->tls_cert, conf->tls_key};
+    sl_tls_my_options(m, &tls);
+    char hint[300] = "", why[400], denied[300];
     if (!mysql_real_connect(m, conf->source_host, conf->source_user,
                             conf->source_password ? conf->source_password : "", NULL,
                             (unsigned)conf->source_port, NULL, 0)) {
         unsigned e = mysql_errno(m);
+        /* require_secure_transport: the server refuses a clear connection
+         * with this error (no own code) */
+        int tls_refused = strstr(mysql_error(m), "insecure transport") != NULL;
         *fatal = e == ER_ACCESS_DENIED_ERROR || e == ER_DBACCESS_DENIED_ERROR ||
-                 e == CR_SSL_CONNECTION_ERROR;
+                 e == CR_SSL_CONNECTION_ERROR || tls_refused;
+        sl_tls_error_hint(mysql_error(m), "source", hint, sizeof(hint));
+        if (e == ER_ACCESS_DENIED_ERROR)
+            snprintf(hint, sizeof(hint), " (check source.user / source.password%s)",
+                     sl_tls_my_denied_hint(conf->tls_mode, "source", denied, sizeof(denied)));
         snprintf(errstr, errstr_size, "source \"%s\": cannot connect to %s@%s:%" PRId64 ": %s%s",
                  conf->source_name, conf->source_user, conf->source_host, conf->source_port,
-                 mysql_error(m),
-                 e == ER_ACCESS_DENIED_ERROR ? " (check source.user / source.password)" : "");
+                 mysql_error(m), hint);
+        mysql_close(m);
+        return NULL;
+    }
+    if (sl_tls_my_after_connect(m, &tls, why, sizeof(why))) {
+        *fatal = 1;
+        snprintf(errstr, errstr_size, "source \"%s\": %s@%s:%" PRId64 ": source.%s",
+                 conf->source_name, conf->source_user, conf->source_host, conf->source_port,
+                 why);
         mysql_close(m);
         return NULL;
     }

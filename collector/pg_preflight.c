@@ -9,9 +9,7 @@
 
 #include "pg_source.h"
 #include "sl_log.h"
-
-static const char *const tls_modes[] = {"disable", "prefer", "require", "verify-ca",
-                                         "verify-full"};
+#include "sl_tls.h"
 
 sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
                     char *errstr, size_t errstr_size)
@@ -37,13 +35,8 @@ sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
     KV("client_encoding", "UTF8");
     KV("options", options);
     KV("connect_timeout", "10");
-    KV("sslmode", tls_modes[conf->tls_mode >= 0 && conf->tls_mode <= 4 ? conf->tls_mode : 0]);
-    if (conf->tls_ca && *conf->tls_ca)
-        KV("sslrootcert", conf->tls_ca);
-    if (conf->tls_cert && *conf->tls_cert)
-        KV("sslcert", conf->tls_cert);
-    if (conf->tls_key && *conf->tls_key)
-        KV("sslkey", conf->tls_key);
+    sl_tls_t tls = {conf->tls_mode, conf->tls_ca, conf->tls_cert, conf->tls_key};
+    n = sl_tls_pg_params(&tls, keys, vals, n);
     if (replication)
         KV("replication", "database");
     keys[n] = vals[n] = NULL;
@@ -51,8 +44,13 @@ sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
     PGconn *c = PQconnectdbParams(keys, vals, 0);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         const char *m = c ? PQerrorMessage(c) : "out of memory";
-        char hint[200] = "";
-        if (strstr(m, "replication connection") || strstr(m, "pg_hba.conf"))
+        char hint[300] = "";
+        /* a TLS cause first: pg_hba.conf also refuses a clear connection
+         * to a hostssl-only server ("no pg_hba.conf entry ... no encryption") */
+        int tls_cause = sl_tls_error_hint(m, "source", hint, sizeof(hint))[0] != '\0';
+        if (tls_cause)
+            ;  /* hint says it */
+        else if (strstr(m, "replication connection") || strstr(m, "pg_hba.conf"))
             snprintf(hint, sizeof(hint), " (pg_hba.conf needs a `host %s %s <address> "
                      "scram-sha-256` line)", replication ? "replication" : "<database>",
                      conf->source_user);
@@ -62,7 +60,8 @@ sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
         snprintf(errstr, errstr_size, "source \"%s\": cannot connect to PostgreSQL %s:%s as "
                  "%s%s: %.*s%s", conf->source_name, conf->source_host, port, conf->source_user,
                  replication ? " (replication)" : "", (int)strcspn(m, "\n"), m, hint);
-        int denied = c && sl_err_pg_denied(m);
+        /* a TLS refusal needs a configuration change as much as a bad password */
+        int denied = c && (tls_cause || sl_err_pg_denied(m));
         PQfinish(c);
         *out = NULL;
         return denied ? SL_ERR_DENIED : SL_ERR_DB;

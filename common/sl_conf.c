@@ -1,6 +1,7 @@
 /* shiftlog: declarative configuration (see sl_conf.h). */
 #include "sl_conf.h"
 #include "sl_log.h"
+#include "sl_secret.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,15 +10,14 @@
 #include <string.h>
 #include <strings.h>
 
-#define KAFKA_PREFIX "kafka."
-#define KAFKA_PREFIX_LEN 6
+#include "sl_conf_int.h"
 
 static int is_kafka_key(const char *key)
 {
     return strncmp(key, KAFKA_PREFIX, KAFKA_PREFIX_LEN) == 0 && key[KAFKA_PREFIX_LEN];
 }
 
-static long find_entry(const sl_conf_entry_t *table, size_t n, const char *key)
+long sl_conf_find_entry(const sl_conf_entry_t *table, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(table[i].name, key) == 0)
@@ -66,7 +66,7 @@ static void fmt_duration(int64_t v, char *out, size_t size)
 }
 
 /* " (1..65535)" or "" when unbounded. */
-static void fmt_range(sl_conf_type_t type, int64_t min, int64_t max, char *out, size_t size)
+void sl_conf_fmt_range(sl_conf_type_t type, int64_t min, int64_t max, char *out, size_t size)
 {
     char a[32], b[32];
     if (min == 0 && max == 0) {
@@ -108,7 +108,7 @@ static int check_range(const char *s, sl_conf_type_t type, int64_t v, int64_t mi
 {
     if ((min != 0 || max != 0) && (v < min || v > max)) {
         char r[80];
-        fmt_range(type, min, max, r, sizeof(r));
+        sl_conf_fmt_range(type, min, max, r, sizeof(r));
         sl_err_set(errstr, size, "%s is out of range%s", s, r);
         return -1;
     }
@@ -122,7 +122,7 @@ int sl_conf_parse_int(const char *s, int64_t min, int64_t max, int64_t *out,
     const char *end;
     int64_t v;
     int rc = parse_num(s, &v, &end);
-    fmt_range(SL_CONF_T_INT, min, max, r, sizeof(r));
+    sl_conf_fmt_range(SL_CONF_T_INT, min, max, r, sizeof(r));
     if (rc == -2) {
         sl_err_set(errstr, errstr_size, "%s is out of range%s", s, r);
         return -1;
@@ -189,7 +189,7 @@ bad:
     return -1;
 range: {
         char r[80];
-        fmt_range(type, min, max, r, sizeof(r));
+        sl_conf_fmt_range(type, min, max, r, sizeof(r));
         sl_err_set(errstr, size, "%s is out of range%s", s, r);
         return -1;
     }
@@ -220,11 +220,30 @@ int sl_conf_parse_duration(const char *s, int64_t min, int64_t max, int64_t *out
                             errstr, errstr_size);
 }
 
+/* Length of a choice's documented name: "disable|disabled" is "disable",
+ * with "disabled" read as the same choice (an older spelling). */
+int sl_conf_choice_len(const char *c)
+{
+    return (int)strcspn(c, "|");
+}
+
+static int choice_matches(const char *choice, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *c = choice; *c; c += *c == '|') {
+        size_t l = strcspn(c, "|");
+        if (l == n && strncmp(c, s, n) == 0)
+            return 1;
+        c += l;
+    }
+    return 0;
+}
+
 static int parse_enum(const sl_conf_entry_t *e, const char *s, int *out, char *errstr,
                       size_t size)
 {
     for (int i = 0; e->choices && e->choices[i]; i++) {
-        if (strcmp(s, e->choices[i]) == 0) {
+        if (choice_matches(e->choices[i], s)) {
             *out = i;
             return 0;
         }
@@ -232,7 +251,7 @@ static int parse_enum(const sl_conf_entry_t *e, const char *s, int *out, char *e
     char q[80];
     sl_buf_t b = SL_BUF_INIT;
     for (int i = 0; e->choices && e->choices[i]; i++)
-        sl_buf_printf(&b, "%s%s", i ? "|" : "", e->choices[i]);
+        sl_buf_printf(&b, "%s%.*s", i ? "|" : "", sl_conf_choice_len(e->choices[i]), e->choices[i]);
     sl_err_set(errstr, size, "%s is not one of %s", shown(s, q, sizeof(q)), b.data ? b.data : "");
     sl_buf_free(&b);
     return -1;
@@ -342,11 +361,43 @@ static const char *closest_key(const sl_conf_t *conf, const char *key)
     return best_d <= limit ? best : NULL;
 }
 
+/* Is key "<secret key>.file"? Then base receives the secret key. */
+static int secret_file_key(const sl_conf_t *conf, const char *key, char *base, size_t size)
+{
+    size_t n = strlen(key), sn = strlen(SL_SECRET_FILE_SUFFIX);
+    if (n <= sn || n - sn >= size || strcmp(key + n - sn, SL_SECRET_FILE_SUFFIX))
+        return 0;
+    memcpy(base, key, n - sn);
+    base[n - sn] = '\0';
+    long i = sl_conf_find_entry(conf->table, conf->n, base);
+    return i >= 0 ? conf->table[i].type == SL_CONF_T_SECRET : sl_secret_kafka_key(base);
+}
+
+/* Sets the secret key base from the file named by path. */
+static sl_err_t set_from_file(sl_conf_t *conf, const char *key, const char *base,
+                              const char *path, sl_conf_origin_t origin, const char *where,
+                              char *errstr, size_t errstr_size)
+{
+    char reason[400], *v = NULL;
+    sl_err_t err = sl_secret_read_file(path, &v, reason, sizeof(reason));
+    if (err != SL_OK) {
+        sl_err_set(errstr, errstr_size, "%s: key \"%s\": %s", where, key, reason);
+        return err == SL_ERR_NOMEM ? err : SL_ERR_INVALID;
+    }
+    err = sl_conf_set(conf, base, v, origin, where, errstr, errstr_size);
+    memset(v, 0, strlen(v));
+    free(v);
+    return err;
+}
+
 sl_err_t sl_conf_set(sl_conf_t *conf, const char *key, const char *value,
                      sl_conf_origin_t origin, const char *where, char *errstr,
                      size_t errstr_size)
 {
-    long i = find_entry(conf->table, conf->n, key);
+    char base[256];
+    if (secret_file_key(conf, key, base, sizeof(base)))
+        return set_from_file(conf, key, base, value, origin, where, errstr, errstr_size);
+    long i = sl_conf_find_entry(conf->table, conf->n, key);
     if (i < 0 && !is_kafka_key(key)) {
         const char *near = closest_key(conf, key);
         if (near)
@@ -555,19 +606,40 @@ char *sl_conf_env_name(const char *key, char *out, size_t out_size)
     return out;
 }
 
+/* SHIFTLOG_<KEY> of one key and, for a secret, SHIFTLOG_<KEY>_FILE. */
+static sl_err_t apply_env_key(sl_conf_t *conf, const char *key, int secret, char *errstr,
+                              size_t errstr_size)
+{
+    char name[256], fname[280];
+    sl_conf_env_name(key, name, sizeof(name));
+    snprintf(fname, sizeof(fname), "%s_FILE", name);
+    const char *v = getenv(name);
+    const char *f = secret ? getenv(fname) : NULL;
+    if (v && *v && f && *f) {
+        sl_err_set(errstr, errstr_size, "%s and %s are both set: keep one", name, fname);
+        return SL_ERR_INVALID;
+    }
+    if (f && *f) {
+        char fkey[280];
+        snprintf(fkey, sizeof(fkey), "%s" SL_SECRET_FILE_SUFFIX, key);
+        return set_from_file(conf, fkey, key, f, SL_CONF_FROM_ENV, fname, errstr, errstr_size);
+    }
+    if (!v || !*v)
+        return SL_OK;
+    return sl_conf_set(conf, key, v, SL_CONF_FROM_ENV, name, errstr, errstr_size);
+}
+
 sl_err_t sl_conf_apply_env(sl_conf_t *conf, char *errstr, size_t errstr_size)
 {
-    for (size_t i = 0; i < conf->n; i++) {
-        char name[256];
-        sl_conf_env_name(conf->table[i].name, name, sizeof(name));
-        const char *v = getenv(name);
-        if (!v || !*v)
-            continue;
-        sl_err_t err = sl_conf_set(conf, conf->table[i].name, v, SL_CONF_FROM_ENV, name,
-                                   errstr, errstr_size);
-        if (err != SL_OK)
+    sl_err_t err;
+    for (size_t i = 0; i < conf->n; i++)
+        if ((err = apply_env_key(conf, conf->table[i].name,
+                                 conf->table[i].type == SL_CONF_T_SECRET, errstr, errstr_size)))
             return err;
-    }
+    for (int i = 0; sl_secret_kafka_keys[i]; i++)
+        if (sl_conf_find_entry(conf->table, conf->n, sl_secret_kafka_keys[i]) < 0 &&
+            (err = apply_env_key(conf, sl_secret_kafka_keys[i], 1, errstr, errstr_size)))
+            return err;
     return SL_OK;
 }
 
@@ -607,164 +679,12 @@ sl_err_t sl_conf_check(sl_conf_t *conf, char *errstr, size_t errstr_size)
 
 const char *sl_conf_get(const sl_conf_t *conf, const char *key)
 {
-    long i = find_entry(conf->table, conf->n, key);
+    long i = sl_conf_find_entry(conf->table, conf->n, key);
     return i < 0 ? NULL : conf->text[i];
 }
 
 sl_conf_origin_t sl_conf_origin(const sl_conf_t *conf, const char *key)
 {
-    long i = find_entry(conf->table, conf->n, key);
+    long i = sl_conf_find_entry(conf->table, conf->n, key);
     return i < 0 ? SL_CONF_FROM_UNSET : (sl_conf_origin_t)conf->origin[i];
-}
-
-/* --- dumps, help and docs ----------------------------------------------- */
-
-static void put_value(sl_buf_t *out, const char *v)
-{
-    int quote = !*v;
-    for (const char *p = v; *p; p++)
-        if (isspace((unsigned char)*p) || *p == '"' || *p == '\'' || *p == '#' || *p == '\\')
-            quote = 1;
-    if (!quote) {
-        sl_buf_puts(out, v);
-        return;
-    }
-    sl_buf_putc(out, '"');
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            sl_buf_putc(out, '\\');
-        if (*p == '\n')
-            sl_buf_puts(out, "\\n");
-        else if (*p == '\t')
-            sl_buf_puts(out, "\\t");
-        else
-            sl_buf_putc(out, *p);
-    }
-    sl_buf_putc(out, '"');
-}
-
-static sl_err_t dump_line(sl_buf_t *out, const char *key, const char *value, int secret)
-{
-    sl_buf_t line = SL_BUF_INIT;
-    sl_buf_printf(&line, "%s = ", key);
-    if (secret && *value)
-        sl_buf_puts(&line, "****");
-    else
-        put_value(&line, value);
-    if (!line.data)
-        return SL_ERR_NOMEM;
-    sl_log_mask(line.data);
-    sl_err_t err = sl_buf_puts(out, line.data);
-    if (err == SL_OK)
-        err = sl_buf_putc(out, '\n');
-    sl_buf_free(&line);
-    return err;
-}
-
-sl_err_t sl_conf_dump(const sl_conf_t *conf, sl_buf_t *out)
-{
-    for (size_t i = 0; i < conf->n; i++) {
-        if (!conf->text[i])
-            continue;
-        sl_err_t err = dump_line(out, conf->table[i].name, conf->text[i],
-                                 conf->table[i].type == SL_CONF_T_SECRET);
-        if (err != SL_OK)
-            return err;
-    }
-    for (size_t i = 0; i < conf->kafka.n; i++) {
-        char key[512];
-        snprintf(key, sizeof(key), KAFKA_PREFIX "%s", conf->kafka.items[i].key);
-        if (find_entry(conf->table, conf->n, key) >= 0)
-            continue;  /* declared: already dumped above */
-        sl_err_t err = dump_line(out, key, conf->kafka.items[i].value, 0);
-        if (err != SL_OK)
-            return err;
-    }
-    return SL_OK;
-}
-
-static void type_text(const sl_conf_entry_t *e, int md, sl_buf_t *out)
-{
-    char r[80];
-    switch (e->type) {
-    case SL_CONF_T_STRING: sl_buf_puts(out, "string"); break;
-    case SL_CONF_T_SECRET: sl_buf_puts(out, "secret string"); break;
-    case SL_CONF_T_BOOL:   sl_buf_puts(out, "bool"); break;
-    case SL_CONF_T_INT:    sl_buf_puts(out, "int"); break;
-    case SL_CONF_T_SIZE:   sl_buf_puts(out, "size"); break;
-    case SL_CONF_T_DURATION: sl_buf_puts(out, "duration"); break;
-    case SL_CONF_T_ENUM:
-        sl_buf_puts(out, "one of ");
-        for (int i = 0; e->choices && e->choices[i]; i++)
-            sl_buf_printf(out, "%s%s%s%s", i ? (md ? " \\| " : "|") : "", md ? "`" : "",
-                          e->choices[i], md ? "`" : "");
-        break;
-    }
-    if (e->type == SL_CONF_T_INT || e->type == SL_CONF_T_SIZE || e->type == SL_CONF_T_DURATION) {
-        fmt_range(e->type, e->min, e->max, r, sizeof(r));
-        if (r[0]) {  /* " (a..b)" -> " a..b" */
-            r[strlen(r) - 1] = '\0';
-            sl_buf_printf(out, " %s", r + 2);
-        }
-    }
-    if (e->flags & SL_CONF_REQUIRED)
-        sl_buf_puts(out, md ? ", **required**" : ", required");
-}
-
-sl_err_t sl_conf_write_help(const sl_conf_entry_t *table, size_t n, sl_buf_t *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        const sl_conf_entry_t *e = &table[i];
-        char env[256];
-        sl_buf_printf(out, "  %s  (", e->name);
-        type_text(e, 0, out);
-        if (e->def && *e->def)
-            sl_buf_printf(out, ", default %s", e->def);
-        sl_buf_printf(out, ", env %s)\n      %s\n", sl_conf_env_name(e->name, env, sizeof(env)),
-                      e->help ? e->help : "");
-    }
-    return out->data ? SL_OK : SL_ERR_NOMEM;
-}
-
-static void md_cell(sl_buf_t *out, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '|')
-            sl_buf_puts(out, "\\|");
-        else if (*s == '<')
-            sl_buf_puts(out, "&lt;");
-        else if (*s == '>')
-            sl_buf_puts(out, "&gt;");
-        else if (*s == '\n')
-            sl_buf_putc(out, ' ');
-        else
-            sl_buf_putc(out, *s);
-    }
-}
-
-sl_err_t sl_conf_write_md(const sl_conf_entry_t *table, size_t n, const char *title,
-                          const char *intro, sl_buf_t *out)
-{
-    sl_buf_printf(out, "## %s\n\n", title);
-    if (intro && *intro)
-        sl_buf_printf(out, "%s\n\n", intro);
-    sl_buf_puts(out, "| Key | Type | Default | Environment | Description |\n"
-                     "|-----|------|---------|-------------|-------------|\n");
-    for (size_t i = 0; i < n; i++) {
-        const sl_conf_entry_t *e = &table[i];
-        char env[256];
-        sl_buf_printf(out, "| `%s` | ", e->name);
-        type_text(e, 1, out);
-        sl_buf_puts(out, " | ");
-        if (e->def && *e->def) {
-            sl_buf_putc(out, '`');
-            md_cell(out, e->def);
-            sl_buf_putc(out, '`');
-        }
-        sl_buf_printf(out, " | `%s` | ", sl_conf_env_name(e->name, env, sizeof(env)));
-        md_cell(out, e->help);
-        sl_buf_puts(out, " |\n");
-    }
-    sl_buf_putc(out, '\n');
-    return out->data ? SL_OK : SL_ERR_NOMEM;
 }

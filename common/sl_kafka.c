@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "sl_log.h"
 
 /* ------------------------------------------------- durable-position ring */
 
@@ -153,6 +156,23 @@ sl_err_t sl_kafka_conf_check(rd_kafka_type_t type, rd_kafka_conf_t *conf, const 
     return SL_OK;
 }
 
+/* librdkafka before 2.6.1 repeats the client nonce in its SCRAM
+ * client-final-message; Kafka 4.0 and later compare the nonce strictly and
+ * answer "invalid credentials", as for a wrong password (librdkafka#4895).
+ * Non-empty when conf asks for SCRAM from such a librdkafka. */
+static const char *old_scram(rd_kafka_conf_t *conf)
+{
+    char mech[64];
+    size_t n = sizeof(mech);
+    if (rd_kafka_version() >= 0x020601ff ||
+        rd_kafka_conf_get(conf, "sasl.mechanisms", mech, &n) != RD_KAFKA_CONF_OK ||
+        strncasecmp(mech, "SCRAM", 5) != 0)
+        return "";
+    return "; SCRAM with this librdkafka (older than 2.6.1) fails against Kafka 4.0 and "
+           "later with \"invalid credentials\" whatever the password (librdkafka#4895): "
+           "build shiftlog with librdkafka 2.6.1 or later";
+}
+
 sl_err_t sl_kafka_connect(rd_kafka_type_t type, rd_kafka_conf_t **conf,
                           const char *what, const char *brokers,
                           const char *last_error, const char *check_hint,
@@ -161,6 +181,9 @@ sl_err_t sl_kafka_connect(rd_kafka_type_t type, rd_kafka_conf_t **conf,
 {
     char rderr[512];
     const struct rd_kafka_metadata *md = NULL;
+    const char *scram = old_scram(*conf);
+    if (*scram)
+        sl_warn("%s: librdkafka %s%s", what, rd_kafka_version_str(), scram);
 
     *rk = rd_kafka_new(type, *conf, rderr, sizeof(rderr));
     if (!*rk) {
@@ -177,9 +200,10 @@ sl_err_t sl_kafka_connect(rd_kafka_type_t type, rd_kafka_conf_t **conf,
             rd_kafka_poll(*rk, 0);          /* collect error_cb reasons */
         snprintf(errstr, errstr_size,
                  "kafka brokers %s not reachable within %d ms (%s%s%s); "
-                 "%s and that Kafka is up",
+                 "%s and that Kafka is up%s",
                  brokers, timeout_ms, rd_kafka_err2str(e),
-                 last_error[0] ? ": " : "", last_error, check_hint);
+                 last_error[0] ? ": " : "", last_error, check_hint,
+                 strstr(last_error, "SASL authentication") ? scram : "");
         return SL_ERR_KAFKA;
     }
     rd_kafka_metadata_destroy(md);

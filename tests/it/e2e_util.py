@@ -26,10 +26,12 @@ EPOCH = datetime.datetime(1970, 1, 1)
 
 class Service:
     """One shiftlog service: `<bin> -c <example config> -X k=v ...`, stderr appended to a log
-    file, environment without SHIFTLOG_* (the test's overrides are all on the command line)."""
+    file, environment without SHIFTLOG_* (the test's overrides are all on the command line)
+    but for the env dict given."""
 
-    def __init__(self, binary, conf, overrides, log, ready=None):
+    def __init__(self, binary, conf, overrides, log, ready=None, env=None):
         self.argv = [str(binary), "-c", str(conf)]
+        self.env = env or {}        # SHIFTLOG_* the test sets on purpose (secrets)
         for k, v in overrides.items():
             self.argv += ["-X", f"{k}={v}"]
         self.log = Path(log)
@@ -40,6 +42,7 @@ class Service:
     def start(self, wait=True, timeout=60):
         seen = self.count(self.ready) if self.ready else 0
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTLOG_")}
+        env.update(self.env)
         with open(self.log, "ab") as f:
             f.write(f"---- start {self.starts + 1}: {' '.join(self.argv)}\n".encode())
             self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=f, env=env)

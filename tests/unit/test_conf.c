@@ -417,6 +417,88 @@ static void test_env_name(void **state)
                         "SHIFTLOG_AUTO_RECOVERY_COUNT");
     assert_string_equal(sl_conf_env_name("worker_num", buf, sizeof(buf)), "SHIFTLOG_WORKER_NUM");
 }
+/* Writes text to a new temporary file (a secret file); returns its path in buf. */
+static const char *secret_file(char *buf, const char *text)
+{
+    strcpy(buf, "/tmp/test_conf_secret_XXXXXX");
+    int fd = mkstemp(buf);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return buf;
+}
+
+static void test_secret_from_file(void **state)
+{
+    fixture_t *f = *state;
+    char pw[64], kpw[64], text[400];
+    secret_file(pw, "canary-Pw-7731\n");
+    secret_file(kpw, "kafka pw with # and spaces\r\n");
+    snprintf(text, sizeof(text), "source.password.file = %s\nkafka.sasl.password.file = %s\n"
+             "kafka.ssl.key.password.file = %s\n", pw, kpw, pw);
+    assert_int_equal(load(f, text), SL_OK);
+    assert_string_equal(f->c.password, "canary-Pw-7731");  /* one trailing newline removed */
+    assert_string_equal(sl_kvlist_get(&f->conf.kafka, "sasl.password"),
+                        "kafka pw with # and spaces");
+    assert_int_equal(sl_conf_origin(&f->conf, "source.password"), SL_CONF_FROM_FILE);
+    sl_buf_t b = SL_BUF_INIT;
+    assert_int_equal(sl_conf_dump(&f->conf, &b), SL_OK);
+    assert_null(strstr(b.data, "canary"));
+    assert_null(strstr(b.data, "kafka pw"));
+    assert_non_null(strstr(b.data, "kafka.sasl.password = ****\n"));
+    assert_non_null(strstr(b.data, "kafka.ssl.key.password = ****\n"));
+    assert_string_equal(sl_kvlist_get(&f->conf.kafka, "ssl.key.password"), "canary-Pw-7731");
+    sl_buf_free(&b);
+    /* -X takes the file form too; a later value wins as for any key */
+    snprintf(text, sizeof(text), "source.password.file=%s", kpw);
+    assert_int_equal(sl_conf_apply_arg(&f->conf, text, f->err, sizeof(f->err)), SL_OK);
+    assert_string_equal(f->c.password, "kafka pw with # and spaces");
+    unlink(pw);
+    unlink(kpw);
+}
+
+static void test_secret_file_errors(void **state)
+{
+    fixture_t *f = *state;
+    char empty[64];
+    assert_int_equal(sl_conf_apply_arg(&f->conf, "source.password.file=/nonexistent/pw",
+                                       f->err, sizeof(f->err)), SL_ERR_INVALID);
+    assert_string_equal(f->err, "-X: key \"source.password.file\": cannot read /nonexistent/pw: "
+                                "No such file or directory");
+    secret_file(empty, "\n");
+    char arg[128];
+    snprintf(arg, sizeof(arg), "source.password.file=%s", empty);
+    assert_int_equal(sl_conf_apply_arg(&f->conf, arg, f->err, sizeof(f->err)), SL_ERR_INVALID);
+    assert_non_null(strstr(f->err, "is empty"));
+    unlink(empty);
+    /* only secrets have a file form */
+    assert_int_equal(sl_conf_apply_arg(&f->conf, "source.host.file=/etc/hostname", f->err,
+                                       sizeof(f->err)), SL_ERR_INVALID);
+    assert_non_null(strstr(f->err, "unknown key \"source.host.file\""));
+}
+
+static void test_secret_from_env(void **state)
+{
+    fixture_t *f = *state;
+    char pw[64];
+    secret_file(pw, "from-file\n");
+    setenv("SHIFTLOG_SOURCE_PASSWORD_FILE", pw, 1);
+    /* kafka secrets are read from the environment though not in the table */
+    setenv("SHIFTLOG_KAFKA_SASL_PASSWORD", "from-env", 1);
+    assert_int_equal(sl_conf_apply_env(&f->conf, f->err, sizeof(f->err)), SL_OK);
+    assert_string_equal(f->c.password, "from-file");
+    assert_int_equal(sl_conf_origin(&f->conf, "source.password"), SL_CONF_FROM_ENV);
+    assert_string_equal(sl_kvlist_get(&f->conf.kafka, "sasl.password"), "from-env");
+    setenv("SHIFTLOG_SOURCE_PASSWORD", "x", 1);
+    assert_int_equal(sl_conf_apply_env(&f->conf, f->err, sizeof(f->err)), SL_ERR_INVALID);
+    assert_string_equal(f->err, "SHIFTLOG_SOURCE_PASSWORD and SHIFTLOG_SOURCE_PASSWORD_FILE "
+                                "are both set: keep one");
+    unsetenv("SHIFTLOG_SOURCE_PASSWORD");
+    unsetenv("SHIFTLOG_SOURCE_PASSWORD_FILE");
+    unsetenv("SHIFTLOG_KAFKA_SASL_PASSWORD");
+    unlink(pw);
+}
+
 
 int main(void)
 {
@@ -451,6 +533,9 @@ int main(void)
         T(test_bad_default_is_reported),
         T(test_help_and_markdown),
         T(test_env_name),
+        T(test_secret_from_file),
+        T(test_secret_file_errors),
+        T(test_secret_from_env),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
