@@ -65,7 +65,8 @@ sl_err_t app_my_lease_take(app_lease_t **out, const app_target_conf_t *c, int64_
     /* the connection settings of the target (app_my_connect reads these) */
     my_target_t conn = {.host = (char *)(c->host ? c->host : "127.0.0.1"),
                         .user = (char *)c->user, .password = (char *)c->password,
-                        .tls_ca = (char *)c->tls_ca, .tls_mode = c->tls_mode,
+                        .tls_ca = (char *)c->tls_ca, .tls_cert = (char *)c->tls_cert,
+                        .tls_key = (char *)c->tls_key, .tls_mode = c->tls_mode,
                         .port = c->port > 0 ? c->port : 3306};
     const char *dbname = c->database && *c->database ? c->database : "shiftlog";
     app_lease_t *l = calloc(1, sizeof(*l));

@@ -340,11 +340,7 @@ def test_require_refuses_a_server_without_tls(stack, bin_dir, tmp_path, unique_n
 
 
 
-@pytest.mark.parametrize("kind", [
-    "postgresql",
-    pytest.param("mysql", marks=pytest.mark.xfail(strict=True, reason=(
-        "applier/target_mysql_lease.c builds the lease connection's settings with tls_ca and "
-        "tls_mode only: without the client certificate the server refuses it")))])
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
 def test_target_client_certificate(srv, bin_dir, tmp_path, unique_name, kind):
     """target.tls.cert / target.tls.key: a PostgreSQL target (pg_hba.conf `cert` for the user)
     or a MariaDB one (REQUIRE SUBJECT) that takes a client certificate instead of a password;
