@@ -707,7 +707,7 @@ static sl_err_t mg_rows(mg_target_t *t, const app_table_map_t *map, const sl_rec
         return SL_ERR_STATE;
     }
     if (rec->type != SL_REC_CHANGE || (uint64_t)first + n > c->nrows ||
-        (map->dst_cols && c->ncols != map->ncols)) {
+        (map->dst_cols && c->ncols != map->ncols && c->op != SL_OP_TRUNCATE)) {
         snprintf(errstr, sz, "mongodb target: collection %s: bad change batch (rows %u+%u of %u, "
                  "%u columns, mapping has %u)", map->dst_table, first, n, c->nrows, c->ncols,
                  map->ncols);

@@ -646,7 +646,7 @@ static sl_err_t my_rows(my_target_t *t, const app_table_map_t *map, const sl_rec
         return SL_ERR_STATE;
     }
     if (rec->type != SL_REC_CHANGE || (uint64_t)first + n > c->nrows ||
-        (map->dst_cols && c->ncols != map->ncols)) {
+        (map->dst_cols && c->ncols != map->ncols && c->op != SL_OP_TRUNCATE)) {
         snprintf(errstr, sz, "mysql target: table `%s`.`%s`: bad change batch (%s, rows %u+%u "
                  "of %u, %u columns, mapping has %u)", map->dst_schema, map->dst_table,
                  sl_rec_type_name(rec->type), first, n, c->nrows, c->ncols, map->ncols);
