@@ -717,6 +717,8 @@ def test_it_e2e_mysql_kill9_collector_and_applier(pipeline):
     kills = 10 if LONG else 3
     n_acct, start_balance = 20, D("1000.00")
     p = pipeline(targets=("pg",))
+    # lease = false: a restart right after kill -9 would wait as a standby for lease.ttl.ms
+    p.col.argv += ["-X", "lease=false"]
     s = p.src
     p.sql(f"CREATE TABLE `{s}`.acct (id INT PRIMARY KEY, balance DECIMAL(14,2) NOT NULL)",
           f"CREATE TABLE `{s}`.ledger (id BIGINT PRIMARY KEY, acct INT NOT NULL, "

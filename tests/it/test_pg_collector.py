@@ -473,7 +473,7 @@ def test_pg_kill9_exactly_once(stack, pgsrc):
     kills = random.randint(20, 100) if LONG else 5
     w = BankWorkload(stack, s)
     t0 = time.time()
-    p = s.start()
+    p = s.start(lease="false")
     w.start()
     snapshots = []       # confirmed flush LSN at each kill
     seen_at = {}         # history id -> index of the first kill at which Kafka held it
@@ -486,7 +486,7 @@ def test_pg_kill9_exactly_once(stack, pgsrc):
             snapshots.append(s.confirmed_flush())
             for x in rows_of(tail.catch_up(), "history"):
                 seen_at.setdefault(x[3]["id"][1], k)
-            p = s.start()
+            p = s.start(lease="false")
     finally:
         w.stop()
         tail.close()
