@@ -39,30 +39,51 @@ static void lease_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
            "librdkafka %s: %s", fac, buf);
 }
 
-/* Eager rebalances (range/roundrobin): ASSIGN hands this member its whole
- * assignment, REVOKE takes it all back before the next ASSIGN. */
+/* 1 when parts holds partition 0 of the lease topic. */
+static int has_lease(const sl_kafka_lease_t *l, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; parts && i < parts->cnt; i++)
+        if (!strcmp(parts->elems[i].topic, l->topic) && parts->elems[i].partition == 0)
+            return 1;
+    return 0;
+}
+
+/* cooperative-sticky: a copy that joins never takes the partition from the
+ * holder (an eager assignor may hand it to the newcomer at any rebalance);
+ * ASSIGN / REVOKE carry only what changes. */
 static void lease_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     sl_kafka_lease_t *l = opaque;
+    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        int mine = 0;
-        for (int i = 0; i < parts->cnt; i++)
-            mine |= !strcmp(parts->elems[i].topic, l->topic) && parts->elems[i].partition == 0;
-        rd_kafka_assign(rk, parts);
-        if (mine && !__atomic_load_n(&l->held, __ATOMIC_ACQUIRE)) {
-            int e = __atomic_add_fetch(&l->epoch, 1, __ATOMIC_ACQ_REL);
+        rd_kafka_error_t *e = coop ? rd_kafka_incremental_assign(rk, parts) : NULL;
+        if (e)
+            rd_kafka_error_destroy(e);
+        if (!coop)
+            rd_kafka_assign(rk, parts);
+        if (has_lease(l, parts) && !__atomic_load_n(&l->held, __ATOMIC_ACQUIRE)) {
+            int n = __atomic_add_fetch(&l->epoch, 1, __ATOMIC_ACQ_REL);
             __atomic_store_n(&l->held, 1, __ATOMIC_RELEASE);
-            sl_info("lease %s: held by this copy (%s, assignment %d)", l->group, l->holder, e);
+            sl_info("lease %s: held by this copy (%s, assignment %d)", l->group, l->holder, n);
         }
         return;
     }
-    /* revoked (or an error): whatever we held is gone */
-    rd_kafka_assign(rk, NULL);
-    if (__atomic_exchange_n(&l->held, 0, __ATOMIC_ACQ_REL)) {
+    /* revoked (or lost: the session expired, an error) */
+    int mine = has_lease(l, parts) || err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS;
+    int lost = rd_kafka_assignment_lost(rk);
+    if (coop) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e)
+            rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+    if (mine && __atomic_exchange_n(&l->held, 0, __ATOMIC_ACQ_REL)) {
         if (__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE))
             return;
         sl_warn("lease %s: lost by this copy (%s): %s", l->group, l->holder,
+                lost ? "its group session expired" :
                 err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? "revoked at a rebalance"
                                                             : rd_kafka_err2str(err));
         if (l->on_lost)
@@ -123,8 +144,8 @@ sl_err_t sl_kafka_lease_start(sl_kafka_lease_t **out, const sl_kafka_lease_conf_
         (err = sl_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) ||
         (err = sl_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "10000", errstr,
                                  errstr_size)) ||
-        (err = sl_kafka_conf_set(conf, "partition.assignment.strategy", "range", errstr,
-                                 errstr_size)))
+        (err = sl_kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky",
+                                 errstr, errstr_size)))
         goto err;
     rd_kafka_conf_set_error_cb(conf, lease_error_cb);
     rd_kafka_conf_set_log_cb(conf, lease_log_cb);
