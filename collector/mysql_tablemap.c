@@ -323,7 +323,9 @@ static int opt_names(col_tablemap_t *tm, rd_t *f)
 }
 
 /* SET_STR_VALUE / ENUM_STR_VALUE: per column of that kind, a count and
- * the labels (raw bytes for now; converted once the charsets are known). */
+ * the labels (raw bytes for now; converted once the charsets are known).
+ * A SET value is carried as NUL-terminated labels (sl_value_t), so a SET
+ * label holding a NUL byte cannot be told apart from two labels: -3. */
 static int opt_labels(col_tablemap_t *tm, rd_t *f, uint8_t real_type)
 {
     for (uint32_t i = 0; i < tm->ncols; i++) {
@@ -343,6 +345,8 @@ static int opt_labels(col_tablemap_t *tm, rd_t *f, uint8_t real_type)
             const uint8_t *s;
             if (rd_packed(f, &l) || rd_bytes(f, l, &s))
                 return -1;
+            if (real_type == COL_MYSQL_T_SET && memchr(s, '\0', l))
+                return -3;
             if (!(c->labels[k] = tm_memdup(tm, s, l)))
                 return -2;
             c->label_lens[k] = (uint32_t)l;
@@ -528,6 +532,10 @@ sl_err_t col_mysql_tablemap_parse(const uint8_t *body, size_t len, col_tablemap_
         }
         if (rc == -2)
             goto nomem;
+        if (rc == -3) {
+            snprintf(why, sizeof(why), "has a SET label with a NUL byte (not representable)");
+            goto bad;
+        }
         if (rc) {
             snprintf(why, sizeof(why), "does not match the columns (%llu bytes)",
                      (unsigned long long)flen);
