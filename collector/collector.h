@@ -58,6 +58,9 @@ typedef struct col_conf_s {
     int64_t     txn_max_ms;
     int64_t     txn_max_messages;
     const char *kafka_bootstrap;
+    int         snapshot_mode;      /* COL_SNAP_* (snapshot.h) */
+    int64_t     snapshot_chunk_rows;
+    const char *snapshot_signal_table; /* MariaDB: `db.table` of the watermark/signal rows */
     int         lease;              /* one active copy per source (Kafka group lease) */
     int64_t     lease_ttl_ms;
     sl_service_conf_t svc;

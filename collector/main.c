@@ -11,11 +11,16 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "snapshot.h"
 #include "sl_kafka.h"
 #include "sl_kafka_lease.h"
 #include "sl_tls.h"
 
 static const char *const col_source_types[] = {"mysql", "postgresql", NULL};
+
+/* snapshot.mode, indexed by COL_SNAP_* (snapshot.h) */
+static const char *const col_snap_mode_choices[] = {"never", "initial", "initial_only",
+                                                    "when_needed", NULL};
 
 static const sl_conf_entry_t col_conf_table[] = {
     SL_CONF_STRING("source.name", col_conf_t, source_name, NULL, SL_CONF_REQUIRED,
@@ -94,6 +99,20 @@ static const sl_conf_entry_t col_conf_table[] = {
                      "Commit the Kafka transaction (and the checkpoint) at least this often."),
     SL_CONF_INT("txn.max.messages", col_conf_t, txn_max_messages, "10000", 1, 10000000, 0,
                 "Commit the Kafka transaction after this many messages (a commit costs ~20 ms)."),
+    SL_CONF_ENUM("snapshot.mode", col_conf_t, snapshot_mode, "never", col_snap_mode_choices,
+                 0,
+                 "Copying the rows that already exist (docs/snapshot.md): never, initial (on "
+                 "the first start, every included table, while streaming), initial_only "
+                 "(the same, then stop), when_needed (initial, and again for every table when "
+                 "the checkpoint is no longer on the source)."),
+    SL_CONF_INT("snapshot.chunk.rows", col_conf_t, snapshot_chunk_rows, "4096", 1, 1000000, 0,
+                "Rows per snapshot chunk (one keyset query; a chunk is held in memory until "
+                "its high watermark comes back through the log)."),
+    SL_CONF_STRING("snapshot.signal.table", col_conf_t, snapshot_signal_table,
+                   "shiftlog.shiftlog_signal", 0,
+                   "MariaDB/MySQL: the table the collector writes its chunk watermarks to "
+                   "(created if missing; the collector's user needs CREATE, INSERT, UPDATE on "
+                   "it); never published. PostgreSQL uses logical messages instead."),
     SL_CONF_BOOL("lease", col_conf_t, lease, "true", 0,
                  "One active copy per source: copies with the same source.name share a lease "
                  "(the Kafka consumer group shiftlog-lease-collector-<source.name> on "

@@ -164,7 +164,7 @@ sl_err_t sl_record_init_change(sl_record_t *rec, const char *source,
                                uint32_t nrows)
 {
     sl_change_t *c = &rec->u.change;
-    if ((unsigned)op > SL_OP_TRUNCATE || (ncols && !columns))
+    if ((unsigned)op > SL_OP_READ || (ncols && !columns))
         return SL_ERR_INVALID;
     rec->type = SL_REC_CHANGE;
     memset(c, 0, sizeof(*c));
@@ -186,7 +186,7 @@ sl_err_t sl_record_init_change(sl_record_t *rec, const char *source,
         if (op == SL_OP_UPDATE || op == SL_OP_DELETE)
             if (!(row->before = sl_record_alloc(rec, sz)))
                 return SL_ERR_NOMEM;
-        if (op == SL_OP_UPDATE || op == SL_OP_INSERT)
+        if (op == SL_OP_UPDATE || op == SL_OP_INSERT || op == SL_OP_READ)
             if (!(row->after = sl_record_alloc(rec, sz)))
                 return SL_ERR_NOMEM;
     }
@@ -323,6 +323,7 @@ const char *sl_op_name(sl_op_t op)
     case SL_OP_UPDATE:   return "update";
     case SL_OP_DELETE:   return "delete";
     case SL_OP_TRUNCATE: return "truncate";
+    case SL_OP_READ:     return "read";
     }
     return "?";
 }

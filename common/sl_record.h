@@ -31,7 +31,9 @@ typedef enum sl_op_e {
     SL_OP_INSERT   = 0,
     SL_OP_UPDATE   = 1,
     SL_OP_DELETE   = 2,
-    SL_OP_TRUNCATE = 3
+    SL_OP_TRUNCATE = 3,
+    SL_OP_READ     = 4   /* a snapshot row: the row as it is at the record's position
+                          * (after image only); applied as an upsert */
 } sl_op_t;
 
 /* Kinds of a column value. The column's source type (in the SCHEMA record
