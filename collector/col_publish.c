@@ -61,6 +61,13 @@ typedef struct pub_table_metric_s {
     sl_metric_t *rows;
 } pub_table_metric_t;
 
+/* A snapshot progress text and the boundary it belongs to. */
+typedef struct pub_prog_s {
+    sl_pos_t           pos;
+    char              *text;
+    struct pub_prog_s *next;
+} pub_prog_t;
+
 struct col_pub_s {
     const col_conf_t    *conf;
     sl_metrics_t        *metrics;
@@ -94,6 +101,13 @@ struct col_pub_s {
     /* the durable checkpoint */
     sl_pos_t             ckpt;
     int                  has_ckpt;
+
+    /* snapshot progress (col_pub_set_progress): the text set since the last
+     * boundary, the texts of boundaries put but not yet in a checkpoint (in
+     * put order), and the one stored with the last checkpoint written */
+    char                *prog_next;
+    pub_prog_t          *prog_head, *prog_tail;
+    char                *prog_ckpt;
 
     sl_buf_t             key, val, posbuf;
 
@@ -319,6 +333,14 @@ void col_pub_destroy(col_pub_t *pub)
     for (size_t i = 0; i < PUB_TABLE_CACHE; i++)
         free(pub->tables[i].name);
     free(pub->cand);
+    free(pub->prog_next);
+    free(pub->prog_ckpt);
+    while (pub->prog_head) {
+        pub_prog_t *p = pub->prog_head;
+        pub->prog_head = p->next;
+        free(p->text);
+        free(p);
+    }
     free(pub);
 }
 
@@ -349,6 +371,17 @@ static int json_field(const char *js, size_t len, const char *field, char *out, 
     if (outsz)
         out[n] = '\0';
     return p < end;
+}
+
+/* json_field into a new string (NULL when absent or out of memory). */
+static char *json_field_dup(const char *js, size_t len, const char *field)
+{
+    char *out = malloc(len + 1);
+    if (out && !json_field(js, len, field, out, len + 1)) {
+        free(out);
+        out = NULL;
+    }
+    return out;
 }
 
 sl_err_t col_pub_checkpoint_load(col_pub_t *pub, sl_pos_t *pos, char *errstr,
@@ -449,8 +482,11 @@ sl_err_t col_pub_checkpoint_load(col_pub_t *pub, sl_pos_t *pos, char *errstr,
             continue;
         }
         if (m.key && m.key_len == srclen && !memcmp(m.key, src, srclen) && m.value) {
-            if (json_field(m.value, m.value_len, "pos", last, sizeof(last)))
+            if (json_field(m.value, m.value_len, "pos", last, sizeof(last))) {
                 found = 1;
+                free(pub->prog_ckpt);
+                pub->prog_ckpt = json_field_dup(m.value, m.value_len, "snapshot");
+            }
         } else if (m.key && m.key_len == srclen && !memcmp(m.key, src, srclen)) {
             found = 0;                  /* a tombstone: the checkpoint was deleted */
         }
@@ -503,6 +539,20 @@ static sl_err_t write_checkpoint(col_pub_t *pub, const sl_pos_t *pos, char *errs
     sl_buf_json_str(v, pt, strlen(pt));
     sl_buf_puts(v, ",\"gtid\":");
     sl_buf_json_str(v, pos->gtid, strlen(pos->gtid));
+    /* the snapshot progress of the last boundary at or before pos */
+    while (pub->prog_head && sl_pos_cmp(&pub->prog_head->pos, pos) <= 0) {
+        pub_prog_t *p = pub->prog_head;
+        pub->prog_head = p->next;
+        if (!pub->prog_head)
+            pub->prog_tail = NULL;
+        free(pub->prog_ckpt);
+        pub->prog_ckpt = p->text;
+        free(p);
+    }
+    if (pub->prog_ckpt) {
+        sl_buf_puts(v, ",\"snapshot\":");
+        sl_buf_json_str(v, pub->prog_ckpt, strlen(pub->prog_ckpt));
+    }
     sl_buf_printf(v, ",\"time\":\"%s\",\"time_us\":%" PRId64 "}", ts, now);
     sl_kafka_header_t h[1] = {{SL_KAFKA_H_SOURCE, pub->conf->source_name,
                                strlen(pub->conf->source_name)}};
@@ -687,6 +737,22 @@ sl_err_t col_pub_put(col_pub_t *pub, const sl_record_t *rec, char *errstr,
         pub->boundary = rec->pos;
         pub->has_boundary = 1;
         pub->mid_source_txn = 0;
+        if (pub->prog_next) {
+            pub_prog_t *p = malloc(sizeof(*p));
+            if (!p) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return fail(pub, SL_ERR_FATAL);
+            }
+            p->pos = rec->pos;
+            p->text = pub->prog_next;
+            p->next = NULL;
+            pub->prog_next = NULL;
+            if (pub->prog_tail)
+                pub->prog_tail->next = p;
+            else
+                pub->prog_head = p;
+            pub->prog_tail = p;
+        }
         if (!pub->txn) {
             pub->cand[(pub->cand_head + pub->cand_n) % PUB_CAND_CAP] = rec->pos;
             pub->cand_n++;
@@ -760,4 +826,18 @@ sl_err_t col_pub_close(col_pub_t *pub, int timeout_ms, char *errstr, size_t errs
 size_t col_pub_inflight(const col_pub_t *pub)
 {
     return sl_kafka_producer_inflight(pub->prod);
+}
+
+void col_pub_set_progress(col_pub_t *pub, const char *text)
+{
+    char *t = strdup(text ? text : "");
+    if (!t)
+        return;               /* the older progress stays: a chunk is read again */
+    free(pub->prog_next);
+    pub->prog_next = t;
+}
+
+const char *col_pub_checkpoint_progress(const col_pub_t *pub)
+{
+    return pub->prog_ckpt && *pub->prog_ckpt ? pub->prog_ckpt : NULL;
 }

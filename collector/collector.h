@@ -114,6 +114,16 @@ int col_pub_checkpoint(const col_pub_t *pub, sl_pos_t *out);
 sl_err_t col_pub_close(col_pub_t *pub, int timeout_ms,
                        char *errstr, size_t errstr_size);
 
+/* Snapshot progress (snapshot.h): text to store with the checkpoint of the
+ * next COMMIT/FINISH put (copied; "" = no snapshot left). A checkpoint
+ * keeps the text of the last boundary it covers, so a restart gets the
+ * progress that goes with its resume position. */
+void        col_pub_set_progress(col_pub_t *pub, const char *text);
+/* The progress stored with the checkpoint col_pub_checkpoint_load read, or
+ * NULL (none, or the snapshot had finished). Valid until the next call of
+ * col_pub_set_progress / a checkpoint write. */
+const char *col_pub_checkpoint_progress(const col_pub_t *pub);
+
 /* Producer queue depth (messages not yet acknowledged), for /metrics. */
 size_t col_pub_inflight(const col_pub_t *pub);
 

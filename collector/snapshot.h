@@ -93,8 +93,9 @@ typedef struct col_snap_s col_snap_t;
 /* A new engine for conf->source_name with mode conf->snapshot_mode. It
  * owns src (src->destroy at col_snap_destroy) but not the sink. progress:
  * the text stored with the checkpoint (col_pub_checkpoint_progress), or
- * NULL. first_start: there was no checkpoint (an initial snapshot is due
- * when the mode asks for one). The caller owns *out. */
+ * NULL. pub may be NULL (no progress kept: tests). first_start: there was
+ * no checkpoint (an initial snapshot is due when the mode asks for one).
+ * The caller owns *out. */
 sl_err_t col_snap_new(col_snap_t **out, const col_conf_t *conf, const col_snap_src_t *src,
                       const col_snap_sink_t *sink, col_pub_t *pub, sl_metrics_t *metrics,
                       const char *progress, int first_start, char *errstr,
@@ -110,6 +111,10 @@ sl_err_t col_snap_request(col_snap_t *s, const char *db, const char *table);
  * nothing is due. SL_ERR_DB etc.: the source connection failed (the
  * session may retry). */
 sl_err_t col_snap_step(col_snap_t *s, char *errstr, size_t errstr_size);
+
+/* The progress text as it stands (what col_pub_set_progress was last
+ * given, or would be): "" when nothing is left. Valid until the next call. */
+const char *col_snap_progress(col_snap_t *s);
 
 /* 1 while a chunk has been read and its HIGH watermark not yet met. */
 int col_snap_waiting(const col_snap_t *s);
