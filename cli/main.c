@@ -12,6 +12,8 @@ int cli_mining_main(int argc, char **argv);
 int cli_log_main(int argc, char **argv);
 /* cli/tables.c: an applier's stopped tables (docs/applier.md) */
 int cli_tables_main(int argc, char **argv);
+/* cli/snapshot.c: a collector's snapshot (docs/snapshot.md) */
+int cli_snapshot_main(int argc, char **argv);
 
 #ifndef SL_VERSION
 #define SL_VERSION "0.1.0-dev"
@@ -30,6 +32,9 @@ static void usage(FILE *f)
         "                the shared log as JSON lines (shiftlog log --help)\n"
         "  tables --applier URL [--resume DB.TABLE]\n"
         "                an applier's stopped tables, and their resume (shiftlog tables --help)\n"
+        "  snapshot --collector URL [DB.TABLE...]\n"
+        "                copy tables again while streaming, or show the snapshot's progress\n"
+        "                (shiftlog snapshot --help)\n"
         "  status        not available in this version\n"
         "  tasks         not available in this version\n"
         "  validate      not available in this version\n"
@@ -62,6 +67,8 @@ int main(int argc, char **argv)
         return cli_log_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "tables"))
         return cli_tables_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "snapshot"))
+        return cli_snapshot_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "status") || !strcmp(cmd, "tasks") ||
         !strcmp(cmd, "validate")) {
         fprintf(stderr,

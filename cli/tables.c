@@ -32,38 +32,6 @@ static void usage(FILE *f)
         "exit status: 0 done, 1 the applier refused or is unreachable, 2 usage\n");
 }
 
-static size_t on_data(char *p, size_t size, size_t n, void *ctx)
-{
-    return sl_buf_append(ctx, p, size * n) == SL_OK ? size * n : 0;
-}
-
-/* One request; the body in out, the status in *status. -1: no answer. */
-static int request(const char *url, int post, sl_buf_t *out, long *status)
-{
-    CURL *c = curl_easy_init();
-    if (!c)
-        return -1;
-    sl_buf_reset(out);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (post) {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    }
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "shiftlog tables: %s: %s\n", url, curl_easy_strerror(rc));
-        curl_easy_cleanup(c);
-        return -1;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(c);
-    return 0;
-}
-
 /* The string value of "key":"..." after p (JSON escapes kept), in out. */
 static const char *field(const char *p, const char *key, char *out, size_t size)
 {
@@ -155,7 +123,7 @@ int cli_tables_main(int argc, char **argv)
     sl_buf_t body = SL_BUF_INIT;
     if (!resume) {
         snprintf(url, sizeof url, "%.*s/tables", (int)bl, base);
-        if (request(url, 0, &body, &status))
+        if (cli_http_request("shiftlog tables", url, 0, &body, &status))
             goto out;
         if (status != 200) {
             fprintf(stderr, "shiftlog tables: %s: HTTP %ld %s", url, status,
@@ -175,7 +143,7 @@ int cli_tables_main(int argc, char **argv)
     curl_free(q);
     if (esc)
         curl_easy_cleanup(esc);
-    if (request(url, 1, &body, &status))
+    if (cli_http_request("shiftlog tables", url, 1, &body, &status))
         goto out;
     if (status != 202) {
         char err[1200];
@@ -194,7 +162,7 @@ int cli_tables_main(int argc, char **argv)
     snprintf(url, sizeof url, "%.*s/tables", (int)bl, base);
     char needle[600];
     for (time_t t0 = time(NULL); time(NULL) - t0 <= timeout; usleep(300000)) {
-        if (request(url, 0, &body, &status) || status != 200)
+        if (cli_http_request("shiftlog tables", url, 0, &body, &status) || status != 200)
             continue;                       /* restarting: try again */
         /* gone from the list: caught up (the applier writes db and table side by side) */
         int found = 0;

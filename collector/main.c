@@ -170,15 +170,23 @@ static sl_err_t check_kafka(sl_service_t *svc, const col_conf_t *cc, char *errst
 
 static int run_source(sl_service_t *svc, const col_conf_t *cc)
 {
+    int rc;
+    if (col_snap_http_start(svc->http, cc->source_name))
+        sl_warn("snapshot: could not serve /snapshot on the HTTP endpoint");
     switch (cc->source_type) {
     case COL_SOURCE_MYSQL:
-        return col_mysql_run(svc, cc);
+        rc = col_mysql_run(svc, cc);
+        break;
     case COL_SOURCE_POSTGRESQL:
-        return col_pg_run(svc, cc);
+        rc = col_pg_run(svc, cc);
+        break;
     default:
         sl_error("source.type %d is not known", cc->source_type);
-        return SL_EXIT_USAGE;
+        rc = SL_EXIT_USAGE;
+        break;
     }
+    col_snap_http_stop(svc->http);
+    return rc;
 }
 
 static void lease_lost(void *arg)

@@ -296,6 +296,8 @@ const char *col_snap_progress(col_snap_t *s)
     return progress_text(s);
 }
 
+static void publish_status(col_snap_t *s);
+
 /* ------------------------------------------------------------ lifecycle */
 
 sl_err_t col_snap_new(col_snap_t **out, const col_conf_t *conf, const col_snap_src_t *src,
@@ -352,6 +354,7 @@ sl_err_t col_snap_new(col_snap_t **out, const col_conf_t *conf, const col_snap_s
                 s->qn, conf->snapshot_chunk_rows);
     }
     sl_metric_set(s->m_pending, (double)s->qn);
+    publish_status(s);
     *out = s;
     return SL_OK;
 fail:
@@ -409,10 +412,52 @@ static void drop_chunk(col_snap_t *s)
     sl_record_reset(s->chunk);
 }
 
+/* Requests from the HTTP endpoint: each as an 'S' mark in the source's log
+ * ("<nonce> <name>": a mark never repeats the row it replaces, which
+ * MariaDB would not log). The stream queues the table when it meets it. */
+static sl_err_t take_requests(col_snap_t *s, char *errstr, size_t errstr_size)
+{
+    char *name;
+    while ((name = col_snap_http_take())) {
+        char id[600];
+        snprintf(id, sizeof(id), "%" PRIu64 " %s", ++s->seq, name);
+        sl_err_t err = s->src.watermark(s->src.ctx, 'S', id, errstr, errstr_size);
+        if (!err)
+            sl_info("snapshot: request for %s written to the source's log", name);
+        free(name);
+        if (err)
+            return err;
+    }
+    return SL_OK;
+}
+
+/* The status GET /snapshot shows. */
+static void publish_status(col_snap_t *s)
+{
+    sl_buf_t b = {0};
+    sl_buf_puts(&b, "{\"source\":");
+    sl_buf_json_str(&b, s->conf->source_name, strlen(s->conf->source_name));
+    sl_buf_puts(&b, ",\"tables\":[");
+    for (size_t i = 0; i < s->qn; i++) {
+        char name[600];
+        sl_name_format(s->q[i].db, s->q[i].table, name, sizeof(name));
+        if (i)
+            sl_buf_putc(&b, ',');
+        sl_buf_json_str(&b, name, strlen(name));
+    }
+    sl_buf_printf(&b, "],\"rows\":%" PRIu64 ",\"tables_done\":%" PRIu64 "}\n",
+                  s->rows_total, s->tables_done);
+    if (b.data)
+        col_snap_http_publish(b.data);
+    sl_buf_free(&b);
+}
+
 sl_err_t col_snap_step(col_snap_t *s, char *errstr, size_t errstr_size)
 {
     sl_err_t err;
     char why[512];
+    if ((err = take_requests(s, errstr, errstr_size)))
+        return err;
     while (!s->waiting && s->qn) {
         const snap_table_t *t = &s->q[0];
         snprintf(s->id, sizeof(s->id), "%d-%" PRIu64, (int)getpid(), ++s->seq);
@@ -628,6 +673,7 @@ static sl_err_t on_high(col_snap_t *s, const sl_pos_t *pos, const char *txn, int
     }
     if (s->pub)
         col_pub_set_progress(s->pub, progress_text(s));
+    publish_status(s);
     if (!s->qn && s->initial)
         sl_info("snapshot: finished, %" PRIu64 " rows of %" PRIu64 " table(s) in %.1f s",
                 s->rows_total, s->tables_done,
@@ -640,8 +686,11 @@ sl_err_t col_snap_watermark(col_snap_t *s, char kind, const char *id, const sl_p
                             const char *txn, int64_t time_us, char *errstr,
                             size_t errstr_size)
 {
-    if (kind == 'S') {                 /* a re-snapshot request: id names the table */
+    if (kind == 'S') {                 /* a re-snapshot request: [nonce SP] table name */
         char db[256], table[256];
+        const char *sp = strchr(id, ' ');
+        if (sp)
+            id = sp + 1;
         if (sl_name_parse(id, db, sizeof(db), table, sizeof(table))) {
             sl_warn("snapshot: a request for \"%s\" ignored: not a db.table name", id);
             return SL_OK;
@@ -650,6 +699,7 @@ sl_err_t col_snap_watermark(col_snap_t *s, char kind, const char *id, const sl_p
             return SL_ERR_NOMEM;
         if (s->pub)
             col_pub_set_progress(s->pub, progress_text(s));
+        publish_status(s);
         return SL_OK;
     }
     if (!s->waiting || strcmp(id, s->id))

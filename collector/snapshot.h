@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "sl_http.h"
 
 enum {
     COL_SNAP_NEVER = 0,         /* snapshot.mode = never */
@@ -142,6 +143,17 @@ int col_snap_parse_mark(const char *text, size_t len, const char *source, char *
 /* Formats the payload for source/kind/id into buf. */
 void col_snap_format_mark(char *buf, size_t size, const char *source, char kind,
                           const char *id);
+
+/* snapshot_http.c: POST /snapshot?table=db.t and GET /snapshot on the
+ * service's endpoint (h NULL: nothing). The engine takes the requests in
+ * col_snap_step (written as 'S' marks into the source's log, so a request
+ * is ordered with the stream and survives a restart) and publishes its
+ * status there. */
+sl_err_t col_snap_http_start(sl_http_t *h, const char *source);
+void     col_snap_http_stop(sl_http_t *h);
+/* The oldest request not taken (malloc'd name, the caller frees), or NULL. */
+char    *col_snap_http_take(void);
+void     col_snap_http_publish(const char *json);
 
 /* The backends (snapshot_mysql.c, snapshot_pg.c): a col_snap_src_t on new
  * connections made from conf. The caller gives it to col_snap_new. */

@@ -1,0 +1,38 @@
+/* shiftlog command: one HTTP request to a service's endpoint (libcurl), for
+ * the subcommands that talk to a running service (tables, snapshot). */
+#include <curl/curl.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+{
+    return sl_buf_append(ctx, p, size * n) == SL_OK ? size * n : 0;
+}
+
+int cli_http_request(const char *who, const char *url, int post, sl_buf_t *out, long *status)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return -1;
+    sl_buf_reset(out);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (post) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "%s: %s: %s\n", who, url, curl_easy_strerror(rc));
+        curl_easy_cleanup(c);
+        return -1;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_cleanup(c);
+    return 0;
+}
+
