@@ -549,11 +549,11 @@ static sl_err_t parse_pos(const bson_t *d, sl_pos_t *pos, char *errstr, size_t e
     return SL_ERR_DECODE;
 }
 
+/* The miner writes sl_op_name() (miner/doc.c): every op, READ included. */
 static int op_of(const char *name, sl_op_t *op)
 {
-    static const char *const ops[] = {"insert", "update", "delete", "truncate"};
-    for (int i = 0; i < 4; i++)
-        if (name && !strcmp(name, ops[i])) {
+    for (int i = SL_OP_INSERT; i <= SL_OP_READ; i++)
+        if (name && !strcmp(name, sl_op_name((sl_op_t)i))) {
             *op = (sl_op_t)i;
             return 0;
         }

@@ -1,8 +1,10 @@
 /* shiftlog: Avro codec of the wire format (see sl_avro.h, schemas/README.md).
  *
- * The schema (schemas/shiftlog_record_v1.avsc, compiled in as
- * sl_schema_record_v1_json) is parsed once per codec, and one avro-c generic
- * value is built for encoding and one for decoding; both are reused. The
+ * The schemas (schemas/shiftlog_record_v*.avsc, compiled in as
+ * sl_schema_record_v*_json) are parsed once per codec: the last version is
+ * the writer's, and each version read gets its own avro-c generic value for
+ * decoding (a v1 message is read with v1, where READ does not exist); all
+ * are reused. The
  * services encode with sl_avro_write.c and decode with sl_avro_read.c, which
  * work on the bytes directly; this generic path (sl_avro_encode_generic,
  * sl_avro_decode_generic) is their oracle in the unit tests. Encoding
@@ -26,7 +28,24 @@
 
 const char *sl_avro_schema_json(void)
 {
-    return sl_schema_record_v1_json;
+    return sl_schema_record_v2_json;
+}
+
+/* Parses one version's schema and builds its decoding value. */
+static sl_err_t ver_init(sl_avro_ver_t *v, const char *name, const char *json, size_t len,
+                         int max_op, char *errstr, size_t errstr_size)
+{
+    sl_err_t err;
+    v->name = name;
+    v->max_op = max_op;
+    if ((err = sl_avro_canonical(json, NULL, &v->fp, errstr, errstr_size)) != SL_OK)
+        return err;
+    if (avro_schema_from_json_length(json, len, &v->schema))
+        ERR(SL_ERR_INVALID, "avro codec: schema %s does not parse: %s", name, avro_strerror());
+    if (!(v->iface = avro_generic_class_from_schema(v->schema)) ||
+        avro_generic_value_new(v->iface, &v->dec))
+        ERR(SL_ERR_INVALID, "avro codec: cannot build the %s value: %s", name, avro_strerror());
+    return SL_OK;
 }
 
 sl_err_t sl_avro_codec_new(sl_avro_codec_t **out, char *errstr, size_t errstr_size)
@@ -36,19 +55,17 @@ sl_err_t sl_avro_codec_new(sl_avro_codec_t **out, char *errstr, size_t errstr_si
     *out = NULL;
     if (!c)
         ERR(SL_ERR_NOMEM, "avro codec: out of memory");
-    err = sl_avro_canonical(sl_schema_record_v1_json, NULL, &c->fp, errstr, errstr_size);
-    if (err != SL_OK)
+    /* v1 had no READ; v2 appended it to the Op enum (schemas/README.md). */
+    if ((err = ver_init(&c->ver[0], "shiftlog_record_v1", sl_schema_record_v1_json,
+                        sl_schema_record_v1_json_len, SL_OP_TRUNCATE, errstr, errstr_size)) ||
+        (err = ver_init(&c->ver[1], "shiftlog_record_v2", sl_schema_record_v2_json,
+                        sl_schema_record_v2_json_len, SL_OP_READ, errstr, errstr_size)))
         goto err;
     err = SL_ERR_INVALID;
-    if (avro_schema_from_json_length(sl_schema_record_v1_json, sl_schema_record_v1_json_len,
-                                     &c->schema)) {
-        snprintf(errstr, errstr_size, "avro codec: schema shiftlog_record_v1 does not parse: %s",
-                 avro_strerror());
-        goto err;
-    }
-    if (!(c->iface = avro_generic_class_from_schema(c->schema)) ||
-        avro_generic_value_new(c->iface, &c->enc) ||
-        avro_generic_value_new(c->iface, &c->dec)) {
+    c->schema = c->ver[SL_AVRO_NVER - 1].schema;
+    c->iface = c->ver[SL_AVRO_NVER - 1].iface;
+    c->fp = c->ver[SL_AVRO_NVER - 1].fp;
+    if (avro_generic_value_new(c->iface, &c->enc)) {
         snprintf(errstr, errstr_size, "avro codec: cannot build the record value: %s",
                  avro_strerror());
         goto err;
@@ -76,14 +93,17 @@ void sl_avro_codec_destroy(sl_avro_codec_t *c)
         avro_reader_free(c->reader);
     if (c->writer)
         avro_writer_free(c->writer);
-    if (c->dec.iface)
-        avro_value_decref(&c->dec);
     if (c->enc.iface)
         avro_value_decref(&c->enc);
-    if (c->iface)
-        avro_value_iface_decref(c->iface);
-    if (c->schema)
-        avro_schema_decref(c->schema);
+    for (int i = 0; i < SL_AVRO_NVER; i++) {
+        sl_avro_ver_t *v = &c->ver[i];
+        if (v->dec.iface)
+            avro_value_decref(&v->dec);
+        if (v->iface)
+            avro_value_iface_decref(v->iface);
+        if (v->schema)
+            avro_schema_decref(v->schema);
+    }
     free(c->buf);
     free(c);
 }
@@ -316,7 +336,7 @@ static int enc_change(avro_value_t *b, const sl_change_t *c, enc_ctx_t *ctx)
 {
     avro_value_t rows, row;
     int rc;
-    if ((unsigned)c->op > SL_OP_TRUNCATE) {
+    if ((unsigned)c->op > SL_OP_READ) {
         ctx->what = "op out of range";
         return EINVAL;
     }

@@ -16,6 +16,7 @@
 typedef struct {
     const char *what;     /* our own finding; NULL: avro-c's error */
     char        detail[128];
+    int         max_op;   /* the message's version's last Op symbol */
 } dec_ctx_t;
 
 #define DFAIL(ctx, ...) do { \
@@ -300,7 +301,7 @@ static int dec_change(sl_record_t *rec, const avro_value_t *b, dec_ctx_t *ctx)
     size_t n;
     int rc;
     if ((rc = fld_str(rec, b, C_DB, &c->db)) || (rc = fld_str(rec, b, C_TABLE, &c->table)) ||
-        (rc = fld_enum(b, C_OP, SL_OP_TRUNCATE, &op, ctx, "op")) ||
+        (rc = fld_enum(b, C_OP, ctx->max_op, &op, ctx, "op")) ||
         (rc = fld_nstr(rec, b, C_TXN, &c->txn)) ||
         (rc = fld_long(b, C_TIME, &t)) || (rc = fld_long(b, C_SCHEMA_ID, &sid)) ||
         (rc = fld_long(b, C_SERVER_ID, &srv)) || (rc = fld_long(b, C_FLAGS, &flags)) ||
@@ -529,7 +530,7 @@ static int frame_check(frame_t *f, avro_schema_t s, int depth)
 }
 
 sl_err_t sl_avro_check_header(const sl_avro_codec_t *c, const void *buf, size_t len,
-                              char *errstr, size_t errstr_size)
+                              const sl_avro_ver_t **ver, char *errstr, size_t errstr_size)
 {
     const unsigned char *p = buf;
     uint64_t fp = 0;
@@ -545,10 +546,14 @@ sl_err_t sl_avro_check_header(const sl_avro_codec_t *c, const void *buf, size_t 
         goto bad_magic;
     for (int i = 7; i >= 0; i--)
         fp = fp << 8 | p[2 + i];
-    if (fp != c->fp)
-        ERR(SL_ERR_DECODE, "unknown schema fingerprint %016" PRIx64 " (this build reads "
-            "shiftlog_record_v1, %016" PRIx64 ")", fp, c->fp);
-    return SL_OK;
+    for (int i = 0; i < SL_AVRO_NVER; i++)
+        if (fp == c->ver[i].fp) {
+            *ver = &c->ver[i];
+            return SL_OK;
+        }
+    ERR(SL_ERR_DECODE, "unknown schema fingerprint %016" PRIx64 " (this build reads "
+        "shiftlog_record_v1 %016" PRIx64 " and shiftlog_record_v2 %016" PRIx64 "; a newer "
+        "writer needs a newer reader)", fp, c->ver[0].fp, c->ver[1].fp);
 bad_magic:
     ERR(SL_ERR_DECODE, "bad magic %02x %02x: a shiftlog message starts with c3 01 "
         "(Avro single-object encoding)", p[0], len > 1 ? p[1] : 0);
@@ -558,19 +563,21 @@ sl_err_t sl_avro_decode_generic(sl_avro_codec_t *c, const void *buf, size_t len,
                                 sl_record_t *rec, char *errstr, size_t errstr_size)
 {
     const unsigned char *p = buf;
-    dec_ctx_t ctx = { NULL, "" };
+    dec_ctx_t ctx = { NULL, "", SL_OP_READ };
+    const sl_avro_ver_t *ver;
     sl_err_t err;
     int rc;
 
     sl_record_reset(rec);
-    if ((err = sl_avro_check_header(c, buf, len, errstr, errstr_size)))
+    if ((err = sl_avro_check_header(c, buf, len, &ver, errstr, errstr_size)))
         return err;
+    ctx.max_op = ver->max_op;
     /* First our own framing pass (no allocation): avro-c 1.11's reader leaks
      * the buffer of a string cut short, and allocates whatever length a
      * corrupt message claims (even a negative one). After this pass neither
      * can happen, and the error can say at which byte the message breaks. */
     frame_t fr = { p + HDR_LEN, p + len, p, "" };
-    if (frame_check(&fr, c->schema, 0) || fr.at != fr.end) {
+    if (frame_check(&fr, ver->schema, 0) || fr.at != fr.end) {
         if (!fr.why[0])
             snprintf(fr.why, sizeof(fr.why), "%zu bytes after the record",
                      (size_t)(fr.end - fr.at));
@@ -580,10 +587,10 @@ sl_err_t sl_avro_decode_generic(sl_avro_codec_t *c, const void *buf, size_t len,
     avro_set_error("%s", "");
     avro_reader_memory_set_source(c->reader, (const char *)buf + HDR_LEN,
                                   (int64_t)(len - HDR_LEN));
-    if (avro_value_read(c->reader, &c->dec))
+    if (avro_value_read(c->reader, (avro_value_t *)&ver->dec))
         ERR(SL_ERR_DECODE, "shiftlog message of %zu bytes is malformed: %s",
             len, avro_strerror());
-    rc = dec_record(rec, &c->dec, &ctx);
+    rc = dec_record(rec, &ver->dec, &ctx);
     if (rc) {
         sl_record_reset(rec);
         ERR(SL_ERR_DECODE, "shiftlog message of %zu bytes: %s", len,

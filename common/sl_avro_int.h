@@ -1,5 +1,7 @@
 /* shiftlog: private to the Avro codec (sl_avro.c encodes, sl_avro_decode.c
- * decodes). Field and branch indexes follow schemas/shiftlog_record_v1.avsc. */
+ * decodes). Field and branch indexes follow schemas/shiftlog_record_v2.avsc,
+ * which is v1 with the Op symbol READ appended: the indexes are the same in
+ * both, and a reader tells them apart by the fingerprint only. */
 #ifndef SL_AVRO_INT_H
 #define SL_AVRO_INT_H
 
@@ -9,9 +11,11 @@
 
 #include "sl_avro.h"
 
-/* The schema text, generated at build time from the .avsc (Makefile). */
+/* The schema texts, generated at build time from the .avsc files (Makefile). */
 extern const char sl_schema_record_v1_json[];
 extern const unsigned long sl_schema_record_v1_json_len;
+extern const char sl_schema_record_v2_json[];
+extern const unsigned long sl_schema_record_v2_json_len;
 
 #define HDR_LEN    10
 #define INIT_CAP   (64 * 1024)
@@ -32,11 +36,24 @@ enum { K_NAME, K_KIND, K_SOURCE_TYPE, K_NULLABLE, K_PRECISION, K_SCALE, K_CHARSE
 /* Temporal */
 enum { T_KIND, T_TEXT, T_MICROS, T_PRECISION, T_TZ };
 
-struct sl_avro_codec_s {
+/* One wire format version a codec reads: its parsed schema, the generic
+ * value the oracle decoder reads into, and what the version can carry. */
+typedef struct {
+    const char         *name;      /* "shiftlog_record_v1" */
     avro_schema_t       schema;
     avro_value_iface_t *iface;
-    avro_value_t        enc;
     avro_value_t        dec;
+    uint64_t            fp;
+    int                 max_op;    /* the last sl_op_t symbol of its Op enum */
+} sl_avro_ver_t;
+
+#define SL_AVRO_NVER 2             /* v1, v2; the last one is the writer's */
+
+struct sl_avro_codec_s {
+    sl_avro_ver_t       ver[SL_AVRO_NVER];
+    avro_schema_t       schema;    /* = ver[SL_AVRO_NVER - 1]: the writer's */
+    avro_value_iface_t *iface;
+    avro_value_t        enc;
     avro_writer_t       writer;
     avro_reader_t       reader;
     char               *buf;
@@ -84,9 +101,10 @@ static inline void sl_avro_put_header(sl_avro_codec_t *c)
         h[2 + i] = (unsigned char)(c->fp >> (8 * i));
 }
 
-/* The C3 01 magic and the schema fingerprint (sl_avro_decode.c). */
+/* The C3 01 magic and the schema fingerprint (sl_avro_decode.c): *ver is
+ * the version the message was written with. */
 sl_err_t sl_avro_check_header(const sl_avro_codec_t *c, const void *buf, size_t len,
-                              char *errstr, size_t errstr_size);
+                              const sl_avro_ver_t **ver, char *errstr, size_t errstr_size);
 /* The generic encoder: avro-c's value setters and writer (sl_avro.c). Same
  * contract and bytes as sl_avro_encode(); the unit tests' oracle. */
 sl_err_t sl_avro_encode_generic(sl_avro_codec_t *c, const sl_record_t *rec,

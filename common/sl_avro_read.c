@@ -1,5 +1,5 @@
 /* shiftlog: sl_avro_decode() — one message value read straight from its
- * bytes into a record, following schemas/shiftlog_record_v1.avsc field by
+ * bytes into a record, following schemas/shiftlog_record_v2.avsc (or v1) field by
  * field (sl_avro_int.h gives the order). One pass, no generic value, no
  * allocation outside the record's arena: the applier and the miner decode
  * every message, and avro-c's generic reader (validation pass + value walk +
@@ -23,6 +23,7 @@ enum { RD_FRAME = 1, RD_SEMANTIC, RD_NOMEM };
 typedef struct {
     frame_t      f;
     sl_record_t *rec;
+    int          max_op;     /* the message's version's last Op symbol */
     int          fail;       /* RD_* of the first failure */
     char         what[160];  /* RD_SEMANTIC: the finding */
 } rd_t;
@@ -382,7 +383,7 @@ static int rd_change(rd_t *r)
     int64_t t, sid, srv, flags;
     int op;
     if (rd_str(r, &c->db, NULL) || rd_str(r, &c->table, NULL) ||
-        rd_enum(r, SL_OP_TRUNCATE + 1, &op) || rd_nstr(r, &c->txn) ||
+        rd_enum(r, r->max_op + 1, &op) || rd_nstr(r, &c->txn) ||
         rd_long(r, &t) || rd_long(r, &sid) || rd_long(r, &srv) || rd_long(r, &flags))
         return -1;
     if (srv < 0 || srv > UINT32_MAX || flags < 0 || flags > UINT32_MAX)
@@ -514,10 +515,14 @@ sl_err_t sl_avro_decode(sl_avro_codec_t *c, const void *buf, size_t len,
     const unsigned char *p = buf;
     sl_err_t err;
 
+    const sl_avro_ver_t *ver;
+
     sl_record_reset(rec);
-    if ((err = sl_avro_check_header(c, buf, len, errstr, errstr_size)))
+    if ((err = sl_avro_check_header(c, buf, len, &ver, errstr, errstr_size)))
         return err;
-    rd_t r = { .f = { p + HDR_LEN, p + len, p, "" }, .rec = rec };
+    /* v1 and v2 differ only in READ (sl_avro_int.h): a v1 message with op 4
+     * is refused as the generic reader refuses it, an enum symbol out of range. */
+    rd_t r = { .f = { p + HDR_LEN, p + len, p, "" }, .rec = rec, .max_op = ver->max_op };
     if (!rd_record(&r) && r.f.at != r.f.end) {
         snprintf(r.f.why, sizeof(r.f.why), "%zu bytes after the record",
                  (size_t)(r.f.end - r.f.at));

@@ -1,6 +1,6 @@
 /* shiftlog: sl_avro_encode() — one record written straight into the codec's
  * reused buffer as Avro binary, field by field in the order of
- * schemas/shiftlog_record_v1.avsc (sl_avro_int.h), after the 10-byte
+ * schemas/shiftlog_record_v2.avsc (sl_avro_int.h), after the 10-byte
  * single-object header. No generic value is filled and walked: the
  * collector encodes every record, and avro-c's value setters + writer were
  * its largest cost after the producer itself.
@@ -215,7 +215,7 @@ static int w_image(wr_t *w, const sl_value_t *img, uint32_t ncols)
 
 static int w_change(wr_t *w, const sl_change_t *c)
 {
-    if ((unsigned)c->op > SL_OP_TRUNCATE)
+    if ((unsigned)c->op > SL_OP_READ)
         return bad(w, "op out of range");
     if (w_str(w, c->db) || w_str(w, c->table) || w_long(w, (int64_t)c->op) ||
         w_nstr(w, c->txn) || w_long(w, c->event_time_us) || w_long(w, (int64_t)c->schema_id) ||

@@ -2,13 +2,16 @@
 
 Decodes a shiftlog Kafka message value with fastavro alone (no shiftlog C
 code): checks the single-object header (C3 01 + 8-byte little-endian
-CRC-64-AVRO fingerprint of schemas/shiftlog_record_v1.avsc, computed here by
-fastavro from the schema file) and decodes the Avro body.
+CRC-64-AVRO fingerprint of one of schemas/shiftlog_record_v1.avsc and
+shiftlog_record_v2.avsc, computed here by fastavro from the schema files)
+and decodes the Avro body with that version's schema (v2 = v1 + op READ).
 
     import slavro
     rec = slavro.decode(msg.value())        # dict, see below
-    slavro.fingerprint_hex()                # as in the sl.schema header
+    slavro.fingerprint_hex()                # the writer's (v2), as in the sl.schema header
+    slavro.fingerprint_hex(1)               # v1's
     slavro.to_json(rec)                     # the shape `shiftlog cat` prints
+    slavro.encode(rec, version=2)           # a message value from decode()'s dict shape
 
 decode() returns the record with the schema's field names:
     {"type": "CHANGE"|"COMMIT"|"FINISH"|"SCHEMA", "source": str,
@@ -41,16 +44,23 @@ import fastavro
 from fastavro.schema import fingerprint as _fingerprint
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                           "schemas", "shiftlog_record_v1.avsc")
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "schemas")
+VERSIONS = (1, 2)
+WRITER_VERSION = VERSIONS[-1]
 
-with open(SCHEMA_PATH, encoding="utf-8") as _f:
-    _SCHEMA_JSON = json.load(_f)
-_PARSED = parse_schema(_SCHEMA_JSON)
-_CANONICAL = to_parsing_canonical_form(_SCHEMA_JSON)
-# fastavro prints the fingerprint as the 8 bytes in wire order (little-endian)
-_FP_BYTES = bytes.fromhex(_fingerprint(_CANONICAL, "CRC-64-AVRO"))
-_NS = "io.shiftlog.v1."
+
+def _load(version):
+    with open(os.path.join(SCHEMA_DIR, "shiftlog_record_v%d.avsc" % version), encoding="utf-8") as f:
+        js = json.load(f)
+    canonical = to_parsing_canonical_form(js)
+    # fastavro prints the fingerprint as the 8 bytes in wire order (little-endian)
+    return {"parsed": parse_schema(js), "canonical": canonical,
+            "fp": bytes.fromhex(_fingerprint(canonical, "CRC-64-AVRO"))}
+
+
+_SCHEMAS = {v: _load(v) for v in VERSIONS}
+_BY_FP = {s["fp"]: v for v, s in _SCHEMAS.items()}
+_NS = "io.shiftlog.v1."    # v2 kept v1's names (Avro resolution matches names)
 _U64 = (1 << 64) - 1
 
 
@@ -58,19 +68,24 @@ class SlavroError(ValueError):
     pass
 
 
-def canonical_form():
+def canonical_form(version=WRITER_VERSION):
     """Parsing Canonical Form of the schema, as fastavro computes it."""
-    return _CANONICAL
+    return _SCHEMAS[version]["canonical"]
 
 
-def fingerprint():
-    """CRC-64-AVRO fingerprint of the writer schema as an unsigned int."""
-    return int.from_bytes(_FP_BYTES, "little")
+def fingerprint(version=WRITER_VERSION):
+    """CRC-64-AVRO fingerprint of a schema version as an unsigned int."""
+    return int.from_bytes(_SCHEMAS[version]["fp"], "little")
 
 
-def fingerprint_hex():
+def fingerprint_hex(version=WRITER_VERSION):
     """16 lower-case hex digits of fingerprint() (the sl.schema header)."""
-    return "%016x" % fingerprint()
+    return "%016x" % fingerprint(version)
+
+
+def version_of(value):
+    """The schema version a message value was written with (None: unknown)."""
+    return _BY_FP.get(bytes(value[2:10]))
 
 
 def _value(v):
@@ -123,12 +138,15 @@ def decode(value):
         raise SlavroError("truncated at byte %d: header is 10 bytes" % len(value))
     if value[:2] != b"\xc3\x01":
         raise SlavroError("bad magic %s (expected c301)" % value[:2].hex())
-    if value[2:10] != _FP_BYTES:
-        raise SlavroError("unknown schema fingerprint %016x (expected %s)"
-                          % (int.from_bytes(value[2:10], "little"), fingerprint_hex()))
+    version = version_of(value)
+    if version is None:
+        raise SlavroError("unknown schema fingerprint %016x (expected one of %s)"
+                          % (int.from_bytes(value[2:10], "little"),
+                             ", ".join(fingerprint_hex(v) for v in VERSIONS)))
     bio = io.BytesIO(value[10:])
     try:
-        rec = fastavro.schemaless_reader(bio, _PARSED, None, return_named_type=True)
+        rec = fastavro.schemaless_reader(bio, _SCHEMAS[version]["parsed"], None,
+                                         return_named_type=True)
     except Exception as e:  # fastavro raises EOFError, ValueError, IndexError...
         raise SlavroError("truncated or malformed body: %s: %s" % (type(e).__name__, e)) from e
     if bio.tell() != len(value) - 10:
@@ -162,6 +180,49 @@ def _normalize(rec):
                 col[k] = _strip(v)[1]
     rec["body"] = body
     return rec
+
+
+def _avro_value(kv):
+    """A (kind, value) pair of decode() back to fastavro's datum for the Value union."""
+    kind, v = kv
+    named = {"uint": lambda: ("UInt64", v.to_bytes(8, "big")),
+             "decimal": lambda: ("Decimal", {"digits": v}),
+             "temporal": lambda: ("Temporal", v),
+             "bit": lambda: ("Bit", {"bits": v[0], "value": v[1]}),
+             "set": lambda: ("Set", {"labels": list(v)}),
+             "typed": lambda: ("Typed", {"type": v[0], "text": v[1]}),
+             "missing": lambda: ("Missing", {"reason": v})}
+    if kind in named:
+        name, datum = named[kind]()
+        return (_NS + name, datum)
+    if kind == "real":
+        return ("double", v)
+    if kind == "int":
+        return ("long", v)
+    return v
+
+
+def _signed(x):
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+def encode(rec, version=WRITER_VERSION):
+    """One message value (header + body) of decode()'s dict shape, written by fastavro
+    with the schema of that version: hand-made records for tests, independent of the C
+    writer. Unsigned fields are given unsigned; real values are written as double."""
+    pos = dict(rec["pos"], seq=_signed(rec["pos"]["seq"]), offset=_signed(rec["pos"]["offset"]))
+    body = dict(rec["body"])
+    name = {"CHANGE": "ChangeBatch", "COMMIT": "Commit", "FINISH": "Finish",
+            "SCHEMA": "TableSchema"}[rec["type"]]
+    if rec["type"] == "CHANGE":
+        body["schemaId"] = _signed(body["schemaId"])
+        body["rows"] = [{img: (None if r[img] is None else [_avro_value(v) for v in r[img]])
+                         for img in ("before", "after")} for r in body["rows"]]
+    datum = {"type": rec["type"], "source": rec["source"], "pos": pos,
+             "body": (_NS + name, body)}
+    bio = io.BytesIO()
+    fastavro.schemaless_writer(bio, _SCHEMAS[version]["parsed"], datum)
+    return b"\xc3\x01" + _SCHEMAS[version]["fp"] + bio.getvalue()
 
 
 def _pos_text(pos):

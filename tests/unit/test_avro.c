@@ -18,11 +18,13 @@
 #include "sl_json.h"
 #include "sl_record.h"
 
-/* Fingerprint of schemas/shiftlog_record_v1.avsc as computed by fastavro
- * (fastavro.schema.fingerprint(to_parsing_canonical_form(s), "CRC-64-AVRO")
- * prints the little-endian bytes b1e8ff4052773971). Changing the schema
- * changes this number: that is a new wire format version. */
+/* Fingerprints of schemas/shiftlog_record_v1.avsc and _v2.avsc as computed
+ * by fastavro (fastavro.schema.fingerprint(to_parsing_canonical_form(s),
+ * "CRC-64-AVRO") prints the little-endian bytes b1e8ff4052773971 and
+ * 4d01b331483caf41). Changing a schema changes its number: that is a new
+ * wire format version, and messages of the old one are still on Kafka. */
 #define RECORD_V1_FP 0x7139775240ffe8b1ULL
+#define RECORD_V2_FP 0x41af3c4831b3014dULL
 
 static sl_avro_codec_t *codec;
 static char errstr[512];
@@ -222,12 +224,18 @@ static void test_canonical_errors(void **state)
 static void test_record_schema_fingerprint(void **state)
 {
     (void)state;
-    assert_true(sl_avro_fingerprint(codec) == RECORD_V1_FP);
+    assert_true(sl_avro_fingerprint(codec) == RECORD_V2_FP);     /* the writer's */
     uint64_t fp = 0;
     char *canon = NULL;
+    assert_int_equal(sl_avro_canonical(sl_schema_record_v1_json, &canon, &fp, errstr,
+                                       sizeof(errstr)), SL_OK);
+    assert_true(fp == RECORD_V1_FP);                               /* v1 unchanged */
+    assert_null(strstr(canon, "READ"));
+    free(canon);
     assert_int_equal(sl_avro_canonical(sl_avro_schema_json(), &canon, &fp, errstr, sizeof(errstr)),
                      SL_OK);
-    assert_true(fp == RECORD_V1_FP);
+    assert_true(fp == RECORD_V2_FP);
+    assert_non_null(strstr(canon, "\"symbols\":[\"INSERT\",\"UPDATE\",\"DELETE\",\"TRUNCATE\",\"READ\"]"));
     assert_non_null(strstr(canon, "{\"name\":\"io.shiftlog.v1.Record\",\"type\":\"record\""));
     assert_null(strstr(canon, "doc"));
     assert_null(strchr(canon, ' '));
@@ -397,9 +405,10 @@ static void test_round_trip_change_ops(void **state)
 {
     (void)state;
     static const char *const cols[] = { "id", "name" };
-    static const sl_op_t ops[] = { SL_OP_INSERT, SL_OP_UPDATE, SL_OP_DELETE, SL_OP_TRUNCATE };
-    static const char *const names[] = { "insert", "update", "delete", "truncate" };
-    for (int k = 0; k < 4; k++) {
+    static const sl_op_t ops[] = { SL_OP_INSERT, SL_OP_UPDATE, SL_OP_DELETE, SL_OP_TRUNCATE,
+                                   SL_OP_READ };
+    static const char *const names[] = { "insert", "update", "delete", "truncate", "read" };
+    for (int k = 0; k < 5; k++) {
         sl_record_t *a = sl_record_new();
         uint32_t nrows = ops[k] == SL_OP_TRUNCATE ? 0 : 3;
         assert_int_equal(sl_record_init_change(a, "pg1", "public", "items", ops[k], 2, cols, nrows), SL_OK);
@@ -423,7 +432,8 @@ static void test_round_trip_change_ops(void **state)
         assert_true(b->pos.seq == 0x16B3748 && b->pos.offset == 0x16B3700 && b->pos.row == 7);
         assert_string_equal(b->u.change.origin, "shiftlog_applier");
         if (nrows) {
-            assert_true((b->u.change.rows[0].before != NULL) == (ops[k] != SL_OP_INSERT));
+            assert_true((b->u.change.rows[0].before != NULL) ==
+                        (ops[k] == SL_OP_UPDATE || ops[k] == SL_OP_DELETE));
             assert_true((b->u.change.rows[0].after != NULL) == (ops[k] != SL_OP_DELETE));
         }
         sl_record_destroy(a);
@@ -559,6 +569,113 @@ static void test_decode_errors(void **state)
     sl_record_destroy(b);
 }
 
+/* A v1 message as fastavro writes it from schemas/shiftlog_record_v1.avsc
+ * (tests/it/slavro.encode(rec, 1)): an INSERT of two rows into shop.items
+ * (id 7 "seven" 12.30; id -1 NULL 2^64-1) at mysql-bin.000003:1234#5@0-1-42.
+ * Such messages stay on Kafka after an upgrade: this build must still read
+ * them, and only them: the same bytes under the v1 fingerprint with op 4
+ * (READ, which v1 does not have) are refused. */
+static const char v1_insert_hex[] =
+    "c301b1e8ff4052773971000873686f700206a4130a206d7973716c2d62696e2e3030303030330c302d31"
+    "2d3432000873686f700a6974656d7300020c302d312d34328080f28183898506fdffffffffffffffff01"
+    "02000006046964086e616d650a70726963650004000206040e0e0a736576656e0c0a31322e3330000002"
+    "0604010006ffffffffffffffff0000";
+#define V1_OP_BYTE 57
+
+static size_t from_hex(const char *h, unsigned char *out)
+{
+    size_t n = 0;
+    for (; h[0] && h[1]; h += 2) {
+        unsigned x;
+        assert_int_equal(sscanf(h, "%2x", &x), 1);
+        out[n++] = (unsigned char)x;
+    }
+    return n;
+}
+
+/* Both readers decode m to the same record, or both refuse it; *errstr says why. */
+static sl_err_t decode_both(const unsigned char *m, size_t len, sl_record_t *a)
+{
+    sl_record_t *b = sl_record_new();
+    char e2[512];
+    sl_err_t ea = sl_avro_decode(codec, m, len, a, errstr, sizeof(errstr));
+    sl_err_t eb = sl_avro_decode_generic(codec, m, len, b, e2, sizeof(e2));
+    assert_int_equal(ea, eb);
+    if (ea == SL_OK)
+        assert_true(sl_record_equal(a, b));
+    else
+        assert_string_equal(errstr, e2);
+    sl_record_destroy(b);
+    return ea;
+}
+
+static void test_v1_message_still_decodes(void **state)
+{
+    (void)state;
+    unsigned char m[256];
+    size_t len = from_hex(v1_insert_hex, m);
+    sl_record_t *a = sl_record_new();
+    assert_int_equal(m[V1_OP_BYTE], 0);
+    assert_int_equal(decode_both(m, len, a), SL_OK);
+    const sl_change_t *c = &a->u.change;
+    assert_int_equal(a->type, SL_REC_CHANGE);
+    assert_string_equal(a->pos.file, "mysql-bin.000003");
+    assert_true(a->pos.offset == 1234 && a->pos.row == 5);
+    assert_string_equal(c->table, "items");
+    assert_int_equal(c->op, SL_OP_INSERT);
+    assert_true(c->schema_id == 0x8000000000000001ULL);
+    assert_int_equal(c->nrows, 2);
+    assert_null(c->rows[0].before);
+    assert_true(c->rows[0].after[0].kind == SL_VAL_INT && c->rows[0].after[0].u.i == 7);
+    assert_memory_equal(c->rows[0].after[1].data, "seven", 5);
+    assert_memory_equal(c->rows[0].after[2].data, "12.30", 5);
+    assert_true(c->rows[1].after[2].kind == SL_VAL_UINT && c->rows[1].after[2].u.u == UINT64_MAX);
+    /* the v1 ops other than INSERT too (their images need not match the op here) */
+    for (unsigned char op = 1; op <= SL_OP_TRUNCATE; op++) {
+        m[V1_OP_BYTE] = (unsigned char)(op * 2);                  /* zigzag */
+        assert_int_equal(decode_both(m, len, a), SL_OK);
+        assert_int_equal(a->u.change.op, op);
+    }
+    m[V1_OP_BYTE] = 0;
+    readers_agree(m, len, "v1_insert");
+    /* re-encoded, it is the v2 message of the same record: only the fingerprint differs */
+    const void *buf;
+    size_t n;
+    assert_int_equal(decode_both(m, len, a), SL_OK);
+    assert_int_equal(sl_avro_encode(codec, a, &buf, &n, errstr, sizeof(errstr)), SL_OK);
+    assert_int_equal(n, len);
+    assert_memory_equal((const unsigned char *)buf + 10, m + 10, len - 10);
+    assert_int_equal(((const unsigned char *)buf)[2], RECORD_V2_FP & 0xff);
+    sl_record_destroy(a);
+}
+
+static void test_v1_message_with_read_refused(void **state)
+{
+    (void)state;
+    unsigned char m[256];
+    size_t len = from_hex(v1_insert_hex, m);
+    sl_record_t *a = sl_record_new();
+    m[V1_OP_BYTE] = SL_OP_READ * 2;                                /* zigzag 4 */
+    assert_int_equal(decode_both(m, len, a), SL_ERR_DECODE);
+    assert_non_null(strstr(errstr, "malformed at byte 58"));
+    assert_non_null(strstr(errstr, "enum symbol 4 out of range"));
+    assert_int_equal(a->type, SL_REC_CHANGE);                      /* reset, not half-read */
+    assert_null(a->source);
+    readers_agree(m, len, "v1_read");
+    /* the same body under the v2 fingerprint is a READ */
+    for (int i = 0; i < 8; i++)
+        m[2 + i] = (unsigned char)(RECORD_V2_FP >> (8 * i));
+    assert_int_equal(decode_both(m, len, a), SL_OK);
+    assert_int_equal(a->u.change.op, SL_OP_READ);
+    assert_int_equal(a->u.change.nrows, 2);
+    assert_non_null(a->u.change.rows[1].after);
+    /* and op 5 is refused by v2 as 4 is by v1 */
+    m[V1_OP_BYTE] = 10;
+    assert_int_equal(decode_both(m, len, a), SL_ERR_DECODE);
+    assert_non_null(strstr(errstr, "enum symbol 5 out of range"));
+    sl_record_destroy(a);
+}
+
 static void test_encode_errors(void **state)
 {
     (void)state;
@@ -644,6 +761,8 @@ int main(void)
         cmocka_unit_test(test_round_trip_change_ops),
         cmocka_unit_test(test_round_trip_markers_and_schema),
         cmocka_unit_test(test_decode_errors),
+        cmocka_unit_test(test_v1_message_still_decodes),
+        cmocka_unit_test(test_v1_message_with_read_refused),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_encode_reuses_buffer),
         cmocka_unit_test(test_record_arena_reuse),
