@@ -214,7 +214,12 @@ def mongolog():
     pgpos.update({"sub": 0, "table": "public.t", "db": "public", "tbl": "t", "txn": "",
                   "after": {"id": Int64(5), "tz": {"_t": "timestamptz", "s": "infinity", "p": 6,
                                                     "tz": 3600}}})
+    # a snapshot row (op read, wire format v2): after image only
+    rd = common("binlog.000001:400#0", "1" + "0" * 38 + "042", "read", 4)
+    rd.update({"sub": 0, "table": "shop.t", "db": "shop", "tbl": "t", "txn": "",
+               "after": dict(row, s="snap")})
     enc = bson.encode
+    put("mongolog", "read_commit", enc(rd) + enc(cm))
     put("mongolog", "schema_change_commit", b"".join(enc(x) for x in [schema] + ch + [cm]))
     put("mongolog", "change_only", enc(ch[0]))
     put("mongolog", "gap_skipped_then_commit", enc(gap) + enc(cm))

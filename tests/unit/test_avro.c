@@ -637,6 +637,7 @@ static void test_v1_message_still_decodes(void **state)
         assert_int_equal(a->u.change.op, op);
     }
     m[V1_OP_BYTE] = 0;
+    dump("v1_insert", m, len);                                    /* a fuzzing seed */
     readers_agree(m, len, "v1_insert");
     /* re-encoded, it is the v2 message of the same record: only the fingerprint differs */
     const void *buf;
@@ -661,6 +662,7 @@ static void test_v1_message_with_read_refused(void **state)
     assert_non_null(strstr(errstr, "enum symbol 4 out of range"));
     assert_int_equal(a->type, SL_REC_CHANGE);                      /* reset, not half-read */
     assert_null(a->source);
+    dump("v1_read", m, len);
     readers_agree(m, len, "v1_read");
     /* the same body under the v2 fingerprint is a READ */
     for (int i = 0; i < 8; i++)
