@@ -167,3 +167,30 @@ sl_err_t app_unconvertible(int policy, const char *errstr)
         sl_warn("on_unconvertible = null: written as NULL (%" PRIu64 " so far): %s", n, errstr);
     return SL_OK;
 }
+
+sl_err_t app_read_check(const sl_change_t *ch, const sl_schema_t *s, uint32_t first,
+                        char *errstr, size_t errstr_size)
+{
+    if (ch->ncols < s->ncols) {
+        snprintf(errstr, errstr_size, "table %s.%s: a read row replaces the whole row, and the "
+                 "change carries %u of the table's %u columns", ch->db, ch->table, ch->ncols,
+                 s->ncols);
+        return SL_ERR_INVALID;
+    }
+    for (uint32_t r = first; r < ch->nrows; r++) {
+        const sl_value_t *img = ch->rows[r].after;
+        if (!img) {
+            snprintf(errstr, errstr_size, "table %s.%s: read row %u has no after image",
+                     ch->db, ch->table, r);
+            return SL_ERR_INVALID;
+        }
+        for (uint32_t c = 0; c < ch->ncols; c++)
+            if (img[c].kind == SL_VAL_MISSING) {
+                snprintf(errstr, errstr_size, "table %s.%s: read row %u: column \"%s\" is not "
+                         "in the image (%s); a read row replaces the whole row", ch->db,
+                         ch->table, r, ch->columns[c], sl_missing_name(img[c].u.missing));
+                return SL_ERR_INVALID;
+            }
+    }
+    return SL_OK;
+}

@@ -101,4 +101,14 @@ int app_conv_decimal_digits(const char *s, size_t len);
  * 1000th, with errstr). */
 sl_err_t app_unconvertible(int policy, const char *errstr);
 
+/* A READ change (a snapshot row) is applied by every target as an upsert of
+ * its after image: the whole row replaces whatever the target holds under
+ * its key. So each row from `first` on must carry every column of the
+ * table schema in force `s` (the change's columns are known to be among
+ * them), as a value: a row lacking one would keep a stale column or invent
+ * one, and a missing row would take the partial-update path. SL_OK, or
+ * SL_ERR_INVALID with the table, row and column named. */
+sl_err_t app_read_check(const sl_change_t *ch, const sl_schema_t *s, uint32_t first,
+                        char *errstr, size_t errstr_size);
+
 #endif

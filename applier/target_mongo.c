@@ -742,6 +742,7 @@ static sl_err_t mg_rows(mg_target_t *t, const app_table_map_t *map, const sl_rec
         app_pos_row(&pos->source, r - first, &p);
         switch (c->op) {
         case SL_OP_INSERT:
+        case SL_OP_READ:        /* a snapshot row: the same full-image upsert, position-guarded */
             e = mg_add(t, mc, 0, map, c, row->after, &p, errstr, sz);
             break;
         case SL_OP_DELETE:

@@ -673,6 +673,7 @@ static sl_err_t my_rows(my_target_t *t, const app_table_map_t *map, const sl_rec
         const sl_row_t *row = &c->rows[r];
         switch (c->op) {
         case SL_OP_INSERT:
+        case SL_OP_READ:        /* a snapshot row: the same upsert (ON DUPLICATE KEY UPDATE) */
             e = my_add(t, tb, MY_UPSERT, map, c, row->after, errstr, sz);
             break;
         case SL_OP_DELETE:

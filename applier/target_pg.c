@@ -751,6 +751,13 @@ static sl_err_t pg_rows(app_target_t *t, const app_table_map_t *map, const sl_re
         int partial = !complete, merged = 1;
         for (uint32_t w = 0; w < b->nw && !partial; w++)
             partial = row->after[src_of_w[w]].kind == SL_VAL_MISSING;
+        if (partial && ch->op == SL_OP_READ) {
+            /* the core refuses such a READ first (app_read_check): a snapshot row is
+             * a whole row, never the partial update of a row that may be missing */
+            snprintf(errstr, errstr_size, "table %s: read row %u does not carry every "
+                     "column", b->qname, r);
+            return SL_ERR_INVALID;
+        }
         err = add_row(t, b, s, OP_UPSERT, partial, row->after, src_of_w, &merged, errstr,
                       errstr_size);
         if (!err && !merged)

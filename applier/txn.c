@@ -38,6 +38,7 @@
 #include "applier.h"
 #include "sl_log.h"
 #include "sl_name.h"
+#include "target_common.h"
 #include "txn_int.h"
 
 void app_txn_abort(app_txn_t *x);
@@ -443,6 +444,9 @@ static app_txn_rc_t feed_change(app_txn_t *x, sl_record_t **recp, const app_msg_
             return APP_TXN_REJECTED;
         }
     }
+    /* a snapshot row is an upsert of the whole row in every target */
+    if (ch->op == SL_OP_READ && app_read_check(ch, s, first, errstr, errstr_size))
+        return APP_TXN_REJECTED;
     app_txn_rc_t rc = app_txn_ensure_open(x, errstr, errstr_size);
     if (rc)
         return rc;

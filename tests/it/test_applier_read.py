@@ -1,0 +1,257 @@
+"""Snapshot rows (op READ, wire format v2) through shiftlog-applier into PostgreSQL, MariaDB and
+the MongoDB stand-in, read back by psycopg2, pymysql and pymongo.
+
+The records are made by fastavro (tests/it/slavro.encode), not by shiftlog's C writer, and
+produced with confluent_kafka: the applier must read what the schema says, from any writer.
+One topic carries, in position order, for the same keys: a v1 INSERT (a message written
+before the upgrade), READ rows of keys the target already holds with other values (replaced,
+no error), READ rows mixed with INSERT/UPDATE/DELETE in one transaction, a READ after a DELETE
+(the row comes back), an UPDATE after a READ, a transaction cut by a FINISH (rolled back, then
+applied in full once), and a READ re-published at an old position (skipped: a replay never
+moves a row back). Each target must end with exactly the rows expected; none of it may go to
+the dead-letter topic. A READ that does not carry the whole row is refused to the DLQ with a
+sentence that names op read."""
+
+import time
+
+import pymongo
+import pytest
+from confluent_kafka import Producer
+
+import slavro
+from conftest import mysql_connect
+from test_applier_pg import Applier, read_dlq, target_db, wait_offset  # noqa: F401
+
+SRC = "rd"                   # source database of the records
+COLS = [("id", "INT", "bigint(20)", False, 1), ("v", "STRING", "text", True, 0),
+        ("n", "INT", "bigint(20)", True, 0)]
+
+
+class Topic:
+    """Hand-made records at increasing MySQL positions, produced as a collector does (key,
+    sl.* headers); value = slavro.encode(rec, version)."""
+
+    def __init__(self, stack, topic):
+        self.topic = topic
+        self.p = Producer({"bootstrap.servers": stack["SL_KAFKA_BROKERS"]})
+        self.off = 1000
+        self.count = 0
+
+    def _pos(self, off=None):
+        return {"kind": "MYSQL", "seq": 1, "offset": self.off if off is None else off,
+                "row": 0, "file": "binlog.000001", "gtid": ""}
+
+    def _send(self, rec, key, op, version=slavro.WRITER_VERSION, table=None):
+        value = slavro.encode(rec, version)
+        h = [("sl.source", b"it"), ("sl.op", op.encode()),
+             ("sl.pos", str(rec["pos"]["offset"]).encode()),
+             ("sl.schema", slavro.fingerprint_hex(version).encode())]
+        if table:
+            h.append(("sl.table", table.encode()))
+        self.p.produce(self.topic, value=value, key=key.encode(), headers=h, partition=0)
+        self.count += 1
+
+    def schema(self, table):
+        cols = [{"name": n, "kind": k, "sourceType": st, "nullable": nul, "precision": 0,
+                 "scale": 0, "charset": None, "labels": [], "pk": pk}
+                for n, k, st, nul, pk in COLS]
+        rec = {"type": "SCHEMA", "source": "it", "pos": self._pos(),
+               "body": {"db": SRC, "table": table, "columns": cols, "ddl": None}}
+        self._send(rec, f"{SRC}.{table}", "schema", table=f"{SRC}.{table}")
+        self.off += 100
+
+    def change(self, table, op, rows, version=slavro.WRITER_VERSION, at=None):
+        """rows: for READ/INSERT the after images, DELETE the before images, UPDATE
+        (before, after) pairs; an image is (id, v, n) with None for NULL, or "miss" for
+        a value not in the image."""
+        def img(t):
+            out = []
+            for x in t:
+                if x is None:
+                    out.append(("null", None))
+                elif x == "miss":
+                    out.append(("missing", "NOT_IN_IMAGE"))
+                elif isinstance(x, int):
+                    out.append(("int", x))
+                else:
+                    out.append(("string", x))
+            return out
+        if op == "UPDATE":
+            rr = [{"before": img(b), "after": img(a)} for b, a in rows]
+        elif op == "DELETE":
+            rr = [{"before": img(r), "after": None} for r in rows]
+        else:
+            rr = [{"before": None, "after": img(r)} for r in rows]
+        rec = {"type": "CHANGE", "source": "it", "pos": self._pos(at),
+               "body": {"db": SRC, "table": table, "op": op, "txn": None,
+                        "eventTimeUs": int(time.time() * 1e6), "schemaId": 0, "serverId": 1,
+                        "flags": 0, "origin": None, "columns": [c[0] for c in COLS],
+                        "rows": rr}}
+        self._send(rec, f"{SRC}.{table}", op.lower(), version, table=f"{SRC}.{table}")
+        if at is None:
+            self.off += 100
+
+    def commit(self, at=None):
+        rec = {"type": "COMMIT", "source": "it", "pos": self._pos(at),
+               "body": {"txn": None, "eventTimeUs": int(time.time() * 1e6), "serverId": 1,
+                        "rows": 0}}
+        self._send(rec, "it", "commit")
+        if at is None:
+            self.off += 100
+
+    def finish(self):
+        rec = {"type": "FINISH", "source": "it", "pos": self._pos(),
+               "body": {"reason": "resume", "timeUs": int(time.time() * 1e6)}}
+        self._send(rec, "it", "finish")
+
+    def flush(self):
+        assert self.p.flush(60) == 0
+
+
+# The rows every target must end with (id -> (v, n)), after the workload below.
+EXPECTED = {1: ("a-snap", 10), 2: ("b2", None), 3: (None, None), 5: ("u5", 55),
+            7: ("seven", 7), 8: ("h-snap", 8), 9: ("nine", 9)}
+
+
+def workload(t):
+    """Publishes the workload on table `t`; returns the last message's offset."""
+    t.schema("t")
+    # a message written before the upgrade (wire format v1): rows 1 and 5 exist with other values
+    t.change("t", "INSERT", [(1, "a", 1), (5, "old", 5)], version=1)
+    t.commit()
+    # snapshot rows: 1 and 5 exist in the target (replaced, never an error), 2 and 7 do not
+    at_read = t.off
+    t.change("t", "READ", [(1, "a-snap", 10), (2, "b", 2), (5, "snap5", 50), (7, "gone", 7)])
+    t.commit()
+    # streamed changes of the same keys after the chunk, READ mixed in one transaction
+    t.change("t", "UPDATE", [((2, "b", 2), (2, "b2", None))])
+    t.change("t", "DELETE", [(7, "gone", 7)])
+    t.change("t", "INSERT", [(8, "h", 8)])
+    t.change("t", "READ", [(8, "h-snap", 8), (7, "seven", 7)])     # 7 comes back
+    t.commit()
+    # a transaction cut by a FINISH (the collector restarted): rolled back, then sent again
+    # from its start position, in full
+    at_cut = t.off
+    t.change("t", "READ", [(3, "partial", 3)])
+    t.off = at_cut
+    t.finish()
+    t.change("t", "READ", [(3, None, None)])
+    t.change("t", "UPDATE", [((5, "snap5", 50), (5, "u5", 55))])
+    t.commit()
+    # the first snapshot chunk published again at its old position (a collector that
+    # re-publishes after a restart): already applied, skipped; rows do not move back
+    t.change("t", "READ", [(1, "WRONG", 0), (5, "WRONG", 0), (7, "WRONG", 0)], at=at_read)
+    t.commit(at=at_read + 100)
+    t.change("t", "INSERT", [(9, "nine", 9)])
+    t.commit()
+    t.flush()
+    return t.count - 1
+
+
+@pytest.fixture
+def read_topic(stack, unique_name):
+    topic = unique_name("tp")
+    t = Topic(stack, topic)
+    last = workload(t)
+    return topic, last
+
+
+def _no_dead_letters(stack, topic):
+    read_dlq(stack, topic + ".dlq", 0, timeout=2)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_it_applier_read_rows_postgresql(stack, bin_dir, unique_name, target_db, read_topic,
+                                         workers):
+    """worker_num = 3: the rows go through the parallel decorator (target_par.c), each
+    source transaction on the worker its keys hash to."""
+    db, conn = target_db
+    topic, last = read_topic
+    task = unique_name("task")
+    app = Applier(bin_dir, stack, task, topic, db, "-X", f"worker_num={workers}",
+                  logfile=f"/tmp/{task}.log").start()
+    try:
+        wait_offset(conn, task, last, app)
+    finally:
+        app.stop()
+    cur = conn.cursor()
+    cur.execute(f"SELECT id, v, n FROM {SRC}.t ORDER BY id")
+    assert {r[0]: (r[1], r[2]) for r in cur.fetchall()} == EXPECTED
+    _no_dead_letters(stack, topic)
+
+
+def test_it_applier_read_rows_mariadb(stack, bin_dir, unique_name, read_topic):
+    from test_applier_mysql import my_applier, wait_my_offset
+    topic, last = read_topic
+    task, db = unique_name("task"), unique_name("my")
+    conn = mysql_connect(stack)
+    cur = conn.cursor()
+    app = my_applier(bin_dir, stack, task, topic, db, "-X", f"map.tables={SRC}.*={db}.*").start()
+    try:
+        wait_my_offset(cur, db, task, last, app)
+        cur.execute(f"SELECT id, v, n FROM `{db}`.t ORDER BY id")
+        got = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+    finally:
+        app.stop()
+        cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+        conn.close()
+    assert got == EXPECTED
+    _no_dead_letters(stack, topic)
+
+
+def test_it_applier_read_rows_mongodb(stack, bin_dir, unique_name, read_topic):
+    topic, last = read_topic
+    task, db = unique_name("task"), unique_name("mg")
+    app = Applier(bin_dir, stack, task, topic, db, "-X", "target.type=mongodb",
+                  "-X", "target.host=127.0.0.1",
+                  "-X", f"target.port={stack['SL_MONGO_URI'].rsplit(':', 1)[1]}",
+                  "-X", "target.user=", "-X", "target.password=",   # the stand-in has no auth
+                  "-X", f"map.tables={SRC}.*={db}.*", logfile=f"/tmp/{task}.log").start()
+    c = pymongo.MongoClient(stack["SL_MONGO_URI"], serverSelectionTimeoutMS=5000)
+    try:
+        ko = c[db]["kafkaoffset"]
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 60:
+            d = ko.find_one({"_id.task": task})
+            if d and d.get("kafka_offset", -1) >= last:
+                break
+            assert app.proc.poll() is None, app.log()
+            time.sleep(0.1)
+        else:
+            raise AssertionError(app.log())
+        got = {d["_id"]: (d.get("v", "<absent>"), d.get("n", "<absent>")) for d in c[db]["t"].find()}
+    finally:
+        app.stop()
+        c.drop_database(db)
+        c.close()
+    assert got == EXPECTED
+    _no_dead_letters(stack, topic)
+
+
+def test_it_applier_read_without_whole_row_to_dlq(stack, bin_dir, unique_name, target_db):
+    """A READ row replaces the target's row: one that lacks a value (not in the image) would
+    invent or keep stale columns, so its transaction goes to the DLQ, named; the next
+    transaction applies."""
+    db, conn = target_db
+    topic, task = unique_name("tp"), unique_name("task")
+    t = Topic(stack, topic)
+    t.schema("t")
+    t.change("t", "READ", [(1, "one", 1)])
+    t.commit()
+    t.change("t", "READ", [(1, "miss", 2)])
+    t.commit()
+    t.change("t", "READ", [(2, "two", 2)])
+    t.commit()
+    t.flush()
+    app = Applier(bin_dir, stack, task, topic, db, logfile=f"/tmp/{task}.log").start()
+    try:
+        wait_offset(conn, task, t.count - 1, app)
+    finally:
+        app.stop()
+    cur = conn.cursor()
+    cur.execute(f"SELECT id, v, n FROM {SRC}.t ORDER BY id")
+    assert cur.fetchall() == [(1, "one", 1), (2, "two", 2)]
+    dl = read_dlq(stack, topic + ".dlq", 1)      # the READ message (its transaction)
+    reason = dl[0].get("sl.dlq.reason", "")
+    assert "read row" in reason and '"v"' in reason, reason
+    assert dl[0]["sl.op"] == "read"
