@@ -12,6 +12,7 @@ moves a row back). Each target must end with exactly the rows expected; none of 
 the dead-letter topic. A READ that does not carry the whole row is refused to the DLQ with a
 sentence that names op read."""
 
+import json
 import time
 
 import pymongo
@@ -255,3 +256,50 @@ def test_it_applier_read_without_whole_row_to_dlq(stack, bin_dir, unique_name, t
     reason = dl[0].get("sl.dlq.reason", "")
     assert "read row" in reason and '"v"' in reason, reason
     assert dl[0]["sl.op"] == "read"
+
+
+def test_it_cat_reads_v1_and_v2_and_refuses_read_in_v1(stack, bin_dir, unique_name):
+    """`shiftlog cat` decodes a v1 message (written before the upgrade) and a v2 READ to the
+    JSON fastavro's reading gives (op "read"); a v1 message whose op index is 4 (READ, which v1
+    does not have) is refused, named, and cat goes on."""
+    from test_kafka import cat, strip_suboffsets
+    topic = unique_name("tp")
+    t = Topic(stack, topic)
+    t.schema("t")
+    t.change("t", "INSERT", [(1, "a", 1)], version=1)
+    t.change("t", "READ", [(1, "snap", None), (2, "b", 2)])
+    t.flush()
+    v2_read = slavro.encode({"type": "CHANGE", "source": "it",
+                             "pos": t._pos(), "body": {
+                                 "db": SRC, "table": "t", "op": "READ", "txn": None,
+                                 "eventTimeUs": 0, "schemaId": 0, "serverId": 0, "flags": 0,
+                                 "origin": None, "columns": ["id"],
+                                 "rows": [{"before": None, "after": [("int", 3)]}]}})
+    v1_read = b"\xc3\x01" + slavro.fingerprint(1).to_bytes(8, "little") + v2_read[10:]
+    assert slavro.version_of(v1_read) == 1
+    t.p.produce(topic, value=v1_read, key=b"rd.t", partition=0)
+    t.change("t", "DELETE", [(2, "b", 2)])
+    t.flush()
+    p, lines = cat(bin_dir, stack, topic, "--from-beginning", "--exit-at-end")
+    assert p.returncode == 1, p.stderr                  # one message refused
+    assert [l["kafkaOffset"] for l in lines] == [0, 1, 2, 4]
+    assert f'topic "{topic}" partition 0 offset 3' in p.stderr, p.stderr
+    assert "enum symbol 4 out of range" in p.stderr, p.stderr
+    ops = [l["record"].get("op") for l in lines]
+    assert ops == [None, "insert", "read", "delete"], ops
+    # the JSON of each is what fastavro reads from the same bytes
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": stack["SL_KAFKA_BROKERS"], "group.id": "it-" + topic})
+    c.assign([TopicPartition(topic, 0, 0)])
+    values = []
+    while len(values) < 5:
+        m = c.poll(10)
+        assert m is not None and not m.error(), m and m.error()
+        values.append(m.value())
+    c.close()
+    assert [slavro.version_of(v) for v in values] == [2, 1, 2, 1, 2]
+    with pytest.raises(slavro.SlavroError):
+        slavro.decode(values[3])
+    for line in lines:
+        want = slavro.to_json(values[line["kafkaOffset"]])
+        assert strip_suboffsets(line["record"]) == json.loads(json.dumps(want))
