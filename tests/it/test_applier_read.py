@@ -9,8 +9,10 @@ no error), READ rows mixed with INSERT/UPDATE/DELETE in one transaction, a READ 
 (the row comes back), an UPDATE after a READ, a transaction cut by a FINISH (rolled back, then
 applied in full once), and a READ re-published at an old position (skipped: a replay never
 moves a row back). Each target must end with exactly the rows expected; none of it may go to
-the dead-letter topic. A READ that does not carry the whole row is refused to the DLQ with a
-sentence that names op read."""
+the dead-letter topic. The same workload through the miner and the shared log (source.type =
+mongolog) ends the same. A READ that does not carry the whole row is refused to the DLQ with a
+sentence that names op read. `shiftlog cat` reads v1 and v2 and names a v1 message carrying
+READ."""
 
 import json
 import time
@@ -114,8 +116,11 @@ EXPECTED = {1: ("a-snap", 10), 2: ("b2", None), 3: (None, None), 5: ("u5", 55),
             7: ("seven", 7), 8: ("h-snap", 8), 9: ("nine", 9)}
 
 
-def workload(t):
-    """Publishes the workload on table `t`; returns the last message's offset."""
+def workload(t, replays_differ=True):
+    """Publishes the workload on table `t`; returns the last message's offset.
+    replays_differ: a record sent again at a position already used (after a FINISH, or
+    re-published) carries other values, to prove which one applies; False: the same values,
+    as a real collector sends (the shared log keeps one document per position)."""
     t.schema("t")
     # a message written before the upgrade (wire format v1): rows 1 and 5 exist with other values
     t.change("t", "INSERT", [(1, "a", 1), (5, "old", 5)], version=1)
@@ -133,7 +138,7 @@ def workload(t):
     # a transaction cut by a FINISH (the collector restarted): rolled back, then sent again
     # from its start position, in full
     at_cut = t.off
-    t.change("t", "READ", [(3, "partial", 3)])
+    t.change("t", "READ", [(3, "partial", 3) if replays_differ else (3, None, None)])
     t.off = at_cut
     t.finish()
     t.change("t", "READ", [(3, None, None)])
@@ -141,7 +146,8 @@ def workload(t):
     t.commit()
     # the first snapshot chunk published again at its old position (a collector that
     # re-publishes after a restart): already applied, skipped; rows do not move back
-    t.change("t", "READ", [(1, "WRONG", 0), (5, "WRONG", 0), (7, "WRONG", 0)], at=at_read)
+    t.change("t", "READ", [(1, "WRONG", 0), (5, "WRONG", 0), (7, "WRONG", 0)] if replays_differ
+             else [(1, "a-snap", 10), (2, "b", 2), (5, "snap5", 50), (7, "gone", 7)], at=at_read)
     t.commit(at=at_read + 100)
     t.change("t", "INSERT", [(9, "nine", 9)])
     t.commit()
@@ -256,6 +262,46 @@ def test_it_applier_read_without_whole_row_to_dlq(stack, bin_dir, unique_name, t
     reason = dl[0].get("sl.dlq.reason", "")
     assert "read row" in reason and '"v"' in reason, reason
     assert dl[0]["sl.op"] == "read"
+
+
+def test_it_applier_read_rows_through_the_shared_log(stack, bin_dir, tmp_path, unique_name,
+                                                    target_db):
+    """The same workload mined into the shared log (miner/doc.c: op "read", after only) and
+    applied from there (source.type = mongolog) into PostgreSQL: the same rows."""
+    from test_miner_util import Miner
+    db, conn = target_db
+    prefix, source, logdb = unique_name("pfx"), unique_name("src"), unique_name("log")
+    t = Topic(stack, f"{prefix}.{source}")
+    last = workload(t, replays_differ=False)
+    miner = Miner(bin_dir, stack, tmp_path, source, prefix, logdb)
+    task = unique_name("task")
+    app = None
+    try:
+        miner.start()
+        miner.wait_offset(stack, end=last + 1)
+        reads = list(miner.coll.find({"op": "read"}).sort("_id", 1))
+        assert len(reads) == 4 + 2 + 1, reads          # one document per READ row
+        assert all("before" not in d and "after" in d for d in reads), reads
+        assert reads[0]["after"]["v"] == "a-snap"
+        app = Applier(bin_dir, stack, task, t.topic, db, "-X", "source.type=mongolog",
+                      "-X", f"source.name={source}",
+                      "-X", f"source.log.uri={stack['SL_MONGO_URI']}",
+                      "-X", f"source.log.database={logdb}", logfile=f"/tmp/{task}.log").start()
+        wait_offset(conn, task, last - 2, app)          # the last COMMIT's data is in
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30:
+            cur = conn.cursor()
+            cur.execute(f"SELECT id, v, n FROM {SRC}.t ORDER BY id")
+            got = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+            if got == EXPECTED:
+                break
+            time.sleep(0.2)
+        assert got == EXPECTED, app.log()
+    finally:
+        if app:
+            app.stop()
+        miner.mongo.drop_database(logdb)
+        miner.close()
 
 
 def test_it_cat_reads_v1_and_v2_and_refuses_read_in_v1(stack, bin_dir, unique_name):
