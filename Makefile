@@ -1,15 +1,22 @@
 # shiftlog — top-level build. `make` builds everything; see README.md.
 #   make                      bin/shiftlog-{collector,miner,applier}, bin/shiftlog
-#   make test                 install what is missing, start the local stack, unit + integration tests
+#   make test                 make deps, start the local stack, unit + integration tests
 #   make test-unit            cmocka tests, no servers
 #   make test-it              integration tests against deploy/local (starts it)
 #   make demo                 a real pipeline on the local stack
+#   make deps                 install what building and testing need (deploy/local/install)
+#   make install              the four binaries into $(DESTDIR)$(PREFIX)/bin, docs and examples
+#                             under share/ (PREFIX=/usr/local; DESTDIR= for packaging)
 #   make SANITIZER=address    build (and test) with a sanitizer, in build/address/
 #   make fuzz                 libFuzzer harnesses (tests/fuzz/, clang), FUZZ_SECONDS each
 #   make test-fuzz            the same harnesses for FUZZ_SHORT_SECONDS each (part of `make test`)
 #   make fuzz-corpus          rewrite the seed corpora (tests/fuzz/corpus/) from the unit tests
 #   CI=true                   adds -Werror
 
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+DATADIR   ?= $(PREFIX)/share
+INSTALL   ?= install
 PKGS      := rdkafka libmariadb libpq libmongoc-1.0 libbson-1.0 avro-c libcurl libmicrohttpd
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -60,7 +67,7 @@ FUZZ_SHORT_FLAGS   ?= -seed=1
 
 PROGRAMS   := $(SERVICES:%=$(BIN)/shiftlog-%) $(BIN)/shiftlog
 
-.PHONY: docs all install test test-unit test-it test-long test-fuzz fuzz fuzz-build fuzz-bins \
+.PHONY: docs all deps install test test-unit test-it test-long test-fuzz fuzz fuzz-build fuzz-bins \
         fuzz-corpus demo bench clean up down check-deps
 all: $(PROGRAMS) $(UNIT_BIN) $(IT_C_BIN)
 
@@ -127,13 +134,24 @@ fuzz-bins: $(FUZZ_BIN)
 
 # Fail early and clearly when the C libraries are missing (deploy/local/install fixes it).
 check-deps:
-	@pkg-config --exists $(PKGS) cmocka || { echo "missing C libraries: run deploy/local/install (or make install)"; \
+	@pkg-config --exists $(PKGS) cmocka || { echo "missing C libraries: run deploy/local/install (or make deps)"; \
 	  pkg-config --print-errors --exists $(PKGS) cmocka; exit 1; }
 
-install:
+# What building and testing need (C libraries, servers, test oracles): deploy/local/install.
+deps:
 	deploy/local/install
 
-up: install
+# The binaries and what a user reads beside them; a staged install for packages with DESTDIR.
+install: $(PROGRAMS)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/doc/shiftlog \
+	  $(DESTDIR)$(DATADIR)/shiftlog/examples
+	$(INSTALL) -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 644 README.md docs/*.md $(DESTDIR)$(DATADIR)/doc/shiftlog/
+	cp -R examples/. $(DESTDIR)$(DATADIR)/shiftlog/examples/
+	@if [ -d deploy/systemd ]; then $(INSTALL) -d $(DESTDIR)$(DATADIR)/shiftlog/systemd && \
+	  $(INSTALL) -m 644 deploy/systemd/* $(DESTDIR)$(DATADIR)/shiftlog/systemd/; fi
+
+up: deps
 	deploy/local/up
 
 down:
@@ -145,7 +163,7 @@ test-unit: $(UNIT_BIN)
 test-it: up all
 	SHIFTLOG_BIN=$(BIN) SHIFTLOG_TEST_BIN=$(OUT)/tests tests/it/run
 
-test: install
+test: deps
 	$(MAKE) all
 	$(MAKE) test-unit
 	$(MAKE) SANITIZER=address test-unit
@@ -164,14 +182,14 @@ test-fuzz: fuzz-build
 	FUZZ_FLAGS="$(FUZZ_SHORT_FLAGS) $(FUZZ_FLAGS)" tests/fuzz/run $(FUZZ_SHORT_SECONDS)
 
 # Rewrites the seed corpora tests/fuzz/corpus/ from the unit tests' inputs (needs the test venv).
-fuzz-corpus: install $(OUT)/tests/test_avro
+fuzz-corpus: deps $(OUT)/tests/test_avro
 	bash -c '. deploy/local/lib.sh && exec "$$(sl_venv_dir)/bin/python" tests/fuzz/make_corpus.py \
 	  --test-avro $(OUT)/tests/test_avro'
 
 test-long: up all
 	SHIFTLOG_BIN=$(BIN) SHIFTLOG_TEST_BIN=$(OUT)/tests SHIFTLOG_LONG=1 tests/it/run
 
-demo: install
+demo: deps
 	$(MAKE) all
 	deploy/local/up
 	SHIFTLOG_BIN=$(BIN) deploy/local/demo
