@@ -17,7 +17,7 @@
  *            on_error=stop instead suspends naming table, key and position;
  *            target down → reconnect with backoff, reload the position from
  *            the target, replay; max.errors consecutive errors → suspended
- *            (/health 503 + reason), resumed up to auto.recovery.count times.
+ *            (/ready 503 + reason), resumed up to auto.recovery.count times.
  * Consumer group offsets are committed (for monitoring only) after the
  * target commit that made them durable.
  *
@@ -172,7 +172,8 @@ static void close_target(run_t *r)
 
 /* Waits until source.topic has source.partition: an applier may be started
  * before the collector has created its topic. Says so once (warning, with
- * the topic's name), keeps /health at 503 with the reason meanwhile and
+ * the topic's name), keeps /ready at 503 with the reason meanwhile (alive:
+ * /health 200) and
  * looks again with a backoff from 200 ms doubling to retry.max.ms. Other
  * metadata errors are left to the assignment that follows. Returns -1 on
  * stop. */

@@ -129,11 +129,11 @@ static const sl_conf_entry_t app_conf_table[] = {
                  "A value the target cannot store (a zero date or U+0000 in PostgreSQL, NaN "
                  "in a MariaDB float): dlq sends its source transaction to the dead-letter "
                  "topic with the reason; null writes NULL instead (logged); stop stops its "
-                 "table (shown in /health and shiftlog_applier_tables_stopped). Never the "
+                 "table (shown in /health and /ready, and shiftlog_applier_tables_stopped). Never the "
                  "table silently."),
     SL_CONF_DURATION("watchdog.ms", app_conf_t, watchdog_ms, "2min", 0, 86400000, 0,
                      "A task with records waiting on its partition that has fed or applied "
-                     "nothing new for this long says so (ERROR line, /health 503 with the "
+                     "nothing new for this long says so (ERROR line, /ready 503 with the "
                      "offsets, shiftlog_applier_stalled = 1) and reconnects; 0 = off."),
     SL_CONF_INT("max.errors", app_conf_t, max_errors, "3", 1, 1000000, 0,
                 "Consecutive errors after which the task suspends itself and says why."),

@@ -174,9 +174,9 @@ sl_err_t app_txn_new(app_txn_t **out, const app_txn_conf_t *conf, char *errstr,
         x->m_rollbacks = sl_metrics_counter(m, "shiftlog_applier_target_rollbacks_total",
                                             "Target transactions rolled back (FINISH, errors).",
                                             NULL);
-        x->m_lag = sl_metrics_gauge(m, "shiftlog_applier_lag_ms",
+        x->m_lag = sl_metrics_gauge(m, "shiftlog_applier_lag_seconds",
                                     "Source commit time to target commit time of the last "
-                                    "committed source transaction, ms.", NULL);
+                                    "committed source transaction, s.", NULL);
         x->m_stopped = sl_metrics_gauge(m, "shiftlog_applier_tables_stopped",
                                         "Tables stopped by an error their source transactions "
                                         "cannot get past (reasons in /health and the log).",
@@ -186,13 +186,13 @@ sl_err_t app_txn_new(app_txn_t **out, const app_txn_conf_t *conf, char *errstr,
                                           "applied (source position <= the stored one).",
                                           NULL);
         for (int i = 0; i < TXN_BUCKETS; i++)
-            x->m_hist[i] = sl_metrics_counter(m, "shiftlog_applier_txn_rows_bucket",
+            x->m_hist[i] = sl_metrics_histogram_bucket(m, "shiftlog_applier_txn_rows",
                                               "Source transactions by row count "
                                               "(cumulative histogram buckets).",
                                               (const char *[]){"le", le[i], NULL});
-        x->m_hist_sum = sl_metrics_counter(m, "shiftlog_applier_txn_rows_sum",
+        x->m_hist_sum = sl_metrics_histogram_sum(m, "shiftlog_applier_txn_rows",
                                            "Rows of the source transactions applied.", NULL);
-        x->m_hist_count = sl_metrics_counter(m, "shiftlog_applier_txn_rows_count",
+        x->m_hist_count = sl_metrics_histogram_count(m, "shiftlog_applier_txn_rows",
                                              "Source transactions applied.", NULL);
     }
     *out = x;
@@ -345,7 +345,7 @@ static app_txn_rc_t commit_group(app_txn_t *x, char *errstr, size_t errstr_size)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        sl_metric_set(x->m_lag, (double)(now_ms - x->group_commit_time_us / 1000));
+        sl_metric_set(x->m_lag, (double)(now_ms - x->group_commit_time_us / 1000) / 1000.0);
     }
     for (int b = 0; b < 256; b++)
         for (table_t *t = x->buckets[b]; t; t = t->next) {

@@ -8,12 +8,12 @@
  * error feeds old offsets again and is no progress.
  *
  * Then, once per stall: one ERROR line with the offsets and the time,
- * /health 503 with the reason, the gauge shiftlog_applier_stalled = 1, and
+ * /ready 503 with the reason, the gauge shiftlog_applier_stalled = 1, and
  * app_watchdog_take() answers 1 (once) so that the task loop reconnects:
  * it closes its target and replays from the stored position. The watch runs
  * in its own thread, so a task loop blocked inside a target call is still
  * reported. Progress clears the gauge (the task loop's next state sets
- * /health again). */
+ * /ready again). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "sl_mongoc.h"
+#include "sl_version.h"
 
 /* cli/mining.c, cli/log.c: the shared log of shiftlog-miner (docs/miner.md) */
 int cli_mining_main(int argc, char **argv);
@@ -15,9 +16,8 @@ int cli_tables_main(int argc, char **argv);
 /* cli/snapshot.c: a collector's snapshot (docs/snapshot.md) */
 int cli_snapshot_main(int argc, char **argv);
 
-#ifndef SL_VERSION
-#define SL_VERSION "0.1.0-dev"
-#endif
+/* cli/health.c: a service's liveness or readiness (docs/operations.md) */
+int cli_health_main(int argc, char **argv);
 
 static void usage(FILE *f)
 {
@@ -35,12 +35,17 @@ static void usage(FILE *f)
         "  snapshot --collector URL [DB.TABLE...]\n"
         "                copy tables again while streaming, or show the snapshot's progress\n"
         "                (shiftlog snapshot --help)\n"
+        "  health [--ready] URL\n"
+        "                whether a service is alive (ready); exit 0 or 1, for container\n"
+        "                health checks (shiftlog health --help)\n"
         "  status        not available in this version\n"
         "  tasks         not available in this version\n"
         "  validate      not available in this version\n"
         "\n"
-        "  --help        this text\n"
-        "  --version     print the version\n");
+        "  -h, --help     this text\n"
+        "  -V, --version  print the version\n"
+        "\n"
+        "%s", SL_EXIT_CODES_HELP);
 }
 
 int main(int argc, char **argv)
@@ -55,8 +60,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (!strcmp(cmd, "--version")) {
-        printf("shiftlog %s\n", SL_VERSION);
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("shiftlog %s\n", SHIFTLOG_VERSION);
         return 0;
     }
     if (!strcmp(cmd, "cat"))
@@ -67,6 +72,8 @@ int main(int argc, char **argv)
         return cli_log_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "tables"))
         return cli_tables_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "health"))
+        return cli_health_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "snapshot"))
         return cli_snapshot_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "status") || !strcmp(cmd, "tasks") ||

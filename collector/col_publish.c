@@ -158,8 +158,8 @@ static void register_metrics(col_pub_t *pub)
         NULL);
     pub->m_ckpt_time = sl_metrics_gauge(m, "shiftlog_collector_checkpoint_time_seconds",
                                         "When the checkpoint last moved (Unix time).", NULL);
-    pub->m_lag = sl_metrics_gauge(m, "shiftlog_collector_lag_ms",
-                                  "Now minus the source time of the last event read, in ms.",
+    pub->m_lag = sl_metrics_gauge(m, "shiftlog_collector_lag_seconds",
+                                  "Now minus the source time of the last event read, in s.",
                                   NULL);
     pub->m_commits = sl_metrics_counter(m, "shiftlog_collector_kafka_commits_total",
                                         "Kafka transactions committed.", NULL);
@@ -761,7 +761,7 @@ sl_err_t col_pub_put(col_pub_t *pub, const sl_record_t *rec, char *errstr,
     }
     if (ev_us > 0) {
         int64_t lag = (wall_us() - ev_us) / 1000;
-        sl_metric_set(pub->m_lag, (double)(lag > 0 ? lag : 0));
+        sl_metric_set(pub->m_lag, lag > 0 ? (double)lag / 1000.0 : 0.0);
     }
     pub->txn_msgs++;
     if (pub->txn)

@@ -16,7 +16,7 @@ struct col_watch_s {
     const char     *what;
     pthread_t       thread;
     _Atomic int64_t since_ms;   /* inside a publisher call since (0: not) */
-    atomic_int      stalled;    /* the watchdog made /health 503 */
+    atomic_int      stalled;    /* the watchdog made /ready 503 */
     atomic_int      quit;
 };
 
@@ -57,7 +57,7 @@ col_watch_t *col_watch_start(sl_http_t *http, const char *what)
             return w;
         free(w);
     }
-    sl_warn("no Kafka stall watchdog (out of threads): /health will not report a blocked "
+    sl_warn("no Kafka stall watchdog (out of threads): /ready will not report a blocked "
             "Kafka");
     return NULL;
 }

@@ -3,8 +3,9 @@
  * While Kafka takes nothing, col_pub_put / col_pub_service / col_pub_close
  * block (backpressure) for up to transaction.timeout.ms, so the reader that
  * called them cannot report anything. A thread of its own watches the calls:
- * one blocked longer than COL_STALL_MS makes /health answer 503 with the
- * reason; the first call that returns successfully turns it 200 again. */
+ * one blocked longer than COL_STALL_MS makes /ready answer 503 with the
+ * reason (/health stays 200: a restart would not bring Kafka back); the
+ * first call that returns successfully turns it 200 again. */
 #ifndef COL_WATCH_H
 #define COL_WATCH_H
 

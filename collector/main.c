@@ -171,6 +171,8 @@ static sl_err_t check_kafka(sl_service_t *svc, const col_conf_t *cc, char *errst
 static int run_source(sl_service_t *svc, const col_conf_t *cc)
 {
     int rc;
+    /* ready (/ready) once the reader streams: it says so when connected */
+    sl_http_set_health(svc->http, 0, "starting: connecting to the source");
     if (col_snap_http_start(svc->http, cc->source_name))
         sl_warn("snapshot: could not serve /snapshot on the HTTP endpoint");
     switch (cc->source_type) {

@@ -731,8 +731,8 @@ int col_mysql_run(sl_service_t *svc, const col_conf_t *conf)
                                     "Binlog file sequence of the last event read.", NULL);
     r.m_read_offset = sl_metrics_gauge(m, "shiftlog_collector_read_offset",
                                        "Binlog offset after the last event read.", NULL);
-    r.m_lag = sl_metrics_gauge(m, "shiftlog_collector_lag_ms",
-                               "Now minus the source time of the last event read, in ms.",
+    r.m_lag = sl_metrics_gauge(m, "shiftlog_collector_lag_seconds",
+                               "Now minus the source time of the last event read, in s.",
                                NULL);
     r.m_heartbeats = sl_metrics_counter(m, "shiftlog_collector_heartbeats_total",
                                         "Heartbeat events from an idle source.", NULL);

@@ -42,6 +42,8 @@ struct sl_http_s {
     char              *reason;
     char              *degraded;   /* guarded by lock too */
     char              *status;     /* healthy with a status other than "ok" (standby) */
+    int64_t          (*idle_ms)(void);   /* liveness: ms since the service last turned */
+    int64_t            live_timeout_ms;  /* 0: always alive */
     pthread_mutex_t    route_lock; /* guards routes, held while a handler runs (so that
                                       a route removed is never called after) */
     route_t            routes[HTTP_ROUTES];
@@ -195,6 +197,47 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
     return rc;
 }
 
+/* The JSON of /health and /ready (the same body: a monitor reads "status",
+ * "live" and "ready"); *live and *ready say which probes pass. */
+static sl_err_t health_body(sl_http_t *h, sl_buf_t *body, int *live, int *ready)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long up = ((long long)(now.tv_sec - h->started.tv_sec) * 1000 +
+                    (now.tv_nsec - h->started.tv_nsec) / 1000000) / 1000;
+    int64_t idle = 0;
+    pthread_mutex_lock(&h->lock);
+    if (h->idle_ms && h->live_timeout_ms > 0)
+        idle = h->idle_ms();
+    *live = !(h->live_timeout_ms > 0 && idle >= h->live_timeout_ms);
+    *ready = h->healthy && !h->status && !h->degraded;
+    sl_buf_printf(body, "{\"status\":\"%s\"",
+                  !*live ? "hung" : !h->healthy ? "unhealthy" : h->status ? h->status
+                  : h->degraded ? "degraded" : "ok");
+    sl_buf_printf(body, ",\"live\":%s,\"ready\":%s", *live ? "true" : "false",
+                  *ready && *live ? "true" : "false");
+    if (!*live)
+        sl_buf_printf(body, ",\"hung_s\":%lld", (long long)(idle / 1000));
+    if (!h->healthy || (h->status && h->reason)) {
+        const char *reason = h->reason ? h->reason : "";
+        sl_buf_puts(body, ",\"reason\":");
+        sl_buf_json_str(body, reason, strlen(reason));
+    }
+    if (h->degraded) {
+        sl_buf_puts(body, ",\"degraded\":");
+        sl_buf_json_str(body, h->degraded, strlen(h->degraded));
+    }
+    pthread_mutex_unlock(&h->lock);
+    sl_buf_puts(body, ",\"service\":");
+    sl_buf_json_str(body, h->service, strlen(h->service));
+    if (h->task) {
+        sl_buf_puts(body, ",\"task\":");
+        sl_buf_json_str(body, h->task, strlen(h->task));
+    }
+    sl_buf_printf(body, ",\"uptime_s\":%lld}\n", up);
+    return body->data ? SL_OK : SL_ERR_NOMEM;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version,
                               const char *upload_data, size_t *upload_data_size,
@@ -217,40 +260,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                    body.data ? body.data : "", body.len);
         goto out;
     }
-    if (strcmp(url, "/health") == 0) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long long up = ((long long)(now.tv_sec - h->started.tv_sec) * 1000 +
-                        (now.tv_nsec - h->started.tv_nsec) / 1000000) / 1000;
-        pthread_mutex_lock(&h->lock);
-        int healthy = h->healthy;
-        sl_buf_printf(&body, "{\"status\":\"%s\"",
-                      !healthy ? "unhealthy" : h->status ? h->status
-                      : h->degraded ? "degraded" : "ok");
-        if (!healthy || (h->status && h->reason)) {
-            const char *reason = h->reason ? h->reason : "";
-            sl_buf_puts(&body, ",\"reason\":");
-            sl_buf_json_str(&body, reason, strlen(reason));
-        }
-        if (h->degraded) {
-            sl_buf_puts(&body, ",\"degraded\":");
-            sl_buf_json_str(&body, h->degraded, strlen(h->degraded));
-        }
-        pthread_mutex_unlock(&h->lock);
-        sl_buf_puts(&body, ",\"service\":");
-        sl_buf_json_str(&body, h->service, strlen(h->service));
-        if (h->task) {
-            sl_buf_puts(&body, ",\"task\":");
-            sl_buf_json_str(&body, h->task, strlen(h->task));
-        }
-        sl_buf_printf(&body, ",\"uptime_s\":%lld}\n", up);
-        if (!body.data)
+    if (strcmp(url, "/health") == 0 || strcmp(url, "/ready") == 0) {
+        int live, ready;
+        if (health_body(h, &body, &live, &ready) != SL_OK)
             goto oom;
-        rc = reply(conn, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-                   "application/json", body.data, body.len);
+        int ok = strcmp(url, "/health") == 0 ? live : live && ready;
+        rc = reply(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+                   body.data, body.len);
         goto out;
     }
-    static const char nf[] = "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\"]}\n";
+    static const char nf[] = "{\"error\":\"not found\",\"paths\":[\"/health\",\"/ready\",\"/metrics\"]}\n";
     rc = reply(conn, MHD_HTTP_NOT_FOUND, "application/json", nf, sizeof(nf) - 1);
     goto out;
 oom:
@@ -408,6 +427,16 @@ void sl_http_set_status(sl_http_t *h, const char *status, const char *reason)
     h->reason = r;
     h->status = st;
     h->healthy = 1;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void sl_http_set_liveness(sl_http_t *h, int64_t (*idle_ms)(void), int64_t timeout_ms)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->idle_ms = idle_ms;
+    h->live_timeout_ms = timeout_ms;
     pthread_mutex_unlock(&h->lock);
 }
 

@@ -1,13 +1,17 @@
 /* shiftlog: the operations HTTP endpoint of a service (libmicrohttpd, one
  * internal polling thread).
  *
- *   GET /health   200 {"status":"ok","service":"collector","task":"shop","uptime_s":12}
- *                 503 {"status":"unhealthy","reason":"...",...} after
- *                 sl_http_set_health(h, 0, "reason")
- *                 200 {"status":"degraded","degraded":"...",...} while healthy
- *                 but sl_http_set_degraded(h, "what") names a part that stopped
- *                 (e.g. a table): restarting the process would not help, so it
- *                 stays 200 for liveness probes; monitors read "status".
+ *   GET /health   liveness: 200 while the process is alive, even when it waits
+ *                 (standby, a server down, a stall); 503 only when it hung
+ *                 (sl_http_set_liveness). A restart is the cure for a 503 here.
+ *   GET /ready    readiness: 200 when it does its work: healthy (not
+ *                 sl_http_set_health(h, 0, reason)), no status other than ok
+ *                 (sl_http_set_status: standby) and nothing degraded
+ *                 (sl_http_set_degraded: a stopped table); else 503.
+ *                 Both answer the same JSON:
+ *                 {"status":"ok|standby|degraded|unhealthy|hung","live":true,
+ *                  "ready":true,"reason":"...","degraded":"...","service":"applier",
+ *                  "task":"shop","uptime_s":12}
  *   GET /metrics  Prometheus text of the registry (text/plain; version=0.0.4)
  *   routes added with sl_http_route (e.g. the applier's GET /tables and
  *                 POST /tables/resume)
@@ -19,6 +23,7 @@
 #define SL_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "sl_buf.h"
 #include "sl_err.h"
 #include "sl_metrics.h"
@@ -37,7 +42,10 @@ sl_err_t sl_http_start(sl_http_t **out, const char *listen, const char *service,
                        size_t errstr_size);
 /* The bound port (the real one when 0 was asked for); 0 for NULL. */
 int      sl_http_port(const sl_http_t *h);
-/* healthy = 0 makes /health answer 503 with reason (copied, secrets masked
+/* Liveness: /health answers 503 once idle_ms() >= timeout_ms (0: never).
+ * idle_ms is called from the endpoint's thread. */
+void     sl_http_set_liveness(sl_http_t *h, int64_t (*idle_ms)(void), int64_t timeout_ms);
+/* healthy = 0 makes /ready answer 503 with reason (copied, secrets masked
  * with sl_log_mask). Thread-safe. */
 void     sl_http_set_health(sl_http_t *h, int healthy, const char *reason);
 /* detail != NULL: the service runs, but part of it stopped (copied, secrets

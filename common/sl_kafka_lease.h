@@ -49,12 +49,12 @@ int      sl_kafka_lease_held(const sl_kafka_lease_t *l);
 /* How many times this copy was given the lease (its epoch, for logs). */
 int      sl_kafka_lease_epoch(const sl_kafka_lease_t *l);
 /* sl_kafka_lease_start, again every 2 s while Kafka does not answer
- * (/health 503 with the reason meanwhile, a WARN line). 0 once started
- * (/health healthy), 1 on a stop request. */
+ * (/ready 503 with the reason meanwhile, a WARN line). 0 once started
+ * (healthy), 1 on a stop request. */
 int      sl_kafka_lease_open(sl_kafka_lease_t **out, const sl_kafka_lease_conf_t *conf,
                              struct sl_http_s *http);
-/* Waits as a standby until this copy holds l: /health answers 200 with
- * status "standby" and why, one INFO line says so; a yield while waiting is
+/* Waits as a standby until this copy holds l: /health answers 200 (live)
+ * and /ready 503 (not ready), both with status "standby" and why, one INFO line says so; a yield while waiting is
  * cleared. 0 once held (/health back to ok), 1 on a stop request. */
 int      sl_kafka_lease_wait(sl_kafka_lease_t *l, struct sl_http_s *http, const char *why);
 /* Leaves the group (a standby takes over at once) and frees l; NULL is fine. */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "sl_log.h"
+#include "sl_service.h"
 
 #define SL_KAFKA_MAX_HEADERS 32
 
@@ -36,8 +37,11 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Also a liveness beat: a producer waiting for the broker checks here and is
+ * waiting, not hung (sl_service.h). */
 static int stopped(const sl_kafka_producer_t *p)
 {
+    sl_service_beat();
     return p->stop && *p->stop;
 }
 

@@ -1,4 +1,4 @@
-/* shiftlog: a small registry of counters and gauges, rendered in the
+/* shiftlog: a small registry of counters, gauges and histograms, rendered in the
  * Prometheus text exposition format (version 0.0.4) for /metrics.
  *
  *   sl_metrics_t *m = sl_metrics_new();
@@ -13,7 +13,12 @@
  * rendering take a mutex, updates are lock-free atomics.
  *
  * Rendering is deterministic: families sorted by name, series by their label
- * text; label values are escaped (\\, \", \n) and so is HELP text. */
+ * text; label values are escaped (\\, \", \n) and so is HELP text.
+ *
+ * Naming (Prometheus conventions, checked by tests/it/test_ops.py with a real
+ * parser): counters end in _total, durations are in seconds (_seconds), sizes
+ * in bytes (_bytes); a rate is not a metric (Prometheus computes it from a
+ * counter). */
 #ifndef SL_METRICS_H
 #define SL_METRICS_H
 
@@ -37,12 +42,36 @@ sl_metric_t *sl_metrics_counter(sl_metrics_t *m, const char *name, const char *h
                                 const char *const *labels);
 sl_metric_t *sl_metrics_gauge(sl_metrics_t *m, const char *name, const char *help,
                               const char *const *labels);
+/* A counter whose total is kept elsewhere and copied in with sl_metric_set()
+ * (a double: process_cpu_seconds_total from /proc). */
+sl_metric_t *sl_metrics_counter_total(sl_metrics_t *m, const char *name, const char *help,
+                                      const char *const *labels);
 
-/* Counters only go up; a NULL handle is ignored so optional metrics cost
+/* A histogram of integer observations, one series per part: a bucket per
+ * upper bound, given as the label le ("10", "+Inf"; the caller increments
+ * every bucket whose bound is >= the value, +Inf always), the sum and the
+ * count. name is the family's (rendered as name_bucket{...,le="10"} in
+ * ascending le, +Inf last, then name_sum, name_count, under one
+ * "# TYPE name histogram"). NULL without a numeric le, as for the other
+ * registrations' bad input. */
+sl_metric_t *sl_metrics_histogram_bucket(sl_metrics_t *m, const char *name, const char *help,
+                                         const char *const *labels);
+sl_metric_t *sl_metrics_histogram_sum(sl_metrics_t *m, const char *name, const char *help,
+                                      const char *const *labels);
+sl_metric_t *sl_metrics_histogram_count(sl_metrics_t *m, const char *name, const char *help,
+                                        const char *const *labels);
+
+/* fn(ctx, m) runs at the start of every sl_metrics_render(), in the renderer's
+ * thread, without the registry's lock: it refreshes values read on demand
+ * (the process_* metrics from /proc). NULL fn removes it. */
+typedef void sl_metrics_render_fn(void *ctx, sl_metrics_t *m);
+void sl_metrics_on_render(sl_metrics_t *m, sl_metrics_render_fn *fn, void *ctx);
+
+/* Counters and histogram parts only go up; a NULL handle is ignored so optional metrics cost
  * nothing to skip. */
 void   sl_metric_inc(sl_metric_t *c);
 void   sl_metric_add(sl_metric_t *c, uint64_t n);
-/* Gauges. */
+/* Gauges (and sl_metrics_counter_total series: set only). */
 void   sl_metric_set(sl_metric_t *g, double v);
 void   sl_metric_gauge_add(sl_metric_t *g, double delta);
 /* Current value (counter as double). */

@@ -1,7 +1,9 @@
 /* shiftlog: service bootstrap (see sl_service.h). */
 #include "sl_service.h"
+#include "sl_procstat.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,21 @@ const char *const sl_service_log_levels[] = {"debug", "info", "warn", "error", N
 const char *const sl_service_log_formats[] = {"text", "json", NULL};
 
 static volatile sig_atomic_t stop_requested;
+static _Atomic int64_t beat_ms;   /* last check for a stop request (monotonic) */
+static atomic_int      waiting;   /* threads inside sl_service_wait_fds */
+
+void sl_service_beat(void)
+{
+    atomic_store_explicit(&beat_ms, sl_service_now_ms(), memory_order_relaxed);
+}
+
+int64_t sl_service_idle_ms(void)
+{
+    if (atomic_load_explicit(&waiting, memory_order_relaxed) > 0)
+        return 0;
+    int64_t idle = sl_service_now_ms() - atomic_load_explicit(&beat_ms, memory_order_relaxed);
+    return idle > 0 ? idle : 0;
+}
 
 static void on_stop_signal(int signo)
 {
@@ -21,6 +38,7 @@ static void on_stop_signal(int signo)
 
 int sl_service_stopping(void)
 {
+    sl_service_beat();
     return stop_requested != 0;
 }
 
@@ -68,6 +86,7 @@ int sl_service_wait_fds(struct pollfd *fds, nfds_t nfds, int timeout_ms)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &old);
+    sl_service_beat();
     if (stop_requested) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return 1;
@@ -79,8 +98,11 @@ int sl_service_wait_fds(struct pollfd *fds, nfds_t nfds, int timeout_ms)
         tsp = &ts;
     }
     /* The signal, if pending, is delivered inside ppoll and interrupts it. */
+    atomic_fetch_add(&waiting, 1);   /* a long wait is not a hang */
     int rc = ppoll(fds, nfds, tsp, &old);
     int saved = errno;
+    atomic_fetch_sub(&waiting, 1);
+    sl_service_beat();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (stop_requested)
         return 1;
@@ -137,6 +159,8 @@ static void usage(const sl_service_def_t *def, FILE *out)
             def->name, def->summary ? def->summary : "");
     for (size_t i = 0; i < def->n_flags; i++)
         fprintf(out, "  %-24s %s\n", def->flags[i].name, def->flags[i].help);
+    fprintf(out, "\nendpoint (http.listen): GET /health (liveness), GET /ready (readiness),\n"
+                 "GET /metrics (Prometheus); docs/operations.md\n\n%s", SL_EXIT_CODES_HELP);
 }
 
 static void print_help(const sl_service_def_t *def)
@@ -331,9 +355,7 @@ int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_
                                    (const char *[]){"service", def->name, "version",
                                                     SHIFTLOG_VERSION, NULL}),
                   1);
-    sl_metric_set(sl_metrics_gauge(svc->metrics, "shiftlog_start_time_seconds",
-                                   "Start time of the process since the Unix epoch.", NULL),
-                  (double)time(NULL));
+    sl_procstat_register(svc->metrics);
 
     const char *listen = sl_conf_get(&svc->conf, "http.listen");
     if (validate_only) {
@@ -348,6 +370,12 @@ int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_
         goto out;
     }
     if (svc->http) {
+        int64_t live_ms = 0;
+        for (size_t k = 0; k < def->n_table; k++)
+            if (!strcmp(def->table[k].name, "health.liveness.timeout"))
+                memcpy(&live_ms, (char *)conf_struct + def->table[k].offset, sizeof(live_ms));
+        sl_service_beat();
+        sl_http_set_liveness(svc->http, sl_service_idle_ms, live_ms);
         char host[256];
         const char *colon = strrchr(listen, ':');
         size_t hl = colon ? (size_t)(colon - listen) : 0;
@@ -355,8 +383,8 @@ int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_
             hl = sizeof(host) - 1;
         memcpy(host, listen, hl);
         host[hl] = '\0';
-        sl_info("http: serving /health and /metrics on %s:%d", hl ? host : "0.0.0.0",
-                sl_http_port(svc->http));
+        sl_info("http: serving /health and /metrics on %s:%d (and /ready)",
+                hl ? host : "0.0.0.0", sl_http_port(svc->http));
     } else {
         sl_info("http: endpoint off (http.listen = off)");
     }

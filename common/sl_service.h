@@ -17,7 +17,15 @@
  * --help-config-md, plus the service's own flags), loads the config
  * (defaults < file < SHIFTLOG_* environment < -X), sets up logging, signal
  * handling (SIGINT/SIGTERM set a flag; SIGPIPE ignored), the metrics registry
- * and the /health + /metrics endpoint (key http.listen).
+ * (with the process_* metrics) and the /health, /ready and /metrics endpoint
+ * (key http.listen).
+ *
+ * Liveness (/health): the service is alive while some thread of it checks for
+ * a stop request (sl_service_stopping, sl_service_wait*, a Kafka producer's
+ * wait) at least every health.liveness.timeout; a call that hangs past that
+ * turns /health 503 so that a supervisor restarts the process. Everything else
+ * (connecting, standby, a server down, a stall, a stopped table) is readiness
+ * (/ready), docs/operations.md.
  *
  * Exit codes: 0 done, 1 runtime failure, 2 usage or configuration error. */
 #ifndef SL_SERVICE_H
@@ -30,10 +38,8 @@
 #include "sl_http.h"
 #include "sl_log.h"
 #include "sl_metrics.h"
+#include "sl_version.h"
 
-#ifndef SHIFTLOG_VERSION
-#define SHIFTLOG_VERSION "0.1.0"
-#endif
 
 #define SL_EXIT_OK      0
 #define SL_EXIT_FAILURE 1
@@ -47,6 +53,7 @@
  * struct and list SL_SERVICE_CONF_ENTRIES(type, member) in its table. */
 typedef struct sl_service_conf_s {
     const char *http_listen;
+    int64_t     liveness_timeout_ms;
     int         log_level;   /* sl_log_level_t */
     int         log_format;  /* 0 text, 1 json */
 } sl_service_conf_t;
@@ -57,13 +64,18 @@ extern const char *const sl_service_log_formats[];  /* text json */
 #define SL_SERVICE_CONF_ENTRIES(type_, member_, listen_default_)                              \
     { .name = "http.listen", .type = SL_CONF_T_STRING, .def = (listen_default_),            \
       .offset = offsetof(type_, member_.http_listen), .check = sl_http_listen_check,         \
-      .help = "Address of the /health and /metrics endpoint: host:port, [ipv6]:port, "       \
+      .help = "Address of the /health, /ready and /metrics endpoint: host:port, [ipv6]:port, "\
               ":port (all interfaces) or off. Port 0 picks a free port and logs it." },     \
     SL_CONF_ENUM("log.level", type_, member_.log_level, "info", sl_service_log_levels, 0,     \
                  "Lowest level written to the log (--log-level overrides)."),                 \
     SL_CONF_ENUM("log.format", type_, member_.log_format, "text", sl_service_log_formats, 0,  \
                  "text: one line per event; json: one JSON object per line (--log-format "    \
-                 "overrides).")
+                 "overrides)."),                                                               \
+    SL_CONF_DURATION("health.liveness.timeout", type_, member_.liveness_timeout_ms, "5m", 0,  \
+                     86400000, 0,                                                             \
+                     "/health answers 503 (not alive) when no thread of the service has "   \
+                     "checked for a stop request for this long (a hung call); 0 = never. "   \
+                     "Waiting (standby, a server down) is not hanging.")
 
 /* kafka.bootstrap.servers, the same in every service (its value also lands
  * in the librdkafka passthrough list). */
@@ -121,6 +133,12 @@ void sl_service_resume(void);
 /* The stop flag itself (non-zero once a stop is requested), for blocking
  * waits in other modules (sl_kafka_producer_conf_t.stop). */
 const volatile sig_atomic_t *sl_service_stop_flag(void);
+
+/* Marks the process as responsive (liveness, see above); called by
+ * sl_service_stopping() and the waits, so loops rarely need it themselves. */
+void    sl_service_beat(void);
+/* Milliseconds since the last beat (0 while a thread waits in sl_service_wait*). */
+int64_t sl_service_idle_ms(void);
 
 /* Monotonic clock in milliseconds, for deadlines. */
 int64_t sl_service_now_ms(void);

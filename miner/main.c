@@ -183,7 +183,7 @@ typedef struct mine_s {
     int                  at_boundary;
     int                  retention_on;
     uint64_t             docs_total;
-    sl_metric_t         *m_docs, *m_dups, *m_supp, *m_lag, *m_qps, *m_offset, *m_batches;
+    sl_metric_t         *m_docs, *m_dups, *m_supp, *m_lag, *m_offset, *m_batches;
     sl_metric_t         *m_retained;
 } mine_t;
 
@@ -433,8 +433,7 @@ static int run(mine_t *m)
 {
     char errstr[1024];
     mine_conf_t *c = m->c;
-    int64_t next_control = 0, next_retention = 0, qps_t0 = sl_service_now_ms();
-    uint64_t qps_docs0 = 0;
+    int64_t next_control = 0, next_retention = 0;
     int source_paused = 0;
     mine_batch_t *cur = &m->b[0], *fly = NULL;
 
@@ -459,16 +458,9 @@ static int run(mine_t *m)
                 sl_error("%s", errstr);
                 return SL_EXIT_FAILURE;
             }
-            uint64_t w, d, s;
-            mine_writers_stats(m->writers, &w, &d, &s);
-            double secs = (now - qps_t0) / 1000.0;
-            if (secs >= 1.0) {
-                sl_metric_set(m->m_qps, (double)(w - qps_docs0) / secs);
-                qps_t0 = now;
-                qps_docs0 = w;
-            }
+            /* documents per second: rate(shiftlog_miner_docs_total[1m]) in Prometheus */
             if (m->last_commit_us)
-                sl_metric_set(m->m_lag, (double)(wall_us() - m->last_commit_us) / 1000.0);
+                sl_metric_set(m->m_lag, (double)(wall_us() - m->last_commit_us) / 1e6);
             next_control = now + c->control_interval_ms;
         }
         if (m->retention_on && now >= next_retention) {
@@ -588,6 +580,8 @@ int main(int argc, char **argv)
         rc = SL_EXIT_OK;                 /* stopped while waiting */
         goto out;
     }
+    /* ready (/ready) only once it mines: docs/operations.md */
+    sl_http_set_health(svc.http, 0, "starting: opening the shared log and the source topic");
     snprintf(m.topic, sizeof m.topic, "%s.%s", mc.topic_prefix, mc.source_name);
     mine_store_conf_t sc = {
         .uri = mc.log_uri, .database = mc.log_database,
@@ -603,15 +597,14 @@ int main(int argc, char **argv)
     sl_metrics_t *mt = svc.metrics;
     m.m_docs = sl_metrics_counter(mt, "shiftlog_miner_docs_total",
                                   "Documents written to the shared log (replays excluded).", NULL);
-    m.m_dups = sl_metrics_gauge(mt, "shiftlog_miner_replayed_docs",
+    m.m_dups = sl_metrics_counter_total(mt, "shiftlog_miner_replayed_docs_total",
                                 "Documents found already in the log (replay after a restart).",
                                 NULL);
-    m.m_supp = sl_metrics_gauge(mt, "shiftlog_miner_supplemented_rows",
+    m.m_supp = sl_metrics_counter_total(mt, "shiftlog_miner_supplemented_rows_total",
                                 "Change rows whose missing columns were supplemented.", NULL);
-    m.m_lag = sl_metrics_gauge(mt, "shiftlog_miner_lag_ms",
+    m.m_lag = sl_metrics_gauge(mt, "shiftlog_miner_lag_seconds",
                                "Now minus the source commit time of the last mined "
-                               "transaction.", NULL);
-    m.m_qps = sl_metrics_gauge(mt, "shiftlog_miner_qps", "Documents mined per second.", NULL);
+                               "transaction, in s.", NULL);
     m.m_offset = sl_metrics_gauge(mt, "shiftlog_miner_next_offset",
                                   "Next Kafka offset of the topic the miner reads.", NULL);
     m.m_batches = sl_metrics_counter(mt, "shiftlog_miner_batches_total",
@@ -650,11 +643,15 @@ int main(int argc, char **argv)
      * miner deployed before its collector must not crash-loop */
     while ((pe = sl_kafka_partition_count(sl_kafka_consumer_handle(m.cons), m.topic, 10000,
                                           &nparts, errstr, sizeof errstr)) != SL_OK) {
-        if (!said++)
+        if (!said++) {
             sl_warn("topic %s: %s; waiting for it (start the collector of source \"%s\", or "
                     "check topic.prefix / source.name and kafka.bootstrap.servers)",
                     m.topic, pe == SL_ERR_NOT_FOUND ? "does not exist" : errstr,
                     mc.source_name);
+            char why[600];
+            snprintf(why, sizeof why, "waiting for topic %s", m.topic);
+            sl_http_set_health(svc.http, 0, why);
+        }
         if (sl_service_wait(2000)) {
             rc = SL_EXIT_OK;
             goto out;
@@ -723,6 +720,7 @@ int main(int argc, char **argv)
             m.topic, m.next_offset, mc.log_database, m.store->log_name, mc.worker_num,
             mc.supplement_full_fields ? "on" : "off", mc.log_retention_hours,
             m.started ? "" : ", start time ", m.started ? "" : mc.mining_start_time);
+    sl_http_set_health(svc.http, 1, NULL);
     rc = run(&m);
     if (rc == SL_EXIT_OK && mine_ctl_flush(m.ctl, errstr, sizeof errstr))
         sl_warn("control collection: %s", errstr);

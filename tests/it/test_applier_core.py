@@ -52,7 +52,7 @@ def test_it_applier_health_and_metrics(stack, bin_dir, test_bin_dir, unique_name
             body = r.read().decode()
         assert 'shiftlog_applier_rows_total{table="s.t"} 3' in body
         assert 'shiftlog_applier_state{state="running"} 1' in body
-        assert "shiftlog_applier_lag_ms" in body and "shiftlog_applier_dlq_total 0" in body
+        assert "shiftlog_applier_lag_seconds" in body and "shiftlog_applier_dlq_total 0" in body
         assert 'shiftlog_applier_txn_rows_bucket{le="10"} 1' in body
     finally:
         app.stop()
@@ -60,7 +60,8 @@ def test_it_applier_health_and_metrics(stack, bin_dir, test_bin_dir, unique_name
 
 def test_it_applier_waits_for_its_topic(stack, bin_dir, test_bin_dir, unique_name, target_db):
     """Started before the collector created its topic, the applier waits (says so once, with
-    the topic's name; /health says why; it does not create the topic), then applies."""
+    the topic's name; /ready says why, /health says it is alive; it does not create the topic),
+    then applies."""
     from e2e_util import topic_exists
     db, conn = target_db
     topic, task = unique_name("tp"), unique_name("task")
@@ -80,9 +81,11 @@ def test_it_applier_waits_for_its_topic(stack, bin_dir, test_bin_dir, unique_nam
         # so a kill -9 cannot leave it for a later process with the same pid
         assert not os.path.exists(f"/dev/shm/mongoc-{app.proc.pid}")
         port = int(re.search(r"serving /health and /metrics on [\d.]+:(\d+)", log).group(1))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+            assert json.loads(r.read())["live"] is True   # waiting is not dead: no restart
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
-            raise AssertionError("/health answered 200 while the topic is missing")
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5)
+            raise AssertionError("/ready answered 200 while the topic is missing")
         except urllib.error.HTTPError as e:
             assert e.code == 503
             body = e.read().decode()

@@ -361,9 +361,9 @@ def test_it_e2e_generated_migration(pipeline):
 def test_it_applier_watchdog_no_progress(pipeline):
     """Issue 18: a task whose records wait while it applies nothing says so. The PostgreSQL
     target table is locked by another session while the source keeps writing: within
-    watchdog.ms (3 s here) the applier logs one ERROR naming the offsets, /health answers 503
-    "no progress", shiftlog_applier_stalled is 1; once the lock goes, it applies everything,
-    the gauge is 0 again and the target equals the source."""
+    watchdog.ms (3 s here) the applier logs one ERROR naming the offsets, /ready answers 503
+    "no progress" (/health stays 200: it is alive), shiftlog_applier_stalled is 1; once the
+    lock goes, it applies everything, the gauge is 0 again and the target equals the source."""
     from conftest import pg_connect
     p = pipeline(targets=("pg",))
     a = p.apps["pg"]
@@ -382,9 +382,10 @@ def test_it_applier_watchdog_no_progress(pipeline):
             time.sleep(0.05)
 
         def stalled():
-            code, body = http(a, "/health")
+            code, body = http(a, "/ready")
             gauge = re.search(r"^shiftlog_applier_stalled (\S+)$", http(a, "/metrics")[1], re.M)
             ok = code == 503 and "no progress" in body and gauge and float(gauge.group(1)) == 1
+            ok = ok and http(a, "/health")[0] == 200
             return ok, (code, body)
         wait_until("the stall reported", stalled, [a], timeout=30)
         assert a.count(r"ERROR .*watchdog: no progress for \d+ s while \d+ record") >= 1, a.tail()

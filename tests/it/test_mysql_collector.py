@@ -22,7 +22,8 @@ process with a config file (issue 4):
                                                15 s under a workload (180 s, both producer modes,
                                                with SHIFTLOG_LONG), then restarted on the same
                                                dir/ports -> RSS flat, binlog reading paused,
-                                               /health 503 with the reason, then every change
+                                               /ready 503 with the reason (/health 200: alive),
+                                               then every change
                                                exactly once, no gap
   it_mysql_collector_metrics                   /metrics during a workload: events, lag, per-table
                                                rows, checkpoint, producer queue present and moving
@@ -875,7 +876,8 @@ def test_it_mysql_collector_kafka_outage(stack, bin_dir, tmp_path, unique_name, 
     """A private broker is SIGKILLed under a running workload for OUTAGE_S seconds (15 s;
     180 s with SHIFTLOG_LONG, longer than the 120 s Kafka transaction timeout), then started
     again on the same dir and ports: the collector's RSS stays flat, it stops reading the
-    binlog (backpressure), /health answers 503 with the reason, and afterwards the topic,
+    binlog (backpressure), /ready answers 503 with the reason (/health stays 200: a restart
+    would not bring Kafka back), and afterwards the topic,
     deduplicated by position, holds every change exactly once with no gap."""
     from kafka_private import PrivateKafka
     t_begin = time.monotonic()
@@ -889,7 +891,7 @@ def test_it_mysql_collector_kafka_outage(stack, bin_dir, tmp_path, unique_name, 
                         kafka_transactional="true" if transactional else "false",
                         txn_max_ms=200)
     wl = Workload(stack, db)
-    health, rss, reads, figures = [], [], [], {}
+    health, live, rss, reads, figures = [], [], [], [], {}
     try:
         col.start()
         port = http_port(col)
@@ -913,7 +915,8 @@ def test_it_mysql_collector_kafka_outage(stack, bin_dir, tmp_path, unique_name, 
         while time.monotonic() - t_kill < OUTAGE_S:
             assert col.proc.poll() is None, f"collector exited:\n{col.text()}"
             rss.append(rss_kb(col.proc.pid))
-            health.append(http_get(port, "/health"))
+            health.append(http_get(port, "/ready"))
+            live.append(http_get(port, "/health")[0])
             reads.append(metric(scrape(port), "shiftlog_collector_read_offset"))
             time.sleep(0.5)
         rows_during = wl.n - rows_at_kill
@@ -946,8 +949,9 @@ def test_it_mysql_collector_kafka_outage(stack, bin_dir, tmp_path, unique_name, 
     assert reads[-1] == reads[len(reads) // 2], "still reading the binlog late in the outage"
     # memory flat: bounded by the producer queue, not by what the source wrote meanwhile
     assert max(rss) - rss_before < 40_000, figures
-    # /health reported the outage, with the reason
-    assert unhealthy, f"/health never answered 503 during the outage: {health[-3:]}"
+    # /ready reported the outage, with the reason; /health said alive all along
+    assert unhealthy, f"/ready never answered 503 during the outage: {health[-3:]}"
+    assert set(live) == {200}, f"/health during the outage: {live}"
     assert "unhealthy" in unhealthy[-1] and "Kafka" in unhealthy[-1]
     # every resume started from the stored checkpoint (not from start.position), and a
     # transactional producer's aborted attempts stay invisible: no duplicate at all
@@ -1006,7 +1010,7 @@ def test_it_mysql_collector_metrics(stack, bin_dir, tmp_path, unique_name, mysql
 
     (ta, a), (tb, b) = samples[0], samples[-1]
     names = {name for name, _ in b}
-    for name in ("shiftlog_collector_events_total", "shiftlog_collector_lag_ms",
+    for name in ("shiftlog_collector_events_total", "shiftlog_collector_lag_seconds",
                  "shiftlog_collector_rows_total", "shiftlog_collector_checkpoint_seq",
                  "shiftlog_collector_checkpoint_offset", "shiftlog_collector_producer_queue",
                  "shiftlog_collector_records_total", "shiftlog_collector_read_offset"):
@@ -1016,14 +1020,14 @@ def test_it_mysql_collector_metrics(stack, bin_dir, tmp_path, unique_name, mysql
     row_rates = {t: (metric(b, "shiftlog_collector_rows_total", table=t) -
                      (metric(a, "shiftlog_collector_rows_total", table=t) or 0)) / (tb - ta)
                  for t in (t1, t2)}
-    lags = [metric(s, "shiftlog_collector_lag_ms") for _, s in samples]
+    lags = [metric(s, "shiftlog_collector_lag_seconds") for _, s in samples]
     queues = [metric(s, "shiftlog_collector_producer_queue") for _, s in samples]
     ckpts = [(metric(s, "shiftlog_collector_checkpoint_seq"),
               metric(s, "shiftlog_collector_checkpoint_offset")) for _, s in samples]
     reads = [(metric(s, "shiftlog_collector_read_seq"),
               metric(s, "shiftlog_collector_read_offset")) for _, s in samples]
     print(f"\n/metrics during the workload: events/s {events_per_s:.0f}, rows/s "
-          f"{ {t: round(v) for t, v in row_rates.items()} }, lag ms {lags}, producer queue "
+          f"{ {t: round(v) for t, v in row_rates.items()} }, lag s {lags}, producer queue "
           f"{queues}, checkpoint {ckpts[0]} -> {ckpts[-1]}, "
           f"kafka commits {metric(b, 'shiftlog_collector_kafka_commits_total')}")
     # events/s and per-table counts move
@@ -1034,7 +1038,7 @@ def test_it_mysql_collector_metrics(stack, bin_dir, tmp_path, unique_name, mysql
     for ck, rd in zip(ckpts, reads):
         assert ck <= rd, (ck, rd)
     # lag: now - source event time, small while the collector keeps up
-    assert all(x is not None and 0 <= x < 30_000 for x in lags), lags
+    assert all(x is not None and 0 <= x < 30 for x in lags), lags
     # producer queue depth: a gauge, bounded by the queue (2 x txn.max.messages, >= 10k)
     assert all(q is not None and 0 <= q <= 20_000 for q in queues), queues
     # once caught up: the per-table counts are exactly the rows written

@@ -562,8 +562,9 @@ def test_pg_reconnect_after_lost_connection(stack, pgsrc):
 
 def test_pg_kafka_outage_health(stack, pgsrc, tmp_path):
     """A private broker is SIGKILLed while the source keeps writing: the collector's publish
-    blocks, and a watchdog makes /health answer 503 naming Kafka and the paused WAL reading
-    (the blocked reader cannot); with the broker back it turns 200 again and every change is on
+    blocks, and a watchdog makes /ready answer 503 naming Kafka and the paused WAL reading
+    (the blocked reader cannot; /health stays 200: alive); with the broker back it turns 200
+    again and every change is on
     the topic once by position (the slot never confirmed past Kafka)."""
     from kafka_private import PrivateKafka
     from test_mysql_collector import http_get
@@ -593,10 +594,11 @@ def test_pg_kafka_outage_health(stack, pgsrc, tmp_path):
             s.sql(f"INSERT INTO t SELECT g, 'during' FROM generate_series({n + 1}, {n + 50}) g")
             n += 50
             assert p.poll() is None, p.log.read_text()
-            health.append(http_get(port, "/health"))
+            health.append(http_get(port, "/ready"))
+            assert http_get(port, "/health")[0] == 200, "not live during a Kafka outage"
             time.sleep(0.3)
         unhealthy = [b for st, b in health if st == 503]
-        assert unhealthy, f"/health never answered 503 during the outage: {health[-3:]}"
+        assert unhealthy, f"/ready never answered 503 during the outage: {health[-3:]}"
         assert "Kafka has taken no record" in unhealthy[-1] and "reading the WAL" in unhealthy[-1], \
             unhealthy[-1]
 
@@ -604,15 +606,15 @@ def test_pg_kafka_outage_health(stack, pgsrc, tmp_path):
         recs = wait_records(kstack, s.topic,
                             lambda rs: len({r[0] for r in rows_of(rs, "t")}) >= n, timeout=120)
         deadline = time.time() + 30
-        while http_get(port, "/health")[0] != 200 and time.time() < deadline:
+        while http_get(port, "/ready")[0] != 200 and time.time() < deadline:
             time.sleep(0.2)
-        assert http_get(port, "/health")[0] == 200, p.log.read_text()
+        assert http_get(port, "/ready")[0] == 200, p.log.read_text()
     finally:
         s.stop(p)
         kafka.stop()
     ids = sorted({r[3]["id"][1] for r in rows_of(recs, "t")})
     assert ids == list(range(1, n + 1))
-    print(f"\nPG collector, Kafka down 9 s: {n} rows, /health 503 in "
+    print(f"\nPG collector, Kafka down 9 s: {n} rows, /ready 503 in "
           f"{len(unhealthy)}/{len(health)} probes: {unhealthy[-1]}")
 
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -17,6 +18,7 @@
 
 #include "sl_http.h"
 #include "sl_metrics.h"
+#include "sl_procstat.h"
 
 static char *render(sl_metrics_t *m)
 {
@@ -43,7 +45,7 @@ static void test_exposition_text(void **state)
                                              (const char *[]){"table", "shop.orders", NULL});
     sl_metric_t *items = sl_metrics_counter(m, "shiftlog_rows_total", "ignored second help",
                                             (const char *[]){"table", "shop.items", NULL});
-    sl_metric_t *lag = sl_metrics_gauge(m, "shiftlog_lag_ms", "Lag from source commit\\n, in ms.\nsecond line", NULL);
+    sl_metric_t *lag = sl_metrics_gauge(m, "shiftlog_lag_seconds", "Lag from source commit\\n, in s.\nsecond line", NULL);
     sl_metric_t *odd = sl_metrics_gauge(m, "shiftlog_odd", "Escapes.",
                                         (const char *[]){"b", "q\"uote", "a", "back\\slash\nnl", NULL});
     sl_metric_t *errs = sl_metrics_counter(m, "shiftlog_errors_total", "Errors.", NULL);
@@ -54,7 +56,7 @@ static void test_exposition_text(void **state)
     sl_metric_add(orders, 41);
     sl_metric_inc(orders);
     sl_metric_inc(items);
-    sl_metric_set(lag, 1500);
+    sl_metric_set(lag, 1.5);
     sl_metric_set(odd, 0.25);
     (void)errs;
     char *t = render(m);
@@ -62,9 +64,9 @@ static void test_exposition_text(void **state)
         "# HELP shiftlog_errors_total Errors.\n"
         "# TYPE shiftlog_errors_total counter\n"
         "shiftlog_errors_total 0\n"
-        "# HELP shiftlog_lag_ms Lag from source commit\\\\n, in ms.\\nsecond line\n"
-        "# TYPE shiftlog_lag_ms gauge\n"
-        "shiftlog_lag_ms 1500\n"
+        "# HELP shiftlog_lag_seconds Lag from source commit\\\\n, in s.\\nsecond line\n"
+        "# TYPE shiftlog_lag_seconds gauge\n"
+        "shiftlog_lag_seconds 1.5\n"
         "# HELP shiftlog_odd Escapes.\n"
         "# TYPE shiftlog_odd gauge\n"
         "shiftlog_odd{b=\"q\\\"uote\",a=\"back\\\\slash\\nnl\"} 0.25\n"
@@ -279,16 +281,22 @@ static void test_http_endpoint(void **state)
 
     char *r = http_get(port, "/health");
     assert_non_null(strstr(r, "HTTP/1.1 200"));
-    assert_non_null(strstr(r, "\r\n\r\n{\"status\":\"ok\",\"service\":\"applier\",\"task\":\"t1\",\"uptime_s\":0}\n"));
+    assert_non_null(strstr(r, "\r\n\r\n{\"status\":\"ok\",\"live\":true,\"ready\":true,"
+                              "\"service\":\"applier\",\"task\":\"t1\",\"uptime_s\":0}\n"));
     free(r);
 
+    /* not healthy: not ready (503 on /ready), still alive (200 on /health) */
     sl_http_set_health(h, 0, "target \"pg\" unreachable");
-    r = http_get(port, "/health");
+    r = http_get(port, "/ready");
     assert_non_null(strstr(r, "HTTP/1.1 503"));
-    assert_non_null(strstr(r, "{\"status\":\"unhealthy\",\"reason\":\"target \\\"pg\\\" unreachable\",\"service\":\"applier\""));
+    assert_non_null(strstr(r, "{\"status\":\"unhealthy\",\"live\":true,\"ready\":false,"
+                              "\"reason\":\"target \\\"pg\\\" unreachable\",\"service\":\"applier\""));
+    free(r);
+    r = http_get(port, "/health");
+    assert_non_null(strstr(r, "HTTP/1.1 200"));
     free(r);
     sl_http_set_health(h, 1, NULL);
-    r = http_get(port, "/health");
+    r = http_get(port, "/ready");
     assert_non_null(strstr(r, "HTTP/1.1 200"));
     free(r);
 
@@ -302,6 +310,166 @@ static void test_http_endpoint(void **state)
     assert_non_null(strstr(r, "HTTP/1.1 404"));
     free(r);
     sl_http_stop(h);
+    sl_metrics_destroy(m);
+}
+
+static int64_t idle_for;
+static int64_t fake_idle_ms(void)
+{
+    return idle_for;
+}
+
+/* Liveness and readiness: standby, degraded and unhealthy are alive but not
+ * ready; only a hang (no turn for the liveness timeout) fails /health. */
+static void test_http_live_vs_ready(void **state)
+{
+    (void)state;
+    char err[256];
+    sl_http_t *h = NULL;
+    assert_int_equal(sl_http_start(&h, "127.0.0.1:0", "collector", "s", NULL, err, sizeof(err)),
+                     SL_OK);
+    int port = sl_http_port(h);
+    static const struct { const char *what; int live, ready; } cases[] = {
+        {"ok", 1, 1}, {"standby", 1, 0}, {"degraded", 1, 0}, {"unhealthy", 1, 0},
+        {"hung", 0, 0},
+    };
+    idle_for = 0;
+    sl_http_set_liveness(h, fake_idle_ms, 60000);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *w = cases[i].what;
+        sl_http_set_health(h, 1, NULL);
+        sl_http_set_degraded(h, NULL);
+        idle_for = 0;
+        if (!strcmp(w, "standby"))
+            sl_http_set_status(h, "standby", "lease held by vm:1");
+        else if (!strcmp(w, "degraded"))
+            sl_http_set_degraded(h, "table s.t stopped");
+        else if (!strcmp(w, "unhealthy"))
+            sl_http_set_health(h, 0, "source unreachable");
+        else if (!strcmp(w, "hung"))
+            idle_for = 60000;
+        char *live = http_get(port, "/health"), *ready = http_get(port, "/ready");
+        char status[64];
+        snprintf(status, sizeof status, "{\"status\":\"%s\"", w);
+        assert_non_null(strstr(live, cases[i].live ? "HTTP/1.1 200" : "HTTP/1.1 503"));
+        assert_non_null(strstr(ready, cases[i].ready ? "HTTP/1.1 200" : "HTTP/1.1 503"));
+        assert_non_null(strstr(live, status));
+        assert_non_null(strstr(ready, cases[i].ready ? "\"ready\":true" : "\"ready\":false"));
+        free(live);
+        free(ready);
+    }
+    /* a liveness timeout of 0 never fails /health */
+    sl_http_set_liveness(h, fake_idle_ms, 0);
+    char *r = http_get(port, "/health");
+    assert_non_null(strstr(r, "HTTP/1.1 200"));
+    free(r);
+    sl_http_stop(h);
+}
+
+/* A histogram: one TYPE line, buckets by ascending le whatever the order of
+ * registration, +Inf last, then _sum and _count; other labels kept. */
+static void test_histogram(void **state)
+{
+    (void)state;
+    sl_metrics_t *m = sl_metrics_new();
+    static const char *const le[] = {"+Inf", "100", "1", "10"};
+    sl_metric_t *b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = sl_metrics_histogram_bucket(m, "x_rows", "Rows per txn.",
+                                           (const char *[]){"le", le[i], NULL});
+    sl_metric_t *sum = sl_metrics_histogram_sum(m, "x_rows", NULL, NULL);
+    sl_metric_t *cnt = sl_metrics_histogram_count(m, "x_rows", NULL, NULL);
+    for (int i = 0; i < 4; i++)
+        assert_non_null(b[i]);
+    /* observe 5: buckets 10, 100, +Inf */
+    sl_metric_inc(b[0]);
+    sl_metric_inc(b[1]);
+    sl_metric_inc(b[3]);
+    sl_metric_add(sum, 5);
+    sl_metric_inc(cnt);
+    assert_ptr_equal(b[2], sl_metrics_histogram_bucket(m, "x_rows", "",
+                                                       (const char *[]){"le", "1", NULL}));
+    sl_metric_t *lab = sl_metrics_histogram_bucket(m, "y", "Y.",
+                                                   (const char *[]){"t", "a", "le", "2", NULL});
+    sl_metric_inc(lab);
+    char *t = render(m);
+    assert_string_equal(t,
+        "# HELP x_rows Rows per txn.\n"
+        "# TYPE x_rows histogram\n"
+        "x_rows_bucket{le=\"1\"} 0\n"
+        "x_rows_bucket{le=\"10\"} 1\n"
+        "x_rows_bucket{le=\"100\"} 1\n"
+        "x_rows_bucket{le=\"+Inf\"} 1\n"
+        "x_rows_sum 5\n"
+        "x_rows_count 1\n"
+        "# HELP y Y.\n"
+        "# TYPE y histogram\n"
+        "y_bucket{t=\"a\",le=\"2\"} 1\n");
+    free(t);
+    /* no numeric le, or a type clash: NULL */
+    assert_null(sl_metrics_histogram_bucket(m, "z", "", NULL));
+    assert_null(sl_metrics_histogram_bucket(m, "z", "", (const char *[]){"le", "ten", NULL}));
+    assert_null(sl_metrics_counter(m, "x_rows", "", NULL));
+    assert_null(sl_metrics_gauge(m, "y", "", NULL));
+    sl_metrics_destroy(m);
+}
+
+static int hook_calls;
+static void hook(void *ctx, sl_metrics_t *m)
+{
+    hook_calls++;
+    sl_metric_set(ctx, 2.5 * hook_calls);
+    (void)m;
+}
+
+/* A counter whose total is set (CPU seconds), and the render hook that sets it. */
+static void test_counter_total_and_hook(void **state)
+{
+    (void)state;
+    sl_metrics_t *m = sl_metrics_new();
+    sl_metric_t *c = sl_metrics_counter_total(m, "cpu_seconds_total", "CPU.", NULL);
+    assert_non_null(c);
+    sl_metric_inc(c);                     /* not an integer counter: ignored */
+    sl_metrics_on_render(m, hook, c);
+    hook_calls = 0;
+    char *t = render(m);
+    assert_string_equal(t, "# HELP cpu_seconds_total CPU.\n# TYPE cpu_seconds_total counter\n"
+                           "cpu_seconds_total 2.5\n");
+    free(t);
+    assert_int_equal(hook_calls, 1);
+    assert_null(sl_metrics_counter(m, "cpu_seconds_total", "", NULL));  /* other kind */
+    sl_metrics_destroy(m);
+}
+
+static double sample(const char *text, const char *name)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    const char *p = strstr(text, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+/* process_* from /proc: present, typed, and plausible for this process. */
+static void test_procstat(void **state)
+{
+    (void)state;
+    sl_metrics_t *m = sl_metrics_new();
+    sl_procstat_register(m);
+    volatile double x = 0;                /* some CPU time */
+    for (long i = 0; i < 20000000; i++)
+        x += (double)i;
+    char *t = render(m);
+    assert_non_null(strstr(t, "# TYPE process_cpu_seconds_total counter\n"));
+    assert_non_null(strstr(t, "# TYPE process_resident_memory_bytes gauge\n"));
+    assert_non_null(strstr(t, "# TYPE process_start_time_seconds gauge\n"));
+    assert_non_null(strstr(t, "# TYPE process_open_fds gauge\n"));
+    assert_true(sample(t, "process_cpu_seconds_total") > 0);
+    assert_true(sample(t, "process_resident_memory_bytes") > 1e5);
+    double start = sample(t, "process_start_time_seconds");
+    assert_true(start > 1.7e9 && start <= (double)time(NULL) + 1);
+    assert_true(sample(t, "process_open_fds") >= 3);
+    assert_true(sample(t, "process_max_fds") >= sample(t, "process_open_fds"));
+    free(t);
     sl_metrics_destroy(m);
 }
 
@@ -360,6 +528,10 @@ int main(void)
         cmocka_unit_test(test_gauge_values),
         cmocka_unit_test(test_concurrent_updates),
         cmocka_unit_test(test_http_endpoint),
+        cmocka_unit_test(test_http_live_vs_ready),
+        cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_counter_total_and_hook),
+        cmocka_unit_test(test_procstat),
         cmocka_unit_test(test_http_health_texts_masked),
         cmocka_unit_test(test_http_routes),
         cmocka_unit_test(test_http_listen_values),
