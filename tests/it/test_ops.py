@@ -353,3 +353,32 @@ def test_make_install_destdir_gives_runnable_binaries(tmp_path, bin_dir):
     assert examples, "no example configs installed"
     # nothing outside DESTDIR: the installed tree is all under the prefix
     assert {p.name for p in dest.iterdir()} == {"usr"}
+
+
+def test_systemd_units_verify(tmp_path):
+    """deploy/systemd/ (installed by make install under share/shiftlog/systemd): each template
+    unit, instantiated, passes `systemd-analyze verify` without a single warning, with its
+    ExecStart pointing at the binaries make install put under DESTDIR."""
+    import shutil
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze not installed")
+    dest = tmp_path / "root"
+    r = subprocess.run(["make", "-s", "install", f"DESTDIR={dest}", "PREFIX=/usr/local"],
+                       cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    units = dest / "usr" / "local" / "share" / "shiftlog" / "systemd"
+    found = sorted(p.name for p in units.iterdir())
+    assert found == [f"shiftlog-{s}@.service" for s in ("applier", "collector", "miner")], found
+    work = tmp_path / "units"
+    work.mkdir()
+    for name in found:
+        text = (units / name).read_text()
+        svc = name.split("@")[0]
+        assert f"ExecStart=/usr/local/bin/{svc} -c /etc/shiftlog/" in text, text
+        assert "RestartPreventExitStatus=2 3" in text, text
+        inst = work / name.replace("@", "@shop")
+        inst.write_text(text.replace("/usr/local/bin/", f"{dest}/usr/local/bin/"))
+        v = subprocess.run(["systemd-analyze", "verify", str(inst)], capture_output=True,
+                           text=True, timeout=60, cwd=work)
+        assert v.returncode == 0 and not (v.stdout + v.stderr).strip(), \
+            f"{name}: {v.stdout}{v.stderr}"
