@@ -623,3 +623,42 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
     }
     return SL_OK;
 }
+
+/* ------------------------------------------------------------ snapshots */
+
+sl_err_t col_my_schema_snapshot(col_my_schema_t *s, const char *db, const char *tb,
+                                const char *source, sl_record_t *rec, int *emit,
+                                uint64_t *schema_id, char *errstr, size_t errstr_size)
+{
+    col_tablemap_t cat;
+    *emit = 0;
+    /* the catalog, as a DDL's SCHEMA is built: the same view as a TABLE_MAP's,
+     * so the fingerprint matches the one the stream published for the same
+     * definition and nothing is published twice */
+    sl_err_t err = col_my_catalog_table(s->meta, s->srv->is_mariadb, 1, db, tb, &cat, errstr,
+                                        errstr_size);
+    if (err == SL_ERR_UNSUPPORTED)
+        col_mysql_tablemap_free(&cat);
+    if (err)
+        return err;
+    if (!cat.ncols) {
+        col_mysql_tablemap_free(&cat);
+        snprintf(errstr, errstr_size, "table %s.%s does not exist", db, tb);
+        return SL_ERR_NOT_FOUND;
+    }
+    err = col_mysql_schema_from_tablemap(&cat, source, rec, errstr, errstr_size);
+    col_mysql_tablemap_free(&cat);
+    if (err)
+        return err;
+    *schema_id = schema_fingerprint(&s->buf, &rec->u.schema);
+    sig_entry_t *sg = sig_get(s, db, tb, 1);
+    if (!sg) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return SL_ERR_NOMEM;
+    }
+    if (sg->schema_id != *schema_id) {
+        *emit = 1;
+        sg->schema_id = *schema_id;
+    }
+    return SL_OK;
+}

@@ -93,6 +93,9 @@ typedef struct my_reader_s {
     int                    crc;      /* events end in a CRC32 (binlog_checksum != NONE) */
 
     col_watch_t           *watch;          /* Kafka stall watchdog (col_watch.h) */
+    col_my_snap_t         *snap;           /* the snapshot engine of the session */
+    int                    snap_putting;   /* a record of the engine's being put */
+    int                    snap_rc;        /* the session outcome a put of it met */
     int                    denied;        /* the server refused us for good (exit 3) */
 } my_reader_t;
 
@@ -130,6 +133,8 @@ static void set_pos(my_reader_t *r, sl_pos_t *pos, uint64_t offset, uint32_t row
 /* Publishes rec; maps publisher errors to session outcomes. */
 static int put_one(my_reader_t *r, sl_record_t *rec, char *errstr, size_t errstr_size)
 {
+    if (!r->snap_putting)
+        col_my_snap_observe(r->snap, rec);   /* the stream's changes win over a chunk's */
     col_watch_enter(r->watch);
     sl_err_t err = col_pub_put(r->pub, rec, errstr, errstr_size);
     col_watch_leave(r->watch, !err);
@@ -172,6 +177,35 @@ static int put(my_reader_t *r, sl_record_t *rec, char *errstr, size_t errstr_siz
 {
     int rc = flush_batch(r, errstr, errstr_size);
     return rc != GO_ON ? rc : put_one(r, rec, errstr, errstr_size);
+}
+
+/* The engine's records (col_my_put_fn): in stream order, counted into the
+ * watermark's transaction so its COMMIT (and the progress) follows them. */
+static sl_err_t snap_put(void *reader, sl_record_t *rec, char *errstr, size_t errstr_size)
+{
+    my_reader_t *r = reader;
+    r->snap_putting = 1;
+    int rc = put(r, rec, errstr, errstr_size);
+    r->snap_putting = 0;
+    if (rc != GO_ON) {
+        r->snap_rc = rc;
+        return SL_ERR_FATAL;
+    }
+    r->published = 1;
+    if (rec->type == SL_REC_CHANGE)
+        r->rows += rec->u.change.nrows;
+    return SL_OK;
+}
+
+/* The session outcome of an engine call that returned err. */
+static int snap_outcome(my_reader_t *r, sl_err_t err)
+{
+    int rc = r->snap_rc;
+    r->snap_rc = 0;
+    if (rc)
+        return rc;
+    return err == SL_ERR_DB || err == SL_ERR_IO || err == SL_ERR_TIMEOUT || err == SL_ERR_NOMEM
+           ? SESSION_RETRY : SESSION_FATAL;
 }
 
 static int put_finish(my_reader_t *r, const sl_pos_t *pos, char *errstr, size_t errstr_size)
@@ -245,6 +279,15 @@ static int on_rows(my_reader_t *r, MARIADB_RPL_EVENT *ev, const uint8_t *body, s
                  " without its TABLE_MAP", r->file, ev_start, cur.table_id);
         return SESSION_FATAL;
     }
+    if (col_my_snap_is_signal(r->snap, t->tm.db, t->tm.table)) {
+        sl_pos_t at;
+        set_pos(r, &at, ev_start, 0);
+        sl_err_t err = col_my_snap_signal_rows(r->snap, &t->tm, ev->event_type, body, len, &at,
+                                               r->gtid[0] ? r->gtid : NULL,
+                                               (int64_t)ev->timestamp * 1000000, errstr,
+                                               errstr_size);
+        return err ? snap_outcome(r, err) : GO_ON;   /* never published itself */
+    }
     if (!t->included) {
         sl_metric_inc(r->m_skipped);
         return GO_ON;
@@ -313,6 +356,12 @@ static int on_table_map(my_reader_t *r, const uint8_t *body, size_t len, uint64_
                  why);
         return SESSION_FATAL;
     }
+    if (col_my_snap_is_signal(r->snap, t->tm.db, t->tm.table)) {
+        sl_pos_t at;
+        set_pos(r, &at, ev_start, 0);
+        col_my_snap_map_pos(r->snap, &at);
+        return GO_ON;
+    }
     if (!emit)
         return GO_ON;
     set_pos(r, &r->rec->pos, ev_start, 0);
@@ -369,6 +418,8 @@ static int on_query(my_reader_t *r, MARIADB_RPL_EVENT *ev, uint64_t ev_start,
         return SESSION_RETRY;            /* information_schema unreachable: reconnect */
     }
     for (int i = 0; i < n; i++) {
+        if (col_my_snap_is_signal(r->snap, r->ddl[i]->u.schema.db, r->ddl[i]->u.schema.table))
+            continue;
         set_pos(r, &r->ddl[i]->pos, ev_start, (uint32_t)i);
         sl_info("DDL on %s.%s: %.*s", r->ddl[i]->u.schema.db, r->ddl[i]->u.schema.table,
                 (int)(len > 200 ? 200 : len), sql);
@@ -382,7 +433,7 @@ static int on_query(my_reader_t *r, MARIADB_RPL_EVENT *ev, uint64_t ev_start,
     char tdrop[8];
     if (n + deferred == 1 && n < COL_MY_DDL_MAX && sl_ddl_is(sql, len, "TRUNCATE") &&
         col_my_ddl_parse(dbname, sql, len, &tt, 1, &tddl, tdrop, sizeof tdrop) == 1 &&
-        col_filter_match(r->filter, tt.db, tt.tb)) {
+        col_filter_match(r->filter, tt.db, tt.tb) && !col_my_snap_is_signal(r->snap, tt.db, tt.tb)) {
         /* TRUNCATE TABLE: a row event every target applies (as pgoutput sends
          * one), after the table's SCHEMA — also when that SCHEMA waits for a
          * later DDL (a TRUNCATE changes no column: the change names none) */
@@ -410,34 +461,6 @@ static int on_query(my_reader_t *r, MARIADB_RPL_EVENT *ev, uint64_t ev_start,
     return GO_ON;
 }
 
-/* ROTATE body: 8-byte little-endian position, then the file name up to the
- * checksum. raw_data is the network packet: libmariadb 3.3 keeps the OK byte
- * in front, so the event is its last event_length bytes. */
-static int rotate_parse(my_reader_t *r, const MARIADB_RPL_EVENT *ev, char *file, size_t file_size,
-                        uint64_t *pos, char *errstr, size_t errstr_size)
-{
-    size_t trailer = r->crc ? 4 : 0;
-    if (!ev->raw_data || ev->event_length < 19 + 8 + trailer ||
-        ev->raw_data_size < ev->event_length) {
-        snprintf(errstr, errstr_size, "ROTATE event after %s without its bytes", r->file);
-        return -1;
-    }
-    const uint8_t *b = ev->raw_data + (ev->raw_data_size - ev->event_length) + 19;
-    size_t nlen = ev->event_length - 19 - 8 - trailer;
-    uint64_t p = 0;
-    for (int i = 7; i >= 0; i--)
-        p = (p << 8) | b[i];
-    if (nlen == 0 || nlen >= file_size) {
-        snprintf(errstr, errstr_size, "ROTATE event after %s with a file name of %zu bytes",
-                 r->file, nlen);
-        return -1;
-    }
-    memcpy(file, b + 8, nlen);
-    file[nlen] = '\0';
-    *pos = p;
-    return 0;
-}
-
 /* One event. Returns GO_ON or a session outcome. */
 static int on_event(my_reader_t *r, MARIADB_RPL_EVENT *ev, char *errstr, size_t errstr_size)
 {
@@ -452,7 +475,8 @@ static int on_event(my_reader_t *r, MARIADB_RPL_EVENT *ev, char *errstr, size_t 
          * the server sends when a dump crosses into the next binlog file
          * (filename "0", garbage position), measured on MariaDB 10.11. */
         uint64_t rpos;
-        if (rotate_parse(r, ev, r->file, sizeof(r->file), &rpos, errstr, errstr_size))
+        if (col_my_rotate_parse(ev, r->crc, r->file, r->file, sizeof(r->file), &rpos, errstr,
+                                errstr_size))
             return SESSION_FATAL;
         set_pos(r, &r->last, rpos, 0);
         if (r->finish_pending) {
@@ -530,70 +554,6 @@ static int on_event(my_reader_t *r, MARIADB_RPL_EVENT *ev, char *errstr, size_t 
     }
 }
 
-/* Opens the replication stream at start (file:pos, or a GTID state when
- * start->file is empty). */
-static sl_err_t open_stream(my_reader_t *r, const sl_pos_t *start, char *errstr,
-                            size_t errstr_size)
-{
-    const col_conf_t *c = r->conf;
-    int fatal;
-    char q[256];
-    if (!(r->repl = col_my_connect(c, errstr, errstr_size, &fatal))) {
-        r->denied = fatal;
-        return fatal ? SL_ERR_INVALID : SL_ERR_DB;
-    }
-    /* heartbeats bound how long a blocking read waits: for the Kafka
-     * transaction's commit, a stop request and idle progress */
-    int64_t hb = c->heartbeat_ms;
-    if (hb > 1000)
-        hb = 1000;
-    if (c->kafka_transactional && c->txn_max_ms < hb)
-        hb = c->txn_max_ms < 10 ? 10 : c->txn_max_ms;
-    snprintf(q, sizeof(q), "SET @master_heartbeat_period = %" PRId64, hb * 1000000);
-    if (col_my_exec(r->repl, "SET @master_binlog_checksum = @@global.binlog_checksum",
-                    errstr, errstr_size) ||
-        col_my_exec(r->repl, "SET @mariadb_slave_capability = 4", errstr, errstr_size) ||
-        col_my_exec(r->repl, q, errstr, errstr_size))
-        return SL_ERR_DB;
-    /* Whether every event we get ends in a CRC32. Not libmariadb's
-     * rpl->use_checksum: that is only set by the FORMAT_DESCRIPTION event,
-     * after the first (fake) ROTATE has already arrived with its checksum. */
-    MYSQL_RES *res;
-    MYSQL_ROW row;
-    if (mysql_query(r->repl, "SELECT @master_binlog_checksum") || !(res = mysql_store_result(r->repl))) {
-        snprintf(errstr, errstr_size, "reading @master_binlog_checksum: %s", mysql_error(r->repl));
-        return SL_ERR_DB;
-    }
-    row = mysql_fetch_row(res);
-    r->crc = row && row[0] && strcasecmp(row[0], "NONE") != 0;
-    mysql_free_result(res);
-    if (!start->file[0]) {
-        char st[300], esc[200];
-        mysql_real_escape_string(r->repl, esc, start->gtid, (unsigned long)strlen(start->gtid));
-        snprintf(st, sizeof(st), "SET @slave_connect_state = '%s'", esc);
-        if (col_my_exec(r->repl, st, errstr, errstr_size) ||
-            col_my_exec(r->repl, "SET @slave_gtid_strict_mode = 1", errstr, errstr_size))
-            return SL_ERR_DB;
-    }
-    if (!(r->rpl = mariadb_rpl_init(r->repl))) {
-        snprintf(errstr, errstr_size, "mariadb_rpl_init: %s", mysql_error(r->repl));
-        return SL_ERR_DB;
-    }
-    const char *fname = start->file;
-    mariadb_rpl_optionsv(r->rpl, MARIADB_RPL_FILENAME, (char *)fname, (size_t)strlen(fname));
-    mariadb_rpl_optionsv(r->rpl, MARIADB_RPL_START,
-                         (unsigned long)(start->file[0] ? start->offset : 4));
-    mariadb_rpl_optionsv(r->rpl, MARIADB_RPL_SERVER_ID, (unsigned int)c->source_server_id);
-    mariadb_rpl_optionsv(r->rpl, MARIADB_RPL_FLAGS, (unsigned int)0);
-    if (mariadb_rpl_open(r->rpl)) {
-        snprintf(errstr, errstr_size, "binlog dump from %s:%" PRIu64 " refused: %s",
-                 start->file[0] ? start->file : start->gtid, start->offset,
-                 mysql_error(r->repl));
-        return SL_ERR_DB;
-    }
-    return SL_OK;
-}
-
 static void session_close(my_reader_t *r, int outcome)
 {
     char errstr[1024];
@@ -604,6 +564,9 @@ static void session_close(my_reader_t *r, int outcome)
         if (err)
             sl_warn("publisher close: %s", errstr);
     }
+    col_my_snap_destroy(r->snap);
+    r->snap = NULL;
+    r->snap_rc = 0;
     col_pub_destroy(r->pub);
     r->pub = NULL;
     if (r->rpl)
@@ -643,6 +606,7 @@ static int session(my_reader_t *r, char *errstr, size_t errstr_size)
     err = col_pub_checkpoint_load(r->pub, &ckpt, errstr, errstr_size);
     if (err && err != SL_ERR_NOT_FOUND)
         return err == SL_ERR_STATE ? SESSION_STOP : SESSION_RETRY;
+    int first_start = err == SL_ERR_NOT_FOUND;
     if (!err) {
         char t[200];
         sl_pos_format(&ckpt, t, sizeof(t));
@@ -655,7 +619,11 @@ static int session(my_reader_t *r, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "out of memory");
         return SESSION_FATAL;
     }
-    if ((err = open_stream(r, &start, errstr, errstr_size)))
+    if ((err = col_my_snap_new(&r->snap, c, r->filter, r->schema, r->pub, r->svc->metrics,
+                               first_start, snap_put, r, errstr, errstr_size)))
+        return err == SL_ERR_DB || err == SL_ERR_NOMEM ? SESSION_RETRY : SESSION_FATAL;
+    if ((err = col_my_stream_open(c, &start, &r->repl, &r->rpl, &r->crc, &r->denied, errstr,
+                                  errstr_size)))
         return err == SL_ERR_INVALID ? SESSION_FATAL : SESSION_RETRY;
     r->sessions++;
     sl_http_set_health(r->svc->http, 1, NULL);
@@ -685,6 +653,15 @@ static int session(my_reader_t *r, char *errstr, size_t errstr_size)
             return SESSION_RETRY;
         }
         rc = on_event(r, ev, errstr, errstr_size);
+        if (rc == GO_ON && !r->in_txn && !r->finish_pending && r->file[0]) {
+            /* between transactions: a chunk when one is due (LOW, read, HIGH) */
+            if ((err = col_my_snap_step(r->snap, errstr, errstr_size)))
+                rc = snap_outcome(r, err);
+            else if (col_my_snap_finished(r->snap)) {
+                sl_info("snapshot.mode = initial_only: the snapshot is complete, stopping");
+                rc = SESSION_STOP;
+            }
+        }
         if (rc == GO_ON && (++turn % 64 == 0 || ev->event_type == HEARTBEAT_LOG_EVENT ||
                             !r->in_txn)) {
             col_watch_enter(r->watch);

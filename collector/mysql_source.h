@@ -1,6 +1,9 @@
 /* shiftlog-collector, MySQL/MariaDB reader: what its files share.
  *   mysql_source.c     col_mysql_run: sessions, the binlog event loop, records
  *   mysql_preflight.c  connections (TLS), preflight checks, start positions
+ *   mysql_stream.c     opening the binlog dump, ROTATE events
+ *   mysql_snap.c       the snapshot engine in a session: its sink, the signal
+ *                      table's watermark rows (snapshot_mysql.c reads the chunks)
  *   mysql_schema.c     table maps by id, SCHEMA records, information_schema
  *                      look-ups, DDL statements
  *   mysql_ddl_parse.c  which tables a DDL statement changes
@@ -11,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <mysql.h>
+#include <mariadb_rpl.h>
 
 #include "collector.h"
 #include "mysql_decode.h"
@@ -49,6 +53,20 @@ sl_err_t col_my_start_position(MYSQL *m, const col_conf_t *conf, const sl_pos_t 
 sl_err_t   col_my_exec(MYSQL *m, const char *sql, char *errstr, size_t errstr_size);
 MYSQL_RES *col_my_query(MYSQL *m, const char *sql, char *errstr, size_t errstr_size);
 
+/* ------------------------------------------------------------ stream (mysql_stream.c) */
+
+/* Opens the binlog dump at start (file:pos, or the GTID state in
+ * start->gtid when start->file is empty) on a new connection *repl, with
+ * heartbeats; *crc = events end in a CRC32. *denied = 1 when the server
+ * refused us for good. SL_ERR_INVALID: fatal; SL_ERR_DB: retry. */
+sl_err_t col_my_stream_open(const col_conf_t *c, const sl_pos_t *start, MYSQL **repl,
+                            MARIADB_RPL **rpl, int *crc, int *denied, char *errstr,
+                            size_t errstr_size);
+/* A ROTATE event: the next file name into file and its start *pos; cur
+ * names the current file in errors. -1 when malformed. */
+int col_my_rotate_parse(const MARIADB_RPL_EVENT *ev, int crc, const char *cur, char *file,
+                        size_t file_size, uint64_t *pos, char *errstr, size_t errstr_size);
+
 /* ------------------------------------------------------------ schema */
 
 typedef struct col_my_schema_s col_my_schema_t;
@@ -80,6 +98,16 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
 void col_my_schema_gc(col_my_schema_t *s);
 /* The table map of a rows event; NULL when unknown. */
 col_my_table_t *col_my_schema_find(col_my_schema_t *s, uint64_t table_id);
+
+/* The SCHEMA a snapshot chunk of db.tb is published with (the snapshot
+ * sink's schema): the catalog's definition now, built as at a TABLE_MAP, into
+ * rec (reset by the caller; the column names are its own), and its
+ * fingerprint. *emit = 1 when it is not the one last published for the table
+ * (then the caller publishes rec before the rows). SL_ERR_NOT_FOUND: no such
+ * table; SL_ERR_DB: information_schema unreachable. */
+sl_err_t col_my_schema_snapshot(col_my_schema_t *s, const char *db, const char *tb,
+                                const char *source, sl_record_t *rec, int *emit,
+                                uint64_t *schema_id, char *errstr, size_t errstr_size);
 
 /* A QUERY event's statement (ending at file:end_pos): when it is DDL on
  * tables, fills up to max tables into recs[] as SCHEMA records, with the
@@ -171,5 +199,42 @@ sl_err_t col_my_ddl_ahead(MYSQL *m, const char *file, uint64_t pos, const char *
  * refused or did not give that event. */
 sl_err_t col_my_fetch_event(const col_conf_t *conf, const char *file, uint64_t pos, int type,
                             uint8_t **body, size_t *len, char *errstr, size_t errstr_size);
+
+/* ---- mysql_snap.c: the snapshot engine (snapshot.h) inside a binlog session ---- */
+
+typedef struct col_my_snap_s col_my_snap_t;
+
+/* How the session publishes a record in stream order, counting its rows into
+ * the source transaction being read (so that its COMMIT is published). */
+typedef sl_err_t (*col_my_put_fn)(void *reader, sl_record_t *rec, char *errstr,
+                                  size_t errstr_size);
+
+/* The engine for one session: its own source connections (snapshot_mysql.c),
+ * progress from the checkpoint just loaded from pub (first_start: there was
+ * none). Made whatever snapshot.mode says, so that a re-snapshot request is
+ * served while streaming. schema, pub: borrowed for the session. */
+sl_err_t col_my_snap_new(col_my_snap_t **out, const col_conf_t *conf, const col_filter_t *filter,
+                         col_my_schema_t *schema, col_pub_t *pub, sl_metrics_t *metrics,
+                         int first_start, col_my_put_fn put, void *reader, char *errstr,
+                         size_t errstr_size);
+void     col_my_snap_destroy(col_my_snap_t *ms);
+/* 1 when db.tb is the signal table (its rows and SCHEMA are never published). */
+int      col_my_snap_is_signal(const col_my_snap_t *ms, const char *db, const char *tb);
+/* Passes a record about to be published to the engine (col_snap_observe). */
+void     col_my_snap_observe(col_my_snap_t *ms, const sl_record_t *rec);
+/* The reader is between transactions: the next chunk when one is due. */
+sl_err_t col_my_snap_step(col_my_snap_t *ms, char *errstr, size_t errstr_size);
+/* 1 once snapshot.mode = initial_only is satisfied: the session stops. */
+int      col_my_snap_finished(const col_my_snap_t *ms);
+/* The TABLE_MAP of the signal table at pos: SCHEMA records a chunk needs go
+ * there, before the watermark's rows. */
+void     col_my_snap_map_pos(col_my_snap_t *ms, const sl_pos_t *pos);
+/* A rows event of the signal table (tm its map) at pos: every watermark of
+ * this source in its after images goes to the engine, which publishes the
+ * chunk at HIGH through put. */
+sl_err_t col_my_snap_signal_rows(col_my_snap_t *ms, const col_tablemap_t *tm, int event_type,
+                                 const uint8_t *body, size_t len, const sl_pos_t *pos,
+                                 const char *txn, int64_t time_us, char *errstr,
+                                 size_t errstr_size);
 
 #endif
