@@ -240,4 +240,19 @@ sl_err_t col_mysql_source_type(const col_mysql_column_t *c, sl_buf_t *out);
 /* Value kind of a column's non-NULL values. */
 sl_val_kind_t col_mysql_column_kind(const col_mysql_column_t *c);
 
+/* ---- the inverse, for the snapshot reader (mysql_pack.c) ---- */
+
+/* A DATE, TIME2, DATETIME2 or TIMESTAMP2 value of column c as the server
+ * prints it ("-838:59:59.5", "2024-02-29 13:45:00.123456", TIMESTAMP in
+ * UTC, zero dates as zeros; exactly c->scale fractional digits or fewer)
+ * -> the bytes the binlog holds for it (out: 16 bytes, *n set). -1 when the
+ * text is not such a value. */
+int col_mysql_pack_temporal(const col_mysql_column_t *c, const char *text, uint8_t *out,
+                            size_t *n);
+/* DECIMAL digits as the server prints them ("-12.3400", "0.5") -> the
+ * binlog's binary decimal of column c (out: 40 bytes, *n set). -1 when the
+ * digits do not fit c's precision and scale. */
+int col_mysql_pack_decimal(const col_mysql_column_t *c, const char *text, size_t len,
+                           uint8_t *out, size_t *n);
+
 #endif
