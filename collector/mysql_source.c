@@ -204,6 +204,8 @@ static int snap_outcome(my_reader_t *r, sl_err_t err)
     r->snap_rc = 0;
     if (rc)
         return rc;
+    if (err == SL_ERR_DENIED)
+        r->denied = 1;                   /* no grant on the signal table: exit 3 */
     return err == SL_ERR_DB || err == SL_ERR_IO || err == SL_ERR_TIMEOUT || err == SL_ERR_NOMEM
            ? SESSION_RETRY : SESSION_FATAL;
 }

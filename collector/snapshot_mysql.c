@@ -136,6 +136,23 @@ static sl_err_t my_tables(void *ctx, sl_err_t (*add)(void *arg, const char *db, 
 
 /* ------------------------------------------------------------ watermarks */
 
+/* A statement on the signal table failed (errstr says which). Missing
+ * privileges do not cure themselves: refused for good, with the GRANT;
+ * anything else may (a new connection next time). */
+static sl_err_t sig_fail(snap_my_t *s, char *errstr, size_t errstr_size)
+{
+    unsigned e = s->m ? mysql_errno(s->m) : 0;
+    if (e == 1044 || e == 1142 || e == 1227) {   /* DB / table access denied, no SUPER */
+        size_t n = strlen(errstr);
+        snprintf(errstr + n, errstr_size - n, " (the collector's user needs GRANT CREATE, "
+                 "INSERT, UPDATE ON `%s`.* for its watermarks, or another "
+                 "snapshot.signal.table it may write)", s->sig_db);
+        snap_disconnect(s);
+        return SL_ERR_DENIED;
+    }
+    return db_fail(s);
+}
+
 static sl_err_t signal_create(snap_my_t *s, char *errstr, size_t errstr_size)
 {
     sl_buf_t *q = &s->sql;
@@ -143,7 +160,7 @@ static sl_err_t signal_create(snap_my_t *s, char *errstr, size_t errstr_size)
     if (sl_buf_puts(q, "CREATE DATABASE IF NOT EXISTS ") || put_ident(q, s->sig_db))
         return SL_ERR_NOMEM;
     if (col_my_exec(s->m, q->data, errstr, errstr_size))
-        return db_fail(s);
+        return sig_fail(s, errstr, errstr_size);
     /* one row per source; seq changes on every write, so that a mark
      * written twice (the same chunk after a restart) is still a row event */
     sl_buf_reset(q);
@@ -154,7 +171,7 @@ static sl_err_t signal_create(snap_my_t *s, char *errstr, size_t errstr_size)
                     "written TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"))
         return SL_ERR_NOMEM;
     if (col_my_exec(s->m, q->data, errstr, errstr_size))
-        return db_fail(s);
+        return sig_fail(s, errstr, errstr_size);
     s->signal_ready = 1;
     return SL_OK;
 }
@@ -182,11 +199,12 @@ static sl_err_t my_watermark(void *ctx, char kind, const char *id, char *errstr,
                       esrc, emark))
         return SL_ERR_NOMEM;
     if (mysql_query(s->m, q->data)) {
-        snprintf(errstr, errstr_size, "writing the %s watermark into %s.%s: %s",
-                 kind == 'L' ? "low" : "high", s->sig_db, s->sig_tb, mysql_error(s->m));
+        snprintf(errstr, errstr_size, "writing the %s into %s.%s: %s",
+                 kind == 'L' ? "low watermark" : kind == 'H' ? "high watermark"
+                 : "snapshot request", s->sig_db, s->sig_tb, mysql_error(s->m));
         if (mysql_errno(s->m) == 1146)   /* dropped meanwhile: create it again */
             s->signal_ready = 0;
-        return db_fail(s);
+        return sig_fail(s, errstr, errstr_size);
     }
     return SL_OK;
 }

@@ -217,3 +217,16 @@ def test_it_snapshot_mysql_resume_after(db, stack, test_bin_dir):
     for bad in ("my1:zz", "1; DROP TABLE x", "my1:3120", "my1:27204f5220313d31"):
         p = snap(test_bin_dir, stack, "--read", f"{name}.r", "--after", bad, check=False)
         assert p.returncode == 2 and "snapshot progress" in p.stderr, (bad, p.stderr)
+
+
+def test_it_snapshot_mysql_signal_without_grant(stack, test_bin_dir, unique_name):
+    """A user that may not create or write the signal table: refused for good (a retry cannot
+    cure it), with the GRANT that fixes it, not retried as a lost connection."""
+    sigdb = unique_name("snapnogrant")
+    p = subprocess.run([str(test_bin_dir / "it_snap_read"), "-h", stack["SL_MYSQL_HOST"],
+                        "-P", stack["SL_MYSQL_PORT"], "-u", stack["SL_MYSQL_CDC_USER"],
+                        "-p", stack["SL_MYSQL_CDC_PASSWORD"], "--signal", f"{sigdb}.sig",
+                        "--mark", "L:1"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    assert p.stderr.startswith("it_snap_read: denied:"), p.stderr
+    assert f"GRANT CREATE, INSERT, UPDATE ON `{sigdb}`.*" in p.stderr, p.stderr
