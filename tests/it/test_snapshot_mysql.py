@@ -22,12 +22,25 @@
 """
 
 import json
+import random
 import subprocess
 
 import pytest
 
 from conftest import mysql_connect
-from test_mysql_types import FAMILIES, master_status, run_dump
+from test_mysql_types import FAMILIES, master_status
+
+
+def run_dump(test_bin_dir, stack, start_file, start_pos, stop_pos, db):
+    """test_mysql_types.run_dump with a server_id of its own (two dumps with one id, from
+    tests running at the same time, make the server drop one of them)."""
+    cmd = [str(test_bin_dir / "it_binlog_dump"), "-h", stack["SL_MYSQL_HOST"],
+           "-P", stack["SL_MYSQL_PORT"], "-u", stack["SL_MYSQL_ROOT_USER"],
+           "-p", stack["SL_MYSQL_ROOT_PASSWORD"], "-f", start_file, "-o", str(start_pos),
+           "--stop", str(stop_pos), "--hints", "-S", str(random.randint(100000, 4000000000))]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return [r for r in map(json.loads, p.stdout.splitlines()) if r["db"] == db]
 
 
 def snap(test_bin_dir, stack, *args, check=True):
