@@ -339,6 +339,7 @@ sl_err_t col_snap_new(col_snap_t **out, const col_conf_t *conf, const col_snap_s
     if (progress && *progress) {
         if ((err = progress_parse(s, progress, errstr, errstr_size)))
             goto fail;
+        s->initial = 1;               /* a snapshot under way: done (initial_only) when it ends */
         sl_info("snapshot: resuming, %zu table(s) left, %s.%s from %s", s->qn,
                 s->q[0].db, s->q[0].table, s->after ? "its last chunk read" : "its first row");
     } else if (first_start && conf->snapshot_mode != COL_SNAP_NEVER) {

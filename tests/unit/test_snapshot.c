@@ -238,6 +238,16 @@ static void test_resume(void **state)
     assert_int_equal(k.n, 2);
     assert_int_equal(k.ids[0], 9);
     assert_string_equal(col_snap_progress(s), "shiftlog-snapshot 1\ndb\tu\\tv\n");
+    assert_false(col_snap_done(s));
+    col_snap_destroy(s);
+
+    /* a resumed snapshot is done when its last table ends (initial_only stops then) */
+    k.n = 0;
+    s = engine(&c, &m, &k, "shiftlog-snapshot 1\ndb\tt\t8\n");
+    assert_int_equal(col_snap_step(s, err, sizeof err), SL_OK);
+    deliver(s, &m, NULL, NULL);
+    assert_int_equal(k.n, 2);
+    assert_true(col_snap_done(s));
     col_snap_destroy(s);
 
     /* a progress of another version is refused with a sentence */
