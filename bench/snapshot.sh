@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Snapshot throughput (not part of make test): the rows that already exist in a MariaDB table,
+# copied by shiftlog (collector snapshot.mode = initial_only -> Kafka -> applier) into
+# PostgreSQL and into MariaDB, against the raw paths measured in the same run on the same rows:
+#
+#   bench/snapshot.sh                        (BENCH_ROWS=1000000 narrow rows)
+#   BENCH_ROWS=200000 BENCH_CHUNK=16384 bench/snapshot.sh
+#
+# Table: id bigint primary key, name varchar(64), amount decimal(12,2), ts bigint.
+# Baselines (same server, same rows, same run):
+#   COPY          psql \copy of the rows from a TSV file into PostgreSQL (file written first,
+#                 not timed) — the issue's "raw COPY FROM a file";
+#   LOAD DATA     LOAD DATA LOCAL INFILE of the same file into MariaDB;
+#   dump|load     mariadb-dump --no-create-info | mariadb into a fresh database.
+# shiftlog: time from the collector's start until the target holds N rows (the collector and
+# the applier run at the same time, as in production), plus the collector alone (until
+# initial_only stops it) and each process's peak RSS (VmHWM).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$ROOT"
+eval "$(deploy/local/env)"
+N=${BENCH_ROWS:-1000000}
+CHUNK=${BENCH_CHUNK:-4096}
+BIN=${SHIFTLOG_BIN:-bin}
+[ -x "$BIN/shiftlog-collector" ] && [ -x "$BIN/shiftlog-applier" ] || { echo "snapshot: run make first" >&2; exit 1; }
+ID=snapb_$$_$RANDOM
+TMP=$(mktemp -d /tmp/snapshot_bench.XXXXXX)
+export PGPASSWORD=$SL_PG_PASSWORD MYSQL_PWD=$SL_MYSQL_ROOT_PASSWORD
+MY="mariadb -h $SL_MYSQL_HOST -P $SL_MYSQL_PORT -u root --local-infile=1"
+PSQL="psql -qAtX -h $SL_PG_HOST -p $SL_PG_PORT -U $SL_PG_USER"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    $MY -e "DROP DATABASE IF EXISTS $ID; DROP DATABASE IF EXISTS ${ID}_dump; DROP DATABASE IF EXISTS ${ID}_load; DROP DATABASE IF EXISTS ${ID}_copy" 2>/dev/null || true
+    for d in ${ID}_copy ${ID}_raw; do $PSQL -d postgres -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc; }
+rate() { echo "$N / ($2 - $1)" | bc; }
+hwm() { echo $(( $(awk '/^VmHWM/ {print $2}' "/proc/$1/status") / 1024 )); }
+
+echo "snapshot: $N rows (bigint pk, varchar, decimal, bigint), chunk $CHUNK, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+DDL="CREATE TABLE t (id bigint PRIMARY KEY, name varchar(64), amount decimal(12,2), ts bigint)"
+$MY -e "CREATE DATABASE $ID; USE $ID; $DDL;
+        INSERT INTO t SELECT seq, concat('name ', seq), (seq % 100000) + (seq % 100) / 100, seq * 7 FROM seq_1_to_$N"
+$MY -B -N -e "SELECT id, name, amount, ts FROM $ID.t" > "$TMP/t.tsv"
+
+# --- baselines
+$PSQL -d postgres -c "CREATE DATABASE ${ID}_raw"
+$PSQL -d ${ID}_raw -c "$DDL"
+t0=$(now); $PSQL -d ${ID}_raw -c "\\copy t FROM '$TMP/t.tsv'"; t1=$(now)
+COPY=$(rate "$t0" "$t1"); echo "  COPY into PostgreSQL        $(secs "$t0" "$t1") s"
+$MY -e "CREATE DATABASE ${ID}_load; USE ${ID}_load; $DDL"
+t0=$(now); $MY ${ID}_load -e "LOAD DATA LOCAL INFILE '$TMP/t.tsv' INTO TABLE t"; t1=$(now)
+LOAD=$(rate "$t0" "$t1"); echo "  LOAD DATA into MariaDB      $(secs "$t0" "$t1") s"
+$MY -e "CREATE DATABASE ${ID}_dump; USE ${ID}_dump; $DDL"
+t0=$(now)
+mariadb-dump -h "$SL_MYSQL_HOST" -P "$SL_MYSQL_PORT" -u root --no-create-info --single-transaction "$ID" t | $MY "${ID}_dump"
+t1=$(now)
+DUMP=$(rate "$t0" "$t1"); echo "  mariadb-dump | mariadb      $(secs "$t0" "$t1") s"
+
+# --- shiftlog: collector (initial_only) and an applier together, per target
+run() {   # run NAME TARGET_CONF_OVERRIDES... ; sets R[NAME], CRSS, ARSS, CSECS
+    local name=$1 topic=$ID.$1 ts tc te cpid apid n
+    shift
+    ts=$(now)
+    "$BIN/shiftlog-collector" -c examples/mysql-to-pg/collector.conf -X source.name="${ID}_$name" \
+        -X source.user=root -X source.password="$SL_MYSQL_ROOT_PASSWORD" \
+        -X source.port="$SL_MYSQL_PORT" -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" \
+        -X tables.include="$ID\\.t" -X tables.exclude= -X start.position=latest \
+        -X snapshot.mode=initial_only -X snapshot.chunk.rows="$CHUNK" -X topic.prefix="$ID" \
+        -X source.server_id=$((5000 + RANDOM % 1000)) -X http.listen=off -X log.level=warn \
+        -X lease=false 2>"$TMP/collector-$name.log" &
+    cpid=$!; PIDS+=("$cpid")
+    "$BIN/shiftlog-applier" -c examples/mysql-to-pg/applier.conf -X task.name="bench_$name" \
+        -X source.topic="$ID.${ID}_$name" -X tables="$ID.*" -X tables.exclude= \
+        -X map.tables="$ID.*=$ID.*" -X columns.exclude= -X write_batch=2000 \
+        -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X http.listen=off -X log.level=warn \
+        "$@" 2>"$TMP/applier-$name.log" &
+    apid=$!; PIDS+=("$apid")
+    CSECS=""
+    while :; do
+        if [ -z "$CSECS" ] && ! kill -0 "$cpid" 2>/dev/null; then
+            wait "$cpid" || { echo "collector failed:"; tail -5 "$TMP/collector-$name.log"; exit 1; }
+            CSECS=$(secs "$ts" "$(now)")
+        fi
+        [ -z "$CSECS" ] && CRSS=$(hwm "$cpid")
+        kill -0 "$apid" 2>/dev/null || { echo "applier died:"; tail -5 "$TMP/applier-$name.log"; exit 1; }
+        n=$(count_"$name")
+        [ "${n:-0}" -ge "$N" ] && break
+        sleep 0.2
+    done
+    te=$(now)
+    ARSS=$(hwm "$apid")
+    kill -TERM "$apid"; wait "$apid" || true
+    R[$name]=$(rate "$ts" "$te")
+    printf "  shiftlog -> %-10s %6.1f s (collector alone %s s, RSS collector %s MB, applier %s MB)\n" \
+        "$name" "$(secs "$ts" "$te")" "$CSECS" "$CRSS" "$ARSS"
+}
+count_pg() { $PSQL -d ${ID}_copy -c "SELECT count(*) FROM \"$ID\".t" 2>/dev/null || echo 0; }
+count_mariadb() { $MY -B -N -e "SELECT count(*) FROM ${ID}_copy.t" 2>/dev/null || echo 0; }
+declare -A R
+$PSQL -d postgres -c "CREATE DATABASE ${ID}_copy"
+run pg -X target.database="${ID}_copy" -X target.port="$SL_PG_PORT"
+$MY -e "CREATE DATABASE ${ID}_copy"
+run mariadb -X target.type=mysql -X target.port="$SL_MYSQL_PORT" -X target.user=root \
+    -X target.password="$SL_MYSQL_ROOT_PASSWORD" -X target.database="${ID}_copy" \
+    -X map.tables="$ID.*=${ID}_copy.*"
+
+echo
+echo "rows/s: COPY $COPY, LOAD DATA $LOAD, dump|load $DUMP, shiftlog->pg ${R[pg]}, shiftlog->mariadb ${R[mariadb]}"
+printf "ratios: MariaDB->PostgreSQL / COPY = %.2f (goal >= 0.6); MariaDB->MariaDB / dump|load = %.2f (goal >= 1.0); / LOAD DATA = %.2f\n" \
+    "$(echo "${R[pg]} / $COPY" | bc -l)" "$(echo "${R[mariadb]} / $DUMP" | bc -l)" "$(echo "${R[mariadb]} / $LOAD" | bc -l)"
