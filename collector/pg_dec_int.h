@@ -50,6 +50,7 @@ struct pg_dec_s {
     int64_t        commit_time_us;
     uint32_t       row_idx;       /* ordinal of the next row change in the txn */
     uint64_t       published;     /* rows published in the txn */
+    int            added;         /* records added to it (pg_dec_table_schema): its COMMIT is due */
     char           origin[128];
     int            has_origin;
     uint64_t       skipped_end;

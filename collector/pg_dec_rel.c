@@ -287,3 +287,34 @@ out:
                  rel->nsp, rel->name, sl_err_name(err));
     return err;
 }
+
+sl_err_t pg_dec_table_schema(pg_dec_t *d, const char *nsp, const char *name, uint64_t lsn,
+                             uint64_t *schema_id, const char *const **names, uint32_t *ncols,
+                             char *errstr, size_t errstr_size)
+{
+    pg_rel_t *rel = NULL;
+    sl_err_t err;
+    for (int b = 0; b < PG_REL_BUCKETS && !rel; b++)
+        for (pg_rel_t *r = d->rels[b]; r && !rel; r = r->next)
+            if (!strcmp(r->nsp, nsp) && !strcmp(r->name, name))
+                rel = r;
+    if (!rel) {
+        snprintf(errstr, errstr_size, "table %s.%s: no Relation message yet", nsp, name);
+        return SL_ERR_NOT_FOUND;
+    }
+    if (!rel->publish || rel->refused) {
+        snprintf(errstr, errstr_size, "table %s.%s: its changes are %s", nsp, name,
+                 rel->publish ? "refused (REPLICA IDENTITY)" : "filtered out");
+        return SL_ERR_UNSUPPORTED;
+    }
+    if (rel->schema_pending || rel->gone_name) {
+        if ((err = pg_dec_flush_batch(d, errstr, errstr_size)) ||
+            (err = pg_dec_emit_schema(d, rel, lsn, errstr, errstr_size)))
+            return err;
+        d->added = 1; /* a SCHEMA with no row after it still ends with a COMMIT */
+    }
+    *schema_id = rel->schema_id;
+    *names = (const char *const *)rel->colnames;
+    *ncols = rel->ncols;
+    return SL_OK;
+}

@@ -377,6 +377,7 @@ static void begin_txn(pg_dec_t *d, uint32_t xid, uint64_t final_lsn, int64_t ts)
     d->commit_time_us = pg_time_unix_us(ts);
     d->row_idx = 0;
     d->published = 0;
+    d->added = 0;
     d->has_origin = 0;
 }
 
@@ -396,7 +397,7 @@ static sl_err_t commit_txn(pg_dec_t *d, uint64_t commit_lsn, uint64_t end_lsn,
     if ((err = pg_dec_flush_batch(d, errstr, errstr_size)))
         return err;
     d->in_txn = 0;
-    if (!d->published) {
+    if (!d->published && !d->added) {
         d->skipped_end = end_lsn;
         return SL_OK;
     }
@@ -408,6 +409,25 @@ static sl_err_t commit_txn(pg_dec_t *d, uint64_t commit_lsn, uint64_t end_lsn,
     sl_pos_set_pg(&rec->pos, d->commit_lsn, end_lsn, d->row_idx);
     d->stats.txns++;
     return d->conf.sink(d->conf.sink_ctx, rec, errstr, errstr_size);
+}
+
+sl_err_t pg_dec_put(pg_dec_t *d, const sl_record_t *rec, char *errstr, size_t errstr_size)
+{
+    sl_err_t err;
+    if (!d->in_txn) {
+        snprintf(errstr, errstr_size, "a record added outside a source transaction");
+        return SL_ERR_INVALID;
+    }
+    if ((err = pg_dec_flush_batch(d, errstr, errstr_size)))
+        return err;
+    if ((err = d->conf.sink(d->conf.sink_ctx, rec, errstr, errstr_size)))
+        return err;
+    if (rec->type == SL_REC_CHANGE) {
+        d->row_idx += rec->u.change.nrows;
+        d->published += rec->u.change.nrows;
+        d->stats.rows += rec->u.change.nrows;
+    }
+    return SL_OK;
 }
 
 sl_err_t pg_dec_replay_begin(pg_dec_t *d, uint32_t xid, uint64_t commit_lsn,
@@ -491,11 +511,25 @@ sl_err_t pg_dec_message(pg_dec_t *d, uint64_t lsn, const uint8_t *msg, size_t le
             return SL_ERR_DECODE;
         }
         return truncate_msg(d, lsn, &r, errstr, errstr_size);
-    case 'M':
-        /* Logical decoding messages (pg_logical_emit_message) have no record
-         * type in wire format v1: counted, not published. */
+    case 'M': {
+        uint8_t flags = pg_rd_u8(&r);
+        uint64_t mlsn = pg_rd_u64(&r);
+        const char *prefix = pg_rd_str(&r);
+        uint32_t mlen = pg_rd_u32(&r);
+        const uint8_t *content = pg_rd_bytes(&r, mlen);
+        if (r.bad || !prefix || (mlen && !content))
+            break;
         d->stats.messages++;
-        return SL_OK;
+        if (!(flags & 1) || !d->in_txn || !d->conf.message)
+            return SL_OK;
+        sl_pos_t pos;
+        /* what the callee adds comes after the rows before the message */
+        if ((err = pg_dec_flush_batch(d, errstr, errstr_size)))
+            return err;
+        sl_pos_set_pg(&pos, d->commit_lsn, mlsn ? mlsn : lsn, d->row_idx);
+        return d->conf.message(d->conf.message_ctx, prefix, content, mlen, &pos, d->xid_text,
+                               d->commit_time_us, errstr, errstr_size);
+    }
     default:
         snprintf(errstr, errstr_size, "unknown pgoutput message type 0x%02x", (uint8_t)type);
         return SL_ERR_DECODE;
