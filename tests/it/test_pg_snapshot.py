@@ -181,3 +181,62 @@ def test_it_pg_snapshot_publication_scope(stack, test_bin_dir, pgsrc):
     assert rows[-1][1] == streamed[-1]["body"]["rows"][-1]["after"]
     p = snapread(stack, test_bin_dir, s, "once", "public", "unpublished", 7, check=False)
     assert p.returncode == 3, p.stderr
+
+
+def test_it_pg_snapshot_records_initial_only(stack, pgsrc):
+    """snapshot.mode = initial_only through the collector: the collector copies every table and
+    exits 0 by itself; each chunk's READ rows sit in their HIGH watermark's transaction (same
+    commit LSN, rows 0..n-1, its COMMIT counts them), an empty table gets its SCHEMA (with a
+    COMMIT), a table the stream never saw a change of gets a SCHEMA built from the catalog that
+    is exactly the stream's: when the stream later sends its own Relation, no second SCHEMA."""
+    s = pgsrc
+    s.sql("CREATE TABLE quiet (id int PRIMARY KEY, gone int, v text, g int GENERATED ALWAYS AS "
+          "(id * 2) STORED, ts timestamptz(3))",
+          "ALTER TABLE quiet DROP COLUMN gone",
+          "INSERT INTO quiet (id, v, ts) SELECT i, 'v' || i, '2026-01-01 00:00:00.123+02' FROM "
+          "generate_series(1, 5) i",
+          "CREATE TABLE empty (id int PRIMARY KEY)",
+          'CREATE TABLE "Hostile.T" ("K ey" text PRIMARY KEY, "x""y" int)',
+          """INSERT INTO "Hostile.T" VALUES ('a,b', 1), ('%', 2), ('Z', 3)""")
+    s.publish_all()
+    rc, log = s.run_to_exit(timeout=120, **{"snapshot.mode": "initial_only",
+                                            "snapshot.chunk.rows": "2"})
+    assert rc == 0, log
+    assert "the snapshot is complete; stopping" in log
+    recs = read_topic_all(stack, s.topic)
+    schemas = [r for r in recs if r["type"] == "SCHEMA"]
+    assert sorted(r["body"]["table"] for r in schemas) == ["Hostile.T", "empty", "quiet"]
+    quiet = [c for c in schemas if c["body"]["table"] == "quiet"][0]["body"]
+    assert [c["name"] for c in quiet["columns"]] == ["id", "v", "ts"]
+    assert [c["pk"] for c in quiet["columns"]] == [1, 0, 0]
+    reads = [r for r in recs if r["type"] == "CHANGE"]
+    assert all(r["body"]["op"] == "READ" for r in reads)
+    got = {(r["body"]["table"], row["after"][0][1]): row["after"] for r in reads
+           for row in r["body"]["rows"]}
+    assert sorted(k for k in got if k[0] == "quiet") == [("quiet", i) for i in range(1, 6)]
+    assert sorted(k[1] for k in got if k[0] == "Hostile.T") == ["%", "Z", "a,b"]
+    assert got[("quiet", 3)][1] == ("string", "v3")
+    # every READ batch in a transaction closed by a COMMIT that counts its rows
+    for r in reads:
+        seq = r["pos"]["seq"]
+        commit = [c for c in recs if c["type"] == "COMMIT" and c["pos"]["seq"] == seq]
+        assert len(commit) == 1, r["pos"]
+        rows = sum(len(x["body"]["rows"]) for x in reads if x["pos"]["seq"] == seq)
+        assert commit[0]["body"]["nrows"] == rows
+        assert r["pos"]["row"] + len(r["body"]["rows"]) <= rows
+    empty = [c for c in schemas if c["body"]["table"] == "empty"][0]
+    assert [c for c in recs if c["type"] == "COMMIT" and c["pos"]["seq"] == empty["pos"]["seq"]]
+
+    # streaming on: the stream's own Relation of quiet is the one built from the catalog
+    p = s.start(**{"snapshot.mode": "initial"})
+    s.sql("INSERT INTO quiet (id, v) VALUES (6, 'six')")
+    recs = wait_records(stack, s.topic, lambda r: any(
+        x["type"] == "CHANGE" and x["body"]["op"] == "INSERT" for x in r))
+    s.stop(p)
+    assert len([r for r in recs if r["type"] == "SCHEMA" and r["body"]["table"] == "quiet"]) == 1
+    assert s.sql("SELECT count(*) FROM quiet").fetchone()[0] == 6
+
+
+def read_topic_all(stack, topic):
+    from test_pg_collector import read_topic
+    return read_topic(stack, topic)
