@@ -17,6 +17,7 @@ PostgreSQL 15, driven alone by it_pg_snapread:
 """
 
 import subprocess
+import time
 
 import pytest
 
@@ -222,19 +223,43 @@ def test_it_pg_snapshot_records_initial_only(stack, pgsrc):
         commit = [c for c in recs if c["type"] == "COMMIT" and c["pos"]["seq"] == seq]
         assert len(commit) == 1, r["pos"]
         rows = sum(len(x["body"]["rows"]) for x in reads if x["pos"]["seq"] == seq)
-        assert commit[0]["body"]["nrows"] == rows
+        assert commit[0]["body"]["rows"] == rows
         assert r["pos"]["row"] + len(r["body"]["rows"]) <= rows
     empty = [c for c in schemas if c["body"]["table"] == "empty"][0]
     assert [c for c in recs if c["type"] == "COMMIT" and c["pos"]["seq"] == empty["pos"]["seq"]]
 
-    # streaming on: the stream's own Relation of quiet is the one built from the catalog
-    p = s.start(**{"snapshot.mode": "initial"})
-    s.sql("INSERT INTO quiet (id, v) VALUES (6, 'six')")
-    recs = wait_records(stack, s.topic, lambda r: any(
-        x["type"] == "CHANGE" and x["body"]["op"] == "INSERT" for x in r))
+
+
+def test_it_pg_snapshot_catalog_schema_is_the_streams(stack, pgsrc):
+    """A table the stream never saw a change of gets, at its snapshot, a SCHEMA built from the
+    catalog; when the stream later sends its own Relation (same session), it is the same: no
+    second SCHEMA, and the INSERT carries the same schema id as the READ rows."""
+    s = pgsrc
+    s.sql("CREATE TABLE quiet (id int PRIMARY KEY, gone int, v varchar(9), g int GENERATED "
+          "ALWAYS AS (id * 2) STORED, n numeric(7,2), ts timestamptz(3))",
+          "ALTER TABLE quiet DROP COLUMN gone",
+          "INSERT INTO quiet (id, v, n) SELECT i, 'v' || i, i / 3.0 FROM generate_series(1, 5) i",
+          "CREATE TABLE keyfull (a int NOT NULL, b text NOT NULL, c int)",
+          "CREATE UNIQUE INDEX keyfull_ab ON keyfull (a, b)",
+          "ALTER TABLE keyfull REPLICA IDENTITY USING INDEX keyfull_ab",
+          "INSERT INTO keyfull VALUES (1, 'x', 1), (2, 'y', 2)")
+    s.publish_all()
+    p = s.start(**{"snapshot.mode": "initial", "snapshot.chunk.rows": "2"})
+    deadline = time.time() + 60
+    while "snapshot: finished" not in p.log.read_text():
+        assert time.time() < deadline and p.poll() is None, p.log.read_text()
+        time.sleep(0.1)
+    s.sql("INSERT INTO quiet (id, v) VALUES (6, 'six')",
+          "UPDATE keyfull SET c = 3 WHERE a = 1")
+    recs = wait_records(stack, s.topic, lambda r: sum(
+        x["type"] == "CHANGE" and x["body"]["op"] in ("INSERT", "UPDATE") for x in r) >= 2)
     s.stop(p)
-    assert len([r for r in recs if r["type"] == "SCHEMA" and r["body"]["table"] == "quiet"]) == 1
-    assert s.sql("SELECT count(*) FROM quiet").fetchone()[0] == 6
+    for table in ("quiet", "keyfull"):
+        sch = [r for r in recs if r["type"] == "SCHEMA" and r["body"]["table"] == table]
+        assert len(sch) == 1, [x["body"] for x in sch]
+        ids = {r["body"]["op"]: r["body"]["schemaId"] for r in recs
+               if r["type"] == "CHANGE" and r["body"]["table"] == table}
+        assert len(set(ids.values())) == 1 and len(ids) == 2, ids
 
 
 def read_topic_all(stack, topic):
