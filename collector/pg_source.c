@@ -224,9 +224,10 @@ static sl_err_t start_replication(pg_src_t *s, uint64_t lsn, char *errstr, size_
                                      strlen(conf->source_publication));
     char *publit = pubid ? PQescapeLiteral(s->rc, pubid, strlen(pubid)) : NULL;
     pg_lsn_format(lsn, lsntxt, sizeof(lsntxt));
+    /* messages: the snapshot's watermarks (pg_snapsink.c) */
     sl_buf_printf(&cmd, "START_REPLICATION SLOT \"%s\" LOGICAL %s (proto_version '2', "
-                  "publication_names %s, streaming 'on', messages 'true')", conf->source_slot, lsntxt,
-                  publit ? publit : "''");
+                  "publication_names %s, streaming 'on', messages 'true')", conf->source_slot,
+                  lsntxt, publit ? publit : "''");
     /* After a kill -9 the old walsender may hold the slot for a moment. */
     for (int attempt = 0;; attempt++) {
         PGresult *r = PQexec(s->rc, cmd.data);

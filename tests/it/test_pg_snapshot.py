@@ -233,7 +233,8 @@ def test_it_pg_snapshot_records_initial_only(stack, pgsrc):
 def test_it_pg_snapshot_catalog_schema_is_the_streams(stack, pgsrc):
     """A table the stream never saw a change of gets, at its snapshot, a SCHEMA built from the
     catalog; when the stream later sends its own Relation (same session), it is the same: no
-    second SCHEMA, and the INSERT carries the same schema id as the READ rows."""
+    second SCHEMA, and the INSERT carries the same schema id as the READ rows. Then a
+    re-snapshot of the table requested in SQL copies it again while streaming."""
     s = pgsrc
     s.sql("CREATE TABLE quiet (id int PRIMARY KEY, gone int, v varchar(9), g int GENERATED "
           "ALWAYS AS (id * 2) STORED, n numeric(7,2), ts timestamptz(3))",
@@ -253,6 +254,14 @@ def test_it_pg_snapshot_catalog_schema_is_the_streams(stack, pgsrc):
           "UPDATE keyfull SET c = 3 WHERE a = 1")
     recs = wait_records(stack, s.topic, lambda r: sum(
         x["type"] == "CHANGE" and x["body"]["op"] in ("INSERT", "UPDATE") for x in r) >= 2)
+    # a re-snapshot of one table requested in SQL (docs/snapshot.md) while streaming
+    s.sql(f"SELECT pg_logical_emit_message(true, 'shiftlog', '{s.name}:S:public.quiet')")
+
+    def quiet_reads(r):
+        return sum(len(x["body"]["rows"]) for x in r if x["type"] == "CHANGE" and
+                   x["body"]["op"] == "READ" and x["body"]["table"] == "quiet")
+    again = wait_records(stack, s.topic, lambda r: quiet_reads(r) >= 11)
+    assert quiet_reads(again) == 11  # 5 at first, then 6
     s.stop(p)
     for table in ("quiet", "keyfull"):
         sch = [r for r in recs if r["type"] == "SCHEMA" and r["body"]["table"] == table]
