@@ -5,132 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg_decode.h"
+#include "pg_dec_int.h"
 #include "sl_avro.h"
 #include "sl_log.h"
 
 uint64_t pg_dec_pos_lsn(const sl_pos_t *pos)
 {
     return pos->offset ? pos->offset : pos->seq;
-}
-
-/* ------------------------------------------------------------ relations */
-
-typedef struct pg_col_s {
-    char            *name;
-    uint32_t         typoid;
-    int32_t          typmod;
-    int              key;
-    const pg_type_t *type;
-} pg_col_t;
-
-typedef struct pg_rel_s {
-    uint32_t         relid;
-    char            *nsp;
-    char            *name;
-    char             replident;
-    uint32_t         ncols;
-    pg_col_t        *cols;
-    char           **colnames;
-    int              publish;
-    int              refused;
-    int              schema_pending;
-    uint64_t         schema_id;
-    /* the table this relation ends, announced before its first SCHEMA: the
-     * same relation under an older name (renamed), or an older relation of
-     * the same name (dropped and created again) */
-    char            *gone_nsp, *gone_name, *gone_ddl;
-    struct pg_rel_s *next;
-} pg_rel_t;
-
-#define PG_REL_BUCKETS 128
-/* a batch's encoded size may grow past sl_avro_record_size by its row count varint */
-#define PG_BATCH_SLACK 16
-
-struct pg_dec_s {
-    pg_dec_conf_t  conf;
-    pg_types_t    *types;
-    pg_rel_t      *rels[PG_REL_BUCKETS];
-    /* transaction */
-    int            in_txn;
-    uint32_t       xid;
-    char           xid_text[16];
-    uint64_t       commit_lsn;
-    int64_t        commit_time_us;
-    uint32_t       row_idx;       /* ordinal of the next row change in the txn */
-    uint64_t       published;     /* rows published in the txn */
-    char           origin[128];
-    int            has_origin;
-    uint64_t       skipped_end;
-    /* open batch */
-    sl_record_t   *batch;
-    pg_rel_t      *batch_rel;
-    sl_op_t        batch_op;
-    uint32_t       batch_cap;
-    size_t         batch_bytes;   /* the batch's Avro size (sl_avro_record_size + rows) */
-    sl_record_t   *aux;           /* SCHEMA / COMMIT / TRUNCATE records */
-    pg_dec_stats_t stats;
-};
-
-static pg_rel_t *rel_find(pg_dec_t *d, uint32_t relid)
-{
-    for (pg_rel_t *r = d->rels[relid % PG_REL_BUCKETS]; r; r = r->next)
-        if (r->relid == relid)
-            return r;
-    return NULL;
-}
-
-static void rel_free(pg_rel_t *r)
-{
-    if (!r)
-        return;
-    for (uint32_t i = 0; r->cols && i < r->ncols; i++)
-        free(r->cols[i].name);
-    free(r->cols);
-    free(r->colnames);
-    free(r->nsp);
-    free(r->name);
-    free(r->gone_nsp);
-    free(r->gone_name);
-    free(r->gone_ddl);
-    free(r);
-}
-
-/* Remembers on rel that the table nsp.name ends where rel's schema starts
- * (ddl: the synthetic DDL that says how, a hint for the applier). */
-static sl_err_t rel_ends(pg_rel_t *rel, const char *nsp, const char *name, const char *verb)
-{
-    free(rel->gone_nsp);
-    free(rel->gone_name);
-    free(rel->gone_ddl);
-    rel->gone_nsp = strdup(nsp);
-    rel->gone_name = strdup(name);
-    int n = !strcmp(verb, "RENAME")
-          ? asprintf(&rel->gone_ddl, "ALTER TABLE \"%s\".\"%s\" RENAME TO \"%s\".\"%s\"",
-                     nsp, name, rel->nsp, rel->name)
-          : asprintf(&rel->gone_ddl, "DROP TABLE \"%s\".\"%s\"", nsp, name);
-    if (n < 0)
-        rel->gone_ddl = NULL;
-    return rel->gone_nsp && rel->gone_name && rel->gone_ddl ? SL_OK : SL_ERR_NOMEM;
-}
-
-/* A cached relation other than relid with the name nsp.name (NULL: none). */
-static pg_rel_t *rel_by_name(pg_dec_t *d, uint32_t relid, const char *nsp, const char *name)
-{
-    for (int b = 0; b < PG_REL_BUCKETS; b++)
-        for (pg_rel_t *r = d->rels[b]; r; r = r->next)
-            if (r->relid != relid && !strcmp(r->nsp, nsp) && !strcmp(r->name, name))
-                return r;
-    return NULL;
-}
-
-static void rel_unlink(pg_dec_t *d, pg_rel_t *rel)
-{
-    for (pg_rel_t **pp = &d->rels[rel->relid % PG_REL_BUCKETS]; *pp; pp = &(*pp)->next)
-        if (*pp == rel) {
-            *pp = rel->next;
-            return;
-        }
 }
 
 sl_err_t pg_dec_new(pg_dec_t **out, const pg_dec_conf_t *conf)
@@ -157,7 +38,7 @@ void pg_dec_reset_session(pg_dec_t *d)
     for (int i = 0; i < PG_REL_BUCKETS; i++) {
         for (pg_rel_t *r = d->rels[i], *n; r; r = n) {
             n = r->next;
-            rel_free(r);
+            pg_dec_rel_free(r);
         }
         d->rels[i] = NULL;
     }
@@ -196,134 +77,9 @@ const pg_dec_stats_t *pg_dec_stats(const pg_dec_t *d)
     return &d->stats;
 }
 
-static sl_err_t flush_batch(pg_dec_t *d, char *errstr, size_t errstr_size);
-
-/* Decodes a Relation message body (after the type byte and the xid). */
-static sl_err_t relation(pg_dec_t *d, pg_rd_t *r, char *errstr, size_t errstr_size)
-{
-    pg_rel_t *rel = calloc(1, sizeof(*rel));
-    if (!rel)
-        return SL_ERR_NOMEM;
-    rel->relid = pg_rd_u32(r);
-    const char *nsp = pg_rd_str(r), *name = pg_rd_str(r);
-    rel->replident = (char)pg_rd_u8(r);
-    rel->ncols = pg_rd_u16(r);
-    if (r->bad)
-        goto bad;
-    rel->nsp = strdup(nsp);
-    rel->name = strdup(name);
-    rel->cols = calloc(rel->ncols ? rel->ncols : 1, sizeof(*rel->cols));
-    rel->colnames = calloc(rel->ncols ? rel->ncols : 1, sizeof(char *));
-    if (!rel->nsp || !rel->name || !rel->cols || !rel->colnames) {
-        rel_free(rel);
-        return SL_ERR_NOMEM;
-    }
-    int haskey = 0;
-    for (uint32_t i = 0; i < rel->ncols; i++) {
-        pg_col_t *c = &rel->cols[i];
-        c->key = pg_rd_u8(r) & 1;
-        const char *cn = pg_rd_str(r);
-        c->typoid = pg_rd_u32(r);
-        c->typmod = (int32_t)pg_rd_u32(r);
-        if (r->bad)
-            goto bad;
-        if (!(c->name = strdup(cn)) || !(c->type = pg_types_get(d->types, c->typoid))) {
-            rel_free(rel);
-            return SL_ERR_NOMEM;
-        }
-        rel->colnames[i] = c->name;
-        haskey |= c->key;
-    }
-    rel->publish = d->conf.filter ? d->conf.filter(d->conf.filter_ctx, rel->nsp, rel->name) : 1;
-    rel->refused = rel->replident == 'n' || (rel->replident == 'd' && !haskey);
-
-    pg_rel_t *old = rel_find(d, rel->relid);
-    int same = old && old->ncols == rel->ncols && old->replident == rel->replident &&
-               !strcmp(old->nsp, rel->nsp) && !strcmp(old->name, rel->name);
-    for (uint32_t i = 0; same && i < rel->ncols; i++)
-        same = !strcmp(old->cols[i].name, rel->cols[i].name) &&
-               old->cols[i].typoid == rel->cols[i].typoid &&
-               old->cols[i].typmod == rel->cols[i].typmod && old->cols[i].key == rel->cols[i].key;
-    if (same) {
-        rel_free(rel);
-        return SL_OK;
-    }
-    /* A changed Relation ends the open batch (whatever its table): flush it
-     * while the old relation is still alive. */
-    sl_err_t err = flush_batch(d, errstr, errstr_size);
-    if (err) {
-        rel_free(rel);
-        return err;
-    }
-    if (rel->refused && rel->publish)
-        sl_error("table %s.%s has REPLICA IDENTITY %s%s: its changes are refused (an applier "
-                 "cannot find the rows of its updates and deletes); fix: ALTER TABLE %s.%s "
-                 "REPLICA IDENTITY DEFAULT (with a primary key) or FULL",
-                 rel->nsp, rel->name, rel->replident == 'n' ? "NOTHING" : "DEFAULT",
-                 rel->replident == 'n' ? "" : " without a primary key", rel->nsp, rel->name);
-    else if (rel->replident == 'f' && rel->publish)
-        sl_info("table %s.%s has REPLICA IDENTITY FULL: old images carry every column",
-                rel->nsp, rel->name);
-    rel->schema_pending = rel->publish && !rel->refused;
-    /* a table's life: the relation renamed (same OID, other name), or a new
-     * table under the name of one this session saw (dropped and created
-     * again: another OID). pgoutput says nothing of a DROP itself. */
-    pg_rel_t *stale = old ? NULL : rel_by_name(d, rel->relid, rel->nsp, rel->name);
-    if (old && old->publish && (strcmp(old->nsp, rel->nsp) || strcmp(old->name, rel->name)))
-        err = rel_ends(rel, old->nsp, old->name, "RENAME");
-    else if (stale && stale->publish)
-        err = rel_ends(rel, stale->nsp, stale->name, "DROP");
-    if (err) {
-        rel_free(rel);
-        return err;
-    }
-    if (stale) {
-        rel_unlink(d, stale);
-        rel_free(stale);
-    }
-    if (old) {
-        rel_unlink(d, old);
-        rel_free(old);
-    }
-    rel->next = d->rels[rel->relid % PG_REL_BUCKETS];
-    d->rels[rel->relid % PG_REL_BUCKETS] = rel;
-    return SL_OK;
-bad:
-    snprintf(errstr, errstr_size, "pgoutput Relation message truncated at byte %zu", r->off);
-    rel_free(rel);
-    return SL_ERR_DECODE;
-}
-
-/* A Type message: the type may have changed (ALTER TYPE ... ADD VALUE,
- * RENAME). Cached relations point into the type cache, and the Relation
- * message that follows is often identical, so the cached relation stays:
- * re-bind its columns to the new entry before the old one is gone, and
- * re-emit the SCHEMA of a table whose column type changed. */
-static sl_err_t type_message(pg_dec_t *d, uint32_t oid)
-{
-    int changed;
-    const pg_type_t *t = pg_types_refresh(d->types, oid, &changed);
-    if (!t)
-        return SL_ERR_NOMEM;
-    for (int b = 0; b < PG_REL_BUCKETS; b++)
-        for (pg_rel_t *rel = d->rels[b]; rel; rel = rel->next)
-            for (uint32_t i = 0; i < rel->ncols; i++)
-                if (rel->cols[i].typoid == oid) {
-                    rel->cols[i].type = t;
-                    if (changed && rel->publish && !rel->refused)
-                        rel->schema_pending = 1;
-                }
-    return SL_OK;
-}
-
 /* ------------------------------------------------------------ records */
 
-static void set_pos(sl_record_t *rec, pg_dec_t *d, uint64_t lsn, uint32_t row)
-{
-    sl_pos_set_pg(&rec->pos, d->commit_lsn, lsn, row);
-}
-
-static sl_err_t flush_batch(pg_dec_t *d, char *errstr, size_t errstr_size)
+sl_err_t pg_dec_flush_batch(pg_dec_t *d, char *errstr, size_t errstr_size)
 {
     if (!d->batch_rel)
         return SL_OK;
@@ -335,106 +91,6 @@ static sl_err_t flush_batch(pg_dec_t *d, char *errstr, size_t errstr_size)
     return err;
 }
 
-static sl_err_t emit_schema(pg_dec_t *d, pg_rel_t *rel, uint64_t lsn, char *errstr,
-                            size_t errstr_size)
-{
-    sl_record_t *rec = d->aux;
-    pg_relextra_t ex;
-    char exerr[256];
-    sl_buf_t fp = SL_BUF_INIT;
-    sl_err_t err;
-    int have_ex = 0, pkn = 0;
-
-    if (rel->gone_name) {
-        /* the table that ends here first: a SCHEMA with no columns */
-        sl_record_reset(rec);
-        if ((err = sl_record_init_schema(rec, d->conf.source, rel->gone_nsp, rel->gone_name, 0)))
-            return err;
-        set_pos(rec, d, lsn, d->row_idx);
-        if (!(rec->u.schema.ddl = sl_record_strdup(rec, rel->gone_ddl)))
-            return SL_ERR_NOMEM;
-        if ((err = d->conf.sink(d->conf.sink_ctx, rec, errstr, errstr_size)))
-            return err;
-        free(rel->gone_nsp);
-        free(rel->gone_name);
-        free(rel->gone_ddl);
-        rel->gone_nsp = rel->gone_name = rel->gone_ddl = NULL;
-    }
-    memset(&ex, 0, sizeof(ex));
-    uint32_t *toids = calloc(rel->ncols ? rel->ncols : 1, sizeof(*toids));
-    int32_t *tmods = calloc(rel->ncols ? rel->ncols : 1, sizeof(*tmods));
-    for (uint32_t i = 0; toids && tmods && i < rel->ncols; i++) {
-        toids[i] = rel->cols[i].typoid;
-        tmods[i] = rel->cols[i].typmod;
-    }
-    if (d->conf.relextra && toids && tmods &&
-        d->conf.relextra(d->conf.relextra_ctx, rel->relid, rel->nsp, rel->name, rel->ncols,
-                         rel->colnames, toids, tmods, &ex, exerr, sizeof(exerr)) == SL_OK)
-        have_ex = 1;
-    free(toids);
-    free(tmods);
-    sl_record_reset(rec);
-    if ((err = sl_record_init_schema(rec, d->conf.source, rel->nsp, rel->name, rel->ncols)))
-        goto out;
-    set_pos(rec, d, lsn, d->row_idx);
-    sl_buf_printf(&fp, "%s.%s", rel->nsp, rel->name);
-    for (uint32_t i = 0; i < rel->ncols; i++) {
-        sl_column_t *c = &rec->u.schema.cols[i];
-        const pg_col_t *pc = &rel->cols[i];
-        const pg_type_t *t = pc->type;
-        c->name = sl_record_strdup(rec, pc->name);
-        c->kind = t->kind;
-        c->source_type = sl_record_strdup(rec, have_ex && ex.source_type[i] ? ex.source_type[i]
-                                                                           : t->name);
-        c->nullable = have_ex && ex.notnull[i] >= 0 ? !ex.notnull[i] : 1;
-        if (have_ex && ex.pk[i] >= 0)
-            c->pk = ex.pk[i];
-        else if (pc->key && rel->replident != 'f')
-            c->pk = ++pkn;
-        if (t->conv == PG_CONV_DECIMAL && pc->typmod >= 4) {
-            c->precision = ((pc->typmod - 4) >> 16) & 0xFFFF;
-            c->scale = (pc->typmod - 4) & 0xFFFF;
-        } else if (t->kind == SL_VAL_TEMPORAL && t->conv != PG_CONV_DATE) {
-            c->precision = pg_temporal_precision(t, pc->typmod);
-        } else if (t->conv == PG_CONV_STRING && (pc->typoid == 1042 || pc->typoid == 1043) &&
-                   pc->typmod >= 4) {
-            c->precision = pc->typmod - 4;
-        } else if (t->conv == PG_CONV_BIT && pc->typmod > 0) {
-            c->precision = pc->typmod;
-        }
-        if (t->conv == PG_CONV_STRING)
-            c->charset = "UTF8";
-        if (t->nlabels) {
-            c->nlabels = t->nlabels;
-            c->labels = sl_record_alloc(rec, t->nlabels * sizeof(char *));
-            for (uint32_t k = 0; c->labels && k < t->nlabels; k++)
-                c->labels[k] = sl_record_strdup(rec, t->labels[k]);
-        }
-        if (!c->name || !c->source_type) {
-            err = SL_ERR_NOMEM;
-            goto out;
-        }
-        sl_buf_printf(&fp, "|%s:%s:%d:%d:%d", c->name, c->source_type, (int)c->kind,
-                      c->nullable, c->pk);
-    }
-    rel->schema_id = sl_avro_crc64(fp.data, fp.len);
-    rel->schema_pending = 0;
-    err = d->conf.sink(d->conf.sink_ctx, rec, errstr, errstr_size);
-out:
-    sl_buf_free(&fp);
-    if (have_ex) {
-        for (uint32_t i = 0; i < ex.ncols; i++)
-            free(ex.source_type[i]);
-        free(ex.source_type);
-        free(ex.notnull);
-        free(ex.pk);
-    }
-    if (err && !errstr[0])
-        snprintf(errstr, errstr_size, "table %s.%s: cannot build its schema record: %s",
-                 rel->nsp, rel->name, sl_err_name(err));
-    return err;
-}
-
 /* Makes sure a batch for rel/op is open with room for one more row. */
 static sl_err_t batch_room(pg_dec_t *d, pg_rel_t *rel, sl_op_t op, uint64_t lsn,
                            char *errstr, size_t errstr_size)
@@ -443,11 +99,11 @@ static sl_err_t batch_room(pg_dec_t *d, pg_rel_t *rel, sl_op_t op, uint64_t lsn,
     if (d->batch_rel && (d->batch_rel != rel || d->batch_op != op ||
                          d->batch->u.change.nrows >= d->conf.batch_max_rows ||
                          d->batch_bytes >= d->conf.batch_max_bytes))
-        if ((err = flush_batch(d, errstr, errstr_size)))
+        if ((err = pg_dec_flush_batch(d, errstr, errstr_size)))
             return err;
     if (rel->schema_pending) {
-        if ((err = flush_batch(d, errstr, errstr_size)) ||
-            (err = emit_schema(d, rel, lsn, errstr, errstr_size)))
+        if ((err = pg_dec_flush_batch(d, errstr, errstr_size)) ||
+            (err = pg_dec_emit_schema(d, rel, lsn, errstr, errstr_size)))
             return err;
     }
     if (!d->batch_rel) {
@@ -456,7 +112,7 @@ static sl_err_t batch_room(pg_dec_t *d, pg_rel_t *rel, sl_op_t op, uint64_t lsn,
         if ((err = sl_record_init_change(b, d->conf.source, rel->nsp, rel->name, op, rel->ncols,
                                          (const char *const *)rel->colnames, 0)))
             return err;
-        set_pos(b, d, lsn, d->row_idx);
+        pg_dec_set_pos(b, d, lsn, d->row_idx);
         sl_change_t *c = &b->u.change;
         c->txn = d->xid_text;
         c->event_time_us = d->commit_time_us;
@@ -552,7 +208,7 @@ static sl_err_t tuple(pg_dec_t *d, pg_rd_t *r, pg_rel_t *rel, sl_value_t *vals, 
 
 static pg_rel_t *rel_for_change(pg_dec_t *d, uint32_t relid, char *errstr, size_t errstr_size)
 {
-    pg_rel_t *rel = rel_find(d, relid);
+    pg_rel_t *rel = pg_dec_rel_find(d, relid);
     if (!rel)
         snprintf(errstr, errstr_size,
                  "pgoutput sent a change of relation %u before its Relation message", relid);
@@ -581,7 +237,7 @@ static sl_err_t batch_add_row(pg_dec_t *d, uint64_t lsn, char *errstr, size_t er
             return err;
         c->rows[0] = c->rows[n];
         c->nrows = 0;
-        set_pos(b, d, lsn, d->row_idx);
+        pg_dec_set_pos(b, d, lsn, d->row_idx);
         d->batch_bytes = sl_avro_record_size(b) + PG_BATCH_SLACK;
     }
     c->nrows++;
@@ -667,7 +323,7 @@ static sl_err_t truncate_msg(pg_dec_t *d, uint64_t lsn, pg_rd_t *r, char *errstr
     uint8_t options = pg_rd_u8(r);
     sl_err_t err;
     (void)options;
-    if ((err = flush_batch(d, errstr, errstr_size)))
+    if ((err = pg_dec_flush_batch(d, errstr, errstr_size)))
         return err;
     for (uint32_t i = 0; i < n && !r->bad; i++) {
         uint32_t relid = pg_rd_u32(r);
@@ -680,7 +336,7 @@ static sl_err_t truncate_msg(pg_dec_t *d, uint64_t lsn, pg_rd_t *r, char *errstr
             d->row_idx++;
             continue;
         }
-        if (rel->schema_pending && (err = emit_schema(d, rel, lsn, errstr, errstr_size)))
+        if (rel->schema_pending && (err = pg_dec_emit_schema(d, rel, lsn, errstr, errstr_size)))
             return err;
         sl_record_t *rec = d->aux;
         sl_record_reset(rec);
@@ -688,7 +344,7 @@ static sl_err_t truncate_msg(pg_dec_t *d, uint64_t lsn, pg_rd_t *r, char *errstr
                                          SL_OP_TRUNCATE, rel->ncols,
                                          (const char *const *)rel->colnames, 0)))
             return err;
-        set_pos(rec, d, lsn, d->row_idx++);
+        pg_dec_set_pos(rec, d, lsn, d->row_idx++);
         rec->u.change.txn = d->xid_text;
         rec->u.change.event_time_us = d->commit_time_us;
         rec->u.change.schema_id = rel->schema_id;
@@ -721,6 +377,7 @@ static void begin_txn(pg_dec_t *d, uint32_t xid, uint64_t final_lsn, int64_t ts)
     d->commit_time_us = pg_time_unix_us(ts);
     d->row_idx = 0;
     d->published = 0;
+    d->added = 0;
     d->has_origin = 0;
 }
 
@@ -737,10 +394,10 @@ static sl_err_t commit_txn(pg_dec_t *d, uint64_t commit_lsn, uint64_t end_lsn,
                  PRIX64, commit_lsn, d->commit_lsn);
         return SL_ERR_DECODE;
     }
-    if ((err = flush_batch(d, errstr, errstr_size)))
+    if ((err = pg_dec_flush_batch(d, errstr, errstr_size)))
         return err;
     d->in_txn = 0;
-    if (!d->published) {
+    if (!d->published && !d->added) {
         d->skipped_end = end_lsn;
         return SL_OK;
     }
@@ -752,6 +409,25 @@ static sl_err_t commit_txn(pg_dec_t *d, uint64_t commit_lsn, uint64_t end_lsn,
     sl_pos_set_pg(&rec->pos, d->commit_lsn, end_lsn, d->row_idx);
     d->stats.txns++;
     return d->conf.sink(d->conf.sink_ctx, rec, errstr, errstr_size);
+}
+
+sl_err_t pg_dec_put(pg_dec_t *d, const sl_record_t *rec, char *errstr, size_t errstr_size)
+{
+    sl_err_t err;
+    if (!d->in_txn) {
+        snprintf(errstr, errstr_size, "a record added outside a source transaction");
+        return SL_ERR_INVALID;
+    }
+    if ((err = pg_dec_flush_batch(d, errstr, errstr_size)))
+        return err;
+    if ((err = d->conf.sink(d->conf.sink_ctx, rec, errstr, errstr_size)))
+        return err;
+    if (rec->type == SL_REC_CHANGE) {
+        d->row_idx += rec->u.change.nrows;
+        d->published += rec->u.change.nrows;
+        d->stats.rows += rec->u.change.nrows;
+    }
+    return SL_OK;
 }
 
 sl_err_t pg_dec_replay_begin(pg_dec_t *d, uint32_t xid, uint64_t commit_lsn,
@@ -817,12 +493,12 @@ sl_err_t pg_dec_message(pg_dec_t *d, uint64_t lsn, const uint8_t *msg, size_t le
         return SL_OK;
     }
     case 'R':
-        return relation(d, &r, errstr, errstr_size);
+        return pg_dec_relation(d, &r, errstr, errstr_size);
     case 'Y': {
         uint32_t oid = pg_rd_u32(&r);
         if (r.bad)
             break;
-        return type_message(d, oid);
+        return pg_dec_type_message(d, oid);
     }
     case 'I': case 'U': case 'D':
         err = row_change(d, type, lsn, &r, errstr, errstr_size);
@@ -835,11 +511,25 @@ sl_err_t pg_dec_message(pg_dec_t *d, uint64_t lsn, const uint8_t *msg, size_t le
             return SL_ERR_DECODE;
         }
         return truncate_msg(d, lsn, &r, errstr, errstr_size);
-    case 'M':
-        /* Logical decoding messages (pg_logical_emit_message) have no record
-         * type in wire format v1: counted, not published. */
+    case 'M': {
+        uint8_t flags = pg_rd_u8(&r);
+        uint64_t mlsn = pg_rd_u64(&r);
+        const char *prefix = pg_rd_str(&r);
+        uint32_t mlen = pg_rd_u32(&r);
+        const uint8_t *content = pg_rd_bytes(&r, mlen);
+        if (r.bad || !prefix || (mlen && !content))
+            break;
         d->stats.messages++;
-        return SL_OK;
+        if (!(flags & 1) || !d->in_txn || !d->conf.message)
+            return SL_OK;
+        sl_pos_t pos;
+        /* what the callee adds comes after the rows before the message */
+        if ((err = pg_dec_flush_batch(d, errstr, errstr_size)))
+            return err;
+        sl_pos_set_pg(&pos, d->commit_lsn, mlsn ? mlsn : lsn, d->row_idx);
+        return d->conf.message(d->conf.message_ctx, prefix, content, mlen, &pos, d->xid_text,
+                               d->commit_time_us, errstr, errstr_size);
+    }
     default:
         snprintf(errstr, errstr_size, "unknown pgoutput message type 0x%02x", (uint8_t)type);
         return SL_ERR_DECODE;
@@ -847,3 +537,4 @@ sl_err_t pg_dec_message(pg_dec_t *d, uint64_t lsn, const uint8_t *msg, size_t le
     snprintf(errstr, errstr_size, "pgoutput '%c' message truncated (%zu bytes)", type, len);
     return SL_ERR_DECODE;
 }
+

@@ -136,6 +136,17 @@ typedef int (*pg_filter_fn)(void *ctx, const char *nsp, const char *rel);
  * the call. A non-OK return stops decoding with that error. */
 typedef sl_err_t (*pg_sink_fn)(void *ctx, const sl_record_t *rec, char *errstr,
                                size_t errstr_size);
+/* A transactional logical decoding message (pg_logical_emit_message(true,
+ * ...)): its prefix, content (len bytes, not NUL-terminated), its position
+ * (commit LSN, the message's LSN, the ordinal of the next row change of its
+ * transaction), the transaction's id text and commit time (Unix µs). Called
+ * in stream order inside the transaction (a streamed one at its replay),
+ * with the open batch published first; the callee may add records to the
+ * transaction (pg_dec_put, pg_dec_table_schema). Non-transactional messages
+ * are counted and dropped (they have no place in a source transaction). */
+typedef sl_err_t (*pg_message_fn)(void *ctx, const char *prefix, const uint8_t *content,
+                                  size_t len, const sl_pos_t *pos, const char *txn,
+                                  int64_t time_us, char *errstr, size_t errstr_size);
 
 typedef struct pg_dec_conf_s {
     const char         *source;        /* source name */
@@ -149,6 +160,8 @@ typedef struct pg_dec_conf_s {
     void               *relextra_ctx;
     pg_type_resolver_fn resolver;      /* NULL: non-built-in types as Typed "oid<N>" */
     void               *resolver_ctx;
+    pg_message_fn       message;       /* NULL: messages are counted only */
+    void               *message_ctx;
 } pg_dec_conf_t;
 
 typedef struct pg_dec_s pg_dec_t;
@@ -157,7 +170,7 @@ typedef struct pg_dec_stats_s {
     uint64_t txns;          /* COMMITs published */
     uint64_t rows;          /* row changes published */
     uint64_t skipped_rows;  /* row changes of filtered or refused tables */
-    uint64_t messages;      /* logical decoding messages seen (not published) */
+    uint64_t messages;      /* logical decoding messages seen */
     uint64_t value_errors;  /* values kept as text because they did not parse */
 } pg_dec_stats_t;
 
@@ -180,6 +193,22 @@ sl_err_t pg_dec_replay_begin(pg_dec_t *d, uint32_t xid, uint64_t commit_lsn,
                              int64_t commit_time_pg, char *errstr, size_t errstr_size);
 sl_err_t pg_dec_replay_commit(pg_dec_t *d, uint64_t commit_lsn, uint64_t end_lsn,
                               int64_t commit_time_pg, char *errstr, size_t errstr_size);
+
+/* From a message callback (pg_message_fn), records of the current
+ * transaction that the stream did not carry (snapshot rows):
+ * pg_dec_table_schema makes sure the SCHEMA of nsp.name is published
+ * (at lsn, now, if the relation's schema is pending) and gives its id and
+ * column names (valid until the next message). SL_ERR_NOT_FOUND: the
+ * stream has not described the relation (no Relation message yet: give the
+ * decoder one built from the catalog, pg_snapsink.c, and ask again);
+ * SL_ERR_UNSUPPORTED: the relation is filtered out or its changes refused.
+ * pg_dec_put publishes rec (a CHANGE whose positions the caller set from
+ * the message's) and counts its rows into the transaction, so its COMMIT
+ * is published and the next row ordinal follows them. */
+sl_err_t pg_dec_table_schema(pg_dec_t *d, const char *nsp, const char *name, uint64_t lsn,
+                             uint64_t *schema_id, const char *const **names, uint32_t *ncols,
+                             char *errstr, size_t errstr_size);
+sl_err_t pg_dec_put(pg_dec_t *d, const sl_record_t *rec, char *errstr, size_t errstr_size);
 
 /* 1 while between Begin and Commit of a (non-streamed) transaction. */
 int pg_dec_in_txn(const pg_dec_t *d);

@@ -53,6 +53,8 @@ typedef struct pg_src_s {
     int               dirty;     /* records put after the last boundary */
     sl_metric_t      *m_recv, *m_flush, *m_spill, *m_streamed;
     col_watch_t      *watch;     /* Kafka stall watchdog (col_watch.h) */
+    col_snap_t       *snap;      /* the snapshot engine (snapshot.h) */
+    pg_snapsink_t     snapsink;  /* its sink over the decoder */
 } pg_src_t;
 
 static int64_t pg_now_us(void)
@@ -70,6 +72,10 @@ static int filter_cb(void *ctx, const char *nsp, const char *rel)
 static sl_err_t sink_cb(void *ctx, const sl_record_t *rec, char *errstr, size_t errstr_size)
 {
     pg_src_t *s = ctx;
+    /* a streamed change inside a chunk's window wins over the chunk's row
+     * (the engine's own records, put through its sink, are not the stream's) */
+    if (s->snap && !s->snapsink.inside)
+        col_snap_observe(s->snap, rec);
     col_watch_enter(s->watch);
     sl_err_t err = col_pub_put(s->pub, rec, errstr, errstr_size);
     col_watch_leave(s->watch, !err);
@@ -218,9 +224,10 @@ static sl_err_t start_replication(pg_src_t *s, uint64_t lsn, char *errstr, size_
                                      strlen(conf->source_publication));
     char *publit = pubid ? PQescapeLiteral(s->rc, pubid, strlen(pubid)) : NULL;
     pg_lsn_format(lsn, lsntxt, sizeof(lsntxt));
+    /* messages: the snapshot's watermarks (pg_snapsink.c) */
     sl_buf_printf(&cmd, "START_REPLICATION SLOT \"%s\" LOGICAL %s (proto_version '2', "
-                  "publication_names %s, streaming 'on')", conf->source_slot, lsntxt,
-                  publit ? publit : "''");
+                  "publication_names %s, streaming 'on', messages 'true')", conf->source_slot,
+                  lsntxt, publit ? publit : "''");
     /* After a kill -9 the old walsender may hold the slot for a moment. */
     for (int attempt = 0;; attempt++) {
         PGresult *r = PQexec(s->rc, cmd.data);
@@ -255,13 +262,37 @@ static sl_err_t service(pg_src_t *s, char *errstr, size_t errstr_size)
     return err;
 }
 
+/* Between source transactions: the snapshot engine reads its next chunk
+ * when one is due (its HIGH watermark then comes through the stream).
+ * *done: snapshot.mode = initial_only and the snapshot is complete. */
+static sl_err_t snap_step(pg_src_t *s, int *done, char *errstr, size_t errstr_size)
+{
+    if (!s->snap || pg_dec_in_txn(s->dec) || pg_stream_in_block(s->stream))
+        return SL_OK;
+    if (s->conf->snapshot_mode == COL_SNAP_INITIAL_ONLY && col_snap_done(s->snap)) {
+        *done = 1;
+        return SL_OK;
+    }
+    sl_err_t err = col_snap_step(s->snap, errstr, errstr_size);
+    if (err == SL_ERR_DB && retriable(errstr))
+        return SL_ERR_IO;
+    return err;
+}
+
 /* Streams until a stop (SL_OK), a lost connection (SL_ERR_IO) or a fatal error. */
 static sl_err_t stream_loop(pg_src_t *s, char *errstr, size_t errstr_size)
 {
     sl_err_t err;
     unsigned turns = 0;
+    int done = 0;
     while (!sl_service_stopping()) {
         char *buf = NULL;
+        if ((err = snap_step(s, &done, errstr, errstr_size)))
+            return err == SL_ERR_IO ? err : SL_ERR_FATAL;
+        if (done) {
+            sl_info("snapshot.mode = initial_only: the snapshot is complete; stopping");
+            return SL_OK;
+        }
         int len = PQgetCopyData(s->rc, &buf, 1);
         if (len > 0) {
             err = handle(s, (const uint8_t *)buf, (size_t)len, errstr, errstr_size);
@@ -298,6 +329,28 @@ static sl_err_t stream_loop(pg_src_t *s, char *errstr, size_t errstr_size)
         PQclear(r);
         return SL_ERR_IO;
     }
+    return SL_OK;
+}
+
+/* The snapshot engine of a session: its backend on a connection of its own,
+ * its sink over the decoder, its progress from the checkpoint. */
+static sl_err_t snap_new(pg_src_t *s, int have_ck, char *errstr, size_t errstr_size)
+{
+    col_snap_src_t src;
+    col_snap_sink_t sink;
+    sl_err_t err;
+    memset(&s->snapsink, 0, sizeof(s->snapsink));
+    s->snapsink.conf = s->conf;
+    s->snapsink.dec = s->dec;
+    s->snapsink.qc = s->qc;
+    pg_snapsink_ops(&s->snapsink, &sink);
+    if ((err = col_snap_pg_src(&src, s->conf, s->filter, errstr, errstr_size)))
+        return SL_ERR_FATAL;
+    err = col_snap_new(&s->snap, s->conf, &src, &sink, s->pub, s->svc->metrics,
+                       col_pub_checkpoint_progress(s->pub), !have_ck, errstr, errstr_size);
+    if (err)
+        return err == SL_ERR_DB && retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
+    s->snapsink.snap = s->snap;
     return SL_OK;
 }
 
@@ -361,6 +414,7 @@ static sl_err_t session(pg_src_t *s, char *errstr, size_t errstr_size)
         .filter = filter_cb, .filter_ctx = s->filter,
         .relextra = pg_catalog_relextra, .relextra_ctx = s->qc,
         .resolver = pg_catalog_type, .resolver_ctx = s->qc,
+        .message = pg_snapsink_message, .message_ctx = &s->snapsink,
     };
     const char *spill = conf->spill_dir && *conf->spill_dir ? conf->spill_dir : getenv("TMPDIR");
     if ((err = pg_dec_new(&s->dec, &dc)) ||
@@ -368,6 +422,8 @@ static sl_err_t session(pg_src_t *s, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "out of memory");
         return SL_ERR_FATAL;
     }
+    if ((err = snap_new(s, have_ck, errstr, errstr_size)))
+        return err;
     if ((err = pg_connect(conf, 1, &s->rc, errstr, errstr_size)))
         return err == SL_ERR_DENIED ? err : retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
     if ((err = start_replication(s, start, errstr, errstr_size)))
@@ -425,6 +481,9 @@ static void session_end(pg_src_t *s)
     }
     if (s->qc)
         PQfinish(s->qc);
+    col_snap_destroy(s->snap);
+    s->snap = NULL;
+    s->snapsink.snap = NULL;
     pg_dec_destroy(s->dec);
     pg_stream_destroy(s->stream);
     if (s->pub)

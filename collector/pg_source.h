@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include "collector.h"
 #include "pg_decode.h"
+#include "snapshot.h"
 
 /* Session settings that make pgoutput's text output exact and in one form
  * (schemas/README.md); $PGOPTIONS is appended (e.g. "-c
@@ -45,6 +46,23 @@ sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const c
                              uint32_t ncols, char *const *colnames, const uint32_t *typoids,
                              const int32_t *typmods, pg_relextra_t *out, char *errstr,
                              size_t errstr_size);
+
+/* pg_snapsink.c: the snapshot engine's sink over the decoder, and the
+ * decoder's message callback that hands it this source's watermarks. */
+typedef struct pg_snapsink_s {
+    const col_conf_t *conf;
+    pg_dec_t         *dec;
+    PGconn           *qc;       /* catalog: Relation messages of tables the stream has not described */
+    col_snap_t       *snap;     /* NULL: messages are ignored */
+    uint64_t          lsn;      /* the watermark being handled */
+    int               inside;   /* in a sink call: the records are the engine's, not the stream's */
+} pg_snapsink_t;
+
+void     pg_snapsink_ops(pg_snapsink_t *k, col_snap_sink_t *out);
+/* A pg_message_fn (pg_decode.h), ctx = the pg_snapsink_t. */
+sl_err_t pg_snapsink_message(void *ctx, const char *prefix, const uint8_t *content, size_t len,
+                             const sl_pos_t *pos, const char *txn, int64_t time_us,
+                             char *errstr, size_t errstr_size);
 
 /* SQL text -> one-row result value helpers. */
 sl_err_t pg_query_lsn(PGconn *conn, const char *sql, uint64_t *out, char *errstr,

@@ -12,6 +12,9 @@
  *      catalog query does
  *   3  batch.max.bytes = 256 (else 1 MiB)
  *   4-7 batch.max.rows - 1
+ * A transactional logical message whose content is "nsp.name" adds, as the
+ * snapshot does at a HIGH watermark (pg_snapsink.c), that table's SCHEMA
+ * and one READ row to its transaction.
  * Each record handed to the sink must round-trip through Avro. */
 #include <stddef.h>
 #include <stdint.h>
@@ -108,6 +111,43 @@ static sl_err_t relextra(void *ctx, uint32_t relid, const char *nsp, const char 
     return SL_OK;
 }
 
+static pg_dec_t *cur_dec;
+
+static sl_err_t on_message(void *ctx, const char *prefix, const uint8_t *content, size_t len,
+                           const sl_pos_t *pos, const char *txn, int64_t time_us, char *errstr,
+                           size_t errstr_size)
+{
+    char name[256];
+    uint64_t id;
+    const char *const *names;
+    uint32_t ncols;
+    if (len >= sizeof(name))
+        return SL_OK;
+    memcpy(name, content, len);
+    name[len] = 0;
+    char *dot = strchr(name, '.');
+    if (!dot)
+        return SL_OK;
+    *dot = 0;
+    if (pg_dec_table_schema(cur_dec, name, dot + 1, pos->offset, &id, &names, &ncols, errstr,
+                            errstr_size) != SL_OK)
+        return SL_OK;
+    sl_record_t *r = sl_record_new();
+    if (!r || sl_record_init_change(r, "fz", name, dot + 1, SL_OP_READ, ncols, names, 1)) {
+        sl_record_destroy(r);
+        return SL_ERR_NOMEM;
+    }
+    r->pos = *pos;
+    r->u.change.txn = txn;
+    r->u.change.event_time_us = time_us;
+    r->u.change.schema_id = id;
+    for (uint32_t i = 0; i < ncols; i++)
+        r->u.change.rows[0].after[i].kind = SL_VAL_NULL;
+    sl_err_t err = pg_dec_put(cur_dec, r, errstr, errstr_size);
+    sl_record_destroy(r);
+    return err;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -120,12 +160,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .sink = sink,
         .relextra = mode & 4 ? relextra : NULL,
         .resolver = mode & 2 ? resolver : NULL,
+        .message = on_message,
     };
     pg_dec_t *d = NULL;
     pg_stream_t *s = NULL;
     char err[512];
     if (pg_dec_new(&d, &dc) != SL_OK)
         fuzz_die("fuzz_pgoutput", "pg_dec_new", NULL);
+    cur_dec = d;
     if ((mode & 1) && pg_stream_new(&s, spill_dir, 1 << 20) != SL_OK)
         fuzz_die("fuzz_pgoutput", "pg_stream_new", NULL);
     size_t off = 1;

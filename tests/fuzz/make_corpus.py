@@ -161,6 +161,20 @@ def pgoutput():
              b"M" + u8(1) + u64(0x5000) + cstr("prefix") + u32(3) + b"abc",
              relation(), insert(["7", "o", ts]), commit(0x5000, 0x5010)])
 
+    # snapshot HIGH watermarks (content "public.t": the harness adds that table's SCHEMA and a
+    # READ row to the transaction): alone in a transaction, after a row, and in a streamed one
+    def mark(content, xid=0):
+        return b"M" + (u32(xid) if xid else b"") + u8(1) + u64(0x6000) + cstr("shiftlog") + \
+            u32(len(content)) + content
+    pg_seed("snapshot_message", 0x00,
+            [begin(0x6100, 13), relation(), mark(b"public.t"), commit(0x6100, 0x6110),
+             begin(0x6200, 14), insert(["8", "m", ts]), mark(b"public.t"), mark(b"public.none"),
+             commit(0x6200, 0x6210)])
+    pg_seed("snapshot_message_streamed", 0x11,
+            [b"S" + u32(15) + u8(1), relation(15), insert(["9", "s", None], 15),
+             mark(b"public.t", 15), b"E",
+             b"c" + u32(15) + u8(0) + u64(0x6300) + u64(0x6310) + u64(0)])
+
 
 # ------------------------------------------------------------------ mongolog
 def mongolog():

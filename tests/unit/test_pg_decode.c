@@ -621,6 +621,155 @@ static void test_type_message_rebinds_relations(void **state)
     pg_dec_destroy(d);
 }
 
+/* ------------------------------------------------------------ messages (snapshot watermarks) */
+
+/* What the message callback saw, and what it does: like pg_snapsink.c, it
+ * asks for the table's schema and adds one READ row (id 42) to the
+ * transaction. */
+static struct {
+    pg_dec_t *d;
+    int       calls;
+    char      prefix[32], content[64];
+    sl_pos_t  pos;
+    char      txn[16];
+    sl_err_t  schema_err;
+    uint32_t  ncols;
+} mc;
+
+static sl_err_t on_message(void *ctx, const char *prefix, const uint8_t *content, size_t len,
+                           const sl_pos_t *pos, const char *txn, int64_t time_us, char *e,
+                           size_t n)
+{
+    uint64_t id;
+    const char *const *names;
+    mc.calls++;
+    snprintf(mc.prefix, sizeof mc.prefix, "%s", prefix);
+    snprintf(mc.content, sizeof mc.content, "%.*s", (int)len, (const char *)content);
+    mc.pos = *pos;
+    snprintf(mc.txn, sizeof mc.txn, "%s", txn);
+    mc.schema_err = pg_dec_table_schema(mc.d, "public", "t", pos->offset, &id, &names, &mc.ncols,
+                                        e, n);
+    if (mc.schema_err || strstr(mc.content, "empty"))
+        return SL_OK;
+    sl_record_t *r = sl_record_new();
+    assert_int_equal(sl_record_init_change(r, "src", "public", "t", SL_OP_READ, mc.ncols, names,
+                                           1), SL_OK);
+    r->pos = *pos;
+    r->u.change.schema_id = id;
+    for (uint32_t i = 0; i < mc.ncols; i++)
+        r->u.change.rows[0].after[i].kind = SL_VAL_NULL;
+    r->u.change.rows[0].after[0].kind = SL_VAL_INT;
+    r->u.change.rows[0].after[0].u.i = 42;
+    sl_err_t err = pg_dec_put(mc.d, r, e, n);
+    sl_record_destroy(r);
+    return err;
+}
+
+static void mk_message(mb_t *m, int streamed_xid, int transactional, uint64_t lsn,
+                       const char *prefix, const char *content)
+{
+    m->n = 0; u8(m, 'M');
+    if (streamed_xid)
+        u32(m, (uint32_t)streamed_xid);
+    u8(m, transactional ? 1 : 0); u64(m, lsn); str(m, prefix);
+    u32(m, (uint32_t)strlen(content)); memcpy(m->b + m->n, content, strlen(content));
+    m->n += strlen(content);
+}
+
+/* A transactional message reaches the callback in its transaction, after
+ * the rows before it are published; rows the callback adds are counted into
+ * the transaction (positions go on after them, its COMMIT is published even
+ * when the message was all it had); a non-transactional message and a
+ * table the stream has not described do not. The same inside a streamed
+ * transaction, at its replay. */
+static void test_messages(void **state)
+{
+    pg_dec_conf_t dc = {.source = "src", .batch_max_rows = 100, .sink = sink,
+                        .message = on_message};
+    pg_dec_t *d = NULL;
+    pg_stream_t *s = NULL;
+    mb_t m;
+    assert_int_equal(pg_dec_new(&d, &dc), SL_OK);
+    memset(&mc, 0, sizeof mc);
+    mc.d = d;
+
+    /* a table not described yet: NOT_FOUND, nothing added, no COMMIT */
+    mk_begin(&m, 0x100, 7); feed(d, 0x50, &m);
+    mk_message(&m, 0, 1, 0x60, "shiftlog", "src:H:1"); feed(d, 0x60, &m);
+    assert_int_equal(mc.calls, 1);
+    assert_int_equal(mc.schema_err, SL_ERR_NOT_FOUND);
+    mk_commit(&m, 0x100, 0x110); feed(d, 0x100, &m);
+    assert_int_equal(ngot, 0);
+
+    /* the Relation, then a message alone in its transaction */
+    mk_begin(&m, 0x200, 8); feed(d, 0x150, &m);
+    mk_relation(&m, 0); feed(d, 0x160, &m);
+    mk_message(&m, 0, 1, 0x170, "shiftlog", "src:H:2"); feed(d, 0x170, &m);
+    mk_message(&m, 0, 0, 0x171, "shiftlog", "src:H:x"); feed(d, 0x171, &m);  /* not transactional */
+    mk_commit(&m, 0x200, 0x210); feed(d, 0x200, &m);
+    assert_int_equal(mc.calls, 2);
+    assert_string_equal(mc.prefix, "shiftlog");
+    assert_string_equal(mc.content, "src:H:2");
+    assert_string_equal(mc.txn, "8");
+    assert_true(mc.pos.seq == 0x200 && mc.pos.offset == 0x170 && mc.pos.row == 0);
+    assert_int_equal(ngot, 3);  /* SCHEMA, READ, COMMIT */
+    assert_int_equal(got[0]->type, SL_REC_SCHEMA);
+    assert_int_equal(got[1]->type, SL_REC_CHANGE);
+    assert_int_equal(got[1]->u.change.op, SL_OP_READ);
+    assert_int_equal(got[2]->type, SL_REC_COMMIT);
+    assert_int_equal(got[2]->u.commit.nrows, 1);
+    assert_int_equal(got[2]->pos.row, 1);
+    clear_got();
+
+    /* rows before the message are published before what it adds; the
+     * ordinals go on after the added row */
+    mk_begin(&m, 0x300, 9); feed(d, 0x250, &m);
+    mk_insert(&m, 0, "1", "a", NULL); feed(d, 0x260, &m);
+    mk_message(&m, 0, 1, 0x270, "shiftlog", "src:H:3"); feed(d, 0x270, &m);
+    mk_insert(&m, 0, "2", "b", NULL); feed(d, 0x280, &m);
+    mk_commit(&m, 0x300, 0x310); feed(d, 0x300, &m);
+    assert_int_equal(ngot, 4);  /* INSERT 1, READ, INSERT 2, COMMIT */
+    assert_int_equal(got[0]->u.change.op, SL_OP_INSERT);
+    assert_int_equal(got[1]->u.change.op, SL_OP_READ);
+    assert_int_equal(mc.pos.row, 1);
+    assert_int_equal(got[2]->u.change.op, SL_OP_INSERT);
+    assert_int_equal(got[2]->pos.row, 2);
+    assert_int_equal(got[3]->u.commit.nrows, 3);
+    clear_got();
+
+    /* an empty chunk: its SCHEMA alone still gets its transaction's COMMIT */
+    pg_dec_reset_session(d);
+    mk_begin(&m, 0x350, 11); feed(d, 0x320, &m);
+    mk_relation(&m, 0); feed(d, 0x330, &m);
+    mk_message(&m, 0, 1, 0x340, "shiftlog", "src:H:empty"); feed(d, 0x340, &m);
+    mk_commit(&m, 0x350, 0x360); feed(d, 0x350, &m);
+    assert_int_equal(ngot, 2);
+    assert_int_equal(got[0]->type, SL_REC_SCHEMA);
+    assert_int_equal(got[1]->type, SL_REC_COMMIT);
+    assert_int_equal(got[1]->u.commit.nrows, 0);
+    clear_got();
+
+    /* inside a streamed transaction: at its replay, in its order */
+    assert_int_equal(pg_stream_new(&s, "/tmp", 0), SL_OK);
+    m.n = 0; u8(&m, 'S'); u32(&m, 10); u8(&m, 1); stream_msg(s, d, 0, &m, 1);
+    mk_insert(&m, 10, "3", "c", NULL); stream_msg(s, d, 0x400, &m, 1);
+    mk_message(&m, 10, 1, 0x410, "shiftlog", "src:H:4"); stream_msg(s, d, 0x410, &m, 1);
+    m.n = 0; u8(&m, 'E'); stream_msg(s, d, 0, &m, 1);
+    assert_int_equal(mc.calls, 4);
+    m.n = 0; u8(&m, 'c'); u32(&m, 10); u8(&m, 0); u64(&m, 0x500); u64(&m, 0x510); u64(&m, 0);
+    stream_msg(s, d, 0x500, &m, 1);
+    assert_int_equal(mc.calls, 5);
+    assert_string_equal(mc.content, "src:H:4");
+    assert_string_equal(mc.txn, "10");
+    assert_true(mc.pos.seq == 0x500 && mc.pos.offset == 0x410 && mc.pos.row == 1);
+    assert_int_equal(ngot, 3);  /* INSERT 3, READ, COMMIT */
+    assert_int_equal(got[1]->u.change.op, SL_OP_READ);
+    assert_int_equal(got[2]->u.commit.nrows, 2);
+    clear_got();
+    pg_stream_destroy(s);
+    pg_dec_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_table_life),
         cmocka_unit_test(test_type_message_rebinds_relations),
+        cmocka_unit_test(test_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
