@@ -136,6 +136,8 @@ sl_err_t pg_dec_relation(pg_dec_t *d, pg_rd_t *r, char *errstr, size_t errstr_si
     else if (rel->replident == 'f' && rel->publish)
         sl_info("table %s.%s has REPLICA IDENTITY FULL: old images carry every column",
                 rel->nsp, rel->name);
+    if (d->conf.refused && rel->publish && rel->refused != (old && old->publish && old->refused))
+        d->conf.refused(d->conf.refused_ctx, rel->nsp, rel->name, rel->refused);
     rel->schema_pending = rel->publish && !rel->refused;
     /* a table's life: the relation renamed (same OID, other name), or a new
      * table under the name of one this session saw (dropped and created

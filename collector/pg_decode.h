@@ -148,6 +148,12 @@ typedef sl_err_t (*pg_message_fn)(void *ctx, const char *prefix, const uint8_t *
                                   size_t len, const sl_pos_t *pos, const char *txn,
                                   int64_t time_us, char *errstr, size_t errstr_size);
 
+/* A published table whose changes are refused (REPLICA IDENTITY NOTHING, or
+ * DEFAULT without a primary key): refused = 1 when a Relation says so, 0
+ * when a later Relation of the same table has a key again (its rows of the
+ * refused time never reached Kafka: the reader asks for a snapshot). */
+typedef void (*pg_refused_fn)(void *ctx, const char *nsp, const char *rel, int refused);
+
 typedef struct pg_dec_conf_s {
     const char         *source;        /* source name */
     uint32_t            batch_max_rows;
@@ -162,6 +168,8 @@ typedef struct pg_dec_conf_s {
     void               *resolver_ctx;
     pg_message_fn       message;       /* NULL: messages are counted only */
     void               *message_ctx;
+    pg_refused_fn       refused;       /* NULL: a refused table is only logged */
+    void               *refused_ctx;
 } pg_dec_conf_t;
 
 typedef struct pg_dec_s pg_dec_t;

@@ -30,6 +30,7 @@
 #include "pg_source.h"
 #include "col_watch.h"
 #include "sl_log.h"
+#include "sl_name.h"
 
 #define PG_FEEDBACK_MIN_MS 100
 #define PG_CLOSE_TIMEOUT   30000
@@ -51,7 +52,7 @@ typedef struct pg_src_s {
     sl_pos_t          boundary;  /* last COMMIT/FINISH put */
     int               has_boundary;
     int               dirty;     /* records put after the last boundary */
-    sl_metric_t      *m_recv, *m_flush, *m_spill, *m_streamed;
+    sl_metric_t      *m_recv, *m_flush, *m_spill, *m_streamed, *m_refused;
     col_watch_t      *watch;     /* Kafka stall watchdog (col_watch.h) */
     col_snap_t       *snap;      /* the snapshot engine (snapshot.h) */
     pg_snapsink_t     snapsink;  /* its sink over the decoder */
@@ -332,6 +333,50 @@ static sl_err_t stream_loop(pg_src_t *s, char *errstr, size_t errstr_size)
     return SL_OK;
 }
 
+/* Tables whose changes the decoder refuses (pg_refused_fn), for the life of
+ * the process: /health and /ready say "degraded" and name them, and the
+ * gauge counts them. A table that gets a key again is copied by a snapshot
+ * (its rows of the refused time never reached Kafka), and leaves the list. */
+#define PG_REFUSED_MAX 64
+static char  *refused_names[PG_REFUSED_MAX];
+static size_t nrefused;
+
+static void refused_publish(pg_src_t *s)
+{
+    sl_buf_t b = SL_BUF_INIT;
+    for (size_t i = 0; i < nrefused; i++) {
+        sl_buf_puts(&b, i ? ", " : "changes refused (no key to apply them by; docs/collector-pg.md): ");
+        sl_buf_puts(&b, refused_names[i]);
+    }
+    sl_http_set_degraded(s->svc->http, nrefused ? b.data : NULL);
+    sl_metric_set(s->m_refused, (double)nrefused);
+    sl_buf_free(&b);
+}
+
+static void refused_cb(void *ctx, const char *nsp, const char *rel, int refused)
+{
+    pg_src_t *s = ctx;
+    char name[600];
+    size_t i = 0;
+    sl_name_format(nsp, rel, name, sizeof(name));
+    while (i < nrefused && strcmp(refused_names[i], name))
+        i++;
+    if (refused && i == nrefused && nrefused < PG_REFUSED_MAX) {
+        if ((refused_names[nrefused] = strdup(name)))
+            nrefused++;
+    } else if (!refused) {
+        if (i < nrefused) {
+            free(refused_names[i]);
+            refused_names[i] = refused_names[--nrefused];
+        }
+        sl_info("table %s has a key now: the rows it changed without one are copied again "
+                "by a snapshot", name);
+        if (s->snap && col_snap_request(s->snap, nsp, rel))
+            sl_error("snapshot of %s: out of memory", name);
+    }
+    refused_publish(s);
+}
+
 /* The snapshot engine of a session: its backend on a connection of its own,
  * its sink over the decoder, its progress from the checkpoint. */
 static sl_err_t snap_new(pg_src_t *s, int have_ck, char *errstr, size_t errstr_size)
@@ -415,6 +460,7 @@ static sl_err_t session(pg_src_t *s, char *errstr, size_t errstr_size)
         .relextra = pg_catalog_relextra, .relextra_ctx = s->qc,
         .resolver = pg_catalog_type, .resolver_ctx = s->qc,
         .message = pg_snapsink_message, .message_ctx = &s->snapsink,
+        .refused = refused_cb, .refused_ctx = s,
     };
     const char *spill = conf->spill_dir && *conf->spill_dir ? conf->spill_dir : getenv("TMPDIR");
     if ((err = pg_dec_new(&s->dec, &dc)) ||
@@ -516,6 +562,10 @@ int col_pg_run(sl_service_t *svc, const col_conf_t *conf)
     s.m_streamed = sl_metrics_counter(svc->metrics, "shiftlog_collector_pg_streamed_txns_total",
                                       "Streamed (large) transactions committed and replayed.",
                                       NULL);
+    s.m_refused = sl_metrics_gauge(svc->metrics, "shiftlog_collector_tables_refused",
+                                   "Published tables whose changes are refused (no key to "
+                                   "apply them by: REPLICA IDENTITY NOTHING, or DEFAULT without "
+                                   "a primary key); /health names them.", NULL);
     int rc = SL_EXIT_OK;
     s.watch = col_watch_start(svc->http, "reading the WAL");
     for (;;) {

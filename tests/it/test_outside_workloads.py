@@ -13,9 +13,9 @@ make test (about 90 s):
   it_outside_pgbench_three_targets       PostgreSQL: pgbench -i (keys first, -I dtpg) then
                                          pgbench -c 4 (TPC-B-like); pgbench_history has no key:
                                          the collector refuses it (docs/collector-pg.md)
-  it_outside_pg_rows_before_primary_key  strict xfail: pgbench -i's default order (rows loaded
-                                         before ADD PRIMARY KEY) loses the rows
-  it_outside_pg_refused_table_visible    strict xfail: that refusal is not on /health
+  it_outside_pg_rows_before_primary_key  pgbench -i's default order (rows loaded before ADD
+                                         PRIMARY KEY): the key's arrival starts a snapshot
+  it_outside_pg_refused_table_visible    a refused (keyless) table is on /health, degraded
 SHIFTLOG_LONG (longer runs, more kills) adds:
   it_outside_sysbench_three_targets      MariaDB: oltp_write_only, oltp_read_write, then
                                          cleanup + bulk_insert (tables dropped and made again
@@ -550,12 +550,6 @@ def test_it_outside_sysbench_kill9_schedule(sysbench_pipeline):
 
 # ------------------------------------------------------------------ found by pgbench -i
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="pgbench -i's shape: rows loaded before the primary key "
-                   "is added are refused by the PostgreSQL collector (pg_decode.c: REPLICA "
-                   "IDENTITY DEFAULT without a key); the targets end with only the rows changed "
-                   "after the key was added. A fix needs keyless insert-only tables applied "
-                   "(see the report of branch outside)")
 def test_it_outside_pg_rows_before_primary_key(pgbench_pipeline):
     """What `pgbench -i` does (steps dtgvp): CREATE TABLE without a key, load the rows, then
     ALTER TABLE ... ADD PRIMARY KEY, then the benchmark updates some rows. PostgreSQL refuses
@@ -582,14 +576,14 @@ def test_it_outside_pg_rows_before_primary_key(pgbench_pipeline):
                 return False, f"{name}: row 51 not there yet"
         return True, None
     wait_until("every target past the last change", caught_up, p.services(), timeout=60)
+    # the rows of the keyless time come by the snapshot the key's arrival starts
+    p.col.wait_log("table public.acct has a key now")
+    wait_until("every target equal to the source",
+               lambda: compare(source, targets, ["acct"]), p.services(), timeout=60)
     ok, detail = compare(source, targets, ["acct"])
     assert ok, detail
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the PostgreSQL collector refuses a keyless table "
-                   "(pg_decode.c) with one ERROR line only: /health stays ok and no metric "
-                   "counts it (DESIGN invariant 9); the wiring is in pg_source.c")
 def test_it_outside_pg_refused_table_visible(pgbench_pipeline):
     """A published table the collector refuses (pgbench_history: no primary key) loses every
     change: DESIGN invariant 9 wants that visible on /health (degraded, naming the table),
