@@ -62,6 +62,7 @@ struct col_snap_s {
     sl_buf_t          progress;
     int64_t           started_ms;
     uint64_t          rows_total, tables_done;
+    uint64_t          table_rows;     /* published of the current table */
     int64_t           logged_ms;
 
     sl_metric_t      *m_rows, *m_chunks, *m_pending, *m_skipped, *m_dropped;
@@ -197,6 +198,7 @@ static void pop_table(col_snap_t *s)
     s->qn--;
     free(s->after);
     s->after = NULL;
+    s->table_rows = 0;
     sl_metric_set(s->m_pending, (double)s->qn);
 }
 
@@ -609,9 +611,9 @@ static void log_progress(col_snap_t *s, const snap_table_t *t, uint64_t rows, in
         return;
     s->logged_ms = now;
     double secs = (double)(now - s->started_ms) / 1000.0;
-    sl_info("snapshot: %s.%s %s; %" PRIu64 " rows published in %.1f s (%.0f rows/s), "
-            "%" PRIu64 " table(s) done, %zu left",
-            t->db, t->table, force ? "done" : "in progress", rows, secs,
+    sl_info("snapshot: %s.%s %s, %" PRIu64 " rows; in all %" PRIu64 " rows in %.1f s "
+            "(%.0f rows/s), %" PRIu64 " table(s) done, %zu left",
+            t->db, t->table, force ? "done" : "in progress", s->table_rows, rows, secs,
             secs > 0 ? (double)rows / secs : 0.0, s->tables_done, s->qn - (force ? 1 : 0));
 }
 
@@ -659,6 +661,7 @@ static sl_err_t on_high(col_snap_t *s, const sl_pos_t *pos, const char *txn, int
     if ((err = emit(s, pos, txn, time_us, schema_id, &n, errstr, errstr_size)))
         return err;
     s->rows_total += n;
+    s->table_rows += n;
     sl_metric_add(s->m_rows, n);
     sl_metric_inc(s->m_chunks);
     /* the continuation moves only now: a chunk read but not published is read again */

@@ -39,8 +39,8 @@ from e2e_util import (applier, collector, first_diff, master_pos, my_exec, my_ro
 
 N_BIG = 20000
 N_COMP = 3000
-# the last table's line: "snapshot: db.t done; N rows published in ..., K table(s) done, 0 left"
-SNAP_END = r"snapshot: \S+ done; \d+ rows published .* 0 left"
+# the last table's line: "snapshot: db.t done, N rows; in all M rows in ..., K table(s) done, 0 left"
+SNAP_END = r"snapshot: \S+ done, \d+ rows; in all \d+ rows .* 0 left"
 
 
 class Source:
