@@ -39,7 +39,7 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc; }
 rate() { echo "$N / ($2 - $1)" | bc; }
-hwm() { echo $(( $(awk '/^VmHWM/ {print $2}' "/proc/$1/status") / 1024 )); }
+hwm() { local k; k=$(awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null); echo $(( ${k:-0} / 1024 )); }
 
 echo "snapshot: $N rows (bigint pk, varchar, decimal, bigint), chunk $CHUNK, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 DDL="CREATE TABLE t (id bigint PRIMARY KEY, name varchar(64), amount decimal(12,2), ts bigint)"
@@ -63,7 +63,7 @@ DUMP=$(rate "$t0" "$t1"); echo "  mariadb-dump | mariadb      $(secs "$t0" "$t1"
 
 # --- shiftlog: collector (initial_only) and an applier together, per target
 run() {   # run NAME TARGET_CONF_OVERRIDES... ; sets R[NAME], CRSS, ARSS, CSECS
-    local name=$1 topic=$ID.$1 ts tc te cpid apid n
+    local name=$1 ts te cpid apid n r
     shift
     ts=$(now)
     "$BIN/shiftlog-collector" -c examples/mysql-to-pg/collector.conf -X source.name="${ID}_$name" \
@@ -86,7 +86,7 @@ run() {   # run NAME TARGET_CONF_OVERRIDES... ; sets R[NAME], CRSS, ARSS, CSECS
             wait "$cpid" || { echo "collector failed:"; tail -5 "$TMP/collector-$name.log"; exit 1; }
             CSECS=$(secs "$ts" "$(now)")
         fi
-        [ -z "$CSECS" ] && CRSS=$(hwm "$cpid")
+        if [ -z "$CSECS" ]; then r=$(hwm "$cpid"); [ "$r" -gt 0 ] && CRSS=$r; fi
         kill -0 "$apid" 2>/dev/null || { echo "applier died:"; tail -5 "$TMP/applier-$name.log"; exit 1; }
         n=$(count_"$name")
         [ "${n:-0}" -ge "$N" ] && break
