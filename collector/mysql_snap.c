@@ -121,6 +121,11 @@ fail:
     return err;
 }
 
+sl_err_t col_my_snap_request_all(col_my_snap_t *ms, char *errstr, size_t errstr_size)
+{
+    return col_snap_request_all(ms->snap, errstr, errstr_size);
+}
+
 void col_my_snap_destroy(col_my_snap_t *ms)
 {
     if (!ms)

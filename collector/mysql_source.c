@@ -39,6 +39,7 @@
 #include "mysql_source.h"     /* mysql.h first: mariadb_rpl.h needs it */
 #include <mariadb_rpl.h>
 #include "col_watch.h"
+#include "snapshot.h"
 #include "sl_log.h"
 
 #define MY_BACKOFF_MIN_MS 500
@@ -614,8 +615,20 @@ static int session(my_reader_t *r, char *errstr, size_t errstr_size)
         sl_pos_format(&ckpt, t, sizeof(t));
         sl_info("checkpoint found: %s", t);
     }
-    if ((err = col_my_start_position(r->meta, c, err ? NULL : &ckpt, &start, errstr,
-                                     errstr_size)))
+    int purged = 0;
+    err = col_my_start_position(r->meta, c, first_start ? NULL : &ckpt, &start, errstr,
+                                errstr_size);
+    if (err == SL_ERR_NOT_FOUND && !first_start && c->snapshot_mode == COL_SNAP_WHEN_NEEDED) {
+        /* the changes since the checkpoint are gone from the source: follow it
+         * from now on and copy every table again */
+        col_conf_t latest = *c;
+        latest.start_position = "latest";
+        sl_warn("%s. snapshot.mode = when_needed: streaming from the binlog's end and copying "
+                "every included table again", errstr);
+        purged = 1;
+        err = col_my_start_position(r->meta, &latest, NULL, &start, errstr, errstr_size);
+    }
+    if (err)
         return err == SL_ERR_DB ? SESSION_RETRY : SESSION_FATAL;
     if (col_my_schema_new(&r->schema, r->meta, c, r->filter, &r->srv)) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -624,6 +637,8 @@ static int session(my_reader_t *r, char *errstr, size_t errstr_size)
     if ((err = col_my_snap_new(&r->snap, c, r->filter, r->schema, r->pub, r->svc->metrics,
                                first_start, snap_put, r, errstr, errstr_size)))
         return err == SL_ERR_DB || err == SL_ERR_NOMEM ? SESSION_RETRY : SESSION_FATAL;
+    if (purged && (err = col_my_snap_request_all(r->snap, errstr, errstr_size)))
+        return SESSION_RETRY;
     if ((err = col_my_stream_open(c, &start, &r->repl, &r->rpl, &r->crc, &r->denied, errstr,
                                   errstr_size)))
         return err == SL_ERR_INVALID ? SESSION_FATAL : SESSION_RETRY;

@@ -218,6 +218,8 @@ sl_err_t col_my_snap_new(col_my_snap_t **out, const col_conf_t *conf, const col_
                          int first_start, col_my_put_fn put, void *reader, char *errstr,
                          size_t errstr_size);
 void     col_my_snap_destroy(col_my_snap_t *ms);
+/* Every included table again (snapshot.mode = when_needed, checkpoint purged). */
+sl_err_t col_my_snap_request_all(col_my_snap_t *ms, char *errstr, size_t errstr_size);
 /* 1 when db.tb is the signal table (its rows and SCHEMA are never published). */
 int      col_my_snap_is_signal(const col_my_snap_t *ms, const char *db, const char *tb);
 /* Passes a record about to be published to the engine (col_snap_observe). */

@@ -392,6 +392,16 @@ sl_err_t col_snap_request(col_snap_t *s, const char *db, const char *table)
     return enqueue(s, db, table);
 }
 
+sl_err_t col_snap_request_all(col_snap_t *s, char *errstr, size_t errstr_size)
+{
+    size_t before = s->qn;
+    sl_err_t err = s->src.tables(s->src.ctx, enqueue, s, errstr, errstr_size);
+    if (!err)
+        sl_info("snapshot: every included table queued (%zu new, %zu in all)", s->qn - before,
+                s->qn);
+    return err;
+}
+
 int col_snap_waiting(const col_snap_t *s)
 {
     return s->waiting;

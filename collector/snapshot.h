@@ -107,6 +107,10 @@ void     col_snap_destroy(col_snap_t *s);
  * purged position). Tables already queued are not queued twice. */
 sl_err_t col_snap_request(col_snap_t *s, const char *db, const char *table);
 
+/* Queues every table the source lists (snapshot.mode = when_needed after
+ * the checkpoint was purged from the source). */
+sl_err_t col_snap_request_all(col_snap_t *s, char *errstr, size_t errstr_size);
+
 /* The reader is between source transactions with nothing pending: reads
  * the next chunk when one is due (LOW, read, HIGH) and returns. Cheap when
  * nothing is due. SL_ERR_DB etc.: the source connection failed (the
