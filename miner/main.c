@@ -25,6 +25,7 @@
 #include "sl_kafka.h"
 #include "sl_mongoc.h"
 #include "sl_service.h"
+#include "sl_watchdog.h"
 
 typedef struct mine_conf_s {
     const char       *source_name;
@@ -43,6 +44,7 @@ typedef struct mine_conf_s {
     int64_t           write_batch;
     int64_t           flush_interval_ms;
     int64_t           control_interval_ms;
+    int64_t           watchdog_ms;       /* no progress with records waiting: 0 = off */
     const char       *kafka_bootstrap;
     const char       *kafka_group_id;
     int               lease;             /* one active miner per source log */
@@ -102,6 +104,12 @@ static const sl_conf_entry_t mine_conf_table[] = {
     SL_CONF_DURATION("control.interval", mine_conf_t, control_interval_ms, "500ms", 50,
                      60000, 0,
                      "How often stop/resume requests are read and table status is written."),
+    SL_CONF_DURATION("watchdog.ms", mine_conf_t, watchdog_ms, "2min", 0, 86400000, 0,
+                     "A miner with records waiting on its topic that has made nothing new "
+                     "durable in the log for this long says so (ERROR line, /ready 503 with "
+                     "the offsets, shiftlog_miner_stalled = 1) and re-assigns its Kafka "
+                     "consumer; /ready and the gauge clear with the next progress. A paused "
+                     "source is not watched. 0 = off."),
     SL_SERVICE_CONF_KAFKA_BOOTSTRAP(mine_conf_t, kafka_bootstrap),
     SL_CONF_BOOL("lease", mine_conf_t, lease, "true", 0,
                  "One active miner per source log: copies with the same source.name share a "
@@ -185,6 +193,7 @@ typedef struct mine_s {
     int                  retention_on;
     uint64_t             docs_total;
     mine_lease_t        *lease;         /* NULL with lease = false */
+    sl_watchdog_t       *wd;            /* NULL with watchdog.ms = 0 */
     int                  fenced;        /* another copy took the log over: stood down */
     sl_metric_t         *m_docs, *m_dups, *m_supp, *m_lag, *m_offset, *m_batches;
     sl_metric_t         *m_retained;
@@ -373,6 +382,10 @@ static int read_batch(mine_t *m, mine_batch_t *b, int flying, int64_t next_contr
         if (msg.eof) {
             if (b->n)
                 break;
+            /* nothing read, nothing in flight: everything before the end is done
+             * (also what read_committed never delivers: markers, aborted records) */
+            if (!flying && msg.offset > 0 && msg.offset >= m->read_offset)
+                sl_watchdog_progress(m->wd, msg.offset - 1);
             continue;
         }
         if (msg.offset < m->read_offset)
@@ -423,6 +436,7 @@ static int finish_batch(mine_t *m, const mine_batch_t *b)
         return -1;
     }
     mine_ctl_set_main(m->ctl, m->next_offset, &m->last_pos);
+    sl_watchdog_progress(m->wd, m->next_offset - 1);
     if (commit_kafka(m, errstr, sizeof errstr))
         sl_debug("%s", errstr);
     uint64_t w, d, s;
@@ -455,6 +469,18 @@ static int run(mine_t *m)
 
     while (!sl_service_stopping()) {
         cur->n = 0;
+        if (sl_watchdog_take(m->wd)) {
+            /* no progress with records waiting (the watchdog said why): the Kafka
+             * side starts again where reading stopped; a MongoDB write that hangs
+             * ends by itself (socketTimeoutMS) and fails the miner */
+            if (sl_kafka_consumer_assign(m->cons, m->topic, 0, m->read_offset, 10000, NULL,
+                                         errstr, sizeof errstr))
+                sl_warn("watchdog: re-assigning %s at offset %" PRId64 ": %s", m->topic,
+                        m->read_offset, errstr);
+            else
+                sl_warn("watchdog: %s re-assigned at offset %" PRId64, m->topic,
+                        m->read_offset);
+        }
         if (!source_paused && read_batch(m, cur, fly != NULL, next_control))
             return SL_EXIT_FAILURE;
         if (fly) {
@@ -476,6 +502,7 @@ static int run(mine_t *m)
                 sl_error("control collection: %s", errstr);
                 return SL_EXIT_FAILURE;
             }
+            sl_watchdog_watch(m->wd, !source_paused);   /* a paused source is no stall */
             if (mine_ctl_failed(m->ctl, errstr, sizeof errstr)) {
                 sl_error("%s", errstr);
                 return SL_EXIT_FAILURE;
@@ -727,6 +754,14 @@ int main(int argc, char **argv)
             mc.supplement_full_fields ? "on" : "off", mc.log_retention_hours,
             m.started ? "" : ", start time ", m.started ? "" : mc.mining_start_time);
     sl_http_set_health(svc.http, 1, NULL);
+    sl_watchdog_conf_t wdc = {.cons = m.cons, .topic = m.topic, .partition = 0,
+                              .stall_ms = mc.watchdog_ms, .http = svc.http, .metrics = mt,
+                              .metric_prefix = "shiftlog_miner", .what = "the miner",
+                              .action = "re-assigning the Kafka consumer",
+                              .next_from_progress = 1, .clear_health = 1};
+    m.wd = sl_watchdog_start(&wdc);
+    sl_watchdog_progress(m.wd, m.next_offset - 1);
+    sl_watchdog_watch(m.wd, 1);
     rc = run(&m);
     if (rc == SL_EXIT_OK && mine_ctl_flush(m.ctl, errstr, sizeof errstr))
         sl_warn("control collection: %s", errstr);
@@ -737,6 +772,7 @@ int main(int argc, char **argv)
         rc = SL_EXIT_FAILURE;
     }
 out:
+    sl_watchdog_stop(m.wd);
     mine_lease_stop(m.lease);
     if (m.writers)
         mine_writers_stop(m.writers);

@@ -8,10 +8,21 @@ lost it could still write; a watchdog says so when records wait and nothing beco
                                       document of the new changes, the progress and control
                                       documents unchanged — says it stands down and exits 1;
                                       B resumed: the log equals the topic
+  it_miner_watchdog_no_progress       the miner reaches MongoDB through a TCP proxy that the
+                                      test freezes while changes arrive: after watchdog.ms one
+                                      ERROR line names the offsets, /health answers 503 with
+                                      the reason, shiftlog_miner_stalled is 1; the proxy thawed,
+                                      the miner goes on: gauge 0, /health 200, log = topic
 """
 
+import json
+import re
 import signal
+import socket
+import threading
 import time
+import urllib.error
+import urllib.request
 
 from test_miner import env, wait_topic, n_changes, assert_log_equals_topic  # noqa: F401
 from test_miner_control import Load
@@ -25,6 +36,72 @@ def wait_for(what, pred, timeout, procs=()):
             assert p.proc.poll() is None, f"{what}: a miner exited:\n{p.text()[-3000:]}"
         assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
         time.sleep(0.05)
+
+
+class FreezableProxy:
+    """A TCP proxy to host:port whose forwarding the test can stop and start again (the
+    connections stay open, the bytes wait): a server that stops answering without an error."""
+
+    def __init__(self, host, port):
+        self.target = (host, port)
+        self.go = threading.Event()
+        self.go.set()
+        self.closed = False
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            s = socket.create_connection(self.target)
+            self.socks += [c, s]
+            for a, b in ((c, s), (s, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                self.go.wait()
+                b.sendall(data)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.closed = True
+        self.go.set()
+        self.lsock.close()
+        for x in self.socks:
+            x.close()
+
+
+def http_get(m, path):
+    port = int(re.findall(r"serving /health and /metrics on [\d.]+:(\d+)", m.text())[-1])
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def gauge(m, name):
+    _, text = http_get(m, "/metrics")
+    found = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else None
 
 
 def control_docs(m):
@@ -83,3 +160,44 @@ def test_it_miner_stale_copy_fenced(env, stack, bin_dir, tmp_path):
         a.proc.send_signal(signal.SIGCONT)
         b.close()
 
+
+def test_it_miner_watchdog_no_progress(env, stack, bin_dir, tmp_path):
+    col = env["col"].start()
+    db = env["db"]
+    host, port = re.match(r"mongodb://([^:/]+):(\d+)", stack["SL_MONGO_URI"]).groups()
+    proxy = FreezableProxy(host, int(port))
+    m = env["miner"](**{"watchdog.ms": "2000", "lease": "false",
+                        "log.uri": f"mongodb://127.0.0.1:{proxy.port}"})
+    try:
+        m.start()
+        Load(stack, db, 20).run()
+        msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 40)
+        m.wait_offset(stack, end=msgs[-1][0] + 1)
+        time.sleep(3)       # idle and caught up for longer than watchdog.ms: no stall
+        assert "watchdog:" not in m.text(), m.text()[-2000:]
+        assert gauge(m, "shiftlog_miner_stalled") == 0
+        proxy.go.clear()    # MongoDB stops answering
+        t0 = time.monotonic()
+        Load(stack, db, 20, start=20).run()
+        msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 80)
+        wait_for("the watchdog", lambda: "watchdog: no progress" in m.text(), 20, (m,))
+        said = time.monotonic() - t0
+        # the time counts from when records wait, not from the last progress before the idle
+        assert said >= 1.9, f"stall reported {said:.1f} s after records began to wait"
+        code, body = http_get(m, "/health")
+        assert code == 503 and "no progress for" in json.loads(body)["reason"], body
+        assert gauge(m, "shiftlog_miner_stalled") == 1
+        assert gauge(m, "shiftlog_miner_records_behind") > 1
+        line = [x for x in m.text().splitlines() if "watchdog: no progress" in x]
+        assert len(line) == 1 and " ERROR " in line[0] and m.topic in line[0], line
+        proxy.go.set()      # back
+        m.wait_offset(stack, end=msgs[-1][0] + 1, timeout=60)
+        wait_for("the gauge back to 0", lambda: gauge(m, "shiftlog_miner_stalled") == 0, 10)
+        code, body = http_get(m, "/health")
+        assert code == 200 and json.loads(body)["status"] == "ok", body
+        assert "watchdog: progress again" in m.text()
+        assert_log_equals_topic(m, msgs)
+        print(f"\nminer watchdog (watchdog.ms 2 s): stall reported {said:.1f} s after MongoDB "
+              f"stopped answering")
+    finally:
+        proxy.close()
