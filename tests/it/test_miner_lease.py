@@ -8,6 +8,13 @@ lost it could still write; a watchdog says so when records wait and nothing beco
                                       document of the new changes, the progress and control
                                       documents unchanged — says it stands down and exits 1;
                                       B resumed: the log equals the topic
+  it_miner_lease_standby_kill9_rounds two miners under a write load: one mines, the other
+                                      answers /health "standby" and writes nothing; the holder
+                                      killed with -9 three times (ten with SHIFTLOG_LONG), each
+                                      time restarted as the new standby: the standby takes over
+                                      within lease.ttl.ms + a rebalance (measured, printed) and
+                                      the log ends equal to the topic, every row of the source
+                                      once
   it_miner_watchdog_no_progress       the miner reaches MongoDB through a TCP proxy that the
                                       test freezes while changes arrive: after watchdog.ms one
                                       ERROR line names the offsets, /health answers 503 with
@@ -16,6 +23,7 @@ lost it could still write; a watchdog says so when records wait and nothing beco
 """
 
 import json
+import os
 import re
 import signal
 import socket
@@ -24,9 +32,14 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from test_miner import env, wait_topic, n_changes, assert_log_equals_topic  # noqa: F401
 from test_miner_control import Load
 from test_miner_util import Miner, expected
+
+
+LONG = bool(os.environ.get("SHIFTLOG_LONG"))
 
 
 def wait_for(what, pred, timeout, procs=()):
@@ -201,3 +214,56 @@ def test_it_miner_watchdog_no_progress(env, stack, bin_dir, tmp_path):
               f"stopped answering")
     finally:
         proxy.close()
+
+
+@pytest.mark.parametrize("rounds", [10 if LONG else 3])
+def test_it_miner_lease_standby_kill9_rounds(env, stack, bin_dir, tmp_path, rounds):
+    col = env["col"].start()
+    db = env["db"]
+    ttl = {"lease.ttl.ms": "6000"}
+    a = env["miner"](**ttl).start()
+    (tmp_path / "b").mkdir()
+    b = Miner(bin_dir, stack, tmp_path / "b", col.source, col.prefix, env["mongo_db"], **ttl)
+    load = Load(stack, db, 10 ** 9, pace=0.01)     # paced: the log stays small to compare
+    takeovers = []
+    try:
+        b.start(wait=False)
+        wait_for("B a standby", lambda: "waiting to take over" in b.text(), 30, (a, b))
+        code, body = http_get(b, "/health")
+        h = json.loads(body)
+        assert code == 200 and h["status"] == "standby" and col.source in h["reason"], h
+        load.start()
+        holder, standby = a, b
+        for k in range(rounds):
+            # the holder writes before it dies; the standby has not mined meanwhile
+            n0 = holder.coll.estimated_document_count()
+            wait_for(f"round {k}: the holder writes",
+                     lambda: holder.coll.estimated_document_count() > n0 + 30, 60, (holder,))
+            mined = standby.text().count("mining ")
+            assert not load.done.is_set()
+            holder.stop(signal.SIGKILL)
+            t0 = time.monotonic()
+            wait_for(f"round {k}: the standby takes over",
+                     lambda: standby.text().count("mining ") > mined, 40, (standby,))
+            takeovers.append(time.monotonic() - t0)
+            waiting = holder.text().count("waiting to take over")
+            holder.start(wait=False)
+            wait_for(f"round {k}: the killed copy back as a standby",
+                     lambda: holder.text().count("waiting to take over") > waiting, 30,
+                     (holder, standby))
+            holder, standby = standby, holder
+        load.n = 0
+        assert load.done.wait(60)
+        msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 2 * load.i, timeout=120)
+        holder.wait_offset(stack, end=msgs[-1][0] + 1, timeout=120)
+        exp, docs = assert_log_equals_topic(holder, msgs)
+        assert holder.coll.count_documents({}) == len(exp)
+        ids = sorted(d["after"]["id"] for d in holder.coll.find({"table": f"{db}.t1",
+                                                                 "op": "insert"}))
+        assert ids == list(range(load.i)), f"{len(ids)} of {load.i} source rows in the log"
+        print(f"\nminer lease (ttl 6 s): {rounds} kill -9 rounds, takeovers "
+              f"{', '.join(f'{t:.1f}' for t in takeovers)} s; {len(exp)} log documents")
+        assert max(takeovers) < 6 + 15
+    finally:
+        load.n = 0
+        b.close()
