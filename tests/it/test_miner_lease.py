@@ -17,9 +17,9 @@ lost it could still write; a watchdog says so when records wait and nothing beco
                                       once
   it_miner_watchdog_no_progress       the miner reaches MongoDB through a TCP proxy that the
                                       test freezes while changes arrive: after watchdog.ms one
-                                      ERROR line names the offsets, /health answers 503 with
+                                      ERROR line names the offsets, /ready answers 503 with
                                       the reason, shiftlog_miner_stalled is 1; the proxy thawed,
-                                      the miner goes on: gauge 0, /health 200, log = topic
+                                      the miner goes on: gauge 0, /ready 200, log = topic
 """
 
 import json
@@ -124,12 +124,12 @@ def control_docs(m):
 def test_it_miner_stale_copy_fenced(env, stack, bin_dir, tmp_path):
     col = env["col"].start()
     db = env["db"]
-    # A's session lives 6 s: paused longer, it loses the Kafka lease; B's lives 20 s, so that
-    # B keeps the lease through its own short pause below
+    # A's session lives 6 s: paused longer, it loses the Kafka lease; B's lives 60 s, so that
+    # B keeps the lease through its own pause below however slow the box
     a = env["miner"](**{"lease.ttl.ms": "6000"}).start()
     (tmp_path / "b").mkdir()
     b = Miner(bin_dir, stack, tmp_path / "b", col.source, col.prefix, env["mongo_db"],
-              **{"lease.ttl.ms": "20000"})
+              **{"lease.ttl.ms": "60000"})
     try:
         b.start(wait=False)
         wait_for("B a standby", lambda: "waiting to take over" in b.text(), 30, (a, b))
@@ -137,7 +137,7 @@ def test_it_miner_stale_copy_fenced(env, stack, bin_dir, tmp_path):
         msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 60)
         a.wait_offset(stack, end=msgs[-1][0] + 1)
         a.proc.send_signal(signal.SIGSTOP)
-        wait_for("B takes over", lambda: "mining " in b.text(), 40, (b,))
+        wait_for("B takes over", lambda: "mining " in b.text(), 60, (b,))
         Load(stack, db, 30, start=30).run()
         msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 120)
         b.wait_offset(stack, end=msgs[-1][0] + 1)
@@ -179,8 +179,9 @@ def test_it_miner_watchdog_no_progress(env, stack, bin_dir, tmp_path):
     db = env["db"]
     host, port = re.match(r"mongodb://([^:/]+):(\d+)", stack["SL_MONGO_URI"]).groups()
     proxy = FreezableProxy(host, int(port))
-    m = env["miner"](**{"watchdog.ms": "2000", "lease": "false",
-                        "log.uri": f"mongodb://127.0.0.1:{proxy.port}"})
+    # a slow box must not fail the start through the proxy (the miner's default is 5 s)
+    uri = f"mongodb://127.0.0.1:{proxy.port}/?serverSelectionTimeoutMS=30000"
+    m = env["miner"](**{"watchdog.ms": "2000", "lease": "false", "log.uri": uri})
     try:
         m.start()
         Load(stack, db, 20).run()
@@ -197,8 +198,10 @@ def test_it_miner_watchdog_no_progress(env, stack, bin_dir, tmp_path):
         said = time.monotonic() - t0
         # the time counts from when records wait, not from the last progress before the idle
         assert said >= 1.9, f"stall reported {said:.1f} s after records began to wait"
-        code, body = http_get(m, "/health")
+        code, body = http_get(m, "/ready")
         assert code == 503 and "no progress for" in json.loads(body)["reason"], body
+        code, body = http_get(m, "/health")
+        assert code == 200, body            # alive: a stall is not cured by a restart
         assert gauge(m, "shiftlog_miner_stalled") == 1
         assert gauge(m, "shiftlog_miner_records_behind") > 1
         line = [x for x in m.text().splitlines() if "watchdog: no progress" in x]
@@ -206,7 +209,7 @@ def test_it_miner_watchdog_no_progress(env, stack, bin_dir, tmp_path):
         proxy.go.set()      # back
         m.wait_offset(stack, end=msgs[-1][0] + 1, timeout=60)
         wait_for("the gauge back to 0", lambda: gauge(m, "shiftlog_miner_stalled") == 0, 10)
-        code, body = http_get(m, "/health")
+        code, body = http_get(m, "/ready")
         assert code == 200 and json.loads(body)["status"] == "ok", body
         assert "watchdog: progress again" in m.text()
         assert_log_equals_topic(m, msgs)
