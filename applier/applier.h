@@ -225,24 +225,8 @@ int64_t      app_txn_group_end(const app_txn_t *x);
 uint64_t     app_txn_skipped(const app_txn_t *x);
 /* ------------------------------------------------------------ watchdog */
 
-/* The no-progress watchdog (watchdog.c): a thread that watches the source
- * partition's backlog and the task's progress. NULL when stall_ms <= 0 (off)
- * or out of memory; every call takes NULL. */
-typedef struct app_watchdog_s app_watchdog_t;
-app_watchdog_t *app_watchdog_start(sl_kafka_consumer_t *cons, const char *topic,
-                                   int32_t partition, int64_t stall_ms, sl_http_t *http,
-                                   sl_metrics_t *mx);
-/* The task loop fed or committed Kafka offset `offset` (only growth counts). */
-void            app_watchdog_progress(app_watchdog_t *w, int64_t offset);
-/* Progress below the highest offset: a resumed table's catch-up reads old
- * offsets again on purpose (txn_stops.c), unlike a replay after an error. */
-void            app_watchdog_kick(app_watchdog_t *w);
-/* Only a running task is watched (not a standby, a suspended task, one whose
- * target is down or that waits for its topic); the time counts from here. */
-void            app_watchdog_watch(app_watchdog_t *w, int running);
-/* 1 once per declared stall that no progress has ended yet: reconnect. */
-int             app_watchdog_take(app_watchdog_t *w);
-void            app_watchdog_stop(app_watchdog_t *w);
+/* The no-progress watchdog is common/sl_watchdog.h (the miner has one too):
+ * consume.c reports what the task fed and reconnects on a declared stall. */
 
 /* Tables stopped now (the count), and "table db.t stopped: reason; ..."
  * in buf (truncated to size). */

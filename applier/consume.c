@@ -33,6 +33,7 @@
 
 #include "applier.h"
 #include "sl_log.h"
+#include "sl_watchdog.h"
 
 typedef struct run_s {
     const app_conf_t       *c;
@@ -52,7 +53,7 @@ typedef struct run_s {
     int                     on_log;    /* reading the log (not yet handed over) */
     int64_t                 handover_at; /* Kafka offset to start at without a position */
     int                     said_stay;
-    app_watchdog_t         *wd;        /* no-progress watchdog (NULL: off) */
+    sl_watchdog_t          *wd;        /* no-progress watchdog (NULL: off) */
     int                     names_checked; /* map.tables targets judged by the target */
     app_stops_http_t       *stops;     /* GET /tables, POST /tables/resume */
 
@@ -89,7 +90,7 @@ static void set_state(run_t *r, const char *state, const char *reason)
     sl_metric_set(r->m_state_down, !strcmp(state, "target_down"));
     sl_metric_set(r->m_state_topic, !strcmp(state, "waiting_topic"));
     sl_metric_set(r->m_state_standby, !strcmp(state, "standby"));
-    app_watchdog_watch(r->wd, !strcmp(state, "running"));
+    sl_watchdog_watch(r->wd, !strcmp(state, "running"));
     if (!strcmp(state, "standby"))      /* healthy, not active: 200 with the holder */
         sl_http_set_status(r->svc->http, "standby", reason);
     else
@@ -520,9 +521,9 @@ static int feed(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp)
 {
     int64_t cu_from;
     if (app_txn_catchup_from(r->txn, &cu_from))
-        app_watchdog_kick(r->wd);        /* a catch-up's old offsets are progress */
+        sl_watchdog_kick(r->wd);        /* a catch-up's old offsets are progress */
     else
-        app_watchdog_progress(r->wd, m->offset);
+        sl_watchdog_progress(r->wd, m->offset);
     int rc = feed_one(r, m, amp);
     note_stopped(r);
     return rc;
@@ -843,8 +844,12 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         sl_error("dead-letter topic %s: %s", r.dlq_topic, errstr);
         goto out;
     }
-    r.wd = app_watchdog_start(r.cons, c->source_topic, (int32_t)c->source_partition,
-                              c->watchdog_ms, svc->http, mx);
+    sl_watchdog_conf_t wdc = {.cons = r.cons, .topic = c->source_topic,
+                              .partition = (int32_t)c->source_partition,
+                              .stall_ms = c->watchdog_ms, .http = svc->http, .metrics = mx,
+                              .metric_prefix = "shiftlog_applier", .what = "the task",
+                              .action = "reconnecting"};
+    r.wd = sl_watchdog_start(&wdc);
     if (r.on_log) {
         for (;;) {
             sl_err_t le = app_logsrc_open(&r.log, c, r.mapping, errstr, sizeof(errstr));
@@ -876,8 +881,8 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
     }
 
     for (;;) {
-        if (app_watchdog_take(r.wd)) {
-            /* no progress with records waiting (watchdog.c said why): reconnect */
+        if (sl_watchdog_take(r.wd)) {
+            /* no progress with records waiting (the watchdog said why): reconnect */
             if (restart_from_target(&r, -1)) {
                 code = stop_code(&r);
                 break;
@@ -963,7 +968,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         }
     }
 out:
-    app_watchdog_stop(r.wd);
+    sl_watchdog_stop(r.wd);
     if (r.txn)
         app_txn_abort(r.txn);
     if (r.target)

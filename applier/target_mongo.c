@@ -40,6 +40,7 @@
 
 #include "sl_tls.h"
 #include "sl_log.h"
+#include "sl_mongo_lease.h"
 #include "target_mongo.h"
 
 static void mg_drop_ops(mg_target_t *t)
@@ -786,7 +787,7 @@ static sl_err_t mg_commit(mg_target_t *t, const app_position_t *pos, char *errst
         /* fenced by the lease (target.h): a document holding a higher epoch
          * does not match, and the upsert then fails on its _id (E11000) */
         if (t->epoch)
-            BCON_APPEND(sel, "epoch", "{", "$not", "{", "$gt", BCON_INT64(t->epoch), "}", "}");
+            sl_mongo_fence_append(sel, t->epoch);
         bson_t *upd = BCON_NEW("$set", "{", "kafka_offset", BCON_INT64(pos->kafka_offset),
                                "sub_offset", BCON_INT64(pos->sub_offset),
                                "source_position", BCON_UTF8(ptext), "_pos", BCON_UTF8(pk),
@@ -795,7 +796,7 @@ static sl_err_t mg_commit(mg_target_t *t, const app_position_t *pos, char *errst
         bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
         bool ok = mongoc_collection_update_one(t->ko, sel, upd, opts, NULL, &err);
         bson_destroy(sel); bson_destroy(upd); bson_destroy(opts);
-        if (!ok && t->epoch && err.code == 11000) {
+        if (!ok && sl_mongo_fenced(&err, t->epoch)) {
             snprintf(errstr, sz, "mongodb target: position write of task \"%s\" fenced: epoch %"
                      PRId64 " is stale, another copy has taken the task's lease over", t->task,
                      t->epoch);

@@ -23,9 +23,9 @@
 #include "sl_value_text.h"
 #include "sl_avro.h"
 #include "sl_kafka.h"
-#include "sl_kafka_lease.h"
 #include "sl_mongoc.h"
 #include "sl_service.h"
+#include "sl_watchdog.h"
 
 typedef struct mine_conf_s {
     const char       *source_name;
@@ -44,6 +44,7 @@ typedef struct mine_conf_s {
     int64_t           write_batch;
     int64_t           flush_interval_ms;
     int64_t           control_interval_ms;
+    int64_t           watchdog_ms;       /* no progress with records waiting: 0 = off */
     const char       *kafka_bootstrap;
     const char       *kafka_group_id;
     int               lease;             /* one active miner per source log */
@@ -103,13 +104,21 @@ static const sl_conf_entry_t mine_conf_table[] = {
     SL_CONF_DURATION("control.interval", mine_conf_t, control_interval_ms, "500ms", 50,
                      60000, 0,
                      "How often stop/resume requests are read and table status is written."),
+    SL_CONF_DURATION("watchdog.ms", mine_conf_t, watchdog_ms, "2min", 0, 86400000, 0,
+                     "A miner with records waiting on its topic that has made nothing new "
+                     "durable in the log for this long says so (ERROR line, /ready 503 with "
+                     "the offsets, shiftlog_miner_stalled = 1) and re-assigns its Kafka "
+                     "consumer; /ready and the gauge clear with the next progress. A paused "
+                     "source is not watched. 0 = off."),
     SL_SERVICE_CONF_KAFKA_BOOTSTRAP(mine_conf_t, kafka_bootstrap),
     SL_CONF_BOOL("lease", mine_conf_t, lease, "true", 0,
                  "One active miner per source log: copies with the same source.name share a "
                  "lease (the Kafka consumer group shiftlog-lease-miner-<source.name> on "
                  "<topic.prefix>._leases); the holder mines, the others wait as hot standbys "
-                 "(/health status standby). A holder that loses the lease finishes its batch "
-                 "in flight and exits 1, so that a restart waits as a standby."),
+                 "(/health status standby). Each holder takes the next epoch in "
+                 "<collection>__control and every position write is fenced by it: a holder "
+                 "that lost the lease (or was paused past lease.ttl.ms) writes nothing more "
+                 "and exits 1, so that a restart waits as a standby."),
     SL_CONF_DURATION("lease.ttl.ms", mine_conf_t, lease_ttl_ms, "10s", 6000, 300000, 0,
                      "How long a holder that stopped answering (kill -9, a network cut) keeps "
                      "the lease before a standby takes over (a clean stop hands over at "
@@ -183,6 +192,9 @@ typedef struct mine_s {
     int                  at_boundary;
     int                  retention_on;
     uint64_t             docs_total;
+    mine_lease_t        *lease;         /* NULL with lease = false */
+    sl_watchdog_t       *wd;            /* NULL with watchdog.ms = 0 */
+    int                  fenced;        /* another copy took the log over: stood down */
     sl_metric_t         *m_docs, *m_dups, *m_supp, *m_lag, *m_offset, *m_batches;
     sl_metric_t         *m_retained;
 } mine_t;
@@ -370,6 +382,10 @@ static int read_batch(mine_t *m, mine_batch_t *b, int flying, int64_t next_contr
         if (msg.eof) {
             if (b->n)
                 break;
+            /* nothing read, nothing in flight: everything before the end is done
+             * (also what read_committed never delivers: markers, aborted records) */
+            if (!flying && msg.offset > 0 && msg.offset >= m->read_offset)
+                sl_watchdog_progress(m->wd, msg.offset - 1);
             continue;
         }
         if (msg.offset < m->read_offset)
@@ -390,6 +406,16 @@ static int read_batch(mine_t *m, mine_batch_t *b, int flying, int64_t next_contr
     return 0;
 }
 
+/* A write or the lease check said another copy holds the log now: nothing
+ * more is written; main() exits 1 so that a restart waits as a standby. */
+static int stand_down(mine_t *m, const char *why)
+{
+    sl_error("source \"%s\": %s; standing down: this copy writes nothing more (another copy "
+             "mines the log now)", m->c->source_name, why);
+    m->fenced = 1;
+    return -1;
+}
+
 /* Waits for the batch in flight to be journaled, then records its position:
  * progress document, then the Kafka group offset. Returns 0, or -1 (logged). */
 static int finish_batch(mine_t *m, const mine_batch_t *b)
@@ -402,11 +428,15 @@ static int finish_batch(mine_t *m, const mine_batch_t *b)
     }
     m->next_offset = b->offsets[b->n - 1] + 1;
     m->last_pos = b->last_pos;
-    if (write_progress(m, errstr, sizeof errstr)) {
+    sl_err_t err = write_progress(m, errstr, sizeof errstr);
+    if (err == SL_ERR_FENCED)
+        return stand_down(m, errstr);
+    if (err) {
         sl_error("%s", errstr);
         return -1;
     }
     mine_ctl_set_main(m->ctl, m->next_offset, &m->last_pos);
+    sl_watchdog_progress(m->wd, m->next_offset - 1);
     if (commit_kafka(m, errstr, sizeof errstr))
         sl_debug("%s", errstr);
     uint64_t w, d, s;
@@ -439,6 +469,18 @@ static int run(mine_t *m)
 
     while (!sl_service_stopping()) {
         cur->n = 0;
+        if (sl_watchdog_take(m->wd)) {
+            /* no progress with records waiting (the watchdog said why): the Kafka
+             * side starts again where reading stopped; a MongoDB write that hangs
+             * ends by itself (socketTimeoutMS) and fails the miner */
+            if (sl_kafka_consumer_assign(m->cons, m->topic, 0, m->read_offset, 10000, NULL,
+                                         errstr, sizeof errstr))
+                sl_warn("watchdog: re-assigning %s at offset %" PRId64 ": %s", m->topic,
+                        m->read_offset, errstr);
+            else
+                sl_warn("watchdog: %s re-assigned at offset %" PRId64, m->topic,
+                        m->read_offset);
+        }
         if (!source_paused && read_batch(m, cur, fly != NULL, next_control))
             return SL_EXIT_FAILURE;
         if (fly) {
@@ -449,11 +491,18 @@ static int run(mine_t *m)
         /* nothing in flight: control requests, retention */
         int64_t now = sl_service_now_ms();
         if (now >= next_control) {
-            if (mine_ctl_poll(m->ctl, &source_paused, errstr, sizeof errstr) ||
-                mine_ctl_flush(m->ctl, errstr, sizeof errstr)) {
+            sl_err_t err = mine_ctl_poll(m->ctl, &source_paused, errstr, sizeof errstr);
+            if (!err)
+                err = mine_ctl_flush(m->ctl, errstr, sizeof errstr);
+            if (err == SL_ERR_FENCED) {
+                stand_down(m, errstr);
+                return SL_EXIT_FAILURE;
+            }
+            if (err) {
                 sl_error("control collection: %s", errstr);
                 return SL_EXIT_FAILURE;
             }
+            sl_watchdog_watch(m->wd, !source_paused);   /* a paused source is no stall */
             if (mine_ctl_failed(m->ctl, errstr, sizeof errstr)) {
                 sl_error("%s", errstr);
                 return SL_EXIT_FAILURE;
@@ -479,6 +528,17 @@ static int run(mine_t *m)
                 sl_service_wait((int)c->control_interval_ms);
             continue;
         }
+        /* a copy paused past its lease (SIGSTOP, a frozen VM) learns it here, before
+         * it writes anything of a batch it read after another copy took over */
+        sl_err_t lerr = mine_lease_check(m->lease, errstr, sizeof errstr);
+        if (lerr == SL_ERR_FENCED) {
+            stand_down(m, errstr);
+            return SL_EXIT_FAILURE;
+        }
+        if (lerr) {
+            sl_error("%s; the batch is not written, a restart mines it", errstr);
+            return SL_EXIT_FAILURE;
+        }
         cur->last_pos = cur->recs[cur->n - 1]->pos;  /* before dispatch takes a schema */
         for (size_t i = 0; i < cur->n; i++)
             if (dispatch(m, cur, i)) {
@@ -495,48 +555,12 @@ static int run(mine_t *m)
     return SL_EXIT_OK;
 }
 
-static void lease_lost(void *arg)
-{
-    (void)arg;
-    sl_service_yield();                  /* run() ends after the batch in flight */
-}
-
-/* One active miner per source log: waits as a standby until this copy holds
- * the lease. 1 when stopped meanwhile. */
-static int acquire_lease(sl_service_t *svc, const mine_conf_t *mc, sl_kafka_lease_t **lease)
-{
-    char group[400], topic[300], holder[128], host[64] = "?", why[600];
-    sl_kvlist_t props = SL_KVLIST_INIT;
-    gethostname(host, sizeof host - 1);
-    snprintf(group, sizeof group, "shiftlog-lease-miner-%s", mc->source_name);
-    snprintf(topic, sizeof topic, "%s._leases", mc->topic_prefix);
-    snprintf(holder, sizeof holder, "%s:%d", host, (int)getpid());
-    for (size_t i = 0; i < svc->conf.kafka.n; i++)
-        sl_kvlist_set(&props, svc->conf.kafka.items[i].key, svc->conf.kafka.items[i].value);
-    if (!sl_kvlist_get(&props, "bootstrap.servers"))
-        sl_kvlist_set(&props, "bootstrap.servers", mc->kafka_bootstrap);
-    sl_kafka_lease_conf_t lc = {.props = &props, .group = group, .topic = topic,
-                                .ttl_ms = (int)mc->lease_ttl_ms, .holder = holder,
-                                .on_lost = lease_lost};
-    int stopped = sl_kafka_lease_open(lease, &lc, svc->http);
-    sl_kvlist_free(&props);
-    if (stopped)
-        return 1;
-    snprintf(why, sizeof why, "standby: waiting for the lease of source \"%s\" (%s; another "
-             "copy holds it, or the group is assigning it)", mc->source_name, group);
-    if (sl_kafka_lease_wait(*lease, svc->http, why))
-        return 1;
-    sl_info("source \"%s\": this copy holds the lease (%s): mining", mc->source_name, holder);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static mine_conf_t mc;
     sl_service_t svc;
     char errstr[1024];
     mine_t m;
-    sl_kafka_lease_t *lease = NULL;
     sl_mongoc_setup();
     int rc = sl_service_start(&svc, &mine_service, &mc, argc, argv);
     if (rc != SL_SERVICE_CONTINUE)
@@ -576,9 +600,13 @@ int main(int argc, char **argv)
         rc = SL_EXIT_OK;
         goto out;
     }
-    if (mc.lease && acquire_lease(&svc, &mc, &lease)) {
-        rc = SL_EXIT_OK;                 /* stopped while waiting */
-        goto out;
+    if (mc.lease) {
+        int r = mine_lease_acquire(&m.lease, &svc, mc.source_name, mc.topic_prefix,
+                                   mc.kafka_bootstrap, mc.lease_ttl_ms);
+        if (r) {
+            rc = r > 0 ? SL_EXIT_OK : SL_EXIT_FAILURE;   /* stopped while waiting */
+            goto out;
+        }
     }
     /* ready (/ready) only once it mines: docs/operations.md */
     sl_http_set_health(svc.http, 0, "starting: opening the shared log and the source topic");
@@ -594,6 +622,11 @@ int main(int argc, char **argv)
     }
     m.client = mine_store_pop(m.store);
     m.retention_on = 1;
+    /* fence the copy before this one, then read where it got to */
+    if (m.lease && mine_lease_fence(m.lease, m.store, m.client, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        goto out;
+    }
     sl_metrics_t *mt = svc.metrics;
     m.m_docs = sl_metrics_counter(mt, "shiftlog_miner_docs_total",
                                   "Documents written to the shared log (replays excluded).", NULL);
@@ -721,17 +754,26 @@ int main(int argc, char **argv)
             mc.supplement_full_fields ? "on" : "off", mc.log_retention_hours,
             m.started ? "" : ", start time ", m.started ? "" : mc.mining_start_time);
     sl_http_set_health(svc.http, 1, NULL);
+    sl_watchdog_conf_t wdc = {.cons = m.cons, .topic = m.topic, .partition = 0,
+                              .stall_ms = mc.watchdog_ms, .http = svc.http, .metrics = mt,
+                              .metric_prefix = "shiftlog_miner", .what = "the miner",
+                              .action = "re-assigning the Kafka consumer",
+                              .next_from_progress = 1, .clear_health = 1};
+    m.wd = sl_watchdog_start(&wdc);
+    sl_watchdog_progress(m.wd, m.next_offset - 1);
+    sl_watchdog_watch(m.wd, 1);
     rc = run(&m);
     if (rc == SL_EXIT_OK && mine_ctl_flush(m.ctl, errstr, sizeof errstr))
         sl_warn("control collection: %s", errstr);
-    if (sl_service_yielded()) {
-        sl_error("source \"%s\": the lease was lost (another copy mines now); the batch in "
-                 "flight is durable; exiting so that a restart waits as a standby",
-                 mc.source_name);
+    if (sl_service_yielded() && !m.fenced) {
+        sl_error("source \"%s\": the lease was lost (another copy mines now); standing down: "
+                 "the batch in flight was recorded only if this copy still held the epoch; "
+                 "exiting so that a restart waits as a standby", mc.source_name);
         rc = SL_EXIT_FAILURE;
     }
 out:
-    sl_kafka_lease_stop(lease);
+    sl_watchdog_stop(m.wd);
+    mine_lease_stop(m.lease);
     if (m.writers)
         mine_writers_stop(m.writers);
     mine_ctl_destroy(m.ctl);

@@ -8,6 +8,7 @@
  *   writer.c      worker threads (rows by table/key hash, per-key order kept)
  *   control.c     per-table stop/resume, catch-up from Kafka, gaps, status
  *   retention.c   log.retention.hours: bounded deletes + TTL index
+ *   lease.c       one active miner per source log: Kafka group lease + epoch fence
  *   main.c        config, the consume -> dispatch -> durable -> commit loop
  *
  * docs/miner.md describes the document format and the read contract. */
@@ -25,6 +26,7 @@
 #include "sl_metrics.h"
 #include "sl_pos.h"
 #include "sl_record.h"
+#include "sl_service.h"
 
 /* ------------------------------------------- values and ids: common/sl_bson */
 
@@ -99,6 +101,7 @@ typedef struct mine_store_s {
     mongoc_uri_t        *uri;
     mongoc_write_concern_t *wc;
     char                log_name[256], latest_name[280], control_name[280];
+    int64_t             epoch;      /* the fencing epoch held (main.c); 0 = no fence */
 } mine_store_t;
 
 /* Connects (ping within a few seconds), creates the collections' indexes:
@@ -126,7 +129,10 @@ mongoc_bulk_operation_t *mine_store_new_bulk(mine_store_t *st, mongoc_collection
                                              int ordered);
 sl_err_t mine_store_bulk(mine_store_t *st, mongoc_collection_t *coll,
                          mongoc_bulk_operation_t *bulk, char *errstr, size_t errstr_size);
-/* update_one({_id}, {$set, $unset}, upsert) with the miner's write concern. */
+/* update_one({_id}, {$set, $unset}, upsert) with the miner's write concern.
+ * With st->epoch set the write is fenced (common/sl_mongo_lease.h): the
+ * document gets the epoch, and one a newer holder wrote or stamped is left
+ * alone: SL_ERR_FENCED. */
 sl_err_t mine_store_upsert_set(mine_store_t *st, mongoc_client_t *c, const char *collname,
                                const char *id, const bson_t *set, const bson_t *unset,
                                char *errstr, size_t errstr_size);
@@ -139,6 +145,29 @@ sl_err_t mine_store_insert_docs(mine_store_t *st, mongoc_client_t *c, bson_t *do
 /* Deletes log documents whose `exp` is older than hours, batch at a time. */
 sl_err_t mine_retention_run(mine_store_t *st, mongoc_client_t *c, int64_t hours, int64_t batch,
                             uint64_t *deleted, char *errstr, size_t errstr_size);
+
+/* ---------------------------------------------------------------- lease.c */
+
+typedef struct mine_lease_s mine_lease_t;
+
+/* Waits as a standby (/health "standby") until this copy holds the Kafka
+ * group lease of the source. 0 once held, 1 when stopped meanwhile, -1 on
+ * no memory (logged). *out is set in every case; free it with
+ * mine_lease_stop(). A lease lost later makes sl_service_yielded() true. */
+int      mine_lease_acquire(mine_lease_t **out, sl_service_t *svc, const char *source,
+                            const char *prefix, const char *bootstrap, int64_t ttl_ms);
+/* Takes the next fencing epoch in the store (the lease document of the
+ * control collection, c: the main thread's client), stamps every control
+ * document with it and sets st->epoch: from then on no copy before this one
+ * can write a control document. Call before reading the progress. */
+sl_err_t mine_lease_fence(mine_lease_t *l, mine_store_t *st, mongoc_client_t *c, char *errstr,
+                          size_t errstr_size);
+/* Before each batch: SL_OK while the epoch is this copy's (or no fence),
+ * SL_ERR_FENCED once another copy took it, SL_ERR_DB when MongoDB did not
+ * answer. */
+sl_err_t mine_lease_check(mine_lease_t *l, char *errstr, size_t errstr_size);
+/* Leaves the group (a standby takes over at once) and frees l (NULL fine). */
+void     mine_lease_stop(mine_lease_t *l);
 
 /* ------------------------------------------------------------ supplement.c */
 

@@ -15,6 +15,7 @@
 
 #include "miner.h"
 #include "sl_log.h"
+#include "sl_mongo_lease.h"
 
 static sl_err_t ensure_indexes(mine_store_t *st, mongoc_client_t *c, char *errstr,
                                size_t errstr_size)
@@ -277,7 +278,13 @@ sl_err_t mine_store_upsert_set(mine_store_t *st, mongoc_client_t *c, const char 
     sl_err_t err = SL_OK;
     mongoc_collection_t *coll = mine_store_coll(st, c, collname);
     bson_t *sel = BCON_NEW("_id", BCON_UTF8(id));
-    bson_t *upd = bson_new();
+    bson_t *upd = bson_new(), *fset = NULL;
+    if (st->epoch) {
+        sl_mongo_fence_append(sel, st->epoch);
+        fset = set ? bson_copy(set) : bson_new();
+        BSON_APPEND_INT64(fset, "epoch", st->epoch);
+        set = fset;
+    }
     if (set && !bson_empty(set))
         BSON_APPEND_DOCUMENT(upd, "$set", set);
     if (unset && !bson_empty(unset))
@@ -285,10 +292,19 @@ sl_err_t mine_store_upsert_set(mine_store_t *st, mongoc_client_t *c, const char 
     bson_t *opts = write_opts(st, 1, 0);
     BSON_APPEND_BOOL(opts, "upsert", true);
     if (!mongoc_collection_update_one(coll, sel, upd, opts, &reply, &e)) {
-        snprintf(errstr, errstr_size, "update %s.%s {_id: \"%s\"}: %s", st->conf.database,
-                 collname, id, e.message);
-        err = SL_ERR_DB;
+        if (sl_mongo_fenced(&e, st->epoch)) {
+            snprintf(errstr, errstr_size, "update %s.%s {_id: \"%s\"} fenced: epoch %lld is "
+                     "stale, another copy holds the log's lease", st->conf.database, collname,
+                     id, (long long)st->epoch);
+            err = SL_ERR_FENCED;
+        } else {
+            snprintf(errstr, errstr_size, "update %s.%s {_id: \"%s\"}: %s",
+                     st->conf.database, collname, id, e.message);
+            err = SL_ERR_DB;
+        }
     }
+    if (fset)
+        bson_destroy(fset);
     bson_destroy(&reply);
     bson_destroy(opts);
     bson_destroy(upd);
