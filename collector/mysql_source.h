@@ -89,7 +89,9 @@ col_my_table_t *col_my_schema_find(col_my_schema_t *s, uint64_t table_id);
  * read now — the definition at this DDL unless a later DDL on the table is
  * in the binlog already (col_my_ddl_ahead): then no record here, and the
  * DDL text goes with the table's next SCHEMA (its next TABLE_MAP, whose
- * definition is the binlog's, or its next DDL). *n = records filled,
+ * definition is the binlog's, or its next DDL); a rename's new name then
+ * takes the old name's last published columns instead, so that the pair
+ * "renamed away" + new name is never split. *n = records filled,
  * *deferred = included tables whose record was so deferred.
  * *is_ddl: the statement was DDL (even when no table passed the filter). */
 #define COL_MY_DDL_MAX 16
@@ -141,6 +143,7 @@ typedef struct col_my_ddl_target_s {
     char db[256];
     char tb[256];
     int  gone;
+    int  from;     /* a new name: 1 + the index of the target renamed to it; else 0 */
 } col_my_ddl_target_t;
 
 /* Parses a statement: *is_ddl (0 no, 1 DDL, 2 DDL on tables or indexes:

@@ -8,6 +8,11 @@ MariaDB and MongoDB, from a migration-style script of the most ordinary shape:
   it_e2e_rename_table             RENAME TABLE and ALTER TABLE ... RENAME TO of tables whose rows
                                  are not touched again: every target renames its table (no row
                                  lost, none left under the old name), TRUNCATE empties it
+  it_e2e_rename_read_behind      the same read by a collector behind the server, where the new
+                                 name is changed again (or dropped) before any row of it, the old
+                                 name re-created, a swap in one statement: the rows follow the
+                                 new name, the re-created old name starts empty (it inherited
+                                 the renamed table's rows: generated migration seeds 4242, 3)
   it_e2e_generated_migration     a generated migration script (seeded; the seed is printed): on
                                  four tables, in random order, CREATE, DROP, DROP + CREATE with
                                  other column types, ADD / DROP / widen COLUMN, RENAME TABLE,
@@ -204,6 +209,54 @@ def test_it_e2e_rename_table(pipeline):
             c.execute("SELECT to_regclass(%s)", (f'"{s}".{old}',))
             assert c.fetchone()[0] is None, old
         assert old not in p.mongo[p.mg_db].list_collection_names(), old
+    assert dlq_count(p) == 0
+
+
+def test_it_e2e_rename_read_behind(pipeline):
+    """Renames the collector reads behind the server (the generated migration's seed 4242 did
+    so by lag): the new name is changed again before any row of it, so its definition at the
+    rename never reaches the binlog. Every target still renames its table: the old name
+    re-created is a new, empty life; the rows live on under the new name; nothing is left
+    under a name the source no longer has."""
+    p = pipeline()
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.a (id INT PRIMARY KEY, v INT)",
+          f"INSERT INTO `{s}`.a VALUES (1, 1), (2, 2)",
+          f"RENAME TABLE `{s}`.a TO `{s}`.b",
+          f"ALTER TABLE `{s}`.b ADD COLUMN w INT",
+          f"CREATE TABLE `{s}`.a (id INT PRIMARY KEY, x VARCHAR(10))",
+          f"INSERT INTO `{s}`.a VALUES (3, 'x')",
+          f"INSERT INTO `{s}`.b VALUES (4, 4, 4)",
+          # the old name's own last DDL is deferred too (the rename follows it, no row between)
+          f"CREATE TABLE `{s}`.c (id INT PRIMARY KEY, v INT, gone INT)",
+          f"INSERT INTO `{s}`.c VALUES (5, 5, 5)",
+          f"ALTER TABLE `{s}`.c ADD COLUMN z DOUBLE",
+          f"RENAME TABLE `{s}`.c TO `{s}`.d",
+          f"ALTER TABLE `{s}`.d DROP COLUMN gone",
+          # renamed, changed and dropped: nothing left of it
+          f"CREATE TABLE `{s}`.e (id INT PRIMARY KEY)", f"INSERT INTO `{s}`.e VALUES (7)",
+          f"ALTER TABLE `{s}`.e RENAME TO `{s}`.f", f"ALTER TABLE `{s}`.f ADD COLUMN y INT",
+          f"DROP TABLE `{s}`.f",
+          # a swap in one statement: the middle name never exists in the catalog
+          f"CREATE TABLE `{s}`.g (id INT PRIMARY KEY, gv INT)",
+          f"INSERT INTO `{s}`.g VALUES (8, 8)",
+          f"CREATE TABLE `{s}`.h (id INT PRIMARY KEY, hv VARCHAR(5))",
+          f"INSERT INTO `{s}`.h VALUES (9, 'h')",
+          f"RENAME TABLE `{s}`.g TO `{s}`.tmp, `{s}`.h TO `{s}`.g, `{s}`.tmp TO `{s}`.h")
+    p.start()                  # the collector reads every DDL above behind the server
+    p.wait_equal([(t, ["id"], None) for t in ("a", "b", "d", "g", "h")],
+                 normalise=lambda target, table, rows: [
+                     tuple(None if v == "<missing>" else v for v in r) for r in rows])
+    assert p.source_rows("b", ["id", "v", "w"], ["id"]) == [(1, 1, None), (2, 2, None),
+                                                            (4, 4, 4)]
+    for gone in ("c", "e", "f", "tmp"):
+        assert p.target_rows("mysql", gone, ["id"], ["id"]) is None, gone
+        with p.pg.cursor() as c:
+            c.execute("SELECT to_regclass(%s)", (f'"{s}".{gone}',))
+            assert c.fetchone()[0] is None, gone
+        assert gone not in p.mongo[p.mg_db].list_collection_names(), gone
+    for name, a in p.apps.items():
+        assert a.count("stopped") == 0, f"{name}: {a.tail()}"
     assert dlq_count(p) == 0
 
 

@@ -65,6 +65,8 @@ static void test_tables_of_each_form(void **state)
     assert_int_equal(p.n, 2);
     target(&p, 0, "shop", "t", 1);
     target(&p, 1, "x", "u", 0);
+    assert_int_equal(p.t[0].from, 0);
+    assert_int_equal(p.t[1].from, 1);          /* the new name knows the old one */
 
     p = parse("shop", "ALTER TABLE t RENAME TO u");
     assert_int_equal(p.n, 2);
@@ -84,6 +86,11 @@ static void test_tables_of_each_form(void **state)
     target(&p, 1, "shop", "b", 0);
     target(&p, 2, "shop", "c", 1);
     target(&p, 3, "x", "d", 0);
+    assert_int_equal(p.t[1].from, 1);
+    assert_int_equal(p.t[3].from, 3);
+    assert_int_equal(p.t[0].from + p.t[2].from, 0);
+    p = parse("shop", "DROP TABLE a, b");
+    assert_int_equal(p.t[0].from + p.t[1].from, 0);
 
     p = parse("shop", "CREATE UNIQUE INDEX ix ON t (a)");
     assert_int_equal(p.n, 1);
@@ -122,6 +129,17 @@ static void test_many_tables_capped(void **state)
     parsed_t p = parse("shop", sql);
     assert_int_equal(p.n, COL_MY_DDL_MAX);
     target(&p, COL_MY_DDL_MAX - 1, "shop", "t15", 1);
+
+    /* a rename's new name is listed only with its old one: room for 3 of 4 */
+    col_my_ddl_target_t t[3];
+    int is_ddl;
+    char dropdb[8];
+    const char *ren = "RENAME TABLE a TO b, c TO d";
+    assert_int_equal(col_my_ddl_parse("shop", ren, strlen(ren), t, 3, &is_ddl, dropdb,
+                                      sizeof(dropdb)), 3);
+    assert_string_equal(t[2].tb, "c");
+    assert_int_equal(t[2].gone, 1);
+    assert_int_equal(t[1].from, 1);
 }
 
 
