@@ -12,7 +12,9 @@ MariaDB and MongoDB, from a migration-style script of the most ordinary shape:
                                  name is changed again (or dropped) before any row of it, the old
                                  name re-created, a swap in one statement: the rows follow the
                                  new name, the re-created old name starts empty (it inherited
-                                 the renamed table's rows: generated migration seeds 4242, 3)
+                                 the renamed table's rows: generated migration seeds 4242, 3);
+                                 a type changed with the rename is altered in the renamed
+                                 target table (its later rows were refused: seed 102)
   it_e2e_generated_migration     a generated migration script (seeded; the seed is printed): on
                                  four tables, in random order, CREATE, DROP, DROP + CREATE with
                                  other column types, ADD / DROP / widen COLUMN, RENAME TABLE,
@@ -242,14 +244,19 @@ def test_it_e2e_rename_read_behind(pipeline):
           f"INSERT INTO `{s}`.g VALUES (8, 8)",
           f"CREATE TABLE `{s}`.h (id INT PRIMARY KEY, hv VARCHAR(5))",
           f"INSERT INTO `{s}`.h VALUES (9, 'h')",
-          f"RENAME TABLE `{s}`.g TO `{s}`.tmp, `{s}`.h TO `{s}`.g, `{s}`.tmp TO `{s}`.h")
+          f"RENAME TABLE `{s}`.g TO `{s}`.tmp, `{s}`.h TO `{s}`.g, `{s}`.tmp TO `{s}`.h",
+          # a type change the rename carries (deferred into the old name's last SCHEMA):
+          # the renamed target table is altered from the old name's columns
+          f"CREATE TABLE `{s}`.i (id INT PRIMARY KEY, v INT)", f"INSERT INTO `{s}`.i VALUES (10, 10)",
+          f"ALTER TABLE `{s}`.i MODIFY v BIGINT", f"RENAME TABLE `{s}`.i TO `{s}`.j",
+          f"INSERT INTO `{s}`.j VALUES (11, {2**40})")
     p.start()                  # the collector reads every DDL above behind the server
-    p.wait_equal([(t, ["id"], None) for t in ("a", "b", "d", "g", "h")],
+    p.wait_equal([(t, ["id"], None) for t in ("a", "b", "d", "g", "h", "j")],
                  normalise=lambda target, table, rows: [
                      tuple(None if v == "<missing>" else v for v in r) for r in rows])
     assert p.source_rows("b", ["id", "v", "w"], ["id"]) == [(1, 1, None), (2, 2, None),
                                                             (4, 4, 4)]
-    for gone in ("c", "e", "f", "tmp"):
+    for gone in ("c", "e", "f", "tmp", "i"):
         assert p.target_rows("mysql", gone, ["id"], ["id"]) is None, gone
         with p.pg.cursor() as c:
             c.execute("SELECT to_regclass(%s)", (f'"{s}".{gone}',))
