@@ -266,3 +266,43 @@ int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
     return nt;
 }
 
+
+int col_my_ddl_dropped_cols(const char *sql, size_t len, char (*cols)[256], int max)
+{
+    const char *p = sql, *end = sql + len;
+    char db[256], tb[256];
+    int n = 0;
+    if (!eat(&p, end, "ALTER"))
+        return -1;
+    eat(&p, end, "ONLINE");
+    eat(&p, end, "IGNORE");
+    if (!eat(&p, end, "TABLE"))
+        return -1;
+    if (eat(&p, end, "IF") && !eat(&p, end, "EXISTS"))
+        return -1;
+    if (!table_name(&p, end, "", db, tb, sizeof(db)))
+        return -1;
+    for (;;) {
+        if (!eat(&p, end, "DROP"))
+            return -1;
+        if (!eat(&p, end, "COLUMN") &&
+            (eat(&p, end, "PRIMARY") || eat(&p, end, "INDEX") || eat(&p, end, "KEY") ||
+             eat(&p, end, "FOREIGN") || eat(&p, end, "CONSTRAINT") || eat(&p, end, "CHECK") ||
+             eat(&p, end, "PARTITION") || eat(&p, end, "PERIOD") || eat(&p, end, "SYSTEM")))
+            return -1;                   /* not a column */
+        if (eat(&p, end, "IF") && !eat(&p, end, "EXISTS"))
+            return -1;
+        if (n >= max || !ident(&p, end, cols[n], sizeof(cols[n])))
+            return -1;
+        n++;
+        (void)(eat(&p, end, "RESTRICT") || eat(&p, end, "CASCADE"));
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == ';')
+            p = skip_ws(p + 1, end);
+        return p >= end ? n : -1;
+    }
+}

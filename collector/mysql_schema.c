@@ -15,7 +15,8 @@
  * binlog (two DDLs, no row between) has no record: its DDL text goes with
  * the table's next SCHEMA — except for a rename's new name, which always has
  * one at the rename (the appliers rename at that pair): the columns last
- * published for the old name (sig_entry_t.last) stand in for it.
+ * published for the old name (sig_entry_t.last) stand in for it; and for an
+ * ALTER that only drops columns: the last published ones without them.
  *
  * schema_id (in every CHANGE record) = CRC-64-AVRO of the column list text
  * "db.table\0name\0source_type\0kind,nullable,pk\0..." of the SCHEMA in force. */
@@ -220,6 +221,30 @@ static sl_err_t schema_copy(sl_record_t *d, const sl_record_t *src, const char *
                 return SL_ERR_NOMEM;
     }
     return SL_OK;
+}
+
+/* rec = last without the columns named in cols[0..n): the definition after
+ * a DDL that only drops columns. SL_ERR_UNSUPPORTED when one of them is in
+ * the key (the key changes: that takes the catalog or the binlog). */
+static sl_err_t schema_without(const sl_record_t *last, char (*cols)[256], int n,
+                               const char *db, const char *tb, sl_record_t *rec)
+{
+    sl_err_t err = schema_copy(rec, last, db, tb);
+    if (err)
+        return err;
+    sl_schema_t *sc = &rec->u.schema;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < sc->ncols; i++) {
+        int gone = 0;
+        for (int d = 0; d < n && !gone; d++)
+            gone = sc->cols[i].name && !strcasecmp(sc->cols[i].name, cols[d]);
+        if (gone && sc->cols[i].pk)
+            return SL_ERR_UNSUPPORTED;
+        if (!gone)
+            sc->cols[k++] = sc->cols[i];
+    }
+    sc->ncols = k;
+    return k ? SL_OK : SL_ERR_UNSUPPORTED;
 }
 
 /* rec (a SCHEMA about to be published) becomes sg's last one. */
@@ -679,6 +704,30 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
                     (*n)++;
                     continue;
                 }
+            }
+            char drops[COL_MY_DDL_MAX][256];
+            int nd;
+            if (later && !t[i].from && sg && sg->last && sg->last->u.schema.ncols &&
+                (nd = col_my_ddl_dropped_cols(sql, len, drops, COL_MY_DDL_MAX)) > 0 &&
+                schema_without(sg->last, drops, nd, t[i].db, t[i].tb, rec) == SL_OK) {
+                /* An ALTER that only drops columns, changed again before any row:
+                 * its definition is the last one without them. Folded into the
+                 * next SCHEMA, a column dropped and added again under the same
+                 * name (DROP COLUMN c; ADD COLUMN c) would look unchanged, and
+                 * the targets would keep the old values the source no longer
+                 * has. (Its text folds the deferred ones before it; their
+                 * columns come with the next SCHEMA, before any row.) */
+                sl_info("DDL on %s.%s at %s:%" PRIu64 ": changed again by a later DDL before "
+                        "any row; it only drops columns: its SCHEMA is the last one without "
+                        "them", t[i].db, t[i].tb, file, start_pos);
+                sl_buf_reset(&sg->ddl_cols);
+                rec->u.schema.ddl = ddl_text(s, sg, sql, len, rec);
+                if (!rec->u.schema.ddl) {
+                    snprintf(errstr, errstr_size, "out of memory");
+                    return SL_ERR_NOMEM;
+                }
+                (*n)++;
+                continue;
             }
             if (later) {
                 if (!sg && !(sg = sig_get(s, t[i].db, t[i].tb, 1)))

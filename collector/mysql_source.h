@@ -154,6 +154,11 @@ int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
                      col_my_ddl_target_t *t, int max, int *is_ddl, char *drop_db,
                      size_t drop_db_size);
 
+/* When the statement is an ALTER TABLE that only drops columns (DROP [COLUMN]
+ * [IF EXISTS] c, ...): their names in cols (up to max) and how many; else
+ * -1 (any other clause, or more than max). */
+int col_my_ddl_dropped_cols(const char *sql, size_t len, char (*cols)[256], int max);
+
 /* *later = 1 when the binlog holds, after file:pos and up to the server's
  * current end, a DDL that changes db.tb (or drops its database) — then
  * information_schema no longer shows db.tb as it was at file:pos. Then

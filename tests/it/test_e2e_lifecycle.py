@@ -15,6 +15,9 @@ MariaDB and MongoDB, from a migration-style script of the most ordinary shape:
                                  the renamed table's rows: generated migration seeds 4242, 3);
                                  a type changed with the rename is altered in the renamed
                                  target table (its later rows were refused: seed 102)
+  it_e2e_drop_add_column_read_behind
+                                 DROP COLUMN c; ADD COLUMN c with no row between, read behind:
+                                 the old rows read NULL in every SQL target (they kept 'x')
   it_e2e_generated_migration     [live|behind: the collector started after the script]
                                  a generated migration script (seeded; the seed is printed): on
                                  four tables, in random order, CREATE, DROP, DROP + CREATE with
@@ -265,6 +268,28 @@ def test_it_e2e_rename_read_behind(pipeline):
         assert gone not in p.mongo[p.mg_db].list_collection_names(), gone
     for name, a in p.apps.items():
         assert a.count("stopped") == 0, f"{name}: {a.tail()}"
+    assert dlq_count(p) == 0
+
+
+def test_it_e2e_drop_add_column_read_behind(pipeline):
+    """A column dropped and added again under the same name with no row between, read by a
+    collector behind the server: the drop's definition never reached the binlog, and folded
+    into the next SCHEMA the column looked unchanged, so the targets kept the old values where
+    the source has NULL. (The MongoDB target keeps a dropped column's fields in existing
+    documents by design, docs/targets.md: not compared here.)"""
+    p = pipeline(targets=("pg", "mysql"))
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, c VARCHAR(10), d INT, e INT)",
+          f"INSERT INTO `{s}`.t VALUES (1, 'x', 1, 1)",
+          f"ALTER TABLE `{s}`.t DROP COLUMN c",
+          f"ALTER TABLE `{s}`.t ADD COLUMN c VARCHAR(10)",
+          f"ALTER TABLE `{s}`.t DROP d, DROP COLUMN IF EXISTS e",
+          f"ALTER TABLE `{s}`.t ADD COLUMN d BIGINT, ADD COLUMN e INT",
+          f"INSERT INTO `{s}`.t (id, c, d, e) VALUES (2, 'y', 2, 2)")
+    p.start()
+    p.wait_equal([("t", ["id"], None)])
+    assert p.source_rows("t", ["id", "c", "d", "e"], ["id"]) == [(1, None, None, None),
+                                                                 (2, "y", 2, 2)]
     assert dlq_count(p) == 0
 
 

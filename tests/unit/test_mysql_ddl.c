@@ -120,6 +120,39 @@ static void test_not_table_ddl(void **state)
     assert_int_equal(p.is_ddl, 0);
 }
 
+static void test_dropped_columns(void **state)
+{
+    (void)state;
+    char c[4][256];
+    const char *ok[] = {
+        "ALTER TABLE `s`.`t` DROP COLUMN `c`",
+        "alter online table t drop c, DROP COLUMN IF EXISTS `d``x` RESTRICT;",
+        "ALTER TABLE IF EXISTS s.t /* x */ DROP COLUMN c, DROP d",
+    };
+    assert_int_equal(col_my_ddl_dropped_cols(ok[0], strlen(ok[0]), c, 4), 1);
+    assert_string_equal(c[0], "c");
+    assert_int_equal(col_my_ddl_dropped_cols(ok[1], strlen(ok[1]), c, 4), 2);
+    assert_string_equal(c[0], "c");
+    assert_string_equal(c[1], "d`x");
+    assert_int_equal(col_my_ddl_dropped_cols(ok[2], strlen(ok[2]), c, 4), 2);
+    assert_string_equal(c[1], "d");
+    /* anything else than column drops: unknown (-1) */
+    const char *no[] = {
+        "ALTER TABLE t DROP COLUMN c, ADD COLUMN d INT",
+        "ALTER TABLE t DROP PRIMARY KEY",
+        "ALTER TABLE t DROP INDEX ix",
+        "ALTER TABLE t DROP KEY ix",
+        "ALTER TABLE t DROP FOREIGN KEY fk",
+        "ALTER TABLE t DROP CONSTRAINT ck",
+        "ALTER TABLE t ADD COLUMN c INT",
+        "ALTER TABLE t DROP COLUMN c, RENAME TO u",
+        "DROP TABLE t",
+        "ALTER TABLE t DROP a, DROP b, DROP c, DROP d, DROP e",   /* more than max */
+    };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_int_equal(col_my_ddl_dropped_cols(no[i], strlen(no[i]), c, 4), -1);
+}
+
 static void test_many_tables_capped(void **state)
 {
     (void)state;
@@ -360,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_tables_of_each_form),
         cmocka_unit_test(test_not_table_ddl),
         cmocka_unit_test(test_many_tables_capped),
+        cmocka_unit_test(test_dropped_columns),
         cmocka_unit_test(test_catalog_geometry_is_bytes),
         cmocka_unit_test(test_catalog_integers_and_year),
         cmocka_unit_test(test_catalog_binary_charset),
