@@ -97,9 +97,9 @@ static sl_err_t alter_renamed(app_target_t *t, const char *schema, const char *t
 }
 
 /* The source table was renamed to map's (map->rename_*): the target table of
- * the old name becomes this one when it exists. *cols is read again. */
-static sl_err_t rename_from(app_target_t *t, const app_table_map_t *map, PGresult **cols,
-                            char *errstr, size_t errstr_size)
+ * the old name becomes this one (b) when it exists. *cols is read again. */
+static sl_err_t rename_from(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                            PGresult **cols, char *errstr, size_t errstr_size)
 {
     PGresult *old = NULL;
     sl_buf_t *q = &t->sql;
@@ -133,6 +133,19 @@ static sl_err_t rename_from(app_target_t *t, const app_table_map_t *map, PGresul
             return err;
     }
     pg_tab_t *ob = app_pg_tab_get(t, map->rename_schema, map->rename_table);
+    if (ob && (ob->has_pend || ob->has_prev)) {
+        /* the table's previous source version is the old name's (not an earlier
+         * life of the new name): a type the rename changes, or a DDL deferred
+         * into it changed, is altered below from there */
+        app_pg_prev_free(b->prev, b->nprev);
+        b->prev = ob->has_pend ? ob->pend : ob->prev;
+        b->nprev = ob->has_pend ? ob->npend : ob->nprev;
+        b->has_prev = 1;
+        if (ob->has_pend)
+            ob->pend = NULL, ob->npend = 0;
+        else
+            ob->prev = NULL, ob->nprev = 0;
+    }
     if (ob) {                            /* the old name starts from nothing */
         ob->valid = 0;
         app_pg_prev_free(ob->prev, ob->nprev);
@@ -168,7 +181,7 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
     if ((err = catalog_cols(t, map->dst_schema, map->dst_table, &cols, errstr, errstr_size)))
         return err;
     if (PQntuples(cols) == 0 && map->rename_table && t->ddl_apply == APP_DDL_ALL &&
-        (err = rename_from(t, map, &cols, errstr, errstr_size))) {
+        (err = rename_from(t, b, map, &cols, errstr, errstr_size))) {
         PQclear(cols);
         return err;
     }

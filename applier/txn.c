@@ -481,6 +481,7 @@ static int same_ddl(const sl_pos_t *a, const sl_pos_t *b)
 static void ren_forget(app_txn_t *x)
 {
     x->ren_open = 0;
+    x->ren_from = NULL;
     free(x->ren_schema);
     free(x->ren_table);
     x->ren_schema = x->ren_table = NULL;
@@ -496,6 +497,17 @@ static sl_err_t call_schema(app_txn_t *x, table_t *t, const sl_record_t *rec, in
     if (x->ren_open && !sl_schema_dropped(&rec->u.schema) && same_ddl(&rec->pos, &x->ren_pos)) {
         t->map.rename_schema = x->ren_schema;
         t->map.rename_table = x->ren_table;
+        /* the target table renamed has the old name's last columns, not those of
+         * an earlier life of the new name: a type changed by the rename, or by a
+         * DDL deferred into it (ALTER TABLE a MODIFY c BIGINT; RENAME TABLE a TO
+         * b, no row between), is altered from there */
+        t->map.prev = NULL;
+        const table_t *o = x->ren_from;
+        for (size_t i = o ? o->nvers : 0; i-- > 0;)
+            if (!sl_schema_dropped(&o->vers[i].rec->u.schema)) {
+                t->map.prev = &o->vers[i].rec->u.schema;
+                break;
+            }
     }
     sl_err_t err = x->c.ops->schema(x->c.target, &t->map, rec, errstr, errstr_size);
     if (t->map.rename_table && err != SL_ERR_STATE)
@@ -586,6 +598,7 @@ static app_txn_rc_t feed_schema(app_txn_t *x, sl_record_t **recp, const app_msg_
         x->ren_schema = strdup(t->map.dst_schema);
         x->ren_table = strdup(t->map.dst_table);
         x->ren_pos = rec->pos;
+        x->ren_from = t;
         x->ren_open = x->ren_schema && x->ren_table;
         sl_info("table %s.%s renamed away in the source (%s): its target table follows the "
                 "new name", t->db, t->name, rec->u.schema.ddl);

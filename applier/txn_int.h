@@ -68,6 +68,8 @@ struct app_txn_s {
     int             ren_open;
     sl_pos_t        ren_pos;
     char           *ren_schema, *ren_table;   /* its target names */
+    table_t        *ren_from;         /* its source table: its last columns are the previous
+                                         version of the new name (map.prev) */
     int64_t         commit_at;        /* replay: commit right after this COMMIT */
     int64_t         early_ddl_at;     /* SCHEMA whose DDL ran before its source txn */
     uint64_t        skipped;

@@ -140,7 +140,22 @@ static void add_target(col_my_ddl_target_t *t, int max, int *nt, const char *db,
     snprintf(t[*nt].db, sizeof(t[*nt].db), "%s", db);
     snprintf(t[*nt].tb, sizeof(t[*nt].tb), "%s", tb);
     t[*nt].gone = gone;
+    t[*nt].from = 0;
     (*nt)++;
+}
+
+/* Appends the pair of a rename, from db.tb to db2.tb2, when there is room
+ * for both (a new name is never listed without the name it comes from). */
+static void add_rename(col_my_ddl_target_t *t, int max, int *nt, const char *db,
+                       const char *tb, const char *db2, const char *tb2)
+{
+    if (*nt + 2 > max) {
+        add_target(t, max, nt, db, tb, 1);
+        return;
+    }
+    add_target(t, max, nt, db, tb, 1);
+    add_target(t, max, nt, db2, tb2, 0);
+    t[*nt - 1].from = *nt - 1;
 }
 
 int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
@@ -192,9 +207,10 @@ int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
                         renamed = table_name(&r, end, default_db, db2, tb2, sizeof(db2));
                     }
                 }
-                add_target(t, max, &nt, db, tb, renamed);
                 if (renamed)
-                    add_target(t, max, &nt, db2, tb2, 0);
+                    add_rename(t, max, &nt, db, tb, db2, tb2);
+                else
+                    add_target(t, max, &nt, db, tb, 0);
             }
         }
     } else if (eat(&p, end, "DROP")) {
@@ -234,8 +250,7 @@ int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
                     !eat(&p, end, "TO") ||
                     !table_name(&p, end, default_db, db2, tb2, sizeof(db2)))
                     break;
-                add_target(t, max, &nt, db, tb, 1);
-                add_target(t, max, &nt, db2, tb2, 0);
+                add_rename(t, max, &nt, db, tb, db2, tb2);
                 const char *q = skip_ws(p, end);
                 if (q >= end || *q != ',')
                     break;
@@ -251,3 +266,43 @@ int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
     return nt;
 }
 
+
+int col_my_ddl_dropped_cols(const char *sql, size_t len, char (*cols)[256], int max)
+{
+    const char *p = sql, *end = sql + len;
+    char db[256], tb[256];
+    int n = 0;
+    if (!eat(&p, end, "ALTER"))
+        return -1;
+    eat(&p, end, "ONLINE");
+    eat(&p, end, "IGNORE");
+    if (!eat(&p, end, "TABLE"))
+        return -1;
+    if (eat(&p, end, "IF") && !eat(&p, end, "EXISTS"))
+        return -1;
+    if (!table_name(&p, end, "", db, tb, sizeof(db)))
+        return -1;
+    for (;;) {
+        if (!eat(&p, end, "DROP"))
+            return -1;
+        if (!eat(&p, end, "COLUMN") &&
+            (eat(&p, end, "PRIMARY") || eat(&p, end, "INDEX") || eat(&p, end, "KEY") ||
+             eat(&p, end, "FOREIGN") || eat(&p, end, "CONSTRAINT") || eat(&p, end, "CHECK") ||
+             eat(&p, end, "PARTITION") || eat(&p, end, "PERIOD") || eat(&p, end, "SYSTEM")))
+            return -1;                   /* not a column */
+        if (eat(&p, end, "IF") && !eat(&p, end, "EXISTS"))
+            return -1;
+        if (n >= max || !ident(&p, end, cols[n], sizeof(cols[n])))
+            return -1;
+        n++;
+        (void)(eat(&p, end, "RESTRICT") || eat(&p, end, "CASCADE"));
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == ';')
+            p = skip_ws(p + 1, end);
+        return p >= end ? n : -1;
+    }
+}

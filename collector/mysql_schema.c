@@ -13,7 +13,10 @@
  * the binlog yet (col_my_ddl_ahead); else the table's first TABLE_MAP after
  * the DDL, read again from the server. A definition that never reached the
  * binlog (two DDLs, no row between) has no record: its DDL text goes with
- * the table's next SCHEMA.
+ * the table's next SCHEMA — except for a rename's new name, which always has
+ * one at the rename (the appliers rename at that pair): the columns last
+ * published for the old name (sig_entry_t.last) stand in for it; and for an
+ * ALTER that only drops columns: the last published ones without them.
  *
  * schema_id (in every CHANGE record) = CRC-64-AVRO of the column list text
  * "db.table\0name\0source_type\0kind,nullable,pk\0..." of the SCHEMA in force. */
@@ -52,6 +55,9 @@ typedef struct sig_entry_s {
                                         the next TABLE_MAP's hints come from it, not from
                                         one more information_schema read */
     int                 has_cat;
+    sl_record_t        *last;        /* a copy of the SCHEMA last published for the name,
+                                        owned (NULL: none since the start): what a table
+                                        renamed away takes to its new name (rename_schema) */
     struct sig_entry_s *next;
 } sig_entry_t;
 
@@ -135,6 +141,7 @@ void col_my_schema_destroy(col_my_schema_t *s)
             sl_buf_free(&e->ddl_cols);
             if (e->has_cat)
                 col_mysql_tablemap_free(&e->cat);
+            sl_record_destroy(e->last);
             free(e);
             e = n;
         }
@@ -188,6 +195,64 @@ static uint64_t schema_fingerprint(sl_buf_t *b, const sl_schema_t *sc)
         sl_buf_putc(b, '\0');
     }
     return sl_avro_crc64(b->data, b->len);
+}
+
+/* d (reset here) = the columns of SCHEMA src under the name db.tb, no DDL
+ * text. */
+static sl_err_t schema_copy(sl_record_t *d, const sl_record_t *src, const char *db,
+                            const char *tb)
+{
+    const sl_schema_t *sc = &src->u.schema;
+    sl_record_reset(d);
+    if (sl_record_init_schema(d, src->source, db, tb, sc->ncols))
+        return SL_ERR_NOMEM;
+    for (uint32_t i = 0; i < sc->ncols; i++) {
+        const sl_column_t *c = &sc->cols[i];
+        sl_column_t *o = &d->u.schema.cols[i];
+        *o = *c;
+        o->labels = NULL;
+        if ((c->name && !(o->name = sl_record_strdup(d, c->name))) ||
+            (c->source_type && !(o->source_type = sl_record_strdup(d, c->source_type))) ||
+            (c->charset && !(o->charset = sl_record_strdup(d, c->charset))) ||
+            (c->nlabels && !(o->labels = sl_record_alloc(d, c->nlabels * sizeof(char *)))))
+            return SL_ERR_NOMEM;
+        for (uint32_t l = 0; l < c->nlabels; l++)
+            if (!(o->labels[l] = sl_record_strdup(d, c->labels[l])))
+                return SL_ERR_NOMEM;
+    }
+    return SL_OK;
+}
+
+/* rec = last without the columns named in cols[0..n): the definition after
+ * a DDL that only drops columns. SL_ERR_UNSUPPORTED when one of them is in
+ * the key (the key changes: that takes the catalog or the binlog). */
+static sl_err_t schema_without(const sl_record_t *last, char (*cols)[256], int n,
+                               const char *db, const char *tb, sl_record_t *rec)
+{
+    sl_err_t err = schema_copy(rec, last, db, tb);
+    if (err)
+        return err;
+    sl_schema_t *sc = &rec->u.schema;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < sc->ncols; i++) {
+        int gone = 0;
+        for (int d = 0; d < n && !gone; d++)
+            gone = sc->cols[i].name && !strcasecmp(sc->cols[i].name, cols[d]);
+        if (gone && sc->cols[i].pk)
+            return SL_ERR_UNSUPPORTED;
+        if (!gone)
+            sc->cols[k++] = sc->cols[i];
+    }
+    sc->ncols = k;
+    return k ? SL_OK : SL_ERR_UNSUPPORTED;
+}
+
+/* rec (a SCHEMA about to be published) becomes sg's last one. */
+static sl_err_t keep_last(sig_entry_t *sg, const sl_record_t *rec)
+{
+    if (!sg->last && !(sg->last = sl_record_new()))
+        return SL_ERR_NOMEM;
+    return schema_copy(sg->last, rec, rec->u.schema.db, rec->u.schema.table);
 }
 
 /* A column as the disagreement warning shows it: "int (INT, NULL, key 0, -)". */
@@ -413,6 +478,11 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
                 return SL_ERR_NOMEM;
             }
         }
+        if (*emit && sg && keep_last(sg, rec)) {
+            tm_entry_free(e);
+            snprintf(errstr, errstr_size, "out of memory");
+            return SL_ERR_NOMEM;
+        }
     }
     /* replace an older map of the same id */
     for (tm_entry_t **q = pp; *q; q = &(*q)->next) {
@@ -593,6 +663,72 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
                     later = 0;
                 }
             }
+            if (t[i].from && (later || !rec->u.schema.ncols)) {
+                /* The new name of a rename whose definition at the rename is not
+                 * known (changed again before any row of it; or, in a chain like
+                 * a TO tmp, b TO a, tmp TO b, never in the catalog at all). The
+                 * appliers rename their table only at the pair "renamed away" +
+                 * the new name's SCHEMA at the same position: a deferred one would
+                 * leave the rows under the old name, and a table created again
+                 * under it would inherit them. The new name gets the columns last
+                 * published for the old one, exact for a plain rename; where they
+                 * are not (ALTER TABLE a ADD c, RENAME TO b; the old name's own
+                 * last DDL deferred) the new name's next SCHEMA, which comes
+                 * before any row of it, carries the exact ones. Failing those,
+                 * the catalog's (now) columns, likewise put right before any row. */
+                const sig_entry_t *fs = sig_get(s, t[t[i].from - 1].db, t[t[i].from - 1].tb, 0);
+                if (fs && fs->last && fs->last->u.schema.ncols) {
+                    if ((err = schema_copy(rec, fs->last, t[i].db, t[i].tb))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return err;
+                    }
+                    later = 0;
+                } else if (rec->type == SL_REC_SCHEMA && rec->u.schema.ncols) {
+                    later = 0;
+                }
+                if (!later) {
+                    sl_info("DDL on %s.%s at %s:%" PRIu64 ": renamed from %s.%s, its "
+                            "definition at the rename never reached the binlog: its SCHEMA "
+                            "has the columns %s", t[i].db, t[i].tb, file, start_pos,
+                            t[t[i].from - 1].db, t[t[i].from - 1].tb,
+                            fs && fs->last && fs->last->u.schema.ncols
+                                ? "last published for the old name"
+                                : "of the catalog now");
+                    if (sg)
+                        sl_buf_reset(&sg->ddl_cols);  /* no disagreement to report */
+                    rec->u.schema.ddl = ddl_text(s, sg, sql, len, rec);
+                    if (!rec->u.schema.ddl) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return SL_ERR_NOMEM;
+                    }
+                    (*n)++;
+                    continue;
+                }
+            }
+            char drops[COL_MY_DDL_MAX][256];
+            int nd;
+            if (later && !t[i].from && sg && sg->last && sg->last->u.schema.ncols &&
+                (nd = col_my_ddl_dropped_cols(sql, len, drops, COL_MY_DDL_MAX)) > 0 &&
+                schema_without(sg->last, drops, nd, t[i].db, t[i].tb, rec) == SL_OK) {
+                /* An ALTER that only drops columns, changed again before any row:
+                 * its definition is the last one without them. Folded into the
+                 * next SCHEMA, a column dropped and added again under the same
+                 * name (DROP COLUMN c; ADD COLUMN c) would look unchanged, and
+                 * the targets would keep the old values the source no longer
+                 * has. (Its text folds the deferred ones before it; their
+                 * columns come with the next SCHEMA, before any row.) */
+                sl_info("DDL on %s.%s at %s:%" PRIu64 ": changed again by a later DDL before "
+                        "any row; it only drops columns: its SCHEMA is the last one without "
+                        "them", t[i].db, t[i].tb, file, start_pos);
+                sl_buf_reset(&sg->ddl_cols);
+                rec->u.schema.ddl = ddl_text(s, sg, sql, len, rec);
+                if (!rec->u.schema.ddl) {
+                    snprintf(errstr, errstr_size, "out of memory");
+                    return SL_ERR_NOMEM;
+                }
+                (*n)++;
+                continue;
+            }
             if (later) {
                 if (!sg && !(sg = sig_get(s, t[i].db, t[i].tb, 1)))
                     return SL_ERR_NOMEM;
@@ -620,6 +756,15 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
         if (!t[i].gone && (err = ddl_keep(s, &rec->u.schema, file, start_pos)))
             return err;
         (*n)++;
+    }
+    /* after the loop: a new name above took the old name's columns as they
+     * were before this statement */
+    for (int k = 0; k < *n; k++) {
+        sig_entry_t *sg = sig_get(s, recs[k]->u.schema.db, recs[k]->u.schema.table, 1);
+        if (!sg || keep_last(sg, recs[k])) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return SL_ERR_NOMEM;
+        }
     }
     return SL_OK;
 }

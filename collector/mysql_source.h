@@ -117,7 +117,9 @@ sl_err_t col_my_schema_snapshot(col_my_schema_t *s, const char *db, const char *
  * read now — the definition at this DDL unless a later DDL on the table is
  * in the binlog already (col_my_ddl_ahead): then no record here, and the
  * DDL text goes with the table's next SCHEMA (its next TABLE_MAP, whose
- * definition is the binlog's, or its next DDL). *n = records filled,
+ * definition is the binlog's, or its next DDL); a rename's new name then
+ * takes the old name's last published columns instead, so that the pair
+ * "renamed away" + new name is never split. *n = records filled,
  * *deferred = included tables whose record was so deferred.
  * *is_ddl: the statement was DDL (even when no table passed the filter). */
 #define COL_MY_DDL_MAX 16
@@ -169,6 +171,7 @@ typedef struct col_my_ddl_target_s {
     char db[256];
     char tb[256];
     int  gone;
+    int  from;     /* a new name: 1 + the index of the target renamed to it; else 0 */
 } col_my_ddl_target_t;
 
 /* Parses a statement: *is_ddl (0 no, 1 DDL, 2 DDL on tables or indexes:
@@ -178,6 +181,11 @@ typedef struct col_my_ddl_target_s {
 int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
                      col_my_ddl_target_t *t, int max, int *is_ddl, char *drop_db,
                      size_t drop_db_size);
+
+/* When the statement is an ALTER TABLE that only drops columns (DROP [COLUMN]
+ * [IF EXISTS] c, ...): their names in cols (up to max) and how many; else
+ * -1 (any other clause, or more than max). */
+int col_my_ddl_dropped_cols(const char *sql, size_t len, char (*cols)[256], int max);
 
 /* *later = 1 when the binlog holds, after file:pos and up to the server's
  * current end, a DDL that changes db.tb (or drops its database) — then

@@ -8,7 +8,18 @@ MariaDB and MongoDB, from a migration-style script of the most ordinary shape:
   it_e2e_rename_table             RENAME TABLE and ALTER TABLE ... RENAME TO of tables whose rows
                                  are not touched again: every target renames its table (no row
                                  lost, none left under the old name), TRUNCATE empties it
-  it_e2e_generated_migration     a generated migration script (seeded; the seed is printed): on
+  it_e2e_rename_read_behind      the same read by a collector behind the server, where the new
+                                 name is changed again (or dropped) before any row of it, the old
+                                 name re-created, a swap in one statement: the rows follow the
+                                 new name, the re-created old name starts empty (it inherited
+                                 the renamed table's rows: generated migration seeds 4242, 3);
+                                 a type changed with the rename is altered in the renamed
+                                 target table (its later rows were refused: seed 102)
+  it_e2e_drop_add_column_read_behind
+                                 DROP COLUMN c; ADD COLUMN c with no row between, read behind:
+                                 the old rows read NULL in every SQL target (they kept 'x')
+  it_e2e_generated_migration     [live|behind: the collector started after the script]
+                                 a generated migration script (seeded; the seed is printed): on
                                  four tables, in random order, CREATE, DROP, DROP + CREATE with
                                  other column types, ADD / DROP / widen COLUMN, RENAME TABLE,
                                  TRUNCATE, with inserts, updates and deletes between them, while a
@@ -207,6 +218,81 @@ def test_it_e2e_rename_table(pipeline):
     assert dlq_count(p) == 0
 
 
+def test_it_e2e_rename_read_behind(pipeline):
+    """Renames the collector reads behind the server (the generated migration's seed 4242 did
+    so by lag): the new name is changed again before any row of it, so its definition at the
+    rename never reaches the binlog. Every target still renames its table: the old name
+    re-created is a new, empty life; the rows live on under the new name; nothing is left
+    under a name the source no longer has."""
+    p = pipeline()
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.a (id INT PRIMARY KEY, v INT)",
+          f"INSERT INTO `{s}`.a VALUES (1, 1), (2, 2)",
+          f"RENAME TABLE `{s}`.a TO `{s}`.b",
+          f"ALTER TABLE `{s}`.b ADD COLUMN w INT",
+          f"CREATE TABLE `{s}`.a (id INT PRIMARY KEY, x VARCHAR(10))",
+          f"INSERT INTO `{s}`.a VALUES (3, 'x')",
+          f"INSERT INTO `{s}`.b VALUES (4, 4, 4)",
+          # the old name's own last DDL is deferred too (the rename follows it, no row between)
+          f"CREATE TABLE `{s}`.c (id INT PRIMARY KEY, v INT, gone INT)",
+          f"INSERT INTO `{s}`.c VALUES (5, 5, 5)",
+          f"ALTER TABLE `{s}`.c ADD COLUMN z DOUBLE",
+          f"RENAME TABLE `{s}`.c TO `{s}`.d",
+          f"ALTER TABLE `{s}`.d DROP COLUMN gone",
+          # renamed, changed and dropped: nothing left of it
+          f"CREATE TABLE `{s}`.e (id INT PRIMARY KEY)", f"INSERT INTO `{s}`.e VALUES (7)",
+          f"ALTER TABLE `{s}`.e RENAME TO `{s}`.f", f"ALTER TABLE `{s}`.f ADD COLUMN y INT",
+          f"DROP TABLE `{s}`.f",
+          # a swap in one statement: the middle name never exists in the catalog
+          f"CREATE TABLE `{s}`.g (id INT PRIMARY KEY, gv INT)",
+          f"INSERT INTO `{s}`.g VALUES (8, 8)",
+          f"CREATE TABLE `{s}`.h (id INT PRIMARY KEY, hv VARCHAR(5))",
+          f"INSERT INTO `{s}`.h VALUES (9, 'h')",
+          f"RENAME TABLE `{s}`.g TO `{s}`.tmp, `{s}`.h TO `{s}`.g, `{s}`.tmp TO `{s}`.h",
+          # a type change the rename carries (deferred into the old name's last SCHEMA):
+          # the renamed target table is altered from the old name's columns
+          f"CREATE TABLE `{s}`.i (id INT PRIMARY KEY, v INT)", f"INSERT INTO `{s}`.i VALUES (10, 10)",
+          f"ALTER TABLE `{s}`.i MODIFY v BIGINT", f"RENAME TABLE `{s}`.i TO `{s}`.j",
+          f"INSERT INTO `{s}`.j VALUES (11, {2**40})")
+    p.start()                  # the collector reads every DDL above behind the server
+    p.wait_equal([(t, ["id"], None) for t in ("a", "b", "d", "g", "h", "j")],
+                 normalise=lambda target, table, rows: [
+                     tuple(None if v == "<missing>" else v for v in r) for r in rows])
+    assert p.source_rows("b", ["id", "v", "w"], ["id"]) == [(1, 1, None), (2, 2, None),
+                                                            (4, 4, 4)]
+    for gone in ("c", "e", "f", "tmp", "i"):
+        assert p.target_rows("mysql", gone, ["id"], ["id"]) is None, gone
+        with p.pg.cursor() as c:
+            c.execute("SELECT to_regclass(%s)", (f'"{s}".{gone}',))
+            assert c.fetchone()[0] is None, gone
+        assert gone not in p.mongo[p.mg_db].list_collection_names(), gone
+    for name, a in p.apps.items():
+        assert a.count("stopped") == 0, f"{name}: {a.tail()}"
+    assert dlq_count(p) == 0
+
+
+def test_it_e2e_drop_add_column_read_behind(pipeline):
+    """A column dropped and added again under the same name with no row between, read by a
+    collector behind the server: the drop's definition never reached the binlog, and folded
+    into the next SCHEMA the column looked unchanged, so the targets kept the old values where
+    the source has NULL. (The MongoDB target keeps a dropped column's fields in existing
+    documents by design, docs/targets.md: not compared here.)"""
+    p = pipeline(targets=("pg", "mysql"))
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, c VARCHAR(10), d INT, e INT)",
+          f"INSERT INTO `{s}`.t VALUES (1, 'x', 1, 1)",
+          f"ALTER TABLE `{s}`.t DROP COLUMN c",
+          f"ALTER TABLE `{s}`.t ADD COLUMN c VARCHAR(10)",
+          f"ALTER TABLE `{s}`.t DROP d, DROP COLUMN IF EXISTS e",
+          f"ALTER TABLE `{s}`.t ADD COLUMN d BIGINT, ADD COLUMN e INT",
+          f"INSERT INTO `{s}`.t (id, c, d, e) VALUES (2, 'y', 2, 2)")
+    p.start()
+    p.wait_equal([("t", ["id"], None)])
+    assert p.source_rows("t", ["id", "c", "d", "e"], ["id"]) == [(1, None, None, None),
+                                                                 (2, "y", 2, 2)]
+    assert dlq_count(p) == 0
+
+
 # column types exact in every target (docs/type-matrix.md) and a value maker for each
 COLTYPES = {
     "INT": lambda r: r.randint(-2**31, 2**31 - 1),
@@ -304,12 +390,15 @@ class Migration:
 
 
 @pytest.mark.skipif(not (os.environ.get("SHIFTLOG_LONG") or os.environ.get("SHIFTLOG_SEED")),
-                    reason="make test-long (or SHIFTLOG_SEED=N): a seed in about 30 still fails "
-                           "on a timing-dependent path not found yet (see the issue notes)")
-def test_it_e2e_generated_migration(pipeline):
+                    reason="make test-long (or SHIFTLOG_SEED=N): a random seed each run, so "
+                           "that make test stays deterministic")
+@pytest.mark.parametrize("behind", [False, True], ids=["live", "behind"])
+def test_it_e2e_generated_migration(pipeline, behind):
     seed = int(os.environ.get("SHIFTLOG_SEED") or random.randrange(10**6))
     print(f"migration seed {seed} (SHIFTLOG_SEED={seed} repeats it)")
-    p = pipeline().start()
+    # behind: the collector starts after the script, so that it reads every DDL late, as a
+    # lagging one does by chance (the deferred SCHEMA paths, the same for every run of a seed)
+    p = pipeline() if behind else pipeline().start()
     s = p.src
     p.sql(f"CREATE TABLE `{s}`.`load` (id INT PRIMARY KEY, n BIGINT, at DATETIME(6))")
     stop = threading.Event()
@@ -341,6 +430,8 @@ def test_it_e2e_generated_migration(pipeline):
         stop.set()
         t.join()
     print(f"{len(m.log)} statements, {loaded[0]} load transactions")
+    if behind:
+        p.start()
     # a column added after a document was written is absent from it: MongoDB's NULL
     # (docs/targets.md); the SQL targets read NULL
     def absent_is_null(target, table, rows):

@@ -65,6 +65,8 @@ static void test_tables_of_each_form(void **state)
     assert_int_equal(p.n, 2);
     target(&p, 0, "shop", "t", 1);
     target(&p, 1, "x", "u", 0);
+    assert_int_equal(p.t[0].from, 0);
+    assert_int_equal(p.t[1].from, 1);          /* the new name knows the old one */
 
     p = parse("shop", "ALTER TABLE t RENAME TO u");
     assert_int_equal(p.n, 2);
@@ -84,6 +86,11 @@ static void test_tables_of_each_form(void **state)
     target(&p, 1, "shop", "b", 0);
     target(&p, 2, "shop", "c", 1);
     target(&p, 3, "x", "d", 0);
+    assert_int_equal(p.t[1].from, 1);
+    assert_int_equal(p.t[3].from, 3);
+    assert_int_equal(p.t[0].from + p.t[2].from, 0);
+    p = parse("shop", "DROP TABLE a, b");
+    assert_int_equal(p.t[0].from + p.t[1].from, 0);
 
     p = parse("shop", "CREATE UNIQUE INDEX ix ON t (a)");
     assert_int_equal(p.n, 1);
@@ -113,6 +120,39 @@ static void test_not_table_ddl(void **state)
     assert_int_equal(p.is_ddl, 0);
 }
 
+static void test_dropped_columns(void **state)
+{
+    (void)state;
+    char c[4][256];
+    const char *ok[] = {
+        "ALTER TABLE `s`.`t` DROP COLUMN `c`",
+        "alter online table t drop c, DROP COLUMN IF EXISTS `d``x` RESTRICT;",
+        "ALTER TABLE IF EXISTS s.t /* x */ DROP COLUMN c, DROP d",
+    };
+    assert_int_equal(col_my_ddl_dropped_cols(ok[0], strlen(ok[0]), c, 4), 1);
+    assert_string_equal(c[0], "c");
+    assert_int_equal(col_my_ddl_dropped_cols(ok[1], strlen(ok[1]), c, 4), 2);
+    assert_string_equal(c[0], "c");
+    assert_string_equal(c[1], "d`x");
+    assert_int_equal(col_my_ddl_dropped_cols(ok[2], strlen(ok[2]), c, 4), 2);
+    assert_string_equal(c[1], "d");
+    /* anything else than column drops: unknown (-1) */
+    const char *no[] = {
+        "ALTER TABLE t DROP COLUMN c, ADD COLUMN d INT",
+        "ALTER TABLE t DROP PRIMARY KEY",
+        "ALTER TABLE t DROP INDEX ix",
+        "ALTER TABLE t DROP KEY ix",
+        "ALTER TABLE t DROP FOREIGN KEY fk",
+        "ALTER TABLE t DROP CONSTRAINT ck",
+        "ALTER TABLE t ADD COLUMN c INT",
+        "ALTER TABLE t DROP COLUMN c, RENAME TO u",
+        "DROP TABLE t",
+        "ALTER TABLE t DROP a, DROP b, DROP c, DROP d, DROP e",   /* more than max */
+    };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_int_equal(col_my_ddl_dropped_cols(no[i], strlen(no[i]), c, 4), -1);
+}
+
 static void test_many_tables_capped(void **state)
 {
     (void)state;
@@ -122,6 +162,17 @@ static void test_many_tables_capped(void **state)
     parsed_t p = parse("shop", sql);
     assert_int_equal(p.n, COL_MY_DDL_MAX);
     target(&p, COL_MY_DDL_MAX - 1, "shop", "t15", 1);
+
+    /* a rename's new name is listed only with its old one: room for 3 of 4 */
+    col_my_ddl_target_t t[3];
+    int is_ddl;
+    char dropdb[8];
+    const char *ren = "RENAME TABLE a TO b, c TO d";
+    assert_int_equal(col_my_ddl_parse("shop", ren, strlen(ren), t, 3, &is_ddl, dropdb,
+                                      sizeof(dropdb)), 3);
+    assert_string_equal(t[2].tb, "c");
+    assert_int_equal(t[2].gone, 1);
+    assert_int_equal(t[1].from, 1);
 }
 
 
@@ -342,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_tables_of_each_form),
         cmocka_unit_test(test_not_table_ddl),
         cmocka_unit_test(test_many_tables_capped),
+        cmocka_unit_test(test_dropped_columns),
         cmocka_unit_test(test_catalog_geometry_is_bytes),
         cmocka_unit_test(test_catalog_integers_and_year),
         cmocka_unit_test(test_catalog_binary_charset),
