@@ -2,6 +2,7 @@
  * the subcommands that talk to a running service (tables, snapshot). */
 #include <curl/curl.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -36,3 +37,11 @@ int cli_http_request(const char *who, const char *url, int post, sl_buf_t *out, 
     return 0;
 }
 
+
+int cli_base_len(const char *base)
+{
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    return n > 1024 ? 1024 : (int)n;
+}

@@ -64,9 +64,7 @@ int cli_snapshot_main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/')
-        bl--;
+    int bl = cli_base_len(base);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int code = 1;
     long status = 0;
@@ -74,13 +72,13 @@ int cli_snapshot_main(int argc, char **argv)
     sl_buf_t body = SL_BUF_INIT;
     CURL *esc = curl_easy_init();
     long done0 = 0;
-    snprintf(url, sizeof url, "%.*s/snapshot", (int)bl, base);
+    snprintf(url, sizeof url, "%.*s/snapshot", bl, base);
     if (wait && !cli_http_request("shiftlog snapshot", url, 0, &body, &status) &&
         status == 200)
         done0 = tables_done(body.data);
     for (int i = optind; i < argc; i++) {
         char *q = esc ? curl_easy_escape(esc, argv[i], 0) : NULL;
-        snprintf(url, sizeof url, "%.*s/snapshot?table=%s", (int)bl, base, q ? q : argv[i]);
+        snprintf(url, sizeof url, "%.*s/snapshot?table=%s", bl, base, q ? q : argv[i]);
         curl_free(q);
         if (cli_http_request("shiftlog snapshot", url, 1, &body, &status))
             goto out;
@@ -91,7 +89,7 @@ int cli_snapshot_main(int argc, char **argv)
         }
         printf("%s: snapshot requested\n", argv[i]);
     }
-    snprintf(url, sizeof url, "%.*s/snapshot", (int)bl, base);
+    snprintf(url, sizeof url, "%.*s/snapshot", bl, base);
     if (wait) {
         /* requested tables: done once the collector has finished one more
          * table than before and has none left (a request reaches the

@@ -113,16 +113,14 @@ int cli_tables_main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/')
-        bl--;
+    int bl = cli_base_len(base);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int code = 1;
     long status = 0;
     char url[2048];
     sl_buf_t body = SL_BUF_INIT;
     if (!resume) {
-        snprintf(url, sizeof url, "%.*s/tables", (int)bl, base);
+        snprintf(url, sizeof url, "%.*s/tables", bl, base);
         if (cli_http_request("shiftlog tables", url, 0, &body, &status))
             goto out;
         if (status != 200) {
@@ -139,7 +137,7 @@ int cli_tables_main(int argc, char **argv)
     }
     CURL *esc = curl_easy_init();
     char *q = esc ? curl_easy_escape(esc, resume, 0) : NULL;
-    snprintf(url, sizeof url, "%.*s/tables/resume?table=%s", (int)bl, base, q ? q : resume);
+    snprintf(url, sizeof url, "%.*s/tables/resume?table=%s", bl, base, q ? q : resume);
     curl_free(q);
     if (esc)
         curl_easy_cleanup(esc);
@@ -159,7 +157,7 @@ int cli_tables_main(int argc, char **argv)
         code = 0;
         goto out;
     }
-    snprintf(url, sizeof url, "%.*s/tables", (int)bl, base);
+    snprintf(url, sizeof url, "%.*s/tables", bl, base);
     char needle[600];
     for (time_t t0 = time(NULL); time(NULL) - t0 <= timeout; usleep(300000)) {
         if (cli_http_request("shiftlog tables", url, 0, &body, &status) || status != 200)

@@ -599,6 +599,24 @@ def test_it_mysql_collector_preflight_start_position(stack, bin_dir, tmp_path, u
 
 
 @contextlib.contextmanager
+def purge_to_new_binlog(cursor, timeout=20):
+    """FLUSH BINARY LOGS, then PURGE every older file; returns the files left (the current one
+    alone, unless the timeout passed). MariaDB keeps a file a binlog dump thread still reads (a
+    collector's, until it has read the rotation or the server noticed it left): purge again
+    until it has moved on."""
+    cursor.execute("FLUSH BINARY LOGS")
+    cursor.execute("SHOW MASTER STATUS")
+    current = cursor.fetchone()[0]
+    deadline = time.monotonic() + timeout
+    while True:
+        cursor.execute(f"PURGE BINARY LOGS TO '{current}'")
+        cursor.execute("SHOW BINARY LOGS")
+        files = [r[0] for r in cursor.fetchall()]
+        if files == [current] or time.monotonic() > deadline:
+            return files
+        time.sleep(0.2)
+
+
 def private_mariadb(*settings):
     """A private, throw-away MariaDB (mariadb-install-db into a temp dir, a free random port,
     `root`@127.0.0.1 and a `cdc`@127.0.0.1 user with the collector's grants, both with password

@@ -30,7 +30,8 @@ import pytest
 from conftest import pg_connect
 from e2e_util import applier as example_applier, mongo_client, mongo_rows
 from conftest import mysql_connect
-from test_mysql_collector import Collector, master_pos, private_mariadb, run_once
+from test_mysql_collector import (Collector, master_pos, private_mariadb, purge_to_new_binlog,
+                                  run_once)
 from test_miner_util import Miner, topic_end
 from test_applier_pg import Applier, stored_offset
 
@@ -256,20 +257,8 @@ def test_it_shared_mining_late_task_after_binlog_purge(stack, bin_dir, tmp_path,
             end = miner.wait_offset(stack, timeout=30)
             # the source forgets: a new binlog file, every older one purged
             with src.cursor() as c:
-                c.execute("FLUSH BINARY LOGS")
-                c.execute("SHOW MASTER STATUS")
-                current = c.fetchone()[0]
-                # MariaDB keeps a file a binlog dump thread still reads (the collector's,
-                # until it has read the rotation): purge again until it has moved on
-                deadline = time.monotonic() + 20
-                while True:
-                    c.execute(f"PURGE BINARY LOGS TO '{current}'")
-                    c.execute("SHOW BINARY LOGS")
-                    files = [r[0] for r in c.fetchall()]
-                    if files == [current] or time.monotonic() > deadline:
-                        break
-                    time.sleep(0.2)
-            assert files == [current] and start.split(":")[0] not in files, files
+                files = purge_to_new_binlog(c)
+            assert len(files) == 1 and start.split(":")[0] not in files, files
             probe = Collector(bin_dir, pstack, tmp_path, unique_name("probe"), unique_name("it"),
                               start, tables_include=re.escape(db) + r"\..*")
             r = run_once(probe)

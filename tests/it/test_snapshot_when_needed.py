@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from conftest import mysql_connect
-from test_mysql_collector import Collector, master_pos, private_mariadb
+from test_mysql_collector import Collector, master_pos, private_mariadb, purge_to_new_binlog
 
 SETTINGS = ("binlog_format = ROW", "binlog_row_image = FULL", "binlog_row_metadata = FULL",
             "binlog_checksum = CRC32", "character-set-server = utf8mb4")
@@ -56,20 +56,8 @@ def test_it_snapshot_when_needed_after_purge(stack, bin_dir, tmp_path, unique_na
             c.execute(f"INSERT INTO `{db}`.t SELECT seq, CONCAT('w', seq) "
                       f"FROM `{db}`.seq_21_to_30")
             c.execute(f"UPDATE `{db}`.t SET v = 'changed' WHERE id = 3")
-            c.execute("FLUSH BINARY LOGS")
-            c.execute("SHOW MASTER STATUS")
-            current = c.fetchone()[0]
-            # MariaDB keeps a file that a dump thread (the stopped collector's, until the
-            # server notices) still reads: purge again until only the current one is left
-            deadline = time.monotonic() + 20
-            while True:
-                c.execute(f"PURGE BINARY LOGS TO '{current}'")
-                c.execute("SHOW BINARY LOGS")
-                files = [row[0] for row in c.fetchall()]
-                if files == [current] or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            assert files == [current], files
+            files = purge_to_new_binlog(c)
+            assert len(files) == 1, files
 
         # snapshot.mode = initial: the collector stops and names the cause
         strict = Collector(bin_dir, pstack, tmp_path, source, prefix, "earliest",
