@@ -40,6 +40,7 @@
 
 #include "sl_tls.h"
 #include "sl_log.h"
+#include "sl_mongoc.h"
 #include "sl_mongo_lease.h"
 #include "target_mongo.h"
 
@@ -347,8 +348,7 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
     for (int attempt = 0; attempt < 3 && !ok; attempt++)
         ok = mongoc_client_command_simple(t->client, "admin", ping, NULL, NULL, &err);
     bson_destroy(ping);
-    if (!ok && (err.code == 18 || (err.domain == MONGOC_ERROR_CLIENT &&
-                                   err.code == MONGOC_ERROR_CLIENT_AUTHENTICATE))) {
+    if (!ok && sl_mongoc_denied(&err)) {
         snprintf(errstr, sz, "mongodb target %s: authentication failed: %s (refused by the "
                  "server: check target.user and target.password)", host, err.message);
         e = SL_ERR_DENIED;

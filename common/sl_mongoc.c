@@ -29,3 +29,9 @@ void sl_mongoc_setup(void)
     shm_unlink(name);
     mongoc_log_set_handler(mongoc_to_sl_log, NULL);
 }
+
+int sl_mongoc_denied(const bson_error_t *err)
+{
+    return err->code == 18 || err->code == 13 ||
+           (err->domain == MONGOC_ERROR_CLIENT && err->code == MONGOC_ERROR_CLIENT_AUTHENTICATE);
+}

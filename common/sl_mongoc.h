@@ -15,4 +15,12 @@
  *    they carry the service's format (text or JSON) and task. */
 void sl_mongoc_setup(void);
 
+#include <bson/bson.h>
+
+/* 1 when a failed command's error is a refusal for good that retrying
+ * cannot cure: authentication failed (server code 18, or libmongoc's
+ * client-side authentication error), or not authorized (code 13). The
+ * caller exits SL_EXIT_DENIED then, instead of retrying a wrong password. */
+int sl_mongoc_denied(const bson_error_t *err);
+
 #endif

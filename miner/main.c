@@ -616,8 +616,11 @@ int main(int argc, char **argv)
         .collection = *mc.log_collection ? mc.log_collection : mc.source_name,
         .wmajority = mc.log_write_concern == 0, .retention_hours = mc.log_retention_hours,
     };
-    if (mine_store_open(&m.store, &sc, errstr, sizeof errstr)) {
+    sl_err_t err;
+    if ((err = mine_store_open(&m.store, &sc, errstr, sizeof errstr))) {
         sl_error("%s", errstr);
+        if (err == SL_ERR_DENIED)
+            rc = SL_EXIT_DENIED;     /* a wrong password does not heal by a restart */
         goto out;
     }
     m.client = mine_store_pop(m.store);

@@ -15,6 +15,7 @@
 
 #include "miner.h"
 #include "sl_log.h"
+#include "sl_mongoc.h"
 #include "sl_mongo_lease.h"
 
 static sl_err_t ensure_indexes(mine_store_t *st, mongoc_client_t *c, char *errstr,
@@ -117,9 +118,16 @@ sl_err_t mine_store_open(mine_store_t **out, const mine_store_conf_t *conf, char
         char masked[512];
         snprintf(masked, sizeof masked, "%s", conf->uri);
         sl_log_mask(masked);
-        snprintf(errstr, errstr_size, "shared log %s: %s (is MongoDB running? check log.uri)",
-                 masked, e.message);
-        err = SL_ERR_DB;
+        if (sl_mongoc_denied(&e)) {
+            snprintf(errstr, errstr_size, "shared log %s: refused by the server: %s (check the "
+                     "user and password in log.uri, and its roles on log.database)", masked,
+                     e.message);
+            err = SL_ERR_DENIED;
+        } else {
+            snprintf(errstr, errstr_size, "shared log %s: %s (is MongoDB running? check "
+                     "log.uri)", masked, e.message);
+            err = SL_ERR_DB;
+        }
         goto err;
     }
     if ((err = ensure_indexes(st, c, errstr, errstr_size)))

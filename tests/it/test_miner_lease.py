@@ -27,6 +27,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 import urllib.error
@@ -270,3 +271,22 @@ def test_it_miner_lease_standby_kill9_rounds(env, stack, bin_dir, tmp_path, roun
     finally:
         load.n = 0
         b.close()
+
+
+def test_it_miner_credentials_refused_exit_3(stack, bin_dir, tmp_path, unique_name):
+    """A shared log that refuses the miner's credentials is a refusal for good: the miner
+    exits 3 (SL_EXIT_DENIED, like the collector and the applier) with the cause, the password
+    masked, instead of exiting 1 as for a server that is down (which a restart may cure). The
+    MongoDB stand-in refuses any authentication (it has no saslStart); a real MongoDB refuses a
+    wrong password with code 18: both are the same refusal to libmongoc."""
+    uri = stack["SL_MONGO_URI"].replace("mongodb://", "mongodb://nobody:s3cret@", 1)
+    uri += ("&" if "?" in uri else ("?" if uri.rstrip("/").count("/") > 2 else "/?"))
+    uri += "authMechanism=SCRAM-SHA-256"
+    m = Miner(bin_dir, stack, tmp_path, unique_name("src"), unique_name("it"),
+              unique_name("mlog"), **{"log.uri": uri, "lease": "false"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTLOG_")}
+    p = subprocess.run([str(m.bin), "-c", str(m.conf)], capture_output=True, text=True,
+                       timeout=60, env=env)
+    m.close()
+    assert p.returncode == 3, (p.returncode, p.stderr[-2000:])
+    assert "refused by the server" in p.stderr and "s3cret" not in p.stderr, p.stderr[-2000:]
