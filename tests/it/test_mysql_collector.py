@@ -598,7 +598,6 @@ def test_it_mysql_collector_preflight_start_position(stack, bin_dir, tmp_path, u
     assert 'start.position "yesterday" is not earliest, latest, file:pos' in r.stderr
 
 
-@contextlib.contextmanager
 def purge_to_new_binlog(cursor, timeout=20):
     """FLUSH BINARY LOGS, then PURGE every older file; returns the files left (the current one
     alone, unless the timeout passed). MariaDB keeps a file a binlog dump thread still reads (a
@@ -617,6 +616,7 @@ def purge_to_new_binlog(cursor, timeout=20):
         time.sleep(0.2)
 
 
+@contextlib.contextmanager
 def private_mariadb(*settings):
     """A private, throw-away MariaDB (mariadb-install-db into a temp dir, a free random port,
     `root`@127.0.0.1 and a `cdc`@127.0.0.1 user with the collector's grants, both with password
