@@ -61,7 +61,7 @@ class Source:
                 f"FROM `{self.db}`.seq_1_to_{N_BIG}",
                 f"INSERT INTO `{self.db}`.comp SELECT seq % 1000, CONCAT('b', seq DIV 1000), "
                 f"seq * 1000003 FROM `{self.db}`.seq_1_to_{N_COMP}",
-                f"GRANT ALL ON `{self.sigdb}`.* TO '{stack['SL_MYSQL_CDC_USER']}'@'127.0.0.1'")
+                f"GRANT CREATE, INSERT, UPDATE ON `{self.sigdb}`.* TO '{stack['SL_MYSQL_CDC_USER']}'@'127.0.0.1'")
         self.stop = threading.Event()
         self.ops = 0
         self.error = None

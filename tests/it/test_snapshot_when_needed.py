@@ -40,7 +40,7 @@ def test_it_snapshot_when_needed_after_purge(stack, bin_dir, tmp_path, unique_na
             c.execute(f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(20))")
             c.execute(f"INSERT INTO `{db}`.t SELECT seq, CONCAT('v', seq) "
                       f"FROM `{db}`.seq_1_to_20")
-            c.execute("GRANT ALL ON shiftlog.* TO cdc@'127.0.0.1'")
+            c.execute("GRANT CREATE, INSERT, UPDATE ON shiftlog.* TO cdc@'127.0.0.1'")
         source, prefix = unique_name("src"), unique_name("it")
         include = re.escape(db) + r"\..*"
         col = Collector(bin_dir, pstack, tmp_path, source, prefix, master_pos(src),
