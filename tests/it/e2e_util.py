@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import REPO_ROOT, mysql_connect, pg_connect
+from conftest import REPO_ROOT, drop_slot, mysql_connect, pg_connect
 
 EXAMPLES = REPO_ROOT / "examples"
 EPOCH = datetime.datetime(1970, 1, 1)
@@ -108,6 +108,33 @@ def stop_all(*services):
     for s in services:
         if s is not None:
             s.stop()
+
+
+def made_and_closed(make):
+    """The body of a fixture that hands a test a factory: every object make(**kw) built is
+    closed after the test, in the order made."""
+    made = []
+
+    def build(**kw):
+        obj = make(**kw)
+        made.append(obj)
+        return obj
+    yield build
+    for obj in made:
+        obj.close()
+
+
+def pg_drop(stack, *dbs, slot=None):
+    """Drops the PostgreSQL databases named (None: skipped), and first the replication slot
+    `slot` of a test's PostgreSQL collector."""
+    admin = pg_connect(stack)
+    cur = admin.cursor()
+    if slot:
+        drop_slot(cur, slot)
+    for db in dbs:
+        if db:
+            cur.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    admin.close()
 
 
 # ------------------------------------------------------------------ Kafka

@@ -29,7 +29,7 @@ import time
 import pytest
 
 from conftest import REPO_ROOT
-from e2e_util import (applier, collector, count_messages, read_messages, digest, first_diff, master_pos,
+from e2e_util import (made_and_closed, pg_drop, applier, collector, count_messages, read_messages, digest, first_diff, master_pos,
                       mongo_client, mongo_rows, my_exec, my_rows, mysql_connect, pg_connect,
                       pg_rows, stop_all, wait_topic, wait_until)
 
@@ -144,8 +144,7 @@ class Pipeline:
         self.my.close()
         if self.pg_db:
             self.pg.close()
-            pg_connect(self.stack).cursor().execute(
-                f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
+            pg_drop(self.stack, self.pg_db)
         if self.mongo:
             self.mongo.drop_database(self.mg_db)
             self.mongo.close()
@@ -153,15 +152,8 @@ class Pipeline:
 
 @pytest.fixture
 def pipeline(stack, bin_dir, tmp_path, unique_name):
-    made = []
-
-    def make(**kw):
-        p = Pipeline(stack, bin_dir, tmp_path, unique_name, **kw)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.close()
+    yield from made_and_closed(
+        lambda **kw: Pipeline(stack, bin_dir, tmp_path, unique_name, **kw))
 
 
 # ------------------------------------------------------------------ mixed workload

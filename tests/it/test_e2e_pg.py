@@ -17,8 +17,7 @@ import time
 
 import pytest
 
-from conftest import drop_slot
-from e2e_util import (applier, collector, digest, first_diff, mongo_client, mongo_rows,
+from e2e_util import (pg_drop, applier, collector, digest, first_diff, mongo_client, mongo_rows,
                       my_exec, my_rows, mysql_connect, pg_connect, read_messages, stop_all,
                       wait_topic, wait_until)
 
@@ -74,11 +73,7 @@ class PgPipeline:
     def close(self):
         stop_all(*self.services())
         self.pg.close()
-        admin = pg_connect(self.stack)
-        cur = admin.cursor()
-        drop_slot(cur, self.slot)
-        cur.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
-        admin.close()
+        pg_drop(self.stack, self.db, slot=self.slot)
         my_exec(self.my, f"DROP DATABASE IF EXISTS `{self.my_db}`")
         self.my.close()
         self.mongo.drop_database(self.mg_db)

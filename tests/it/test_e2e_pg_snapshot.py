@@ -22,9 +22,8 @@ import time
 
 import pytest
 
-from conftest import drop_slot
 from test_pg_collector import read_topic
-from e2e_util import (applier, collector, first_diff, my_exec, mysql_connect, pg_connect,
+from e2e_util import (made_and_closed, pg_drop, applier, collector, first_diff, my_exec, mysql_connect, pg_connect,
                       stop_all, wait_topic, wait_until)
 
 D = decimal.Decimal
@@ -96,11 +95,7 @@ class SnapPipeline:
     def close(self):
         stop_all(self.col, self.app)
         self.pg.close()
-        admin = pg_connect(self.stack)
-        cur = admin.cursor()
-        drop_slot(cur, self.slot)
-        cur.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
-        admin.close()
+        pg_drop(self.stack, self.db, slot=self.slot)
         my_exec(self.my, f"DROP DATABASE IF EXISTS `{self.my_db}`")
         self.my.close()
 
@@ -152,15 +147,8 @@ class Writer(threading.Thread):
 
 @pytest.fixture
 def snp(stack, bin_dir, tmp_path, unique_name):
-    made = []
-
-    def make(**col_extra):
-        p = SnapPipeline(stack, bin_dir, tmp_path, unique_name, **col_extra)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.close()
+    yield from made_and_closed(
+        lambda **col_extra: SnapPipeline(stack, bin_dir, tmp_path, unique_name, **col_extra))
 
 
 def snapshot_finished(p):

@@ -44,8 +44,7 @@ import urllib.request
 
 import pytest
 
-from conftest import drop_slot
-from e2e_util import (applier, collector, master_pos, mongo_client, my_exec, mysql_connect,
+from e2e_util import (made_and_closed, pg_drop, applier, collector, master_pos, mongo_client, my_exec, mysql_connect,
                       pg_connect, read_messages, stop_all, wait_topic, wait_until)
 
 LONG = bool(os.environ.get("SHIFTLOG_LONG"))
@@ -303,23 +302,15 @@ class SysbenchPipeline:
                 f"DROP DATABASE IF EXISTS `{self.my_db}`")
         self.my.close()
         self.pg.close()
-        pg_connect(self.stack).cursor().execute(
-            f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
+        pg_drop(self.stack, self.pg_db)
         self.mongo.drop_database(self.mg_db)
         self.mongo.close()
 
 
 @pytest.fixture
 def sysbench_pipeline(stack, bin_dir, tmp_path, unique_name):
-    made = []
-
-    def make(**kw):
-        p = SysbenchPipeline(stack, bin_dir, tmp_path, unique_name, **kw)
-        made.append(p)
-        return p
-    yield make
-    for p in made:
-        p.close()
+    yield from made_and_closed(
+        lambda **kw: SysbenchPipeline(stack, bin_dir, tmp_path, unique_name, **kw))
 
 
 def sb_figures(out):
@@ -443,12 +434,7 @@ class PgbenchPipeline:
         stop_all(*self.services())
         self.src.close()
         self.pg.close()
-        admin = pg_connect(self.stack)
-        cur = admin.cursor()
-        drop_slot(cur, self.slot)
-        cur.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
-        cur.execute(f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
-        admin.close()
+        pg_drop(self.stack, self.db, self.pg_db, slot=self.slot)
         my_exec(self.my, f"DROP DATABASE IF EXISTS `{self.my_db}`")
         self.my.close()
         self.mongo.drop_database(self.mg_db)
