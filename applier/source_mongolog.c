@@ -77,31 +77,6 @@ static void buf_clear(app_logsrc_t *s)
     s->nbuf = s->ibuf = 0;
 }
 
-static const char *doc_str(const bson_t *d, const char *key)
-{
-    bson_iter_t it;
-    if (bson_iter_init_find(&it, d, key) && BSON_ITER_HOLDS_UTF8(&it))
-        return bson_iter_utf8(&it, NULL);
-    return NULL;
-}
-
-static int64_t doc_int(const bson_t *d, const char *key, int64_t def)
-{
-    bson_iter_t it;
-    if (bson_iter_init_find(&it, d, key) && BSON_ITER_HOLDS_NUMBER(&it))
-        return bson_iter_as_int64(&it);
-    return def;
-}
-
-/* A Kafka offset (max INT64_MAX) or a row index in a message (max
- * SL_CHANGE_MAX_ROWS) from a document: -1 when absent or out of range, so
- * that a corrupt document cannot make offset + 1 or a row count overflow. */
-static int64_t doc_index(const bson_t *d, const char *key, int64_t max)
-{
-    int64_t v = doc_int(d, key, -1);
-    return v >= 0 && v < max ? v : -1;
-}
-
 static kinds_t *kinds_find(app_logsrc_t *s, const char *table)
 {
     for (kinds_t *k = s->kinds; k; k = k->next)
@@ -149,8 +124,10 @@ static sl_err_t kinds_set(app_logsrc_t *s, const sl_schema_t *sc)
     return SL_OK;
 }
 
-static sl_val_kind_t kind_hint(const kinds_t *k, uint32_t idx, const char *name)
+/* sl_logdoc_hint_fn over the kinds of a table (ctx; NULL: none known). */
+static sl_val_kind_t kind_hint(void *ctx, uint32_t idx, const char *name)
 {
+    const kinds_t *k = ctx;
     if (!k)
         return SL_VAL_NULL;
     if (idx < k->n && !strcmp(k->names[idx], name))
@@ -351,7 +328,7 @@ static sl_err_t first_start_id(app_logsrc_t *s, char *id, char *errstr, size_t e
         /* nothing committed at or after it yet: start after the last commit */
         f = BCON_NEW("op", "commit");
     } else {
-        const char *cid = doc_str(&first, "_id");
+        const char *cid = sl_logdoc_str(&first, SL_LOGDOC_ID);
         f = BCON_NEW("op", "commit", "_id", "{", "$lt", BCON_UTF8(cid ? cid : ""), "}");
     }
     bson_destroy(&first);
@@ -364,8 +341,8 @@ static sl_err_t first_start_id(app_logsrc_t *s, char *id, char *errstr, size_t e
         bson_destroy(&prev);
         return db_err(&e, "finding source.start.time", errstr, errstr_size);
     }
-    if (rc == 1 && doc_str(&prev, "_id"))
-        snprintf(id, SL_BSON_ID_LEN + 1, "%s", doc_str(&prev, "_id"));
+    if (rc == 1 && sl_logdoc_str(&prev, SL_LOGDOC_ID))
+        snprintf(id, SL_BSON_ID_LEN + 1, "%s", sl_logdoc_str(&prev, SL_LOGDOC_ID));
     bson_destroy(&prev);
     sl_info("shared log: starting at the first transaction committed at or after %s "
             "(after %s)", s->c->start_time, *id ? id : "the log's beginning");
@@ -415,7 +392,7 @@ sl_err_t app_logsrc_start(app_logsrc_t *s, app_txn_t *txn, const app_position_t 
         }
         if ((err = kinds_set(s, &rec->u.schema)))
             break;
-        app_txn_seed_schema(txn, rec, doc_int(d, "offset", -1));
+        app_txn_seed_schema(txn, rec, sl_logdoc_int(d, SL_LOGDOC_OFFSET, -1));
         n++;
     }
     if (!err && mongoc_cursor_error(cur, &e))
@@ -435,7 +412,7 @@ sl_err_t app_logsrc_start(app_logsrc_t *s, app_txn_t *txn, const app_position_t 
 static sl_err_t refresh_watermark(app_logsrc_t *s, char *errstr, size_t errstr_size)
 {
     bson_error_t e;
-    bson_t *f = BCON_NEW("_id", "progress");
+    bson_t *f = BCON_NEW(SL_LOGDOC_ID, SL_LOGDOC_CTL_PROGRESS);
     bson_t d = BSON_INITIALIZER;
     int rc = find_one(s->control, f, NULL, &d, &e);
     bson_destroy(f);
@@ -443,9 +420,9 @@ static sl_err_t refresh_watermark(app_logsrc_t *s, char *errstr, size_t errstr_s
         bson_destroy(&d);
         return db_err(&e, "reading the progress document", errstr, errstr_size);
     }
-    const char *w = rc ? doc_str(&d, "watermark") : NULL;
+    const char *w = rc ? sl_logdoc_str(&d, SL_LOGDOC_CTL_WATERMARK) : NULL;
     snprintf(s->watermark, sizeof s->watermark, "%s", w ? w : "");
-    s->miner_offset = rc ? doc_int(&d, "offset", -1) : -1;
+    s->miner_offset = rc ? sl_logdoc_int(&d, SL_LOGDOC_OFFSET, -1) : -1;
     bson_destroy(&d);
 
     /* tables stopped (or catching up) in the miner: nothing of theirs past
@@ -455,8 +432,8 @@ static sl_err_t refresh_watermark(app_logsrc_t *s, char *errstr, size_t errstr_s
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(s->control, f, NULL, NULL);
     const bson_t *t;
     while (mongoc_cursor_next(cur, &t)) {
-        const char *state = doc_str(t, "state");
-        const char *id = doc_str(t, "_id");
+        const char *state = sl_logdoc_str(t, SL_LOGDOC_CTL_STATE);
+        const char *id = sl_logdoc_str(t, SL_LOGDOC_ID);
         if (!state || !id || !strcmp(state, "running"))
             continue;
         const char *table = id + strlen(SL_LOGDOC_CTL_TABLE_PREFIX);
@@ -466,8 +443,8 @@ static sl_err_t refresh_watermark(app_logsrc_t *s, char *errstr, size_t errstr_s
             continue;
         bson_iter_t it, sub;
         int64_t at = -1;
-        if (bson_iter_init_find(&it, t, "stopped_at") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
-            bson_iter_recurse(&it, &sub) && bson_iter_find(&sub, "offset") &&
+        if (bson_iter_init_find(&it, t, SL_LOGDOC_CTL_STOPPED_AT) &&
+            BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &sub) && bson_iter_find(&sub, SL_LOGDOC_OFFSET) &&
             BSON_ITER_HOLDS_NUMBER(&sub))
             at = bson_iter_as_int64(&sub);
         if (at >= 0 && (s->stop_offset < 0 || at < s->stop_offset)) {
@@ -524,73 +501,18 @@ static const bson_t *peek(app_logsrc_t *s, int refill, sl_err_t *err, char *errs
             return NULL;
     }
     const bson_t *d = s->buf[s->ibuf];
-    if (s->stop_offset >= 0 && doc_int(d, "offset", -1) >= s->stop_offset)
+    if (s->stop_offset >= 0 && sl_logdoc_int(d, SL_LOGDOC_OFFSET, -1) >= s->stop_offset)
         return NULL;
     return d;
 }
 
 static void consume_doc(app_logsrc_t *s)
 {
-    const char *id = doc_str(s->buf[s->ibuf], "_id");
+    const char *id = sl_logdoc_str(s->buf[s->ibuf], SL_LOGDOC_ID);
     if (id)
         snprintf(s->last_id, sizeof s->last_id, "%s", id);
     s->ibuf++;
     s->docs++;
-}
-
-static sl_err_t parse_pos(const bson_t *d, sl_pos_t *pos, char *errstr, size_t errstr_size)
-{
-    const char *p = doc_str(d, "pos"), *id = doc_str(d, "_id");
-    if (p && sl_pos_parse(p, pos, errstr, errstr_size) == SL_OK)
-        return SL_OK;
-    if (id && sl_bson_pos_key_parse(id, pos) == SL_OK)
-        return SL_OK;
-    snprintf(errstr, errstr_size, "log document %s: no position", id ? id : "?");
-    return SL_ERR_DECODE;
-}
-
-/* The miner writes sl_op_name() (miner/doc.c): every op, READ included. */
-static int op_of(const char *name, sl_op_t *op)
-{
-    for (int i = SL_OP_INSERT; i <= SL_OP_READ; i++)
-        if (name && !strcmp(name, sl_op_name((sl_op_t)i))) {
-            *op = (sl_op_t)i;
-            return 0;
-        }
-    return -1;
-}
-
-/* Reads one image document into vals[ncols] (columns in cols order). */
-static sl_err_t read_image(app_logsrc_t *s, const bson_t *d, const char *key, const kinds_t *k,
-                           sl_record_t *rec, const char *const *cols, uint32_t ncols,
-                           sl_value_t *vals, char *errstr, size_t errstr_size)
-{
-    bson_iter_t it, img;
-    if (!bson_iter_init_find(&it, d, key) || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
-        !bson_iter_recurse(&it, &img)) {
-        snprintf(errstr, errstr_size, "log document %s: no %s image", doc_str(d, "_id"), key);
-        return SL_ERR_DECODE;
-    }
-    uint32_t i = 0;
-    while (bson_iter_next(&img)) {
-        const char *name = bson_iter_key(&img);
-        if (i >= ncols || strcmp(name, cols[i])) {
-            snprintf(errstr, errstr_size, "log document %s: %s image columns differ from "
-                     "the message's", doc_str(d, "_id"), key);
-            return SL_ERR_DECODE;
-        }
-        sl_err_t err = sl_bson_read_value(&img, kind_hint(k, i, name), rec, &vals[i], errstr,
-                                          errstr_size);
-        if (err)
-            return err;
-        i++;
-    }
-    if (i != ncols) {
-        snprintf(errstr, errstr_size, "log document %s: %s image has %u of %u columns",
-                 doc_str(d, "_id"), key, i, ncols);
-        return SL_ERR_DECODE;
-    }
-    return SL_OK;
 }
 
 /* The change documents of one Kafka message, from the one at the window's
@@ -599,16 +521,16 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
                             size_t errstr_size)
 {
     const bson_t *d0 = s->buf[s->ibuf];
-    int64_t offset = doc_index(d0, "offset", INT64_MAX);
-    int64_t sub0 = doc_int(d0, "sub", 0) ? doc_index(d0, "sub", SL_CHANGE_MAX_ROWS) : 0; /* absent: 0 */
+    int64_t offset = sl_logdoc_index(d0, SL_LOGDOC_OFFSET, INT64_MAX);
+    int64_t want = sl_logdoc_int(d0, SL_LOGDOC_SUB, 0);
     char op0[16];
-    snprintf(op0, sizeof op0, "%s", doc_str(d0, "op") ? doc_str(d0, "op") : "");
+    snprintf(op0, sizeof op0, "%s", sl_logdoc_str(d0, SL_LOGDOC_OP) ?
+             sl_logdoc_str(d0, SL_LOGDOC_OP) : "");
     /* the documents of the message: copies (a refill replaces the window) */
     bson_t **docs = NULL;
     size_t n = 0, cap = 0;
     sl_err_t err = SL_OK;
     const bson_t *d = d0;
-    int64_t want = sub0;
     while (d) {
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -625,79 +547,23 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
         d = peek(s, 1, &err, errstr, errstr_size);
         if (err)
             break;
-        const char *dop = d ? doc_str(d, "op") : NULL;
+        const char *dop = d ? sl_logdoc_str(d, SL_LOGDOC_OP) : NULL;
         if (!d || !dop || strcmp(dop, op0) ||
-            doc_int(d, "offset", -1) != offset || doc_int(d, "sub", -1) != want)
+            sl_logdoc_int(d, SL_LOGDOC_OFFSET, -1) != offset ||
+            sl_logdoc_int(d, SL_LOGDOC_SUB, -1) != want)
             break;
     }
-    if (err)
-        goto out;
-    const char *db = doc_str(docs[0], SL_LOGDOC_DB), *tbl = doc_str(docs[0], SL_LOGDOC_TBL),
-               *table = doc_str(docs[0], SL_LOGDOC_TABLE);
-    sl_op_t op;
-    if (op_of(op0, &op) || !db || !tbl || !table || offset < 0 || sub0 < 0 ||
-        sub0 >= SL_CHANGE_MAX_ROWS) {
-        snprintf(errstr, errstr_size, "log document %s: not a change document the miner "
-                 "writes", doc_str(docs[0], "_id"));
-        err = SL_ERR_DECODE;
-        goto out;
+    if (!err) {
+        const char *db = sl_logdoc_str(docs[0], SL_LOGDOC_DB),
+                   *tbl = sl_logdoc_str(docs[0], SL_LOGDOC_TBL);
+        char tname[600];
+        const kinds_t *k = db && tbl ? kinds_find(s, sl_name_format(db, tbl, tname,
+                                                                    sizeof tname)) : NULL;
+        err = sl_logdoc_read_change((const bson_t *const *)docs, n,
+                                    s->c->source_name ? s->c->source_name : "", kind_hint,
+                                    (void *)k, rec, &m->offset, &m->first_row, errstr,
+                                    errstr_size);
     }
-
-    /* columns: the keys of the first image */
-    const char *cols[4096];
-    uint32_t ncols = 0;
-    bson_iter_t it, img;
-    if ((bson_iter_init_find(&it, docs[0], "after") ||
-         bson_iter_init_find(&it, docs[0], "before")) &&
-        BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &img))
-        while (bson_iter_next(&img) && ncols < 4096)
-            cols[ncols++] = bson_iter_key(&img);
-    /* the rows before sub0 (not in this read: applied already; the core skips
-     * them by first_row) get no images: memory follows the documents read,
-     * not a row index a document names */
-    sl_change_t *c = &rec->u.change;
-    sl_row_t *rows = NULL;
-    if ((err = sl_record_init_change(rec, s->c->source_name ? s->c->source_name : "", db, tbl,
-                                     op, ncols, cols, (uint32_t)n)) ||
-        (sub0 && !(rows = sl_record_alloc(rec, (size_t)(sub0 + (int64_t)n) * sizeof(*rows))))) {
-        const char *id0 = doc_str(docs[0], "_id");
-        snprintf(errstr, errstr_size, "log document %s: cannot build the record",
-                 id0 ? id0 : "?");
-        err = err ? err : SL_ERR_NOMEM;
-        goto out;
-    }
-    if (rows) {
-        memcpy(rows + sub0, c->rows, n * sizeof(*rows));
-        c->rows = rows;
-        c->nrows = (uint32_t)(sub0 + (int64_t)n);
-    }
-    if ((err = parse_pos(docs[0], &rec->pos, errstr, errstr_size)))
-        goto out;
-    rec->pos.row -= (uint32_t)sub0;          /* the message's row 0 */
-    const char *txn = doc_str(docs[0], "txn"), *fp = doc_str(docs[0], "schema"),
-               *origin = doc_str(docs[0], "origin");
-    c->txn = txn && *txn ? sl_record_strdup(rec, txn) : NULL;
-    c->event_time_us = doc_int(docs[0], "ts_us", 0);
-    c->schema_id = fp ? strtoull(fp, NULL, 16) : 0;
-    c->server_id = (uint32_t)doc_int(docs[0], "server_id", 0);
-    c->flags = (uint32_t)doc_int(docs[0], "flags", 0);
-    c->origin = origin ? sl_record_strdup(rec, origin) : NULL;
-    char tname[600];
-    const kinds_t *k = kinds_find(s, sl_name_format(db, tbl, tname, sizeof tname));
-    for (size_t i = 0; i < n; i++) {
-        sl_row_t *r = &c->rows[sub0 + (int64_t)i];
-        if (r->before &&
-            (err = read_image(s, docs[i], "before", k, rec, c->columns, ncols, r->before, errstr,
-                              errstr_size)))
-            goto out;
-        if (r->after &&
-            (err = read_image(s, docs[i], "after", k, rec, c->columns, ncols, r->after, errstr,
-                              errstr_size)))
-            goto out;
-    }
-    m->offset = offset;
-    m->first_row = (uint32_t)sub0;
-out:
     for (size_t i = 0; i < n; i++)
         bson_destroy(docs[i]);
     free(docs);
@@ -724,30 +590,26 @@ sl_err_t app_logsrc_next(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, char *
             return SL_ERR_TIMEOUT;           /* caught up */
     }
     memset(m, 0, sizeof(*m));
-    const char *op = doc_str(d, "op"), *id = doc_str(d, "_id");
-    int64_t offset = doc_index(d, "offset", INT64_MAX);
+    const char *op = sl_logdoc_str(d, SL_LOGDOC_OP), *id = sl_logdoc_str(d, SL_LOGDOC_ID);
+    int64_t offset = sl_logdoc_index(d, SL_LOGDOC_OFFSET, INT64_MAX);
     sl_record_reset(rec);
-    if (op && !strcmp(op, "commit")) {
-        const char *txn = doc_str(d, "txn");
-        err = sl_record_init_commit(rec, s->c->source_name ? s->c->source_name : "",
-                                    txn && *txn ? txn : NULL, doc_int(d, "ts_us", 0),
-                                    (uint32_t)doc_int(d, "server_id", 0),
-                                    (uint64_t)doc_int(d, "rows", 0));
-        if (!err)
-            err = parse_pos(d, &rec->pos, errstr, errstr_size);
+    if (op && !strcmp(op, SL_LOGDOC_OP_COMMIT)) {
+        err = sl_logdoc_read_commit(d, s->c->source_name ? s->c->source_name : "", rec, errstr,
+                                    errstr_size);
         m->offset = offset;
         consume_doc(s);
-    } else if (op && !strcmp(op, "schema")) {
+    } else if (op && !strcmp(op, SL_LOGDOC_OP_SCHEMA)) {
         err = sl_bson_schema_from_doc(d, rec, errstr, errstr_size);
         if (!err)
-            err = parse_pos(d, &rec->pos, errstr, errstr_size);
+            err = sl_logdoc_pos(d, &rec->pos, errstr, errstr_size);
         if (!err)
             err = kinds_set(s, &rec->u.schema);
         m->offset = offset;
         consume_doc(s);
-    } else if (op && !strcmp(op, "gap")) {
-        const char *table = doc_str(d, SL_LOGDOC_TABLE);
-        const char *gdb = doc_str(d, SL_LOGDOC_DB), *gtbl = doc_str(d, SL_LOGDOC_TBL);
+    } else if (op && !strcmp(op, SL_LOGDOC_OP_GAP)) {
+        const char *table = sl_logdoc_str(d, SL_LOGDOC_TABLE);
+        const char *gdb = sl_logdoc_str(d, SL_LOGDOC_DB),
+                   *gtbl = sl_logdoc_str(d, SL_LOGDOC_TBL);
         char db[256], tbl[256];
         int named = gdb && gtbl;              /* older miners: the name form only */
         if (!named && table && strcmp(table, "*") &&
@@ -758,14 +620,16 @@ sl_err_t app_logsrc_next(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, char *
         }
         int needed = !named || app_mapping_included(s->mapping, gdb, gtbl);
         if (needed) {
+            const char *pos = sl_logdoc_str(d, SL_LOGDOC_POS),
+                       *why = sl_logdoc_str(d, SL_LOGDOC_REASON);
             snprintf(errstr, errstr_size,
                      "GAP in the shared log for table %s after position %s: Kafka offsets "
                      "[%" PRId64 ", %" PRId64 ") were gone when they were to be mined (%s); "
                      "this task applies that table and stops there — resynchronise the table "
                      "(or exclude it with tables.exclude) and restart the task",
-                     table ? table : "?", doc_str(d, "pos") ? doc_str(d, "pos") : "?",
-                     doc_int(d, "from_offset", -1), doc_int(d, "to_offset", -1),
-                     doc_str(d, "reason") ? doc_str(d, "reason") : "no reason given");
+                     table ? table : "?", pos ? pos : "?",
+                     sl_logdoc_int(d, SL_LOGDOC_FROM_OFFSET, -1),
+                     sl_logdoc_int(d, SL_LOGDOC_TO_OFFSET, -1), why ? why : "no reason given");
             return SL_ERR_FATAL;             /* not consumed: a restart meets it again */
         }
         sl_info("shared log: gap document %s for table %s (not applied by this task): "

@@ -85,20 +85,22 @@ static void print_table(const bson_t *d)
     char last[40], stopped[160], gap[256];
     time_field(d, "last_time", last, sizeof last);
     stopped[0] = gap[0] = '\0';
-    if (int_field(d, "stopped_at.offset", -1) >= 0 && !strcmp(str_field(d, "state", ""),
-                                                              "stopped"))
+    if (int_field(d, SL_LOGDOC_CTL_STOPPED_AT "." SL_LOGDOC_OFFSET, -1) >= 0 &&
+        !strcmp(str_field(d, SL_LOGDOC_CTL_STATE, ""), SL_LOGDOC_CTL_STOPPED))
         snprintf(stopped, sizeof stopped, "  stopped at offset %" PRId64 " after %s",
-                 int_field(d, "stopped_at.offset", -1), str_field(d, "stopped_at.pos", "?"));
+                 int_field(d, SL_LOGDOC_CTL_STOPPED_AT "." SL_LOGDOC_OFFSET, -1),
+                 str_field(d, SL_LOGDOC_CTL_STOPPED_AT "." SL_LOGDOC_POS, "?"));
     if (int_field(d, "gap.from_offset", -1) >= 0)
         snprintf(gap, sizeof gap, "  GAP: Kafka offsets %" PRId64 "..%" PRId64
                  " were gone when the table was resumed (changes after %s lost)",
                  int_field(d, "gap.from_offset", -1), int_field(d, "gap.to_offset", 0) - 1,
                  str_field(d, "gap.after_pos", "?"));
     printf("%-40s %-12s %10" PRId64 "  %-40s %s%s%s%s\n", str_field(d, "table", "?"),
-           str_field(d, "state", "requested"), int_field(d, "mined", 0),
+           str_field(d, SL_LOGDOC_CTL_STATE, "requested"), int_field(d, "mined", 0),
            str_field(d, "last_pos", "-"), last, stopped, gap,
-           str_field(d, "want", NULL) && strcmp(str_field(d, "want", ""), "stop") == 0 &&
-                   strcmp(str_field(d, "state", ""), "stopped")
+           str_field(d, SL_LOGDOC_CTL_WANT, NULL) &&
+                   !strcmp(str_field(d, SL_LOGDOC_CTL_WANT, ""), SL_LOGDOC_CTL_WANT_STOP) &&
+                   strcmp(str_field(d, SL_LOGDOC_CTL_STATE, ""), SL_LOGDOC_CTL_STOPPED)
                ? "  (stop requested)" : "");
 }
 
@@ -118,7 +120,7 @@ static int do_status(mongoc_collection_t *ctl, const char *source, const char *t
         if (!strcmp(id, "lease"))
             continue;                 /* the miners' fencing epoch (miner/lease.c) */
         any = 1;
-        if (!strcmp(id, "progress")) {
+        if (!strcmp(id, SL_LOGDOC_CTL_PROGRESS)) {
             char t[40], u[40];
             time_field(doc, "commit_time", t, sizeof t);
             time_field(doc, "updated", u, sizeof u);
@@ -128,16 +130,16 @@ static int do_status(mongoc_collection_t *ctl, const char *source, const char *t
                 printf("source %s: topic %s, next offset %" PRId64 ", last position %s, "
                        "watermark %s, last commit %s, updated %s\n", source,
                        str_field(doc, "topic", "?"), int_field(doc, "offset", -1),
-                       str_field(doc, "pos", "-"), str_field(doc, "watermark", "-"), t, u);
+                       str_field(doc, SL_LOGDOC_POS, "-"), str_field(doc, SL_LOGDOC_CTL_WATERMARK, "-"), t, u);
         } else if (!strcmp(id, "source")) {
             if (json)
                 BSON_APPEND_DOCUMENT(&extra, "source_request", doc);
-            else if (!strcmp(str_field(doc, "want", ""), "stop"))
+            else if (!strcmp(str_field(doc, SL_LOGDOC_CTL_WANT, ""), SL_LOGDOC_CTL_WANT_STOP))
                 printf("source %s is PAUSED (shiftlog mining resume %s)\n", source, source);
-        } else if (!strncmp(id, "table:", 6)) {
+        } else if (!strncmp(id, SL_LOGDOC_CTL_TABLE_PREFIX, strlen(SL_LOGDOC_CTL_TABLE_PREFIX))) {
             if (table && strcmp(id + 6, table))
                 continue;
-            if (!strcmp(str_field(doc, "state", ""), "stopped"))
+            if (!strcmp(str_field(doc, SL_LOGDOC_CTL_STATE, ""), SL_LOGDOC_CTL_STOPPED))
                 stopped++;
             if (int_field(doc, "gap.from_offset", -1) >= 0)
                 gaps++;
@@ -189,7 +191,8 @@ static int do_request(mongoc_collection_t *ctl, const char *source, const char *
     else
         snprintf(id, sizeof id, "source");
     bson_t *sel = BCON_NEW("_id", BCON_UTF8(id));
-    bson_t *upd = BCON_NEW("$set", "{", "want", BCON_UTF8(stop ? "stop" : "run"),
+    bson_t *upd = BCON_NEW("$set", "{", SL_LOGDOC_CTL_WANT,
+                           BCON_UTF8(stop ? SL_LOGDOC_CTL_WANT_STOP : SL_LOGDOC_CTL_WANT_RUN),
                            "want_at", BCON_DATE_TIME(now_ms()), "}");
     bson_t *o = BCON_NEW("upsert", BCON_BOOL(true));
     int ok = mongoc_collection_update_one(ctl, sel, upd, o, NULL, &e);
@@ -214,13 +217,13 @@ static int do_request(mongoc_collection_t *ctl, const char *source, const char *
         mongoc_cursor_t *cur = mongoc_collection_find_with_opts(ctl, sel, NULL, NULL);
         int done = 0;
         if (mongoc_cursor_next(cur, &doc)) {
-            const char *st = str_field(doc, "state", "");
-            if (stop && !strcmp(st, "stopped")) {
+            const char *st = str_field(doc, SL_LOGDOC_CTL_STATE, "");
+            if (stop && !strcmp(st, SL_LOGDOC_CTL_STOPPED)) {
                 printf("table %s of %s stopped at Kafka offset %" PRId64 " (after %s)\n", table,
                        source, int_field(doc, "stopped_at.offset", -1),
                        str_field(doc, "stopped_at.pos", "?"));
                 done = 1;
-            } else if (!stop && strcmp(st, "stopped")) {
+            } else if (!stop && strcmp(st, SL_LOGDOC_CTL_STOPPED)) {
                 printf("table %s of %s resumed (%s)%s\n", table, source, st,
                        int_field(doc, "gap.from_offset", -1) >= 0
                            ? ": GAP recorded, see shiftlog mining status" : "");

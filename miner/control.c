@@ -194,7 +194,7 @@ static mine_schema_t *schema_new(sl_record_t *rec)
     if (!m)
         return NULL;
     m->rec = rec;
-    m->table = strdup(mine_table_name(s->db, s->table, table, sizeof table));
+    m->table = strdup(sl_logdoc_table_name(s->db, s->table, table, sizeof table));
     m->pk = calloc(s->ncols ? s->ncols : 1, sizeof(*m->pk));
     /* key columns in key order (pk is the 1-based position in the key) */
     for (int k = 1; k <= (int)s->ncols; k++)
@@ -340,7 +340,7 @@ sl_err_t mine_ctl_record_gap(mine_store_t *st, mongoc_client_t *c, const char *t
              "the changes of %s after %s in them are not in the log",
              from_offset, to_offset - 1, !strcmp(table, "*") ? "every table" : table, ptxt);
     sl_error("GAP in the shared log: %s", reason);
-    mine_doc_gap(doc, table, after, from_offset, to_offset, reason);
+    sl_logdoc_gap(doc, table, after, from_offset, to_offset, reason);
     sl_err_t err = mine_store_insert_docs(st, c, doc, errstr, errstr_size);
     bson_destroy(doc);
     return err;
@@ -492,7 +492,7 @@ static void *catchup_main(void *arg)
         if (rec->type != SL_REC_CHANGE)
             continue;
         char table[512];
-        mine_table_name(rec->u.change.db, rec->u.change.table, table, sizeof table);
+        sl_logdoc_table_name(rec->u.change.db, rec->u.change.table, table, sizeof table);
         if (strcmp(table, t->name))
             continue;
         nrec++;
@@ -590,18 +590,18 @@ sl_err_t mine_ctl_poll(mine_ctl_t *ctl, int *source_paused, char *errstr, size_t
         handoffs(ctl, ctl->main_next);
         pthread_mutex_unlock(&ctl->mu);
     }
-    bson_t *filter = BCON_NEW("want", "{", "$exists", BCON_BOOL(true), "}");
+    bson_t *filter = BCON_NEW(SL_LOGDOC_CTL_WANT, "{", "$exists", BCON_BOOL(true), "}");
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
     while (mongoc_cursor_next(cur, &doc)) {
         bson_iter_t it;
         const char *id = NULL, *want = NULL;
         if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
             id = bson_iter_utf8(&it, NULL);
-        if (bson_iter_init_find(&it, doc, "want") && BSON_ITER_HOLDS_UTF8(&it))
+        if (bson_iter_init_find(&it, doc, SL_LOGDOC_CTL_WANT) && BSON_ITER_HOLDS_UTF8(&it))
             want = bson_iter_utf8(&it, NULL);
         if (!id || !want)
             continue;
-        int stop = !strcmp(want, "stop");
+        int stop = !strcmp(want, SL_LOGDOC_CTL_WANT_STOP);
         if (!strcmp(id, "source")) {
             if (*source_paused != stop)
                 sl_info("source %s by `shiftlog mining %s`", stop ? "paused" : "resumed",
@@ -609,7 +609,7 @@ sl_err_t mine_ctl_poll(mine_ctl_t *ctl, int *source_paused, char *errstr, size_t
             *source_paused = stop;
             continue;
         }
-        if (strncmp(id, "table:", 6))
+        if (strncmp(id, SL_LOGDOC_CTL_TABLE_PREFIX, strlen(SL_LOGDOC_CTL_TABLE_PREFIX)))
             continue;
         mtable_t *t;
         pthread_mutex_lock(&ctl->mu);
@@ -636,7 +636,8 @@ sl_err_t mine_ctl_poll(mine_ctl_t *ctl, int *source_paused, char *errstr, size_t
 
 static const char *state_name(mine_tstate_t s)
 {
-    return s == MINE_TS_STOPPED ? "stopped" : s == MINE_TS_CATCHUP ? "catching_up" : "running";
+    return s == MINE_TS_STOPPED ? SL_LOGDOC_CTL_STOPPED
+         : s == MINE_TS_CATCHUP ? SL_LOGDOC_CTL_CATCHING_UP : SL_LOGDOC_CTL_RUNNING;
 }
 
 sl_err_t mine_ctl_flush(mine_ctl_t *ctl, char *errstr, size_t errstr_size)
@@ -651,7 +652,7 @@ sl_err_t mine_ctl_flush(mine_ctl_t *ctl, char *errstr, size_t errstr_size)
             set = bson_new();
             sl_pos_format(&t->last_pos, ptxt, sizeof ptxt);
             BSON_APPEND_UTF8(set, "table", t->name);
-            BSON_APPEND_UTF8(set, "state", state_name(t->state));
+            BSON_APPEND_UTF8(set, SL_LOGDOC_CTL_STATE, state_name(t->state));
             BSON_APPEND_INT64(set, "mined", (int64_t)t->mined);
             BSON_APPEND_INT64(set, "skipped", (int64_t)t->skipped);
             if (t->last_pos.kind)
@@ -661,7 +662,7 @@ sl_err_t mine_ctl_flush(mine_ctl_t *ctl, char *errstr, size_t errstr_size)
             if (t->stop_offset >= 0) {
                 bson_t s;
                 sl_pos_format(&t->stop_pos, sp, sizeof sp);
-                BSON_APPEND_DOCUMENT_BEGIN(set, "stopped_at", &s);
+                BSON_APPEND_DOCUMENT_BEGIN(set, SL_LOGDOC_CTL_STOPPED_AT, &s);
                 BSON_APPEND_INT64(&s, "offset", t->stop_offset);
                 BSON_APPEND_UTF8(&s, "pos", sp);
                 BSON_APPEND_DATE_TIME(&s, "time", t->stop_time_ms);
@@ -697,8 +698,8 @@ sl_err_t mine_ctl_flush(mine_ctl_t *ctl, char *errstr, size_t errstr_size)
         }
         if (!err && schema_to_write) {
             bson_t *s = bson_new();
-            mine_doc_ctx_t x = {.offset = -1};
-            mine_doc_schema(s, schema_to_write->rec, &x);
+            sl_logdoc_ctx_t x = {.offset = -1};
+            sl_logdoc_schema(s, schema_to_write->rec, &x);
             bson_t *wrap = bson_new();
             BSON_APPEND_DOCUMENT(wrap, "schema", s);
             snprintf(id, sizeof id, "schema:%s", t->name);
@@ -749,15 +750,15 @@ sl_err_t mine_ctl_load(mine_ctl_t *ctl, int64_t next_offset, char *errstr, size_
             }
             continue;
         }
-        if (strncmp(id, "table:", 6))
+        if (strncmp(id, SL_LOGDOC_CTL_TABLE_PREFIX, strlen(SL_LOGDOC_CTL_TABLE_PREFIX)))
             continue;
         mtable_t *t = tget(ctl, id + 6, 1);
         if (!t)
             continue;
-        if (bson_iter_init_find(&it, doc, "state") && BSON_ITER_HOLDS_UTF8(&it)) {
+        if (bson_iter_init_find(&it, doc, SL_LOGDOC_CTL_STATE) && BSON_ITER_HOLDS_UTF8(&it)) {
             const char *s = bson_iter_utf8(&it, NULL);
-            t->state = !strcmp(s, "stopped") ? MINE_TS_STOPPED
-                     : !strcmp(s, "catching_up") ? MINE_TS_CATCHUP : MINE_TS_RUNNING;
+            t->state = !strcmp(s, SL_LOGDOC_CTL_STOPPED) ? MINE_TS_STOPPED
+                     : !strcmp(s, SL_LOGDOC_CTL_CATCHING_UP) ? MINE_TS_CATCHUP : MINE_TS_RUNNING;
         }
         if (bson_iter_init_find(&it, doc, "mined"))
             t->mined = (uint64_t)bson_iter_as_int64(&it);
@@ -767,7 +768,7 @@ sl_err_t mine_ctl_load(mine_ctl_t *ctl, int64_t next_offset, char *errstr, size_
             sl_pos_parse(bson_iter_utf8(&it, NULL), &t->last_pos, errstr, errstr_size);
         if (bson_iter_init_find(&it, doc, "last_time") && BSON_ITER_HOLDS_DATE_TIME(&it))
             t->last_time_us = bson_iter_date_time(&it) * 1000;
-        if (bson_iter_init_find(&it, doc, "stopped_at") && bson_iter_recurse(&it, &sub)) {
+        if (bson_iter_init_find(&it, doc, SL_LOGDOC_CTL_STOPPED_AT) && bson_iter_recurse(&it, &sub)) {
             while (bson_iter_next(&sub)) {
                 const char *k = bson_iter_key(&sub);
                 if (!strcmp(k, "offset"))

@@ -220,13 +220,13 @@ static sl_err_t write_progress(mine_t *m, char *errstr, size_t errstr_size)
         BSON_APPEND_UTF8(set, "pos", ptxt);
     }
     if (m->watermark[0])
-        BSON_APPEND_UTF8(set, "watermark", m->watermark);
+        BSON_APPEND_UTF8(set, SL_LOGDOC_CTL_WATERMARK, m->watermark);
     if (m->last_commit_us)
         BSON_APPEND_DATE_TIME(set, "commit_time", m->last_commit_us / 1000);
     BSON_APPEND_BOOL(set, "started", m->started);
     BSON_APPEND_DATE_TIME(set, "updated", wall_us() / 1000);
     sl_err_t err = mine_store_upsert_set(m->store, m->client, m->store->control_name,
-                                         "progress", set, NULL, errstr, errstr_size);
+                                         SL_LOGDOC_CTL_PROGRESS, set, NULL, errstr, errstr_size);
     bson_destroy(set);
     return err;
 }
@@ -236,7 +236,7 @@ static sl_err_t read_progress(mine_t *m, int *found, char *errstr, size_t errstr
     bson_error_t e;
     const bson_t *doc;
     mongoc_collection_t *coll = mine_store_coll(m->store, m->client, m->store->control_name);
-    bson_t *f = BCON_NEW("_id", BCON_UTF8("progress"));
+    bson_t *f = BCON_NEW(SL_LOGDOC_ID, BCON_UTF8(SL_LOGDOC_CTL_PROGRESS));
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, f, NULL, NULL);
     sl_err_t err = SL_OK;
     *found = 0;
@@ -247,7 +247,7 @@ static sl_err_t read_progress(mine_t *m, int *found, char *errstr, size_t errstr
             m->next_offset = bson_iter_as_int64(&it);
         if (bson_iter_init_find(&it, doc, "pos") && BSON_ITER_HOLDS_UTF8(&it))
             sl_pos_parse(bson_iter_utf8(&it, NULL), &m->last_pos, errstr, errstr_size);
-        if (bson_iter_init_find(&it, doc, "watermark") && BSON_ITER_HOLDS_UTF8(&it))
+        if (bson_iter_init_find(&it, doc, SL_LOGDOC_CTL_WATERMARK) && BSON_ITER_HOLDS_UTF8(&it))
             snprintf(m->watermark, sizeof m->watermark, "%s", bson_iter_utf8(&it, NULL));
         if (bson_iter_init_find(&it, doc, "started") && BSON_ITER_HOLDS_BOOL(&it))
             m->started = bson_iter_bool(&it);
@@ -298,7 +298,7 @@ static sl_err_t dispatch(mine_t *m, mine_batch_t *b, size_t i)
         break;
     }
     const sl_change_t *ch = &rec->u.change;
-    mine_table_name(ch->db, ch->table, table, sizeof table);
+    sl_logdoc_table_name(ch->db, ch->table, table, sizeof table);
     if (!m->started) {
         if (m->at_boundary && ch->event_time_us >= m->start_us) {
             m->started = 1;

@@ -23,6 +23,7 @@
 
 #include "sl_bson.h"
 #include "sl_err.h"
+#include "sl_logdoc.h"
 #include "sl_metrics.h"
 #include "sl_pos.h"
 #include "sl_record.h"
@@ -44,7 +45,7 @@
 #define mine_bson_append_value sl_bson_append_value
 #define mine_schema_from_doc   sl_bson_schema_from_doc
 
-/* ------------------------------------------------------------------ doc.c */
+/* -------------------------------------------------------------- schemas */
 
 /* Schema versions, kept for the whole run (DDL is rare): a change row is
  * dispatched with the schema in force, which never changes under it. */
@@ -56,31 +57,7 @@ typedef struct mine_schema_s {
     struct mine_schema_s *next_version;  /* list of all versions (owned by the map) */
 } mine_schema_t;
 
-typedef struct mine_doc_ctx_s {
-    int64_t  offset;        /* Kafka offset of the message */
-    int      retention;     /* 1: set `exp` (TTL field) */
-} mine_doc_ctx_t;
-
-/* "db.table" into out (returns out). */
-char *mine_table_name(const char *db, const char *table, char *out, size_t size);
-
-/* Appends the ncols values of an image as fields named after the columns. */
-int mine_image_bson(bson_t *out, const sl_change_t *c, const sl_value_t *img);
-/* Builds the document of row `row` of a CHANGE record into doc (initialised
- * by the caller); before/after: the images (mine_image_bson, possibly
- * supplemented) or NULL. supp_before/supp_after: NULL or a BSON array of the
- * column names filled by the supplement. */
-int mine_doc_change(bson_t *doc, const sl_record_t *rec, uint32_t row,
-                    const bson_t *before, const bson_t *after,
-                    const bson_t *supp_before, const bson_t *supp_after,
-                    const mine_doc_ctx_t *ctx);
-int mine_doc_commit(bson_t *doc, const sl_record_t *rec, const mine_doc_ctx_t *ctx);
-int mine_doc_schema(bson_t *doc, const sl_record_t *rec, const mine_doc_ctx_t *ctx);
-/* A gap marker: the changes of `table` ("*" = every table) after position
- * `after` (exclusive) up to Kafka offset to_offset (exclusive) are not in
- * the log and cannot be mined any more. */
-int mine_doc_gap(bson_t *doc, const char *table, const sl_pos_t *after, int64_t from_offset,
-                 int64_t to_offset, const char *reason);
+/* The documents themselves (writing and reading): common/sl_logdoc.h. */
 
 /* The columns of a SCHEMA record as BSON, and back: sl_bson_schema_columns,
  * sl_bson_schema_from_doc (common/sl_bson.h). */

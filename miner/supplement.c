@@ -185,7 +185,7 @@ uint64_t mine_row_hash(const mine_schema_t *sc, const sl_record_t *rec, uint32_t
     uint32_t idx[64];
     sl_buf_t b = {0};
     uint64_t h;
-    mine_table_name(c->db, c->table, table, sizeof table);
+    sl_logdoc_table_name(c->db, c->table, table, sizeof table);
     const sl_value_t *img = row < c->nrows ? key_image(c, row) : NULL;
     if (img && sc && sc->npk <= 64 && key_cols(sc, c, idx) &&
         image_key(&b, table, img, idx, sc->npk))
@@ -282,7 +282,7 @@ static void mark(bson_t *arr, uint32_t *n, const char *name)
 
 /* The images of one change row, supplemented from the latest image. */
 static sl_err_t build_row(mine_supp_t *s, const mine_item_t *item, int supplement,
-                          const mine_doc_ctx_t *ctx, bson_t *doc, uint64_t *nsupp)
+                          const sl_logdoc_ctx_t *ctx, bson_t *doc, uint64_t *nsupp)
 {
     const sl_change_t *c = &item->rec->u.change;
     const sl_row_t *r = &c->rows[item->row];
@@ -298,7 +298,7 @@ static sl_err_t build_row(mine_supp_t *s, const mine_item_t *item, int supplemen
     bson_init(&after);
     bson_init(&sb);
     bson_init(&sa);
-    mine_table_name(c->db, c->table, table, sizeof table);
+    sl_logdoc_table_name(c->db, c->table, table, sizeof table);
     if (supplement && item->schema && item->schema->npk <= 64 &&
         key_cols(item->schema, c, idx) &&
         image_key(&s->kbuf, table, key_image(c, item->row), idx, item->schema->npk)) {
@@ -334,7 +334,7 @@ static sl_err_t build_row(mine_supp_t *s, const mine_item_t *item, int supplemen
                 err = SL_ERR_ENCODE;
         }
     }
-    if (!err && mine_doc_change(doc, item->rec, item->row, has_b ? &before : NULL,
+    if (!err && sl_logdoc_change(doc, item->rec, item->row, has_b ? &before : NULL,
                                 has_a ? &after : NULL, nsb ? &sb : NULL, nsa ? &sa : NULL,
                                 ctx))
         err = SL_ERR_ENCODE;
@@ -413,7 +413,7 @@ sl_err_t mine_supp_build(mine_supp_t *s, const mine_item_t *items, size_t n, int
             if (!it->schema || it->schema->npk > 64 || !needs_lookup(c, it->row) ||
                 !key_cols(it->schema, c, idx))
                 continue;
-            mine_table_name(c->db, c->table, table, sizeof table);
+            sl_logdoc_table_name(c->db, c->table, table, sizeof table);
             if (!image_key(&s->kbuf, table, key_image(c, it->row), idx, it->schema->npk))
                 continue;
             bson_uint32_to_string(nids++, &ks, ik, sizeof ik);
@@ -432,17 +432,17 @@ sl_err_t mine_supp_build(mine_supp_t *s, const mine_item_t *items, size_t n, int
     }
     for (size_t i = 0; i < n && !err; i++) {
         const mine_item_t *it = &items[i];
-        mine_doc_ctx_t ctx = {.offset = it->offset, .retention = retention};
+        sl_logdoc_ctx_t ctx = {.offset = it->offset, .retention = retention};
         docs[i] = bson_new();
         switch (it->rec->type) {
         case SL_REC_CHANGE:
             err = build_row(s, it, supplement, &ctx, docs[i], nsupplemented);
             break;
         case SL_REC_COMMIT:
-            err = mine_doc_commit(docs[i], it->rec, &ctx) ? SL_ERR_ENCODE : SL_OK;
+            err = sl_logdoc_commit(docs[i], it->rec, &ctx) ? SL_ERR_ENCODE : SL_OK;
             break;
         case SL_REC_SCHEMA:
-            err = mine_doc_schema(docs[i], it->rec, &ctx) ? SL_ERR_ENCODE : SL_OK;
+            err = sl_logdoc_schema(docs[i], it->rec, &ctx) ? SL_ERR_ENCODE : SL_OK;
             break;
         default:
             break;

@@ -1,7 +1,7 @@
 /* libFuzzer harness: a Kafka message value (Avro single-object encoding)
  * through the reader every consumer uses (common/sl_avro_read.c,
  * sl_avro_decode.c), then what the miner does with the record it gets
- * (miner/doc.c: exact BSON values, change/commit/schema documents).
+ * (common/sl_logdoc.c: exact BSON values, change/commit/schema documents).
  *
  * Input: the message value, as it comes from the topic.
  * Checks beyond "no crash": an accepted record encodes, and its encoding
@@ -38,10 +38,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* The miner's documents of the record (miner/doc.c), built and dropped. */
+/* The miner's documents of the record (common/sl_logdoc.c), built and dropped. */
 static void miner_docs(const sl_record_t *r)
 {
-    mine_doc_ctx_t ctx = {.offset = 42, .retention = 1};
+    sl_logdoc_ctx_t ctx = {.offset = 42, .retention = 1};
     bson_t doc;
     if (r->type == SL_REC_CHANGE) {
         const sl_change_t *c = &r->u.change;
@@ -50,11 +50,11 @@ static void miner_docs(const sl_record_t *r)
             bson_init(&before);
             bson_init(&after);
             if (c->rows[i].before)
-                mine_image_bson(&before, c, c->rows[i].before);
+                sl_logdoc_image(&before, c, c->rows[i].before);
             if (c->rows[i].after)
-                mine_image_bson(&after, c, c->rows[i].after);
+                sl_logdoc_image(&after, c, c->rows[i].after);
             bson_init(&doc);
-            mine_doc_change(&doc, r, i, c->rows[i].before ? &before : NULL,
+            sl_logdoc_change(&doc, r, i, c->rows[i].before ? &before : NULL,
                             c->rows[i].after ? &after : NULL, NULL, NULL, &ctx);
             bson_destroy(&doc);
             bson_destroy(&before);
@@ -62,11 +62,11 @@ static void miner_docs(const sl_record_t *r)
         }
     } else if (r->type == SL_REC_COMMIT) {
         bson_init(&doc);
-        mine_doc_commit(&doc, r, &ctx);
+        sl_logdoc_commit(&doc, r, &ctx);
         bson_destroy(&doc);
     } else if (r->type == SL_REC_SCHEMA) {
         bson_init(&doc);
-        mine_doc_schema(&doc, r, &ctx);
+        sl_logdoc_schema(&doc, r, &ctx);
         bson_destroy(&doc);
     }
 }

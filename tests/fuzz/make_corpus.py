@@ -5,7 +5,7 @@ Seeds come from the unit tests' inputs, so that fuzzing starts from valid messag
   avro        the messages test_avro encodes (SL_AVRO_DUMP; pass the test binary: --test-avro)
   mysql_rows  TABLE_MAP + rows events of tests/fixtures/mysql/types.binlog (test_mysql_decode)
   pgoutput    the protocol 2 message sequences of tests/unit/test_pg_decode.c
-  mongolog    shared-log documents as miner/doc.c writes them (docs/miner.md), one kind each
+  mongolog    shared-log documents as common/sl_logdoc.c writes them (docs/miner.md), one kind each
   conf        examples/*/*.conf and the syntax cases of tests/unit/test_conf.c
 Run with the test venv's python (pymongo's bson; deploy/local/install makes it):
 `make fuzz-corpus` does. Seeds are small (the committed corpus stays well under 1 MB)."""

@@ -15,7 +15,7 @@
 
 static app_conf_t conf = {.source_name = "src", .tables = "*", .log_window = 100};
 
-/* A change document as miner/doc.c writes it: row `sub` of the message at
+/* A change document as common/sl_logdoc.c writes it: row `sub` of the message at
  * Kafka offset 7, a DELETE of table shop.t with ncols int columns. */
 static void change_doc(bson_t *d, int64_t sub, int ncols)
 {
@@ -123,7 +123,7 @@ static void test_offset_out_of_range(void **state)
 }
 
 /* A snapshot row (op READ) goes through the shared log as it came: the
- * miner's documents (miner/doc.c) of a READ message read back as a READ
+ * miner's documents (common/sl_logdoc.c) of a READ message read back as a READ
  * record with the same after images and positions (the reader knew only
  * the four streaming ops and refused "read" as not a miner document). */
 static void test_read_op_round_trip(void **state)
@@ -145,13 +145,13 @@ static void test_read_op_round_trip(void **state)
     }
     assert_int_equal(app_mapping_new(&map, &conf, err, sizeof err), SL_OK);
     assert_int_equal(app_logsrc_open_local(&s, &conf, map), SL_OK);
-    mine_doc_ctx_t ctx = { .offset = 7, .retention = 0 };
+    sl_logdoc_ctx_t ctx = { .offset = 7, .retention = 0 };
     for (uint32_t r = 0; r < 2; r++) {
         bson_t d, after;
         bson_init(&d);
         bson_init(&after);
-        assert_int_equal(mine_image_bson(&after, &a->u.change, a->u.change.rows[r].after), 0);
-        assert_int_equal(mine_doc_change(&d, a, r, NULL, &after, NULL, NULL, &ctx), 0);
+        assert_int_equal(sl_logdoc_image(&after, &a->u.change, a->u.change.rows[r].after), 0);
+        assert_int_equal(sl_logdoc_change(&d, a, r, NULL, &after, NULL, NULL, &ctx), 0);
         assert_int_equal(app_logsrc_push(s, &d), SL_OK);
         bson_destroy(&after);
         bson_destroy(&d);
