@@ -451,13 +451,10 @@ static void commit_group_offset(run_t *r)
     int64_t now = sl_service_now_ms();
     if (now - r->group_commit_ms < 1000)
         return;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, r->c->source_topic, (int32_t)r->c->source_partition)
-        ->offset = pos.kafka_offset + 1;
-    rd_kafka_resp_err_t e = rd_kafka_commit(sl_kafka_consumer_handle(r->cons), l, 1);
-    if (e)
-        sl_debug("consumer group commit: %s", rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(l);
+    char err[256];
+    if (sl_kafka_consumer_commit_at(r->cons, r->c->source_topic, (int32_t)r->c->source_partition,
+                                 pos.kafka_offset + 1, err, sizeof err))
+        sl_debug("consumer group commit: %s", err);
     r->group_committed = pos.kafka_offset;
     r->group_commit_ms = now;
 }
@@ -678,12 +675,12 @@ static int log_caught_up(run_t *r)
         if (next < 0)          /* nothing read: not past a needed table's stop point */
             next = app_logsrc_readable_offset(r->log);
         int64_t lo = -1, hi = -1;
-        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        char why[256] = "";
+        sl_err_t e = SL_OK;
         if (next >= 0)
-            e = rd_kafka_query_watermark_offsets(sl_kafka_consumer_handle(r->cons),
-                                                 r->c->source_topic,
-                                                 (int32_t)r->c->source_partition, &lo, &hi,
-                                                 5000);
+            e = sl_kafka_watermarks(sl_kafka_consumer_handle(r->cons), r->c->source_topic,
+                                    (int32_t)r->c->source_partition, &lo, &hi, 5000, why,
+                                    sizeof why);
         if (next >= 0 && !e && lo <= next) {
             sl_info("shared log read up to its watermark (%" PRIu64 " document(s)%s%s): "
                     "handing over to %s [%" PRId64 "] at offset %" PRId64,
@@ -698,7 +695,7 @@ static int log_caught_up(run_t *r)
             sl_warn("cannot hand over to %s yet: %s; reading the shared log on",
                     r->c->source_topic,
                     next < 0 ? "no Kafka offset known yet"
-                    : e ? rd_kafka_err2str(e) : "the topic no longer holds the next offset");
+                    : e ? why : "the topic no longer holds the next offset");
     }
     if (stopped && !r->said_stay++)
         sl_warn("shared log: table %s is stopped in the miner; reading waits at its stop "

@@ -429,7 +429,9 @@ sl_err_t col_pub_checkpoint_load(col_pub_t *pub, sl_pos_t *pos, char *errstr,
     for (int i = 0; i < nparts && i < PUB_MAX_PARTS; i++) {
         int64_t lo = 0;
         eof_at[i] = -1;
-        if (rd_kafka_query_watermark_offsets(crk, pub->offsets_topic, i, &lo, &hw[i], 10000))
+        char why[256];
+        if (sl_kafka_watermarks(crk, pub->offsets_topic, i, &lo, &hw[i], 10000, why,
+                                sizeof why))
             hw[i] = 0;                    /* unknown: the first EOF will do */
     }
     int64_t deadline = sl_service_now_ms() + PUB_LOAD_TIMEOUT;

@@ -293,6 +293,24 @@ out:
     return err;
 }
 
+_Static_assert(SL_KAFKA_OFFSET_BEGINNING == RD_KAFKA_OFFSET_BEGINNING &&
+               SL_KAFKA_OFFSET_END == RD_KAFKA_OFFSET_END &&
+               SL_KAFKA_OFFSET_STORED == RD_KAFKA_OFFSET_STORED,
+               "sl_kafka.h's offsets are librdkafka's");
+
+sl_err_t sl_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
+                             int64_t *low, int64_t *high, int timeout_ms,
+                             char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, partition, low, high,
+                                                             timeout_ms);
+    if (!e)
+        return SL_OK;
+    snprintf(errstr, errstr_size, "watermarks of %s [%d]: %s", topic, (int)partition,
+             rd_kafka_err2str(e));
+    return e == RD_KAFKA_RESP_ERR__TIMED_OUT ? SL_ERR_TIMEOUT : SL_ERR_KAFKA;
+}
+
 sl_err_t sl_kafka_partition_count(rd_kafka_t *rk, const char *topic,
                                   int timeout_ms, int *count,
                                   char *errstr, size_t errstr_size)

@@ -25,11 +25,15 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <librdkafka/rdkafka.h>
 
 #include "sl_err.h"
 #include "sl_kv.h"
 #include "sl_pos.h"
+
+/* librdkafka stays behind these wrappers: its header is included only by
+ * common/sl_kafka*.c (sl_kafka_int.h). The handles are opaque here. */
+typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_message_s rd_kafka_message_t;
 
 /* Header names on every shiftlog message (DESIGN "Wire format"). */
 #define SL_KAFKA_H_SOURCE "sl.source"
@@ -154,12 +158,18 @@ sl_err_t sl_kafka_partition_count(rd_kafka_t *rk, const char *topic,
                                   int timeout_ms, int *count,
                                   char *errstr, size_t errstr_size);
 
+/* The low and high watermarks of topic [partition] asked of the broker (a
+ * ListOffsets request, up to timeout_ms). Works on any handle. */
+sl_err_t sl_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
+                             int64_t *low, int64_t *high, int timeout_ms,
+                             char *errstr, size_t errstr_size);
+
 /* ---------------------------------------------------------------- consumer */
 
 /* Start offsets for sl_kafka_consumer_assign (or an explicit offset >= 0). */
-#define SL_KAFKA_OFFSET_BEGINNING RD_KAFKA_OFFSET_BEGINNING
-#define SL_KAFKA_OFFSET_END       RD_KAFKA_OFFSET_END
-#define SL_KAFKA_OFFSET_STORED    RD_KAFKA_OFFSET_STORED
+#define SL_KAFKA_OFFSET_BEGINNING (-2)     /* RD_KAFKA_OFFSET_BEGINNING (checked in sl_kafka.c) */
+#define SL_KAFKA_OFFSET_END       (-1)     /* RD_KAFKA_OFFSET_END */
+#define SL_KAFKA_OFFSET_STORED    (-1000)  /* RD_KAFKA_OFFSET_STORED */
 
 typedef struct sl_kafka_consumer_s sl_kafka_consumer_t;
 
@@ -193,6 +203,13 @@ sl_err_t sl_kafka_consumer_check(const sl_kvlist_t *props, const char *group_id,
                                  char *errstr, size_t errstr_size);
 void     sl_kafka_consumer_destroy(sl_kafka_consumer_t *c);
 rd_kafka_t *sl_kafka_consumer_handle(sl_kafka_consumer_t *c);
+/* Commits `next` (the offset of the next message to read) as the consumer
+ * group's offset of topic [partition], asynchronously (an error here is a
+ * local one; the broker's answer is not waited for). Informative only for
+ * shiftlog (positions live in the targets / the checkpoint): it lets Kafka
+ * tools show the lag. */
+sl_err_t sl_kafka_consumer_commit_at(sl_kafka_consumer_t *c, const char *topic, int32_t partition,
+                                  int64_t next, char *errstr, size_t errstr_size);
 /* What is waiting for the application on one assigned partition, from what
  * librdkafka already knows (no request): *next = the offset of the next
  * message the application gets (-1 unknown), *high = the partition's high

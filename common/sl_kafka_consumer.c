@@ -177,6 +177,24 @@ rd_kafka_t *sl_kafka_consumer_handle(sl_kafka_consumer_t *c)
     return c->rk;
 }
 
+sl_err_t sl_kafka_consumer_commit_at(sl_kafka_consumer_t *c, const char *topic, int32_t partition,
+                                  int64_t next, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    if (!l) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return SL_ERR_NOMEM;
+    }
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = next;
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (!e)
+        return SL_OK;
+    snprintf(errstr, errstr_size, "commit of %s [%d] at %lld: %s", topic, (int)partition,
+             (long long)next, rd_kafka_err2str(e));
+    return SL_ERR_KAFKA;
+}
+
 void sl_kafka_consumer_backlog(sl_kafka_consumer_t *c, const char *topic, int32_t partition,
                                int64_t *next, int64_t *high)
 {

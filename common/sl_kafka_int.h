@@ -3,6 +3,8 @@
 #ifndef SL_KAFKA_INT_H
 #define SL_KAFKA_INT_H
 
+#include <librdkafka/rdkafka.h>
+
 #include "sl_kafka.h"
 
 /* rd_kafka_conf_set with the error as "kafka property k=v: why". */

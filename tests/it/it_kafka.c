@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <librdkafka/rdkafka.h>   /* the raw producer baseline (--raw) */
+
 #include "sl_avro.h"
 #include "sl_buf.h"
 #include "sl_json.h"
