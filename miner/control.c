@@ -1,4 +1,5 @@
-/* shiftlog-miner: per-table stop/resume, catch-up and gaps (control.h).
+/* shiftlog-miner: per-table stop/resume, catch-up and gaps (control.h; the
+ * catch-up thread itself is catchup.c).
  *
  * Stop: between two batches main marks the table stopped at its next Kafka
  * offset (stopped_at.offset) and the last position it handled
@@ -23,56 +24,10 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "control.h"
-#include "sl_avro.h"
+#include "control_int.h"
 #include "sl_log.h"
 #include "sl_logdoc.h"
 #include "sl_service.h"
-
-#define TBUCKETS 256
-#define CATCHUP_BATCH 500
-
-typedef struct mtable_s {
-    char         *name;
-    mine_tstate_t state;
-    int64_t       stop_offset;
-    sl_pos_t      stop_pos;
-    int64_t       stop_time_ms;
-    int64_t       catchup_next;     /* next offset the catch-up reads */
-    int64_t       handoff;          /* -1 until the catch-up hands over */
-    uint64_t      mined, skipped;
-    sl_pos_t      last_pos;
-    int64_t       last_time_us;
-    int           has_gap;
-    int64_t       gap_from, gap_to;
-    sl_pos_t      gap_after;
-    int           dirty;
-    const mine_schema_t *schema;    /* latest */
-    int           schema_dirty;
-    sl_metric_t  *m_rows, *m_skipped, *m_stopped;
-    /* catch-up thread */
-    pthread_t     th;
-    int           th_running;
-    volatile int  th_stop;
-    mine_ctl_t   *ctl;
-    struct mtable_s *next;          /* bucket chain */
-    struct mtable_s *next_all;
-} mtable_t;
-
-struct mine_ctl_s {
-    mine_ctl_conf_t  conf;
-    pthread_mutex_t  mu;
-    mtable_t        *bucket[TBUCKETS];
-    mtable_t        *all;
-    int              ncatchup;      /* tables in CATCHUP (main thread's view) */
-    int64_t          main_next;     /* next offset main decides (under mu) */
-    sl_pos_t         main_pos;
-    mongoc_client_t *client;        /* main thread's */
-    mine_schema_t   *schemas;       /* every version (owned) */
-    int              failed;
-    char             fail[2048];
-    sl_metric_t     *m_stopped_tables, *m_gaps;
-};
 
 static uint64_t hs(const char *s)
 {
@@ -141,22 +96,12 @@ sl_err_t mine_ctl_new(mine_ctl_t **out, const mine_ctl_conf_t *conf, char *errst
     return SL_OK;
 }
 
-static void stop_catchup(mtable_t *t)
-{
-    if (t->th_running) {
-        t->th_stop = 1;
-        pthread_join(t->th, NULL);
-        t->th_running = 0;
-        t->th_stop = 0;
-    }
-}
-
 void mine_ctl_destroy(mine_ctl_t *ctl)
 {
     if (!ctl)
         return;
     for (mtable_t *t = ctl->all; t; t = t->next_all)
-        stop_catchup(t);
+        mine_catchup_stop(t);
     mtable_t *t = ctl->all;
     while (t) {
         mtable_t *n = t->next_all;
@@ -318,14 +263,9 @@ int mine_ctl_stopped_count(mine_ctl_t *ctl)
 sl_err_t mine_ctl_low_watermark(rd_kafka_t *rk, const char *topic, int64_t *low,
                                 char *errstr, size_t errstr_size)
 {
-    int64_t lo = 0, hi = 0;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000);
-    if (e) {
-        snprintf(errstr, errstr_size, "watermarks of %s [0]: %s", topic, rd_kafka_err2str(e));
-        return SL_ERR_KAFKA;
-    }
-    *low = lo;
-    return SL_OK;
+    int64_t hi = 0;
+    sl_err_t err = sl_kafka_watermarks(rk, topic, 0, low, &hi, 10000, errstr, errstr_size);
+    return err == SL_ERR_TIMEOUT ? SL_ERR_KAFKA : err;
 }
 
 sl_err_t mine_ctl_record_gap(mine_store_t *st, mongoc_client_t *c, const char *table,
@@ -346,9 +286,9 @@ sl_err_t mine_ctl_record_gap(mine_store_t *st, mongoc_client_t *c, const char *t
     return err;
 }
 
-/* -------------------------------------------------------------- catch-up */
+/* ------------------------------------------------------- requests, state */
 
-static void ct_fail(mtable_t *t, const char *msg)
+void mine_ctl_table_fail(mtable_t *t, const char *msg)
 {
     mine_ctl_t *ctl = t->ctl;
     pthread_mutex_lock(&ctl->mu);
@@ -359,189 +299,11 @@ static void ct_fail(mtable_t *t, const char *msg)
     pthread_mutex_unlock(&ctl->mu);
 }
 
-static sl_err_t ct_persist(mtable_t *t, mongoc_client_t *c, int64_t next, char *errstr,
-                           size_t errstr_size)
-{
-    char id[600];
-    snprintf(id, sizeof id, SL_LOGDOC_CTL_TABLE_PREFIX "%s", t->name);
-    bson_t *set = BCON_NEW("catchup.next", BCON_INT64(next));
-    sl_err_t err = mine_store_upsert_set(t->ctl->conf.store, c, t->ctl->conf.store->control_name,
-                                         id, set, NULL, errstr, errstr_size);
-    bson_destroy(set);
-    return err;
-}
-
-static void *catchup_main(void *arg)
-{
-    mtable_t *t = arg;
-    mine_ctl_t *ctl = t->ctl;
-    mine_store_t *st = ctl->conf.store;
-    char errstr[1024];
-    sl_kafka_consumer_t *cons = NULL;
-    sl_avro_codec_t *codec = NULL;
-    mine_writer1_t *w = NULL;
-    mongoc_client_t *c = mine_store_pop(st);
-    sl_record_t *recs[CATCHUP_BATCH] = {0};
-    mine_item_t items[CATCHUP_BATCH * 4];
-    size_t nrec = 0, nitems = 0;
-    int64_t next;
-    sl_pos_t last_pos;
-    uint64_t rows = 0;
-
-    pthread_mutex_lock(&ctl->mu);
-    next = t->catchup_next;
-    pthread_mutex_unlock(&ctl->mu);
-    if (sl_kafka_consumer_new(&cons, ctl->conf.kafka_props, NULL, 10000, errstr,
-                              sizeof errstr) ||
-        sl_avro_codec_new(&codec, errstr, sizeof errstr)) {
-        ct_fail(t, errstr);
-        goto out;
-    }
-    w = mine_writer1_new(st, ctl->conf.supplement, ctl->conf.retention);
-    if (!w) {
-        ct_fail(t, "cannot create its writer");
-        goto out;
-    }
-    for (size_t i = 0; i < CATCHUP_BATCH; i++)
-        recs[i] = sl_record_new();
-    int64_t low = 0;
-    if (mine_ctl_low_watermark(sl_kafka_consumer_handle(cons), ctl->conf.topic, &low, errstr,
-                               sizeof errstr)) {
-        ct_fail(t, errstr);
-        goto out;
-    }
-    if (low > next) {
-        pthread_mutex_lock(&ctl->mu);
-        sl_pos_t after = t->stop_pos;
-        pthread_mutex_unlock(&ctl->mu);
-        if (mine_ctl_record_gap(st, c, t->name, &after, next, low, errstr, sizeof errstr)) {
-            ct_fail(t, errstr);
-            goto out;
-        }
-        sl_metric_inc(ctl->m_gaps);
-        pthread_mutex_lock(&ctl->mu);
-        t->has_gap = 1;
-        t->gap_from = next;
-        t->gap_to = low;
-        t->gap_after = after;
-        t->dirty = 1;
-        pthread_mutex_unlock(&ctl->mu);
-        next = low;
-    }
-    sl_info("table %s: catching up from Kafka offset %" PRId64, t->name, next);
-    if (sl_kafka_consumer_assign(cons, ctl->conf.topic, 0, next, 10000, NULL, errstr,
-                                 sizeof errstr)) {
-        ct_fail(t, errstr);
-        goto out;
-    }
-    for (;;) {
-        sl_kafka_msg_t m;
-        int at_end = 0;
-        if (t->th_stop)
-            break;
-        sl_err_t e = sl_kafka_consume(cons, 200, &m, errstr, sizeof errstr);
-        if (e == SL_ERR_KAFKA)
-            continue;
-        if (e && e != SL_ERR_TIMEOUT) {
-            ct_fail(t, errstr);
-            goto out;
-        }
-        at_end = e == SL_ERR_TIMEOUT || m.eof;
-        int64_t o = at_end ? next : m.offset;
-        /* make what precedes o durable before looking at main */
-        int64_t mn;
-        pthread_mutex_lock(&ctl->mu);
-        mn = ctl->main_next;
-        pthread_mutex_unlock(&ctl->mu);
-        if ((nitems || nrec) && (mn <= o || nrec == CATCHUP_BATCH || at_end)) {
-            if (nitems && mine_writer1_write(w, items, nitems, NULL, errstr, sizeof errstr)) {
-                ct_fail(t, errstr);
-                goto out;
-            }
-            if (nitems)
-                mine_ctl_mined(ctl, t->name, rows, &last_pos, 0);
-            if (ct_persist(t, c, o, errstr, sizeof errstr)) {
-                ct_fail(t, errstr);
-                goto out;
-            }
-            nitems = nrec = 0;
-            rows = 0;
-        }
-        pthread_mutex_lock(&ctl->mu);
-        if (ctl->main_next <= o) {
-            t->handoff = o;
-            t->catchup_next = o;
-            t->dirty = 1;
-            pthread_mutex_unlock(&ctl->mu);
-            sl_info("table %s: catch-up handed over to the main loop at Kafka offset %" PRId64,
-                    t->name, o);
-            break;
-        }
-        t->catchup_next = o;
-        pthread_mutex_unlock(&ctl->mu);
-        if (at_end)
-            continue;
-        next = m.offset + 1;
-        sl_record_t *rec = recs[nrec];
-        if (sl_avro_decode(codec, m.value, m.value_len, rec, errstr, sizeof errstr)) {
-            char msg[1200];
-            snprintf(msg, sizeof msg, "Kafka offset %" PRId64 ": %s", m.offset, errstr);
-            ct_fail(t, msg);
-            goto out;
-        }
-        if (rec->type != SL_REC_CHANGE)
-            continue;
-        char table[512];
-        sl_logdoc_table_name(rec->u.change.db, rec->u.change.table, table, sizeof table);
-        if (strcmp(table, t->name))
-            continue;
-        nrec++;
-        const mine_schema_t *sc = NULL;
-        pthread_mutex_lock(&ctl->mu);
-        sc = t->schema;
-        pthread_mutex_unlock(&ctl->mu);
-        for (uint32_t r = 0; r < rec->u.change.nrows; r++) {
-            if (nitems == sizeof(items) / sizeof(items[0])) {
-                if (mine_writer1_write(w, items, nitems, NULL, errstr, sizeof errstr)) {
-                    ct_fail(t, errstr);
-                    goto out;
-                }
-                nitems = 0;
-            }
-            items[nitems++] = (mine_item_t){.rec = rec, .schema = sc, .row = r,
-                                            .offset = m.offset};
-            rows++;
-        }
-        last_pos = rec->pos;
-    }
-out:
-    for (size_t i = 0; i < CATCHUP_BATCH; i++)
-        if (recs[i])
-            sl_record_destroy(recs[i]);
-    mine_writer1_destroy(w);
-    sl_avro_codec_destroy(codec);
-    sl_kafka_consumer_destroy(cons);
-    mine_store_push(st, c);
-    return NULL;
-}
-
-static int start_catchup(mtable_t *t)
-{
-    t->th_stop = 0;
-    t->handoff = -1;
-    if (pthread_create(&t->th, NULL, catchup_main, t))
-        return -1;
-    t->th_running = 1;
-    return 0;
-}
-
-/* ------------------------------------------------------- requests, state */
-
 static void do_stop(mine_ctl_t *ctl, mtable_t *t)
 {
     int was_catchup = t->state == MINE_TS_CATCHUP;
     if (was_catchup) {
-        stop_catchup(t);
+        mine_catchup_stop(t);
         ctl->ncatchup--;
     }
     pthread_mutex_lock(&ctl->mu);
@@ -574,8 +336,8 @@ static void do_resume(mine_ctl_t *ctl, mtable_t *t)
     sl_metric_set(t->m_stopped, 2);
     sl_info("table %s resumed: catching up from Kafka offset %" PRId64, t->name,
             t->catchup_next);
-    if (start_catchup(t))
-        ct_fail(t, "cannot start the catch-up thread");
+    if (mine_catchup_start(t))
+        mine_ctl_table_fail(t, "cannot start the catch-up thread");
 }
 
 sl_err_t mine_ctl_poll(mine_ctl_t *ctl, int *source_paused, char *errstr, size_t errstr_size)
@@ -817,8 +579,8 @@ sl_err_t mine_ctl_load(mine_ctl_t *ctl, int64_t next_offset, char *errstr, size_
             sl_metric_set(t->m_stopped, 2);
             sl_info("table %s was catching up: going on from Kafka offset %" PRId64, t->name,
                     t->catchup_next);
-            if (start_catchup(t))
-                ct_fail(t, "cannot start the catch-up thread");
+            if (mine_catchup_start(t))
+                mine_ctl_table_fail(t, "cannot start the catch-up thread");
         }
     return SL_OK;
 }

@@ -1,15 +1,8 @@
 /* shiftlog-miner: consumes a source's topic into the shared log — one
  * MongoDB collection per source, one document per change, `_id` derived
- * from the source position (docs/miner.md).
- *
- * Loop: consume up to read_batch messages (or what came within
- * flush.interval) -> decode -> gate each row by its table's state
- * (control.c) and the mining start time -> hand rows to the writers by
- * table/key hash (writer.c) -> wait until every document is journaled ->
- * write the progress document -> store + commit the Kafka offset. A kill at
- * any instant replays at most the batches after the last progress document;
- * the replay rewrites the same `_id`s (E11000, skipped): no duplicate, no
- * gap. */
+ * from the source position (docs/miner.md). This file: the configuration
+ * and the start-up (shared log, lease, topic, control, writers); the loop
+ * itself is loop.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,41 +11,13 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "control.h"
-#include "miner.h"
+#include "loop.h"
 #include "sl_value_text.h"
 #include "sl_avro.h"
 #include "sl_kafka.h"
 #include "sl_mongoc.h"
 #include "sl_service.h"
 #include "sl_watchdog.h"
-
-typedef struct mine_conf_s {
-    const char       *source_name;
-    const char       *topic_prefix;
-    const char       *log_uri;
-    const char       *log_database;
-    const char       *log_collection;
-    int               log_write_concern;
-    int64_t           log_retention_hours;
-    int64_t           retention_interval_ms;
-    int64_t           retention_batch;
-    const char       *mining_start_time;
-    int               supplement_full_fields;
-    int64_t           worker_num;
-    int64_t           read_batch;
-    int64_t           write_batch;
-    int64_t           flush_interval_ms;
-    int64_t           control_interval_ms;
-    int64_t           watchdog_ms;       /* no progress with records waiting: 0 = off */
-    const char       *kafka_bootstrap;
-    const char       *kafka_group_id;
-    int               lease;             /* one active miner per source log */
-    int64_t           lease_ttl_ms;
-    sl_service_conf_t svc;
-    int               check_only;        /* --check */
-    int               serve;             /* --serve (kept for compatibility) */
-} mine_conf_t;
 
 static const char *const wc_choices[] = {"majority", "1", NULL};
 
@@ -159,400 +124,236 @@ static int check_time(const char *v, char *errstr, size_t errstr_size)
     return -1;
 }
 
-/* ------------------------------------------------------------------ state */
-
-/* A batch of decoded records: while the writers write one, the main thread
- * consumes and decodes the next into the other. */
-typedef struct mine_batch_s {
-    sl_record_t **recs;
-    int64_t      *offsets;
-    size_t        n;
-    sl_pos_t      last_pos;     /* of the last record (set by dispatch) */
-} mine_batch_t;
-
-typedef struct mine_s {
-    mine_conf_t         *c;
-    sl_service_t        *svc;
-    mine_store_t        *store;
-    mongoc_client_t     *client;
-    mine_writers_t      *writers;
-    mine_ctl_t          *ctl;
-    sl_kafka_consumer_t *cons;
-    sl_avro_codec_t     *codec;
-    char                 topic[512];
-    sl_kvlist_t          props;
-    mine_batch_t         b[2];          /* one read while the other is written */
-    int64_t              next_offset;   /* next offset to mine (after the durable batches) */
-    int64_t              read_offset;   /* next offset to read (may be one batch ahead) */
-    sl_pos_t             last_pos;      /* last record handled */
-    char                 watermark[MINE_ID_LEN + 1];  /* last COMMIT durable */
-    int64_t              last_commit_us;
-    int64_t              start_us;      /* mining.start.time, 0 = none */
-    int                  started;       /* start time reached (or none) */
-    int                  at_boundary;
-    int                  retention_on;
-    uint64_t             docs_total;
-    mine_lease_t        *lease;         /* NULL with lease = false */
-    sl_watchdog_t       *wd;            /* NULL with watchdog.ms = 0 */
-    int                  fenced;        /* another copy took the log over: stood down */
-    sl_metric_t         *m_docs, *m_dups, *m_supp, *m_lag, *m_offset, *m_batches;
-    sl_metric_t         *m_retained;
-} mine_t;
-
-static int64_t wall_us(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-/* The progress document: where main is, written after each durable batch. */
-static sl_err_t write_progress(mine_t *m, char *errstr, size_t errstr_size)
-{
-    char ptxt[200];
-    bson_t *set = bson_new();
-    BSON_APPEND_UTF8(set, "source", m->c->source_name);
-    BSON_APPEND_UTF8(set, "topic", m->topic);
-    BSON_APPEND_INT32(set, "partition", 0);
-    BSON_APPEND_INT64(set, "offset", m->next_offset);
-    if (m->last_pos.kind) {
-        sl_pos_format(&m->last_pos, ptxt, sizeof ptxt);
-        BSON_APPEND_UTF8(set, "pos", ptxt);
-    }
-    if (m->watermark[0])
-        BSON_APPEND_UTF8(set, SL_LOGDOC_CTL_WATERMARK, m->watermark);
-    if (m->last_commit_us)
-        BSON_APPEND_DATE_TIME(set, "commit_time", m->last_commit_us / 1000);
-    BSON_APPEND_BOOL(set, "started", m->started);
-    BSON_APPEND_DATE_TIME(set, "updated", wall_us() / 1000);
-    sl_err_t err = mine_store_upsert_set(m->store, m->client, m->store->control_name,
-                                         SL_LOGDOC_CTL_PROGRESS, set, NULL, errstr, errstr_size);
-    bson_destroy(set);
-    return err;
-}
-
-static sl_err_t read_progress(mine_t *m, int *found, char *errstr, size_t errstr_size)
-{
-    bson_error_t e;
-    const bson_t *doc;
-    mongoc_collection_t *coll = mine_store_coll(m->store, m->client, m->store->control_name);
-    bson_t *f = BCON_NEW(SL_LOGDOC_ID, BCON_UTF8(SL_LOGDOC_CTL_PROGRESS));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, f, NULL, NULL);
-    sl_err_t err = SL_OK;
-    *found = 0;
-    if (mongoc_cursor_next(cur, &doc)) {
-        bson_iter_t it;
-        *found = 1;
-        if (bson_iter_init_find(&it, doc, "offset"))
-            m->next_offset = bson_iter_as_int64(&it);
-        if (bson_iter_init_find(&it, doc, "pos") && BSON_ITER_HOLDS_UTF8(&it))
-            sl_pos_parse(bson_iter_utf8(&it, NULL), &m->last_pos, errstr, errstr_size);
-        if (bson_iter_init_find(&it, doc, SL_LOGDOC_CTL_WATERMARK) && BSON_ITER_HOLDS_UTF8(&it))
-            snprintf(m->watermark, sizeof m->watermark, "%s", bson_iter_utf8(&it, NULL));
-        if (bson_iter_init_find(&it, doc, "started") && BSON_ITER_HOLDS_BOOL(&it))
-            m->started = bson_iter_bool(&it);
-    }
-    if (mongoc_cursor_error(cur, &e)) {
-        snprintf(errstr, errstr_size, "reading the progress document: %s", e.message);
-        err = SL_ERR_DB;
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(f);
-    mongoc_collection_destroy(coll);
-    return err;
-}
-
-
-/* Decides and dispatches one decoded record. */
-static sl_err_t dispatch(mine_t *m, mine_batch_t *b, size_t i)
-{
-    sl_record_t *rec = b->recs[i];
-    int64_t off = b->offsets[i];
-    char table[512];
-    mine_item_t item = {.rec = rec, .offset = off};
-    switch (rec->type) {
-    case SL_REC_SCHEMA: {
-        mine_ctl_gate(m->ctl, NULL, off);
-        /* the schema record now belongs to the schema map; the batch slot
-         * gets a fresh record */
-        const mine_schema_t *sc = mine_ctl_add_schema(m->ctl, rec);
-        b->recs[i] = sl_record_new();
-        if (!sc || !b->recs[i])
-            return SL_ERR_NOMEM;
-        item.schema = sc;
-        return mine_writers_add(m->writers, mine_row_hash(NULL, rec, 0) ^ 0, &item);
-    }
-    case SL_REC_FINISH:
-        mine_ctl_gate(m->ctl, NULL, off);
-        m->at_boundary = 1;
-        return SL_OK;
-    case SL_REC_COMMIT:
-        mine_ctl_gate(m->ctl, NULL, off);
-        m->at_boundary = 1;
-        if (!m->started)
-            return SL_OK;
-        mine_doc_id(&rec->pos, MINE_T_COMMIT, m->watermark);
-        m->last_commit_us = rec->u.commit.event_time_us;
-        return mine_writers_add(m->writers, 0, &item);
-    case SL_REC_CHANGE:
-        break;
-    }
-    const sl_change_t *ch = &rec->u.change;
-    sl_logdoc_table_name(ch->db, ch->table, table, sizeof table);
-    if (!m->started) {
-        if (m->at_boundary && ch->event_time_us >= m->start_us) {
-            m->started = 1;
-            sl_info("mining starts at %s (first transaction at or after mining.start.time)",
-                    table);
-        } else {
-            m->at_boundary = 0;
-            mine_ctl_gate(m->ctl, NULL, off);
-            return SL_OK;
-        }
-    }
-    m->at_boundary = 0;
-    if (!mine_ctl_gate(m->ctl, table, off))
-        return SL_OK;
-    item.schema = mine_ctl_schema(m->ctl, table);
-    for (uint32_t r = 0; r < ch->nrows; r++) {
-        item.row = r;
-        sl_err_t err = mine_writers_add(m->writers, mine_row_hash(item.schema, rec, r), &item);
-        if (err)
-            return err;
-    }
-    if (ch->nrows) {
-        sl_pos_t last = rec->pos;
-        last.row += ch->nrows - 1;
-        mine_ctl_mined(m->ctl, table, ch->nrows, &last, ch->event_time_us);
-    }
-    return SL_OK;
-}
-
-static sl_err_t commit_kafka(mine_t *m, char *errstr, size_t errstr_size)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, m->topic, 0)->offset = m->next_offset;
-    rd_kafka_resp_err_t e = rd_kafka_commit(sl_kafka_consumer_handle(m->cons), l, 1);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e) {
-        /* the progress document is the position of record: a failed group
-         * commit only delays monitoring */
-        snprintf(errstr, errstr_size, "commit of offset %" PRId64 ": %s", m->next_offset,
-                 rd_kafka_err2str(e));
-        return SL_ERR_KAFKA;
-    }
-    return SL_OK;
-}
-
-/* Consumes up to read_batch records into b (decoded): until the batch is
- * full, flush.interval after its first record, the end of the partition,
- * or the next control deadline while it is empty. With a batch in flight
- * (`flying`) an empty read returns as soon as the writers are done, so the
- * durable batch's progress is not held back. Returns 0, or -1 (logged). */
-static int read_batch(mine_t *m, mine_batch_t *b, int flying, int64_t next_control)
+/* --check: the consumer's librdkafka configuration as the run builds it,
+ * checked without connecting. */
+static int check_only(const mine_conf_t *mc, const sl_service_t *svc)
 {
     char errstr[1024];
-    size_t max = (size_t)m->c->read_batch;
-    int64_t deadline = -1;
-    b->n = 0;
-    while (b->n < max && !sl_service_stopping()) {
-        sl_kafka_msg_t msg;
-        int64_t t = sl_service_now_ms();
-        int wait = deadline < 0 ? (int)(next_control - t) : (int)(deadline - t);
-        if (flying && !b->n) {
-            if (!mine_writers_busy(m->writers))
-                break;
-            wait = wait > 2 ? 2 : wait;
-        }
-        if (wait <= 0)
-            break;
-        if (wait > 500)
-            wait = 500;
-        sl_err_t e = sl_kafka_consume(m->cons, wait, &msg, errstr, sizeof errstr);
-        if (e == SL_ERR_TIMEOUT)
-            continue;
-        if (e == SL_ERR_KAFKA) {
-            sl_warn("%s", errstr);
-            continue;
-        }
-        if (e) {
-            sl_error("consuming %s: %s", m->topic, errstr);
-            return -1;
-        }
-        if (msg.eof) {
-            if (b->n)
-                break;
-            /* nothing read, nothing in flight: everything before the end is done
-             * (also what read_committed never delivers: markers, aborted records) */
-            if (!flying && msg.offset > 0 && msg.offset >= m->read_offset)
-                sl_watchdog_progress(m->wd, msg.offset - 1);
-            continue;
-        }
-        if (msg.offset < m->read_offset)
-            continue;
-        sl_record_t *rec = b->recs[b->n];
-        sl_record_reset(rec);
-        if (sl_avro_decode(m->codec, msg.value, msg.value_len, rec, errstr, sizeof errstr)) {
-            sl_error("%s offset %" PRId64 ": cannot decode the record (%s); the miner "
-                     "stops here rather than leave a silent hole in the log",
-                     m->topic, msg.offset, errstr);
-            return -1;
-        }
-        b->offsets[b->n++] = msg.offset;
-        m->read_offset = msg.offset + 1;
-        if (deadline < 0)
-            deadline = sl_service_now_ms() + m->c->flush_interval_ms;
+    sl_kvlist_t props = SL_KVLIST_INIT;
+    sl_err_t err = SL_OK;
+    for (size_t i = 0; !err && i < svc->conf.kafka.n; i++)
+        err = sl_kvlist_set(&props, svc->conf.kafka.items[i].key, svc->conf.kafka.items[i].value);
+    if (!err)
+        err = sl_kvlist_set(&props, "auto.offset.reset", "earliest");
+    if (err)
+        snprintf(errstr, sizeof errstr, "out of memory");
+    else
+        err = sl_kafka_consumer_check(&props, mc->kafka_group_id, errstr, sizeof errstr);
+    sl_kvlist_free(&props);
+    if (err) {
+        sl_error("%s", errstr);
+        return SL_EXIT_USAGE;
     }
-    return 0;
+    sl_info("configuration is valid; --check: not connecting");
+    return SL_EXIT_OK;
 }
 
-/* A write or the lease check said another copy holds the log now: nothing
- * more is written; main() exits 1 so that a restart waits as a standby. */
-static int stand_down(mine_t *m, const char *why)
+static void register_metrics(mine_t *m)
 {
-    sl_error("source \"%s\": %s; standing down: this copy writes nothing more (another copy "
-             "mines the log now)", m->c->source_name, why);
-    m->fenced = 1;
+    sl_metrics_t *mt = m->svc->metrics;
+    m->m_docs = sl_metrics_counter(mt, "shiftlog_miner_docs_total",
+                                   "Documents written to the shared log (replays excluded).",
+                                   NULL);
+    m->m_dups = sl_metrics_counter_total(mt, "shiftlog_miner_replayed_docs_total",
+                                "Documents found already in the log (replay after a restart).",
+                                NULL);
+    m->m_supp = sl_metrics_counter_total(mt, "shiftlog_miner_supplemented_rows_total",
+                                "Change rows whose missing columns were supplemented.", NULL);
+    m->m_lag = sl_metrics_gauge(mt, "shiftlog_miner_lag_seconds",
+                                "Now minus the source commit time of the last mined "
+                                "transaction, in s.", NULL);
+    m->m_offset = sl_metrics_gauge(mt, "shiftlog_miner_next_offset",
+                                   "Next Kafka offset of the topic the miner reads.", NULL);
+    m->m_batches = sl_metrics_counter(mt, "shiftlog_miner_batches_total",
+                                      "Batches made durable.", NULL);
+    m->m_retained = sl_metrics_counter(mt, "shiftlog_miner_retention_deleted_total",
+                                       "Documents deleted past log.retention.hours.", NULL);
+}
+
+/* The shared log: opened, the copy before this one fenced, and where it got
+ * to read (*found: a progress document exists). An exit code, or -1 to go on. */
+static int open_log(mine_t *m, int *found)
+{
+    const mine_conf_t *mc = m->c;
+    char errstr[1024];
+    mine_store_conf_t sc = {
+        .uri = mc->log_uri, .database = mc->log_database,
+        .collection = *mc->log_collection ? mc->log_collection : mc->source_name,
+        .wmajority = mc->log_write_concern == 0, .retention_hours = mc->log_retention_hours,
+    };
+    sl_err_t err = mine_store_open(&m->store, &sc, errstr, sizeof errstr);
+    if (err) {
+        sl_error("%s", errstr);
+        /* a wrong password does not heal by a restart */
+        return err == SL_ERR_DENIED ? SL_EXIT_DENIED : SL_EXIT_FAILURE;
+    }
+    m->client = mine_store_pop(m->store);
+    m->retention_on = 1;
+    /* fence the copy before this one, then read where it got to */
+    if (m->lease && mine_lease_fence(m->lease, m->store, m->client, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        return SL_EXIT_FAILURE;
+    }
+    register_metrics(m);
+    m->next_offset = -1;
+    m->started = m->start_us == 0;      /* or as the progress document says */
+    if (mine_progress_read(m, found, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        return SL_EXIT_FAILURE;
+    }
+    if (!*found)
+        m->next_offset = -1;
+    if (m->start_us == 0)
+        m->started = 1;                 /* no start time (any more): mine everything */
     return -1;
 }
 
-/* Waits for the batch in flight to be journaled, then records its position:
- * progress document, then the Kafka group offset. Returns 0, or -1 (logged). */
-static int finish_batch(mine_t *m, const mine_batch_t *b)
+/* The consumer and the source topic, waited for (the collector creates it:
+ * a miner deployed before its collector must not crash-loop), and where to
+ * start: a progress past what the topic still holds records a gap for every
+ * table. An exit code, or -1 to go on. */
+static int open_topic(mine_t *m, int found)
 {
+    const mine_conf_t *mc = m->c;
+    sl_service_t *svc = m->svc;
     char errstr[1024];
-    if (mine_writers_wait(m->writers, errstr, sizeof errstr)) {
-        sl_error("writing the shared log: %s; the Kafka offset was not moved, a restart "
-                 "writes this batch again", errstr);
-        return -1;
+    for (size_t i = 0; i < svc->conf.kafka.n; i++)
+        if (sl_kvlist_set(&m->props, svc->conf.kafka.items[i].key,
+                          svc->conf.kafka.items[i].value) != SL_OK) {
+            sl_error("out of memory");
+            return SL_EXIT_FAILURE;
+        }
+    sl_kvlist_set(&m->props, "auto.offset.reset", "earliest");
+    if (sl_kafka_consumer_new(&m->cons, &m->props, mc->kafka_group_id, 10000, errstr,
+                              sizeof errstr) ||
+        sl_avro_codec_new(&m->codec, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        return SL_EXIT_FAILURE;
     }
-    m->next_offset = b->offsets[b->n - 1] + 1;
-    m->last_pos = b->last_pos;
-    sl_err_t err = write_progress(m, errstr, sizeof errstr);
-    if (err == SL_ERR_FENCED)
-        return stand_down(m, errstr);
-    if (err) {
+    int nparts = 0, said = 0;
+    sl_err_t pe;
+    while ((pe = sl_kafka_partition_count(sl_kafka_consumer_handle(m->cons), m->topic, 10000,
+                                          &nparts, errstr, sizeof errstr)) != SL_OK) {
+        if (!said++) {
+            sl_warn("topic %s: %s; waiting for it (start the collector of source \"%s\", or "
+                    "check topic.prefix / source.name and kafka.bootstrap.servers)",
+                    m->topic, pe == SL_ERR_NOT_FOUND ? "does not exist" : errstr,
+                    mc->source_name);
+            char why[600];
+            snprintf(why, sizeof why, "waiting for topic %s", m->topic);
+            sl_http_set_health(svc->http, 0, why);
+        }
+        if (sl_service_wait(2000))
+            return SL_EXIT_OK;
+    }
+    if (nparts != 1) {
+        sl_error("topic %s has %d partitions; a source topic has one (total order of the "
+                 "source); the miner reads partition 0 only", m->topic, nparts);
+        return SL_EXIT_FAILURE;
+    }
+    int64_t low = 0;
+    if (mine_ctl_low_watermark(sl_kafka_consumer_handle(m->cons), m->topic, &low, errstr,
+                               sizeof errstr)) {
+        sl_error("%s", errstr);
+        return SL_EXIT_FAILURE;
+    }
+    if (found && m->next_offset < low) {
+        if (mine_ctl_record_gap(m->store, m->client, "*", &m->last_pos, m->next_offset, low,
+                                errstr, sizeof errstr)) {
+            sl_error("%s", errstr);
+            return SL_EXIT_FAILURE;
+        }
+        m->next_offset = low;
+    }
+    if (m->next_offset < 0)
+        m->next_offset = low;
+    return -1;
+}
+
+/* The table control, the writers and the two batches; the consumer
+ * assigned at the next offset. 0, or -1 (logged). */
+static int start_mining(mine_t *m)
+{
+    const mine_conf_t *mc = m->c;
+    char errstr[1024];
+    mine_ctl_conf_t cc = {.store = m->store, .metrics = m->svc->metrics, .topic = m->topic,
+                          .kafka_props = &m->props, .supplement = mc->supplement_full_fields,
+                          .retention = 1};
+    if (mine_ctl_new(&m->ctl, &cc, errstr, sizeof errstr) ||
+        mine_ctl_load(m->ctl, m->next_offset, errstr, sizeof errstr)) {
         sl_error("%s", errstr);
         return -1;
     }
     mine_ctl_set_main(m->ctl, m->next_offset, &m->last_pos);
-    sl_watchdog_progress(m->wd, m->next_offset - 1);
-    if (commit_kafka(m, errstr, sizeof errstr))
-        sl_debug("%s", errstr);
-    uint64_t w, d, s;
-    mine_writers_stats(m->writers, &w, &d, &s);
-    sl_metric_set(m->m_offset, (double)m->next_offset);
-    sl_metric_add(m->m_docs, w - m->docs_total);
-    m->docs_total = w;
-    sl_metric_set(m->m_dups, (double)d);
-    sl_metric_set(m->m_supp, (double)s);
-    sl_metric_inc(m->m_batches);
-    char ptxt[200];
-    sl_pos_format(&m->last_pos, ptxt, sizeof ptxt);
-    sl_log_set_position(ptxt);
+    mine_writers_conf_t wc = {.store = m->store, .nworkers = (int)mc->worker_num,
+                              .supplement = mc->supplement_full_fields, .retention = 1,
+                              .batch_max = (size_t)mc->write_batch, .metrics = m->svc->metrics};
+    if (mine_writers_start(&m->writers, &wc, errstr, sizeof errstr)) {
+        sl_error("%s", errstr);
+        return -1;
+    }
+    for (int k = 0; k < 2; k++) {
+        mine_batch_t *b = &m->b[k];
+        b->recs = calloc((size_t)mc->read_batch, sizeof(*b->recs));
+        b->offsets = calloc((size_t)mc->read_batch, sizeof(*b->offsets));
+        if (!b->recs || !b->offsets) {
+            sl_error("out of memory");
+            return -1;
+        }
+        for (int64_t i = 0; i < mc->read_batch; i++)
+            if (!(b->recs[i] = sl_record_new())) {
+                sl_error("out of memory");
+                return -1;
+            }
+    }
+    m->read_offset = m->next_offset;
+    if (sl_kafka_consumer_assign(m->cons, m->topic, 0, m->next_offset, 10000, NULL, errstr,
+                                 sizeof errstr)) {
+        sl_error("%s", errstr);
+        return -1;
+    }
+    sl_info("mining %s from offset %" PRId64 " into %s.%s (worker_num=%" PRId64
+            ", supplement=%s, retention %" PRId64 " h%s%s)",
+            m->topic, m->next_offset, mc->log_database, m->store->log_name, mc->worker_num,
+            mc->supplement_full_fields ? "on" : "off", mc->log_retention_hours,
+            m->started ? "" : ", start time ", m->started ? "" : mc->mining_start_time);
     return 0;
 }
 
-/* The pipeline: read + decode batch k+1 while the writers write batch k;
- * then wait for k, record its position, and only then dispatch k+1 (table
- * gates and control requests act between two batches, with nothing in
- * flight). A position is still recorded only after its documents are
- * journaled; a kill replays at most the two batches after the last
- * progress document (same `_id`s: E11000, skipped). */
-static int run(mine_t *m)
+static void watch(mine_t *m)
 {
-    char errstr[1024];
-    mine_conf_t *c = m->c;
-    int64_t next_control = 0, next_retention = 0;
-    int source_paused = 0;
-    mine_batch_t *cur = &m->b[0], *fly = NULL;
+    sl_watchdog_conf_t wdc = {.cons = m->cons, .topic = m->topic, .partition = 0,
+                              .stall_ms = m->c->watchdog_ms, .http = m->svc->http,
+                              .metrics = m->svc->metrics, .metric_prefix = "shiftlog_miner",
+                              .what = "the miner", .action = "re-assigning the Kafka consumer",
+                              .next_from_progress = 1, .clear_health = 1};
+    m->wd = sl_watchdog_start(&wdc);
+    sl_watchdog_progress(m->wd, m->next_offset - 1);
+    sl_watchdog_watch(m->wd, 1);
+}
 
-    while (!sl_service_stopping()) {
-        cur->n = 0;
-        if (sl_watchdog_take(m->wd)) {
-            /* no progress with records waiting (the watchdog said why): the Kafka
-             * side starts again where reading stopped; a MongoDB write that hangs
-             * ends by itself (socketTimeoutMS) and fails the miner */
-            if (sl_kafka_consumer_assign(m->cons, m->topic, 0, m->read_offset, 10000, NULL,
-                                         errstr, sizeof errstr))
-                sl_warn("watchdog: re-assigning %s at offset %" PRId64 ": %s", m->topic,
-                        m->read_offset, errstr);
-            else
-                sl_warn("watchdog: %s re-assigned at offset %" PRId64, m->topic,
-                        m->read_offset);
-        }
-        if (!source_paused && read_batch(m, cur, fly != NULL, next_control))
-            return SL_EXIT_FAILURE;
-        if (fly) {
-            if (finish_batch(m, fly))
-                return SL_EXIT_FAILURE;
-            fly = NULL;
-        }
-        /* nothing in flight: control requests, retention */
-        int64_t now = sl_service_now_ms();
-        if (now >= next_control) {
-            sl_err_t err = mine_ctl_poll(m->ctl, &source_paused, errstr, sizeof errstr);
-            if (!err)
-                err = mine_ctl_flush(m->ctl, errstr, sizeof errstr);
-            if (err == SL_ERR_FENCED) {
-                stand_down(m, errstr);
-                return SL_EXIT_FAILURE;
-            }
-            if (err) {
-                sl_error("control collection: %s", errstr);
-                return SL_EXIT_FAILURE;
-            }
-            sl_watchdog_watch(m->wd, !source_paused);   /* a paused source is no stall */
-            if (mine_ctl_failed(m->ctl, errstr, sizeof errstr)) {
-                sl_error("%s", errstr);
-                return SL_EXIT_FAILURE;
-            }
-            /* documents per second: rate(shiftlog_miner_docs_total[1m]) in Prometheus */
-            if (m->last_commit_us)
-                sl_metric_set(m->m_lag, (double)(wall_us() - m->last_commit_us) / 1e6);
-            next_control = now + c->control_interval_ms;
-        }
-        if (m->retention_on && now >= next_retention) {
-            uint64_t del = 0;
-            if (mine_retention_run(m->store, m->client, c->log_retention_hours,
-                                   c->retention_batch, &del, errstr, sizeof errstr))
-                sl_warn("retention: %s (tried again in %" PRId64 " ms)", errstr,
-                        c->retention_interval_ms);
-            sl_metric_add(m->m_retained, del);
-            next_retention = now + c->retention_interval_ms;
-        }
-        if (!cur->n) {
-            /* a batch read before a source pause took effect is still
-             * written (the pause acts between batches) */
-            if (source_paused)
-                sl_service_wait((int)c->control_interval_ms);
-            continue;
-        }
-        /* a copy paused past its lease (SIGSTOP, a frozen VM) learns it here, before
-         * it writes anything of a batch it read after another copy took over */
-        sl_err_t lerr = mine_lease_check(m->lease, errstr, sizeof errstr);
-        if (lerr == SL_ERR_FENCED) {
-            stand_down(m, errstr);
-            return SL_EXIT_FAILURE;
-        }
-        if (lerr) {
-            sl_error("%s; the batch is not written, a restart mines it", errstr);
-            return SL_EXIT_FAILURE;
-        }
-        cur->last_pos = cur->recs[cur->n - 1]->pos;  /* before dispatch takes a schema */
-        for (size_t i = 0; i < cur->n; i++)
-            if (dispatch(m, cur, i)) {
-                sl_error("dispatch: out of memory");
-                return SL_EXIT_FAILURE;
-            }
-        mine_writers_kick(m->writers);
-        fly = cur;
-        cur = cur == &m->b[0] ? &m->b[1] : &m->b[0];
+static void mine_close(mine_t *m)
+{
+    sl_watchdog_stop(m->wd);
+    mine_lease_stop(m->lease);
+    if (m->writers)
+        mine_writers_stop(m->writers);
+    mine_ctl_destroy(m->ctl);
+    for (int k = 0; k < 2; k++) {
+        if (m->b[k].recs)
+            for (int64_t i = 0; i < m->c->read_batch; i++)
+                if (m->b[k].recs[i])
+                    sl_record_destroy(m->b[k].recs[i]);
+        free(m->b[k].recs);
+        free(m->b[k].offsets);
     }
-    /* stopping: the batch in flight is made durable and recorded */
-    if (fly && finish_batch(m, fly))
-        return SL_EXIT_FAILURE;
-    return SL_EXIT_OK;
+    sl_avro_codec_destroy(m->codec);
+    sl_kafka_consumer_destroy(m->cons);
+    sl_kvlist_free(&m->props);
+    if (m->store) {
+        mine_store_push(m->store, m->client);
+        mine_store_close(m->store);
+    }
 }
 
 int main(int argc, char **argv)
@@ -569,7 +370,6 @@ int main(int argc, char **argv)
     m.c = &mc;
     m.svc = &svc;
     m.at_boundary = 1;
-    rc = SL_EXIT_FAILURE;
     if (check_time(mc.mining_start_time, errstr, sizeof errstr)) {
         sl_error("mining.start.time: %s", errstr);
         rc = SL_EXIT_USAGE;
@@ -578,26 +378,7 @@ int main(int argc, char **argv)
     if (*mc.mining_start_time)
         sl_parse_utc_time(mc.mining_start_time, &m.start_us);
     if (mc.check_only) {
-        /* the consumer's librdkafka configuration as the run builds it below */
-        sl_kvlist_t props = SL_KVLIST_INIT;
-        sl_err_t err = SL_OK;
-        for (size_t i = 0; !err && i < svc.conf.kafka.n; i++)
-            err = sl_kvlist_set(&props, svc.conf.kafka.items[i].key,
-                                svc.conf.kafka.items[i].value);
-        if (!err)
-            err = sl_kvlist_set(&props, "auto.offset.reset", "earliest");
-        if (err)
-            snprintf(errstr, sizeof errstr, "out of memory");
-        else
-            err = sl_kafka_consumer_check(&props, mc.kafka_group_id, errstr, sizeof errstr);
-        sl_kvlist_free(&props);
-        if (err) {
-            sl_error("%s", errstr);
-            rc = SL_EXIT_USAGE;
-            goto out;
-        }
-        sl_info("configuration is valid; --check: not connecting");
-        rc = SL_EXIT_OK;
+        rc = check_only(&mc, &svc);
         goto out;
     }
     if (mc.lease) {
@@ -611,161 +392,15 @@ int main(int argc, char **argv)
     /* ready (/ready) only once it mines: docs/operations.md */
     sl_http_set_health(svc.http, 0, "starting: opening the shared log and the source topic");
     snprintf(m.topic, sizeof m.topic, "%s.%s", mc.topic_prefix, mc.source_name);
-    mine_store_conf_t sc = {
-        .uri = mc.log_uri, .database = mc.log_database,
-        .collection = *mc.log_collection ? mc.log_collection : mc.source_name,
-        .wmajority = mc.log_write_concern == 0, .retention_hours = mc.log_retention_hours,
-    };
-    sl_err_t err;
-    if ((err = mine_store_open(&m.store, &sc, errstr, sizeof errstr))) {
-        sl_error("%s", errstr);
-        if (err == SL_ERR_DENIED)
-            rc = SL_EXIT_DENIED;     /* a wrong password does not heal by a restart */
-        goto out;
-    }
-    m.client = mine_store_pop(m.store);
-    m.retention_on = 1;
-    /* fence the copy before this one, then read where it got to */
-    if (m.lease && mine_lease_fence(m.lease, m.store, m.client, errstr, sizeof errstr)) {
-        sl_error("%s", errstr);
-        goto out;
-    }
-    sl_metrics_t *mt = svc.metrics;
-    m.m_docs = sl_metrics_counter(mt, "shiftlog_miner_docs_total",
-                                  "Documents written to the shared log (replays excluded).", NULL);
-    m.m_dups = sl_metrics_counter_total(mt, "shiftlog_miner_replayed_docs_total",
-                                "Documents found already in the log (replay after a restart).",
-                                NULL);
-    m.m_supp = sl_metrics_counter_total(mt, "shiftlog_miner_supplemented_rows_total",
-                                "Change rows whose missing columns were supplemented.", NULL);
-    m.m_lag = sl_metrics_gauge(mt, "shiftlog_miner_lag_seconds",
-                               "Now minus the source commit time of the last mined "
-                               "transaction, in s.", NULL);
-    m.m_offset = sl_metrics_gauge(mt, "shiftlog_miner_next_offset",
-                                  "Next Kafka offset of the topic the miner reads.", NULL);
-    m.m_batches = sl_metrics_counter(mt, "shiftlog_miner_batches_total",
-                                     "Batches made durable.", NULL);
-    m.m_retained = sl_metrics_counter(mt, "shiftlog_miner_retention_deleted_total",
-                                      "Documents deleted past log.retention.hours.", NULL);
-
     int found = 0;
-    m.next_offset = -1;
-    m.started = m.start_us == 0;
-    if (read_progress(&m, &found, errstr, sizeof errstr)) {
-        sl_error("%s", errstr);
+    if ((rc = open_log(&m, &found)) >= 0 || (rc = open_topic(&m, found)) >= 0)
         goto out;
-    }
-    if (!found)
-        m.next_offset = -1;
-    if (m.start_us == 0)
-        m.started = 1;
-
-    for (size_t i = 0; i < svc.conf.kafka.n; i++)
-        if (sl_kvlist_set(&m.props, svc.conf.kafka.items[i].key,
-                          svc.conf.kafka.items[i].value) != SL_OK) {
-            sl_error("out of memory");
-            goto out;
-        }
-    sl_kvlist_set(&m.props, "auto.offset.reset", "earliest");
-    if (sl_kafka_consumer_new(&m.cons, &m.props, mc.kafka_group_id, 10000, errstr,
-                              sizeof errstr) ||
-        sl_avro_codec_new(&m.codec, errstr, sizeof errstr)) {
-        sl_error("%s", errstr);
+    rc = SL_EXIT_FAILURE;
+    if (start_mining(&m))
         goto out;
-    }
-    int nparts = 0, said = 0;
-    sl_err_t pe;
-    /* the collector creates the topic: wait for it (serving /health), as a
-     * miner deployed before its collector must not crash-loop */
-    while ((pe = sl_kafka_partition_count(sl_kafka_consumer_handle(m.cons), m.topic, 10000,
-                                          &nparts, errstr, sizeof errstr)) != SL_OK) {
-        if (!said++) {
-            sl_warn("topic %s: %s; waiting for it (start the collector of source \"%s\", or "
-                    "check topic.prefix / source.name and kafka.bootstrap.servers)",
-                    m.topic, pe == SL_ERR_NOT_FOUND ? "does not exist" : errstr,
-                    mc.source_name);
-            char why[600];
-            snprintf(why, sizeof why, "waiting for topic %s", m.topic);
-            sl_http_set_health(svc.http, 0, why);
-        }
-        if (sl_service_wait(2000)) {
-            rc = SL_EXIT_OK;
-            goto out;
-        }
-    }
-    if (nparts != 1) {
-        sl_error("topic %s has %d partitions; a source topic has one (total order of the "
-                 "source); the miner reads partition 0 only", m.topic, nparts);
-        goto out;
-    }
-    int64_t low = 0;
-    if (mine_ctl_low_watermark(sl_kafka_consumer_handle(m.cons), m.topic, &low, errstr,
-                               sizeof errstr)) {
-        sl_error("%s", errstr);
-        goto out;
-    }
-    if (found && m.next_offset < low) {
-        if (mine_ctl_record_gap(m.store, m.client, "*", &m.last_pos, m.next_offset, low,
-                                errstr, sizeof errstr)) {
-            sl_error("%s", errstr);
-            goto out;
-        }
-        m.next_offset = low;
-    }
-    if (m.next_offset < 0)
-        m.next_offset = low;
-
-    mine_ctl_conf_t cc = {.store = m.store, .metrics = mt, .topic = m.topic,
-                          .kafka_props = &m.props, .supplement = mc.supplement_full_fields,
-                          .retention = 1};
-    if (mine_ctl_new(&m.ctl, &cc, errstr, sizeof errstr) ||
-        mine_ctl_load(m.ctl, m.next_offset, errstr, sizeof errstr)) {
-        sl_error("%s", errstr);
-        goto out;
-    }
-    mine_ctl_set_main(m.ctl, m.next_offset, &m.last_pos);
-    mine_writers_conf_t wc = {.store = m.store, .nworkers = (int)mc.worker_num,
-                              .supplement = mc.supplement_full_fields, .retention = 1,
-                              .batch_max = (size_t)mc.write_batch, .metrics = mt};
-    if (mine_writers_start(&m.writers, &wc, errstr, sizeof errstr)) {
-        sl_error("%s", errstr);
-        goto out;
-    }
-    for (int k = 0; k < 2; k++) {
-        mine_batch_t *b = &m.b[k];
-        b->recs = calloc((size_t)mc.read_batch, sizeof(*b->recs));
-        b->offsets = calloc((size_t)mc.read_batch, sizeof(*b->offsets));
-        if (!b->recs || !b->offsets) {
-            sl_error("out of memory");
-            goto out;
-        }
-        for (int64_t i = 0; i < mc.read_batch; i++)
-            if (!(b->recs[i] = sl_record_new())) {
-                sl_error("out of memory");
-                goto out;
-            }
-    }
-    m.read_offset = m.next_offset;
-    if (sl_kafka_consumer_assign(m.cons, m.topic, 0, m.next_offset, 10000, NULL, errstr,
-                                 sizeof errstr)) {
-        sl_error("%s", errstr);
-        goto out;
-    }
-    sl_info("mining %s from offset %" PRId64 " into %s.%s (worker_num=%" PRId64
-            ", supplement=%s, retention %" PRId64 " h%s%s)",
-            m.topic, m.next_offset, mc.log_database, m.store->log_name, mc.worker_num,
-            mc.supplement_full_fields ? "on" : "off", mc.log_retention_hours,
-            m.started ? "" : ", start time ", m.started ? "" : mc.mining_start_time);
     sl_http_set_health(svc.http, 1, NULL);
-    sl_watchdog_conf_t wdc = {.cons = m.cons, .topic = m.topic, .partition = 0,
-                              .stall_ms = mc.watchdog_ms, .http = svc.http, .metrics = mt,
-                              .metric_prefix = "shiftlog_miner", .what = "the miner",
-                              .action = "re-assigning the Kafka consumer",
-                              .next_from_progress = 1, .clear_health = 1};
-    m.wd = sl_watchdog_start(&wdc);
-    sl_watchdog_progress(m.wd, m.next_offset - 1);
-    sl_watchdog_watch(m.wd, 1);
-    rc = run(&m);
+    watch(&m);
+    rc = mine_loop_run(&m);
     if (rc == SL_EXIT_OK && mine_ctl_flush(m.ctl, errstr, sizeof errstr))
         sl_warn("control collection: %s", errstr);
     if (sl_service_yielded() && !m.fenced) {
@@ -775,25 +410,6 @@ int main(int argc, char **argv)
         rc = SL_EXIT_FAILURE;
     }
 out:
-    sl_watchdog_stop(m.wd);
-    mine_lease_stop(m.lease);
-    if (m.writers)
-        mine_writers_stop(m.writers);
-    mine_ctl_destroy(m.ctl);
-    for (int k = 0; k < 2; k++) {
-        if (m.b[k].recs)
-            for (int64_t i = 0; i < mc.read_batch; i++)
-                if (m.b[k].recs[i])
-                    sl_record_destroy(m.b[k].recs[i]);
-        free(m.b[k].recs);
-        free(m.b[k].offsets);
-    }
-    sl_avro_codec_destroy(m.codec);
-    sl_kafka_consumer_destroy(m.cons);
-    sl_kvlist_free(&m.props);
-    if (m.store) {
-        mine_store_push(m.store, m.client);
-        mine_store_close(m.store);
-    }
+    mine_close(&m);
     return sl_service_finish(&svc, rc);
 }
