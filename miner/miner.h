@@ -100,12 +100,15 @@ mongoc_collection_t *mine_store_coll(mine_store_t *st, mongoc_client_t *c, const
 sl_err_t mine_store_insert(mine_store_t *st, mongoc_collection_t *coll, bson_t **docs,
                            size_t n, uint64_t *dups, char *errstr, size_t errstr_size);
 
-/* A bulk with the miner's write concern; executed with mine_store_bulk
- * (SL_ERR_DB naming the first write error). */
+/* A bulk with the miner's write concern; executed with mine_store_bulk_dups:
+ * duplicate-key errors (E11000) are counted in *dups and are not a failure
+ * (an unordered bulk goes on past them; an ordered one stops there), any
+ * other error is SL_ERR_DB naming the first one. */
 mongoc_bulk_operation_t *mine_store_new_bulk(mine_store_t *st, mongoc_collection_t *coll,
                                              int ordered);
-sl_err_t mine_store_bulk(mine_store_t *st, mongoc_collection_t *coll,
-                         mongoc_bulk_operation_t *bulk, char *errstr, size_t errstr_size);
+sl_err_t mine_store_bulk_dups(mine_store_t *st, mongoc_collection_t *coll,
+                              mongoc_bulk_operation_t *bulk, uint64_t *dups, char *errstr,
+                              size_t errstr_size);
 /* update_one({_id}, {$set, $unset}, upsert) with the miner's write concern.
  * With st->epoch set the write is fenced (common/sl_mongo_lease.h): the
  * document gets the epoch, and one a newer holder wrote or stamped is left

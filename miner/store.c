@@ -248,21 +248,23 @@ sl_err_t mine_store_insert(mine_store_t *st, mongoc_collection_t *coll, bson_t *
     return err;
 }
 
-sl_err_t mine_store_bulk(mine_store_t *st, mongoc_collection_t *coll,
-                         mongoc_bulk_operation_t *bulk, char *errstr, size_t errstr_size)
+sl_err_t mine_store_bulk_dups(mine_store_t *st, mongoc_collection_t *coll,
+                              mongoc_bulk_operation_t *bulk, uint64_t *dups, char *errstr,
+                              size_t errstr_size)
 {
     bson_error_t e;
     bson_t reply;
-    uint64_t dups = 0;
     sl_err_t err = SL_OK;
-    (void)coll;
+    *dups = 0;
     if (!mongoc_bulk_operation_execute(bulk, &reply, &e)) {
         char why[512];
         why[0] = '\0';
-        reply_errors(&reply, &dups, why, sizeof why);
-        snprintf(errstr, errstr_size, "bulk write to %s.%s: %s", st->conf.database,
-                 mongoc_collection_get_name(coll), why[0] ? why : e.message);
-        err = SL_ERR_DB;
+        /* only duplicate keys (an unordered bulk went on past them): done */
+        if (reply_errors(&reply, dups, why, sizeof why) || !*dups) {
+            snprintf(errstr, errstr_size, "bulk write to %s.%s: %s", st->conf.database,
+                     mongoc_collection_get_name(coll), why[0] ? why : e.message);
+            err = SL_ERR_DB;
+        }
     }
     bson_destroy(&reply);
     return err;

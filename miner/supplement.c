@@ -20,7 +20,10 @@
  * the log documents are durable; a replay after a crash may recompute a few
  * images from a newer state, but the log documents of those positions are
  * already in the log (E11000, kept as first written) and the latest images
- * converge to the state after the last replayed change. */
+ * converge to the state after the last replayed change. A latest image is
+ * replaced (or removed) only by one of a later position: a copy paused past
+ * its lease that wakes up and writes its last batch's images cannot put an
+ * older image over the new holder's newer one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -569,8 +572,16 @@ sl_err_t mine_supp_flush(mine_supp_t *s, char *errstr, size_t errstr_size)
             ent_t *e = s->list[i];
             if (!e->dirty)
                 continue;
+            /* only over an image of an older position: one of a newer
+             * position (a copy paused past its lease that wakes up, a
+             * replay) stays; the upsert then meets its _id: E11000,
+             * counted and ignored by mine_store_bulk_dups */
+            bson_t pos;
             bson_init(&sel);
             BSON_APPEND_UTF8(&sel, "_id", e->key);
+            BSON_APPEND_DOCUMENT_BEGIN(&sel, "pos", &pos);
+            BSON_APPEND_UTF8(&pos, e->img ? "$lt" : "$lte", e->pos);
+            bson_append_document_end(&sel, &pos);
             if (e->img) {
                 latest_doc(&doc, e);
                 mongoc_bulk_operation_replace_one_with_opts(bulk, &sel, &doc, &ro, NULL);
@@ -582,7 +593,8 @@ sl_err_t mine_supp_flush(mine_supp_t *s, char *errstr, size_t errstr_size)
             e->dirty = 0;
         }
         bson_destroy(&ro);
-        err = mine_store_bulk(s->st, coll, bulk, errstr, errstr_size);
+        uint64_t newer = 0;
+        err = mine_store_bulk_dups(s->st, coll, bulk, &newer, errstr, errstr_size);
         mongoc_bulk_operation_destroy(bulk);
     }
     mongoc_collection_destroy(coll);

@@ -11,6 +11,10 @@
                                       image: every column back from the latest full image,
                                       marked; chained updates; a key never seen in full keeps
                                       {_t: "missing"}
+  it_miner_supplement_older_image_never_replaces_a_newer
+                                      a write of a key's latest image from an older position
+                                      (a copy paused past its lease that wakes up, a replay)
+                                      leaves a newer image in place: __latest only moves forward
 """
 
 import time
@@ -65,6 +69,39 @@ def test_it_miner_supplement_mysql_minimal(env, stack):
     assert [d["after"] for d in again] == [d["after"] for d in ups]
     assert m.latest.find_one({"_id": f'{db}.t1|[1]'})["img"] == latest["img"]
     assert m.latest.count_documents({}) == 5
+
+
+def test_it_miner_supplement_older_image_never_replaces_a_newer(env, stack):
+    """The image of a key in __latest is written after its batch is durable; a miner copy that
+    was paused past its lease (or a replay) may write images of positions the new holder has
+    gone past. Such a write must not replace the newer image: here a newer image is put in place
+    by hand (its position above every position of the topic) and the topic is mined again from
+    the start with __latest kept: the newer image stays, and keys without one still converge."""
+    col = env["col"].start()
+    db = env["db"]
+    m = env["miner"](**{"supplement.full.fields": "true"}).start()
+    conn = mysql_connect(stack)
+    with conn.cursor() as c:
+        for i in range(3):
+            c.execute(f"INSERT INTO `{db}`.t1 (id, v, small, u) VALUES ({i}, 'v{i}', 1.50, {i})")
+        c.execute(f"UPDATE `{db}`.t1 SET v = 'updated' WHERE id = 1")
+    conn.close()
+    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 4)
+    m.wait_offset(stack, end=msgs[-1][0] + 1)
+    key = f"{db}.t1|[1]"
+    mined = m.latest.find_one({"_id": key})
+    assert mined["img"]["v"] == "updated"
+    newer = dict(mined, pos="f" * len(mined["pos"]), img=dict(mined["img"], v="newer"))
+    m.stop()
+    m.latest.replace_one({"_id": key}, newer)
+    m.coll.drop()
+    m.control.delete_many({})
+    m.start()
+    m.wait_offset(stack, end=msgs[-1][0] + 1)
+    kept = m.latest.find_one({"_id": key})
+    assert kept["img"]["v"] == "newer" and kept["pos"] == newer["pos"], kept
+    assert m.latest.find_one({"_id": f"{db}.t1|[2]"})["img"]["v"] == "v2"
+    assert m.latest.count_documents({}) == 3
 
 
 def test_it_miner_supplement_pg_toast_replica_identity_default(stack, pgsrc, bin_dir, tmp_path,
