@@ -44,6 +44,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "col_dbz.h"
 #include "collector.h"
 #include "sl_avro.h"
 #include "sl_kafka.h"
@@ -110,6 +111,7 @@ struct col_pub_s {
     char                *prog_ckpt;
 
     sl_buf_t             key, val, posbuf;
+    col_dbz_t           *dbz;           /* output.debezium (NULL: off) */
 
     /* metrics */
     sl_metric_t         *m_records[4];
@@ -307,6 +309,8 @@ sl_err_t col_pub_new(col_pub_t **out, const col_conf_t *conf, const sl_kvlist_t 
     if (pub->txn && (err = sl_kafka_txn_init(pub->prod, -1, errstr, errstr_size)))
         goto err;
     register_metrics(pub);
+    if ((err = col_dbz_new(&pub->dbz, conf, pub->prod, pub->metrics)))
+        goto nomem;
     sl_info("publishing to topic %s (%s producer), checkpoints in %s", pub->topic,
             pub->txn ? "transactional" : "idempotent", pub->offsets_topic);
     *out = pub;
@@ -323,6 +327,7 @@ void col_pub_destroy(col_pub_t *pub)
 {
     if (!pub)
         return;
+    col_dbz_destroy(pub->dbz);
     sl_kafka_producer_destroy(pub->prod);   /* an open Kafka transaction is aborted by
                                                the broker (or fenced by the next start) */
     sl_avro_codec_destroy(pub->codec);
@@ -718,6 +723,8 @@ sl_err_t col_pub_put(col_pub_t *pub, const sl_record_t *rec, char *errstr,
                            &rec->pos, errstr, errstr_size);
     if (err == SL_ERR_KAFKA && len > (size_t)pub->conf->batch_max_bytes)
         return err;                    /* too large a single row: the reader says which */
+    if (!err)
+        err = col_dbz_put(pub->dbz, rec, errstr, errstr_size);
     if (err)
         return fail(pub, err == SL_ERR_STATE || err == SL_ERR_INVALID ? err : SL_ERR_FATAL);
 

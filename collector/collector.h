@@ -61,12 +61,17 @@ typedef struct col_conf_s {
     int         snapshot_mode;      /* COL_SNAP_* (snapshot.h) */
     int64_t     snapshot_chunk_rows;
     const char *snapshot_signal_table; /* MariaDB: `db.table` of the watermark/signal rows */
+    int         dbz_output;         /* COL_DBZ_*: the Debezium-format topics (col_dbz.c) */
+    const char *dbz_name;           /* their logical server name ("" = source.name) */
     int         lease;              /* one active copy per source (Kafka group lease) */
     int64_t     lease_ttl_ms;
     sl_service_conf_t svc;
     int         serve;              /* --serve (kept for compatibility; no effect) */
     int         check_only;         /* --check: validate the configuration and exit */
 } col_conf_t;
+
+/* output.debezium */
+enum { COL_DBZ_OFF = 0, COL_DBZ_JSON = 1, COL_DBZ_JSON_SCHEMA = 2 };
 
 /* ------------------------------------------------------------ publishing */
 

@@ -22,6 +22,8 @@ static const char *const col_source_types[] = {"mysql", "postgresql", NULL};
 static const char *const col_snap_mode_choices[] = {"never", "initial", "initial_only",
                                                     "when_needed", NULL};
 
+static const char *const col_dbz_choices[] = {"off", "json", "json-schema", NULL};
+
 static const sl_conf_entry_t col_conf_table[] = {
     SL_CONF_STRING("source.name", col_conf_t, source_name, NULL, SL_CONF_REQUIRED,
                    "Name of the source; the topic is <topic.prefix>.<source.name> and logs "
@@ -113,6 +115,16 @@ static const sl_conf_entry_t col_conf_table[] = {
                    "MariaDB/MySQL: the table the collector writes its chunk watermarks to "
                    "(created if missing; the collector's user needs CREATE, INSERT, UPDATE on "
                    "it); never published. PostgreSQL uses logical messages instead."),
+    SL_CONF_ENUM("output.debezium", col_conf_t, dbz_output, "off", col_dbz_choices, 0,
+                 "Also publish every row change in Debezium's change-event format "
+                 "(docs/debezium.md), for Kafka Connect sinks, Flink, ksqlDB: one message per "
+                 "row on <output.debezium.name>.<db>.<table>, keyed by the primary key, and "
+                 "transaction markers on <output.debezium.name>.transaction. off, json "
+                 "(payload only), json-schema (JsonConverter with schemas.enable=true). The "
+                 "native topic stays as it is (appliers and miners read it)."),
+    SL_CONF_STRING("output.debezium.name", col_conf_t, dbz_name, "", 0,
+                   "Logical server name of the Debezium-format topics (Debezium's "
+                   "topic.prefix); empty = source.name."),
     SL_CONF_BOOL("lease", col_conf_t, lease, "true", 0,
                  "One active copy per source: copies with the same source.name share a lease "
                  "(the Kafka consumer group shiftlog-lease-collector-<source.name> on "

@@ -10,7 +10,7 @@
 
 #define TRY(x) do { sl_err_t e_ = (x); if (e_ != SL_OK) return e_; } while (0)
 
-static sl_err_t put_base64(sl_buf_t *out, const unsigned char *p, size_t n)
+sl_err_t sl_json_base64(sl_buf_t *out, const unsigned char *p, size_t n)
 {
     static const char tab[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -84,7 +84,7 @@ sl_err_t sl_value_to_json(const sl_value_t *v, sl_buf_t *out)
         return put_str(out, v->data, v->len);
     case SL_VAL_BYTES:
         TRY(sl_buf_puts(out, "{\"$bytes\":"));
-        TRY(put_base64(out, (const unsigned char *)v->data, v->len));
+        TRY(sl_json_base64(out, (const unsigned char *)v->data, v->len));
         return sl_buf_putc(out, '}');
     case SL_VAL_TEMPORAL:
         TRY(sl_buf_printf(out, "{\"$temporal\":\"%s\",\"text\":",

@@ -17,6 +17,8 @@
 sl_err_t sl_record_to_json(const sl_record_t *rec, sl_buf_t *out);
 sl_err_t sl_record_to_json_ex(const sl_record_t *rec, int flags, sl_buf_t *out);
 sl_err_t sl_value_to_json(const sl_value_t *v, sl_buf_t *out);
+/* n bytes as a JSON string of their base64 (RFC 4648, padded). */
+sl_err_t sl_json_base64(sl_buf_t *out, const unsigned char *p, size_t n);
 
 /* Appends one row image of c as an object keyed by column name, in column
  * order; img NULL (no image) is written as null. */

@@ -1,0 +1,155 @@
+/* Unit tests of the Debezium change-event format (common/sl_dbz.c): the
+ * unscaled two's-complement bytes of Kafka Connect's Decimal, and the key
+ * and envelope of a row as Debezium's MySQL connector writes them. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sl_dbz.h"
+
+static void dec(const char *text, int scale, const char *want_hex)
+{
+    unsigned char b[80];
+    size_t n = 0;
+    char hex[200] = "";
+    if (sl_dbz_decimal_bytes(text, strlen(text), scale, b, sizeof b, &n) != 0)
+        fail_msg("%s refused", text);
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, sizeof hex - 2 * i, "%02x", b[i]);
+    if (strcmp(hex, want_hex))
+        fail_msg("%s scale %d: %s, want %s", text, scale, hex, want_hex);
+}
+
+static void test_decimal_bytes(void **state)
+{
+    (void)state;
+    dec("0", 0, "00");
+    dec("1.23", 2, "7b");
+    dec("127", 0, "7f");
+    dec("128", 0, "0080");
+    dec("-1", 0, "ff");
+    dec("-128", 0, "80");
+    dec("-129", 0, "ff7f");
+    dec("12.5", 3, "30d4");            /* 12500, the scale padded */
+    dec("-0.01", 2, "ff");
+    dec("99999999999999999999", 0, "056bc75e2d630fffff");  /* 10^20 - 1 */
+    unsigned char b[80];
+    size_t n;
+    assert_int_equal(sl_dbz_decimal_bytes("NaN", 3, 0, b, sizeof b, &n), -1);
+    assert_int_equal(sl_dbz_decimal_bytes("1.234", 5, 2, b, sizeof b, &n), -1); /* 3 > scale */
+    assert_int_equal(sl_dbz_decimal_bytes("1.230", 5, 2, b, sizeof b, &n), 0);  /* zeros: fine */
+}
+
+/* shop.t (id int PK, name varchar, amount decimal(10,2), at datetime(6)) */
+static sl_schema_t schema(sl_column_t cols[4])
+{
+    memset(cols, 0, 4 * sizeof(*cols));
+    cols[0] = (sl_column_t){.name = "id", .kind = SL_VAL_INT, .source_type = "int", .pk = 1,
+                            .precision = -1, .scale = -1};
+    cols[1] = (sl_column_t){.name = "name", .kind = SL_VAL_STRING,
+                            .source_type = "varchar(20)", .nullable = 1, .precision = 20,
+                            .scale = -1};
+    cols[2] = (sl_column_t){.name = "amount", .kind = SL_VAL_DECIMAL,
+                            .source_type = "decimal(10,2)", .nullable = 1, .precision = 10,
+                            .scale = 2};
+    cols[3] = (sl_column_t){.name = "at", .kind = SL_VAL_TEMPORAL,
+                            .source_type = "datetime(6)", .nullable = 1, .precision = 6,
+                            .scale = -1};
+    return (sl_schema_t){.db = "shop", .table = "t", .ncols = 4, .cols = cols};
+}
+
+static sl_record_t *delete_row(void)
+{
+    static const char *const names[] = {"id", "name", "amount", "at"};
+    sl_record_t *rec = sl_record_new();
+    char err[128];
+    assert_int_equal(sl_record_init_change(rec, "src", "shop", "t", SL_OP_DELETE, 4, names, 1),
+                     SL_OK);
+    assert_int_equal(sl_pos_parse("mysql-bin.000003:1234#0@0-1-42", &rec->pos, err,
+                                  sizeof err), SL_OK);
+    sl_change_t *c = &rec->u.change;
+    c->event_time_us = 1700000000123456;
+    c->server_id = 1;
+    sl_value_t *v = c->rows[0].before;
+    v[0].kind = SL_VAL_INT;
+    v[0].u.i = 7;
+    assert_int_equal(sl_value_set_text(rec, &v[1], SL_VAL_STRING, "a\"b", 3), SL_OK);
+    assert_int_equal(sl_value_set_text(rec, &v[2], SL_VAL_DECIMAL, "-1.50", 5), SL_OK);
+    assert_int_equal(sl_value_set_temporal(rec, &v[3], SL_T_DATETIME,
+                                           "2023-11-14 22:13:20.123456", 26, 1,
+                                           1700000000123456, 6, 0, 0), SL_OK);
+    return rec;
+}
+
+static void test_delete_event(void **state)
+{
+    (void)state;
+    sl_column_t cols[4];
+    sl_schema_t s = schema(cols);
+    sl_record_t *rec = delete_row();
+    sl_dbz_conf_t conf = {.name = "srv", .mysql = 1, .with_schema = 0};
+    sl_buf_t out = SL_BUF_INIT;
+    assert_int_equal(sl_dbz_key(&out, &conf, &s, rec, 0), SL_OK);
+    assert_string_equal(out.data, "{\"id\":7}");
+    sl_dbz_txn_t tx = {.id = "0-1-42", .total_order = 1, .data_collection_order = 1};
+    assert_int_equal(sl_dbz_value(&out, &conf, &s, rec, 0, &tx), SL_OK);
+    /* -1.50 at scale 2 = -150 = 0xff6a = "/2o=" */
+    assert_string_equal(out.data,
+        "{\"before\":{\"id\":7,\"name\":\"a\\\"b\",\"amount\":\"/2o=\","
+        "\"at\":1700000000123456},\"after\":null,"
+        "\"source\":{\"version\":\"shiftlog\",\"connector\":\"mysql\",\"name\":\"srv\","
+        "\"ts_ms\":1700000000123,\"snapshot\":\"false\",\"db\":\"shop\",\"table\":\"t\","
+        "\"server_id\":1,\"gtid\":\"0-1-42\",\"file\":\"mysql-bin.000003\",\"pos\":1234,"
+        "\"row\":0},\"op\":\"d\",\"ts_ms\":1700000000123,"
+        "\"transaction\":{\"id\":\"0-1-42\",\"total_order\":1,\"data_collection_order\":1}}");
+    conf.with_schema = 1;
+    assert_int_equal(sl_dbz_key(&out, &conf, &s, rec, 0), SL_OK);
+    assert_string_equal(out.data,
+        "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":false,"
+        "\"field\":\"id\"}],\"optional\":false,\"name\":\"srv.shop.t.Key\"},"
+        "\"payload\":{\"id\":7}}");
+    assert_int_equal(sl_dbz_value(&out, &conf, &s, rec, 0, NULL), SL_OK);
+    assert_non_null(strstr(out.data, "{\"type\":\"bytes\",\"optional\":true,\"name\":"
+                           "\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
+                           "\"parameters\":{\"scale\":\"2\",\"connect.decimal.precision\":"
+                           "\"10\"},\"field\":\"amount\"}"));
+    assert_non_null(strstr(out.data, "\"name\":\"io.debezium.time.MicroTimestamp\""));
+    assert_non_null(strstr(out.data, "\"name\":\"srv.shop.t.Envelope\""));
+    assert_non_null(strstr(out.data, ",\"payload\":{\"before\":{\"id\":7,"));
+    sl_buf_free(&out);
+    sl_record_destroy(rec);
+}
+
+static void test_transaction_marker(void **state)
+{
+    (void)state;
+    sl_dbz_conf_t conf = {.name = "srv", .mysql = 1};
+    sl_buf_t out = SL_BUF_INIT;
+    const char *tables[] = {"shop.t", "shop.u"};
+    const uint64_t counts[] = {2, 1};
+    assert_int_equal(sl_dbz_txn_marker(&out, &conf, "END", "0-1-42", 5, 3, tables, counts, 2),
+                     SL_OK);
+    assert_string_equal(out.data, "{\"status\":\"END\",\"id\":\"0-1-42\",\"ts_ms\":5,"
+                        "\"event_count\":3,\"data_collections\":[{\"data_collection\":"
+                        "\"shop.t\",\"event_count\":2},{\"data_collection\":\"shop.u\","
+                        "\"event_count\":1}]}");
+    char topic[64];
+    sl_dbz_topic(topic, sizeof topic, &conf, "my db", "t$1");
+    assert_string_equal(topic, "srv.my_db.t_1");
+    sl_buf_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decimal_bytes),
+        cmocka_unit_test(test_delete_event),
+        cmocka_unit_test(test_transaction_marker),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
