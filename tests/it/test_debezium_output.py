@@ -128,3 +128,46 @@ def test_it_debezium_output_mysql(stack, bin_dir, tmp_path, unique_name):
         col.stop()
         my_exec(my, f"DROP DATABASE IF EXISTS `{src}`")
         my.close()
+
+
+def test_it_debezium_output_pg(stack, bin_dir, tmp_path, unique_name):
+    """A PostgreSQL source: topics <name>.<schema>.<table>, the source block's db (the database),
+    schema, txId and lsn, numeric(p,s) as Decimal bytes, timestamptz as ZonedTimestamp in UTC,
+    an UPDATE's before image under REPLICA IDENTITY FULL."""
+    from e2e_util import pg_connect, pg_drop
+    db, prefix, name = unique_name("dbzpg"), unique_name("dbzpgp"), unique_name("dbzpgs")
+    slot, pub = f"s_{db}"[:63], f"p_{db}"[:63]
+    admin = pg_connect(stack)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{db}"')
+    admin.close()
+    pg = pg_connect(stack, dbname=db)
+    pg.autocommit = True
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE acct (id bigint PRIMARY KEY, owner text, bal numeric(12,3), "
+                "at timestamptz)")
+    cur.execute("ALTER TABLE acct REPLICA IDENTITY FULL")
+    cur.execute(f'CREATE PUBLICATION "{pub}" FOR ALL TABLES')
+    col = collector(bin_dir, "pg-to-mysql", tmp_path, "collector", {
+        "source.name": db, "topic.prefix": prefix, "source.database": db, "source.slot": slot,
+        "source.publication": pub, "output.debezium": "json", "output.debezium.name": name})
+    try:
+        col.start()
+        cur.execute("INSERT INTO acct VALUES (5, 'ann', 10.125, '2024-05-01 12:00:00+02')")
+        cur.execute("UPDATE acct SET bal = -0.5 WHERE id = 5")
+        got = read_kv(stack, f"{name}.public.acct", 2)
+        assert len(got) == 2, got
+        (k, ins), (_, upd) = got
+        assert k == {"id": 5}                        # json: the payload alone
+        a = ins["after"]
+        assert unscaled(a["bal"], 3) == decimal.Decimal("10.125")
+        assert a["at"] == "2024-05-01T10:00:00.000000Z"
+        s = ins["source"]
+        assert s["connector"] == "postgresql" and s["db"] == db and s["schema"] == "public"
+        assert s["table"] == "acct" and s["lsn"] > 0 and s["txId"] > 0
+        assert upd["op"] == "u" and unscaled(upd["before"]["bal"], 3) == decimal.Decimal("10.125")
+        assert unscaled(upd["after"]["bal"], 3) == decimal.Decimal("-0.5")
+    finally:
+        col.stop()
+        pg.close()
+        pg_drop(stack, db, slot=slot)
