@@ -1,7 +1,9 @@
 /* libFuzzer harness: a Kafka message value (Avro single-object encoding)
  * through the reader every consumer uses (common/sl_avro_read.c,
  * sl_avro_decode.c), then what the miner does with the record it gets
- * (common/sl_logdoc.c: exact BSON values, change/commit/schema documents).
+ * (common/sl_logdoc.c: exact BSON values, change/commit/schema documents)
+ * and what the collector's Debezium output makes of it (common/sl_dbz.c:
+ * keys and envelopes under a schema taken from the values' kinds).
  *
  * Input: the message value, as it comes from the topic.
  * Checks beyond "no crash": an accepted record encodes, and its encoding
@@ -15,6 +17,7 @@
 
 #include "sl_avro.h"
 #include "sl_buf.h"
+#include "sl_dbz.h"
 #include "sl_json.h"
 #include "sl_record.h"
 #include "../../miner/miner.h"
@@ -71,6 +74,44 @@ static void miner_docs(const sl_record_t *r)
     }
 }
 
+/* The Debezium events of a CHANGE's rows, as MySQL and PostgreSQL
+ * connectors, with and without the schema part, built and dropped. */
+static void dbz_events(const sl_record_t *r)
+{
+    static const char *const types[] = {
+        [SL_VAL_NULL] = "text", [SL_VAL_BOOL] = "boolean", [SL_VAL_INT] = "int",
+        [SL_VAL_UINT] = "bigint unsigned", [SL_VAL_FLOAT] = "float", [SL_VAL_DOUBLE] = "double",
+        [SL_VAL_DECIMAL] = "decimal(30,4)", [SL_VAL_STRING] = "varchar(255)",
+        [SL_VAL_BYTES] = "blob", [SL_VAL_TEMPORAL] = "datetime(6)", [SL_VAL_BIT] = "bit(9)",
+        [SL_VAL_SET] = "set", [SL_VAL_TYPED] = "json", [SL_VAL_MISSING] = "text"};
+    if (r->type != SL_REC_CHANGE || !r->u.change.nrows)
+        return;
+    const sl_change_t *c = &r->u.change;
+    sl_column_t cols[64];
+    uint32_t n = c->ncols < 64 ? c->ncols : 64;
+    const sl_row_t *row0 = &c->rows[0];
+    const sl_value_t *img = row0->after ? row0->after : row0->before;
+    for (uint32_t i = 0; i < n; i++) {
+        sl_val_kind_t k = img ? img[i].kind : SL_VAL_NULL;
+        cols[i] = (sl_column_t){.name = c->columns[i], .kind = k, .pk = i == 0,
+                                .source_type = k <= SL_VAL_MISSING ? types[k] : "text",
+                                .nullable = 1, .precision = k == SL_VAL_BIT ? 9 : 6,
+                                .scale = k == SL_VAL_DECIMAL ? 4 : -1};
+    }
+    sl_schema_t s = {.db = c->db, .table = c->table, .ncols = n, .cols = cols};
+    sl_buf_t out = SL_BUF_INIT;
+    for (int mode = 0; mode < 4; mode++) {
+        sl_dbz_conf_t conf = {.name = "fz", .mysql = mode & 1, .with_schema = mode >> 1,
+                              .database = "d"};
+        for (uint32_t i = 0; i < c->nrows; i++) {
+            sl_dbz_txn_t tx = {.id = c->txn, .total_order = i + 1, .data_collection_order = 1};
+            sl_dbz_key(&out, &conf, &s, r, i);
+            sl_dbz_value(&out, &conf, &s, r, i, &tx);
+        }
+    }
+    sl_buf_free(&out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char e1[512];
@@ -94,5 +135,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_record_to_json(rec, &js);
     sl_buf_free(&js);
     miner_docs(rec);
+    dbz_events(rec);
     return 0;
 }
