@@ -89,7 +89,15 @@ static void headers_json(const sl_kafka_msg_t *m, sl_buf_t *out)
     sl_buf_putc(out, '}');
 }
 
-int cli_cat_main(int argc, char **argv)
+typedef struct cat_opts_s {
+    sl_kvlist_t props;            /* librdkafka properties (-X, bootstrap.servers) */
+    int64_t     start, partition, count;
+    int         exit_at_end, strict;
+    const char *topic;
+} cat_opts_t;
+
+/* The command line into o: -1 to go on, else the exit code (--help: 0). */
+static int parse_args(int argc, char **argv, cat_opts_t *o)
 {
     static const struct option opts[] = {
         {"brokers",        required_argument, NULL, 'b'},
@@ -102,17 +110,8 @@ int cli_cat_main(int argc, char **argv)
         {"help",           no_argument,       NULL, OPT_HELP},
         {NULL, 0, NULL, 0}
     };
-    sl_kvlist_t props = SL_KVLIST_INIT;
     const char *brokers = getenv("SHIFTLOG_KAFKA_BOOTSTRAP_SERVERS");
-    int64_t start = SL_KAFKA_OFFSET_END, partition = -1, count = -1;
-    int exit_at_end = 0, strict = 0, rc = 2, c;
-    char errstr[1024];
-    sl_kafka_consumer_t *cons = NULL;
-    sl_avro_codec_t *codec = NULL;
-    sl_record_t *rec = NULL;
-    sl_buf_t line = SL_BUF_INIT;
-    uint8_t *at_eof = NULL;
-
+    int c;
     if (!brokers || !*brokers)
         brokers = "127.0.0.1:19092";
     optind = 1;
@@ -122,70 +121,117 @@ int cli_cat_main(int argc, char **argv)
             brokers = optarg;
             break;
         case OPT_FROM_BEGINNING:
-            start = SL_KAFKA_OFFSET_BEGINNING;
+            o->start = SL_KAFKA_OFFSET_BEGINNING;
             break;
         case OPT_OFFSET:
-            if (parse_int64(optarg, 0, &start)) {
+            if (parse_int64(optarg, 0, &o->start)) {
                 fprintf(stderr, "shiftlog cat: --offset %s: not an offset\n", optarg);
-                goto out;
+                return 2;
             }
             break;
         case OPT_PARTITION:
-            if (parse_int64(optarg, 0, &partition) || partition > INT32_MAX) {
+            if (parse_int64(optarg, 0, &o->partition) || o->partition > INT32_MAX) {
                 fprintf(stderr, "shiftlog cat: --partition %s: not a partition\n", optarg);
-                goto out;
+                return 2;
             }
             break;
         case OPT_COUNT:
-            if (parse_int64(optarg, 1, &count)) {
+            if (parse_int64(optarg, 1, &o->count)) {
                 fprintf(stderr, "shiftlog cat: --count %s: not a positive number\n", optarg);
-                goto out;
+                return 2;
             }
             break;
         case OPT_EXIT_AT_END:
-            exit_at_end = 1;
+            o->exit_at_end = 1;
             break;
         case OPT_STRICT:
-            strict = 1;
+            o->strict = 1;
             break;
         case 'X': {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
                 fprintf(stderr, "shiftlog cat: -X %s: expected kafka.PROP=VALUE\n", optarg);
-                goto out;
+                return 2;
             }
             *eq = '\0';
             const char *k = optarg;
             if (!strncmp(k, "kafka.", 6))
                 k += 6;
-            if (sl_kvlist_set(&props, k, eq + 1)) {
+            if (sl_kvlist_set(&o->props, k, eq + 1)) {
                 fprintf(stderr, "shiftlog cat: out of memory\n");
-                goto out;
+                return 2;
             }
             break;
         }
         case 'h':
         case OPT_HELP:
             cat_usage(stdout);
-            rc = 0;
-            goto out;
+            return 0;
         default:
             cat_usage(stderr);
-            goto out;
+            return 2;
         }
     }
     if (optind != argc - 1) {
         fprintf(stderr, "shiftlog cat: expected one TOPIC (shiftlog cat --help)\n");
-        goto out;
+        return 2;
     }
-    const char *topic = argv[optind];
+    o->topic = argv[optind];
+    if (!sl_kvlist_get(&o->props, "bootstrap.servers") &&
+        sl_kvlist_set(&o->props, "bootstrap.servers", brokers))
+        return 2;
+    return -1;
+}
+
+/* One message as a JSON line into line: its place, key, headers and the
+ * decoded record (null for a tombstone). SL_OK, or the decode error in errstr. */
+static sl_err_t message_json(const sl_kafka_msg_t *m, sl_avro_codec_t *codec, sl_record_t *rec,
+                             sl_buf_t *line, char *errstr, size_t errstr_size)
+{
+    sl_buf_reset(line);
+    sl_buf_puts(line, "{\"topic\":");
+    sl_buf_json_str(line, m->topic, strlen(m->topic));
+    sl_buf_printf(line, ",\"partition\":%" PRId32 ",\"kafkaOffset\":%" PRId64
+                  ",\"timestamp\":%" PRId64 ",\"key\":", m->partition, m->offset,
+                  m->timestamp_ms);
+    if (m->key)
+        sl_buf_json_str(line, m->key, m->key_len);
+    else
+        sl_buf_puts(line, "null");
+    sl_buf_puts(line, ",\"headers\":");
+    headers_json(m, line);
+    sl_buf_puts(line, ",\"record\":");
+    if (!m->value) {
+        sl_buf_puts(line, "null");         /* tombstone of a compacted topic */
+    } else {
+        sl_err_t err = sl_avro_decode(codec, m->value, m->value_len, rec, errstr, errstr_size);
+        if (!err)
+            err = sl_record_to_json_ex(rec, SL_JSON_SUBOFFSET, line);
+        if (err == SL_ERR_NOMEM)
+            snprintf(errstr, errstr_size, "out of memory");
+        if (err)
+            return err;
+    }
+    return sl_buf_puts(line, "}\n");
+}
+
+int cli_cat_main(int argc, char **argv)
+{
+    cat_opts_t o = {.props = SL_KVLIST_INIT, .start = SL_KAFKA_OFFSET_END, .partition = -1,
+                    .count = -1};
+    int rc;
+    char errstr[1024];
+    sl_kafka_consumer_t *cons = NULL;
+    sl_avro_codec_t *codec = NULL;
+    sl_record_t *rec = NULL;
+    sl_buf_t line = SL_BUF_INIT;
+    uint8_t *at_eof = NULL;
+
+    if ((rc = parse_args(argc, argv, &o)) >= 0)
+        goto out;
     rc = 1;
     sl_log_init("cli", NULL);
     sl_log_set_level(SL_LOG_WARN);
-    if (!sl_kvlist_get(&props, "bootstrap.servers") &&
-        sl_kvlist_set(&props, "bootstrap.servers", brokers))
-        goto out;
-
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
@@ -195,25 +241,22 @@ int cli_cat_main(int argc, char **argv)
         fprintf(stderr, "shiftlog cat: %s\n", codec ? "out of memory" : errstr);
         goto out;
     }
-    if (sl_kafka_consumer_new(&cons, &props, NULL, 10000, errstr, sizeof(errstr))) {
-        fprintf(stderr, "shiftlog cat: %s\n", errstr);
-        goto out;
-    }
     int nparts = 0;
-    if (sl_kafka_consumer_assign(cons, topic, (int32_t)partition, start, 10000,
+    if (sl_kafka_consumer_new(&cons, &o.props, NULL, 10000, errstr, sizeof(errstr)) ||
+        sl_kafka_consumer_assign(cons, o.topic, (int32_t)o.partition, o.start, 10000,
                                  &nparts, errstr, sizeof(errstr))) {
         fprintf(stderr, "shiftlog cat: %s\n", errstr);
         goto out;
     }
-    int maxp = partition >= 0 ? (int)partition + 1 : nparts;
+    int maxp = o.partition >= 0 ? (int)o.partition + 1 : nparts;
     if (maxp > CAT_MAX_PARTITIONS || !(at_eof = calloc((size_t)maxp, 1))) {
-        fprintf(stderr, "shiftlog cat: topic \"%s\": too many partitions\n", topic);
+        fprintf(stderr, "shiftlog cat: topic \"%s\": too many partitions\n", o.topic);
         goto out;
     }
     int neof = 0, bad = 0;
     int64_t seen = 0;
     rc = 0;
-    while (!cat_stop && (count < 0 || seen < count)) {
+    while (!cat_stop && (o.count < 0 || seen < o.count)) {
         sl_kafka_msg_t m;
         sl_err_t err = sl_kafka_consume(cons, 500, &m, errstr, sizeof(errstr));
         if (err == SL_ERR_TIMEOUT) {
@@ -222,7 +265,7 @@ int cli_cat_main(int argc, char **argv)
         }
         if (err) {
             fprintf(stderr, "shiftlog cat: %s\n", errstr);
-            if (err == SL_ERR_FATAL || strict) {
+            if (err == SL_ERR_FATAL || o.strict) {
                 rc = 1;
                 break;
             }
@@ -236,7 +279,7 @@ int cli_cat_main(int argc, char **argv)
                 at_eof[m.partition] = 1;
                 neof++;
             }
-            if (exit_at_end && neof >= nparts)
+            if (o.exit_at_end && neof >= nparts)
                 break;
             continue;
         }
@@ -245,41 +288,16 @@ int cli_cat_main(int argc, char **argv)
             neof--;
         }
         seen++;
-        sl_buf_reset(&line);
-        sl_buf_puts(&line, "{\"topic\":");
-        sl_buf_json_str(&line, m.topic, strlen(m.topic));
-        sl_buf_printf(&line, ",\"partition\":%" PRId32 ",\"kafkaOffset\":%" PRId64
-                      ",\"timestamp\":%" PRId64 ",\"key\":",
-                      m.partition, m.offset, m.timestamp_ms);
-        if (m.key)
-            sl_buf_json_str(&line, m.key, m.key_len);
-        else
-            sl_buf_puts(&line, "null");
-        sl_buf_puts(&line, ",\"headers\":");
-        headers_json(&m, &line);
-        sl_buf_puts(&line, ",\"record\":");
-        if (!m.value) {
-            sl_buf_puts(&line, "null");   /* tombstone of a compacted topic */
-        } else {
-            err = sl_avro_decode(codec, m.value, m.value_len, rec, errstr,
-                                 sizeof(errstr));
-            if (!err)
-                err = sl_record_to_json_ex(rec, SL_JSON_SUBOFFSET, &line);
-            if (err) {
-                fflush(stdout);
-                fprintf(stderr,
-                        "shiftlog cat: topic \"%s\" partition %" PRId32
-                        " offset %" PRId64 ": cannot decode the message "
-                        "(%zu bytes): %s\n", m.topic, m.partition, m.offset,
-                        m.value_len, err == SL_ERR_NOMEM ? "out of memory"
-                                                         : errstr);
-                bad = 1;
-                if (strict)
-                    break;
-                continue;
-            }
+        if (message_json(&m, codec, rec, &line, errstr, sizeof errstr)) {
+            fflush(stdout);
+            fprintf(stderr, "shiftlog cat: topic \"%s\" partition %" PRId32 " offset %" PRId64
+                    ": cannot decode the message (%zu bytes): %s\n", m.topic, m.partition,
+                    m.offset, m.value_len, errstr);
+            bad = 1;
+            if (o.strict)
+                break;
+            continue;
         }
-        sl_buf_puts(&line, "}\n");
         if (fwrite(line.data, 1, line.len, stdout) != line.len) {
             fprintf(stderr, "shiftlog cat: writing stdout: %s\n", strerror(errno));
             rc = 1;
@@ -298,6 +316,6 @@ out:
     sl_record_destroy(rec);
     sl_avro_codec_destroy(codec);
     sl_kafka_consumer_destroy(cons);
-    sl_kvlist_free(&props);
+    sl_kvlist_free(&o.props);
     return rc;
 }
