@@ -56,9 +56,43 @@ static int pos_key(const char *text, char out[64])
     char err[256];
     if (sl_pos_parse(text, &p, err, sizeof err) != SL_OK)
         return -1;
-    snprintf(out, 64, "%01x%016" PRIx64 "%016" PRIx64 "%08" PRIx32, (unsigned)p.kind & 0xf,
-             p.seq, p.offset, p.row);
+    sl_pos_key(&p, out);               /* the same digits as the miner's `_id`s */
     return 0;
+}
+
+/* The find filter of a query: the table, a start time, a start position.
+ * NULL (after a usage line on stderr) when one does not parse. */
+static bson_t *query_filter(const char *table, const char *since, const char *from)
+{
+    bson_t *filter = bson_new(), sub;
+    if (table)
+        BSON_APPEND_UTF8(filter, SL_LOGDOC_TABLE, table);
+    if (since) {
+        int64_t us;
+        if (sl_parse_utc_time(since, &us)) {
+            fprintf(stderr, "shiftlog log query: --since \"%s\" is not an ISO 8601 UTC time "
+                    "(2026-01-01T00:00:00Z)\n", since);
+            bson_destroy(filter);
+            return NULL;
+        }
+        BSON_APPEND_DOCUMENT_BEGIN(filter, SL_LOGDOC_TS, &sub);
+        BSON_APPEND_DATE_TIME(&sub, "$gte", us / 1000);
+        bson_append_document_end(filter, &sub);
+    }
+    if (from) {
+        char key[64];
+        if (pos_key(from, key)) {
+            fprintf(stderr, "shiftlog log query: --from-position \"%s\" is not a source "
+                    "position (binlog.000003:1234#0, 0/16B3748:0/16B3700#5) nor a log _id\n",
+                    from);
+            bson_destroy(filter);
+            return NULL;
+        }
+        BSON_APPEND_DOCUMENT_BEGIN(filter, SL_LOGDOC_ID, &sub);
+        BSON_APPEND_UTF8(&sub, "$gte", key);
+        bson_append_document_end(filter, &sub);
+    }
+    return filter;
 }
 
 int cli_log_main(int argc, char **argv)
@@ -122,35 +156,10 @@ int cli_log_main(int argc, char **argv)
     if (!coll_name)
         coll_name = source;
 
-    bson_t *filter = bson_new(), sub;
-    if (table)
-        BSON_APPEND_UTF8(filter, SL_LOGDOC_TABLE, table);
-    if (since) {
-        int64_t us, ms;
-        if (sl_parse_utc_time(since, &us)) {
-            fprintf(stderr, "shiftlog log query: --since \"%s\" is not an ISO 8601 UTC time "
-                    "(2026-01-01T00:00:00Z)\n", since);
-            bson_destroy(filter);
-            return 2;
-        }
-        ms = us / 1000;
-        BSON_APPEND_DOCUMENT_BEGIN(filter, "ts", &sub);
-        BSON_APPEND_DATE_TIME(&sub, "$gte", ms);
-        bson_append_document_end(filter, &sub);
-    }
-    if (from) {
-        char key[64];
-        if (pos_key(from, key)) {
-            fprintf(stderr, "shiftlog log query: --from-position \"%s\" is not a source position "
-                    "(binlog.000003:1234#0, 0/16B3748:0/16B3700#5) nor a log _id\n", from);
-            bson_destroy(filter);
-            return 2;
-        }
-        BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &sub);
-        BSON_APPEND_UTF8(&sub, "$gte", key);
-        bson_append_document_end(filter, &sub);
-    }
-    bson_t *opts_doc = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}");
+    bson_t *filter = query_filter(table, since, from);
+    if (!filter)
+        return 2;
+    bson_t *opts_doc = BCON_NEW("sort", "{", SL_LOGDOC_ID, BCON_INT32(1), "}");
     if (limit > 0)
         BSON_APPEND_INT64(opts_doc, "limit", limit);
 
