@@ -350,18 +350,22 @@ static sl_err_t struct_schema(sl_buf_t *out, const sl_dbz_conf_t *conf, const sl
     return sl_buf_putc(out, '}');
 }
 
+/* The fields every connector's source block starts with. */
+#define DBZ_SOURCE_FIELDS \
+    "{\"type\":\"struct\",\"fields\":[" \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"}," \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"}," \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"}," \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"}," \
+    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1," \
+    "\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\"," \
+    "\"field\":\"snapshot\"}," \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
+
 static sl_err_t source_schema(sl_buf_t *out, const sl_dbz_conf_t *conf)
 {
     static const char mysql[] =
-        "{\"type\":\"struct\",\"fields\":["
-        "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
-        "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
-        "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
-        "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
-        "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
-        "\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\","
-        "\"field\":\"snapshot\"},"
-        "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
+        DBZ_SOURCE_FIELDS
         "{\"type\":\"string\",\"optional\":true,\"field\":\"table\"},"
         "{\"type\":\"int64\",\"optional\":false,\"field\":\"server_id\"},"
         "{\"type\":\"string\",\"optional\":true,\"field\":\"gtid\"},"
@@ -370,15 +374,7 @@ static sl_err_t source_schema(sl_buf_t *out, const sl_dbz_conf_t *conf)
         "{\"type\":\"int32\",\"optional\":false,\"field\":\"row\"}"
         "],\"optional\":false,\"name\":\"io.debezium.connector.mysql.Source\",\"field\":\"source\"}";
     static const char pg[] =
-        "{\"type\":\"struct\",\"fields\":["
-        "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
-        "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
-        "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
-        "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
-        "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
-        "\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\","
-        "\"field\":\"snapshot\"},"
-        "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
+        DBZ_SOURCE_FIELDS
         "{\"type\":\"string\",\"optional\":false,\"field\":\"schema\"},"
         "{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"
         "{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"
