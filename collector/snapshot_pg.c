@@ -47,6 +47,7 @@ typedef struct snap_pg_s {
     uint32_t            key[COL_SNAP_MAX_KEY];
     char               *rowfilter;
     int                 only;          /* relkind 'r': SELECT FROM ONLY (no inheritance children) */
+    char                sqlstate[6];   /* of the last failed query */
 } snap_pg_t;
 
 /* ------------------------------------------------------------ connection */
@@ -95,6 +96,8 @@ static sl_err_t run(snap_pg_t *s, PGresult **res, const char *what, const char *
         return SL_OK;
     }
     const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(s->c);
+    const char *st5 = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", st5 ? st5 : "");
     snprintf(errstr, errstr_size, "source \"%s\": snapshot: %s: %.*s", s->conf->source_name,
              what, (int)strcspn(m, "\n"), m);
     PQclear(r);
@@ -424,6 +427,10 @@ static sl_err_t op_read_chunk(void *ctx, const char *db, const char *table, cons
         char m[512];
         snprintf(m, sizeof(m), "%s", errstr);
         snprintf(errstr, errstr_size, "table %s.%s: %s", db, table, m);
+        /* a data exception (class 22) from a range's bound: the bound does not fit the
+         * key's type — the request is refused, the session need not retry */
+        if ((lo || hi) && !strncmp(s->sqlstate, "22", 2))
+            err = SL_ERR_INVALID;
         goto out;
     }
     uint32_t nrows = (uint32_t)PQntuples(r);
