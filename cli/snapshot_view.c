@@ -161,7 +161,11 @@ static void entry_line(const cli_snap_view_t *v, const char *obj, const char *st
             bar[i] = pct < 0 ? (i == (int)(r / 1000) % BAR_WIDTH ? '#' : '.')
                    : i < fill ? '#' : '.';
         bar[BAR_WIDTH] = '\0';
-        n = snprintf(out, size, "%-32.32s%s [%s] ", table, range, bar);
+        /* a long name keeps its end (the table), the line its width */
+        size_t tl = strlen(table);
+        const char *shown = tl > 32 ? table + tl - 29 : table;
+        n = snprintf(out, size, "%s%-*s%s [%s] ", tl > 32 ? "..." : "", tl > 32 ? 29 : 32,
+                     shown, range, bar);
     } else {
         n = snprintf(out, size, "%s%s: %s, ", table, range, state);
     }

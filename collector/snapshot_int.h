@@ -11,7 +11,6 @@
 #define SNAP_ENDS 64            /* requests ended, kept for GET /snapshot */
 #define SNAP_SKIPPED_MAX 256    /* tables left out, kept for GET /snapshot */
 #define SNAP_WRITTEN_MAX 256    /* requests written to the log, not met yet */
-#define SNAP_LOG_MS 10000       /* a progress line at most this often */
 
 /* One queued copy: a whole table, or a key range (lo, hi] of it. */
 typedef struct snap_table_s {
@@ -106,7 +105,8 @@ void     col_snapq_written(col_snap_t *s, const char *id, int met);
 void     col_snapq_start(col_snap_t *s);
 /* A chunk of n rows of the current entry was published. */
 void     col_snapq_chunk(col_snap_t *s, uint64_t n);
-/* The progress line of the current entry, when SNAP_LOG_MS passed or force. */
+/* The progress line of the current entry, when snapshot.progress.interval
+ * passed, or its end line (force). */
 void     col_snapq_log(col_snap_t *s, int force);
 
 const char *col_snapq_progress_text(col_snap_t *s);

@@ -280,7 +280,7 @@ void col_snapq_log(col_snap_t *s, int force)
 {
     int64_t now = sl_service_now_ms();
     const snap_table_t *t = &s->q[0];
-    if (!force && now - s->logged_ms < SNAP_LOG_MS)
+    if (!force && now - s->logged_ms < s->conf->snapshot_progress_ms)
         return;
     s->logged_ms = now;
     char range[600] = "";

@@ -157,13 +157,16 @@ def test_it_e2e_snapshot_range_pg_to_mysql(stack, bin_dir, pgp):
     p = pgp
     p.sql("CREATE TABLE items (id integer PRIMARY KEY, v text)",
           "INSERT INTO items SELECT i, 'v' || i FROM generate_series(1, 400) i",
-          f'CREATE PUBLICATION "{p.pub}" FOR ALL TABLES')
+          f'CREATE PUBLICATION "{p.pub}" FOR ALL TABLES', "ANALYZE items")
     cols = ["id", "v"]
     p.start()
     want = p.source_rows("items", cols)
     wait_until("the initial copy applied", lambda: (p.target_rows("items", cols) == want, None),
                (p.col, p.app), 120)
     port = port_of(p.col)
+    # the progress estimate comes from the table's statistics (reltuples after ANALYZE)
+    m = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'shiftlog_collector_snapshot_table_rows_estimate{table="public.items"} 400' in m
     damaged_in, gone_in = [101, 150, 300], [120, 280]
     damaged_out, gone_out = [100, 200, 301], [5, 250]
     my_exec(p.my, *[f"UPDATE `{p.my_db}`.items SET v = 'bad' WHERE id = {i}"
