@@ -168,7 +168,10 @@ void col_snapq_pop(col_snap_t *s, const char *state, const char *why)
     snap_table_t *t = &s->q[0];
     char name[600];
     sl_name_format(t->db, t->table, name, sizeof(name));
-    col_snapq_end(s, t->id, name, t->lo, t->hi, state, why, t->rows);
+    /* the ring keeps what a client may wait for: requests (with an id) and copies that
+     * did not end done; the tables of an initial snapshot would crowd them out */
+    if (t->id || strcmp(state, "done"))
+        col_snapq_end(s, t->id, name, t->lo, t->hi, state, why, t->rows);
     int more = 0;
     for (size_t i = 1; i < s->qn; i++)
         more |= !strcmp(s->q[i].db, t->db) && !strcmp(s->q[i].table, t->table);

@@ -133,11 +133,11 @@ int main(int argc, char **argv)
         const char *lo_json = argc - a >= 5 && strcmp(argv[a + 4], "-") ? argv[a + 4] : NULL;
         const char *hi_json = argc - a >= 6 && strcmp(argv[a + 5], "-") ? argv[a + 5] : NULL;
         col_snap_key_t lo = {0}, hi = {0};
+        sl_record_t *rec = sl_record_new();
         if ((lo_json && col_snap_key_parse(lo_json, &lo, errstr, sizeof(errstr))) ||
             (hi_json && col_snap_key_parse(hi_json, &hi, errstr, sizeof(errstr))))
-            return fail(SL_ERR_INVALID, "bound", errstr);
-        sl_record_t *rec = sl_record_new();
-        for (;;) {
+            rc = fail(SL_ERR_INVALID, "bound", errstr);
+        for (; !rc;) {
             uint32_t key[COL_SNAP_MAX_KEY], nkey = 0;
             char *last = NULL;
             sl_record_reset(rec);

@@ -10,7 +10,9 @@ that range again, through the topic:
                                       after) stay damaged; the READ rows published after the
                                       initial copy are exactly the range's, in key order; GET
                                       /snapshot reports the request ended "done" with its rows;
-                                      a range that does not fit the key is refused (exit 1)
+                                      a range that does not fit the key is refused (exit 1); a
+                                      range written in SQL into the signal table while the
+                                      collector is stopped is carried out after its restart
   it_e2e_snapshot_range_pg_to_mysql   the same from PostgreSQL (integer key) -> MariaDB, two
                                       ranges of the table queued by one request each
 
@@ -141,6 +143,18 @@ def test_it_e2e_snapshot_range_mysql_to_pg(stack, bin_dir, tmp_path, unique_name
         # not JSON: refused at once (HTTP 400)
         p = snapshot_cli(bin_dir, port, f"{db}.t", "--upto", "a,3")
         assert p.returncode == 1 and "400" in p.stderr, p.stderr
+
+        # a range asked in SQL while the collector is stopped: met in the log at its restart
+        col.stop()
+        cur.execute(f'UPDATE "{db}".t SET v = %s WHERE g = %s AND n IN (1, 2, 3)', ("bad", "c"))
+        my_exec(my, (f"INSERT INTO `{sigdb}`.sig (source, mark) VALUES (%s, %s) "
+                     "ON DUPLICATE KEY UPDATE mark = VALUES(mark)",
+                     (db, f'{db}:S:sql9+["c",0]+["c",2] {db}.t')))
+        col.start()
+        wait_until("(c,0) < k <= (c,2) repaired",
+                   lambda: ([r for r in pg_rows(pg, db, "t", cols, key) if r[0] == "c" and
+                             r[1] <= 3] == [("c", 1, "v1"), ("c", 2, "v2"), ("c", 3, "bad")],
+                            None), (col, app), 60)
     finally:
         stop_all(col, app)
         pg.close()
