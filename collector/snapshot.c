@@ -254,12 +254,14 @@ static sl_err_t take_requests(col_snap_t *s, char *errstr, size_t errstr_size)
             err = SL_ERR_NOMEM;
         else
             err = s->src.watermark(s->src.ctx, 'S', b.data, errstr, errstr_size);
-        if (!err) {
-            sl_info("snapshot: request %s for %s%s written to the source's log", req.id,
-                    req.name, req.after || req.upto ? " (a key range)" : "");
-            col_snapq_written(s, req.id, 0);
-            col_snapq_publish(s);
+        if (err) {
+            col_snap_http_untake(&req);   /* written at the next try, not lost */
+            break;
         }
+        sl_info("snapshot: request %s for %s%s written to the source's log", req.id,
+                req.name, req.after || req.upto ? " (a key range)" : "");
+        col_snapq_written(s, req.id, 0);
+        col_snapq_publish(s);
         col_snap_req_free(&req);
     }
     sl_buf_free(&b);

@@ -204,6 +204,9 @@ void     col_snap_http_stop(sl_http_t *h);
 /* The oldest request not taken into *out (the caller frees it with
  * col_snap_req_free): 1, or 0 when there is none. */
 int      col_snap_http_take(col_snap_req_t *out);
+/* Gives back a request taken whose mark could not be written: first again,
+ * owned by the endpoint (*req is emptied). */
+void     col_snap_http_untake(col_snap_req_t *req);
 void     col_snap_req_free(col_snap_req_t *r);
 /* The engine's status (a JSON object without its closing brace: the
  * endpoint adds the requests not taken yet). */

@@ -195,6 +195,19 @@ int col_snap_http_take(col_snap_req_t *out)
     return got;
 }
 
+void col_snap_http_untake(col_snap_req_t *req)
+{
+    pthread_mutex_lock(&lock);
+    if (npending < SNAP_HTTP_MAX) {
+        memmove(&pending[1], &pending[0], npending * sizeof(*pending));
+        pending[0] = *req;
+        npending++;
+        memset(req, 0, sizeof(*req));
+    }
+    pthread_mutex_unlock(&lock);
+    col_snap_req_free(req);           /* full: dropped (the log says the write failed) */
+}
+
 void col_snap_http_publish(const char *json)
 {
     char *copy = strdup(json);

@@ -75,7 +75,7 @@ sl_err_t col_snapq_add(col_snap_t *s, const char *id, const char *db, const char
     /* a request with an id gets its own entry: it ends under that id */
     for (size_t i = 0; dedup && i < s->qn; i++) {
         const snap_table_t *t = &s->q[i];
-        int started = i == 0 && (s->after || s->waiting);
+        int started = i == 0 && (t->started_ms || s->after || s->waiting);
         if (!started && !strcmp(t->db, db) && !strcmp(t->table, table) && same(t->lo, lo) &&
             same(t->hi, hi) && !id)
             return SL_OK;
