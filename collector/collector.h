@@ -60,6 +60,7 @@ typedef struct col_conf_s {
     const char *kafka_bootstrap;
     int         snapshot_mode;      /* COL_SNAP_* (snapshot.h) */
     int64_t     snapshot_chunk_rows;
+    int64_t     snapshot_progress_ms;  /* a progress line at most this often (0: every chunk) */
     const char *snapshot_signal_table; /* MariaDB: `db.table` of the watermark/signal rows */
     int         dbz_output;         /* COL_DBZ_*: the Debezium-format topics (col_dbz.c) */
     const char *dbz_name;           /* their logical server name ("" = source.name) */

@@ -110,6 +110,10 @@ static const sl_conf_entry_t col_conf_table[] = {
     SL_CONF_INT("snapshot.chunk.rows", col_conf_t, snapshot_chunk_rows, "4096", 1, 1000000, 0,
                 "Rows per snapshot chunk (one keyset query; a chunk is held in memory until "
                 "its high watermark comes back through the log)."),
+    SL_CONF_DURATION("snapshot.progress.interval", col_conf_t, snapshot_progress_ms, "10s", 0,
+                     3600000, 0,
+                     "How often a snapshot logs a progress line per table (rows, rows/s, "
+                     "percent and ETA from the table's statistics); 0: after every chunk."),
     SL_CONF_STRING("snapshot.signal.table", col_conf_t, snapshot_signal_table,
                    "shiftlog.shiftlog_signal", 0,
                    "MariaDB/MySQL: the table the collector writes its chunk watermarks to "

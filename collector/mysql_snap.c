@@ -202,7 +202,7 @@ sl_err_t col_my_snap_signal_rows(col_my_snap_t *ms, const col_tablemap_t *tm, in
         const sl_change_t *c = &ms->scratch->u.change;
         for (uint32_t r = 0; r < c->nrows; r++) {
             const sl_value_t *v = c->rows[r].after ? &c->rows[r].after[mark] : NULL;
-            char kind, id[600];
+            char kind, id[1100];
             if (!v || (v->kind != SL_VAL_STRING && v->kind != SL_VAL_BYTES) ||
                 !col_snap_parse_mark(v->data, v->len, ms->conf->source_name, &kind, id,
                                      sizeof(id)))

@@ -1,11 +1,6 @@
 /* shiftlog-collector: the snapshot engine (snapshot.h) — the chunk loop,
- * the window's key set, READ records at HIGH, and the progress text.
- *
- * Progress text (kept with the checkpoint, parsed back at a restart):
- *   line 1  "shiftlog-snapshot 1"
- *   then    one line per table still to read, the current one first:
- *           db TAB table [TAB continuation]
- * with TAB, LF and backslash in a field written as \t, \n, \\. */
+ * the window's key set, READ records at HIGH. What is queued and its
+ * progress (text, status, log lines, metrics): snapshot_queue.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,60 +8,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "snapshot.h"
+#include "snapshot_int.h"
 #include "sl_avro.h"
 #include "sl_json.h"
 #include "sl_log.h"
 #include "sl_name.h"
 #include "sl_service.h"
 
-#define SNAP_MAGIC "shiftlog-snapshot 1"
 #define SNAP_SET_MIN 64
 #define SNAP_RETRY_MAX 5        /* a chunk whose columns never match the stream's */
-
-typedef struct snap_table_s {
-    char *db;
-    char *table;
-} snap_table_t;
-
-struct col_snap_s {
-    const col_conf_t *conf;
-    col_snap_src_t    src;
-    col_snap_sink_t   sink;
-    col_pub_t        *pub;
-    int               initial;        /* the mode asked for a snapshot at this start */
-
-    /* what is still to read; q[0] is the current table, after its continuation */
-    snap_table_t     *q;
-    size_t            qn, qcap;
-    char             *after;
-
-    /* the chunk in flight (waiting: read, its HIGH not met yet) */
-    int               waiting;
-    int               window;         /* its LOW met */
-    int               spoiled;        /* a DDL / TRUNCATE of the table in the window */
-    int               retries;
-    char              id[64];
-    uint64_t          seq;
-    sl_record_t      *chunk;
-    uint32_t          key[COL_SNAP_MAX_KEY];
-    uint32_t          nkey;
-    char             *last;           /* continuation after the chunk */
-    int               table_end;      /* the chunk was the table's last */
-
-    /* keys the stream changed in the window: open addressing of owned strings */
-    char            **set;
-    size_t            set_n, set_cap;
-    sl_buf_t          kb;
-
-    sl_buf_t          progress;
-    int64_t           started_ms;
-    uint64_t          rows_total, tables_done;
-    uint64_t          table_rows;     /* published of the current table */
-    int64_t           logged_ms;
-
-    sl_metric_t      *m_rows, *m_chunks, *m_pending, *m_skipped, *m_dropped;
-};
 
 static int64_t snap_now_us(void)
 {
@@ -151,155 +101,6 @@ static int key_text(col_snap_t *s, const sl_value_t *img, const uint32_t *cols, 
     return 0;
 }
 
-/* ------------------------------------------------------------ the queue */
-
-static int queued(const col_snap_t *s, const char *db, const char *table)
-{
-    for (size_t i = 0; i < s->qn; i++)
-        if (!strcmp(s->q[i].db, db) && !strcmp(s->q[i].table, table))
-            return 1;
-    return 0;
-}
-
-static sl_err_t enqueue(void *arg, const char *db, const char *table)
-{
-    col_snap_t *s = arg;
-    if (queued(s, db, table))
-        return SL_OK;
-    if (s->qn == s->qcap) {
-        size_t cap = s->qcap ? s->qcap * 2 : 16;
-        snap_table_t *q = realloc(s->q, cap * sizeof(*q));
-        if (!q)
-            return SL_ERR_NOMEM;
-        s->q = q;
-        s->qcap = cap;
-    }
-    snap_table_t *t = &s->q[s->qn];
-    t->db = strdup(db);
-    t->table = strdup(table);
-    if (!t->db || !t->table) {
-        free(t->db);
-        free(t->table);
-        return SL_ERR_NOMEM;
-    }
-    s->qn++;
-    sl_metric_set(s->m_pending, (double)s->qn);
-    return SL_OK;
-}
-
-/* Ends the current table: the next one becomes current, from its first row. */
-static void pop_table(col_snap_t *s)
-{
-    if (!s->qn)
-        return;
-    free(s->q[0].db);
-    free(s->q[0].table);
-    memmove(&s->q[0], &s->q[1], (s->qn - 1) * sizeof(*s->q));
-    s->qn--;
-    free(s->after);
-    s->after = NULL;
-    s->table_rows = 0;
-    sl_metric_set(s->m_pending, (double)s->qn);
-}
-
-/* ------------------------------------------------------------ progress text */
-
-static void put_field(sl_buf_t *b, const char *f)
-{
-    for (; *f; f++) {
-        if (*f == '\t')
-            sl_buf_puts(b, "\\t");
-        else if (*f == '\n')
-            sl_buf_puts(b, "\\n");
-        else if (*f == '\\')
-            sl_buf_puts(b, "\\\\");
-        else
-            sl_buf_putc(b, *f);
-    }
-}
-
-/* The text of the queue (after the chunk just published: s->after). "" when
- * nothing is left (a finished snapshot stores an empty progress). */
-static const char *progress_text(col_snap_t *s)
-{
-    sl_buf_t *b = &s->progress;
-    sl_buf_reset(b);
-    if (!s->qn)
-        return "";
-    sl_buf_puts(b, SNAP_MAGIC "\n");
-    for (size_t i = 0; i < s->qn; i++) {
-        put_field(b, s->q[i].db);
-        sl_buf_putc(b, '\t');
-        put_field(b, s->q[i].table);
-        if (i == 0 && s->after) {
-            sl_buf_putc(b, '\t');
-            put_field(b, s->after);
-        }
-        sl_buf_putc(b, '\n');
-    }
-    return b->data;
-}
-
-/* Unescapes the field [p, end) into a new string. */
-static char *get_field(const char *p, const char *end)
-{
-    char *o = malloc((size_t)(end - p) + 1), *w = o;
-    if (!o)
-        return NULL;
-    for (; p < end; p++) {
-        if (*p == '\\' && p + 1 < end) {
-            p++;
-            *w++ = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p;
-        } else {
-            *w++ = *p;
-        }
-    }
-    *w = '\0';
-    return o;
-}
-
-static sl_err_t progress_parse(col_snap_t *s, const char *text, char *errstr,
-                               size_t errstr_size)
-{
-    size_t ml = strlen(SNAP_MAGIC);
-    if (strncmp(text, SNAP_MAGIC, ml) || text[ml] != '\n') {
-        snprintf(errstr, errstr_size, "snapshot progress in the checkpoint is not of this "
-                 "version (it starts \"%.30s\")", text);
-        return SL_ERR_PARSE;
-    }
-    for (const char *p = text + ml + 1; *p;) {
-        const char *eol = strchr(p, '\n');
-        if (!eol)
-            eol = p + strlen(p);
-        const char *t1 = memchr(p, '\t', (size_t)(eol - p));
-        const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(eol - t1 - 1)) : NULL;
-        if (!t1) {
-            snprintf(errstr, errstr_size, "snapshot progress in the checkpoint: a line "
-                     "without a table (\"%.*s\")", (int)(eol - p > 60 ? 60 : eol - p), p);
-            return SL_ERR_PARSE;
-        }
-        char *db = get_field(p, t1), *table = get_field(t1 + 1, t2 ? t2 : eol);
-        sl_err_t err = db && table ? enqueue(s, db, table) : SL_ERR_NOMEM;
-        if (!err && t2 && s->qn == 1 && !(s->after = get_field(t2 + 1, eol)))
-            err = SL_ERR_NOMEM;
-        free(db);
-        free(table);
-        if (err) {
-            snprintf(errstr, errstr_size, "snapshot progress: out of memory");
-            return err;
-        }
-        p = *eol ? eol + 1 : eol;
-    }
-    return SL_OK;
-}
-
-const char *col_snap_progress(col_snap_t *s)
-{
-    return progress_text(s);
-}
-
-static void publish_status(col_snap_t *s);
-
 /* ------------------------------------------------------------ lifecycle */
 
 sl_err_t col_snap_new(col_snap_t **out, const col_conf_t *conf, const col_snap_src_t *src,
@@ -320,6 +121,7 @@ sl_err_t col_snap_new(col_snap_t **out, const col_conf_t *conf, const col_snap_s
     s->src = *src;
     s->sink = *sink;
     s->pub = pub;
+    s->metrics = metrics;
     s->started_ms = sl_service_now_ms();
     s->seq = (uint64_t)snap_now_us();
     if (metrics) {
@@ -335,11 +137,11 @@ sl_err_t col_snap_new(col_snap_t **out, const col_conf_t *conf, const col_snap_s
                                         "Tables whose snapshot is not finished.", NULL);
         s->m_skipped = sl_metrics_counter(
             metrics, "shiftlog_collector_snapshot_tables_skipped_total",
-            "Tables left out of a snapshot (no primary or unique NOT NULL key); the log "
-            "names each.", NULL);
+            "Tables left out of a snapshot (no primary key and no unique key of NOT NULL "
+            "columns, or changes the stream refuses); the log names each and why.", NULL);
     }
     if (progress && *progress) {
-        if ((err = progress_parse(s, progress, errstr, errstr_size)))
+        if ((err = col_snapq_progress_parse(s, progress, errstr, errstr_size)))
             goto fail;
         s->initial = 1;               /* a snapshot under way: done (initial_only) when it ends */
         sl_info("snapshot: resuming, %zu table(s) left, %s.%s from %s", s->qn,
@@ -350,14 +152,14 @@ sl_err_t col_snap_new(col_snap_t **out, const col_conf_t *conf, const col_snap_s
             err = SL_ERR_UNSUPPORTED;
             goto fail;
         }
-        if ((err = src->tables(src->ctx, enqueue, s, errstr, errstr_size)))
+        if ((err = src->tables(src->ctx, col_snapq_add_table, s, errstr, errstr_size)))
             goto fail;
         s->initial = 1;
         sl_info("snapshot: initial snapshot of %zu table(s), %" PRId64 " rows per chunk",
                 s->qn, conf->snapshot_chunk_rows);
     }
     sl_metric_set(s->m_pending, (double)s->qn);
-    publish_status(s);
+    col_snapq_publish(s);
     *out = s;
     return SL_OK;
 fail:
@@ -371,10 +173,7 @@ void col_snap_destroy(col_snap_t *s)
         return;
     if (s->src.destroy)
         s->src.destroy(s->src.ctx);
-    while (s->qn)
-        pop_table(s);
-    free(s->q);
-    free(s->after);
+    col_snapq_clear(s);
     free(s->last);
     set_clear(s);
     free(s->set);
@@ -386,20 +185,37 @@ void col_snap_destroy(col_snap_t *s)
 
 sl_err_t col_snap_request(col_snap_t *s, const char *db, const char *table)
 {
-    if (queued(s, db, table))
-        return SL_OK;
-    sl_info("snapshot: %s.%s queued (%zu table(s) before it)", db, table, s->qn);
-    return enqueue(s, db, table);
+    return col_snap_request_range(s, NULL, db, table, NULL, NULL);
+}
+
+sl_err_t col_snap_request_range(col_snap_t *s, const char *id, const char *db,
+                                const char *table, const char *lo, const char *hi)
+{
+    size_t before = s->qn;
+    sl_err_t err = col_snapq_add(s, id, db, table, lo, hi, 1);
+    if (err || s->qn == before)
+        return err;
+    if (lo || hi)
+        sl_info("snapshot: %s.%s key range after %s upto %s queued (%zu before it)", db,
+                table, lo ? lo : "the first", hi ? hi : "the last", before);
+    else
+        sl_info("snapshot: %s.%s queued (%zu table(s) before it)", db, table, before);
+    return SL_OK;
 }
 
 sl_err_t col_snap_request_all(col_snap_t *s, char *errstr, size_t errstr_size)
 {
     size_t before = s->qn;
-    sl_err_t err = s->src.tables(s->src.ctx, enqueue, s, errstr, errstr_size);
+    sl_err_t err = s->src.tables(s->src.ctx, col_snapq_add_table, s, errstr, errstr_size);
     if (!err)
         sl_info("snapshot: every included table queued (%zu new, %zu in all)", s->qn - before,
                 s->qn);
     return err;
+}
+
+const char *col_snap_progress(col_snap_t *s)
+{
+    return col_snapq_progress_text(s);
 }
 
 int col_snap_waiting(const col_snap_t *s)
@@ -426,43 +242,30 @@ static void drop_chunk(col_snap_t *s)
 }
 
 /* Requests from the HTTP endpoint: each as an 'S' mark in the source's log
- * ("<nonce> <name>": a mark never repeats the row it replaces, which
- * MariaDB would not log). The stream queues the table when it meets it. */
+ * (col_snap_req_mark). The stream queues the copy when it meets it. */
 static sl_err_t take_requests(col_snap_t *s, char *errstr, size_t errstr_size)
 {
-    char *name;
-    while ((name = col_snap_http_take())) {
-        char id[600];
-        snprintf(id, sizeof(id), "%" PRIu64 " %s", ++s->seq, name);
-        sl_err_t err = s->src.watermark(s->src.ctx, 'S', id, errstr, errstr_size);
-        if (!err)
-            sl_info("snapshot: request for %s written to the source's log", name);
-        free(name);
-        if (err)
-            return err;
+    col_snap_req_t req;
+    sl_buf_t b = SL_BUF_INIT;
+    sl_err_t err = SL_OK;
+    while (!err && col_snap_http_take(&req)) {
+        sl_buf_reset(&b);
+        if (col_snap_req_mark(&b, &req) || !b.data)
+            err = SL_ERR_NOMEM;
+        else
+            err = s->src.watermark(s->src.ctx, 'S', b.data, errstr, errstr_size);
+        if (err) {
+            col_snap_http_untake(&req);   /* written at the next try, not lost */
+            break;
+        }
+        sl_info("snapshot: request %s for %s%s written to the source's log", req.id,
+                req.name, req.after || req.upto ? " (a key range)" : "");
+        col_snapq_written(s, req.id, 0);
+        col_snapq_publish(s);
+        col_snap_req_free(&req);
     }
-    return SL_OK;
-}
-
-/* The status GET /snapshot shows. */
-static void publish_status(col_snap_t *s)
-{
-    sl_buf_t b = {0};
-    sl_buf_puts(&b, "{\"source\":");
-    sl_buf_json_str(&b, s->conf->source_name, strlen(s->conf->source_name));
-    sl_buf_puts(&b, ",\"tables\":[");
-    for (size_t i = 0; i < s->qn; i++) {
-        char name[600];
-        sl_name_format(s->q[i].db, s->q[i].table, name, sizeof(name));
-        if (i)
-            sl_buf_putc(&b, ',');
-        sl_buf_json_str(&b, name, strlen(name));
-    }
-    sl_buf_printf(&b, "],\"rows\":%" PRIu64 ",\"tables_done\":%" PRIu64 "}\n",
-                  s->rows_total, s->tables_done);
-    if (b.data)
-        col_snap_http_publish(b.data);
     sl_buf_free(&b);
+    return err;
 }
 
 sl_err_t col_snap_step(col_snap_t *s, char *errstr, size_t errstr_size)
@@ -473,6 +276,8 @@ sl_err_t col_snap_step(col_snap_t *s, char *errstr, size_t errstr_size)
         return err;
     while (!s->waiting && s->qn) {
         const snap_table_t *t = &s->q[0];
+        col_snap_key_t lo = {0}, hi = {0};
+        col_snapq_start(s);
         snprintf(s->id, sizeof(s->id), "%d-%" PRIu64, (int)getpid(), ++s->seq);
         if ((err = s->src.watermark(s->src.ctx, 'L', s->id, errstr, errstr_size)))
             return err;
@@ -480,15 +285,30 @@ sl_err_t col_snap_step(col_snap_t *s, char *errstr, size_t errstr_size)
         free(s->last);
         s->last = NULL;
         s->nkey = 0;
-        err = s->src.read_chunk(s->src.ctx, t->db, t->table, s->after,
-                                (uint32_t)s->conf->snapshot_chunk_rows, s->chunk, s->key,
-                                &s->nkey, &s->last, why, sizeof(why));
-        if (err == SL_ERR_NOT_FOUND || err == SL_ERR_UNSUPPORTED) {
+        /* the bounds were checked when queued: parsed again per chunk */
+        if ((t->lo && col_snap_key_parse(t->lo, &lo, why, sizeof(why))) ||
+            (t->hi && col_snap_key_parse(t->hi, &hi, why, sizeof(why))))
+            err = SL_ERR_INVALID;
+        else
+            err = s->src.read_chunk(s->src.ctx, t->db, t->table, s->after,
+                                    t->lo ? &lo : NULL, t->hi ? &hi : NULL,
+                                    (uint32_t)s->conf->snapshot_chunk_rows, s->chunk, s->key,
+                                    &s->nkey, &s->last, why, sizeof(why));
+        col_snap_key_free(&lo);
+        col_snap_key_free(&hi);
+        if (err == SL_ERR_NOT_FOUND || err == SL_ERR_UNSUPPORTED ||
+            (err == SL_ERR_INVALID && !s->after && (t->lo || t->hi))) {
+            /* gone, no key, or a range that does not fit the key: this entry ends */
             if (err == SL_ERR_UNSUPPORTED)
-                sl_metric_inc(s->m_skipped);
-            sl_warn("snapshot: %s.%s left out: %s", t->db, t->table, why);
+                col_snapq_skip(s, t->db, t->table, why);
+            else
+                sl_warn("snapshot: %s.%s %s: %s", t->db, t->table,
+                        err == SL_ERR_INVALID ? "key range refused" : "left out", why);
             s->id[0] = '\0';          /* its LOW is nobody's now */
-            pop_table(s);
+            col_snapq_pop(s, err == SL_ERR_NOT_FOUND ? "gone" : "refused", why);
+            if (s->pub)
+                col_pub_set_progress(s->pub, col_snapq_progress_text(s));
+            col_snapq_publish(s);
             continue;
         }
         if (err) {
@@ -614,17 +434,51 @@ static int same_columns(const sl_change_t *c, const char *const *names, uint32_t
     return 1;
 }
 
-static void log_progress(col_snap_t *s, const snap_table_t *t, uint64_t rows, int force)
+/* An 'S' mark met in the stream: "[<id>[+<after>+<upto>] ]<db.table>". */
+static sl_err_t on_request(col_snap_t *s, const char *text)
 {
-    int64_t now = sl_service_now_ms();
-    if (!force && now - s->logged_ms < 10000)
-        return;
-    s->logged_ms = now;
-    double secs = (double)(now - s->started_ms) / 1000.0;
-    sl_info("snapshot: %s.%s %s, %" PRIu64 " rows; in all %" PRIu64 " rows in %.1f s "
-            "(%.0f rows/s), %" PRIu64 " table(s) done, %zu left",
-            t->db, t->table, force ? "done" : "in progress", s->table_rows, rows, secs,
-            secs > 0 ? (double)rows / secs : 0.0, s->tables_done, s->qn - (force ? 1 : 0));
+    char db[256], table[256], why[512];
+    const char *sp = strchr(text, ' '), *name = sp ? sp + 1 : text;
+    char *id = NULL, *lo = NULL, *hi = NULL;
+    col_snap_key_t k;
+    sl_err_t err = SL_ERR_NOMEM;
+    if (sp) {
+        const char *p1 = memchr(text, '+', (size_t)(sp - text));
+        const char *p2 = p1 ? memchr(p1 + 1, '+', (size_t)(sp - p1 - 1)) : NULL;
+        if (!(id = strndup(text, (size_t)((p1 ? p1 : sp) - text))))
+            goto out;
+        if (p2 && p2 > p1 + 1 && !(lo = col_snap_mark_get(p1 + 1, (size_t)(p2 - p1 - 1))))
+            goto out;
+        if (p2 && sp > p2 + 1 && !(hi = col_snap_mark_get(p2 + 1, (size_t)(sp - p2 - 1))))
+            goto out;
+        col_snapq_written(s, id, 1);
+    }
+    err = SL_OK;
+    if (sl_name_parse(name, db, sizeof(db), table, sizeof(table))) {
+        sl_warn("snapshot: a request for \"%s\" ignored: not a db.table name", name);
+        col_snapq_end(s, id, name, NULL, NULL, "refused", "not a db.table name", 0);
+        goto out;
+    }
+    for (int b = 0; b < 2; b++) {
+        const char *json = b ? hi : lo;
+        if (json && col_snap_key_parse(json, &k, why, sizeof(why))) {
+            sl_warn("snapshot: a request for %s ignored: %s", name, why);
+            col_snapq_end(s, id, name, lo, hi, "refused", why, 0);
+            goto out;
+        }
+        if (json)
+            col_snap_key_free(&k);
+    }
+    if ((err = col_snap_request_range(s, id, db, table, lo, hi)))
+        goto out;
+    if (s->pub)
+        col_pub_set_progress(s->pub, col_snapq_progress_text(s));
+out:
+    col_snapq_publish(s);
+    free(id);
+    free(lo);
+    free(hi);
+    return err;
 }
 
 /* HIGH of the chunk in flight: publish what is left of it, move on. */
@@ -649,7 +503,10 @@ static sl_err_t on_high(col_snap_t *s, const sl_pos_t *pos, const char *txn, int
     if (err == SL_ERR_NOT_FOUND) {
         sl_warn("snapshot: %s.%s is gone; its snapshot ends", t->db, t->table);
         drop_chunk(s);
-        pop_table(s);
+        col_snapq_pop(s, "gone", "the table is gone");
+        if (s->pub)
+            col_pub_set_progress(s->pub, col_snapq_progress_text(s));
+        col_snapq_publish(s);
         return SL_OK;
     }
     if (err) {
@@ -670,24 +527,21 @@ static sl_err_t on_high(col_snap_t *s, const sl_pos_t *pos, const char *txn, int
     s->retries = 0;
     if ((err = emit(s, pos, txn, time_us, schema_id, &n, errstr, errstr_size)))
         return err;
-    s->rows_total += n;
-    s->table_rows += n;
-    sl_metric_add(s->m_rows, n);
-    sl_metric_inc(s->m_chunks);
+    col_snapq_chunk(s, n);
     /* the continuation moves only now: a chunk read but not published is read again */
     if (s->table_end) {
         s->tables_done++;
-        log_progress(s, t, s->rows_total, 1);
-        pop_table(s);
+        col_snapq_log(s, 1);
+        col_snapq_pop(s, "done", NULL);
     } else {
         free(s->after);
         s->after = s->last;
         s->last = NULL;
-        log_progress(s, t, s->rows_total, 0);
+        col_snapq_log(s, 0);
     }
     if (s->pub)
-        col_pub_set_progress(s->pub, progress_text(s));
-    publish_status(s);
+        col_pub_set_progress(s->pub, col_snapq_progress_text(s));
+    col_snapq_publish(s);
     if (!s->qn && s->initial)
         sl_info("snapshot: finished, %" PRIu64 " rows of %" PRIu64 " table(s) in %.1f s",
                 s->rows_total, s->tables_done,
@@ -700,22 +554,8 @@ sl_err_t col_snap_watermark(col_snap_t *s, char kind, const char *id, const sl_p
                             const char *txn, int64_t time_us, char *errstr,
                             size_t errstr_size)
 {
-    if (kind == 'S') {                 /* a re-snapshot request: [nonce SP] table name */
-        char db[256], table[256];
-        const char *sp = strchr(id, ' ');
-        if (sp)
-            id = sp + 1;
-        if (sl_name_parse(id, db, sizeof(db), table, sizeof(table))) {
-            sl_warn("snapshot: a request for \"%s\" ignored: not a db.table name", id);
-            return SL_OK;
-        }
-        if (col_snap_request(s, db, table))
-            return SL_ERR_NOMEM;
-        if (s->pub)
-            col_pub_set_progress(s->pub, progress_text(s));
-        publish_status(s);
-        return SL_OK;
-    }
+    if (kind == 'S')
+        return on_request(s, id);
     if (!s->waiting || strcmp(id, s->id))
         return SL_OK;                  /* an earlier session's chunk */
     if (kind == 'L') {

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "sl_buf.h"
 #include "sl_http.h"
 
 enum {
@@ -45,13 +46,35 @@ enum {
 /* The most key columns a table is chunked by. */
 #define COL_SNAP_MAX_KEY 32
 
+/* A key bound of a range request (snapshot_key.c): the values of a JSON
+ * array given in key order ([17], ["a",3]) as text — a string's characters,
+ * a number as written — which the backends turn into values of the key's
+ * columns. */
+typedef struct col_snap_key_s {
+    uint32_t n;
+    char    *vals[COL_SNAP_MAX_KEY];   /* owned, NUL-terminated */
+} col_snap_key_t;
+
+/* 0 and out filled (free with col_snap_key_free), or -1 with errstr saying
+ * what is wrong (not an array, null, a nested value, ...). */
+int  col_snap_key_parse(const char *json, col_snap_key_t *out, char *errstr,
+                        size_t errstr_size);
+void col_snap_key_free(col_snap_key_t *k);
+/* A bound's JSON inside a request mark's first word: '%', '+', space and
+ * controls as %XX (put); back into a malloc'd text (get, NULL: no memory). */
+void  col_snap_mark_put(sl_buf_t *b, const char *text);
+char *col_snap_mark_get(const char *p, size_t n);
+
 /* What a source kind gives the engine: queries on a connection of their
  * own (never the replication connection). errstr names the table. */
 typedef struct col_snap_src_s {
     void *ctx;
-    /* Calls add(arg, db, table) for every table to snapshot (the included
-     * tables, in a stable order). */
-    sl_err_t (*tables)(void *ctx, sl_err_t (*add)(void *arg, const char *db, const char *table),
+    /* Calls add(arg, db, table, NULL) for every table to snapshot (the
+     * included tables, in a stable order), and add(arg, db, table, why) for
+     * an included table that cannot be copied (why says so; the engine logs
+     * it and lists it as skipped). */
+    sl_err_t (*tables)(void *ctx, sl_err_t (*add)(void *arg, const char *db, const char *table,
+                                                  const char *why),
                        void *arg, char *errstr, size_t errstr_size);
     /* Reads the next chunk of db.table: at most limit rows whose key is
      * above `after` (NULL: from the first row), in key order, into out as a
@@ -61,11 +84,20 @@ typedef struct col_snap_src_s {
      * columns (the primary key, else a unique key of NOT NULL columns) and
      * *last to the continuation after the last row read (malloc'd text the
      * engine stores in its progress and gives back as `after`; NULL when no
-     * row was read). SL_ERR_NOT_FOUND: the table is gone.
-     * SL_ERR_UNSUPPORTED: the table has no usable key (errstr says so). */
+     * row was read). A range: when after is NULL and lo is not, only rows
+     * whose key is above lo; with hi, only rows whose key is at most hi —
+     * compared in the order the chunks page by (lo/hi NULL: unbounded).
+     * SL_ERR_NOT_FOUND: the table is gone. SL_ERR_UNSUPPORTED: the table has
+     * no usable key (errstr says so). SL_ERR_INVALID: `after`, lo or hi do
+     * not fit the key (count of values, a value the column cannot hold). */
     sl_err_t (*read_chunk)(void *ctx, const char *db, const char *table, const char *after,
+                           const col_snap_key_t *lo, const col_snap_key_t *hi,
                            uint32_t limit, sl_record_t *out, uint32_t key[COL_SNAP_MAX_KEY],
                            uint32_t *nkey, char **last, char *errstr, size_t errstr_size);
+    /* Optional: the table's row count as its statistics estimate it (for
+     * progress: percent, ETA); -1 when unknown. Never an exact COUNT(*). */
+    sl_err_t (*estimate)(void *ctx, const char *db, const char *table, int64_t *rows,
+                         char *errstr, size_t errstr_size);
     /* Writes a watermark into the source's log and commits it: kind 'L'
      * (low) or 'H' (high), id unique per chunk. */
     sl_err_t (*watermark)(void *ctx, char kind, const char *id, char *errstr,
@@ -104,8 +136,16 @@ sl_err_t col_snap_new(col_snap_t **out, const col_conf_t *conf, const col_snap_s
 void     col_snap_destroy(col_snap_t *s);
 
 /* Queues db.table for a (re-)snapshot (a signal, `shiftlog snapshot`, a
- * purged position). Tables already queued are not queued twice. */
+ * purged position). A request equal to one queued and not started yet is
+ * not queued twice. */
 sl_err_t col_snap_request(col_snap_t *s, const char *db, const char *table);
+/* The same for the key range (lo, hi] of db.table (lo/hi: JSON arrays as
+ * col_snap_key_parse reads them, NULL: unbounded), under request id (NULL:
+ * none; GET /snapshot reports the request's end under it). Several ranges
+ * of one table may be queued. A range whose bounds do not fit the table's
+ * key is refused when its turn comes (logged, reported under its id). */
+sl_err_t col_snap_request_range(col_snap_t *s, const char *id, const char *db,
+                                const char *table, const char *lo, const char *hi);
 
 /* Queues every table the source lists (snapshot.mode = when_needed after
  * the checkpoint was purged from the source). */
@@ -148,16 +188,34 @@ int col_snap_parse_mark(const char *text, size_t len, const char *source, char *
 void col_snap_format_mark(char *buf, size_t size, const char *source, char kind,
                           const char *id);
 
-/* snapshot_http.c: POST /snapshot?table=db.t and GET /snapshot on the
- * service's endpoint (h NULL: nothing). The engine takes the requests in
- * col_snap_step (written as 'S' marks into the source's log, so a request
- * is ordered with the stream and survives a restart) and publishes its
- * status there. */
+/* snapshot_http.c: POST /snapshot?table=db.t[&after=K][&upto=K] and GET
+ * /snapshot on the service's endpoint (h NULL: nothing). The engine takes
+ * the requests in col_snap_step (written as 'S' marks into the source's
+ * log, so a request is ordered with the stream and survives a restart) and
+ * publishes its status there. */
+typedef struct col_snap_req_s {
+    char *id;          /* unique per request, the mark's first word */
+    char *name;        /* db.table in the name form (sl_name.h) */
+    char *after, *upto;/* JSON key bounds, NULL: unbounded */
+} col_snap_req_t;
+
 sl_err_t col_snap_http_start(sl_http_t *h, const char *source);
 void     col_snap_http_stop(sl_http_t *h);
-/* The oldest request not taken (malloc'd name, the caller frees), or NULL. */
-char    *col_snap_http_take(void);
+/* The oldest request not taken into *out (the caller frees it with
+ * col_snap_req_free): 1, or 0 when there is none. */
+int      col_snap_http_take(col_snap_req_t *out);
+/* Gives back a request taken whose mark could not be written: first again,
+ * owned by the endpoint (*req is emptied). */
+void     col_snap_http_untake(col_snap_req_t *req);
+void     col_snap_req_free(col_snap_req_t *r);
+/* The engine's status (a JSON object without its closing brace: the
+ * endpoint adds the requests not taken yet). */
 void     col_snap_http_publish(const char *json);
+
+/* The text of an 'S' mark's id for req: "<id>[+<after>+<upto>] <name>"
+ * (bounds as col_snap_mark_put writes them), into b. Parsed back by
+ * col_snap_watermark. */
+sl_err_t col_snap_req_mark(sl_buf_t *b, const col_snap_req_t *req);
 
 /* The backends (snapshot_mysql.c, snapshot_pg.c): a col_snap_src_t on new
  * connections made from conf. The caller gives it to col_snap_new. */

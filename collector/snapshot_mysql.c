@@ -18,19 +18,14 @@
  *
  * Keyset pagination: ORDER BY the key, WHERE key > the last one read
  * (expanded as k1 > v1 OR (k1 = v1 AND k2 > v2) ..., which the optimizer
- * turns into an index range), never OFFSET. The continuation text is the
- * hex of each key cell as read ("my1:<hex>,<hex>"); literals are rebuilt
- * from it per column kind and checked, so a stored progress can never be
- * spliced into SQL as text: numbers unquoted (BIGINT UNSIGNED compares
- * exactly), strings as _charset X'..' (the column's collation applies),
- * binary as X'..'. */
+ * turns into an index range), never OFFSET; a range request adds its
+ * bounds the same way (snapshot_my_key.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mysql_source.h"
-#include "snapshot.h"
+#include "snapshot_my.h"
 #include "sl_name.h"
 
 typedef struct snap_my_s {
@@ -81,28 +76,6 @@ static sl_err_t snap_connect(snap_my_t *s, char *errstr, size_t errstr_size)
     return SL_OK;
 }
 
-/* `name` with backquotes doubled. */
-static sl_err_t put_ident(sl_buf_t *b, const char *name)
-{
-    sl_err_t err = sl_buf_putc(b, '`');
-    for (const char *p = name; !err && *p; p++)
-        err = *p == '`' ? sl_buf_puts(b, "``") : sl_buf_putc(b, *p);
-    return err ? err : sl_buf_putc(b, '`');
-}
-
-static sl_err_t put_hex(sl_buf_t *b, const uint8_t *p, size_t n)
-{
-    static const char hx[] = "0123456789ABCDEF";
-    sl_err_t err = sl_buf_reserve(b, n * 2);
-    for (size_t i = 0; !err && i < n; i++) {
-        b->data[b->len++] = hx[p[i] >> 4];
-        b->data[b->len++] = hx[p[i] & 15];
-    }
-    if (!err)
-        b->data[b->len] = '\0';
-    return err;
-}
-
 /* ------------------------------------------------------------ tables */
 
 static int is_signal(const snap_my_t *s, const char *db, const char *tb)
@@ -110,7 +83,9 @@ static int is_signal(const snap_my_t *s, const char *db, const char *tb)
     return !strcmp(db, s->sig_db) && !strcmp(tb, s->sig_tb);
 }
 
-static sl_err_t my_tables(void *ctx, sl_err_t (*add)(void *arg, const char *db, const char *tb),
+static sl_err_t my_tables(void *ctx,
+                          sl_err_t (*add)(void *arg, const char *db, const char *tb,
+                                          const char *why),
                           void *arg, char *errstr, size_t errstr_size)
 {
     snap_my_t *s = ctx;
@@ -129,7 +104,7 @@ static sl_err_t my_tables(void *ctx, sl_err_t (*add)(void *arg, const char *db, 
     while (!err && (row = mysql_fetch_row(r)))
         if (row[0] && row[1] && !is_signal(s, row[0], row[1]) &&
             col_filter_match(s->filter, row[0], row[1]))
-            err = add(arg, row[0], row[1]);
+            err = add(arg, row[0], row[1], NULL);
     mysql_free_result(r);
     return err;
 }
@@ -157,15 +132,15 @@ static sl_err_t signal_create(snap_my_t *s, char *errstr, size_t errstr_size)
 {
     sl_buf_t *q = &s->sql;
     sl_buf_reset(q);
-    if (sl_buf_puts(q, "CREATE DATABASE IF NOT EXISTS ") || put_ident(q, s->sig_db))
+    if (sl_buf_puts(q, "CREATE DATABASE IF NOT EXISTS ") || col_snap_my_ident(q, s->sig_db))
         return SL_ERR_NOMEM;
     if (col_my_exec(s->m, q->data, errstr, errstr_size))
         return sig_fail(s, errstr, errstr_size);
     /* one row per source; seq changes on every write, so that a mark
      * written twice (the same chunk after a restart) is still a row event */
     sl_buf_reset(q);
-    if (sl_buf_puts(q, "CREATE TABLE IF NOT EXISTS ") || put_ident(q, s->sig_db) ||
-        sl_buf_putc(q, '.') || put_ident(q, s->sig_tb) ||
+    if (sl_buf_puts(q, "CREATE TABLE IF NOT EXISTS ") || col_snap_my_ident(q, s->sig_db) ||
+        sl_buf_putc(q, '.') || col_snap_my_ident(q, s->sig_tb) ||
         sl_buf_puts(q, " (source VARBINARY(255) NOT NULL PRIMARY KEY, "
                     "mark VARBINARY(1024) NOT NULL, seq BIGINT UNSIGNED NOT NULL DEFAULT 1, "
                     "written TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"))
@@ -192,8 +167,8 @@ static sl_err_t my_watermark(void *ctx, char kind, const char *id, char *errstr,
     mysql_real_escape_string(s->m, emark, mark, (unsigned long)strlen(mark));
     sl_buf_t *q = &s->sql;
     sl_buf_reset(q);
-    if (sl_buf_puts(q, "INSERT INTO ") || put_ident(q, s->sig_db) || sl_buf_putc(q, '.') ||
-        put_ident(q, s->sig_tb) ||
+    if (sl_buf_puts(q, "INSERT INTO ") || col_snap_my_ident(q, s->sig_db) || sl_buf_putc(q, '.') ||
+        col_snap_my_ident(q, s->sig_tb) ||
         sl_buf_printf(q, " (source, mark) VALUES ('%s', '%s') ON DUPLICATE KEY UPDATE "
                       "mark = VALUES(mark), seq = seq + 1, written = CURRENT_TIMESTAMP(6)",
                       esrc, emark))
@@ -276,35 +251,6 @@ static sl_err_t find_key(snap_my_t *s, const col_tablemap_t *tm, uint32_t key[CO
 
 /* ------------------------------------------------------------ reading */
 
-/* How a column's cells are selected and fetched. */
-typedef enum { CELL_INT, CELL_FLOAT, CELL_DOUBLE, CELL_TEXT, CELL_BYTES } cell_kind_t;
-
-static int is_int_type(uint8_t t)
-{
-    return t == COL_MYSQL_T_TINY || t == COL_MYSQL_T_SHORT || t == COL_MYSQL_T_INT24 ||
-           t == COL_MYSQL_T_LONG || t == COL_MYSQL_T_LONGLONG || t == COL_MYSQL_T_YEAR;
-}
-
-static int is_temporal(uint8_t t)
-{
-    return t == COL_MYSQL_T_DATE || t == COL_MYSQL_T_TIME2 || t == COL_MYSQL_T_DATETIME2 ||
-           t == COL_MYSQL_T_TIMESTAMP2;
-}
-
-static cell_kind_t cell_kind(const col_mysql_column_t *c)
-{
-    if (is_int_type(c->type) || c->type == COL_MYSQL_T_BIT ||
-        c->real_type == COL_MYSQL_T_ENUM || c->real_type == COL_MYSQL_T_SET)
-        return CELL_INT;
-    if (c->type == COL_MYSQL_T_FLOAT)
-        return CELL_FLOAT;
-    if (c->type == COL_MYSQL_T_DOUBLE)
-        return CELL_DOUBLE;
-    if (c->type == COL_MYSQL_T_NEWDECIMAL || is_temporal(c->type))
-        return CELL_TEXT;
-    return CELL_BYTES;
-}
-
 /* The select-list expression of column c. */
 static sl_err_t put_expr(sl_buf_t *q, const col_mysql_column_t *c)
 {
@@ -312,13 +258,13 @@ static sl_err_t put_expr(sl_buf_t *q, const col_mysql_column_t *c)
     if (c->type == COL_MYSQL_T_BIT || c->real_type == COL_MYSQL_T_ENUM ||
         c->real_type == COL_MYSQL_T_SET) {
         /* the index / bitmap the binlog holds */
-        if ((err = put_ident(q, c->name)))
+        if ((err = col_snap_my_ident(q, c->name)))
             return err;
         return sl_buf_puts(q, " + 0");
     }
-    if (is_temporal(c->type)) {
+    if (col_snap_my_is_temporal(c->type)) {
         /* the server's text with exactly fsp digits; TIMESTAMP in UTC */
-        if ((err = sl_buf_puts(q, "CAST(")) || (err = put_ident(q, c->name)))
+        if ((err = sl_buf_puts(q, "CAST(")) || (err = col_snap_my_ident(q, c->name)))
             return err;
         return sl_buf_puts(q, " AS CHAR)");
     }
@@ -326,11 +272,11 @@ static sl_err_t put_expr(sl_buf_t *q, const col_mysql_column_t *c)
         c->hint == COL_MYSQL_HINT_UUID) {
         /* their binary form, which the binlog carries (the text form is the server's
          * printing, not the stored bytes) */
-        if ((err = sl_buf_puts(q, "CAST(")) || (err = put_ident(q, c->name)))
+        if ((err = sl_buf_puts(q, "CAST(")) || (err = col_snap_my_ident(q, c->name)))
             return err;
         return sl_buf_printf(q, " AS BINARY(%u))", c->hint == COL_MYSQL_HINT_INET4 ? 4 : 16);
     }
-    return put_ident(q, c->name);
+    return col_snap_my_ident(q, c->name);
 }
 
 static void put_le(uint8_t *p, uint64_t v, int n)
@@ -428,125 +374,6 @@ static sl_err_t pack_cell(snap_my_t *s, const col_mysql_column_t *c, cell_kind_t
     return err ? err : sl_buf_append(o, t, len);
 }
 
-/* ---- continuation text and literals ---- */
-
-/* The key cell as continuation bytes: numbers as decimal text (FLOAT/DOUBLE
- * in full, as %.17e), everything else as fetched. */
-static sl_err_t key_raw(const col_mysql_column_t *c, cell_kind_t k, const MYSQL_BIND *b,
-                        sl_buf_t *out)
-{
-    char t[64];
-    if (k == CELL_INT) {
-        uint64_t u = *(const uint64_t *)b->buffer;
-        if (b->is_unsigned)
-            snprintf(t, sizeof(t), "%" PRIu64, u);
-        else
-            snprintf(t, sizeof(t), "%" PRId64, (int64_t)u);
-    } else if (k == CELL_FLOAT) {
-        snprintf(t, sizeof(t), "%.17e", (double)*(const float *)b->buffer);
-    } else if (k == CELL_DOUBLE) {
-        snprintf(t, sizeof(t), "%.17e", *(const double *)b->buffer);
-    } else {
-        return put_hex(out, (const uint8_t *)b->buffer, *b->length);
-    }
-    return put_hex(out, (const uint8_t *)t, strlen(t));
-}
-
-static int all_in(const char *s, size_t n, const char *set)
-{
-    if (!n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!s[i] || !strchr(set, s[i]))
-            return 0;
-    return 1;
-}
-
-/* The SQL literal of a key value from its continuation bytes; -1 when the
- * bytes cannot be the column's (a damaged progress text). */
-static int put_literal(sl_buf_t *q, const col_mysql_column_t *c, const uint8_t *v, size_t n)
-{
-    cell_kind_t k = cell_kind(c);
-    const char *t = (const char *)v;
-    if (k == CELL_INT)
-        return all_in(t, n, "-0123456789") ? (sl_buf_append(q, t, n) ? -1 : 0) : -1;
-    if (k == CELL_FLOAT || k == CELL_DOUBLE)
-        return all_in(t, n, "-+.0123456789e") ? (sl_buf_append(q, t, n) ? -1 : 0) : -1;
-    if (c->type == COL_MYSQL_T_NEWDECIMAL)
-        return all_in(t, n, "-.0123456789") ? (sl_buf_append(q, t, n) ? -1 : 0) : -1;
-    if (k == CELL_TEXT) {
-        if (!all_in(t, n, "-.: 0123456789"))
-            return -1;
-        return sl_buf_putc(q, '\'') || sl_buf_append(q, t, n) || sl_buf_putc(q, '\'') ? -1 : 0;
-    }
-    if (c->hint == COL_MYSQL_HINT_INET6 || c->hint == COL_MYSQL_HINT_INET4 ||
-        c->hint == COL_MYSQL_HINT_UUID) {
-        const char *ty = c->hint == COL_MYSQL_HINT_INET6 ? "INET6"
-                       : c->hint == COL_MYSQL_HINT_INET4 ? "INET4" : "UUID";
-        return sl_buf_puts(q, "CAST(X'") || put_hex(q, v, n) ||
-               sl_buf_printf(q, "' AS %s)", ty) ? -1 : 0;
-    }
-    const char *cs = c->charset == 63 ? NULL : col_mysql_charset_name(c->charset, NULL);
-    if (c->charset != 63 && (!cs || !all_in(cs, strlen(cs), "abcdefghijklmnopqrstuvwxyz0123456789_")))
-        return -1;
-    /* an introducer, not COLLATE: the literal is coercible, the column's
-     * collation compares (as ORDER BY sorts) */
-    if (cs && sl_buf_printf(q, "_%s ", cs))
-        return -1;
-    return sl_buf_puts(q, "X'") || put_hex(q, v, n) || sl_buf_putc(q, '\'') ? -1 : 0;
-}
-
-static int unhex(int ch)
-{
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-         : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* WHERE k1 > v1 OR (k1 = v1 AND k2 > v2) ... from the continuation text. */
-static int put_after(sl_buf_t *q, const col_tablemap_t *tm, const uint32_t *key, uint32_t nkey,
-                     const char *after)
-{
-    if (strncmp(after, "my1:", 4))
-        return -1;
-    const char *p = after + 4;
-    uint8_t *vals[COL_SNAP_MAX_KEY] = {0};
-    size_t lens[COL_SNAP_MAX_KEY];
-    int rc = -1;
-    for (uint32_t i = 0; i < nkey; i++) {
-        const char *e = strchr(p, ',');
-        size_t hl = e ? (size_t)(e - p) : strlen(p);
-        if (hl % 2 || (i + 1 < nkey) != (e != NULL) || !(vals[i] = malloc(hl / 2 + 1)))
-            goto out;
-        for (size_t k = 0; k < hl / 2; k++) {
-            int a = unhex(p[2 * k]), b = unhex(p[2 * k + 1]);
-            if (a < 0 || b < 0)
-                goto out;
-            vals[i][k] = (uint8_t)(a << 4 | b);
-        }
-        lens[i] = hl / 2;
-        p = e ? e + 1 : p + hl;
-    }
-    if (sl_buf_puts(q, " WHERE "))
-        goto out;
-    for (uint32_t i = 0; i < nkey; i++) {
-        if (sl_buf_puts(q, i ? " OR (" : "("))
-            goto out;
-        for (uint32_t j = 0; j <= i; j++) {
-            const col_mysql_column_t *c = &tm->cols[key[j]];
-            if ((j && sl_buf_puts(q, " AND ")) || put_ident(q, c->name) ||
-                sl_buf_puts(q, j < i ? " = " : " > ") || put_literal(q, c, vals[j], lens[j]))
-                goto out;
-        }
-        if (sl_buf_putc(q, ')'))
-            goto out;
-    }
-    rc = 0;
-out:
-    for (uint32_t i = 0; i < nkey; i++)
-        free(vals[i]);
-    return rc;
-}
-
 /* Fetches the chunk's rows into out. */
 static sl_err_t fetch_rows(snap_my_t *s, MYSQL_STMT *st, const col_tablemap_t *tm,
                            const uint32_t *key, uint32_t nkey, sl_record_t *out, char **last,
@@ -571,7 +398,7 @@ static sl_err_t fetch_rows(snap_my_t *s, MYSQL_STMT *st, const col_tablemap_t *t
     MYSQL_FIELD *f = mysql_fetch_fields(meta);
     for (uint32_t i = 0; i < nc; i++) {
         const col_mysql_column_t *c = &tm->cols[i];
-        kinds[i] = cell_kind(c);
+        kinds[i] = col_snap_my_cell_kind(c);
         size_t sz = kinds[i] == CELL_TEXT || kinds[i] == CELL_BYTES ? f[i].max_length + 1 : 8;
         if (!(bufs[i] = malloc(sz)))
             goto out;
@@ -629,7 +456,7 @@ static sl_err_t fetch_rows(snap_my_t *s, MYSQL_STMT *st, const col_tablemap_t *t
                 if (j)
                     err = sl_buf_putc(&t, ',');
                 if (!err)
-                    err = key_raw(&tm->cols[key[j]], kinds[key[j]], &bind[key[j]], &t);
+                    err = col_snap_my_key_raw(&tm->cols[key[j]], kinds[key[j]], &bind[key[j]], &t);
             }
             if (err) {
                 sl_buf_free(&t);
@@ -655,7 +482,7 @@ out:
 }
 
 static sl_err_t my_read_chunk(void *ctx, const char *db, const char *table, const char *after,
-                              uint32_t limit, sl_record_t *out, uint32_t key[COL_SNAP_MAX_KEY],
+                              const col_snap_key_t *lo, const col_snap_key_t *hi, uint32_t limit, sl_record_t *out, uint32_t key[COL_SNAP_MAX_KEY],
                               uint32_t *nkey, char **last, char *errstr, size_t errstr_size)
 {
     snap_my_t *s = ctx;
@@ -695,19 +522,19 @@ static sl_err_t my_read_chunk(void *ctx, const char *db, const char *table, cons
     for (uint32_t i = 0; i < tm.ncols; i++)
         if ((i && sl_buf_puts(q, ", ")) || put_expr(q, &tm.cols[i]))
             goto out;
-    if (sl_buf_puts(q, " FROM ") || put_ident(q, db) || sl_buf_putc(q, '.') ||
-        put_ident(q, table))
+    if (sl_buf_puts(q, " FROM ") || col_snap_my_ident(q, db) || sl_buf_putc(q, '.') ||
+        col_snap_my_ident(q, table))
         goto out;
-    if (after && put_after(q, &tm, key, *nkey, after)) {
-        snprintf(errstr, errstr_size, "table %s.%s: the snapshot progress \"%.80s\" does not "
-                 "fit its key (columns changed?)", db, table, after);
+    char why[300];
+    if (col_snap_my_put_where(q, &tm, key, *nkey, after, lo, hi, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "table %s.%s: %s", db, table, why);
         err = SL_ERR_INVALID;
         goto out;
     }
     if (sl_buf_puts(q, " ORDER BY "))
         goto out;
     for (uint32_t i = 0; i < *nkey; i++)
-        if ((i && sl_buf_puts(q, ", ")) || put_ident(q, tm.cols[key[i]].name))
+        if ((i && sl_buf_puts(q, ", ")) || col_snap_my_ident(q, tm.cols[key[i]].name))
             goto out;
     if (sl_buf_printf(q, " LIMIT %u", limit ? limit : 1))
         goto out;
@@ -745,6 +572,30 @@ out:
     return err;
 }
 
+/* The statistics' row count (InnoDB: an estimate; never a COUNT). */
+static sl_err_t my_estimate(void *ctx, const char *db, const char *table, int64_t *rows,
+                            char *errstr, size_t errstr_size)
+{
+    snap_my_t *s = ctx;
+    char edb[520], etb[520], q[1200];
+    sl_err_t err;
+    *rows = -1;
+    if ((err = snap_connect(s, errstr, errstr_size)))
+        return err;
+    mysql_real_escape_string(s->m, edb, db, (unsigned long)strnlen(db, 256));
+    mysql_real_escape_string(s->m, etb, table, (unsigned long)strnlen(table, 256));
+    snprintf(q, sizeof(q), "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
+             "TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s'", edb, etb);
+    MYSQL_RES *r = col_my_query(s->m, q, errstr, errstr_size);
+    if (!r)
+        return db_fail(s);
+    MYSQL_ROW row = mysql_fetch_row(r);
+    if (row && row[0])
+        *rows = strtoll(row[0], NULL, 10);
+    mysql_free_result(r);
+    return SL_OK;
+}
+
 static void my_destroy(void *ctx)
 {
     snap_my_t *s = ctx;
@@ -779,6 +630,7 @@ sl_err_t col_snap_mysql_src(col_snap_src_t *out, const col_conf_t *conf,
     out->tables = my_tables;
     out->read_chunk = my_read_chunk;
     out->watermark = my_watermark;
+    out->estimate = my_estimate;
     out->destroy = my_destroy;
     return SL_OK;
 }

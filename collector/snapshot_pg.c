@@ -47,6 +47,7 @@ typedef struct snap_pg_s {
     uint32_t            key[COL_SNAP_MAX_KEY];
     char               *rowfilter;
     int                 only;          /* relkind 'r': SELECT FROM ONLY (no inheritance children) */
+    char                sqlstate[6];   /* of the last failed query */
 } snap_pg_t;
 
 /* ------------------------------------------------------------ connection */
@@ -95,6 +96,8 @@ static sl_err_t run(snap_pg_t *s, PGresult **res, const char *what, const char *
         return SL_OK;
     }
     const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(s->c);
+    const char *st5 = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", st5 ? st5 : "");
     snprintf(errstr, errstr_size, "source \"%s\": snapshot: %s: %.*s", s->conf->source_name,
              what, (int)strcspn(m, "\n"), m);
     PQclear(r);
@@ -106,7 +109,9 @@ static sl_err_t run(snap_pg_t *s, PGresult **res, const char *what, const char *
 
 /* ------------------------------------------------------------ tables */
 
-static sl_err_t op_tables(void *ctx, sl_err_t (*add)(void *arg, const char *db, const char *table),
+static sl_err_t op_tables(void *ctx,
+                          sl_err_t (*add)(void *arg, const char *db, const char *table,
+                                          const char *why),
                           void *arg, char *errstr, size_t errstr_size)
 {
     snap_pg_t *s = ctx;
@@ -130,12 +135,9 @@ static sl_err_t op_tables(void *ctx, sl_err_t (*add)(void *arg, const char *db, 
         const char *nsp = PQgetvalue(r, i, 0), *rel = PQgetvalue(r, i, 1);
         if (!col_filter_match(s->filter, nsp, rel))
             continue;
-        if (PQgetvalue(r, i, 2)[0] == 't') {
-            sl_warn("table %s.%s: not snapshotted: its changes are refused (REPLICA IDENTITY)",
-                    nsp, rel);
-            continue;
-        }
-        err = add(arg, nsp, rel);
+        err = add(arg, nsp, rel, PQgetvalue(r, i, 2)[0] != 't' ? NULL :
+                  "the stream refuses its changes (REPLICA IDENTITY NOTHING, or DEFAULT "
+                  "without a primary key)");
     }
     PQclear(r);
     return err;
@@ -336,14 +338,31 @@ static void put_ident(sl_buf_t *b, PGconn *c, const char *name)
     PQfreemem(q);
 }
 
+/* "(k1, k2, ...) op ($first, $first+1, ...)" */
+static void put_row_cmp(sl_buf_t *sql, const snap_pg_t *s, const char *op, uint32_t first)
+{
+    sl_buf_putc(sql, '(');
+    for (uint32_t k = 0; k < s->nkey; k++) {
+        if (k)
+            sl_buf_printf(sql, ", ");
+        put_ident(sql, s->c, s->cols[s->key[k]].name);
+    }
+    sl_buf_printf(sql, ") %s (", op);
+    for (uint32_t k = 0; k < s->nkey; k++)
+        sl_buf_printf(sql, "%s$%u", k ? ", " : "", first + k);
+    sl_buf_putc(sql, ')');
+}
+
 static sl_err_t op_read_chunk(void *ctx, const char *db, const char *table, const char *after,
-                              uint32_t limit, sl_record_t *out, uint32_t key[COL_SNAP_MAX_KEY],
+                              const col_snap_key_t *lo, const col_snap_key_t *hi, uint32_t limit, sl_record_t *out, uint32_t key[COL_SNAP_MAX_KEY],
                               uint32_t *nkey, char **last, char *errstr, size_t errstr_size)
 {
     snap_pg_t *s = ctx;
     sl_buf_t sql = SL_BUF_INIT;
     PGresult *r = NULL;
     char *vals[COL_SNAP_MAX_KEY] = {NULL};
+    const char *params[2 * COL_SNAP_MAX_KEY];
+    int np = 0;
     char verr[256];
     sl_err_t err;
 
@@ -357,6 +376,22 @@ static sl_err_t op_read_chunk(void *ctx, const char *db, const char *table, cons
                  "its key of %u column(s) (did the key change?)", db, table, after, s->nkey);
         return SL_ERR_INVALID;
     }
+    const col_snap_key_t *bad = !after && lo && lo->n != s->nkey ? lo
+                              : hi && hi->n != s->nkey ? hi : NULL;
+    if (bad) {
+        snprintf(errstr, errstr_size, "table %s.%s: the range's %s bound has %u value(s), its "
+                 "key has %u column(s)", db, table, bad == lo ? "lower" : "upper", bad->n,
+                 s->nkey);
+        free(vals[0]);
+        return SL_ERR_INVALID;
+    }
+    /* text parameters: the server reads each as the key column's type */
+    const char *const *from = after ? (const char *const *)vals
+                            : lo ? (const char *const *)lo->vals : NULL;
+    for (uint32_t k = 0; from && k < s->nkey; k++)
+        params[np++] = from[k];
+    for (uint32_t k = 0; hi && k < s->nkey; k++)
+        params[np++] = hi->vals[k];
     sl_buf_printf(&sql, "SELECT ");
     for (uint32_t i = 0; i < s->ncols; i++) {
         if (i)
@@ -367,21 +402,15 @@ static sl_err_t op_read_chunk(void *ctx, const char *db, const char *table, cons
     put_ident(&sql, s->c, db);
     sl_buf_putc(&sql, '.');
     put_ident(&sql, s->c, table);
-    if (s->rowfilter || after)
+    if (s->rowfilter || np)
         sl_buf_printf(&sql, " WHERE ");
     if (s->rowfilter)
-        sl_buf_printf(&sql, "(%s)%s", s->rowfilter, after ? " AND " : "");
-    if (after) {
-        sl_buf_putc(&sql, '(');
-        for (uint32_t k = 0; k < s->nkey; k++) {
-            if (k)
-                sl_buf_printf(&sql, ", ");
-            put_ident(&sql, s->c, s->cols[s->key[k]].name);
-        }
-        sl_buf_printf(&sql, ") > (");
-        for (uint32_t k = 0; k < s->nkey; k++)
-            sl_buf_printf(&sql, "%s$%u", k ? ", " : "", k + 1);
-        sl_buf_putc(&sql, ')');
+        sl_buf_printf(&sql, "(%s)%s", s->rowfilter, np ? " AND " : "");
+    if (from)
+        put_row_cmp(&sql, s, ">", 1);
+    if (hi) {
+        sl_buf_printf(&sql, "%s", from ? " AND " : "");
+        put_row_cmp(&sql, s, "<=", from ? s->nkey + 1 : 1);
     }
     sl_buf_printf(&sql, " ORDER BY ");
     for (uint32_t k = 0; k < s->nkey; k++) {
@@ -394,11 +423,14 @@ static sl_err_t op_read_chunk(void *ctx, const char *db, const char *table, cons
         err = SL_ERR_NOMEM;
         goto out;
     }
-    if ((err = run(s, &r, "reading a chunk", sql.data, after ? (int)s->nkey : 0,
-                   (const char *const *)vals, errstr, errstr_size))) {
+    if ((err = run(s, &r, "reading a chunk", sql.data, np, params, errstr, errstr_size))) {
         char m[512];
         snprintf(m, sizeof(m), "%s", errstr);
         snprintf(errstr, errstr_size, "table %s.%s: %s", db, table, m);
+        /* a data exception (class 22) from a range's bound: the bound does not fit the
+         * key's type — the request is refused, the session need not retry */
+        if ((lo || hi) && !strncmp(s->sqlstate, "22", 2))
+            err = SL_ERR_INVALID;
         goto out;
     }
     uint32_t nrows = (uint32_t)PQntuples(r);
@@ -442,7 +474,7 @@ static sl_err_t op_watermark(void *ctx, char kind, const char *id, char *errstr,
 {
     snap_pg_t *s = ctx;
     PGresult *r;
-    char mark[256];
+    char mark[1200];            /* a request's mark: up to ~900 bytes of id */
     sl_err_t err = conn(s, errstr, errstr_size);
     if (err)
         return err;
@@ -454,6 +486,29 @@ static sl_err_t op_watermark(void *ctx, char kind, const char *id, char *errstr,
                    "SELECT pg_logical_emit_message(true, 'shiftlog', $1)", 1, p, errstr,
                    errstr_size)))
         return err;
+    PQclear(r);
+    return SL_OK;
+}
+
+/* The statistics' row count: reltuples once analyzed (-1 before, PostgreSQL
+ * 14), else the live tuples the statistics collector counted. */
+static sl_err_t op_estimate(void *ctx, const char *db, const char *table, int64_t *rows,
+                            char *errstr, size_t errstr_size)
+{
+    snap_pg_t *s = ctx;
+    PGresult *r;
+    const char *p[2] = {db, table};
+    sl_err_t err = conn(s, errstr, errstr_size);
+    *rows = -1;
+    if (err || (err = run(s, &r, "reading the table's row estimate",
+                          "SELECT CASE WHEN c.reltuples > 0 THEN c.reltuples::bigint "
+                          "ELSE coalesce(t.n_live_tup, -1) END FROM pg_class c JOIN pg_namespace n "
+                          "ON n.oid = c.relnamespace LEFT JOIN pg_stat_all_tables t ON t.relid = "
+                          "c.oid WHERE n.nspname = $1 AND c.relname = $2", 2, p, errstr,
+                          errstr_size)))
+        return err;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        *rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return SL_OK;
 }
@@ -485,6 +540,7 @@ sl_err_t col_snap_pg_src(col_snap_src_t *out, const col_conf_t *conf,
     out->tables = op_tables;
     out->read_chunk = op_read_chunk;
     out->watermark = op_watermark;
+    out->estimate = op_estimate;
     out->destroy = op_destroy;
     return SL_OK;
 }

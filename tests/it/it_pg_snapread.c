@@ -4,7 +4,7 @@
  *   it_pg_snapread KEY=VALUE... CMD [ARGS]
  *     keys: host port user password database publication source include
  *     tables                  prints "table <db>\t<table>" per table, in order
- *     read DB TABLE LIMIT [AFTER]
+ *     read DB TABLE LIMIT [AFTER|- [LO|- [HI]]]   (LO, HI: a key range, JSON arrays)
  *                             reads chunks of LIMIT rows until the table ends
  *                             (from AFTER when given; "-": from the start),
  *                             one "chunk <nrows> <nkey> <k0,k1,..> <last>" line
@@ -24,10 +24,13 @@
 #include "../../collector/snapshot.h"
 #include "sl_avro.h"
 
-static sl_err_t print_table(void *arg, const char *db, const char *table)
+static sl_err_t print_table(void *arg, const char *db, const char *table, const char *why)
 {
     (void)arg;
-    printf("table %s\t%s\n", db, table);
+    if (why)
+        printf("skipped %s\t%s\t%s\n", db, table, why);
+    else
+        printf("table %s\t%s\n", db, table);
     return SL_OK;
 }
 
@@ -126,12 +129,20 @@ int main(int argc, char **argv)
         const char *db = argv[a], *table = argv[a + 1];
         uint32_t limit = (uint32_t)atoi(argv[a + 2]);
         char *after = argc - a >= 4 && strcmp(argv[a + 3], "-") ? strdup(argv[a + 3]) : NULL;
+        /* a key range: LO and HI as JSON arrays, "-" for none */
+        const char *lo_json = argc - a >= 5 && strcmp(argv[a + 4], "-") ? argv[a + 4] : NULL;
+        const char *hi_json = argc - a >= 6 && strcmp(argv[a + 5], "-") ? argv[a + 5] : NULL;
+        col_snap_key_t lo = {0}, hi = {0};
         sl_record_t *rec = sl_record_new();
-        for (;;) {
+        if ((lo_json && col_snap_key_parse(lo_json, &lo, errstr, sizeof(errstr))) ||
+            (hi_json && col_snap_key_parse(hi_json, &hi, errstr, sizeof(errstr))))
+            rc = fail(SL_ERR_INVALID, "bound", errstr);
+        for (; !rc;) {
             uint32_t key[COL_SNAP_MAX_KEY], nkey = 0;
             char *last = NULL;
             sl_record_reset(rec);
-            if ((err = src.read_chunk(src.ctx, db, table, after, limit, rec, key, &nkey, &last,
+            if ((err = src.read_chunk(src.ctx, db, table, after, lo_json ? &lo : NULL,
+                                      hi_json ? &hi : NULL, limit, rec, key, &nkey, &last,
                                       errstr, sizeof(errstr)))) {
                 rc = fail(err, "read_chunk", errstr);
                 break;
@@ -145,6 +156,8 @@ int main(int argc, char **argv)
         }
         free(after);
         sl_record_destroy(rec);
+        col_snap_key_free(&lo);
+        col_snap_key_free(&hi);
     } else if (!strcmp(cmd, "mark") && argc - a >= 2) {
         if ((err = src.watermark(src.ctx, argv[a][0], argv[a + 1], errstr, sizeof(errstr))))
             rc = fail(err, "watermark", errstr);

@@ -5,9 +5,11 @@
  *   it_snap_read -h host -P port -u user -p password [--signal db.table]
  *                [--include REGEX] [--exclude REGEX]
  *                (--tables | --read db.table [--limit N] [--after TEXT] [--one]
- *                 | --mark KIND:ID)
+ *                 [--lo JSON] [--hi JSON] | --mark KIND:ID)
  *
  * --tables: one line per table the backend lists: {"db":..,"table":..}
+ *   (with "skipped":why for a table it lists as not copyable)
+ * --lo / --hi: a key range's bounds (JSON arrays, snapshot.h col_snap_key_t)
  * --read: every chunk of the table, read by keyset pagination, N rows each
  *   (default 1000; from --after when given; only the first chunk with --one):
  *   one line per row {"chunk":k,"key":[column indexes],"after":{values as
@@ -25,13 +27,17 @@
 #include "sl_record.h"
 #include "../../collector/snapshot.h"
 
-static sl_err_t add_table(void *arg, const char *db, const char *table)
+static sl_err_t add_table(void *arg, const char *db, const char *table, const char *why)
 {
     sl_buf_t b = {0};
     sl_buf_puts(&b, "{\"db\":");
     sl_buf_json_str(&b, db, strlen(db));
     sl_buf_puts(&b, ",\"table\":");
     sl_buf_json_str(&b, table, strlen(table));
+    if (why) {
+        sl_buf_puts(&b, ",\"skipped\":");
+        sl_buf_json_str(&b, why, strlen(why));
+    }
     sl_buf_puts(&b, "}");
     printf("%s\n", b.data);
     sl_buf_free(&b);
@@ -54,7 +60,8 @@ int main(int argc, char **argv)
     conf.source_port = 3306;
     conf.source_user = "root";
     conf.tls_mode = 0;
-    const char *include = NULL, *exclude = NULL, *read = NULL, *after = NULL, *mark = NULL;
+    const char *include = NULL, *exclude = NULL, *read = NULL, *after = NULL, *mark = NULL,
+               *lo_json = NULL, *hi_json = NULL;
     int tables = 0, one = 0;
     unsigned limit = 1000;
     for (int i = 1; i < argc; i++) {
@@ -75,6 +82,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--exclude")) exclude = v;
         else if (!strcmp(a, "--read")) read = v;
         else if (!strcmp(a, "--after")) after = v;
+        else if (!strcmp(a, "--lo")) lo_json = v;
+        else if (!strcmp(a, "--hi")) hi_json = v;
         else if (!strcmp(a, "--limit")) limit = (unsigned)atoi(v);
         else if (!strcmp(a, "--mark")) mark = v;
         else {
@@ -105,13 +114,20 @@ int main(int argc, char **argv)
             rc = fail(SL_ERR_INVALID, "--read db.table");
             goto out;
         }
+        col_snap_key_t lo = {0}, hi = {0};
+        if ((lo_json && col_snap_key_parse(lo_json, &lo, errstr, sizeof(errstr))) ||
+            (hi_json && col_snap_key_parse(hi_json, &hi, errstr, sizeof(errstr)))) {
+            rc = fail(SL_ERR_INVALID, errstr);
+            goto out;
+        }
         sl_record_t *rec = sl_record_new();
         char *cont = after ? strdup(after) : NULL;
         sl_buf_t b = {0};
         for (int chunk = 0; rec; chunk++) {
             uint32_t key[COL_SNAP_MAX_KEY], nkey = 0;
             char *last = NULL;
-            if ((err = src.read_chunk(src.ctx, db, tb, cont, limit, rec, key, &nkey, &last,
+            if ((err = src.read_chunk(src.ctx, db, tb, cont, lo_json ? &lo : NULL,
+                                      hi_json ? &hi : NULL, limit, rec, key, &nkey, &last,
                                       errstr, sizeof(errstr)))) {
                 rc = fail(err, errstr);
                 break;
@@ -148,6 +164,8 @@ int main(int argc, char **argv)
         free(cont);
         sl_buf_free(&b);
         sl_record_destroy(rec);
+        col_snap_key_free(&lo);
+        col_snap_key_free(&hi);
     }
 out:
     src.destroy(src.ctx);

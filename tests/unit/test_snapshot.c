@@ -34,23 +34,33 @@ typedef struct sink_s {
 
 static const char *cols[2] = {"id", "val"};
 
-static sl_err_t mem_tables(void *ctx, sl_err_t (*add)(void *, const char *, const char *),
+static sl_err_t mem_tables(void *ctx,
+                           sl_err_t (*add)(void *, const char *, const char *, const char *),
                            void *arg, char *errstr, size_t errstr_size)
 {
-    return add(arg, "db", "t");
+    sl_err_t err = add(arg, "db", "t", NULL);
+    return err ? err : add(arg, "db", "nokey", "no primary key");
 }
 
+/* A key range of the one-column key: > lo (unless after), <= hi. */
 static sl_err_t mem_read(void *ctx, const char *db, const char *table, const char *after,
+                         const col_snap_key_t *lo, const col_snap_key_t *hi,
                          uint32_t limit, sl_record_t *out, uint32_t *key, uint32_t *nkey,
                          char **last, char *errstr, size_t errstr_size)
 {
     mem_src_t *m = ctx;
-    int64_t from = after ? strtoll(after, NULL, 10) : INT64_MIN;
+    if ((!after && lo && lo->n != 1) || (hi && hi->n != 1)) {
+        snprintf(errstr, errstr_size, "the key has 1 column");
+        return SL_ERR_INVALID;
+    }
+    int64_t from = after ? strtoll(after, NULL, 10) : lo ? strtoll(lo->vals[0], NULL, 10)
+                 : INT64_MIN;
+    int64_t upto = hi ? strtoll(hi->vals[0], NULL, 10) : INT64_MAX;
     int64_t sel[NROWS];
     uint32_t n = 0;
     m->reads++;
     for (int i = 0; i < m->n && n < limit; i++)
-        if (m->ids[i] > from)
+        if (m->ids[i] > from && m->ids[i] <= upto)
             sel[n++] = m->ids[i];
     if (sl_record_init_change(out, "src", db, table, SL_OP_READ, 2, cols, n))
         return SL_ERR_NOMEM;
@@ -195,7 +205,8 @@ static void test_window(void **state)
     assert_int_equal(k.ids[1], 2);
     assert_int_equal(k.ids[2], 4);
     assert_int_equal(k.rows_at[2], 2);    /* pos.row 0, 1, 2 across two batches */
-    assert_string_equal(col_snap_progress(s), "shiftlog-snapshot 1\ndb\tt\t4\n");
+    assert_string_equal(col_snap_progress(s),
+                        "shiftlog-snapshot 2\ndb\tt\tc=4\tr=3\n");
 
     /* a SCHEMA of the table in the window: the chunk is read again */
     assert_int_equal(col_snap_step(s, err, sizeof err), SL_OK);
@@ -232,12 +243,12 @@ static void test_resume(void **state)
     char err[256];
     /* what a checkpoint holds after the chunk up to 8, the next table queued */
     col_snap_t *s = engine(&c, &m, &k, "shiftlog-snapshot 1\ndb\tt\t8\ndb\tu\\tv\n");
-    assert_string_equal(col_snap_progress(s), "shiftlog-snapshot 1\ndb\tt\t8\ndb\tu\\tv\n");
+    assert_string_equal(col_snap_progress(s), "shiftlog-snapshot 2\ndb\tt\tc=8\ndb\tu\\tv\n");
     assert_int_equal(col_snap_step(s, err, sizeof err), SL_OK);
     deliver(s, &m, NULL, NULL);
     assert_int_equal(k.n, 2);
     assert_int_equal(k.ids[0], 9);
-    assert_string_equal(col_snap_progress(s), "shiftlog-snapshot 1\ndb\tu\\tv\n");
+    assert_string_equal(col_snap_progress(s), "shiftlog-snapshot 2\ndb\tu\\tv\n");
     assert_false(col_snap_done(s));
     col_snap_destroy(s);
 
@@ -289,12 +300,101 @@ static void test_request_and_marks(void **state)
     assert_string_equal(id, "7-9");
 }
 
+/* Key-range requests: 'S' marks "<id>+<after>+<upto> <name>" queue the
+ * rows above after and at most upto, several ranges of one table each
+ * their own entry, kept in the progress text; a range that does not fit
+ * the key is refused under its id, nothing read. */
+static void test_ranges(void **state)
+{
+    (void)state;
+    mem_src_t m = {.ids = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, .n = NROWS};
+    sink_t k = {0};
+    col_conf_t c = conf_for(4);
+    c.snapshot_mode = COL_SNAP_NEVER;
+    char err[256];
+    col_snap_t *s = engine(&c, &m, &k, NULL);
+    sl_pos_t pos;
+    sl_pos_set_mysql(&pos, "mysql-bin.000001", 10, 0);
+    assert_int_equal(col_snap_watermark(s, 'S', "71+[2]+[7] db.t", &pos, NULL, 0, err,
+                                        sizeof err), SL_OK);
+    assert_int_equal(col_snap_watermark(s, 'S', "72+%5B8%5D+ db.t", &pos, NULL, 0, err,
+                                        sizeof err), SL_OK);
+    assert_int_equal(col_snap_watermark(s, 'S', "73++[1] db.t", &pos, NULL, 0, err,
+                                        sizeof err), SL_OK);
+    assert_int_equal(col_snap_watermark(s, 'S', "74+[1,2]+ db.t", &pos, NULL, 0, err,
+                                        sizeof err), SL_OK);
+    assert_int_equal(col_snap_watermark(s, 'S', "75+[null]+ db.t", &pos, NULL, 0, err,
+                                        sizeof err), SL_OK);
+    assert_string_equal(col_snap_progress(s),
+                        "shiftlog-snapshot 2\ndb\tt\ti=71\ta=[2]\tu=[7]\n"
+                        "db\tt\ti=72\ta=[8]\ndb\tt\ti=73\tu=[1]\ndb\tt\ti=74\ta=[1,2]\n");
+    for (int i = 0; i < 8 && !col_snap_done(s); i++) {
+        assert_int_equal(col_snap_step(s, err, sizeof err), SL_OK);
+        if (col_snap_waiting(s))
+            deliver(s, &m, NULL, NULL);
+    }
+    /* (2, 7]: 3..6 then 7; (8, end]: 9, 10; (start, 1]: 1; [1,2] refused */
+    int64_t want[] = {3, 4, 5, 6, 7, 9, 10, 1};
+    assert_int_equal(k.n, 8);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(k.ids[i], want[i]);
+    assert_string_equal(col_snap_progress(s), "");
+
+    /* a restart in the middle of a range resumes it, bounds and all */
+    col_snap_destroy(s);
+    k.n = 0;
+    s = engine(&c, &m, &k, "shiftlog-snapshot 2\ndb\tt\tc=4\ti=71\ta=[2]\tu=[7]\tr=2\n");
+    assert_int_equal(col_snap_step(s, err, sizeof err), SL_OK);
+    deliver(s, &m, NULL, NULL);
+    assert_int_equal(k.n, 3);             /* 5, 6, 7 */
+    assert_int_equal(k.ids[0], 5);
+    assert_int_equal(k.ids[2], 7);
+    assert_string_equal(col_snap_progress(s), "");
+    col_snap_destroy(s);
+}
+
+static void test_key_parse(void **state)
+{
+    (void)state;
+    col_snap_key_t k;
+    char err[256];
+    assert_int_equal(col_snap_key_parse(" [17, \"a\\\"b\", -1.5e3, true ] ", &k, err,
+                                        sizeof err), 0);
+    assert_int_equal(k.n, 4);
+    assert_string_equal(k.vals[0], "17");
+    assert_string_equal(k.vals[1], "a\"b");
+    assert_string_equal(k.vals[2], "-1.5e3");
+    assert_string_equal(k.vals[3], "true");
+    col_snap_key_free(&k);
+    assert_int_equal(col_snap_key_parse("[\"\\u00e9\\ud83d\\ude00\"]", &k, err, sizeof err), 0);
+    assert_string_equal(k.vals[0], "\xc3\xa9\xf0\x9f\x98\x80");
+    col_snap_key_free(&k);
+    const char *bad[] = {"17", "[]", "[null]", "[[1]]", "[{}]", "[1,]", "[1] x", "[01]",
+                         "[\"\\u0000\"]", "[\"\\ud800\"]", "[\"a]", "[1 2]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(col_snap_key_parse(bad[i], &k, err, sizeof err), -1);
+        assert_int_equal(k.n, 0);
+    }
+    assert_non_null(strstr(err, "[1 2]"));
+
+    /* a bound in a mark's first word and back */
+    sl_buf_t b = SL_BUF_INIT;
+    col_snap_mark_put(&b, "[\"a b+c%\"]");
+    assert_string_equal(b.data, "[\"a%20b%2Bc%25\"]");
+    char *t = col_snap_mark_get(b.data, b.len);
+    assert_string_equal(t, "[\"a b+c%\"]");
+    free(t);
+    sl_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_request_and_marks),
+        cmocka_unit_test(test_ranges),
+        cmocka_unit_test(test_key_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
