@@ -75,6 +75,12 @@ typedef struct app_conf_s {
     const char       *dlq_topic;
     const char       *kafka_bootstrap;
     const char       *kafka_group_id;
+    const char       *direct_task_file;  /* source.type = direct (direct.h) */
+    const char       *direct_tasks_uri;
+    const char       *direct_tasks_table;
+    const char       *direct_source_uri;
+    int64_t           direct_diff_lag_ms;
+    int64_t           direct_interval_ms;
     sl_service_conf_t svc;
     int               serve;             /* --serve: only /health and /metrics, no apply */
     int               check_only;        /* --check: validate the config and exit */
@@ -82,6 +88,7 @@ typedef struct app_conf_s {
 
 #define APP_SOURCE_KAFKA    0
 #define APP_SOURCE_MONGOLOG 1
+#define APP_SOURCE_DIRECT   2
 
 #define APP_ON_ERROR_DLQ  0
 #define APP_ON_ERROR_STOP 1

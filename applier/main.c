@@ -7,12 +7,13 @@
 #include "sl_tls.h"
 #include "applier.h"
 #include "sl_mongoc.h"
+#include "direct.h"
 
 const char *const app_target_types[] = {"postgresql", "mysql", "mongodb", NULL};
 static const char *const app_on_error[] = {"dlq", "stop", NULL};
 static const char *const app_unconv[] = {"dlq", "null", "stop", NULL};
 static const char *const app_ddl_apply[] = {"all", "additive", "none", NULL};
-static const char *const app_source_types[] = {"kafka", "mongolog", NULL};
+static const char *const app_source_types[] = {"kafka", "mongolog", "direct", NULL};
 
 static const sl_conf_entry_t app_conf_table[] = {
     SL_CONF_STRING("task.name", app_conf_t, task_name, NULL, SL_CONF_REQUIRED,
@@ -21,9 +22,12 @@ static const sl_conf_entry_t app_conf_table[] = {
     SL_CONF_ENUM("source.type", app_conf_t, source_type, "kafka", app_source_types, 0,
                  "Where the changes are read: kafka (source.topic) or mongolog (the miner's "
                  "shared log of the source, in position order, then source.topic from where "
-                 "the log ends when source.handover is on; docs/applier.md)."),
-    SL_CONF_STRING("source.topic", app_conf_t, source_topic, NULL, SL_CONF_REQUIRED,
-                   "Kafka topic to apply (<topic.prefix>.<source>, e.g. shiftlog.shop). With "
+                 "the log ends when source.handover is on; docs/applier.md); direct: a "
+                 "goshift-style bulk task that copies one table from a MariaDB or PostgreSQL "
+                 "source with no Kafka in between (docs/direct.md)."),
+    SL_CONF_STRING("source.topic", app_conf_t, source_topic, NULL, 0,
+                   "Kafka topic to apply (<topic.prefix>.<source>, e.g. shiftlog.shop); "
+                   "required unless source.type = direct. With "
                    "source.type = mongolog: the topic the log was mined from (the stored "
                    "position is in its offsets; the hand-over continues on it)."),
     SL_CONF_INT("source.partition", app_conf_t, source_partition, "0", 0, 100000, 0,
@@ -54,6 +58,27 @@ static const sl_conf_entry_t app_conf_table[] = {
     SL_CONF_DURATION("source.log.poll.ms", app_conf_t, log_poll_ms, "200", 10, 60000, 0,
                      "mongolog: wait between two looks at the log's watermark once caught up "
                      "(without hand-over)."),
+    SL_CONF_STRING("direct.task.file", app_conf_t, direct_task_file, "", 0,
+                   "direct: a JSON file holding the task (the fields of a "
+                   "task_def_sync_manager row); wins over direct.tasks.uri."),
+    SL_CONF_SECRET("direct.tasks.uri", app_conf_t, direct_tasks_uri, 0,
+                   "direct: the database holding the task table (mysql://user:pw@host:port/db "
+                   "or postgresql://...); the task is the row whose task_name is task.name."),
+    SL_CONF_STRING("direct.tasks.table", app_conf_t, direct_tasks_table,
+                   "task_def_sync_manager", 0,
+                   "direct: the task table (goshift's task_def_sync_manager shape, "
+                   "docs/direct.md), optionally schema-qualified."),
+    SL_CONF_SECRET("direct.source.uri", app_conf_t, direct_source_uri, 0,
+                   "direct: the source database the task's from_db.from_table is read from "
+                   "(mysql://user:pw@host:port/db or postgresql://user:pw@host:port/db)."),
+    SL_CONF_DURATION("direct.diff.lag.ms", app_conf_t, direct_diff_lag_ms, "5s", 0, 86400000,
+                     0, "direct with diff_column: the watermark never moves past the source "
+                     "clock at a run's start minus this, so a row committed late with an "
+                     "older diff_column value is still read; make it longer than the longest "
+                     "writing transaction (task params diff.lag.ms overrides it)."),
+    SL_CONF_DURATION("direct.interval.ms", app_conf_t, direct_interval_ms, "0", 0, 86400000, 0,
+                     "direct: wait this long and run the task again (diff_column: the rows "
+                     "changed since); 0 = one run, then exit 0."),
     SL_CONF_ENUM("target.type", app_conf_t, target_type, "postgresql", app_target_types, 0,
                  "Kind of target database."),
     SL_CONF_STRING("target.host", app_conf_t, target_host, "127.0.0.1", 0,
@@ -217,6 +242,19 @@ int main(int argc, char **argv)
         app_logsrc_check_conf(&ac, errstr, sizeof(errstr))) {
         sl_error("%s", errstr);
         return sl_service_finish(&svc, SL_EXIT_USAGE);
+    }
+    if (ac.source_type != APP_SOURCE_DIRECT && (!ac.source_topic || !*ac.source_topic)) {
+        sl_error("source.topic is required (the Kafka topic to apply), unless source.type = "
+                 "direct");
+        return sl_service_finish(&svc, SL_EXIT_USAGE);
+    }
+    if (ac.source_type == APP_SOURCE_DIRECT && !ac.check_only && !ac.serve) {
+        if (!ac.direct_source_uri || !*ac.direct_source_uri) {
+            sl_error("source.type = direct needs direct.source.uri (the database to copy "
+                     "from)");
+            return sl_service_finish(&svc, SL_EXIT_USAGE);
+        }
+        return sl_service_finish(&svc, app_direct_run(&ac, &svc));
     }
     if (ac.check_only) {
         if (check_kafka(&svc, &ac, errstr, sizeof errstr)) {

@@ -240,10 +240,22 @@ typedef struct app_target_ops_s {
                           size_t errstr_size);
     sl_err_t (*stop_clear)(app_target_t *t, const char *db, const char *table,
                            char *errstr, size_t errstr_size);
+
+    /* Direct tasks' progress (applier/direct.h; NULL: the target runs no
+     * direct task — MongoDB, whose writes are not transactional): one text
+     * per task in APP_DIRECT_TABLE beside the position table. progress_load
+     * creates the table when absent (outside a transaction) and sets *out
+     * (malloc'd; NULL when the task has none). progress_save: inside the open
+     * transaction, durable with the rows and the position at commit(). */
+    sl_err_t (*progress_load)(app_target_t *t, char **out, char *errstr, size_t errstr_size);
+    sl_err_t (*progress_save)(app_target_t *t, const char *text, char *errstr,
+                              size_t errstr_size);
 } app_target_ops_t;
 
 /* The table (collection) of stopped tables, beside the position table. */
 #define APP_STOPS_TABLE "shiftlog_stopped"
+/* The table of direct tasks' progress, beside the position table. */
+#define APP_DIRECT_TABLE "shiftlog_direct"
 
 extern const app_target_ops_t app_target_pg;
 extern const app_target_ops_t app_target_mysql;

@@ -804,6 +804,10 @@ static sl_err_t op_my_check_name(app_target_t *at, const char *schema, const cha
              *what == 'p' ? "positions" : *what == 'l' ? "leases" : "stopped tables");
     return SL_ERR_UNSUPPORTED;
 }
+static sl_err_t op_my_progress_load(app_target_t *t, char **out, char *e, size_t n)
+{ return app_my_progress_load(T_(t), out, e, n); }
+static sl_err_t op_my_progress_save(app_target_t *t, const char *text, char *e, size_t n)
+{ return app_my_progress_save(T_(t), text, e, n); }
 static sl_err_t op_my_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
                                  size_t n)
 { return app_my_stops_load(T_(t), out, cnt, e, n); }
@@ -831,4 +835,6 @@ const app_target_ops_t app_target_mysql = {
     .stops_load = op_my_stops_load,
     .stop_save = op_my_stop_save,
     .stop_clear = op_my_stop_clear,
+    .progress_load = op_my_progress_load,
+    .progress_save = op_my_progress_save,
 };

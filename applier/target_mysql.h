@@ -125,6 +125,8 @@ sl_err_t app_my_add_epoch(MYSQL *db, char *errstr, size_t sz);
 
 /* --- stopped tables (target_mysql_stops.c; see target.h) */
 
+sl_err_t app_my_progress_load(my_target_t *t, char **out, char *errstr, size_t sz);
+sl_err_t app_my_progress_save(my_target_t *t, const char *text, char *errstr, size_t sz);
 sl_err_t app_my_stops_load(my_target_t *t, app_stop_t **out, size_t *n, char *errstr,
                            size_t sz);
 sl_err_t app_my_stop_save(my_target_t *t, const app_stop_t *s, char *errstr, size_t sz);

@@ -172,3 +172,61 @@ out:
     sl_buf_free(&q);
     return e;
 }
+
+/* ------------------------------------------- direct tasks' progress */
+
+sl_err_t app_my_progress_load(my_target_t *t, char **out, char *errstr, size_t sz)
+{
+    static const char ddl[] =
+        "CREATE TABLE IF NOT EXISTS `" APP_DIRECT_TABLE "` ("
+        "`task` VARCHAR(255) NOT NULL PRIMARY KEY, `progress` MEDIUMTEXT NOT NULL, "
+        "`updated_at` TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) "
+        "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+    sl_buf_t q = SL_BUF_INIT;
+    sl_err_t e = app_my_exec(t->db, ddl, sizeof ddl - 1, "create table " APP_DIRECT_TABLE,
+                             errstr, sz);
+    *out = NULL;
+    if (!e && mysql_commit(t->db) != 0)
+        e = app_my_err(t->db, "commit", errstr, sz);
+    if (e)
+        return e;
+    sl_buf_puts(&q, "SELECT `progress` FROM `" APP_DIRECT_TABLE "` WHERE `task` = ");
+    if ((e = put_str(t, &q, t->task)))
+        goto out;
+    if (mysql_real_query(t->db, q.data, (unsigned long)q.len) != 0) {
+        e = app_my_err(t->db, "read " APP_DIRECT_TABLE, errstr, sz);
+        goto out;
+    }
+    MYSQL_RES *r = mysql_store_result(t->db);
+    if (!r) {
+        e = app_my_err(t->db, "read " APP_DIRECT_TABLE, errstr, sz);
+        goto out;
+    }
+    MYSQL_ROW row = mysql_fetch_row(r);
+    if (row && row[0] && !(*out = strdup(row[0])))
+        e = SL_ERR_NOMEM;
+    mysql_free_result(r);
+    if (!e && !t->in_txn && mysql_commit(t->db) != 0)
+        e = app_my_err(t->db, "commit", errstr, sz);
+out:
+    sl_buf_free(&q);
+    return e;
+}
+
+sl_err_t app_my_progress_save(my_target_t *t, const char *text, char *errstr, size_t sz)
+{
+    sl_buf_t q = SL_BUF_INIT;
+    sl_err_t e;
+    sl_buf_puts(&q, "INSERT INTO `" APP_DIRECT_TABLE "` (`task`, `progress`) VALUES (");
+    if ((e = put_str(t, &q, t->task)))
+        goto out;
+    sl_buf_puts(&q, ", ");
+    if ((e = put_str(t, &q, text)))
+        goto out;
+    sl_buf_puts(&q, ") ON DUPLICATE KEY UPDATE `progress` = VALUES(`progress`), "
+                    "`updated_at` = CURRENT_TIMESTAMP(3)");
+    e = run(t, &q, "store the direct task's progress", errstr, sz);
+out:
+    sl_buf_free(&q);
+    return e;
+}

@@ -831,4 +831,6 @@ const app_target_ops_t app_target_pg = {
     .stops_load = app_pg_stops_load,
     .stop_save = app_pg_stop_save,
     .stop_clear = app_pg_stop_clear,
+    .progress_load = app_pg_progress_load,
+    .progress_save = app_pg_progress_save,
 };

@@ -119,6 +119,10 @@ sl_err_t app_pg_store_position(app_target_t *t, const app_position_t *pos, char 
                                size_t errstr_size);
 
 /* The stopped tables (target_pg_stops.c; see target.h). */
+/* direct tasks' progress (target_pg_stops.c; see target.h) */
+sl_err_t app_pg_progress_load(app_target_t *t, char **out, char *errstr, size_t errstr_size);
+sl_err_t app_pg_progress_save(app_target_t *t, const char *text, char *errstr,
+                              size_t errstr_size);
 sl_err_t app_pg_stops_load(app_target_t *t, app_stop_t **out, size_t *n, char *errstr,
                            size_t errstr_size);
 sl_err_t app_pg_stop_save(app_target_t *t, const app_stop_t *s, char *errstr,

@@ -104,3 +104,40 @@ sl_err_t app_pg_stop_clear(app_target_t *t, const char *db, const char *table, c
                         "AND source_table = $3", 3, NULL, p, NULL, NULL, 0),
                         "clearing the stop of a table", errstr, errstr_size);
 }
+
+/* ------------------------------------------- direct tasks' progress */
+
+sl_err_t app_pg_progress_load(app_target_t *t, char **out, char *errstr, size_t errstr_size)
+{
+    const char *p[1] = {t->task};
+    sl_err_t err = app_pg_exec(t, "CREATE TABLE IF NOT EXISTS " APP_DIRECT_TABLE " ("
+                               "task text PRIMARY KEY, progress text NOT NULL, "
+                               "updated_at timestamptz NOT NULL DEFAULT now())",
+                               "creating the " APP_DIRECT_TABLE " table", errstr, errstr_size);
+    *out = NULL;
+    if (err)
+        return err;
+    PGresult *res = PQexecParams(t->conn, "SELECT progress FROM " APP_DIRECT_TABLE
+                                 " WHERE task = $1", 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        return app_pg_check(t, res, "reading the direct task's progress", errstr, errstr_size);
+    if (PQntuples(res) && !(*out = strdup(PQgetvalue(res, 0, 0))))
+        err = SL_ERR_NOMEM;
+    PQclear(res);
+    return err;
+}
+
+sl_err_t app_pg_progress_save(app_target_t *t, const char *text, char *errstr,
+                              size_t errstr_size)
+{
+    const char *p[2] = {t->task, text};
+    /* the last batch of rows may still be in flight: collect its result first */
+    sl_err_t err = app_pg_wait(t, errstr, errstr_size);
+    if (err)
+        return err;
+    return app_pg_check(t, PQexecParams(t->conn,
+                        "INSERT INTO " APP_DIRECT_TABLE " (task, progress) VALUES ($1, $2) "
+                        "ON CONFLICT (task) DO UPDATE SET progress = EXCLUDED.progress, "
+                        "updated_at = now()", 2, NULL, p, NULL, NULL, 0),
+                        "storing the direct task's progress", errstr, errstr_size);
+}
