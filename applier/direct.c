@@ -401,7 +401,8 @@ int app_direct_run(const app_conf_t *c, sl_service_t *svc)
         goto out;
     }
     (void)app_dtask_status(c, "running", e2, sizeof e2);
-    int64_t wait_ms = 200;
+    int64_t wait_ms = 200, seq_before = -1;
+    int fails = 0;
     for (;;) {
         int lc = app_leaser_acquire(leaser);
         if (lc) {
@@ -419,6 +420,18 @@ int app_direct_run(const app_conf_t *c, sl_service_t *svc)
             continue;
         }
         if (err == SL_ERR_DB || err == SL_ERR_IO || err == SL_ERR_TIMEOUT) {
+            /* a server that refuses the same statement again and again (a key too
+             * long for the target, say) is no outage: stop after max.errors tries
+             * without a chunk committed in between */
+            fails = r.seq == seq_before ? fails + 1 : 1;
+            seq_before = r.seq;
+            if (fails > c->max_errors) {
+                sl_error("direct task %s: %s (%d tries in a row without progress; stopping)",
+                         r.task.name, errstr, fails);
+                (void)app_dtask_status(c, "failed", e2, sizeof e2);
+                code = SL_EXIT_FAILURE;
+                break;
+            }
             sl_warn("direct task %s: %s; retrying in %" PRId64 " ms", r.task.name, errstr,
                     wait_ms);
             if (sl_service_wait((int)wait_ms) || sl_service_stopping()) {
@@ -435,6 +448,7 @@ int app_direct_run(const app_conf_t *c, sl_service_t *svc)
             break;
         }
         wait_ms = 200;
+        fails = 0;
         if (c->direct_interval_ms <= 0) {
             (void)app_dtask_status(c, "done", e2, sizeof e2);
             code = SL_EXIT_OK;

@@ -298,3 +298,49 @@ def test_direct_kill9_resumes(stack, bin_dir, dbs):
     dst = norm(rows_pg(stack, dbs, "public", "dst", COLS))
     assert len(dst) == 60000 and dst == src
     pg.close()
+
+
+def test_direct_diff_column_late_commit_older_value(stack, bin_dir, dbs, tmp_path):
+    """A row committed after a sync with a diff_column value older than the largest one that
+    sync read (a long transaction) is still read by the next sync: the watermark never passes
+    the source clock at the sync's start minus diff.lag.ms."""
+    my = mysql_connect(stack, database=dbs)
+    with my.cursor() as cur:
+        cur.execute("CREATE TABLE src (id int PRIMARY KEY, update_time datetime(6) NOT NULL)")
+        # one row stamped in the future (a clock ahead, a scheduled row): the largest value
+        cur.execute("INSERT INTO src VALUES (1, UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE), "
+                    "(2, UTC_TIMESTAMP(6) + INTERVAL 1 HOUR)")
+    task = tmp_path / "task.json"
+    task.write_text(json.dumps({
+        "from_db_type": "mysql", "from_db": dbs, "from_table": "src",
+        "to_db_type": "postgresql", "to_db": "public", "to_table": "dst",
+        "params": {"diff_column": "update_time", "diff.lag.ms": 30000}}))
+    cmd = applier(bin_dir, stack, dbs, "postgresql", dbs, "-X", f"direct.task.file={task}",
+                  "-X", f"direct.source.uri={my_uri(stack, dbs)}")
+    run(cmd)
+    with my.cursor() as cur:
+        # committed now, stamped 10 s ago (its transaction began then): older than row 2
+        cur.execute("INSERT INTO src VALUES (3, UTC_TIMESTAMP(6) - INTERVAL 10 SECOND)")
+    run(cmd)
+    assert [r[0] for r in rows_pg(stack, dbs, "public", "dst", ("id",))] == [1, 2, 3]
+    my.close()
+
+
+def test_direct_refused_table_stops(stack, bin_dir, dbs, tmp_path):
+    """A target that refuses the table for good (a text key MariaDB cannot index) stops the
+    task after max.errors tries with the server's reason, instead of retrying forever."""
+    pg = pg_connect(stack, dbname=dbs)
+    with pg.cursor() as cur:
+        cur.execute("CREATE TABLE src (id int, k text, v int, PRIMARY KEY (id, k))")
+        cur.execute("INSERT INTO src VALUES (1, 'a', 1)")
+    pg.close()
+    task = tmp_path / "task.json"
+    task.write_text(json.dumps({
+        "from_db_type": "postgresql", "from_db": "public", "from_table": "src",
+        "to_db_type": "mysql", "to_db": dbs, "to_table": "dst"}))
+    p = subprocess.run(applier(bin_dir, stack, dbs, "mysql", dbs, "-X", "max.errors=2",
+                               "-X", f"direct.task.file={task}",
+                               "-X", f"direct.source.uri={pg_uri(stack, dbs)}"),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p.stderr[-2000:]
+    assert "key was too long" in p.stderr and "stopping" in p.stderr
