@@ -244,8 +244,10 @@ int main(int argc, char **argv)
         return sl_service_finish(&svc, SL_EXIT_USAGE);
     }
     if (ac.source_type != APP_SOURCE_DIRECT && (!ac.source_topic || !*ac.source_topic)) {
-        sl_error("source.topic is required (the Kafka topic to apply), unless source.type = "
-                 "direct");
+        /* worded as sl_conf_check words the keys every task needs */
+        sl_error("%s: missing required key \"source.topic\" (set it in the config file, with "
+                 "SHIFTLOG_SOURCE_TOPIC or -X source.topic=...; only source.type = direct "
+                 "goes without)", svc.conf.path ? svc.conf.path : "config");
         return sl_service_finish(&svc, SL_EXIT_USAGE);
     }
     if (ac.source_type == APP_SOURCE_DIRECT && !ac.check_only && !ac.serve) {
