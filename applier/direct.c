@@ -1,33 +1,31 @@
 /* shiftlog-applier: the run of a direct task (direct.h, docs/direct.md).
  *
- * One run reads the source table in keyset chunks and writes each chunk in
- * one target transaction with the task's progress and the kafkaoffset row
- * (topic "direct", offset = the chunk's sequence number), so a kill -9
- * leaves the target at a chunk boundary that the progress names: the next
- * start goes on after it (rows are upserts of whole rows, so a chunk read
- * again after a failed commit is written again, never twice).
+ * A run reads the source table in keyset chunks and writes each chunk in
+ * one target transaction with the progress of its reader and the reader's
+ * kafkaoffset row (direct_work.c), so a kill -9 leaves the target at a
+ * chunk boundary that the progress names: the next start goes on after it
+ * (rows are upserts of whole rows: a chunk read again after a failed commit
+ * is written again, never twice).
  *
- * The progress text (JSON): {"done": bool, "w": the diff watermark this run
- * reads from (null: all rows), "max": the largest diff value read so far,
- * "cap": the source clock at the run's start - diff.lag.ms, "key": the last
- * key read (texts, hex-encoded), "rows": rows written by this run}. A run
- * that ends stores done = true and w = the next run's watermark:
- * min(max, cap) — `>=` re-reads the rows that share the boundary value, and
- * the cap keeps a row whose transaction committed after the run read past
- * its key (with an older diff value than rows read later) at or past the
- * next watermark, as long as diff.lag.ms exceeds the longest writing
- * transaction. An integer diff column has no clock: w = max. */
+ * The task's own row of shiftlog_direct holds the run (direct_run.h):
+ * run number, done, w (the diff watermark this run reads from; null = all
+ * rows), cap (the source clock at the run's start - diff.lag.ms) and, with
+ * worker_num > 1, the ranges of the first key column; each worker's row
+ * "<task>#i" holds its last key, the largest diff value it read and its
+ * rows (with one worker those sit in the task's row). A run that ends
+ * stores done and w = the next run's watermark: min(largest value read,
+ * cap) — `>=` re-reads the rows that share the boundary value, and the cap
+ * keeps a row whose transaction committed after the run read past its key
+ * (with an older diff value than rows read later) at or past the next
+ * watermark, as long as diff.lag.ms exceeds the longest writing
+ * transaction. An integer diff column has no clock: w = the largest read. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <bson/bson.h>
-
-#include "direct.h"
+#include "direct_run.h"
 #include "sl_log.h"
-
-#define DIRECT_TOPIC "direct"
 
 typedef struct drun_s {
     const app_conf_t       *c;
@@ -35,306 +33,250 @@ typedef struct drun_s {
     app_dtask_t             task;
     const app_target_ops_t *ops;
     app_target_conf_t       tconf;
-    app_target_t           *t;
-    app_dsrc_t             *src;
     app_dtable_t            tab;
     app_table_map_t         map;
-    sl_record_t            *rec;
-    int64_t                 seq;          /* the last chunk's sequence number */
-    /* progress */
-    int                     done;
-    char                   *w, *max, *cap;
-    char                   *key[APP_DIRECT_MAX_KEY];
-    int                     has_key;
-    int64_t                 rows;
+    dwork_t                 coord;        /* the task's own row (and its one worker) */
+    dprog_t                 run;          /* the run's fields of that row */
+    int64_t                 committed;    /* chunks committed, all workers (progress) */
     sl_metric_t            *m_rows, *m_chunks;
 } drun_t;
 
-static void set_str(char **dst, const char *v)
+/* worker_num ranges of the first key column (an integer): worker i reads
+ * [split[i-1], split[i]), the first and the last open-ended (rows inserted
+ * past the bounds during the run are read too). 0 bounds: one worker. */
+static sl_err_t make_split(drun_t *r, char *errstr, size_t sz)
 {
-    free(*dst);
-    *dst = v ? strdup(v) : NULL;
-}
-
-static void progress_clear(drun_t *r)
-{
-    set_str(&r->w, NULL);
-    set_str(&r->max, NULL);
-    set_str(&r->cap, NULL);
-    for (int i = 0; i < APP_DIRECT_MAX_KEY; i++)
-        set_str(&r->key[i], NULL);
-    r->has_key = 0;
-    r->done = 0;
-    r->rows = 0;
-}
-
-static void put_hex(bson_t *b, const char *k, const char *v)
-{
-    static const char hx[] = "0123456789abcdef";
-    size_t n = strlen(v);
-    char *h = malloc(2 * n + 1);
-    if (!h)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        h[2 * i] = hx[(unsigned char)v[i] >> 4];
-        h[2 * i + 1] = hx[(unsigned char)v[i] & 15];
+    const sl_column_t *k = &r->tab.schema->u.schema.cols[r->tab.key[0]];
+    int64_t n = r->task.worker_num;
+    char *lo = NULL, *hi = NULL;
+    if (n <= 1)
+        return SL_OK;
+    if (k->kind != SL_VAL_INT && k->kind != SL_VAL_UINT) {
+        sl_warn("direct task %s: worker_num = %" PRId64 " needs an integer first key column "
+                "(split.pk); %s is %s: one worker reads the table", r->task.name, n, k->name,
+                k->source_type);
+        return SL_OK;
     }
-    h[2 * n] = '\0';
-    BSON_APPEND_UTF8(b, k, h);
-    free(h);
-}
-
-static char *unhex(const char *h)
-{
-    size_t n = strlen(h) / 2;
-    char *v = malloc(n + 1);
-    if (!v)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned x = 0;
-        sscanf(h + 2 * i, "%2x", &x);
-        v[i] = (char)x;
+    sl_err_t err = app_dsrc_bounds(r->coord.src, &r->tab, &lo, &hi, errstr, sz);
+    if (err || !lo)
+        goto out;
+    __int128 a = k->kind == SL_VAL_INT ? (__int128)strtoll(lo, NULL, 10)
+                                       : (__int128)strtoull(lo, NULL, 10);
+    __int128 b = k->kind == SL_VAL_INT ? (__int128)strtoll(hi, NULL, 10)
+                                       : (__int128)strtoull(hi, NULL, 10);
+    __int128 step = (b - a + 1) / n;
+    for (int64_t i = 1; step > 0 && i < n; i++) {
+        __int128 v = a + step * i;
+        char t[48];
+        if (v < 0)
+            snprintf(t, sizeof t, "-%llu", (unsigned long long)-v);
+        else
+            snprintf(t, sizeof t, "%llu", (unsigned long long)v);
+        app_dprog_set(&r->run.split[r->run.nsplit++], t);
     }
-    v[n] = '\0';
-    return v;
+out:
+    free(lo);
+    free(hi);
+    return err;
 }
 
-static void put_opt(bson_t *b, const char *k, const char *v)
+/* A worker thread: its connections, its progress, its range. */
+static void *work_main(void *arg)
 {
-    if (v)
-        BSON_APPEND_UTF8(b, k, v);
-    else
-        BSON_APPEND_NULL(b, k);
+    dwork_t *w = arg;
+    drun_t *r = w->th_run;
+    app_target_conf_t conf = r->tconf;
+    conf.task = w->name;
+    conf.lease_task = r->tconf.task;
+    w->err = app_dsrc_open(&w->src, r->c->direct_source_uri, w->errstr, sizeof w->errstr);
+    if (!w->err)
+        w->err = app_dwork_open(w, &conf, r->run.run, w->errstr, sizeof w->errstr);
+    if (!w->err && !(w->rec = sl_record_new()))
+        w->err = SL_ERR_NOMEM;
+    if (!w->err)
+        w->err = app_dwork_copy(w, w->errstr, sizeof w->errstr);
+    return NULL;
 }
 
-/* The progress as JSON (malloc'd, the caller frees with bson_free). */
-static char *progress_json(const drun_t *r)
+/* worker_num > 1: the ranges in parallel; *max gets the largest diff value
+ * any of them read, *rows the rows they wrote. */
+static sl_err_t run_workers(drun_t *r, char **max, int64_t *rows, char *errstr, size_t sz)
 {
-    bson_t b = BSON_INITIALIZER, arr;
-    BSON_APPEND_BOOL(&b, "done", r->done);
-    put_opt(&b, "w", r->w);
-    put_opt(&b, "max", r->max);
-    put_opt(&b, "cap", r->cap);
-    if (r->has_key) {
-        char k[16];
-        BSON_APPEND_ARRAY_BEGIN(&b, "key", &arr);
-        for (uint32_t i = 0; i < r->tab.nkey; i++) {
-            snprintf(k, sizeof k, "%u", i);
-            put_hex(&arr, k, r->key[i] ? r->key[i] : "");
-        }
-        bson_append_array_end(&b, &arr);
+    uint32_t n = r->run.nsplit + 1;
+    dwork_t *ws = calloc(n, sizeof(*ws));
+    char (*names)[300] = calloc(n, sizeof(*names));
+    sl_err_t err = SL_OK;
+    if (!ws || !names) {
+        free(ws);
+        free(names);
+        return SL_ERR_NOMEM;
     }
-    BSON_APPEND_INT64(&b, "rows", r->rows);
-    char *j = bson_as_relaxed_extended_json(&b, NULL);
-    bson_destroy(&b);
-    return j;
-}
-
-static const char *opt_utf8(const bson_t *b, const char *k)
-{
-    bson_iter_t it;
-    return bson_iter_init_find(&it, b, k) && BSON_ITER_HOLDS_UTF8(&it)
-           ? bson_iter_utf8(&it, NULL) : NULL;
-}
-
-static sl_err_t progress_parse(drun_t *r, const char *text, char *errstr, size_t sz)
-{
-    bson_t b;
-    bson_error_t e;
-    bson_iter_t it, ai;
-    progress_clear(r);
-    if (!bson_init_from_json(&b, text, -1, &e)) {
-        snprintf(errstr, sz, "direct task %s: its progress in %s is not JSON (%s)",
-                 r->task.name, APP_DIRECT_TABLE, e.message);
-        return SL_ERR_FATAL;
-    }
-    r->done = bson_iter_init_find(&it, &b, "done") && bson_iter_as_bool(&it);
-    set_str(&r->w, opt_utf8(&b, "w"));
-    set_str(&r->max, opt_utf8(&b, "max"));
-    set_str(&r->cap, opt_utf8(&b, "cap"));
-    r->rows = bson_iter_init_find(&it, &b, "rows") ? bson_iter_as_int64(&it) : 0;
-    if (bson_iter_init_find(&it, &b, "key") && BSON_ITER_HOLDS_ARRAY(&it) &&
-        bson_iter_recurse(&it, &ai)) {
-        uint32_t i = 0;
-        while (bson_iter_next(&ai) && i < APP_DIRECT_MAX_KEY)
-            if (BSON_ITER_HOLDS_UTF8(&ai))
-                r->key[i++] = unhex(bson_iter_utf8(&ai, NULL));
-        r->has_key = i == r->tab.nkey;
-        if (!r->has_key && i) {
-            snprintf(errstr, sz, "direct task %s: its progress holds a key of %u columns, "
-                     "the table's keyset has %u (split.pk changed mid-copy: delete its row "
-                     "in %s to start over)", r->task.name, i, r->tab.nkey, APP_DIRECT_TABLE);
-            bson_destroy(&b);
-            return SL_ERR_FATAL;
+    for (uint32_t i = 0; i < n; i++) {
+        dwork_t *w = &ws[i];
+        snprintf(names[i], sizeof names[i], "%s#%u", r->task.name, i);
+        *w = (dwork_t){.ops = r->ops, .tab = &r->tab, .map = &r->map, .name = names[i],
+                       .w = r->run.w, .lo = i ? r->run.split[i - 1] : NULL,
+                       .hi = i + 1 < n ? r->run.split[i] : NULL,
+                       .read_batch = r->task.read_batch, .m_rows = r->m_rows,
+                       .m_chunks = r->m_chunks, .th_run = r};
+        w->started = pthread_create(&w->th, NULL, work_main, w) == 0;
+        if (!w->started) {
+            w->err = SL_ERR_NOMEM;
+            snprintf(w->errstr, sizeof w->errstr, "direct task %s: cannot start worker %u",
+                     r->task.name, i);
         }
     }
-    bson_destroy(&b);
-    return SL_OK;
-}
-
-/* One target transaction: the chunk in r->rec (NULL: none), the progress,
- * the position. */
-static sl_err_t write_chunk(drun_t *r, int with_schema, char *errstr, size_t sz)
-{
-    app_position_t pos = {.partition = 0, .kafka_offset = r->seq + 1, .sub_offset = -1};
-    snprintf(pos.topic, sizeof pos.topic, "%s", DIRECT_TOPIC);
-    sl_err_t err = r->ops->begin(r->t, errstr, sz);
-    char *j = NULL;
-    if (err)
-        return err;
-    if (with_schema && (err = r->ops->schema(r->t, &r->map, r->tab.schema, errstr, sz)))
-        goto fail;
-    uint32_t n = r->rec ? r->rec->u.change.nrows : 0;
-    if (n && (err = r->ops->rows(r->t, &r->map, r->rec, 0, n, &pos, errstr, sz)))
-        goto fail;
-    if (!(j = progress_json(r))) {
-        err = SL_ERR_NOMEM;
-        goto fail;
+    for (uint32_t i = 0; i < n; i++) {
+        dwork_t *w = &ws[i];
+        if (w->started)
+            pthread_join(w->th, NULL);
+        r->committed += w->seq;
+        if (w->err && !err) {
+            err = w->err;
+            snprintf(errstr, sz, "%s", w->errstr);
+        }
+        if (w->prog.max && (!*max || app_direct_diff_cmp(&r->tab, w->prog.max, *max) > 0))
+            app_dprog_set(max, w->prog.max);
+        *rows += w->prog.rows;
+        app_dwork_close(w);
     }
-    if ((err = r->ops->progress_save(r->t, j, errstr, sz)) ||
-        (err = r->ops->commit(r->t, &pos, errstr, sz)))
-        goto fail;
-    bson_free(j);
-    r->seq++;
-    return SL_OK;
-fail:
-    bson_free(j);
-    {
-        char e2[256];
-        (void)r->ops->rollback(r->t, e2, sizeof e2);
-    }
+    free(ws);
+    free(names);
     return err;
 }
 
 /* One run (or the rest of one after a restart). */
-static sl_err_t run_once(drun_t *r, char *errstr, size_t sz)
+static sl_err_t run_once(drun_t *r, int fresh, char *errstr, size_t sz)
 {
-    sl_err_t err;
-    char *j = NULL;
-    int schema_done = 0;
-    if (r->done) {
-        if (r->tab.diff < 0) {
-            sl_info("direct task %s: the copy of %s.%s is complete (delete the task's row in "
-                    "%s to copy again)", r->task.name, r->task.from_db, r->task.from_table,
-                    APP_DIRECT_TABLE);
-            return SL_OK;
+    dwork_t *co = &r->coord;
+    char *max = NULL, *j = NULL;
+    int64_t rows = 0;
+    sl_err_t err = SL_OK;
+    if (fresh) {
+        if (r->tab.diff >= 0 && r->tab.diff_temporal &&
+            (err = app_dsrc_clock(co->src, &r->tab, r->task.diff_lag_ms, &r->run.cap, errstr,
+                                  sz)))
+            return err;
+        if ((err = make_split(r, errstr, sz)))
+            return err;
+        if (r->run.nsplit) {
+            /* the run's ranges first (and the target table), then the workers */
+            if (!(j = app_dprog_json(&r->run, r->tab.nkey)))
+                return SL_ERR_NOMEM;
+            err = app_dwork_write(co, NULL, j, errstr, sz);
+            free(j);
+            if (err)
+                return err;
         }
-        /* a new diff run from the stored watermark */
-        char *w = r->w;
-        r->w = NULL;
-        progress_clear(r);
-        r->w = w;
     }
-    if (r->tab.diff >= 0 && r->tab.diff_temporal && !r->cap &&
-        (err = app_dsrc_clock(r->src, &r->tab, r->task.diff_lag_ms, &r->cap, errstr, sz)))
-        return err;
-    sl_info("direct task %s: %s %s.%s -> %s %s.%s %s%s%s", r->task.name,
-            app_dsrc_engine(r->src), r->task.from_db, r->task.from_table, r->ops->name,
-            r->task.to_db, r->task.to_table, r->has_key ? "resuming after the last chunk"
-            : r->w ? "rows with " : "full copy", r->w ? r->task.diff_column : "",
-            r->w ? " >= watermark" : "");
-    for (;;) {
-        if (sl_service_stopping())
-            return SL_ERR_STATE;
-        err = app_dsrc_chunk(r->src, &r->tab, r->has_key ? r->key : NULL, r->w,
-                             (uint32_t)r->task.read_batch, r->rec, r->key, &r->max, errstr,
-                             sz);
-        if (err)
-            return err;
-        uint32_t n = r->rec->u.change.nrows;
-        if (n == 0)
-            break;
-        r->has_key = 1;
-        r->rows += n;
-        if ((err = write_chunk(r, !schema_done, errstr, sz)))
-            return err;
-        schema_done = 1;
-        sl_metric_add(r->m_rows, n);
-        sl_metric_inc(r->m_chunks);
-        sl_service_beat();
-        if (n < (uint32_t)r->task.read_batch)
-            break;
+    sl_info("direct task %s: %s %s.%s -> %s %s.%s %s%s%s (%u worker%s)", r->task.name,
+            app_dsrc_engine(co->src), r->task.from_db, r->task.from_table, r->ops->name,
+            r->task.to_db, r->task.to_table, !fresh ? "resuming after the last chunk"
+            : r->run.w ? "rows with " : "full copy", r->run.w ? r->task.diff_column : "",
+            r->run.w ? " >= watermark" : "", r->run.nsplit + 1, r->run.nsplit ? "s" : "");
+    if (r->run.nsplit) {
+        err = run_workers(r, &max, &rows, errstr, sz);
+    } else {
+        co->run = &r->run;
+        co->w = r->run.w;
+        co->read_batch = r->task.read_batch;
+        int64_t seq0 = co->seq;
+        if (!(co->rec = sl_record_new()))
+            return SL_ERR_NOMEM;
+        err = app_dwork_copy(co, errstr, sz);
+        r->committed += co->seq - seq0;
+        app_dprog_set(&max, co->prog.max);
+        rows = co->prog.rows;
     }
+    if (err)
+        goto out;
     /* the run is complete: the next one reads from min(max, cap) */
-    const char *next = r->w;
-    if (r->max)
-        next = r->cap && app_direct_diff_cmp(&r->tab, r->max, r->cap) > 0 ? r->cap : r->max;
-    char *nw = next ? strdup(next) : NULL;
-    int64_t rows = r->rows;
-    progress_clear(r);
-    r->w = nw;
-    r->done = 1;
-    r->rows = rows;
-    sl_record_reset(r->rec);
-    r->rec->u.change.nrows = 0;
-    sl_record_t *keep = r->rec;
-    r->rec = NULL;
-    err = write_chunk(r, !schema_done, errstr, sz);
-    r->rec = keep;
+    const char *next = r->run.w;
+    if (max)
+        next = r->run.cap && app_direct_diff_cmp(&r->tab, max, r->run.cap) > 0 ? r->run.cap
+                                                                                 : max;
+    dprog_t fin = {.done = 1, .run = r->run.run, .rows = rows};
+    app_dprog_set(&fin.w, next);
+    if (!(j = app_dprog_json(&fin, r->tab.nkey)))
+        err = SL_ERR_NOMEM;
+    else
+        err = app_dwork_write(co, NULL, j, errstr, sz);
     if (!err)
         sl_info("direct task %s: run complete, %" PRId64 " rows written%s%s", r->task.name,
-                rows, r->w ? "; next watermark " : "", r->w ? r->w : "");
-    bson_free(j);
+                rows, fin.w ? "; next watermark " : "", fin.w ? fin.w : "");
+    app_dprog_clear(&fin);
+out:
+    free(j);
+    free(max);
     return err;
 }
 
 /* Opens the target and the source, reads the table and the progress. */
 static sl_err_t session(drun_t *r, char *errstr, size_t sz)
 {
-    app_position_t pos;
-    char *prog = NULL;
-    sl_err_t err = r->ops->open(&r->t, &r->tconf, errstr, sz);
+    dwork_t *co = &r->coord;
+    *co = (dwork_t){.ops = r->ops, .tab = NULL, .map = &r->map, .name = r->task.name,
+                    .m_rows = r->m_rows, .m_chunks = r->m_chunks};
+    app_dprog_clear(&r->run);
+    sl_err_t err = app_dsrc_open(&co->src, r->c->direct_source_uri, errstr, sz);
     if (err)
         return err;
-    if ((err = r->ops->progress_load(r->t, &prog, errstr, sz)))
-        return err;
-    err = r->ops->load_position(r->t, DIRECT_TOPIC, 0, &pos, errstr, sz);
-    if (err == SL_ERR_NOT_FOUND)
-        r->seq = 0;
-    else if (err)
-        goto out;
-    else
-        r->seq = pos.kafka_offset;
-    if ((err = app_dsrc_open(&r->src, r->c->direct_source_uri, errstr, sz)))
-        goto out;
-    if (strcmp(app_dsrc_engine(r->src), app_dtask_engine(r->task.from_type))) {
+    if (strcmp(app_dsrc_engine(co->src), app_dtask_engine(r->task.from_type))) {
         snprintf(errstr, sz, "direct task %s: from_db_type is %s but direct.source.uri is a "
-                 "%s URI", r->task.name, r->task.from_type, app_dsrc_engine(r->src));
-        err = SL_ERR_INVALID;
-        goto out;
+                 "%s URI", r->task.name, r->task.from_type, app_dsrc_engine(co->src));
+        return SL_ERR_INVALID;
     }
-    if ((err = app_dsrc_describe(r->src, r->task.from_db, r->task.from_table,
+    if ((err = app_dsrc_describe(co->src, r->task.from_db, r->task.from_table,
                                  r->task.split_pk, r->task.diff_column, &r->tab, errstr, sz)))
-        goto out;
+        return err;
+    co->tab = &r->tab;
     const sl_schema_t *sc = &r->tab.schema->u.schema;
     r->map = (app_table_map_t){.src_db = sc->db, .src_table = sc->table,
                                .dst_schema = r->task.to_db, .dst_table = r->task.to_table,
                                .ncols = sc->ncols, .schema = sc, .offset = -1};
-    r->map.dst_cols = malloc((sc->ncols ? sc->ncols : 1) * sizeof(char *));
-    if (!r->map.dst_cols) {
-        err = SL_ERR_NOMEM;
-        goto out;
-    }
+    if (!(r->map.dst_cols = malloc((sc->ncols ? sc->ncols : 1) * sizeof(char *))))
+        return SL_ERR_NOMEM;
     for (uint32_t i = 0; i < sc->ncols; i++)
         r->map.dst_cols[i] = sc->cols[i].name;
-    if (prog)
-        err = progress_parse(r, prog, errstr, sz);
-    else
-        progress_clear(r);
-    if (!err)
-        err = run_once(r, errstr, sz);
-out:
-    free(prog);
-    return err;
+    if ((err = app_dwork_open(co, &r->tconf, -1, errstr, sz)))
+        return err;
+    /* the run's fields move from the row to r->run; the worker's stay */
+    dprog_t *p = &co->prog;
+    int fresh = !p->run;
+    r->run.done = p->done;
+    r->run.run = p->run;
+    r->run.w = p->w;
+    r->run.cap = p->cap;
+    r->run.nsplit = p->nsplit;
+    memcpy(r->run.split, p->split, sizeof p->split);
+    p->w = p->cap = NULL;
+    memset(p->split, 0, sizeof p->split);
+    p->nsplit = 0;
+    if (r->run.done) {
+        if (r->tab.diff < 0) {
+            sl_info("direct task %s: the copy of %s.%s is complete (delete the task's rows in "
+                    "%s to copy again)", r->task.name, r->task.from_db, r->task.from_table,
+                    APP_DIRECT_TABLE);
+            return SL_OK;
+        }
+        fresh = 1;      /* a new diff run from the stored watermark */
+    }
+    if (fresh) {
+        char *w = r->run.w;
+        int64_t run = r->run.run;
+        r->run.w = NULL;
+        app_dprog_clear(&r->run);
+        app_dprog_clear(p);
+        r->run.w = w;
+        r->run.run = run + 1;
+    }
+    return run_once(r, fresh, errstr, sz);
 }
 
 static void session_end(drun_t *r)
 {
-    if (r->t)
-        r->ops->close(r->t);
-    r->t = NULL;
-    app_dsrc_close(r->src);
-    r->src = NULL;
+    app_dwork_close(&r->coord);
+    app_dprog_clear(&r->run);
     free(r->map.dst_cols);
     r->map.dst_cols = NULL;
     sl_record_destroy(r->tab.schema);
@@ -379,9 +321,6 @@ int app_direct_run(const app_conf_t *c, sl_service_t *svc)
         app_dtask_free(&r.task);
         return SL_EXIT_USAGE;
     }
-    if (r.task.worker_num > 1)
-        sl_warn("direct task %s: worker_num = %" PRId64 ": this version reads a direct task "
-                "with one reader and one target connection", r.task.name, r.task.worker_num);
     r.tconf = (app_target_conf_t){
         .task = c->task_name, .host = c->target_host, .port = (int)c->target_port,
         .user = c->target_user, .password = c->target_password,
@@ -395,8 +334,7 @@ int app_direct_run(const app_conf_t *c, sl_service_t *svc)
     r.m_chunks = sl_metrics_counter(svc->metrics, "shiftlog_direct_chunks_total",
                                     "Chunks (target transactions) a direct task committed.",
                                     lab);
-    if (!(r.rec = sl_record_new()) ||
-        !(leaser = app_leaser_new(r.ops, &r.tconf, c, svc->metrics, on_state, &r))) {
+    if (!(leaser = app_leaser_new(r.ops, &r.tconf, c, svc->metrics, on_state, &r))) {
         sl_error("out of memory");
         goto out;
     }
@@ -423,8 +361,8 @@ int app_direct_run(const app_conf_t *c, sl_service_t *svc)
             /* a server that refuses the same statement again and again (a key too
              * long for the target, say) is no outage: stop after max.errors tries
              * without a chunk committed in between */
-            fails = r.seq == seq_before ? fails + 1 : 1;
-            seq_before = r.seq;
+            fails = r.committed == seq_before ? fails + 1 : 1;
+            seq_before = r.committed;
             if (fails > c->max_errors) {
                 sl_error("direct task %s: %s (%d tries in a row without progress; stopping)",
                          r.task.name, errstr, fails);
@@ -462,8 +400,6 @@ int app_direct_run(const app_conf_t *c, sl_service_t *svc)
     }
 out:
     app_leaser_destroy(leaser);
-    progress_clear(&r);
-    sl_record_destroy(r.rec);
     app_dtask_free(&r.task);
     return code;
 }

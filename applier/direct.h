@@ -8,7 +8,10 @@
  *              task_def_sync_manager (MariaDB or PostgreSQL), or a JSON file
  *              with the same fields (direct_task.c);
  *   read       keyset chunks of read_batch rows in split.pk order (never
- *              OFFSET), each a CHANGE record with op READ (direct_read.c);
+ *              OFFSET), each a CHANGE record with op READ (direct_chunk.c);
+ *              worker_num ranges of an integer first key column in parallel,
+ *              each with its own connections and progress (direct.c,
+ *              direct_work.c);
  *   write      each chunk in one target transaction: the rows (upserts of
  *              the whole row), the task's progress (direct_progress: the last
  *              key read, the diff_column watermark) and the kafkaoffset row,
@@ -102,8 +105,15 @@ sl_err_t app_dsrc_describe(app_dsrc_t *s, const char *db, const char *table,
  * and *max_diff the largest diff column value read when above *max_diff
  * (both malloc'd texts, replaced; untouched when no row). */
 sl_err_t app_dsrc_chunk(app_dsrc_t *s, const app_dtable_t *d, char *const *after,
-                        const char *diff_from, uint32_t limit, sl_record_t *out,
-                        char **last, char **max_diff, char *errstr, size_t errstr_size);
+                        const char *diff_from, const char *lo, const char *hi,
+                        uint32_t limit, sl_record_t *out, char **last, char **max_diff,
+                        char *errstr, size_t errstr_size);
+
+/* The smallest and largest value of the first key column (malloc'd texts;
+ * both NULL for an empty table). lo / hi of app_dsrc_chunk: only rows with
+ * lo <= that column < hi (NULL: unbounded). */
+sl_err_t app_dsrc_bounds(app_dsrc_t *s, const app_dtable_t *d, char **min, char **max,
+                         char *errstr, size_t errstr_size);
 
 /* The source's clock minus lag_ms, as a value of the diff column's type
  * (the session time zone is UTC). */

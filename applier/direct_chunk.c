@@ -373,12 +373,13 @@ static sl_err_t set_value(sl_record_t *rec, sl_value_t *v, const sl_column_t *c,
 }
 
 sl_err_t app_dsrc_chunk(app_dsrc_t *s, const app_dtable_t *d, char *const *after,
-                        const char *diff_from, uint32_t limit, sl_record_t *out,
-                        char **last, char **max_diff, char *errstr, size_t errstr_size)
+                        const char *diff_from, const char *lo, const char *hi,
+                        uint32_t limit, sl_record_t *out, char **last, char **max_diff,
+                        char *errstr, size_t errstr_size)
 {
     const sl_schema_t *sc = &d->schema->u.schema;
     sl_buf_t q = SL_BUF_INIT;
-    const char *params[2 * APP_DIRECT_MAX_KEY * APP_DIRECT_MAX_KEY + 1];
+    const char *params[2 * APP_DIRECT_MAX_KEY * APP_DIRECT_MAX_KEY + 3];
     const char **names = NULL;
     int np = 0;
     res_t r = {0};
@@ -412,6 +413,16 @@ sl_err_t app_dsrc_chunk(app_dsrc_t *s, const app_dtable_t *d, char *const *after
             sl_buf_putc(&q, ')');
         }
         sl_buf_putc(&q, ')');
+    }
+    for (int b = 0; b < 2; b++) {
+        const char *v = b ? hi : lo;
+        if (!v)
+            continue;
+        sl_buf_puts(&q, " AND ");
+        app_dsrc_ident(s, &q, sc->cols[d->key[0]].name);
+        sl_buf_puts(&q, b ? " < " : " >= ");
+        if ((err = put_value(s, &q, &sc->cols[d->key[0]], v, params, &np)))
+            goto out;
     }
     if (diff_from && d->diff >= 0) {
         sl_buf_puts(&q, " AND ");
@@ -523,4 +534,34 @@ int app_direct_diff_cmp(const app_dtable_t *d, const char *a, const char *b)
     /* "YYYY-MM-DD HH:MM:SS[.f...]": fixed-width fields, fraction digits in
      * place: byte order is time order (a shorter fraction is a prefix) */
     return strcmp(a, b);
+}
+
+sl_err_t app_dsrc_bounds(app_dsrc_t *s, const app_dtable_t *d, char **min, char **max,
+                         char *errstr, size_t errstr_size)
+{
+    const sl_schema_t *sc = &d->schema->u.schema;
+    sl_buf_t q = SL_BUF_INIT;
+    res_t r;
+    sl_err_t err;
+    *min = *max = NULL;
+    sl_buf_puts(&q, "SELECT MIN(");
+    app_dsrc_ident(s, &q, sc->cols[d->key[0]].name);
+    sl_buf_puts(&q, "), MAX(");
+    app_dsrc_ident(s, &q, sc->cols[d->key[0]].name);
+    sl_buf_puts(&q, ") FROM ");
+    app_dsrc_ident(s, &q, sc->db);
+    sl_buf_putc(&q, '.');
+    app_dsrc_ident(s, &q, sc->table);
+    if ((err = app_dsrc_run(s, &q, NULL, 0, &r, "reading the key's bounds", errstr,
+                            errstr_size)))
+        goto out;
+    size_t n1, n2;
+    const char *a = app_dsrc_res_row(&r, 0) ? app_dsrc_res_cell(&r, 0, &n1) : NULL;
+    const char *b = a ? app_dsrc_res_cell(&r, 1, &n2) : NULL;
+    if (a && b && (!(*min = strndup(a, n1)) || !(*max = strndup(b, n2))))
+        err = SL_ERR_NOMEM;
+    app_dsrc_res_free(&r);
+out:
+    sl_buf_free(&q);
+    return err;
 }

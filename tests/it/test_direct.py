@@ -344,3 +344,49 @@ def test_direct_refused_table_stops(stack, bin_dir, dbs, tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1, p.stderr[-2000:]
     assert "key was too long" in p.stderr and "stopping" in p.stderr
+
+
+def test_direct_workers_kill9(stack, bin_dir, dbs):
+    """worker_num = 3: three key ranges copied by three workers (each with its own progress row),
+    kill -9 in the middle, the restart resumes each range; the target ends equal to the source."""
+    fill_my(stack, dbs, 30000)
+    pg = pg_connect(stack, dbname=dbs)
+    with pg.cursor() as cur:
+        task_table_pg(cur, "task_def_sync_manager", {
+            "task_name": dbs, "from_db_type": "mysql", "from_app": "a", "from_db": dbs,
+            "from_table": "src", "to_db_type": "postgresql", "to_app": "b", "to_db": "public",
+            "to_table": "dst", "params": json.dumps({"worker_num": 3, "read_batch": 500,
+                                                     "split.pk": "id"}),
+            "online_status": 1, "task_status": "new", "description": ""})
+    cmd = applier(bin_dir, stack, dbs, "postgresql", dbs,
+                  "-X", f"direct.tasks.uri={pg_uri(stack, dbs)}",
+                  "-X", f"direct.source.uri={my_uri(stack, dbs)}")
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and p.poll() is None:
+        with pg.cursor() as cur:
+            cur.execute("SELECT to_regclass('shiftlog_direct') IS NOT NULL")
+            if cur.fetchone()[0]:
+                cur.execute("SELECT count(*) FROM shiftlog_direct WHERE task LIKE %s "
+                            "AND progress LIKE '%%\"key\"%%'", (dbs + "#%",))
+                if cur.fetchone()[0] >= 2:
+                    break
+        time.sleep(0.05)
+    killed = p.poll() is None
+    if killed:
+        p.send_signal(signal.SIGKILL)
+    _, err1 = p.communicate()
+    assert "(3 workers)" in err1, err1[-2000:]
+    err = run(cmd, timeout=120)
+    if killed:
+        assert "resuming" in err
+    src = norm(rows_my(stack, dbs, "src", COLS))
+    dst = norm(rows_pg(stack, dbs, "public", "dst", COLS))
+    assert len(dst) == 30000 and dst == src
+    with pg.cursor() as cur:
+        cur.execute("SELECT progress FROM shiftlog_direct WHERE task = %s", (dbs,))
+        prog = json.loads(cur.fetchone()[0])
+        cur.execute("SELECT count(*) FROM shiftlog_direct WHERE task LIKE %s", (dbs + "#%",))
+        assert cur.fetchone()[0] == 3
+    assert prog["done"]
+    pg.close()
