@@ -4,8 +4,10 @@
 # table into PostgreSQL, against the raw paths measured in the same run on the same rows:
 #
 #   bench/direct.sh                          (BENCH_ROWS=1000000 narrow rows)
-#   BENCH_ROWS=200000 BENCH_READ=20000 BENCH_WRITE=5000 bench/direct.sh
+#   BENCH_ROWS=200000 BENCH_READ=20000 BENCH_WRITE=5000 BENCH_WORKERS="1 2 4" bench/direct.sh
 #
+# MariaDB -> PostgreSQL and MariaDB -> MariaDB run once per worker_num of BENCH_WORKERS (into a
+# fresh target table each time).
 # Table: id bigint primary key, name varchar(64), amount decimal(12,2), ts bigint.
 # Baselines: psql \copy of a TSV file (written first, not timed) into PostgreSQL;
 # mariadb-dump | mariadb into a fresh database; pg_dump --data-only | psql.
@@ -16,6 +18,7 @@ eval "$(deploy/local/env)"
 N=${BENCH_ROWS:-1000000}
 READ=${BENCH_READ:-10000}
 WRITE=${BENCH_WRITE:-2000}
+WORKERS=${BENCH_WORKERS:-1 2 4}
 BIN=${SHIFTLOG_BIN:-bin}
 [ -x "$BIN/shiftlog-applier" ] || { echo "direct: run make first" >&2; exit 1; }
 ID=dirb_$$_$RANDOM
@@ -60,17 +63,19 @@ t1=$(now)
 PGD=$(rate "$t0" "$t1"); echo "  pg_dump --data-only | psql     $(secs "$t0" "$t1") s  $PGD rows/s"
 
 # --- direct tasks
-direct() {   # direct NAME FROM_TYPE FROM_DB SOURCE_URI TO_TYPE TO_DB TARGET_ARGS...
-    local name=$1 ft=$2 fdb=$3 uri=$4 tt=$5 tdb=$6 t0 t1 rss
-    shift 6
-    printf '{"from_db_type":"%s","from_db":"%s","from_table":"t","to_db_type":"%s","to_db":"%s","to_table":"t","params":{"read_batch":%s,"write_batch":%s}}' \
-        "$ft" "$fdb" "$tt" "$tdb" "$READ" "$WRITE" > "$TMP/$name.json"
+direct() {   # direct NAME WORKERS FROM_TYPE FROM_DB SOURCE_URI TO_TYPE TO_DB TO_TABLE TARGET_ARGS...
+    local name=$1 wn=$2 ft=$3 fdb=$4 uri=$5 tt=$6 tdb=$7 tt2=$8 t0 t1 rss
+    shift 8
+    name="$name w$wn"
+    local f=$TMP/${name//[^a-z0-9]/_}
+    printf '{"from_db_type":"%s","from_db":"%s","from_table":"t","to_db_type":"%s","to_db":"%s","to_table":"%s","params":{"read_batch":%s,"write_batch":%s,"worker_num":%s}}' \
+        "$ft" "$fdb" "$tt" "$tdb" "$tt2" "$READ" "$WRITE" "$wn" > "$f.json"
     t0=$(now)
-    /usr/bin/time -f "%M" -o "$TMP/$name.rss" "$BIN/shiftlog-applier" -X task.name="${ID}_$name" \
-        -X source.type=direct -X direct.task.file="$TMP/$name.json" -X direct.source.uri="$uri" \
-        -X http.listen=off -X log.level=warn "$@" 2>"$TMP/$name.log" || { cat "$TMP/$name.log" >&2; exit 1; }
+    /usr/bin/time -f "%M" -o "$f.rss" "$BIN/shiftlog-applier" -X task.name="${ID}_${tt2}" \
+        -X source.type=direct -X direct.task.file="$f.json" -X direct.source.uri="$uri" \
+        -X http.listen=off -X log.level=warn "$@" 2>"$f.log" || { cat "$f.log" >&2; exit 1; }
     t1=$(now)
-    rss=$(( $(cat "$TMP/$name.rss") / 1024 ))
+    rss=$(( $(cat "$f.rss") / 1024 ))
     R=$(rate "$t0" "$t1")
     echo "  direct $name $(secs "$t0" "$t1") s  $R rows/s  peak RSS ${rss} MB"
 }
@@ -79,14 +84,16 @@ PGT=(-X target.type=postgresql -X target.host="$SL_PG_HOST" -X target.port="$SL_
 MYT=(-X target.type=mysql -X target.host="$SL_MYSQL_HOST" -X target.port="$SL_MYSQL_PORT"
      -X target.user=root -X target.password="$SL_MYSQL_ROOT_PASSWORD")
 $PSQL -d postgres -c "CREATE DATABASE ${ID}_pg"
-direct "mariadb->postgresql " mysql "$ID" "$MYURI" postgresql public "${PGT[@]}" -X target.database="${ID}_pg"
-echo "    ratio to COPY:                  $(echo "scale=2; $R / $COPY" | bc)"
 $MY -e "CREATE DATABASE ${ID}_dst"
-direct "mariadb->mariadb    " mysql "$ID" "$MYURI" mysql "${ID}_dst" "${MYT[@]}" -X target.database="${ID}_dst"
-echo "    ratio to mariadb-dump|mariadb:  $(echo "scale=2; $R / $DUMP" | bc)"
+for wn in $WORKERS; do
+    direct "mariadb->postgresql " "$wn" mysql "$ID" "$MYURI" postgresql public "t$wn" "${PGT[@]}" -X target.database="${ID}_pg"
+    echo "    ratio to COPY:                  $(echo "scale=2; $R / $COPY" | bc)"
+    n=$($PSQL -d ${ID}_pg -c "SELECT count(*) FROM public.t$wn"); [ "$n" = "$N" ] || { echo "direct: PostgreSQL holds $n rows, not $N" >&2; exit 1; }
+    direct "mariadb->mariadb    " "$wn" mysql "$ID" "$MYURI" mysql "${ID}_dst" "t$wn" "${MYT[@]}" -X target.database="${ID}_dst"
+    echo "    ratio to mariadb-dump|mariadb:  $(echo "scale=2; $R / $DUMP" | bc)"
+    n=$($MY -N -B -e "SELECT count(*) FROM ${ID}_dst.t$wn"); [ "$n" = "$N" ] || { echo "direct: MariaDB holds $n rows, not $N" >&2; exit 1; }
+done
 $PSQL -d postgres -c "CREATE DATABASE ${ID}_pgsrc"
 PGURI="postgresql://$SL_PG_USER:$SL_PG_PASSWORD@$SL_PG_HOST:$SL_PG_PORT/${ID}_raw"
-direct "postgresql->postgresql" postgresql public "$PGURI" postgresql public "${PGT[@]}" -X target.database="${ID}_pgsrc"
+direct "postgresql->postgresql" 1 postgresql public "$PGURI" postgresql public t "${PGT[@]}" -X target.database="${ID}_pgsrc"
 echo "    ratio to pg_dump|psql:          $(echo "scale=2; $R / $PGD" | bc)"
-n=$($PSQL -d ${ID}_pg -c "SELECT count(*) FROM public.t"); [ "$n" = "$N" ] || { echo "direct: PostgreSQL holds $n rows, not $N" >&2; exit 1; }
-n=$($MY -N -B -e "SELECT count(*) FROM ${ID}_dst.t"); [ "$n" = "$N" ] || { echo "direct: MariaDB holds $n rows, not $N" >&2; exit 1; }
