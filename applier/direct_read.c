@@ -274,6 +274,21 @@ const char *app_dsrc_res_cell(const res_t *r, int c, size_t *n)
 
 /* ------------------------------------------------------------- tasks */
 
+/* direct.tasks.table: "table" or "schema.table", each part quoted. */
+static void put_qualified(app_dsrc_t *s, sl_buf_t *q, const char *name)
+{
+    const char *dot = strchr(name, '.');
+    if (dot) {
+        char *head = strndup(name, (size_t)(dot - name));
+        if (head)
+            app_dsrc_ident(s, q, head);
+        free(head);
+        sl_buf_putc(q, '.');
+        name = dot + 1;
+    }
+    app_dsrc_ident(s, q, name);
+}
+
 sl_err_t app_dsrc_task_row(app_dsrc_t *s, const char *table, const char *const *cols,
                            uint32_t ncols, const char *key, char ***vals, char *errstr,
                            size_t errstr_size)
@@ -290,7 +305,9 @@ sl_err_t app_dsrc_task_row(app_dsrc_t *s, const char *table, const char *const *
         if (s->pg)
             sl_buf_puts(&q, "::text");
     }
-    sl_buf_printf(&q, " FROM %s WHERE ", table);  /* the table name is the user's SQL */
+    sl_buf_puts(&q, " FROM ");
+    put_qualified(s, &q, table);
+    sl_buf_puts(&q, " WHERE ");
     app_dsrc_ident(s, &q, "task_name");
     sl_buf_puts(&q, " = ");
     if (s->pg)
@@ -326,7 +343,9 @@ sl_err_t app_dsrc_task_set(app_dsrc_t *s, const char *table, const char *col,
     res_t r;
     sl_err_t err = SL_OK;
     const char *p[2] = {value, key};
-    sl_buf_printf(&q, "UPDATE %s SET ", table);
+    sl_buf_puts(&q, "UPDATE ");
+    put_qualified(s, &q, table);
+    sl_buf_puts(&q, " SET ");
     app_dsrc_ident(s, &q, col);
     if (s->pg) {
         sl_buf_puts(&q, " = $1 WHERE task_name = $2");
