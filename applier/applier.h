@@ -358,6 +358,10 @@ void          app_leaser_fenced(app_leaser_t *l, const char *errstr);
 
 /* ------------------------------------------------------------ the loop */
 
+/* The target settings of the config (target.*, create_tables, ddl.apply,
+ * on_unconvertible, write_batch) for task.name; strings borrowed from c. */
+app_target_conf_t app_target_conf_of(const app_conf_t *c);
+
 /* Runs the task until stop; returns the exit code. */
 int app_run(const app_conf_t *conf, sl_service_t *svc);
 

@@ -760,13 +760,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
         sl_error("target.type %s is not built into this binary", app_target_types[c->target_type]);
         return SL_EXIT_USAGE;
     }
-    r.tconf = (app_target_conf_t){
-        .task = c->task_name, .host = c->target_host, .port = (int)c->target_port,
-        .user = c->target_user, .password = c->target_password,
-        .database = c->target_database, .tls_mode = c->target_tls, .tls_ca = c->target_tls_ca,
-        .tls_cert = c->target_tls_cert, .tls_key = c->target_tls_key,
-        .create_tables = c->create_tables, .ddl_apply = c->ddl_apply,
-        .on_unconvertible = c->on_unconvertible, .write_batch = (int)c->write_batch};
+    r.tconf = app_target_conf_of(c);
     if (c->worker_num > 1) {
         /* worker_num connections, each source transaction on one of them */
         r.tconf.workers = (int)c->worker_num;

@@ -321,13 +321,9 @@ int app_direct_run(const app_conf_t *c, sl_service_t *svc)
         app_dtask_free(&r.task);
         return SL_EXIT_USAGE;
     }
-    r.tconf = (app_target_conf_t){
-        .task = c->task_name, .host = c->target_host, .port = (int)c->target_port,
-        .user = c->target_user, .password = c->target_password,
-        .database = c->target_database, .tls_mode = c->target_tls, .tls_ca = c->target_tls_ca,
-        .tls_cert = c->target_tls_cert, .tls_key = c->target_tls_key,
-        .create_tables = c->create_tables, .ddl_apply = APP_DDL_ADDITIVE,
-        .on_unconvertible = c->on_unconvertible, .write_batch = (int)r.task.write_batch};
+    r.tconf = app_target_conf_of(c);
+    r.tconf.ddl_apply = APP_DDL_ADDITIVE;   /* a copy never drops what the target holds */
+    r.tconf.write_batch = (int)r.task.write_batch;
     const char *lab[] = {"task", c->task_name, NULL};
     r.m_rows = sl_metrics_counter(svc->metrics, "shiftlog_direct_rows_total",
                                   "Rows a direct task wrote to the target.", lab);

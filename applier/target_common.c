@@ -4,6 +4,7 @@
 #include "sl_value_text.h"
 #include "sl_log.h"
 #include "target.h"
+#include "applier.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -193,4 +194,15 @@ sl_err_t app_read_check(const sl_change_t *ch, const sl_schema_t *s, uint32_t fi
             }
     }
     return SL_OK;
+}
+
+app_target_conf_t app_target_conf_of(const app_conf_t *c)
+{
+    return (app_target_conf_t){
+        .task = c->task_name, .host = c->target_host, .port = (int)c->target_port,
+        .user = c->target_user, .password = c->target_password,
+        .database = c->target_database, .tls_mode = c->target_tls, .tls_ca = c->target_tls_ca,
+        .tls_cert = c->target_tls_cert, .tls_key = c->target_tls_key,
+        .create_tables = c->create_tables, .ddl_apply = c->ddl_apply,
+        .on_unconvertible = c->on_unconvertible, .write_batch = (int)c->write_batch};
 }

@@ -251,7 +251,7 @@ def test_direct_diff_column_boundary_ties(stack, bin_dir, dbs, tmp_path):
 def test_direct_kill9_resumes(stack, bin_dir, dbs):
     """kill -9 in the middle of a copy: the restart resumes after the last committed chunk;
     the target ends equal to the source, no row lost or written twice."""
-    fill_my(stack, dbs, 60000)
+    fill_my(stack, dbs, 40000)
     pg = pg_connect(stack, dbname=dbs)
     with pg.cursor() as cur:
         task_table_pg(cur, "tasks", {
@@ -296,7 +296,7 @@ def test_direct_kill9_resumes(stack, bin_dir, dbs):
     assert "resuming" in err or "complete" in err
     src = norm(rows_my(stack, dbs, "src", COLS))
     dst = norm(rows_pg(stack, dbs, "public", "dst", COLS))
-    assert len(dst) == 60000 and dst == src
+    assert len(dst) == 40000 and dst == src
     pg.close()
 
 
