@@ -34,6 +34,7 @@ typedef struct dbz_table_s {
     char               *key;           /* name form of db.table */
     char                topic[512];
     int                 topic_ready;
+    int                 topic_bad;     /* the name is longer than Kafka takes */
     sl_schema_t         s;             /* points into the arrays below */
     sl_column_t        *cols;
 } dbz_table_t;
@@ -94,7 +95,7 @@ static dbz_table_t *table_get(col_dbz_t *d, const char *db, const char *table, i
             table_free(t);
         return NULL;
     }
-    sl_dbz_topic(t->topic, sizeof t->topic, &d->dc, db, table);
+    t->topic_bad = sl_dbz_topic(t->topic, sizeof t->topic, &d->dc, db, table) != SL_OK;
     t->next = d->tables;
     d->tables = t;
     return t;
@@ -119,8 +120,10 @@ static sl_err_t keep_schema(col_dbz_t *d, const sl_schema_t *s)
         c->name = strdup(s->cols[i].name ? s->cols[i].name : "");
         c->source_type = strdup(s->cols[i].source_type ? s->cols[i].source_type : "");
         t->s.ncols = i + 1;                 /* what table_free_cols frees */
-        if (!c->name || !c->source_type)
+        if (!c->name || !c->source_type) {
+            table_free_cols(t);             /* no half schema: the table's rows are refused */
             return SL_ERR_NOMEM;
+        }
     }
     t->s.cols = t->cols;
     return SL_OK;
@@ -139,15 +142,26 @@ static sl_err_t ensure(col_dbz_t *d, const char *topic, int *ready, char *errstr
     return err;
 }
 
+/* A message the broker refuses for good (too large: base64 and the schema
+ * part make a row's JSON several times its Avro) is SL_ERR_KAFKA naming
+ * where, as the native path's: the collector stops there, it does not retry. */
 static sl_err_t produce(col_dbz_t *d, const char *topic, const sl_buf_t *key,
-                        const sl_buf_t *val, char *errstr, size_t errstr_size)
+                        const sl_buf_t *val, const sl_record_t *rec, char *errstr,
+                        size_t errstr_size)
 {
+    char why[512];
     sl_err_t err = sl_kafka_produce(d->prod, topic, -1, key && key->len ? key->data : NULL,
                                     key ? key->len : 0, val ? val->data : NULL,
-                                    val ? val->len : 0, NULL, 0, NULL, errstr, errstr_size);
-    if (!err)
+                                    val ? val->len : 0, NULL, 0, NULL, why, sizeof why);
+    if (!err) {
         sl_metric_inc(d->m_msgs);
-    return err;
+        return SL_OK;
+    }
+    char pos[200];
+    sl_pos_format(&rec->pos, pos, sizeof pos);
+    snprintf(errstr, errstr_size, "output.debezium: topic %s, a message of %zu bytes at "
+             "position %s: %s", topic, val ? val->len : 0, pos, why);
+    return err == SL_ERR_KAFKA || err == SL_ERR_INVALID ? SL_ERR_KAFKA : err;
 }
 
 static void txn_reset(col_dbz_t *d)
@@ -173,8 +187,8 @@ static uint64_t txn_count(col_dbz_t *d, const char *name)
     return d->tt_count[d->ntt++];
 }
 
-static sl_err_t marker(col_dbz_t *d, const char *status, int64_t ts_ms, char *errstr,
-                       size_t errstr_size)
+static sl_err_t marker(col_dbz_t *d, const sl_record_t *rec, const char *status,
+                       int64_t ts_ms, char *errstr, size_t errstr_size)
 {
     sl_err_t err = ensure(d, d->txn_topic, &d->txn_topic_ready, errstr, errstr_size);
     if (!err)
@@ -183,8 +197,58 @@ static sl_err_t marker(col_dbz_t *d, const char *status, int64_t ts_ms, char *er
     if (!err)
         err = sl_dbz_txn_key(&d->key, &d->dc, d->txn_id);
     if (!err)
-        err = produce(d, d->txn_topic, &d->key, &d->val, errstr, errstr_size);
+        err = produce(d, d->txn_topic, &d->key, &d->val, rec, errstr, errstr_size);
     return err;
+}
+
+/* One event of row r: its key (from the before image for a 'd'), its value,
+ * and a tombstone after a 'd'. */
+static sl_err_t put_event(col_dbz_t *d, dbz_table_t *t, const sl_record_t *rec, uint32_t r,
+                          char op, const char *name, char *errstr, size_t errstr_size)
+{
+    sl_dbz_txn_t tx = {.id = d->txn_id, .total_order = ++d->events,
+                       .data_collection_order = txn_count(d, name)};
+    sl_err_t err = sl_dbz_key(&d->key, &d->dc, &t->s, rec, r, op == 'd');
+    if (err && err != SL_ERR_UNSUPPORTED)
+        goto bad;
+    if ((err = sl_dbz_value(&d->val, &d->dc, &t->s, rec, r, op, d->txn_id ? &tx : NULL)))
+        goto bad;
+    if ((err = produce(d, t->topic, &d->key, &d->val, rec, errstr, errstr_size)))
+        return err;
+    if (op == 'd' && d->key.len)
+        return produce(d, t->topic, &d->key, NULL, rec, errstr, errstr_size);
+    return SL_OK;
+bad:
+    snprintf(errstr, errstr_size, "output.debezium: table %s: %s", name,
+             err == SL_ERR_NOMEM ? "out of memory" : "cannot make the event");
+    return err;
+}
+
+/* Row r's events: an UPDATE that changes the key is, as Debezium writes it,
+ * a 'd' of the old key (and its tombstone) then a 'c' of the new one, so
+ * that a compacted topic or a sink by key forgets the old row. */
+static sl_err_t put_row(col_dbz_t *d, dbz_table_t *t, const sl_record_t *rec, uint32_t r,
+                        const char *name, char *errstr, size_t errstr_size)
+{
+    const sl_change_t *c = &rec->u.change;
+    char op = sl_dbz_op(c);
+    if (op == 'u' && c->rows[r].before && c->rows[r].after) {
+        sl_err_t err = sl_dbz_key(&d->key, &d->dc, &t->s, rec, r, 1);
+        if (!err) {
+            sl_buf_t old = d->key;          /* keep the old key's text aside */
+            d->key = (sl_buf_t)SL_BUF_INIT;
+            err = sl_dbz_key(&d->key, &d->dc, &t->s, rec, r, 0);
+            int moved = !err && (old.len != d->key.len || memcmp(old.data, d->key.data,
+                                                                 old.len));
+            sl_buf_free(&old);
+            if (moved) {
+                if ((err = put_event(d, t, rec, r, 'd', name, errstr, errstr_size)))
+                    return err;
+                return put_event(d, t, rec, r, 'c', name, errstr, errstr_size);
+            }
+        }
+    }
+    return put_event(d, t, rec, r, op, name, errstr, errstr_size);
 }
 
 static sl_err_t put_change(col_dbz_t *d, const sl_record_t *rec, char *errstr,
@@ -200,29 +264,25 @@ static sl_err_t put_change(col_dbz_t *d, const sl_record_t *rec, char *errstr,
         return SL_ERR_STATE;
     }
     sl_err_t err;
+    if (t->topic_bad) {
+        snprintf(errstr, errstr_size, "output.debezium: the topic of table %s.%s would be "
+                 "longer than Kafka's 249 characters; choose a shorter output.debezium.name",
+                 c->db ? c->db : "", c->table ? c->table : "");
+        return SL_ERR_INVALID;
+    }
     if ((err = ensure(d, t->topic, &t->topic_ready, errstr, errstr_size)))
         return err;
     if (!d->in_txn) {
         d->in_txn = 1;
         d->txn_id = c->txn ? strdup(c->txn) : NULL;
-        if ((err = marker(d, "BEGIN", c->event_time_us / 1000, errstr, errstr_size)))
+        if ((err = marker(d, rec, "BEGIN", c->event_time_us / 1000, errstr, errstr_size)))
             return err;
     }
     char name[600];
     snprintf(name, sizeof name, "%s.%s", c->db ? c->db : "", c->table ? c->table : "");
-    for (uint32_t r = 0; r < c->nrows; r++) {
-        sl_dbz_txn_t tx = {.id = d->txn_id, .total_order = ++d->events,
-                           .data_collection_order = txn_count(d, name)};
-        err = sl_dbz_key(&d->key, &d->dc, &t->s, rec, r);
-        if (err && err != SL_ERR_UNSUPPORTED)
+    for (uint32_t r = 0; r < c->nrows; r++)
+        if ((err = put_row(d, t, rec, r, name, errstr, errstr_size)))
             return err;
-        if ((err = sl_dbz_value(&d->val, &d->dc, &t->s, rec, r, d->txn_id ? &tx : NULL)) ||
-            (err = produce(d, t->topic, &d->key, &d->val, errstr, errstr_size)))
-            return err;
-        if (c->op == SL_OP_DELETE && d->key.len &&
-            (err = produce(d, t->topic, &d->key, NULL, errstr, errstr_size)))
-            return err;                     /* the tombstone */
-    }
     return SL_OK;
 }
 
@@ -281,7 +341,7 @@ sl_err_t col_dbz_put(col_dbz_t *d, const sl_record_t *rec, char *errstr, size_t 
         return put_change(d, rec, errstr, errstr_size);
     case SL_REC_COMMIT:
         if (d->in_txn)
-            err = marker(d, "END", rec->u.commit.event_time_us / 1000, errstr, errstr_size);
+            err = marker(d, rec, "END", rec->u.commit.event_time_us / 1000, errstr, errstr_size);
         txn_reset(d);
         return err;
     case SL_REC_FINISH:

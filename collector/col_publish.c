@@ -723,8 +723,8 @@ sl_err_t col_pub_put(col_pub_t *pub, const sl_record_t *rec, char *errstr,
                            &rec->pos, errstr, errstr_size);
     if (err == SL_ERR_KAFKA && len > (size_t)pub->conf->batch_max_bytes)
         return err;                    /* too large a single row: the reader says which */
-    if (!err)
-        err = col_dbz_put(pub->dbz, rec, errstr, errstr_size);
+    if (!err && (err = col_dbz_put(pub->dbz, rec, errstr, errstr_size)) == SL_ERR_KAFKA)
+        return err;                    /* a Debezium message the broker refuses: named, no retry */
     if (err)
         return fail(pub, err == SL_ERR_STATE || err == SL_ERR_INVALID ? err : SL_ERR_FATAL);
 

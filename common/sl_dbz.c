@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #define TRY(x) do { sl_err_t e_ = (x); if (e_ != SL_OK) return e_; } while (0)
@@ -126,84 +127,76 @@ int sl_dbz_decimal_bytes(const char *text, size_t len, int scale, unsigned char 
                          size_t size, size_t *n)
 {
     /* digits of the unscaled value, the fraction padded (or checked) to scale */
-    char dig[160];
-    size_t nd = 0, i = 0;
-    int neg = 0, frac = -1;
+    size_t nd = 0, i = 0, cap = len + (size_t)(scale > 0 ? scale : 0) + 1;
+    int neg = 0, frac = -1, rc = -1;
+    char *dig = malloc(cap);
+    unsigned char *mag = malloc(cap + 1);   /* base 256 needs fewer bytes than digits */
+    if (!dig || !mag)
+        goto out;
     if (i < len && (text[i] == '-' || text[i] == '+'))
         neg = text[i++] == '-';
     if (i == len)
-        return -1;
+        goto out;
     for (; i < len; i++) {
         char ch = text[i];
         if (ch == '.' && frac < 0) {
             frac = 0;
             continue;
         }
-        if (!isdigit((unsigned char)ch) || nd + 1 >= sizeof dig)
-            return -1;
+        if (!isdigit((unsigned char)ch))
+            goto out;                  /* NaN, Infinity, an exponent */
         if (frac >= 0 && frac >= scale) {
             if (ch != '0')
-                return -1;             /* more fraction digits than the scale holds */
+                goto out;              /* more fraction digits than the scale holds */
             continue;
         }
         dig[nd++] = ch;
         if (frac >= 0)
             frac++;
     }
-    for (int f = frac < 0 ? 0 : frac; f < scale; f++) {
-        if (nd + 1 >= sizeof dig)
-            return -1;
+    for (int f = frac < 0 ? 0 : frac; f < scale; f++)
         dig[nd++] = '0';
-    }
-    /* decimal digits -> big-endian magnitude (base 256), by long division */
-    unsigned char mag[80];
-    size_t nm = 0;
+    /* decimal digits -> big-endian magnitude (base 256), one digit at a time:
+     * mag = mag * 10 + digit, kept right-aligned in mag[cap + 1 - nm ..] */
+    size_t mcap = cap + 1, nm = 0;
     for (size_t k = 0; k < nd; k++) {
         unsigned carry = (unsigned)(dig[k] - '0');
-        for (size_t j = nm; j-- > 0;) {
-            unsigned v = mag[j] * 10u + carry;
-            mag[j] = (unsigned char)(v & 0xff);
+        for (size_t j = 0; j < nm; j++) {
+            unsigned char *p = &mag[mcap - 1 - j];
+            unsigned v = *p * 10u + carry;
+            *p = (unsigned char)(v & 0xff);
             carry = v >> 8;
         }
-        while (carry) {
-            if (nm == sizeof mag)
-                return -1;
-            memmove(mag + 1, mag, nm);
-            mag[0] = (unsigned char)(carry & 0xff);
-            nm++;
-            carry >>= 8;
-        }
+        for (; carry; carry >>= 8)
+            mag[mcap - 1 - nm++] = (unsigned char)(carry & 0xff);
     }
-    if (nm == 0)
-        mag[nm++] = 0;
-    /* a sign bit of room, then two's complement when negative */
-    if (mag[0] & 0x80) {
-        if (nm == sizeof mag)
-            return -1;
-        memmove(mag + 1, mag, nm);
-        mag[0] = 0;
+    unsigned char *m = mag + mcap - nm;
+    if (nm == 0 || (m[0] & 0x80)) {         /* a zero, or a sign bit of room */
+        *--m = 0;
         nm++;
     }
     if (neg) {
-        int carry = 1;
+        unsigned carry = 1;
         for (size_t j = nm; j-- > 0;) {
-            unsigned v = (unsigned)(unsigned char)~mag[j] + (unsigned)carry;
-            mag[j] = (unsigned char)(v & 0xff);
+            unsigned v = (unsigned)(unsigned char)~m[j] + carry;
+            m[j] = (unsigned char)(v & 0xff);
             carry = v >> 8;
         }
     }
     /* the shortest form, as Java's BigInteger.toByteArray() (-128: 80, not ff80) */
-    size_t skip = 0;
-    while (skip + 1 < nm && ((mag[skip] == 0x00 && !(mag[skip + 1] & 0x80)) ||
-                             (mag[skip] == 0xff && (mag[skip + 1] & 0x80))))
-        skip++;
-    memmove(mag, mag + skip, nm - skip);
-    nm -= skip;
-    if (nm > size)
-        return -1;
-    memcpy(out, mag, nm);
-    *n = nm;
-    return 0;
+    while (nm > 1 && ((m[0] == 0x00 && !(m[1] & 0x80)) || (m[0] == 0xff && (m[1] & 0x80)))) {
+        m++;
+        nm--;
+    }
+    if (nm <= size) {
+        memcpy(out, m, nm);
+        *n = nm;
+        rc = 0;
+    }
+out:
+    free(dig);
+    free(mag);
+    return rc;
 }
 
 static sl_err_t put_zoned(sl_buf_t *out, const sl_value_t *v, int time_only)
@@ -250,20 +243,27 @@ static sl_err_t put_value(sl_buf_t *out, const dbz_col_t *d, const sl_value_t *v
         return sl_double_text(out, x, v->kind == SL_VAL_FLOAT ? 9 : 17);
     }
     case W_DECIMAL: {
-        unsigned char b[80];
-        size_t n;
-        if (sl_dbz_decimal_bytes(v->data, v->len, d->scale, b, sizeof b, &n))
-            return sl_buf_puts(out, "null");  /* NaN / Infinity: no Decimal holds them */
-        return sl_json_base64(out, b, n);
+        size_t cap = v->len + (size_t)d->scale + 8, n;   /* bytes >= digits / 2.4 */
+        unsigned char *b = malloc(cap);
+        if (!b)
+            return SL_ERR_NOMEM;
+        sl_err_t e = sl_dbz_decimal_bytes(v->data, v->len, d->scale, b, cap, &n)
+                         ? sl_buf_puts(out, "null")   /* NaN / Infinity: no Decimal holds them */
+                         : sl_json_base64(out, b, n);
+        free(b);
+        return e;
     }
     case W_BYTES:
         return sl_json_base64(out, (const unsigned char *)v->data, v->len);
     case W_BITS: {
-        unsigned char b[1024];
-        size_t n = v->len < sizeof b ? v->len : sizeof b;
-        for (size_t i = 0; i < n; i++)       /* Debezium's Bits: little-endian bytes */
+        unsigned char *b = malloc(v->len ? v->len : 1);
+        if (!b)
+            return SL_ERR_NOMEM;
+        for (size_t i = 0; i < v->len; i++)  /* Debezium's Bits: little-endian bytes */
             b[i] = (unsigned char)v->data[v->len - 1 - i];
-        return sl_json_base64(out, b, n);
+        sl_err_t e = sl_json_base64(out, b, v->len);
+        free(b);
+        return e;
     }
     case W_DATE:
         return v->u.t.has_micros ? sl_buf_printf(out, "%" PRId64, v->u.t.micros)
@@ -284,15 +284,18 @@ static sl_err_t put_value(sl_buf_t *out, const dbz_col_t *d, const sl_value_t *v
     case W_STRING:
     default:
         if (v->kind == SL_VAL_SET) {         /* labels NUL-separated -> "a,b" */
-            char joined[4096];
-            size_t n = v->len < sizeof joined ? v->len : sizeof joined;
-            memcpy(joined, v->data, n);
-            for (size_t i = 0; i < n; i++)
-                if (!joined[i])
-                    joined[i] = ',';
-            while (n && joined[n - 1] == ',')
+            sl_buf_t joined = SL_BUF_INIT;
+            size_t n = v->len;
+            while (n && !v->data[n - 1])
                 n--;
-            return sl_buf_json_str(out, joined, n);
+            sl_err_t e = sl_buf_append(&joined, v->data, n);
+            for (size_t i = 0; !e && i < n; i++)
+                if (!joined.data[i])
+                    joined.data[i] = ',';
+            if (!e)
+                e = sl_buf_json_str(out, joined.data ? joined.data : "", n);
+            sl_buf_free(&joined);
+            return e;
         }
         if (v->kind == SL_VAL_INT)
             return sl_buf_printf(out, "\"%" PRId64 "\"", v->u.i);
@@ -455,15 +458,16 @@ static int has_key(const sl_schema_t *s)
 }
 
 sl_err_t sl_dbz_key(sl_buf_t *out, const sl_dbz_conf_t *conf, const sl_schema_t *s,
-                    const sl_record_t *rec, uint32_t row)
+                    const sl_record_t *rec, uint32_t row, int before)
 {
     const sl_change_t *c = &rec->u.change;
     sl_buf_reset(out);
     if (!has_key(s))
         return SL_ERR_UNSUPPORTED;
     const sl_row_t *r = &c->rows[row];
-    const sl_value_t *img = r->before && c->op == SL_OP_DELETE ? r->before
-                          : r->after ? r->after : r->before;
+    const sl_value_t *img = before ? r->before : r->after;
+    if (!img)
+        img = r->after ? r->after : r->before;
     if (conf->with_schema) {
         TRY(sl_buf_puts(out, "{\"schema\":"));
         TRY(struct_schema(out, conf, s, 1, "Key", NULL, 0));
@@ -513,14 +517,22 @@ static sl_err_t put_source(sl_buf_t *out, const sl_dbz_conf_t *conf, const sl_re
     return sl_buf_printf(out, ",\"lsn\":%" PRIu64 "}", p->offset);
 }
 
+char sl_dbz_op(const sl_change_t *c)
+{
+    switch (c->op) {
+    case SL_OP_INSERT: return 'c';
+    case SL_OP_UPDATE: return 'u';
+    case SL_OP_DELETE: return 'd';
+    case SL_OP_READ:   return 'r';
+    default:           return 't';
+    }
+}
+
 sl_err_t sl_dbz_value(sl_buf_t *out, const sl_dbz_conf_t *conf, const sl_schema_t *s,
-                      const sl_record_t *rec, uint32_t row, const sl_dbz_txn_t *txn)
+                      const sl_record_t *rec, uint32_t row, char op, const sl_dbz_txn_t *txn)
 {
     const sl_change_t *c = &rec->u.change;
     const sl_row_t *r = &c->rows[row];
-    static const char ops[] = {[SL_OP_INSERT] = 'c', [SL_OP_UPDATE] = 'u',
-                               [SL_OP_DELETE] = 'd', [SL_OP_TRUNCATE] = 't',
-                               [SL_OP_READ] = 'r'};
     sl_buf_reset(out);
     if (conf->with_schema) {
         TRY(sl_buf_puts(out, "{\"schema\":"));
@@ -528,14 +540,13 @@ sl_err_t sl_dbz_value(sl_buf_t *out, const sl_dbz_conf_t *conf, const sl_schema_
         TRY(sl_buf_puts(out, ",\"payload\":"));
     }
     TRY(sl_buf_puts(out, "{\"before\":"));
-    TRY(put_image(out, conf->mysql, s, c, c->op == SL_OP_INSERT || c->op == SL_OP_READ ? NULL : r->before,
-                  0));
+    TRY(put_image(out, conf->mysql, s, c, op == 'c' || op == 'r' ? NULL : r->before, 0));
     TRY(sl_buf_puts(out, ",\"after\":"));
-    TRY(put_image(out, conf->mysql, s, c, c->op == SL_OP_DELETE ? NULL : r->after, 0));
+    TRY(put_image(out, conf->mysql, s, c, op == 'd' ? NULL : r->after, 0));
     TRY(sl_buf_puts(out, ",\"source\":"));
     TRY(put_source(out, conf, rec, row));
     TRY(sl_buf_printf(out, ",\"op\":\"%c\",\"ts_ms\":%" PRId64 ",\"transaction\":",
-                      ops[c->op], c->event_time_us / 1000));
+                      op, c->event_time_us / 1000));
     if (txn && txn->id) {
         TRY(sl_buf_puts(out, "{\"id\":"));
         TRY(sl_buf_json_str(out, txn->id, strlen(txn->id)));
@@ -598,15 +609,18 @@ sl_err_t sl_dbz_txn_key(sl_buf_t *out, const sl_dbz_conf_t *conf, const char *id
     return conf->with_schema ? sl_buf_putc(out, '}') : SL_OK;
 }
 
-void sl_dbz_topic(char *out, size_t size, const sl_dbz_conf_t *conf, const char *db,
-                  const char *table)
+sl_err_t sl_dbz_topic(char *out, size_t size, const sl_dbz_conf_t *conf, const char *db,
+                      const char *table)
 {
-    /* Kafka topic names: [a-zA-Z0-9._-]; other characters become '_' as
-     * Debezium's topic naming does */
+    /* Kafka topic names: [a-zA-Z0-9._-], at most 249 characters; other
+     * characters become '_' as Debezium's topic naming does */
     int n = snprintf(out, size, "%s.%s.%s", conf->name, db ? db : "", table ? table : "");
-    for (int i = 0; i < n && (size_t)i < size; i++) {
+    if (n < 0 || (size_t)n >= size || n > 249)
+        return SL_ERR_INVALID;
+    for (int i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)out[i];
         if (!isalnum(ch) && ch != '.' && ch != '_' && ch != '-')
             out[i] = '_';
     }
+    return SL_OK;
 }

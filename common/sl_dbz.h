@@ -41,17 +41,26 @@ typedef struct sl_dbz_txn_s {
     uint64_t    data_collection_order;/* 1-based among its events of this table */
 } sl_dbz_txn_t;
 
-/* The key of row `row` of change c (its primary key columns per schema s)
- * into out (reset first). SL_ERR_UNSUPPORTED: s has no primary key (the
- * message then has no key, as Debezium's for a keyless table). */
+/* The key of row `row` of the CHANGE rec (its primary key columns per
+ * schema s), from the row's before image (before = 1) or after image
+ * (either when only one exists), into out (reset first).
+ * SL_ERR_UNSUPPORTED: s has no primary key (the message then has no key,
+ * as Debezium's for a keyless table). */
 sl_err_t sl_dbz_key(sl_buf_t *out, const sl_dbz_conf_t *conf, const sl_schema_t *s,
-                    const sl_record_t *rec, uint32_t row);
+                    const sl_record_t *rec, uint32_t row, int before);
 
-/* The value (envelope) of row `row` of the CHANGE rec under schema s into
- * out (reset first); txn may be NULL (no transaction block). A READ row
- * (a snapshot's) is op "r" with snapshot "true" in the source block. */
+/* The event kind of a change's rows: 'c', 'u', 'd', 'r' (a snapshot row), 't'. */
+char sl_dbz_op(const sl_change_t *c);
+
+/* The value (envelope) of row `row` of the CHANGE rec under schema s as an
+ * event of kind op ('c': the after image; 'd': the before image; 'u' and
+ * 'r' as the row says) into out (reset first); txn may be NULL (no
+ * transaction block). A 'r' row (a snapshot's) has snapshot "true" in the
+ * source block. An UPDATE that changes the key is written by the caller as
+ * 'd' of the old key, its tombstone, and 'c' of the new one, as Debezium
+ * does. */
 sl_err_t sl_dbz_value(sl_buf_t *out, const sl_dbz_conf_t *conf, const sl_schema_t *s,
-                      const sl_record_t *rec, uint32_t row, const sl_dbz_txn_t *txn);
+                      const sl_record_t *rec, uint32_t row, char op, const sl_dbz_txn_t *txn);
 
 /* A transaction marker (the `<name>.transaction` topic): status "BEGIN"
  * (counts ignored) or "END" with the event count and the per-table counts
@@ -64,13 +73,15 @@ sl_err_t sl_dbz_txn_marker(sl_buf_t *out, const sl_dbz_conf_t *conf, const char 
 sl_err_t sl_dbz_txn_key(sl_buf_t *out, const sl_dbz_conf_t *conf, const char *id);
 
 /* The topic of a table: <name>.<db>.<table> (PostgreSQL: db is the schema),
- * characters Kafka refuses in a topic name as '_'. */
-void sl_dbz_topic(char *out, size_t size, const sl_dbz_conf_t *conf, const char *db,
-                  const char *table);
+ * characters Kafka refuses in a topic name as '_'. SL_ERR_INVALID when it
+ * is longer than Kafka's 249 characters (or than size). */
+sl_err_t sl_dbz_topic(char *out, size_t size, const sl_dbz_conf_t *conf, const char *db,
+                      const char *table);
 
 /* Decimal text ("-12.3400") as the big-endian two's complement of its
- * unscaled value at `scale` digits (Kafka Connect's Decimal): *n bytes into
- * out (size >= 32). -1 when it does not fit or is not a number (NaN). */
+ * unscaled value at `scale` digits (Kafka Connect's Decimal, the shortest
+ * form as Java's BigInteger.toByteArray): *n bytes into out. -1 when out is
+ * too small or the text is not a plain number (NaN, Infinity). */
 int sl_dbz_decimal_bytes(const char *text, size_t len, int scale, unsigned char *out,
                          size_t size, size_t *n);
 

@@ -105,8 +105,9 @@ static void dbz_events(const sl_record_t *r)
                               .database = "d"};
         for (uint32_t i = 0; i < c->nrows; i++) {
             sl_dbz_txn_t tx = {.id = c->txn, .total_order = i + 1, .data_collection_order = 1};
-            sl_dbz_key(&out, &conf, &s, r, i);
-            sl_dbz_value(&out, &conf, &s, r, i, &tx);
+            sl_dbz_key(&out, &conf, &s, r, i, 0);
+            sl_dbz_key(&out, &conf, &s, r, i, 1);
+            sl_dbz_value(&out, &conf, &s, r, i, sl_dbz_op(c), &tx);
         }
     }
     sl_buf_free(&out);

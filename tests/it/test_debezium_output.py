@@ -73,6 +73,7 @@ def test_it_debezium_output_mysql(stack, bin_dir, tmp_path, unique_name):
                 (f"INSERT INTO `{src}`.u VALUES ('a', 1), ('b', 2)",), txn=True)
         my_exec(my, f"UPDATE `{src}`.t SET name = 'uno', amount = 7 WHERE id = 1")
         my_exec(my, f"DELETE FROM `{src}`.u WHERE k = 'a'")
+        my_exec(my, f"UPDATE `{src}`.u SET k = 'z' WHERE k = 'b'")     # a key change
 
         t = read_kv(stack, f"{name}.{src}.t", 2)
         assert len(t) == 2, t
@@ -104,26 +105,28 @@ def test_it_debezium_output_mysql(stack, bin_dir, tmp_path, unique_name):
         assert q["op"] == "u" and q["before"]["name"] == "one" and q["after"]["name"] == "uno"
         assert unscaled(q["after"]["amount"], 2) == 7
 
-        u = read_kv(stack, f"{name}.{src}.u", 4)
+        u = read_kv(stack, f"{name}.{src}.u", 7)
+        # a tombstone after each d; a key change is the old key's d + tombstone, then the new c
         assert [(k["payload"]["k"], v and v["payload"]["op"]) for k, v in u] == [
-            ("a", "c"), ("b", "c"), ("a", "d"), ("a", None)], u     # a tombstone after the d
+            ("a", "c"), ("b", "c"), ("a", "d"), ("a", None), ("b", "d"), ("b", None),
+            ("z", "c")], u
+        assert u[6][1]["payload"]["after"] == {"k": "z", "v": 2}
         assert u[2][1]["payload"]["before"] == {"k": "a", "v": 1}
         assert u[1][1]["payload"]["transaction"] == {
             "id": p["transaction"]["id"], "total_order": 3, "data_collection_order": 2}
 
-        marks = [v["payload"] for _, v in read_kv(stack, f"{name}.transaction", 6)]
-        assert [m["status"] for m in marks] == ["BEGIN", "END"] * 3, marks
+        marks = [v["payload"] for _, v in read_kv(stack, f"{name}.transaction", 8)]
+        assert [m["status"] for m in marks] == ["BEGIN", "END"] * 4, marks
         end = marks[1]
         assert end["id"] == p["transaction"]["id"] and end["event_count"] == 3
-        assert all(m["payload"]["id"] == end["id"] for m in [read_kv(stack, f"{name}.transaction",
-                                                                      6)[1][0]])
+        assert read_kv(stack, f"{name}.transaction", 8)[1][0]["payload"]["id"] == end["id"]
         assert sorted((d["data_collection"], d["event_count"]) for d in end["data_collections"]) \
             == [(f"{src}.t", 1), (f"{src}.u", 2)]
-        # the native topic is there as without the option: its 4 change batches
+        # the native topic is there as without the option: its 5 change batches
         native = read_messages(stack, f"{prefix}.{src}")
         assert [h["sl.op"] for _, h in native if h.get("sl.op") in ("insert", "update",
                                                                    "delete")] == [
-            "insert", "insert", "update", "delete"]
+            "insert", "insert", "update", "delete", "update"]
     finally:
         col.stop()
         my_exec(my, f"DROP DATABASE IF EXISTS `{src}`")

@@ -38,6 +38,16 @@ static void test_decimal_bytes(void **state)
     dec("12.5", 3, "30d4");            /* 12500, the scale padded */
     dec("-0.01", 2, "ff");
     dec("99999999999999999999", 0, "056bc75e2d630fffff");  /* 10^20 - 1 */
+    /* 300 digits (PostgreSQL numeric(1000,0) holds them): 10^300 - 1, 125 bytes */
+    char many[301];
+    memset(many, '9', 300);
+    many[300] = '\0';
+    unsigned char big[200];
+    size_t nb = 0;
+    assert_int_equal(sl_dbz_decimal_bytes(many, 300, 0, big, sizeof big, &nb), 0);
+    assert_int_equal(nb, 125);
+    assert_int_equal(big[0], 0x17);          /* as Python's (10**300-1).to_bytes(125, 'big') */
+    assert_int_equal(big[124], 0xff);
     unsigned char b[80];
     size_t n;
     assert_int_equal(sl_dbz_decimal_bytes("NaN", 3, 0, b, sizeof b, &n), -1);
@@ -94,10 +104,10 @@ static void test_delete_event(void **state)
     sl_record_t *rec = delete_row();
     sl_dbz_conf_t conf = {.name = "srv", .mysql = 1, .with_schema = 0};
     sl_buf_t out = SL_BUF_INIT;
-    assert_int_equal(sl_dbz_key(&out, &conf, &s, rec, 0), SL_OK);
+    assert_int_equal(sl_dbz_key(&out, &conf, &s, rec, 0, 1), SL_OK);
     assert_string_equal(out.data, "{\"id\":7}");
     sl_dbz_txn_t tx = {.id = "0-1-42", .total_order = 1, .data_collection_order = 1};
-    assert_int_equal(sl_dbz_value(&out, &conf, &s, rec, 0, &tx), SL_OK);
+    assert_int_equal(sl_dbz_value(&out, &conf, &s, rec, 0, 'd', &tx), SL_OK);
     /* -1.50 at scale 2 = -150 = 0xff6a = "/2o=" */
     assert_string_equal(out.data,
         "{\"before\":{\"id\":7,\"name\":\"a\\\"b\",\"amount\":\"/2o=\","
@@ -108,12 +118,12 @@ static void test_delete_event(void **state)
         "\"row\":0},\"op\":\"d\",\"ts_ms\":1700000000123,"
         "\"transaction\":{\"id\":\"0-1-42\",\"total_order\":1,\"data_collection_order\":1}}");
     conf.with_schema = 1;
-    assert_int_equal(sl_dbz_key(&out, &conf, &s, rec, 0), SL_OK);
+    assert_int_equal(sl_dbz_key(&out, &conf, &s, rec, 0, 1), SL_OK);
     assert_string_equal(out.data,
         "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":false,"
         "\"field\":\"id\"}],\"optional\":false,\"name\":\"srv.shop.t.Key\"},"
         "\"payload\":{\"id\":7}}");
-    assert_int_equal(sl_dbz_value(&out, &conf, &s, rec, 0, NULL), SL_OK);
+    assert_int_equal(sl_dbz_value(&out, &conf, &s, rec, 0, 'd', NULL), SL_OK);
     assert_non_null(strstr(out.data, "{\"type\":\"bytes\",\"optional\":true,\"name\":"
                            "\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
                            "\"parameters\":{\"scale\":\"2\",\"connect.decimal.precision\":"
@@ -138,9 +148,15 @@ static void test_transaction_marker(void **state)
                         "\"event_count\":3,\"data_collections\":[{\"data_collection\":"
                         "\"shop.t\",\"event_count\":2},{\"data_collection\":\"shop.u\","
                         "\"event_count\":1}]}");
-    char topic[64];
-    sl_dbz_topic(topic, sizeof topic, &conf, "my db", "t$1");
+    char topic[300], big[300];
+    assert_int_equal(sl_dbz_topic(topic, sizeof topic, &conf, "my db", "t$1"), SL_OK);
     assert_string_equal(topic, "srv.my_db.t_1");
+    memset(big, 'x', 250);
+    big[250] = '\0';                      /* over Kafka's 249, and over a small buffer */
+    assert_int_equal(sl_dbz_topic(topic, sizeof topic, &conf, "db", big), SL_ERR_INVALID);
+    assert_int_equal(sl_dbz_topic(topic, 16, &conf, "db", "a_long_table_name"),
+                     SL_ERR_INVALID);
+    assert_int_equal(strlen(topic), 15);    /* still a string */
     sl_buf_free(&out);
 }
 
