@@ -223,6 +223,20 @@ static int reply_errors(const bson_t *reply, uint64_t *dups, char *errstr, size_
     return bad ? -1 : 0;
 }
 
+/* A failed write whose only errors are duplicate keys (counted into *dups):
+ * the server's answer to every operation (error domain SERVER), nothing
+ * else refused, no write-concern error. A network error or a step-down in a
+ * later command of a large bulk is a STREAM / other-domain error even when
+ * earlier commands reported E11000s, and is a failure. */
+static int only_dup_keys(const bson_t *reply, const bson_error_t *e, uint64_t *dups,
+                         char *why, size_t why_size)
+{
+    uint64_t n = 0;
+    int bad = reply_errors(reply, &n, why, why_size);
+    *dups += n;
+    return !bad && n > 0 && e->domain == MONGOC_ERROR_SERVER;
+}
+
 sl_err_t mine_store_insert(mine_store_t *st, mongoc_collection_t *coll, bson_t **docs,
                            size_t n, uint64_t *dups, char *errstr, size_t errstr_size)
 {
@@ -236,8 +250,7 @@ sl_err_t mine_store_insert(mine_store_t *st, mongoc_collection_t *coll, bson_t *
     if (!ok) {
         char why[512];
         why[0] = '\0';
-        if (reply_errors(&reply, dups, why, sizeof why) || !bson_has_field(&reply,
-                                                                           "writeErrors")) {
+        if (!only_dup_keys(&reply, &e, dups, why, sizeof why)) {
             snprintf(errstr, errstr_size, "insert into %s.%s: %s", st->conf.database,
                      mongoc_collection_get_name(coll), why[0] ? why : e.message);
             err = SL_ERR_DB;
@@ -260,7 +273,7 @@ sl_err_t mine_store_bulk_dups(mine_store_t *st, mongoc_collection_t *coll,
         char why[512];
         why[0] = '\0';
         /* only duplicate keys (an unordered bulk went on past them): done */
-        if (reply_errors(&reply, dups, why, sizeof why) || !*dups) {
+        if (!only_dup_keys(&reply, &e, dups, why, sizeof why)) {
             snprintf(errstr, errstr_size, "bulk write to %s.%s: %s", st->conf.database,
                      mongoc_collection_get_name(coll), why[0] ? why : e.message);
             err = SL_ERR_DB;

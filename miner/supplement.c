@@ -24,6 +24,7 @@
  * replaced (or removed) only by one of a later position: a copy paused past
  * its lease that wakes up and writes its last batch's images cannot put an
  * older image over the new holder's newer one. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "miner.h"
 #include "sl_buf.h"
 #include "sl_json.h"
+#include "sl_log.h"
 
 #define MAP_BUCKETS 4096
 
@@ -595,6 +597,10 @@ sl_err_t mine_supp_flush(mine_supp_t *s, char *errstr, size_t errstr_size)
         bson_destroy(&ro);
         uint64_t newer = 0;
         err = mine_store_bulk_dups(s->st, coll, bulk, &newer, errstr, errstr_size);
+        if (!err && newer)
+            sl_debug("%s: %" PRIu64 " latest image(s) left as they were: a newer one was "
+                     "there (a replay, or another copy went further)", s->st->latest_name,
+                     newer);
         mongoc_bulk_operation_destroy(bulk);
     }
     mongoc_collection_destroy(coll);
