@@ -522,7 +522,9 @@ static sl_err_t read_change(app_logsrc_t *s, sl_record_t *rec, app_msg_t *m, cha
 {
     const bson_t *d0 = s->buf[s->ibuf];
     int64_t offset = sl_logdoc_index(d0, SL_LOGDOC_OFFSET, INT64_MAX);
-    int64_t want = sl_logdoc_int(d0, SL_LOGDOC_SUB, 0);
+    /* the row index bounded (absent: 0), so that a hostile `sub` cannot overflow want++ */
+    int64_t want = sl_logdoc_int(d0, SL_LOGDOC_SUB, 0)
+                       ? sl_logdoc_index(d0, SL_LOGDOC_SUB, SL_CHANGE_MAX_ROWS) : 0;
     char op0[16];
     snprintf(op0, sizeof op0, "%s", sl_logdoc_str(d0, SL_LOGDOC_OP) ?
              sl_logdoc_str(d0, SL_LOGDOC_OP) : "");

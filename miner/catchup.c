@@ -6,7 +6,7 @@
  * batches of at most CATCHUP_BATCH messages; before looking at the main
  * loop's next offset it makes everything it read durable and persists its
  * next offset (catchup.next), so a restart resumes there and replays are
- * idempotent (same `_id`). A failure fails the whole control (ct_fail):
+ * idempotent (same `_id`). A failure fails the whole control (mine_ctl_table_fail):
  * the miner stops with the table and the reason. */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* shiftlog-miner: the modules of the miner and what they share.
  *
  *   (common/sl_bson.c: sl_value <-> exact BSON, schemas <-> BSON, `_id`s)
- *   doc.c         log documents: change rows, COMMIT, SCHEMA, gap markers
+ *   (the log documents themselves: common/sl_logdoc.c)
  *   store.c       the MongoDB side: collections, indexes, write concern,
  *                 idempotent bulk inserts, the progress document
  *   supplement.c  full-field supplement from <collection>__latest
