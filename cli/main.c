@@ -1,5 +1,5 @@
 /* shiftlog: the command-line tool. `shiftlog cat` decodes a topic; the
- * operations subcommands (status, tasks, validate) come with later issues
+ * operations subcommands still missing (tasks, validate) come with later issues
  * and say so instead of pretending. */
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +18,8 @@ int cli_snapshot_main(int argc, char **argv);
 
 /* cli/health.c: a service's liveness or readiness (docs/operations.md) */
 int cli_health_main(int argc, char **argv);
+/* cli/status.c: every service's progress in one table (docs/operations.md) */
+int cli_status_main(int argc, char **argv);
 
 static void usage(FILE *f)
 {
@@ -38,7 +40,9 @@ static void usage(FILE *f)
         "  health [--ready] URL\n"
         "                whether a service is alive (ready); exit 0 or 1, for container\n"
         "                health checks (shiftlog health --help)\n"
-        "  status        not available in this version\n"
+        "  status [--json] [--watch SECONDS] URL|CONFIG...\n"
+        "                state, positions, records behind, lag, rows/s and last error of\n"
+        "                collectors, miners and appliers (shiftlog status --help)\n"
         "  tasks         not available in this version\n"
         "  validate      not available in this version\n"
         "\n"
@@ -76,11 +80,13 @@ int main(int argc, char **argv)
         return cli_health_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "snapshot"))
         return cli_snapshot_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "status") || !strcmp(cmd, "tasks") ||
+    if (!strcmp(cmd, "status"))
+        return cli_status_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tasks") ||
         !strcmp(cmd, "validate")) {
         fprintf(stderr,
                 "shiftlog %s: not available in this version (see the "
-                "operations issue: task table, status, validation); "
+                "operations issue: task table, validation); "
                 "nothing was done\n", cmd);
         return 2;
     }

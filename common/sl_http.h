@@ -55,6 +55,12 @@ void     sl_http_set_degraded(sl_http_t *h, const char *detail);
 /* Healthy (200) with another status than "ok" and a reason, both copied:
  * {"status":"standby","reason":"lease held by ..."}. Thread-safe. */
 void     sl_http_set_status(sl_http_t *h, const char *status, const char *reason);
+/* What /health and /ready say now: status ("ok", "standby", "degraded",
+ * "unhealthy", "hung"), the reason ("" when none; the degraded detail when
+ * only degraded) and whether it is ready. NULL h (http.listen = off): "ok",
+ * ready. Thread-safe. */
+void     sl_http_get_state(sl_http_t *h, char *status, size_t status_size, char *reason,
+                           size_t reason_size, int *ready);
 /* A request to a route: its query arguments. */
 typedef struct sl_http_req_s sl_http_req_t;
 /* The query argument name (?name=value, decoded), NULL when absent; valid
