@@ -20,6 +20,8 @@ int cli_snapshot_main(int argc, char **argv);
 int cli_health_main(int argc, char **argv);
 /* cli/status.c: every service's progress in one table (docs/operations.md) */
 int cli_status_main(int argc, char **argv);
+/* cli/alert.c: a test alert through a config's channels (docs/operations.md) */
+int cli_alert_main(int argc, char **argv);
 
 static void usage(FILE *f)
 {
@@ -43,6 +45,8 @@ static void usage(FILE *f)
         "  status [--json] [--watch SECONDS] URL|CONFIG...\n"
         "                state, positions, records behind, lag, rows/s and last error of\n"
         "                collectors, miners and appliers (shiftlog status --help)\n"
+        "  alert --test CONFIG\n"
+        "                send a test alert by the webhook/mail of a config file\n"
         "  tasks         not available in this version\n"
         "  validate      not available in this version\n"
         "\n"
@@ -82,6 +86,8 @@ int main(int argc, char **argv)
         return cli_snapshot_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "status"))
         return cli_status_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "alert"))
+        return cli_alert_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "tasks") ||
         !strcmp(cmd, "validate")) {
         fprintf(stderr,

@@ -115,13 +115,20 @@ static size_t read_mail(char *buf, size_t size, size_t n, void *ctx)
     return k;
 }
 
-/* The mail: headers, the summary, then the webhook's JSON (lines end in CRLF;
- * libcurl does the SMTP dot-stuffing). */
+/* One "key: value" line of the mail; every field is shorter than SMTP's 998. */
+static void mail_line(sl_buf_t *m, const char *key, const char *value)
+{
+    if (value && *value)
+        sl_buf_printf(m, "%s: %s\r\n", key, value);
+}
+
+/* The mail: headers, the summary, then the figures one per line (not the webhook's JSON:
+ * a JSON line can pass SMTP's line limit). */
 static void mail_text(const sl_alert_conf_t *c, const sl_alert_note_t *n,
-                      const sl_status_snap_t *snap, const char *service, const char *task,
+                      const sl_status_snap_t *s, const char *service, const char *task,
                       sl_buf_t *m)
 {
-    char date[64], id[128], host[128] = "localhost";
+    char date[64], id[128], host[128] = "localhost", v[64];
     time_t t = (time_t)(n->at_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -131,19 +138,36 @@ static void mail_text(const sl_alert_conf_t *c, const sl_alert_note_t *n,
              n->firing ? "firing" : "resolved", host);
     sl_buf_printf(m, "Date: %s\r\nFrom: %s\r\nTo: %s\r\nMessage-ID: %s\r\n"
                   "Subject: [shiftlog] %s %s %s%s%s%s\r\n"
-                  "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
+                  "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                  "Content-Transfer-Encoding: 8bit\r\n\r\n",
                   date, c->mail_from, c->mail_to, id, n->firing ? "FIRING" : "RESOLVED",
                   n->rule, service, *task ? "[" : "", task, *task ? "]" : "");
     sl_buf_printf(m, "%s\r\n\r\n", n->summary);
-    sl_buf_t j = SL_BUF_INIT;
-    note_json(n, snap, service, task, &j);
-    for (size_t i = 0; j.data && i < j.len; i++) {
-        if (j.data[i] == '\n')
-            sl_buf_puts(m, "\r\n");
-        else
-            sl_buf_append(m, &j.data[i], 1);
+    mail_line(m, "service", service);
+    mail_line(m, "task", task);
+    mail_line(m, "host", host);
+    iso_time(n->at_ms, v, sizeof v);
+    mail_line(m, "time", v);
+    mail_line(m, "status", s->status);
+    mail_line(m, "state", s->state);
+    mail_line(m, "reason", s->reason);
+    mail_line(m, "source position", s->source_pos);
+    mail_line(m, "applied position", s->applied_pos);
+    if (s->has_behind) {
+        snprintf(v, sizeof v, "%.0f", s->behind);
+        mail_line(m, "records behind", v);
     }
-    sl_buf_free(&j);
+    if (s->has_lag) {
+        snprintf(v, sizeof v, "%.1f s", s->lag_s);
+        mail_line(m, "lag", v);
+    }
+    snprintf(v, sizeof v, "%.1f", s->rows_per_s);
+    mail_line(m, "rows/s", v);
+    snprintf(v, sizeof v, "%.0f", s->errors_total);
+    mail_line(m, "errors", v);
+    snprintf(v, sizeof v, "%.0f", s->dlq_total);
+    mail_line(m, "dead letters", v);
+    mail_line(m, "last error", s->last_error);
 }
 
 int sl_alert_send_mail(void *ctx, const sl_alert_note_t *n, const sl_status_snap_t *snap,

@@ -91,6 +91,17 @@ void sl_log_get_position(char *buf, size_t size)
     pthread_mutex_unlock(&log_lock);
 }
 
+void sl_log_set_last_error(const char *text)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    pthread_mutex_lock(&log_lock);
+    copy_str(log_last_error, sizeof(log_last_error), text);
+    sl_log_mask(log_last_error);
+    log_last_error_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    pthread_mutex_unlock(&log_lock);
+}
+
 int64_t sl_log_last_error(char *buf, size_t size)
 {
     pthread_mutex_lock(&log_lock);

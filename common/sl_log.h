@@ -31,6 +31,9 @@ void sl_log_get_position(char *buf, size_t size);
  * and its wall-clock time in ms since the epoch (0: none yet), for /status
  * and the alerts. Thread-safe. */
 int64_t sl_log_last_error(char *buf, size_t size);
+/* Sets the last error without an ERROR line (a record sent to the dead-letter
+ * topic is logged as a warning but is the task's last error). */
+void    sl_log_set_last_error(const char *text);
 
 void sl_log_write(sl_log_level_t level, const char *file, int line,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
