@@ -1,5 +1,5 @@
 /* shiftlog: the command-line tool. `shiftlog cat` decodes a topic; the
- * operations subcommands still missing (tasks, validate) come with later issues
+ * operations subcommand still missing (validate) comes with a later issue
  * and say so instead of pretending. */
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +20,8 @@ int cli_snapshot_main(int argc, char **argv);
 int cli_health_main(int argc, char **argv);
 /* cli/status.c: every service's progress in one table (docs/operations.md) */
 int cli_status_main(int argc, char **argv);
+/* cli/tasks.c: task definitions from a file or a task table (docs/operations.md) */
+int cli_tasks_main(int argc, char **argv);
 /* cli/alert.c: a test alert through a config's channels (docs/operations.md) */
 int cli_alert_main(int argc, char **argv);
 
@@ -47,7 +49,9 @@ static void usage(FILE *f)
         "                collectors, miners and appliers (shiftlog status --help)\n"
         "  alert --test CONFIG\n"
         "                send a test alert by the webhook/mail of a config file\n"
-        "  tasks         not available in this version\n"
+        "  tasks list|show|pause|resume (--file FILE | --uri URI [--table T]) [NAME]\n"
+        "                task definitions (goshift's task_def_sync_manager shape) and their\n"
+        "                online_status (shiftlog tasks --help)\n"
         "  validate      not available in this version\n"
         "\n"
         "  -h, --help     this text\n"
@@ -88,11 +92,12 @@ int main(int argc, char **argv)
         return cli_status_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "alert"))
         return cli_alert_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tasks") ||
-        !strcmp(cmd, "validate")) {
+    if (!strcmp(cmd, "tasks"))
+        return cli_tasks_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "validate")) {
         fprintf(stderr,
                 "shiftlog %s: not available in this version (see the "
-                "operations issue: task table, validation); "
+                "operations issue: validation); "
                 "nothing was done\n", cmd);
         return 2;
     }
