@@ -79,16 +79,18 @@ def test_status_lag_grows_while_the_applier_is_stopped_and_shrinks_after(
         def caught_up():
             rows, _ = status(bin_dir, col.conf, app_conf)
             a = rows["applier"]
+            # the service's own positions come with its first look at the topic (< 1 s)
             return (a["answered"] and a["state"] == "running" and a["records_behind"] == 0
-                    and a["status"]["rows_total"] >= 20 and rows)
+                    and a["status"]["rows_total"] >= 20 and a["source_position"]
+                    and a["applied_position"] and rows)
         rows = wait_for("the applier caught up", caught_up, 90, logs)
         c, a = rows["collector"], rows["applier"]
         assert c["answered"] and c["ready"] and c["state"] == "ok", c
         assert c["source_position"] and c["applied_position"], c
         assert c["status"]["rows_total"] >= 20, c
         assert a["kafka"]["committed"] > 0 and a["lag_s"] == 0, a
-        assert a["applied_position"].startswith("offset "), a
-        assert a["source_position"].startswith(col.topic + "[0] end offset"), a
+        assert (a["applied_position"] or "").startswith("offset "), a
+        assert (a["source_position"] or "").startswith(col.topic + "[0] end offset"), a
 
         # frozen: its endpoint does not answer, Kafka still tells how far behind it falls
         app.send_signal(signal.SIGSTOP)
