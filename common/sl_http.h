@@ -13,8 +13,8 @@
  *                  "ready":true,"reason":"...","degraded":"...","service":"applier",
  *                  "task":"shop","uptime_s":12}
  *   GET /metrics  Prometheus text of the registry (text/plain; version=0.0.4)
- *   routes added with sl_http_route (e.g. the applier's GET /tables and
- *                 POST /tables/resume)
+ *   routes added with sl_http_route (GET /status of every service,
+ *                 sl_status.h; the applier's GET /tables and POST /tables/resume)
  *   anything else 404; methods other than GET/HEAD 405.
  *
  * listen: "host:port", "[v6addr]:port", ":port" (all IPv4 interfaces), port 0

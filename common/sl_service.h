@@ -18,7 +18,8 @@
  * (defaults < file < SHIFTLOG_* environment < -X), sets up logging, signal
  * handling (SIGINT/SIGTERM set a flag; SIGPIPE ignored), the metrics registry
  * (with the process_* metrics) and the /health, /ready and /metrics endpoint
- * (key http.listen).
+ * (key http.listen), and the status thread (sl_status.h: GET /status, the
+ * progress line every progress.interval, the alert.* rules).
  *
  * Liveness (/health): the service is alive while some thread of it checks for
  * a stop request (sl_service_stopping, sl_service_wait*, a Kafka producer's
