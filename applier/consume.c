@@ -427,8 +427,11 @@ static int to_dlq(run_t *r, const sl_kafka_msg_t *m, const char *pos, const char
         return -1;
     }
     sl_metric_inc(r->m_dlq);
-    sl_warn("offset %" PRId64 " (%s) sent to %s: %s", m->offset, pos && *pos ? pos : "no position",
-            r->dlq_topic, reason);
+    char line[1400];
+    snprintf(line, sizeof(line), "offset %" PRId64 " (%s) sent to %s: %s", m->offset,
+             pos && *pos ? pos : "no position", r->dlq_topic, reason);
+    sl_warn("%s", line);
+    sl_log_set_last_error(line);        /* a warning here, but the task's last error */
     return 0;
 }
 

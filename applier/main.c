@@ -194,6 +194,11 @@ static const sl_service_flag_t app_flags[] = {
                 "or writing to the target", offsetof(app_conf_t, serve), 0},
 };
 
+static const sl_status_def_t app_status = {
+    .rows = "shiftlog_applier_rows_total", .lag = "shiftlog_applier_lag_seconds",
+    .behind = "shiftlog_applier_records_behind", .errors = "shiftlog_applier_errors_total",
+    .dlq = "shiftlog_applier_dlq_total", .state = "shiftlog_applier_state"};
+
 static const sl_service_def_t app_service = {
     .name = "applier",
     .summary = "Applies one task: reads a source topic, groups records into source "
@@ -204,6 +209,7 @@ static const sl_service_def_t app_service = {
     .task_key = "task.name",
     .flags = app_flags,
     .n_flags = SL_CONF_COUNT(app_flags),
+    .status = &app_status,
 };
 
 /* --check: the consumer's and the dead-letter producer's librdkafka

@@ -30,6 +30,7 @@
  * transactions are committed first (or replayed up to their last COMMIT
  * when one is in progress behind them); when the source transaction in
  * progress wrote the table itself, its DDL runs first and it is replayed. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include "applier.h"
 #include "sl_log.h"
 #include "sl_name.h"
+#include "sl_status.h"
 #include "target_common.h"
 #include "txn_int.h"
 
@@ -362,6 +364,10 @@ static app_txn_rc_t commit_group(app_txn_t *x, char *errstr, size_t errstr_size)
     char pos[160];
     sl_pos_format(&x->committed.source, pos, sizeof(pos));
     sl_log_set_position(pos);
+    char applied[200];
+    snprintf(applied, sizeof(applied), "offset %" PRId64 " (%s)", x->committed.kafka_offset,
+             pos);
+    sl_status_set_position(SL_STATUS_APPLIED, applied);
     return APP_TXN_OK;
 }
 

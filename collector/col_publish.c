@@ -50,6 +50,7 @@
 #include "sl_kafka.h"
 #include "sl_log.h"
 #include "sl_name.h"
+#include "sl_status.h"
 
 #define PUB_CAND_CAP      4096   /* COMMIT/FINISH positions awaiting acks (idempotent mode) */
 #define PUB_TABLE_CACHE   128    /* per-table row counters looked up without the registry */
@@ -210,6 +211,9 @@ static void set_ckpt(col_pub_t *pub, const sl_pos_t *pos)
     sl_metric_set(pub->m_ckpt_seq, (double)pos->seq);
     sl_metric_set(pub->m_ckpt_offset, (double)pos->offset);
     sl_metric_set(pub->m_ckpt_time, (double)wall_us() / 1e6);
+    char txt[160];
+    sl_pos_format(pos, txt, sizeof txt);
+    sl_status_set_position(SL_STATUS_APPLIED, txt);   /* durable in Kafka */
 }
 
 /* ------------------------------------------------------------ setup */

@@ -153,6 +153,10 @@ static const sl_service_flag_t col_flags[] = {
                 "/metrics while it runs", offsetof(col_conf_t, serve), 0},
 };
 
+static const sl_status_def_t col_status = {
+    .rows = "shiftlog_collector_rows_total", .lag = "shiftlog_collector_lag_seconds",
+    .log_pos_is_source = 1};
+
 static const sl_service_def_t col_service = {
     .name = "collector",
     .summary = "Reads the change log of one source database (MySQL/MariaDB binlog or "
@@ -162,6 +166,7 @@ static const sl_service_def_t col_service = {
     .task_key = "source.name",
     .flags = col_flags,
     .n_flags = SL_CONF_COUNT(col_flags),
+    .status = &col_status,
 };
 
 /* --check: the producer's librdkafka configuration, built as col_pub_new

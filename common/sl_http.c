@@ -197,6 +197,32 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
     return rc;
 }
 
+/* The "status" of /health; h->lock held. */
+static const char *status_word(const sl_http_t *h, int live)
+{
+    return !live ? "hung" : !h->healthy ? "unhealthy" : h->status ? h->status
+           : h->degraded ? "degraded" : "ok";
+}
+
+void sl_http_get_state(sl_http_t *h, char *status, size_t status_size, char *reason,
+                       size_t reason_size, int *ready)
+{
+    if (!h) {
+        snprintf(status, status_size, "ok");
+        snprintf(reason, reason_size, "%s", "");
+        *ready = 1;
+        return;
+    }
+    pthread_mutex_lock(&h->lock);
+    int live = !(h->idle_ms && h->live_timeout_ms > 0 && h->idle_ms() >= h->live_timeout_ms);
+    *ready = live && h->healthy && !h->status && !h->degraded;
+    snprintf(status, status_size, "%s", status_word(h, live));
+    snprintf(reason, reason_size, "%s", !live ? "no thread checked for a stop request within "
+             "health.liveness.timeout" : h->reason && (!h->healthy || h->status) ? h->reason
+             : h->degraded ? h->degraded : "");
+    pthread_mutex_unlock(&h->lock);
+}
+
 /* The JSON of /health and /ready (the same body: a monitor reads "status",
  * "live" and "ready"); *live and *ready say which probes pass. */
 static sl_err_t health_body(sl_http_t *h, sl_buf_t *body, int *live, int *ready)
@@ -211,9 +237,7 @@ static sl_err_t health_body(sl_http_t *h, sl_buf_t *body, int *live, int *ready)
         idle = h->idle_ms();
     *live = !(h->live_timeout_ms > 0 && idle >= h->live_timeout_ms);
     *ready = h->healthy && !h->status && !h->degraded;
-    sl_buf_printf(body, "{\"status\":\"%s\"",
-                  !*live ? "hung" : !h->healthy ? "unhealthy" : h->status ? h->status
-                  : h->degraded ? "degraded" : "ok");
+    sl_buf_printf(body, "{\"status\":\"%s\"", status_word(h, *live));
     sl_buf_printf(body, ",\"live\":%s,\"ready\":%s", *live ? "true" : "false",
                   *ready && *live ? "true" : "false");
     if (!*live)

@@ -13,8 +13,8 @@
  *                  "ready":true,"reason":"...","degraded":"...","service":"applier",
  *                  "task":"shop","uptime_s":12}
  *   GET /metrics  Prometheus text of the registry (text/plain; version=0.0.4)
- *   routes added with sl_http_route (e.g. the applier's GET /tables and
- *                 POST /tables/resume)
+ *   routes added with sl_http_route (GET /status of every service,
+ *                 sl_status.h; the applier's GET /tables and POST /tables/resume)
  *   anything else 404; methods other than GET/HEAD 405.
  *
  * listen: "host:port", "[v6addr]:port", ":port" (all IPv4 interfaces), port 0
@@ -55,6 +55,12 @@ void     sl_http_set_degraded(sl_http_t *h, const char *detail);
 /* Healthy (200) with another status than "ok" and a reason, both copied:
  * {"status":"standby","reason":"lease held by ..."}. Thread-safe. */
 void     sl_http_set_status(sl_http_t *h, const char *status, const char *reason);
+/* What /health and /ready say now: status ("ok", "standby", "degraded",
+ * "unhealthy", "hung"), the reason ("" when none; the degraded detail when
+ * only degraded) and whether it is ready. NULL h (http.listen = off): "ok",
+ * ready. Thread-safe. */
+void     sl_http_get_state(sl_http_t *h, char *status, size_t status_size, char *reason,
+                           size_t reason_size, int *ready);
 /* A request to a route: its query arguments. */
 typedef struct sl_http_req_s sl_http_req_t;
 /* The query argument name (?name=value, decoded), NULL when absent; valid

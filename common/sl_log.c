@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,6 +27,8 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char            log_service[64] = "shiftlog";
 static char            log_task[128];
 static char            log_pos[256];
+static char            log_last_error[512];   /* the last ERROR line's message (masked) */
+static int64_t         log_last_error_ms;     /* its wall-clock time; 0: none yet */
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static const char *const level_upper[] = {"DEBUG", "INFO", "WARN", "ERROR"};
@@ -79,6 +82,33 @@ void sl_log_set_position(const char *pos_text)
     pthread_mutex_lock(&log_lock);
     copy_str(log_pos, sizeof(log_pos), pos_text);
     pthread_mutex_unlock(&log_lock);
+}
+
+void sl_log_get_position(char *buf, size_t size)
+{
+    pthread_mutex_lock(&log_lock);
+    copy_str(buf, size, log_pos);
+    pthread_mutex_unlock(&log_lock);
+}
+
+void sl_log_set_last_error(const char *text)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    pthread_mutex_lock(&log_lock);
+    copy_str(log_last_error, sizeof(log_last_error), text);
+    sl_log_mask(log_last_error);
+    log_last_error_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    pthread_mutex_unlock(&log_lock);
+}
+
+int64_t sl_log_last_error(char *buf, size_t size)
+{
+    pthread_mutex_lock(&log_lock);
+    copy_str(buf, size, log_last_error);
+    int64_t at = log_last_error_ms;
+    pthread_mutex_unlock(&log_lock);
+    return at;
 }
 
 /* --- masking ------------------------------------------------------------ */
@@ -239,6 +269,12 @@ void sl_log_write(sl_log_level_t level, const char *file, int line, const char *
     char service[sizeof(log_service)], task[sizeof(log_task)], pos[sizeof(log_pos)];
     format_ts(ts, sizeof(ts));
     pthread_mutex_lock(&log_lock);
+    if (level == SL_LOG_ERROR) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        copy_str(log_last_error, sizeof(log_last_error), msg.data);
+        log_last_error_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    }
     memcpy(service, log_service, sizeof(service));
     memcpy(task, log_task, sizeof(task));
     memcpy(pos, log_pos, sizeof(pos));

@@ -8,6 +8,7 @@
 #define SL_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum sl_log_level_e {
     SL_LOG_DEBUG = 0,
@@ -24,6 +25,15 @@ int  sl_log_level_parse(const char *name, sl_log_level_t *out);
 void sl_log_set_json(int json);
 /* Position shown in every following line (copied); NULL clears it. */
 void sl_log_set_position(const char *pos_text);
+/* The position of the lines now (copied into buf; "" when none). */
+void sl_log_get_position(char *buf, size_t size);
+/* The message of the last ERROR line (masked, copied into buf; "" when none)
+ * and its wall-clock time in ms since the epoch (0: none yet), for /status
+ * and the alerts. Thread-safe. */
+int64_t sl_log_last_error(char *buf, size_t size);
+/* Sets the last error without an ERROR line (a record sent to the dead-letter
+ * topic is logged as a warning but is the task's last error). */
+void    sl_log_set_last_error(const char *text);
 
 void sl_log_write(sl_log_level_t level, const char *file, int line,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -299,6 +300,45 @@ double sl_metric_value(const sl_metric_t *s)
         return 0.0;
     uint64_t u = atomic_load_explicit(&((sl_metric_t *)s)->u, memory_order_relaxed);
     return s->kind == SV_UINT ? (double)u : bitsd(u);
+}
+
+int sl_metrics_sum(sl_metrics_t *m, const char *name, double *sum)
+{
+    int n = 0;
+    *sum = 0.0;
+    pthread_mutex_lock(&m->lock);
+    for (family_t *f = m->families; f; f = f->next) {
+        if (strcmp(f->name, name) || f->type == MT_HISTOGRAM)
+            continue;
+        for (sl_metric_t *s = f->series; s; s = s->next, n++)
+            *sum += sl_metric_value(s);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+int sl_metrics_label_set(sl_metrics_t *m, const char *name, const char *label, char *out,
+                         size_t size)
+{
+    char key[80];
+    int found = 0;
+    snprintf(key, sizeof key, "%s=\"", label);
+    pthread_mutex_lock(&m->lock);
+    for (family_t *f = m->families; f && !found; f = f->next) {
+        if (strcmp(f->name, name))
+            continue;
+        for (sl_metric_t *s = f->series; s && !found; s = s->next) {
+            const char *p = strstr(s->labels, key);
+            if (sl_metric_value(s) < 1.0 || !p || (p != s->labels && p[-1] != ','))
+                continue;
+            p += strlen(key);
+            size_t n = strcspn(p, "\"");
+            snprintf(out, size, "%.*s", (int)n, p);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return found;
 }
 
 static void put_double(sl_buf_t *out, double v)

@@ -77,6 +77,17 @@ void   sl_metric_gauge_add(sl_metric_t *g, double delta);
 /* Current value (counter as double). */
 double sl_metric_value(const sl_metric_t *s);
 
+/* The sum of every series of the counter or gauge family name (all its
+ * label values: the rows of every table) into *sum; returns how many series
+ * there are (0: the family is not registered, *sum = 0). For /status. */
+int    sl_metrics_sum(sl_metrics_t *m, const char *name, double *sum);
+
+/* The value of label in the first series of family name that is set (>= 1),
+ * into out: the current state of a one-hot state gauge
+ * (shiftlog_applier_state{state="running"} 1). 1 when found, else 0. */
+int    sl_metrics_label_set(sl_metrics_t *m, const char *name, const char *label, char *out,
+                            size_t size);
+
 /* Appends the exposition text of every metric to out. */
 sl_err_t sl_metrics_render(sl_metrics_t *m, sl_buf_t *out);
 

@@ -3,6 +3,7 @@
 #include "sl_procstat.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -358,7 +359,23 @@ int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_
     sl_procstat_register(svc->metrics);
 
     const char *listen = sl_conf_get(&svc->conf, "http.listen");
+    /* the common keys: SL_SERVICE_CONF_ENTRIES put http.listen in an sl_service_conf_t */
+    const sl_service_conf_t *sc = NULL;
+    for (size_t k = 0; k < def->n_table; k++)
+        if (!strcmp(def->table[k].name, "http.listen"))
+            sc = (const void *)((char *)conf_struct + def->table[k].offset -
+                                offsetof(sl_service_conf_t, http_listen));
+    sl_alert_t *alerts = NULL;
+    errstr[0] = '\0';
+    if (sc && sl_alert_configured(&sc->alert) &&
+        !(alerts = sl_alert_new(&sc->alert, def->name, svc->task, svc->metrics, errstr,
+                                sizeof(errstr)))) {
+        sl_error("%s", errstr[0] ? errstr : "alerts: out of memory");
+        rc = sl_service_finish(svc, errstr[0] ? SL_EXIT_USAGE : SL_EXIT_FAILURE);
+        goto out;
+    }
     if (validate_only) {
+        sl_alert_free(alerts);
         sl_debug("http: not serving (only validating the configuration)");
         rc = SL_SERVICE_CONTINUE;
         goto out;
@@ -366,9 +383,21 @@ int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_
     if (sl_http_start(&svc->http, listen, def->name, svc->task, svc->metrics, errstr,
                       sizeof(errstr)) != SL_OK) {
         sl_error("%s", errstr);
+        sl_alert_free(alerts);
         rc = sl_service_finish(svc, SL_EXIT_FAILURE);
         goto out;
     }
+    if (sl_status_start(def->status, def->name, svc->task, svc->metrics, svc->http,
+                        sc ? sc->progress_interval_ms : 0, alerts) != SL_OK) {
+        sl_error("status: cannot start its thread (out of memory)");
+        rc = sl_service_finish(svc, SL_EXIT_FAILURE);
+        goto out;
+    }
+    if (alerts)
+        sl_info("alerts: %s%s%s", sc->alert.webhook_url && *sc->alert.webhook_url ? "webhook" : "",
+                sc->alert.webhook_url && *sc->alert.webhook_url && sc->alert.mail_url &&
+                *sc->alert.mail_url ? " and " : "",
+                sc->alert.mail_url && *sc->alert.mail_url ? "mail" : "");
     if (svc->http) {
         int64_t live_ms = 0;
         for (size_t k = 0; k < def->n_table; k++)
@@ -396,6 +425,7 @@ out:
 
 int sl_service_finish(sl_service_t *svc, int code)
 {
+    sl_status_stop();
     sl_http_stop(svc->http);
     svc->http = NULL;
     sl_metrics_destroy(svc->metrics);

@@ -18,7 +18,8 @@
  * (defaults < file < SHIFTLOG_* environment < -X), sets up logging, signal
  * handling (SIGINT/SIGTERM set a flag; SIGPIPE ignored), the metrics registry
  * (with the process_* metrics) and the /health, /ready and /metrics endpoint
- * (key http.listen).
+ * (key http.listen), and the status thread (sl_status.h: GET /status, the
+ * progress line every progress.interval, the alert.* rules).
  *
  * Liveness (/health): the service is alive while some thread of it checks for
  * a stop request (sl_service_stopping, sl_service_wait*, a Kafka producer's
@@ -34,10 +35,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include "sl_alert.h"
 #include "sl_conf.h"
 #include "sl_http.h"
 #include "sl_log.h"
 #include "sl_metrics.h"
+#include "sl_status.h"
 #include "sl_version.h"
 
 
@@ -56,6 +59,8 @@ typedef struct sl_service_conf_s {
     int64_t     liveness_timeout_ms;
     int         log_level;   /* sl_log_level_t */
     int         log_format;  /* 0 text, 1 json */
+    int64_t     progress_interval_ms;   /* 0: no progress line */
+    sl_alert_conf_t alert;
 } sl_service_conf_t;
 
 extern const char *const sl_service_log_levels[];   /* debug info warn error */
@@ -75,7 +80,12 @@ extern const char *const sl_service_log_formats[];  /* text json */
                      86400000, 0,                                                             \
                      "/health answers 503 (not alive) when no thread of the service has "   \
                      "checked for a stop request for this long (a hung call); 0 = never. "   \
-                     "Waiting (standby, a server down) is not hanging.")
+                     "Waiting (standby, a server down) is not hanging."),                  \
+    SL_CONF_DURATION("progress.interval", type_, member_.progress_interval_ms, "30s", 0,      \
+                     86400000, 0,                                                             \
+                     "A progress line (state, rows/s, positions, lag, records behind) is "   \
+                     "logged at info level this often; 0 = never."),                          \
+    SL_ALERT_CONF_ENTRIES(type_, member_.alert)
 
 /* kafka.bootstrap.servers, the same in every service (its value also lands
  * in the librdkafka passthrough list). */
@@ -100,6 +110,7 @@ typedef struct sl_service_def_s {
     const char              *task_key;   /* key naming the task in logs and /health */
     const sl_service_flag_t *flags;
     size_t                   n_flags;
+    const sl_status_def_t   *status;     /* where /status finds its figures (NULL: none) */
 } sl_service_def_t;
 
 typedef struct sl_service_s {

@@ -10,6 +10,7 @@
 
 #include "sl_log.h"
 #include "sl_service.h"
+#include "sl_status.h"
 
 struct sl_watchdog_s {
     sl_watchdog_conf_t   c;
@@ -37,6 +38,12 @@ static void *watch(void *arg)
             next = done + 1;
         int64_t behind = next >= 0 && high >= 0 && high > next ? high - next : 0;
         sl_metric_set(w->m_behind, (double)behind);
+        if (high >= 0) {
+            char src[320];
+            snprintf(src, sizeof src, "%s[%d] end offset %" PRId64, w->topic,
+                     (int)w->c.partition, high);
+            sl_status_set_position(SL_STATUS_SOURCE, src);
+        }
         /* nothing waiting is no stall: the time counts from when records wait (a
          * service idle for an hour is not stalled by the first record after it) */
         if (behind <= 1)

@@ -17,6 +17,7 @@
 #include <sys/time.h>
 
 #include "loop.h"
+#include "sl_status.h"
 #include "sl_value_text.h"
 
 static int64_t wall_us(void)
@@ -261,6 +262,9 @@ static int finish_batch(mine_t *m, const mine_batch_t *b)
     char ptxt[200];
     sl_pos_format(&m->last_pos, ptxt, sizeof ptxt);
     sl_log_set_position(ptxt);
+    char applied[256];
+    snprintf(applied, sizeof applied, "offset %" PRId64 " (%s)", m->next_offset - 1, ptxt);
+    sl_status_set_position(SL_STATUS_APPLIED, applied);
     return 0;
 }
 

@@ -102,6 +102,10 @@ static const sl_service_flag_t mine_flags[] = {
      "while it runs (also while it waits for its topic)", offsetof(mine_conf_t, serve), 0},
 };
 
+static const sl_status_def_t mine_status = {
+    .rows = "shiftlog_miner_docs_total", .lag = "shiftlog_miner_lag_seconds",
+    .behind = "shiftlog_miner_records_behind"};
+
 static const sl_service_def_t mine_service = {
     .name = "miner",
     .summary = "Consumes a source's topic into the shared MongoDB log (one document per "
@@ -112,6 +116,7 @@ static const sl_service_def_t mine_service = {
     .task_key = "source.name",
     .flags = mine_flags,
     .n_flags = SL_CONF_COUNT(mine_flags),
+    .status = &mine_status,
 };
 
 static int check_time(const char *v, char *errstr, size_t errstr_size)

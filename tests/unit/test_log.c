@@ -236,6 +236,22 @@ static void test_threads_whole_lines(void **state)
     free(out);
 }
 
+/* /status and the alerts read the last ERROR line (masked); warnings do not count unless
+ * a service says so (a dead letter). */
+static void test_last_error(void **state)
+{
+    char buf[128];
+    capture_start();
+    sl_warn("just a warning");
+    sl_error("connect failed password=hunter2 to db");
+    free(capture_end());
+    assert_true(sl_log_last_error(buf, sizeof buf) > 0);
+    assert_string_equal(buf, "connect failed password=**** to db");
+    sl_log_set_last_error("offset 7 sent to t.dlq: secret=abc");
+    sl_log_last_error(buf, sizeof buf);
+    assert_string_equal(buf, "offset 7 sent to t.dlq: secret=***");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +262,7 @@ int main(void)
         cmocka_unit_test_setup(test_masks_in_lines, setup),
         cmocka_unit_test_setup(test_level_filter, setup),
         cmocka_unit_test_setup(test_level_parse, setup),
+        cmocka_unit_test_setup(test_last_error, setup),
         cmocka_unit_test_setup(test_threads_whole_lines, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,6 +78,32 @@ static void test_exposition_text(void **state)
     sl_metrics_destroy(m);
 }
 
+/* /status reads families whole: the sum of every table's rows, the state at 1. */
+static void test_family_sum_and_state_label(void **state)
+{
+    sl_metrics_t *m = sl_metrics_new();
+    double sum = -1;
+    assert_int_equal(sl_metrics_sum(m, "rows_total", &sum), 0);
+    assert_true(sum == 0.0);
+    sl_metric_add(sl_metrics_counter(m, "rows_total", "h", (const char *[]){"table", "a", NULL}), 3);
+    sl_metric_add(sl_metrics_counter(m, "rows_total", "h", (const char *[]){"table", "b", NULL}), 4);
+    sl_metric_add(sl_metrics_counter(m, "rows_totalx", "h", NULL), 100);
+    assert_int_equal(sl_metrics_sum(m, "rows_total", &sum), 2);
+    assert_true(sum == 7.0);
+    char st[32] = "";
+    sl_metric_t *run = sl_metrics_gauge(m, "app_state", "h", (const char *[]){"state", "running", NULL});
+    sl_metric_t *sus = sl_metrics_gauge(m, "app_state", "h", (const char *[]){"state", "suspended", NULL});
+    assert_int_equal(sl_metrics_label_set(m, "app_state", "state", st, sizeof st), 0);
+    sl_metric_set(sus, 1);
+    assert_int_equal(sl_metrics_label_set(m, "app_state", "state", st, sizeof st), 1);
+    assert_string_equal(st, "suspended");
+    sl_metric_set(sus, 0);
+    sl_metric_set(run, 1);
+    sl_metrics_label_set(m, "app_state", "state", st, sizeof st);
+    assert_string_equal(st, "running");
+    sl_metrics_destroy(m);
+}
+
 static void test_same_series_same_handle(void **state)
 {
     (void)state;
@@ -534,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_procstat),
         cmocka_unit_test(test_http_health_texts_masked),
         cmocka_unit_test(test_http_routes),
+        cmocka_unit_test(test_family_sum_and_state_label),
         cmocka_unit_test(test_http_listen_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,342 @@
+/* shiftlog: the alert rules and their de-duplication (see sl_alert.h); the
+ * channels are in sl_alert_send.c. */
+#include "sl_alert.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sl_log.h"
+#include "sl_status.h"
+
+#define ALERT_QUEUE    32   /* messages waiting per channel; the oldest goes when full */
+#define ALERT_ATTEMPTS 5
+
+enum { R_LAG, R_BEHIND, R_NOT_READY, R_ERRORS, R_DLQ, R_COUNT };
+static const char *const rule_names[R_COUNT] = {"lag", "behind", "not_ready", "errors", "dlq"};
+
+typedef struct rule_s {
+    int     on;
+    int     firing;
+    int64_t since_ms;      /* when the condition began to hold (or to be gone); -1: not */
+    double  last_count;    /* errors, dlq: the count seen at the last evaluation */
+} rule_t;
+
+typedef struct queued_s {
+    sl_alert_note_t note;
+    int             attempts;
+} queued_t;
+
+typedef struct channel_s {
+    const char *name;                         /* "webhook", "mail", "test" */
+    queued_t    q[ALERT_QUEUE];
+    int         head, n;
+    sl_metric_t *m_sent, *m_failed;
+} channel_t;
+
+struct sl_alert_s {
+    sl_alert_conf_t   c;
+    char              service[64], task[128];
+    rule_t            rules[R_COUNT];
+    channel_t         ch[2];
+    int               nch;
+    sl_alert_send_fn *test_fn;
+    void             *test_ctx;
+    sl_metric_t      *m_firing;
+    char             *strings;   /* the copied conf strings, one block */
+};
+
+int sl_alert_configured(const sl_alert_conf_t *c)
+{
+    return (c->webhook_url && *c->webhook_url) || (c->mail_url && *c->mail_url);
+}
+
+/* Copies the conf's strings into one block owned by a (the service's conf may go first). */
+static int copy_strings(sl_alert_t *a)
+{
+    const char **f[] = {&a->c.webhook_url, &a->c.mail_url, &a->c.mail_from, &a->c.mail_to,
+                        &a->c.mail_user, &a->c.mail_password};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        n += (*f[i] ? strlen(*f[i]) : 0) + 1;
+    char *p = a->strings = malloc(n);
+    if (!p)
+        return -1;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        const char *s = *f[i] ? *f[i] : "";
+        size_t l = strlen(s) + 1;
+        memcpy(p, s, l);
+        *f[i] = p;
+        p += l;
+    }
+    return 0;
+}
+
+static void add_channel(sl_alert_t *a, const char *name, sl_metrics_t *m)
+{
+    channel_t *ch = &a->ch[a->nch++];
+    ch->name = name;
+    if (m) {
+        ch->m_sent = sl_metrics_counter(m, "shiftlog_alerts_sent_total",
+                                        "Alert messages delivered, per channel.",
+                                        (const char *[]){"channel", name, NULL});
+        ch->m_failed = sl_metrics_counter(m, "shiftlog_alerts_failed_total",
+                                          "Alert deliveries that failed (each attempt), per "
+                                          "channel.", (const char *[]){"channel", name, NULL});
+    }
+}
+
+sl_alert_t *sl_alert_new(const sl_alert_conf_t *conf, const char *service, const char *task,
+                         sl_metrics_t *metrics, char *errstr, size_t errstr_size)
+{
+    if (!sl_alert_configured(conf))
+        return NULL;
+    if (conf->mail_url && *conf->mail_url && !(conf->mail_to && *conf->mail_to)) {
+        snprintf(errstr, errstr_size, "alert.mail.url is set but alert.mail.to is empty: "
+                 "set the recipients");
+        return NULL;
+    }
+    sl_alert_t *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    a->c = *conf;
+    if (copy_strings(a)) {
+        free(a);
+        return NULL;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);   /* main thread, before the status thread */
+    snprintf(a->service, sizeof a->service, "%s", service ? service : "");
+    snprintf(a->task, sizeof a->task, "%s", task ? task : "");
+    if (*a->c.webhook_url)
+        add_channel(a, "webhook", metrics);
+    if (*a->c.mail_url)
+        add_channel(a, "mail", metrics);
+    a->rules[R_LAG].on = conf->lag_ms > 0;
+    a->rules[R_BEHIND].on = conf->behind > 0;
+    a->rules[R_NOT_READY].on = conf->not_ready;
+    a->rules[R_ERRORS].on = conf->errors;
+    a->rules[R_DLQ].on = conf->dlq;
+    for (int i = 0; i < R_COUNT; i++)
+        a->rules[i].since_ms = -1;
+    if (metrics)
+        a->m_firing = sl_metrics_gauge(metrics, "shiftlog_alerts_firing",
+                                       "Alert rules firing now.", NULL);
+    return a;
+}
+
+void sl_alert_free(sl_alert_t *a)
+{
+    if (!a)
+        return;
+    free(a->strings);
+    free(a);
+    curl_global_cleanup();
+}
+
+void sl_alert_set_sender(sl_alert_t *a, sl_alert_send_fn *fn, void *ctx)
+{
+    a->test_fn = fn;
+    a->test_ctx = ctx;
+    a->nch = 0;
+    memset(a->ch, 0, sizeof a->ch);
+    a->ch[a->nch++].name = "test";
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int deliver(sl_alert_t *a, channel_t *ch, const sl_alert_note_t *n,
+                   const sl_status_snap_t *snap, char *errstr, size_t errstr_size)
+{
+    if (a->test_fn)
+        return a->test_fn(a->test_ctx, n, snap, errstr, errstr_size);
+    if (!strcmp(ch->name, "webhook"))
+        return sl_alert_send_webhook(&a->c, n, snap, a->service, a->task, errstr, errstr_size);
+    return sl_alert_send_mail(&a->c, n, snap, a->service, a->task, errstr, errstr_size);
+}
+
+static void enqueue(sl_alert_t *a, const sl_alert_note_t *n)
+{
+    sl_info("alert %s %s: %s", n->rule, n->firing ? "firing" : "resolved", n->summary);
+    for (int i = 0; i < a->nch; i++) {
+        channel_t *ch = &a->ch[i];
+        if (ch->n == ALERT_QUEUE) {
+            sl_warn("alert %s: %d messages wait for delivery; the oldest (%s) is dropped",
+                    ch->name, ALERT_QUEUE, ch->q[ch->head].note.rule);
+            ch->head = (ch->head + 1) % ALERT_QUEUE;
+            ch->n--;
+        }
+        queued_t *q = &ch->q[(ch->head + ch->n++) % ALERT_QUEUE];
+        q->note = *n;
+        q->attempts = 0;
+    }
+}
+
+/* Delivers what waits, in order; a channel that fails keeps the rest for the next second. */
+static void flush(sl_alert_t *a, const sl_status_snap_t *snap)
+{
+    char errstr[512];
+    for (int i = 0; i < a->nch; i++) {
+        channel_t *ch = &a->ch[i];
+        while (ch->n) {
+            queued_t *q = &ch->q[ch->head];
+            errstr[0] = '\0';
+            if (deliver(a, ch, &q->note, snap, errstr, sizeof errstr) == 0) {
+                sl_metric_inc(ch->m_sent);
+                ch->head = (ch->head + 1) % ALERT_QUEUE;
+                ch->n--;
+                continue;
+            }
+            sl_metric_inc(ch->m_failed);
+            if (++q->attempts >= ALERT_ATTEMPTS) {
+                sl_warn("alert %s: %s %s not delivered after %d attempts, dropped: %s",
+                        ch->name, q->note.rule, q->note.firing ? "firing" : "resolved",
+                        q->attempts, errstr);
+                ch->head = (ch->head + 1) % ALERT_QUEUE;
+                ch->n--;
+                continue;
+            }
+            sl_warn("alert %s: %s (attempt %d of %d, retrying)", ch->name, errstr,
+                    q->attempts, ALERT_ATTEMPTS);
+            break;
+        }
+    }
+}
+
+/* The summary: a message cut at the buffer's end is still worth sending. */
+__attribute__((format(printf, 2, 3)))
+static void say(sl_alert_note_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(n->summary, sizeof n->summary, fmt, ap);
+    va_end(ap);
+}
+
+static void describe(const sl_alert_t *a, int r, const sl_status_snap_t *s, sl_alert_note_t *n)
+{
+    char who[200], fr[64];
+    snprintf(who, sizeof who, "%s%s%s%s", a->service, a->task[0] ? "[" : "", a->task,
+             a->task[0] ? "]" : "");
+    snprintf(fr, sizeof fr, "%" PRId64 " s", a->c.for_ms / 1000);
+    const char *end = n->firing ? "" : " (recovered)";
+    switch (r) {
+    case R_LAG:
+        n->value = s->lag_s;
+        n->threshold = (double)a->c.lag_ms / 1000.0;
+        if (n->firing)
+            say(n, "%s: lag %.1f s above %.1f s for %s", who,
+                     s->lag_s, n->threshold, fr);
+        else
+            say(n, "%s: lag %.1f s, at or below %.1f s%s",
+                     who, s->lag_s, n->threshold, end);
+        break;
+    case R_BEHIND:
+        n->value = s->behind;
+        n->threshold = (double)a->c.behind;
+        if (n->firing)
+            say(n, "%s: %.0f records behind for %s "
+                     "(threshold %.0f)", who, s->behind, fr, n->threshold);
+        else
+            say(n, "%s: %.0f records behind, at or below "
+                     "%.0f%s", who, s->behind, n->threshold, end);
+        break;
+    case R_NOT_READY:
+        n->value = s->ready;
+        if (n->firing)
+            say(n, "%s: not ready for %s: %s%s%s", who, fr,
+                     s->state[0] ? s->state : s->status, s->reason[0] ? ": " : "", s->reason);
+        else
+            say(n, "%s: ready again (%s)", who, s->status);
+        break;
+    default: {
+        int dlq = r == R_DLQ;
+        n->value = dlq ? s->dlq_total : s->errors_total;
+        if (n->firing)
+            say(n, "%s: %s (%.0f in all)%s%s", who,
+                     dlq ? "records went to the dead-letter topic" : "errors", n->value,
+                     !dlq && s->last_error[0] ? "; last: " : "", dlq ? "" : s->last_error);
+        else
+            say(n, "%s: no new %s for %s%s", who,
+                     dlq ? "dead letters" : "errors", fr, end);
+    }
+    }
+}
+
+/* Does rule r hold on s? (errors and dlq: did the count grow since the last look) */
+static int holds(sl_alert_t *a, int r, const sl_status_snap_t *s)
+{
+    switch (r) {
+    case R_LAG:
+        return s->has_lag && s->lag_s * 1000.0 > (double)a->c.lag_ms;
+    case R_BEHIND:
+        return s->has_behind && s->behind > (double)a->c.behind;
+    case R_NOT_READY:
+        return !s->ready && (a->c.standby || strcmp(s->status, "standby") != 0);
+    default: {
+        double now = r == R_DLQ ? s->dlq_total : s->errors_total;
+        int grew = now > a->rules[r].last_count;
+        a->rules[r].last_count = now;
+        return grew;
+    }
+    }
+}
+
+void sl_alert_eval(sl_alert_t *a, const sl_status_snap_t *s, int64_t now_ms)
+{
+    if (!a)
+        return;
+    int firing = 0;
+    for (int r = 0; r < R_COUNT; r++) {
+        rule_t *ru = &a->rules[r];
+        if (!ru->on)
+            continue;
+        int h = holds(a, r, s);
+        int growth = r == R_ERRORS || r == R_DLQ;
+        /* since_ms: when the state that would change the rule (holding while quiet,
+         * quiet while firing) began; a growth rule fires at once */
+        if (h != ru->firing) {
+            if (ru->since_ms < 0)
+                ru->since_ms = now_ms;
+            if ((h && growth) || now_ms - ru->since_ms >= a->c.for_ms) {
+                ru->firing = h;
+                ru->since_ms = -1;
+                sl_alert_note_t n = {.firing = h, .at_ms = wall_ms()};
+                snprintf(n.rule, sizeof n.rule, "%s", rule_names[r]);
+                describe(a, r, s, &n);
+                enqueue(a, &n);
+            }
+        } else {
+            ru->since_ms = -1;
+        }
+        firing += ru->firing;
+    }
+    sl_metric_set(a->m_firing, firing);
+    flush(a, s);
+}
+
+int sl_alert_test(sl_alert_t *a, const sl_status_snap_t *s, char *errstr, size_t errstr_size)
+{
+    sl_alert_note_t n = {.firing = 1, .at_ms = wall_ms()};
+    snprintf(n.rule, sizeof n.rule, "test");
+    snprintf(n.summary, sizeof n.summary, "%s%s%s%s: test alert (shiftlog alert --test)",
+             a->service, a->task[0] ? "[" : "", a->task, a->task[0] ? "]" : "");
+    int rc = 0;
+    for (int i = 0; i < a->nch; i++) {
+        char e[512] = "";
+        if (deliver(a, &a->ch[i], &n, s, e, sizeof e)) {
+            if (!rc)
+                snprintf(errstr, errstr_size, "%s: %s", a->ch[i].name, e);
+            rc = -1;
+        }
+    }
+    return rc;
+}
