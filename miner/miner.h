@@ -6,10 +6,10 @@
  *                 idempotent bulk inserts, the progress document
  *   supplement.c  full-field supplement from <collection>__latest
  *   writer.c      worker threads (rows by table/key hash, per-key order kept)
- *   control.c     per-table stop/resume, catch-up from Kafka, gaps, status
+ *   control.c     per-table stop/resume, gaps, status (catchup.c: the catch-up thread)
  *   retention.c   log.retention.hours: bounded deletes + TTL index
  *   lease.c       one active miner per source log: Kafka group lease + epoch fence
- *   main.c        config, the consume -> dispatch -> durable -> commit loop
+ *   main.c        config and start-up; loop.c the consume -> dispatch -> durable -> commit loop
  *
  * docs/miner.md describes the document format and the read contract. */
 #ifndef MINE_MINER_H
