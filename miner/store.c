@@ -65,6 +65,16 @@ static sl_err_t ensure_indexes(mine_store_t *st, mongoc_client_t *c, char *errst
     }
     bson_destroy(&reply);
     bson_destroy(cmd);
+    /* the tombstones of deleted keys in __latest (supplement.c) expire the same way */
+    cmd = BCON_NEW("createIndexes", BCON_UTF8(st->latest_name),
+                   "indexes", "[", "{", "key", "{", "exp", BCON_INT32(1), "}",
+                   "name", BCON_UTF8("exp_ttl"), "expireAfterSeconds", BCON_INT64(ttl),
+                   "}", "]");
+    if (!mongoc_database_write_command_with_opts(db, cmd, NULL, &reply, &e))
+        sl_warn("log %s.%s: cannot create the TTL index of deleted keys' tombstones (%s); "
+                "they stay", st->conf.database, st->latest_name, e.message);
+    bson_destroy(&reply);
+    bson_destroy(cmd);
 out:
     mongoc_database_destroy(db);
     return err;

@@ -20,14 +20,17 @@
  * the log documents are durable; a replay after a crash may recompute a few
  * images from a newer state, but the log documents of those positions are
  * already in the log (E11000, kept as first written) and the latest images
- * converge to the state after the last replayed change. A latest image is
- * replaced (or removed) only by one of a later position: a copy paused past
- * its lease that wakes up and writes its last batch's images cannot put an
- * older image over the new holder's newer one. */
+ * converge to the state after the last replayed change. A latest document
+ * is replaced only by one of a later position, and a delete leaves a
+ * tombstone with its position (expired by the TTL index on `exp`): a copy
+ * paused past its lease that wakes up and writes its last batch's images
+ * cannot put an older image over the new holder's newer one, nor bring
+ * back a key it deleted. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "miner.h"
 #include "sl_buf.h"
@@ -464,13 +467,24 @@ sl_err_t mine_supp_build(mine_supp_t *s, const mine_item_t *items, size_t n, int
 }
 
 
+/* A key's document: its image, or for a deleted key a tombstone (no img,
+ * `exp` for the TTL index) that keeps the delete's position, so that an
+ * older image written late (a copy paused past its lease, a replay) cannot
+ * bring the key back. Readers take a document without img for no image. */
 static void latest_doc(bson_t *doc, const ent_t *e)
 {
     bson_init(doc);
     BSON_APPEND_UTF8(doc, "_id", e->key);
     BSON_APPEND_UTF8(doc, "table", e->table);
     BSON_APPEND_UTF8(doc, "pos", e->pos);
-    BSON_APPEND_DOCUMENT(doc, "img", e->img);
+    if (e->img) {
+        BSON_APPEND_DOCUMENT(doc, "img", e->img);
+    } else {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        BSON_APPEND_BOOL(doc, "deleted", true);
+        BSON_APPEND_DATE_TIME(doc, "exp", (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    }
 }
 
 /* insert_many of the images of keys not known to be stored (new keys: most
@@ -574,23 +588,20 @@ sl_err_t mine_supp_flush(mine_supp_t *s, char *errstr, size_t errstr_size)
             ent_t *e = s->list[i];
             if (!e->dirty)
                 continue;
-            /* only over an image of an older position: one of a newer
+            /* only over a document of an older position: one of a newer
              * position (a copy paused past its lease that wakes up, a
              * replay) stays; the upsert then meets its _id: E11000,
-             * counted and ignored by mine_store_bulk_dups */
+             * counted and ignored by mine_store_bulk_dups. A delete writes
+             * a tombstone the same way (latest_doc). */
             bson_t pos;
             bson_init(&sel);
             BSON_APPEND_UTF8(&sel, "_id", e->key);
             BSON_APPEND_DOCUMENT_BEGIN(&sel, "pos", &pos);
-            BSON_APPEND_UTF8(&pos, e->img ? "$lt" : "$lte", e->pos);
+            BSON_APPEND_UTF8(&pos, "$lt", e->pos);
             bson_append_document_end(&sel, &pos);
-            if (e->img) {
-                latest_doc(&doc, e);
-                mongoc_bulk_operation_replace_one_with_opts(bulk, &sel, &doc, &ro, NULL);
-                bson_destroy(&doc);
-            } else {
-                mongoc_bulk_operation_remove_one_with_opts(bulk, &sel, NULL, NULL);
-            }
+            latest_doc(&doc, e);
+            mongoc_bulk_operation_replace_one_with_opts(bulk, &sel, &doc, &ro, NULL);
+            bson_destroy(&doc);
             bson_destroy(&sel);
             e->dirty = 0;
         }

@@ -85,9 +85,14 @@ def test_it_miner_supplement_older_image_never_replaces_a_newer(env, stack):
         for i in range(3):
             c.execute(f"INSERT INTO `{db}`.t1 (id, v, small, u) VALUES ({i}, 'v{i}', 1.50, {i})")
         c.execute(f"UPDATE `{db}`.t1 SET v = 'updated' WHERE id = 1")
+        c.execute(f"DELETE FROM `{db}`.t1 WHERE id = 0")
     conn.close()
-    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 4)
+    msgs = wait_topic(stack, col, lambda ms: n_changes(ms) >= 5)
     m.wait_offset(stack, end=msgs[-1][0] + 1)
+    # a deleted key keeps a tombstone with the delete's position (and no image), so that an
+    # older image written late cannot bring it back
+    gone = m.latest.find_one({"_id": f"{db}.t1|[0]"})
+    assert gone and gone.get("deleted") is True and "img" not in gone, gone
     key = f"{db}.t1|[1]"
     mined = m.latest.find_one({"_id": key})
     assert mined["img"]["v"] == "updated"
@@ -101,6 +106,7 @@ def test_it_miner_supplement_older_image_never_replaces_a_newer(env, stack):
     kept = m.latest.find_one({"_id": key})
     assert kept["img"]["v"] == "newer" and kept["pos"] == newer["pos"], kept
     assert m.latest.find_one({"_id": f"{db}.t1|[2]"})["img"]["v"] == "v2"
+    assert m.latest.find_one({"_id": f"{db}.t1|[0]"})["pos"] == gone["pos"]
     assert m.latest.count_documents({}) == 3
 
 
