@@ -1,6 +1,5 @@
-/* shiftlog: the command-line tool. `shiftlog cat` decodes a topic; the
- * operations subcommand still missing (validate) comes with a later issue
- * and say so instead of pretending. */
+/* shiftlog: the command-line tool, one file per subcommand (usage() lists
+ * them). */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +14,9 @@ int cli_log_main(int argc, char **argv);
 int cli_tables_main(int argc, char **argv);
 /* cli/snapshot.c: a collector's snapshot (docs/snapshot.md) */
 int cli_snapshot_main(int argc, char **argv);
+
+/* cli/validate.c: target tables against their source (docs/validate.md) */
+int cli_validate_main(int argc, char **argv);
 
 /* cli/health.c: a service's liveness or readiness (docs/operations.md) */
 int cli_health_main(int argc, char **argv);
@@ -52,7 +54,10 @@ static void usage(FILE *f)
         "  tasks list|show|pause|resume (--file FILE | --uri URI [--table T]) [NAME]\n"
         "                task definitions (goshift's task_def_sync_manager shape) and their\n"
         "                online_status (shiftlog tasks --help)\n"
-        "  validate      not available in this version\n"
+        "  validate --source URL --target URL [--repair --collector URL] SRC TGT...\n"
+        "                compare target tables with their source, key range by key range;\n"
+        "                exit 0 equal, 1 differences, 2 could not validate\n"
+        "                (shiftlog validate --help)\n"
         "\n"
         "  -h, --help     this text\n"
         "  -V, --version  print the version\n"
@@ -94,13 +99,8 @@ int main(int argc, char **argv)
         return cli_alert_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "tasks"))
         return cli_tasks_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "validate")) {
-        fprintf(stderr,
-                "shiftlog %s: not available in this version (see the "
-                "operations issue: validation); "
-                "nothing was done\n", cmd);
-        return 2;
-    }
+    if (!strcmp(cmd, "validate"))
+        return cli_validate_main(argc - 1, argv + 1);
     fprintf(stderr, "shiftlog: unknown command \"%s\" (shiftlog --help)\n", cmd);
     return 2;
 }

@@ -1,0 +1,166 @@
+/* shiftlog validate: the engines a table pair is compared on, and the
+ * comparison itself (docs/validate.md).
+ *
+ * A table is read in key order, by key ranges (after, upto]: after/upto are
+ * arrays of nkey key values in *canonical text* (below), NULL = unbounded.
+ * Every row is hashed on its own engine from the canonical text of its
+ * columns; a range's checksum is (row count, XOR of the row hashes), so two
+ * ranges holding the same rows give the same pair whatever the engine.
+ *
+ * Canonical text of a value (the form docs/type-matrix.md says each source
+ * type arrives in): integers and DECIMAL/numeric as their decimal digits
+ * with the column's scale ("12.30"); booleans "1"/"0"; DATE "YYYY-MM-DD";
+ * DATETIME/TIMESTAMP "YYYY-MM-DD HH:MM:SS.ffffff" (UTC); TIME as signed
+ * microseconds; text as its UTF-8 bytes; SET as the labels joined by ",";
+ * bytes as lower-case hex; BIT(n) as n binary digits; FLOAT/DOUBLE as the
+ * shortest text that reads back the same (exponent without '+' or leading
+ * zeros). A row's text is, column by column in the source's order,
+ * "<byte length>:<text>" or "N" for NULL (so '' and NULL differ and no
+ * separator can be faked); its hash is the first 64 bits of MD5(row text). */
+#ifndef SL_CLI_VALIDATE_H
+#define SL_CLI_VALIDATE_H
+
+#include <stdint.h>
+
+#include "sl_buf.h"
+#include "sl_err.h"
+
+#define VAL_MAX_KEY 16
+#define VAL_MAX_RANGES 4096
+
+/* The value family of a source column: what a target's column of it must
+ * be hashed as when its own type does not say (MongoDB documents). */
+typedef enum {
+    VK_INT, VK_DEC, VK_FLOAT, VK_BOOL, VK_DATE, VK_DATETIME, VK_TIME, VK_TEXT, VK_SET,
+    VK_BYTES, VK_BIT
+} val_kind_t;
+
+typedef struct val_col_s {
+    char      *name;
+    val_kind_t kind;
+    int        bits;      /* VK_BIT: n */
+} val_col_t;
+
+/* A source table as the comparison sees it: its columns (source order) and
+ * its key (primary key, else a unique key of NOT NULL columns). */
+typedef struct val_table_s {
+    val_col_t *cols;
+    uint32_t   ncols;
+    uint32_t   key[VAL_MAX_KEY];   /* indexes into cols, key order */
+    uint32_t   nkey;
+} val_table_t;
+
+void val_table_free(val_table_t *t);
+
+/* One row's key (nkey canonical texts, owned) and hash. */
+typedef struct val_row_s {
+    char    *key[VAL_MAX_KEY];
+    uint64_t hash;
+} val_row_t;
+
+void val_row_free(val_row_t *r, uint32_t nkey);
+
+/* An engine holding one table of a pair. Key values cross engines as
+ * canonical text; each engine turns them into its own literals. Errors:
+ * SL_ERR_* with a sentence in errstr. */
+typedef struct val_engine_s {
+    void       *ctx;
+    const char *name;        /* "MariaDB", "PostgreSQL", "MongoDB" */
+    /* The source side: describes `table` (its columns' families and key).
+     * NULL for an engine that can only be a target (MongoDB). */
+    sl_err_t (*describe)(void *ctx, const char *table, val_table_t *out, char *errstr,
+                         size_t errstr_size);
+    /* Prepares the hash of `table` over the columns of t (matched by name:
+     * a missing column is an error) in t's key order. */
+    sl_err_t (*bind)(void *ctx, const char *table, const val_table_t *t, char *errstr,
+                     size_t errstr_size);
+    /* The key of the limit-th row after `after` into upto (owned by the
+     * caller, val_row_free), *found = 0 when fewer rows follow. */
+    sl_err_t (*boundary)(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                         int *found, char *errstr, size_t errstr_size);
+    /* Row count and XOR of the row hashes of (after, upto]. */
+    sl_err_t (*checksum)(void *ctx, char *const *after, char *const *upto, uint64_t *count,
+                         uint64_t *hash, char *errstr, size_t errstr_size);
+    /* At most limit rows of (after, upto] in key order, with their hashes,
+     * into rows (rows[i] owned by the caller); *n = how many. */
+    sl_err_t (*rows)(void *ctx, char *const *after, char *const *upto, uint32_t limit,
+                     val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size);
+    void (*destroy)(void *ctx);
+} val_engine_t;
+
+/* Opens an engine from a URL: mysql:// or mariadb://user:pass@host:port,
+ * postgresql:// or postgres:// (libpq's URI), mongodb:// (libmongoc's). */
+sl_err_t val_engine_open(val_engine_t *e, const char *url, char *errstr, size_t errstr_size);
+sl_err_t val_my_open(val_engine_t *e, const char *url, char *errstr, size_t errstr_size);
+sl_err_t val_pg_open(val_engine_t *e, const char *url, char *errstr, size_t errstr_size);
+sl_err_t val_mongo_open(val_engine_t *e, const char *url, char *errstr, size_t errstr_size);
+
+/* Key order of two canonical key texts of a column of family k: numbers by
+ * value, everything else byte-wise (the order every engine is asked to
+ * sort keys in). */
+int val_key_cmp(val_kind_t k, const char *a, const char *b);
+/* The same over a whole key. */
+int val_keys_cmp(const val_table_t *t, char *const *a, char *const *b);
+/* 1 when a key column of family k can be compared across engines. */
+int val_key_kind_ok(val_kind_t k);
+/* The first 64 bits of an MD5 digest, big-endian (as CONV(SUBSTR(hex, 1, 16))). */
+uint64_t val_hash64(const uint8_t digest[16]);
+
+/* ---- the comparison (validate_run.c) ---- */
+
+typedef enum { VD_CHANGED, VD_MISSING, VD_EXTRA } val_diff_kind_t;
+
+typedef struct val_opts_s {
+    uint32_t chunk_rows;     /* rows per chunk (keyset on the source's key) */
+    uint32_t leaf_rows;      /* a differing range this small is compared row by row */
+    uint32_t max_keys;       /* differing keys listed; the rest are counted */
+    int      retries;        /* re-checks of a differing range before it counts */
+    int      retry_ms;       /* delay before each re-check */
+    int      progress;       /* a progress line on stderr every 10 s */
+} val_opts_t;
+
+typedef struct val_diff_s {
+    val_diff_kind_t kind;
+    char           *key[VAL_MAX_KEY];
+} val_diff_t;
+
+/* A key range found to differ (for --repair): canonical texts, NULL =
+ * unbounded. */
+typedef struct val_range_s {
+    char *after[VAL_MAX_KEY];
+    char *upto[VAL_MAX_KEY];
+    int   has_after, has_upto;
+    int   repairable;   /* holds a changed or missing key (a re-snapshot cannot delete) */
+} val_range_t;
+
+typedef struct val_result_s {
+    uint64_t     src_rows, tgt_rows;
+    uint64_t     chunks, chunks_differing;
+    uint64_t     ndiff;          /* differing keys found (listed or not) */
+    uint64_t     nchanged, nmissing, nextra;
+    val_diff_t  *diffs;          /* the first max_keys of them */
+    uint32_t     ndiffs_listed;
+    val_range_t *ranges;         /* differing leaf ranges (at most VAL_MAX_RANGES) */
+    uint32_t     nranges;
+    int          ranges_overflow; /* more differing ranges than kept: repair the table */
+    double       seconds;
+} val_result_t;
+
+void val_result_free(val_result_t *r, uint32_t nkey);
+
+/* Compares the bound table of src with that of dst over (after, upto] (NULL:
+ * the whole table), chunk by chunk; adds to res. */
+sl_err_t val_compare(val_engine_t *src, val_engine_t *dst, const val_table_t *t,
+                     const val_opts_t *o, char *const *after, char *const *upto,
+                     val_result_t *res, char *errstr, size_t errstr_size);
+
+/* ---- --repair (validate_repair.c) ---- */
+
+/* Asks the collector at base to copy the ranges of table (source name form
+ * db.table) again and waits until its snapshot queue is empty (timeout_s).
+ * Prints what it does on stderr. */
+sl_err_t val_repair_request(const char *base, const char *table, const val_table_t *t,
+                            const val_range_t *ranges, uint32_t nranges, long timeout_s,
+                            char *errstr, size_t errstr_size);
+
+#endif

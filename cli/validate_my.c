@@ -1,0 +1,566 @@
+/* shiftlog validate: the MariaDB/MySQL engine (validate.h). Every row is
+ * hashed on the server: CAST(CONV(SUBSTR(MD5(CONCAT(<canonical text of
+ * each column>)), 1, 16), 16, 10) AS UNSIGNED), and a range's checksum is
+ * COUNT(*) and BIT_XOR of that, so no row crosses the network to be
+ * compared; only the rows of a small differing range do, as (key, hash).
+ *
+ * Key ranges are keyset predicates on the key columns themselves, which the
+ * optimizer turns into an index range: k1 > a1 OR (k1 = a1 AND k2 > a2) ...
+ * (never OFFSET). A text key is compared byte-wise (CAST(k AS BINARY)), the
+ * order PostgreSQL (COLLATE "C") and MongoDB (_id) are asked for too, unless
+ * its collation already is (binary, *_nopad_bin): that predicate cannot use
+ * the index, so such chunks are scanned (docs/validate.md). */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+
+#include "sl_name.h"
+#include "validate.h"
+
+typedef struct vmy_s {
+    MYSQL             *m;
+    char               db[256], tb[256];
+    const val_table_t *t;
+    sl_buf_t           hash;                 /* the row-hash expression (unsigned 64 bits) */
+    sl_buf_t           q;
+    char              *kexpr[VAL_MAX_KEY];   /* a key column's canonical text */
+    char              *korder[VAL_MAX_KEY];  /* what the key is ordered and compared by */
+    int                kbin[VAL_MAX_KEY];    /* literal as X'..' (byte-wise order) */
+} vmy_t;
+
+/* ------------------------------------------------------------ helpers */
+
+static sl_err_t fail(vmy_t *s, const char *what, char *errstr, size_t errstr_size)
+{
+    snprintf(errstr, errstr_size, "MariaDB %s.%s: %s: %s", s->db, s->tb, what,
+             mysql_error(s->m));
+    return SL_ERR_DB;
+}
+
+static sl_err_t put_ident(sl_buf_t *b, const char *name)
+{
+    sl_err_t err = sl_buf_putc(b, '`');
+    for (const char *p = name; !err && *p; p++)
+        err = *p == '`' ? sl_buf_puts(b, "``") : sl_buf_putc(b, *p);
+    return err ? err : sl_buf_putc(b, '`');
+}
+
+static sl_err_t put_table(vmy_t *s, sl_buf_t *b)
+{
+    sl_err_t err = put_ident(b, s->db);
+    if (!err)
+        err = sl_buf_putc(b, '.');
+    return err ? err : put_ident(b, s->tb);
+}
+
+static sl_err_t put_hex(sl_buf_t *b, const char *p, size_t n)
+{
+    sl_err_t err = SL_OK;
+    for (size_t i = 0; !err && i < n; i++)
+        err = sl_buf_printf(b, "%02X", (unsigned char)p[i]);
+    return err;
+}
+
+/* A quoted string literal (the canonical text of a number or a date). */
+static sl_err_t put_quoted(vmy_t *s, sl_buf_t *b, const char *v)
+{
+    size_t n = strlen(v);
+    char *e = malloc(2 * n + 1);
+    if (!e)
+        return SL_ERR_NOMEM;
+    mysql_real_escape_string(s->m, e, v, (unsigned long)n);
+    sl_err_t err = sl_buf_printf(b, "'%s'", e);
+    free(e);
+    return err;
+}
+
+/* The literal of canonical key text v of key column i. */
+static sl_err_t put_literal(vmy_t *s, sl_buf_t *b, uint32_t i, const char *v)
+{
+    const val_col_t *c = &s->t->cols[s->t->key[i]];
+    if (c->kind == VK_BYTES) {
+        /* canonical hex is the bytes already */
+        for (const char *p = v; *p; p++)
+            if (!isxdigit((unsigned char)*p))
+                return SL_ERR_INVALID;
+        return sl_buf_printf(b, "X'%s'", *v ? v : "");
+    }
+    if (s->kbin[i]) {
+        sl_err_t err = sl_buf_puts(b, *v ? "X'" : "''");
+        if (!err && *v)
+            err = put_hex(b, v, strlen(v));
+        return err || !*v ? err : sl_buf_putc(b, '\'');
+    }
+    return put_quoted(s, b, v);
+}
+
+/* k > a (gt) or k <= a (!gt), expanded column by column. */
+static sl_err_t put_keycmp(vmy_t *s, sl_buf_t *b, char *const *v, int gt)
+{
+    uint32_t n = s->t->nkey;
+    sl_err_t err = sl_buf_putc(b, '(');
+    for (uint32_t i = 0; !err && i < n; i++) {
+        err = sl_buf_puts(b, i ? " OR (" : "(");
+        for (uint32_t j = 0; !err && j <= i; j++) {
+            const char *op = j < i ? " = " : gt ? " > " : " < ";
+            if (j)
+                err = sl_buf_puts(b, " AND ");
+            if (!err)
+                err = sl_buf_puts(b, s->korder[j]);
+            if (!err)
+                err = sl_buf_puts(b, op);
+            if (!err)
+                err = put_literal(s, b, j, v[j]);
+        }
+        if (!err)
+            err = sl_buf_putc(b, ')');
+    }
+    if (!err && !gt) {                 /* ... or the key itself */
+        err = sl_buf_puts(b, " OR (");
+        for (uint32_t j = 0; !err && j < n; j++) {
+            if (j)
+                err = sl_buf_puts(b, " AND ");
+            if (!err)
+                err = sl_buf_puts(b, s->korder[j]);
+            if (!err)
+                err = sl_buf_puts(b, " = ");
+            if (!err)
+                err = put_literal(s, b, j, v[j]);
+        }
+        if (!err)
+            err = sl_buf_putc(b, ')');
+    }
+    return err ? err : sl_buf_putc(b, ')');
+}
+
+static sl_err_t put_where(vmy_t *s, sl_buf_t *b, char *const *after, char *const *upto)
+{
+    sl_err_t err = SL_OK;
+    if (after || upto)
+        err = sl_buf_puts(b, " WHERE ");
+    if (!err && after)
+        err = put_keycmp(s, b, after, 1);
+    if (!err && after && upto)
+        err = sl_buf_puts(b, " AND ");
+    if (!err && upto)
+        err = put_keycmp(s, b, upto, 0);
+    return err;
+}
+
+static sl_err_t put_order(vmy_t *s, sl_buf_t *b, const char *dir)
+{
+    sl_err_t err = sl_buf_puts(b, " ORDER BY ");
+    for (uint32_t i = 0; !err && i < s->t->nkey; i++)
+        err = sl_buf_printf(b, "%s%s%s", i ? ", " : "", s->korder[i], dir);
+    return err;
+}
+
+/* ------------------------------------------------------------ describe */
+
+static val_kind_t kind_of(const char *dt)
+{
+    static const struct { const char *t; val_kind_t k; } map[] = {
+        {"tinyint", VK_INT}, {"smallint", VK_INT}, {"mediumint", VK_INT}, {"int", VK_INT},
+        {"bigint", VK_INT}, {"year", VK_INT}, {"decimal", VK_DEC}, {"float", VK_FLOAT},
+        {"double", VK_FLOAT}, {"date", VK_DATE}, {"datetime", VK_DATETIME},
+        {"timestamp", VK_DATETIME}, {"time", VK_TIME}, {"set", VK_SET}, {"bit", VK_BIT},
+        {"binary", VK_BYTES}, {"varbinary", VK_BYTES}, {"tinyblob", VK_BYTES},
+        {"blob", VK_BYTES}, {"mediumblob", VK_BYTES}, {"longblob", VK_BYTES},
+        {"geometry", VK_BYTES}, {"point", VK_BYTES}, {"linestring", VK_BYTES},
+        {"polygon", VK_BYTES}, {"multipoint", VK_BYTES}, {"multilinestring", VK_BYTES},
+        {"multipolygon", VK_BYTES}, {"geometrycollection", VK_BYTES}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcasecmp(dt, map[i].t))
+            return map[i].k;
+    return VK_TEXT;
+}
+
+/* COLUMNS of db.tb: name, data type, precision (BIT), collation. */
+static MYSQL_RES *columns(vmy_t *s, char *errstr, size_t errstr_size)
+{
+    char edb[520], etb[520], q[1400];
+    mysql_real_escape_string(s->m, edb, s->db, (unsigned long)strlen(s->db));
+    mysql_real_escape_string(s->m, etb, s->tb, (unsigned long)strlen(s->tb));
+    snprintf(q, sizeof q, "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, COLLATION_NAME "
+             "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' "
+             "ORDER BY ORDINAL_POSITION", edb, etb);
+    if (mysql_query(s->m, q)) {
+        fail(s, "reading its columns", errstr, errstr_size);
+        return NULL;
+    }
+    MYSQL_RES *r = mysql_store_result(s->m);
+    if (!r)
+        fail(s, "reading its columns", errstr, errstr_size);
+    else if (!mysql_num_rows(r)) {
+        snprintf(errstr, errstr_size, "MariaDB table %s.%s does not exist", s->db, s->tb);
+        mysql_free_result(r);
+        r = NULL;
+    }
+    return r;
+}
+
+static sl_err_t set_table(vmy_t *s, const char *table, char *errstr, size_t errstr_size)
+{
+    if (sl_name_parse(table, s->db, sizeof s->db, s->tb, sizeof s->tb)) {
+        snprintf(errstr, errstr_size, "MariaDB table \"%s\" is not db.table", table);
+        return SL_ERR_INVALID;
+    }
+    return SL_OK;
+}
+
+static sl_err_t my_describe(void *ctx, const char *table, val_table_t *t, char *errstr,
+                            size_t errstr_size)
+{
+    vmy_t *s = ctx;
+    sl_err_t err = set_table(s, table, errstr, errstr_size);
+    MYSQL_RES *r = NULL;
+    MYSQL_ROW row;
+    memset(t, 0, sizeof *t);
+    if (err || !(r = columns(s, errstr, errstr_size)))
+        return err ? err : SL_ERR_NOT_FOUND;
+    if (!(t->cols = calloc(mysql_num_rows(r), sizeof *t->cols)))
+        goto nomem;
+    while ((row = mysql_fetch_row(r))) {
+        val_col_t *c = &t->cols[t->ncols];
+        if (!(c->name = strdup(row[0])))
+            goto nomem;
+        t->ncols++;
+        c->kind = kind_of(row[1]);
+        c->bits = row[2] ? atoi(row[2]) : 0;
+    }
+    mysql_free_result(r);
+    /* the key: PRIMARY, else the first unique index of NOT NULL columns */
+    char edb[520], etb[520], q[1400];
+    mysql_real_escape_string(s->m, edb, s->db, (unsigned long)strlen(s->db));
+    mysql_real_escape_string(s->m, etb, s->tb, (unsigned long)strlen(s->tb));
+    snprintf(q, sizeof q, "SELECT INDEX_NAME, COLUMN_NAME, NULLABLE FROM "
+             "information_schema.STATISTICS WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' "
+             "AND NON_UNIQUE = 0 ORDER BY INDEX_NAME <> 'PRIMARY', BINARY INDEX_NAME, "
+             "SEQ_IN_INDEX", edb, etb);
+    if (mysql_query(s->m, q) || !(r = mysql_store_result(s->m)))
+        return fail(s, "reading its keys", errstr, errstr_size);
+    char cur[256] = "";
+    int ok = 0;
+    while ((row = mysql_fetch_row(r))) {
+        if (strcmp(cur, row[0])) {
+            if (ok && t->nkey)
+                break;
+            snprintf(cur, sizeof cur, "%s", row[0]);
+            ok = 1;
+            t->nkey = 0;
+        }
+        uint32_t i;
+        for (i = 0; i < t->ncols && strcmp(t->cols[i].name, row[1]); i++)
+            ;
+        if (i == t->ncols || (row[2] && row[2][0]) || t->nkey == VAL_MAX_KEY)
+            ok = 0;
+        else
+            t->key[t->nkey++] = i;
+    }
+    mysql_free_result(r);
+    if (!ok || !t->nkey) {
+        snprintf(errstr, errstr_size, "MariaDB table %s.%s has no primary key and no unique "
+                 "key of NOT NULL columns: it cannot be compared in key ranges", s->db, s->tb);
+        t->nkey = 0;
+        return SL_ERR_UNSUPPORTED;
+    }
+    return SL_OK;
+nomem:
+    mysql_free_result(r);
+    snprintf(errstr, errstr_size, "out of memory");
+    return SL_ERR_NOMEM;
+}
+
+/* ------------------------------------------------------------ bind */
+
+/* The canonical text of column `name` of data type dt (validate.h). */
+static sl_err_t put_canon(sl_buf_t *b, const char *name, const char *dt, int bits)
+{
+    sl_err_t err;
+    sl_buf_t id = SL_BUF_INIT;
+    if ((err = put_ident(&id, name)))
+        return err;
+    val_kind_t k = kind_of(dt);
+    if (k == VK_BIT)
+        err = sl_buf_printf(b, "LPAD(BIN(%s + 0), %d, '0')", id.data, bits);
+    else if (k == VK_BYTES)
+        err = sl_buf_printf(b, "LOWER(HEX(%s))", id.data);
+    else if (k == VK_DATETIME)
+        err = sl_buf_printf(b, "DATE_FORMAT(%s, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')", id.data);
+    else if (k == VK_TIME)   /* signed microseconds; TIME_TO_SEC keeps the fraction */
+        err = sl_buf_printf(b, "CAST(CAST(TIME_TO_SEC(%s) * 1000000 AS SIGNED) AS CHAR)",
+                            id.data);
+    else
+        err = sl_buf_printf(b, "CAST(%s AS CHAR)", id.data);
+    sl_buf_free(&id);
+    return err;
+}
+
+static sl_err_t my_bind(void *ctx, const char *table, const val_table_t *t, char *errstr,
+                        size_t errstr_size)
+{
+    vmy_t *s = ctx;
+    sl_err_t err = set_table(s, table, errstr, errstr_size);
+    MYSQL_RES *r = NULL;
+    if (err || !(r = columns(s, errstr, errstr_size)))
+        return err ? err : SL_ERR_NOT_FOUND;
+    s->t = t;
+    uint32_t nrows = (uint32_t)mysql_num_rows(r);
+    MYSQL_ROW *rows = calloc(nrows, sizeof *rows);
+    sl_buf_t e = SL_BUF_INIT;
+    err = SL_ERR_NOMEM;
+    if (!rows)
+        goto out;
+    for (uint32_t i = 0; i < nrows; i++)
+        rows[i] = mysql_fetch_row(r);
+    sl_buf_reset(&s->hash);
+    if (sl_buf_puts(&s->hash, "CAST(CONV(SUBSTR(MD5(CONCAT("))
+        goto out;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        uint32_t j;
+        for (j = 0; j < nrows && strcmp(rows[j][0], t->cols[i].name); j++)
+            ;
+        if (j == nrows)
+            for (j = 0; j < nrows && strcasecmp(rows[j][0], t->cols[i].name); j++)
+                ;
+        if (j == nrows) {
+            snprintf(errstr, errstr_size, "MariaDB table %s.%s has no column \"%s\"", s->db,
+                     s->tb, t->cols[i].name);
+            err = SL_ERR_NOT_FOUND;
+            goto out;
+        }
+        sl_buf_reset(&e);
+        if (put_canon(&e, rows[j][0], rows[j][1], rows[j][2] ? atoi(rows[j][2]) : 0) ||
+            sl_buf_printf(&s->hash, "%sIFNULL(CONCAT(LENGTH(%s), ':', %s), 'N')",
+                          i ? ", " : "", e.data, e.data))
+            goto out;
+        for (uint32_t k = 0; k < t->nkey; k++) {
+            if (t->key[k] != i)
+                continue;
+            sl_buf_t o = SL_BUF_INIT;
+            const char *coll = rows[j][3];
+            int bytewise = !coll || strstr(coll, "_nopad_bin") || !strcmp(coll, "binary");
+            s->kbin[k] = t->cols[i].kind == VK_TEXT && !bytewise;
+            free(s->kexpr[k]);
+            free(s->korder[k]);
+            s->kexpr[k] = strdup(e.data);
+            if ((s->kbin[k] && sl_buf_puts(&o, "CAST(")) || put_ident(&o, rows[j][0]) ||
+                (s->kbin[k] && sl_buf_puts(&o, " AS BINARY)"))) {
+                sl_buf_free(&o);
+                goto out;
+            }
+            s->korder[k] = o.data;
+            if (!s->kexpr[k] || !s->korder[k])
+                goto out;
+        }
+    }
+    if (sl_buf_puts(&s->hash, ")), 1, 16), 16, 10) AS UNSIGNED)"))
+        goto out;
+    err = SL_OK;
+out:
+    if (err == SL_ERR_NOMEM)
+        snprintf(errstr, errstr_size, "out of memory");
+    sl_buf_free(&e);
+    free(rows);
+    mysql_free_result(r);
+    return err;
+}
+
+/* ------------------------------------------------------------ queries */
+
+static sl_err_t put_keys(vmy_t *s, sl_buf_t *b)
+{
+    sl_err_t err = SL_OK;
+    for (uint32_t i = 0; !err && i < s->t->nkey; i++)
+        err = sl_buf_printf(b, "%s%s", i ? ", " : "", s->kexpr[i]);
+    return err;
+}
+
+static sl_err_t my_boundary(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                            int *found, char *errstr, size_t errstr_size)
+{
+    vmy_t *s = ctx;
+    sl_buf_t *q = &s->q;
+    uint32_t n = s->t->nkey;
+    *found = 0;
+    sl_buf_reset(q);
+    /* the limit-th key: the last of the next `limit` keys in key order, and
+     * how many there were (a derived table, never OFFSET) */
+    if (sl_buf_puts(q, "SELECT x.*, COUNT(*) OVER () FROM (SELECT ") || put_keys(s, q))
+        return SL_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        if (sl_buf_printf(q, ", %s AS o%u", s->korder[i], i))
+            return SL_ERR_NOMEM;
+    if (sl_buf_puts(q, " FROM ") || put_table(s, q) || put_where(s, q, after, NULL) ||
+        put_order(s, q, "") || sl_buf_printf(q, " LIMIT %u) x ORDER BY ", limit))
+        return SL_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        if (sl_buf_printf(q, "%so%u DESC", i ? ", " : "", i))
+            return SL_ERR_NOMEM;
+    if (sl_buf_puts(q, " LIMIT 1"))
+        return SL_ERR_NOMEM;
+    if (mysql_real_query(s->m, q->data, (unsigned long)q->len))
+        return fail(s, "finding a chunk's last key", errstr, errstr_size);
+    MYSQL_RES *r = mysql_store_result(s->m);
+    if (!r)
+        return fail(s, "finding a chunk's last key", errstr, errstr_size);
+    MYSQL_ROW row = mysql_fetch_row(r);
+    sl_err_t err = SL_OK;
+    if (row && row[2 * n] && strtoull(row[2 * n], NULL, 10) >= limit) {
+        for (uint32_t i = 0; i < n; i++)
+            if (!(upto->key[i] = strdup(row[i] ? row[i] : "")))
+                err = SL_ERR_NOMEM;
+        *found = !err;
+    }
+    mysql_free_result(r);
+    return err;
+}
+
+static sl_err_t my_checksum(void *ctx, char *const *after, char *const *upto, uint64_t *count,
+                            uint64_t *hash, char *errstr, size_t errstr_size)
+{
+    vmy_t *s = ctx;
+    sl_buf_t *q = &s->q;
+    sl_buf_reset(q);
+    if (sl_buf_printf(q, "SELECT COUNT(*), BIT_XOR(%s) FROM ", s->hash.data) ||
+        put_table(s, q) || put_where(s, q, after, upto))
+        return SL_ERR_NOMEM;
+    if (mysql_real_query(s->m, q->data, (unsigned long)q->len))
+        return fail(s, "checksumming a chunk", errstr, errstr_size);
+    MYSQL_RES *r = mysql_store_result(s->m);
+    if (!r)
+        return fail(s, "checksumming a chunk", errstr, errstr_size);
+    MYSQL_ROW row = mysql_fetch_row(r);
+    *count = row && row[0] ? strtoull(row[0], NULL, 10) : 0;
+    *hash = row && row[1] ? strtoull(row[1], NULL, 10) : 0;
+    mysql_free_result(r);
+    return SL_OK;
+}
+
+static sl_err_t my_rows(void *ctx, char *const *after, char *const *upto, uint32_t limit,
+                        val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size)
+{
+    vmy_t *s = ctx;
+    sl_buf_t *q = &s->q;
+    uint32_t nk = s->t->nkey;
+    *n = 0;
+    sl_buf_reset(q);
+    if (sl_buf_puts(q, "SELECT ") || put_keys(s, q) ||
+        sl_buf_printf(q, ", %s FROM ", s->hash.data) || put_table(s, q) ||
+        put_where(s, q, after, upto) || put_order(s, q, "") ||
+        sl_buf_printf(q, " LIMIT %u", limit))
+        return SL_ERR_NOMEM;
+    if (mysql_real_query(s->m, q->data, (unsigned long)q->len))
+        return fail(s, "reading a range's row hashes", errstr, errstr_size);
+    MYSQL_RES *r = mysql_store_result(s->m);
+    if (!r)
+        return fail(s, "reading a range's row hashes", errstr, errstr_size);
+    MYSQL_ROW row;
+    sl_err_t err = SL_OK;
+    while (!err && (row = mysql_fetch_row(r))) {
+        val_row_t *o = &rows[*n];
+        memset(o, 0, sizeof *o);
+        (*n)++;
+        for (uint32_t i = 0; i < nk; i++)
+            if (!(o->key[i] = strdup(row[i] ? row[i] : "")))
+                err = SL_ERR_NOMEM;
+        o->hash = row[nk] ? strtoull(row[nk], NULL, 10) : 0;
+    }
+    mysql_free_result(r);
+    if (err)
+        snprintf(errstr, errstr_size, "out of memory");
+    return err;
+}
+
+static void my_destroy(void *ctx)
+{
+    vmy_t *s = ctx;
+    if (!s)
+        return;
+    if (s->m)
+        mysql_close(s->m);
+    for (int i = 0; i < VAL_MAX_KEY; i++) {
+        free(s->kexpr[i]);
+        free(s->korder[i]);
+    }
+    sl_buf_free(&s->hash);
+    sl_buf_free(&s->q);
+    free(s);
+}
+
+/* ------------------------------------------------------------ open */
+
+static int unhex(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Copies [p, e) percent-decoded into out (size bytes). */
+static void url_part(char *out, size_t size, const char *p, const char *e)
+{
+    size_t n = 0;
+    for (; p < e && n + 1 < size; p++) {
+        if (*p == '%' && p + 2 < e + 1 && unhex(p[1]) >= 0 && unhex(p[2]) >= 0) {
+            out[n++] = (char)(unhex(p[1]) << 4 | unhex(p[2]));
+            p += 2;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+}
+
+sl_err_t val_my_open(val_engine_t *e, const char *url, char *errstr, size_t errstr_size)
+{
+    char user[256] = "root", pass[256] = "", host[256] = "127.0.0.1";
+    unsigned port = 3306;
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    const char *end = p + strcspn(p, "/?");
+    const char *at = memchr(p, '@', (size_t)(end - p));
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        url_part(user, sizeof user, p, colon ? colon : at);
+        if (colon)
+            url_part(pass, sizeof pass, colon + 1, at);
+        p = at + 1;
+    }
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    if (colon) {
+        port = (unsigned)atoi(colon + 1);
+        url_part(host, sizeof host, p, colon);
+    } else if (end > p) {
+        url_part(host, sizeof host, p, end);
+    }
+    vmy_t *s = calloc(1, sizeof *s);
+    if (!s || !(s->m = mysql_init(NULL))) {
+        free(s);
+        snprintf(errstr, errstr_size, "out of memory");
+        return SL_ERR_NOMEM;
+    }
+    unsigned timeout = 10;
+    mysql_options(s->m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(s->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (!mysql_real_connect(s->m, host, user, pass[0] ? pass : NULL, NULL, port, NULL, 0) ||
+        /* timestamps in UTC; no sql_mode that pads CHAR */
+        mysql_query(s->m, "SET time_zone = '+00:00', sql_mode = '', autocommit = 1")) {
+        snprintf(errstr, errstr_size, "MariaDB %s:%u: %s", host, port, mysql_error(s->m));
+        my_destroy(s);
+        return SL_ERR_DB;
+    }
+    memset(e, 0, sizeof *e);
+    e->ctx = s;
+    e->name = "MariaDB";
+    e->describe = my_describe;
+    e->bind = my_bind;
+    e->boundary = my_boundary;
+    e->checksum = my_checksum;
+    e->rows = my_rows;
+    e->destroy = my_destroy;
+    return SL_OK;
+}

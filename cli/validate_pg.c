@@ -1,0 +1,472 @@
+/* shiftlog validate: the PostgreSQL engine (validate.h). Every row is
+ * hashed on the server: ('x' || substr(md5(<canonical text of each
+ * column>), 1, 16))::bit(64)::bigint, a range's checksum is count(*) and
+ * bit_xor (PostgreSQL 14+) of it. The 64 bits are those MariaDB's CONV()
+ * gives; the sign is only how bigint reads them.
+ *
+ * Key ranges are row comparisons, (k1, k2) > ($1, $2), served by the key's
+ * btree index; key values are text parameters the server casts to the
+ * column's type. A text key is compared byte-wise (COLLATE "C"), as the
+ * other engines are asked to, unless its collation already sorts so. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "sl_name.h"
+#include "validate.h"
+
+typedef struct vpg_s {
+    PGconn            *c;
+    char               nsp[256], rel[256];
+    int                c_db;                 /* the database's collation sorts byte-wise */
+    const val_table_t *t;
+    sl_buf_t           hash;                 /* the row-hash expression (bigint) */
+    sl_buf_t           q;
+    char              *kexpr[VAL_MAX_KEY];
+    char              *korder[VAL_MAX_KEY];
+    int                kbytea[VAL_MAX_KEY];
+} vpg_t;
+
+static sl_err_t fail(vpg_t *s, PGresult *r, const char *what, char *errstr, size_t errstr_size)
+{
+    const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(s->c);
+    snprintf(errstr, errstr_size, "PostgreSQL %s.%s: %s: %.*s", s->nsp, s->rel, what,
+             (int)strcspn(m, "\n"), m);
+    PQclear(r);
+    return SL_ERR_DB;
+}
+
+static PGresult *run(vpg_t *s, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(s->c, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
+        return r;
+    return r ? r : NULL;
+}
+
+static int ok(PGresult *r)
+{
+    return r && (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK);
+}
+
+static sl_err_t put_ident(vpg_t *s, sl_buf_t *b, const char *name)
+{
+    char *q = PQescapeIdentifier(s->c, name, strlen(name));
+    sl_err_t err = q ? sl_buf_puts(b, q) : SL_ERR_NOMEM;
+    PQfreemem(q);
+    return err;
+}
+
+/* The table, aliased _v: key columns are named _v.k in ORDER BY, where a
+ * bare k would name the output column of the same name (its text). */
+static sl_err_t put_table(vpg_t *s, sl_buf_t *b)
+{
+    sl_err_t err = put_ident(s, b, s->nsp);
+    if (!err)
+        err = sl_buf_putc(b, '.');
+    if (!err)
+        err = put_ident(s, b, s->rel);
+    return err ? err : sl_buf_puts(b, " AS _v");
+}
+
+static sl_err_t set_table(vpg_t *s, const char *table, char *errstr, size_t errstr_size)
+{
+    if (sl_name_parse(table, s->nsp, sizeof s->nsp, s->rel, sizeof s->rel)) {
+        snprintf(errstr, errstr_size, "PostgreSQL table \"%s\" is not schema.table", table);
+        return SL_ERR_INVALID;
+    }
+    return SL_OK;
+}
+
+/* name, type name, typmod, collation, type category, format_type */
+static PGresult *columns(vpg_t *s, char *errstr, size_t errstr_size)
+{
+    const char *p[2] = {s->nsp, s->rel};
+    PGresult *r = run(s,
+        "SELECT a.attname, t.typname, a.atttypmod, coalesce(co.collname, ''), t.typcategory "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON "
+        "n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_collation co "
+        "ON co.oid = a.attcollation WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
+        "AND NOT a.attisdropped ORDER BY a.attnum", 2, p);
+    if (!ok(r)) {
+        fail(s, r, "reading its columns", errstr, errstr_size);
+        return NULL;
+    }
+    if (!PQntuples(r)) {
+        snprintf(errstr, errstr_size, "PostgreSQL table %s.%s does not exist", s->nsp, s->rel);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+static val_kind_t kind_of(const char *typ)
+{
+    static const struct { const char *t; val_kind_t k; } map[] = {
+        {"int2", VK_INT}, {"int4", VK_INT}, {"int8", VK_INT}, {"oid", VK_INT},
+        {"numeric", VK_DEC}, {"float4", VK_FLOAT}, {"float8", VK_FLOAT}, {"bool", VK_BOOL},
+        {"date", VK_DATE}, {"timestamp", VK_DATETIME}, {"timestamptz", VK_DATETIME},
+        {"bytea", VK_BYTES}, {"bit", VK_BIT}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(typ, map[i].t))
+            return map[i].k;
+    return VK_TEXT;
+}
+
+static sl_err_t pg_describe(void *ctx, const char *table, val_table_t *t, char *errstr,
+                            size_t errstr_size)
+{
+    vpg_t *s = ctx;
+    PGresult *r = NULL;
+    sl_err_t err = set_table(s, table, errstr, errstr_size);
+    memset(t, 0, sizeof *t);
+    if (err || !(r = columns(s, errstr, errstr_size)))
+        return err ? err : SL_ERR_NOT_FOUND;
+    int n = PQntuples(r);
+    if (!(t->cols = calloc((size_t)n, sizeof *t->cols)))
+        goto nomem;
+    for (int i = 0; i < n; i++) {
+        val_col_t *c = &t->cols[i];
+        if (!(c->name = strdup(PQgetvalue(r, i, 0))))
+            goto nomem;
+        t->ncols++;
+        c->kind = kind_of(PQgetvalue(r, i, 1));
+        c->bits = atoi(PQgetvalue(r, i, 2));
+    }
+    PQclear(r);
+    const char *p[2] = {s->nsp, s->rel};
+    r = run(s, "WITH ix AS (SELECT i.indrelid, i.indkey, i.indnkeyatts FROM pg_index i JOIN "
+            "pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisvalid AND (i.indisprimary OR "
+            "(i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM unnest(i.indkey) WITH ORDINALITY k(att, n) JOIN pg_attribute a ON "
+            "a.attrelid = i.indrelid AND a.attnum = k.att WHERE k.n <= i.indnkeyatts AND NOT "
+            "a.attnotnull))) ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) "
+            "SELECT a.attname FROM ix CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY "
+            "k(att, n) JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.att "
+            "WHERE k.n <= ix.indnkeyatts ORDER BY k.n", 2, p);
+    if (!ok(r))
+        return fail(s, r, "reading its keys", errstr, errstr_size);
+    n = PQntuples(r);
+    if (!n || n > VAL_MAX_KEY) {
+        snprintf(errstr, errstr_size, "PostgreSQL table %s.%s has no primary key and no unique "
+                 "index of NOT NULL columns (of at most %d): it cannot be compared in key "
+                 "ranges", s->nsp, s->rel, VAL_MAX_KEY);
+        PQclear(r);
+        return SL_ERR_UNSUPPORTED;
+    }
+    for (int k = 0; k < n; k++) {
+        uint32_t i;
+        for (i = 0; i < t->ncols && strcmp(t->cols[i].name, PQgetvalue(r, k, 0)); i++)
+            ;
+        t->key[t->nkey++] = i;
+    }
+    PQclear(r);
+    return SL_OK;
+nomem:
+    PQclear(r);
+    snprintf(errstr, errstr_size, "out of memory");
+    return SL_ERR_NOMEM;
+}
+
+/* The canonical text (validate.h) of column id of type typ (category cat)
+ * holding values of family k. */
+static sl_err_t put_canon(sl_buf_t *b, const char *id, const char *typ, char cat, val_kind_t k)
+{
+    if (!strcmp(typ, "bool"))
+        return sl_buf_printf(b, "CASE WHEN %s THEN '1' ELSE '0' END", id);
+    if (!strcmp(typ, "float4") || !strcmp(typ, "float8"))
+        return sl_buf_printf(b, "regexp_replace(%s::text, 'e\\+?(-?)0*([0-9])', 'e\\1\\2')",
+                             id);
+    if (!strcmp(typ, "timestamp") || !strcmp(typ, "timestamptz"))
+        return sl_buf_printf(b, "to_char(%s, 'YYYY-MM-DD HH24:MI:SS.US')", id);
+    if (!strcmp(typ, "interval") && k == VK_TIME)
+        return sl_buf_printf(b, "(extract(epoch FROM %s) * 1000000)::bigint::text", id);
+    if (!strcmp(typ, "bytea"))
+        return sl_buf_printf(b, "encode(%s, 'hex')", id);
+    if (cat == 'A' && k == VK_SET)
+        return sl_buf_printf(b, "array_to_string(%s, ',')", id);
+    return sl_buf_printf(b, "%s::text", id);
+}
+
+static int bytewise_coll(const char *c)
+{
+    return !strcmp(c, "C") || !strcmp(c, "POSIX") || !strcmp(c, "ucs_basic");
+}
+
+static sl_err_t pg_bind(void *ctx, const char *table, const val_table_t *t, char *errstr,
+                        size_t errstr_size)
+{
+    vpg_t *s = ctx;
+    PGresult *r = NULL;
+    sl_err_t err = set_table(s, table, errstr, errstr_size);
+    if (err || !(r = columns(s, errstr, errstr_size)))
+        return err ? err : SL_ERR_NOT_FOUND;
+    s->t = t;
+    int nrows = PQntuples(r);
+    sl_buf_t e = SL_BUF_INIT, id = SL_BUF_INIT;
+    err = SL_ERR_NOMEM;
+    sl_buf_reset(&s->hash);
+    if (sl_buf_puts(&s->hash, "('x' || substr(md5("))
+        goto out;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        int j;
+        for (j = 0; j < nrows && strcmp(PQgetvalue(r, j, 0), t->cols[i].name); j++)
+            ;
+        if (j == nrows)
+            for (j = 0; j < nrows && strcasecmp(PQgetvalue(r, j, 0), t->cols[i].name); j++)
+                ;
+        if (j == nrows) {
+            snprintf(errstr, errstr_size, "PostgreSQL table %s.%s has no column \"%s\"",
+                     s->nsp, s->rel, t->cols[i].name);
+            err = SL_ERR_NOT_FOUND;
+            goto out;
+        }
+        const char *typ = PQgetvalue(r, j, 1), *coll = PQgetvalue(r, j, 3);
+        sl_buf_reset(&e);
+        sl_buf_reset(&id);
+        if (put_ident(s, &id, PQgetvalue(r, j, 0)) ||
+            put_canon(&e, id.data, typ, PQgetvalue(r, j, 4)[0], t->cols[i].kind) ||
+            sl_buf_printf(&s->hash, "%scoalesce(octet_length(%s)::text || ':' || %s, 'N')",
+                          i ? " || " : "", e.data, e.data))
+            goto out;
+        for (uint32_t k = 0; k < t->nkey; k++) {
+            if (t->key[k] != i)
+                continue;
+            int text = t->cols[i].kind == VK_TEXT && coll[0] &&
+                       !bytewise_coll(coll) && !(!strcmp(coll, "default") && s->c_db);
+            s->kbytea[k] = !strcmp(typ, "bytea");
+            free(s->kexpr[k]);
+            free(s->korder[k]);
+            s->kexpr[k] = strdup(e.data);
+            sl_buf_t o = SL_BUF_INIT;
+            if (sl_buf_puts(&o, "_v.") || sl_buf_puts(&o, id.data) || (text && sl_buf_puts(&o, " COLLATE \"C\""))) {
+                sl_buf_free(&o);
+                goto out;
+            }
+            s->korder[k] = o.data;
+            if (!s->kexpr[k] || !s->korder[k])
+                goto out;
+        }
+    }
+    if (nrows && sl_buf_puts(&s->hash, "), 1, 16))::bit(64)::bigint"))
+        goto out;
+    err = SL_OK;
+out:
+    if (err == SL_ERR_NOMEM)
+        snprintf(errstr, errstr_size, "out of memory");
+    sl_buf_free(&e);
+    sl_buf_free(&id);
+    PQclear(r);
+    return err;
+}
+
+/* ------------------------------------------------------------ queries */
+
+/* (k1, k2) op ($p, $p+1): op ">" or "<=". */
+static sl_err_t put_keycmp(vpg_t *s, sl_buf_t *b, const char *op, int p)
+{
+    sl_err_t err = sl_buf_putc(b, '(');
+    for (uint32_t i = 0; !err && i < s->t->nkey; i++)
+        err = sl_buf_printf(b, "%s%s", i ? ", " : "", s->korder[i]);
+    if (!err)
+        err = sl_buf_printf(b, ") %s (", op);
+    for (uint32_t i = 0; !err && i < s->t->nkey; i++)
+        err = sl_buf_printf(b, s->kbytea[i] ? "%sdecode($%u, 'hex')" : "%s$%u", i ? ", " : "",
+                            (unsigned)p + i);
+    return err ? err : sl_buf_putc(b, ')');
+}
+
+/* WHERE of (after, upto]; params gets the values in order, *np how many. */
+static sl_err_t put_where(vpg_t *s, sl_buf_t *b, char *const *after, char *const *upto,
+                          const char **params, int *np)
+{
+    sl_err_t err = SL_OK;
+    uint32_t n = s->t->nkey;
+    *np = 0;
+    if (after || upto)
+        err = sl_buf_puts(b, " WHERE ");
+    if (!err && after) {
+        err = put_keycmp(s, b, ">", 1);
+        for (uint32_t i = 0; i < n; i++)
+            params[(*np)++] = after[i];
+    }
+    if (!err && after && upto)
+        err = sl_buf_puts(b, " AND ");
+    if (!err && upto) {
+        err = put_keycmp(s, b, "<=", *np + 1);
+        for (uint32_t i = 0; i < n; i++)
+            params[(*np)++] = upto[i];
+    }
+    return err;
+}
+
+static sl_err_t put_order(vpg_t *s, sl_buf_t *b)
+{
+    sl_err_t err = sl_buf_puts(b, " ORDER BY ");
+    for (uint32_t i = 0; !err && i < s->t->nkey; i++)
+        err = sl_buf_printf(b, "%s%s", i ? ", " : "", s->korder[i]);
+    return err;
+}
+
+static sl_err_t pg_boundary(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                            int *found, char *errstr, size_t errstr_size)
+{
+    vpg_t *s = ctx;
+    sl_buf_t *q = &s->q;
+    const char *params[2 * VAL_MAX_KEY];
+    int np;
+    uint32_t n = s->t->nkey;
+    *found = 0;
+    sl_buf_reset(q);
+    /* the last of the next `limit` keys and how many there were (never OFFSET) */
+    if (sl_buf_puts(q, "SELECT x.*, count(*) OVER () FROM (SELECT "))
+        return SL_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        if (sl_buf_printf(q, "%s%s AS k%u", i ? ", " : "", s->kexpr[i], i))
+            return SL_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        if (sl_buf_printf(q, ", %s AS o%u", s->korder[i], i))
+            return SL_ERR_NOMEM;
+    if (sl_buf_puts(q, " FROM ") || put_table(s, q) ||
+        put_where(s, q, after, NULL, params, &np) || put_order(s, q) ||
+        sl_buf_printf(q, " LIMIT %u) x ORDER BY ", limit))
+        return SL_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        if (sl_buf_printf(q, "%so%u DESC", i ? ", " : "", i))
+            return SL_ERR_NOMEM;
+    if (sl_buf_puts(q, " LIMIT 1"))
+        return SL_ERR_NOMEM;
+    PGresult *r = run(s, q->data, np, params);
+    if (!ok(r))
+        return fail(s, r, "finding a chunk's last key", errstr, errstr_size);
+    sl_err_t err = SL_OK;
+    if (PQntuples(r) && strtoull(PQgetvalue(r, 0, (int)(2 * n)), NULL, 10) >= limit) {
+        for (uint32_t i = 0; i < n; i++)
+            if (!(upto->key[i] = strdup(PQgetvalue(r, 0, (int)i))))
+                err = SL_ERR_NOMEM;
+        *found = !err;
+    }
+    PQclear(r);
+    return err;
+}
+
+static sl_err_t pg_checksum(void *ctx, char *const *after, char *const *upto, uint64_t *count,
+                            uint64_t *hash, char *errstr, size_t errstr_size)
+{
+    vpg_t *s = ctx;
+    sl_buf_t *q = &s->q;
+    const char *params[2 * VAL_MAX_KEY];
+    int np;
+    sl_buf_reset(q);
+    if (sl_buf_printf(q, "SELECT count(*), coalesce(bit_xor(%s), 0) FROM ", s->hash.data) ||
+        put_table(s, q) || put_where(s, q, after, upto, params, &np))
+        return SL_ERR_NOMEM;
+    PGresult *r = run(s, q->data, np, params);
+    if (!ok(r))
+        return fail(s, r, "checksumming a chunk", errstr, errstr_size);
+    *count = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    *hash = (uint64_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+    return SL_OK;
+}
+
+static sl_err_t pg_rows(void *ctx, char *const *after, char *const *upto, uint32_t limit,
+                        val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size)
+{
+    vpg_t *s = ctx;
+    sl_buf_t *q = &s->q;
+    const char *params[2 * VAL_MAX_KEY];
+    int np;
+    uint32_t nk = s->t->nkey;
+    *n = 0;
+    sl_buf_reset(q);
+    if (sl_buf_puts(q, "SELECT "))
+        return SL_ERR_NOMEM;
+    for (uint32_t i = 0; i < nk; i++)
+        if (sl_buf_printf(q, "%s, ", s->kexpr[i]))
+            return SL_ERR_NOMEM;
+    if (sl_buf_printf(q, "%s FROM ", s->hash.data) || put_table(s, q) ||
+        put_where(s, q, after, upto, params, &np) || put_order(s, q) ||
+        sl_buf_printf(q, " LIMIT %u", limit))
+        return SL_ERR_NOMEM;
+    PGresult *r = run(s, q->data, np, params);
+    if (!ok(r))
+        return fail(s, r, "reading a range's row hashes", errstr, errstr_size);
+    sl_err_t err = SL_OK;
+    for (int i = 0; !err && i < PQntuples(r); i++) {
+        val_row_t *o = &rows[*n];
+        memset(o, 0, sizeof *o);
+        (*n)++;
+        for (uint32_t k = 0; k < nk; k++)
+            if (!(o->key[k] = strdup(PQgetvalue(r, i, (int)k))))
+                err = SL_ERR_NOMEM;
+        o->hash = (uint64_t)strtoll(PQgetvalue(r, i, (int)nk), NULL, 10);
+    }
+    PQclear(r);
+    if (err)
+        snprintf(errstr, errstr_size, "out of memory");
+    return err;
+}
+
+static void pg_destroy(void *ctx)
+{
+    vpg_t *s = ctx;
+    if (!s)
+        return;
+    PQfinish(s->c);
+    for (int i = 0; i < VAL_MAX_KEY; i++) {
+        free(s->kexpr[i]);
+        free(s->korder[i]);
+    }
+    sl_buf_free(&s->hash);
+    sl_buf_free(&s->q);
+    free(s);
+}
+
+sl_err_t val_pg_open(val_engine_t *e, const char *url, char *errstr, size_t errstr_size)
+{
+    vpg_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return SL_ERR_NOMEM;
+    }
+    s->c = PQconnectdb(url);
+    PGresult *r = NULL;
+    if (PQstatus(s->c) != CONNECTION_OK) {
+        snprintf(errstr, errstr_size, "PostgreSQL: %.*s", (int)strcspn(PQerrorMessage(s->c), "\n"),
+                 PQerrorMessage(s->c));
+        goto fail;
+    }
+    /* the canonical forms are written for these settings (UTC timestamps,
+     * ISO dates, shortest exact floats, hex bytea) */
+    r = PQexec(s->c, "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 1; "
+            "SET IntervalStyle = postgres; SET bytea_output = hex");
+    if (!ok(r)) {
+        snprintf(errstr, errstr_size, "PostgreSQL: %s", PQresultErrorMessage(r));
+        goto fail;
+    }
+    PQclear(r);
+    r = run(s, "SELECT datcollate FROM pg_database WHERE datname = current_database()", 0, NULL);
+    if (ok(r) && PQntuples(r)) {
+        const char *c = PQgetvalue(r, 0, 0);
+        s->c_db = bytewise_coll(c) || !strcmp(c, "C.UTF-8") || !strcmp(c, "C.utf8");
+    }
+    PQclear(r);
+    memset(e, 0, sizeof *e);
+    e->ctx = s;
+    e->name = "PostgreSQL";
+    e->describe = pg_describe;
+    e->bind = pg_bind;
+    e->boundary = pg_boundary;
+    e->checksum = pg_checksum;
+    e->rows = pg_rows;
+    e->destroy = pg_destroy;
+    return SL_OK;
+fail:
+    PQclear(r);
+    pg_destroy(s);
+    return SL_ERR_DB;
+}
