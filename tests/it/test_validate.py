@@ -1,0 +1,362 @@
+"""shiftlog validate (issue 21) against targets the real pipeline filled: collector (snapshot.mode
+= initial) -> Kafka -> applier, every service a real process from examples/, a writer changing
+the source the whole time.
+
+  it_validate_mysql_to_pg_and_mongo     one MariaDB table of many types copied to PostgreSQL and
+                                        to MongoDB: equal (exit 0) while the writer runs; then six
+                                        corruptions of the PostgreSQL copy (a changed value, a
+                                        missing row, an extra row, a DECIMAL with another scale,
+                                        NULL turned into '', a 4-byte UTF-8 character changed) and
+                                        two of the MongoDB copy: each found and named by key, and
+                                        nothing else; --repair asks the collector for the copy
+                                        again: every one fixed in both targets but the extra row
+                                        (a snapshot copies rows, it does not delete them)
+  it_validate_pg_to_mysql               a PostgreSQL table (composite key, boolean, numeric,
+                                        timestamptz, 4-byte UTF-8 text) copied to MariaDB: equal
+                                        under writes; a changed and a missing row found by key
+  it_validate_large_bounded_memory      200k rows (1M with SHIFTLOG_LONG) loaded into MariaDB and
+                                        PostgreSQL by each one's own SQL: equal, and the process's
+                                        peak RSS stays small; one changed row found
+  it_validate_cannot_validate           exit 2 (a table without a key, an unreachable server),
+                                        and the exit codes in --help
+
+The corruptions are written by independent clients (psycopg2, pymongo); what validate reports is
+compared with the keys the test changed.
+"""
+
+import json
+import os
+import random
+import re
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import drop_slot
+from e2e_util import (applier, collector, master_pos, mongo_client, my_exec, mysql_connect,
+                      pg_connect, stop_all, wait_topic, wait_until)
+
+N = 3000
+SNAP_END = r"snapshot: \S+ done, \d+ rows; in all \d+ rows .* 0 left"
+
+
+def my_url(stack):
+    return (f"mysql://{stack['SL_MYSQL_ROOT_USER']}:{stack['SL_MYSQL_ROOT_PASSWORD']}@"
+            f"127.0.0.1:{stack['SL_MYSQL_PORT']}")
+
+
+def pg_url(stack, db):
+    return (f"postgresql://{stack['SL_PG_USER']}:{stack['SL_PG_PASSWORD']}@127.0.0.1:"
+            f"{stack['SL_PG_PORT']}/{db}")
+
+
+def validate(bin_dir, src, dst, pairs, *extra, timeout=600):
+    """Runs shiftlog validate --json; (exit status, parsed JSON or None, stderr, None)."""
+    argv = [str(bin_dir / "shiftlog"), "validate", "--source", src, "--target", dst, "--json",
+            "--retry-delay", "1000", *extra, *pairs]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate(timeout=timeout)
+    doc = json.loads(out) if out.strip() else None
+    return p.returncode, doc, err, None
+
+
+def keys_of(pair, part=None):
+    r = pair if part is None else pair[part]
+    return sorted((k["kind"], tuple(k["key"])) for k in r["keys"])
+
+
+def wait_equal(bin_dir, src, dst, pairs, services, timeout=120):
+    def equal():
+        rc, doc, err, _ = validate(bin_dir, src, dst, pairs, "--retries", "1", "-q")
+        return rc == 0, (rc, doc, err[-500:])
+    wait_until("validate says equal", equal, services, timeout=timeout, interval=1)
+
+
+# ------------------------------------------------------------------ MariaDB source
+
+class MySource:
+    def __init__(self, stack, unique_name):
+        self.stack = stack
+        self.db, self.sigdb = unique_name("vsrc"), unique_name("vsig")
+        self.my = mysql_connect(stack)
+        my_exec(self.my, f"CREATE DATABASE `{self.db}`",
+                f"CREATE TABLE `{self.db}`.t (id INT PRIMARY KEY, d DECIMAL(12,2), "
+                "s VARCHAR(40) CHARACTER SET utf8mb4, n VARCHAR(10), ts DATETIME(6), dd DATE, "
+                "flag TINYINT(1), b VARBINARY(8), f DOUBLE, bits BIT(10), tm TIME(6), "
+                "st SET('x','y','z'), e ENUM('a','b,c'))",
+                f"INSERT INTO `{self.db}`.t SELECT seq, seq / 8, CONCAT('s😀', seq), "
+                "IF(seq % 4 = 0, NULL, IF(seq % 4 = 1, '', 'n')), "
+                "TIMESTAMPADD(MICROSECOND, seq * 1000003, '2024-02-29 23:59:59.000001'), "
+                "DATE_ADD('1999-12-31', INTERVAL seq DAY), seq % 2, UNHEX(HEX(seq)), seq / 3e0, "
+                "seq % 1024, SEC_TO_TIME(seq * 37.000001 - 50000), IF(seq % 3, 'x,z', ''), "
+                f"IF(seq % 2, 'a', 'b,c') FROM `{self.db}`.seq_1_to_{N}",
+                f"GRANT CREATE, INSERT, UPDATE ON `{self.sigdb}`.* TO "
+                f"'{stack['SL_MYSQL_CDC_USER']}'@'127.0.0.1'")
+        self.stop, self.ops, self.error = threading.Event(), 0, None
+
+    def writer(self):
+        conn = mysql_connect(self.stack)
+        rnd = random.Random(21)
+        try:
+            while not self.stop.is_set():
+                i = rnd.randint(100, N + 400)      # never the keys the test corrupts
+                with conn.cursor() as c:
+                    r = rnd.random()
+                    if r < 0.6:
+                        c.execute(f"UPDATE `{self.db}`.t SET d = d + 0.01, s = CONCAT(s, '🎉'), "
+                                  "f = f * 1.5, ts = ts + INTERVAL 1 SECOND WHERE id = %s", (i,))
+                    elif r < 0.8:
+                        c.execute(f"DELETE FROM `{self.db}`.t WHERE id = %s", (i,))
+                    else:
+                        c.execute(f"INSERT IGNORE INTO `{self.db}`.t (id, d, s, n) VALUES "
+                                  "(%s, 1.5, 'new', NULL)", (i,))
+                self.ops += 1
+                time.sleep(0.01)
+        except Exception as e:  # reported by the test
+            self.error = e
+        finally:
+            conn.close()
+
+    def close(self):
+        my_exec(self.my, f"DROP DATABASE IF EXISTS `{self.db}`",
+                f"DROP DATABASE IF EXISTS `{self.sigdb}`")
+        self.my.close()
+
+
+@pytest.fixture
+def mysrc(stack, unique_name):
+    s = MySource(stack, unique_name)
+    yield s
+    s.stop.set()
+    s.close()
+
+
+def test_it_validate_mysql_to_pg_and_mongo(stack, bin_dir, tmp_path, unique_name, mysrc):
+    prefix = unique_name("vp")
+    topic = f"{prefix}.{mysrc.db}"
+    pg_db, mg_db = unique_name("vpg"), unique_name("vmg")
+    pg_connect(stack).cursor().execute(f'CREATE DATABASE "{pg_db}"')
+    pg = pg_connect(stack, dbname=pg_db)
+    mc = mongo_client(stack)
+    col = collector(bin_dir, "mysql-to-pg", tmp_path, "collector", {
+        "source.name": mysrc.db, "topic.prefix": prefix, "tables.include": mysrc.db + r"\..*",
+        "source.server_id": str(random.randint(100000, 4000000000)),
+        "start.position": master_pos(mysrc.my), "snapshot.mode": "initial",
+        "snapshot.chunk.rows": "500", "snapshot.signal.table": f"{mysrc.sigdb}.sig",
+        "lease": "false"})
+    app_pg = applier(bin_dir, "mysql-to-pg", tmp_path, "applier-pg", {
+        "source.topic": topic, "tables": f"{mysrc.db}.*", "task.name": mysrc.db + "_pg",
+        "target.database": pg_db, "map.tables": f"{mysrc.db}.*={mysrc.db}.*"})
+    app_mg = applier(bin_dir, "mysql-to-mongo", tmp_path, "applier-mongo", {
+        "source.topic": topic, "tables": f"{mysrc.db}.*", "tables.exclude": "",
+        "task.name": mysrc.db + "_mg", "target.database": mg_db,
+        "map.tables": f"{mysrc.db}.*={mg_db}.*"})
+    services = (col, app_pg, app_mg)
+    src, to_pg, to_mg = my_url(stack), pg_url(stack, pg_db), stack["SL_MONGO_URI"]
+    pg_pair, mg_pair = [f"{mysrc.db}.t", f"{mysrc.db}.t"], [f"{mysrc.db}.t", f"{mg_db}.t"]
+    w = threading.Thread(target=mysrc.writer)
+    try:
+        col.start()
+        wait_topic(stack, topic)
+        app_pg.start()
+        app_mg.start()
+        col.wait_log(SNAP_END, timeout=180)
+        w.start()
+        wait_equal(bin_dir, src, to_pg, pg_pair, services)
+        # online: the writer goes on; validation must not call its changes differences
+        ops0 = mysrc.ops
+        for dst, pair in ((to_pg, pg_pair), (to_mg, mg_pair)):
+            rc, doc, err, _ = validate(bin_dir, src, dst, pair, "--chunk-rows", "400")
+            assert rc == 0, (dst, doc, err)
+            assert doc["pairs"][0]["chunks"] >= 7 and doc["pairs"][0]["source_rows"] > N / 2
+        assert mysrc.ops > ops0 + 20, "the writer did not run during the validation"
+        mysrc.stop.set()
+        w.join()
+        assert mysrc.error is None, mysrc.error
+        wait_equal(bin_dir, src, to_mg, mg_pair, services)
+
+        cur = pg.cursor()
+        cur.execute(f'UPDATE "{mysrc.db}".t SET f = f + 1 WHERE id = 11')
+        cur.execute(f'DELETE FROM "{mysrc.db}".t WHERE id = 22')
+        cur.execute(f'INSERT INTO "{mysrc.db}".t (id, s) VALUES ({N + 1000}, \'extra\')')
+        cur.execute(f'ALTER TABLE "{mysrc.db}".t ALTER d TYPE numeric')   # keeps each scale
+        cur.execute(f'UPDATE "{mysrc.db}".t SET d = round(d, 3) WHERE id = 33')  # 4.13 -> 4.130
+        cur.execute(f'UPDATE "{mysrc.db}".t SET n = \'\' WHERE id = 44 AND n IS NULL')
+        assert cur.rowcount == 1
+        cur.execute(f'UPDATE "{mysrc.db}".t SET s = replace(s, \'😀\', \'😁\') WHERE id = 55')
+        coll = mc[mg_db]["t"]
+        assert coll.update_one({"_id": 11}, {"$set": {"s": "s😁11"}}).modified_count == 1
+        assert coll.delete_one({"_id": 66}).deleted_count == 1
+
+        rc, doc, err, _ = validate(bin_dir, src, to_pg, pg_pair, "--chunk-rows", "400",
+                                   "--retries", "1")
+        assert rc == 1, (doc, err)
+        assert keys_of(doc["pairs"][0]) == [("changed", (11,)), ("changed", (33,)),
+                                            ("changed", (44,)), ("changed", (55,)),
+                                            ("extra", (N + 1000,)), ("missing", (22,))]
+        rc, doc, err, _ = validate(bin_dir, src, to_mg, mg_pair, "--retries", "1")
+        assert rc == 1 and keys_of(doc["pairs"][0]) == [("changed", (11,)), ("missing", (66,))]
+        p = subprocess.run([str(bin_dir / "shiftlog"), "validate", "--source", src, "--target",
+                            to_pg, "--retries", "1", "--retry-delay", "200", *pg_pair],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 1 and "missing  id=22" in p.stdout and "DIFFERENT" in p.stdout
+
+        # --repair: the collector copies the ranges again (through the topic: both targets)
+        port = re.search(r"/metrics on 127.0.0.1:(\d+)", col.text()).group(1)
+        rc, doc, err, _ = validate(bin_dir, src, to_pg, pg_pair, "--retries", "1", "--repair",
+                                   "--collector", f"http://127.0.0.1:{port}")
+        pair = doc["pairs"][0]
+        assert rc == 1, (doc, err)        # the extra row stays: a copy does not delete
+        assert "re-snapshot of" in err
+        assert keys_of(pair["repair"]) == [("extra", (N + 1000,))], (pair, err)
+        cur.execute(f'SELECT d::text FROM "{mysrc.db}".t WHERE id = 33')
+        assert cur.fetchone()[0] == "4.13"
+        wait_equal(bin_dir, src, to_mg, mg_pair, services, timeout=60)
+    finally:
+        mysrc.stop.set()
+        stop_all(*services)
+        pg.close()
+        pg_connect(stack).cursor().execute(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
+        mc.drop_database(mg_db)
+        mc.close()
+
+
+# ------------------------------------------------------------------ PostgreSQL source
+
+def test_it_validate_pg_to_mysql(stack, bin_dir, tmp_path, unique_name):
+    db = unique_name("vpgsrc")
+    slot, pub, prefix, my_db = f"s_{db}"[:63], f"p_{db}"[:63], unique_name("vq"), unique_name("vmy")
+    admin = pg_connect(stack)
+    admin.cursor().execute(f'CREATE DATABASE "{db}"')
+    pg = pg_connect(stack, dbname=db)
+    my = mysql_connect(stack)
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE items (a integer, b varchar(20), ok boolean, amount numeric(12,3), "
+                "at timestamptz, name text, PRIMARY KEY (b, a))")
+    cur.execute("INSERT INTO items SELECT i % 300, 'k' || (i / 300), i % 3 = 0, i / 7.0, "
+                "'2024-01-01 00:00:00+02'::timestamptz + i * interval '1.000001 second', "
+                "'ü😀' || i FROM generate_series(0, 2999) i")
+    cur.execute(f'CREATE PUBLICATION "{pub}" FOR ALL TABLES')
+    col = collector(bin_dir, "pg-to-mysql", tmp_path, "collector", {
+        "source.name": db, "topic.prefix": prefix, "source.database": db,
+        "source.slot": slot, "source.publication": pub, "snapshot.mode": "initial",
+        "snapshot.chunk.rows": "500"})
+    app = applier(bin_dir, "pg-to-mysql", tmp_path, "applier-mysql", {
+        "source.topic": f"{prefix}.{db}", "tables": "public.*", "task.name": db + "_my",
+        "target.database": my_db, "map.tables": f"public.*={my_db}.*"})
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        conn = pg_connect(stack, dbname=db)
+        c = conn.cursor()
+        rnd = random.Random(3)
+        try:
+            while not stop.is_set():
+                a, b = rnd.randrange(10, 300), f"k{rnd.randrange(1, 12)}"
+                r = rnd.random()
+                if r < 0.6:
+                    c.execute("UPDATE items SET ok = NOT ok, amount = amount + 0.001, name = "
+                              "name || '🎉' WHERE a = %s AND b = %s", (a, b))
+                elif r < 0.8:
+                    c.execute("DELETE FROM items WHERE a = %s AND b = %s", (a, b))
+                else:
+                    c.execute("INSERT INTO items VALUES (%s, %s, true, 1.5, now(), 'new') ON "
+                              "CONFLICT DO NOTHING", (a, b))
+                time.sleep(0.01)
+        except Exception as e:  # reported by the test
+            errors.append(e)
+        finally:
+            conn.close()
+    w = threading.Thread(target=writer)
+    src, dst, pair = pg_url(stack, db), my_url(stack), ["public.items", f"{my_db}.items"]
+    try:
+        col.start()
+        wait_topic(stack, f"{prefix}.{db}")
+        app.start()
+        col.wait_log(r"snapshot: public\.items done", timeout=180)
+        w.start()
+        wait_equal(bin_dir, src, dst, pair, (col, app))
+        rc, doc, err, _ = validate(bin_dir, src, dst, pair, "--chunk-rows", "300")
+        assert rc == 0, (doc, err)
+        assert doc["pairs"][0]["chunks"] >= 10 and doc["pairs"][0]["key_columns"] == ["b", "a"]
+        stop.set()
+        w.join()
+        assert not errors, errors
+        wait_equal(bin_dir, src, dst, pair, (col, app))
+        my_exec(my, f"UPDATE `{my_db}`.items SET ok = 1 - ok WHERE a = 5 AND b = 'k3'",
+                f"DELETE FROM `{my_db}`.items WHERE a = 7 AND b = 'k0'")
+        rc, doc, err, _ = validate(bin_dir, src, dst, pair, "--retries", "1")
+        assert rc == 1, (doc, err)
+        assert keys_of(doc["pairs"][0]) == [("changed", ("k3", 5)), ("missing", ("k0", 7))]
+    finally:
+        stop.set()
+        stop_all(col, app)
+        pg.close()
+        c = admin.cursor()
+        drop_slot(c, slot)
+        c.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        admin.close()
+        my_exec(my, f"DROP DATABASE IF EXISTS `{my_db}`")
+        my.close()
+
+
+# ------------------------------------------------------------------ size, errors
+
+def test_it_validate_large_bounded_memory(stack, bin_dir, unique_name):
+    n = 1000000 if os.environ.get("SHIFTLOG_LONG") else 200000
+    db = unique_name("vbig")
+    my = mysql_connect(stack)
+    pg_connect(stack).cursor().execute(f'CREATE DATABASE "{db}"')
+    pg = pg_connect(stack, dbname=db)
+    try:
+        my_exec(my, f"CREATE DATABASE `{db}`",
+                f"CREATE TABLE `{db}`.t (id BIGINT PRIMARY KEY, v VARCHAR(40), d DECIMAL(14,4), "
+                "ts DATETIME(6))",
+                f"INSERT INTO `{db}`.t SELECT seq, CONCAT('value ', seq), seq / 16, "
+                f"'2020-01-01' + INTERVAL seq SECOND FROM `{db}`.seq_1_to_{n}")
+        cur = pg.cursor()
+        cur.execute(f'CREATE SCHEMA "{db}"')
+        cur.execute(f'CREATE TABLE "{db}".t (id bigint PRIMARY KEY, v text, d numeric(14,4), '
+                    "ts timestamp(6))")
+        cur.execute(f'INSERT INTO "{db}".t SELECT i, \'value \' || i, i / 16.0, '
+                    f"'2020-01-01'::timestamp + i * interval '1 second' FROM "
+                    f"generate_series(1, {n}) i")
+        rc, doc, err, _ = validate(bin_dir, my_url(stack), pg_url(stack, db), [f"{db}.t", f"{db}.t"],
+                                   "-q")
+        assert rc == 0, (doc, err)
+        assert doc["pairs"][0]["source_rows"] == n == doc["pairs"][0]["target_rows"]
+        rss_mb = doc["peak_rss_kb"] / 1024        # VmHWM of the validate process itself
+        print(f"validate: {n} rows in {doc['pairs'][0]['seconds']:.1f} s, peak RSS {rss_mb:.1f} MB")
+        assert 0 < rss_mb < 40, f"peak RSS {rss_mb:.1f} MB"
+        cur.execute(f'UPDATE "{db}".t SET v = \'value X\' WHERE id = {n // 2}')
+        rc, doc, err, _ = validate(bin_dir, my_url(stack), pg_url(stack, db), [f"{db}.t", f"{db}.t"],
+                                   "--retries", "0", "-q")
+        assert rc == 1 and keys_of(doc["pairs"][0]) == [("changed", (n // 2,))], (doc, err)
+    finally:
+        my_exec(my, f"DROP DATABASE IF EXISTS `{db}`")
+        my.close()
+        pg.close()
+        pg_connect(stack).cursor().execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def test_it_validate_cannot_validate(stack, bin_dir, unique_name):
+    db = unique_name("vnokey")
+    my = mysql_connect(stack)
+    try:
+        my_exec(my, f"CREATE DATABASE `{db}`", f"CREATE TABLE `{db}`.t (v INT)")
+        rc, doc, err, _ = validate(bin_dir, my_url(stack), my_url(stack), [f"{db}.t", f"{db}.t"])
+        assert rc == 2 and doc["pairs"][0]["result"] == "error"
+        assert "no primary key" in doc["pairs"][0]["error"]
+        rc, doc, err, _ = validate(bin_dir, my_url(stack), "postgresql://x@127.0.0.1:1/x",
+                                   [f"{db}.t", f"{db}.t"])
+        assert rc == 2 and doc is None and "PostgreSQL" in err
+    finally:
+        my_exec(my, f"DROP DATABASE IF EXISTS `{db}`")
+        my.close()
+    h = subprocess.run([str(bin_dir / "shiftlog"), "validate", "--help"], capture_output=True,
+                       text=True)
+    assert h.returncode == 0 and "0 every pair equal, 1 differences found" in h.stdout
+    assert "2 could not validate" in h.stdout
