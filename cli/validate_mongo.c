@@ -73,32 +73,47 @@ static sl_err_t put_decimal(sl_buf_t *b, const char *s)
     return err ? err : sl_buf_append(b, digits, nd);
 }
 
-/* The shortest text that reads back as d, exponent without '+' or leading
- * zeros (validate.h). */
+/* The shortest digits that read back as d, written as PostgreSQL prints a
+ * float8 (and MariaDB, but for magnitudes below 1e-4): fixed notation for
+ * exponents -4..14, else d.ddde<exp> with no '+' or leading zeros. */
 static sl_err_t put_double(sl_buf_t *b, double d)
 {
-    char t[40], o[40];
+    char t[40], dig[24];
+    if (d == 0)
+        return sl_buf_putc(b, '0');
     for (int p = 1; p <= 17; p++) {
-        snprintf(t, sizeof t, "%.*g", p, d);
+        snprintf(t, sizeof t, "%.*e", p - 1, d);
         if (strtod(t, NULL) == d)
             break;
     }
-    size_t n = 0;
-    for (const char *p = t; *p && n + 1 < sizeof o; p++) {
-        o[n++] = *p;
-        if (*p == 'e') {
-            p++;
-            if (*p == '+')
-                p++;
-            else if (*p == '-')
-                o[n++] = *p++;
-            while (*p == '0' && p[1])
-                p++;
-            p--;
-        }
+    const char *p = t, *e = strchr(t, 'e');
+    int neg = *p == '-', nd = 0, exp = e ? atoi(e + 1) : 0;
+    for (p += neg; p < e && nd + 1 < (int)sizeof dig; p++)
+        if (*p != '.')
+            dig[nd++] = *p;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    dig[nd] = '\0';
+    sl_err_t err = neg ? sl_buf_putc(b, '-') : SL_OK;
+    if (exp < -4 || exp >= 15) {
+        if (!err)
+            err = sl_buf_putc(b, dig[0]);
+        if (!err && nd > 1)
+            err = sl_buf_printf(b, ".%s", dig + 1);
+        return err ? err : sl_buf_printf(b, "e%d", exp);
     }
-    o[n] = '\0';
-    return sl_buf_puts(b, o);
+    if (exp < 0) {
+        if (!err)
+            err = sl_buf_puts(b, "0.");
+        for (int i = 0; !err && i < -exp - 1; i++)
+            err = sl_buf_putc(b, '0');
+        return err ? err : sl_buf_puts(b, dig);
+    }
+    for (int i = 0; !err && i <= exp; i++)
+        err = sl_buf_putc(b, i < nd ? dig[i] : '0');
+    if (!err && nd > exp + 1)
+        err = sl_buf_printf(b, ".%s", dig + exp + 1);
+    return err;
 }
 
 static sl_err_t put_date(sl_buf_t *b, int64_t us, int with_time)
