@@ -13,8 +13,9 @@
  * DATETIME/TIMESTAMP "YYYY-MM-DD HH:MM:SS.ffffff" (UTC); TIME as signed
  * microseconds; text as its UTF-8 bytes; SET as the labels joined by ",";
  * bytes as lower-case hex; BIT(n) as n binary digits; FLOAT/DOUBLE as the
- * shortest text that reads back the same (exponent without '+' or leading
- * zeros). A row's text is, column by column in the source's order,
+ * shortest text that reads back as the same double (a FLOAT widened to
+ * double), fixed notation for exponents -4..14, else d.ddde<exp> without '+'
+ * or leading zeros. A row's text is, column by column in the source's order,
  * "<byte length>:<text>" or "N" for NULL (so '' and NULL differ and no
  * separator can be faked); its hash is the first 64 bits of MD5(row text). */
 #ifndef SL_CLI_VALIDATE_H

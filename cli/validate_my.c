@@ -277,6 +277,24 @@ nomem:
 
 /* ------------------------------------------------------------ bind */
 
+/* A FLOAT/DOUBLE's canonical text, from the value as a DOUBLE (MariaDB
+ * prints a FLOAT with 6 digits; its exact value is the double's shortest
+ * text, which PostgreSQL's float4::float8 and MongoDB's double give too).
+ * MariaDB writes 1e-15 <= |x| < 1e-4 in fixed notation (0.0000125),
+ * PostgreSQL and the canonical form in exponent notation (1.25e-5): those
+ * are rewritten from the digits after the zeros. */
+static sl_err_t put_float(sl_buf_t *b, const char *id)
+{
+    char x[400], fr[600], dg[700];
+    snprintf(x, sizeof x, "CAST(CAST(%s AS DOUBLE) AS CHAR)", id);
+    snprintf(fr, sizeof fr, "SUBSTR(TRIM(LEADING '-' FROM %s), 3)", x);
+    snprintf(dg, sizeof dg, "TRIM(LEADING '0' FROM %s)", fr);
+    return sl_buf_printf(b, "IF(TRIM(LEADING '-' FROM %1$s) LIKE '0.0000%%', CONCAT(IF(%4$s < "
+                         "0, '-', ''), LEFT(%2$s, 1), IF(LENGTH(%2$s) > 1, CONCAT('.', "
+                         "SUBSTR(%2$s, 2)), ''), 'e-', LENGTH(%3$s) - LENGTH(%2$s) + 1), %1$s)",
+                         x, dg, fr, id);
+}
+
 /* The canonical text of column `name` of data type dt (validate.h). */
 static sl_err_t put_canon(sl_buf_t *b, const char *name, const char *dt, int bits)
 {
@@ -291,6 +309,8 @@ static sl_err_t put_canon(sl_buf_t *b, const char *name, const char *dt, int bit
         err = sl_buf_printf(b, "LOWER(HEX(%s))", id.data);
     else if (k == VK_DATETIME)
         err = sl_buf_printf(b, "DATE_FORMAT(%s, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')", id.data);
+    else if (k == VK_FLOAT)
+        err = put_float(b, id.data);
     else if (k == VK_TIME)   /* signed microseconds; TIME_TO_SEC keeps the fraction */
         err = sl_buf_printf(b, "CAST(CAST(TIME_TO_SEC(%s) * 1000000 AS SIGNED) AS CHAR)",
                             id.data);

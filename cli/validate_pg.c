@@ -177,9 +177,9 @@ static sl_err_t put_canon(sl_buf_t *b, const char *id, const char *typ, char cat
 {
     if (!strcmp(typ, "bool"))
         return sl_buf_printf(b, "CASE WHEN %s THEN '1' ELSE '0' END", id);
-    if (!strcmp(typ, "float4") || !strcmp(typ, "float8"))
-        return sl_buf_printf(b, "regexp_replace(%s::text, 'e\\+?(-?)0*([0-9])', 'e\\1\\2')",
-                             id);
+    if (!strcmp(typ, "float4") || !strcmp(typ, "float8"))   /* a float4 by its exact value */
+        return sl_buf_printf(b, "regexp_replace(%s::float8::text, 'e\\+?(-?)0*([0-9])', "
+                             "'e\\1\\2')", id);
     if (!strcmp(typ, "timestamp") || !strcmp(typ, "timestamptz"))
         return sl_buf_printf(b, "to_char(%s, 'YYYY-MM-DD HH24:MI:SS.US')", id);
     if (!strcmp(typ, "interval") && k == VK_TIME)

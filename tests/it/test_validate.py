@@ -2,7 +2,9 @@
 = initial) -> Kafka -> applier, every service a real process from examples/, a writer changing
 the source the whole time.
 
-  it_validate_mysql_to_pg_and_mongo     one MariaDB table of many types copied to PostgreSQL and
+  it_validate_mysql_to_pg_and_mongo     one MariaDB table of many types (FLOAT and DOUBLE down to
+                                        1e-7, which MariaDB and PostgreSQL print differently, too)
+                                        copied to PostgreSQL and
                                         to MongoDB: equal (exit 0) while the writer runs; then six
                                         corruptions of the PostgreSQL copy (a changed value, a
                                         missing row, an extra row, a DECIMAL with another scale,
@@ -85,13 +87,13 @@ class MySource:
                 f"CREATE TABLE `{self.db}`.t (id INT PRIMARY KEY, d DECIMAL(12,2), "
                 "s VARCHAR(40) CHARACTER SET utf8mb4, n VARCHAR(10), ts DATETIME(6), dd DATE, "
                 "flag TINYINT(1), b VARBINARY(8), f DOUBLE, bits BIT(10), tm TIME(6), "
-                "st SET('x','y','z'), e ENUM('a','b,c'))",
+                "st SET('x','y','z'), e ENUM('a','b,c'), small DOUBLE, ff FLOAT)",
                 f"INSERT INTO `{self.db}`.t SELECT seq, seq / 8, CONCAT('s😀', seq), "
                 "IF(seq % 4 = 0, NULL, IF(seq % 4 = 1, '', 'n')), "
                 "TIMESTAMPADD(MICROSECOND, seq * 1000003, '2024-02-29 23:59:59.000001'), "
                 "DATE_ADD('1999-12-31', INTERVAL seq DAY), seq % 2, UNHEX(HEX(seq)), seq / 3e0, "
                 "seq % 1024, SEC_TO_TIME(seq * 37.000001 - 50000), IF(seq % 3, 'x,z', ''), "
-                f"IF(seq % 2, 'a', 'b,c') FROM `{self.db}`.seq_1_to_{N}",
+                f"IF(seq % 2, 'a', 'b,c'), seq * -1.25e-7, seq / 7 FROM `{self.db}`.seq_1_to_{N}",
                 f"GRANT CREATE, INSERT, UPDATE ON `{self.sigdb}`.* TO "
                 f"'{stack['SL_MYSQL_CDC_USER']}'@'127.0.0.1'")
         self.stop, self.ops, self.error = threading.Event(), 0, None
