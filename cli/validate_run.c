@@ -6,8 +6,8 @@
  * predicate; the last chunk is open-ended, so rows the target has past the
  * source's last key are counted too.
  *
- * Online: a chunk that differs is checked again after retry_ms, up to
- * retries times, before it counts: a change the source made between the two
+ * Online: a chunk that differs is checked again after retry_ms (doubled at
+ * each re-check), up to retries times, before it counts: a change the source made between the two
  * reads has reached the target by then (the applier's lag is below the
  * delay). What still differs is drilled into: split in 8 key ranges of the
  * source (keyset again), the differing ones split again, until a range holds
@@ -134,8 +134,15 @@ typedef struct run_s {
     uint64_t           checked;
 } run_t;
 
-static void sleep_ms(int ms)
+/* The wait before re-check `attempt` (1, 2, ...): retry_ms, doubled at each
+ * re-check (at most 30 s), so a lag spike of the applier is waited out
+ * without making every re-check slow. */
+static void retry_wait(const val_opts_t *o, int attempt)
 {
+    long ms = o->retry_ms;
+    for (int i = 1; i < attempt && ms < 30000; i++)
+        ms *= 2;
+    ms = ms > 30000 ? 30000 : ms;
     if (ms > 0)
         usleep((useconds_t)ms * 1000);
 }
@@ -304,7 +311,7 @@ static sl_err_t leaf(run_t *r, char *const *after, char *const *upto)
     for (int attempt = 0; attempt <= r->o->retries; attempt++) {
         leaf_free(&l, nk);
         if (attempt)
-            sleep_ms(r->o->retry_ms);
+            retry_wait(r->o, attempt);
         if ((err = leaf_once(r, after, upto, &l)) || (!l.n && !l.more))
             goto out;
     }
@@ -432,7 +439,7 @@ static sl_err_t chunk(run_t *r, char *const *after, char *const *upto)
     sl_err_t err = SL_OK;
     for (int attempt = 0; attempt <= r->o->retries; attempt++) {
         if (attempt)
-            sleep_ms(r->o->retry_ms);
+            retry_wait(r->o, attempt);
         if ((err = checksums(r, after, upto, &sc, &tc, &equal)) || equal)
             break;
     }

@@ -165,12 +165,14 @@ def test_it_validate_mysql_to_pg_and_mongo(stack, bin_dir, tmp_path, unique_name
         app_pg.start()
         app_mg.start()
         col.wait_log(SNAP_END, timeout=180)
-        w.start()
         wait_equal(bin_dir, src, to_pg, pg_pair, services)
+        w.start()
+        time.sleep(1)
         # online: the writer goes on; validation must not call its changes differences
         ops0 = mysrc.ops
         for dst, pair in ((to_pg, pg_pair), (to_mg, mg_pair)):
-            rc, doc, err, _ = validate(bin_dir, src, dst, pair, "--chunk-rows", "400")
+            rc, doc, err, _ = validate(bin_dir, src, dst, pair, "--chunk-rows", "400",
+                                       "--retries", "4")
             assert rc == 0, (dst, doc, err)
             assert doc["pairs"][0]["chunks"] >= 7 and doc["pairs"][0]["source_rows"] > N / 2
         assert mysrc.ops > ops0 + 20, "the writer did not run during the validation"
@@ -279,9 +281,10 @@ def test_it_validate_pg_to_mysql(stack, bin_dir, tmp_path, unique_name):
         wait_topic(stack, f"{prefix}.{db}")
         app.start()
         col.wait_log(r"snapshot: public\.items done", timeout=180)
-        w.start()
         wait_equal(bin_dir, src, dst, pair, (col, app))
-        rc, doc, err, _ = validate(bin_dir, src, dst, pair, "--chunk-rows", "300")
+        w.start()
+        time.sleep(1)
+        rc, doc, err, _ = validate(bin_dir, src, dst, pair, "--chunk-rows", "300", "--retries", "4")
         assert rc == 0, (doc, err)
         assert doc["pairs"][0]["chunks"] >= 8 and doc["pairs"][0]["key_columns"] == ["b", "a"]
         stop.set()
