@@ -18,6 +18,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "sl_canon.h"
 #include "sl_md5.h"
 #include "sl_name.h"
 #include "validate.h"
@@ -31,90 +32,6 @@ typedef struct vmg_s {
 } vmg_t;
 
 /* ------------------------------------------------------------ values */
-
-/* Decimal128 text ("1.23E-7", "-0", "12.30") as plain digits with the
- * same scale, as the SQL engines print a DECIMAL. */
-static sl_err_t put_decimal(sl_buf_t *b, const char *s)
-{
-    const char *e = strchr(s, 'E');
-    if (!e)
-        return sl_buf_puts(b, s);
-    char digits[80];
-    size_t nd = 0;
-    int neg = s[0] == '-', point = -1;
-    for (const char *p = s + neg; p < e && nd + 1 < sizeof digits; p++) {
-        if (*p == '.')
-            point = (int)nd;
-        else
-            digits[nd++] = *p;
-    }
-    /* value = digits * 10^(exp - decimals after the point) */
-    int exp = atoi(e + 1) - (point < 0 ? 0 : (int)nd - point);
-    sl_err_t err = neg ? sl_buf_putc(b, '-') : SL_OK;
-    if (exp >= 0) {
-        if (!err)
-            err = sl_buf_append(b, digits, nd);
-        for (int i = 0; !err && i < exp; i++)
-            err = sl_buf_putc(b, '0');
-        return err;
-    }
-    int scale = -exp, ip = (int)nd - scale;
-    if (ip > 0) {
-        if (!err)
-            err = sl_buf_append(b, digits, (size_t)ip);
-        if (!err)
-            err = sl_buf_putc(b, '.');
-        return err ? err : sl_buf_append(b, digits + ip, nd - (size_t)ip);
-    }
-    if (!err)
-        err = sl_buf_puts(b, "0.");
-    for (int i = 0; !err && i < -ip; i++)
-        err = sl_buf_putc(b, '0');
-    return err ? err : sl_buf_append(b, digits, nd);
-}
-
-/* The shortest digits that read back as d, written as PostgreSQL prints a
- * float8 (and MariaDB, but for magnitudes below 1e-4): fixed notation for
- * exponents -4..14, else d.ddde<exp> with no '+' or leading zeros. */
-static sl_err_t put_double(sl_buf_t *b, double d)
-{
-    char t[40], dig[24];
-    if (d == 0)
-        return sl_buf_putc(b, '0');
-    for (int p = 1; p <= 17; p++) {
-        snprintf(t, sizeof t, "%.*e", p - 1, d);
-        if (strtod(t, NULL) == d)
-            break;
-    }
-    const char *p = t, *e = strchr(t, 'e');
-    int neg = *p == '-', nd = 0, exp = e ? atoi(e + 1) : 0;
-    for (p += neg; p < e && nd + 1 < (int)sizeof dig; p++)
-        if (*p != '.')
-            dig[nd++] = *p;
-    while (nd > 1 && dig[nd - 1] == '0')
-        nd--;
-    dig[nd] = '\0';
-    sl_err_t err = neg ? sl_buf_putc(b, '-') : SL_OK;
-    if (exp < -4 || exp >= 15) {
-        if (!err)
-            err = sl_buf_putc(b, dig[0]);
-        if (!err && nd > 1)
-            err = sl_buf_printf(b, ".%s", dig + 1);
-        return err ? err : sl_buf_printf(b, "e%d", exp);
-    }
-    if (exp < 0) {
-        if (!err)
-            err = sl_buf_puts(b, "0.");
-        for (int i = 0; !err && i < -exp - 1; i++)
-            err = sl_buf_putc(b, '0');
-        return err ? err : sl_buf_puts(b, dig);
-    }
-    for (int i = 0; !err && i <= exp; i++)
-        err = sl_buf_putc(b, i < nd ? dig[i] : '0');
-    if (!err && nd > exp + 1)
-        err = sl_buf_printf(b, ".%s", dig + exp + 1);
-    return err;
-}
 
 static sl_err_t put_date(sl_buf_t *b, int64_t us, int with_time)
 {
@@ -159,14 +76,14 @@ static int canon(sl_buf_t *b, const bson_t *doc, const val_col_t *c, bson_iter_t
         sl_buf_putc(b, bson_iter_bool(it) ? '1' : '0');
         return 0;
     case BSON_TYPE_DOUBLE:
-        put_double(b, bson_iter_double(it));
+        sl_canon_double(b, bson_iter_double(it));
         return 0;
     case BSON_TYPE_DECIMAL128: {
         bson_decimal128_t d;
         char s[BSON_DECIMAL128_STRING];
         bson_iter_decimal128(it, &d);
         bson_decimal128_to_string(&d, s);
-        put_decimal(b, s);
+        sl_canon_decimal(b, s);
         return 0;
     }
     case BSON_TYPE_DATE_TIME:

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sl_canon.h"
 #include "validate.h"
 
 #define VAL_SPLIT 8
@@ -35,39 +36,10 @@ int val_key_kind_ok(val_kind_t k)
            k == VK_TEXT || k == VK_BYTES;
 }
 
-/* Decimal texts by value: sign, then integer digits, then the rest. */
-static int num_cmp(const char *a, const char *b)
-{
-    int na = *a == '-', nb = *b == '-';
-    a += na || *a == '+';
-    b += nb || *b == '+';
-    while (*a == '0' && a[1] && a[1] != '.')
-        a++;
-    while (*b == '0' && b[1] && b[1] != '.')
-        b++;
-    size_t ia = strcspn(a, "."), ib = strcspn(b, ".");
-    int mag;
-    if (ia != ib) {
-        mag = ia < ib ? -1 : 1;
-    } else {
-        int c = strncmp(a, b, ia);
-        mag = c;
-        if (!c) {
-            const char *fa = a[ia] ? a + ia + 1 : "", *fb = b[ib] ? b + ib + 1 : "";
-            for (; (*fa || *fb) && !mag; fa += !!*fa, fb += !!*fb)
-                mag = (*fa ? *fa : '0') - (*fb ? *fb : '0');
-        }
-        mag = mag < 0 ? -1 : mag > 0;
-    }
-    if (na != nb)
-        return mag == 0 && !strspn(a, "0.") ? 0 : na ? -1 : 1;
-    return na ? -mag : mag;
-}
-
 int val_key_cmp(val_kind_t k, const char *a, const char *b)
 {
     if (k == VK_INT || k == VK_DEC || k == VK_BOOL)
-        return num_cmp(a, b);
+        return sl_canon_num_cmp(a, b);
     int c = strcmp(a, b);          /* unsigned bytes: UTF-8 in code point order */
     return c < 0 ? -1 : c > 0;
 }
