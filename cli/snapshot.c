@@ -41,17 +41,6 @@ static void usage(FILE *f)
         "fit the table's key) or is unreachable, 2 usage\n");
 }
 
-/* The value of "id" in a POST answer (malloc'd), or NULL (an older collector). */
-static char *answer_id(const char *body)
-{
-    const char *p = body ? strstr(body, "\"id\":\"") : NULL;
-    if (!p)
-        return NULL;
-    p += 6;
-    size_t n = strcspn(p, "\"");
-    return strndup(p, n);
-}
-
 /* Appends "&name=<escaped value>" to url. */
 static void add_arg(char *url, size_t size, CURL *esc, const char *name, const char *v)
 {
@@ -117,7 +106,7 @@ int cli_snapshot_main(int argc, char **argv)
                     body.data ? body.data : "\n");
             goto out;
         }
-        char *id = answer_id(body.data);
+        char *id = cli_snap_answer_id(body.data);
         if (!id)
             old = 1;                  /* a collector without request ids */
         else if (nids < SNAP_IDS_MAX)

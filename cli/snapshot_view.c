@@ -222,6 +222,7 @@ void cli_snap_view_init(cli_snap_view_t *v, int tty, const char *const *ids, int
     v->ids = ids;
     v->nids = nids > 64 ? 64 : nids;
     v->logged = time(NULL);
+    v->out = stdout;
 }
 
 int cli_snap_view_update(cli_snap_view_t *v, const char *json)
@@ -255,7 +256,7 @@ int cli_snap_view_update(cli_snap_view_t *v, const char *json)
             }
             entry_line(v, f.obj, NULL, lines[all.n], sizeof(lines[0]));
             if (!v->tty && !v->told[i])
-                printf("%s\n", lines[all.n]);
+                fprintf(v->out, "%s\n", lines[all.n]);
             v->told[i] = 1;
             all.n++;
             continue;
@@ -271,28 +272,37 @@ int cli_snap_view_update(cli_snap_view_t *v, const char *json)
     if (v->tty) {
         /* redraw in place: up over the last drawing, each line cleared */
         if (v->drawn)
-            printf("\033[%dA", v->drawn);
+            fprintf(v->out, "\033[%dA", v->drawn);
         for (int i = 0; i < all.n; i++)
-            printf("\033[2K\r%s\n", lines[i]);
+            fprintf(v->out, "\033[2K\r%s\n", lines[i]);
         for (int i = all.n; i < v->drawn; i++)
-            printf("\033[2K\n");
+            fprintf(v->out, "\033[2K\n");
         if (all.n < v->drawn)
-            printf("\033[%dA", v->drawn - all.n);
+            fprintf(v->out, "\033[%dA", v->drawn - all.n);
         v->drawn = all.n;
     } else if (plain_due) {
         for (int i = 0; i < all.n; i++)
             if (!strstr(lines[i], ": done,"))
-                printf("%s\n", lines[i]);
+                fprintf(v->out, "%s\n", lines[i]);
         v->logged = now;
     }
-    fflush(stdout);
+    fflush(v->out);
     return refused && end ? -1 : end;
 }
 
 void cli_snap_view_finish(cli_snap_view_t *v)
 {
-    fflush(stdout);
+    fflush(v->out);
     (void)v;
+}
+
+char *cli_snap_answer_id(const char *body)
+{
+    const char *p = body ? strstr(body, "\"id\":\"") : NULL;
+    if (!p)
+        return NULL;
+    p += 6;
+    return strndup(p, strcspn(p, "\""));
 }
 
 /* ------------------------------------------------------------ older collectors */

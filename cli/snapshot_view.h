@@ -4,6 +4,7 @@
 #ifndef CLI_SNAPSHOT_VIEW_H
 #define CLI_SNAPSHOT_VIEW_H
 
+#include <stdio.h>
 #include <time.h>
 
 typedef struct cli_snap_view_s {
@@ -13,6 +14,7 @@ typedef struct cli_snap_view_s {
     int                drawn;     /* bar lines on the screen */
     time_t             logged;    /* the last plain lines */
     unsigned char      told[64];  /* plain: the end of ids[i] printed */
+    FILE              *out;       /* where the lines go: stdout (set after init) */
 } cli_snap_view_t;
 
 void cli_snap_view_init(cli_snap_view_t *v, int tty, const char *const *ids, int nids);
@@ -22,6 +24,10 @@ void cli_snap_view_init(cli_snap_view_t *v, int tty, const char *const *ids, int
 int  cli_snap_view_update(cli_snap_view_t *v, const char *json);
 /* Leaves the terminal on a fresh line. */
 void cli_snap_view_finish(cli_snap_view_t *v);
+
+/* The value of "id" in a POST /snapshot answer (the caller frees it), or
+ * NULL (an older collector). */
+char *cli_snap_answer_id(const char *body);
 
 /* For collectors without request ids: tables_done of an answer (-1 when
  * absent), and the old end test (nothing left and, when tables were

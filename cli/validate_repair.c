@@ -9,8 +9,8 @@
  * collector re-reads the rows with after < key <= upto (a bound left out is
  * open). A collector that does not know after/upto copies the whole table,
  * which repairs the ranges as well. Many ranges become one whole-table
- * request. Then GET /snapshot is polled until the requests are done (the
- * queue is empty and tables_done has moved by the number of requests). */
+ * request. Then GET /snapshot is polled until every request has ended
+ * (by the ids the collector answers; snapshot_view.c reads the status). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,20 +19,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "snapshot_view.h"
 #include "validate.h"
 
 #define REPAIR_MAX_RANGES 16
-
-static long tables_done(const char *body)
-{
-    const char *p = body ? strstr(body, "\"tables_done\":") : NULL;
-    return p ? atol(p + strlen("\"tables_done\":")) : -1;
-}
-
-static int nothing_left(const char *body)
-{
-    return body && strstr(body, "\"tables\":[]") != NULL;
-}
 
 /* A key as a JSON array: numbers as numbers, everything else as strings. */
 static sl_err_t key_json(sl_buf_t *b, const val_table_t *t, char *const *key)
@@ -52,8 +42,10 @@ static sl_err_t key_json(sl_buf_t *b, const val_table_t *t, char *const *key)
     return err ? err : sl_buf_putc(b, ']');
 }
 
+/* One request; its id (the caller frees it; NULL from a collector without
+ * request ids) into *id. */
 static sl_err_t post(CURL *esc, const char *base, int bl, const char *table,
-                     const val_table_t *t, const val_range_t *g, char *errstr,
+                     const val_table_t *t, const val_range_t *g, char **id, char *errstr,
                      size_t errstr_size)
 {
     sl_buf_t url = SL_BUF_INIT, k = SL_BUF_INIT, body = SL_BUF_INIT;
@@ -85,6 +77,7 @@ static sl_err_t post(CURL *esc, const char *base, int bl, const char *table,
         err = SL_ERR_DB;
         goto out;
     }
+    *id = cli_snap_answer_id(body.data);
     fprintf(stderr, "shiftlog validate: re-snapshot of %s%s%s%s%s requested\n", table,
             g && g->has_after ? " after " : "", g && g->has_after ? g->after[0] : "",
             g && g->has_upto ? " up to " : "", g && g->has_upto ? g->upto[0] : "");
@@ -102,9 +95,10 @@ sl_err_t val_repair_request(const char *base, const char *table, const val_table
                             char *errstr, size_t errstr_size)
 {
     int bl = cli_base_len(base);
-    char url[2048];
+    char url[2048], *ids[REPAIR_MAX_RANGES + 1];
+    int nids = 0, old = 0;
     sl_buf_t body = SL_BUF_INIT;
-    long status = 0, done0 = 0, want = 0;
+    long status = 0, done0 = 0;
     sl_err_t err = SL_OK;
     CURL *esc = curl_easy_init();
     if (!esc) {
@@ -114,43 +108,51 @@ sl_err_t val_repair_request(const char *base, const char *table, const val_table
     snprintf(url, sizeof url, "%.*s/snapshot", bl, base);
     if (!cli_http_request("shiftlog validate --repair", url, 0, &body, &status) &&
         status == 200)
-        done0 = tables_done(body.data);
+        done0 = cli_snap_tables_done(body.data);
     uint32_t n = 0;
     for (uint32_t i = 0; i < nranges; i++)
         n += ranges[i].repairable;
-    if (n > REPAIR_MAX_RANGES) {     /* one copy of the table instead of many */
-        err = post(esc, base, bl, table, t, NULL, errstr, errstr_size);
-        want = 1;
-    } else {
-        for (uint32_t i = 0; !err && i < nranges; i++)
-            if (ranges[i].repairable) {
-                err = post(esc, base, bl, table, t, &ranges[i], errstr, errstr_size);
-                want++;
-            }
+    for (uint32_t i = 0; !err && i < nranges && n; i++) {
+        const val_range_t *g = n > REPAIR_MAX_RANGES ? NULL : &ranges[i];
+        char *id = NULL;
+        if (g && !g->repairable)
+            continue;
+        /* more ranges than that: one copy of the whole table */
+        err = post(esc, base, bl, table, t, g, &id, errstr, errstr_size);
+        if (!err && id)
+            ids[nids++] = id;
+        old |= !err && !id;
+        if (!g)
+            break;
     }
-    time_t t0 = time(NULL), moved = 0;
-    long last = done0;
-    while (!err && want) {
+    /* until every request has ended (ids), or for a collector without
+     * ids: nothing left and one more copy done than before */
+    cli_snap_view_t v;
+    cli_snap_view_init(&v, 0, (const char *const *)ids, nids);
+    v.out = stderr;                   /* stdout is the report (--json) */
+    time_t t0 = time(NULL);
+    while (!err && n) {
         usleep(300000);
         if (!cli_http_request("shiftlog validate --repair", url, 0, &body, &status) &&
             status == 200) {
-            long d = tables_done(body.data);
-            if (d != last) {
-                last = d;
-                moved = time(NULL);
-            }
-            /* every request done; or the queue empty and quiet for 3 s after
-             * some progress (a collector may merge requests of one table) */
-            if (d >= done0 + want ||
-                (nothing_left(body.data) && d > done0 && time(NULL) - moved >= 3))
+            int end = old ? cli_snap_old_done(body.data, 0, done0)
+                          : cli_snap_view_update(&v, body.data);
+            if (end > 0)
                 break;
+            if (end < 0) {
+                snprintf(errstr, errstr_size, "the collector did not copy a range of %s "
+                         "(GET /snapshot \"ended\" says why)", table);
+                err = SL_ERR_DB;
+            }
         }
-        if (time(NULL) - t0 > timeout_s) {
+        if (!err && time(NULL) - t0 > timeout_s) {
             snprintf(errstr, errstr_size, "the collector's re-snapshot of %s did not finish "
                      "within %ld s", table, timeout_s);
             err = SL_ERR_TIMEOUT;
         }
     }
+    for (int i = 0; i < nids; i++)
+        free(ids[i]);
     curl_easy_cleanup(esc);
     sl_buf_free(&body);
     return err;

@@ -11,8 +11,9 @@ the source the whole time.
                                         NULL turned into '', a 4-byte UTF-8 character changed) and
                                         two of the MongoDB copy: each found and named by key, and
                                         nothing else; --repair asks the collector for the copy
-                                        again: every one fixed in both targets but the extra row
-                                        (a snapshot copies rows, it does not delete them)
+                                        again (key ranges: POST /snapshot with after/upto): every
+                                        one fixed in both targets but the extra row (a snapshot
+                                        copies rows, it does not delete them)
   it_validate_pg_to_mysql               a PostgreSQL table (composite key, boolean, numeric,
                                         timestamptz, 4-byte UTF-8 text) copied to MariaDB: equal
                                         under writes; a changed and a missing row found by key
@@ -213,7 +214,8 @@ def test_it_validate_mysql_to_pg_and_mongo(stack, bin_dir, tmp_path, unique_name
                                    "--collector", f"http://127.0.0.1:{port}")
         pair = doc["pairs"][0]
         assert rc == 1, (doc, err)        # the extra row stays: a copy does not delete
-        assert "re-snapshot of" in err
+        assert f"re-snapshot of {mysrc.db}.t after " in err
+        assert re.search(r"key range after \S+ upto \S+ queued", col.text()), col.tail(20)
         assert keys_of(pair["repair"]) == [("extra", (N + 1000,))], (pair, err)
         cur.execute(f'SELECT d::text FROM "{mysrc.db}".t WHERE id = 33')
         assert cur.fetchone()[0] == "4.13"
