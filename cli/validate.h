@@ -107,6 +107,32 @@ int val_key_kind_ok(val_kind_t k);
 /* The first 64 bits of an MD5 digest, big-endian (as CONV(SUBSTR(hex, 1, 16))). */
 uint64_t val_hash64(const uint8_t digest[16]);
 
+/* ---- the SQL both SQL engines run (validate_sql.c) ---- */
+
+/* An SQL engine's dialect for the shared queries. */
+typedef struct val_sql_s {
+    const val_table_t *t;
+    char *const       *kexpr;     /* a key column's canonical text, key order */
+    char *const       *korder;    /* what the key is ordered and compared by */
+    const char        *hash;      /* the row hash expression */
+    const char        *xor_fmt;   /* its XOR aggregate, "%s" = hash */
+    void              *ctx;
+    /* the table ("db"."t" [AS alias]) */
+    sl_err_t (*table)(void *ctx, sl_buf_t *b);
+    /* " WHERE <after < key <= upto>" (nothing when both are NULL) */
+    sl_err_t (*where)(void *ctx, sl_buf_t *b, char *const *after, char *const *upto);
+} val_sql_t;
+
+sl_err_t val_sql_boundary(const val_sql_t *d, sl_buf_t *q, char *const *after, uint32_t limit);
+sl_err_t val_sql_checksum(const val_sql_t *d, sl_buf_t *q, char *const *after,
+                          char *const *upto);
+sl_err_t val_sql_rows(const val_sql_t *d, sl_buf_t *q, char *const *after, char *const *upto,
+                      uint32_t limit);
+sl_err_t val_sql_order(const val_sql_t *d, sl_buf_t *q);
+/* r's key from the first nkey cells of a result row, read by cell(res, i). */
+sl_err_t val_sql_key(val_row_t *r, uint32_t nkey, const char *(*cell)(void *res, uint32_t i),
+                     void *res);
+
 /* ---- the comparison (validate_run.c) ---- */
 
 typedef enum { VD_CHANGED, VD_MISSING, VD_EXTRA } val_diff_kind_t;

@@ -151,14 +151,6 @@ static sl_err_t put_where(vmy_t *s, sl_buf_t *b, char *const *after, char *const
     return err;
 }
 
-static sl_err_t put_order(vmy_t *s, sl_buf_t *b, const char *dir)
-{
-    sl_err_t err = sl_buf_puts(b, " ORDER BY ");
-    for (uint32_t i = 0; !err && i < s->t->nkey; i++)
-        err = sl_buf_printf(b, "%s%s%s", i ? ", " : "", s->korder[i], dir);
-    return err;
-}
-
 /* ------------------------------------------------------------ describe */
 
 static val_kind_t kind_of(const char *dt)
@@ -392,50 +384,59 @@ out:
 
 /* ------------------------------------------------------------ queries */
 
-static sl_err_t put_keys(vmy_t *s, sl_buf_t *b)
+static sl_err_t sql_table(void *ctx, sl_buf_t *b)
 {
-    sl_err_t err = SL_OK;
-    for (uint32_t i = 0; !err && i < s->t->nkey; i++)
-        err = sl_buf_printf(b, "%s%s", i ? ", " : "", s->kexpr[i]);
-    return err;
+    return put_table(ctx, b);
+}
+
+static sl_err_t sql_where(void *ctx, sl_buf_t *b, char *const *after, char *const *upto)
+{
+    return put_where(ctx, b, after, upto);
+}
+
+/* The dialect for validate_sql.c. */
+static val_sql_t dialect(vmy_t *s)
+{
+    val_sql_t d = {s->t, s->kexpr, s->korder, s->hash.data, "BIT_XOR(%s)", s, sql_table,
+                   sql_where};
+    return d;
+}
+
+/* Runs s->q (built by build, SL_OK or SL_ERR_NOMEM); the whole result. */
+static MYSQL_RES *query(vmy_t *s, sl_err_t build, const char *what, char *errstr,
+                        size_t errstr_size)
+{
+    MYSQL_RES *r = NULL;
+    if (build)
+        snprintf(errstr, errstr_size, "out of memory");
+    else if (mysql_real_query(s->m, s->q.data, (unsigned long)s->q.len) ||
+             !(r = mysql_store_result(s->m)))
+        fail(s, what, errstr, errstr_size);
+    return r;
+}
+
+static const char *cell(void *row, uint32_t i)
+{
+    const char *v = ((MYSQL_ROW)row)[i];
+    return v ? v : "";
 }
 
 static sl_err_t my_boundary(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
                             int *found, char *errstr, size_t errstr_size)
 {
     vmy_t *s = ctx;
-    sl_buf_t *q = &s->q;
+    val_sql_t d = dialect(s);
     uint32_t n = s->t->nkey;
     *found = 0;
-    sl_buf_reset(q);
-    /* the limit-th key: the last of the next `limit` keys in key order, and
-     * how many there were (a derived table, never OFFSET) */
-    if (sl_buf_puts(q, "SELECT x.*, COUNT(*) OVER () FROM (SELECT ") || put_keys(s, q))
-        return SL_ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        if (sl_buf_printf(q, ", %s AS o%u", s->korder[i], i))
-            return SL_ERR_NOMEM;
-    if (sl_buf_puts(q, " FROM ") || put_table(s, q) || put_where(s, q, after, NULL) ||
-        put_order(s, q, "") || sl_buf_printf(q, " LIMIT %u) x ORDER BY ", limit))
-        return SL_ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        if (sl_buf_printf(q, "%so%u DESC", i ? ", " : "", i))
-            return SL_ERR_NOMEM;
-    if (sl_buf_puts(q, " LIMIT 1"))
-        return SL_ERR_NOMEM;
-    if (mysql_real_query(s->m, q->data, (unsigned long)q->len))
-        return fail(s, "finding a chunk's last key", errstr, errstr_size);
-    MYSQL_RES *r = mysql_store_result(s->m);
+    sl_buf_reset(&s->q);
+    MYSQL_RES *r = query(s, val_sql_boundary(&d, &s->q, after, limit),
+                         "finding a chunk's last key", errstr, errstr_size);
     if (!r)
-        return fail(s, "finding a chunk's last key", errstr, errstr_size);
+        return SL_ERR_DB;
     MYSQL_ROW row = mysql_fetch_row(r);
     sl_err_t err = SL_OK;
-    if (row && row[2 * n] && strtoull(row[2 * n], NULL, 10) >= limit) {
-        for (uint32_t i = 0; i < n; i++)
-            if (!(upto->key[i] = strdup(row[i] ? row[i] : "")))
-                err = SL_ERR_NOMEM;
-        *found = !err;
-    }
+    if (row && row[2 * n] && strtoull(row[2 * n], NULL, 10) >= limit)
+        *found = !(err = val_sql_key(upto, n, cell, row));
     mysql_free_result(r);
     return err;
 }
@@ -444,16 +445,12 @@ static sl_err_t my_checksum(void *ctx, char *const *after, char *const *upto, ui
                             uint64_t *hash, char *errstr, size_t errstr_size)
 {
     vmy_t *s = ctx;
-    sl_buf_t *q = &s->q;
-    sl_buf_reset(q);
-    if (sl_buf_printf(q, "SELECT COUNT(*), BIT_XOR(%s) FROM ", s->hash.data) ||
-        put_table(s, q) || put_where(s, q, after, upto))
-        return SL_ERR_NOMEM;
-    if (mysql_real_query(s->m, q->data, (unsigned long)q->len))
-        return fail(s, "checksumming a chunk", errstr, errstr_size);
-    MYSQL_RES *r = mysql_store_result(s->m);
+    val_sql_t d = dialect(s);
+    sl_buf_reset(&s->q);
+    MYSQL_RES *r = query(s, val_sql_checksum(&d, &s->q, after, upto), "checksumming a chunk",
+                         errstr, errstr_size);
     if (!r)
-        return fail(s, "checksumming a chunk", errstr, errstr_size);
+        return SL_ERR_DB;
     MYSQL_ROW row = mysql_fetch_row(r);
     *count = row && row[0] ? strtoull(row[0], NULL, 10) : 0;
     *hash = row && row[1] ? strtoull(row[1], NULL, 10) : 0;
@@ -465,29 +462,20 @@ static sl_err_t my_rows(void *ctx, char *const *after, char *const *upto, uint32
                         val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size)
 {
     vmy_t *s = ctx;
-    sl_buf_t *q = &s->q;
+    val_sql_t d = dialect(s);
     uint32_t nk = s->t->nkey;
     *n = 0;
-    sl_buf_reset(q);
-    if (sl_buf_puts(q, "SELECT ") || put_keys(s, q) ||
-        sl_buf_printf(q, ", %s FROM ", s->hash.data) || put_table(s, q) ||
-        put_where(s, q, after, upto) || put_order(s, q, "") ||
-        sl_buf_printf(q, " LIMIT %u", limit))
-        return SL_ERR_NOMEM;
-    if (mysql_real_query(s->m, q->data, (unsigned long)q->len))
-        return fail(s, "reading a range's row hashes", errstr, errstr_size);
-    MYSQL_RES *r = mysql_store_result(s->m);
+    sl_buf_reset(&s->q);
+    MYSQL_RES *r = query(s, val_sql_rows(&d, &s->q, after, upto, limit),
+                         "reading a range's row hashes", errstr, errstr_size);
     if (!r)
-        return fail(s, "reading a range's row hashes", errstr, errstr_size);
+        return SL_ERR_DB;
     MYSQL_ROW row;
     sl_err_t err = SL_OK;
     while (!err && (row = mysql_fetch_row(r))) {
-        val_row_t *o = &rows[*n];
+        val_row_t *o = &rows[(*n)++];
         memset(o, 0, sizeof *o);
-        (*n)++;
-        for (uint32_t i = 0; i < nk; i++)
-            if (!(o->key[i] = strdup(row[i] ? row[i] : "")))
-                err = SL_ERR_NOMEM;
+        err = val_sql_key(o, nk, cell, row);
         o->hash = row[nk] ? strtoull(row[nk], NULL, 10) : 0;
     }
     mysql_free_result(r);

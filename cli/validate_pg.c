@@ -27,6 +27,8 @@ typedef struct vpg_s {
     char              *kexpr[VAL_MAX_KEY];
     char              *korder[VAL_MAX_KEY];
     int                kbytea[VAL_MAX_KEY];
+    const char        *params[2 * VAL_MAX_KEY];   /* the range's values ($1...) */
+    int                np;
 } vpg_t;
 
 static sl_err_t fail(vpg_t *s, PGresult *r, const char *what, char *errstr, size_t errstr_size)
@@ -279,76 +281,87 @@ static sl_err_t put_keycmp(vpg_t *s, sl_buf_t *b, const char *op, int p)
     return err ? err : sl_buf_putc(b, ')');
 }
 
-/* WHERE of (after, upto]; params gets the values in order, *np how many. */
-static sl_err_t put_where(vpg_t *s, sl_buf_t *b, char *const *after, char *const *upto,
-                          const char **params, int *np)
+/* WHERE of (after, upto]; s->params gets the values in order, s->np how
+ * many (validate_sql.c's where). */
+static sl_err_t sql_where(void *ctx, sl_buf_t *b, char *const *after, char *const *upto)
 {
+    vpg_t *s = ctx;
     sl_err_t err = SL_OK;
     uint32_t n = s->t->nkey;
-    *np = 0;
+    s->np = 0;
     if (after || upto)
         err = sl_buf_puts(b, " WHERE ");
     if (!err && after) {
         err = put_keycmp(s, b, ">", 1);
         for (uint32_t i = 0; i < n; i++)
-            params[(*np)++] = after[i];
+            s->params[s->np++] = after[i];
     }
     if (!err && after && upto)
         err = sl_buf_puts(b, " AND ");
     if (!err && upto) {
-        err = put_keycmp(s, b, "<=", *np + 1);
+        err = put_keycmp(s, b, "<=", s->np + 1);
         for (uint32_t i = 0; i < n; i++)
-            params[(*np)++] = upto[i];
+            s->params[s->np++] = upto[i];
     }
     return err;
 }
 
-static sl_err_t put_order(vpg_t *s, sl_buf_t *b)
+static sl_err_t sql_table(void *ctx, sl_buf_t *b)
 {
-    sl_err_t err = sl_buf_puts(b, " ORDER BY ");
-    for (uint32_t i = 0; !err && i < s->t->nkey; i++)
-        err = sl_buf_printf(b, "%s%s", i ? ", " : "", s->korder[i]);
-    return err;
+    return put_table(ctx, b);
+}
+
+/* The dialect for validate_sql.c. */
+static val_sql_t dialect(vpg_t *s)
+{
+    val_sql_t d = {s->t, s->kexpr, s->korder, s->hash.data, "coalesce(bit_xor(%s), 0)", s,
+                   sql_table, sql_where};
+    return d;
+}
+
+/* Runs s->q (built by build, SL_OK or SL_ERR_NOMEM) with s->params; NULL on
+ * failure (errstr says why). */
+static PGresult *query(vpg_t *s, sl_err_t build, const char *what, char *errstr,
+                       size_t errstr_size)
+{
+    if (build) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    PGresult *r = run(s, s->q.data, s->np, s->params);
+    if (ok(r))
+        return r;
+    fail(s, r, what, errstr, errstr_size);
+    return NULL;
+}
+
+typedef struct cell_s {
+    PGresult *r;
+    int       row;
+} cell_t;
+
+static const char *cell(void *c, uint32_t i)
+{
+    return PQgetvalue(((cell_t *)c)->r, ((cell_t *)c)->row, (int)i);
 }
 
 static sl_err_t pg_boundary(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
                             int *found, char *errstr, size_t errstr_size)
 {
     vpg_t *s = ctx;
-    sl_buf_t *q = &s->q;
-    const char *params[2 * VAL_MAX_KEY];
-    int np;
+    val_sql_t d = dialect(s);
     uint32_t n = s->t->nkey;
     *found = 0;
-    sl_buf_reset(q);
-    /* the last of the next `limit` keys and how many there were (never OFFSET) */
-    if (sl_buf_puts(q, "SELECT x.*, count(*) OVER () FROM (SELECT "))
-        return SL_ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        if (sl_buf_printf(q, "%s%s AS k%u", i ? ", " : "", s->kexpr[i], i))
-            return SL_ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        if (sl_buf_printf(q, ", %s AS o%u", s->korder[i], i))
-            return SL_ERR_NOMEM;
-    if (sl_buf_puts(q, " FROM ") || put_table(s, q) ||
-        put_where(s, q, after, NULL, params, &np) || put_order(s, q) ||
-        sl_buf_printf(q, " LIMIT %u) x ORDER BY ", limit))
-        return SL_ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        if (sl_buf_printf(q, "%so%u DESC", i ? ", " : "", i))
-            return SL_ERR_NOMEM;
-    if (sl_buf_puts(q, " LIMIT 1"))
-        return SL_ERR_NOMEM;
-    PGresult *r = run(s, q->data, np, params);
-    if (!ok(r))
-        return fail(s, r, "finding a chunk's last key", errstr, errstr_size);
+    sl_buf_reset(&s->q);
+    s->np = 0;
+    PGresult *r = query(s, val_sql_boundary(&d, &s->q, after, limit),
+                        "finding a chunk's last key", errstr, errstr_size);
+    if (!r)
+        return SL_ERR_DB;
     sl_err_t err = SL_OK;
-    if (PQntuples(r) && strtoull(PQgetvalue(r, 0, (int)(2 * n)), NULL, 10) >= limit) {
-        for (uint32_t i = 0; i < n; i++)
-            if (!(upto->key[i] = strdup(PQgetvalue(r, 0, (int)i))))
-                err = SL_ERR_NOMEM;
-        *found = !err;
-    }
+    cell_t c = {r, 0};
+    if (PQntuples(r) && strtoull(PQgetvalue(r, 0, (int)(2 * n)), NULL, 10) >= limit)
+        *found = !(err = val_sql_key(upto, n, cell, &c));
     PQclear(r);
     return err;
 }
@@ -357,16 +370,13 @@ static sl_err_t pg_checksum(void *ctx, char *const *after, char *const *upto, ui
                             uint64_t *hash, char *errstr, size_t errstr_size)
 {
     vpg_t *s = ctx;
-    sl_buf_t *q = &s->q;
-    const char *params[2 * VAL_MAX_KEY];
-    int np;
-    sl_buf_reset(q);
-    if (sl_buf_printf(q, "SELECT count(*), coalesce(bit_xor(%s), 0) FROM ", s->hash.data) ||
-        put_table(s, q) || put_where(s, q, after, upto, params, &np))
-        return SL_ERR_NOMEM;
-    PGresult *r = run(s, q->data, np, params);
-    if (!ok(r))
-        return fail(s, r, "checksumming a chunk", errstr, errstr_size);
+    val_sql_t d = dialect(s);
+    sl_buf_reset(&s->q);
+    s->np = 0;
+    PGresult *r = query(s, val_sql_checksum(&d, &s->q, after, upto), "checksumming a chunk",
+                        errstr, errstr_size);
+    if (!r)
+        return SL_ERR_DB;
     *count = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
     *hash = (uint64_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     PQclear(r);
@@ -377,32 +387,21 @@ static sl_err_t pg_rows(void *ctx, char *const *after, char *const *upto, uint32
                         val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size)
 {
     vpg_t *s = ctx;
-    sl_buf_t *q = &s->q;
-    const char *params[2 * VAL_MAX_KEY];
-    int np;
+    val_sql_t d = dialect(s);
     uint32_t nk = s->t->nkey;
     *n = 0;
-    sl_buf_reset(q);
-    if (sl_buf_puts(q, "SELECT "))
-        return SL_ERR_NOMEM;
-    for (uint32_t i = 0; i < nk; i++)
-        if (sl_buf_printf(q, "%s, ", s->kexpr[i]))
-            return SL_ERR_NOMEM;
-    if (sl_buf_printf(q, "%s FROM ", s->hash.data) || put_table(s, q) ||
-        put_where(s, q, after, upto, params, &np) || put_order(s, q) ||
-        sl_buf_printf(q, " LIMIT %u", limit))
-        return SL_ERR_NOMEM;
-    PGresult *r = run(s, q->data, np, params);
-    if (!ok(r))
-        return fail(s, r, "reading a range's row hashes", errstr, errstr_size);
+    sl_buf_reset(&s->q);
+    s->np = 0;
+    PGresult *r = query(s, val_sql_rows(&d, &s->q, after, upto, limit),
+                        "reading a range's row hashes", errstr, errstr_size);
+    if (!r)
+        return SL_ERR_DB;
     sl_err_t err = SL_OK;
     for (int i = 0; !err && i < PQntuples(r); i++) {
-        val_row_t *o = &rows[*n];
+        val_row_t *o = &rows[(*n)++];
+        cell_t c = {r, i};
         memset(o, 0, sizeof *o);
-        (*n)++;
-        for (uint32_t k = 0; k < nk; k++)
-            if (!(o->key[k] = strdup(PQgetvalue(r, i, (int)k))))
-                err = SL_ERR_NOMEM;
+        err = val_sql_key(o, nk, cell, &c);
         o->hash = (uint64_t)strtoll(PQgetvalue(r, i, (int)nk), NULL, 10);
     }
     PQclear(r);

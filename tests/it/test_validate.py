@@ -116,7 +116,7 @@ class MySource:
                         c.execute(f"INSERT IGNORE INTO `{self.db}`.t (id, d, s, n) VALUES "
                                   "(%s, 1.5, 'new', NULL)", (i,))
                 self.ops += 1
-                time.sleep(0.01)
+                time.sleep(0.03)
         except Exception as e:  # reported by the test
             self.error = e
         finally:
@@ -271,7 +271,7 @@ def test_it_validate_pg_to_mysql(stack, bin_dir, tmp_path, unique_name):
                 else:
                     c.execute("INSERT INTO items VALUES (%s, %s, true, 1.5, now(), 'new') ON "
                               "CONFLICT DO NOTHING", (a, b))
-                time.sleep(0.01)
+                time.sleep(0.03)
         except Exception as e:  # reported by the test
             errors.append(e)
         finally:
