@@ -151,11 +151,13 @@ typedef struct leaf_diff_s {
     val_diff_t *d;
     uint32_t    n, cap;
     uint64_t    more;             /* found beyond cap */
+    uint64_t    kinds[3];         /* every one found, by val_diff_kind_t */
 } leaf_diff_t;
 
 static sl_err_t leaf_add(leaf_diff_t *l, val_diff_kind_t kind, char *const *key, uint32_t nkey,
                          uint32_t cap)
 {
+    l->kinds[kind]++;
     if (l->n == cap) {
         l->more++;
         return SL_OK;
@@ -288,20 +290,15 @@ static sl_err_t leaf(run_t *r, char *const *after, char *const *upto)
             goto out;
     }
     val_result_t *res = r->res;
-    int repairable = l.more > 0;
-    for (uint32_t i = 0; i < l.n; i++)
-        repairable |= l.d[i].kind != VD_EXTRA;
+    int repairable = l.kinds[VD_CHANGED] + l.kinds[VD_MISSING] > 0;
     if ((err = add_range(r, after, upto, repairable)))
         goto out;
+    res->nchanged += l.kinds[VD_CHANGED];
+    res->nmissing += l.kinds[VD_MISSING];
+    res->nextra += l.kinds[VD_EXTRA];
     for (uint32_t i = 0; i < l.n; i++) {
         val_diff_t *d = &l.d[i];
         res->ndiff++;
-        if (d->kind == VD_CHANGED)
-            res->nchanged++;
-        else if (d->kind == VD_MISSING)
-            res->nmissing++;
-        else
-            res->nextra++;
         if (res->ndiffs_listed < r->o->max_keys) {
             if (!res->diffs && !(res->diffs = calloc(r->o->max_keys, sizeof *res->diffs))) {
                 err = SL_ERR_NOMEM;
