@@ -413,16 +413,27 @@ static sl_err_t chunk(run_t *r, char *const *after, char *const *upto)
             break;
     }
     r->res->chunks++;
-    r->res->src_rows += sc;
-    r->res->tgt_rows += tc;
     r->checked += sc;
-    if (err || equal)
+    if (err || equal) {
+        r->res->src_rows += sc;
+        r->res->tgt_rows += tc;
         return err;
+    }
     r->res->chunks_differing++;
     uint64_t before = r->res->ndiff;
     err = drill(r, after, upto, sc > tc ? sc : tc, 0);
-    if (!err && r->res->ndiff == before)
-        r->res->chunks_differing--;       /* gone while drilling: an in-flight change */
+    if (!err && r->res->ndiff == before) {
+        /* gone while drilling: an in-flight change; the counts of a check
+         * now (equal, unless the chunk changes again) */
+        r->res->chunks_differing--;
+        uint64_t sc2, tc2;
+        if (!checksums(r, after, upto, &sc2, &tc2, &equal) && equal) {
+            sc = sc2;
+            tc = tc2;
+        }
+    }
+    r->res->src_rows += sc;
+    r->res->tgt_rows += tc;
     return err;
 }
 
