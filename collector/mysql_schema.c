@@ -214,6 +214,7 @@ static sl_err_t schema_copy(sl_record_t *d, const sl_record_t *src, const char *
         if ((c->name && !(o->name = sl_record_strdup(d, c->name))) ||
             (c->source_type && !(o->source_type = sl_record_strdup(d, c->source_type))) ||
             (c->charset && !(o->charset = sl_record_strdup(d, c->charset))) ||
+            (c->dflt && !(o->dflt = sl_record_strdup(d, c->dflt))) ||
             (c->nlabels && !(o->labels = sl_record_alloc(d, c->nlabels * sizeof(char *)))))
             return SL_ERR_NOMEM;
         for (uint32_t l = 0; l < c->nlabels; l++)

@@ -28,16 +28,17 @@
 
 const char *sl_avro_schema_json(void)
 {
-    return sl_schema_record_v2_json;
+    return sl_schema_record_v3_json;
 }
 
 /* Parses one version's schema and builds its decoding value. */
 static sl_err_t ver_init(sl_avro_ver_t *v, const char *name, const char *json, size_t len,
-                         int max_op, char *errstr, size_t errstr_size)
+                         int max_op, int has_default, char *errstr, size_t errstr_size)
 {
     sl_err_t err;
     v->name = name;
     v->max_op = max_op;
+    v->has_default = has_default;
     if ((err = sl_avro_canonical(json, NULL, &v->fp, errstr, errstr_size)) != SL_OK)
         return err;
     if (avro_schema_from_json_length(json, len, &v->schema))
@@ -55,11 +56,14 @@ sl_err_t sl_avro_codec_new(sl_avro_codec_t **out, char *errstr, size_t errstr_si
     *out = NULL;
     if (!c)
         ERR(SL_ERR_NOMEM, "avro codec: out of memory");
-    /* v1 had no READ; v2 appended it to the Op enum (schemas/README.md). */
+    /* v1 had no READ; v2 appended it to the Op enum; v3 appended default to
+     * Column (schemas/README.md). */
     if ((err = ver_init(&c->ver[0], "shiftlog_record_v1", sl_schema_record_v1_json,
-                        sl_schema_record_v1_json_len, SL_OP_TRUNCATE, errstr, errstr_size)) ||
+                        sl_schema_record_v1_json_len, SL_OP_TRUNCATE, 0, errstr, errstr_size)) ||
         (err = ver_init(&c->ver[1], "shiftlog_record_v2", sl_schema_record_v2_json,
-                        sl_schema_record_v2_json_len, SL_OP_READ, errstr, errstr_size)))
+                        sl_schema_record_v2_json_len, SL_OP_READ, 0, errstr, errstr_size)) ||
+        (err = ver_init(&c->ver[2], "shiftlog_record_v3", sl_schema_record_v3_json,
+                        sl_schema_record_v3_json_len, SL_OP_READ, 1, errstr, errstr_size)))
         goto err;
     err = SL_ERR_INVALID;
     c->schema = c->ver[SL_AVRO_NVER - 1].schema;
@@ -387,7 +391,8 @@ static int enc_schema(avro_value_t *b, const sl_schema_t *s, enc_ctx_t *ctx)
             (rc = fld_int(&col, K_SCALE, k->scale)) ||
             (rc = fld_nstr(&col, K_CHARSET, k->charset)) ||
             (rc = fld_strs(&col, K_LABELS, k->labels, k->nlabels)) ||
-            (rc = fld_int(&col, K_PK, k->pk)))
+            (rc = fld_int(&col, K_PK, k->pk)) ||
+            (rc = fld_nstr(&col, K_DEFAULT, k->dflt)))
             return rc;
     }
     return 0;

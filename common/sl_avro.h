@@ -1,5 +1,5 @@
-/* shiftlog: the Avro codec of the wire format (schemas/shiftlog_record_v2.avsc;
- * v1 messages are read too).
+/* shiftlog: the Avro codec of the wire format (schemas/shiftlog_record_v3.avsc;
+ * v1 and v2 messages are read too).
  *
  * A Kafka message value is Avro single-object encoding:
  *   C3 01 | 8-byte little-endian CRC-64-AVRO fingerprint of the writer

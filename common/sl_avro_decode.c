@@ -17,6 +17,7 @@ typedef struct {
     const char *what;     /* our own finding; NULL: avro-c's error */
     char        detail[128];
     int         max_op;   /* the message's version's last Op symbol */
+    int         has_default; /* Column has default (v3) */
 } dec_ctx_t;
 
 #define DFAIL(ctx, ...) do { \
@@ -357,7 +358,8 @@ static int dec_schema(sl_record_t *rec, const avro_value_t *b, dec_ctx_t *ctx)
             (rc = fld_int(&col, K_PRECISION, &prec)) || (rc = fld_int(&col, K_SCALE, &scale)) ||
             (rc = fld_nstr(rec, &col, K_CHARSET, &k->charset)) ||
             (rc = fld_strs(rec, &col, K_LABELS, &k->labels, &k->nlabels)) ||
-            (rc = fld_int(&col, K_PK, &pk)))
+            (rc = fld_int(&col, K_PK, &pk)) ||
+            (ctx->has_default && (rc = fld_nstr(rec, &col, K_DEFAULT, &k->dflt))))
             return rc;
         k->kind = (sl_val_kind_t)kind;
         k->nullable = nullable != 0;
@@ -552,8 +554,9 @@ sl_err_t sl_avro_check_header(const sl_avro_codec_t *c, const void *buf, size_t 
             return SL_OK;
         }
     ERR(SL_ERR_DECODE, "unknown schema fingerprint %016" PRIx64 " (this build reads "
-        "shiftlog_record_v1 %016" PRIx64 " and shiftlog_record_v2 %016" PRIx64 "; a newer "
-        "writer needs a newer reader)", fp, c->ver[0].fp, c->ver[1].fp);
+        "shiftlog_record_v1 %016" PRIx64 ", shiftlog_record_v2 %016" PRIx64 " and "
+        "shiftlog_record_v3 %016" PRIx64 "; a newer writer needs a newer reader)", fp,
+        c->ver[0].fp, c->ver[1].fp, c->ver[2].fp);
 bad_magic:
     ERR(SL_ERR_DECODE, "bad magic %02x %02x: a shiftlog message starts with c3 01 "
         "(Avro single-object encoding)", p[0], len > 1 ? p[1] : 0);
@@ -563,7 +566,7 @@ sl_err_t sl_avro_decode_generic(sl_avro_codec_t *c, const void *buf, size_t len,
                                 sl_record_t *rec, char *errstr, size_t errstr_size)
 {
     const unsigned char *p = buf;
-    dec_ctx_t ctx = { NULL, "", SL_OP_READ };
+    dec_ctx_t ctx = { NULL, "", SL_OP_READ, 1 };
     const sl_avro_ver_t *ver;
     sl_err_t err;
     int rc;
@@ -572,6 +575,7 @@ sl_err_t sl_avro_decode_generic(sl_avro_codec_t *c, const void *buf, size_t len,
     if ((err = sl_avro_check_header(c, buf, len, &ver, errstr, errstr_size)))
         return err;
     ctx.max_op = ver->max_op;
+    ctx.has_default = ver->has_default;
     /* First our own framing pass (no allocation): avro-c 1.11's reader leaks
      * the buffer of a string cut short, and allocates whatever length a
      * corrupt message claims (even a negative one). After this pass neither

@@ -1,7 +1,9 @@
 /* shiftlog: private to the Avro codec (sl_avro.c encodes, sl_avro_decode.c
- * decodes). Field and branch indexes follow schemas/shiftlog_record_v2.avsc,
- * which is v1 with the Op symbol READ appended: the indexes are the same in
- * both, and a reader tells them apart by the fingerprint only. */
+ * decodes). Field and branch indexes follow schemas/shiftlog_record_v3.avsc:
+ * v2 is v1 with the Op symbol READ appended, v3 is v2 with the field default
+ * appended to Column (K_DEFAULT, read only from v3 messages); the other
+ * indexes are the same in all three, and a reader tells them apart by the
+ * fingerprint only. */
 #ifndef SL_AVRO_INT_H
 #define SL_AVRO_INT_H
 
@@ -16,6 +18,8 @@ extern const char sl_schema_record_v1_json[];
 extern const unsigned long sl_schema_record_v1_json_len;
 extern const char sl_schema_record_v2_json[];
 extern const unsigned long sl_schema_record_v2_json_len;
+extern const char sl_schema_record_v3_json[];
+extern const unsigned long sl_schema_record_v3_json_len;
 
 #define HDR_LEN    10
 #define INIT_CAP   (64 * 1024)
@@ -32,7 +36,7 @@ enum { M_TXN, M_TIME, M_SERVER_ID, M_ROWS };
 enum { FI_REASON, FI_TIME };
 enum { S_DB, S_TABLE, S_COLUMNS, S_DDL };
 enum { K_NAME, K_KIND, K_SOURCE_TYPE, K_NULLABLE, K_PRECISION, K_SCALE, K_CHARSET,
-       K_LABELS, K_PK };
+       K_LABELS, K_PK, K_DEFAULT /* v3 */ };
 /* Temporal */
 enum { T_KIND, T_TEXT, T_MICROS, T_PRECISION, T_TZ };
 
@@ -45,9 +49,10 @@ typedef struct {
     avro_value_t        dec;
     uint64_t            fp;
     int                 max_op;    /* the last sl_op_t symbol of its Op enum */
+    int                 has_default; /* Column has its field default (v3) */
 } sl_avro_ver_t;
 
-#define SL_AVRO_NVER 2             /* v1, v2; the last one is the writer's */
+#define SL_AVRO_NVER 3             /* v1, v2, v3; the last one is the writer's */
 
 struct sl_avro_codec_s {
     sl_avro_ver_t       ver[SL_AVRO_NVER];

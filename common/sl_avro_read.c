@@ -1,5 +1,5 @@
 /* shiftlog: sl_avro_decode() — one message value read straight from its
- * bytes into a record, following schemas/shiftlog_record_v2.avsc (or v1) field by
+ * bytes into a record, following schemas/shiftlog_record_v3.avsc (or v1, v2) field by
  * field (sl_avro_int.h gives the order). One pass, no generic value, no
  * allocation outside the record's arena: the applier and the miner decode
  * every message, and avro-c's generic reader (validation pass + value walk +
@@ -24,6 +24,7 @@ typedef struct {
     frame_t      f;
     sl_record_t *rec;
     int          max_op;     /* the message's version's last Op symbol */
+    int          has_default; /* the message's Column has default (v3) */
     int          fail;       /* RD_* of the first failure */
     char         what[160];  /* RD_SEMANTIC: the finding */
 } rd_t;
@@ -436,7 +437,7 @@ static int rd_schema(rd_t *r)
                 rd_str(r, &k->source_type, NULL) || rd_bool(r, &nullable) ||
                 rd_int(r, &k->precision) || rd_int(r, &k->scale) ||
                 rd_nstr(r, &k->charset) || rd_strs(r, &k->labels, &k->nlabels) ||
-                rd_int(r, &k->pk))
+                rd_int(r, &k->pk) || (r->has_default && rd_nstr(r, &k->dflt)))
                 return -1;
             k->kind = (sl_val_kind_t)kind;
             k->nullable = nullable != 0;
@@ -521,8 +522,10 @@ sl_err_t sl_avro_decode(sl_avro_codec_t *c, const void *buf, size_t len,
     if ((err = sl_avro_check_header(c, buf, len, &ver, errstr, errstr_size)))
         return err;
     /* v1 and v2 differ only in READ (sl_avro_int.h): a v1 message with op 4
-     * is refused as the generic reader refuses it, an enum symbol out of range. */
-    rd_t r = { .f = { p + HDR_LEN, p + len, p, "" }, .rec = rec, .max_op = ver->max_op };
+     * is refused as the generic reader refuses it, an enum symbol out of range;
+     * v3 adds a Column's default, absent (NULL) in v1 and v2 messages. */
+    rd_t r = { .f = { p + HDR_LEN, p + len, p, "" }, .rec = rec, .max_op = ver->max_op,
+              .has_default = ver->has_default };
     if (!rd_record(&r) && r.f.at != r.f.end) {
         snprintf(r.f.why, sizeof(r.f.why), "%zu bytes after the record",
                  (size_t)(r.f.end - r.f.at));

@@ -1,6 +1,6 @@
 /* shiftlog: sl_avro_encode() — one record written straight into the codec's
  * reused buffer as Avro binary, field by field in the order of
- * schemas/shiftlog_record_v2.avsc (sl_avro_int.h), after the 10-byte
+ * schemas/shiftlog_record_v3.avsc (sl_avro_int.h), after the 10-byte
  * single-object header. No generic value is filled and walked: the
  * collector encodes every record, and avro-c's value setters + writer were
  * its largest cost after the producer itself.
@@ -247,7 +247,8 @@ static int w_schema(wr_t *w, const sl_schema_t *s)
         if (w_str(w, k->name) || w_long(w, (int64_t)k->kind) || w_str(w, k->source_type) ||
             w_raw(w, &nullable, 1) || w_long(w, (int32_t)k->precision) ||
             w_long(w, (int32_t)k->scale) || w_nstr(w, k->charset) ||
-            w_strs(w, k->labels, k->nlabels) || w_long(w, (int32_t)k->pk))
+            w_strs(w, k->labels, k->nlabels) || w_long(w, (int32_t)k->pk) ||
+            w_nstr(w, k->dflt))
             return -1;
     }
     return w_long(w, 0) || w_nstr(w, s->ddl) ? -1 : 0;

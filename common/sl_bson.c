@@ -487,6 +487,8 @@ int sl_bson_schema_columns(bson_t *parent, const char *key, const sl_schema_t *s
             ok &= bson_append_array_end(&col, &labels);
         }
         ok &= BSON_APPEND_INT32(&col, "pk", c->pk);
+        if (c->dflt)
+            ok &= BSON_APPEND_UTF8(&col, "default", c->dflt);
         ok &= bson_append_document_end(&arr, &col);
     }
     ok &= bson_append_array_end(parent, &arr);
@@ -556,6 +558,8 @@ sl_err_t sl_bson_schema_from_doc(const bson_t *doc, sl_record_t *rec, char *errs
                 c->charset = sl_record_strdup(rec, bson_iter_utf8(&col, NULL));
             else if (!strcmp(k, "pk") && BSON_ITER_HOLDS_INT32(&col))
                 c->pk = bson_iter_int32(&col);
+            else if (!strcmp(k, "default") && BSON_ITER_HOLDS_UTF8(&col))
+                c->dflt = sl_record_strdup(rec, bson_iter_utf8(&col, NULL));
             else if (!strcmp(k, "labels") && BSON_ITER_HOLDS_ARRAY(&col) &&
                      bson_iter_recurse(&col, &f)) {
                 uint32_t m = 0, j = 0;

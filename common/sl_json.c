@@ -221,7 +221,12 @@ static sl_err_t put_schema(const sl_schema_t *s, sl_buf_t *out)
                 TRY(sl_buf_putc(out, ','));
             TRY(put_cstr(out, k->labels[l]));
         }
-        TRY(sl_buf_printf(out, "],\"pk\":%d}", k->pk));
+        TRY(sl_buf_printf(out, "],\"pk\":%d", k->pk));
+        if (k->dflt) {                 /* wire v3; absent rather than null before */
+            TRY(sl_buf_puts(out, ",\"default\":"));
+            TRY(put_cstr(out, k->dflt));
+        }
+        TRY(sl_buf_putc(out, '}'));
     }
     TRY(sl_buf_puts(out, "],\"ddl\":"));
     return put_nstr(out, s->ddl);

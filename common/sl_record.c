@@ -464,7 +464,8 @@ static int schema_eq(const sl_schema_t *a, const sl_schema_t *b)
         if (!str_eq(x->name, y->name) || x->kind != y->kind ||
             !str_eq(x->source_type, y->source_type) || !x->nullable != !y->nullable ||
             x->precision != y->precision || x->scale != y->scale ||
-            !nstr_eq(x->charset, y->charset) || x->nlabels != y->nlabels || x->pk != y->pk)
+            !nstr_eq(x->charset, y->charset) || x->nlabels != y->nlabels || x->pk != y->pk ||
+            !nstr_eq(x->dflt, y->dflt))
             return 0;
         for (uint32_t l = 0; l < x->nlabels; l++)
             if (!str_eq(x->labels[l], y->labels[l]))

@@ -141,6 +141,9 @@ typedef struct sl_column_s {
     uint32_t      nlabels;     /* ENUM / SET labels */
     const char  **labels;
     int           pk;          /* 1-based position in the primary key, 0 if not part of it */
+    const char   *dflt;        /* the default as the text of a constant value (wire v3), what
+                                  rows existing when the column is added get; NULL: none, a
+                                  NULL default or an expression (not carried) */
 } sl_column_t;
 
 typedef struct sl_schema_s {

@@ -2,13 +2,14 @@
 
 Decodes a shiftlog Kafka message value with fastavro alone (no shiftlog C
 code): checks the single-object header (C3 01 + 8-byte little-endian
-CRC-64-AVRO fingerprint of one of schemas/shiftlog_record_v1.avsc and
-shiftlog_record_v2.avsc, computed here by fastavro from the schema files)
-and decodes the Avro body with that version's schema (v2 = v1 + op READ).
+CRC-64-AVRO fingerprint of one of schemas/shiftlog_record_v1.avsc,
+_v2.avsc and _v3.avsc, computed here by fastavro from the schema files)
+and decodes the Avro body with that version's schema (v2 = v1 + op READ,
+v3 = v2 + a Column's default).
 
     import slavro
     rec = slavro.decode(msg.value())        # dict, see below
-    slavro.fingerprint_hex()                # the writer's (v2), as in the sl.schema header
+    slavro.fingerprint_hex()                # the writer's (v3), as in the sl.schema header
     slavro.fingerprint_hex(1)               # v1's
     slavro.to_json(rec)                     # the shape `shiftlog cat` prints
     slavro.encode(rec, version=2)           # a message value from decode()'s dict shape
@@ -45,7 +46,7 @@ from fastavro.schema import fingerprint as _fingerprint
 from fastavro.schema import parse_schema, to_parsing_canonical_form
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "schemas")
-VERSIONS = (1, 2)
+VERSIONS = (1, 2, 3)
 WRITER_VERSION = VERSIONS[-1]
 
 
@@ -178,6 +179,7 @@ def _normalize(rec):
         for col in body["columns"]:
             for k, v in list(col.items()):
                 col[k] = _strip(v)[1]
+            col.setdefault("default", None)     # v3 field: none in v1 / v2
     rec["body"] = body
     return rec
 
@@ -293,7 +295,9 @@ def to_json(rec):
         out.update(db=b["db"], table=b["table"], columns=[
             {"name": c["name"], "kind": c["kind"].lower(), "source_type": c["sourceType"],
              "nullable": c["nullable"], "precision": c["precision"], "scale": c["scale"],
-             "charset": c["charset"], "labels": c["labels"], "pk": c["pk"]}
+             "charset": c["charset"], "labels": c["labels"], "pk": c["pk"],
+             # as sl_json.c: the key only when the column has a carried default
+             **({"default": c["default"]} if c.get("default") is not None else {})}
             for c in b["columns"]], ddl=b["ddl"])
     return out
 

@@ -25,6 +25,7 @@
  * wire format version, and messages of the old one are still on Kafka. */
 #define RECORD_V1_FP 0x7139775240ffe8b1ULL
 #define RECORD_V2_FP 0x41af3c4831b3014dULL
+#define RECORD_V3_FP 0x39b108bfd61d4993ULL   /* fastavro: 93491dd6bf08b139 */
 
 static sl_avro_codec_t *codec;
 static char errstr[512];
@@ -224,9 +225,14 @@ static void test_canonical_errors(void **state)
 static void test_record_schema_fingerprint(void **state)
 {
     (void)state;
-    assert_true(sl_avro_fingerprint(codec) == RECORD_V2_FP);     /* the writer's */
+    assert_true(sl_avro_fingerprint(codec) == RECORD_V3_FP);     /* the writer's */
     uint64_t fp = 0;
     char *canon = NULL;
+    assert_int_equal(sl_avro_canonical(sl_schema_record_v2_json, &canon, &fp, errstr,
+                                       sizeof(errstr)), SL_OK);
+    assert_true(fp == RECORD_V2_FP);                               /* v2 unchanged */
+    assert_null(strstr(canon, "\"name\":\"default\""));
+    free(canon);
     assert_int_equal(sl_avro_canonical(sl_schema_record_v1_json, &canon, &fp, errstr,
                                        sizeof(errstr)), SL_OK);
     assert_true(fp == RECORD_V1_FP);                               /* v1 unchanged */
@@ -234,8 +240,9 @@ static void test_record_schema_fingerprint(void **state)
     free(canon);
     assert_int_equal(sl_avro_canonical(sl_avro_schema_json(), &canon, &fp, errstr, sizeof(errstr)),
                      SL_OK);
-    assert_true(fp == RECORD_V2_FP);
+    assert_true(fp == RECORD_V3_FP);
     assert_non_null(strstr(canon, "\"symbols\":[\"INSERT\",\"UPDATE\",\"DELETE\",\"TRUNCATE\",\"READ\"]"));
+    assert_non_null(strstr(canon, "{\"name\":\"default\",\"type\":[\"null\",\"string\"]}"));
     assert_non_null(strstr(canon, "{\"name\":\"io.shiftlog.v1.Record\",\"type\":\"record\""));
     assert_null(strstr(canon, "doc"));
     assert_null(strchr(canon, ' '));
@@ -472,7 +479,7 @@ static void test_round_trip_markers_and_schema(void **state)
     sl_column_t *c = a->u.schema.cols;
     c[0].name = "id"; c[0].kind = SL_VAL_UINT; c[0].source_type = "bigint unsigned"; c[0].pk = 1;
     c[1].name = "price"; c[1].kind = SL_VAL_DECIMAL; c[1].source_type = "decimal(65,30)";
-    c[1].nullable = 1; c[1].precision = 65; c[1].scale = 30;
+    c[1].nullable = 1; c[1].precision = 65; c[1].scale = 30; c[1].dflt = "1.50";
     static const char *lab[] = { "a", "b,c", "" };
     c[2].name = "tags"; c[2].kind = SL_VAL_SET; c[2].source_type = "set('a','b,c','')";
     c[2].charset = "utf8mb4"; c[2].labels = lab; c[2].nlabels = 3; c[2].nullable = 1;
@@ -483,6 +490,8 @@ static void test_round_trip_markers_and_schema(void **state)
     assert_int_equal(b->u.schema.cols[0].precision, -1);
     assert_null(b->u.schema.cols[0].charset);
     assert_string_equal(b->u.schema.cols[2].labels[1], "b,c");
+    assert_string_equal(b->u.schema.cols[1].dflt, "1.50");
+    assert_null(b->u.schema.cols[0].dflt);
     sl_record_destroy(b);
     sl_record_destroy(a);
 }
@@ -639,14 +648,14 @@ static void test_v1_message_still_decodes(void **state)
     m[V1_OP_BYTE] = 0;
     dump("v1_insert", m, len);                                    /* a fuzzing seed */
     readers_agree(m, len, "v1_insert");
-    /* re-encoded, it is the v2 message of the same record: only the fingerprint differs */
+    /* re-encoded, it is the v3 message of the same record: only the fingerprint differs */
     const void *buf;
     size_t n;
     assert_int_equal(decode_both(m, len, a), SL_OK);
     assert_int_equal(sl_avro_encode(codec, a, &buf, &n, errstr, sizeof(errstr)), SL_OK);
     assert_int_equal(n, len);
     assert_memory_equal((const unsigned char *)buf + 10, m + 10, len - 10);
-    assert_int_equal(((const unsigned char *)buf)[2], RECORD_V2_FP & 0xff);
+    assert_int_equal(((const unsigned char *)buf)[2], RECORD_V3_FP & 0xff);
     sl_record_destroy(a);
 }
 
@@ -675,6 +684,49 @@ static void test_v1_message_with_read_refused(void **state)
     m[V1_OP_BYTE] = 10;
     assert_int_equal(decode_both(m, len, a), SL_ERR_DECODE);
     assert_non_null(strstr(errstr, "enum symbol 5 out of range"));
+    sl_record_destroy(a);
+}
+
+/* The same SCHEMA record as fastavro writes it in v2 and in v3
+ * (slavro.encode(rec, 2 / 3)): shop.items (id int pk, qty int NOT NULL with
+ * the default 5). v2 has no Column default: read, the column has none; the
+ * v3 message carries it, and this build writes v3 byte for byte. */
+static const char v2_schema_hex[] =
+    "c3014d01b331483caf41060873686f700206a4130a206d7973716c2d62696e2e3030303030330c302d31"
+    "2d3432060873686f700a6974656d73040469640406696e74000101000002067174790406696e7400010100"
+    "0000000260414c544552205441424c45206974656d73204144442071747920494e54204e4f54204e554c4c"
+    "2044454641554c542035";
+static const char v3_schema_hex[] =
+    "c30193491dd6bf08b139060873686f700206a4130a206d7973716c2d62696e2e3030303030330c302d31"
+    "2d3432060873686f700a6974656d73040469640406696e7400010100000200067174790406696e740001"
+    "01000000020235000260414c544552205441424c45206974656d73204144442071747920494e54204e4f"
+    "54204e554c4c2044454641554c542035";
+
+static void test_column_default_v2_v3(void **state)
+{
+    (void)state;
+    unsigned char m[512];
+    size_t len = from_hex(v2_schema_hex, m);
+    sl_record_t *a = sl_record_new();
+    assert_int_equal(decode_both(m, len, a), SL_OK);
+    assert_int_equal(a->type, SL_REC_SCHEMA);
+    assert_int_equal(a->u.schema.ncols, 2);
+    assert_null(a->u.schema.cols[1].dflt);
+    readers_agree(m, len, "v2_schema");
+    len = from_hex(v3_schema_hex, m);
+    assert_int_equal(decode_both(m, len, a), SL_OK);
+    assert_null(a->u.schema.cols[0].dflt);
+    assert_string_equal(a->u.schema.cols[1].dflt, "5");
+    readers_agree(m, len, "v3_schema");
+    const void *buf;
+    size_t n;
+    assert_int_equal(sl_avro_encode(codec, a, &buf, &n, errstr, sizeof(errstr)), SL_OK);
+    assert_int_equal(n, len);
+    assert_memory_equal(buf, m, len);
+    /* a v3 message under the v2 fingerprint has bytes v2 does not read */
+    for (int i = 0; i < 8; i++)
+        m[2 + i] = (unsigned char)(RECORD_V2_FP >> (8 * i));
+    assert_int_equal(decode_both(m, len, a), SL_ERR_DECODE);
     sl_record_destroy(a);
 }
 
@@ -765,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_v1_message_still_decodes),
         cmocka_unit_test(test_v1_message_with_read_refused),
+        cmocka_unit_test(test_column_default_v2_v3),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_encode_reuses_buffer),
         cmocka_unit_test(test_record_arena_reuse),
