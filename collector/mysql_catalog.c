@@ -97,6 +97,47 @@ static int parse_labels(col_tablemap_t *tm, col_mysql_column_t *c, const char *c
     return 0;
 }
 
+/* COLUMN_DEFAULT (MariaDB 10.2.7+ prints it as SQL: 'it''s', 5, 1.50, NULL,
+ * current_timestamp(), b'101', (1 + 2)) into c->dflt, the text of a constant
+ * value: a quoted literal unquoted ('' and the backslash escapes undone) or a
+ * plain number. Anything else but NULL is an expression (c->dflt_expr): a
+ * value per row or per statement that no SCHEMA can carry. 0, or -2 when out
+ * of memory. */
+static int catalog_default(col_tablemap_t *tm, col_mysql_column_t *c, const char *d)
+{
+    if (!d || !strcmp(d, "NULL"))
+        return 0;
+    size_t n = strlen(d);
+    if (n >= 2 && d[0] == '\'' && d[n - 1] == '\'') {
+        char *o = col_mysql_tablemap_alloc(tm, n);
+        size_t k = 0;
+        if (!o)
+            return -2;
+        for (size_t i = 1; i + 1 < n; i++) {
+            char ch = d[i];
+            if (ch == '\'' && d[i + 1] == '\'' && i + 2 < n)
+                i++;
+            else if (ch == '\\' && i + 2 < n) {
+                ch = d[++i];
+                ch = ch == 'n' ? '\n' : ch == 't' ? '\t' : ch == 'r' ? '\r' :
+                     ch == '0' ? '\0' : ch == 'Z' ? '\032' : ch;
+            }
+            o[k++] = ch;
+        }
+        o[k] = '\0';
+        c->dflt = o;
+        return 0;
+    }
+    char *end;
+    if (n && strchr("-+.0123456789", d[0])) {
+        (void)strtod(d, &end);
+        if (!*end)
+            return (c->dflt = col_mysql_tablemap_strdup(tm, d, n)) ? 0 : -2;
+    }
+    c->dflt_expr = 1;                     /* dflt keeps its text for the log only */
+    return (c->dflt = col_mysql_tablemap_strdup(tm, d, n)) ? 0 : -2;
+}
+
 sl_err_t col_my_catalog_column(col_tablemap_t *tm, uint32_t i, const col_my_catalog_row_t *r,
                                char *why, size_t why_size)
 {
@@ -113,6 +154,8 @@ sl_err_t col_my_catalog_column(col_tablemap_t *tm, uint32_t i, const col_my_cata
     tm->names[i] = c->name;
     c->nullable = r->nullable != 0;
     c->pk = r->pk;
+    if (catalog_default(tm, c, r->column_default))
+        return SL_ERR_NOMEM;
     for (k = 0; k < n && strcmp(dt, cat_types[k].name); k++)
         ;
     if (k == n) {
@@ -348,7 +391,7 @@ sl_err_t col_my_catalog_table(MYSQL *m, int is_mariadb, int key_order_too, const
              "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
              "IFNULL(CHARACTER_OCTET_LENGTH, 0), IFNULL(NUMERIC_PRECISION, -1), "
              "IFNULL(NUMERIC_SCALE, -1), IFNULL(DATETIME_PRECISION, -1), COLLATION_NAME, "
-             "COLUMN_KEY FROM information_schema.COLUMNS "
+             "COLUMN_KEY, COLUMN_DEFAULT FROM information_schema.COLUMNS "
              "WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' ORDER BY ORDINAL_POSITION",
              edb, etb);
     MYSQL_RES *r = col_my_query(m, q, errstr, errstr_size);
@@ -370,6 +413,7 @@ sl_err_t col_my_catalog_table(MYSQL *m, int is_mariadb, int key_order_too, const
             .datetime_precision = row[7] ? atoi(row[7]) : -1,
             .collation_id = coll_id(row[8]),
             .pk = row[9] && !strcmp(row[9], "PRI") ? i + 1 : 0,
+            .column_default = row[10],
         };
         err = col_my_catalog_column(tm, i, &cr, errstr, errstr_size);
         if (err == SL_ERR_UNSUPPORTED && !unknown) {

@@ -93,6 +93,9 @@ typedef struct col_mysql_column_s {
     uint32_t    nlabels;     /* ENUM/SET labels (ENUM_STR_VALUE / SET_STR_VALUE) */
     const char **labels;     /* NUL-terminated, converted to UTF-8 like the values */
     uint32_t   *label_lens;
+    const char *dflt;        /* a constant default as its value's text (the catalog's
+                                COLUMN_DEFAULT; never in the binlog), NULL = none */
+    uint8_t     dflt_expr;   /* dflt is an expression's SQL text: not carried */
 } col_mysql_column_t;
 
 /* A decoded TABLE_MAP with copies of everything (the event's memory is

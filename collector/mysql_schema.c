@@ -525,6 +525,20 @@ static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
         col_mysql_tablemap_free(&cat);
         return err ? err : SL_ERR_NOMEM;
     }
+    /* A column added to a table with rows: the source fills them with its
+     * default, without row events. A constant travels on the SCHEMA; an
+     * expression cannot, so the targets' existing rows stay NULL there. */
+    for (uint32_t i = 0; sg->last && i < cat.ncols; i++) {
+        const col_mysql_column_t *c = &cat.cols[i];
+        const sl_schema_t *ls = &sg->last->u.schema;
+        uint32_t k = 0;
+        while (k < ls->ncols && strcmp(ls->cols[k].name, c->name))
+            k++;
+        if (c->dflt_expr && k == ls->ncols)
+            sl_warn("table %s.%s column %s: its default %s is an expression, which a SCHEMA "
+                    "record does not carry: rows that existed before the column was added "
+                    "keep NULL there in the targets", db, tb, c->name, c->dflt);
+    }
     if (sg->has_cat)
         col_mysql_tablemap_free(&sg->cat);
     sg->cat = cat;                       /* for the hints of the table's next TABLE_MAP */

@@ -145,6 +145,8 @@ typedef struct col_my_catalog_row_s {
     uint32_t    collation_id;       /* COLLATIONS.ID of COLLATION_NAME, 0 when NULL */
     int         json;               /* a column CHECK (json_valid(`name`)): MariaDB's JSON */
     uint32_t    pk;                 /* 1-based position in the primary key, 0 if not in it */
+    const char *column_default;     /* COLUMN_DEFAULT as MariaDB 10.2.7+ prints it: a quoted
+                                       literal ('a''b'), a number, NULL, or an expression */
 } col_my_catalog_row_t;
 
 /* Column i of tm (from col_mysql_tablemap_init) as a TABLE_MAP with

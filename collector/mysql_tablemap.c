@@ -670,6 +670,8 @@ sl_err_t col_mysql_schema_from_tablemap(const col_tablemap_t *tm, const char *so
         s->kind = col_mysql_column_kind(c);
         s->nullable = c->nullable;
         s->pk = (int)c->pk;
+        if (c->dflt && !c->dflt_expr && !(s->dflt = sl_record_strdup(rec, c->dflt)))
+            goto nomem;
         switch (c->type) {
         case COL_MYSQL_T_NEWDECIMAL:
             s->precision = c->precision;

@@ -12,6 +12,7 @@ typedef struct pg_col_s {
     uint32_t         typoid;
     int32_t          typmod;
     int              key;
+    int              added;    /* not in the relation's previous Relation message */
     const pg_type_t *type;
 } pg_col_t;
 

@@ -110,6 +110,12 @@ sl_err_t pg_dec_relation(pg_dec_t *d, pg_rd_t *r, char *errstr, size_t errstr_si
     rel->refused = rel->replident == 'n' || (rel->replident == 'd' && !haskey);
 
     pg_rel_t *old = pg_dec_rel_find(d, rel->relid);
+    for (uint32_t i = 0; old && i < rel->ncols; i++) {
+        uint32_t k = 0;
+        while (k < old->ncols && strcmp(old->cols[k].name, rel->cols[i].name))
+            k++;
+        rel->cols[i].added = k == old->ncols;
+    }
     int same = old && old->ncols == rel->ncols && old->replident == rel->replident &&
                !strcmp(old->nsp, rel->nsp) && !strcmp(old->name, rel->name);
     for (uint32_t i = 0; same && i < rel->ncols; i++)
@@ -259,6 +265,15 @@ sl_err_t pg_dec_emit_schema(pg_dec_t *d, pg_rel_t *rel, uint64_t lsn, char *errs
         }
         if (t->conv == PG_CONV_STRING)
             c->charset = "UTF8";
+        if (have_ex && ex.dflt && ex.dflt[i] && !(c->dflt = sl_record_strdup(rec, ex.dflt[i]))) {
+            err = SL_ERR_NOMEM;
+            goto out;
+        }
+        if (have_ex && ex.dflt_expr && ex.dflt_expr[i] && pc->added)
+            sl_warn("table %s.%s column %s: its default %s is volatile: the rows there when "
+                    "it was added got values without row changes, which a SCHEMA record "
+                    "does not carry: they keep NULL there in the targets", rel->nsp,
+                    rel->name, pc->name, ex.dflt_expr[i]);
         if (t->nlabels) {
             c->nlabels = t->nlabels;
             c->labels = sl_record_alloc(rec, t->nlabels * sizeof(char *));
@@ -279,8 +294,11 @@ out:
     sl_buf_free(&fp);
     if (have_ex) {
         for (uint32_t i = 0; i < ex.ncols; i++)
-            free(ex.source_type[i]);
+            free(ex.source_type[i]), free(ex.dflt ? ex.dflt[i] : NULL),
+                free(ex.dflt_expr ? ex.dflt_expr[i] : NULL);
         free(ex.source_type);
+        free(ex.dflt);
+        free(ex.dflt_expr);
         free(ex.notnull);
         free(ex.pk);
     }

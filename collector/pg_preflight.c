@@ -444,7 +444,9 @@ sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const c
     out->notnull = calloc(ncols ? ncols : 1, sizeof(int));
     out->pk = calloc(ncols ? ncols : 1, sizeof(int));
     out->source_type = calloc(ncols ? ncols : 1, sizeof(char *));
-    if (!out->notnull || !out->pk || !out->source_type)
+    out->dflt = calloc(ncols ? ncols : 1, sizeof(char *));
+    out->dflt_expr = calloc(ncols ? ncols : 1, sizeof(char *));
+    if (!out->notnull || !out->pk || !out->source_type || !out->dflt || !out->dflt_expr)
         return SL_ERR_NOMEM;
     for (uint32_t k = 0; k < ncols; k++)
         out->notnull[k] = out->pk[k] = -1;
@@ -476,13 +478,20 @@ sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const c
             return SL_ERR_NOMEM;
         }
     PQclear(r);
-    /* NOT NULL and the key: the table's attributes of the same name and type,
-     * while the relation still exists */
+    /* NOT NULL, the key and the default: the table's attributes of the same
+     * name and type, while the relation still exists. The default is the
+     * value ADD COLUMN ... DEFAULT gave the rows there (attmissingval: a
+     * constant or a non-volatile expression evaluated once, as now()); a
+     * volatile one rewrote the table without row changes, not carried. */
     err = q_oid(c, &r, errstr, errstr_size, "reading pg_attribute",
                 "SELECT a.attname, a.attnotnull, a.atttypid, "
                 "COALESCE((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY "
                 "k(att, n) WHERE i.indrelid = a.attrelid AND i.indisprimary AND "
-                "k.att = a.attnum), 0) FROM pg_attribute a WHERE a.attrelid = $1 "
+                "k.att = a.attnum), 0), "
+                "CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] END, "
+                "(SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d WHERE "
+                "d.adrelid = a.attrelid AND d.adnum = a.attnum) "
+                "FROM pg_attribute a WHERE a.attrelid = $1 "
                 "AND a.attnum > 0 AND NOT a.attisdropped", relid);
     if (err)
         return err;
@@ -492,6 +501,13 @@ sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const c
                 strtoul(PQgetvalue(r, i, 2), NULL, 10) == typoids[k]) {
                 out->notnull[k] = PQgetvalue(r, i, 1)[0] == 't';
                 out->pk[k] = atoi(PQgetvalue(r, i, 3));
+                int m = !PQgetisnull(r, i, 4);
+                if ((m && !(out->dflt[k] = strdup(PQgetvalue(r, i, 4)))) ||
+                    (!m && !PQgetisnull(r, i, 5) &&
+                     !(out->dflt_expr[k] = strdup(PQgetvalue(r, i, 5))))) {
+                    PQclear(r);
+                    return SL_ERR_NOMEM;
+                }
             }
     PQclear(r);
     return SL_OK;

@@ -98,7 +98,13 @@ static sl_err_t relextra(void *ctx, uint32_t relid, const char *nsp, const char 
     out->notnull = calloc(ncols ? ncols : 1, sizeof(int));
     out->pk = calloc(ncols ? ncols : 1, sizeof(int));
     out->source_type = calloc(ncols ? ncols : 1, sizeof(char *));
+    out->dflt = calloc(ncols ? ncols : 1, sizeof(char *));
+    out->dflt_expr = calloc(ncols ? ncols : 1, sizeof(char *));
     for (uint32_t i = 0; i < ncols; i++) {
+        if (i % 3 == 1)                 /* a carried default, or an expression one */
+            out->dflt[i] = strdup("5");
+        else if (i % 3 == 2)
+            out->dflt_expr[i] = strdup("random()");
         /* known, or -1 where the table's attributes no longer match */
         out->notnull[i] = (relid >> (i % 32)) & 2 ? -1 : (int)((relid >> (i % 32)) & 1);
         out->pk[i] = (relid & 4) ? -1 : i == 0 ? 1 : 0;
