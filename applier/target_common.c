@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 int app_conv_is_varbit(const sl_column_t *col)
 {
@@ -205,4 +206,15 @@ app_target_conf_t app_target_conf_of(const app_conf_t *c)
         .tls_cert = c->target_tls_cert, .tls_key = c->target_tls_key,
         .create_tables = c->create_tables, .ddl_apply = c->ddl_apply,
         .on_unconvertible = c->on_unconvertible, .write_batch = (int)c->write_batch};
+}
+
+const char *app_default_sql(const sl_column_t *c, int *keyword)
+{
+    *keyword = c->kind == SL_VAL_BOOL;
+    if (!*keyword)
+        return c->dflt;
+    const char *d = c->dflt;
+    return !strcasecmp(d, "t") || !strcasecmp(d, "true") || !strcmp(d, "1") ||
+           !strcasecmp(d, "on") || !strcasecmp(d, "y") || !strcasecmp(d, "yes") ? "TRUE"
+                                                                                : "FALSE";
 }

@@ -111,4 +111,11 @@ sl_err_t app_unconvertible(int policy, const char *errstr);
 sl_err_t app_read_check(const sl_change_t *ch, const sl_schema_t *s, uint32_t first,
                         char *errstr, size_t errstr_size);
 
+/* The carried default of a column added (sl_column_t.dflt, wire v3) as the
+ * SQL an ADD COLUMN ... DEFAULT takes: a boolean column's TRUE / FALSE (the
+ * source prints t, true, 1, ...; a quoted 't' is no MariaDB integer), else
+ * the text for the caller to quote as a string literal, which both SQL
+ * targets convert to the column's type. *keyword says which. */
+const char *app_default_sql(const sl_column_t *c, int *keyword);
+
 #endif

@@ -500,8 +500,9 @@ static sl_err_t mg_schema(mg_target_t *t, const app_table_map_t *map, const sl_r
                           char *errstr, size_t sz)
 {
     /* Documents need no DDL: each write carries the whole row under the new
-     * column names. Existing documents keep their fields (see docs/targets.md).
-     * A table without a primary key is refused here already. */
+     * column names; the documents there follow renamed, dropped and added
+     * columns (target_mongo_ddl.c). A table without a primary key is refused
+     * here already. */
     const sl_schema_t *s = &rec->u.schema;
     if (sl_schema_dropped(s))
         return mg_drop_coll(t, map, s, errstr, sz);
@@ -516,11 +517,18 @@ static sl_err_t mg_schema(mg_target_t *t, const app_table_map_t *map, const sl_r
         return SL_ERR_UNSUPPORTED;
     }
     mg_coll_t *mc = app_mg_coll(t, map);
-    if (mc)
-        mc->src = NULL;          /* keys resolved again at the next rows() */
-    if (map->rename_table && t->ddl_apply == APP_DDL_ALL)
-        return mg_rename_coll(t, map, errstr, sz);
-    return SL_OK;
+    if (!mc)
+        return SL_ERR_NOMEM;
+    mc->src = NULL;              /* keys resolved again at the next rows() */
+    sl_err_t e;
+    if (map->rename_table && t->ddl_apply == APP_DDL_ALL &&
+        (e = mg_rename_coll(t, map, errstr, sz)))
+        return e;
+    if (!map->prev || t->ddl_apply == APP_DDL_NONE)
+        return SL_OK;
+    if ((e = mg_flush(t, errstr, sz)))
+        return e;
+    return app_mg_columns_ddl(t, mc, map, s, errstr, sz);
 }
 
 /* An image without some columns (MISSING: unchanged TOAST, a MINIMAL row

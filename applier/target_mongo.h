@@ -79,6 +79,12 @@ sl_err_t    app_mg_stops_flush(mg_target_t *t, char *errstr, size_t sz);
 /* Forgets them (begin, rollback). */
 void        app_mg_stops_drop(mg_target_t *t);
 
+/* target_mongo_ddl.c: a SCHEMA's column changes in the documents there
+ * (rename, drop, a carried default), with map->prev known; the caller has
+ * sent the ops pending before it. */
+sl_err_t    app_mg_columns_ddl(mg_target_t *t, mg_coll_t *mc, const app_table_map_t *map,
+                               const sl_schema_t *s, char *errstr, size_t sz);
+
 /* target_mongo_doc.c */
 /* A value of a varying bit string column (PostgreSQL bit varying, see
  * app_conv_is_varbit): appends it as its '0'/'1' digits, which keep the bit

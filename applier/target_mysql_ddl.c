@@ -606,6 +606,27 @@ static sl_err_t my_coldef(sl_buf_t *b, const char *dst, const sl_column_t *col, 
     return sl_buf_puts(b, col->nullable && !col->pk ? " NULL" : " NOT NULL");
 }
 
+#define MY_MAX_DFLT 64 /* defaults of columns added by one SCHEMA (more: added without) */
+
+/* " DEFAULT <the carried default>" for an ADD COLUMN (the rows there get it,
+ * as the source's did): TRUE / FALSE for a boolean, else a string literal
+ * escaped for the connection, which MariaDB converts to the column's type. */
+static sl_err_t my_default(MYSQL *db, sl_buf_t *b, const sl_column_t *col)
+{
+    int kw;
+    const char *d = app_default_sql(col, &kw);
+    if (kw)
+        return sl_buf_printf(b, " DEFAULT %s", d);
+    size_t n = strlen(d);
+    char *esc = malloc(2 * n + 1);
+    if (!esc)
+        return SL_ERR_NOMEM;
+    mysql_real_escape_string(db, esc, d, (unsigned long)n);
+    sl_err_t e = sl_buf_printf(b, " DEFAULT '%s'", esc);
+    free(esc);
+    return e;
+}
+
 static sl_err_t my_busy(const app_table_map_t *map, char *errstr, size_t sz)
 {
     snprintf(errstr, sz, "mysql target: table `%s`.`%s`: its schema change needs DDL, which "
@@ -627,6 +648,8 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
     sl_buf_t q = SL_BUF_INIT;
     sl_err_t e;
     int nalter = 0;
+    size_t dflt_at[MY_MAX_DFLT][2];     /* [start, end) of each " DEFAULT ..." in q */
+    int ndflt = 0;
     if (rec->type != SL_REC_SCHEMA) {
         snprintf(errstr, sz, "mysql target: schema() got a %s record", sl_rec_type_name(rec->type));
         return SL_ERR_INVALID;
@@ -819,6 +842,12 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
         }
         if ((e = my_coldef(&q, d, &ns->cols[i], src_mysql, errstr, sz)))
             goto out;
+        if (!cols_has(&have, d) && ns->cols[i].dflt && ndflt < MY_MAX_DFLT) {
+            dflt_at[ndflt][0] = q.len;
+            if ((e = my_default(t->ddl, &q, &ns->cols[i])))
+                goto out;
+            dflt_at[ndflt++][1] = q.len;
+        }
     }
     if (nalter && busy) {
         e = my_busy(map, errstr, sz);
@@ -826,6 +855,23 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
     }
     if (nalter)
         e = app_my_exec(t->ddl, q.data, q.len, "alter table", errstr, sz);
+    if (e == SL_ERR_DB && ndflt) {
+        /* a default the target type refuses must not stop the table: the
+         * same ALTER without the defaults (the rows there keep NULL) */
+        sl_buf_t q2 = SL_BUF_INIT;
+        size_t from = 0;
+        for (int k = 0; k < ndflt; k++) {
+            sl_buf_append(&q2, q.data + from, dflt_at[k][0] - from);
+            from = dflt_at[k][1];
+        }
+        sl_buf_append(&q2, q.data + from, q.len - from);
+        sl_warn("mysql target: `%s`.`%s`: the source's column defaults do not fit (%s): the "
+                "columns are added without them, the rows there keep NULL", map->dst_schema,
+                map->dst_table, errstr);
+        e = q2.data ? app_my_exec(t->ddl, q2.data, q2.len, "alter table", errstr, sz)
+                    : SL_ERR_NOMEM;
+        sl_buf_free(&q2);
+    }
     if (e) {
         char tmp[512];
         snprintf(tmp, sizeof tmp, "%s", errstr);

@@ -19,9 +19,55 @@
 
 #include "sl_buf.h"
 #include "sl_log.h"
+#include "target_common.h"
 #include "target_pg.h"
 
 /* ------------------------------------------------------------- tables */
+
+/* ADD COLUMN name type, with the source's carried default when there is one
+ * (the rows there get it, as the source's did). A default the target type
+ * refuses (another type's text) must not stop the table: the column is
+ * added without it (WARN), inside a savepoint of the target transaction. */
+static sl_err_t add_column(app_target_t *t, pg_tab_t *b, sl_buf_t *q, const char *name,
+                           const char *type, const sl_column_t *col, char *errstr,
+                           size_t errstr_size)
+{
+    sl_err_t err;
+    int kw;
+    const char *d = col->dflt ? app_default_sql(col, &kw) : NULL;
+    char *lit = d && !kw ? PQescapeLiteral(t->conn, d, strlen(d)) : NULL;
+    sl_buf_reset(q);
+    sl_buf_printf(q, "ALTER TABLE %s ADD COLUMN ", b->qname);
+    app_pg_quote(t, q, name, errstr, errstr_size);
+    sl_buf_printf(q, " %s", type);
+    size_t plain = q->len;
+    if (d && (kw || lit)) {
+        sl_buf_printf(q, " DEFAULT %s", kw ? d : lit);
+        if ((err = app_pg_exec(t, "SAVEPOINT sl_add_default", "adding a column", errstr,
+                               errstr_size)))
+            goto out;
+        if (!(err = app_pg_exec(t, q->data, "adding a column", errstr, errstr_size))) {
+            err = app_pg_exec(t, "RELEASE SAVEPOINT sl_add_default", "adding a column",
+                              errstr, errstr_size);
+            if (!err)
+                sl_info("postgresql: %s: column %s %s added with the default %s", b->qname,
+                        name, type, d);
+            goto out;
+        }
+        sl_warn("postgresql: %s: column %s %s: the source's default %s does not fit: added "
+                "without it, the rows there keep NULL (%s)", b->qname, name, type, d, errstr);
+        if ((err = app_pg_exec(t, "ROLLBACK TO SAVEPOINT sl_add_default", "adding a column",
+                               errstr, errstr_size)))
+            goto out;
+        q->len = plain;
+        q->data[plain] = '\0';
+    }
+    if (!(err = app_pg_exec(t, q->data, "adding a column", errstr, errstr_size)))
+        sl_info("postgresql: %s: column %s %s added", b->qname, name, type);
+out:
+    PQfreemem(lit);
+    return err;
+}
 
 void app_pg_prev_free(pg_prev_col_t *p, uint32_t n)
 {
@@ -281,12 +327,9 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
         int ci = col_index(cols, map->dst_cols[i]);
         sl_buf_reset(q);
         if (ci < 0) {
-            sl_buf_printf(q, "ALTER TABLE %s ADD COLUMN ", b->qname);
-            app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size);
-            sl_buf_printf(q, " %s", type);
-            if ((err = app_pg_exec(t, q->data, "adding a column", errstr, errstr_size)))
+            if ((err = add_column(t, b, q, map->dst_cols[i], type, &s->cols[i], errstr,
+                                  errstr_size)))
                 goto out;
-            sl_info("postgresql: %s: column %s %s added", b->qname, map->dst_cols[i], type);
             continue;
         }
         /* modify only when the source type changed since the previous version */
