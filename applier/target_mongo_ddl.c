@@ -8,9 +8,9 @@
  *   - a column renamed (same position and source type, other name; ddl.apply
  *     = all): its field is $rename'd, so the values stay (a drop + add would
  *     lose them);
- *   - a column added with a carried default (sl_column_t.dflt, wire v3;
- *     ddl.apply = all or additive): the documents without the field get it,
- *     as the source's rows got the default.
+ *   - a column added (ddl.apply = all or additive): the documents without
+ *     the field get its carried default (sl_column_t.dflt, wire v3) as the
+ *     source's rows got it, else null, as a row written with the column NULL.
  * Each is one update_many filtered on the field being there / absent, so a
  * replay after a crash changes nothing twice. Needs the previous version of
  * the source schema (map->prev): without it nothing is done. */
@@ -71,6 +71,10 @@ static void default_value(bson_t *b, const char *key, const sl_column_t *col)
 {
     const char *d = col->dflt;
     char *end;
+    if (!d) {
+        bson_append_null(b, key, -1);
+        return;
+    }
     bson_decimal128_t dec;
     int64_t us;
     switch (col->kind) {
@@ -183,15 +187,17 @@ sl_err_t app_mg_columns_ddl(mg_target_t *t, mg_coll_t *mc, const app_table_map_t
         sl_info("mongodb target: %s.%s: column %s dropped: field removed from the existing "
                 "documents", mc->db, mc->name, od);
     }
-    /* added with a default: the documents there get it, as the source's rows did */
+    /* added: the documents there get the default as the source's rows did, or
+     * null (a row with the column NULL, not one without the column) */
     for (uint32_t i = 0; i < s->ncols && i < map->ncols; i++) {
         const char *nd = map->dst_cols[i];
-        if (!nd || !s->cols[i].dflt || prev_has(map, s, nd))
+        if (!nd || prev_has(map, s, nd) || renamed_at(map, s, i))
             continue;
         if ((e = update_all(mc, nd, 0, "$set", NULL, &s->cols[i], errstr, sz)))
             return e;
-        sl_info("mongodb target: %s.%s: column %s added with the default %s: set in the "
-                "existing documents", mc->db, mc->name, nd, s->cols[i].dflt);
+        sl_info("mongodb target: %s.%s: column %s added: %s%s in the existing documents",
+                mc->db, mc->name, nd, s->cols[i].dflt ? "the default " : "null",
+                s->cols[i].dflt ? s->cols[i].dflt : "");
     }
     return SL_OK;
 }
