@@ -270,10 +270,10 @@ sl_err_t pg_dec_emit_schema(pg_dec_t *d, pg_rel_t *rel, uint64_t lsn, char *errs
             goto out;
         }
         if (have_ex && ex.dflt_expr && ex.dflt_expr[i] && pc->added)
-            sl_warn("table %s.%s column %s: its default %s is volatile: the rows there when "
-                    "it was added got values without row changes, which a SCHEMA record "
-                    "does not carry: they keep NULL there in the targets", rel->nsp,
-                    rel->name, pc->name, ex.dflt_expr[i]);
+            sl_warn("table %s.%s column %s: its default %s is an expression whose values "
+                    "the rows there got without row changes (a volatile default rewrites "
+                    "the table): a SCHEMA record does not carry them, they keep NULL there "
+                    "in the targets", rel->nsp, rel->name, pc->name, ex.dflt_expr[i]);
         if (t->nlabels) {
             c->nlabels = t->nlabels;
             c->labels = sl_record_alloc(rec, t->nlabels * sizeof(char *));

@@ -120,7 +120,8 @@ typedef struct pg_relextra_s {
     int     *pk;               /* per column: 1-based primary key position, 0 none, -1 unknown */
     char   **source_type;      /* per column: format_type(type OID, typmod) of the message */
     char   **dflt;             /* per column: the value rows existing when it was added got
-                                  (attmissingval, PostgreSQL 11's fast default), NULL none */
+                                  (attmissingval, PostgreSQL 11's fast default; else a
+                                  constant default's value), NULL none */
     char   **dflt_expr;        /* per column without dflt: its default expression, NULL none */
 } pg_relextra_t;
 

@@ -432,6 +432,41 @@ sl_err_t pg_catalog_type(void *ctx, uint32_t oid, pg_typdesc_t *out, char *errst
     return SL_OK;
 }
 
+/* A default expression as pg_get_expr prints it, when it is a constant: a
+ * number, true / false, or a quoted literal with casts ('it''s'::text,
+ * '2024-01-02'::date, '-1'::integer) -> the value's text (malloc'd).
+ * NULL for anything else (a function call, an operator, a sequence): *nomem
+ * says whether for want of memory. */
+static char *const_default(const char *e, int *nomem)
+{
+    char *end, *o;
+    size_t n = strlen(e), k = 0;
+    *nomem = 0;
+    if (!strcmp(e, "true") || !strcmp(e, "false") ||
+        (n && strchr("-+.0123456789", e[0]) && (strtod(e, &end), !*end)))
+        return (o = strdup(e)) ? o : (*nomem = 1, NULL);
+    if (e[0] != '\'')
+        return NULL;
+    if (!(o = malloc(n)))
+        return *nomem = 1, NULL;
+    const char *p = e + 1;
+    for (; *p; p++) {
+        if (*p == '\'' && p[1] == '\'')
+            p++;
+        else if (*p == '\'')
+            break;
+        o[k++] = *p;
+    }
+    o[k] = '\0';
+    /* then only casts: ::type, ::type(n), ::character varying, ::text[] */
+    if (*p++ != '\'' || (*p && strncmp(p, "::", 2)) || strspn(p, "abcdefghijklmnopqrstuvwxyz"
+                                                         "0123456789_ :,()[]\"") != strlen(p)) {
+        free(o);
+        return NULL;
+    }
+    return o;
+}
+
 sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const char *rel,
                              uint32_t ncols, char *const *colnames, const uint32_t *typoids,
                              const int32_t *typmods, pg_relextra_t *out, char *errstr,
@@ -480,9 +515,11 @@ sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const c
     PQclear(r);
     /* NOT NULL, the key and the default: the table's attributes of the same
      * name and type, while the relation still exists. The default is the
-     * value ADD COLUMN ... DEFAULT gave the rows there (attmissingval: a
-     * constant or a non-volatile expression evaluated once, as now()); a
-     * volatile one rewrote the table without row changes, not carried. */
+     * value ADD COLUMN ... DEFAULT gave the rows there: attmissingval (a
+     * constant or a non-volatile expression evaluated once, as now()) while
+     * the table was not rewritten since (the catalog is read later than the
+     * WAL), else the default when it is a constant. A volatile one rewrote
+     * the table without row changes: not carried. */
     err = q_oid(c, &r, errstr, errstr_size, "reading pg_attribute",
                 "SELECT a.attname, a.attnotnull, a.atttypid, "
                 "COALESCE((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY "
@@ -501,10 +538,14 @@ sl_err_t pg_catalog_relextra(void *ctx, uint32_t relid, const char *nsp, const c
                 strtoul(PQgetvalue(r, i, 2), NULL, 10) == typoids[k]) {
                 out->notnull[k] = PQgetvalue(r, i, 1)[0] == 't';
                 out->pk[k] = atoi(PQgetvalue(r, i, 3));
-                int m = !PQgetisnull(r, i, 4);
-                if ((m && !(out->dflt[k] = strdup(PQgetvalue(r, i, 4)))) ||
-                    (!m && !PQgetisnull(r, i, 5) &&
-                     !(out->dflt_expr[k] = strdup(PQgetvalue(r, i, 5))))) {
+                int nomem = 0;
+                if (!PQgetisnull(r, i, 4))
+                    nomem = !(out->dflt[k] = strdup(PQgetvalue(r, i, 4)));
+                else if (!PQgetisnull(r, i, 5) &&
+                         !(out->dflt[k] = const_default(PQgetvalue(r, i, 5), &nomem)) &&
+                         !nomem)
+                    nomem = !(out->dflt_expr[k] = strdup(PQgetvalue(r, i, 5)));
+                if (nomem) {
                     PQclear(r);
                     return SL_ERR_NOMEM;
                 }

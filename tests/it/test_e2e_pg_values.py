@@ -15,6 +15,9 @@ MariaDB and MongoDB:
                                     the same with on_unconvertible = null (NaN written as NULL,
                                     nothing dead-lettered) and = stop (the table stops, visibly:
                                     /health degraded naming it, the gauge at 1)
+  it_e2e_pg_add_column_default      ADD COLUMN ... DEFAULT (int, text, boolean, numeric, date): the
+                                    rows there get the default in every target (they kept NULL);
+                                    a volatile default (a table rewrite) is logged, not carried
   it_e2e_pg_unchanged_toast_missing_row
                                     an UPDATE that leaves a TOASTed column unchanged, on a row the
                                     target does not hold: no target invents the row with the
@@ -273,6 +276,47 @@ def test_it_e2e_pg_table_life(pgv):
     p.txn("CREATE TABLE b (id int PRIMARY KEY, w bigint)")
     p.txn("INSERT INTO b VALUES (10, 100)")
     wait_until("b anew everywhere", equal("b", ["id", "w"], "a"), p.services(), 60)
+    assert dlq(p) == []
+
+
+def test_it_e2e_pg_add_column_default(pgv):
+    """ADD COLUMN ... DEFAULT fills the rows there without row changes (PostgreSQL's fast
+    default): every target's rows there get the same value (they kept NULL: the default was
+    not on the wire). A volatile default rewrote the table, which is not carried: logged
+    naming the table and column."""
+    p = pgv
+    p.sql("CREATE TABLE a (id int PRIMARY KEY, v int)")
+    p.start()
+    p.txn("INSERT INTO a VALUES (1, 10), (2, 20)")
+    p.txn("ALTER TABLE a ADD COLUMN c int DEFAULT 5, ADD COLUMN s text DEFAULT 'it''s, {x}', "
+          "ADD COLUMN f boolean DEFAULT true, ADD COLUMN n numeric(6,2) DEFAULT 1.5, "
+          "ADD COLUMN d date DEFAULT '2024-01-02'")
+    p.txn("ALTER TABLE a ADD COLUMN r double precision DEFAULT random()")
+    p.txn("INSERT INTO a (id, v, c, s, f, n, r) VALUES (3, 30, 7, 'x', false, 2, 0.5)")
+    cols = ["id", "v", "c", "s", "f", "n"]
+
+    def norm(rows):
+        return [(i, v, c, s, None if f is None else bool(f),
+                 None if n is None else decimal.Decimal(str(n))) for i, v, c, s, f, n in rows]
+    want = norm(p.sql(f"SELECT {', '.join(cols)} FROM a ORDER BY id").fetchall())
+    assert want[0] == (1, 10, 5, "it's, {x}", True, decimal.Decimal("1.50")), want
+
+    def check():
+        for t in p.apps:
+            try:
+                got = target_rows(p, t, "a", cols)
+            except Exception as e:     # the new columns not there yet
+                return False, f"{t}: {type(e).__name__}: {e}"
+            if got is None or norm(got) != want:
+                return False, f"{t}: {got}"
+        return True, None
+    wait_until("the defaults in the rows there", check, p.services(), 60)
+    c = p.tpg.cursor()
+    c.execute("SELECT d FROM public.a ORDER BY id")
+    assert [r[0] for r in c.fetchall()] == [datetime.date(2024, 1, 2)] * 3
+    p.tpg.commit()
+    assert re.search(r"table public\.a column r: its default random\(\) is an expression",
+                     p.col.text())
     assert dlq(p) == []
 
 
