@@ -267,20 +267,61 @@ int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
 }
 
 
+/* Past "ALTER [ONLINE] [IGNORE] TABLE [IF EXISTS] name": 1, else 0. */
+static int alter_head(const char **pp, const char *end)
+{
+    char db[256], tb[256];
+    if (!eat(pp, end, "ALTER"))
+        return 0;
+    eat(pp, end, "ONLINE");
+    eat(pp, end, "IGNORE");
+    if (!eat(pp, end, "TABLE"))
+        return 0;
+    if (eat(pp, end, "IF") && !eat(pp, end, "EXISTS"))
+        return 0;
+    return table_name(pp, end, "", db, tb, sizeof(db));
+}
+
+/* After a clause: 1 = a comma, another clause follows; 0 = the statement's
+ * end (a ';' allowed); -1 = anything else. */
+static int clause_end(const char **pp, const char *end)
+{
+    const char *p = skip_ws(*pp, end);
+    if (p < end && *p == ',') {
+        *pp = p + 1;
+        return 1;
+    }
+    if (p < end && *p == ';')
+        p = skip_ws(p + 1, end);
+    *pp = p;
+    return p >= end ? 0 : -1;
+}
+
+int col_my_ddl_renamed_cols(const char *sql, size_t len, char (*from)[256], char (*to)[256],
+                            int max)
+{
+    const char *p = sql, *end = sql + len;
+    int n = 0, more;
+    if (!alter_head(&p, end))
+        return -1;
+    do {
+        if (!eat(&p, end, "RENAME") || !eat(&p, end, "COLUMN"))
+            return -1;
+        if (eat(&p, end, "IF") && !eat(&p, end, "EXISTS"))
+            return -1;
+        if (n >= max || !ident(&p, end, from[n], sizeof(from[n])) || !eat(&p, end, "TO") ||
+            !ident(&p, end, to[n], sizeof(to[n])))
+            return -1;
+        n++;
+    } while ((more = clause_end(&p, end)) == 1);
+    return more ? -1 : n;
+}
+
 int col_my_ddl_dropped_cols(const char *sql, size_t len, char (*cols)[256], int max)
 {
     const char *p = sql, *end = sql + len;
-    char db[256], tb[256];
     int n = 0;
-    if (!eat(&p, end, "ALTER"))
-        return -1;
-    eat(&p, end, "ONLINE");
-    eat(&p, end, "IGNORE");
-    if (!eat(&p, end, "TABLE"))
-        return -1;
-    if (eat(&p, end, "IF") && !eat(&p, end, "EXISTS"))
-        return -1;
-    if (!table_name(&p, end, "", db, tb, sizeof(db)))
+    if (!alter_head(&p, end))
         return -1;
     for (;;) {
         if (!eat(&p, end, "DROP"))
@@ -296,13 +337,8 @@ int col_my_ddl_dropped_cols(const char *sql, size_t len, char (*cols)[256], int 
             return -1;
         n++;
         (void)(eat(&p, end, "RESTRICT") || eat(&p, end, "CASCADE"));
-        p = skip_ws(p, end);
-        if (p < end && *p == ',') {
-            p++;
-            continue;
-        }
-        if (p < end && *p == ';')
-            p = skip_ws(p + 1, end);
-        return p >= end ? n : -1;
+        int more = clause_end(&p, end);
+        if (more != 1)
+            return more ? -1 : n;
     }
 }

@@ -248,6 +248,32 @@ static sl_err_t schema_without(const sl_record_t *last, char (*cols)[256], int n
     return k ? SL_OK : SL_ERR_UNSUPPORTED;
 }
 
+/* rec (reset here) = last under the name db.tb with columns from[i] renamed
+ * to[i]: the definition of a DDL that only renames columns.
+ * SL_ERR_UNSUPPORTED when a name is not there (or the new one is). */
+static sl_err_t schema_renamed(const sl_record_t *last, char (*from)[256], char (*to)[256],
+                               int n, const char *db, const char *tb, sl_record_t *rec)
+{
+    sl_err_t err = schema_copy(rec, last, db, tb);
+    if (err)
+        return err;
+    sl_schema_t *sc = &rec->u.schema;
+    for (int r = 0; r < n; r++) {
+        uint32_t i, hit = sc->ncols;
+        for (i = 0; i < sc->ncols; i++) {
+            if (!strcasecmp(sc->cols[i].name, to[r]))
+                return SL_ERR_UNSUPPORTED;
+            if (!strcasecmp(sc->cols[i].name, from[r]))
+                hit = i;
+        }
+        if (hit == sc->ncols)
+            return SL_ERR_UNSUPPORTED;
+        if (!(sc->cols[hit].name = sl_record_strdup(rec, to[r])))
+            return SL_ERR_NOMEM;
+    }
+    return SL_OK;
+}
+
 /* rec (a SCHEMA about to be published) becomes sg's last one. */
 static sl_err_t keep_last(sig_entry_t *sg, const sl_record_t *rec)
 {
@@ -720,21 +746,32 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
                     continue;
                 }
             }
-            char drops[COL_MY_DDL_MAX][256];
-            int nd;
-            if (later && !t[i].from && sg && sg->last && sg->last->u.schema.ncols &&
-                (nd = col_my_ddl_dropped_cols(sql, len, drops, COL_MY_DDL_MAX)) > 0 &&
-                schema_without(sg->last, drops, nd, t[i].db, t[i].tb, rec) == SL_OK) {
-                /* An ALTER that only drops columns, changed again before any row:
-                 * its definition is the last one without them. Folded into the
-                 * next SCHEMA, a column dropped and added again under the same
-                 * name (DROP COLUMN c; ADD COLUMN c) would look unchanged, and
-                 * the targets would keep the old values the source no longer
-                 * has. (Its text folds the deferred ones before it; their
-                 * columns come with the next SCHEMA, before any row.) */
+            char drops[COL_MY_DDL_MAX][256], tos[COL_MY_DDL_MAX][256];
+            int nd, nr = -1;
+            const char *what = NULL;
+            if (later && !t[i].from && sg && sg->last && sg->last->u.schema.ncols) {
+                if ((nd = col_my_ddl_dropped_cols(sql, len, drops, COL_MY_DDL_MAX)) > 0 &&
+                    schema_without(sg->last, drops, nd, t[i].db, t[i].tb, rec) == SL_OK)
+                    what = "drops columns: its SCHEMA is the last one without them";
+                else if ((nr = col_my_ddl_renamed_cols(sql, len, drops, tos,
+                                                       COL_MY_DDL_MAX)) > 0 &&
+                         schema_renamed(sg->last, drops, tos, nr, t[i].db, t[i].tb,
+                                        rec) == SL_OK)
+                    what = "renames columns: its SCHEMA is the last one with the new names";
+            }
+            if (what) {
+                /* An ALTER that only drops or only renames columns, changed again
+                 * before any row: its definition is the last one without them /
+                 * with the new names. Folded into the next SCHEMA, a column
+                 * dropped and added again under the same name (DROP COLUMN c;
+                 * ADD COLUMN c) would look unchanged, a column renamed and one
+                 * added under the old name (RENAME COLUMN a TO b; ADD COLUMN a)
+                 * would read as b added, and the targets would keep the old
+                 * values under the wrong column. (Its text folds the deferred
+                 * ones before it; their columns come with the next SCHEMA,
+                 * before any row.) */
                 sl_info("DDL on %s.%s at %s:%" PRIu64 ": changed again by a later DDL before "
-                        "any row; it only drops columns: its SCHEMA is the last one without "
-                        "them", t[i].db, t[i].tb, file, start_pos);
+                        "any row; it only %s", t[i].db, t[i].tb, file, start_pos, what);
                 sl_buf_reset(&sg->ddl_cols);
                 rec->u.schema.ddl = ddl_text(s, sg, sql, len, rec);
                 if (!rec->u.schema.ddl) {

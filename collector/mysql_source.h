@@ -189,6 +189,12 @@ int col_my_ddl_parse(const char *default_db, const char *sql, size_t len,
  * -1 (any other clause, or more than max). */
 int col_my_ddl_dropped_cols(const char *sql, size_t len, char (*cols)[256], int max);
 
+/* When the statement is an ALTER TABLE that only renames columns (RENAME
+ * COLUMN [IF EXISTS] a TO b, ...): the old and new names (up to max) and
+ * how many; else -1. */
+int col_my_ddl_renamed_cols(const char *sql, size_t len, char (*from)[256], char (*to)[256],
+                            int max);
+
 /* *later = 1 when the binlog holds, after file:pos and up to the server's
  * current end, a DDL that changes db.tb (or drops its database) — then
  * information_schema no longer shows db.tb as it was at file:pos. Then

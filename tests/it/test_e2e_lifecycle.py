@@ -18,6 +18,10 @@ MariaDB and MongoDB, from a migration-style script of the most ordinary shape:
   it_e2e_drop_add_column_read_behind
                                  DROP COLUMN c; ADD COLUMN c with no row between, read behind:
                                  the old rows read NULL in every SQL target (they kept 'x')
+  it_e2e_rename_add_column_read_behind
+                                 RENAME COLUMN a TO b; ADD COLUMN a with no row between, read
+                                 behind: the old rows' values follow b in every target (they
+                                 stayed under a: the two DDLs read as "b added")
   it_e2e_generated_migration     [live|behind: the collector started after the script]
                                  a generated migration script (seeded; the seed is printed): on
                                  four tables, in random order, CREATE, DROP, DROP + CREATE with
@@ -293,6 +297,24 @@ def test_it_e2e_drop_add_column_read_behind(pipeline):
     p.wait_equal([("t", ["id"], None)])
     assert p.source_rows("t", ["id", "c", "d", "e"], ["id"]) == [(1, None, None, None),
                                                                  (2, "y", 2, 2)]
+    assert dlq_count(p) == 0
+
+
+def test_it_e2e_rename_add_column_read_behind(pipeline):
+    """RENAME COLUMN a TO b; ADD COLUMN a with no row between, read by a collector behind the
+    server: folded into one SCHEMA it read as "b added", so the old rows' values stayed under a
+    (and b was NULL) where the source has them under b and a NULL."""
+    p = pipeline()
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, a VARCHAR(10), k INT)",
+          f"INSERT INTO `{s}`.t VALUES (1, 'x', 1), (2, 'y', 2)",
+          f"ALTER TABLE `{s}`.t RENAME COLUMN a TO b",
+          f"ALTER TABLE `{s}`.t ADD COLUMN a VARCHAR(10)",
+          f"INSERT INTO `{s}`.t (id, a, b, k) VALUES (3, 'a3', 'b3', 3)")
+    p.start()
+    p.wait_equal([("t", ["id"], None)])
+    assert p.source_rows("t", ["id", "b", "a"], ["id"]) == [(1, "x", None), (2, "y", None),
+                                                            (3, "b3", "a3")]
     assert dlq_count(p) == 0
 
 

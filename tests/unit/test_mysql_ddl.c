@@ -153,6 +153,28 @@ static void test_dropped_columns(void **state)
         assert_int_equal(col_my_ddl_dropped_cols(no[i], strlen(no[i]), c, 4), -1);
 }
 
+static void test_renamed_columns(void **state)
+{
+    (void)state;
+    char f[4][256], t[4][256];
+    const char *ok = "alter table `s`.t RENAME COLUMN a TO `b``x`, rename column if exists c to d;";
+    assert_int_equal(col_my_ddl_renamed_cols(ok, strlen(ok), f, t, 4), 2);
+    assert_string_equal(f[0], "a");
+    assert_string_equal(t[0], "b`x");
+    assert_string_equal(f[1], "c");
+    assert_string_equal(t[1], "d");
+    const char *no[] = {
+        "ALTER TABLE t RENAME COLUMN a TO b, ADD COLUMN a INT",
+        "ALTER TABLE t RENAME TO u",
+        "ALTER TABLE t CHANGE a b INT",
+        "ALTER TABLE t RENAME INDEX i TO j",
+        "ALTER TABLE t RENAME COLUMN a",
+        "ALTER TABLE t DROP COLUMN c",
+    };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_int_equal(col_my_ddl_renamed_cols(no[i], strlen(no[i]), f, t, 4), -1);
+}
+
 static void test_many_tables_capped(void **state)
 {
     (void)state;
@@ -394,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_not_table_ddl),
         cmocka_unit_test(test_many_tables_capped),
         cmocka_unit_test(test_dropped_columns),
+        cmocka_unit_test(test_renamed_columns),
         cmocka_unit_test(test_catalog_geometry_is_bytes),
         cmocka_unit_test(test_catalog_integers_and_year),
         cmocka_unit_test(test_catalog_binary_charset),
