@@ -62,7 +62,8 @@ int      sl_bson_date_ms(int64_t days, int64_t *ms);
 int      sl_bson_dec128_to_plain(const bson_decimal128_t *d, char *out, size_t size);
 
 /* The columns of a table schema as a BSON array under key:
- * [{name, kind, type, nullable, precision, scale, charset, labels, pk}]. */
+ * [{name, kind, type, nullable, precision, scale, charset, labels, pk, default}]
+ * (default only when the column has one). */
 int      sl_bson_schema_columns(bson_t *parent, const char *key, const sl_schema_t *s);
 /* A SCHEMA record (reset first) from a schema document (db, tbl, ddl, pos,
  * columns). SL_ERR_DECODE when it has no columns. */
