@@ -82,6 +82,14 @@ sl_err_t  pg_dec_type_message(pg_dec_t *d, uint32_t oid);
 sl_err_t  pg_dec_emit_schema(pg_dec_t *d, pg_rel_t *rel, uint64_t lsn, char *errstr,
                              size_t errstr_size);
 
+/* The prefix of the logical message the opt-in event trigger emits at a DROP
+ * TABLE (docs/collector-pg.md): content "<oid>\n<schema>\n<table>". */
+#define PG_DROP_MESSAGE "shiftlog.drop_table"
+/* Such a message at mlsn: the table's life ends there (a SCHEMA with no
+ * columns), when it is one the collector publishes. */
+sl_err_t  pg_dec_drop_message(pg_dec_t *d, uint64_t mlsn, const uint8_t *content, uint32_t len,
+                              char *errstr, size_t errstr_size);
+
 /* pg_decode.c */
 /* Publishes the open CHANGE batch, if any. */
 sl_err_t  pg_dec_flush_batch(pg_dec_t *d, char *errstr, size_t errstr_size);

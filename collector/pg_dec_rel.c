@@ -338,3 +338,59 @@ sl_err_t pg_dec_table_schema(pg_dec_t *d, const char *nsp, const char *name, uin
     *ncols = rel->ncols;
     return SL_OK;
 }
+
+sl_err_t pg_dec_drop_message(pg_dec_t *d, uint64_t mlsn, const uint8_t *content, uint32_t len,
+                             char *errstr, size_t errstr_size)
+{
+    /* pgoutput says nothing of a DROP TABLE: a table dropped after its last
+     * row change would stay in every target. The event trigger's message
+     * says it, in the dropping transaction, at its place in the WAL. */
+    char buf[1024], *nl1, *nl2, *end;
+    sl_err_t err;
+    if (len >= sizeof(buf) || !content)
+        goto bad;
+    memcpy(buf, content, len);
+    buf[len] = '\0';
+    if (!(nl1 = strchr(buf, '\n')) || !(nl2 = strchr(nl1 + 1, '\n')))
+        goto bad;
+    *nl1 = *nl2 = '\0';
+    unsigned long oid = strtoul(buf, &end, 10);
+    const char *nsp = nl1 + 1, *name = nl2 + 1;
+    if (*end || !*nsp || !*name)
+        goto bad;
+    pg_rel_t *rel = pg_dec_rel_find(d, (uint32_t)oid);
+    if (!rel)
+        rel = rel_by_name(d, 0, nsp, name);
+    int publish = rel ? rel->publish
+                      : d->conf.filter ? d->conf.filter(d->conf.filter_ctx, nsp, name) : 1;
+    if (rel) {
+        rel_unlink(d, rel);
+        pg_dec_rel_free(rel);
+    }
+    if (!publish)
+        return SL_OK;
+    if ((err = pg_dec_flush_batch(d, errstr, errstr_size)))
+        return err;
+    sl_record_t *rec = d->aux;
+    sl_record_reset(rec);
+    if ((err = sl_record_init_schema(rec, d->conf.source, nsp, name, 0)))
+        return err;
+    pg_dec_set_pos(rec, d, mlsn, d->row_idx);
+    if (asprintf(&end, "DROP TABLE \"%s\".\"%s\"", nsp, name) < 0)
+        return SL_ERR_NOMEM;
+    rec->u.schema.ddl = sl_record_strdup(rec, end);
+    free(end);
+    if (!rec->u.schema.ddl)
+        return SL_ERR_NOMEM;
+    sl_info("table %s.%s dropped (the event trigger's message at %X/%X): its life ends there",
+            nsp, name, (unsigned)(mlsn >> 32), (unsigned)mlsn);
+    if ((err = d->conf.sink(d->conf.sink_ctx, rec, errstr, errstr_size)))
+        return err;
+    d->added = 1;      /* a SCHEMA with no row after it still ends with a COMMIT */
+    return SL_OK;
+bad:
+    /* not the trigger's (someone else's message under our prefix): said, not fatal */
+    sl_warn("logical message %s of %u bytes is not <oid>\\n<schema>\\n<table>: ignored",
+            PG_DROP_MESSAGE, len);
+    return SL_OK;
+}

@@ -520,6 +520,9 @@ sl_err_t pg_dec_message(pg_dec_t *d, uint64_t lsn, const uint8_t *msg, size_t le
         if (r.bad || !prefix || (mlen && !content))
             break;
         d->stats.messages++;
+        if ((flags & 1) && d->in_txn && !strcmp(prefix, PG_DROP_MESSAGE))
+            return pg_dec_drop_message(d, mlsn ? mlsn : lsn, content, mlen, errstr,
+                                       errstr_size);
         if (!(flags & 1) || !d->in_txn || !d->conf.message)
             return SL_OK;
         sl_pos_t pos;

@@ -18,6 +18,8 @@ MariaDB and MongoDB:
   it_e2e_pg_add_column_default      ADD COLUMN ... DEFAULT (int, text, boolean, numeric, date): the
                                     rows there get the default in every target (they kept NULL);
                                     a volatile default (a table rewrite) is logged, not carried
+  it_e2e_pg_drop_table_alone        a DROP TABLE alone, with the opt-in event trigger: every target
+                                    drops the table (they kept it: pgoutput does not say it)
   it_e2e_pg_unchanged_toast_missing_row
                                     an UPDATE that leaves a TOASTed column unchanged, on a row the
                                     target does not hold: no target invents the row with the
@@ -317,6 +319,39 @@ def test_it_e2e_pg_add_column_default(pgv):
     p.tpg.commit()
     assert re.search(r"table public\.a column r: its default random\(\) is an expression",
                      p.col.text())
+    assert dlq(p) == []
+
+
+def test_it_e2e_pg_drop_table_alone(pgv):
+    """A DROP TABLE with no table created under its name afterwards: pgoutput says nothing of
+    it, and every target kept the table. With the opt-in event trigger
+    (deploy/sql/pg_drop_table_trigger.sql) its message ends the table's life: every target
+    drops it (ddl.apply = all), the other table goes on."""
+    p = pgv
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "sql",
+                           "pg_drop_table_trigger.sql")) as f:
+        p.sql(f.read())
+    p.sql("CREATE TABLE gone (id int PRIMARY KEY, v text)", "CREATE TABLE keep (id int PRIMARY KEY)")
+    p.start()
+    p.txn("INSERT INTO gone VALUES (1, 'x')", "INSERT INTO keep VALUES (1)")
+
+    def state(want_gone):
+        def check():
+            for t in p.apps:
+                try:
+                    g, k = target_rows(p, t, "gone", ["id"]), target_rows(p, t, "keep", ["id"])
+                except Exception as e:
+                    return False, f"{t}: {e}"
+                if g != want_gone or k != [(i,) for i in range(1, len(k or []) + 1)] or \
+                        len(k or []) != (1 if want_gone else 2):
+                    return False, f"{t}: gone {g} keep {k}"
+            return True, None
+        return check
+    wait_until("both tables everywhere", state([(1,)]), p.services(), 60)
+    p.txn("DROP TABLE gone")
+    p.txn("INSERT INTO keep VALUES (2)")
+    wait_until("gone dropped everywhere", state(None), p.services(), 60)
+    assert "table public.gone dropped (the event trigger's message" in p.col.text()
     assert dlq(p) == []
 
 

@@ -770,6 +770,50 @@ static void test_messages(void **state)
     pg_dec_destroy(d);
 }
 
+/* The opt-in event trigger's message at a DROP TABLE (pg_dec_drop_message): a
+ * SCHEMA with no columns at the message's place, then the COMMIT; the cached
+ * relation is forgotten (a table created again under the name is no second
+ * drop); a table not seen in this session is still ended; a malformed
+ * content is ignored, never fatal. */
+static void test_drop_table_message(void **state)
+{
+    (void)state;
+    pg_dec_t *d = mkdec();
+    mb_t m;
+    clear_got();
+    mk_begin(&m, 0x200, 8); feed(d, 0x150, &m);
+    mk_rel(&m, 16390, "a"); feed(d, 0x160, &m);
+    mk_ins2(&m, 16390, "1"); feed(d, 0x170, &m);
+    mk_commit(&m, 0x200, 0x210); feed(d, 0x200, &m);
+    assert_int_equal(ngot, 3);                      /* SCHEMA, INSERT, COMMIT */
+    clear_got();
+    mk_begin(&m, 0x300, 9); feed(d, 0x250, &m);
+    mk_message(&m, 0, 1, 0x260, "shiftlog.drop_table", "16390\npublic\na"); feed(d, 0x260, &m);
+    mk_commit(&m, 0x300, 0x310); feed(d, 0x300, &m);
+    assert_int_equal(ngot, 2);
+    assert_int_equal(got[0]->type, SL_REC_SCHEMA);
+    assert_int_equal(got[0]->u.schema.ncols, 0);
+    assert_string_equal(got[0]->u.schema.table, "a");
+    assert_string_equal(got[0]->u.schema.ddl, "DROP TABLE \"public\".\"a\"");
+    assert_true(got[0]->pos.seq == 0x300 && got[0]->pos.offset == 0x260);
+    assert_int_equal(got[1]->type, SL_REC_COMMIT);
+    clear_got();
+    /* created again under the name: its SCHEMA only, no second end of the old one */
+    mk_begin(&m, 0x400, 10); feed(d, 0x350, &m);
+    mk_rel(&m, 16400, "a"); feed(d, 0x360, &m);
+    mk_ins2(&m, 16400, "1"); feed(d, 0x370, &m);
+    /* a table this session never saw, and a content that is not the trigger's */
+    mk_message(&m, 0, 1, 0x380, "shiftlog.drop_table", "17000\npublic\nold"); feed(d, 0x380, &m);
+    mk_message(&m, 0, 1, 0x390, "shiftlog.drop_table", "junk"); feed(d, 0x390, &m);
+    mk_commit(&m, 0x400, 0x410); feed(d, 0x400, &m);
+    assert_int_equal(ngot, 4);                      /* SCHEMA a, INSERT, SCHEMA old (0), COMMIT */
+    assert_int_equal(got[0]->u.schema.ncols, 2);
+    assert_string_equal(got[2]->u.schema.table, "old");
+    assert_int_equal(got[2]->u.schema.ncols, 0);
+    clear_got();
+    pg_dec_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -783,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_table_life),
         cmocka_unit_test(test_type_message_rebinds_relations),
         cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_drop_table_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
