@@ -197,89 +197,12 @@ static uint64_t schema_fingerprint(sl_buf_t *b, const sl_schema_t *sc)
     return sl_avro_crc64(b->data, b->len);
 }
 
-/* d (reset here) = the columns of SCHEMA src under the name db.tb, no DDL
- * text. */
-static sl_err_t schema_copy(sl_record_t *d, const sl_record_t *src, const char *db,
-                            const char *tb)
-{
-    const sl_schema_t *sc = &src->u.schema;
-    sl_record_reset(d);
-    if (sl_record_init_schema(d, src->source, db, tb, sc->ncols))
-        return SL_ERR_NOMEM;
-    for (uint32_t i = 0; i < sc->ncols; i++) {
-        const sl_column_t *c = &sc->cols[i];
-        sl_column_t *o = &d->u.schema.cols[i];
-        *o = *c;
-        o->labels = NULL;
-        if ((c->name && !(o->name = sl_record_strdup(d, c->name))) ||
-            (c->source_type && !(o->source_type = sl_record_strdup(d, c->source_type))) ||
-            (c->charset && !(o->charset = sl_record_strdup(d, c->charset))) ||
-            (c->dflt && !(o->dflt = sl_record_strdup(d, c->dflt))) ||
-            (c->nlabels && !(o->labels = sl_record_alloc(d, c->nlabels * sizeof(char *)))))
-            return SL_ERR_NOMEM;
-        for (uint32_t l = 0; l < c->nlabels; l++)
-            if (!(o->labels[l] = sl_record_strdup(d, c->labels[l])))
-                return SL_ERR_NOMEM;
-    }
-    return SL_OK;
-}
-
-/* rec = last without the columns named in cols[0..n): the definition after
- * a DDL that only drops columns. SL_ERR_UNSUPPORTED when one of them is in
- * the key (the key changes: that takes the catalog or the binlog). */
-static sl_err_t schema_without(const sl_record_t *last, char (*cols)[256], int n,
-                               const char *db, const char *tb, sl_record_t *rec)
-{
-    sl_err_t err = schema_copy(rec, last, db, tb);
-    if (err)
-        return err;
-    sl_schema_t *sc = &rec->u.schema;
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < sc->ncols; i++) {
-        int gone = 0;
-        for (int d = 0; d < n && !gone; d++)
-            gone = sc->cols[i].name && !strcasecmp(sc->cols[i].name, cols[d]);
-        if (gone && sc->cols[i].pk)
-            return SL_ERR_UNSUPPORTED;
-        if (!gone)
-            sc->cols[k++] = sc->cols[i];
-    }
-    sc->ncols = k;
-    return k ? SL_OK : SL_ERR_UNSUPPORTED;
-}
-
-/* rec (reset here) = last under the name db.tb with columns from[i] renamed
- * to[i]: the definition of a DDL that only renames columns.
- * SL_ERR_UNSUPPORTED when a name is not there (or the new one is). */
-static sl_err_t schema_renamed(const sl_record_t *last, char (*from)[256], char (*to)[256],
-                               int n, const char *db, const char *tb, sl_record_t *rec)
-{
-    sl_err_t err = schema_copy(rec, last, db, tb);
-    if (err)
-        return err;
-    sl_schema_t *sc = &rec->u.schema;
-    for (int r = 0; r < n; r++) {
-        uint32_t i, hit = sc->ncols;
-        for (i = 0; i < sc->ncols; i++) {
-            if (!strcasecmp(sc->cols[i].name, to[r]))
-                return SL_ERR_UNSUPPORTED;
-            if (!strcasecmp(sc->cols[i].name, from[r]))
-                hit = i;
-        }
-        if (hit == sc->ncols)
-            return SL_ERR_UNSUPPORTED;
-        if (!(sc->cols[hit].name = sl_record_strdup(rec, to[r])))
-            return SL_ERR_NOMEM;
-    }
-    return SL_OK;
-}
-
 /* rec (a SCHEMA about to be published) becomes sg's last one. */
 static sl_err_t keep_last(sig_entry_t *sg, const sl_record_t *rec)
 {
     if (!sg->last && !(sg->last = sl_record_new()))
         return SL_ERR_NOMEM;
-    return schema_copy(sg->last, rec, rec->u.schema.db, rec->u.schema.table);
+    return col_my_schema_copy(sg->last, rec, rec->u.schema.db, rec->u.schema.table);
 }
 
 /* A column as the disagreement warning shows it: "int (INT, NULL, key 0, -)". */
@@ -719,7 +642,7 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
                  * the catalog's (now) columns, likewise put right before any row. */
                 const sig_entry_t *fs = sig_get(s, t[t[i].from - 1].db, t[t[i].from - 1].tb, 0);
                 if (fs && fs->last && fs->last->u.schema.ncols) {
-                    if ((err = schema_copy(rec, fs->last, t[i].db, t[i].tb))) {
+                    if ((err = col_my_schema_copy(rec, fs->last, t[i].db, t[i].tb))) {
                         snprintf(errstr, errstr_size, "out of memory");
                         return err;
                     }
@@ -751,11 +674,11 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
             const char *what = NULL;
             if (later && !t[i].from && sg && sg->last && sg->last->u.schema.ncols) {
                 if ((nd = col_my_ddl_dropped_cols(sql, len, drops, COL_MY_DDL_MAX)) > 0 &&
-                    schema_without(sg->last, drops, nd, t[i].db, t[i].tb, rec) == SL_OK)
+                    col_my_schema_without(sg->last, drops, nd, t[i].db, t[i].tb, rec) == SL_OK)
                     what = "drops columns: its SCHEMA is the last one without them";
                 else if ((nr = col_my_ddl_renamed_cols(sql, len, drops, tos,
                                                        COL_MY_DDL_MAX)) > 0 &&
-                         schema_renamed(sg->last, drops, tos, nr, t[i].db, t[i].tb,
+                         col_my_schema_renamed(sg->last, drops, tos, nr, t[i].db, t[i].tb,
                                         rec) == SL_OK)
                     what = "renames columns: its SCHEMA is the last one with the new names";
             }

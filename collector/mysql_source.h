@@ -195,6 +195,20 @@ int col_my_ddl_dropped_cols(const char *sql, size_t len, char (*cols)[256], int 
 int col_my_ddl_renamed_cols(const char *sql, size_t len, char (*from)[256], char (*to)[256],
                             int max);
 
+/* ---- mysql_schema_last.c: a SCHEMA derived from the last one published ---- */
+
+/* d (reset here) = the columns of SCHEMA src under the name db.tb, no DDL text
+ * (deep copies in d's arena). */
+sl_err_t col_my_schema_copy(sl_record_t *d, const sl_record_t *src, const char *db,
+                            const char *tb);
+/* rec = last without the columns cols[0..n) / with from[i] renamed to[i];
+ * SL_ERR_UNSUPPORTED when that is not a definition (a key column dropped, a
+ * name not there). */
+sl_err_t col_my_schema_without(const sl_record_t *last, char (*cols)[256], int n,
+                               const char *db, const char *tb, sl_record_t *rec);
+sl_err_t col_my_schema_renamed(const sl_record_t *last, char (*from)[256], char (*to)[256],
+                               int n, const char *db, const char *tb, sl_record_t *rec);
+
 /* *later = 1 when the binlog holds, after file:pos and up to the server's
  * current end, a DDL that changes db.tb (or drops its database) — then
  * information_schema no longer shows db.tb as it was at file:pos. Then
