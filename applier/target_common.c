@@ -208,9 +208,19 @@ app_target_conf_t app_target_conf_of(const app_conf_t *c)
         .on_unconvertible = c->on_unconvertible, .write_batch = (int)c->write_batch};
 }
 
-const char *app_default_sql(const sl_column_t *c, int *keyword)
+const char *app_default_sql(const sl_column_t *c, int *keyword, char *buf, size_t size)
 {
     *keyword = c->kind == SL_VAL_BOOL;
+    size_t n = strlen(c->dflt);
+    if (c->kind == SL_VAL_TEMPORAL && n < size) {
+        size_t cut = n > 6 && !strcmp(c->dflt + n - 6, "+00:00") ? 6
+                   : n > 3 && !strcmp(c->dflt + n - 3, "+00") ? 3 : 0;
+        if (cut) {
+            memcpy(buf, c->dflt, n - cut);
+            buf[n - cut] = '\0';
+            return buf;
+        }
+    }
     if (!*keyword)
         return c->dflt;
     const char *d = c->dflt;

@@ -115,7 +115,10 @@ sl_err_t app_read_check(const sl_change_t *ch, const sl_schema_t *s, uint32_t fi
  * SQL an ADD COLUMN ... DEFAULT takes: a boolean column's TRUE / FALSE (the
  * source prints t, true, 1, ...; a quoted 't' is no MariaDB integer), else
  * the text for the caller to quote as a string literal, which both SQL
- * targets convert to the column's type. *keyword says which. */
-const char *app_default_sql(const sl_column_t *c, int *keyword);
+ * targets convert to the column's type; a temporal one without the UTC
+ * offset PostgreSQL prints (+00: the collector reads in UTC, the targets'
+ * sessions are UTC, and MariaDB refuses an offset), copied into buf.
+ * *keyword says which. */
+const char *app_default_sql(const sl_column_t *c, int *keyword, char *buf, size_t size);
 
 #endif

@@ -66,10 +66,13 @@ static int renamed_at(const app_table_map_t *map, const sl_schema_t *s, uint32_t
 
 /* A carried default as the BSON value a row with that value would have
  * (app_mg_value's forms): numbers as numbers, a date or UTC timestamp as a
- * date, a SET as its labels; any other text as text. */
-static void default_value(bson_t *b, const char *key, const sl_column_t *col)
+ * date (its µs under us when the column has more than ms), a SET as its
+ * labels; any other text as text. */
+static void default_value(bson_t *b, bson_t *us_doc, const char *key, const sl_column_t *col)
 {
-    const char *d = col->dflt;
+    int kw;
+    char dbuf[64];
+    const char *d = col->dflt ? app_default_sql(col, &kw, dbuf, sizeof dbuf) : NULL;
     char *end;
     if (!d) {
         bson_append_null(b, key, -1);
@@ -107,7 +110,12 @@ static void default_value(bson_t *b, const char *key, const sl_column_t *col)
     }
     case SL_VAL_TEMPORAL:
         if (!sl_parse_utc_time(d, &us)) {
-            bson_append_date_time(b, key, -1, us / 1000);
+            bson_append_date_time(b, key, -1, us >= 0 ? us / 1000 : -((-us + 999) / 1000));
+            if (col->precision > 3) {
+                char uk[320];
+                snprintf(uk, sizeof uk, "_us.%s", key);
+                bson_append_int64(us_doc, uk, -1, us);
+            }
             return;
         }
         break;
@@ -144,7 +152,7 @@ static sl_err_t update_all(mg_coll_t *mc, const char *field, int exists, const c
     bson_append_document_end(&filter, &f);
     bson_append_document_begin(&upd, op, -1, &u);
     if (col)
-        default_value(&u, field, col);
+        default_value(&u, &u, field, col);
     else
         bson_append_utf8(&u, field, -1, to ? to : "", -1);
     bson_append_document_end(&upd, &u);

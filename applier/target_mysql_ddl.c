@@ -614,7 +614,8 @@ static sl_err_t my_coldef(sl_buf_t *b, const char *dst, const sl_column_t *col, 
 static sl_err_t my_default(MYSQL *db, sl_buf_t *b, const sl_column_t *col)
 {
     int kw;
-    const char *d = app_default_sql(col, &kw);
+    char dbuf[64];
+    const char *d = app_default_sql(col, &kw, dbuf, sizeof dbuf);
     if (kw)
         return sl_buf_printf(b, " DEFAULT %s", d);
     size_t n = strlen(d);

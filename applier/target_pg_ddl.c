@@ -34,7 +34,8 @@ static sl_err_t add_column(app_target_t *t, pg_tab_t *b, sl_buf_t *q, const char
 {
     sl_err_t err;
     int kw;
-    const char *d = col->dflt ? app_default_sql(col, &kw) : NULL;
+    char dbuf[64];
+    const char *d = col->dflt ? app_default_sql(col, &kw, dbuf, sizeof dbuf) : NULL;
     char *lit = d && !kw ? PQescapeLiteral(t->conn, d, strlen(d)) : NULL;
     sl_buf_reset(q);
     sl_buf_printf(q, "ALTER TABLE %s ADD COLUMN ", b->qname);

@@ -287,14 +287,17 @@ def test_it_e2e_pg_add_column_default(pgv):
     not on the wire). A volatile default rewrote the table, which is not carried: logged
     naming the table and column."""
     p = pgv
-    p.sql("CREATE TABLE a (id int PRIMARY KEY, v int)")
+    p.sql("CREATE TABLE a (id int PRIMARY KEY, v int)", "CREATE TABLE b (id int PRIMARY KEY)")
     p.start()
-    p.txn("INSERT INTO a VALUES (1, 10), (2, 20)")
+    p.txn("INSERT INTO a VALUES (1, 10), (2, 20)", "INSERT INTO b VALUES (1)")
     p.txn("ALTER TABLE a ADD COLUMN c int DEFAULT 5, ADD COLUMN s text DEFAULT 'it''s, {x}', "
           "ADD COLUMN f boolean DEFAULT true, ADD COLUMN n numeric(6,2) DEFAULT 1.5, "
-          "ADD COLUMN d date DEFAULT '2024-01-02'")
-    p.txn("ALTER TABLE a ADD COLUMN r double precision DEFAULT random()")
-    p.txn("INSERT INTO a (id, v, c, s, f, n, r) VALUES (3, 30, 7, 'x', false, 2, 0.5)")
+          "ADD COLUMN d date DEFAULT '2024-01-02', ADD COLUMN t timestamptz(6) DEFAULT now()")
+    # (another table: a rewrite loses the value a's rows got, if the collector reads the
+    # catalog after it; then a constant default is still carried, now()'s is not)
+    p.txn("ALTER TABLE b ADD COLUMN r double precision DEFAULT random()")
+    p.txn("INSERT INTO a (id, v, c, s, f, n) VALUES (3, 30, 7, 'x', false, 2)",
+          "INSERT INTO b VALUES (2, 0.5)")
     cols = ["id", "v", "c", "s", "f", "n"]
 
     def norm(rows):
@@ -316,8 +319,15 @@ def test_it_e2e_pg_add_column_default(pgv):
     c = p.tpg.cursor()
     c.execute("SELECT d FROM public.a ORDER BY id")
     assert [r[0] for r in c.fetchall()] == [datetime.date(2024, 1, 2)] * 3
+    # now() is evaluated once by ADD COLUMN: the rows there hold that instant, to the µs
+    t0 = p.sql("SELECT t FROM a WHERE id = 1").fetchone()[0]
+    c.execute("SELECT t FROM public.a WHERE id IN (1, 2)")
+    assert [r[0] for r in c.fetchall()] == [t0, t0]
     p.tpg.commit()
-    assert re.search(r"table public\.a column r: its default random\(\) is an expression",
+    naive = t0.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    for t in ("mysql", "mongo"):
+        assert [r[1] for r in target_rows(p, t, "a", ["id", "t"])[:2]] == [naive, naive], t
+    assert re.search(r"table public\.b column r: its default random\(\) is an expression",
                      p.col.text())
     assert dlq(p) == []
 
