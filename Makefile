@@ -150,6 +150,8 @@ install: $(PROGRAMS)
 	cp -R examples/. $(DESTDIR)$(DATADIR)/shiftlog/examples/
 	@if [ -d deploy/systemd ]; then $(INSTALL) -d $(DESTDIR)$(DATADIR)/shiftlog/systemd && \
 	  $(INSTALL) -m 644 deploy/systemd/* $(DESTDIR)$(DATADIR)/shiftlog/systemd/; fi
+	$(INSTALL) -d $(DESTDIR)$(DATADIR)/shiftlog/sql
+	$(INSTALL) -m 644 deploy/sql/*.sql $(DESTDIR)$(DATADIR)/shiftlog/sql/
 
 up: deps
 	deploy/local/up
