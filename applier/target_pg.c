@@ -92,8 +92,7 @@ static int zero_date(const char *s, size_t len)
     return 0;
 }
 
-/* Appends the text of value v of column col as slot value i (off/len). */
-static sl_err_t put_value(pg_tab_t *b, const sl_column_t *col, const sl_value_t *v, size_t i,
+sl_err_t app_pg_put_value(pg_tab_t *b, const sl_column_t *col, const sl_value_t *v, size_t i,
                           char *errstr, size_t errstr_size)
 {
     static const char hex[] = "0123456789abcdef";
@@ -256,7 +255,7 @@ static uint32_t ht_find(const pg_tab_t *b, uint64_t h, uint32_t slot)
     return i;
 }
 
-static void describe_key(const pg_tab_t *b, const sl_schema_t *s, const sl_value_t *img,
+void app_pg_describe_key(const pg_tab_t *b, const sl_schema_t *s, const sl_value_t *img,
                          const uint32_t *src_of_w, char *out, size_t size)
 {
     sl_buf_t kb = SL_BUF_INIT;
@@ -338,7 +337,7 @@ static void rows_from(sl_buf_t *q, uint32_t n)
     sl_buf_putc(q, ')');
 }
 
-static void upsert_set(const pg_tab_t *b, sl_buf_t *q, const uint32_t *cols, uint32_t ncols)
+void app_pg_upsert_set(const pg_tab_t *b, sl_buf_t *q, const uint32_t *cols, uint32_t ncols)
 {
     sl_buf_puts(q, " ON CONFLICT (");
     for (uint32_t k = 0; k < b->nkey; k++)
@@ -369,7 +368,7 @@ static void batch_sql(const pg_tab_t *b, sl_buf_t *q, int op)
         for (uint32_t i = 0; i < b->nw; i++)
             sl_buf_printf(q, "%su.a%u::%s", i ? ", " : "", i + 1, b->w[i].cast);
         rows_from(q, b->nw);
-        upsert_set(b, q, NULL, b->nw);
+        app_pg_upsert_set(b, q, NULL, b->nw);
         return;
     }
     sl_buf_printf(q, "DELETE FROM %s WHERE (", b->qname);
@@ -436,6 +435,8 @@ static void batch_clear(pg_tab_t *b)
 static sl_err_t flush_tab(app_target_t *t, pg_tab_t *b, char *errstr, size_t errstr_size)
 {
     sl_err_t err = SL_OK;
+    if (b->ncopy)                       /* READ rows (never with slots: see add_row) */
+        return app_pg_copy_flush(t, b, errstr, errstr_size);
     if (!b->nslots)
         return SL_OK;
     if (b->ndel)
@@ -464,16 +465,16 @@ static sl_err_t add_row(app_target_t *t, pg_tab_t *b, const sl_schema_t *s, int 
                         int *merged, char *errstr, size_t errstr_size)
 {
     sl_err_t err;
-    if (b->nslots == b->cap || b->vals.len >= PG_BATCH_BYTES)
+    if (b->ncopy || b->nslots == b->cap || b->vals.len >= PG_BATCH_BYTES)
         if ((err = flush_tab(t, b, errstr, errstr_size)))
             return err;
     if (!b->nslots)
-        describe_key(b, s, img, src_of_w, b->first_key, sizeof(b->first_key));
+        app_pg_describe_key(b, s, img, src_of_w, b->first_key, sizeof(b->first_key));
     uint32_t slot = b->nslots, nw = b->nw;
     size_t base = (size_t)slot * nw, mark = b->vals.len;
     for (uint32_t k = 0; k < b->nkey; k++) {
         uint32_t w = b->key[k];
-        if ((err = put_value(b, &s->cols[b->w[w].src], &img[src_of_w[w]], base + w, errstr,
+        if ((err = app_pg_put_value(b, &s->cols[b->w[w].src], &img[src_of_w[w]], base + w, errstr,
                              errstr_size)))
             goto bad;
     }
@@ -499,7 +500,7 @@ static sl_err_t add_row(app_target_t *t, pg_tab_t *b, const sl_schema_t *s, int 
                 iskey |= b->key[k] == w;
             if (iskey || (partial && (!v || v->kind == SL_VAL_MISSING)))
                 continue;
-            if ((err = put_value(b, &s->cols[b->w[w].src], v, base + w, errstr, errstr_size)))
+            if ((err = app_pg_put_value(b, &s->cols[b->w[w].src], v, base + w, errstr, errstr_size)))
                 goto bad;
         }
         b->nup++;
@@ -520,7 +521,7 @@ static sl_err_t add_row(app_target_t *t, pg_tab_t *b, const sl_schema_t *s, int 
     return SL_OK;
 bad: {
         char key[256];
-        describe_key(b, s, img, src_of_w, key, sizeof(key));
+        app_pg_describe_key(b, s, img, src_of_w, key, sizeof(key));
         size_t l = strlen(errstr);
         snprintf(errstr + l, errstr_size - l, " (table %s, key %s)", b->qname, key);
         return err;
@@ -554,7 +555,7 @@ static sl_err_t partial_upsert(app_target_t *t, pg_tab_t *b, const sl_schema_t *
     if ((err = param_room(t, n)))
         return err;
     for (uint32_t i = 0; i < n; i++)
-        if ((err = put_value(b, &s->cols[b->w[cols[i]].src], &img[src_of_w[cols[i]]], i,
+        if ((err = app_pg_put_value(b, &s->cols[b->w[cols[i]].src], &img[src_of_w[cols[i]]], i,
                              errstr, errstr_size)))
             goto out;
     sl_buf_reset(&t->sql);
@@ -569,7 +570,7 @@ static sl_err_t partial_upsert(app_target_t *t, pg_tab_t *b, const sl_schema_t *
     for (uint32_t i = 0; i < n; i++)
         t->pv[i] = b->len[i] < 0 ? NULL : b->vals.data + b->off[i];
     char what[512];
-    describe_key(b, s, img, src_of_w, b->first_key, sizeof(b->first_key));
+    app_pg_describe_key(b, s, img, src_of_w, b->first_key, sizeof(b->first_key));
     snprintf(what, sizeof(what), "updating a partial row of %s (key %s)", b->qname,
              b->first_key);
     PGresult *res = PQexecParams(t->conn, t->sql.data, (int)n, NULL, t->pv, NULL, NULL, 0);
@@ -614,6 +615,7 @@ static sl_err_t ensure_tab(app_target_t *t, const app_table_map_t *map, pg_tab_t
             b->valid = 0;
             return err;
         }
+        b->stage_ready = 0;             /* the staging table had the old columns */
         if (!b->has_prev && !b->has_pend)
             app_pg_tab_remember(b, map);
     }
@@ -758,6 +760,12 @@ static sl_err_t pg_rows(app_target_t *t, const app_table_map_t *map, const sl_re
                      "column", b->qname, r);
             return SL_ERR_INVALID;
         }
+        if (ch->op == SL_OP_READ) {     /* the bulk path (target_pg_copy.c) */
+            if ((b->nslots && (err = flush_tab(t, b, errstr, errstr_size))) ||
+                (err = app_pg_copy_add(t, b, s, row->after, src_of_w, errstr, errstr_size)))
+                return err;
+            continue;
+        }
         err = add_row(t, b, s, OP_UPSERT, partial, row->after, src_of_w, &merged, errstr,
                       errstr_size);
         if (!err && !merged)
@@ -780,7 +788,8 @@ static sl_err_t pg_commit(app_target_t *t, const app_position_t *pos, char *errs
     if ((err = app_pg_exec(t, "COMMIT", "COMMIT", errstr, errstr_size)))
         return err;
     t->in_txn = 0;
-    for (pg_tab_t *b = t->tabs; b; b = b->next)
+    for (pg_tab_t *b = t->tabs; b; b = b->next) {
+        b->stage_dirty = 0;             /* ON COMMIT DELETE ROWS */
         if (b->has_pend) {
             app_pg_prev_free(b->prev, b->nprev);
             b->prev = b->pend;
@@ -790,6 +799,7 @@ static sl_err_t pg_commit(app_target_t *t, const app_position_t *pos, char *errs
             b->npend = 0;
             b->has_pend = 0;
         }
+    }
     return SL_OK;
 }
 
@@ -802,6 +812,9 @@ static sl_err_t pg_rollback(app_target_t *t, char *errstr, size_t errstr_size)
     t->inflight = 0;
     for (pg_tab_t *b = t->tabs; b; b = b->next) {
         batch_clear(b);
+        sl_buf_reset(&b->copy);
+        b->ncopy = 0;
+        b->stage_ready = b->stage_dirty = 0;   /* its creation may be rolled back */
         app_pg_prev_free(b->pend, b->npend);
         b->pend = NULL;
         b->npend = 0;

@@ -61,6 +61,15 @@ typedef struct pg_tab_s {
     uint32_t           nprev, npend;
     int                has_prev, has_pend;
     int                unconv;             /* the target's on_unconvertible */
+    /* READ rows (a snapshot's) waiting for their COPY (target_pg_copy.c): COPY
+     * text lines; never at the same time as a batch of slots (either is
+     * flushed before the other fills, so a key's changes stay in order) */
+    sl_buf_t           copy;
+    uint32_t           ncopy;
+    uint32_t           direct_skip;        /* COPYs left to send through the staging
+                                              table after a direct one met a key */
+    int                stage_ready;        /* its temporary staging table exists */
+    int                stage_dirty;        /* … and holds rows of this transaction */
 } pg_tab_t;
 
 struct app_target_s {
@@ -147,6 +156,31 @@ sl_err_t app_pg_quote(app_target_t *t, sl_buf_t *out, const char *name, char *er
                       size_t errstr_size);
 /* A malloc'ed quoted copy of name (NULL on error, errstr set). */
 char    *app_pg_quoted_dup(app_target_t *t, const char *name, char *errstr, size_t errstr_size);
+
+/* --- the writer (target_pg.c), shared with the COPY path */
+
+/* Appends the text of value v of column col as value i of b's slot arrays
+ * (b->off[i], b->len[i] = -1 for NULL) into b->vals. */
+sl_err_t app_pg_put_value(pg_tab_t *b, const sl_column_t *col, const sl_value_t *v, size_t i,
+                          char *errstr, size_t errstr_size);
+/* "(k1=v1,…)" of the key of img, for messages. */
+void     app_pg_describe_key(const pg_tab_t *b, const sl_schema_t *s, const sl_value_t *img,
+                             const uint32_t *src_of_w, char *out, size_t size);
+/* Appends " ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c, …" over the
+ * written columns cols[0..ncols) (NULL: all of them). */
+void     app_pg_upsert_set(const pg_tab_t *b, sl_buf_t *q, const uint32_t *cols,
+                           uint32_t ncols);
+
+/* --- READ rows by COPY (target_pg_copy.c) */
+
+/* Adds a whole READ row of b (the slot batch is empty) to its COPY. */
+sl_err_t app_pg_copy_add(app_target_t *t, pg_tab_t *b, const sl_schema_t *s,
+                         const sl_value_t *img, const uint32_t *src_of_w, char *errstr,
+                         size_t errstr_size);
+/* Writes b's READ rows in the open transaction: COPY straight into the
+ * table under a savepoint, else (a key already there) COPY into a
+ * temporary staging table and one INSERT … SELECT … ON CONFLICT DO UPDATE. */
+sl_err_t app_pg_copy_flush(app_target_t *t, pg_tab_t *b, char *errstr, size_t errstr_size);
 
 /* --- tables (target_pg_ddl.c) */
 

@@ -122,6 +122,7 @@ void app_pg_close(app_target_t *t)
         pg_tab_t *n = t->tabs->next;
         app_pg_tab_clear_built(t->tabs);
         sl_buf_free(&t->tabs->vals);
+        sl_buf_free(&t->tabs->copy);
         app_pg_prev_free(t->tabs->prev, t->tabs->nprev);
         app_pg_prev_free(t->tabs->pend, t->tabs->npend);
         free(t->tabs->qname);
