@@ -114,6 +114,15 @@ static size_t decimal_size(unsigned prec, unsigned scale)
            (size_t)dig2bytes[scale % 9];
 }
 
+/* Writes g as exactly w decimal digits (zero-padded; g < 10^w) at d: the
+ * per-digit-group formatting of DECIMAL, without printf's cost per cell. */
+static size_t put_group(char *d, unsigned g, int w)
+{
+    for (int k = w - 1; k >= 0; k--, g /= 10)
+        d[k] = (char)('0' + g % 10);
+    return (size_t)w;
+}
+
 static sl_err_t decode_decimal(const col_mysql_column_t *c, const uint8_t *p,
                                sl_record_t *rec, sl_value_t *v, char *why, size_t why_size)
 {
@@ -146,7 +155,7 @@ static sl_err_t decode_decimal(const col_mysql_column_t *c, const uint8_t *p,
     for (int i = 0; i < ng; i++) {
         if (groups[i] >= pow10u[widths[i]])
             goto bad;
-        nd += (size_t)sprintf(digits + nd, "%0*u", widths[i], groups[i]);
+        nd += put_group(digits + nd, groups[i], widths[i]);
     }
     /* fraction: groups of 9, then a trailing partial group */
     size_t fstart = nd;
@@ -155,14 +164,14 @@ static sl_err_t decode_decimal(const col_mysql_column_t *c, const uint8_t *p,
         pos += 4;
         if (g >= pow10u[9])
             goto bad;
-        nd += (size_t)sprintf(digits + nd, "%09u", g);
+        nd += put_group(digits + nd, g, 9);
     }
     if (scale % 9) {
         int nb = dig2bytes[scale % 9];
         unsigned g = (unsigned)ty_be(b + pos, nb);
         if (g >= pow10u[scale % 9])
             goto bad;
-        nd += (size_t)sprintf(digits + nd, "%0*u", (int)(scale % 9), g);
+        nd += put_group(digits + nd, g, (int)(scale % 9));
     }
 
     size_t i = 0, n = 0;
