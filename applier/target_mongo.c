@@ -9,7 +9,7 @@
  *   of a DATETIME/TIMESTAMP with more than 3 fractional digits; the field
  *   itself is a BSON date in ms) and `_decimal_text.<col>: true` (a DECIMAL of
  *   more than 34 significant digits, stored as its exact text).
- * Writes: ordered bulks (write_batch ops) of replace_one upserts by `_id` (an
+ * Writes: bulks (write_batch ops) of replace_one upserts by `_id` (an
  *   update_one $set when the row image lacks columns: MISSING), delete_one
  *   by `_id`, acknowledged (w:0 is refused). In the replay window — positions
  *   at or before max(stored position, `high`) — every op is guarded by
@@ -20,6 +20,10 @@
  *   but before commit() leaves every possibly written row inside the window.
  *   Past the window writes are plain upserts by `_id` (fast everywhere; a guard
  *   beyond `_id` is a collection scan on the local stand-in).
+ *   A bulk holding one op per `_id` (a snapshot's READ rows, and most others:
+ *   a later op of a key replaces the earlier one, mg_dedupe) is unordered: every
+ *   op runs whatever the others do. With an `_id` twice (a $set kept beside the
+ *   key's earlier op) it is ordered.
  *   An ordered bulk stops at its first error on mongod (libmongoc: at the end of
  *   the command holding it), not on the stand-in: writeErrors are read by
  *   index, and everything after the last skipped op is sent again (guarded
@@ -54,6 +58,7 @@ static void mg_drop_ops(mg_target_t *t)
             bson_destroy(t->ops[i].doc);
     }
     t->nops = 0;
+    t->dup_ids = 0;
     t->pmax[0] = '\0';
     if (t->slots)
         memset(t->slots, 0, t->nslots * sizeof(*t->slots));
@@ -98,6 +103,8 @@ static void mg_dedupe(mg_target_t *t, uint32_t idx)
             if (o->doc)
                 bson_destroy(o->doc);
             o->kind = MG_DROPPED;
+        } else {
+            t->dup_ids = 1;
         }
         t->slots[s] = idx + 1;
         return;
@@ -166,7 +173,11 @@ static sl_err_t mg_flush(mg_target_t *t, char *errstr, size_t sz)
     t->nops = kept;
     if ((e = mg_raise_high(t, errstr, sz)))
         goto out;
-    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(true));
+    /* one op per _id (a snapshot's READ rows, most batches): no op depends on
+     * another, so the bulk is unordered — the server may run it in any order
+     * and does not stop at a skipped (guarded) op; else ordered */
+    int ordered = t->dup_ids || !t->slots;
+    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(ordered));
     bson_t *up = BCON_NEW("upsert", BCON_BOOL(true));
     while (from < t->nops) {
         bson_t reply;
@@ -233,7 +244,7 @@ static sl_err_t mg_flush(mg_target_t *t, char *errstr, size_t sz)
          * libmongoc stops at the end of the command (insert/update/delete run) holding it,
          * the stand-in goes on inside a command. Send everything after the last error
          * again: every op here is idempotent, so ops that did run are harmless. */
-        if (nerr > 0 && maxidx >= 0 && from + (uint32_t)maxidx + 1 < t->nops)
+        if (ordered && nerr > 0 && maxidx >= 0 && from + (uint32_t)maxidx + 1 < t->nops)
             from += (uint32_t)maxidx + 1;
         else
             break;

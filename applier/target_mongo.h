@@ -56,6 +56,8 @@ struct mg_target_s {
     uint32_t   nops, ops_cap;
     uint32_t  *slots;                     /* _id → pending op index + 1 (open addressing) */
     uint32_t   nslots;                    /* a power of two, >= 2 * batch_max */
+    int        dup_ids;                   /* the ops queued hold an _id twice (a $set
+                                             kept beside its key's earlier op) */
     char       pmax[APP_POS_KEY_LEN + 1];
     uint64_t   skipped;                   /* guarded ops skipped (newer document there) */
     mg_stop_op_t *stop_ops;               /* target_mongo_stops.c */
