@@ -5,13 +5,20 @@
 #
 #   bench/snapshot.sh                        (BENCH_ROWS=1000000 narrow rows)
 #   BENCH_ROWS=200000 BENCH_CHUNK=16384 bench/snapshot.sh
+#   BENCH_WIDE=1 bench/snapshot.sh           (the 30-column table)
+#   BENCH_PG=0 bench/snapshot.sh             (without PostgreSQL -> PostgreSQL)
 #
-# Table: id bigint primary key, name varchar(64), amount decimal(12,2), ts bigint.
+# Table: id bigint primary key, name varchar(64), amount decimal(12,2), ts bigint; with
+# BENCH_WIDE=1 the same plus 26 more columns (varchar, int, decimal, double, datetime(6),
+# date, text), 30 in all.
 # Baselines (same server, same rows, same run):
 #   COPY          psql \copy of the rows from a TSV file into PostgreSQL (file written first,
 #                 not timed) — the issue's "raw COPY FROM a file";
 #   LOAD DATA     LOAD DATA LOCAL INFILE of the same file into MariaDB;
-#   dump|load     mariadb-dump --no-create-info | mariadb into a fresh database.
+#   dump|load     mariadb-dump --no-create-info | mariadb into a fresh database;
+#   pg_dump|psql  pg_dump --data-only | psql from a PostgreSQL copy of the rows (loaded from
+#                 the file, not timed) into a fresh database: the baseline of PostgreSQL ->
+#                 PostgreSQL, whose source is that copy (a publication, a slot of its own).
 # shiftlog: time from the collector's start until the target holds N rows (the collector and
 # the applier run at the same time, as in production), plus the collector alone (until
 # initial_only stops it) and each process's peak RSS (VmHWM).
@@ -21,6 +28,8 @@ cd "$ROOT"
 eval "$(deploy/local/env)"
 N=${BENCH_ROWS:-1000000}
 CHUNK=${BENCH_CHUNK:-4096}
+WIDE=${BENCH_WIDE:-0}
+WITH_PG=${BENCH_PG:-1}
 BIN=${SHIFTLOG_BIN:-bin}
 [ -x "$BIN/shiftlog-collector" ] && [ -x "$BIN/shiftlog-applier" ] || { echo "snapshot: run make first" >&2; exit 1; }
 ID=snapb_$$_$RANDOM
@@ -32,7 +41,8 @@ PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     $MY -e "DROP DATABASE IF EXISTS $ID; DROP DATABASE IF EXISTS ${ID}_dump; DROP DATABASE IF EXISTS ${ID}_load; DROP DATABASE IF EXISTS ${ID}_copy" 2>/dev/null || true
-    for d in ${ID}_copy ${ID}_raw; do $PSQL -d postgres -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
+    $PSQL -d postgres -c "SELECT pg_drop_replication_slot('${ID}_slot') FROM pg_replication_slots WHERE slot_name = '${ID}_slot' AND NOT active" >/dev/null 2>&1 || true
+    for d in ${ID}_copy ${ID}_raw ${ID}_src ${ID}_pgdump ${ID}_pgcopy; do $PSQL -d postgres -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -41,15 +51,28 @@ secs() { echo "$2 - $1" | bc; }
 rate() { echo "$N / ($2 - $1)" | bc; }
 hwm() { local k; k=$(awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null); echo $(( ${k:-0} / 1024 )); }
 
-echo "snapshot: $N rows (bigint pk, varchar, decimal, bigint), chunk $CHUNK, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-DDL="CREATE TABLE t (id bigint PRIMARY KEY, name varchar(64), amount decimal(12,2), ts bigint)"
+DDL="CREATE TABLE t (id bigint PRIMARY KEY, name varchar(64), amount decimal(12,2), ts bigint"
+SEL="seq, concat('name ', seq), (seq % 100000) + (seq % 100) / 100, seq * 7"
+if [ "$WIDE" = 1 ]; then
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13; do       # 13 groups of 2 = 26 more columns
+        case $((i % 4)) in
+        0) DDL+=", s$i varchar(40), i$i int";       SEL+=", concat('s', seq % 977, '-', $i), cast(seq % 100003 as signed) - 50000" ;;
+        1) DDL+=", d$i decimal(14,4), f$i double";  SEL+=", (seq % 99991) / 7, seq / 3.0" ;;
+        2) DDL+=", t$i datetime(6), dt$i date";     SEL+=", from_unixtime(1700000000 + seq + $i) + interval (seq % 1000000) microsecond, date '2020-01-01' + interval (seq % 2000) day" ;;
+        3) DDL+=", x$i text, b$i bigint";           SEL+=", repeat(char(97 + seq % 26), 10 + seq % 30), seq * 1000003" ;;
+        esac
+    done
+fi
+DDL+=")"
+PGDDL=$(echo "$DDL" | sed 's/datetime(6)/timestamp(6)/g; s/ double/ double precision/g')
+echo "snapshot: $N rows ($([ "$WIDE" = 1 ] && echo "30 columns" || echo "bigint pk, varchar, decimal, bigint")), chunk $CHUNK, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 $MY -e "CREATE DATABASE $ID; USE $ID; $DDL;
-        INSERT INTO t SELECT seq, concat('name ', seq), (seq % 100000) + (seq % 100) / 100, seq * 7 FROM seq_1_to_$N"
-$MY -B -N -e "SELECT id, name, amount, ts FROM $ID.t" > "$TMP/t.tsv"
+        INSERT INTO t SELECT $SEL FROM seq_1_to_$N"
+$MY -B -N -e "SELECT * FROM $ID.t" > "$TMP/t.tsv"
 
 # --- baselines
 $PSQL -d postgres -c "CREATE DATABASE ${ID}_raw"
-$PSQL -d ${ID}_raw -c "$DDL"
+$PSQL -d ${ID}_raw -c "$PGDDL"
 t0=$(now); $PSQL -d ${ID}_raw -c "\\copy t FROM '$TMP/t.tsv'"; t1=$(now)
 COPY=$(rate "$t0" "$t1"); echo "  COPY into PostgreSQL        $(secs "$t0" "$t1") s"
 $MY -e "CREATE DATABASE ${ID}_load; USE ${ID}_load; $DDL"
@@ -60,23 +83,36 @@ t0=$(now)
 mariadb-dump -h "$SL_MYSQL_HOST" -P "$SL_MYSQL_PORT" -u root --no-create-info --single-transaction "$ID" t | $MY "${ID}_dump"
 t1=$(now)
 DUMP=$(rate "$t0" "$t1"); echo "  mariadb-dump | mariadb      $(secs "$t0" "$t1") s"
+if [ "$WITH_PG" = 1 ]; then
+    $PSQL -d postgres -c "CREATE DATABASE ${ID}_src" -c "CREATE DATABASE ${ID}_pgdump"
+    $PSQL -d ${ID}_src -c "$PGDDL" -c "\\copy t FROM '$TMP/t.tsv'" -c "CREATE PUBLICATION ${ID}_pub FOR TABLE t"
+    $PSQL -d ${ID}_pgdump -c "$PGDDL"
+    t0=$(now)
+    pg_dump -h "$SL_PG_HOST" -p "$SL_PG_PORT" -U "$SL_PG_USER" --data-only -t t ${ID}_src | $PSQL -d ${ID}_pgdump >/dev/null
+    t1=$(now)
+    PGDUMP=$(rate "$t0" "$t1"); echo "  pg_dump | psql              $(secs "$t0" "$t1") s"
+fi
 
 # --- shiftlog: collector (initial_only) and an applier together, per target
+# the MariaDB source (the PostgreSQL one sets its own before its run)
+SRCDB=$ID
+COLARGS=(-c examples/mysql-to-pg/collector.conf -X source.user=root
+         -X source.password="$SL_MYSQL_ROOT_PASSWORD" -X source.port="$SL_MYSQL_PORT"
+         -X tables.include="$ID\\.t" -X source.server_id=$((5000 + RANDOM % 1000)))
 run() {   # run NAME TARGET_CONF_OVERRIDES... ; sets R[NAME], CRSS, ARSS, CSECS
     local name=$1 ts te cpid apid n r
     shift
     ts=$(now)
-    "$BIN/shiftlog-collector" -c examples/mysql-to-pg/collector.conf -X source.name="${ID}_$name" \
-        -X source.user=root -X source.password="$SL_MYSQL_ROOT_PASSWORD" \
-        -X source.port="$SL_MYSQL_PORT" -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" \
-        -X tables.include="$ID\\.t" -X tables.exclude= -X start.position=latest \
+    "$BIN/shiftlog-collector" "${COLARGS[@]}" -X source.name="${ID}_$name" \
+        -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" \
+        -X tables.exclude= -X start.position=latest \
         -X snapshot.mode=initial_only -X snapshot.chunk.rows="$CHUNK" -X topic.prefix="$ID" \
-        -X source.server_id=$((5000 + RANDOM % 1000)) -X http.listen=off -X log.level=warn \
+        -X http.listen=off -X log.level=warn \
         -X lease=false 2>"$TMP/collector-$name.log" &
     cpid=$!; PIDS+=("$cpid")
     "$BIN/shiftlog-applier" -c examples/mysql-to-pg/applier.conf -X task.name="bench_$name" \
-        -X source.topic="$ID.${ID}_$name" -X tables="$ID.*" -X tables.exclude= \
-        -X map.tables="$ID.*=$ID.*" -X columns.exclude= -X write_batch=2000 \
+        -X source.topic="$ID.${ID}_$name" -X tables="$SRCDB.*" -X tables.exclude= \
+        -X map.tables="$SRCDB.*=$SRCDB.*" -X columns.exclude= -X write_batch=2000 \
         -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X http.listen=off -X log.level=warn \
         "$@" 2>"$TMP/applier-$name.log" &
     apid=$!; PIDS+=("$apid")
@@ -101,6 +137,7 @@ run() {   # run NAME TARGET_CONF_OVERRIDES... ; sets R[NAME], CRSS, ARSS, CSECS
 }
 count_pg() { $PSQL -d ${ID}_copy -c "SELECT count(*) FROM \"$ID\".t" 2>/dev/null || echo 0; }
 count_mariadb() { $MY -B -N -e "SELECT count(*) FROM ${ID}_copy.t" 2>/dev/null || echo 0; }
+count_pgpg() { $PSQL -d ${ID}_pgcopy -c "SELECT count(*) FROM public.t" 2>/dev/null || echo 0; }
 declare -A R
 $PSQL -d postgres -c "CREATE DATABASE ${ID}_copy"
 run pg -X target.database="${ID}_copy" -X target.port="$SL_PG_PORT"
@@ -108,8 +145,22 @@ $MY -e "CREATE DATABASE ${ID}_copy"
 run mariadb -X target.type=mysql -X target.port="$SL_MYSQL_PORT" -X target.user=root \
     -X target.password="$SL_MYSQL_ROOT_PASSWORD" -X target.database="${ID}_copy" \
     -X map.tables="$ID.*=${ID}_copy.*"
+if [ "$WITH_PG" = 1 ]; then
+    SRCDB=public
+    COLARGS=(-c examples/pg-to-mysql/collector.conf -X source.user="$SL_PG_USER"
+             -X source.password="$SL_PG_PASSWORD" -X source.port="$SL_PG_PORT"
+             -X source.database="${ID}_src" -X source.slot="${ID}_slot"
+             -X source.publication="${ID}_pub" -X tables.include='public\.t')
+    $PSQL -d postgres -c "CREATE DATABASE ${ID}_pgcopy"
+    run pgpg -X target.database="${ID}_pgcopy" -X target.port="$SL_PG_PORT"
+fi
 
 echo
 echo "rows/s: COPY $COPY, LOAD DATA $LOAD, dump|load $DUMP, shiftlog->pg ${R[pg]}, shiftlog->mariadb ${R[mariadb]}"
 printf "ratios: MariaDB->PostgreSQL / COPY = %.2f (goal >= 0.6); MariaDB->MariaDB / dump|load = %.2f (goal >= 1.0); / LOAD DATA = %.2f\n" \
     "$(echo "${R[pg]} / $COPY" | bc -l)" "$(echo "${R[mariadb]} / $DUMP" | bc -l)" "$(echo "${R[mariadb]} / $LOAD" | bc -l)"
+if [ "$WITH_PG" = 1 ]; then
+    echo "rows/s: pg_dump|psql $PGDUMP, shiftlog pg->pg ${R[pgpg]}"
+    printf "ratios: PostgreSQL->PostgreSQL / pg_dump|psql = %.2f (goal >= 1.0)\n" \
+        "$(echo "${R[pgpg]} / $PGDUMP" | bc -l)"
+fi
