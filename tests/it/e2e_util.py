@@ -158,28 +158,36 @@ def count_messages(stack, topic):
     return len(read_messages(stack, topic))
 
 
-def read_messages(stack, topic):
-    """[(key, {header: value})] of the committed messages in partition 0 of topic."""
+def committed_messages(stack, topic, timeout=30):
+    """The committed messages in partition 0 of topic, in order, until its end (a generator;
+    nothing when the topic does not exist)."""
     if not topic_exists(stack, topic):
-        return []
+        return
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({"bootstrap.servers": stack["SL_KAFKA_BROKERS"], "group.id": "e2e-count",
                   "enable.auto.commit": False, "isolation.level": "read_committed",
                   "enable.partition.eof": True})
     c.assign([TopicPartition(topic, 0, 0)])
-    out, deadline = [], time.monotonic() + 30
-    while time.monotonic() < deadline:
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            if m.error().code() == -191:   # _PARTITION_EOF
-                break
-            continue
-        out.append(((m.key() or b"").decode(errors="replace"),
-                    {k: (v or b"").decode(errors="replace") for k, v in (m.headers() or [])}))
-    c.close()
-    return out
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == -191:   # _PARTITION_EOF
+                    break
+                continue
+            yield m
+    finally:
+        c.close()
+
+
+def read_messages(stack, topic):
+    """[(key, {header: value})] of the committed messages in partition 0 of topic."""
+    return [((m.key() or b"").decode(errors="replace"),
+             {k: (v or b"").decode(errors="replace") for k, v in (m.headers() or [])})
+            for m in committed_messages(stack, topic)]
 
 
 # ------------------------------------------------------------------ sources and targets
@@ -298,6 +306,6 @@ def first_diff(want, got, limit=3):
 
 
 __all__ = ["Service", "collector", "applier", "stop_all", "topic_exists", "wait_topic",
-           "count_messages", "read_messages", "master_pos", "my_exec", "my_rows", "pg_rows", "mongo_client",
+           "count_messages", "committed_messages", "read_messages", "master_pos", "my_exec", "my_rows", "pg_rows", "mongo_client",
            "mongo_value", "mongo_rows", "digest", "wait_until", "first_diff", "mysql_connect",
            "pg_connect", "EXAMPLES"]

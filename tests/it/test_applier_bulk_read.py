@@ -18,10 +18,8 @@ already there), exact and exactly once under kill -9.
 import random
 import time
 
-from confluent_kafka import Consumer, TopicPartition
-
-from e2e_util import (applier, collector, first_diff, master_pos, my_exec, my_rows, mysql_connect,
-                      pg_connect, pg_rows, stop_all, wait_until)
+from e2e_util import (applier, collector, committed_messages, first_diff, master_pos, my_exec,
+                      my_rows, mysql_connect, pg_connect, pg_rows, stop_all, wait_until)
 
 N = 24000
 STALE = range(9001, 9301)          # keys the target holds already, with other values
@@ -31,22 +29,7 @@ NASTY = ["a\tb", "line\nbreak", "cr\rhere", "back\\slash", "\\N", "", "\\\\t", "
 
 def last_commit_offset(stack, topic):
     """The offset of the topic's last record (the collector's last COMMIT)."""
-    c = Consumer({"bootstrap.servers": stack["SL_KAFKA_BROKERS"], "group.id": "bulk-read-it",
-                  "enable.auto.commit": False, "isolation.level": "read_committed",
-                  "enable.partition.eof": True})
-    c.assign([TopicPartition(topic, 0, 0)])
-    last, deadline = -1, time.monotonic() + 60
-    while time.monotonic() < deadline:
-        m = c.poll(0.5)
-        if m is None:
-            continue
-        if m.error():
-            if m.error().code() == -191:   # _PARTITION_EOF
-                break
-            continue
-        last = m.offset()
-    c.close()
-    return last
+    return max((m.offset() for m in committed_messages(stack, topic, timeout=60)), default=-1)
 
 
 def test_it_applier_bulk_read_pg_kill9_exactly_once(stack, bin_dir, tmp_path, unique_name):
