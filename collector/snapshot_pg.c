@@ -80,6 +80,19 @@ static sl_err_t conn(snap_pg_t *s, char *errstr, size_t errstr_size)
     if (err)
         return err;
     s->version = PQserverVersion(s->c);
+    /* the watermarks' commits flush the WAL at once: the walsender streams only
+     * flushed WAL, and under synchronous_commit = off a watermark (so its chunk)
+     * waited for the WAL writer (wal_writer_delay, 200 ms by default) — most of a
+     * snapshot's time. `local`: no wait for synchronous standbys */
+    PGresult *r = PQexec(s->c, "SET synchronous_commit = local");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        snprintf(errstr, errstr_size, "source \"%s\": snapshot: SET synchronous_commit: %s",
+                 s->conf->source_name, PQerrorMessage(s->c));
+        drop_conn(s);
+        return SL_ERR_DB;
+    }
     return SL_OK;
 }
 
