@@ -263,6 +263,7 @@ sl_err_t col_my_start_position(MYSQL *m, const col_conf_t *conf, const sl_pos_t 
     const char *src = conf->source_name;
     const char *sp = conf->start_position ? conf->start_position : "earliest";
     char first[SL_POS_FILE_MAX] = "";
+    int server_end = 0;     /* latest: the server's own end, read after the list below */
     memset(pos, 0, sizeof(*pos));
 
     /* the binlogs the server still has */
@@ -302,6 +303,7 @@ sl_err_t col_my_start_position(MYSQL *m, const col_conf_t *conf, const sl_pos_t 
         }
         err = sl_pos_set_mysql(pos, mr[0], strtoull(mr[1], NULL, 10), 0);
         mysql_free_result(r);
+        server_end = 1;
     } else if (is_gtid(sp)) {
         pos->kind = SL_POS_MYSQL;
         snprintf(pos->gtid, sizeof(pos->gtid), "%s", sp);
@@ -331,7 +333,9 @@ sl_err_t col_my_start_position(MYSQL *m, const col_conf_t *conf, const sl_pos_t 
     while ((row = mysql_fetch_row(logs))) {
         if (row[0] && !strcmp(row[0], pos->file)) {
             found = 1;
-            if (row[1] && pos->offset > strtoull(row[1], NULL, 10)) {
+            /* the list was read before SHOW MASTER STATUS: under writes the
+             * server's end is past the size listed, and is no sign of a reset */
+            if (!server_end && row[1] && pos->offset > strtoull(row[1], NULL, 10)) {
                 snprintf(errstr, errstr_size,
                          "source \"%s\": %s position %s:%" PRIu64 " is past the end of that "
                          "binlog (%s bytes): wrong server, or the binlog was reset", src,

@@ -670,6 +670,38 @@ innodb_buffer_pool_size = 16M
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_it_mysql_collector_latest_under_writes(stack, bin_dir, tmp_path, unique_name, db):
+    """start.position = latest while the binlog grows: the position SHOW MASTER STATUS gives is
+    the server's own end, never "past the end of that binlog" because the binlog list was read
+    a moment before it (seen as a refused start under load, exit 1: "wrong server, or the
+    binlog was reset")."""
+    stop = threading.Event()
+
+    def writer():
+        conn = mysql_connect(stack)
+        with conn.cursor() as c:
+            c.execute(f"CREATE TABLE IF NOT EXISTS `{db}`.w (id INT AUTO_INCREMENT PRIMARY KEY, "
+                      "v VARCHAR(200))")
+            while not stop.is_set():
+                c.execute(f"INSERT INTO `{db}`.w (v) VALUES (REPEAT('x', 200))")
+        conn.close()
+    threads = [threading.Thread(target=writer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(5):              # the unfixed code failed at the first, under load
+            col = Collector(bin_dir, stack, tmp_path, f"{unique_name('src')}_{i}",
+                            unique_name("it"), "latest", tables_include=rf"{db}\.none",
+                            lease="false")
+            col.start()
+            col.stop()
+            assert "past the end of that binlog" not in col.text(), col.text()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+
+
 def test_it_mysql_collector_preflight_statement_format(stack, bin_dir, tmp_path, unique_name):
     """binlog_format=STATEMENT on a private, throw-away MariaDB (the shared one stays ROW)."""
     with private_mariadb("binlog_format = STATEMENT") as (port, pw):
