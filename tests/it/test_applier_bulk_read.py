@@ -19,7 +19,8 @@ import random
 import time
 
 from e2e_util import (applier, collector, committed_messages, first_diff, master_pos, my_exec,
-                      my_rows, mysql_connect, pg_connect, pg_rows, stop_all, wait_until)
+                      my_rows, mysql_connect, pg_connect, pg_drop, pg_rows, stop_all,
+                      wait_until)
 
 N = 24000
 STALE = range(9001, 9301)          # keys the target holds already, with other values
@@ -122,6 +123,6 @@ def test_it_applier_bulk_read_pg_kill9_exactly_once(stack, bin_dir, tmp_path, un
     finally:
         stop_all(col, app)
         pg.close()
-        pg_connect(stack).cursor().execute(f'DROP DATABASE IF EXISTS "{pgdb}" WITH (FORCE)')
+        pg_drop(stack, pgdb)
         my_exec(my, f"DROP DATABASE IF EXISTS `{db}`", f"DROP DATABASE IF EXISTS `{sigdb}`")
         my.close()
