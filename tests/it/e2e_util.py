@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 from conftest import REPO_ROOT, drop_slot, mysql_connect, pg_connect
@@ -102,6 +103,20 @@ def applier(bin_dir, example, tmp, name, overrides, conf="applier.conf"):
     """shiftlog-applier from examples/<example>/<conf>, -X overrides (a dict)."""
     return Service(bin_dir / "shiftlog-applier", EXAMPLES / example / conf, overrides,
                    Path(tmp) / f"{name}.log", r"starting at .* offset")
+
+
+def snapshot_rows_published(col):
+    """shiftlog_collector_snapshot_rows_total of the collector's current life (its /metrics,
+    the port from its last start's log line), or None when it cannot be read."""
+    ports = re.findall(r"/metrics on 127.0.0.1:(\d+)", col.text())
+    if not ports:
+        return None
+    try:
+        m = urllib.request.urlopen(f"http://127.0.0.1:{ports[-1]}/metrics", timeout=2).read()
+    except OSError:
+        return None
+    n = re.search(rb"shiftlog_collector_snapshot_rows_total(?:\{[^}]*\})? (\d+)", m)
+    return int(n.group(1)) if n else None
 
 
 def stop_all(*services):
@@ -306,6 +321,6 @@ def first_diff(want, got, limit=3):
 
 
 __all__ = ["Service", "collector", "applier", "stop_all", "topic_exists", "wait_topic",
-           "count_messages", "committed_messages", "read_messages", "master_pos", "my_exec", "my_rows", "pg_rows", "mongo_client",
+           "count_messages", "committed_messages", "snapshot_rows_published", "read_messages", "master_pos", "my_exec", "my_rows", "pg_rows", "mongo_client",
            "mongo_value", "mongo_rows", "digest", "wait_until", "first_diff", "mysql_connect",
            "pg_connect", "EXAMPLES"]

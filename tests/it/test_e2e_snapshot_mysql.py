@@ -35,7 +35,8 @@ import urllib.request
 import pytest
 
 from e2e_util import (applier, collector, first_diff, master_pos, my_exec, my_rows,
-                      mysql_connect, pg_connect, pg_rows, stop_all, wait_topic, wait_until)
+                      mysql_connect, pg_connect, pg_rows, snapshot_rows_published, stop_all,
+                      wait_topic, wait_until)
 
 N_BIG = 20000
 N_COMP = 3000
@@ -215,15 +216,10 @@ def test_it_e2e_snapshot_mysql_kill9_resumes_at_chunk(stack, bin_dir, tmp_path, 
     try:
         w.start()
         col.start()
-        port = re.search(r"/metrics on 127.0.0.1:(\d+)", col.text()).group(1)
 
         def enough():
-            try:
-                m = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
-            except OSError:
-                return False, None
-            n = re.search(rb"shiftlog_collector_snapshot_rows_total(?:\{[^}]*\})? (\d+)", m)
-            return bool(n) and int(n.group(1)) >= 0.4 * (N_BIG + N_COMP), n
+            n = snapshot_rows_published(col)
+            return n is not None and n >= 0.4 * (N_BIG + N_COMP), n
         wait_until("40% of the rows published", enough, (col,), timeout=300, interval=0.02)
         col.kill9()
         before = read_rows(cat_records(bin_dir, topic))   # committed before the kill
