@@ -184,12 +184,13 @@ def test_it_e2e_pg_snapshot_kill9_resumes(snp):
     w.start()
     p.start()
     for kill in range(2):
-        # a few chunks of items published by this life of the collector (its metrics:
-        # the applier may lag far behind a fast copy; the whole of items takes ~1 s)
+        # a fifth of items published by this life of the collector (its metrics: the
+        # applier may lag far behind a fast copy; the whole of items takes ~1 s): enough
+        # for a checkpoint to be committed (a resume), with most of items still to copy
         def published():
             n = snapshot_rows_published(p.col)
-            return n is not None and n >= ITEMS // 20, n
-        wait_until("a few chunks of items published", published, [p.col, p.app], timeout=240,
+            return n is not None and n >= ITEMS // 5, n
+        wait_until("a fifth of items published", published, [p.col, p.app], timeout=240,
                    interval=0.01)
         assert not snapshot_finished(p), "the snapshot finished before the kill: too fast"
         p.col.kill9()
