@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "applier.h"
+#include "sl_backoff.h"
 #include "sl_log.h"
 #include "sl_watchdog.h"
 
@@ -122,7 +123,7 @@ static sl_err_t check_target_name(void *ctx, const char *schema, const char *tab
 static int connect_target(run_t *r)
 {
     char errstr[1024], reason[1200];
-    int64_t backoff = 200;
+    sl_backoff_t backoff = SL_BACKOFF_INIT(200, r->c->retry_max_ms);
     int logged = 0;
     for (;;) {
         if (sl_service_stopping())
@@ -153,11 +154,11 @@ static int connect_target(run_t *r)
         }
         snprintf(reason, sizeof(reason), "target unavailable, retrying: %s", errstr);
         set_state(r, "target_down", reason);
-        if (!logged++ || backoff >= r->c->retry_max_ms)
-            sl_warn("%s (next try in %" PRId64 " ms)", reason, backoff);
-        if (sl_service_wait((int)backoff))
+        int64_t wait = sl_backoff_next(&backoff);
+        if (!logged++ || wait >= r->c->retry_max_ms)
+            sl_warn("%s (next try in %" PRId64 " ms)", reason, wait);
+        if (sl_service_wait((int)wait))
             return -1;
-        backoff = backoff * 2 > r->c->retry_max_ms ? r->c->retry_max_ms : backoff * 2;
     }
 }
 
@@ -181,7 +182,8 @@ static void close_target(run_t *r)
 static int wait_topic(run_t *r)
 {
     char errstr[512], reason[800];
-    int64_t backoff = 200, t0 = sl_service_now_ms();
+    sl_backoff_t backoff = SL_BACKOFF_INIT(200, r->c->retry_max_ms);
+    int64_t t0 = sl_service_now_ms();
     int waited = 0;
     for (;;) {
         int count = 0;
@@ -210,9 +212,8 @@ static int wait_topic(run_t *r)
             sl_warn("source topic %s [%" PRId64 "] does not exist yet (%s): waiting for the "
                     "collector to create it, looking again every %" PRId64 " ms at most",
                     r->c->source_topic, r->c->source_partition, errstr, r->c->retry_max_ms);
-        if (sl_service_wait((int)backoff))
+        if (sl_service_wait((int)sl_backoff_next(&backoff)))
             return -1;
-        backoff = backoff * 2 > r->c->retry_max_ms ? r->c->retry_max_ms : backoff * 2;
     }
 }
 

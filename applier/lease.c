@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "applier.h"
+#include "sl_backoff.h"
 #include "sl_log.h"
 
 struct app_leaser_s {
@@ -68,7 +69,8 @@ void app_leaser_destroy(app_leaser_t *l)
 int app_leaser_acquire(app_leaser_t *l)
 {
     char errstr[1024], reason[1200];
-    int64_t t0 = sl_service_now_ms(), backoff = 200;
+    int64_t t0 = sl_service_now_ms();
+    sl_backoff_t backoff = SL_BACKOFF_INIT(200, l->c->retry_max_ms);
     int said = 0, warned = 0;
     if (l->lease) {
         /* a restart (the target went away, a rejected group): the lease's own
@@ -110,14 +112,13 @@ int app_leaser_acquire(app_leaser_t *l)
             l->state(l->arg, "standby", reason);
             if (!said++)
                 sl_info("%s", reason);
-            backoff = 200;
+            sl_backoff_reset(&backoff);
         } else {
             snprintf(reason, sizeof(reason), "target unavailable, retrying: %s", errstr);
             l->state(l->arg, "target_down", reason);
-            if (!warned++ || backoff >= l->c->retry_max_ms)   /* as connect_target */
-                sl_warn("%s (next try in %" PRId64 " ms)", reason, backoff);
-            wait = backoff;
-            backoff = backoff * 2 > l->c->retry_max_ms ? l->c->retry_max_ms : backoff * 2;
+            wait = sl_backoff_next(&backoff);
+            if (!warned++ || wait >= l->c->retry_max_ms)   /* as connect_target */
+                sl_warn("%s (next try in %" PRId64 " ms)", reason, wait);
         }
         if (sl_service_wait((int)wait))
             return -1;
