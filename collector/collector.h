@@ -1,8 +1,10 @@
 /* shiftlog-collector: what the source readers (mysql_source.c, pg_source.c)
- * share — the configuration and the publishing side (col_publish.c).
+ * and their supervisor (source.h, supervisor.c) share — the configuration and
+ * the publishing side (col_publish.c).
  *
  * A source reader turns its change log into sl_record_t records and hands
- * them, in source order, to col_pub_put(). The publisher encodes each once
+ * them, in source order, to col_pub_put() (through the supervisor's
+ * col_sup_put). The publisher encodes each once
  * (Avro single-object encoding), produces it to <topic.prefix>.<source.name>
  * with its key and headers, and keeps the source checkpoint: the position
  * of the last COMMIT (or FINISH) record that Kafka has durably — with
@@ -143,11 +145,6 @@ sl_err_t col_filter_new(col_filter_t **out, const char *include, const char *exc
 int      col_filter_match(const col_filter_t *f, const char *db, const char *table);
 void     col_filter_destroy(col_filter_t *f);
 
-/* ------------------------------------------------------------ source readers */
-
-/* Each runs until a stop is requested (returns SL_EXIT_OK) or a fatal error
- * (logged with the cause and position; returns SL_EXIT_FAILURE). */
-int col_mysql_run(sl_service_t *svc, const col_conf_t *conf);
-int col_pg_run(sl_service_t *svc, const col_conf_t *conf);
+/* The source readers and their supervisor: source.h. */
 
 #endif

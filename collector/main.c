@@ -2,21 +2,24 @@
  * every row change to Kafka (topic <topic.prefix>.<source.name>).
  *
  * main() parses and validates the configuration (sl_service_start), then
- * hands over to the reader of source.type: col_mysql_run (mysql_source.c)
- * or col_pg_run (pg_source.c). The reader runs until SIGTERM/SIGINT (exit 0)
- * or a fatal error (exit 1, one line naming the cause and the position).
+ * hands the reader of source.type (source.h: col_mysql_source in
+ * mysql_source.c, col_pg_source in pg_source.c) to the supervisor
+ * (supervisor.c). It runs until SIGTERM/SIGINT (exit 0) or a fatal error
+ * (exit 1, one line naming the cause and the position).
  * --check stops after the validation (exit 0) without connecting anywhere. */
 #include <stdint.h>
 
 #include <unistd.h>
 
 #include "collector.h"
-#include "snapshot.h"
+#include "source.h"
 #include "sl_kafka.h"
 #include "sl_kafka_lease.h"
 #include "sl_tls.h"
 
+/* source.type, indexed by COL_SOURCE_* (collector.h) */
 static const char *const col_source_types[] = {"mysql", "postgresql", NULL};
+static const col_source_ops_t *const col_sources[] = {&col_mysql_source, &col_pg_source};
 
 /* snapshot.mode, indexed by COL_SNAP_* (snapshot.h) */
 static const char *const col_snap_mode_choices[] = {"never", "initial", "initial_only",
@@ -196,17 +199,12 @@ static int run_source(sl_service_t *svc, const col_conf_t *cc)
     sl_http_set_health(svc->http, 0, "starting: connecting to the source");
     if (col_snap_http_start(svc->http, cc->source_name))
         sl_warn("snapshot: could not serve /snapshot on the HTTP endpoint");
-    switch (cc->source_type) {
-    case COL_SOURCE_MYSQL:
-        rc = col_mysql_run(svc, cc);
-        break;
-    case COL_SOURCE_POSTGRESQL:
-        rc = col_pg_run(svc, cc);
-        break;
-    default:
+    if (cc->source_type >= 0 &&
+        cc->source_type < (int)(sizeof(col_sources) / sizeof(col_sources[0]))) {
+        rc = col_supervise(svc, cc, col_sources[cc->source_type]);
+    } else {
         sl_error("source.type %d is not known", cc->source_type);
         rc = SL_EXIT_USAGE;
-        break;
     }
     col_snap_http_stop(svc->http);
     return rc;

@@ -1,8 +1,8 @@
-/* shiftlog-collector, MySQL/MariaDB: the snapshot engine (snapshot.c) in a
- * binlog session. The session owns the order of everything published; the
- * engine reads chunks on connections of its own (snapshot_mysql.c) and
- * publishes them only from inside the stream, when the reader meets the
- * chunk's HIGH watermark:
+/* shiftlog-collector, MySQL/MariaDB: the snapshot engine (snapshot.c, run by
+ * the supervisor) in a binlog session. The session owns the order of
+ * everything published; the engine reads chunks on connections of its own
+ * (snapshot_mysql.c) and publishes them only from inside the stream, when
+ * the reader meets the chunk's HIGH watermark:
  *   - the watermarks are rows of the signal table, one per source
  *     (source, mark, seq, written); the reader hands their after images to
  *     the engine here and never publishes them, nor the table's SCHEMA;
@@ -17,14 +17,14 @@
 #include <string.h>
 
 #include "mysql_source.h"
-#include "snapshot.h"
+#include "source.h"
 #include "sl_log.h"
 #include "sl_name.h"
 
 struct col_my_snap_s {
     const col_conf_t *conf;
     col_my_schema_t  *schema;
-    col_snap_t       *snap;
+    col_sup_t        *sup;            /* the engine's, through col_sup_watermark */
     col_my_put_fn     put;
     void             *reader;
     char              sig_db[256];
@@ -82,55 +82,38 @@ static sl_err_t sink_put(void *ctx, sl_record_t *rec, char *errstr, size_t errst
 
 /* ------------------------------------------------------------ lifecycle */
 
-sl_err_t col_my_snap_new(col_my_snap_t **out, const col_conf_t *conf, const col_filter_t *filter,
-                         col_my_schema_t *schema, col_pub_t *pub, sl_metrics_t *metrics,
-                         int first_start, col_my_put_fn put, void *reader, char *errstr,
-                         size_t errstr_size)
+sl_err_t col_my_snap_new(col_my_snap_t **out, const col_conf_t *conf, col_my_schema_t *schema,
+                         col_sup_t *sup, col_my_put_fn put, void *reader, col_snap_sink_t *sink,
+                         char *errstr, size_t errstr_size)
 {
     col_my_snap_t *ms = calloc(1, sizeof(*ms));
-    col_snap_src_t src;
-    sl_err_t err;
     *out = NULL;
     if (!ms || !(ms->schema_rec = sl_record_new()) || !(ms->scratch = sl_record_new())) {
-        err = SL_ERR_NOMEM;
+        col_my_snap_destroy(ms);
         snprintf(errstr, errstr_size, "out of memory");
-        goto fail;
+        return SL_ERR_NOMEM;
     }
     ms->conf = conf;
     ms->schema = schema;
+    ms->sup = sup;
     ms->put = put;
     ms->reader = reader;
     const char *sig = conf->snapshot_signal_table && conf->snapshot_signal_table[0]
                     ? conf->snapshot_signal_table : "shiftlog.shiftlog_signal";
     if (sl_name_parse(sig, ms->sig_db, sizeof(ms->sig_db), ms->sig_tb, sizeof(ms->sig_tb))) {
         snprintf(errstr, errstr_size, "snapshot.signal.table \"%s\" is not `db.table`", sig);
-        err = SL_ERR_INVALID;
-        goto fail;
+        col_my_snap_destroy(ms);
+        return SL_ERR_INVALID;
     }
-    if ((err = col_snap_mysql_src(&src, conf, filter, errstr, errstr_size)))
-        goto fail;
-    col_snap_sink_t sink = {.ctx = ms, .schema = sink_schema, .put = sink_put};
-    if ((err = col_snap_new(&ms->snap, conf, &src, &sink, pub, metrics,
-                            col_pub_checkpoint_progress(pub), first_start, errstr,
-                            errstr_size)))
-        goto fail;
+    *sink = (col_snap_sink_t){.ctx = ms, .schema = sink_schema, .put = sink_put};
     *out = ms;
     return SL_OK;
-fail:
-    col_my_snap_destroy(ms);
-    return err;
-}
-
-sl_err_t col_my_snap_request_all(col_my_snap_t *ms, char *errstr, size_t errstr_size)
-{
-    return col_snap_request_all(ms->snap, errstr, errstr_size);
 }
 
 void col_my_snap_destroy(col_my_snap_t *ms)
 {
     if (!ms)
         return;
-    col_snap_destroy(ms->snap);
     sl_record_destroy(ms->schema_rec);
     sl_record_destroy(ms->scratch);
     free(ms->names);
@@ -140,25 +123,6 @@ void col_my_snap_destroy(col_my_snap_t *ms)
 int col_my_snap_is_signal(const col_my_snap_t *ms, const char *db, const char *tb)
 {
     return ms && db && tb && !strcmp(db, ms->sig_db) && !strcmp(tb, ms->sig_tb);
-}
-
-void col_my_snap_observe(col_my_snap_t *ms, const sl_record_t *rec)
-{
-    if (ms)
-        col_snap_observe(ms->snap, rec);
-}
-
-sl_err_t col_my_snap_step(col_my_snap_t *ms, char *errstr, size_t errstr_size)
-{
-    return ms ? col_snap_step(ms->snap, errstr, errstr_size) : SL_OK;
-}
-
-int col_my_snap_finished(const col_my_snap_t *ms)
-{
-    /* done, or nothing to do at this start (a restart after the snapshot ended) */
-    return ms && ms->conf->snapshot_mode == COL_SNAP_INITIAL_ONLY &&
-           (col_snap_done(ms->snap) ||
-            (!col_snap_waiting(ms->snap) && !col_snap_progress(ms->snap)[0]));
 }
 
 void col_my_snap_map_pos(col_my_snap_t *ms, const sl_pos_t *pos)
@@ -207,8 +171,8 @@ sl_err_t col_my_snap_signal_rows(col_my_snap_t *ms, const col_tablemap_t *tm, in
                 !col_snap_parse_mark(v->data, v->len, ms->conf->source_name, &kind, id,
                                      sizeof(id)))
                 continue;                /* another source's, or not a mark */
-            if ((err = col_snap_watermark(ms->snap, kind, id, pos, txn, time_us, errstr,
-                                          errstr_size)))
+            if ((err = col_sup_watermark(ms->sup, kind, id, pos, txn, time_us, errstr,
+                                         errstr_size)))
                 return err;
         }
     }

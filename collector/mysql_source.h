@@ -1,5 +1,6 @@
 /* shiftlog-collector, MySQL/MariaDB reader: what its files share.
- *   mysql_source.c     col_mysql_run: sessions, the binlog event loop, records
+ *   mysql_source.c     col_mysql_source (source.h): sessions' steps, the binlog
+ *                      event loop, records
  *   mysql_preflight.c  connections (TLS), preflight checks, start positions
  *   mysql_stream.c     opening the binlog dump, ROTATE events
  *   mysql_snap.c       the snapshot engine in a session: its sink, the signal
@@ -18,6 +19,7 @@
 
 #include "collector.h"
 #include "mysql_decode.h"
+#include "source.h"
 
 /* ------------------------------------------------------------ preflight */
 
@@ -239,25 +241,16 @@ typedef struct col_my_snap_s col_my_snap_t;
 typedef sl_err_t (*col_my_put_fn)(void *reader, sl_record_t *rec, char *errstr,
                                   size_t errstr_size);
 
-/* The engine for one session: its own source connections (snapshot_mysql.c),
- * progress from the checkpoint just loaded from pub (first_start: there was
- * none). Made whatever snapshot.mode says, so that a re-snapshot request is
- * served while streaming. schema, pub: borrowed for the session. */
-sl_err_t col_my_snap_new(col_my_snap_t **out, const col_conf_t *conf, const col_filter_t *filter,
-                         col_my_schema_t *schema, col_pub_t *pub, sl_metrics_t *metrics,
-                         int first_start, col_my_put_fn put, void *reader, char *errstr,
-                         size_t errstr_size);
+/* The engine's side in one session: *sink (filled here) publishes through
+ * put, with SCHEMA records from schema's catalog; watermarks go to the
+ * supervisor's engine (col_sup_watermark). schema, sup: borrowed for the
+ * session. The caller frees *out with col_my_snap_destroy. */
+sl_err_t col_my_snap_new(col_my_snap_t **out, const col_conf_t *conf, col_my_schema_t *schema,
+                         col_sup_t *sup, col_my_put_fn put, void *reader,
+                         col_snap_sink_t *sink, char *errstr, size_t errstr_size);
 void     col_my_snap_destroy(col_my_snap_t *ms);
-/* Every included table again (snapshot.mode = when_needed, checkpoint purged). */
-sl_err_t col_my_snap_request_all(col_my_snap_t *ms, char *errstr, size_t errstr_size);
 /* 1 when db.tb is the signal table (its rows and SCHEMA are never published). */
 int      col_my_snap_is_signal(const col_my_snap_t *ms, const char *db, const char *tb);
-/* Passes a record about to be published to the engine (col_snap_observe). */
-void     col_my_snap_observe(col_my_snap_t *ms, const sl_record_t *rec);
-/* The reader is between transactions: the next chunk when one is due. */
-sl_err_t col_my_snap_step(col_my_snap_t *ms, char *errstr, size_t errstr_size);
-/* 1 once snapshot.mode = initial_only is satisfied: the session stops. */
-int      col_my_snap_finished(const col_my_snap_t *ms);
 /* The TABLE_MAP of the signal table at pos: SCHEMA records a chunk needs go
  * there, before the watermark's rows. */
 void     col_my_snap_map_pos(col_my_snap_t *ms, const sl_pos_t *pos);

@@ -212,7 +212,8 @@ static int ident_ok(const char *s)
     return 1;
 }
 
-static sl_err_t check_publication(PGconn *c, const col_conf_t *conf, col_filter_t *filter,
+static sl_err_t check_publication(PGconn *c, const col_conf_t *conf,
+                                  const col_filter_t *filter,
                                   char *errstr, size_t errstr_size)
 {
     const char *p[1] = {conf->source_publication};
@@ -286,7 +287,7 @@ out:
 
 /* Logs each published table's replica identity: NOTHING / DEFAULT without a
  * primary key are refused (the decoder drops their changes), FULL noted. */
-static sl_err_t check_identity(PGconn *c, const col_conf_t *conf, col_filter_t *filter,
+static sl_err_t check_identity(PGconn *c, const col_conf_t *conf, const col_filter_t *filter,
                                char *errstr, size_t errstr_size)
 {
     const char *p[1] = {conf->source_publication};
@@ -325,7 +326,7 @@ static sl_err_t check_identity(PGconn *c, const col_conf_t *conf, col_filter_t *
     return SL_OK;
 }
 
-sl_err_t pg_preflight(PGconn *c, const col_conf_t *conf, col_filter_t *filter,
+sl_err_t pg_preflight(PGconn *c, const col_conf_t *conf, const col_filter_t *filter,
                       int had_checkpoint, pg_slotinfo_t *slot,
                       char *errstr, size_t errstr_size)
 {

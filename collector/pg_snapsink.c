@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "pg_source.h"
+#include "source.h"
 #include "sl_log.h"
 
 static void put_u8(sl_buf_t *b, uint8_t v)
@@ -114,24 +115,19 @@ static sl_err_t sink_schema(void *ctx, const char *db, const char *table, uint64
 {
     pg_snapsink_t *k = ctx;
     sl_err_t err;
-    k->inside = 1;
     err = pg_dec_table_schema(k->dec, db, table, k->lsn, schema_id, names, ncols, errstr,
                               errstr_size);
     if (err == SL_ERR_NOT_FOUND &&
         !(err = relation_from_catalog(k, db, table, errstr, errstr_size)))
         err = pg_dec_table_schema(k->dec, db, table, k->lsn, schema_id, names, ncols, errstr,
                                   errstr_size);
-    k->inside = 0;
     return err;
 }
 
 static sl_err_t sink_put(void *ctx, sl_record_t *rec, char *errstr, size_t errstr_size)
 {
     pg_snapsink_t *k = ctx;
-    k->inside = 1;
-    sl_err_t err = pg_dec_put(k->dec, rec, errstr, errstr_size);
-    k->inside = 0;
-    return err;
+    return pg_dec_put(k->dec, rec, errstr, errstr_size);
 }
 
 void pg_snapsink_ops(pg_snapsink_t *k, col_snap_sink_t *out)
@@ -148,10 +144,12 @@ sl_err_t pg_snapsink_message(void *ctx, const char *prefix, const uint8_t *conte
 {
     pg_snapsink_t *k = ctx;
     char kind, id[1024];
-    if (!k->snap || strcmp(prefix, "shiftlog") ||
+    if (!k->sup || strcmp(prefix, "shiftlog") ||
         !col_snap_parse_mark((const char *)content, len, k->conf->source_name, &kind, id,
                              sizeof(id)))
         return SL_OK;
     k->lsn = pos->offset;
-    return col_snap_watermark(k->snap, kind, id, pos, txn, time_us, errstr, errstr_size);
+    /* the records the engine puts meanwhile are its own, not the stream's:
+     * col_sup_watermark keeps them from col_snap_observe */
+    return col_sup_watermark(k->sup, kind, id, pos, txn, time_us, errstr, errstr_size);
 }

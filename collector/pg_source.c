@@ -1,7 +1,9 @@
-/* shiftlog collector, PostgreSQL source: logical replication with pgoutput.
+/* shiftlog collector, PostgreSQL reader (col_pg_source, source.h): logical
+ * replication with pgoutput.
  *
- * One session = publisher + checkpoint, a catalog connection (preflight,
- * type lookups), a walsender connection streaming
+ * One session (run by the supervisor, supervisor.c, which owns the publisher
+ * and its checkpoint) = a catalog connection (preflight, type lookups), a
+ * walsender connection streaming
  *   START_REPLICATION SLOT s LOGICAL lsn (proto_version '2',
  *       publication_names '"p"', streaming 'on')
  * and the decoder (pg_decode.c, pg_stream.c). XLogData ('w') payloads go to
@@ -17,9 +19,9 @@
  * every 100 ms) and at least every heartbeat.interval.
  *
  * A lost connection to PostgreSQL (server restart, network) ends the
- * session: what was put is delivered, and a new session starts from the
- * checkpoint after a back-off, with a FINISH marker first. Configuration
- * and preflight failures stop the collector with the cause. */
+ * session (TRANSIENT): what was put is delivered, and the supervisor starts
+ * a new session from the checkpoint after its backoff, with a FINISH marker
+ * first. Configuration and preflight failures are PERMANENT. */
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -28,18 +30,18 @@
 #include <sys/time.h>
 
 #include "pg_source.h"
-#include "col_watch.h"
+#include "source.h"
 #include "sl_log.h"
 #include "sl_name.h"
 
 #define PG_FEEDBACK_MIN_MS 100
-#define PG_CLOSE_TIMEOUT   30000
 
 typedef struct pg_src_s {
-    const col_conf_t *conf;
-    sl_service_t     *svc;
-    col_filter_t     *filter;
-    col_pub_t        *pub;
+    col_source_t      base;      /* first: the supervisor's handle */
+    const col_conf_t *conf;      /* base.conf */
+    uint64_t          start;     /* the session's start LSN */
+    int               have_ck;   /* it resumes from a checkpoint */
+    int               streamed;  /* the session reached the stream */
     PGconn           *qc;        /* catalog */
     PGconn           *rc;        /* walsender */
     pg_dec_t         *dec;
@@ -53,9 +55,7 @@ typedef struct pg_src_s {
     int               has_boundary;
     int               dirty;     /* records put after the last boundary */
     sl_metric_t      *m_recv, *m_flush, *m_spill, *m_streamed, *m_refused;
-    col_watch_t      *watch;     /* Kafka stall watchdog (col_watch.h) */
-    col_snap_t       *snap;      /* the snapshot engine (snapshot.h) */
-    pg_snapsink_t     snapsink;  /* its sink over the decoder */
+    pg_snapsink_t     snapsink;  /* the snapshot engine's sink over the decoder */
 } pg_src_t;
 
 static int64_t pg_now_us(void)
@@ -73,15 +73,9 @@ static int filter_cb(void *ctx, const char *nsp, const char *rel)
 static sl_err_t sink_cb(void *ctx, const sl_record_t *rec, char *errstr, size_t errstr_size)
 {
     pg_src_t *s = ctx;
-    /* a streamed change inside a chunk's window wins over the chunk's row
-     * (the engine's own records, put through its sink, are not the stream's) */
-    if (s->snap && !s->snapsink.inside)
-        col_snap_observe(s->snap, rec);
-    col_watch_enter(s->watch);
-    sl_err_t err = col_pub_put(s->pub, rec, errstr, errstr_size);
-    col_watch_leave(s->watch, !err);
-    if (err)
-        return err;
+    /* a failure's outcome stays with the supervisor (col_sup_end) */
+    if (col_sup_put(s->base.sup, rec, errstr, errstr_size) != COL_GO_ON)
+        return SL_ERR_FATAL;
     if (rec->type == SL_REC_COMMIT || rec->type == SL_REC_FINISH) {
         s->boundary = rec->pos;
         s->has_boundary = 1;
@@ -100,14 +94,14 @@ static int nothing_pending(pg_src_t *s)
         return 0;
     if (!s->has_boundary)
         return 1;
-    return col_pub_checkpoint(s->pub, &ck) && sl_pos_cmp(&ck, &s->boundary) >= 0;
+    return col_pub_checkpoint(col_sup_pub(s->base.sup), &ck) && sl_pos_cmp(&ck, &s->boundary) >= 0;
 }
 
 static uint64_t flush_lsn(pg_src_t *s)
 {
     sl_pos_t ck;
     uint64_t f = s->floor_lsn;
-    if (col_pub_checkpoint(s->pub, &ck) && pg_dec_pos_lsn(&ck) > f)
+    if (col_pub_checkpoint(col_sup_pub(s->base.sup), &ck) && pg_dec_pos_lsn(&ck) > f)
         f = pg_dec_pos_lsn(&ck);
     if (s->idle_lsn > f)
         f = s->idle_lsn;
@@ -254,71 +248,54 @@ static sl_err_t start_replication(pg_src_t *s, uint64_t lsn, char *errstr, size_
     return err;
 }
 
-/* The publisher's housekeeping (deliveries, due Kafka commits), watched. */
-static sl_err_t service(pg_src_t *s, char *errstr, size_t errstr_size)
+/* An error of the stream: a lost connection (IO) or, unless a publisher
+ * call failed in it, a session that cannot go on. */
+static col_end_t stream_end(pg_src_t *s, sl_err_t err, const char *errstr)
 {
-    col_watch_enter(s->watch);
-    sl_err_t err = col_pub_service(s->pub, 0, errstr, errstr_size);
-    col_watch_leave(s->watch, !err);
-    return err;
+    return col_sup_end(s->base.sup, err == SL_ERR_IO ? err : SL_ERR_FATAL, errstr);
 }
 
-/* Between source transactions: the snapshot engine reads its next chunk
- * when one is due (its HIGH watermark then comes through the stream).
- * *done: snapshot.mode = initial_only and the snapshot is complete. */
-static sl_err_t snap_step(pg_src_t *s, int *done, char *errstr, size_t errstr_size)
+/* Streams until a stop, a lost connection or an error retrying cannot cure. */
+static col_end_t stream_loop(pg_src_t *s, char *errstr, size_t errstr_size)
 {
-    if (!s->snap || pg_dec_in_txn(s->dec) || pg_stream_in_block(s->stream))
-        return SL_OK;
-    if (s->conf->snapshot_mode == COL_SNAP_INITIAL_ONLY && col_snap_done(s->snap)) {
-        *done = 1;
-        return SL_OK;
-    }
-    sl_err_t err = col_snap_step(s->snap, errstr, errstr_size);
-    if (err == SL_ERR_DB && retriable(errstr))
-        return SL_ERR_IO;
-    return err;
-}
-
-/* Streams until a stop (SL_OK), a lost connection (SL_ERR_IO) or a fatal error. */
-static sl_err_t stream_loop(pg_src_t *s, char *errstr, size_t errstr_size)
-{
+    col_sup_t *sup = s->base.sup;
+    col_end_t end;
     sl_err_t err;
     unsigned turns = 0;
-    int done = 0;
     while (!sl_service_stopping()) {
         char *buf = NULL;
-        if ((err = snap_step(s, &done, errstr, errstr_size)))
-            return err == SL_ERR_IO ? err : SL_ERR_FATAL;
-        if (done) {
-            sl_info("snapshot.mode = initial_only: the snapshot is complete; stopping");
-            return SL_OK;
-        }
+        /* between source transactions: the snapshot engine's next chunk
+         * when one is due (its HIGH watermark then comes through the stream) */
+        if (!pg_dec_in_txn(s->dec) && !pg_stream_in_block(s->stream) &&
+            (end = col_sup_idle(sup, errstr, errstr_size)) != COL_GO_ON)
+            return end;
         int len = PQgetCopyData(s->rc, &buf, 1);
         if (len > 0) {
             err = handle(s, (const uint8_t *)buf, (size_t)len, errstr, errstr_size);
             PQfreemem(buf);
             if (err)
-                return err == SL_ERR_IO ? err : SL_ERR_FATAL;
-            if ((++turns & 255) == 0 &&
-                ((err = service(s, errstr, errstr_size)) ||
-                 (err = feedback(s, 0, errstr, errstr_size))))
-                return err == SL_ERR_IO ? err : SL_ERR_FATAL;
+                return stream_end(s, err, errstr);
+            if ((++turns & 255) == 0) {
+                if ((end = col_sup_service(sup, errstr, errstr_size)) != COL_GO_ON)
+                    return end;
+                if ((err = feedback(s, 0, errstr, errstr_size)))
+                    return stream_end(s, err, errstr);
+            }
             continue;
         }
         if (len == 0) {
-            if ((err = service(s, errstr, errstr_size)))
-                return SL_ERR_FATAL;
+            if ((end = col_sup_service(sup, errstr, errstr_size)) != COL_GO_ON)
+                return end;
             if ((err = feedback(s, 0, errstr, errstr_size)))
-                return err;
+                return stream_end(s, err, errstr);
             struct pollfd pfd = {.fd = PQsocket(s->rc), .events = POLLIN};
-            int timeout = col_pub_inflight(s->pub) ? 5 : 100;
+            int timeout = col_pub_inflight(col_sup_pub(sup)) ? 5 : 100;
             if (sl_service_wait_fds(&pfd, 1, timeout) == 1)
                 break;
             if (!PQconsumeInput(s->rc)) {
                 snprintf(errstr, errstr_size, "reading from PostgreSQL: %.*s",
                          (int)strcspn(PQerrorMessage(s->rc), "\n"), PQerrorMessage(s->rc));
-                return SL_ERR_IO;
+                return COL_END_TRANSIENT;
             }
             continue;
         }
@@ -328,9 +305,9 @@ static sl_err_t stream_loop(pg_src_t *s, char *errstr, size_t errstr_size)
                  (int)strcspn(*m ? m : PQerrorMessage(s->rc), "\n"),
                  *m ? m : PQerrorMessage(s->rc));
         PQclear(r);
-        return SL_ERR_IO;
+        return COL_END_TRANSIENT;
     }
-    return SL_OK;
+    return COL_END_STOP;
 }
 
 /* Tables whose changes the decoder refuses (pg_refused_fn), for the life of
@@ -348,7 +325,7 @@ static void refused_publish(pg_src_t *s)
         sl_buf_puts(&b, i ? ", " : "changes refused (no key to apply them by; docs/collector-pg.md): ");
         sl_buf_puts(&b, refused_names[i]);
     }
-    sl_http_set_degraded(s->svc->http, nrefused ? b.data : NULL);
+    col_sup_degraded(s->base.sup, nrefused ? b.data : NULL);
     sl_metric_set(s->m_refused, (double)nrefused);
     sl_buf_free(&b);
 }
@@ -371,155 +348,172 @@ static void refused_cb(void *ctx, const char *nsp, const char *rel, int refused)
         }
         sl_info("table %s has a key now: the rows it changed without one are copied again "
                 "by a snapshot", name);
-        if (s->snap && col_snap_request(s->snap, nsp, rel))
+        col_snap_t *snap = col_sup_snap(s->base.sup);
+        if (snap && col_snap_request(snap, nsp, rel))
             sl_error("snapshot of %s: out of memory", name);
     }
     refused_publish(s);
 }
 
-/* The snapshot engine of a session: its backend on a connection of its own,
- * its sink over the decoder, its progress from the checkpoint. */
-static sl_err_t snap_new(pg_src_t *s, int have_ck, char *errstr, size_t errstr_size)
+/* ------------------------------------------------------------ the session (source.h) */
+
+/* A failed connection: refused for good, or worth another try. */
+static col_end_t connect_end(sl_err_t err, const char *errstr)
 {
-    col_snap_src_t src;
-    col_snap_sink_t sink;
-    sl_err_t err;
-    memset(&s->snapsink, 0, sizeof(s->snapsink));
-    s->snapsink.conf = s->conf;
-    s->snapsink.dec = s->dec;
-    s->snapsink.qc = s->qc;
-    pg_snapsink_ops(&s->snapsink, &sink);
-    if ((err = col_snap_pg_src(&src, s->conf, s->filter, errstr, errstr_size)))
-        return SL_ERR_FATAL;
-    err = col_snap_new(&s->snap, s->conf, &src, &sink, s->pub, s->svc->metrics,
-                       col_pub_checkpoint_progress(s->pub), !have_ck, errstr, errstr_size);
-    if (err)
-        return err == SL_ERR_DB && retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
-    s->snapsink.snap = s->snap;
-    return SL_OK;
+    return err == SL_ERR_DENIED ? COL_END_DENIED
+         : retriable(errstr) ? COL_END_TRANSIENT : COL_END_PERMANENT;
 }
 
-/* One session; returns SL_OK on a requested stop, SL_ERR_IO when a new
- * session may succeed, another error when the collector must stop. */
-static sl_err_t session(pg_src_t *s, char *errstr, size_t errstr_size)
+static col_end_t pg_connect_step(col_source_t *src, char *errstr, size_t errstr_size)
+{
+    pg_src_t *s = (pg_src_t *)src;
+    sl_err_t err = pg_connect(s->conf, 0, &s->qc, errstr, errstr_size);
+    return err ? connect_end(err, errstr) : COL_GO_ON;
+}
+
+/* The start LSN: the checkpoint, else start.position (from_end: latest),
+ * never before the slot's confirmed position. */
+static col_end_t start_lsn(pg_src_t *s, const pg_slotinfo_t *slot, int from_end,
+                           char *errstr, size_t errstr_size)
+{
+    const char *at = from_end ? "latest" : s->conf->start_position;
+    if (s->have_ck) {
+        /* s->start holds the checkpoint's LSN already */
+    } else if (!strcmp(at, "earliest") || !*at) {
+        s->start = slot->confirmed_flush;
+    } else if (!strcmp(at, "latest")) {
+        if (pg_query_lsn(s->qc, "SELECT pg_current_wal_lsn()", &s->start, errstr, errstr_size))
+            return COL_END_PERMANENT;
+    } else if (!pg_lsn_parse(at, &s->start)) {
+        snprintf(errstr, errstr_size, "start.position \"%s\": a PostgreSQL source takes "
+                 "earliest, latest or an LSN such as 0/16B3748", at);
+        return COL_END_PERMANENT;
+    }
+    s->floor_lsn = slot->confirmed_flush;
+    if (s->start < slot->confirmed_flush)
+        s->start = slot->confirmed_flush;
+    return COL_GO_ON;
+}
+
+/* The decoder and the streamed-transaction spill of a session. */
+static sl_err_t decoder_new(pg_src_t *s)
 {
     const col_conf_t *conf = s->conf;
-    sl_err_t err, cerr;
-    sl_pos_t ck;
-    pg_slotinfo_t slot;
-    int have_ck = 0;
-    uint64_t start = 0;
-    char cerrstr[512];
-
-    if ((err = col_pub_new(&s->pub, conf, &s->svc->conf.kafka, s->svc->metrics, errstr,
-                           errstr_size)))
-        return SL_ERR_FATAL;
-    err = col_pub_checkpoint_load(s->pub, &ck, errstr, errstr_size);
-    if (err == SL_OK)
-        have_ck = 1;
-    else if (err != SL_ERR_NOT_FOUND)
-        return SL_ERR_FATAL;
-    if (have_ck && ck.kind != SL_POS_PG) {
-        snprintf(errstr, errstr_size, "source \"%s\": the checkpoint in Kafka is not a "
-                 "PostgreSQL position: is source.name shared with another source?",
-                 conf->source_name);
-        return SL_ERR_FATAL;
-    }
-    if ((err = pg_connect(conf, 0, &s->qc, errstr, errstr_size)))
-        return err == SL_ERR_DENIED ? err : retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
-    if ((err = pg_preflight(s->qc, conf, s->filter, have_ck, &slot, errstr, errstr_size)))
-        return err == SL_ERR_DB && retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
-    if (have_ck) {
-        start = pg_dec_pos_lsn(&ck);
-    } else if (!strcmp(conf->start_position, "earliest") || !*conf->start_position) {
-        start = slot.confirmed_flush;
-    } else if (!strcmp(conf->start_position, "latest")) {
-        if ((err = pg_query_lsn(s->qc, "SELECT pg_current_wal_lsn()", &start, errstr,
-                                errstr_size)))
-            return SL_ERR_FATAL;
-    } else if (!pg_lsn_parse(conf->start_position, &start)) {
-        snprintf(errstr, errstr_size, "start.position \"%s\": a PostgreSQL source takes "
-                 "earliest, latest or an LSN such as 0/16B3748", conf->start_position);
-        return SL_ERR_FATAL;
-    }
-    s->floor_lsn = slot.confirmed_flush;
-    if (start < slot.confirmed_flush)
-        start = slot.confirmed_flush;
-    s->idle_lsn = 0;
-    s->sent_flush = 0;
-    s->recv_lsn = start;
-    s->has_boundary = 0;
-    s->dirty = 0;
-
     pg_dec_conf_t dc = {
         .source = conf->source_name,
         .batch_max_rows = (uint32_t)conf->batch_max_rows,
         .batch_max_bytes = (size_t)conf->batch_max_bytes,
         .sink = sink_cb, .sink_ctx = s,
-        .filter = filter_cb, .filter_ctx = s->filter,
+        .filter = filter_cb, .filter_ctx = (void *)s->base.filter,
         .relextra = pg_catalog_relextra, .relextra_ctx = s->qc,
         .resolver = pg_catalog_type, .resolver_ctx = s->qc,
         .message = pg_snapsink_message, .message_ctx = &s->snapsink,
         .refused = refused_cb, .refused_ctx = s,
     };
     const char *spill = conf->spill_dir && *conf->spill_dir ? conf->spill_dir : getenv("TMPDIR");
-    if ((err = pg_dec_new(&s->dec, &dc)) ||
-        (err = pg_stream_new(&s->stream, spill, (uint64_t)conf->spill_max_bytes))) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return SL_ERR_FATAL;
-    }
-    if ((err = snap_new(s, have_ck, errstr, errstr_size)))
-        return err;
-    if ((err = pg_connect(conf, 1, &s->rc, errstr, errstr_size)))
-        return err == SL_ERR_DENIED ? err : retriable(errstr) ? SL_ERR_IO : SL_ERR_FATAL;
-    if ((err = start_replication(s, start, errstr, errstr_size)))
-        return err;
+    sl_err_t err = pg_dec_new(&s->dec, &dc);
+    return err ? err : pg_stream_new(&s->stream, spill, (uint64_t)conf->spill_max_bytes);
+}
 
-    sl_record_t *fin = sl_record_new();
+static col_end_t pg_start(col_source_t *src, const sl_pos_t *ckpt, int from_end,
+                          col_snap_src_t *backend, col_snap_sink_t *sink, char *errstr,
+                          size_t errstr_size)
+{
+    pg_src_t *s = (pg_src_t *)src;
+    const col_conf_t *conf = s->conf;
+    pg_slotinfo_t slot;
+    sl_err_t err;
+    col_end_t end;
+    if (ckpt && ckpt->kind != SL_POS_PG) {
+        snprintf(errstr, errstr_size, "source \"%s\": the checkpoint in Kafka is not a "
+                 "PostgreSQL position: is source.name shared with another source?",
+                 conf->source_name);
+        return COL_END_PERMANENT;
+    }
+    s->have_ck = ckpt != NULL;
+    s->start = ckpt ? pg_dec_pos_lsn(ckpt) : 0;
+    if ((err = pg_preflight(s->qc, conf, s->base.filter, s->have_ck, &slot, errstr,
+                            errstr_size)))
+        return err == SL_ERR_DB && retriable(errstr) ? COL_END_TRANSIENT : COL_END_PERMANENT;
+    if ((end = start_lsn(s, &slot, from_end, errstr, errstr_size)) != COL_GO_ON)
+        return end;
+    s->idle_lsn = 0;
+    s->sent_flush = 0;
+    s->recv_lsn = s->start;
+    s->has_boundary = 0;
+    s->dirty = 0;
+    if (decoder_new(s)) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return COL_END_PERMANENT;
+    }
+    /* the snapshot engine's sink over the decoder; its backend on a
+     * connection of its own */
+    memset(&s->snapsink, 0, sizeof(s->snapsink));
+    s->snapsink.conf = conf;
+    s->snapsink.dec = s->dec;
+    s->snapsink.qc = s->qc;
+    s->snapsink.sup = s->base.sup;
+    pg_snapsink_ops(&s->snapsink, sink);
+    if (col_snap_pg_src(backend, conf, s->base.filter, errstr, errstr_size))
+        return COL_END_PERMANENT;
+    return COL_GO_ON;
+}
+
+static col_end_t pg_stream_step(col_source_t *src, char *errstr, size_t errstr_size)
+{
+    pg_src_t *s = (pg_src_t *)src;
+    const col_conf_t *conf = s->conf;
+    sl_err_t err;
     char pt[128];
-    if (!fin || sl_record_init_finish(fin, conf->source_name, have_ck ? "resume" : "start",
+    if ((err = pg_connect(conf, 1, &s->rc, errstr, errstr_size)))
+        return connect_end(err, errstr);
+    if ((err = start_replication(s, s->start, errstr, errstr_size)))
+        return err == SL_ERR_IO ? COL_END_TRANSIENT : COL_END_PERMANENT;
+    s->streamed = 1;
+    sl_record_t *fin = sl_record_new();
+    if (!fin || sl_record_init_finish(fin, conf->source_name, s->have_ck ? "resume" : "start",
                                       pg_now_us() + PG_EPOCH_US)) {
         sl_record_destroy(fin);
-        return SL_ERR_FATAL;
+        snprintf(errstr, errstr_size, "out of memory");
+        return COL_END_PERMANENT;
     }
-    sl_pos_set_pg(&fin->pos, start, 0, 0);
+    sl_pos_set_pg(&fin->pos, s->start, 0, 0);
     err = sink_cb(s, fin, errstr, errstr_size);
     sl_record_destroy(fin);
     if (err)
-        return SL_ERR_FATAL;
-    pg_lsn_format(start, pt, sizeof(pt));
+        return col_sup_end(s->base.sup, err, errstr);
+    pg_lsn_format(s->start, pt, sizeof(pt));
     sl_log_set_position(pt);
     sl_info("streaming from slot \"%s\" publication \"%s\" at %s (%s)", conf->source_slot,
-            conf->source_publication, pt, have_ck ? "resume from the checkpoint" : "first start");
-
-    sl_http_set_health(s->svc->http, 1, NULL);
-    err = stream_loop(s, errstr, errstr_size);
-
-    /* Deliver what was put (a source transaction cut here comes again after
-     * the next FINISH) and tell the server the final durable position. */
-    {
-        col_watch_enter(s->watch);
-        cerr = col_pub_close(s->pub, PG_CLOSE_TIMEOUT, cerrstr, sizeof(cerrstr));
-        col_watch_leave(s->watch, 0);
-        if (cerr) {
-            sl_error("closing the publisher: %s", cerrstr);
-        } else if (PQstatus(s->rc) == CONNECTION_OK) {
-            char fe[256];
-            if (feedback(s, 1, fe, sizeof(fe)) == SL_OK) {
-                pg_lsn_format(s->sent_flush, pt, sizeof(pt));
-                sl_info("confirmed flush LSN %s to slot \"%s\"", pt, conf->source_slot);
-            }
-        }
-    }
-    const pg_dec_stats_t *st = pg_dec_stats(s->dec);
-    sl_info("session: %" PRIu64 " transactions, %" PRIu64 " rows published, %" PRIu64
-            " rows of filtered or refused tables, %" PRIu64 " streamed transactions",
-            st->txns, st->rows, st->skipped_rows, pg_stream_stats(s->stream)->committed);
-    return err;
+            conf->source_publication, pt,
+            s->have_ck ? "resume from the checkpoint" : "first start");
+    return COL_GO_ON;
 }
 
-static void session_end(pg_src_t *s)
+static col_end_t pg_run(col_source_t *src, char *errstr, size_t errstr_size)
 {
+    return stream_loop((pg_src_t *)src, errstr, errstr_size);
+}
+
+/* The end of a session: when Kafka took everything (a source transaction
+ * cut here comes again after the next FINISH), the server hears the final
+ * durable position. */
+static void pg_close(col_source_t *src, int delivered)
+{
+    pg_src_t *s = (pg_src_t *)src;
+    if (delivered && s->streamed && PQstatus(s->rc) == CONNECTION_OK) {
+        char fe[256], pt[32];
+        if (feedback(s, 1, fe, sizeof(fe)) == SL_OK) {
+            pg_lsn_format(s->sent_flush, pt, sizeof(pt));
+            sl_info("confirmed flush LSN %s to slot \"%s\"", pt, s->conf->source_slot);
+        }
+    }
+    if (s->streamed) {
+        const pg_dec_stats_t *st = pg_dec_stats(s->dec);
+        sl_info("session: %" PRIu64 " transactions, %" PRIu64 " rows published, %" PRIu64
+                " rows of filtered or refused tables, %" PRIu64 " streamed transactions",
+                st->txns, st->rows, st->skipped_rows, pg_stream_stats(s->stream)->committed);
+    }
     if (s->rc) {
         if (PQstatus(s->rc) == CONNECTION_OK)
             PQputCopyEnd(s->rc, NULL);
@@ -527,68 +521,70 @@ static void session_end(pg_src_t *s)
     }
     if (s->qc)
         PQfinish(s->qc);
-    col_snap_destroy(s->snap);
-    s->snap = NULL;
-    s->snapsink.snap = NULL;
+    s->snapsink.sup = NULL;
     pg_dec_destroy(s->dec);
     pg_stream_destroy(s->stream);
-    if (s->pub)
-        col_pub_destroy(s->pub);
     s->rc = s->qc = NULL;
     s->dec = NULL;
     s->stream = NULL;
-    s->pub = NULL;
+    s->streamed = 0;
 }
 
-int col_pg_run(sl_service_t *svc, const col_conf_t *conf)
+/* Errors of the catalog, the snapshot engine and the stream: a lost
+ * connection (retry), a refusal for good (exit 3), else a stop. */
+static col_end_t pg_classify(const col_source_t *src, sl_err_t err, const char *errstr)
 {
-    pg_src_t s;
-    char errstr[1024] = "";
-    int64_t backoff = 500;
-    memset(&s, 0, sizeof(s));
-    s.conf = conf;
-    s.svc = svc;
-    if (col_filter_new(&s.filter, conf->tables_include, conf->tables_exclude, errstr,
-                       sizeof(errstr))) {
-        sl_error("%s", errstr);
-        return SL_EXIT_USAGE;
-    }
-    s.m_recv = sl_metrics_gauge(svc->metrics, "shiftlog_collector_pg_received_lsn",
-                                "Highest WAL position received from the walsender.", NULL);
-    s.m_flush = sl_metrics_gauge(svc->metrics, "shiftlog_collector_pg_confirmed_lsn",
-                                 "Flush LSN last confirmed to the replication slot.", NULL);
-    s.m_spill = sl_metrics_gauge(svc->metrics, "shiftlog_collector_pg_spill_bytes",
-                                 "Bytes of open streamed transactions spilled to disk.", NULL);
-    s.m_streamed = sl_metrics_counter(svc->metrics, "shiftlog_collector_pg_streamed_txns_total",
-                                      "Streamed (large) transactions committed and replayed.",
-                                      NULL);
-    s.m_refused = sl_metrics_gauge(svc->metrics, "shiftlog_collector_tables_refused",
-                                   "Published tables whose changes are refused (no key to "
-                                   "apply them by: REPLICA IDENTITY NOTHING, or DEFAULT without "
-                                   "a primary key); /health names them.", NULL);
-    int rc = SL_EXIT_OK;
-    s.watch = col_watch_start(svc->http, "reading the WAL");
-    for (;;) {
-        int64_t began = sl_service_now_ms();
-        errstr[0] = 0;
-        sl_err_t err = session(&s, errstr, sizeof(errstr));
-        session_end(&s);
-        if (err == SL_OK || sl_service_stopping())
-            break;
-        if (err != SL_ERR_IO) {
-            sl_error("%s", errstr);
-            rc = err == SL_ERR_DENIED ? SL_EXIT_DENIED : SL_EXIT_FAILURE;
-            break;
-        }
-        if (sl_service_now_ms() - began > 60000)
-            backoff = 500; /* it ran well for a while: back-off is for failures in a row */
-        sl_warn("%s; reconnecting in %" PRId64 " ms", errstr, backoff);
-        sl_http_set_health(svc->http, 0, errstr);
-        if (sl_service_wait((int)backoff) == 1)
-            break;
-        backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
-    }
-    col_watch_stop(s.watch);
-    col_filter_destroy(s.filter);
-    return rc;
+    if (err == SL_ERR_DENIED)
+        return COL_END_DENIED;
+    if (err == SL_ERR_IO || (err == SL_ERR_DB && retriable(errstr)))
+        return COL_END_TRANSIENT;
+    return COL_END_PERMANENT;
 }
+
+static void pg_destroy(col_source_t *src)
+{
+    free(src);
+}
+
+static sl_err_t pg_create(col_source_t **out, const col_source_t *base, char *errstr,
+                          size_t errstr_size)
+{
+    pg_src_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return SL_ERR_NOMEM;
+    }
+    s->base = *base;
+    s->conf = base->conf;
+    sl_metrics_t *m = base->metrics;
+    s->m_recv = sl_metrics_gauge(m, "shiftlog_collector_pg_received_lsn",
+                                 "Highest WAL position received from the walsender.", NULL);
+    s->m_flush = sl_metrics_gauge(m, "shiftlog_collector_pg_confirmed_lsn",
+                                  "Flush LSN last confirmed to the replication slot.", NULL);
+    s->m_spill = sl_metrics_gauge(m, "shiftlog_collector_pg_spill_bytes",
+                                  "Bytes of open streamed transactions spilled to disk.", NULL);
+    s->m_streamed = sl_metrics_counter(m, "shiftlog_collector_pg_streamed_txns_total",
+                                       "Streamed (large) transactions committed and replayed.",
+                                       NULL);
+    s->m_refused = sl_metrics_gauge(m, "shiftlog_collector_tables_refused",
+                                    "Published tables whose changes are refused (no key to "
+                                    "apply them by: REPLICA IDENTITY NOTHING, or DEFAULT without "
+                                    "a primary key); /health names them.", NULL);
+    *out = &s->base;
+    return SL_OK;
+}
+
+const col_source_ops_t col_pg_source = {
+    .kind = "postgresql",
+    .log_name = "WAL",
+    .activity = "reading the WAL",
+    .close_ms = 30000,
+    .create = pg_create,
+    .destroy = pg_destroy,
+    .connect = pg_connect_step,
+    .start = pg_start,
+    .stream = pg_stream_step,
+    .run = pg_run,
+    .close = pg_close,
+    .classify = pg_classify,
+};

@@ -1,12 +1,13 @@
-/* shiftlog collector, PostgreSQL: what pg_source.c (replication loop) and
- * pg_preflight.c (checks, slot + publication setup, catalog lookups) share. */
+/* shiftlog collector, PostgreSQL: what pg_source.c (col_pg_source, source.h:
+ * the replication loop), pg_preflight.c (checks, slot + publication setup,
+ * catalog lookups) and pg_snapsink.c (the snapshot engine's sink) share. */
 #ifndef COL_PG_SOURCE_H
 #define COL_PG_SOURCE_H
 
 #include <libpq-fe.h>
 #include "collector.h"
 #include "pg_decode.h"
-#include "snapshot.h"
+#include "source.h"
 
 /* Session settings that make pgoutput's text output exact and in one form
  * (schemas/README.md); $PGOPTIONS is appended (e.g. "-c
@@ -35,7 +36,7 @@ sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
  * published table's REPLICA IDENTITY (NOTHING or DEFAULT without a primary
  * key: refused with the fix; FULL: noted). Every failure is one sentence with
  * the fix, and SL_ERR_FATAL / SL_ERR_DB. */
-sl_err_t pg_preflight(PGconn *conn, const col_conf_t *conf, col_filter_t *filter,
+sl_err_t pg_preflight(PGconn *conn, const col_conf_t *conf, const col_filter_t *filter,
                       int had_checkpoint, pg_slotinfo_t *slot,
                       char *errstr, size_t errstr_size);
 
@@ -53,9 +54,9 @@ typedef struct pg_snapsink_s {
     const col_conf_t *conf;
     pg_dec_t         *dec;
     PGconn           *qc;       /* catalog: Relation messages of tables the stream has not described */
-    col_snap_t       *snap;     /* NULL: messages are ignored */
+    col_sup_t        *sup;      /* the engine's, through col_sup_watermark; NULL: messages
+                                   are ignored */
     uint64_t          lsn;      /* the watermark being handled */
-    int               inside;   /* in a sink call: the records are the engine's, not the stream's */
 } pg_snapsink_t;
 
 void     pg_snapsink_ops(pg_snapsink_t *k, col_snap_sink_t *out);
