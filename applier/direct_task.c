@@ -10,6 +10,7 @@
 #include <bson/bson.h>
 
 #include "direct.h"
+#include "sl_bson.h"
 #include "sl_log.h"
 
 static const char *const fields[] = {
@@ -44,28 +45,7 @@ void app_dtask_free(app_dtask_t *t)
 static char *json_text(const bson_t *b, const char *key)
 {
     bson_iter_t it;
-    char num[32];
-    if (!bson_iter_init_find(&it, b, key))
-        return NULL;
-    if (BSON_ITER_HOLDS_UTF8(&it))
-        return strdup(bson_iter_utf8(&it, NULL));
-    if (BSON_ITER_HOLDS_NUMBER(&it) || BSON_ITER_HOLDS_BOOL(&it)) {
-        snprintf(num, sizeof num, "%lld", (long long)bson_iter_as_int64(&it));
-        return strdup(num);
-    }
-    if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
-        /* params given as an object in a file */
-        const uint8_t *data;
-        uint32_t len;
-        bson_t sub;
-        bson_iter_document(&it, &len, &data);
-        if (!bson_init_static(&sub, data, len))
-            return NULL;
-        char *j = bson_as_relaxed_extended_json(&sub, NULL), *r = j ? strdup(j) : NULL;
-        bson_free(j);
-        return r;
-    }
-    return NULL;
+    return bson_iter_init_find(&it, b, key) ? sl_bson_iter_text(&it) : NULL;
 }
 
 static sl_err_t parse_params(app_dtask_t *t, const char *json, char *errstr, size_t sz)

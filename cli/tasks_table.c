@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sl_bson.h"
 #include "sl_buf.h"
 #include "tasks.h"
 
@@ -47,33 +48,6 @@ static int push(cli_task_t **out, int *n, int *cap)
 }
 
 /* --- JSON file ------------------------------------------------------------------------- */
-
-/* A field of a task object as text: strings as they are, numbers and booleans printed
- * (true = 1), params as an object in its JSON text. */
-static char *field_text(const bson_iter_t *it0)
-{
-    bson_iter_t it = *it0;
-    char num[32];
-    if (BSON_ITER_HOLDS_UTF8(&it))
-        return strdup(bson_iter_utf8(&it, NULL));
-    if (BSON_ITER_HOLDS_NUMBER(&it) || BSON_ITER_HOLDS_BOOL(&it)) {
-        snprintf(num, sizeof num, "%lld", (long long)bson_iter_as_int64(&it));
-        return strdup(num);
-    }
-    if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
-        const uint8_t *data;
-        uint32_t len;
-        bson_t sub;
-        bson_iter_document(&it, &len, &data);
-        if (!bson_init_static(&sub, data, len))
-            return NULL;
-        char *j = bson_as_relaxed_extended_json(&sub, NULL);
-        char *r = j ? strdup(j) : NULL;
-        bson_free(j);
-        return r;
-    }
-    return NULL;
-}
 
 /* The file's text as one document {"t": <the file>} (a top-level array is not a
  * document for libbson); JSON lines become an array first. */
@@ -121,7 +95,7 @@ static int task_of_doc(const uint8_t *data, uint32_t len, cli_task_t *t)
     while (bson_iter_next(&it))
         for (int k = 0; k < CLI_T_N; k++)
             if (!strcmp(bson_iter_key(&it), cli_task_cols[k]) && !t->v[k])
-                t->v[k] = field_text(&it);
+                t->v[k] = sl_bson_iter_text(&it);
     return 0;
 }
 

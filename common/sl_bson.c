@@ -580,3 +580,27 @@ sl_err_t sl_bson_schema_from_doc(const bson_t *doc, sl_record_t *rec, char *errs
     }
     return SL_OK;
 }
+
+char *sl_bson_iter_text(const bson_iter_t *it0)
+{
+    bson_iter_t it = *it0;
+    char num[32];
+    if (BSON_ITER_HOLDS_UTF8(&it))
+        return strdup(bson_iter_utf8(&it, NULL));
+    if (BSON_ITER_HOLDS_NUMBER(&it) || BSON_ITER_HOLDS_BOOL(&it)) {
+        snprintf(num, sizeof num, "%lld", (long long)bson_iter_as_int64(&it));
+        return strdup(num);
+    }
+    if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        const uint8_t *data;
+        uint32_t len;
+        bson_t sub;
+        bson_iter_document(&it, &len, &data);
+        if (!bson_init_static(&sub, data, len))
+            return NULL;
+        char *j = bson_as_relaxed_extended_json(&sub, NULL), *r = j ? strdup(j) : NULL;
+        bson_free(j);
+        return r;
+    }
+    return NULL;
+}

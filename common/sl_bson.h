@@ -70,4 +70,10 @@ int      sl_bson_schema_columns(bson_t *parent, const char *key, const sl_schema
 sl_err_t sl_bson_schema_from_doc(const bson_t *doc, sl_record_t *rec, char *errstr,
                                  size_t errstr_size);
 
+/* The value at it as malloc'd text, for fields a person writes in a task
+ * file or table: a string as it is, a number or boolean printed (true = 1),
+ * a document as its relaxed extended JSON; NULL for other types (or out of
+ * memory). */
+char *sl_bson_iter_text(const bson_iter_t *it);
+
 #endif
