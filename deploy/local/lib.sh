@@ -39,6 +39,37 @@ SL_SERVERS=(mariadb pg kafka mongo)
 sl_say() { printf '%s\n' "$*"; }
 sl_err() { printf '%s\n' "$*" >&2; }
 sl_die() { sl_err "$*"; exit 1; }
+# A progress line "<tag>: <what> <how>", and the seconds since a `date +%s.%N` stamp.
+sl_step() { printf '%s: %-34s %s\n' "$1" "$2" "$3"; }
+sl_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1fs", b-a}'; }
+
+# Copies the jars a pom.xml depends on from Maven Central (mvn dependency:copy-dependencies) into
+# a cache directory, once. $1 name, $2 pom dir, $3 libs dir. Messages are tagged $SL_STEP_TAG. The stamp holds the pom's hash: a changed pom re-copies.
+sl_jars() {
+    local name=$1 pomdir=$2 libs=$3 stamp want tmp t
+    stamp=$(dirname "$libs")/installed
+    want=$(sha256sum "$pomdir/pom.xml" | cut -c1-64)
+    if [ -d "$libs" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        sl_step "${SL_STEP_TAG:-install}" "$name jars" "present ($(ls "$libs" | wc -l) jars in $libs)"
+        return
+    fi
+    t=$(date +%s.%N)
+    mkdir -p "$(dirname "$libs")"
+    tmp=$(mktemp -d "$(dirname "$libs")/libs.tmp.XXXXXX")
+    # shellcheck disable=SC2086
+    if ! (cd "$pomdir" && mvn -q -B ${SL_MVN_ARGS:-} dependency:copy-dependencies \
+        -DoutputDirectory="$tmp") >"$tmp.log" 2>&1; then
+        tail -n 30 "$tmp.log" >&2
+        rm -rf "$tmp"
+        sl_die "install: mvn failed for $pomdir/pom.xml (log: $tmp.log)"
+    fi
+    rm -f "$tmp.log"
+    rm -rf "$pomdir/target"
+    rm -rf "$libs"
+    mv "$tmp" "$libs"
+    echo "$want" >"$stamp"
+    sl_step "${SL_STEP_TAG:-install}" "$name jars" "$(ls "$libs" | wc -l) jars, $(du -sh "$libs" | cut -f1) in $(sl_since "$t")"
+}
 
 # Short, stable hash of a string (for cache and fallback directory names).
 sl_hash() { printf '%s' "$1" | sha256sum | cut -c1-12; }

@@ -1,0 +1,602 @@
+"""shiftlog against Debezium on the same data, one after the other (run it through bench/compare,
+which installs Kafka Connect and Debezium first; bench/README.md says what is measured and how).
+
+Each workload writes N row changes into the source first (MariaDB binlog / PostgreSQL WAL), then
+runs shiftlog-collector and then a Kafka Connect standalone worker with Debezium's connector over
+exactly that range, each into fresh topics, and measures of each process, the same way from /proc:
+  wall      from the go (the collector's exec / the connector's POST to a running worker) until all
+            N changes are durable in Kafka (shiftlog: its rows counter reached N and a checkpoint
+            stored after that with nothing queued; Debezium: its topic's end offset reached N);
+  CPU-s     utime + stime of the process over that interval (/proc/PID/stat);
+  peak RSS  VmHWM at the end (/proc/PID/status), the process's whole life.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "it"))
+from kafka_private import PrivateKafka, free_port  # noqa: E402
+
+ENV = os.environ
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MARIADB_SHAPES = {  # name: (rows per statement, statements per transaction)
+    "mariadb-autocommit": (1, 1),
+    "mariadb-txn10": (1, 10),
+    "mariadb-rows100": (100, 1),
+}
+WORKLOADS = [*MARIADB_SHAPES, "pg"]
+MY_DDL = ("CREATE TABLE {db}.t (id INT PRIMARY KEY, a INT, b BIGINT, c VARCHAR(32), d DECIMAL(12,2),"
+          " e DATETIME(6), f DOUBLE, g TINYINT, h CHAR(8), i TEXT)")
+PG_DDL = ("CREATE TABLE t (id int PRIMARY KEY, a int, b bigint, c varchar(32), d numeric(12,2),"
+          " e timestamp(6), f double precision, g smallint, h char(8), i text)")
+# the worker's JVM as Kafka's connect-standalone.sh starts it (heap and kafka-run-class.sh flags)
+CONNECT_JVM = ["-Xms256M", "-Xmx2G", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+               "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+               "-XX:MaxInlineLevel=15", "-Djava.awt.headless=true"]
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+# ------------------------------------------------------------------ processes, measured alike
+
+class Measured:
+    """A process whose CPU and peak RSS are read from /proc, the same way for both sides."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.pid = proc.pid
+
+    def cpu_s(self):
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK     # utime + stime, all threads
+
+    def hwm_mb(self):
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=30):
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def tail(path, n=30):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+class Topics:
+    """Counts the messages in the topics whose names start with a prefix (end offsets)."""
+
+    def __init__(self, bootstrap):
+        self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-compare-count",
+                           "enable.auto.commit": False})
+
+    def count(self, prefix):
+        total = 0
+        md = self.c.list_topics(timeout=10)
+        for name, t in md.topics.items():
+            if not name.startswith(prefix) or t.error is not None:
+                continue
+            for p in t.partitions:
+                lo, hi = self.c.get_watermark_offsets(TopicPartition(name, p), timeout=10,
+                                                      cached=False)
+                total += hi
+        return total
+
+    def close(self):
+        self.c.close()
+
+
+def result(side, n, t_go, t_first, t_end, cpu0, m, extra=None):
+    wall = t_end - t_go
+    r = {"side": side, "events": n, "wall_s": round(wall, 3), "events_per_s": round(n / wall),
+         "startup_s": round(t_first - t_go, 3) if t_first else None,
+         "cpu_s": round(m.cpu_s() - cpu0, 2), "cpu_s_total": round(m.cpu_s(), 2),
+         "peak_rss_mb": round(m.hwm_mb(), 1)}
+    r.update(extra or {})
+    say(f"   {side:9} {n} events in {wall:7.2f} s = {r['events_per_s']:8d} ev/s, "
+        f"{r['cpu_s']:6.2f} CPU-s, {r['peak_rss_mb']:7.1f} MB peak RSS "
+        f"(startup to first event {r['startup_s']} s)")
+    return r
+
+
+# ------------------------------------------------------------------ shiftlog
+
+def run_collector(conf_lines, work, n, topics, prefix, timeout):
+    conf = work / "collector.conf"
+    conf.write_text("\n".join(conf_lines + ["http.listen = 127.0.0.1:0", "lease = false"]) + "\n")
+    log = work / "collector.log"
+    binary = Path(ENV.get("SHIFTLOG_BIN", ROOT / "bin")) / "shiftlog-collector"
+    t_go = time.monotonic()
+    with open(log, "w") as err:
+        m = Measured(subprocess.Popen([str(binary), "-c", str(conf)], stderr=err,
+                                      stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
+    cpu0 = m.cpu_s()
+    try:
+        port = None
+        deadline = t_go + timeout
+        while port is None:
+            hit = re.search(r"serving /health and /metrics on 127\.0\.0\.1:(\d+)", log.read_text())
+            port = hit and int(hit.group(1))
+            check(m.alive(), "collector exited", log)
+            check(time.monotonic() < deadline, "collector: no /metrics port", log)
+            time.sleep(0.02)
+
+        def metrics():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                text = r.read().decode()
+            rows = sum(float(l.split()[-1]) for l in text.splitlines()
+                       if l.startswith("shiftlog_collector_rows_total{"))
+            val = {l.split()[0]: float(l.split()[1]) for l in text.splitlines()
+                   if l and not l.startswith("#") and "{" not in l.split()[0]}
+            return rows, val.get("shiftlog_collector_checkpoint_time_seconds", 0.0), \
+                val.get("shiftlog_collector_producer_queue", 0.0)
+
+        t_first = None
+        while True:                     # every row handed to Kafka ...
+            rows, _, _ = metrics()
+            if rows and t_first is None:
+                t_first = time.monotonic()
+            if rows >= n:
+                break
+            check(m.alive(), "collector exited", log)
+            check(time.monotonic() < deadline, f"collector: {rows:.0f}/{n} rows after {timeout} s",
+                  log)
+            time.sleep(0.05)
+        t_rows = time.time()
+        while True:                     # ... then a checkpoint stored after that, nothing queued
+            _, ckpt, queue = metrics()
+            if ckpt >= t_rows and queue == 0:
+                break
+            check(m.alive(), "collector exited", log)
+            check(time.monotonic() < deadline, "collector: no checkpoint after the last row", log)
+            time.sleep(0.02)
+        t_end = time.monotonic()
+        r = result("shiftlog", n, t_go, t_first, t_end, cpu0, m,
+                   {"kafka_messages": topics.count(prefix)})
+    finally:
+        m.stop()
+    return r
+
+
+def check(ok, what, log):
+    if not ok:
+        raise RuntimeError(f"{what}:\n{tail(log)}")
+
+
+# ------------------------------------------------------------------ Debezium on Kafka Connect
+
+class Connect:
+    """A Kafka Connect standalone worker (no connector at start: they come through REST)."""
+
+    def __init__(self, work, bootstrap, offsets=None):
+        self.work = work
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = work / "connect.log"
+        self.offsets = work / "connect.offsets"
+        if offsets:   # (key JSON, value JSON): where the source connector starts
+            subprocess.run(["java", str(ROOT / "bench/connect/Offsets.java"), str(self.offsets),
+                            *offsets], check=True)
+        props = work / "worker.properties"
+        props.write_text(f"""bootstrap.servers={bootstrap}
+key.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter=org.apache.kafka.connect.json.JsonConverter
+key.converter.schemas.enable=false
+value.converter.schemas.enable=false
+offset.storage.file.filename={self.offsets}
+plugin.path={ENV['PLUGIN_PATH']}
+listeners=http://127.0.0.1:{self.port}
+""")
+        with open(self.log, "w") as out:
+            self.m = Measured(subprocess.Popen(
+                ["java", *CONNECT_JVM,
+                 f"-Dlog4j2.configurationFile={ROOT / 'bench/connect/log4j2.xml'}",
+                 "-cp", f"{ENV['CONNECT_LIBS']}/*",
+                 "org.apache.kafka.connect.cli.ConnectStandalone", str(props)],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                self.rest("GET", "/connector-plugins")
+                break
+            except (urllib.error.URLError, ConnectionError, socket.timeout):
+                check(self.m.alive(), "Kafka Connect exited", self.log)
+                check(time.monotonic() < deadline, "Kafka Connect: no REST after 180 s", self.log)
+                time.sleep(0.5)
+
+    def rest(self, method, path, body=None):
+        req = urllib.request.Request(self.url + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def start_connector(self, name, config):
+        # standalone mode turns a bad config into a NullPointerException: validate first
+        cls = config["connector.class"]
+        v = self.rest("PUT", f"/connector-plugins/{cls}/config/validate", {**config, "name": name})
+        if v["error_count"]:
+            errs = [f"{c['value']['name']}: {e}" for c in v["configs"] for e in c["value"]["errors"]]
+            raise RuntimeError(f"{cls} refuses the config:\n" + "\n".join(errs))
+        self.rest("POST", "/connectors", {"name": name, "config": config})
+
+    def failed(self, name):
+        try:
+            st = self.rest("GET", f"/connectors/{name}/status")
+        except urllib.error.HTTPError:
+            return None
+        for t in [st["connector"], *st.get("tasks", [])]:
+            if t.get("state") == "FAILED":
+                return t.get("trace", "FAILED")[:3000]
+        return None
+
+
+def run_debezium(work, bootstrap, name, config, offsets, n, topics, prefix, timeout):
+    c = Connect(work, bootstrap, offsets)
+    try:
+        cpu0 = c.m.cpu_s()
+        t_go = time.monotonic()
+        c.start_connector(name, config)
+        t_first, got, deadline, last_check = None, 0, t_go + timeout, t_go
+        while got < n:
+            got = topics.count(prefix)
+            now = time.monotonic()
+            if got and t_first is None:
+                t_first = now
+            if now - last_check > 2:
+                last_check = now
+                trace = c.failed(name)
+                check(trace is None, f"Debezium failed: {trace}", c.log)
+            check(c.m.alive(), "Kafka Connect exited", c.log)
+            check(now < deadline, f"Debezium: {got}/{n} events after {timeout} s", c.log)
+            time.sleep(0.1)
+        t_end = time.monotonic()
+        r = result("debezium", n, t_go, t_first, t_end, cpu0, c.m, {"kafka_messages": got})
+        check(got == n, f"Debezium wrote {got} events for {n} changes", c.log)
+    finally:
+        c.m.stop()
+    return r
+
+
+# ------------------------------------------------------------------ sources and workloads
+
+def my(*args, stdin=None):
+    return subprocess.run(["mariadb", f"--defaults-file={ENV['SL_MYSQL_DEFAULTS_FILE']}", "-uroot",
+                           "-N", *args], stdin=stdin, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def psql(db, *cmds):
+    args = ["psql", "-h", ENV["SL_PG_HOST"], "-p", ENV["SL_PG_PORT"], "-U", ENV["SL_PG_USER"],
+            "-d", db, "-v", "ON_ERROR_STOP=1", "-qAtX"]
+    for c in cmds:
+        args += ["-c", c]
+    return subprocess.run(args, check=True, capture_output=True, text=True,
+                          env={**ENV, "PGPASSWORD": ENV["SL_PG_PASSWORD"]}).stdout.strip()
+
+
+def mariadb_workload(shape, n, tag, work, bootstrap, topics, timeout):
+    rows, txn = MARIADB_SHAPES[shape]
+    db = tag
+    my("-e", f"CREATE DATABASE {db}; " + MY_DDL.format(db=db))
+    try:
+        f0, p0 = my("-e", "SHOW MASTER STATUS").split()[:2]
+        # Debezium's MariaDB binlog client starts from a GTID position, not from file:pos alone
+        gtid0 = my("-e", f"SELECT BINLOG_GTID_POS('{f0}', {p0})").strip()
+        sql = work / "load.sql"
+        with open(sql, "w") as out:
+            subprocess.run(["awk", "-v", f"n={n}", "-v", f"db={db}", "-v", f"txn={txn}", "-v",
+                            f"rows={rows}", "-f", str(ROOT / "bench/mysql_load.awk")],
+                           stdout=out, check=True)
+        t0 = time.monotonic()
+        with open(sql) as inp:
+            my(stdin=inp)
+        say(f"   {n} changes ({rows}-row statements, {txn} per transaction) written to the binlog "
+            f"in {time.monotonic() - t0:.1f} s from {f0}:{p0}")
+        out = {"workload": shape, "source": "mariadb", "events": n, "rows_per_statement": rows,
+               "statements_per_txn": txn}
+        out["shiftlog"] = run_collector([
+            f"source.name = {tag}", "source.host = 127.0.0.1", f"source.port = {ENV['SL_MYSQL_PORT']}",
+            f"source.user = {ENV['SL_MYSQL_CDC_USER']}",
+            f"source.password = {ENV['SL_MYSQL_CDC_PASSWORD']}",
+            f"source.server_id = {random.randint(100000, 900000)}", f"start.position = {f0}:{p0}",
+            f"tables.include = {db}\\..*", f"topic.prefix = sl_{tag}",
+            f"kafka.bootstrap.servers = {bootstrap}"],
+            mk(work / "shiftlog"), n, topics, f"sl_{tag}.", timeout)
+        name = f"dbz-{tag}"
+        prefix = f"dbz_{tag}"
+        config = {
+            "connector.class": "io.debezium.connector.mariadb.MariaDbConnector", "tasks.max": "1",
+            "database.hostname": "127.0.0.1", "database.port": ENV["SL_MYSQL_PORT"],
+            "database.user": "root", "database.password": ENV["SL_MYSQL_ROOT_PASSWORD"],
+            "database.server.id": str(random.randint(100000, 900000)),
+            "database.ssl.mode": "disable",
+            "topic.prefix": prefix, "database.include.list": db, "table.include.list": f"{db}.t",
+            # the offsets file starts the stream at the workload's first change; "recovery" then
+            # reads the table's schema (unchanged since) into the empty schema history (no_data
+            # refuses to start on an offset without one), without a lock on the shared server
+            "snapshot.mode": "recovery", "snapshot.locking.mode": "none",
+            "schema.history.internal.store.only.captured.tables.ddl": "true",
+            "schema.history.internal.store.only.captured.databases.ddl": "true",
+            "include.schema.changes": "false", "tombstones.on.delete": "false",
+            "schema.history.internal": "io.debezium.storage.file.history.FileSchemaHistory",
+            "schema.history.internal.file.filename": str(work / "debezium" / "schema-history.dat"),
+        }
+        offsets = (json.dumps([name, {"server": prefix}], separators=(",", ":")),
+                   json.dumps({"file": f0, "pos": int(p0), "gtids": gtid0}, separators=(",", ":")))
+        out["debezium"] = run_debezium(mk(work / "debezium"), bootstrap, name, config, offsets, n,
+                                       topics, f"{prefix}.", timeout)
+        return out
+    finally:
+        my("-e", f"DROP DATABASE IF EXISTS {db}")
+
+
+def pg_workload(n, tag, work, bootstrap, topics, timeout):
+    db = tag
+    psql("postgres", f"CREATE DATABASE {db}")
+    try:
+        psql(db, PG_DDL, f"CREATE PUBLICATION {db}_p FOR ALL TABLES",
+             f"SELECT pg_create_logical_replication_slot('{db}_s', 'pgoutput')",
+             f"SELECT pg_create_logical_replication_slot('{db}_d', 'pgoutput')")
+        ins, upd = n // 2, n // 4
+        dele = n - ins - upd
+        t0 = time.monotonic()
+        # the same mix as the MariaDB workloads, 100 single-row changes per transaction
+        psql(db, f"""DO $$ BEGIN
+  FOR k IN 0..{(ins + 99) // 100 - 1} LOOP
+    INSERT INTO t SELECT i, i, i::bigint * 1000003, 'row ' || i, i + 0.25,
+        '2026-11-25 10:00:00'::timestamp + (i % 1000000) * interval '1 microsecond', i + 0.5,
+        i % 100, 'ch' || (i % 1000), 'text ' || i
+      FROM generate_series(k * 100 + 1, least(k * 100 + 100, {ins})) i;
+    COMMIT;
+  END LOOP;
+  FOR k IN 0..{(upd + 99) // 100 - 1} LOOP
+    FOR r IN k * 100 + 1 .. least(k * 100 + 100, {upd}) LOOP
+      UPDATE t SET a = a + 1, c = 'upd ' || id WHERE id = r;
+    END LOOP;
+    COMMIT;
+  END LOOP;
+  FOR k IN 0..{(dele + 99) // 100 - 1} LOOP
+    FOR r IN k * 100 + 1 .. least(k * 100 + 100, {dele}) LOOP
+      DELETE FROM t WHERE id = {ins} - r + 1;
+    END LOOP;
+    COMMIT;
+  END LOOP;
+END $$""")
+        say(f"   {n} changes (100 per transaction) written to the WAL in "
+            f"{time.monotonic() - t0:.1f} s")
+        out = {"workload": "pg", "source": "postgresql", "events": n, "rows_per_statement": 1,
+               "statements_per_txn": 100}
+        out["shiftlog"] = run_collector([
+            f"source.name = {tag}", "source.type = postgresql", f"source.host = {ENV['SL_PG_HOST']}",
+            f"source.port = {ENV['SL_PG_PORT']}", f"source.user = {ENV['SL_PG_CDC_USER']}",
+            f"source.password = {ENV['SL_PG_CDC_PASSWORD']}", f"source.database = {db}",
+            f"source.slot = {db}_s", f"source.publication = {db}_p", f"topic.prefix = sl_{tag}",
+            f"kafka.bootstrap.servers = {bootstrap}"],
+            mk(work / "shiftlog"), n, topics, f"sl_{tag}.", timeout)
+        prefix = f"dbz_{tag}"
+        config = {
+            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+            "tasks.max": "1", "database.hostname": ENV["SL_PG_HOST"],
+            "database.port": ENV["SL_PG_PORT"], "database.user": ENV["SL_PG_USER"],
+            "database.password": ENV["SL_PG_PASSWORD"], "database.dbname": db,
+            "topic.prefix": prefix, "plugin.name": "pgoutput", "slot.name": f"{db}_d",
+            "publication.name": f"{db}_p", "publication.autocreate.mode": "disabled",
+            "snapshot.mode": "no_data", "tombstones.on.delete": "false",
+        }
+        # no offsets: the slot, made before the workload, starts the stream at the first change
+        out["debezium"] = run_debezium(mk(work / "debezium"), bootstrap, f"dbz-{tag}", config,
+                                       None, n, topics, f"{prefix}.", timeout)
+        return out
+    finally:
+        # the slots first: a database that holds one cannot be dropped
+        try:
+            psql("postgres", "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                 f" WHERE slot_name IN ('{db}_s', '{db}_d') AND NOT active")
+        finally:
+            psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def mk(p):
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+# ------------------------------------------------------------------ machine, report
+
+def cmd_out(*args):
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        return (p.stdout + p.stderr).strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    mem = next(int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines()
+               if l.startswith("MemTotal"))
+    return {"host": socket.gethostname(), "cpu": cpu, "cores": os.cpu_count(),
+            "mem_gb": round(mem / 1024 / 1024, 1), "kernel": platform.release(),
+            "loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
+
+
+def versions():
+    return {
+        "shiftlog": cmd_out("git", "-C", str(ROOT), "describe", "--always", "--dirty"),
+        "kafka_connect": ENV["CONNECT_VERSION"], "debezium": ENV["DEBEZIUM_VERSION"],
+        "java": cmd_out("java", "-version").splitlines()[0],
+        "mariadb": my("-e", "SELECT VERSION()").strip(),
+        "postgresql": psql("postgres", "SHOW server_version"),
+        "kafka_broker": Path(ENV["SL_KAFKA_LIBS"]).parent.name,
+    }
+
+
+def ratio(a, b):
+    return round(a / b, 2) if b else None
+
+
+def markdown(run):
+    m, v = run["machine"], run["versions"]
+    out = [f"# shiftlog vs Debezium ({run['date']})", "",
+           f"{m['cores']} cores ({m['cpu']}), {m['mem_gb']} GB, load average "
+           f"{' '.join(m['loadavg_start'])} at the start and {' '.join(m['loadavg_end'])} at the end "
+           f"(a shared machine: the figures move with its load). Kafka: {run['kafka']}.", "",
+           f"shiftlog {v['shiftlog']}; Kafka Connect {v['kafka_connect']} standalone with Debezium "
+           f"{v['debezium']} (JSON converter without schemas, tombstones off, JVM as "
+           f"connect-standalone.sh starts it); {v['mariadb']}; PostgreSQL {v['postgresql']}; "
+           f"{v['java']}.", "",
+           "| workload | side | events | wall s | events/s | CPU-s | peak RSS MB |",
+           "|---|---|---:|---:|---:|---:|---:|"]
+    for w in run["workloads"]:
+        for side in ("shiftlog", "debezium"):
+            r = w.get(side)
+            if r:
+                out.append(f"| {w['workload']} | {side} | {r['events']} | {r['wall_s']} | "
+                           f"{r['events_per_s']} | {r['cpu_s']} | {r['peak_rss_mb']} |")
+        if w.get("ratio"):
+            q = w["ratio"]
+            out.append(f"| {w['workload']} | **shiftlog/Debezium** | | | **{q['events_per_s']}x** | "
+                       f"**{q['cpu_s']}x** | **{q['peak_rss_mb']}x** |")
+        if w.get("error"):
+            out.append(f"| {w['workload']} | failed: {w['error'].splitlines()[0][:120]} | | | | | |")
+    out += ["", "Wall time: from the go (the collector's start / the connector's POST to a running "
+            "worker) until all the changes are durable in Kafka. CPU-s: utime+stime of the process "
+            "(/proc/PID/stat) over that time. Peak RSS: VmHWM (/proc/PID/status). Both sides "
+            "measured the same way; the broker's own cost is in neither."]
+    return "\n".join(out) + "\n"
+
+
+def plot(run, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    ws = [w for w in run["workloads"] if w.get("ratio")]
+    if not ws:
+        return False
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    names = [w["workload"] for w in ws]
+    xs = range(len(ws))
+    for ax, key, title in zip(axes, ("events_per_s", "cpu_s", "peak_rss_mb"),
+                              ("events/s (higher is better)", "CPU-seconds", "peak RSS MB")):
+        ax.bar([x - 0.2 for x in xs], [w["shiftlog"][key] for w in ws], 0.4, label="shiftlog")
+        ax.bar([x + 0.2 for x in xs], [w["debezium"][key] for w in ws], 0.4, label="Debezium")
+        ax.set_xticks(list(xs), names, rotation=20, fontsize=8)
+        ax.set_title(title)
+    axes[0].legend()
+    fig.suptitle(f"shiftlog vs Debezium {run['versions']['debezium']}, "
+                 f"{ws[0]['events']} changes, {run['machine']['cores']} cores")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=1000000, help="row changes per workload")
+    ap.add_argument("--only", default=",".join(WORKLOADS),
+                    help=f"comma-separated workloads ({','.join(WORKLOADS)})")
+    ap.add_argument("--kafka", choices=("private", "shared"), default="private",
+                    help="private: a throw-away broker for the run (default; the shared one on "
+                    "SL_KAFKA_BROKERS is neither loaded nor measured); shared: SL_KAFKA_BROKERS")
+    ap.add_argument("--out", default=str(ROOT / "bench/results"),
+                    help="directory of latest.md, latest.json, latest.png")
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per side and workload")
+    a = ap.parse_args()
+    chosen = a.only.split(",")
+    for w in chosen:
+        if w not in WORKLOADS:
+            ap.error(f"unknown workload {w} (known: {', '.join(WORKLOADS)})")
+    work = Path(tempfile.mkdtemp(prefix="compare_"))
+    kafka = None
+    run = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+           "versions": versions(), "n": a.n, "workloads": []}
+    try:
+        if a.kafka == "private":
+            kafka = PrivateKafka(ENV, work / "kafka", heap="512m").start()
+            bootstrap = kafka.bootstrap
+            run["kafka"] = f"a private broker ({run['versions']['kafka_broker']}) for this run"
+        else:
+            bootstrap = ENV["SL_KAFKA_BROKERS"]
+            run["kafka"] = f"the shared broker {bootstrap}"
+        topics = Topics(bootstrap)
+        for w in chosen:
+            tag = f"cmp{os.getpid()}_{w.replace('-', '_')}_{random.randint(0, 9999)}"
+            say(f"== {w}: {a.n} changes ({tag})")
+            try:
+                if w == "pg":
+                    res = pg_workload(a.n, tag, mk(work / tag), bootstrap, topics, a.timeout)
+                else:
+                    res = mariadb_workload(w, a.n, tag, mk(work / tag), bootstrap, topics,
+                                           a.timeout)
+                s, d = res["shiftlog"], res["debezium"]
+                res["ratio"] = {"events_per_s": ratio(s["events_per_s"], d["events_per_s"]),
+                                "cpu_s": ratio(s["cpu_s"], d["cpu_s"]),
+                                "peak_rss_mb": ratio(s["peak_rss_mb"], d["peak_rss_mb"])}
+                say(f"   shiftlog/Debezium: {res['ratio']['events_per_s']}x events/s, "
+                    f"{res['ratio']['cpu_s']}x CPU-s, {res['ratio']['peak_rss_mb']}x peak RSS")
+            except (RuntimeError, subprocess.CalledProcessError) as e:
+                detail = getattr(e, "stderr", None) or str(e)
+                say(f"   FAILED: {detail}")
+                res = {"workload": w, "events": a.n, "error": str(detail)}
+            run["workloads"].append(res)
+        topics.close()
+    finally:
+        if kafka:
+            kafka.stop()
+    run["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    run["machine"]["uptime"] = cmd_out("uptime")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(run, indent=2) + "\n")
+    md = markdown(run)
+    (out / "latest.md").write_text(md)
+    say("\n" + md)
+    say(f"written: {out / 'latest.md'}, {out / 'latest.json'}"
+        + (f", {out / 'latest.png'}" if plot(run, out / "latest.png") else
+           " (no plot: matplotlib is not importable)"))
+    if not os.environ.get("COMPARE_KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        say(f"work directory kept: {work}")
+    return 1 if any("error" in w for w in run["workloads"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
