@@ -41,7 +41,7 @@ MARIADB_SHAPES = {  # name: (rows per statement, statements per transaction)
     "mariadb-txn10": (1, 10),
     "mariadb-rows100": (100, 1),
 }
-WORKLOADS = [*MARIADB_SHAPES, "pg"]
+WORKLOADS = [*MARIADB_SHAPES, "pg", "pg-sink"]   # pg-sink: the topics pg wrote
 MY_DDL = ("CREATE TABLE {db}.t (id INT PRIMARY KEY, a INT, b BIGINT, c VARCHAR(32), d DECIMAL(12,2),"
           " e DATETIME(6), f DOUBLE, g TINYINT, h CHAR(8), i TEXT)")
 PG_DDL = ("CREATE TABLE t (id int PRIMARY KEY, a int, b bigint, c varchar(32), d numeric(12,2),"
@@ -213,8 +213,8 @@ class Connect:
         props.write_text(f"""bootstrap.servers={bootstrap}
 key.converter=org.apache.kafka.connect.json.JsonConverter
 value.converter=org.apache.kafka.connect.json.JsonConverter
-key.converter.schemas.enable=false
-value.converter.schemas.enable=false
+key.converter.schemas.enable=true
+value.converter.schemas.enable=true
 offset.storage.file.filename={self.offsets}
 plugin.path={ENV['PLUGIN_PATH']}
 listeners=http://127.0.0.1:{self.port}
@@ -419,6 +419,7 @@ END $$""")
         # no offsets: the slot, made before the workload, starts the stream at the first change
         out["debezium"] = run_debezium(mk(work / "debezium"), bootstrap, f"dbz-{tag}", config,
                                        None, n, topics, f"{prefix}.", timeout)
+        out["topics"] = {"shiftlog": f"sl_{tag}.{tag}", "debezium": f"{prefix}.public.t"}
         return out
     finally:
         # the slots first: a database that holds one cannot be dropped
@@ -426,6 +427,90 @@ END $$""")
             psql("postgres", "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                  f" WHERE slot_name IN ('{db}_s', '{db}_d') AND NOT active")
         finally:
+            psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def wait_applied(db, n, alive, log, timeout):
+    """Until table t of db holds the workload's end state. Changes are applied in order, so the
+    row count is ins - del with row `upd` updated only after the last delete (the inserts pass
+    through that count before any update)."""
+    ins, upd = n // 2, n // 4
+    want = ins - (n - ins - upd)
+    deadline = time.monotonic() + timeout
+    t_first = None
+    while True:
+        try:
+            got = psql(db, "SELECT count(*), max(c) FILTER (WHERE id = %d) FROM "
+                       "(SELECT 1) one LEFT JOIN t ON true" % upd).split("|")
+        except subprocess.CalledProcessError:
+            got = ["0", ""]       # no table yet
+        if int(got[0]) and t_first is None:
+            t_first = time.monotonic()
+        if int(got[0]) == want and got[1].startswith("upd "):
+            return t_first
+        check(alive(), "the sink exited", log)
+        check(time.monotonic() < deadline, f"sink: {got} after {timeout} s", log)
+        time.sleep(0.1)
+
+
+def sink_workload(src, tag, work, bootstrap, timeout):
+    """Kafka -> PostgreSQL: shiftlog-applier on shiftlog's topic of the pg workload, then
+    Debezium's JDBC sink on Debezium's topic of it, each into a fresh database."""
+    n = src["events"]
+    out = {"workload": "pg-sink", "source": "kafka", "events": n, "target": "postgresql"}
+    dbs = [f"{tag}_s", f"{tag}_d"]
+    for db in dbs:
+        psql("postgres", f"CREATE DATABASE {db}")
+    try:
+        w = mk(work / "shiftlog")
+        log = w / "applier.log"
+        binary = Path(ENV.get("SHIFTLOG_BIN", ROOT / "bin")) / "shiftlog-applier"
+        t_go = time.monotonic()
+        with open(log, "w") as err:
+            m = Measured(subprocess.Popen(
+                [str(binary), "-X", f"task.name={tag}", "-X", f"source.topic={src['topics']['shiftlog']}",
+                 "-X", f"kafka.bootstrap.servers={bootstrap}", "-X", f"target.host={ENV['SL_PG_HOST']}",
+                 "-X", f"target.port={ENV['SL_PG_PORT']}", "-X", f"target.user={ENV['SL_PG_USER']}",
+                 "-X", f"target.password={ENV['SL_PG_PASSWORD']}", "-X", f"target.database={dbs[0]}",
+                 "-X", "map.tables=*.t=public.t", "-X", "http.listen=off"],
+                stderr=err, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
+        cpu0 = m.cpu_s()
+        try:
+            t_first = wait_applied(dbs[0], n, m.alive, log, timeout)
+            out["shiftlog"] = result("shiftlog", n, t_go, t_first, time.monotonic(), cpu0, m)
+        finally:
+            m.stop()
+        c = Connect(mk(work / "debezium"), bootstrap)
+        try:
+            name = f"dbz-sink-{tag}"
+            cpu0 = c.m.cpu_s()
+            t_go = time.monotonic()
+            c.start_connector(name, {
+                "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector", "tasks.max": "1",
+                "topics": src["topics"]["debezium"],
+                "connection.url": f"jdbc:postgresql://{ENV['SL_PG_HOST']}:{ENV['SL_PG_PORT']}/{dbs[1]}",
+                "connection.username": ENV["SL_PG_USER"], "connection.password": ENV["SL_PG_PASSWORD"],
+                "insert.mode": "upsert", "delete.enabled": "true", "primary.key.mode": "record_key",
+                "schema.evolution": "basic", "collection.name.format": "t",
+                "consumer.override.auto.offset.reset": "earliest"})
+
+            def alive():
+                trace = c.failed(name)
+                check(trace is None, f"Debezium JDBC sink failed: {trace}", c.log)
+                return c.m.alive()
+            t_first = wait_applied(dbs[1], n, alive, c.log, timeout)
+            out["debezium"] = result("debezium", n, t_go, t_first, time.monotonic(), cpu0, c.m)
+        finally:
+            c.m.stop()
+        a = psql(dbs[0], "SELECT md5(string_agg(concat_ws(',', id, a, b, c, d, e, f, g, h, i), ';' "
+                 "ORDER BY id)) FROM t")
+        b = psql(dbs[1], "SELECT md5(string_agg(concat_ws(',', id, a, b, c, d, e, f, g, h, i), ';' "
+                 "ORDER BY id)) FROM t")
+        out["same_tables"] = a == b
+        say(f"   the two targets' tables are {'the same' if a == b else 'DIFFERENT'}")
+        return out
+    finally:
+        for db in dbs:
             psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
@@ -466,7 +551,14 @@ def versions():
 
 
 def ratio(a, b):
-    return round(a / b, 2) if b else None
+    return round(a / b, 4) if b else None
+
+
+def times(q):
+    """A ratio as people read it: 3.2x, or 1/40 when shiftlog needs less."""
+    if q is None:
+        return "n/a"
+    return f"{q:.1f}x" if q >= 1 else f"1/{1 / q:.0f}" if q > 0 else "~0"
 
 
 def markdown(run):
@@ -476,55 +568,34 @@ def markdown(run):
            f"{' '.join(m['loadavg_start'])} at the start and {' '.join(m['loadavg_end'])} at the end "
            f"(a shared machine: the figures move with its load). Kafka: {run['kafka']}.", "",
            f"shiftlog {v['shiftlog']}; Kafka Connect {v['kafka_connect']} standalone with Debezium "
-           f"{v['debezium']} (JSON converter without schemas, tombstones off, JVM as "
+           f"{v['debezium']} (JSON converter with schemas, Connect's default, which the JDBC sink needs; tombstones off; JVM as "
            f"connect-standalone.sh starts it); {v['mariadb']}; PostgreSQL {v['postgresql']}; "
            f"{v['java']}.", "",
-           "| workload | side | events | wall s | events/s | CPU-s | peak RSS MB |",
-           "|---|---|---:|---:|---:|---:|---:|"]
+           "| workload | side | events | wall s | startup s | events/s | CPU-s | peak RSS MB |",
+           "|---|---|---:|---:|---:|---:|---:|---:|"]
     for w in run["workloads"]:
         for side in ("shiftlog", "debezium"):
             r = w.get(side)
             if r:
-                out.append(f"| {w['workload']} | {side} | {r['events']} | {r['wall_s']} | "
-                           f"{r['events_per_s']} | {r['cpu_s']} | {r['peak_rss_mb']} |")
+                out.append(f"| {w['workload']} | {side} | {r['events']} | {r['wall_s']:.2f} | "
+                           f"{r['startup_s']:.2f} | {r['events_per_s']} | {r['cpu_s']:.2f} | "
+                           f"{r['peak_rss_mb']:.0f} |")
         if w.get("ratio"):
             q = w["ratio"]
-            out.append(f"| {w['workload']} | **shiftlog/Debezium** | | | **{q['events_per_s']}x** | "
-                       f"**{q['cpu_s']}x** | **{q['peak_rss_mb']}x** |")
+            out.append(f"| {w['workload']} | **shiftlog/Debezium** | | | | "
+                       f"**{times(q['events_per_s'])}** | **{times(q['cpu_s'])}** | "
+                       f"**{times(q['peak_rss_mb'])}** |")
         if w.get("error"):
-            out.append(f"| {w['workload']} | failed: {w['error'].splitlines()[0][:120]} | | | | | |")
-    out += ["", "Wall time: from the go (the collector's start / the connector's POST to a running "
-            "worker) until all the changes are durable in Kafka. CPU-s: utime+stime of the process "
+            out.append(f"| {w['workload']} | failed: {w['error'].splitlines()[0][:120]} | | | | | | |")
+    out += ["", "Workloads: mariadb-* and pg write the changes into the source first, then each side "
+            "reads exactly that binlog/WAL range into Kafka; pg-sink applies the topics pg wrote "
+            "(each side its own) to PostgreSQL, until the target table holds the end state. "
+            "Wall time: from the go (the service's start / the connector's POST to a running "
+            "worker) until all the changes are durable in Kafka (pg-sink: in the target); startup: "
+            "from the go to the first change seen there. CPU-s: utime+stime of the process "
             "(/proc/PID/stat) over that time. Peak RSS: VmHWM (/proc/PID/status). Both sides "
             "measured the same way; the broker's own cost is in neither."]
     return "\n".join(out) + "\n"
-
-
-def plot(run, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    ws = [w for w in run["workloads"] if w.get("ratio")]
-    if not ws:
-        return False
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    names = [w["workload"] for w in ws]
-    xs = range(len(ws))
-    for ax, key, title in zip(axes, ("events_per_s", "cpu_s", "peak_rss_mb"),
-                              ("events/s (higher is better)", "CPU-seconds", "peak RSS MB")):
-        ax.bar([x - 0.2 for x in xs], [w["shiftlog"][key] for w in ws], 0.4, label="shiftlog")
-        ax.bar([x + 0.2 for x in xs], [w["debezium"][key] for w in ws], 0.4, label="Debezium")
-        ax.set_xticks(list(xs), names, rotation=20, fontsize=8)
-        ax.set_title(title)
-    axes[0].legend()
-    fig.suptitle(f"shiftlog vs Debezium {run['versions']['debezium']}, "
-                 f"{ws[0]['events']} changes, {run['machine']['cores']} cores")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    return True
 
 
 def main():
@@ -556,12 +627,18 @@ def main():
             bootstrap = ENV["SL_KAFKA_BROKERS"]
             run["kafka"] = f"the shared broker {bootstrap}"
         topics = Topics(bootstrap)
+        pg_src = None
         for w in chosen:
             tag = f"cmp{os.getpid()}_{w.replace('-', '_')}_{random.randint(0, 9999)}"
             say(f"== {w}: {a.n} changes ({tag})")
             try:
                 if w == "pg":
-                    res = pg_workload(a.n, tag, mk(work / tag), bootstrap, topics, a.timeout)
+                    res = pg_src = pg_workload(a.n, tag, mk(work / tag), bootstrap, topics,
+                                               a.timeout)
+                elif w == "pg-sink":
+                    if not pg_src:
+                        raise RuntimeError("pg-sink reads the topics of the pg workload: run both")
+                    res = sink_workload(pg_src, tag, mk(work / tag), bootstrap, a.timeout)
                 else:
                     res = mariadb_workload(w, a.n, tag, mk(work / tag), bootstrap, topics,
                                            a.timeout)
@@ -569,8 +646,9 @@ def main():
                 res["ratio"] = {"events_per_s": ratio(s["events_per_s"], d["events_per_s"]),
                                 "cpu_s": ratio(s["cpu_s"], d["cpu_s"]),
                                 "peak_rss_mb": ratio(s["peak_rss_mb"], d["peak_rss_mb"])}
-                say(f"   shiftlog/Debezium: {res['ratio']['events_per_s']}x events/s, "
-                    f"{res['ratio']['cpu_s']}x CPU-s, {res['ratio']['peak_rss_mb']}x peak RSS")
+                say(f"   shiftlog/Debezium: {times(res['ratio']['events_per_s'])} events/s, "
+                    f"{times(res['ratio']['cpu_s'])} CPU-s, {times(res['ratio']['peak_rss_mb'])} "
+                    "peak RSS")
             except (RuntimeError, subprocess.CalledProcessError) as e:
                 detail = getattr(e, "stderr", None) or str(e)
                 say(f"   FAILED: {detail}")
@@ -588,9 +666,7 @@ def main():
     md = markdown(run)
     (out / "latest.md").write_text(md)
     say("\n" + md)
-    say(f"written: {out / 'latest.md'}, {out / 'latest.json'}"
-        + (f", {out / 'latest.png'}" if plot(run, out / "latest.png") else
-           " (no plot: matplotlib is not importable)"))
+    say(f"written: {out / 'latest.md'}, {out / 'latest.json'}")
     if not os.environ.get("COMPARE_KEEP"):
         shutil.rmtree(work, ignore_errors=True)
     else:
