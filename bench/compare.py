@@ -126,11 +126,17 @@ class Topics:
         self.c.close()
 
 
-def result(side, n, t_go, t_first, t_end, cpu0, m, extra=None):
+def result(side, n, t_go, first, t_end, cpu0, m, extra=None):
+    """first: (time, CPU-s) when the first change showed up, or None."""
     wall = t_end - t_go
+    t_first, cpu_first = first or (None, None)
+    cpu = m.cpu_s()
     r = {"side": side, "events": n, "wall_s": round(wall, 3), "events_per_s": round(n / wall),
          "startup_s": round(t_first - t_go, 3) if t_first else None,
-         "cpu_s": round(m.cpu_s() - cpu0, 2), "cpu_s_total": round(m.cpu_s(), 2),
+         "events_per_s_after_first": round(n / (t_end - t_first)) if t_first and t_end > t_first
+         else None,
+         "cpu_s": round(cpu - cpu0, 2), "cpu_s_total": round(cpu, 2),
+         "cpu_s_after_first": round(cpu - cpu_first, 2) if first else None,
          "peak_rss_mb": round(m.hwm_mb(), 1)}
     r.update(extra or {})
     say(f"   {side:9} {n} events in {wall:7.2f} s = {r['events_per_s']:8d} ev/s, "
@@ -175,7 +181,7 @@ def run_collector(conf_lines, work, n, topics, prefix, timeout):
         while True:                     # every row handed to Kafka ...
             rows, _, _ = metrics()
             if rows and t_first is None:
-                t_first = time.monotonic()
+                t_first = (time.monotonic(), m.cpu_s())
             if rows >= n:
                 break
             check(m.alive(), "collector exited", log)
@@ -220,7 +226,7 @@ class Connect:
         # the producer's batch.size and linger.ms are librdkafka's defaults, which shiftlog's
         # collector runs with: with Java's 16 KB batches, one request in flight (Connect's
         # setting) and ~3 KB JSON events, the worker's producer, not Debezium, was the limit
-        props = work / "worker.properties"
+        self.props = props = work / "worker.properties"
         props.write_text(f"""bootstrap.servers={bootstrap}
 key.converter=org.apache.kafka.connect.json.JsonConverter
 value.converter=org.apache.kafka.connect.json.JsonConverter
@@ -287,7 +293,7 @@ def run_debezium(work, bootstrap, name, config, offsets, n, topics, prefix, time
             got = topics.count(prefix)
             now = time.monotonic()
             if got and t_first is None:
-                t_first = now
+                t_first = (now, c.m.cpu_s())
             if now - last_check > 2:
                 last_check = now
                 trace = c.failed(name)
@@ -296,7 +302,9 @@ def run_debezium(work, bootstrap, name, config, offsets, n, topics, prefix, time
             check(now < deadline, f"Debezium: {got}/{n} events after {timeout} s", c.log)
             time.sleep(0.1)
         t_end = time.monotonic()
-        r = result("debezium", n, t_go, t_first, t_end, cpu0, c.m, {"kafka_messages": got})
+        r = result("debezium", n, t_go, t_first, t_end, cpu0, c.m, {
+            "kafka_messages": got, "worker": c.props.read_text().splitlines(),
+            "connector": {k: v for k, v in config.items() if "password" not in k}})
         check(got == n, f"Debezium wrote {got} events for {n} changes", c.log)
     finally:
         c.m.stop()
@@ -446,7 +454,7 @@ END $$""")
             psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
-def wait_applied(db, n, alive, log, timeout):
+def wait_applied(db, n, alive, m, log, timeout):
     """Until table t of db holds the workload's end state. Changes are applied in order, so the
     row count is ins - del with row `upd` updated only after the last delete (the inserts pass
     through that count before any update)."""
@@ -461,7 +469,7 @@ def wait_applied(db, n, alive, log, timeout):
         except subprocess.CalledProcessError:
             got = ["0", ""]       # no table yet
         if int(got[0]) and t_first is None:
-            t_first = time.monotonic()
+            t_first = (time.monotonic(), m.cpu_s())
         if int(got[0]) == want and got[1].startswith("upd "):
             return t_first
         check(alive(), "the sink exited", log)
@@ -492,7 +500,7 @@ def sink_workload(src, tag, work, bootstrap, timeout):
                 stderr=err, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
         cpu0 = m.cpu_s()
         try:
-            t_first = wait_applied(dbs[0], n, m.alive, log, timeout)
+            t_first = wait_applied(dbs[0], n, m.alive, m, log, timeout)
             out["shiftlog"] = result("shiftlog", n, t_go, t_first, time.monotonic(), cpu0, m)
         finally:
             m.stop()
@@ -514,7 +522,7 @@ def sink_workload(src, tag, work, bootstrap, timeout):
                 trace = c.failed(name)
                 check(trace is None, f"Debezium JDBC sink failed: {trace}", c.log)
                 return c.m.alive()
-            t_first = wait_applied(dbs[1], n, alive, c.log, timeout)
+            t_first = wait_applied(dbs[1], n, alive, c.m, c.log, timeout)
             out["debezium"] = result("debezium", n, t_go, t_first, time.monotonic(), cpu0, c.m)
         finally:
             c.m.stop()
@@ -587,28 +595,33 @@ def markdown(run):
            f"{v['debezium']} (JSON converter with schemas, Connect's default, which the JDBC sink needs; tombstones off; JVM as "
            f"connect-standalone.sh starts it); {v['mariadb']}; PostgreSQL {v['postgresql']}; "
            f"{v['java']}.", "",
-           "| workload | side | events | wall s | startup s | events/s | CPU-s | peak RSS MB |",
-           "|---|---|---:|---:|---:|---:|---:|---:|"]
+           "| workload | side | events | wall s | startup s | events/s | events/s after startup "
+           "| CPU-s | CPU-s after startup | peak RSS MB |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for w in run["workloads"]:
         for side in ("shiftlog", "debezium"):
             r = w.get(side)
             if r:
                 out.append(f"| {w['workload']} | {side} | {r['events']} | {r['wall_s']:.2f} | "
-                           f"{r['startup_s']:.2f} | {r['events_per_s']} | {r['cpu_s']:.2f} | "
+                           f"{r['startup_s']:.2f} | {r['events_per_s']} | "
+                           f"{r['events_per_s_after_first']} | {r['cpu_s']:.2f} | "
+                           f"{r['cpu_s_after_first']} | "
                            f"{r['peak_rss_mb']:.0f} |")
         if w.get("ratio"):
             q = w["ratio"]
             out.append(f"| {w['workload']} | **shiftlog/Debezium** | | | | "
-                       f"**{times(q['events_per_s'])}** | **{times(q['cpu_s'])}** | "
+                       f"**{times(q['events_per_s'])}** | {times(q['events_per_s_after_first'])} | "
+                       f"**{times(q['cpu_s'])}** | {times(q['cpu_s_after_first'])} | "
                        f"**{times(q['peak_rss_mb'])}** |")
         if w.get("error"):
-            out.append(f"| {w['workload']} | failed: {w['error'].splitlines()[0][:120]} | | | | | | |")
+            out.append(f"| {w['workload']} | failed: {w['error'].splitlines()[0][:120]} | | | | | | | | |")
     out += ["", "Workloads: mariadb-* and pg write the changes into the source first, then each side "
             "reads exactly that binlog/WAL range into Kafka; pg-sink applies the topics pg wrote "
             "(each side its own) to PostgreSQL, until the target table holds the end state. "
             "Wall time: from the go (the service's start / the connector's POST to a running "
             "worker) until all the changes are durable in Kafka (pg-sink: in the target); startup: "
-            "from the go to the first change seen there. CPU-s: utime+stime of the process "
+            "from the go to the first change seen there; 'after startup': from then on (at small "
+            "N, the JVM's warm-up weighs on Debezium's totals). CPU-s: utime+stime of the process "
             "(/proc/PID/stat) over that time. Peak RSS: VmHWM (/proc/PID/status). Both sides "
             "measured the same way; the broker's own cost is in neither."]
     return "\n".join(out) + "\n"
@@ -662,6 +675,10 @@ def main():
                                            a.timeout)
                 s, d = res["shiftlog"], res["debezium"]
                 res["ratio"] = {"events_per_s": ratio(s["events_per_s"], d["events_per_s"]),
+                                "events_per_s_after_first": ratio(s["events_per_s_after_first"] or 0,
+                                                                  d["events_per_s_after_first"] or 0),
+                                "cpu_s_after_first": ratio(s["cpu_s_after_first"] or 0,
+                                                           d["cpu_s_after_first"] or 0),
                                 "cpu_s": ratio(s["cpu_s"], d["cpu_s"]),
                                 "peak_rss_mb": ratio(s["peak_rss_mb"], d["peak_rss_mb"])}
                 say(f"   shiftlog/Debezium: {times(res['ratio']['events_per_s'])} events/s, "
