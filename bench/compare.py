@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "it"))
@@ -653,6 +653,10 @@ def main():
         if a.kafka == "private":
             kafka = PrivateKafka(ENV, work / "kafka", heap="512m").start()
             bootstrap = kafka.bootstrap
+            # a new broker creates its transaction log on the first transactional producer's
+            # call: not a cost of the first workload's collector
+            Producer({"bootstrap.servers": bootstrap,
+                      "transactional.id": "bench-compare-warmup", "log_level": 3}).init_transactions(120)
             run["kafka"] = f"a private broker ({run['versions']['kafka_broker']}) for this run"
         else:
             bootstrap = ENV["SL_KAFKA_BROKERS"]
