@@ -655,8 +655,8 @@ def main():
             bootstrap = kafka.bootstrap
             # a new broker creates its transaction log on the first transactional producer's
             # call: not a cost of the first workload's collector
-            Producer({"bootstrap.servers": bootstrap,
-                      "transactional.id": "bench-compare-warmup", "log_level": 3}).init_transactions(120)
+            Producer({"bootstrap.servers": bootstrap, "transactional.id": "bench-compare-warmup",
+                      "log_level": 3}).init_transactions(120)
             run["kafka"] = f"a private broker ({run['versions']['kafka_broker']}) for this run"
         else:
             bootstrap = ENV["SL_KAFKA_BROKERS"]
