@@ -34,7 +34,8 @@ def plot(run, path):
             ax.annotate(label, (x, max(a, b)), ha="center", va="bottom", fontsize=8)
     axes[0].legend()
     fig.suptitle(f"shiftlog vs Debezium {run['versions']['debezium']}, "
-                 f"{ws[0]['events']} changes, {run['machine']['cores']} cores")
+                 f"{ws[0]['events']} changes, {run['machine']['cores']} cores, load average "
+                 f"{run['machine']['loadavg_start'][0]} at the start ({run['date']})")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return True
