@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "it"))
@@ -121,6 +122,17 @@ class Topics:
                                                       cached=False)
                 total += hi
         return total
+
+    def drop(self, bootstrap, marks):
+        """Deletes the topics whose names hold one of the marks (the run's tags)."""
+        names = [t for t in self.c.list_topics(timeout=10).topics if any(m in t for m in marks)]
+        if names:
+            admin = AdminClient({"bootstrap.servers": bootstrap})   # alive until all are done
+            for f in admin.delete_topics(names).values():
+                try:
+                    f.result(30)
+                except KafkaException as e:
+                    say(f"   (could not delete a topic: {e})")
 
     def close(self):
         self.c.close()
@@ -644,7 +656,7 @@ def main():
         if w not in WORKLOADS:
             ap.error(f"unknown workload {w} (known: {', '.join(WORKLOADS)})")
     work = Path(tempfile.mkdtemp(prefix="compare_"))
-    kafka = topics = None
+    kafka = topics = bootstrap = None
     # SIGTERM unwinds like ^C: the finally blocks stop what the run started and drop its databases
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     run = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
@@ -696,6 +708,8 @@ def main():
                 res = {"workload": w, "events": a.n, "error": str(detail)}
             run["workloads"].append(res)
     finally:
+        if topics and not kafka:      # the shared broker keeps nothing of the run
+            topics.drop(bootstrap, [f"cmp{os.getpid()}_"])
         if topics:
             topics.close()
         if kafka:
