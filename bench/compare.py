@@ -639,6 +639,16 @@ def markdown(run):
     return "\n".join(out) + "\n"
 
 
+def write(run, out):
+    run["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    run["machine"]["uptime"] = cmd_out("uptime")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(run, indent=2) + "\n")
+    md = markdown(run)
+    (out / "latest.md").write_text(md)
+    return md
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1000000, help="row changes per workload")
@@ -655,6 +665,7 @@ def main():
     for w in chosen:
         if w not in WORKLOADS:
             ap.error(f"unknown workload {w} (known: {', '.join(WORKLOADS)})")
+    out = Path(a.out)
     work = Path(tempfile.mkdtemp(prefix="compare_"))
     kafka = topics = bootstrap = None
     # SIGTERM unwinds like ^C: the finally blocks stop what the run started and drop its databases
@@ -707,6 +718,7 @@ def main():
                 say(f"   FAILED: {detail}")
                 res = {"workload": w, "events": a.n, "error": str(detail)}
             run["workloads"].append(res)
+            write(run, out)     # what is done so far, should the run be cut short
     finally:
         if topics and not kafka:      # the shared broker keeps nothing of the run
             topics.drop(bootstrap, [f"cmp{os.getpid()}_"])
@@ -714,13 +726,7 @@ def main():
             topics.close()
         if kafka:
             kafka.stop()
-    run["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
-    run["machine"]["uptime"] = cmd_out("uptime")
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(run, indent=2) + "\n")
-    md = markdown(run)
-    (out / "latest.md").write_text(md)
+    md = write(run, out)
     say("\n" + md)
     say(f"written: {out / 'latest.md'}, {out / 'latest.json'}")
     if not os.environ.get("COMPARE_KEEP"):
