@@ -4,7 +4,7 @@ processes from examples/ (collector -> Kafka -> appliers to PostgreSQL, MariaDB 
 then every target compared with the source table by table: row count and a checksum of every
 column of every row, read by independent clients (pymysql, psycopg2, pymongo).
 
-make test (about 90 s):
+make test (about 4 min on a loaded box):
   it_outside_sysbench_kill9_schedule     MariaDB: sysbench prepare (streamed: the collector
                                          starts before it) + oltp_write_only while a seeded
                                          random schedule kills -9 and restarts the collector
@@ -16,6 +16,11 @@ make test (about 90 s):
   it_outside_pg_rows_before_primary_key  pgbench -i's default order (rows loaded before ADD
                                          PRIMARY KEY): the key's arrival starts a snapshot
   it_outside_pg_refused_table_visible    a refused (keyless) table is on /health, degraded
+  it_outside_sysbench_snapshot_kill9_schedule  sysbench prepare BEFORE the collector first
+                                         starts: snapshot.mode = initial copies the rows while
+                                         oltp_write_only changes them under a kill -9 schedule
+  it_outside_pgbench_snapshot_under_load pgbench -i before the collector, copied by the
+                                         initial snapshot while pgbench -c 4 runs
 SHIFTLOG_LONG (longer runs, more kills) adds:
   it_outside_sysbench_three_targets      MariaDB: oltp_write_only, oltp_read_write, then
                                          cleanup + bulk_insert (tables dropped and made again
@@ -242,12 +247,12 @@ class SysbenchPipeline:
         for a in self.apps.values():
             a.start()
 
-    def sysbench(self, *args, check=True, timeout=300):
+    def sysbench(self, *args, check=True, timeout=300, table_size=TABLE_SIZE):
         s = self.stack
         cmd = [need("sysbench"), *args, "--db-driver=mysql", f"--mysql-host={s['SL_MYSQL_HOST']}",
                f"--mysql-port={s['SL_MYSQL_PORT']}", f"--mysql-user={s['SL_MYSQL_ROOT_USER']}",
                f"--mysql-password={s['SL_MYSQL_ROOT_PASSWORD']}", f"--mysql-db={self.src}",
-               f"--tables={TABLES}", f"--table-size={TABLE_SIZE}"]
+               f"--tables={TABLES}", f"--table-size={table_size}"]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-1500:]}\n"
@@ -532,6 +537,66 @@ def test_it_outside_sysbench_kill9_schedule(sysbench_pipeline):
           f"transactions ({tps} tps), targets equal {t_conv:.1f}s after the run {p.per_target}, "
           f"total "
           f"{time.monotonic() - t0:.1f}s")
+
+
+# ------------------------------------------------------------------ existing rows: snapshots
+
+def snapshot_done_tables(col):
+    """The tables the collector's log says it finished copying (over all its lives)."""
+    return set(re.findall(r"snapshot: (\S+) done,", col.text()))
+
+
+def test_it_outside_sysbench_snapshot_kill9_schedule(sysbench_pipeline):
+    """Rows that exist before the collector ever started: sysbench prepare loads them, the
+    collector starts with snapshot.mode = initial at the binlog's end and copies them in small
+    chunks while oltp_write_only changes the same rows and a seeded schedule kills -9 and
+    restarts the collector and the three appliers; then every target equals the source."""
+    t0 = time.monotonic()
+    seed = int(os.environ.get("SHIFTLOG_SEED") or random.randrange(1 << 30))
+    rng = random.Random(seed)
+    size = 50_000 if LONG else 10_000
+    p = sysbench_pipeline(applier_extra={"lease.ttl.ms": "1s"})
+    p.col.argv += ["-X", "lease=false", "-X", "snapshot.mode=initial",
+                   "-X", "start.position=latest", "-X", "snapshot.chunk.rows=500"]
+    p.sysbench("oltp_write_only", "prepare", table_size=size)
+    victims = {"collector": p.col, **{f"applier-{k}": a for k, a in p.apps.items()}}
+    run_s = 20 if LONG else 8
+    plan = kill_schedule(rng, sorted(victims), run_s, 12 if LONG else 4)
+    print(f"kill -9 schedule (seed {seed}): {plan}")
+    p.start()
+    out = run_kill_schedule(victims, plan, lambda: p.sysbench(
+        "oltp_write_only", "run", f"--time={run_s}", "--threads=4", "--report-interval=0",
+        table_size=size))
+    n_txn, tps = sb_figures(out)
+    t_conv = p.converge(timeout=240 if LONG else 150)
+    assert_no_dlq(p.stack, p.topic)
+    # the rows came by the snapshot: the stream alone holds only the run's changes
+    want = {f"{p.src}.sbtest{i}" for i in range(1, TABLES + 1)}
+    assert snapshot_done_tables(p.col) >= want, p.col.text()[-3000:]
+    print(f"snapshot under oltp_write_only and kill -9 (seed {seed}): {TABLES}x{size} rows, "
+          f"{len(plan)} kills, {n_txn} transactions ({tps} tps), targets equal {t_conv:.1f}s "
+          f"after the run {p.per_target}, total {time.monotonic() - t0:.1f}s")
+
+
+def test_it_outside_pgbench_snapshot_under_load(pgbench_pipeline):
+    """pgbench -i (scale 1: 100k accounts, keys added after the rows, its default order) made
+    before the collector first starts; the collector copies them with snapshot.mode = initial
+    while pgbench's TPC-B-like run changes them; every target equals the source after."""
+    t0 = time.monotonic()
+    p = pgbench_pipeline
+    p.col.argv += ["-X", "snapshot.mode=initial", "-X", "snapshot.chunk.rows=2000"]
+    p.pgbench("-i", "-s", "1", "-q")
+    p.start()
+    out = p.pgbench("-c", "4", "-j", "2", "-T", str(RUN_S), "-n")
+    m = re.search(r"number of transactions actually processed: (\d+)", out)
+    source, targets = p.readers()
+    per_target = converge("every target equal to the pgbench source", source, targets,
+                          list(PGBENCH_TABLES), p.services(), 240 if LONG else 150)
+    assert snapshot_done_tables(p.col) >= {f"public.{t}" for t in PGBENCH_TABLES}, \
+        p.col.text()[-3000:]
+    assert_no_dlq(p.stack, p.topic)
+    print(f"pgbench snapshot under load: {m and m.group(1)} transactions during it, "
+          f"targets equal {per_target}, total {time.monotonic() - t0:.1f}s")
 
 
 # ------------------------------------------------------------------ found by pgbench -i
