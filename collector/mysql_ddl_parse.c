@@ -7,6 +7,7 @@
  * DDL on a table in the binlog (mysql_ddl_ahead.c). */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -340,5 +341,155 @@ int col_my_ddl_dropped_cols(const char *sql, size_t len, char (*cols)[256], int 
         int more = clause_end(&p, end);
         if (more != 1)
             return more ? -1 : n;
+    }
+}
+
+/* The end of the clause at p: the ',' or ';' outside quotes and brackets,
+ * or end. *dflt (when not NULL) = the position after its first DEFAULT
+ * keyword outside them, else unchanged. */
+static const char *clause_scan(const char *p, const char *end, const char **dflt)
+{
+    int depth = 0, prev_ident = 0;
+    while (p < end) {
+        const char *q = skip_ws(p, end);
+        if (q != p) {
+            p = q;
+            prev_ident = 0;
+            continue;
+        }
+        char c = *p;
+        if (c == '\'' || c == '"' || c == '`') {
+            for (p++; p < end && *p != c; p++)
+                if (*p == '\\' && c != '`' && p + 1 < end)
+                    p++;
+            p++;
+            prev_ident = 0;
+            continue;
+        }
+        if (c == '(')
+            depth++;
+        else if (c == ')')
+            depth--;
+        else if (!depth && (c == ',' || c == ';'))
+            return p;
+        int ic = isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
+        if (ic && !prev_ident && !depth && dflt && !*dflt && end - p >= 7 &&
+            !strncasecmp(p, "DEFAULT", 7) &&
+            (p + 7 == end || !(isalnum((unsigned char)p[7]) || p[7] == '_' || p[7] == '$')))
+            *dflt = p + 7;
+        prev_ident = ic;
+        p++;
+    }
+    return end;
+}
+
+/* The literal after DEFAULT at p: a quoted string (unquoted: '' and the
+ * backslash escapes undone), a number, TRUE/FALSE (1/0) or NULL; anything
+ * else (a function, an expression, b'..', an introducer) is an expression.
+ * Sets a->dflt (malloc'd) or a->expr. */
+static void default_literal(const char *p, const char *end, col_my_added_col_t *a)
+{
+    p = skip_ws(p, end);
+    const char *stop = clause_scan(p, end, NULL);
+    if (p < end && (*p == '\'' || *p == '"')) {
+        char qc = *p++;
+        char *o = malloc((size_t)(end - p) + 1);
+        size_t k = 0;
+        if (!o)
+            return;
+        for (; p < end; p++) {
+            char ch = *p;
+            if (ch == qc) {
+                if (p + 1 < end && p[1] == qc) {
+                    p++;
+                } else {
+                    break;
+                }
+            } else if (ch == '\\' && p + 1 < end) {
+                ch = *++p;
+                ch = ch == 'n' ? '\n' : ch == 't' ? '\t' : ch == 'r' ? '\r' :
+                     ch == '0' ? '\0' : ch == 'Z' ? '\032' : ch;
+            }
+            o[k++] = ch;
+        }
+        o[k] = '\0';
+        const char *after = p < end ? skip_ws(p + 1, end) : end;
+        /* 'a' 'b' (concatenated), 'x' COLLATE ...: not a plain literal */
+        if (p >= end || memchr(o, '\0', k) || (after < stop && (*after == '\'' ||
+                                                                *after == '"'))) {
+            free(o);
+            a->expr = 1;
+            return;
+        }
+        a->dflt = o;
+        return;
+    }
+    const char *q = p;
+    if (q < end && (*q == '-' || *q == '+'))
+        q++;
+    const char *digits = q;
+    while (q < end && (isdigit((unsigned char)*q) || *q == '.'))
+        q++;
+    if (q > digits && q < end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < end && (*q == '-' || *q == '+'))
+            q++;
+        while (q < end && isdigit((unsigned char)*q))
+            q++;
+    }
+    if (q > digits && (q == end || !(isalnum((unsigned char)*q) || *q == '_' || *q == '('))) {
+        a->dflt = strndup(*p == '+' ? p + 1 : p, (size_t)(q - p - (*p == '+')));
+        return;
+    }
+    const char *w = p;
+    if (eat(&w, end, "NULL"))
+        return;
+    w = p;
+    if (eat(&w, end, "TRUE") || (w = p, eat(&w, end, "FALSE"))) {
+        a->dflt = strdup(toupper((unsigned char)*p) == 'T' ? "1" : "0");
+        return;
+    }
+    a->expr = 1;
+}
+
+int col_my_ddl_added_cols(const char *sql, size_t len, col_my_added_col_t *out, int max)
+{
+    const char *p = sql, *end = sql + len;
+    int n = 0;
+    if (!alter_head(&p, end))
+        return -1;
+    for (;;) {
+        const char *c = p;
+        if (eat(&c, end, "ADD")) {
+            const char *k = c;
+            int is_col = eat(&k, end, "COLUMN");
+            if (!is_col && (eat(&k, end, "PRIMARY") || eat(&k, end, "INDEX") ||
+                            eat(&k, end, "KEY") || eat(&k, end, "UNIQUE") ||
+                            eat(&k, end, "FULLTEXT") || eat(&k, end, "SPATIAL") ||
+                            eat(&k, end, "FOREIGN") || eat(&k, end, "CONSTRAINT") ||
+                            eat(&k, end, "CHECK") || eat(&k, end, "PARTITION") ||
+                            eat(&k, end, "PERIOD") || eat(&k, end, "SYSTEM"))) {
+                k = NULL;                /* not a column */
+            }
+            if (k && eat(&k, end, "IF") && !(eat(&k, end, "NOT") && eat(&k, end, "EXISTS")))
+                k = NULL;
+            if (k && n < max) {
+                col_my_added_col_t *a = &out[n];
+                memset(a, 0, sizeof(*a));
+                if (ident(&k, end, a->name, sizeof(a->name))) {
+                    const char *d = NULL;
+                    p = clause_scan(k, end, &d);
+                    if (d)
+                        default_literal(d, p, a);
+                    n++;
+                    goto next;
+                }
+            }
+        }
+        p = clause_scan(c, end, NULL);
+    next:
+        if (p >= end || *p == ';')
+            return n;
+        p++;                             /* the comma */
     }
 }

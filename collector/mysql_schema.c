@@ -55,6 +55,7 @@ typedef struct sig_entry_s {
                                         the next TABLE_MAP's hints come from it, not from
                                         one more information_schema read */
     int                 has_cat;
+    col_my_dflts_t      dflts;       /* defaults of added columns not published yet */
     sl_record_t        *last;        /* a copy of the SCHEMA last published for the name,
                                         owned (NULL: none since the start): what a table
                                         renamed away takes to its new name (rename_schema) */
@@ -139,6 +140,7 @@ void col_my_schema_destroy(col_my_schema_t *s)
             free(e->name);
             free(e->pending);
             sl_buf_free(&e->ddl_cols);
+            col_my_dflts_clear(&e->dflts);
             if (e->has_cat)
                 col_mysql_tablemap_free(&e->cat);
             sl_record_destroy(e->last);
@@ -428,7 +430,8 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
                 return SL_ERR_NOMEM;
             }
         }
-        if (*emit && sg && keep_last(sg, rec)) {
+        if (*emit && sg && (col_my_dflts_fill(&sg->dflts, sg->last, rec) ||
+                            keep_last(sg, rec))) {
             tm_entry_free(e);
             snprintf(errstr, errstr_size, "out of memory");
             return SL_ERR_NOMEM;
@@ -578,6 +581,8 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
                 col_mysql_tablemap_free(&gs->cat);
                 gs->has_cat = 0;
             }
+            if (gs)
+                col_my_dflts_clear(&gs->dflts);
             /* exact whatever the catalog says now: no columns */
             if ((err = sl_record_init_schema(rec, source, t[i].db, t[i].tb, 0))) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -586,6 +591,11 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
         } else {
             int later = 0;
             const char *why_later = "changed again by a later DDL before any row";
+            if (nt == 1) {
+                if (!sg && !(sg = sig_get(s, t[i].db, t[i].tb, 1)))
+                    return SL_ERR_NOMEM;
+                col_my_dflts_note(&sg->dflts, sql, len);
+            }
             char mfile[512];
             uint64_t mpos = 0;
             err = ddl_schema(s, t[i].db, t[i].tb, source, rec, errstr, errstr_size);
@@ -736,7 +746,7 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
      * were before this statement */
     for (int k = 0; k < *n; k++) {
         sig_entry_t *sg = sig_get(s, recs[k]->u.schema.db, recs[k]->u.schema.table, 1);
-        if (!sg || keep_last(sg, recs[k])) {
+        if (!sg || col_my_dflts_fill(&sg->dflts, sg->last, recs[k]) || keep_last(sg, recs[k])) {
             snprintf(errstr, errstr_size, "out of memory");
             return SL_ERR_NOMEM;
         }

@@ -197,6 +197,45 @@ int col_my_ddl_dropped_cols(const char *sql, size_t len, char (*cols)[256], int 
 int col_my_ddl_renamed_cols(const char *sql, size_t len, char (*from)[256], char (*to)[256],
                             int max);
 
+/* A column an ALTER TABLE adds, with its DEFAULT as written. */
+typedef struct col_my_added_col_s {
+    char  name[256];
+    char *dflt;          /* a constant's text (quotes undone), malloc'd; NULL: no default,
+                            DEFAULT NULL, or an expression */
+    int   expr;          /* the default is an expression (no constant to carry) */
+} col_my_added_col_t;
+
+/* The columns an ALTER TABLE adds (ADD [COLUMN] [IF NOT EXISTS] c type ...,
+ * in any clause list; the other clauses are skipped), up to max, with their
+ * DEFAULT literal: how many, or -1 when the statement is not an ALTER
+ * TABLE. The caller frees each dflt. */
+int col_my_ddl_added_cols(const char *sql, size_t len, col_my_added_col_t *out, int max);
+
+/* ---- mysql_ddl_default.c: defaults of added columns from the DDL text ---- */
+
+/* The defaults of columns added by ALTERs whose SCHEMA has not carried them
+ * yet (a DDL read behind the server), by column name. */
+typedef struct col_my_dflts_s {
+    col_my_added_col_t *v;
+    int                 n, cap;
+} col_my_dflts_t;
+
+/* A DDL of the table, in binlog order: renames and drops follow the kept
+ * names; the defaults of the columns it adds are kept. */
+void col_my_dflts_note(col_my_dflts_t *d, const char *sql, size_t len);
+
+/* rec, a SCHEMA of the table about to be published after last (NULL: none):
+ * each column not in last, without a default, with one kept, gets it (when
+ * its form is carried for the column's kind; else a WARN); every kept one
+ * whose column rec has is forgotten. */
+sl_err_t col_my_dflts_fill(col_my_dflts_t *d, const sl_record_t *last, sl_record_t *rec);
+
+void col_my_dflts_clear(col_my_dflts_t *d);
+
+/* lit (a DEFAULT literal, quotes undone) as the catalog's text of it for
+ * column c (malloc'd), or NULL when not a form carried for c's kind. */
+char *col_my_default_text(const sl_column_t *c, const char *lit);
+
 /* ---- mysql_schema_last.c: a SCHEMA derived from the last one published ---- */
 
 /* d (reset here) = the columns of SCHEMA src under the name db.tb, no DDL text

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -173,6 +174,135 @@ static void test_renamed_columns(void **state)
     };
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
         assert_int_equal(col_my_ddl_renamed_cols(no[i], strlen(no[i]), f, t, 4), -1);
+}
+
+/* ADD COLUMN clauses and their DEFAULT literal (mysql_ddl_parse.c), as a DDL
+ * read behind the server carries them (mysql_ddl_default.c). */
+static void test_added_cols_defaults(void **state)
+{
+    (void)state;
+    col_my_added_col_t a[8];
+    const char *sql = "ALTER TABLE `s`.`t` ADD COLUMN `c30` VARCHAR(20) DEFAULT '\"ab''x\\n', "
+                      "ADD d DECIMAL(12,2) NOT NULL DEFAULT -1.5 COMMENT 'DEFAULT 9', "
+                      "ADD INDEX i (d), DROP COLUMN z, "
+                      "ADD COLUMN IF NOT EXISTS e DATETIME DEFAULT CURRENT_TIMESTAMP, "
+                      "ADD f INT DEFAULT NULL, ADD g TINYINT DEFAULT TRUE, "
+                      "ADD h INT, ADD k DOUBLE DEFAULT +1e10;";
+    int n = col_my_ddl_added_cols(sql, strlen(sql), a, 8);
+    assert_int_equal(n, 7);
+    assert_string_equal(a[0].name, "c30");
+    assert_string_equal(a[0].dflt, "\"ab'x\n");
+    assert_string_equal(a[1].name, "d");
+    assert_string_equal(a[1].dflt, "-1.5");
+    assert_string_equal(a[2].name, "e");
+    assert_null(a[2].dflt);
+    assert_int_equal(a[2].expr, 1);
+    assert_string_equal(a[3].name, "f");
+    assert_null(a[3].dflt);
+    assert_int_equal(a[3].expr, 0);
+    assert_string_equal(a[4].dflt, "1");
+    assert_string_equal(a[5].name, "h");
+    assert_null(a[5].dflt);
+    assert_string_equal(a[6].dflt, "1e10");
+    for (int i = 0; i < n; i++)
+        free(a[i].dflt);
+    const char *expr[] = {
+        "ALTER TABLE t ADD c BIT(3) DEFAULT b'101'",
+        "ALTER TABLE t ADD c INT DEFAULT (1 + 2)",
+        "ALTER TABLE t ADD c VARCHAR(9) DEFAULT _utf8mb4'x'",
+        "ALTER TABLE t ADD c VARCHAR(9) DEFAULT 'a' 'b'",
+        "ALTER TABLE t ADD c INT DEFAULT nextval(s)",
+    };
+    for (size_t i = 0; i < sizeof(expr) / sizeof(expr[0]); i++) {
+        assert_int_equal(col_my_ddl_added_cols(expr[i], strlen(expr[i]), a, 8), 1);
+        assert_null(a[0].dflt);
+        assert_int_equal(a[0].expr, 1);
+    }
+    const char *none = "CREATE TABLE t (c INT DEFAULT 5)";
+    assert_int_equal(col_my_ddl_added_cols(none, strlen(none), a, 8), -1);
+}
+
+static void expect_text(sl_val_kind_t kind, const char *type, int scale, const char *lit,
+                        const char *want)
+{
+    sl_column_t c;
+    memset(&c, 0, sizeof(c));
+    c.kind = kind;
+    c.source_type = type;
+    c.scale = scale;
+    char *t = col_my_default_text(&c, lit);
+    if (!want) {
+        assert_null(t);
+        return;
+    }
+    assert_non_null(t);
+    assert_string_equal(t, want);
+    free(t);
+}
+
+/* A literal as the catalog prints it (COLUMN_DEFAULT), per column kind. */
+static void test_default_text(void **state)
+{
+    (void)state;
+    expect_text(SL_VAL_INT, "int", -1, "+007", "7");
+    expect_text(SL_VAL_INT, "int", -1, "-12", "-12");
+    expect_text(SL_VAL_INT, "int", -1, "5.7", NULL);        /* the server rounds: left out */
+    expect_text(SL_VAL_UINT, "bigint unsigned", -1, "18446744073709551615",
+                "18446744073709551615");
+    expect_text(SL_VAL_UINT, "bigint unsigned", -1, "-1", NULL);
+    expect_text(SL_VAL_DECIMAL, "decimal(12,2)", 2, "1.5", "1.50");
+    expect_text(SL_VAL_DECIMAL, "decimal(12,2)", 2, "-9591514.615", "-9591514.62");
+    expect_text(SL_VAL_DECIMAL, "decimal(12,2)", 2, "9.995", "10.00");
+    expect_text(SL_VAL_DECIMAL, "decimal(12,2)", 2, "-0.001", "0.00");
+    expect_text(SL_VAL_DECIMAL, "decimal(5,0)", 0, "00042.4", "42");
+    expect_text(SL_VAL_DECIMAL, "decimal(5,2)", 2, ".5", "0.50");
+    expect_text(SL_VAL_DECIMAL, "decimal(5,2)", 2, "1e3", NULL);
+    expect_text(SL_VAL_DOUBLE, "double", -1, "1e10", "1e10");
+    expect_text(SL_VAL_DOUBLE, "double", -1, "x", NULL);
+    expect_text(SL_VAL_STRING, "varchar(20)", -1, "it's", "it's");
+    expect_text(SL_VAL_TEMPORAL, "datetime", -1, "2020-01-02", "2020-01-02 00:00:00");
+    expect_text(SL_VAL_TEMPORAL, "datetime(6)", -1, "2020-01-02 03:04:05",
+                "2020-01-02 03:04:05");
+    expect_text(SL_VAL_TEMPORAL, "datetime", -1, "2020-1-2", NULL);
+    expect_text(SL_VAL_TEMPORAL, "date", -1, "2020-01-02", "2020-01-02");
+    expect_text(SL_VAL_TEMPORAL, "time", -1, "10:00:00", NULL);
+    expect_text(SL_VAL_BYTES, "varbinary(4)", -1, "ab", NULL);
+}
+
+/* The kept defaults follow the renames and drops read after the ADD, and
+ * reach the first SCHEMA that has the column (not one it was in already). */
+static void test_dflts_follow_renames(void **state)
+{
+    (void)state;
+    col_my_dflts_t d;
+    memset(&d, 0, sizeof(d));
+    const char *ddl[] = {
+        "ALTER TABLE t ADD COLUMN c30 VARCHAR(20) DEFAULT 'x'",
+        "ALTER TABLE t ADD COLUMN c31 INT DEFAULT 4",
+        "ALTER TABLE t ADD COLUMN c32 INT DEFAULT 5",
+        "ALTER TABLE t MODIFY COLUMN c30 VARCHAR(64)",
+        "ALTER TABLE t RENAME COLUMN c30 TO c48",
+        "ALTER TABLE t DROP COLUMN c31",
+    };
+    for (size_t i = 0; i < sizeof(ddl) / sizeof(ddl[0]); i++)
+        col_my_dflts_note(&d, ddl[i], strlen(ddl[i]));
+    assert_int_equal(d.n, 2);
+    sl_record_t *last = sl_record_new(), *rec = sl_record_new();
+    assert_int_equal(sl_record_init_schema(last, "src", "db", "t", 2), SL_OK);
+    last->u.schema.cols[0] = (sl_column_t){.name = "id", .kind = SL_VAL_INT, .scale = -1};
+    last->u.schema.cols[1] = (sl_column_t){.name = "c32", .kind = SL_VAL_INT, .scale = -1};
+    assert_int_equal(sl_record_init_schema(rec, "src", "db", "t", 3), SL_OK);
+    rec->u.schema.cols[0] = (sl_column_t){.name = "id", .kind = SL_VAL_INT, .scale = -1};
+    rec->u.schema.cols[1] = (sl_column_t){.name = "c48", .kind = SL_VAL_STRING, .scale = -1,
+                                          .source_type = "varchar(64)"};
+    rec->u.schema.cols[2] = (sl_column_t){.name = "c32", .kind = SL_VAL_INT, .scale = -1};
+    assert_int_equal(col_my_dflts_fill(&d, last, rec), SL_OK);
+    assert_string_equal(rec->u.schema.cols[1].dflt, "x");
+    assert_null(rec->u.schema.cols[2].dflt);   /* in last already: not an added column */
+    assert_int_equal(d.n, 0);                   /* both published now */
+    sl_record_destroy(last);
+    sl_record_destroy(rec);
+    col_my_dflts_clear(&d);
 }
 
 static void test_many_tables_capped(void **state)
@@ -415,6 +545,9 @@ int main(void)
         cmocka_unit_test(test_tables_of_each_form),
         cmocka_unit_test(test_not_table_ddl),
         cmocka_unit_test(test_many_tables_capped),
+        cmocka_unit_test(test_added_cols_defaults),
+        cmocka_unit_test(test_default_text),
+        cmocka_unit_test(test_dflts_follow_renames),
         cmocka_unit_test(test_dropped_columns),
         cmocka_unit_test(test_renamed_columns),
         cmocka_unit_test(test_catalog_geometry_is_bytes),
