@@ -507,6 +507,33 @@ static sl_err_t mg_rename_coll(mg_target_t *t, const app_table_map_t *map, char 
     return SL_OK;
 }
 
+/* A table's first SCHEMA (a CREATE, or the first seen): its collection is
+ * made now, so that a source table that stays empty is there too (MongoDB
+ * makes a collection only at its first write otherwise). One already there
+ * (code 48, a replay or a table made by hand) is fine. */
+static sl_err_t mg_create_coll(mg_target_t *t, mg_coll_t *mc, const sl_schema_t *s,
+                               char *errstr, size_t sz)
+{
+    sl_err_t e = mg_flush(t, errstr, sz);   /* a drop of the same name pending goes first */
+    if (e)
+        return e;
+    mongoc_database_t *db = mongoc_client_get_database(t->client, mc->db);
+    bson_error_t err;
+    mongoc_collection_t *c = mongoc_database_create_collection(db, mc->name, NULL, &err);
+    mongoc_database_destroy(db);
+    if (c) {
+        mongoc_collection_destroy(c);
+        sl_info("mongodb target: source table %s.%s: collection %s.%s created", s->db, s->table,
+                mc->db, mc->name);
+        return SL_OK;
+    }
+    if (err.code == 48 || strstr(err.message, "already exists"))
+        return SL_OK;
+    snprintf(errstr, sz, "mongodb target: creating collection %s.%s: %s", mc->db, mc->name,
+             err.message);
+    return SL_ERR_DB;
+}
+
 static sl_err_t mg_schema(mg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                           char *errstr, size_t sz)
 {
@@ -535,8 +562,10 @@ static sl_err_t mg_schema(mg_target_t *t, const app_table_map_t *map, const sl_r
     if (map->rename_table && t->ddl_apply == APP_DDL_ALL &&
         (e = mg_rename_coll(t, map, errstr, sz)))
         return e;
-    if (!map->prev || t->ddl_apply == APP_DDL_NONE)
+    if (t->ddl_apply == APP_DDL_NONE)
         return SL_OK;
+    if (!map->prev)
+        return mg_create_coll(t, mc, s, errstr, sz);
     if ((e = mg_flush(t, errstr, sz)))
         return e;
     return app_mg_columns_ddl(t, mc, map, s, errstr, sz);
