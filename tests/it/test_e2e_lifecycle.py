@@ -382,8 +382,12 @@ def test_it_e2e_add_column_default_read_behind(pipeline):
     p = pipeline().start()
     s = p.src
     p.sql(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, v INT)",
-          f"INSERT INTO `{s}`.t VALUES (1, 10), (2, 20)")
+          f"INSERT INTO `{s}`.t VALUES (1, 10), (2, 20)",
+          f"CREATE TABLE `{s}`.e (id INT PRIMARY KEY)")
     p.wait_equal([("t", ["id"], None)])
+    # an empty table is a collection too (MongoDB makes one only at a first write otherwise)
+    wait_until("the empty table's collection", lambda: (
+        "e" in p.mongo[p.mg_db].list_collection_names(), None), p.services())
     p.col.stop()
     p.sql(f"ALTER TABLE `{s}`.t ADD COLUMN s VARCHAR(10) DEFAULT 'it''s'",
           f"ALTER TABLE `{s}`.t ADD COLUMN d DECIMAL(6,2) DEFAULT 1.5",
