@@ -121,4 +121,11 @@ sl_err_t app_read_check(const sl_change_t *ch, const sl_schema_t *s, uint32_t fi
  * *keyword says which. */
 const char *app_default_sql(const sl_column_t *c, int *keyword, char *buf, size_t size);
 
+/* 1 when the DDL text of a SCHEMA record (statements joined by ";\n") renames
+ * column `from` to `to`, through any chain of RENAME COLUMN a TO b / CHANGE
+ * [COLUMN] a b clauses in order (names compared without case, as MariaDB
+ * does); target_ddl_text.c. A rename the schema comparison cannot see when
+ * the type changed in the same step. */
+int app_ddl_renames(const char *ddl, const char *from, const char *to);
+
 #endif

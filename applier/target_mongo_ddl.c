@@ -53,15 +53,17 @@ static int prev_has(const app_table_map_t *map, const sl_schema_t *s, const char
     return 0;
 }
 
-/* Column i was renamed: same position and source type, another name, the
- * old name mapped by no column now, the new one by none before. */
+/* Column i was renamed: same position and source type (or a type change
+ * the DDL text shows folded with the rename), another name, the old name
+ * mapped by no column now, the new one by none before. */
 static int renamed_at(const app_table_map_t *map, const sl_schema_t *s, uint32_t i)
 {
     if (i >= s->ncols || i >= map->prev->ncols || i >= map->ncols)
         return 0;
     const char *nd = map->dst_cols[i], *od = prev_dst(map, s, i);
     return nd && od && strcmp(nd, od) && !is_dst(map, od) && !prev_has(map, s, nd) &&
-           !strcmp(map->prev->cols[i].source_type, s->cols[i].source_type);
+           (!strcmp(map->prev->cols[i].source_type, s->cols[i].source_type) ||
+            app_ddl_renames(s->ddl, map->prev->cols[i].name, s->cols[i].name));
 }
 
 /* A carried default as the BSON value a row with that value would have

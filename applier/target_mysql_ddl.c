@@ -804,17 +804,27 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
         uint32_t m = old->ncols < ns->ncols ? old->ncols : ns->ncols;
         for (uint32_t i = 0; i < m; i++) {
             const char *on = old->cols[i].name, *nn = ns->cols[i].name;
-            /* a rename: same place, same type, the old name gone, the new one new */
+            /* a rename: same place, same type (or a type change the DDL text shows
+             * folded with the rename: CHANGE), the old name gone, the new one new */
+            int same = col_same_type(&old->cols[i], &ns->cols[i]);
             if (strcmp(on, nn) == 0 || sch_find(ns, on) >= 0 || sch_find(old, nn) >= 0 ||
-                !col_same_type(&old->cols[i], &ns->cols[i]))
+                (!same && !app_ddl_renames(ns->ddl, on, nn)))
                 continue;
             const char *od = my_sch_dst(map, old, i);
             if (!od || !cols_has(&have, od) || cols_has(&have, nn))
                 continue;
-            sl_buf_puts(&q, nalter++ ? ", RENAME COLUMN " : " RENAME COLUMN ");
-            app_my_ident(&q, od, errstr, sz);
-            sl_buf_puts(&q, " TO ");
-            app_my_ident(&q, nn, errstr, sz);
+            if (same) {
+                sl_buf_puts(&q, nalter++ ? ", RENAME COLUMN " : " RENAME COLUMN ");
+                app_my_ident(&q, od, errstr, sz);
+                sl_buf_puts(&q, " TO ");
+                app_my_ident(&q, nn, errstr, sz);
+            } else {
+                sl_buf_puts(&q, nalter++ ? ", CHANGE COLUMN " : " CHANGE COLUMN ");
+                app_my_ident(&q, od, errstr, sz);
+                sl_buf_putc(&q, ' ');
+                if ((e = my_coldef(&q, nn, &ns->cols[i], src_mysql, errstr, sz)))
+                    goto out;
+            }
             /* the renamed column now exists under its new name */
             cols_row(&have, (char *[]){(char *)nn}, NULL);
         }
@@ -822,7 +832,8 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
             const char *od = my_sch_dst(map, old, i);
             int renamed = i < ns->ncols && sch_find(ns, old->cols[i].name) < 0 &&
                           sch_find(old, ns->cols[i].name) < 0 &&
-                          col_same_type(&old->cols[i], &ns->cols[i]);
+                          (col_same_type(&old->cols[i], &ns->cols[i]) ||
+                           app_ddl_renames(ns->ddl, old->cols[i].name, ns->cols[i].name));
             if (!od || sch_find(ns, old->cols[i].name) >= 0 || renamed || !cols_has(&have, od))
                 continue;
             sl_buf_puts(&q, nalter++ ? ", DROP COLUMN " : " DROP COLUMN ");

@@ -208,6 +208,14 @@ static sl_err_t rename_from(app_target_t *t, pg_tab_t *b, const app_table_map_t 
     return catalog_cols(t, map->dst_schema, map->dst_table, cols, errstr, errstr_size);
 }
 
+/* Column i renamed by the record's DDL text (a rename folded with a type
+ * change: target_ddl_text.c). */
+static int ddl_renamed(const pg_tab_t *b, const sl_schema_t *s, uint32_t i)
+{
+    return i < b->nprev && i < s->ncols && b->prev[i].name &&
+           app_ddl_renames(s->ddl, b->prev[i].name, s->cols[i].name);
+}
+
 sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                            int ddl_record, char *errstr, size_t errstr_size)
 {
@@ -298,7 +306,8 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
     int all = t->ddl_apply == APP_DDL_ALL;
     for (uint32_t i = 0; all && b->has_prev && ddl_record && i < s->ncols && i < b->nprev; i++) {
         const char *nd = map->dst_cols[i], *od = b->prev[i].dst;
-        if (!nd || !od || !strcmp(nd, od) || strcmp(b->prev[i].type, s->cols[i].source_type))
+        if (!nd || !od || !strcmp(nd, od) ||
+            (strcmp(b->prev[i].type, s->cols[i].source_type) && !ddl_renamed(b, s, i)))
             continue;
         if (col_index(cols, od) < 0 || col_index(cols, nd) >= 0)
             continue;
@@ -339,6 +348,8 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
         for (uint32_t k = 0; b->has_prev && ddl_record && k < b->nprev; k++)
             if (b->prev[k].dst && !strcmp(b->prev[k].dst, map->dst_cols[i]))
                 changed = strcmp(b->prev[k].type, s->cols[i].source_type) != 0;
+        if (b->has_prev && ddl_record && ddl_renamed(b, s, i))   /* renamed above */
+            changed = strcmp(b->prev[i].type, s->cols[i].source_type) != 0;
         if (!changed || !strcmp(have, type))
             continue;
         if (!app_pg_safe_modify(have, type)) {

@@ -138,6 +138,30 @@ static void test_decimal_digits(void **state)
     assert_int_equal(app_conv_decimal_digits("-", 1), -1);
 }
 
+/* Renames named by a SCHEMA record's DDL text (target_ddl_text.c): chains,
+ * CHANGE, quoting, and what is not a column rename. */
+static void test_ddl_renames(void **state)
+{
+    (void)state;
+    const char *folded = "ALTER TABLE `db`.`t3` MODIFY COLUMN `c10` BIGINT;\n"
+                         "ALTER TABLE `db`.`t3` RENAME COLUMN `c10` TO `c11`;\n"
+                         "ALTER TABLE t3 rename column if exists c11 to `c``12`";
+    assert_int_equal(app_ddl_renames(folded, "c10", "c11"), 0);   /* renamed on since */
+    assert_int_equal(app_ddl_renames(folded, "c10", "c`12"), 1);
+    assert_int_equal(app_ddl_renames(folded, "C10", "C`12"), 1);   /* no case, as MariaDB */
+    assert_int_equal(app_ddl_renames(folded, "c9", "c`12"), 0);
+    assert_int_equal(app_ddl_renames("ALTER TABLE t CHANGE a b BIGINT", "a", "b"), 1);
+    assert_int_equal(app_ddl_renames("ALTER TABLE t CHANGE COLUMN IF EXISTS `a` `b` INT",
+                                     "a", "b"), 1);
+    assert_int_equal(app_ddl_renames("ALTER TABLE a RENAME TO b", "a", "b"), 0);
+    assert_int_equal(app_ddl_renames("ALTER TABLE t RENAME INDEX a TO b", "a", "b"), 0);
+    assert_int_equal(app_ddl_renames("ALTER TABLE t ADD c INT COMMENT 'RENAME COLUMN a TO b'",
+                                     "a", "b"), 0);
+    assert_int_equal(app_ddl_renames("ALTER TABLE t DROP a, ADD b BIGINT", "a", "b"), 0);
+    assert_int_equal(app_ddl_renames(NULL, "a", "b"), 0);
+    assert_int_equal(app_ddl_renames("ALTER TABLE t RENAME COLUMN a TO a", "a", "a"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_quote),
         cmocka_unit_test(test_pos_key_order),
         cmocka_unit_test(test_decimal_digits),
+        cmocka_unit_test(test_ddl_renames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
