@@ -581,8 +581,19 @@ sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const cha
                 col_mysql_tablemap_free(&gs->cat);
                 gs->has_cat = 0;
             }
-            if (gs)
+            if (gs && gs->dflts.n) {
+                /* renamed away: the defaults not published yet go with the new name */
+                sig_entry_t *ns = NULL;
+                for (int j = i + 1; j < nt && !ns; j++)
+                    if (t[j].from == i + 1 && !(ns = sig_get(s, t[j].db, t[j].tb, 1)))
+                        return SL_ERR_NOMEM;
+                if (ns) {
+                    col_my_dflts_clear(&ns->dflts);
+                    ns->dflts = gs->dflts;
+                    memset(&gs->dflts, 0, sizeof(gs->dflts));
+                }
                 col_my_dflts_clear(&gs->dflts);
+            }
             /* exact whatever the catalog says now: no columns */
             if ((err = sl_record_init_schema(rec, source, t[i].db, t[i].tb, 0))) {
                 snprintf(errstr, errstr_size, "out of memory");

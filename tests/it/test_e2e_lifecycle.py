@@ -420,6 +420,38 @@ def test_it_e2e_add_column_default_read_behind(pipeline):
     assert dlq_count(p) == 0
 
 
+def test_it_e2e_modify_rename_read_behind(pipeline):
+    """Found by the generated DDL scripts (test_outside_ddl.py): read behind the server, a
+    MODIFY of a column folded with the RENAME COLUMN after it reached the targets as one step
+    in which the column changed name and type — every target dropped it and added it empty
+    (the values of the rows there lost). And an ADD COLUMN ... DEFAULT, changed again, then
+    the table renamed: the default stayed with the old name (the rows there got NULL)."""
+    p = pipeline().start()
+    s = p.src
+    p.sql(f"CREATE TABLE `{s}`.t (id INT PRIMARY KEY, c9 INT)",
+          f"INSERT INTO `{s}`.t VALUES (1, -5), (2, 7)",
+          f"CREATE TABLE `{s}`.u (id INT PRIMARY KEY, v INT)",
+          f"INSERT INTO `{s}`.u VALUES (1, 1), (2, 2)")
+    p.wait_equal([("t", ["id"], None), ("u", ["id"], None)])
+    p.col.stop()
+    p.sql(f"ALTER TABLE `{s}`.t RENAME COLUMN c9 TO c10",
+          f"ALTER TABLE `{s}`.t MODIFY COLUMN c10 BIGINT",
+          f"ALTER TABLE `{s}`.t RENAME COLUMN c10 TO c11",
+          f"INSERT INTO `{s}`.t VALUES (3, 3000000000)",
+          f"ALTER TABLE `{s}`.t RENAME COLUMN c11 TO c12",
+          f"ALTER TABLE `{s}`.u ADD COLUMN d INT DEFAULT 762355",
+          f"ALTER TABLE `{s}`.u MODIFY COLUMN d BIGINT",
+          f"RENAME TABLE `{s}`.u TO `{s}`.u2",
+          f"INSERT INTO `{s}`.u2 VALUES (3, 3, 4)")
+    p.col.start()
+    p.wait_equal([("t", ["id"], None), ("u2", ["id"], None)])
+    assert p.source_rows("t", ["id", "c12"], ["id"]) == [(1, -5), (2, 7), (3, 3000000000)]
+    assert p.source_rows("u2", ["id", "d"], ["id"]) == [(1, 762355), (2, 762355), (3, 4)]
+    for name, a in p.apps.items():
+        assert a.count("stopped") == 0, f"{name}: {a.tail()}"
+    assert dlq_count(p) == 0
+
+
 # column types exact in every target (docs/type-matrix.md) and a value maker for each
 COLTYPES = {
     "INT": lambda r: r.randint(-2**31, 2**31 - 1),
