@@ -109,29 +109,48 @@ uint64_t val_hash64(const uint8_t digest[16]);
 
 /* ---- the SQL both SQL engines run (validate_sql.c) ---- */
 
-/* An SQL engine's dialect for the shared queries. */
-typedef struct val_sql_s {
-    const val_table_t *t;
-    char *const       *kexpr;     /* a key column's canonical text, key order */
-    char *const       *korder;    /* what the key is ordered and compared by */
-    const char        *hash;      /* the row hash expression */
-    const char        *xor_fmt;   /* its XOR aggregate, "%s" = hash */
-    void              *ctx;
+/* What an SQL engine (validate_my.c, validate_pg.c) gives the shared steps:
+ * its dialect and how a query is run and read. ctx is the engine's own
+ * state, which starts with its val_sqle_t. */
+typedef struct val_sql_ops_s {
+    const char *xor_fmt;    /* the XOR aggregate of the row hash, "%s" = hash */
     /* the table ("db"."t" [AS alias]) */
     sl_err_t (*table)(void *ctx, sl_buf_t *b);
     /* " WHERE <after < key <= upto>" (nothing when both are NULL) */
     sl_err_t (*where)(void *ctx, sl_buf_t *b, char *const *after, char *const *upto);
-} val_sql_t;
+    /* Runs q (with what where() bound); the whole result, or NULL with a
+     * sentence in errstr (`what` names the step). */
+    void *(*query)(void *ctx, const sl_buf_t *q, const char *what, char *errstr,
+                   size_t errstr_size);
+    /* Moves to the result's next row: 0 past the last one. */
+    int (*next)(void *ctx, void *res);
+    /* Column i of the current row; "" for NULL. */
+    const char *(*cell)(void *ctx, void *res, uint32_t i);
+    void (*clear)(void *res);
+} val_sql_ops_t;
 
-sl_err_t val_sql_boundary(const val_sql_t *d, sl_buf_t *q, char *const *after, uint32_t limit);
-sl_err_t val_sql_checksum(const val_sql_t *d, sl_buf_t *q, char *const *after,
-                          char *const *upto);
-sl_err_t val_sql_rows(const val_sql_t *d, sl_buf_t *q, char *const *after, char *const *upto,
-                      uint32_t limit);
-sl_err_t val_sql_order(const val_sql_t *d, sl_buf_t *q);
-/* r's key from the first nkey cells of a result row, read by cell(res, i). */
-sl_err_t val_sql_key(val_row_t *r, uint32_t nkey, const char *(*cell)(void *res, uint32_t i),
-                     void *res);
+/* The part of an SQL engine's state the shared steps use: the first member
+ * of the engine's context, set by its bind. */
+typedef struct val_sqle_s {
+    const val_sql_ops_t *ops;
+    const val_table_t   *t;
+    char *const         *kexpr;    /* a key column's canonical text, key order */
+    char *const         *korder;   /* what the key is ordered and compared by */
+    sl_buf_t             hash;     /* the row hash expression */
+    sl_buf_t             q;        /* the query being built */
+} val_sqle_t;
+
+/* The engine steps (val_engine_t's boundary, checksum, rows) of an SQL
+ * engine: ctx starts with its val_sqle_t. */
+sl_err_t val_sql_boundary(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                          int *found, char *errstr, size_t errstr_size);
+sl_err_t val_sql_checksum(void *ctx, char *const *after, char *const *upto, uint64_t *count,
+                          uint64_t *hash, char *errstr, size_t errstr_size);
+sl_err_t val_sql_rows(void *ctx, char *const *after, char *const *upto, uint32_t limit,
+                      val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size);
+/* " ORDER BY <the key>". */
+sl_err_t val_sql_order(const val_sqle_t *d, sl_buf_t *q);
+void val_sqle_free(val_sqle_t *d);
 
 /* ---- the comparison (validate_run.c) ---- */
 
