@@ -79,6 +79,13 @@ typedef struct val_engine_s {
      * caller, val_row_free), *found = 0 when fewer rows follow. */
     sl_err_t (*boundary)(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
                          int *found, char *errstr, size_t errstr_size);
+    /* boundary and checksum in one read of the source: the key of the
+     * limit-th row after `after` into upto (*found as boundary's), and the
+     * row count and XOR of the row hashes of those (at most limit) rows.
+     * NULL: boundary, then checksum. */
+    sl_err_t (*scan)(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                     int *found, uint64_t *count, uint64_t *hash, char *errstr,
+                     size_t errstr_size);
     /* Row count and XOR of the row hashes of (after, upto]. */
     sl_err_t (*checksum)(void *ctx, char *const *after, char *const *upto, uint64_t *count,
                          uint64_t *hash, char *errstr, size_t errstr_size);
@@ -146,6 +153,9 @@ sl_err_t val_sql_boundary(void *ctx, char *const *after, uint32_t limit, val_row
                           int *found, char *errstr, size_t errstr_size);
 sl_err_t val_sql_checksum(void *ctx, char *const *after, char *const *upto, uint64_t *count,
                           uint64_t *hash, char *errstr, size_t errstr_size);
+sl_err_t val_sql_scan(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                      int *found, uint64_t *count, uint64_t *hash, char *errstr,
+                      size_t errstr_size);
 sl_err_t val_sql_rows(void *ctx, char *const *after, char *const *upto, uint32_t limit,
                       val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size);
 /* " ORDER BY <the key>". */

@@ -397,6 +397,7 @@ sl_err_t val_pg_open(val_engine_t *e, const char *url, char *errstr, size_t errs
     e->describe = pg_describe;
     e->bind = pg_bind;
     e->boundary = val_sql_boundary;
+    e->scan = val_sql_scan;
     e->checksum = val_sql_checksum;
     e->rows = val_sql_rows;
     e->destroy = pg_destroy;

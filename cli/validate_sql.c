@@ -11,16 +11,25 @@
 #include "validate.h"
 
 /* The last of the next `limit` keys after `after` in key order, and how many
- * there were: keyset (a derived table), never OFFSET. Columns: k0..kn-1,
- * o0..on-1, the count. */
-static sl_err_t q_boundary(val_sqle_t *d, sl_buf_t *q, char *const *after, uint32_t limit)
+ * there were: keyset (a derived table), never OFFSET. Columns: k0..kn-1, the
+ * count[, the XOR of the row hashes when hashed: the chunk's checksum from
+ * the same read]. */
+static sl_err_t q_boundary(val_sqle_t *d, sl_buf_t *q, char *const *after, uint32_t limit,
+                           int hashed)
 {
     uint32_t n = d->t->nkey;
-    sl_err_t err = sl_buf_puts(q, "SELECT x.*, COUNT(*) OVER () FROM (SELECT ");
+    sl_err_t err = sl_buf_puts(q, "SELECT ");
+    for (uint32_t i = 0; !err && i < n; i++)
+        err = sl_buf_printf(q, "x.k%u, ", i);
+    if (!err)     /* both engines spell the window aggregates alike */
+        err = sl_buf_puts(q, hashed ? "COUNT(*) OVER (), BIT_XOR(x.h) OVER () FROM (SELECT "
+                                    : "COUNT(*) OVER () FROM (SELECT ");
     for (uint32_t i = 0; !err && i < n; i++)
         err = sl_buf_printf(q, "%s%s AS k%u", i ? ", " : "", d->kexpr[i], i);
     for (uint32_t i = 0; !err && i < n; i++)
         err = sl_buf_printf(q, ", %s AS o%u", d->korder[i], i);
+    if (!err && hashed)
+        err = sl_buf_printf(q, ", %s AS h", d->hash.data);
     if (!err)
         err = sl_buf_puts(q, " FROM ");
     if (!err)
@@ -101,23 +110,37 @@ static void *run(val_sqle_t *d, sl_err_t build, const char *what, char *errstr,
     return d->ops->query(d, &d->q, what, errstr, errstr_size);
 }
 
-sl_err_t val_sql_boundary(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
-                          int *found, char *errstr, size_t errstr_size)
+sl_err_t val_sql_scan(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                      int *found, uint64_t *count, uint64_t *hash, char *errstr,
+                      size_t errstr_size)
 {
     val_sqle_t *d = ctx;
+    uint32_t n = d->t->nkey;
     *found = 0;
     sl_buf_reset(&d->q);
-    void *r = run(d, q_boundary(d, &d->q, after, limit), "finding a chunk's last key", errstr,
-                  errstr_size);
+    void *r = run(d, q_boundary(d, &d->q, after, limit, hash != NULL),
+                  "finding a chunk's last key", errstr, errstr_size);
     if (!r)
         return SL_ERR_DB;
     sl_err_t err = SL_OK;
-    if (d->ops->next(d, r) && read_u64(d->ops->cell(d, r, 2 * d->t->nkey)) >= limit)
+    int any = d->ops->next(d, r);
+    uint64_t c = any ? read_u64(d->ops->cell(d, r, n)) : 0;
+    if (count)
+        *count = c;
+    if (hash)
+        *hash = any ? read_u64(d->ops->cell(d, r, n + 1)) : 0;
+    if (c >= limit)
         *found = !(err = read_key(d, r, upto));
     d->ops->clear(r);
     if (err)
         snprintf(errstr, errstr_size, "out of memory");
     return err;
+}
+
+sl_err_t val_sql_boundary(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                          int *found, char *errstr, size_t errstr_size)
+{
+    return val_sql_scan(ctx, after, limit, upto, found, NULL, NULL, errstr, errstr_size);
 }
 
 sl_err_t val_sql_checksum(void *ctx, char *const *after, char *const *upto, uint64_t *count,
