@@ -93,6 +93,12 @@ typedef struct val_engine_s {
      * into rows (rows[i] owned by the caller); *n = how many. */
     sl_err_t (*rows)(void *ctx, char *const *after, char *const *upto, uint32_t limit,
                      val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size);
+    /* Calls each(arg, db, table) for every table of the source (its user
+     * tables: MariaDB's databases but the system ones, PostgreSQL's
+     * schemas of the URL's database), in name order. NULL for a target-only
+     * engine. */
+    sl_err_t (*list)(void *ctx, sl_err_t (*each)(void *arg, const char *db, const char *table),
+                     void *arg, char *errstr, size_t errstr_size);
     void (*destroy)(void *ctx);
 } val_engine_t;
 
@@ -121,6 +127,7 @@ uint64_t val_hash64(const uint8_t digest[16]);
  * state, which starts with its val_sqle_t. */
 typedef struct val_sql_ops_s {
     const char *xor_fmt;    /* the XOR aggregate of the row hash, "%s" = hash */
+    const char *list_sql;   /* the source's tables: (db or schema, table) in name order */
     /* the table ("db"."t" [AS alias]) */
     sl_err_t (*table)(void *ctx, sl_buf_t *b);
     /* " WHERE <after < key <= upto>" (nothing when both are NULL) */
@@ -158,6 +165,8 @@ sl_err_t val_sql_scan(void *ctx, char *const *after, uint32_t limit, val_row_t *
                       size_t errstr_size);
 sl_err_t val_sql_rows(void *ctx, char *const *after, char *const *upto, uint32_t limit,
                       val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size);
+sl_err_t val_sql_list(void *ctx, sl_err_t (*each)(void *arg, const char *db, const char *table),
+                      void *arg, char *errstr, size_t errstr_size);
 /* " ORDER BY <the key>". */
 sl_err_t val_sql_order(const val_sqle_t *d, sl_buf_t *q);
 void val_sqle_free(val_sqle_t *d);
@@ -209,6 +218,29 @@ void val_result_free(val_result_t *r, uint32_t nkey);
 sl_err_t val_compare(val_engine_t *src, val_engine_t *dst, const val_table_t *t,
                      const val_opts_t *o, char *const *after, char *const *upto,
                      val_result_t *res, char *errstr, size_t errstr_size);
+
+/* ---- --task (validate_task.c) ---- */
+
+/* What an applier's config says about what to validate. */
+typedef struct val_task_s val_task_t;
+
+/* Reads the applier config at path: its target as a URL (*target, owned by
+ * the task) and its table rules (tables, tables.exclude, map.tables,
+ * map.columns, columns.include/exclude). */
+sl_err_t val_task_load(val_task_t **out, const char *path, const char **target, char *errstr,
+                       size_t errstr_size);
+void val_task_free(val_task_t *tk);
+/* The pairs the applier applies: every table of src its rules include,
+ * with the target name they give it: *pairs = source, target, source, ...
+ * (2 * *n strings, owned by the task). */
+sl_err_t val_task_pairs(val_task_t *tk, val_engine_t *src, char ***pairs, int *n,
+                        char *errstr, size_t errstr_size);
+/* Applies the task's column rules to t (described from source table stab):
+ * drops the columns the applier does not write (never a key column) from t
+ * and fills tt with t's columns under their target names (the target's
+ * bind takes tt; val_table_free). */
+sl_err_t val_task_columns(val_task_t *tk, const char *stab, val_table_t *t, val_table_t *tt,
+                          char *errstr, size_t errstr_size);
 
 /* ---- --repair (validate_repair.c) ---- */
 

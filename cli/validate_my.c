@@ -424,8 +424,12 @@ static void sql_clear(void *res)
     mysql_free_result(res);
 }
 
-static const val_sql_ops_t my_sql_ops = {"BIT_XOR(%s)", sql_table, sql_where, sql_query,
-                                         sql_next, sql_cell, sql_clear};
+static const val_sql_ops_t my_sql_ops = {
+    "BIT_XOR(%s)",
+    "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
+    "'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "
+    "'performance_schema', 'sys') ORDER BY BINARY TABLE_SCHEMA, BINARY TABLE_NAME",
+    sql_table, sql_where, sql_query, sql_next, sql_cell, sql_clear};
 
 static void my_destroy(void *ctx)
 {
@@ -515,6 +519,7 @@ sl_err_t val_my_open(val_engine_t *e, const char *url, char *errstr, size_t errs
     e->scan = val_sql_scan;
     e->checksum = val_sql_checksum;
     e->rows = val_sql_rows;
+    e->list = val_sql_list;
     e->destroy = my_destroy;
     return SL_OK;
 }

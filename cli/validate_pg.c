@@ -342,8 +342,11 @@ static void sql_clear(void *res)
     PQclear(res);
 }
 
-static const val_sql_ops_t pg_sql_ops = {"coalesce(bit_xor(%s), 0)", sql_table, sql_where,
-                                         sql_query, sql_next, sql_cell, sql_clear};
+static const val_sql_ops_t pg_sql_ops = {
+    "coalesce(bit_xor(%s), 0)",
+    "SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', "
+    "'information_schema') ORDER BY schemaname COLLATE \"C\", tablename COLLATE \"C\"",
+    sql_table, sql_where, sql_query, sql_next, sql_cell, sql_clear};
 
 static void pg_destroy(void *ctx)
 {
@@ -400,6 +403,7 @@ sl_err_t val_pg_open(val_engine_t *e, const char *url, char *errstr, size_t errs
     e->scan = val_sql_scan;
     e->checksum = val_sql_checksum;
     e->rows = val_sql_rows;
+    e->list = val_sql_list;
     e->destroy = pg_destroy;
     return SL_OK;
 fail:

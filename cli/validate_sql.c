@@ -183,6 +183,24 @@ sl_err_t val_sql_rows(void *ctx, char *const *after, char *const *upto, uint32_t
     return err;
 }
 
+sl_err_t val_sql_list(void *ctx, sl_err_t (*each)(void *arg, const char *db, const char *table),
+                      void *arg, char *errstr, size_t errstr_size)
+{
+    val_sqle_t *d = ctx;
+    sl_buf_reset(&d->q);
+    void *r = run(d, sl_buf_puts(&d->q, d->ops->list_sql), "listing the tables", errstr,
+                  errstr_size);
+    if (!r)
+        return SL_ERR_DB;
+    sl_err_t err = SL_OK;
+    while (!err && d->ops->next(d, r))
+        err = each(arg, d->ops->cell(d, r, 0), d->ops->cell(d, r, 1));
+    d->ops->clear(r);
+    if (err == SL_ERR_NOMEM)
+        snprintf(errstr, errstr_size, "out of memory");
+    return err;
+}
+
 void val_sqle_free(val_sqle_t *d)
 {
     sl_buf_free(&d->hash);
