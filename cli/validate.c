@@ -114,8 +114,9 @@ static void json_result(sl_buf_t *b, const val_table_t *t, const val_result_t *r
         json_key(b, t, r->diffs[i].key);
         sl_buf_putc(b, '}');
     }
-    sl_buf_printf(b, "],\"keys_not_listed\":%llu,\"seconds\":%.3f",
-                  (unsigned long long)(r->ndiff - r->ndiffs_listed), r->seconds);
+    sl_buf_printf(b, "],\"keys_not_listed\":%llu,\"chunks_rechecked\":%llu,\"seconds\":%.3f",
+                  (unsigned long long)(r->ndiff - r->ndiffs_listed),
+                  (unsigned long long)r->chunks_rechecked, r->seconds);
 }
 
 static void text_keys(const val_table_t *t, const val_result_t *r, const char *indent)

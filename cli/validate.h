@@ -201,6 +201,7 @@ typedef struct val_range_s {
 typedef struct val_result_s {
     uint64_t     src_rows, tgt_rows;
     uint64_t     chunks, chunks_differing;
+    uint64_t     chunks_rechecked; /* chunks that differed at their first read */
     uint64_t     ndiff;          /* differing keys found (listed or not) */
     uint64_t     nchanged, nmissing, nextra;
     val_diff_t  *diffs;          /* the first max_keys of them */

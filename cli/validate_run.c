@@ -415,6 +415,8 @@ static sl_err_t chunk(run_t *r, char *const *after, char *const *upto, const fir
     for (int attempt = 0; attempt <= r->o->retries; attempt++) {
         if (attempt)
             retry_wait(r->o, attempt);
+        if (attempt == 1)       /* differed at its first read */
+            r->res->chunks_rechecked++;
         if (!attempt && first) {
             sc = first->sc;
             tc = first->tc;
@@ -432,6 +434,8 @@ static sl_err_t chunk(run_t *r, char *const *after, char *const *upto, const fir
         r->res->tgt_rows += tc;
         return err;
     }
+    if (!r->o->retries)
+        r->res->chunks_rechecked++;
     r->res->chunks_differing++;
     uint64_t before = r->res->ndiff;
     err = drill(r, after, upto, sc > tc ? sc : tc, 0);

@@ -12,8 +12,8 @@
 
 /* The last of the next `limit` keys after `after` in key order, and how many
  * there were: keyset (a derived table), never OFFSET. Columns: k0..kn-1, the
- * count[, the XOR of the row hashes when hashed: the chunk's checksum from
- * the same read]. */
+ * count[, the XOR of the row hashes' high and low halves when hashed: the
+ * chunk's checksum from the same read]. */
 static sl_err_t q_boundary(val_sqle_t *d, sl_buf_t *q, char *const *after, uint32_t limit,
                            int hashed)
 {
@@ -21,8 +21,11 @@ static sl_err_t q_boundary(val_sqle_t *d, sl_buf_t *q, char *const *after, uint3
     sl_err_t err = sl_buf_puts(q, "SELECT ");
     for (uint32_t i = 0; !err && i < n; i++)
         err = sl_buf_printf(q, "x.k%u, ", i);
-    if (!err)     /* both engines spell the window aggregates alike */
-        err = sl_buf_puts(q, hashed ? "COUNT(*) OVER (), BIT_XOR(x.h) OVER () FROM (SELECT "
+    /* Both engines spell the window aggregates alike. The XOR is taken in two
+     * 32-bit halves: MariaDB's BIT_XOR() OVER () keeps only 32 bits (10.11). */
+    if (!err)
+        err = sl_buf_puts(q, hashed ? "COUNT(*) OVER (), BIT_XOR(x.h >> 32) OVER (), "
+                                      "BIT_XOR(x.h & 4294967295) OVER () FROM (SELECT "
                                     : "COUNT(*) OVER () FROM (SELECT ");
     for (uint32_t i = 0; !err && i < n; i++)
         err = sl_buf_printf(q, "%s%s AS k%u", i ? ", " : "", d->kexpr[i], i);
@@ -127,8 +130,9 @@ sl_err_t val_sql_scan(void *ctx, char *const *after, uint32_t limit, val_row_t *
     uint64_t c = any ? read_u64(d->ops->cell(d, r, n)) : 0;
     if (count)
         *count = c;
-    if (hash)
-        *hash = any ? read_u64(d->ops->cell(d, r, n + 1)) : 0;
+    if (hash)   /* the halves' low 32 bits (PostgreSQL's >> keeps the sign) */
+        *hash = any ? (read_u64(d->ops->cell(d, r, n + 1)) & 0xffffffffu) << 32 |
+                      (read_u64(d->ops->cell(d, r, n + 2)) & 0xffffffffu) : 0;
     if (c >= limit)
         *found = !(err = read_key(d, r, upto));
     d->ops->clear(r);
