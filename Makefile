@@ -112,7 +112,8 @@ $(BIN)/shiftlog-$(1): $(OUT)/$(1)/main.o $(OUT)/lib$(1).a $(LIB)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 
-$(BIN)/shiftlog: $(CLI_SRC:%.c=$(OUT)/%.o) $(LIB)
+# validate --task reads an applier's table rules with the applier's own code
+$(BIN)/shiftlog: $(CLI_SRC:%.c=$(OUT)/%.o) $(OUT)/libapplier.a $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

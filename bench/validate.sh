@@ -5,6 +5,7 @@
 #
 #   bench/validate.sh                      (BENCH_ROWS=1000000)
 #   BENCH_ROWS=200000 BENCH_CHUNK=20000 bench/validate.sh
+#   BENCH_BEFORE=/tmp/old-bin bench/validate.sh   (also times that build's shiftlog, same tables)
 #
 # Table: id bigint primary key, name varchar(64), amount decimal(12,2), ts datetime(6)/timestamp(6),
 # flag tinyint/boolean-ish smallint.
@@ -57,6 +58,7 @@ echo "  read MariaDB whole (SELECT)     $(secs "$t0" "$t1") s"
 echo "  read PostgreSQL whole (COPY TO) $(secs "$t1" "$t2") s"
 echo "  read both                       $READ s"
 
+BEFORE=${BENCH_BEFORE:-}
 SRC="mysql://root:$SL_MYSQL_ROOT_PASSWORD@$SL_MYSQL_HOST:$SL_MYSQL_PORT"
 DST="postgresql://$SL_PG_USER:$SL_PG_PASSWORD@$SL_PG_HOST:$SL_PG_PORT/$ID"
 t0=$(now)
@@ -68,3 +70,11 @@ RSS=$(echo "$OUT" | sed -n 's/.*"peak_rss_kb":\([0-9]*\).*/\1/p')
 CH=$(echo "$OUT" | sed -n 's/.*"chunks":\([0-9]*\).*/\1/p')
 echo "  shiftlog validate               $VAL s ($CH chunks, equal), peak RSS $((RSS / 1024)) MB"
 echo "  validate / read both            $(echo "scale=2; $VAL / $READ" | bc)x (goal <= 0.5x)"
+if [ -n "$BEFORE" ]; then
+    t0=$(now)
+    "$BEFORE/shiftlog" validate -q --json --chunk-rows "$CHUNK" --source "$SRC" --target "$DST" \
+        "$ID.t" "$ID.t" >/dev/null || { echo "validate (before): exit $?" >&2; exit 1; }
+    t1=$(now)
+    B=$(secs "$t0" "$t1")
+    echo "  shiftlog validate ($BEFORE)  $B s, / read both $(echo "scale=2; $B / $READ" | bc)x"
+fi

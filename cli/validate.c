@@ -25,6 +25,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: shiftlog validate --source URL --target URL [options]\n"
         "                         SOURCE_TABLE TARGET_TABLE [SOURCE_TABLE TARGET_TABLE ...]\n"
+        "       shiftlog validate --source URL --task APPLIER_CONF [options] [PAIRS...]\n"
         "\n"
         "Compares each target table with its source table, key range by key range: row\n"
         "counts and checksums of a canonical text of every row, computed by each database\n"
@@ -37,6 +38,10 @@ static void usage(FILE *f)
         "  --target URL       the same, or mongodb://HOST:PORT (a target only)\n"
         "                     tables: MariaDB db.table, PostgreSQL schema.table,\n"
         "                     MongoDB db.collection\n"
+        "  --task FILE        an applier's config: its target (target.*) and, without\n"
+        "                     pairs, every source table its tables/tables.exclude take,\n"
+        "                     named as map.tables says; its column rules (map.columns,\n"
+        "                     columns.include/exclude) say which columns are compared\n"
         "  --chunk-rows N     source rows per chunk (default 10000)\n"
         "  --leaf-rows N      a differing range this small is compared row by row\n"
         "                     (default 256)\n"
@@ -109,8 +114,9 @@ static void json_result(sl_buf_t *b, const val_table_t *t, const val_result_t *r
         json_key(b, t, r->diffs[i].key);
         sl_buf_putc(b, '}');
     }
-    sl_buf_printf(b, "],\"keys_not_listed\":%llu,\"seconds\":%.3f",
-                  (unsigned long long)(r->ndiff - r->ndiffs_listed), r->seconds);
+    sl_buf_printf(b, "],\"keys_not_listed\":%llu,\"chunks_rechecked\":%llu,\"seconds\":%.3f",
+                  (unsigned long long)(r->ndiff - r->ndiffs_listed),
+                  (unsigned long long)r->chunks_rechecked, r->seconds);
 }
 
 static void text_keys(const val_table_t *t, const val_result_t *r, const char *indent)
@@ -129,7 +135,8 @@ static void text_keys(const val_table_t *t, const val_result_t *r, const char *i
 /* ------------------------------------------------------------ one pair */
 
 typedef struct args_s {
-    const char *source, *target, *collector;
+    const char *source, *target, *collector, *task_path;
+    val_task_t *task;
     val_opts_t  o;
     int         json, repair;
     long        repair_timeout;
@@ -164,7 +171,7 @@ static int one_pair(const args_t *a, val_engine_t *src, val_engine_t *dst, const
                     const char *ttab, sl_buf_t *json)
 {
     char errstr[1024] = "";
-    val_table_t t = {0};
+    val_table_t t = {0}, tt = {0};
     val_result_t r = {0}, r2 = {0};
     int code = VAL_EXIT_ERROR, repaired = 0;
     sl_err_t err;
@@ -181,8 +188,11 @@ static int one_pair(const args_t *a, val_engine_t *src, val_engine_t *dst, const
                      t.cols[t.key[k]].name);
             goto out;
         }
+    /* --task: the columns the applier writes, under their target names */
+    if (a->task && (err = val_task_columns(a->task, stab, &t, &tt, errstr, sizeof errstr)))
+        goto out;
     if ((err = src->bind(src->ctx, stab, &t, errstr, sizeof errstr)) ||
-        (err = dst->bind(dst->ctx, ttab, &t, errstr, sizeof errstr)) ||
+        (err = dst->bind(dst->ctx, ttab, a->task ? &tt : &t, errstr, sizeof errstr)) ||
         (err = val_compare(src, dst, &t, &a->o, NULL, NULL, &r, errstr, sizeof errstr)))
         goto out;
     code = r.ndiff ? VAL_EXIT_DIFFERENT : VAL_EXIT_EQUAL;
@@ -250,6 +260,7 @@ out:
     val_result_free(&r, t.nkey);
     val_result_free(&r2, t.nkey);
     val_table_free(&t);
+    val_table_free(&tt);
     return code;
 }
 
@@ -281,8 +292,9 @@ int cli_validate_main(int argc, char **argv)
         {"retry-delay", required_argument, NULL, 'D'}, {"json", no_argument, NULL, 'j'},
         {"repair", no_argument, NULL, 'r'},           {"collector", required_argument, NULL, 'c'},
         {"repair-timeout", required_argument, NULL, 'T'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
-    args_t a = {NULL, NULL, NULL, {10000, 256, 20, 3, 2000, 1}, 0, 0, 600};
+        {"task", required_argument, NULL, 'k'},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    args_t a = {NULL, NULL, NULL, NULL, NULL, {10000, 256, 20, 3, 2000, 1}, 0, 0, 600};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -299,27 +311,50 @@ int cli_validate_main(int argc, char **argv)
         case 'c': a.collector = optarg; break;
         case 'T': a.repair_timeout = atol(optarg); break;
         case 'q': a.o.progress = 0; break;
+        case 'k': a.task_path = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return VAL_EXIT_ERROR;
         }
     }
     int npairs = (argc - optind) / 2;
-    if (!a.source || !a.target || npairs < 1 || (argc - optind) % 2 || !a.o.chunk_rows ||
-        !a.o.leaf_rows || a.o.retries < 0 || a.o.retry_ms < 0 || (a.repair && !a.collector)) {
-        fprintf(stderr, "shiftlog validate: %s\n", a.repair && !a.collector
-                ? "--repair needs --collector URL" : "say --source, --target and table pairs "
-                "(shiftlog validate --help)");
-        return VAL_EXIT_ERROR;
-    }
     char errstr[1024];
+    char **pairs = argv + optind;
     val_engine_t src = {0}, dst = {0};
     int code = VAL_EXIT_ERROR;
     sl_buf_t json = SL_BUF_INIT;
+    if (a.task_path) {
+        const char *target;
+        if (val_task_load(&a.task, a.task_path, &target, errstr, sizeof errstr)) {
+            fprintf(stderr, "shiftlog validate: %s\n", errstr);
+            return VAL_EXIT_ERROR;
+        }
+        a.target = a.target ? a.target : target;
+    }
+    if (!a.source || !a.target || (npairs < 1 && !a.task) || (argc - optind) % 2 ||
+        !a.o.chunk_rows || !a.o.leaf_rows || a.o.retries < 0 || a.o.retry_ms < 0 ||
+        (a.repair && !a.collector)) {
+        fprintf(stderr, "shiftlog validate: %s\n", a.repair && !a.collector
+                ? "--repair needs --collector URL" : "say --source, --target (or --task) and "
+                "table pairs (shiftlog validate --help)");
+        val_task_free(a.task);
+        return VAL_EXIT_ERROR;
+    }
     mongoc_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (val_engine_open(&src, a.source, errstr, sizeof errstr) ||
         val_engine_open(&dst, a.target, errstr, sizeof errstr)) {
         fprintf(stderr, "shiftlog validate: %s\n", errstr);
+        goto out;
+    }
+    /* --task without pairs: every source table the applier's rules take */
+    if (a.task && !npairs && val_task_pairs(a.task, &src, &pairs, &npairs, errstr,
+                                            sizeof errstr)) {
+        fprintf(stderr, "shiftlog validate: %s\n", errstr);
+        goto out;
+    }
+    if (!npairs) {
+        fprintf(stderr, "shiftlog validate: %s: its tables rules take no table of the "
+                "source\n", a.task_path);
         goto out;
     }
     if (a.json)
@@ -329,8 +364,7 @@ int cli_validate_main(int argc, char **argv)
                "TARGET ROWS", "CHUNKS", "DIFFERING", "RESULT");
     code = VAL_EXIT_EQUAL;
     for (int i = 0; i < npairs; i++) {
-        int c = one_pair(&a, &src, &dst, argv[optind + 2 * i], argv[optind + 2 * i + 1],
-                         &json);
+        int c = one_pair(&a, &src, &dst, pairs[2 * i], pairs[2 * i + 1], &json);
         if (c > code)
             code = c;
     }
@@ -346,6 +380,7 @@ out:
     if (dst.destroy)
         dst.destroy(dst.ctx);
     sl_buf_free(&json);
+    val_task_free(a.task);
     curl_global_cleanup();
     mongoc_cleanup();
     return code;

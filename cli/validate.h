@@ -79,6 +79,13 @@ typedef struct val_engine_s {
      * caller, val_row_free), *found = 0 when fewer rows follow. */
     sl_err_t (*boundary)(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
                          int *found, char *errstr, size_t errstr_size);
+    /* boundary and checksum in one read of the source: the key of the
+     * limit-th row after `after` into upto (*found as boundary's), and the
+     * row count and XOR of the row hashes of those (at most limit) rows.
+     * NULL: boundary, then checksum. */
+    sl_err_t (*scan)(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                     int *found, uint64_t *count, uint64_t *hash, char *errstr,
+                     size_t errstr_size);
     /* Row count and XOR of the row hashes of (after, upto]. */
     sl_err_t (*checksum)(void *ctx, char *const *after, char *const *upto, uint64_t *count,
                          uint64_t *hash, char *errstr, size_t errstr_size);
@@ -86,6 +93,12 @@ typedef struct val_engine_s {
      * into rows (rows[i] owned by the caller); *n = how many. */
     sl_err_t (*rows)(void *ctx, char *const *after, char *const *upto, uint32_t limit,
                      val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size);
+    /* Calls each(arg, db, table) for every table of the source (its user
+     * tables: MariaDB's databases but the system ones, PostgreSQL's
+     * schemas of the URL's database), in name order. NULL for a target-only
+     * engine. */
+    sl_err_t (*list)(void *ctx, sl_err_t (*each)(void *arg, const char *db, const char *table),
+                     void *arg, char *errstr, size_t errstr_size);
     void (*destroy)(void *ctx);
 } val_engine_t;
 
@@ -109,29 +122,54 @@ uint64_t val_hash64(const uint8_t digest[16]);
 
 /* ---- the SQL both SQL engines run (validate_sql.c) ---- */
 
-/* An SQL engine's dialect for the shared queries. */
-typedef struct val_sql_s {
-    const val_table_t *t;
-    char *const       *kexpr;     /* a key column's canonical text, key order */
-    char *const       *korder;    /* what the key is ordered and compared by */
-    const char        *hash;      /* the row hash expression */
-    const char        *xor_fmt;   /* its XOR aggregate, "%s" = hash */
-    void              *ctx;
+/* What an SQL engine (validate_my.c, validate_pg.c) gives the shared steps:
+ * its dialect and how a query is run and read. ctx is the engine's own
+ * state, which starts with its val_sqle_t. */
+typedef struct val_sql_ops_s {
+    const char *xor_fmt;    /* the XOR aggregate of the row hash, "%s" = hash */
+    const char *list_sql;   /* the source's tables: (db or schema, table) in name order */
     /* the table ("db"."t" [AS alias]) */
     sl_err_t (*table)(void *ctx, sl_buf_t *b);
     /* " WHERE <after < key <= upto>" (nothing when both are NULL) */
     sl_err_t (*where)(void *ctx, sl_buf_t *b, char *const *after, char *const *upto);
-} val_sql_t;
+    /* Runs q (with what where() bound); the whole result, or NULL with a
+     * sentence in errstr (`what` names the step). */
+    void *(*query)(void *ctx, const sl_buf_t *q, const char *what, char *errstr,
+                   size_t errstr_size);
+    /* Moves to the result's next row: 0 past the last one. */
+    int (*next)(void *ctx, void *res);
+    /* Column i of the current row; "" for NULL. */
+    const char *(*cell)(void *ctx, void *res, uint32_t i);
+    void (*clear)(void *res);
+} val_sql_ops_t;
 
-sl_err_t val_sql_boundary(const val_sql_t *d, sl_buf_t *q, char *const *after, uint32_t limit);
-sl_err_t val_sql_checksum(const val_sql_t *d, sl_buf_t *q, char *const *after,
-                          char *const *upto);
-sl_err_t val_sql_rows(const val_sql_t *d, sl_buf_t *q, char *const *after, char *const *upto,
-                      uint32_t limit);
-sl_err_t val_sql_order(const val_sql_t *d, sl_buf_t *q);
-/* r's key from the first nkey cells of a result row, read by cell(res, i). */
-sl_err_t val_sql_key(val_row_t *r, uint32_t nkey, const char *(*cell)(void *res, uint32_t i),
-                     void *res);
+/* The part of an SQL engine's state the shared steps use: the first member
+ * of the engine's context, set by its bind. */
+typedef struct val_sqle_s {
+    const val_sql_ops_t *ops;
+    const val_table_t   *t;
+    char *const         *kexpr;    /* a key column's canonical text, key order */
+    char *const         *korder;   /* what the key is ordered and compared by */
+    sl_buf_t             hash;     /* the row hash expression */
+    sl_buf_t             q;        /* the query being built */
+} val_sqle_t;
+
+/* The engine steps (val_engine_t's boundary, checksum, rows) of an SQL
+ * engine: ctx starts with its val_sqle_t. */
+sl_err_t val_sql_boundary(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                          int *found, char *errstr, size_t errstr_size);
+sl_err_t val_sql_checksum(void *ctx, char *const *after, char *const *upto, uint64_t *count,
+                          uint64_t *hash, char *errstr, size_t errstr_size);
+sl_err_t val_sql_scan(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
+                      int *found, uint64_t *count, uint64_t *hash, char *errstr,
+                      size_t errstr_size);
+sl_err_t val_sql_rows(void *ctx, char *const *after, char *const *upto, uint32_t limit,
+                      val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size);
+sl_err_t val_sql_list(void *ctx, sl_err_t (*each)(void *arg, const char *db, const char *table),
+                      void *arg, char *errstr, size_t errstr_size);
+/* " ORDER BY <the key>". */
+sl_err_t val_sql_order(const val_sqle_t *d, sl_buf_t *q);
+void val_sqle_free(val_sqle_t *d);
 
 /* ---- the comparison (validate_run.c) ---- */
 
@@ -163,6 +201,7 @@ typedef struct val_range_s {
 typedef struct val_result_s {
     uint64_t     src_rows, tgt_rows;
     uint64_t     chunks, chunks_differing;
+    uint64_t     chunks_rechecked; /* chunks that differed at their first read */
     uint64_t     ndiff;          /* differing keys found (listed or not) */
     uint64_t     nchanged, nmissing, nextra;
     val_diff_t  *diffs;          /* the first max_keys of them */
@@ -180,6 +219,29 @@ void val_result_free(val_result_t *r, uint32_t nkey);
 sl_err_t val_compare(val_engine_t *src, val_engine_t *dst, const val_table_t *t,
                      const val_opts_t *o, char *const *after, char *const *upto,
                      val_result_t *res, char *errstr, size_t errstr_size);
+
+/* ---- --task (validate_task.c) ---- */
+
+/* What an applier's config says about what to validate. */
+typedef struct val_task_s val_task_t;
+
+/* Reads the applier config at path: its target as a URL (*target, owned by
+ * the task) and its table rules (tables, tables.exclude, map.tables,
+ * map.columns, columns.include/exclude). */
+sl_err_t val_task_load(val_task_t **out, const char *path, const char **target, char *errstr,
+                       size_t errstr_size);
+void val_task_free(val_task_t *tk);
+/* The pairs the applier applies: every table of src its rules include,
+ * with the target name they give it: *pairs = source, target, source, ...
+ * (2 * *n strings, owned by the task). */
+sl_err_t val_task_pairs(val_task_t *tk, val_engine_t *src, char ***pairs, int *n,
+                        char *errstr, size_t errstr_size);
+/* Applies the task's column rules to t (described from source table stab):
+ * drops the columns the applier does not write (never a key column) from t
+ * and fills tt with t's columns under their target names (the target's
+ * bind takes tt; val_table_free). */
+sl_err_t val_task_columns(val_task_t *tk, const char *stab, val_table_t *t, val_table_t *tt,
+                          char *errstr, size_t errstr_size);
 
 /* ---- --repair (validate_repair.c) ---- */
 

@@ -22,14 +22,14 @@
 #include "validate.h"
 
 typedef struct vmy_s {
+    val_sqle_t         sql;                  /* first: the shared steps' part (validate_sql.c) */
     MYSQL             *m;
     char               db[256], tb[256];
     const val_table_t *t;
-    sl_buf_t           hash;                 /* the row-hash expression (unsigned 64 bits) */
-    sl_buf_t           q;
     char              *kexpr[VAL_MAX_KEY];   /* a key column's canonical text */
     char              *korder[VAL_MAX_KEY];  /* what the key is ordered and compared by */
     int                kbin[VAL_MAX_KEY];    /* literal as X'..' (byte-wise order) */
+    MYSQL_ROW          row;                  /* the current row of a result */
 } vmy_t;
 
 /* ------------------------------------------------------------ helpers */
@@ -320,7 +320,7 @@ static sl_err_t my_bind(void *ctx, const char *table, const val_table_t *t, char
     MYSQL_RES *r = NULL;
     if (err || !(r = columns(s, errstr, errstr_size)))
         return err ? err : SL_ERR_NOT_FOUND;
-    s->t = t;
+    s->t = s->sql.t = t;
     uint32_t nrows = (uint32_t)mysql_num_rows(r);
     MYSQL_ROW *rows = calloc(nrows, sizeof *rows);
     sl_buf_t e = SL_BUF_INIT;
@@ -329,8 +329,8 @@ static sl_err_t my_bind(void *ctx, const char *table, const val_table_t *t, char
         goto out;
     for (uint32_t i = 0; i < nrows; i++)
         rows[i] = mysql_fetch_row(r);
-    sl_buf_reset(&s->hash);
-    if (sl_buf_puts(&s->hash, "CAST(CONV(SUBSTR(MD5(CONCAT("))
+    sl_buf_reset(&s->sql.hash);
+    if (sl_buf_puts(&s->sql.hash, "CAST(CONV(SUBSTR(MD5(CONCAT("))
         goto out;
     for (uint32_t i = 0; i < t->ncols; i++) {
         uint32_t j;
@@ -347,7 +347,7 @@ static sl_err_t my_bind(void *ctx, const char *table, const val_table_t *t, char
         }
         sl_buf_reset(&e);
         if (put_canon(&e, rows[j][0], rows[j][1], rows[j][2] ? atoi(rows[j][2]) : 0) ||
-            sl_buf_printf(&s->hash, "%sIFNULL(CONCAT(LENGTH(%s), ':', %s), 'N')",
+            sl_buf_printf(&s->sql.hash, "%sIFNULL(CONCAT(LENGTH(%s), ':', %s), 'N')",
                           i ? ", " : "", e.data, e.data))
             goto out;
         for (uint32_t k = 0; k < t->nkey; k++) {
@@ -370,7 +370,7 @@ static sl_err_t my_bind(void *ctx, const char *table, const val_table_t *t, char
                 goto out;
         }
     }
-    if (sl_buf_puts(&s->hash, ")), 1, 16), 16, 10) AS UNSIGNED)"))
+    if (sl_buf_puts(&s->sql.hash, ")), 1, 16), 16, 10) AS UNSIGNED)"))
         goto out;
     err = SL_OK;
 out:
@@ -394,95 +394,42 @@ static sl_err_t sql_where(void *ctx, sl_buf_t *b, char *const *after, char *cons
     return put_where(ctx, b, after, upto);
 }
 
-/* The dialect for validate_sql.c. */
-static val_sql_t dialect(vmy_t *s)
+/* The whole result (a chunk's checksum, a key, a page of row hashes). */
+static void *sql_query(void *ctx, const sl_buf_t *q, const char *what, char *errstr,
+                       size_t errstr_size)
 {
-    val_sql_t d = {s->t, s->kexpr, s->korder, s->hash.data, "BIT_XOR(%s)", s, sql_table,
-                   sql_where};
-    return d;
-}
-
-/* Runs s->q (built by build, SL_OK or SL_ERR_NOMEM); the whole result. */
-static MYSQL_RES *query(vmy_t *s, sl_err_t build, const char *what, char *errstr,
-                        size_t errstr_size)
-{
+    vmy_t *s = ctx;
     MYSQL_RES *r = NULL;
-    if (build)
-        snprintf(errstr, errstr_size, "out of memory");
-    else if (mysql_real_query(s->m, s->q.data, (unsigned long)s->q.len) ||
-             !(r = mysql_store_result(s->m)))
+    if (mysql_real_query(s->m, q->data, (unsigned long)q->len) ||
+        !(r = mysql_store_result(s->m)))
         fail(s, what, errstr, errstr_size);
     return r;
 }
 
-static const char *cell(void *row, uint32_t i)
+static int sql_next(void *ctx, void *res)
 {
-    const char *v = ((MYSQL_ROW)row)[i];
+    ((vmy_t *)ctx)->row = mysql_fetch_row(res);
+    return ((vmy_t *)ctx)->row != NULL;
+}
+
+static const char *sql_cell(void *ctx, void *res, uint32_t i)
+{
+    (void)res;
+    const char *v = ((vmy_t *)ctx)->row[i];
     return v ? v : "";
 }
 
-static sl_err_t my_boundary(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
-                            int *found, char *errstr, size_t errstr_size)
+static void sql_clear(void *res)
 {
-    vmy_t *s = ctx;
-    val_sql_t d = dialect(s);
-    uint32_t n = s->t->nkey;
-    *found = 0;
-    sl_buf_reset(&s->q);
-    MYSQL_RES *r = query(s, val_sql_boundary(&d, &s->q, after, limit),
-                         "finding a chunk's last key", errstr, errstr_size);
-    if (!r)
-        return SL_ERR_DB;
-    MYSQL_ROW row = mysql_fetch_row(r);
-    sl_err_t err = SL_OK;
-    if (row && row[2 * n] && strtoull(row[2 * n], NULL, 10) >= limit)
-        *found = !(err = val_sql_key(upto, n, cell, row));
-    mysql_free_result(r);
-    return err;
+    mysql_free_result(res);
 }
 
-static sl_err_t my_checksum(void *ctx, char *const *after, char *const *upto, uint64_t *count,
-                            uint64_t *hash, char *errstr, size_t errstr_size)
-{
-    vmy_t *s = ctx;
-    val_sql_t d = dialect(s);
-    sl_buf_reset(&s->q);
-    MYSQL_RES *r = query(s, val_sql_checksum(&d, &s->q, after, upto), "checksumming a chunk",
-                         errstr, errstr_size);
-    if (!r)
-        return SL_ERR_DB;
-    MYSQL_ROW row = mysql_fetch_row(r);
-    *count = row && row[0] ? strtoull(row[0], NULL, 10) : 0;
-    *hash = row && row[1] ? strtoull(row[1], NULL, 10) : 0;
-    mysql_free_result(r);
-    return SL_OK;
-}
-
-static sl_err_t my_rows(void *ctx, char *const *after, char *const *upto, uint32_t limit,
-                        val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size)
-{
-    vmy_t *s = ctx;
-    val_sql_t d = dialect(s);
-    uint32_t nk = s->t->nkey;
-    *n = 0;
-    sl_buf_reset(&s->q);
-    MYSQL_RES *r = query(s, val_sql_rows(&d, &s->q, after, upto, limit),
-                         "reading a range's row hashes", errstr, errstr_size);
-    if (!r)
-        return SL_ERR_DB;
-    MYSQL_ROW row;
-    sl_err_t err = SL_OK;
-    while (!err && (row = mysql_fetch_row(r))) {
-        val_row_t *o = &rows[(*n)++];
-        memset(o, 0, sizeof *o);
-        err = val_sql_key(o, nk, cell, row);
-        o->hash = row[nk] ? strtoull(row[nk], NULL, 10) : 0;
-    }
-    mysql_free_result(r);
-    if (err)
-        snprintf(errstr, errstr_size, "out of memory");
-    return err;
-}
+static const val_sql_ops_t my_sql_ops = {
+    "BIT_XOR(%s)",
+    "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
+    "'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "
+    "'performance_schema', 'sys') ORDER BY BINARY TABLE_SCHEMA, BINARY TABLE_NAME",
+    sql_table, sql_where, sql_query, sql_next, sql_cell, sql_clear};
 
 static void my_destroy(void *ctx)
 {
@@ -495,8 +442,7 @@ static void my_destroy(void *ctx)
         free(s->kexpr[i]);
         free(s->korder[i]);
     }
-    sl_buf_free(&s->hash);
-    sl_buf_free(&s->q);
+    val_sqle_free(&s->sql);
     free(s);
 }
 
@@ -561,14 +507,19 @@ sl_err_t val_my_open(val_engine_t *e, const char *url, char *errstr, size_t errs
         my_destroy(s);
         return SL_ERR_DB;
     }
+    s->sql.ops = &my_sql_ops;
+    s->sql.kexpr = s->kexpr;
+    s->sql.korder = s->korder;
     memset(e, 0, sizeof *e);
     e->ctx = s;
     e->name = "MariaDB";
     e->describe = my_describe;
     e->bind = my_bind;
-    e->boundary = my_boundary;
-    e->checksum = my_checksum;
-    e->rows = my_rows;
+    e->boundary = val_sql_boundary;
+    e->scan = val_sql_scan;
+    e->checksum = val_sql_checksum;
+    e->rows = val_sql_rows;
+    e->list = val_sql_list;
     e->destroy = my_destroy;
     return SL_OK;
 }

@@ -18,17 +18,17 @@
 #include "validate.h"
 
 typedef struct vpg_s {
+    val_sqle_t         sql;                  /* first: the shared steps' part (validate_sql.c) */
     PGconn            *c;
     char               nsp[256], rel[256];
     int                c_db;                 /* the database's collation sorts byte-wise */
     const val_table_t *t;
-    sl_buf_t           hash;                 /* the row-hash expression (bigint) */
-    sl_buf_t           q;
     char              *kexpr[VAL_MAX_KEY];
     char              *korder[VAL_MAX_KEY];
     int                kbytea[VAL_MAX_KEY];
     const char        *params[2 * VAL_MAX_KEY];   /* the range's values ($1...) */
     int                np;
+    int                row;                  /* the current row of a result */
 } vpg_t;
 
 static sl_err_t fail(vpg_t *s, PGresult *r, const char *what, char *errstr, size_t errstr_size)
@@ -206,12 +206,12 @@ static sl_err_t pg_bind(void *ctx, const char *table, const val_table_t *t, char
     sl_err_t err = set_table(s, table, errstr, errstr_size);
     if (err || !(r = columns(s, errstr, errstr_size)))
         return err ? err : SL_ERR_NOT_FOUND;
-    s->t = t;
+    s->t = s->sql.t = t;
     int nrows = PQntuples(r);
     sl_buf_t e = SL_BUF_INIT, id = SL_BUF_INIT;
     err = SL_ERR_NOMEM;
-    sl_buf_reset(&s->hash);
-    if (sl_buf_puts(&s->hash, "('x' || substr(md5("))
+    sl_buf_reset(&s->sql.hash);
+    if (sl_buf_puts(&s->sql.hash, "('x' || substr(md5("))
         goto out;
     for (uint32_t i = 0; i < t->ncols; i++) {
         int j;
@@ -231,7 +231,7 @@ static sl_err_t pg_bind(void *ctx, const char *table, const val_table_t *t, char
         sl_buf_reset(&id);
         if (put_ident(s, &id, PQgetvalue(r, j, 0)) ||
             put_canon(&e, id.data, typ, PQgetvalue(r, j, 4)[0], t->cols[i].kind) ||
-            sl_buf_printf(&s->hash, "%scoalesce(octet_length(%s)::text || ':' || %s, 'N')",
+            sl_buf_printf(&s->sql.hash, "%scoalesce(octet_length(%s)::text || ':' || %s, 'N')",
                           i ? " || " : "", e.data, e.data))
             goto out;
         for (uint32_t k = 0; k < t->nkey; k++) {
@@ -253,7 +253,7 @@ static sl_err_t pg_bind(void *ctx, const char *table, const val_table_t *t, char
                 goto out;
         }
     }
-    if (nrows && sl_buf_puts(&s->hash, "), 1, 16))::bit(64)::bigint"))
+    if (nrows && sl_buf_puts(&s->sql.hash, "), 1, 16))::bit(64)::bigint"))
         goto out;
     err = SL_OK;
 out:
@@ -311,104 +311,42 @@ static sl_err_t sql_table(void *ctx, sl_buf_t *b)
     return put_table(ctx, b);
 }
 
-/* The dialect for validate_sql.c. */
-static val_sql_t dialect(vpg_t *s)
-{
-    val_sql_t d = {s->t, s->kexpr, s->korder, s->hash.data, "coalesce(bit_xor(%s), 0)", s,
-                   sql_table, sql_where};
-    return d;
-}
-
-/* Runs s->q (built by build, SL_OK or SL_ERR_NOMEM) with s->params; NULL on
- * failure (errstr says why). */
-static PGresult *query(vpg_t *s, sl_err_t build, const char *what, char *errstr,
+/* Runs q with the values sql_where bound (then forgotten: a query without
+ * a range binds none). */
+static void *sql_query(void *ctx, const sl_buf_t *q, const char *what, char *errstr,
                        size_t errstr_size)
 {
-    if (build) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return NULL;
-    }
-    PGresult *r = run(s, s->q.data, s->np, s->params);
+    vpg_t *s = ctx;
+    PGresult *r = run(s, q->data, s->np, s->params);
+    s->np = 0;
+    s->row = -1;
     if (ok(r))
         return r;
     fail(s, r, what, errstr, errstr_size);
     return NULL;
 }
 
-typedef struct cell_s {
-    PGresult *r;
-    int       row;
-} cell_t;
-
-static const char *cell(void *c, uint32_t i)
-{
-    return PQgetvalue(((cell_t *)c)->r, ((cell_t *)c)->row, (int)i);
-}
-
-static sl_err_t pg_boundary(void *ctx, char *const *after, uint32_t limit, val_row_t *upto,
-                            int *found, char *errstr, size_t errstr_size)
+static int sql_next(void *ctx, void *res)
 {
     vpg_t *s = ctx;
-    val_sql_t d = dialect(s);
-    uint32_t n = s->t->nkey;
-    *found = 0;
-    sl_buf_reset(&s->q);
-    s->np = 0;
-    PGresult *r = query(s, val_sql_boundary(&d, &s->q, after, limit),
-                        "finding a chunk's last key", errstr, errstr_size);
-    if (!r)
-        return SL_ERR_DB;
-    sl_err_t err = SL_OK;
-    cell_t c = {r, 0};
-    if (PQntuples(r) && strtoull(PQgetvalue(r, 0, (int)(2 * n)), NULL, 10) >= limit)
-        *found = !(err = val_sql_key(upto, n, cell, &c));
-    PQclear(r);
-    return err;
+    return ++s->row < PQntuples(res);
 }
 
-static sl_err_t pg_checksum(void *ctx, char *const *after, char *const *upto, uint64_t *count,
-                            uint64_t *hash, char *errstr, size_t errstr_size)
+static const char *sql_cell(void *ctx, void *res, uint32_t i)
 {
-    vpg_t *s = ctx;
-    val_sql_t d = dialect(s);
-    sl_buf_reset(&s->q);
-    s->np = 0;
-    PGresult *r = query(s, val_sql_checksum(&d, &s->q, after, upto), "checksumming a chunk",
-                        errstr, errstr_size);
-    if (!r)
-        return SL_ERR_DB;
-    *count = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-    *hash = (uint64_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-    PQclear(r);
-    return SL_OK;
+    return PQgetvalue(res, ((vpg_t *)ctx)->row, (int)i);
 }
 
-static sl_err_t pg_rows(void *ctx, char *const *after, char *const *upto, uint32_t limit,
-                        val_row_t *rows, uint32_t *n, char *errstr, size_t errstr_size)
+static void sql_clear(void *res)
 {
-    vpg_t *s = ctx;
-    val_sql_t d = dialect(s);
-    uint32_t nk = s->t->nkey;
-    *n = 0;
-    sl_buf_reset(&s->q);
-    s->np = 0;
-    PGresult *r = query(s, val_sql_rows(&d, &s->q, after, upto, limit),
-                        "reading a range's row hashes", errstr, errstr_size);
-    if (!r)
-        return SL_ERR_DB;
-    sl_err_t err = SL_OK;
-    for (int i = 0; !err && i < PQntuples(r); i++) {
-        val_row_t *o = &rows[(*n)++];
-        cell_t c = {r, i};
-        memset(o, 0, sizeof *o);
-        err = val_sql_key(o, nk, cell, &c);
-        o->hash = (uint64_t)strtoll(PQgetvalue(r, i, (int)nk), NULL, 10);
-    }
-    PQclear(r);
-    if (err)
-        snprintf(errstr, errstr_size, "out of memory");
-    return err;
+    PQclear(res);
 }
+
+static const val_sql_ops_t pg_sql_ops = {
+    "coalesce(bit_xor(%s), 0)",
+    "SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', "
+    "'information_schema') ORDER BY schemaname COLLATE \"C\", tablename COLLATE \"C\"",
+    sql_table, sql_where, sql_query, sql_next, sql_cell, sql_clear};
 
 static void pg_destroy(void *ctx)
 {
@@ -420,8 +358,7 @@ static void pg_destroy(void *ctx)
         free(s->kexpr[i]);
         free(s->korder[i]);
     }
-    sl_buf_free(&s->hash);
-    sl_buf_free(&s->q);
+    val_sqle_free(&s->sql);
     free(s);
 }
 
@@ -454,14 +391,19 @@ sl_err_t val_pg_open(val_engine_t *e, const char *url, char *errstr, size_t errs
         s->c_db = bytewise_coll(c) || !strcmp(c, "C.UTF-8") || !strcmp(c, "C.utf8");
     }
     PQclear(r);
+    s->sql.ops = &pg_sql_ops;
+    s->sql.kexpr = s->kexpr;
+    s->sql.korder = s->korder;
     memset(e, 0, sizeof *e);
     e->ctx = s;
     e->name = "PostgreSQL";
     e->describe = pg_describe;
     e->bind = pg_bind;
-    e->boundary = pg_boundary;
-    e->checksum = pg_checksum;
-    e->rows = pg_rows;
+    e->boundary = val_sql_boundary;
+    e->scan = val_sql_scan;
+    e->checksum = val_sql_checksum;
+    e->rows = val_sql_rows;
+    e->list = val_sql_list;
     e->destroy = pg_destroy;
     return SL_OK;
 fail:

@@ -401,7 +401,13 @@ static sl_err_t drill(run_t *r, char *const *after, char *const *upto, uint64_t 
 
 /* ------------------------------------------------------------ chunks */
 
-static sl_err_t chunk(run_t *r, char *const *after, char *const *upto)
+/* A chunk's first comparison, when it was read by the pipeline. */
+typedef struct first_s {
+    uint64_t sc, tc;
+    int      equal;
+} first_t;
+
+static sl_err_t chunk(run_t *r, char *const *after, char *const *upto, const first_t *first)
 {
     uint64_t sc = 0, tc = 0;
     int equal = 0;
@@ -409,7 +415,16 @@ static sl_err_t chunk(run_t *r, char *const *after, char *const *upto)
     for (int attempt = 0; attempt <= r->o->retries; attempt++) {
         if (attempt)
             retry_wait(r->o, attempt);
-        if ((err = checksums(r, after, upto, &sc, &tc, &equal)) || equal)
+        if (attempt == 1)       /* differed at its first read */
+            r->res->chunks_rechecked++;
+        if (!attempt && first) {
+            sc = first->sc;
+            tc = first->tc;
+            equal = first->equal;
+        } else if ((err = checksums(r, after, upto, &sc, &tc, &equal))) {
+            break;
+        }
+        if (equal)
             break;
     }
     r->res->chunks++;
@@ -419,6 +434,8 @@ static sl_err_t chunk(run_t *r, char *const *after, char *const *upto)
         r->res->tgt_rows += tc;
         return err;
     }
+    if (!r->o->retries)
+        r->res->chunks_rechecked++;
     r->res->chunks_differing++;
     uint64_t before = r->res->ndiff;
     err = drill(r, after, upto, sc > tc ? sc : tc, 0);
@@ -437,6 +454,51 @@ static sl_err_t chunk(run_t *r, char *const *after, char *const *upto)
     return err;
 }
 
+/* The source's next chunk: its end key and its checksum, from one read. */
+typedef struct scan_s {
+    val_row_t b;
+    int       found;
+    uint64_t  count, hash;
+} scan_t;
+
+static sl_err_t scan(run_t *r, char *const *after, scan_t *s)
+{
+    val_engine_t *e = r->src;
+    memset(s, 0, sizeof *s);
+    if (e->scan)
+        return e->scan(e->ctx, after, r->o->chunk_rows, &s->b, &s->found, &s->count, &s->hash,
+                       r->errstr, r->errstr_size);
+    sl_err_t err = e->boundary(e->ctx, after, r->o->chunk_rows, &s->b, &s->found, r->errstr,
+                               r->errstr_size);
+    return err ? err : e->checksum(e->ctx, after, s->found ? s->b.key : NULL, &s->count,
+                                   &s->hash, r->errstr, r->errstr_size);
+}
+
+/* Chunk (after, upto] of which the source's side is s: the target's
+ * checksum on a thread while the source reads the next chunk (into *next,
+ * when there is one), so the two servers work at once and the source never
+ * reads a chunk twice. */
+static sl_err_t chunk_piped(run_t *r, char *const *after, char *const *upto, const scan_t *s,
+                            scan_t *next)
+{
+    sum_job_t jt = {r->dst, after, upto, 0, 0, SL_OK, ""};
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, sum_thread, &jt) == 0;
+    sl_err_t err = SL_OK;
+    if (!threaded)
+        sum_thread(&jt);
+    if (next)
+        err = scan(r, upto, next);
+    if (threaded)
+        pthread_join(th, NULL);
+    if (!err && jt.err)
+        snprintf(r->errstr, r->errstr_size, "%s", jt.errstr);
+    if (err || (err = jt.err))
+        return err;
+    first_t f = {s->count, jt.count, s->count == jt.count && s->hash == jt.hash};
+    return chunk(r, after, upto, &f);
+}
+
 sl_err_t val_compare(val_engine_t *src, val_engine_t *dst, const val_table_t *t,
                      const val_opts_t *o, char *const *after, char *const *upto,
                      val_result_t *res, char *errstr, size_t errstr_size)
@@ -445,26 +507,32 @@ sl_err_t val_compare(val_engine_t *src, val_engine_t *dst, const val_table_t *t,
     uint32_t nk = t->nkey;
     char *cur[VAL_MAX_KEY] = {NULL};
     int has_cur = after != NULL, last = 0;
+    scan_t s, next;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    memset(&next, 0, sizeof next);
     sl_err_t err = has_cur ? copy_key(cur, after, nk) : SL_OK;
+    if (!err)
+        err = scan(&r, has_cur ? cur : NULL, &s);
     while (!err && !last) {
-        val_row_t b = {{NULL}, 0};
-        int found = 0;
-        if ((err = src->boundary(src->ctx, has_cur ? cur : NULL, o->chunk_rows, &b, &found,
-                                 errstr, errstr_size)))
-            break;
-        if (!found || (upto && val_keys_cmp(t, b.key, upto) >= 0)) {
-            last = 1;
-            val_row_free(&b, nk);
-        }
-        err = chunk(&r, has_cur ? cur : NULL, last ? upto : b.key);
+        last = !s.found || (upto && val_keys_cmp(t, s.b.key, upto) >= 0);
+        /* the scan holds exactly the chunk unless it ran past a given upto */
+        int scanned = !last || (!s.found && !upto);
+        if (last)
+            val_row_free(&s.b, nk);
+        char *const *cu = last ? upto : s.b.key;
+        if (scanned)
+            err = chunk_piped(&r, has_cur ? cur : NULL, cu, &s, last ? NULL : &next);
+        else
+            err = chunk(&r, has_cur ? cur : NULL, cu, NULL);
         if (!last) {
             for (uint32_t k = 0; k < nk; k++) {
                 free(cur[k]);
-                cur[k] = b.key[k];
+                cur[k] = s.b.key[k];
             }
             has_cur = 1;
+            s = next;
+            memset(&next, 0, sizeof next);
         }
         if (o->progress && time(NULL) - r.last_progress >= 10) {
             r.last_progress = time(NULL);
@@ -472,6 +540,9 @@ sl_err_t val_compare(val_engine_t *src, val_engine_t *dst, const val_table_t *t,
                     (unsigned long long)r.checked, (unsigned long long)res->ndiff);
         }
     }
+    if (err && !last)
+        val_row_free(&s.b, nk);
+    val_row_free(&next.b, nk);
     for (uint32_t k = 0; k < nk; k++)
         free(cur[k]);
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -18,8 +18,15 @@ the source the whole time.
                                         timestamptz, 4-byte UTF-8 text) copied to MariaDB: equal
                                         under writes; a changed and a missing row found by key
   it_validate_large_bounded_memory      200k rows (1M with SHIFTLOG_LONG) loaded into MariaDB and
-                                        PostgreSQL by each one's own SQL: equal, and the process's
-                                        peak RSS stays small; one changed row found
+                                        PostgreSQL by each one's own SQL: equal at each chunk's
+                                        first read (no re-check), and the process's peak RSS stays
+                                        small; one changed row found
+  it_validate_task                      --task: an applier's config (checked by the applier's
+                                        --check) gives the target and the pairs: the tables its
+                                        tables/tables.exclude take, named by map.tables, each
+                                        compared over the columns the applier writes, under their
+                                        map.columns names; a change in an excluded column is not a
+                                        difference, one in a compared column is
   it_validate_cannot_validate           exit 2 (a table without a key, an unreachable server),
                                         and the exit codes in --help
 
@@ -335,6 +342,10 @@ def test_it_validate_large_bounded_memory(stack, bin_dir, unique_name):
                                    "-q")
         assert rc == 0, (doc, err)
         assert doc["pairs"][0]["source_rows"] == n == doc["pairs"][0]["target_rows"]
+        # tables that do not change are proven equal by each chunk's first read (the source's
+        # end key and checksum come from one query: its XOR must be the one the target's
+        # checksum gives), never by a re-check
+        assert doc["pairs"][0]["chunks_rechecked"] == 0, doc
         rss_mb = doc["peak_rss_kb"] / 1024        # VmHWM of the validate process itself
         print(f"validate: {n} rows in {doc['pairs'][0]['seconds']:.1f} s, peak RSS {rss_mb:.1f} MB")
         assert 0 < rss_mb < 40, f"peak RSS {rss_mb:.1f} MB"
@@ -367,3 +378,80 @@ def test_it_validate_cannot_validate(stack, bin_dir, unique_name):
                        text=True)
     assert h.returncode == 0 and "0 every pair equal, 1 differences found" in h.stdout
     assert "2 could not validate" in h.stdout
+
+
+def test_it_validate_task(stack, bin_dir, tmp_path, unique_name):
+    db, pgdb = unique_name("vtask"), unique_name("vtaskpg")
+    my, admin = mysql_connect(stack), pg_connect(stack)
+    admin.cursor().execute(f'CREATE DATABASE "{pgdb}"')
+    pg = pg_connect(stack, dbname=pgdb)
+    conf = tmp_path / "applier.conf"
+    conf.write_text(f"""task.name = {db}
+source.topic = shiftlog.{db}
+target.type = postgresql
+target.host = 127.0.0.1
+target.port = {stack['SL_PG_PORT']}
+target.user = {stack['SL_PG_USER']}
+target.password = {stack['SL_PG_PASSWORD']}
+target.database = {pgdb}
+target.tls.mode = disable
+tables = {db}.*
+tables.exclude = {db}.skip_*
+map.tables = {db}.*=copy.*
+map.columns = {db}.orders.note=remark
+columns.exclude = {db}.orders.secret
+kafka.bootstrap.servers = {stack['SL_KAFKA_BROKERS']}
+""")
+    try:
+        chk = subprocess.run([str(bin_dir / "shiftlog-applier"), "-c", str(conf), "--check"],
+                             capture_output=True, text=True)
+        assert chk.returncode == 0, chk.stderr
+        my_exec(my, f"CREATE DATABASE `{db}`",
+                f"CREATE TABLE `{db}`.orders (id INT PRIMARY KEY, note VARCHAR(20), "
+                "secret VARCHAR(20), amount DECIMAL(8,2))",
+                f"CREATE TABLE `{db}`.items (k VARCHAR(8) PRIMARY KEY, n INT)",
+                f"CREATE TABLE `{db}`.skip_tmp (id INT PRIMARY KEY)",
+                f"INSERT INTO `{db}`.orders SELECT seq, CONCAT('n', seq), 's', seq / 4 "
+                f"FROM `{db}`.seq_1_to_500",
+                f"INSERT INTO `{db}`.items SELECT CONCAT('k', seq), seq FROM `{db}`.seq_1_to_50",
+                f"INSERT INTO `{db}`.skip_tmp VALUES (1)")
+        cur = pg.cursor()
+        cur.execute("CREATE SCHEMA copy")
+        cur.execute("CREATE TABLE copy.orders (id int PRIMARY KEY, remark varchar(20), "
+                    "amount numeric(8,2))")
+        cur.execute("INSERT INTO copy.orders SELECT i, 'n' || i, i / 4.0 "
+                    "FROM generate_series(1, 500) i")
+        cur.execute("CREATE TABLE copy.items (k varchar(8) PRIMARY KEY, n int)")
+        cur.execute("INSERT INTO copy.items SELECT 'k' || i, i FROM generate_series(1, 50) i")
+
+        def run():
+            p = subprocess.run([str(bin_dir / "shiftlog"), "validate", "--json", "-q",
+                                "--retries", "0", "--source", my_url(stack), "--task",
+                                str(conf)], capture_output=True, text=True, timeout=120)
+            return p.returncode, json.loads(p.stdout) if p.stdout.strip() else None, p.stderr
+
+        rc, doc, err = run()
+        assert rc == 0, (doc, err)
+        assert [(x["source"], x["target"]) for x in doc["pairs"]] == [
+            (f"{db}.items", "copy.items"), (f"{db}.orders", "copy.orders")]
+        assert doc["pairs"][1]["source_rows"] == 500
+        assert doc["pairs"][0]["chunks_rechecked"] == doc["pairs"][1]["chunks_rechecked"] == 0, doc
+        # the other way round, PostgreSQL as the source (its end key and checksum read at once)
+        rc, doc, err, _ = validate(bin_dir, pg_url(stack, pgdb), my_url(stack),
+                                   ["copy.items", f"{db}.items"], "--chunk-rows", "10", "-q")
+        assert rc == 0 and doc["pairs"][0]["chunks"] == 6, (doc, err)
+        assert doc["pairs"][0]["chunks_rechecked"] == 0, doc
+        my_exec(my, f"UPDATE `{db}`.orders SET secret = 'changed' WHERE id = 7")
+        rc, doc, err = run()
+        assert rc == 0, (doc, err)
+        cur.execute("UPDATE copy.orders SET remark = 'x' WHERE id = 9")
+        rc, doc, err = run()
+        assert rc == 1, (doc, err)
+        assert keys_of(doc["pairs"][1]) == [("changed", (9,))]
+        assert doc["pairs"][0]["result"] == "equal"
+    finally:
+        pg.close()
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{pgdb}" WITH (FORCE)')
+        admin.close()
+        my_exec(my, f"DROP DATABASE IF EXISTS `{db}`")
+        my.close()
