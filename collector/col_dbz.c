@@ -220,7 +220,12 @@ static sl_err_t put_event(col_dbz_t *d, dbz_table_t *t, const sl_record_t *rec, 
     return SL_OK;
 bad:
     snprintf(errstr, errstr_size, "output.debezium: table %s: %s", name,
-             err == SL_ERR_NOMEM ? "out of memory" : "cannot make the event");
+             err == SL_ERR_NOMEM ? "out of memory"
+             : err == SL_ERR_UNSUPPORTED
+                 ? "a value Debezium's types cannot hold: a numeric NaN or ±Infinity (a "
+                   "Decimal has none; Debezium's connector stops there too) or an interval "
+                   "in an unknown form"
+                 : "cannot make the event");
     return err;
 }
 
