@@ -14,9 +14,14 @@
  *      ON CONFLICT (key) DO UPDATE SET …` — the same upsert, set-based. The
  *      next PG_DIRECT_SKIP COPYs of that table go straight to staging (a
  *      re-snapshot over a full table meets keys in every chunk).
- * A chunk's keys are distinct (one read in key order), and the rows of one
- * flush all come from READ changes: nothing in it supersedes anything else.
- * The slot batch of the same table is flushed before READ rows are added
+ * A chunk's keys are distinct, but one flush can hold a key more than once:
+ * several source transactions are grouped into one target transaction, and
+ * two snapshots of a table (or a re-snapshot of a range) in one group put
+ * the same key in twice. The direct COPY then meets its own row (23505) and
+ * goes to staging, whose rows are numbered in COPY order (an identity
+ * column) and upserted with DISTINCT ON (key) … ORDER BY key, number DESC:
+ * the last image of a key wins, as in the slot batch, and ON CONFLICT never
+ * sees a key twice (21000). The slot batch of the same table is flushed before READ rows are added
  * and the reverse (target_pg.c), so a key's changes are written in order.
  * The values are the same exact texts as the parameters of the upsert
  * (app_pg_put_value), read by the same input functions with the column's
@@ -30,6 +35,8 @@
 
 #define PG_COPY_BYTES  (8u << 20)   /* COPY text after which a table's READ rows are sent */
 #define PG_DIRECT_SKIP 16           /* COPYs through staging after a direct one met a key */
+/* the staging table's row number (COPY order); a name no source column has */
+#define PG_STAGE_ORD   "\"sl stage ord\""
 
 /* Appends one value to a COPY text line: \N for NULL, else the text with
  * backslash, tab, newline and carriage return escaped. */
@@ -145,7 +152,8 @@ static sl_err_t stage_ready(app_target_t *t, pg_tab_t *b, const char *stage, cha
                   stage);
     for (uint32_t w = 0; w < b->nw; w++)
         sl_buf_printf(&t->sql, "%s%s", w ? ", " : "", b->w[w].qname);
-    sl_buf_printf(&t->sql, " FROM %s WITH NO DATA", b->qname);
+    sl_buf_printf(&t->sql, " FROM %s WITH NO DATA; ALTER TABLE %s ADD COLUMN "
+                  PG_STAGE_ORD " bigint GENERATED ALWAYS AS IDENTITY", b->qname, stage);
     if ((err = app_pg_exec(t, t->sql.data, "creating a staging table", errstr, errstr_size)))
         return err;
     b->stage_ready = 1;
@@ -189,10 +197,16 @@ sl_err_t app_pg_copy_flush(app_target_t *t, pg_tab_t *b, char *errstr, size_t er
     sl_buf_printf(&t->sql, "INSERT INTO %s (", b->qname);
     for (uint32_t w = 0; w < b->nw; w++)
         sl_buf_printf(&t->sql, "%s%s", w ? ", " : "", b->w[w].qname);
-    sl_buf_puts(&t->sql, ") SELECT ");
+    sl_buf_puts(&t->sql, ") SELECT DISTINCT ON (");
+    for (uint32_t k = 0; k < b->nkey; k++)
+        sl_buf_printf(&t->sql, "%s%s", k ? ", " : "", b->w[b->key[k]].qname);
+    sl_buf_puts(&t->sql, ") ");
     for (uint32_t w = 0; w < b->nw; w++)
         sl_buf_printf(&t->sql, "%s%s", w ? ", " : "", b->w[w].qname);
-    sl_buf_printf(&t->sql, " FROM %s", stage);
+    sl_buf_printf(&t->sql, " FROM %s ORDER BY ", stage);
+    for (uint32_t k = 0; k < b->nkey; k++)
+        sl_buf_printf(&t->sql, "%s, ", b->w[b->key[k]].qname);
+    sl_buf_puts(&t->sql, PG_STAGE_ORD " DESC");
     app_pg_upsert_set(b, &t->sql, NULL, b->nw);
     err = app_pg_exec(t, t->sql.data, what, errstr, errstr_size);
 out:

@@ -129,6 +129,12 @@ static sl_err_t keep_schema(col_dbz_t *d, const sl_schema_t *s)
     return SL_OK;
 }
 
+/* A topic Kafka does not create now (a broker restarting, a refusal such as
+ * a colliding name that an operator removes) is no reason to stop: the
+ * error is not SL_ERR_KAFKA (which col_publish.c takes as a message refused
+ * for good), so the publisher's session ends and the collector reconnects
+ * from its checkpoint with backoff, as when the native topic cannot be
+ * created. */
 static sl_err_t ensure(col_dbz_t *d, const char *topic, int *ready, char *errstr,
                        size_t errstr_size)
 {
@@ -139,7 +145,7 @@ static sl_err_t ensure(col_dbz_t *d, const char *topic, int *ready, char *errstr
                                          (int)d->conf->topic_replication, NULL, 30000, errstr,
                                          errstr_size);
     *ready = err == SL_OK;
-    return err;
+    return err == SL_ERR_KAFKA ? SL_ERR_IO : err;
 }
 
 /* A message the broker refuses for good (too large: base64 and the schema
@@ -220,7 +226,12 @@ static sl_err_t put_event(col_dbz_t *d, dbz_table_t *t, const sl_record_t *rec, 
     return SL_OK;
 bad:
     snprintf(errstr, errstr_size, "output.debezium: table %s: %s", name,
-             err == SL_ERR_NOMEM ? "out of memory" : "cannot make the event");
+             err == SL_ERR_NOMEM ? "out of memory"
+             : err == SL_ERR_UNSUPPORTED
+                 ? "a value Debezium's types cannot hold: a numeric NaN or ±Infinity (a "
+                   "Decimal has none; Debezium's connector stops there too) or an interval "
+                   "in an unknown form"
+                 : "cannot make the event");
     return err;
 }
 

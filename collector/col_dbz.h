@@ -16,7 +16,10 @@ typedef struct col_dbz_s col_dbz_t;
 sl_err_t col_dbz_new(col_dbz_t **out, const col_conf_t *conf, sl_kafka_producer_t *prod,
                      sl_metrics_t *metrics);
 void     col_dbz_destroy(col_dbz_t *d);
-/* Writes what rec means in Debezium's format (after rec's native message). */
+/* Writes what rec means in Debezium's format (after rec's native message).
+ * SL_ERR_KAFKA: a message the broker refuses for good (the collector stops,
+ * naming it); a topic that cannot be created now is another error (the
+ * session ends and the collector reconnects from its checkpoint). */
 sl_err_t col_dbz_put(col_dbz_t *d, const sl_record_t *rec, char *errstr, size_t errstr_size);
 
 #endif

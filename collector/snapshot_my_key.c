@@ -177,15 +177,68 @@ static int vals_from_after(key_vals_t *k, const char *after, uint32_t nkey)
     return 0;
 }
 
-static int vals_from_bound(key_vals_t *k, const col_snap_key_t *b)
+/* A binary string column (BINARY, VARBINARY, BLOB: the binary charset, no
+ * INET/UUID meaning): a range bound gives its bytes in hex. */
+static int bound_is_hex(const col_mysql_column_t *c)
+{
+    return col_snap_my_cell_kind(c) == CELL_BYTES && c->charset == 63 &&
+           c->hint != COL_MYSQL_HINT_INET6 && c->hint != COL_MYSQL_HINT_INET4 &&
+           c->hint != COL_MYSQL_HINT_UUID;
+}
+
+/* A range bound's values (col_snap_key_t texts) as the key's bytes: a
+ * binary column's value is hex ("0aff", or PostgreSQL's "\x0aff": what
+ * `shiftlog validate --repair` sends, and any byte can be written), every
+ * other the text itself. -1 out of memory; -2 a binary value not hex (*bad:
+ * which). */
+static int vals_from_bound(key_vals_t *k, const col_snap_key_t *b,
+                           const col_tablemap_t *tm, const uint32_t *key, uint32_t *bad)
 {
     for (uint32_t i = 0; i < b->n; i++) {
-        k->n[i] = strlen(b->vals[i]);
-        if (!(k->v[i] = (uint8_t *)strdup(b->vals[i])))
+        const char *t = b->vals[i];
+        size_t l = strlen(t);
+        if (!bound_is_hex(&tm->cols[key[i]])) {
+            k->n[i] = l;
+            if (!(k->v[i] = (uint8_t *)strdup(t)))
+                return -1;
+            k->count++;
+            continue;
+        }
+        if (t[0] == '\\' && (t[1] == 'x' || t[1] == 'X'))
+            t += 2, l -= 2;
+        if (!(k->v[i] = malloc(l / 2 + 1)))
             return -1;
         k->count++;
+        k->n[i] = l / 2;
+        for (size_t j = 0; j < l / 2 && !(l % 2); j++) {
+            int hi = unhex(t[2 * j]), lo = unhex(t[2 * j + 1]);
+            if (hi < 0 || lo < 0)
+                l = 1;                      /* not hex: refused below */
+            else
+                k->v[i][j] = (uint8_t)(hi << 4 | lo);
+        }
+        if (l % 2) {
+            *bad = i;
+            return -2;
+        }
     }
     return 0;
+}
+
+/* why for a bound that vals_from_bound refused (rc), or that has n values
+ * for a key of nkey columns. */
+static void bound_why(char *why, size_t why_size, const char *side, int rc, uint32_t n,
+                      uint32_t nkey, const col_tablemap_t *tm, const uint32_t *key,
+                      uint32_t bad)
+{
+    if (rc == -2)
+        snprintf(why, why_size, "the range's %s bound: column %s is binary, its value must "
+                 "be hex (\"0aff\" or \"\\\\x0aff\")", side, tm->cols[key[bad]].name);
+    else if (rc == -1)
+        snprintf(why, why_size, "out of memory");
+    else
+        snprintf(why, why_size, "the range's %s bound has %u value(s), the key has %u "
+                 "column(s)", side, n, nkey);
 }
 
 /* (k1 > v1 OR (k1 = v1 AND k2 > v2) ...) — greater; or its complement
@@ -216,15 +269,16 @@ int col_snap_my_put_where(sl_buf_t *q, const col_tablemap_t *tm, const uint32_t 
                           const col_snap_key_t *hi, char *why, size_t why_size)
 {
     key_vals_t k = {0};
-    int rc = -1, any = 0;
+    int rc = -1, any = 0, vr = 0;
+    uint32_t bad = 0;
     if (after || lo) {
-        if (after ? vals_from_after(&k, after, nkey) : lo->n != nkey || vals_from_bound(&k, lo)) {
+        if (after ? vals_from_after(&k, after, nkey)
+                  : lo->n != nkey || (vr = vals_from_bound(&k, lo, tm, key, &bad))) {
             if (after)
                 snprintf(why, why_size, "the snapshot progress \"%.80s\" does not fit its key "
                          "(columns changed?)", after);
             else
-                snprintf(why, why_size, "the range's lower bound has %u value(s), the key has "
-                         "%u column(s)", lo->n, nkey);
+                bound_why(why, why_size, "lower", vr, lo->n, nkey, tm, key, bad);
             goto out;
         }
         if (sl_buf_puts(q, " WHERE ") || put_cmp(q, tm, key, nkey, &k, 1, !after)) {
@@ -236,9 +290,8 @@ int col_snap_my_put_where(sl_buf_t *q, const col_tablemap_t *tm, const uint32_t 
         vals_free(&k);
     }
     if (hi) {
-        if (hi->n != nkey || vals_from_bound(&k, hi)) {
-            snprintf(why, why_size, "the range's upper bound has %u value(s), the key has "
-                     "%u column(s)", hi->n, nkey);
+        if (hi->n != nkey || (vr = vals_from_bound(&k, hi, tm, key, &bad))) {
+            bound_why(why, why_size, "upper", vr, hi->n, nkey, tm, key, bad);
             goto out;
         }
         if (sl_buf_puts(q, any ? " AND " : " WHERE ") || put_cmp(q, tm, key, nkey, &k, 0, 1)) {

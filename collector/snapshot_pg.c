@@ -366,6 +366,23 @@ static void put_row_cmp(sl_buf_t *sql, const snap_pg_t *s, const char *op, uint3
     sl_buf_putc(sql, ')');
 }
 
+/* A range bound's value v for key column k: as it is, except a bytea's
+ * hex without bytea's "\\x" prefix, which gets it (*keep owns the copy;
+ * NULL when out of memory). A value that is not hex is refused by the
+ * server (class 22: the request is refused). */
+static const char *bytea_bound(const snap_pg_t *s, uint32_t k, const char *v, char **keep)
+{
+    const snap_col_t *c = &s->cols[s->key[k]];
+    if (!c->type || c->type->conv != PG_CONV_BYTEA || (v[0] == '\\' && v[1] == 'x'))
+        return v;
+    size_t n = strlen(v);
+    if (!(*keep = malloc(n + 3)))
+        return NULL;
+    memcpy(*keep, "\\x", 2);
+    memcpy(*keep + 2, v, n + 1);
+    return *keep;
+}
+
 static sl_err_t op_read_chunk(void *ctx, const char *db, const char *table, const char *after,
                               const col_snap_key_t *lo, const col_snap_key_t *hi, uint32_t limit, sl_record_t *out, uint32_t key[COL_SNAP_MAX_KEY],
                               uint32_t *nkey, char **last, char *errstr, size_t errstr_size)
@@ -375,6 +392,7 @@ static sl_err_t op_read_chunk(void *ctx, const char *db, const char *table, cons
     PGresult *r = NULL;
     char *vals[COL_SNAP_MAX_KEY] = {NULL};
     const char *params[2 * COL_SNAP_MAX_KEY];
+    char *hexed[2 * COL_SNAP_MAX_KEY] = {NULL};
     int np = 0;
     char verr[256];
     sl_err_t err;
@@ -398,13 +416,20 @@ static sl_err_t op_read_chunk(void *ctx, const char *db, const char *table, cons
         free(vals[0]);
         return SL_ERR_INVALID;
     }
-    /* text parameters: the server reads each as the key column's type */
+    /* text parameters: the server reads each as the key column's type; a
+     * range's bytea value is hex ("0aff", what `shiftlog validate --repair`
+     * sends, or bytea's own "\\x0aff"), given to bytea's input as \\x… */
     const char *const *from = after ? (const char *const *)vals
                             : lo ? (const char *const *)lo->vals : NULL;
-    for (uint32_t k = 0; from && k < s->nkey; k++)
-        params[np++] = from[k];
-    for (uint32_t k = 0; hi && k < s->nkey; k++)
-        params[np++] = hi->vals[k];
+    for (uint32_t k = 0; from && k < s->nkey; k++, np++)
+        params[np] = after ? from[k] : bytea_bound(s, k, from[k], &hexed[np]);
+    for (uint32_t k = 0; hi && k < s->nkey; k++, np++)
+        params[np] = bytea_bound(s, k, hi->vals[k], &hexed[np]);
+    for (int i = 0; i < np; i++)
+        if (!params[i]) {
+            err = SL_ERR_NOMEM;
+            goto out;
+        }
     sl_buf_printf(&sql, "SELECT ");
     for (uint32_t i = 0; i < s->ncols; i++) {
         if (i)
@@ -475,6 +500,8 @@ static sl_err_t op_read_chunk(void *ctx, const char *db, const char *table, cons
         err = SL_ERR_NOMEM;
 out:
     free(vals[0]);
+    for (int i = 0; i < 2 * COL_SNAP_MAX_KEY; i++)
+        free(hexed[i]);
     PQclear(r);
     sl_buf_free(&sql);
     return err;

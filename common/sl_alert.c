@@ -3,7 +3,9 @@
 #include "sl_alert.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,15 +29,18 @@ typedef struct rule_s {
 } rule_t;
 
 typedef struct queued_s {
-    sl_alert_note_t note;
-    int             attempts;
+    sl_alert_note_t  note;
+    sl_status_snap_t snap;                    /* the look that raised it (the message shows it) */
+    int              attempts;
+    uint64_t         seq;                     /* tells a dropped head from its successor */
 } queued_t;
 
 typedef struct channel_s {
     const char *name;                         /* "webhook", "mail", "test" */
     queued_t    q[ALERT_QUEUE];
     int         head, n;
-    sl_metric_t *m_sent, *m_failed;
+    int64_t     retry_ms;                     /* monotonic: no attempt before */
+    sl_metric_t *m_sent, *m_failed, *m_dropped;
 } channel_t;
 
 struct sl_alert_s {
@@ -48,7 +53,16 @@ struct sl_alert_s {
     void             *test_ctx;
     sl_metric_t      *m_firing;
     char             *strings;   /* the copied conf strings, one block */
+    /* the sender thread; lock guards ch[] (queues) and seq */
+    pthread_mutex_t   lock;
+    pthread_cond_t    wake;
+    pthread_t         sender;
+    int               sender_on;
+    int               stop;      /* atomic: the sender ends, a transfer is aborted */
+    uint64_t          seq;
 };
+
+static void *sender_main(void *arg);
 
 int sl_alert_configured(const sl_alert_conf_t *c)
 {
@@ -87,6 +101,10 @@ static void add_channel(sl_alert_t *a, const char *name, sl_metrics_t *m)
         ch->m_failed = sl_metrics_counter(m, "shiftlog_alerts_failed_total",
                                           "Alert deliveries that failed (each attempt), per "
                                           "channel.", (const char *[]){"channel", name, NULL});
+        ch->m_dropped = sl_metrics_counter(m, "shiftlog_alerts_dropped_total",
+                                           "Alert messages dropped undelivered (queue full, "
+                                           "or every attempt failed), per channel.",
+                                           (const char *[]){"channel", name, NULL});
     }
 }
 
@@ -125,6 +143,17 @@ sl_alert_t *sl_alert_new(const sl_alert_conf_t *conf, const char *service, const
     if (metrics)
         a->m_firing = sl_metrics_gauge(metrics, "shiftlog_alerts_firing",
                                        "Alert rules firing now.", NULL);
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&a->sender, NULL, sender_main, a)) {
+        sl_alert_free(a);
+        return NULL;
+    }
+    a->sender_on = 1;
     return a;
 }
 
@@ -132,6 +161,15 @@ void sl_alert_free(sl_alert_t *a)
 {
     if (!a)
         return;
+    if (a->sender_on) {             /* a transfer in flight is aborted within ~1 s */
+        pthread_mutex_lock(&a->lock);
+        __atomic_store_n(&a->stop, 1, __ATOMIC_RELEASE);
+        pthread_cond_signal(&a->wake);
+        pthread_mutex_unlock(&a->lock);
+        pthread_join(a->sender, NULL);
+    }
+    pthread_cond_destroy(&a->wake);
+    pthread_mutex_destroy(&a->lock);
     free(a->strings);
     free(a);
     curl_global_cleanup();
@@ -139,11 +177,13 @@ void sl_alert_free(sl_alert_t *a)
 
 void sl_alert_set_sender(sl_alert_t *a, sl_alert_send_fn *fn, void *ctx)
 {
+    pthread_mutex_lock(&a->lock);
     a->test_fn = fn;
     a->test_ctx = ctx;
     a->nch = 0;
     memset(a->ch, 0, sizeof a->ch);
     a->ch[a->nch++].name = "test";
+    pthread_mutex_unlock(&a->lock);
 }
 
 static int64_t wall_ms(void)
@@ -159,11 +199,14 @@ static int deliver(sl_alert_t *a, channel_t *ch, const sl_alert_note_t *n,
     if (a->test_fn)
         return a->test_fn(a->test_ctx, n, snap, errstr, errstr_size);
     if (!strcmp(ch->name, "webhook"))
-        return sl_alert_send_webhook(&a->c, n, snap, a->service, a->task, errstr, errstr_size);
-    return sl_alert_send_mail(&a->c, n, snap, a->service, a->task, errstr, errstr_size);
+        return sl_alert_send_webhook(&a->c, n, snap, a->service, a->task, &a->stop, errstr,
+                                     errstr_size);
+    return sl_alert_send_mail(&a->c, n, snap, a->service, a->task, &a->stop, errstr,
+                              errstr_size);
 }
 
-static void enqueue(sl_alert_t *a, const sl_alert_note_t *n)
+/* Queues n on every channel (the caller holds a->lock). */
+static void enqueue(sl_alert_t *a, const sl_alert_note_t *n, const sl_status_snap_t *snap)
 {
     sl_info("alert %s %s: %s", n->rule, n->firing ? "firing" : "resolved", n->summary);
     for (int i = 0; i < a->nch; i++) {
@@ -171,43 +214,103 @@ static void enqueue(sl_alert_t *a, const sl_alert_note_t *n)
         if (ch->n == ALERT_QUEUE) {
             sl_warn("alert %s: %d messages wait for delivery; the oldest (%s) is dropped",
                     ch->name, ALERT_QUEUE, ch->q[ch->head].note.rule);
+            sl_metric_inc(ch->m_dropped);
             ch->head = (ch->head + 1) % ALERT_QUEUE;
             ch->n--;
         }
         queued_t *q = &ch->q[(ch->head + ch->n++) % ALERT_QUEUE];
         q->note = *n;
+        q->snap = *snap;
         q->attempts = 0;
+        q->seq = ++a->seq;
     }
 }
 
-/* Delivers what waits, in order; a channel that fails keeps the rest for the next second. */
-static void flush(sl_alert_t *a, const sl_status_snap_t *snap)
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* After an attempt at ch's head (seq): pops it when delivered or out of
+ * attempts, else waits a second before the next (the caller holds a->lock).
+ * The head may have been dropped meanwhile (queue full): then nothing. */
+static void attempted(sl_alert_t *a, channel_t *ch, uint64_t seq, int ok, const char *errstr)
+{
+    queued_t *q = &ch->q[ch->head];
+    if (ok)
+        sl_metric_inc(ch->m_sent);
+    else
+        sl_metric_inc(ch->m_failed);
+    if (!ch->n || q->seq != seq)
+        return;
+    if (!ok && ++q->attempts < ALERT_ATTEMPTS) {
+        sl_warn("alert %s: %s (attempt %d of %d, retrying)", ch->name, errstr, q->attempts,
+                ALERT_ATTEMPTS);
+        ch->retry_ms = mono_ms() + 1000;
+        return;
+    }
+    if (!ok) {
+        sl_warn("alert %s: %s %s not delivered after %d attempts, dropped: %s", ch->name,
+                q->note.rule, q->note.firing ? "firing" : "resolved", q->attempts, errstr);
+        sl_metric_inc(ch->m_dropped);
+    }
+    ch->head = (ch->head + 1) % ALERT_QUEUE;
+    ch->n--;
+}
+
+/* The sender thread: delivers each channel's queue in order, outside the
+ * lock (a transfer may take the channel's whole timeout). */
+static void *sender_main(void *arg)
+{
+    sl_alert_t *a = arg;
+    queued_t *cur = malloc(sizeof(*cur));
+    char errstr[512];
+    pthread_mutex_lock(&a->lock);
+    while (cur && !__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
+        int64_t now = mono_ms(), next = now + 1000;
+        channel_t *ch = NULL;
+        for (int i = 0; !a->test_fn && i < a->nch && !ch; i++) {
+            if (a->ch[i].n && a->ch[i].retry_ms <= now)
+                ch = &a->ch[i];
+            else if (a->ch[i].n && a->ch[i].retry_ms < next)
+                next = a->ch[i].retry_ms;
+        }
+        if (!ch) {
+            struct timespec ts = {(time_t)(next / 1000), (long)(next % 1000) * 1000000L};
+            pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+            continue;
+        }
+        *cur = ch->q[ch->head];
+        pthread_mutex_unlock(&a->lock);
+        errstr[0] = '\0';
+        int ok = deliver(a, ch, &cur->note, &cur->snap, errstr, sizeof errstr) == 0;
+        pthread_mutex_lock(&a->lock);
+        if (!ok && __atomic_load_n(&a->stop, __ATOMIC_ACQUIRE))
+            break;                   /* aborted by the shutdown: not a failed attempt */
+        attempted(a, ch, cur->seq, ok, errstr);
+    }
+    pthread_mutex_unlock(&a->lock);
+    free(cur);
+    return NULL;
+}
+
+/* The unit tests' sender (sl_alert_set_sender): what waits is delivered
+ * here, in order, a failure retried at the next evaluation (the caller
+ * holds a->lock). */
+static void flush_sync(sl_alert_t *a)
 {
     char errstr[512];
-    for (int i = 0; i < a->nch; i++) {
-        channel_t *ch = &a->ch[i];
-        while (ch->n) {
-            queued_t *q = &ch->q[ch->head];
-            errstr[0] = '\0';
-            if (deliver(a, ch, &q->note, snap, errstr, sizeof errstr) == 0) {
-                sl_metric_inc(ch->m_sent);
-                ch->head = (ch->head + 1) % ALERT_QUEUE;
-                ch->n--;
-                continue;
-            }
-            sl_metric_inc(ch->m_failed);
-            if (++q->attempts >= ALERT_ATTEMPTS) {
-                sl_warn("alert %s: %s %s not delivered after %d attempts, dropped: %s",
-                        ch->name, q->note.rule, q->note.firing ? "firing" : "resolved",
-                        q->attempts, errstr);
-                ch->head = (ch->head + 1) % ALERT_QUEUE;
-                ch->n--;
-                continue;
-            }
-            sl_warn("alert %s: %s (attempt %d of %d, retrying)", ch->name, errstr,
-                    q->attempts, ALERT_ATTEMPTS);
+    channel_t *ch = &a->ch[0];
+    while (ch->n) {
+        queued_t *q = &ch->q[ch->head];
+        uint64_t seq = q->seq;
+        errstr[0] = '\0';
+        int ok = deliver(a, ch, &q->note, &q->snap, errstr, sizeof errstr) == 0;
+        attempted(a, ch, seq, ok, errstr);
+        if (!ok && ch->n && ch->q[ch->head].seq == seq)
             break;
-        }
     }
 }
 
@@ -295,6 +398,7 @@ void sl_alert_eval(sl_alert_t *a, const sl_status_snap_t *s, int64_t now_ms)
     if (!a)
         return;
     int firing = 0;
+    pthread_mutex_lock(&a->lock);
     for (int r = 0; r < R_COUNT; r++) {
         rule_t *ru = &a->rules[r];
         if (!ru->on)
@@ -312,7 +416,7 @@ void sl_alert_eval(sl_alert_t *a, const sl_status_snap_t *s, int64_t now_ms)
                 sl_alert_note_t n = {.firing = h, .at_ms = wall_ms()};
                 snprintf(n.rule, sizeof n.rule, "%s", rule_names[r]);
                 describe(a, r, s, &n);
-                enqueue(a, &n);
+                enqueue(a, &n, s);
             }
         } else {
             ru->since_ms = -1;
@@ -320,7 +424,11 @@ void sl_alert_eval(sl_alert_t *a, const sl_status_snap_t *s, int64_t now_ms)
         firing += ru->firing;
     }
     sl_metric_set(a->m_firing, firing);
-    flush(a, s);
+    if (a->test_fn)
+        flush_sync(a);
+    else
+        pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->lock);
 }
 
 int sl_alert_test(sl_alert_t *a, const sl_status_snap_t *s, char *errstr, size_t errstr_size)

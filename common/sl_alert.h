@@ -12,9 +12,13 @@
  * A rule sends one "firing" message when it starts to hold and one
  * "resolved" message once it has not held for alert.for: never the same
  * state twice in a row (de-duplicated). Messages go to a JSON webhook (HTTP
- * POST) and/or by mail (SMTP), both through libcurl; a delivery that fails
- * is retried every second, up to 5 times per message. docs/operations.md
- * shows both message formats. */
+ * POST) and/or by mail (SMTP), both through libcurl, from a sender thread of
+ * their own: a webhook or mail server that hangs (up to the 10 s timeout per
+ * attempt) never holds the status loop, its rates or the shutdown. Each
+ * channel queues up to 32 messages (the oldest dropped when full, counted in
+ * shiftlog_alerts_dropped_total); a delivery that fails is retried every
+ * second, up to 5 times per message. docs/operations.md shows both message
+ * formats. */
 #ifndef SL_ALERT_H
 #define SL_ALERT_H
 
@@ -97,22 +101,26 @@ sl_alert_t *sl_alert_new(const sl_alert_conf_t *conf, const char *service, const
 void        sl_alert_free(sl_alert_t *a);
 /* 1 when conf names a channel. */
 int         sl_alert_configured(const sl_alert_conf_t *conf);
-/* Replaces the channels (webhook, mail) by one sender (the unit tests). */
+/* Replaces the channels (webhook, mail) by one sender (the unit tests),
+ * called synchronously by sl_alert_eval instead of the sender thread. */
 void        sl_alert_set_sender(sl_alert_t *a, sl_alert_send_fn *fn, void *ctx);
-/* Evaluates every rule on snap at now_ms (monotonic), queues the messages
- * of the rules that changed, and delivers what is queued. */
+/* Evaluates every rule on snap at now_ms (monotonic) and queues the
+ * messages of the rules that changed for the sender thread; never blocks on
+ * a channel. */
 void        sl_alert_eval(sl_alert_t *a, const struct sl_status_snap_s *snap, int64_t now_ms);
 /* Sends one test message (rule "test") on every channel now; 0 when every
  * channel took it, else -1 with the first failure in errstr. */
 int         sl_alert_test(sl_alert_t *a, const struct sl_status_snap_s *snap, char *errstr,
                           size_t errstr_size);
 
-/* The channels themselves (sl_alert_send.c); ctx is the sl_alert_conf_t. */
+/* The channels themselves (sl_alert_send.c); ctx is the sl_alert_conf_t.
+ * stop (may be NULL) is polled during the transfer: non-zero aborts it. */
 int sl_alert_send_webhook(void *ctx, const sl_alert_note_t *note,
                           const struct sl_status_snap_s *snap, const char *service,
-                          const char *task, char *errstr, size_t errstr_size);
+                          const char *task, const int *stop, char *errstr,
+                          size_t errstr_size);
 int sl_alert_send_mail(void *ctx, const sl_alert_note_t *note,
                        const struct sl_status_snap_s *snap, const char *service,
-                       const char *task, char *errstr, size_t errstr_size);
+                       const char *task, const int *stop, char *errstr, size_t errstr_size);
 
 #endif

@@ -56,9 +56,26 @@ static size_t discard(char *p, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
+/* libcurl's progress callback (about once a second, also while waiting for
+ * an answer): non-zero aborts the transfer when the sender is stopping. */
+static int abort_if_stopping(void *clientp, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+                             curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    const int *stop = clientp;
+    return stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE);
+}
+
+static void stoppable(CURL *h, const int *stop)
+{
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, abort_if_stopping);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)stop);
+}
+
 int sl_alert_send_webhook(void *ctx, const sl_alert_note_t *n, const sl_status_snap_t *snap,
-                          const char *service, const char *task, char *errstr,
-                          size_t errstr_size)
+                          const char *service, const char *task, const int *stop,
+                          char *errstr, size_t errstr_size)
 {
     const sl_alert_conf_t *c = ctx;
     sl_buf_t body = SL_BUF_INIT;
@@ -78,6 +95,7 @@ int sl_alert_send_webhook(void *ctx, const sl_alert_note_t *n, const sl_status_s
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, SEND_TIMEOUT_S);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    stoppable(h, stop);
     CURLcode e = curl_easy_perform(h);
     long status = 0;
     if (e != CURLE_OK) {
@@ -171,7 +189,7 @@ static void mail_text(const sl_alert_conf_t *c, const sl_alert_note_t *n,
 }
 
 int sl_alert_send_mail(void *ctx, const sl_alert_note_t *n, const sl_status_snap_t *snap,
-                       const char *service, const char *task, char *errstr,
+                       const char *service, const char *task, const int *stop, char *errstr,
                        size_t errstr_size)
 {
     const sl_alert_conf_t *c = ctx;
@@ -208,6 +226,7 @@ int sl_alert_send_mail(void *ctx, const sl_alert_note_t *n, const sl_status_snap
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, SEND_TIMEOUT_S);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    stoppable(h, stop);
     /* a password never goes over a plain connection: STARTTLS is required with a login */
     curl_easy_setopt(h, CURLOPT_USE_SSL,
                      *c->mail_user ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);

@@ -19,9 +19,18 @@
 /* How one column is written: the Kafka Connect type, its logical name and
  * parameters, and how a value of it is put in the payload. */
 typedef enum {
-    W_INT, W_BOOL, W_FLOAT, W_DECIMAL, W_STRING, W_BYTES, W_DATE, W_TIME_US, W_TS_MS,
-    W_TS_US, W_ZONED, W_BITS
+    W_INT, W_BOOL, W_FLOAT, W_DECIMAL, W_STRING, W_BYTES, W_DATE, W_TIME_US, W_TIME_MS,
+    W_TS_MS, W_TS_US, W_ZONED, W_BITS, W_INTERVAL
 } how_t;
+
+/* pgjdbc's ±infinity timestamps (PGStatement.DATE_POSITIVE_INFINITY /
+ * DATE_NEGATIVE_INFINITY), which Debezium's PostgreSQL connector writes as
+ * µs for a MicroTimestamp (and their ms for a Timestamp), and the epoch
+ * days of its ±infinity dates (+5877611-06-21, -5877611-06-22). */
+#define DBZ_PG_INF_US     INT64_C(9223372036825200000)
+#define DBZ_PG_NEG_INF_US INT64_C(-9223372036832400000)
+#define DBZ_PG_INF_DAYS   2146033979
+#define DBZ_PG_NEG_INF_DAYS (-2147472692)
 
 typedef struct {
     const char *type;      /* int16, int32, int64, float32, float64, boolean, string, bytes */
@@ -29,6 +38,7 @@ typedef struct {
     how_t       how;
     int         scale;     /* W_DECIMAL */
     uint32_t    bits;      /* W_BITS: io.debezium.data.Bits length */
+    int         required;  /* the schema's "optional": false (a key or NOT NULL column) */
 } dbz_col_t;
 
 static int type_is(const char *t, const char *prefix)
@@ -41,6 +51,7 @@ static void col_map(const sl_column_t *c, int mysql, dbz_col_t *d)
 {
     const char *t = c->source_type ? c->source_type : "";
     memset(d, 0, sizeof(*d));
+    d->required = c->pk || !c->nullable;
     switch (c->kind) {
     case SL_VAL_BOOL:
         d->type = "boolean", d->how = W_BOOL;
@@ -51,6 +62,8 @@ static void col_map(const sl_column_t *c, int mysql, dbz_col_t *d)
             d->type = "int32", d->name = "io.debezium.time.Year";
         else if (type_is(t, "tinyint") || type_is(t, "smallint") || type_is(t, "int2"))
             d->type = strstr(t, "unsigned") && type_is(t, "smallint") ? "int32" : "int16";
+        else if (type_is(t, "mediumint"))      /* 24 bits, signed or not: an int32 holds it */
+            d->type = "int32";
         else if (type_is(t, "bigint") || type_is(t, "int8") || strstr(t, "unsigned"))
             d->type = "int64";
         else
@@ -93,7 +106,8 @@ static void col_map(const sl_column_t *c, int mysql, dbz_col_t *d)
         } else if (type_is(t, "year")) {
             d->type = "int32", d->name = "io.debezium.time.Year", d->how = W_INT;
         } else if (type_is(t, "interval")) {
-            d->type = "string", d->how = W_STRING;
+            /* interval.handling.mode numeric (the default): approximate µs */
+            d->name = "io.debezium.time.MicroDuration", d->how = W_INTERVAL;
         } else if (strstr(t, "with time zone") || type_is(t, "timetz") ||
                    type_is(t, "timestamptz") || (mysql && type_is(t, "timestamp"))) {
             /* a point in time: ISO 8601 in UTC */
@@ -101,7 +115,12 @@ static void col_map(const sl_column_t *c, int mysql, dbz_col_t *d)
             d->name = type_is(t, "time") || type_is(t, "timetz") ? "io.debezium.time.ZonedTime"
                                                                   : "io.debezium.time.ZonedTimestamp";
         } else if (type_is(t, "time")) {
-            d->name = "io.debezium.time.MicroTime", d->how = W_TIME_US;
+            /* PostgreSQL's time.precision.mode adaptive: time(0..3) in ms; MySQL's
+             * default (adaptive_time_microseconds) is µs at any precision */
+            if (!mysql && c->precision >= 0 && c->precision <= 3)
+                d->type = "int32", d->name = "io.debezium.time.Time", d->how = W_TIME_MS;
+            else
+                d->name = "io.debezium.time.MicroTime", d->how = W_TIME_US;
         } else {
             /* a wall-clock date and time (MySQL DATETIME, PostgreSQL timestamp) */
             int ms = c->precision >= 0 && c->precision <= 3;
@@ -219,6 +238,109 @@ static sl_err_t put_zoned(sl_buf_t *out, const sl_value_t *v, int time_only)
     return sl_buf_puts(out, "Z\"");
 }
 
+/* An interval's text (IntervalStyle postgres: "1 year 2 mons -3 days
+ * 04:05:06.5") as Debezium's MicroDuration: the fields summed with a month
+ * of 365.25 / 12 days, in the same double arithmetic (the seconds' whole
+ * part and the µs apart, as MicroDuration.durationMicros). 0 when the text
+ * is not of that form. */
+static int interval_micros(const char *text, size_t len, int64_t *out)
+{
+    char buf[160], *p = buf, *end;
+    long ym = 0, days = 0, hours = 0, minutes = 0, secs = 0, micros = 0;
+    if (len >= sizeof buf)
+        return 0;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        if (strchr(p, ':') && (!strchr(p, ' ') || strchr(p, ':') < strchr(p, ' '))) {
+            int neg = *p == '-';            /* [+-]H:MM:SS[.ffffff], the sign on all */
+            p += *p == '-' || *p == '+';
+            long h = strtol(p, &end, 10);
+            if (end == p || *end != ':')
+                return 0;
+            long m = strtol(p = end + 1, &end, 10);
+            if (end == p || *end != ':')
+                return 0;
+            long sec = strtol(p = end + 1, &end, 10), us = 0;
+            if (end == p)
+                return 0;
+            if (*end == '.') {
+                int nd = 0;
+                for (p = end + 1; isdigit((unsigned char)*p); p++, nd++)
+                    if (nd < 6)
+                        us = us * 10 + (*p - '0');
+                for (; nd < 6; nd++)
+                    us *= 10;
+                end = p;
+            }
+            hours += neg ? -h : h, minutes += neg ? -m : m;
+            secs += neg ? -sec : sec, micros += neg ? -us : us;
+            p = end;
+            continue;
+        }
+        long n = strtol(p, &end, 10);
+        if (end == p || *end != ' ')
+            return 0;
+        p = end + 1;
+        size_t ul = strcspn(p, " ");
+        if (!strncmp(p, "year", 4))
+            ym += 12 * n;
+        else if (!strncmp(p, "mon", 3))
+            ym += n;
+        else if (!strncmp(p, "day", 3))
+            days += n;
+        else
+            return 0;
+        p += ul;
+    }
+    double nd = (double)ym * (365.25 / 12.0) + (double)days;
+    double ns = ((nd * 24 + (double)hours) * 60 + (double)minutes) * 60 + (double)secs;
+    *out = (int64_t)(ns * 1e6 + (double)micros);
+    return 1;
+}
+
+/* A temporal value without a number (has_micros 0): PostgreSQL's ±infinity
+ * or a MySQL zero date. Debezium writes pgjdbc's infinity sentinels, and a
+ * zero date as null where the column may be null and as the epoch where it
+ * may not (a JsonConverter with schemas refuses null in a required field). */
+static sl_err_t put_no_micros(sl_buf_t *out, const dbz_col_t *d, const sl_value_t *v)
+{
+    int inf = 0;
+    if (v->data && v->len == 8 && !memcmp(v->data, "infinity", 8))
+        inf = 1;
+    else if (v->data && v->len == 9 && !memcmp(v->data, "-infinity", 9))
+        inf = -1;
+    switch (d->how) {
+    case W_DATE:
+        if (inf)
+            return sl_buf_printf(out, "%d", inf > 0 ? DBZ_PG_INF_DAYS : DBZ_PG_NEG_INF_DAYS);
+        break;
+    case W_TS_US:
+        if (inf)
+            return sl_buf_printf(out, "%" PRId64, inf > 0 ? DBZ_PG_INF_US : DBZ_PG_NEG_INF_US);
+        break;
+    case W_TS_MS:
+        if (inf)
+            return sl_buf_printf(out, "%" PRId64, (inf > 0 ? DBZ_PG_INF_US : DBZ_PG_NEG_INF_US)
+                                                  / 1000);
+        break;
+    case W_ZONED:
+        if (inf)
+            return sl_buf_puts(out, inf > 0 ? "\"infinity\"" : "\"-infinity\"");
+        if (d->required)
+            return sl_buf_puts(out, !strcmp(d->name, "io.debezium.time.ZonedTime")
+                                        ? "\"00:00:00Z\"" : "\"1970-01-01T00:00:00Z\"");
+        return sl_buf_puts(out, "null");
+    default:
+        break;
+    }
+    return sl_buf_puts(out, d->required ? "0" : "null");
+}
+
 static sl_err_t put_value(sl_buf_t *out, const dbz_col_t *d, const sl_value_t *v)
 {
     if (!v || v->kind == SL_VAL_NULL)
@@ -247,9 +369,10 @@ static sl_err_t put_value(sl_buf_t *out, const dbz_col_t *d, const sl_value_t *v
         unsigned char *b = malloc(cap);
         if (!b)
             return SL_ERR_NOMEM;
+        /* NaN / ±Infinity: no Decimal holds them; Debezium's connector stops
+         * there too (decimal.handling.mode precise), the caller says why */
         sl_err_t e = sl_dbz_decimal_bytes(v->data, v->len, d->scale, b, cap, &n)
-                         ? sl_buf_puts(out, "null")   /* NaN / Infinity: no Decimal holds them */
-                         : sl_json_base64(out, b, n);
+                         ? SL_ERR_UNSUPPORTED : sl_json_base64(out, b, n);
         free(b);
         return e;
     }
@@ -266,21 +389,28 @@ static sl_err_t put_value(sl_buf_t *out, const dbz_col_t *d, const sl_value_t *v
         return e;
     }
     case W_DATE:
-        return v->u.t.has_micros ? sl_buf_printf(out, "%" PRId64, v->u.t.micros)
-                                 : sl_buf_puts(out, "null");
     case W_TIME_US:
     case W_TS_US:
         return v->u.t.has_micros ? sl_buf_printf(out, "%" PRId64, v->u.t.micros)
-                                 : sl_buf_puts(out, "null");
+                                 : put_no_micros(out, d, v);
+    case W_TIME_MS:
     case W_TS_MS: {
         int64_t us = v->u.t.micros, ms = us / 1000 - (us % 1000 < 0);
         return v->u.t.has_micros ? sl_buf_printf(out, "%" PRId64, ms)
-                                 : sl_buf_puts(out, "null");
+                                 : put_no_micros(out, d, v);
     }
     case W_ZONED:
-        if (v->kind != SL_VAL_TEMPORAL || !v->u.t.has_micros)
-            return sl_buf_puts(out, "null");      /* zero date, ±infinity */
+        if (v->kind != SL_VAL_TEMPORAL)
+            return sl_buf_puts(out, "null");
+        if (!v->u.t.has_micros)
+            return put_no_micros(out, d, v);
         return put_zoned(out, v, v->u.t.kind == SL_T_TIMETZ);
+    case W_INTERVAL: {
+        int64_t us;
+        if (!v->data || !interval_micros(v->data, v->len, &us))
+            return SL_ERR_UNSUPPORTED;
+        return sl_buf_printf(out, "%" PRId64, us);
+    }
     case W_STRING:
     default:
         if (v->kind == SL_VAL_SET) {         /* labels NUL-separated -> "a,b" */

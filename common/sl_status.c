@@ -22,7 +22,8 @@ static struct {
     int64_t          progress_ms;
     sl_alert_t      *alerts;
     int64_t          started_ms;
-    double           rows_at[RATE_WINDOW + 1];   /* rows_total, one a second */
+    double           rows_at[RATE_WINDOW + 1];   /* rows_total, about one a second */
+    int64_t          ms_at[RATE_WINDOW + 1];     /* … and when (monotonic) */
     int              nsamples, next_sample;
     double           rate;
     pthread_t        thread;
@@ -146,17 +147,21 @@ static unsigned serve_status(void *ctx, sl_http_req_t *req, sl_buf_t *body)
     return 200;
 }
 
-/* rows_per_s: the rows of the last RATE_WINDOW seconds (fewer just after the start). */
-static void sample_rows(double rows)
+/* rows_per_s: the rows of the last RATE_WINDOW samples over the time they
+ * really span (a late tick — a stopped process, a loaded machine — is not
+ * taken for one second). */
+static void sample_rows(double rows, int64_t now_ms)
 {
     pthread_mutex_lock(&st.lock);
     st.rows_at[st.next_sample] = rows;
+    st.ms_at[st.next_sample] = now_ms;
     st.next_sample = (st.next_sample + 1) % (RATE_WINDOW + 1);
     if (st.nsamples < RATE_WINDOW + 1)
         st.nsamples++;
     int oldest = st.nsamples <= RATE_WINDOW ? 0 : st.next_sample;
     double d = rows - st.rows_at[oldest];
-    st.rate = st.nsamples > 1 && d > 0 ? d / (st.nsamples - 1) : 0.0;
+    int64_t span = now_ms - st.ms_at[oldest];
+    st.rate = st.nsamples > 1 && d > 0 && span > 0 ? d * 1000.0 / (double)span : 0.0;
     pthread_mutex_unlock(&st.lock);
 }
 
@@ -175,7 +180,7 @@ static void *loop(void *arg)
             next = now + 1000;        /* the process was stopped (SIGSTOP): no burst */
         sl_status_snap_t s;
         int f;
-        sample_rows(sum_of(st.def->rows, &f));
+        sample_rows(sum_of(st.def->rows, &f), now);
         take_snap(&s);
         if (st.progress_ms > 0 && now >= next_progress) {
             char line[1024];

@@ -13,12 +13,19 @@ already there), exact and exactly once under kill -9.
       for value; every key was written exactly once (one audit row per key: a chunk applied
       again after a kill would write its keys twice, one committed without its position
       would never be written again); the stored position is the topic's last COMMIT.
+
+  it_applier_bulk_read_pg_key_twice_in_one_group
+      A 20-row MariaDB table copied three times (snapshot.mode = initial, then two
+      `shiftlog snapshot t --wait`) before the applier starts with flush.interval.ms = 5s:
+      the three copies are grouped into one target transaction, so one COPY flush holds
+      every key three times. The applier writes them without an error (the last image of
+      each key wins) and the target equals the source.
 """
 
 import random
 import time
 
-from e2e_util import (applier, collector, committed_messages, first_diff, master_pos, my_exec,
+from e2e_util import (applier, wait_topic, collector, committed_messages, first_diff, master_pos, my_exec,
                       my_rows, mysql_connect, pg_connect, pg_drop, pg_rows, stop_all,
                       wait_until)
 
@@ -120,6 +127,53 @@ def test_it_applier_bulk_read_pg_kill9_exactly_once(stack, bin_dir, tmp_path, un
                     "(SELECT count(*) FROM (SELECT id FROM audit GROUP BY id HAVING count(*) > 1) x) "
                     "FROM audit")
         assert cur.fetchone() == (N, N, 0)
+    finally:
+        stop_all(col, app)
+        pg.close()
+        pg_drop(stack, pgdb)
+        my_exec(my, f"DROP DATABASE IF EXISTS `{db}`", f"DROP DATABASE IF EXISTS `{sigdb}`")
+        my.close()
+
+
+def test_it_applier_bulk_read_pg_key_twice_in_one_group(stack, bin_dir, tmp_path, unique_name):
+    from test_e2e_snapshot_range import port_of, snapshot_cli
+    db, sigdb, pgdb = unique_name("bk2src"), unique_name("bk2sig"), unique_name("bk2pg")
+    prefix = unique_name("bk2p")
+    topic = f"{prefix}.{db}"
+    my = mysql_connect(stack)
+    my_exec(my, f"CREATE DATABASE `{db}`",
+            f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, v VARCHAR(20))",
+            f"INSERT INTO `{db}`.t SELECT seq, CONCAT('v', seq) FROM `{db}`.seq_1_to_20",
+            f"GRANT CREATE, INSERT, UPDATE ON `{sigdb}`.* TO "
+            f"'{stack['SL_MYSQL_CDC_USER']}'@'127.0.0.1'")
+    pg_connect(stack).cursor().execute(f'CREATE DATABASE "{pgdb}"')
+    pg = pg_connect(stack, dbname=pgdb)
+    pg.autocommit = True
+    col = collector(bin_dir, "mysql-to-pg", tmp_path, "collector", {
+        "source.name": db, "topic.prefix": prefix, "tables.include": db + r"\.t",
+        "source.server_id": str(random.randint(100000, 4000000000)),
+        "start.position": master_pos(my), "snapshot.mode": "initial",
+        "snapshot.signal.table": f"{sigdb}.sig", "lease": "false"})
+    app = applier(bin_dir, "mysql-to-pg", tmp_path, "applier", {
+        "source.topic": topic, "tables": f"{db}.*", "task.name": unique_name("task"),
+        "target.database": pgdb, "map.tables": f"{db}.*={db}.*",
+        "flush.interval.ms": "5000", "write_batch": "100000"})
+    try:
+        col.start()
+        wait_topic(stack, topic)
+        port = port_of(col)
+        for _ in range(2):
+            p = snapshot_cli(bin_dir, port, f"{db}.t", "--wait")
+            assert p.returncode == 0, p.stdout + p.stderr
+        # the last image of each key must win: change the source before the last copy
+        my_exec(my, f"UPDATE `{db}`.t SET v = CONCAT('w', id)")
+        p = snapshot_cli(bin_dir, port, f"{db}.t", "--wait")
+        assert p.returncode == 0, p.stdout + p.stderr
+        app.start()
+        want = my_rows(my, db, "t", ["id", "v"], ["id"])
+        wait_until("the copies applied", lambda: (
+            pg_rows(pg, db, "t", ["id", "v"], ["id"]) == want, app.tail(5)), (col, app), 60)
+        assert "ERROR" not in app.text(), app.tail()
     finally:
         stop_all(col, app)
         pg.close()

@@ -7,6 +7,11 @@ Debezium's change-event format, as Kafka Connect's JsonConverter would, beside i
                               typed values (Decimal bytes, MicroTimestamp, Date, base64 bytes),
                               the transaction block, and BEGIN / END markers with per-table counts
                               on <name>.transaction; the native topic unchanged beside it
+  it_debezium_output_topic_refused_reconnects
+                              the broker refuses to create a table's Debezium topic (a topic
+                              whose name collides with it, '.' vs '_', exists): the collector
+                              stays up and reconnects from its checkpoint with backoff; once the
+                              colliding topic is gone the rows arrive, none lost
 """
 
 import base64
@@ -174,3 +179,35 @@ def test_it_debezium_output_pg(stack, bin_dir, tmp_path, unique_name):
         col.stop()
         pg.close()
         pg_drop(stack, db, slot=slot)
+
+
+def test_it_debezium_output_topic_refused_reconnects(stack, bin_dir, tmp_path, unique_name):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    src, prefix, name = unique_name("dbr"), unique_name("dbrp"), unique_name("dbrs")
+    admin = AdminClient({"bootstrap.servers": stack["SL_KAFKA_BROKERS"]})
+    clash = f"{name}_{src}_t"           # Kafka: collides with {name}.{src}.t
+    admin.create_topics([NewTopic(clash, 1, 1)])[clash].result(30)
+    my = mysql_connect(stack)
+    start = master_pos(my)
+    my_exec(my, f"CREATE DATABASE `{src}`", f"CREATE TABLE `{src}`.t (id INT PRIMARY KEY)")
+    col = collector(bin_dir, "mysql-to-pg", tmp_path, "collector", {
+        "source.name": src, "topic.prefix": prefix, "tables.include": src + r"\..*",
+        "source.server_id": str(random.randint(100000, 4000000000)), "start.position": start,
+        "output.debezium": "json", "output.debezium.name": name})
+    try:
+        col.start()
+        my_exec(my, f"INSERT INTO `{src}`.t VALUES (1), (2)")
+        deadline = time.monotonic() + 30
+        while col.count(r"collides|reconnecting in .* from the checkpoint") < 2:
+            assert col.alive(), col.tail()
+            assert time.monotonic() < deadline, col.tail()
+            time.sleep(0.3)
+        my_exec(my, f"INSERT INTO `{src}`.t VALUES (3)")
+        admin.delete_topics([clash])[clash].result(30)
+        t = read_kv(stack, f"{name}.{src}.t", 3, timeout=60)
+        assert col.alive(), col.tail()
+        assert sorted({k["id"] for k, _ in t}) == [1, 2, 3], t
+    finally:
+        col.stop()
+        my_exec(my, f"DROP DATABASE IF EXISTS `{src}`")
+        my.close()

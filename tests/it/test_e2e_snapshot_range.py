@@ -15,6 +15,9 @@ that range again, through the topic:
                                       collector is stopped is carried out after its restart
   it_e2e_snapshot_range_pg_to_mysql   the same from PostgreSQL (integer key) -> MariaDB, two
                                       ranges of the table queued by one request each
+  it_e2e_snapshot_range_pg_bytea_hex  a bytea key's bounds in hex, as `validate --repair` sends
+                                      them ("0a"; "\\x0f" works too): exactly the rows of the
+                                      range are published again
 
 Each test has its own databases, topic and source name; tables of a few hundred rows.
 """
@@ -209,3 +212,21 @@ def test_it_e2e_snapshot_range_pg_to_mysql(stack, bin_dir, pgp):
 
 def read_all(bin_dir, topic):
     return cat_records(bin_dir, topic)
+
+
+def test_it_e2e_snapshot_range_pg_bytea_hex(stack, bin_dir, pgp):
+    p = pgp
+    p.sql("CREATE TABLE bk (k bytea PRIMARY KEY, v integer)",
+          "INSERT INTO bk SELECT decode(lpad(to_hex(i), 2, '0'), 'hex'), i "
+          "FROM generate_series(0, 39) i",
+          f'CREATE PUBLICATION "{p.pub}" FOR ALL TABLES')
+    p.col.start()
+    wait_topic(stack, p.topic)
+    port = port_of(p.col)
+    wait_until("the initial copy published", lambda: (
+        len(read_keys(cat_records(bin_dir, p.topic), "bk", ["v"])) == 40, None), (p.col,), 60)
+    r = snapshot_cli(bin_dir, port, "public.bk", "--after", '["0a"]', "--upto", '["\\\\x0f"]',
+                     "--wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    keys = [v for (v,) in read_keys(cat_records(bin_dir, p.topic), "bk", ["v"])]
+    assert keys[40:] == [11, 12, 13, 14, 15], keys[40:]

@@ -160,12 +160,206 @@ static void test_transaction_marker(void **state)
     sl_buf_free(&out);
 }
 
+/* One INSERT row of table db.t whose columns are cols (values vals) under
+ * conf, as the envelope's after image; the value's payload and schema. */
+typedef struct {
+    const char *name, *type;
+    sl_val_kind_t kind;
+    int nullable, precision, scale;
+    sl_temporal_kind_t tk;
+    const char *text;       /* NULL: SQL NULL */
+    int has_micros;
+    int64_t micros;
+} col_case_t;
+
+static sl_err_t one_row(const sl_dbz_conf_t *conf, const col_case_t *cc, size_t n,
+                        sl_buf_t *out)
+{
+    sl_column_t cols[8];
+    const char *names[8];
+    memset(cols, 0, sizeof cols);
+    cols[0] = (sl_column_t){.name = "id", .kind = SL_VAL_INT, .source_type = "int", .pk = 1,
+                            .precision = -1, .scale = -1};
+    names[0] = "id";
+    for (size_t i = 0; i < n; i++) {
+        cols[i + 1] = (sl_column_t){.name = cc[i].name, .kind = cc[i].kind,
+                                    .source_type = cc[i].type, .nullable = cc[i].nullable,
+                                    .precision = cc[i].precision, .scale = cc[i].scale};
+        names[i + 1] = cc[i].name;
+    }
+    sl_schema_t s = {.db = "db", .table = "t", .ncols = (uint32_t)n + 1, .cols = cols};
+    sl_record_t *rec = sl_record_new();
+    char err[128];
+    assert_int_equal(sl_record_init_change(rec, "src", "db", "t", SL_OP_INSERT,
+                                           (uint32_t)n + 1, names, 1), SL_OK);
+    assert_int_equal(sl_pos_parse(conf->mysql ? "mysql-bin.000003:1234#0@0-1-42"
+                                              : "0/16B3748:1/0#0", &rec->pos, err,
+                                  sizeof err), SL_OK);
+    sl_value_t *v = rec->u.change.rows[0].after;
+    v[0].kind = SL_VAL_INT;
+    v[0].u.i = 1;
+    for (size_t i = 0; i < n; i++) {
+        sl_value_t *x = &v[i + 1];
+        if (!cc[i].text) {
+            x->kind = SL_VAL_NULL;
+        } else if (cc[i].kind == SL_VAL_TEMPORAL) {
+            assert_int_equal(sl_value_set_temporal(rec, x, cc[i].tk, cc[i].text,
+                                                   strlen(cc[i].text), cc[i].has_micros,
+                                                   cc[i].micros, cc[i].precision > 0
+                                                   ? cc[i].precision : 0, 0, 0), SL_OK);
+        } else if (cc[i].kind == SL_VAL_INT) {
+            x->kind = SL_VAL_INT;
+            x->u.i = cc[i].micros;
+        } else {
+            assert_int_equal(sl_value_set_text(rec, x, cc[i].kind, cc[i].text,
+                                               strlen(cc[i].text)), SL_OK);
+        }
+    }
+    sl_err_t e = sl_dbz_value(out, conf, &s, rec, 0, 'c', NULL);
+    sl_record_destroy(rec);
+    return e;
+}
+
+/* The text between "after":{ and the next }, for short assertions. */
+static const char *after_of(const sl_buf_t *b, char *buf, size_t size)
+{
+    const char *p = strstr(b->data, "\"after\":{");
+    assert_non_null(p);
+    p += 9;
+    const char *e = strchr(p, '}');
+    assert_non_null(e);
+    snprintf(buf, size, "%.*s", (int)(e - p), p);
+    return buf;
+}
+
+/* Debezium's MySQL connector: a zero date in a NOT NULL column is the epoch
+ * (a JsonConverter with schemas refuses null in a required field); in a
+ * nullable column null. */
+static void test_mysql_zero_date(void **state)
+{
+    (void)state;
+    const col_case_t cc[] = {
+        {"d", "date", SL_VAL_TEMPORAL, 0, -1, -1, SL_T_DATE, "0000-00-00", 0, 0},
+        {"dt", "datetime", SL_VAL_TEMPORAL, 0, 0, -1, SL_T_DATETIME, "0000-00-00 00:00:00", 0, 0},
+        {"dt6", "datetime(6)", SL_VAL_TEMPORAL, 0, 6, -1, SL_T_DATETIME,
+         "0000-00-00 00:00:00.000000", 0, 0},
+        {"ts", "timestamp", SL_VAL_TEMPORAL, 0, 0, -1, SL_T_TIMESTAMP, "0000-00-00 00:00:00", 0, 0},
+        {"dn", "date", SL_VAL_TEMPORAL, 1, -1, -1, SL_T_DATE, "0000-00-00", 0, 0},
+    };
+    sl_dbz_conf_t conf = {.name = "srv", .mysql = 1, .with_schema = 1};
+    sl_buf_t out = SL_BUF_INIT;
+    char a[512];
+    assert_int_equal(one_row(&conf, cc, 5, &out), SL_OK);
+    assert_string_equal(after_of(&out, a, sizeof a),
+                        "\"id\":1,\"d\":0,\"dt\":0,\"dt6\":0,\"ts\":\"1970-01-01T00:00:00Z\","
+                        "\"dn\":null");
+    /* MEDIUMINT UNSIGNED fits an int32, as Debezium types it */
+    const col_case_t m[] = {{"m", "mediumint(8) unsigned", SL_VAL_INT, 0, -1, -1, 0, "", 0,
+                             16777215}};
+    assert_int_equal(one_row(&conf, m, 1, &out), SL_OK);
+    assert_non_null(strstr(out.data, "{\"type\":\"int32\",\"optional\":false,\"field\":\"m\"}"));
+    sl_buf_free(&out);
+}
+
+/* Debezium's PostgreSQL connector: ±infinity as pgjdbc's sentinels
+ * (9223372036825200000 / -9223372036832400000 µs, their ms for a
+ * Timestamp), "infinity" for a ZonedTimestamp, the sentinel dates'
+ * epoch days for a Date. */
+static void test_pg_infinity(void **state)
+{
+    (void)state;
+    const col_case_t cc[] = {
+        {"a", "timestamp without time zone", SL_VAL_TEMPORAL, 0, -1, -1, SL_T_DATETIME,
+         "infinity", 0, 0},
+        {"b", "timestamp(6) without time zone", SL_VAL_TEMPORAL, 1, 6, -1, SL_T_DATETIME,
+         "-infinity", 0, 0},
+        {"c", "timestamp(3) without time zone", SL_VAL_TEMPORAL, 0, 3, -1, SL_T_DATETIME,
+         "infinity", 0, 0},
+        {"d", "timestamp(0) without time zone", SL_VAL_TEMPORAL, 0, 0, -1, SL_T_DATETIME,
+         "-infinity", 0, 0},
+        {"e", "timestamp with time zone", SL_VAL_TEMPORAL, 0, -1, -1, SL_T_TIMESTAMPTZ,
+         "infinity", 0, 0},
+        {"f", "timestamp with time zone", SL_VAL_TEMPORAL, 0, -1, -1, SL_T_TIMESTAMPTZ,
+         "-infinity", 0, 0},
+        {"g", "date", SL_VAL_TEMPORAL, 0, -1, -1, SL_T_DATE, "infinity", 0, 0},
+    };
+    sl_dbz_conf_t conf = {.name = "srv", .mysql = 0, .with_schema = 1, .database = "pg"};
+    sl_buf_t out = SL_BUF_INIT;
+    char a[512];
+    assert_int_equal(one_row(&conf, cc, 7, &out), SL_OK);
+    assert_string_equal(after_of(&out, a, sizeof a),
+                        "\"id\":1,\"a\":9223372036825200000,\"b\":-9223372036832400000,"
+                        "\"c\":9223372036825200,\"d\":-9223372036832400,\"e\":\"infinity\","
+                        "\"f\":\"-infinity\",\"g\":2146033979");
+    const col_case_t g[] = {{"g", "date", SL_VAL_TEMPORAL, 0, -1, -1, SL_T_DATE, "-infinity",
+                             0, 0}};
+    assert_int_equal(one_row(&conf, g, 1, &out), SL_OK);
+    assert_string_equal(after_of(&out, a, sizeof a), "\"id\":1,\"g\":-2147472692");
+    sl_buf_free(&out);
+}
+
+/* NaN / ±Infinity in a numeric: a Decimal (decimal.handling.mode=precise,
+ * Debezium's default) cannot hold it, and Debezium's connector stops there
+ * ("Got a special value (NaN/Infinity) for Decimal type"). No null in its
+ * place: a refusal the caller reports. */
+static void test_pg_numeric_nan(void **state)
+{
+    (void)state;
+    sl_dbz_conf_t conf = {.name = "srv", .mysql = 0, .with_schema = 1, .database = "pg"};
+    sl_buf_t out = SL_BUF_INIT;
+    const col_case_t ok[] = {{"n", "numeric(10,2)", SL_VAL_DECIMAL, 0, 10, 2, 0, "1.50", 0, 0}};
+    assert_int_equal(one_row(&conf, ok, 1, &out), SL_OK);
+    const char *bad[] = {"NaN", "Infinity", "-Infinity"};
+    for (int i = 0; i < 3; i++) {
+        const col_case_t cc[] = {{"n", "numeric(10,2)", SL_VAL_DECIMAL, i == 2, 10, 2, 0,
+                                  bad[i], 0, 0}};
+        assert_int_equal(one_row(&conf, cc, 1, &out), SL_ERR_UNSUPPORTED);
+    }
+    sl_buf_free(&out);
+}
+
+/* interval: int64 io.debezium.time.MicroDuration (interval.handling.mode
+ * numeric, the default; a month 365.25 / 12 days); time(0..3): int32
+ * io.debezium.time.Time in ms (time.precision.mode adaptive). */
+static void test_pg_interval_and_time(void **state)
+{
+    (void)state;
+    const col_case_t cc[] = {
+        {"i", "interval", SL_VAL_TEMPORAL, 0, -1, -1, SL_T_INTERVAL,
+         "1 year 2 mons 3 days 04:05:06.5", 0, 0},
+        {"j", "interval", SL_VAL_TEMPORAL, 0, -1, -1, SL_T_INTERVAL, "-1 days +02:03:00", 0, 0},
+        {"k", "interval", SL_VAL_TEMPORAL, 0, -1, -1, SL_T_INTERVAL, "-00:00:01.25", 0, 0},
+        {"t", "time(3) without time zone", SL_VAL_TEMPORAL, 0, 3, -1, SL_T_TIME,
+         "12:00:00.123", 1, 43200123000},
+        {"u", "time without time zone", SL_VAL_TEMPORAL, 0, -1, -1, SL_T_TIME, "12:00:00", 1,
+         43200000000},
+    };
+    sl_dbz_conf_t conf = {.name = "srv", .mysql = 0, .with_schema = 1, .database = "pg"};
+    sl_buf_t out = SL_BUF_INIT;
+    char a[512];
+    assert_int_equal(one_row(&conf, cc, 5, &out), SL_OK);
+    assert_string_equal(after_of(&out, a, sizeof a),
+                        "\"id\":1,\"i\":37091106500000,\"j\":-79020000000,\"k\":-1250000,"
+                        "\"t\":43200123,\"u\":43200000000");
+    assert_non_null(strstr(out.data, "{\"type\":\"int64\",\"optional\":false,\"name\":"
+                           "\"io.debezium.time.MicroDuration\",\"version\":1,\"field\":\"i\"}"));
+    assert_non_null(strstr(out.data, "{\"type\":\"int32\",\"optional\":false,\"name\":"
+                           "\"io.debezium.time.Time\",\"version\":1,\"field\":\"t\"}"));
+    assert_non_null(strstr(out.data, "\"name\":\"io.debezium.time.MicroTime\",\"version\":1,"
+                           "\"field\":\"u\"}"));
+    sl_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decimal_bytes),
         cmocka_unit_test(test_delete_event),
         cmocka_unit_test(test_transaction_marker),
+        cmocka_unit_test(test_mysql_zero_date),
+        cmocka_unit_test(test_pg_infinity),
+        cmocka_unit_test(test_pg_numeric_nan),
+        cmocka_unit_test(test_pg_interval_and_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
