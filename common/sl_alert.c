@@ -294,7 +294,9 @@ static int holds(sl_alert_t *a, int r, const sl_status_snap_t *s)
     case R_BEHIND:
         return s->has_behind && s->behind > (double)a->c.behind;
     case R_NOT_READY:
-        return !s->ready && (a->c.standby || strcmp(s->status, "standby") != 0);
+        /* paused (the task table's online_status = 0) is the operator's choice */
+        return !s->ready && strcmp(s->status, "paused") != 0 &&
+               (a->c.standby || strcmp(s->status, "standby") != 0);
     case R_RETENTION:
         return s->has_retained && (s->retention_at_risk ||
                                    (a->c.retention > 0 &&

@@ -5,7 +5,8 @@
  *   behind     records behind above alert.behind for alert.for
  *   not_ready  not ready (suspended, target or source down, stalled, a
  *              stopped table, hung) for alert.for; standby counts only with
- *              alert.standby = true (a hot standby is normal)
+ *              alert.standby = true (a hot standby is normal); paused (the
+ *              task table says so) never
  *   errors     the error count grew (fires at once)
  *   dlq        the dead-letter count grew (fires at once)
  *   retention  (collector) the source is about to drop change log the

@@ -103,6 +103,11 @@ static void test_not_ready_and_standby(void **state)
     sl_alert_eval(a, &s, 0);
     sl_alert_eval(a, &s, 5000);
     assert_int_equal(k.n, 0);                    /* a hot standby is normal */
+    strcpy(s.status, "paused");                  /* the task table paused it */
+    strcpy(s.state, "paused");
+    sl_alert_eval(a, &s, 5500);
+    sl_alert_eval(a, &s, 5900);
+    assert_int_equal(k.n, 0);                    /* the operator's choice: no alert */
     strcpy(s.status, "unhealthy");
     strcpy(s.state, "suspended");
     strcpy(s.reason, "3 errors in a row");
