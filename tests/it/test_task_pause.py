@@ -41,18 +41,21 @@ def test_applier_pauses_at_a_transaction_boundary_and_resumes(stack, bin_dir, te
                                           "insert s t id i:1", "commit"])
         app.start()
         wait_for("the first transaction", lambda: ids() == [1], 60, app.log)
-        feed(test_bin_dir, stack, topic, ["insert s t id i:2"])      # no commit yet
+        # each feed starts its positions anew: later ones say where they are
+        feed(test_bin_dir, stack, topic, ["at mysql-bin.000002 4", "txn 0-1-2",
+                                          "insert s t id i:2"])      # no commit yet
         time.sleep(1)
         assert tasks(bin_dir, "pause", *src, task).returncode == 0
         time.sleep(1.5)                       # 7 looks at the table: inside a transaction
         assert state() == "running" and ids() == [1], (state(), ids())
-        feed(test_bin_dir, stack, topic, ["commit"])
+        feed(test_bin_dir, stack, topic, ["at mysql-bin.000002 104", "txn 0-1-2", "commit"])
         wait_for("paused after the transaction", lambda: state() == "paused", 30, app.log)
         assert ids() == [1, 2]
         st = status_of(port)
         assert st["status"] == "paused" and st["ready"] is False and "online_status" in \
             st["reason"], st
-        feed(test_bin_dir, stack, topic, ["insert s t id i:3", "commit"])
+        feed(test_bin_dir, stack, topic, ["at mysql-bin.000003 4", "txn 0-1-3",
+                                          "insert s t id i:3", "commit"])
         time.sleep(1.5)
         assert ids() == [1, 2] and state() == "paused"
         assert tasks(bin_dir, "resume", *src, task).returncode == 0
