@@ -81,6 +81,9 @@ typedef struct app_conf_s {
     const char       *direct_source_uri;
     int64_t           direct_diff_lag_ms;
     int64_t           direct_interval_ms;
+    const char       *task_table_uri;    /* app_task.h: follow online_status there */
+    const char       *task_table_name;
+    int64_t           task_table_interval_ms;
     sl_service_conf_t svc;
     int               serve;             /* --serve: only /health and /metrics, no apply */
     int               check_only;        /* --check: validate the config and exit */

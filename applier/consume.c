@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "applier.h"
+#include "app_task.h"
 #include "sl_backoff.h"
 #include "sl_log.h"
 #include "sl_watchdog.h"
@@ -57,6 +58,7 @@ typedef struct run_s {
     sl_watchdog_t          *wd;        /* no-progress watchdog (NULL: off) */
     int                     names_checked; /* map.tables targets judged by the target */
     app_stops_http_t       *stops;     /* GET /tables, POST /tables/resume */
+    app_task_t             *task;      /* task.table.uri: pause / resume (NULL: none) */
 
     int64_t  skip_offset;      /* the stored message: rows <= skip_sub already applied */
     int64_t  skip_sub;
@@ -845,6 +847,7 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
                               .metric_prefix = "shiftlog_applier", .what = "the task",
                               .action = "reconnecting"};
     r.wd = sl_watchdog_start(&wdc);
+    r.task = app_task_new(c, mx);
     if (r.on_log) {
         for (;;) {
             sl_err_t le = app_logsrc_open(&r.log, c, r.mapping, errstr, sizeof(errstr));
@@ -892,6 +895,13 @@ int app_run(const app_conf_t *c, sl_service_t *svc)
                 break;
             }
             continue;
+        }
+        /* the task table says pause: at a source transaction boundary, then
+         * from the stored position once resumed */
+        int held = r.dlq_from < 0 ? app_task_hold(r.task, r.txn, svc->http, r.wd) : 0;
+        if (held < 0 || (held > 0 && restart_from_target(&r, -1))) {
+            code = held < 0 ? SL_EXIT_OK : stop_code(&r);
+            break;
         }
         /* POST /tables/resume, taken between messages and never while a rejected
          * transaction is being dead-lettered (its replay owns the read position) */
@@ -977,5 +987,6 @@ out:
     app_mapping_destroy(r.mapping);
     app_leaser_destroy(r.lease);
     app_stops_http_free(r.stops);
+    app_task_free(r.task);
     return code;
 }

@@ -57,6 +57,10 @@ sl_err_t app_dtask_load(app_dtask_t *t, const app_conf_t *c, char *errstr, size_
 sl_err_t app_dtask_status(const app_conf_t *c, const char *status, char *errstr,
                           size_t errstr_size);
 void     app_dtask_free(app_dtask_t *t);
+
+/* An online_status value: NULL, non-zero, "true", "online" are 1; else 0. */
+int app_dtask_online(const char *v);
+
 /* "mysql" (mysql, mariadb) or "postgresql" (postgresql, postgres, pg); NULL
  * when not a known type. */
 const char *app_dtask_engine(const char *db_type);

@@ -140,6 +140,11 @@ static sl_err_t load_table(const app_conf_t *c, char **vals, char *errstr, size_
     return err;
 }
 
+int app_dtask_online(const char *v)
+{
+    return !v || atoi(v) != 0 || !strcasecmp(v, "true") || !strcasecmp(v, "online");
+}
+
 sl_err_t app_dtask_load(app_dtask_t *t, const app_conf_t *c, char *errstr, size_t sz)
 {
     char *vals[F_N] = {0};
@@ -171,8 +176,7 @@ sl_err_t app_dtask_load(app_dtask_t *t, const app_conf_t *c, char *errstr, size_
     t->description = vals[F_DESC];
     vals[F_FROM_TYPE] = vals[F_FROM_APP] = vals[F_FROM_DB] = vals[F_FROM_TABLE] = NULL;
     vals[F_TO_TYPE] = vals[F_TO_APP] = vals[F_TO_DB] = vals[F_TO_TABLE] = vals[F_DESC] = NULL;
-    t->online = !vals[F_ONLINE] || atoi(vals[F_ONLINE]) != 0 ||
-                !strcasecmp(vals[F_ONLINE], "true") || !strcasecmp(vals[F_ONLINE], "online");
+    t->online = app_dtask_online(vals[F_ONLINE]);
     if (!(t->split_pk = strdup("")) || !(t->diff_column = strdup(""))) {
         err = SL_ERR_NOMEM;
         goto out;

@@ -177,6 +177,17 @@ static const sl_conf_entry_t app_conf_table[] = {
     SL_CONF_DURATION("lease.retry.ms", app_conf_t, lease_retry_ms, "1000", 10, 3600000, 0,
                      "A standby copy (another copy holds the task's lease) tries to take it "
                      "this often."),
+    SL_CONF_SECRET("task.table.uri", app_conf_t, task_table_uri, 0,
+                   "Follow this task's row in a task table (`shiftlog tasks pause|resume`): "
+                   "the database holding it, mysql://user:pw@host:port/db or "
+                   "postgresql://... (libpq's URI); online_status = 0 pauses the task at a "
+                   "source transaction boundary, 1 resumes it. Empty = no task table."),
+    SL_CONF_STRING("task.table.name", app_conf_t, task_table_name, "task_def_sync_manager", 0,
+                   "The task table (goshift's task_def_sync_manager shape), optionally "
+                   "db.table or schema.table; its row task_name = task.name."),
+    SL_CONF_DURATION("task.table.interval", app_conf_t, task_table_interval_ms, "5s", 100,
+                     3600000, 0,
+                     "How often the task reads its online_status in the task table."),
     SL_CONF_STRING("dlq.topic", app_conf_t, dlq_topic, NULL, 0,
                    "Dead-letter topic; empty = <source.topic>.dlq."),
     SL_SERVICE_CONF_KAFKA_BOOTSTRAP(app_conf_t, kafka_bootstrap),

@@ -68,6 +68,7 @@ typedef struct col_conf_s {
     const char *dbz_name;           /* their logical server name ("" = source.name) */
     int         lease;              /* one active copy per source (Kafka group lease) */
     int64_t     lease_ttl_ms;
+    int64_t     retention_interval_ms; /* col_retain.h; 0: not measured */
     sl_service_conf_t svc;
     int         serve;              /* --serve (kept for compatibility; no effect) */
     int         check_only;         /* --check: validate the configuration and exit */

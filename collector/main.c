@@ -143,6 +143,12 @@ static const sl_conf_entry_t col_conf_table[] = {
                      "How long a holder that stopped answering (kill -9, a network cut) keeps "
                      "the lease before a standby takes over (the group's session timeout; a "
                      "clean stop hands over at once)."),
+    SL_CONF_DURATION("retention.interval", col_conf_t, retention_interval_ms, "30s", 0,
+                     86400000, 0,
+                     "How often the collector measures, on a connection of its own, how much "
+                     "change log the source keeps for it and whether the source is about to "
+                     "drop some (shiftlog_collector_source_log_* metrics, /status, the "
+                     "retention alert; docs/operations.md); 0 = never."),
     SL_SERVICE_CONF_KAFKA_BOOTSTRAP(col_conf_t, kafka_bootstrap),
     SL_SERVICE_CONF_ENTRIES(col_conf_t, svc, "127.0.0.1:0"),
 };
@@ -158,7 +164,8 @@ static const sl_service_flag_t col_flags[] = {
 
 static const sl_status_def_t col_status = {
     .rows = "shiftlog_collector_rows_total", .lag = "shiftlog_collector_lag_seconds",
-    .log_pos_is_source = 1};
+    .retained = "shiftlog_collector_source_log_retained_bytes",
+    .at_risk = "shiftlog_collector_source_log_at_risk", .log_pos_is_source = 1};
 
 static const sl_service_def_t col_service = {
     .name = "collector",

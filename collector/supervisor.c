@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "source.h"
+#include "col_retain.h"
 #include "col_watch.h"
 #include "sl_backoff.h"
 #include "sl_log.h"
@@ -21,6 +22,7 @@ struct col_sup_s {
     col_source_t           *src;
     col_filter_t           *filter;
     col_watch_t            *watch;
+    col_retain_t           *retain;
     sl_metric_t            *m_reconnects;
 
     /* the session */
@@ -58,6 +60,9 @@ col_end_t col_sup_service(col_sup_t *sup, char *errstr, size_t errstr_size)
     col_watch_enter(sup->watch);
     sl_err_t err = col_pub_service(sup->pub, 0, errstr, errstr_size);
     col_watch_leave(sup->watch, !err);
+    sl_pos_t ckpt;
+    if (sup->retain && col_pub_checkpoint(sup->pub, &ckpt))
+        col_retain_checkpoint(sup->retain, &ckpt);
     if (!err)
         return COL_GO_ON;
     sup->pub_failed |= err == SL_ERR_FATAL;
@@ -132,6 +137,7 @@ static col_end_t open_publisher(col_sup_t *sup, sl_pos_t *ckpt, int *have, char 
         return COL_GO_ON;
     if (err)
         return err == SL_ERR_STATE ? COL_END_STOP : COL_END_TRANSIENT;
+    col_retain_checkpoint(sup->retain, ckpt);
     char t[200];
     sl_pos_format(ckpt, t, sizeof(t));
     sl_info("checkpoint found: %s", t);
@@ -281,7 +287,9 @@ int col_supervise(sl_service_t *svc, const col_conf_t *conf, const col_source_op
                                           "Sessions restarted after a recoverable failure.",
                                           NULL);
     sup.watch = col_watch_start(svc->http, ops->activity);
+    sup.retain = col_retain_start(conf, svc->metrics);
     code = supervise(&sup);
+    col_retain_stop(sup.retain);
     col_watch_stop(sup.watch);
 out:
     if (sup.src)

@@ -18,8 +18,9 @@
 #define ALERT_QUEUE    32   /* messages waiting per channel; the oldest goes when full */
 #define ALERT_ATTEMPTS 5
 
-enum { R_LAG, R_BEHIND, R_NOT_READY, R_ERRORS, R_DLQ, R_COUNT };
-static const char *const rule_names[R_COUNT] = {"lag", "behind", "not_ready", "errors", "dlq"};
+enum { R_LAG, R_BEHIND, R_NOT_READY, R_ERRORS, R_DLQ, R_RETENTION, R_COUNT };
+static const char *const rule_names[R_COUNT] = {"lag", "behind", "not_ready", "errors", "dlq",
+                                                "retention"};
 
 typedef struct rule_s {
     int     on;
@@ -138,6 +139,7 @@ sl_alert_t *sl_alert_new(const sl_alert_conf_t *conf, const char *service, const
     a->rules[R_NOT_READY].on = conf->not_ready;
     a->rules[R_ERRORS].on = conf->errors;
     a->rules[R_DLQ].on = conf->dlq;
+    a->rules[R_RETENTION].on = 1;       /* holds only where the service measures it */
     for (int i = 0; i < R_COUNT; i++)
         a->rules[i].since_ms = -1;
     if (metrics)
@@ -352,6 +354,18 @@ static void describe(const sl_alert_t *a, int r, const sl_status_snap_t *s, sl_a
             say(n, "%s: %.0f records behind, at or below "
                      "%.0f%s", who, s->behind, n->threshold, end);
         break;
+    case R_RETENTION:
+        n->value = s->retained_bytes;
+        n->threshold = (double)a->c.retention;
+        if (n->firing)
+            say(n, "%s: source log retention at risk for %s: %.0f bytes retained%s%s", who, fr,
+                s->retained_bytes, s->retention_at_risk ? ", the source is about to drop some "
+                "the collector still needs" : "", s->retention_at_risk ? "" : " (above "
+                "alert.retention)");
+        else
+            say(n, "%s: source log retention safe again: %.0f bytes retained%s", who,
+                s->retained_bytes, end);
+        break;
     case R_NOT_READY:
         n->value = s->ready;
         if (n->firing)
@@ -383,7 +397,13 @@ static int holds(sl_alert_t *a, int r, const sl_status_snap_t *s)
     case R_BEHIND:
         return s->has_behind && s->behind > (double)a->c.behind;
     case R_NOT_READY:
-        return !s->ready && (a->c.standby || strcmp(s->status, "standby") != 0);
+        /* paused (the task table's online_status = 0) is the operator's choice */
+        return !s->ready && strcmp(s->status, "paused") != 0 &&
+               (a->c.standby || strcmp(s->status, "standby") != 0);
+    case R_RETENTION:
+        return s->has_retained && (s->retention_at_risk ||
+                                   (a->c.retention > 0 &&
+                                    s->retained_bytes > (double)a->c.retention));
     default: {
         double now = r == R_DLQ ? s->dlq_total : s->errors_total;
         int grew = now > a->rules[r].last_count;

@@ -5,9 +5,13 @@
  *   behind     records behind above alert.behind for alert.for
  *   not_ready  not ready (suspended, target or source down, stalled, a
  *              stopped table, hung) for alert.for; standby counts only with
- *              alert.standby = true (a hot standby is normal)
+ *              alert.standby = true (a hot standby is normal); paused (the
+ *              task table says so) never
  *   errors     the error count grew (fires at once)
  *   dlq        the dead-letter count grew (fires at once)
+ *   retention  (collector) the source is about to drop change log the
+ *              collector still needs, or keeps more than alert.retention
+ *              bytes of it, for alert.for (collector/col_retain.h)
  *
  * A rule sends one "firing" message when it starts to hold and one
  * "resolved" message once it has not held for alert.for: never the same
@@ -40,6 +44,7 @@ typedef struct sl_alert_conf_s {
     int64_t     lag_ms;        /* 0: off */
     int64_t     behind;        /* 0: off */
     int64_t     for_ms;
+    int64_t     retention;     /* bytes; 0: only when the source is about to drop some */
     int         not_ready, standby, errors, dlq;   /* booleans */
 } sl_alert_conf_t;
 
@@ -64,6 +69,10 @@ typedef struct sl_alert_conf_s {
     SL_CONF_DURATION("alert.for", type_, m_.for_ms, "1m", 0, INT64_C(86400000), 0,           \
                      "How long a condition (lag, behind, not ready) must hold before its "   \
                      "alert fires, and be gone before the recovery message is sent."),        \
+    SL_CONF_SIZE("alert.retention", type_, m_.retention, "0", 0, INT64_MAX, 0,                \
+                 "Collector: alert when the source keeps more than this much change log "    \
+                 "(binlog, WAL) for it for alert.for; it alerts anyway when the source is "  \
+                 "about to drop some it still needs. 0 = only then."),                       \
     SL_CONF_BOOL("alert.not_ready", type_, m_.not_ready, "true", 0,                          \
                  "Alert when the service is not ready (suspended, a server down, stalled, " \
                  "a stopped table) for alert.for."),                                          \

@@ -78,6 +78,8 @@ static void take_snap(sl_status_snap_t *s)
     s->rows_total = sum_of(d->rows, &f);
     s->errors_total = sum_of(d->errors, &f);
     s->dlq_total = sum_of(d->dlq, &f);
+    s->retained_bytes = sum_of(d->retained, &s->has_retained);
+    s->retention_at_risk = sum_of(d->at_risk, &f) > 0.0;
     s->last_error_ms = sl_log_last_error(s->last_error, sizeof s->last_error);
     s->uptime_s = (mono_ms() - st.started_ms) / 1000;
 }
@@ -122,7 +124,12 @@ void sl_status_json(const sl_status_snap_t *s, const char *service, const char *
         sl_buf_printf(b, ",\"last_error_age_s\":%" PRId64, (now_ms - s->last_error_ms) / 1000);
     else
         sl_buf_puts(b, ",\"last_error_age_s\":null");
-    sl_buf_printf(b, ",\"uptime_s\":%" PRId64 "}\n", s->uptime_s);
+    sl_buf_printf(b, ",\"uptime_s\":%" PRId64, s->uptime_s);
+    if (s->has_retained)
+        sl_buf_printf(b, ",\"source_log_retained_bytes\":%.0f,\"source_log_at_risk\":%s}\n",
+                      s->retained_bytes, s->retention_at_risk ? "true" : "false");
+    else
+        sl_buf_puts(b, ",\"source_log_retained_bytes\":null,\"source_log_at_risk\":null}\n");
 }
 
 void sl_status_progress_text(const sl_status_snap_t *s, char *out, size_t size)

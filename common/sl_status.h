@@ -5,7 +5,8 @@
  *                 "state":"running","reason":"...","source_position":"...",
  *                 "applied_position":"...","records_behind":0,"lag_s":0.4,
  *                 "rows_total":1200,"rows_per_s":35.2,"errors_total":0,"dlq_total":0,
- *                 "last_error":"...","last_error_age_s":12,"uptime_s":300}
+ *                 "last_error":"...","last_error_age_s":12,"uptime_s":300,
+ *                 "source_log_retained_bytes":1048576,"source_log_at_risk":false}
  *                (a field the service does not know is null; docs/operations.md)
  *   a progress line at INFO every progress.interval (0 = none)
  *   the alert rules of sl_alert.h, evaluated every second
@@ -34,6 +35,8 @@ typedef struct sl_status_def_s {
     const char *errors;      /* counter family */
     const char *dlq;         /* counter family */
     const char *state;       /* gauge family with a label "state": the one at 1 */
+    const char *retained;    /* gauge: bytes of change log the source keeps for the service */
+    const char *at_risk;     /* gauge: 1 when the source is about to drop some of it */
     int         log_pos_is_source; /* the log position is what was read (collector);
                                       else what was done (applier, miner) */
 } sl_status_def_t;
@@ -46,9 +49,11 @@ typedef struct sl_status_snap_s {
     char    reason[512];
     char    source_pos[256];
     char    applied_pos[256];
-    int     has_behind, has_lag;
+    int     has_behind, has_lag, has_retained;
     double  behind, lag_s;
     double  rows_total, rows_per_s, errors_total, dlq_total;
+    double  retained_bytes;    /* with has_retained */
+    int     retention_at_risk;
     char    last_error[512];
     int64_t last_error_ms;     /* wall clock; 0: none */
     int64_t uptime_s;

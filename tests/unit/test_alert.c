@@ -103,6 +103,11 @@ static void test_not_ready_and_standby(void **state)
     sl_alert_eval(a, &s, 0);
     sl_alert_eval(a, &s, 5000);
     assert_int_equal(k.n, 0);                    /* a hot standby is normal */
+    strcpy(s.status, "paused");                  /* the task table paused it */
+    strcpy(s.state, "paused");
+    sl_alert_eval(a, &s, 5500);
+    sl_alert_eval(a, &s, 5900);
+    assert_int_equal(k.n, 0);                    /* the operator's choice: no alert */
     strcpy(s.status, "unhealthy");
     strcpy(s.state, "suspended");
     strcpy(s.reason, "3 errors in a row");
@@ -125,6 +130,49 @@ static void test_not_ready_and_standby(void **state)
     sl_alert_eval(a, &s, 3000);
     assert_int_equal(k2.n, 2);
     assert_string_equal(k2.got[1], "not_ready resolved");
+    sl_alert_free(a);
+}
+
+/* Source log retention (collector): above alert.retention, or at risk
+ * whatever the size; nothing where the service does not measure it. */
+static void test_retention_above_threshold_or_at_risk(void **state)
+{
+    sink_t k = {0};
+    sl_alert_t *a = rules(&k, (sl_alert_conf_t){.retention = 1000, .for_ms = 1000});
+    sl_status_snap_t s = ok_snap();
+    s.retained_bytes = 5000;                     /* not measured: has_retained = 0 */
+    sl_alert_eval(a, &s, 0);
+    sl_alert_eval(a, &s, 5000);
+    assert_int_equal(k.n, 0);
+    s.has_retained = 1;
+    s.retained_bytes = 900;
+    sl_alert_eval(a, &s, 6000);
+    sl_alert_eval(a, &s, 8000);
+    assert_int_equal(k.n, 0);                    /* below the threshold */
+    s.retained_bytes = 1500;
+    sl_alert_eval(a, &s, 9000);
+    sl_alert_eval(a, &s, 10000);
+    assert_int_equal(k.n, 1);
+    assert_string_equal(k.got[0], "retention firing");
+    assert_non_null(strstr(k.summary[0], "1500 bytes retained (above alert.retention)"));
+    s.retained_bytes = 10;
+    sl_alert_eval(a, &s, 11000);
+    sl_alert_eval(a, &s, 12000);
+    assert_int_equal(k.n, 2);
+    assert_string_equal(k.got[1], "retention resolved");
+    sl_alert_free(a);
+
+    sink_t k2 = {0};
+    a = rules(&k2, (sl_alert_conf_t){.for_ms = 1000});   /* alert.retention = 0 */
+    s.retained_bytes = 1e12;
+    sl_alert_eval(a, &s, 0);
+    sl_alert_eval(a, &s, 2000);
+    assert_int_equal(k2.n, 0);                   /* a size alone: no threshold set */
+    s.retention_at_risk = 1;
+    sl_alert_eval(a, &s, 3000);
+    sl_alert_eval(a, &s, 4000);
+    assert_int_equal(k2.n, 1);
+    assert_non_null(strstr(k2.summary[0], "about to drop some"));
     sl_alert_free(a);
 }
 
@@ -193,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_lag_fires_once_after_for_and_recovers_once),
         cmocka_unit_test(test_not_ready_and_standby),
         cmocka_unit_test(test_growth_fires_at_once_and_recovers_after_quiet),
+        cmocka_unit_test(test_retention_above_threshold_or_at_risk),
         cmocka_unit_test(test_failed_delivery_retried_in_order),
         cmocka_unit_test(test_config_checks),
     };
