@@ -12,6 +12,7 @@ import time
 
 from conftest import mysql_connect
 from test_mysql_collector import Collector, master_pos, private_mariadb, purge_to_new_binlog
+from test_pg_collector import pgsrc, rows_of, wait_records  # noqa: F401  (fixture)
 
 SETTINGS = ("binlog_format = ROW", "binlog_row_image = FULL", "binlog_row_metadata = FULL",
             "binlog_checksum = CRC32", "character-set-server = utf8mb4")
@@ -89,3 +90,67 @@ def test_it_snapshot_when_needed_after_purge(stack, bin_dir, tmp_path, unique_na
                     last[a["id"]] = a["v"]
         assert last[3] == "changed" and last[30] == "w30", last
         src.close()
+
+
+def _pg_reads(recs, table):
+    """{id: v} of the table's READ rows, the last one of each id winning; and their count."""
+    last, n = {}, 0
+    for _, op, _, after in rows_of(recs, table):
+        if op == "READ":
+            last[after["id"][1]] = after["v"][1]
+            n += 1
+    return last, n
+
+
+def test_it_snapshot_when_needed_pg_slot_dropped(stack, pgsrc):
+    """PostgreSQL: the collector's slot is dropped while it is stopped (the changes made
+    meanwhile are in no slot). Under the default snapshot.mode (initial) the collector stops
+    naming the cause and leaves the slot alone; under when_needed it creates the slot again,
+    says so, streams from there and copies the publication's tables again, so the topic leads
+    to the source's rows; a restart after that resumes from the checkpoint and copies nothing."""
+    s = pgsrc
+    s.sql("CREATE TABLE t (id int PRIMARY KEY, v text)",
+          "INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 20) i")
+    s.publish_all()
+    p = s.start(**{"snapshot.mode": "when_needed"})
+    wait_records(stack, s.topic, lambda r: _pg_reads(r, "t")[1] >= 20)
+    time.sleep(1.0)                   # the checkpoint after the snapshot's last chunk
+    assert s.stop(p) == 0
+    for _ in range(100):              # the walsender lets the slot go a moment after
+        if not s.sql(f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{s.slot}' "
+                     "AND active").fetchone():
+            break
+        time.sleep(0.1)
+    s.sql("INSERT INTO t SELECT i, 'w' || i FROM generate_series(21, 30) i",
+          "UPDATE t SET v = 'changed' WHERE id = 3",
+          f"SELECT pg_drop_replication_slot('{s.slot}')")
+
+    # the default mode: exit 1 naming the cause; no slot made behind the user's back
+    rc, log = s.run_to_exit(timeout=60)
+    assert rc == 1, log[-3000:]
+    assert f'replication slot "{s.slot}" does not exist but this source has a checkpoint' in log
+    assert not s.sql(f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{s.slot}'").fetchone()
+
+    # when_needed: the slot again, and every table copied again
+    p = s.start(**{"snapshot.mode": "when_needed"})
+    log = p.log.read_text()
+    assert "snapshot.mode = when_needed: streaming from the WAL's end" in log, log[-3000:]
+    assert f'created replication slot "{s.slot}"' in log, log[-3000:]
+    s.sql("INSERT INTO t VALUES (31, 'streamed')")
+    recs = wait_records(stack, s.topic, lambda r: _pg_reads(r, "t")[1] >= 50 and any(
+        op == "INSERT" and a["id"][1] == 31 for _, op, _, a in rows_of(r, "t")))
+    time.sleep(1.0)
+    assert s.stop(p) == 0
+    last, n = _pg_reads(recs, "t")
+    assert n == 50 and sorted(last) == list(range(1, 31)), (n, sorted(last))
+    assert last[3] == "changed" and last[30] == "w30", last
+
+    # a restart with the checkpoint: no copy again
+    p = s.start(**{"snapshot.mode": "when_needed"})
+    s.sql("INSERT INTO t VALUES (32, 'after restart')")
+    recs = wait_records(stack, s.topic, lambda r: any(
+        op == "INSERT" and a["id"][1] == 32 for _, op, _, a in rows_of(r, "t")))
+    assert s.stop(p) == 0
+    assert _pg_reads(recs, "t")[1] == 50
+    assert "resume from the checkpoint" in p.log.read_text()
+    assert "snapshot: every included table queued" not in p.log.read_text()
