@@ -136,7 +136,11 @@ def test_it_snapshot_when_needed_pg_slot_dropped(stack, pgsrc):
     log = p.log.read_text()
     assert "snapshot.mode = when_needed: streaming from the WAL's end" in log, log[-3000:]
     assert f'created replication slot "{s.slot}"' in log, log[-3000:]
-    s.sql("INSERT INTO t VALUES (31, 'streamed')")
+    deadline = time.time() + 60
+    while not re.search(r"snapshot: \S+ done, .* 0 left", p.log.read_text()):
+        assert time.time() < deadline and p.poll() is None, p.log.read_text()[-3000:]
+        time.sleep(0.1)
+    s.sql("INSERT INTO t VALUES (31, 'streamed')")     # after the copy: streamed only
     recs = wait_records(stack, s.topic, lambda r: _pg_reads(r, "t")[1] >= 50 and any(
         op == "INSERT" and a["id"][1] == 31 for _, op, _, a in rows_of(r, "t")))
     time.sleep(1.0)
@@ -154,3 +158,58 @@ def test_it_snapshot_when_needed_pg_slot_dropped(stack, pgsrc):
     assert _pg_reads(recs, "t")[1] == 50
     assert "resume from the checkpoint" in p.log.read_text()
     assert "snapshot: every included table queued" not in p.log.read_text()
+
+
+def test_it_snapshot_when_needed_pg_slot_lost(stack, bin_dir, tmp_path, unique_name):
+    """PostgreSQL: the server invalidates the collector's slot while it is stopped (its WAL
+    passed max_slot_wal_keep_size: wal_status = lost) on a private, throw-away PostgreSQL (the
+    shared one's settings stay as they are). Under the default mode the collector stops naming
+    the cause; under when_needed it drops the lost slot, creates it again, and copies the
+    publication's tables again."""
+    from test_pg_collector import _private_conf, lose_slot, lossy_pg
+    source, prefix = unique_name("lostwn"), unique_name("it")
+    with lossy_pg() as (port, cur):
+        cur.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        cur.execute("CREATE TABLE filler (id int PRIMARY KEY, pad text)")   # not published
+        cur.execute("INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 20) i")
+        cur.execute("CREATE PUBLICATION p_lost FOR TABLE t")
+
+        def run(mode, wait_for=None):
+            extra = {"source.slot": "s_lost", "source.publication": "p_lost",
+                     "topic.prefix": prefix, "lease": "false"}
+            if mode:
+                extra["snapshot.mode"] = mode
+            conf = _private_conf(stack, tmp_path, port, source, **extra)
+            log = tmp_path / f"{source}-{mode}.log"
+            p = subprocess.Popen([str(bin_dir / "shiftlog-collector"), "-c", str(conf)],
+                                 stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+            deadline = time.time() + 60
+            while wait_for and not re.search(wait_for, log.read_text()):
+                assert p.poll() is None and time.time() < deadline, log.read_text()[-3000:]
+                time.sleep(0.1)
+            if wait_for:
+                time.sleep(1.0)           # the checkpoint after the last chunk
+                p.terminate()
+            assert p.wait(timeout=60) == (0 if wait_for else 1), log.read_text()[-3000:]
+            return log.read_text()
+
+        run("when_needed", r"snapshot: \S+ done, .* 0 left")
+        cur.execute("UPDATE t SET v = 'changed' WHERE id = 3")
+        status = lose_slot(cur, "s_lost", "filler")
+        assert status == "lost", f"could not get the slot lost (wal_status {status})"
+
+        log = run(None)                   # the default mode: stop, naming the cause
+        assert 'replication slot "s_lost" is lost (wal_status = lost' in log, log[-3000:]
+        assert "set snapshot.mode = when_needed" in log, log[-3000:]
+
+        log = run("when_needed", r"snapshot: \S+ done, .* 0 left")
+        assert 'replication slot "s_lost" was lost (wal_status = lost): dropped it' in log, log
+        assert 'created replication slot "s_lost"' in log, log
+        cur.execute("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 's_lost'")
+        assert cur.fetchone()[0] != "lost"
+    recs = cat_records(bin_dir, f"{prefix}.{source}")
+    assert read_ids(recs, "t") == sorted(list(range(1, 21)) * 2)
+    last = {row["after"]["id"]: row["after"]["v"] for r in recs
+            if r["type"] == "change" and r["op"] == "read" and r["table"] == "t"
+            for row in r["rows"]}
+    assert last[3] == "changed", last
