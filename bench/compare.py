@@ -365,7 +365,7 @@ def mariadb_workload(shape, n, tag, work, bootstrap, topics, timeout):
             f"source.user = {ENV['SL_MYSQL_CDC_USER']}",
             f"source.password = {ENV['SL_MYSQL_CDC_PASSWORD']}",
             f"source.server_id = {random.randint(100000, 900000)}", f"start.position = {f0}:{p0}",
-            f"tables.include = {db}\\..*", f"topic.prefix = sl_{tag}",
+            f"tables.include = {db}\\..*", f"topic.prefix = sl_{tag}", "snapshot.mode = never",
             f"kafka.bootstrap.servers = {bootstrap}"],
             mk(work / "shiftlog"), n, topics, f"sl_{tag}.", timeout)
         name = f"dbz-{tag}"
@@ -440,7 +440,7 @@ END $$""")
             f"source.port = {ENV['SL_PG_PORT']}", f"source.user = {ENV['SL_PG_CDC_USER']}",
             f"source.password = {ENV['SL_PG_CDC_PASSWORD']}", f"source.database = {db}",
             f"source.slot = {db}_s", f"source.publication = {db}_p", f"topic.prefix = sl_{tag}",
-            f"kafka.bootstrap.servers = {bootstrap}"],
+            "snapshot.mode = never", f"kafka.bootstrap.servers = {bootstrap}"],
             mk(work / "shiftlog"), n, topics, f"sl_{tag}.", timeout)
         prefix = f"dbz_{tag}"
         config = {

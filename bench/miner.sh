@@ -93,6 +93,7 @@ awk -v n="$N" -v db="$DB" 'BEGIN {
 my < "$WORK/load.sql"
 "$BIN/shiftlog-collector" -c examples/local/collector-mysql.conf -X source.name="$TAG" \
     -X topic.prefix="shiftlog_$TAG" -X start.position="$F0:$P0" -X tables.include="$DB\\..*" \
+    -X snapshot.mode=never \
     -X source.server_id=$((RANDOM * 7 + 5000)) -X log.level=warn 2>"$WORK/collector.log" &
 COLPID=$!
 PIDS+=($COLPID)

@@ -92,6 +92,8 @@ source.password = $SL_MYSQL_CDC_PASSWORD
 source.server_id = $((100000 + RANDOM))
 start.position = $F0:$P0
 tables.include = $DB\\..*
+# the binlog range only: the rows loaded before are not copied again
+snapshot.mode = never
 topic.prefix = $TAG
 kafka.bootstrap.servers = $SL_KAFKA_BROKERS
 kafka.linger.ms = 20

@@ -51,6 +51,8 @@ source.password = $SL_PG_CDC_PASSWORD
 source.database = $db
 source.slot = ${db}_c
 source.publication = ${db}_p
+# the WAL only: the rows loaded before are not copied again
+snapshot.mode = never
 topic.prefix = bench
 kafka.bootstrap.servers = $SL_KAFKA_BROKERS
 http.listen = off

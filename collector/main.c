@@ -104,12 +104,14 @@ static const sl_conf_entry_t col_conf_table[] = {
                      "Commit the Kafka transaction (and the checkpoint) at least this often."),
     SL_CONF_INT("txn.max.messages", col_conf_t, txn_max_messages, "10000", 1, 10000000, 0,
                 "Commit the Kafka transaction after this many messages (a commit costs ~20 ms)."),
-    SL_CONF_ENUM("snapshot.mode", col_conf_t, snapshot_mode, "never", col_snap_mode_choices,
+    SL_CONF_ENUM("snapshot.mode", col_conf_t, snapshot_mode, "initial", col_snap_mode_choices,
                  0,
                  "Copying the rows that already exist (docs/snapshot.md): never, initial (on "
-                 "the first start, every included table, while streaming), initial_only "
+                 "the first start, every included table, while streaming; a restart with a "
+                 "checkpoint copies nothing new), initial_only "
                  "(the same, then stop), when_needed (initial, and again for every table when "
-                 "the checkpoint is no longer on the source)."),
+                 "the checkpoint is no longer on the source: a purged binlog, a dropped or "
+                 "lost PostgreSQL slot, which it creates again)."),
     SL_CONF_INT("snapshot.chunk.rows", col_conf_t, snapshot_chunk_rows, "4096", 1, 1000000, 0,
                 "Rows per snapshot chunk (one keyset query; a chunk is held in memory until "
                 "its high watermark comes back through the log)."),

@@ -113,8 +113,26 @@ sl_err_t pg_query_lsn(PGconn *conn, const char *sql, uint64_t *out, char *errstr
     return err;
 }
 
+/* Drops the slot the server invalidated, so that check_slot creates it again
+ * (snapshot.mode = when_needed after the checkpoint was lost with it). */
+static sl_err_t drop_lost_slot(PGconn *c, const col_conf_t *conf, char *errstr,
+                               size_t errstr_size)
+{
+    const char *p[1] = {conf->source_slot};
+    PGresult *r;
+    sl_err_t err = q(c, &r, errstr, errstr_size, "dropping the lost replication slot",
+                     "SELECT pg_drop_replication_slot($1)", 1, p);
+    if (err)
+        return err;
+    PQclear(r);
+    sl_warn("replication slot \"%s\" was lost (wal_status = lost): dropped it to create it "
+            "again", conf->source_slot);
+    return SL_OK;
+}
+
 static sl_err_t check_slot(PGconn *c, const col_conf_t *conf, int had_checkpoint,
-                           pg_slotinfo_t *slot, char *errstr, size_t errstr_size)
+                           int recreate, pg_slotinfo_t *slot, char *errstr,
+                           size_t errstr_size)
 {
     const char *p[1] = {conf->source_slot};
     PGresult *r;
@@ -143,13 +161,20 @@ static sl_err_t check_slot(PGconn *c, const col_conf_t *conf, int had_checkpoint
             snprintf(errstr, errstr_size, "source \"%s\": replication slot \"%s\" belongs to "
                      "database \"%s\", not \"%s\": choose another source.slot",
                      conf->source_name, conf->source_slot, db, cur);
-        else if (!strcmp(wal, "lost"))
+        else if (!strcmp(wal, "lost") && recreate)
+            err = SL_ERR_NOT_FOUND;             /* dropped below, then created again */
+        else if (!strcmp(wal, "lost")) {
             snprintf(errstr, errstr_size, "source \"%s\": replication slot \"%s\" is lost "
                      "(wal_status = lost: the server removed WAL it still needed, "
-                     "max_slot_wal_keep_size): changes are gone; drop the slot "
+                     "max_slot_wal_keep_size): changes are gone; %sdrop the slot "
                      "(SELECT pg_drop_replication_slot('%s')) and resynchronise the targets "
-                     "from a snapshot", conf->source_name, conf->source_slot, conf->source_slot);
-        else
+                     "from a snapshot", conf->source_name, conf->source_slot,
+                     had_checkpoint ? "set snapshot.mode = when_needed to recreate it and copy "
+                                      "the tables again, or " : "",
+                     conf->source_slot);
+            if (had_checkpoint)
+                err = SL_ERR_NOT_FOUND;         /* the checkpoint's changes are gone */
+        } else
             err = SL_OK;
         if (!err) {
             slot->exists = 1;
@@ -163,16 +188,21 @@ static sl_err_t check_slot(PGconn *c, const col_conf_t *conf, int had_checkpoint
                         conf->source_slot);
         }
         PQclear(r);
-        return err;
+        if (err != SL_ERR_NOT_FOUND || !recreate)
+            return err;
+        if ((err = drop_lost_slot(c, conf, errstr, errstr_size)))
+            return err;
+    } else {
+        PQclear(r);
     }
-    PQclear(r);
     if (had_checkpoint) {
         snprintf(errstr, errstr_size, "source \"%s\": replication slot \"%s\" does not exist "
                  "but this source has a checkpoint: the slot was dropped, and the changes made "
-                 "since are not in any slot. Resynchronise the targets from a snapshot, then "
+                 "since are not in any slot; set snapshot.mode = when_needed to recreate it "
+                 "and copy the tables again, or resynchronise the targets from a snapshot and "
                  "start with a new source.name (or delete the checkpoint) so that a new slot "
                  "is created", conf->source_name, conf->source_slot);
-        return SL_ERR_FATAL;
+        return SL_ERR_NOT_FOUND;
     }
     err = q(c, &r, errstr, errstr_size, "counting replication slots",
             "SELECT current_setting('max_replication_slots')::int - "
@@ -327,7 +357,7 @@ static sl_err_t check_identity(PGconn *c, const col_conf_t *conf, const col_filt
 }
 
 sl_err_t pg_preflight(PGconn *c, const col_conf_t *conf, const col_filter_t *filter,
-                      int had_checkpoint, pg_slotinfo_t *slot,
+                      int had_checkpoint, int recreate, pg_slotinfo_t *slot,
                       char *errstr, size_t errstr_size)
 {
     PGresult *r;
@@ -368,7 +398,7 @@ sl_err_t pg_preflight(PGconn *c, const col_conf_t *conf, const col_filter_t *fil
                  "letters, digits and underscores", conf->source_slot);
         return SL_ERR_FATAL;
     }
-    if ((err = check_slot(c, conf, had_checkpoint, slot, errstr, errstr_size)) ||
+    if ((err = check_slot(c, conf, had_checkpoint, recreate, slot, errstr, errstr_size)) ||
         (err = check_publication(c, conf, filter, errstr, errstr_size)) ||
         (err = check_identity(c, conf, filter, errstr, errstr_size)))
         return err;

@@ -432,9 +432,10 @@ static col_end_t pg_start(col_source_t *src, const sl_pos_t *ckpt, int from_end,
     }
     s->have_ck = ckpt != NULL;
     s->start = ckpt ? pg_dec_pos_lsn(ckpt) : 0;
-    if ((err = pg_preflight(s->qc, conf, s->base.filter, s->have_ck, &slot, errstr,
+    if ((err = pg_preflight(s->qc, conf, s->base.filter, s->have_ck, from_end, &slot, errstr,
                             errstr_size)))
-        return err == SL_ERR_DB && retriable(errstr) ? COL_END_TRANSIENT : COL_END_PERMANENT;
+        return err == SL_ERR_NOT_FOUND ? COL_END_PURGED
+             : err == SL_ERR_DB && retriable(errstr) ? COL_END_TRANSIENT : COL_END_PERMANENT;
     if ((end = start_lsn(s, &slot, from_end, errstr, errstr_size)) != COL_GO_ON)
         return end;
     s->idle_lsn = 0;

@@ -29,15 +29,17 @@ sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
 
 /* Preflight + setup on a normal connection, in this order: wal_level =
  * logical; REPLICATION privilege; the slot (exists: plugin pgoutput, same
- * database, wal_status not lost; absent: refused when had_checkpoint — it
- * was dropped and changes may be gone — else free slots checked and the slot
- * created); a free WAL sender; the publication (created when absent: FOR ALL
+ * database, wal_status not lost; absent or lost when had_checkpoint: the
+ * changes since the checkpoint are gone, SL_ERR_NOT_FOUND; absent otherwise:
+ * free slots checked and the slot created; recreate — snapshot.mode =
+ * when_needed after that NOT_FOUND — drops a lost slot and creates it
+ * again); a free WAL sender; the publication (created when absent: FOR ALL
  * TABLES without tables.include, else FOR TABLE the matching tables); each
  * published table's REPLICA IDENTITY (NOTHING or DEFAULT without a primary
  * key: refused with the fix; FULL: noted). Every failure is one sentence with
- * the fix, and SL_ERR_FATAL / SL_ERR_DB. */
+ * the fix, and SL_ERR_FATAL / SL_ERR_DB (SL_ERR_NOT_FOUND: see above). */
 sl_err_t pg_preflight(PGconn *conn, const col_conf_t *conf, const col_filter_t *filter,
-                      int had_checkpoint, pg_slotinfo_t *slot,
+                      int had_checkpoint, int recreate, pg_slotinfo_t *slot,
                       char *errstr, size_t errstr_size);
 
 /* Catalog callbacks for the decoder (ctx = the normal PGconn). */

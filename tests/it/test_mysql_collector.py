@@ -78,6 +78,9 @@ class Collector:
             "start.position": start, "topic.prefix": prefix,
             "kafka.bootstrap.servers": stack["SL_KAFKA_BROKERS"],
             "http.listen": "127.0.0.1:0",
+            # the binlog reader's tests count what a binlog range holds; the default
+            # (initial) would add a copy of the tables' rows (snapshot tests ask for it)
+            "snapshot.mode": "never",
         }
         lines.update({k.replace("_", "."): str(v) for k, v in extra.items()})
         self.conf.write_text("".join(f"{k} = {v}\n" for k, v in lines.items()))

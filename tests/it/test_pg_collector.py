@@ -65,6 +65,9 @@ class PgSource:
             "source.publication": self.pub, "topic.prefix": self.prefix,
             "kafka.bootstrap.servers": self.stack["SL_KAFKA_BROKERS"],
             "http.listen": "off", "heartbeat.interval": "1s",
+            # the pgoutput reader's tests count what the WAL holds; the default (initial)
+            # would add a copy of the tables' rows (snapshot tests ask for it)
+            "snapshot.mode": "never",
         }
         lines.update(extra)
         path = self.tmp / f"collector-{len(self.procs)}.conf"
@@ -722,30 +725,46 @@ def test_pg_wal_level_replica(stack, bin_dir, tmp_path):
         assert "wal_level is replica, shiftlog needs logical (ALTER SYSTEM SET wal_level = logical" in p.stderr
 
 
-def test_pg_lost_slot(stack, bin_dir, tmp_path):
-    """A slot the server invalidated (max_slot_wal_keep_size exceeded: wal_status = lost) on a
-    private PostgreSQL -> the collector stops (exit 1) and names the cause and the fix."""
+@contextlib.contextmanager
+def lossy_pg():
+    """A private_pg that invalidates a slot past 1 MB of its WAL (max_slot_wal_keep_size), and
+    an autocommit cursor on it as postgres: yields (port, cursor)."""
     import psycopg2
     with private_pg("wal_level=logical", "max_slot_wal_keep_size=1MB", "max_wal_size=32MB",
                     "min_wal_size=32MB") as (port, _):
         c = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", password="pw",
                              dbname="postgres")
         c.autocommit = True
-        cur = c.cursor()
+        try:
+            yield port, c.cursor()
+        finally:
+            c.close()
+
+
+def lose_slot(cur, slot, table):
+    """Writes WAL (rows into table, WAL switches, checkpoints) until the server invalidates
+    the slot (a private_pg with max_slot_wal_keep_size=1MB); its last wal_status."""
+    status = None
+    for i in range(20):
+        cur.execute(f"INSERT INTO {table} SELECT g, repeat('x', 100) FROM "
+                    "generate_series(%s, %s) g", (i * 20000 + 1, (i + 1) * 20000))
+        cur.execute("SELECT pg_switch_wal()")
+        cur.execute("CHECKPOINT")
+        cur.execute("SELECT wal_status FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+        status = cur.fetchone()[0]
+        if status == "lost":
+            break
+    return status
+
+
+def test_pg_lost_slot(stack, bin_dir, tmp_path):
+    """A slot the server invalidated (max_slot_wal_keep_size exceeded: wal_status = lost) on a
+    private PostgreSQL -> the collector stops (exit 1) and names the cause and the fix."""
+    with lossy_pg() as (port, cur):
         cur.execute("CREATE TABLE t (id int PRIMARY KEY, pad text)")
         cur.execute("CREATE PUBLICATION p_lost FOR ALL TABLES")
         cur.execute("SELECT pg_create_logical_replication_slot('s_lost', 'pgoutput')")
-        status = None
-        for i in range(20):
-            cur.execute("INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(%s, %s) g",
-                        (i * 20000 + 1, (i + 1) * 20000))
-            cur.execute("SELECT pg_switch_wal()")
-            cur.execute("CHECKPOINT")
-            cur.execute("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 's_lost'")
-            status = cur.fetchone()[0]
-            if status == "lost":
-                break
-        c.close()
+        status = lose_slot(cur, "s_lost", "t")
         assert status == "lost", f"could not get the slot lost (wal_status {status})"
         conf = _private_conf(stack, tmp_path, port, "lostslot", **{
             "source.slot": "s_lost", "source.publication": "p_lost"})
