@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -33,7 +32,8 @@ from confluent_kafka.admin import AdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "it"))
-from kafka_private import PrivateKafka, free_port  # noqa: E402
+from kafka_connect import ConnectWorker  # noqa: E402
+from kafka_private import PrivateKafka  # noqa: E402
 
 ENV = os.environ
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -224,74 +224,19 @@ def check(ok, what, log):
 # ------------------------------------------------------------------ Debezium on Kafka Connect
 
 class Connect:
-    """A Kafka Connect standalone worker (no connector at start: they come through REST)."""
+    """The Kafka Connect standalone worker (tests/it/kafka_connect.py), measured."""
 
     def __init__(self, work, bootstrap, offsets=None):
-        self.work = work
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = work / "connect.log"
-        self.offsets = work / "connect.offsets"
-        if offsets:   # (key JSON, value JSON): where the source connector starts
-            subprocess.run(["java", str(ROOT / "bench/connect/Offsets.java"), str(self.offsets),
-                            *offsets], check=True)
         # the producer's batch.size and linger.ms are librdkafka's defaults, which shiftlog's
         # collector runs with: with Java's 16 KB batches, one request in flight (Connect's
         # setting) and ~3 KB JSON events, the worker's producer, not Debezium, was the limit
-        self.props = props = work / "worker.properties"
-        props.write_text(f"""bootstrap.servers={bootstrap}
-key.converter=org.apache.kafka.connect.json.JsonConverter
-value.converter=org.apache.kafka.connect.json.JsonConverter
-key.converter.schemas.enable=true
-value.converter.schemas.enable=true
-offset.storage.file.filename={self.offsets}
-producer.batch.size=1000000
-producer.linger.ms=5
-plugin.path={ENV['PLUGIN_PATH']}
-listeners=http://127.0.0.1:{self.port}
-""")
-        with open(self.log, "w") as out:
-            self.m = Measured(subprocess.Popen(
-                ["java", *CONNECT_JVM,
-                 f"-Dlog4j2.configurationFile={ROOT / 'bench/connect/log4j2.xml'}",
-                 "-cp", f"{ENV['CONNECT_LIBS']}/*",
-                 "org.apache.kafka.connect.cli.ConnectStandalone", str(props)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                self.rest("GET", "/connector-plugins")
-                break
-            except (urllib.error.URLError, ConnectionError, socket.timeout):
-                check(self.m.alive(), "Kafka Connect exited", self.log)
-                check(time.monotonic() < deadline, "Kafka Connect: no REST after 180 s", self.log)
-                time.sleep(0.5)
-
-    def rest(self, method, path, body=None):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read() or b"null")
-
-    def start_connector(self, name, config):
-        # standalone mode turns a bad config into a NullPointerException: validate first
-        cls = config["connector.class"]
-        v = self.rest("PUT", f"/connector-plugins/{cls}/config/validate", {**config, "name": name})
-        if v["error_count"]:
-            errs = [f"{c['value']['name']}: {e}" for c in v["configs"] for e in c["value"]["errors"]]
-            raise RuntimeError(f"{cls} refuses the config:\n" + "\n".join(errs))
-        self.rest("POST", "/connectors", {"name": name, "config": config})
-
-    def failed(self, name):
-        try:
-            st = self.rest("GET", f"/connectors/{name}/status")
-        except urllib.error.HTTPError:
-            return None
-        for t in [st["connector"], *st.get("tasks", [])]:
-            if t.get("state") == "FAILED":
-                return t.get("trace", "FAILED")[:3000]
-        return None
+        self.w = ConnectWorker(work, bootstrap, ENV["CONNECT_LIBS"], ENV["PLUGIN_PATH"],
+                               CONNECT_JVM, "producer.batch.size=1000000\nproducer.linger.ms=5\n",
+                               offsets)
+        self.m, self.log, self.props = Measured(self.w.proc), self.w.log, self.w.props
+        self.w.wait_rest(180)
+        self.rest, self.start_connector, self.failed = (self.w.rest, self.w.start_connector,
+                                                        self.w.failed)
 
 
 def run_debezium(work, bootstrap, name, config, offsets, n, topics, prefix, timeout):

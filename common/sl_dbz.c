@@ -33,7 +33,9 @@ typedef enum {
 #define DBZ_PG_NEG_INF_DAYS (-2147472692)
 
 typedef struct {
-    const char *type;      /* int16, int32, int64, float32, float64, boolean, string, bytes */
+    /* Connect's schema type as JsonConverter names it: int16, int32, int64, float (FLOAT32),
+     * double (FLOAT64), boolean, string, bytes; it refuses Schema.Type's own "float32" */
+    const char *type;
     const char *name;      /* logical type, or NULL */
     how_t       how;
     int         scale;     /* W_DECIMAL */
@@ -73,10 +75,10 @@ static void col_map(const sl_column_t *c, int mysql, dbz_col_t *d)
         d->type = "int64", d->how = W_INT;
         return;
     case SL_VAL_FLOAT:
-        d->type = "float32", d->how = W_FLOAT;
+        d->type = "float", d->how = W_FLOAT;
         return;
     case SL_VAL_DOUBLE:
-        d->type = "float64", d->how = W_FLOAT;
+        d->type = "double", d->how = W_FLOAT;
         return;
     case SL_VAL_DECIMAL:
         if (c->scale >= 0) {

@@ -14,10 +14,17 @@ SL_DEPLOY=$SL_ROOT/deploy/local
 
 KAFKA_VERSION=4.4.0
 MJS_VERSION=1.46.0
+# Kafka Connect's worker and Debezium's JDBC sink (tests/it/test_debezium_jdbc_sink.py,
+# bench/compare). Connect 4.3.0, not 4.4.0: Debezium 3.5's connectors fail on the 4.4.0 worker
+# (NoClassDefFoundError ...Sanitizer); the worker talks to the 4.4.0 broker as any client does.
+CONNECT_VERSION=4.3.0
+DEBEZIUM_VERSION=3.5.0.Final
 
 SL_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/shiftlog
 KAFKA_LIBS=$SL_CACHE/kafka-$KAFKA_VERSION/libs
 MONGO_LIBS=$SL_CACHE/mongo-java-server-$MJS_VERSION/libs
+CONNECT_LIBS=$SL_CACHE/connect-$CONNECT_VERSION/libs
+DBZ_JDBC_PLUGIN=$SL_CACHE/debezium-jdbc-$DEBEZIUM_VERSION
 
 MYSQL_PORT=13306
 PG_PORT=15432

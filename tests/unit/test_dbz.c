@@ -350,6 +350,63 @@ static void test_pg_interval_and_time(void **state)
     sl_buf_free(&out);
 }
 
+/* The schema part's "type"s are the names Kafka Connect's JsonConverter reads (JsonSchema:
+ * int8..int64, float, double, boolean, string, bytes, array, map, struct): it refuses any other
+ * ("Unknown schema type: float32" from Debezium's JDBC sink before). One column of each kind. */
+static void test_schema_type_names(void **state)
+{
+    (void)state;
+    static const struct { const char *name; sl_val_kind_t kind; const char *type; int prec; }
+    k[] = {
+        {"id", SL_VAL_INT, "int", -1},          {"b", SL_VAL_BOOL, "boolean", -1},
+        {"u", SL_VAL_UINT, "bigint unsigned", -1}, {"f", SL_VAL_FLOAT, "float", -1},
+        {"d", SL_VAL_DOUBLE, "double", -1},     {"n", SL_VAL_DECIMAL, "decimal(5,2)", 5},
+        {"s", SL_VAL_STRING, "varchar(5)", 5},  {"y", SL_VAL_BYTES, "blob", -1},
+        {"t", SL_VAL_TEMPORAL, "datetime(6)", 6}, {"e", SL_VAL_TEMPORAL, "date", -1},
+        {"z", SL_VAL_TEMPORAL, "timestamp(3)", 3}, {"h", SL_VAL_TEMPORAL, "time", 0},
+        {"x", SL_VAL_BIT, "bit(9)", 9},         {"m", SL_VAL_SET, "set('a')", -1},
+        {"j", SL_VAL_TYPED, "json", -1},        {"yr", SL_VAL_INT, "year", -1},
+    };
+    enum { N = sizeof k / sizeof k[0] };
+    sl_column_t cols[N];
+    const char *names[N];
+    memset(cols, 0, sizeof cols);
+    for (size_t i = 0; i < N; i++) {
+        names[i] = k[i].name;
+        cols[i] = (sl_column_t){.name = k[i].name, .kind = k[i].kind, .source_type = k[i].type,
+                                .pk = i == 0, .nullable = i != 0, .precision = k[i].prec,
+                                .scale = k[i].kind == SL_VAL_DECIMAL ? 2 : -1};
+    }
+    sl_schema_t s = {.db = "shop", .table = "t", .ncols = N, .cols = cols};
+    sl_record_t *rec = sl_record_new();
+    assert_int_equal(sl_record_init_change(rec, "src", "shop", "t", SL_OP_INSERT, N, names, 1),
+                     SL_OK);
+    char err[128];
+    assert_int_equal(sl_pos_parse("mysql-bin.000003:1234#0@0-1-42", &rec->pos, err,
+                                  sizeof err), SL_OK);
+    sl_value_t *v = rec->u.change.rows[0].after;
+    v[0].kind = SL_VAL_INT;                                   /* the rest NULL */
+    sl_dbz_conf_t conf = {.name = "srv", .mysql = 1, .with_schema = 1};
+    sl_buf_t out = SL_BUF_INIT;
+    assert_int_equal(sl_dbz_value(&out, &conf, &s, rec, 0, 'c', NULL), SL_OK);
+    static const char *const known[] = {"int8", "int16", "int32", "int64", "float", "double",
+                                        "boolean", "string", "bytes", "array", "map", "struct"};
+    size_t seen = 0;
+    for (const char *p = out.data; (p = strstr(p, "\"type\":\"")) != NULL; seen++) {
+        p += 8;
+        size_t len = strcspn(p, "\""), ok = 0;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            ok |= strlen(known[i]) == len && !strncmp(p, known[i], len);
+        if (!ok)
+            fail_msg("schema type %.*s is not one of JsonConverter's", (int)len, p);
+    }
+    assert_true(seen > 2 * N);            /* before and after, the source block's fields */
+    assert_non_null(strstr(out.data, "{\"type\":\"float\",\"optional\":true,\"field\":\"f\"}"));
+    assert_non_null(strstr(out.data, "{\"type\":\"double\",\"optional\":true,\"field\":\"d\"}"));
+    sl_buf_free(&out);
+    sl_record_destroy(rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_pg_infinity),
         cmocka_unit_test(test_pg_numeric_nan),
         cmocka_unit_test(test_pg_interval_and_time),
+        cmocka_unit_test(test_schema_type_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
