@@ -11,7 +11,8 @@
 #   BENCH_10M=1 bench/snapshot.sh            (10M rows: RSS bounded whatever the size)
 #   BENCH_COMPARE="-X snapshot.txn.max.ms=100ms" bench/snapshot.sh
 #                                            (each shiftlog run also with these collector
-#                                             settings, on the same rows: before/after)
+#                                             settings, on the same rows: before/after;
+#                                             BENCH_COMPARE_FIRST=1 runs those first)
 #
 # Table: id bigint primary key, name varchar(64), amount decimal(12,2), ts bigint; with
 # BENCH_WIDE=1 the same plus 26 more columns (varchar, int, decimal, double, datetime(6),
@@ -150,7 +151,11 @@ run() {   # run NAME TARGET_CONF_OVERRIDES... ; sets R[NAME], CRSS, ARSS, CSECS
         "$name$VARIANT" "$(secs "$ts" "$te")" "$CSECS" "$CRSS" "$ARSS"
 }
 VARIANT=""
-runs() {  # run, and again with BENCH_COMPARE's settings into a fresh copy
+runs() {  # run, and again with BENCH_COMPARE's settings into a fresh copy (first with
+          # BENCH_COMPARE_FIRST=1: the first run of a target pays for new topics)
+    if [ ${#COMPARE[@]} -gt 0 ] && [ "${BENCH_COMPARE_FIRST:-0}" = 1 ]; then
+        VARIANT="_compare"; run "$@"; VARIANT=""; fresh_"$1"; run "$@"; return
+    fi
     VARIANT=""; run "$@"
     if [ ${#COMPARE[@]} -gt 0 ]; then VARIANT="_compare"; run "$@"; VARIANT=""; fi
 }
