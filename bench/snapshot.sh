@@ -7,6 +7,12 @@
 #   BENCH_ROWS=200000 BENCH_CHUNK=16384 bench/snapshot.sh
 #   BENCH_WIDE=1 bench/snapshot.sh           (the 30-column table)
 #   BENCH_PG=0 bench/snapshot.sh             (without PostgreSQL -> PostgreSQL)
+#   BENCH_PERF=/tmp/p bench/snapshot.sh      (perf record of every service into /tmp/p)
+#   BENCH_10M=1 bench/snapshot.sh            (10M rows: RSS bounded whatever the size)
+#   BENCH_COMPARE="-X snapshot.txn.max.ms=100ms" bench/snapshot.sh
+#                                            (each shiftlog run also with these collector
+#                                             settings, on the same rows: before/after;
+#                                             BENCH_COMPARE_FIRST=1 runs those first)
 #
 # Table: id bigint primary key, name varchar(64), amount decimal(12,2), ts bigint; with
 # BENCH_WIDE=1 the same plus 26 more columns (varchar, int, decimal, double, datetime(6),
@@ -27,10 +33,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$ROOT"
 eval "$(deploy/local/env)"
 N=${BENCH_ROWS:-1000000}
+[ "${BENCH_10M:-0}" = 1 ] && N=10000000
+read -r -a COMPARE <<< "${BENCH_COMPARE:-}"
 CHUNK=${BENCH_CHUNK:-4096}
 WIDE=${BENCH_WIDE:-0}
 WITH_PG=${BENCH_PG:-1}
 BIN=${SHIFTLOG_BIN:-bin}
+PERF=${BENCH_PERF:-}             # a directory: perf record of each service into it
 [ -x "$BIN/shiftlog-collector" ] && [ -x "$BIN/shiftlog-applier" ] || { echo "snapshot: run make first" >&2; exit 1; }
 ID=snapb_$$_$RANDOM
 TMP=$(mktemp -d /tmp/snapshot_bench.XXXXXX)
@@ -46,6 +55,7 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+[ -n "${BENCH_KEEP:-}" ] && trap 'cp "$TMP"/*.log "$BENCH_KEEP"/ 2>/dev/null; cleanup' EXIT
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc; }
 rate() { echo "$N / ($2 - $1)" | bc; }
@@ -102,20 +112,25 @@ COLARGS=(-c examples/mysql-to-pg/collector.conf -X source.user=root
 run() {   # run NAME TARGET_CONF_OVERRIDES... ; sets R[NAME], CRSS, ARSS, CSECS
     local name=$1 ts te cpid apid n r
     shift
+    [ -n "$VARIANT" ] && fresh_"$name"
     ts=$(now)
-    "$BIN/shiftlog-collector" "${COLARGS[@]}" -X source.name="${ID}_$name" \
+    "$BIN/shiftlog-collector" "${COLARGS[@]}" -X source.name="${ID}_$name$VARIANT" \
         -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" \
         -X tables.exclude= -X start.position=latest \
         -X snapshot.mode=initial_only -X snapshot.chunk.rows="$CHUNK" -X topic.prefix="$ID" \
-        -X http.listen=off -X log.level=warn \
-        -X lease=false 2>"$TMP/collector-$name.log" &
+        -X http.listen=off -X log.level="${BENCH_LOG:-warn}" \
+        -X lease=false ${VARIANT:+"${COMPARE[@]}"} 2>"$TMP/collector-$name$VARIANT.log" &
     cpid=$!; PIDS+=("$cpid")
-    "$BIN/shiftlog-applier" -c examples/mysql-to-pg/applier.conf -X task.name="bench_$name" \
-        -X source.topic="$ID.${ID}_$name" -X tables="$SRCDB.*" -X tables.exclude= \
+    "$BIN/shiftlog-applier" -c examples/mysql-to-pg/applier.conf -X task.name="bench_$name$VARIANT" \
+        -X source.topic="$ID.${ID}_$name$VARIANT" -X tables="$SRCDB.*" -X tables.exclude= \
         -X map.tables="$SRCDB.*=$SRCDB.*" -X columns.exclude= -X write_batch=2000 \
         -X kafka.bootstrap.servers="$SL_KAFKA_BROKERS" -X http.listen=off -X log.level=warn \
-        "$@" 2>"$TMP/applier-$name.log" &
+        "$@" 2>"$TMP/applier-$name$VARIANT.log" &
     apid=$!; PIDS+=("$apid")
+    if [ -n "$PERF" ]; then      # where the time goes: perf report -i $PERF/<name>-<service>.data
+        perf record -g -q -o "$PERF/$name-collector.data" -p "$cpid" 2>/dev/null & PIDS+=($!)
+        perf record -g -q -o "$PERF/$name-applier.data" -p "$apid" 2>/dev/null & PIDS+=($!)
+    fi
     CSECS=""
     while :; do
         if [ -z "$CSECS" ] && ! kill -0 "$cpid" 2>/dev/null; then
@@ -131,18 +146,30 @@ run() {   # run NAME TARGET_CONF_OVERRIDES... ; sets R[NAME], CRSS, ARSS, CSECS
     te=$(now)
     ARSS=$(hwm "$apid")
     kill -TERM "$apid"; wait "$apid" || true
-    R[$name]=$(rate "$ts" "$te")
-    printf "  shiftlog -> %-10s %6.1f s (collector alone %s s, RSS collector %s MB, applier %s MB)\n" \
-        "$name" "$(secs "$ts" "$te")" "$CSECS" "$CRSS" "$ARSS"
+    R[$name$VARIANT]=$(rate "$ts" "$te")
+    printf "  shiftlog -> %-16s %6.1f s (collector alone %s s, RSS collector %s MB, applier %s MB)\n" \
+        "$name$VARIANT" "$(secs "$ts" "$te")" "$CSECS" "$CRSS" "$ARSS"
 }
+VARIANT=""
+runs() {  # run, and again with BENCH_COMPARE's settings into a fresh copy (first with
+          # BENCH_COMPARE_FIRST=1: the first run of a target pays for new topics)
+    if [ ${#COMPARE[@]} -gt 0 ] && [ "${BENCH_COMPARE_FIRST:-0}" = 1 ]; then
+        VARIANT="_compare"; run "$@"; VARIANT=""; fresh_"$1"; run "$@"; return
+    fi
+    VARIANT=""; run "$@"
+    if [ ${#COMPARE[@]} -gt 0 ]; then VARIANT="_compare"; run "$@"; VARIANT=""; fi
+}
+fresh_pg() { $PSQL -d postgres -c "DROP DATABASE ${ID}_copy WITH (FORCE)" -c "CREATE DATABASE ${ID}_copy"; }
+fresh_mariadb() { $MY -e "DROP DATABASE ${ID}_copy; CREATE DATABASE ${ID}_copy"; }
+fresh_pgpg() { $PSQL -d postgres -c "DROP DATABASE ${ID}_pgcopy WITH (FORCE)" -c "CREATE DATABASE ${ID}_pgcopy"; }
 count_pg() { $PSQL -d ${ID}_copy -c "SELECT count(*) FROM \"$ID\".t" 2>/dev/null || echo 0; }
 count_mariadb() { $MY -B -N -e "SELECT count(*) FROM ${ID}_copy.t" 2>/dev/null || echo 0; }
 count_pgpg() { $PSQL -d ${ID}_pgcopy -c "SELECT count(*) FROM public.t" 2>/dev/null || echo 0; }
 declare -A R
 $PSQL -d postgres -c "CREATE DATABASE ${ID}_copy"
-run pg -X target.database="${ID}_copy" -X target.port="$SL_PG_PORT"
+runs pg -X target.database="${ID}_copy" -X target.port="$SL_PG_PORT"
 $MY -e "CREATE DATABASE ${ID}_copy"
-run mariadb -X target.type=mysql -X target.port="$SL_MYSQL_PORT" -X target.user=root \
+runs mariadb -X target.type=mysql -X target.port="$SL_MYSQL_PORT" -X target.user=root \
     -X target.password="$SL_MYSQL_ROOT_PASSWORD" -X target.database="${ID}_copy" \
     -X map.tables="$ID.*=${ID}_copy.*"
 if [ "$WITH_PG" = 1 ]; then
@@ -152,13 +179,20 @@ if [ "$WITH_PG" = 1 ]; then
              -X source.database="${ID}_src" -X source.slot="${ID}_slot"
              -X source.publication="${ID}_pub" -X tables.include='public\.t')
     $PSQL -d postgres -c "CREATE DATABASE ${ID}_pgcopy"
-    run pgpg -X target.database="${ID}_pgcopy" -X target.port="$SL_PG_PORT"
+    runs pgpg -X target.database="${ID}_pgcopy" -X target.port="$SL_PG_PORT"
 fi
 
 echo
 echo "rows/s: COPY $COPY, LOAD DATA $LOAD, dump|load $DUMP, shiftlog->pg ${R[pg]}, shiftlog->mariadb ${R[mariadb]}"
 printf "ratios: MariaDB->PostgreSQL / COPY = %.2f (goal >= 0.6); MariaDB->MariaDB / dump|load = %.2f (goal >= 1.0); / LOAD DATA = %.2f\n" \
     "$(echo "${R[pg]} / $COPY" | bc -l)" "$(echo "${R[mariadb]} / $DUMP" | bc -l)" "$(echo "${R[mariadb]} / $LOAD" | bc -l)"
+if [ ${#COMPARE[@]} -gt 0 ]; then
+    echo "with ${COMPARE[*]}: rows/s shiftlog->pg ${R[pg_compare]}, shiftlog->mariadb ${R[mariadb_compare]}${R[pgpg_compare]:+, pg->pg ${R[pgpg_compare]}}"
+    printf "ratios with it: MariaDB->PostgreSQL / COPY = %.2f; MariaDB->MariaDB / dump|load = %.2f\n" \
+        "$(echo "${R[pg_compare]} / $COPY" | bc -l)" "$(echo "${R[mariadb_compare]} / $DUMP" | bc -l)"
+    [ "$WITH_PG" = 1 ] && printf "ratios with it: PostgreSQL->PostgreSQL / pg_dump|psql = %.2f\n" \
+        "$(echo "${R[pgpg_compare]} / $PGDUMP" | bc -l)"
+fi
 if [ "$WITH_PG" = 1 ]; then
     echo "rows/s: pg_dump|psql $PGDUMP, shiftlog pg->pg ${R[pgpg]}"
     printf "ratios: PostgreSQL->PostgreSQL / pg_dump|psql = %.2f (goal >= 1.0)\n" \

@@ -88,6 +88,7 @@ struct col_pub_s {
     int64_t              txn_start_ms;
     uint64_t             txn_msgs;
     int                  mid_source_txn; /* last record put is inside a source txn */
+    int64_t              txn_max_ms;     /* txn.max.ms, or what a snapshot set */
 
     /* the last COMMIT/FINISH put, and the last one written as a checkpoint */
     sl_pos_t             boundary;
@@ -270,6 +271,7 @@ sl_err_t col_pub_new(col_pub_t **out, const col_conf_t *conf, const sl_kvlist_t 
     pub->conf = conf;
     pub->metrics = metrics;
     pub->txn = conf->kafka_transactional;
+    pub->txn_max_ms = conf->txn_max_ms;
     snprintf(pub->topic, sizeof(pub->topic), "%s.%s", conf->topic_prefix, conf->source_name);
     snprintf(pub->offsets_topic, sizeof(pub->offsets_topic), "%s._offsets",
              conf->topic_prefix);
@@ -587,7 +589,10 @@ static sl_err_t txn_commit(col_pub_t *pub, char *errstr, size_t errstr_size)
     sl_pos_t b = pub->boundary;
     if (ck && (err = write_checkpoint(pub, &b, errstr, errstr_size)))
         return err;
+    int64_t t0 = sl_service_now_ms();
     err = sl_kafka_txn_commit(pub->prod, PUB_TXN_TIMEOUT, errstr, errstr_size);
+    sl_debug("kafka transaction of %" PRIu64 " records committed in %" PRId64 " ms",
+             pub->txn_msgs, sl_service_now_ms() - t0);
     pub->in_txn = 0;
     if (err) {
         /* aborted or failed: the records after the checkpoint are gone from
@@ -604,11 +609,11 @@ static sl_err_t txn_commit(col_pub_t *pub, char *errstr, size_t errstr_size)
 static int txn_due(const col_pub_t *pub, int64_t now, int force)
 {
     const col_conf_t *c = pub->conf;
-    int64_t age = now - pub->txn_start_ms;
+    int64_t age = now - pub->txn_start_ms, max_ms = pub->txn_max_ms;
     uint64_t msgs = pub->txn_msgs;
     if (!force)
-        return age >= c->txn_max_ms || msgs >= (uint64_t)c->txn_max_messages;
-    int64_t hard_ms = c->txn_max_ms * 4 > 10000 ? c->txn_max_ms * 4 : 10000;
+        return age >= max_ms || msgs >= (uint64_t)c->txn_max_messages;
+    int64_t hard_ms = max_ms * 4 > 10000 ? max_ms * 4 : 10000;
     return age >= hard_ms || msgs >= (uint64_t)c->txn_max_messages * 4;
 }
 
@@ -848,6 +853,11 @@ void col_pub_set_progress(col_pub_t *pub, const char *text)
         return;               /* the older progress stays: a chunk is read again */
     free(pub->prog_next);
     pub->prog_next = t;
+}
+
+void col_pub_set_txn_max_ms(col_pub_t *pub, int64_t ms)
+{
+    pub->txn_max_ms = ms > 0 ? ms : pub->conf->txn_max_ms;
 }
 
 const char *col_pub_checkpoint_progress(const col_pub_t *pub)

@@ -63,6 +63,7 @@ typedef struct col_conf_s {
     int         snapshot_mode;      /* COL_SNAP_* (snapshot.h) */
     int64_t     snapshot_chunk_rows;
     int64_t     snapshot_progress_ms;  /* a progress line at most this often (0: every chunk) */
+    int64_t     snapshot_txn_max_ms;   /* txn.max.ms while a snapshot copies */
     const char *snapshot_signal_table; /* MariaDB: `db.table` of the watermark/signal rows */
     int         dbz_output;         /* COL_DBZ_*: the Debezium-format topics (col_dbz.c) */
     const char *dbz_name;           /* their logical server name ("" = source.name) */
@@ -132,6 +133,10 @@ void        col_pub_set_progress(col_pub_t *pub, const char *text);
  * NULL (none, or the snapshot had finished). Valid until the next call of
  * col_pub_set_progress / a checkpoint write. */
 const char *col_pub_checkpoint_progress(const col_pub_t *pub);
+/* How long a Kafka transaction may stay open from now on (ms; 0: txn.max.ms
+ * again). A snapshot lengthens it: each commit waits for every record in
+ * flight, and the reader (so the copy) stands still meanwhile. */
+void        col_pub_set_txn_max_ms(col_pub_t *pub, int64_t ms);
 
 /* Producer queue depth (messages not yet acknowledged), for /metrics. */
 size_t col_pub_inflight(const col_pub_t *pub);

@@ -115,6 +115,12 @@ static const sl_conf_entry_t col_conf_table[] = {
     SL_CONF_INT("snapshot.chunk.rows", col_conf_t, snapshot_chunk_rows, "4096", 1, 1000000, 0,
                 "Rows per snapshot chunk (one keyset query; a chunk is held in memory until "
                 "its high watermark comes back through the log)."),
+    SL_CONF_DURATION("snapshot.txn.max.ms", col_conf_t, snapshot_txn_max_ms, "1s", 1, 600000,
+                     0,
+                     "txn.max.ms while a snapshot copies: a Kafka commit waits for every "
+                     "record in flight and the copy stands still meanwhile, so short "
+                     "transactions slow it down (about half the speed at 100ms); streamed "
+                     "changes reach read_committed consumers up to this late during it."),
     SL_CONF_DURATION("snapshot.progress.interval", col_conf_t, snapshot_progress_ms, "10s", 0,
                      3600000, 0,
                      "How often a snapshot logs a progress line per table (rows, rows/s, "

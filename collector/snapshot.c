@@ -223,6 +223,11 @@ int col_snap_waiting(const col_snap_t *s)
     return s->waiting;
 }
 
+int col_snap_busy(const col_snap_t *s)
+{
+    return s->waiting || s->qn;
+}
+
 int col_snap_done(const col_snap_t *s)
 {
     return s->initial && !s->qn && !s->waiting;
@@ -279,8 +284,10 @@ sl_err_t col_snap_step(col_snap_t *s, char *errstr, size_t errstr_size)
         col_snap_key_t lo = {0}, hi = {0};
         col_snapq_start(s);
         snprintf(s->id, sizeof(s->id), "%d-%" PRIu64, (int)getpid(), ++s->seq);
+        int64_t t0 = snap_now_us();
         if ((err = s->src.watermark(s->src.ctx, 'L', s->id, errstr, errstr_size)))
             return err;
+        int64_t t1 = snap_now_us();
         sl_record_reset(s->chunk);
         free(s->last);
         s->last = NULL;
@@ -322,8 +329,13 @@ sl_err_t col_snap_step(col_snap_t *s, char *errstr, size_t errstr_size)
             return SL_ERR_FATAL;
         }
         s->table_end = s->chunk->u.change.nrows < (uint32_t)s->conf->snapshot_chunk_rows;
+        int64_t t2 = snap_now_us();
         if ((err = s->src.watermark(s->src.ctx, 'H', s->id, errstr, errstr_size)))
             return err;
+        s->high_us = snap_now_us();
+        sl_debug("snapshot: chunk %s: LOW %.1f ms, read %.1f ms, HIGH %.1f ms", s->id,
+                 (double)(t1 - t0) / 1e3, (double)(t2 - t1) / 1e3,
+                 (double)(s->high_us - t2) / 1e3);
         s->waiting = 1;
         s->window = 0;
         s->spoiled = 0;
@@ -526,8 +538,11 @@ static sl_err_t on_high(col_snap_t *s, const sl_pos_t *pos, const char *txn, int
         return SL_OK;
     }
     s->retries = 0;
+    int64_t t0 = snap_now_us();
     if ((err = emit(s, pos, txn, time_us, schema_id, &n, errstr, errstr_size)))
         return err;
+    sl_debug("snapshot: chunk %s: HIGH met %.1f ms after written, published in %.1f ms", s->id,
+             (double)(t0 - s->high_us) / 1e3, (double)(snap_now_us() - t0) / 1e3);
     col_snapq_chunk(s, n);
     /* the continuation moves only now: a chunk read but not published is read again */
     if (s->table_end) {

@@ -163,6 +163,8 @@ const char *col_snap_progress(col_snap_t *s);
 
 /* 1 while a chunk has been read and its HIGH watermark not yet met. */
 int col_snap_waiting(const col_snap_t *s);
+/* 1 while something is to copy: a chunk in flight or an entry queued. */
+int col_snap_busy(const col_snap_t *s);
 /* 1 once the snapshot the mode asked for is complete (initial_only: the
  * collector stops then) and nothing is queued. */
 int col_snap_done(const col_snap_t *s);

@@ -61,6 +61,7 @@ struct col_snap_s {
     uint32_t          nkey;
     char             *last;           /* continuation after the chunk */
     int               table_end;      /* the chunk was the entry's last */
+    int64_t           high_us;        /* when its HIGH was written (debug timings) */
 
     /* keys the stream changed in the window: open addressing of owned strings */
     char            **set;

@@ -83,6 +83,8 @@ col_end_t col_sup_idle(col_sup_t *sup, char *errstr, size_t errstr_size)
     sl_err_t err = col_snap_step(sup->snap, errstr, errstr_size);
     if (err)
         return col_sup_end(sup, err, errstr);
+    col_pub_set_txn_max_ms(sup->pub, col_snap_busy(sup->snap) ? sup->conf->snapshot_txn_max_ms
+                                                              : 0);
     /* done, or nothing to do at this start (a restart after the snapshot ended) */
     if (sup->conf->snapshot_mode == COL_SNAP_INITIAL_ONLY &&
         (col_snap_done(sup->snap) ||

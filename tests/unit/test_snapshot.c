@@ -193,8 +193,11 @@ static void test_window(void **state)
     col_snap_t *s = engine(&c, &m, &k, NULL);
     char err[256];
 
+    /* busy (the publisher's long transactions) from the queue on, not only with a chunk */
+    assert_true(col_snap_busy(s));
     assert_int_equal(col_snap_step(s, err, sizeof err), SL_OK);
     assert_true(col_snap_waiting(s));
+    assert_true(col_snap_busy(s));
     assert_int_equal(m.nmarks, 2);
     stream_update(s, "t", 1);             /* before LOW: not in the window */
     deliver(s, &m, update_3, NULL);
@@ -227,6 +230,7 @@ static void test_window(void **state)
     deliver(s, &m, NULL, NULL);
     assert_int_equal(k.n, 9);             /* 9, 10: fewer than a chunk, the table ends */
     assert_true(col_snap_done(s));
+    assert_false(col_snap_busy(s));       /* txn.max.ms again */
     assert_string_equal(col_snap_progress(s), "");
     int reads = m.reads;
     assert_int_equal(col_snap_step(s, err, sizeof err), SL_OK);
