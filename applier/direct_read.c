@@ -8,15 +8,16 @@
  * UTC): a TIMESTAMP / timestamptz reads as its UTC text, which the targets'
  * UTC sessions store back exactly. The continuation (the last key read) is
  * kept as the texts the source printed and given back as literals (MariaDB,
- * escaped) or parameters (PostgreSQL, typed by the column), compared as
- * `k1 > v1 OR (k1 = v1 AND k2 > v2)...`, which both optimizers turn into a
- * range on the key. */
+ * escaped) or parameters (PostgreSQL, typed by the column), compared by
+ * the keyset builder (sl_keyset.h): `k1 > v1 OR (k1 = v1 AND k2 > v2)...` on
+ * MariaDB, `(k1, k2) > ($1, $2)` on PostgreSQL, each a range on the key. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "direct_int.h"
+#include "sl_keyset.h"
 
 
 
@@ -168,14 +169,7 @@ void app_dsrc_close(app_dsrc_t *s)
 
 void app_dsrc_ident(app_dsrc_t *s, sl_buf_t *q, const char *name)
 {
-    char quote = s->pg ? '"' : '`';
-    sl_buf_putc(q, quote);
-    for (const char *p = name; *p; p++) {
-        if (*p == quote)
-            sl_buf_putc(q, quote);
-        sl_buf_putc(q, *p);
-    }
-    sl_buf_putc(q, quote);
+    sl_keyset_ident(s->pg ? SL_KEYSET_PG : SL_KEYSET_MARIADB, q, name);
 }
 
 /* MariaDB: a quoted, escaped string literal of n bytes. */

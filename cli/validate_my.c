@@ -18,6 +18,7 @@
 
 #include <mysql.h>
 
+#include "sl_keyset.h"
 #include "sl_name.h"
 #include "validate.h"
 
@@ -98,57 +99,27 @@ static sl_err_t put_literal(vmy_t *s, sl_buf_t *b, uint32_t i, const char *v)
     return put_quoted(s, b, v);
 }
 
-/* k > a (gt) or k <= a (!gt), expanded column by column. */
-static sl_err_t put_keycmp(vmy_t *s, sl_buf_t *b, char *const *v, int gt)
+/* The keyset builder's values (sl_keyset.h): literals of the bounds. */
+typedef struct bounds_s {
+    vmy_t       *s;
+    char *const *v[2];   /* after, upto */
+} bounds_t;
+
+static sl_err_t put_bound(void *ctx, sl_buf_t *b, int bound, uint32_t i, uint32_t seq)
 {
-    uint32_t n = s->t->nkey;
-    sl_err_t err = sl_buf_putc(b, '(');
-    for (uint32_t i = 0; !err && i < n; i++) {
-        err = sl_buf_puts(b, i ? " OR (" : "(");
-        for (uint32_t j = 0; !err && j <= i; j++) {
-            const char *op = j < i ? " = " : gt ? " > " : " < ";
-            if (j)
-                err = sl_buf_puts(b, " AND ");
-            if (!err)
-                err = sl_buf_puts(b, s->korder[j]);
-            if (!err)
-                err = sl_buf_puts(b, op);
-            if (!err)
-                err = put_literal(s, b, j, v[j]);
-        }
-        if (!err)
-            err = sl_buf_putc(b, ')');
-    }
-    if (!err && !gt) {                 /* ... or the key itself */
-        err = sl_buf_puts(b, " OR (");
-        for (uint32_t j = 0; !err && j < n; j++) {
-            if (j)
-                err = sl_buf_puts(b, " AND ");
-            if (!err)
-                err = sl_buf_puts(b, s->korder[j]);
-            if (!err)
-                err = sl_buf_puts(b, " = ");
-            if (!err)
-                err = put_literal(s, b, j, v[j]);
-        }
-        if (!err)
-            err = sl_buf_putc(b, ')');
-    }
-    return err ? err : sl_buf_putc(b, ')');
+    bounds_t *x = ctx;
+    (void)seq;
+    return put_literal(x->s, b, i, x->v[bound][i]);
 }
 
+/* " WHERE " (after, upto] on the key's order expressions, expanded column
+ * by column (validate_sql.c's where). */
 static sl_err_t put_where(vmy_t *s, sl_buf_t *b, char *const *after, char *const *upto)
 {
-    sl_err_t err = SL_OK;
-    if (after || upto)
-        err = sl_buf_puts(b, " WHERE ");
-    if (!err && after)
-        err = put_keycmp(s, b, after, 1);
-    if (!err && after && upto)
-        err = sl_buf_puts(b, " AND ");
-    if (!err && upto)
-        err = put_keycmp(s, b, upto, 0);
-    return err;
+    bounds_t x = {s, {after, upto}};
+    sl_keyset_t k = {SL_KEYSET_MARIADB, s->t->nkey, NULL, (const char *const *)s->korder,
+                     put_bound, &x, 0};
+    return sl_keyset_where(&k, b, after != NULL, upto != NULL, NULL);
 }
 
 /* ------------------------------------------------------------ describe */
