@@ -19,6 +19,7 @@
 #include <mysql.h>
 
 #include "sl_keyset.h"
+#include "sl_myconn.h"
 #include "sl_name.h"
 #include "validate.h"
 
@@ -419,62 +420,30 @@ static void my_destroy(void *ctx)
 
 /* ------------------------------------------------------------ open */
 
-static int unhex(int c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Copies [p, e) percent-decoded into out (size bytes). */
-static void url_part(char *out, size_t size, const char *p, const char *e)
-{
-    size_t n = 0;
-    for (; p < e && n + 1 < size; p++) {
-        if (*p == '%' && p + 2 < e + 1 && unhex(p[1]) >= 0 && unhex(p[2]) >= 0) {
-            out[n++] = (char)(unhex(p[1]) << 4 | unhex(p[2]));
-            p += 2;
-        } else {
-            out[n++] = *p;
-        }
-    }
-    out[n] = '\0';
-}
-
 sl_err_t val_my_open(val_engine_t *e, const char *url, char *errstr, size_t errstr_size)
 {
-    char user[256] = "root", pass[256] = "", host[256] = "127.0.0.1";
-    unsigned port = 3306;
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    const char *end = p + strcspn(p, "/?");
-    const char *at = memchr(p, '@', (size_t)(end - p));
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        url_part(user, sizeof user, p, colon ? colon : at);
-        if (colon)
-            url_part(pass, sizeof pass, colon + 1, at);
-        p = at + 1;
+    char buf[4096], msg[512];
+    unsigned no;
+    sl_myconn_t c = {.host = "127.0.0.1", .port = 3306, .user = "root", .connect_timeout = 10};
+    if (sl_myconn_url(url, &c, buf, sizeof buf)) {
+        snprintf(errstr, errstr_size, "MariaDB: the URL is too long");
+        return SL_ERR_INVALID;
     }
-    const char *colon = memchr(p, ':', (size_t)(end - p));
-    if (colon) {
-        port = (unsigned)atoi(colon + 1);
-        url_part(host, sizeof host, p, colon);
-    } else if (end > p) {
-        url_part(host, sizeof host, p, end);
-    }
+    c.database = NULL;
     vmy_t *s = calloc(1, sizeof *s);
-    if (!s || !(s->m = mysql_init(NULL))) {
-        free(s);
+    if (!s) {
         snprintf(errstr, errstr_size, "out of memory");
         return SL_ERR_NOMEM;
     }
-    unsigned timeout = 10;
-    mysql_options(s->m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    mysql_options(s->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (!mysql_real_connect(s->m, host, user, pass[0] ? pass : NULL, NULL, port, NULL, 0) ||
-        /* timestamps in UTC; no sql_mode that pads CHAR */
-        mysql_query(s->m, "SET time_zone = '+00:00', sql_mode = '', autocommit = 1")) {
-        snprintf(errstr, errstr_size, "MariaDB %s:%u: %s", host, port, mysql_error(s->m));
+    sl_err_t err = sl_myconn_open(&c, &s->m, msg, sizeof msg, &no);
+    if (err) {
+        snprintf(errstr, errstr_size, "MariaDB %s:%u: %s", c.host, c.port, msg);
+        my_destroy(s);
+        return err == SL_ERR_NOMEM ? err : SL_ERR_DB;
+    }
+    /* timestamps in UTC; no sql_mode that pads CHAR */
+    if (mysql_query(s->m, "SET time_zone = '+00:00', sql_mode = '', autocommit = 1")) {
+        snprintf(errstr, errstr_size, "MariaDB %s:%u: %s", c.host, c.port, mysql_error(s->m));
         my_destroy(s);
         return SL_ERR_DB;
     }

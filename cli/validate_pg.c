@@ -16,6 +16,7 @@
 
 #include "sl_keyset.h"
 #include "sl_name.h"
+#include "sl_pgconn.h"
 #include "validate.h"
 
 typedef struct vpg_s {
@@ -354,11 +355,11 @@ sl_err_t val_pg_open(val_engine_t *e, const char *url, char *errstr, size_t errs
         snprintf(errstr, errstr_size, "out of memory");
         return SL_ERR_NOMEM;
     }
-    s->c = PQconnectdb(url);
+    char msg[1024];
+    sl_pgconn_t pc = {.uri = url};
     PGresult *r = NULL;
-    if (PQstatus(s->c) != CONNECTION_OK) {
-        snprintf(errstr, errstr_size, "PostgreSQL: %.*s", (int)strcspn(PQerrorMessage(s->c), "\n"),
-                 PQerrorMessage(s->c));
+    if (sl_pgconn_open(&pc, &s->c, msg, sizeof msg, NULL, 0)) {
+        snprintf(errstr, errstr_size, "PostgreSQL: %.*s", (int)strcspn(msg, "\n"), msg);
         goto fail;
     }
     /* the canonical forms are written for these settings (UTC timestamps,
