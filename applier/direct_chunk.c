@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "direct_int.h"
+#include "sl_keyset.h"
 
 /* ----------------------------------------------------------- catalog */
 
@@ -268,6 +269,25 @@ static sl_err_t put_value(app_dsrc_t *s, sl_buf_t *q, const sl_column_t *c, cons
     (void)c;
 }
 
+/* The keyset builder's values (sl_keyset.h): the continuation's texts as
+ * put_value writes them. */
+typedef struct key_values_s {
+    app_dsrc_t         *s;
+    const sl_schema_t  *sc;
+    const app_dtable_t *d;
+    char *const        *after;
+    const char        **params;
+    int                *np;
+} key_values_t;
+
+static sl_err_t put_key_value(void *ctx, sl_buf_t *q, int bound, uint32_t i, uint32_t seq)
+{
+    key_values_t *k = ctx;
+    (void)bound;
+    (void)seq;
+    return put_value(k->s, q, &k->sc->cols[k->d->key[i]], k->after[i], k->params, k->np);
+}
+
 static sl_err_t set_value(sl_record_t *rec, sl_value_t *v, const sl_column_t *c, int pg,
                           const char *x, size_t n, char *errstr, size_t sz)
 {
@@ -396,23 +416,16 @@ sl_err_t app_dsrc_chunk(app_dsrc_t *s, const app_dtable_t *d, char *const *after
     sl_buf_putc(&q, '.');
     app_dsrc_ident(s, &q, sc->table);
     sl_buf_puts(&q, " WHERE 1 = 1");
+    const char *knames[APP_DIRECT_MAX_KEY];
+    for (uint32_t i = 0; i < d->nkey && i < APP_DIRECT_MAX_KEY; i++)
+        knames[i] = sc->cols[d->key[i]].name;
+    key_values_t kv = {s, sc, d, after, params, &np};
+    sl_keyset_t ks = {s->pg ? SL_KEYSET_PG : SL_KEYSET_MARIADB, d->nkey, knames, NULL,
+                      put_key_value, &kv, 0};
     if (after) {
-        /* k1 > v1 OR (k1 = v1 AND k2 > v2) OR ... */
-        sl_buf_puts(&q, " AND (");
-        for (uint32_t i = 0; i < d->nkey; i++) {
-            sl_buf_puts(&q, i ? " OR (" : "(");
-            for (uint32_t j = 0; j <= i; j++) {
-                const sl_column_t *c = &sc->cols[d->key[j]];
-                if (j)
-                    sl_buf_puts(&q, " AND ");
-                app_dsrc_ident(s, &q, c->name);
-                sl_buf_puts(&q, j < i ? " = " : " > ");
-                if ((err = put_value(s, &q, c, after[j], params, &np)))
-                    goto out;
-            }
-            sl_buf_putc(&q, ')');
-        }
-        sl_buf_putc(&q, ')');
+        sl_buf_puts(&q, " AND ");
+        if ((err = sl_keyset_pred(&ks, &q, 1, 0, NULL)))
+            goto out;
     }
     for (int b = 0; b < 2; b++) {
         const char *v = b ? hi : lo;
@@ -431,12 +444,8 @@ sl_err_t app_dsrc_chunk(app_dsrc_t *s, const app_dtable_t *d, char *const *after
         if ((err = put_value(s, &q, &sc->cols[d->diff], diff_from, params, &np)))
             goto out;
     }
-    sl_buf_puts(&q, " ORDER BY ");
-    for (uint32_t i = 0; i < d->nkey; i++) {
-        if (i)
-            sl_buf_puts(&q, ", ");
-        app_dsrc_ident(s, &q, sc->cols[d->key[i]].name);
-    }
+    if ((err = sl_keyset_order(&ks, &q)))
+        goto out;
     sl_buf_printf(&q, " LIMIT %u", limit);
     if ((err = app_dsrc_run(s, &q, params, np, &r, "reading a chunk", errstr, errstr_size)))
         goto out;

@@ -8,15 +8,18 @@
  * UTC): a TIMESTAMP / timestamptz reads as its UTC text, which the targets'
  * UTC sessions store back exactly. The continuation (the last key read) is
  * kept as the texts the source printed and given back as literals (MariaDB,
- * escaped) or parameters (PostgreSQL, typed by the column), compared as
- * `k1 > v1 OR (k1 = v1 AND k2 > v2)...`, which both optimizers turn into a
- * range on the key. */
+ * escaped) or parameters (PostgreSQL, typed by the column), compared by
+ * the keyset builder (sl_keyset.h): `k1 > v1 OR (k1 = v1 AND k2 > v2)...` on
+ * MariaDB, `(k1, k2) > ($1, $2)` on PostgreSQL, each a range on the key. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "direct_int.h"
+#include "sl_keyset.h"
+#include "sl_myconn.h"
+#include "sl_pgconn.h"
 
 
 
@@ -33,95 +36,65 @@ int app_dsrc_hexval(int c)
          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* %XX decoding of a URI part, in place. */
-static void pct_decode(char *s)
-{
-    char *o = s;
-    for (; *s; s++) {
-        if (*s == '%' && app_dsrc_hexval(s[1]) >= 0 && app_dsrc_hexval(s[2]) >= 0) {
-            *o++ = (char)(app_dsrc_hexval(s[1]) * 16 + app_dsrc_hexval(s[2]));
-            s += 2;
-        } else {
-            *o++ = *s;
-        }
-    }
-    *o = '\0';
-}
-
 static sl_err_t my_open(app_dsrc_t *s, const char *uri, char *errstr, size_t sz)
 {
     /* mysql://user:password@host:port/database */
-    const char *rest = strstr(uri, "://") + 3;
-    char *copy = strdup(rest), *user = NULL, *pass = NULL, *host, *db = NULL, *p;
-    unsigned port = 3306, tmo = 5, rw = 600;
-    sl_err_t err = SL_OK;
-    if (!copy)
-        return SL_ERR_NOMEM;
-    host = copy;
-    if ((p = strrchr(copy, '@'))) {
-        *p = '\0';
-        user = copy;
-        host = p + 1;
-        if ((p = strchr(user, ':'))) {
-            *p = '\0';
-            pass = p + 1;
-        }
+    char buf[4096], msg[512];
+    unsigned no;
+    sl_myconn_t c = {.port = 3306, .connect_timeout = 5, .read_timeout = 600};
+    if (sl_myconn_url(uri, &c, buf, sizeof buf)) {
+        snprintf(errstr, sz, "direct source: the URL is too long");
+        return SL_ERR_INVALID;
     }
-    if ((p = strchr(host, '/'))) {
-        *p = '\0';
-        db = p + 1;
-        if ((p = strchr(db, '?')))
-            *p = '\0';
-    }
-    if ((p = strrchr(host, ':'))) {
-        *p = '\0';
-        port = (unsigned)strtoul(p + 1, NULL, 10);
-    }
-    if (user) pct_decode(user);
-    if (pass) pct_decode(pass);
-    if (db) pct_decode(db);
-    snprintf(s->where, sizeof s->where, "%s:%u", host, port);
-    if (!(s->my = mysql_init(NULL))) {
-        err = SL_ERR_NOMEM;
-        goto out;
-    }
-    mysql_options(s->my, MYSQL_OPT_CONNECT_TIMEOUT, &tmo);
-    mysql_options(s->my, MYSQL_OPT_READ_TIMEOUT, &rw);
-    mysql_options(s->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (!mysql_real_connect(s->my, host, user, pass, db && *db ? db : NULL, port, NULL, 0)) {
-        unsigned no = mysql_errno(s->my);
-        snprintf(errstr, sz, "direct source mysql %s: %s (%u)", s->where, mysql_error(s->my),
-                 no);
-        err = no == 1045 || no == 1044 || no == 1049 ? SL_ERR_DENIED : SL_ERR_DB;
-        goto out;
+    snprintf(s->where, sizeof s->where, "%s:%u", c.host ? c.host : "", c.port);
+    sl_err_t err = sl_myconn_open(&c, &s->my, msg, sizeof msg, &no);
+    if (err == SL_ERR_NOMEM)
+        return err;
+    if (err) {
+        snprintf(errstr, sz, "direct source mysql %s: %s (%u)", s->where, msg, no);
+        return no == 1045 || no == 1044 || no == 1049 ? SL_ERR_DENIED : SL_ERR_DB;
     }
     if (mysql_query(s->my, "SET time_zone = '+00:00', sql_mode = ''")) {
         snprintf(errstr, sz, "direct source mysql %s: %s", s->where, mysql_error(s->my));
-        err = SL_ERR_DB;
+        return SL_ERR_DB;
     }
-out:
-    free(copy);
-    return err;
+    return SL_OK;
+}
+
+/* host:port of a URI that did not connect, for the error message (libpq's
+ * defaults when the URI names none). */
+static void pq_where(const char *uri, char *out, size_t size)
+{
+    const char *host = "localhost", *port = "5432";
+    PQconninfoOption *o = PQconninfoParse(uri, NULL);
+    for (PQconninfoOption *p = o; p && p->keyword; p++) {
+        if (!strcmp(p->keyword, "host") && p->val && *p->val)
+            host = p->val;
+        else if (!strcmp(p->keyword, "port") && p->val && *p->val)
+            port = p->val;
+    }
+    snprintf(out, size, "%s:%s", host, port);
+    PQconninfoFree(o);
 }
 
 static sl_err_t pq_open(app_dsrc_t *s, const char *uri, char *errstr, size_t sz)
 {
     s->pg = 1;
-    s->pq = PQconnectdb(uri);
-    if (!s->pq)
-        return SL_ERR_NOMEM;
+    char msg[1024];
+    sl_pgconn_t c = {.uri = uri};
+    sl_err_t err = sl_pgconn_open(&c, &s->pq, msg, sizeof msg, NULL, 0);
+    if (err) {
+        pq_where(uri, s->where, sizeof s->where);
+        snprintf(errstr, sz, "direct source postgresql %s: %.*s", s->where,
+                 (int)strcspn(msg, "\n"), msg);
+        return strstr(msg, "authentication") || strstr(msg, "does not exist") ? SL_ERR_DENIED
+                                                                               : SL_ERR_DB;
+    }
     snprintf(s->where, sizeof s->where, "%s:%s", PQhost(s->pq) ? PQhost(s->pq) : "?",
              PQport(s->pq) ? PQport(s->pq) : "?");
-    if (PQstatus(s->pq) != CONNECTION_OK) {
-        const char *m = PQerrorMessage(s->pq);
-        snprintf(errstr, sz, "direct source postgresql %s: %.*s", s->where,
-                 (int)strcspn(m, "\n"), m);
-        return strstr(m, "authentication") || strstr(m, "does not exist") ? SL_ERR_DENIED
-                                                                           : SL_ERR_DB;
-    }
     PGresult *r = PQexec(s->pq, "SET TimeZone = 'UTC'; SET extra_float_digits = 3; "
                                 "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'");
-    sl_err_t err = PQresultStatus(r) == PGRES_COMMAND_OK ? SL_OK : SL_ERR_DB;
+    err = PQresultStatus(r) == PGRES_COMMAND_OK ? SL_OK : SL_ERR_DB;
     if (err)
         snprintf(errstr, sz, "direct source postgresql %s: %s", s->where,
                  PQerrorMessage(s->pq));
@@ -168,14 +141,7 @@ void app_dsrc_close(app_dsrc_t *s)
 
 void app_dsrc_ident(app_dsrc_t *s, sl_buf_t *q, const char *name)
 {
-    char quote = s->pg ? '"' : '`';
-    sl_buf_putc(q, quote);
-    for (const char *p = name; *p; p++) {
-        if (*p == quote)
-            sl_buf_putc(q, quote);
-        sl_buf_putc(q, *p);
-    }
-    sl_buf_putc(q, quote);
+    sl_keyset_ident(s->pg ? SL_KEYSET_PG : SL_KEYSET_MARIADB, q, name);
 }
 
 /* MariaDB: a quoted, escaped string literal of n bytes. */

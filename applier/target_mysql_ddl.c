@@ -17,6 +17,7 @@
 
 #include <mysql.h>
 
+#include "sl_myconn.h"
 #include "sl_tls.h"
 #include "sl_buf.h"
 #include "sl_log.h"
@@ -66,49 +67,40 @@ sl_err_t app_my_connect(my_target_t *t, MYSQL **out, int autocommit, char *errst
         "SET NAMES utf8mb4, time_zone='+00:00', foreign_key_checks=0, "
         "sql_mode='STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO'";
     MYSQL *db = NULL;
-    sl_tls_t tls = {t->tls_mode, t->tls_ca, t->tls_cert, t->tls_key};
-    char hint[300], why[400];
+    sl_myconn_t c = {t->host, (unsigned)t->port, t->user, t->password, NULL,
+                     {t->tls_mode, t->tls_ca, t->tls_cert, t->tls_key}, 5, 600, 600,
+                     CLIENT_FOUND_ROWS};
+    char hint[300], msg[512];
     for (int attempt = 0; attempt < MY_RETRIES; attempt++) {
-        unsigned int tmo = 5, rw = 600;
-        if (!(db = mysql_init(NULL)))
+        unsigned no;
+        sl_err_t ce = sl_myconn_open(&c, &db, msg, sizeof msg, &no);
+        if (ce == SL_ERR_NOMEM)
             return SL_ERR_NOMEM;
-        mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &tmo);
-        mysql_options(db, MYSQL_OPT_READ_TIMEOUT, &rw);
-        mysql_options(db, MYSQL_OPT_WRITE_TIMEOUT, &rw);
-        mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-        sl_tls_my_options(db, &tls);
-        if (mysql_real_connect(db, t->host, t->user, t->password, NULL, (unsigned)t->port,
-                               NULL, CLIENT_FOUND_ROWS)) {
-            if (!sl_tls_my_after_connect(db, &tls, why, sizeof why))
-                break;
+        if (!ce)
+            break;
+        if (ce == SL_ERR_DENIED) {
             snprintf(errstr, sz, "mysql target %s:%d as %s: target.%s", t->host, t->port,
-                     t->user ? t->user : "", why);
-            mysql_close(db);
+                     t->user ? t->user : "", msg);
             return SL_ERR_DENIED;  /* the server's setting: another try cannot help */
         }
-        unsigned no = mysql_errno(db);
         if (no == 1045 || no == 1044 || no == 1049 || no == 1698) {
             /* access denied, no such database: the same next time */
             snprintf(errstr, sz, "mysql target %s:%d as %s: %s (%u; refused by the server: "
                      "check target.user, target.password, target.database and the user's "
-                     "privileges%s)", t->host, t->port, t->user ? t->user : "", mysql_error(db),
+                     "privileges%s)", t->host, t->port, t->user ? t->user : "", msg,
                      no, no == 1045 ? sl_tls_my_denied_hint(t->tls_mode, "target", hint,
                                                           sizeof hint) : "");
-            mysql_close(db);
             return SL_ERR_DENIED;
         }
-        if (sl_tls_error_hint(mysql_error(db), "target", hint, sizeof hint)[0]) {
+        if (sl_tls_error_hint(msg, "target", hint, sizeof hint)[0]) {
             /* a certificate the CA does not sign: the same next time */
             snprintf(errstr, sz, "mysql target %s:%d as %s: %s%s", t->host, t->port,
-                     t->user ? t->user : "", mysql_error(db), hint);
-            mysql_close(db);
+                     t->user ? t->user : "", msg, hint);
             return SL_ERR_DENIED;
         }
         snprintf(errstr, sz, "mysql target %s:%d as %s: cannot connect: %s (attempt %d of %d)",
-                 t->host, t->port, t->user ? t->user : "", mysql_error(db), attempt + 1,
+                 t->host, t->port, t->user ? t->user : "", msg, attempt + 1,
                  MY_RETRIES);
-        mysql_close(db);
-        db = NULL;
         if (attempt + 1 < MY_RETRIES) {
             struct timespec ts = {0, 500000000};
             nanosleep(&ts, NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <libpq-fe.h>
 
+#include "sl_pgconn.h"
 #include "sl_tls.h"
 #include "sl_buf.h"
 #include "sl_log.h"
@@ -189,41 +190,24 @@ sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *tabl
 PGconn *app_pg_connect(const app_target_conf_t *c, const char *appname, sl_err_t *err,
                        char *errstr, size_t errstr_size)
 {
-    char port[16], hint[300];
+    char port[16], hint[300], msg[1024];
     snprintf(port, sizeof(port), "%d", c->port);
-    const char *kw[16], *val[16];
-    int n = 0;
-#define KV(k_, v_) (kw[n] = (k_), val[n++] = (v_))
-    KV("host", c->host);
-    KV("port", port);
-    KV("user", c->user);
-    KV("password", c->password ? c->password : "");
-    KV("dbname", c->database);
-    sl_tls_t tls = {c->tls_mode, c->tls_ca, c->tls_cert, c->tls_key};
-    n = sl_tls_pg_params(&tls, kw, val, n);
-    KV("connect_timeout", "5");
-    KV("application_name", appname);
-    KV("client_encoding", "UTF8");
-    KV("keepalives_idle", "10");
-#undef KV
-    kw[n] = val[n] = NULL;
-    PGconn *conn = PQconnectdbParams(kw, val, 0);
-    if (conn && PQstatus(conn) == CONNECTION_OK) {
+    sl_pgconn_t pc = {.host = c->host, .port = port, .user = c->user, .password = c->password,
+                      .dbname = c->database, .application_name = appname,
+                      .keepalives_idle = "10", .connect_timeout = 5,
+                      .tls = {c->tls_mode, c->tls_ca, c->tls_cert, c->tls_key},
+                      .tls_prefix = "target"};
+    PGconn *conn;
+    if (!(*err = sl_pgconn_open(&pc, &conn, msg, sizeof msg, hint, sizeof hint))) {
         PQsetNoticeProcessor(conn, notice, NULL);
-        *err = SL_OK;
         return conn;
     }
-    const char *msg = conn ? PQerrorMessage(conn) : "no memory";
     /* a TLS refusal (certificate, hostssl only) is for good too, and says which key */
-    int tls_cause = conn && sl_tls_error_hint(msg, "target", hint, sizeof hint)[0];
-    *err = conn && (tls_cause || sl_err_pg_denied(msg)) ? SL_ERR_DENIED : SL_ERR_DB;
     snprintf(errstr, errstr_size, "postgresql %s:%d database \"%s\" as %s: %s%s", c->host,
              c->port, c->database, c->user, msg,
-             tls_cause ? hint : *err == SL_ERR_DENIED ? " (refused by the server: check "
+             hint[0] ? hint : *err == SL_ERR_DENIED ? " (refused by the server: check "
              "target.user, target.password, target.database and the user's privileges)" : "");
     app_pg_one_line(errstr);
-    if (conn)
-        PQfinish(conn);
     return NULL;
 }
 

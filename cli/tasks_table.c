@@ -10,6 +10,8 @@
 
 #include "sl_bson.h"
 #include "sl_buf.h"
+#include "sl_myconn.h"
+#include "sl_pgconn.h"
 #include "tasks.h"
 
 const char *const cli_task_cols[CLI_T_N] = {
@@ -201,42 +203,6 @@ static int is_pg(const char *uri)
     return !strncasecmp(uri, "postgresql://", 13) || !strncasecmp(uri, "postgres://", 11);
 }
 
-/* mysql://user:password@host:port/database into its parts (in buf). */
-static int parse_my_uri(const char *uri, char *buf, size_t size, char **user, char **pass,
-                        char **host, unsigned *port, char **db)
-{
-    const char *p = strstr(uri, "://");
-    if (!p || (strncasecmp(uri, "mysql", 5) && strncasecmp(uri, "mariadb", 7)))
-        return -1;
-    snprintf(buf, size, "%s", p + 3);
-    char *at = strrchr(buf, '@'), *hp = buf;
-    *user = *pass = NULL;
-    if (at) {
-        *at = '\0';
-        *user = buf;
-        hp = at + 1;
-        char *c = strchr(buf, ':');
-        if (c) {
-            *c = '\0';
-            *pass = c + 1;
-        }
-    }
-    char *slash = strchr(hp, '/');
-    *db = NULL;
-    if (slash) {
-        *slash = '\0';
-        *db = slash + 1;
-    }
-    char *colon = strrchr(hp, ':');
-    *port = 3306;
-    if (colon) {
-        *colon = '\0';
-        *port = (unsigned)atoi(colon + 1);
-    }
-    *host = hp;
-    return 0;
-}
-
 /* table ("t", "db.t" or "schema.t") quoted for engine: `a`.`b` or "a"."b". */
 static void quote_table(const char *table, int pg, sl_buf_t *out)
 {
@@ -267,12 +233,14 @@ static void select_sql(const char *table, int pg, sl_buf_t *sql)
 static int pg_run(const cli_task_src_t *src, const char *name, int online, cli_task_t **out,
                   int *n, char *errstr, size_t errstr_size)
 {
-    PGconn *c = PQconnectdb(src->uri);
+    PGconn *c = NULL;
     PGresult *r = NULL;
     sl_buf_t sql = SL_BUF_INIT;
+    sl_pgconn_t pc = {.uri = src->uri};
+    char msg[1024];
     int rc = -1, cap = 0;
-    if (PQstatus(c) != CONNECTION_OK) {
-        snprintf(errstr, errstr_size, "task table: %s", PQerrorMessage(c));
+    if (sl_pgconn_open(&pc, &c, msg, sizeof msg, NULL, 0)) {
+        snprintf(errstr, errstr_size, "task table: %s", msg);
         goto out;
     }
     if (name) {
@@ -318,23 +286,23 @@ out:
 static int my_run(const cli_task_src_t *src, const char *name, int online, cli_task_t **out,
                   int *n, char *errstr, size_t errstr_size)
 {
-    char buf[1024];
-    char *user, *pass, *host, *db;
-    unsigned port;
+    char buf[1024], msg[512];
+    unsigned no;
+    sl_myconn_t c = {.port = 3306};
     sl_buf_t sql = SL_BUF_INIT;
     MYSQL_RES *res = NULL;
+    MYSQL *m = NULL;
     int rc = -1, cap = 0;
-    if (parse_my_uri(src->uri, buf, sizeof buf, &user, &pass, &host, &port, &db)) {
+    if ((strncasecmp(src->uri, "mysql://", 8) && strncasecmp(src->uri, "mariadb://", 10)) ||
+        sl_myconn_url(src->uri, &c, buf, sizeof buf)) {
         snprintf(errstr, errstr_size, "task table: %s: not mysql://, mariadb:// or "
                  "postgresql://", src->uri);
         return -1;
     }
-    MYSQL *m = mysql_init(NULL);
-    if (!m || !mysql_real_connect(m, host, user, pass, db, port, NULL, 0)) {
-        snprintf(errstr, errstr_size, "task table: %s", m ? mysql_error(m) : "out of memory");
+    if (sl_myconn_open(&c, &m, msg, sizeof msg, &no)) {
+        snprintf(errstr, errstr_size, "task table: %s", msg);
         goto out;
     }
-    mysql_set_character_set(m, "utf8mb4");
     if (name) {
         char esc[600];
         if (strlen(name) > 256) {

@@ -18,6 +18,8 @@
 
 #include <mysql.h>
 
+#include "sl_keyset.h"
+#include "sl_myconn.h"
 #include "sl_name.h"
 #include "validate.h"
 
@@ -98,57 +100,27 @@ static sl_err_t put_literal(vmy_t *s, sl_buf_t *b, uint32_t i, const char *v)
     return put_quoted(s, b, v);
 }
 
-/* k > a (gt) or k <= a (!gt), expanded column by column. */
-static sl_err_t put_keycmp(vmy_t *s, sl_buf_t *b, char *const *v, int gt)
+/* The keyset builder's values (sl_keyset.h): literals of the bounds. */
+typedef struct bounds_s {
+    vmy_t       *s;
+    char *const *v[2];   /* after, upto */
+} bounds_t;
+
+static sl_err_t put_bound(void *ctx, sl_buf_t *b, int bound, uint32_t i, uint32_t seq)
 {
-    uint32_t n = s->t->nkey;
-    sl_err_t err = sl_buf_putc(b, '(');
-    for (uint32_t i = 0; !err && i < n; i++) {
-        err = sl_buf_puts(b, i ? " OR (" : "(");
-        for (uint32_t j = 0; !err && j <= i; j++) {
-            const char *op = j < i ? " = " : gt ? " > " : " < ";
-            if (j)
-                err = sl_buf_puts(b, " AND ");
-            if (!err)
-                err = sl_buf_puts(b, s->korder[j]);
-            if (!err)
-                err = sl_buf_puts(b, op);
-            if (!err)
-                err = put_literal(s, b, j, v[j]);
-        }
-        if (!err)
-            err = sl_buf_putc(b, ')');
-    }
-    if (!err && !gt) {                 /* ... or the key itself */
-        err = sl_buf_puts(b, " OR (");
-        for (uint32_t j = 0; !err && j < n; j++) {
-            if (j)
-                err = sl_buf_puts(b, " AND ");
-            if (!err)
-                err = sl_buf_puts(b, s->korder[j]);
-            if (!err)
-                err = sl_buf_puts(b, " = ");
-            if (!err)
-                err = put_literal(s, b, j, v[j]);
-        }
-        if (!err)
-            err = sl_buf_putc(b, ')');
-    }
-    return err ? err : sl_buf_putc(b, ')');
+    bounds_t *x = ctx;
+    (void)seq;
+    return put_literal(x->s, b, i, x->v[bound][i]);
 }
 
+/* " WHERE " (after, upto] on the key's order expressions, expanded column
+ * by column (validate_sql.c's where). */
 static sl_err_t put_where(vmy_t *s, sl_buf_t *b, char *const *after, char *const *upto)
 {
-    sl_err_t err = SL_OK;
-    if (after || upto)
-        err = sl_buf_puts(b, " WHERE ");
-    if (!err && after)
-        err = put_keycmp(s, b, after, 1);
-    if (!err && after && upto)
-        err = sl_buf_puts(b, " AND ");
-    if (!err && upto)
-        err = put_keycmp(s, b, upto, 0);
-    return err;
+    bounds_t x = {s, {after, upto}};
+    sl_keyset_t k = {SL_KEYSET_MARIADB, s->t->nkey, NULL, (const char *const *)s->korder,
+                     put_bound, &x, 0};
+    return sl_keyset_where(&k, b, after != NULL, upto != NULL, NULL);
 }
 
 /* ------------------------------------------------------------ describe */
@@ -448,62 +420,30 @@ static void my_destroy(void *ctx)
 
 /* ------------------------------------------------------------ open */
 
-static int unhex(int c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Copies [p, e) percent-decoded into out (size bytes). */
-static void url_part(char *out, size_t size, const char *p, const char *e)
-{
-    size_t n = 0;
-    for (; p < e && n + 1 < size; p++) {
-        if (*p == '%' && p + 2 < e + 1 && unhex(p[1]) >= 0 && unhex(p[2]) >= 0) {
-            out[n++] = (char)(unhex(p[1]) << 4 | unhex(p[2]));
-            p += 2;
-        } else {
-            out[n++] = *p;
-        }
-    }
-    out[n] = '\0';
-}
-
 sl_err_t val_my_open(val_engine_t *e, const char *url, char *errstr, size_t errstr_size)
 {
-    char user[256] = "root", pass[256] = "", host[256] = "127.0.0.1";
-    unsigned port = 3306;
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    const char *end = p + strcspn(p, "/?");
-    const char *at = memchr(p, '@', (size_t)(end - p));
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        url_part(user, sizeof user, p, colon ? colon : at);
-        if (colon)
-            url_part(pass, sizeof pass, colon + 1, at);
-        p = at + 1;
+    char buf[4096], msg[512];
+    unsigned no;
+    sl_myconn_t c = {.host = "127.0.0.1", .port = 3306, .user = "root", .connect_timeout = 10};
+    if (sl_myconn_url(url, &c, buf, sizeof buf)) {
+        snprintf(errstr, errstr_size, "MariaDB: the URL is too long");
+        return SL_ERR_INVALID;
     }
-    const char *colon = memchr(p, ':', (size_t)(end - p));
-    if (colon) {
-        port = (unsigned)atoi(colon + 1);
-        url_part(host, sizeof host, p, colon);
-    } else if (end > p) {
-        url_part(host, sizeof host, p, end);
-    }
+    c.database = NULL;
     vmy_t *s = calloc(1, sizeof *s);
-    if (!s || !(s->m = mysql_init(NULL))) {
-        free(s);
+    if (!s) {
         snprintf(errstr, errstr_size, "out of memory");
         return SL_ERR_NOMEM;
     }
-    unsigned timeout = 10;
-    mysql_options(s->m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    mysql_options(s->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (!mysql_real_connect(s->m, host, user, pass[0] ? pass : NULL, NULL, port, NULL, 0) ||
-        /* timestamps in UTC; no sql_mode that pads CHAR */
-        mysql_query(s->m, "SET time_zone = '+00:00', sql_mode = '', autocommit = 1")) {
-        snprintf(errstr, errstr_size, "MariaDB %s:%u: %s", host, port, mysql_error(s->m));
+    sl_err_t err = sl_myconn_open(&c, &s->m, msg, sizeof msg, &no);
+    if (err) {
+        snprintf(errstr, errstr_size, "MariaDB %s:%u: %s", c.host, c.port, msg);
+        my_destroy(s);
+        return err == SL_ERR_NOMEM ? err : SL_ERR_DB;
+    }
+    /* timestamps in UTC; no sql_mode that pads CHAR */
+    if (mysql_query(s->m, "SET time_zone = '+00:00', sql_mode = '', autocommit = 1")) {
+        snprintf(errstr, errstr_size, "MariaDB %s:%u: %s", c.host, c.port, mysql_error(s->m));
         my_destroy(s);
         return SL_ERR_DB;
     }

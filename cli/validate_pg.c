@@ -14,7 +14,9 @@
 
 #include <libpq-fe.h>
 
+#include "sl_keyset.h"
 #include "sl_name.h"
+#include "sl_pgconn.h"
 #include "validate.h"
 
 typedef struct vpg_s {
@@ -267,43 +269,27 @@ out:
 
 /* ------------------------------------------------------------ queries */
 
-/* (k1, k2) op ($p, $p+1): op ">" or "<=". */
-static sl_err_t put_keycmp(vpg_t *s, sl_buf_t *b, const char *op, int p)
+/* A bound's value i: the parameter $<seq + 1>, hex-decoded for bytea. */
+static sl_err_t put_param(void *ctx, sl_buf_t *b, int bound, uint32_t i, uint32_t seq)
 {
-    sl_err_t err = sl_buf_putc(b, '(');
-    for (uint32_t i = 0; !err && i < s->t->nkey; i++)
-        err = sl_buf_printf(b, "%s%s", i ? ", " : "", s->korder[i]);
-    if (!err)
-        err = sl_buf_printf(b, ") %s (", op);
-    for (uint32_t i = 0; !err && i < s->t->nkey; i++)
-        err = sl_buf_printf(b, s->kbytea[i] ? "%sdecode($%u, 'hex')" : "%s$%u", i ? ", " : "",
-                            (unsigned)p + i);
-    return err ? err : sl_buf_putc(b, ')');
+    vpg_t *s = ctx;
+    (void)bound;
+    return sl_buf_printf(b, s->kbytea[i] ? "decode($%u, 'hex')" : "$%u", (unsigned)seq + 1);
 }
 
-/* WHERE of (after, upto]; s->params gets the values in order, s->np how
- * many (validate_sql.c's where). */
+/* WHERE of (after, upto] as row comparisons, (k1, k2) > ($1, $2); s->params
+ * gets the values in order, s->np how many (validate_sql.c's where). */
 static sl_err_t sql_where(void *ctx, sl_buf_t *b, char *const *after, char *const *upto)
 {
     vpg_t *s = ctx;
-    sl_err_t err = SL_OK;
     uint32_t n = s->t->nkey;
+    sl_keyset_t k = {SL_KEYSET_PG, n, NULL, (const char *const *)s->korder, put_param, s, 0};
     s->np = 0;
-    if (after || upto)
-        err = sl_buf_puts(b, " WHERE ");
-    if (!err && after) {
-        err = put_keycmp(s, b, ">", 1);
-        for (uint32_t i = 0; i < n; i++)
-            s->params[s->np++] = after[i];
-    }
-    if (!err && after && upto)
-        err = sl_buf_puts(b, " AND ");
-    if (!err && upto) {
-        err = put_keycmp(s, b, "<=", s->np + 1);
-        for (uint32_t i = 0; i < n; i++)
-            s->params[s->np++] = upto[i];
-    }
-    return err;
+    for (uint32_t i = 0; after && i < n; i++)
+        s->params[s->np++] = after[i];
+    for (uint32_t i = 0; upto && i < n; i++)
+        s->params[s->np++] = upto[i];
+    return sl_keyset_where(&k, b, after != NULL, upto != NULL, NULL);
 }
 
 static sl_err_t sql_table(void *ctx, sl_buf_t *b)
@@ -369,11 +355,11 @@ sl_err_t val_pg_open(val_engine_t *e, const char *url, char *errstr, size_t errs
         snprintf(errstr, errstr_size, "out of memory");
         return SL_ERR_NOMEM;
     }
-    s->c = PQconnectdb(url);
+    char msg[1024];
+    sl_pgconn_t pc = {.uri = url};
     PGresult *r = NULL;
-    if (PQstatus(s->c) != CONNECTION_OK) {
-        snprintf(errstr, errstr_size, "PostgreSQL: %.*s", (int)strcspn(PQerrorMessage(s->c), "\n"),
-                 PQerrorMessage(s->c));
+    if (sl_pgconn_open(&pc, &s->c, msg, sizeof msg, NULL, 0)) {
+        snprintf(errstr, errstr_size, "PostgreSQL: %.*s", (int)strcspn(msg, "\n"), msg);
         goto fail;
     }
     /* the canonical forms are written for these settings (UTC timestamps,

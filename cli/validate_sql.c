@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_keyset.h"
 #include "validate.h"
 
 /* The last of the next `limit` keys after `after` in key order, and how many
@@ -80,10 +81,11 @@ static sl_err_t q_rows(val_sqle_t *d, sl_buf_t *q, char *const *after, char *con
 
 sl_err_t val_sql_order(const val_sqle_t *d, sl_buf_t *q)
 {
-    sl_err_t err = sl_buf_puts(q, " ORDER BY ");
-    for (uint32_t i = 0; !err && i < d->t->nkey; i++)
-        err = sl_buf_printf(q, "%s%s", i ? ", " : "", d->korder[i]);
-    return err;
+    /* the order expressions are the engine's, written as is: the dialect
+     * does not matter here */
+    sl_keyset_t k = {SL_KEYSET_MARIADB, d->t->nkey, NULL, (const char *const *)d->korder,
+                     NULL, NULL, 0};
+    return sl_keyset_order(&k, q);
 }
 
 /* r's key from the first nkey cells of the current row. */

@@ -13,6 +13,7 @@
 
 #include "mysql_source.h"
 #include "sl_log.h"
+#include "sl_myconn.h"
 #include "sl_tls.h"
 
 sl_err_t col_my_exec(MYSQL *m, const char *sql, char *errstr, size_t errstr_size)
@@ -43,42 +44,38 @@ MYSQL_RES *col_my_query(MYSQL *m, const char *sql, char *errstr, size_t errstr_s
 MYSQL *col_my_connect(const col_conf_t *conf, char *errstr, size_t errstr_size, int *fatal)
 {
     *fatal = 0;
-    MYSQL *m = mysql_init(NULL);
-    if (!m) {
+    sl_myconn_t c = {conf->source_host, (unsigned)conf->source_port, conf->source_user,
+                     conf->source_password, NULL,
+                     {conf->tls_mode, conf->tls_ca, conf->tls_cert, conf->tls_key},
+                     10, 0, 0, 0};
+    MYSQL *m;
+    unsigned e;
+    char msg[512], hint[300] = "", denied[300];
+    sl_err_t err = sl_myconn_open(&c, &m, msg, sizeof(msg), &e);
+    if (err == SL_ERR_NOMEM) {
         snprintf(errstr, errstr_size, "source \"%s\": out of memory", conf->source_name);
         return NULL;
     }
-    unsigned int tmo = 10;
-    mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &tmo);
-    mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    sl_tls_t tls = {conf->tls_mode, conf->tls_ca, conf->tls_cert, conf->tls_key};
-    sl_tls_my_options(m, &tls);
-    char hint[300] = "", why[400], denied[300];
-    if (!mysql_real_connect(m, conf->source_host, conf->source_user,
-                            conf->source_password ? conf->source_password : "", NULL,
-                            (unsigned)conf->source_port, NULL, 0)) {
-        unsigned e = mysql_errno(m);
+    if (err == SL_ERR_DENIED) {          /* TLS asked for, not offered */
+        *fatal = 1;
+        snprintf(errstr, errstr_size, "source \"%s\": %s@%s:%" PRId64 ": source.%s",
+                 conf->source_name, conf->source_user, conf->source_host, conf->source_port,
+                 msg);
+        return NULL;
+    }
+    if (err) {
         /* require_secure_transport: the server refuses a clear connection
          * with this error (no own code) */
-        int tls_refused = strstr(mysql_error(m), "insecure transport") != NULL;
+        int tls_refused = strstr(msg, "insecure transport") != NULL;
         *fatal = e == ER_ACCESS_DENIED_ERROR || e == ER_DBACCESS_DENIED_ERROR ||
                  e == CR_SSL_CONNECTION_ERROR || tls_refused;
-        sl_tls_error_hint(mysql_error(m), "source", hint, sizeof(hint));
+        sl_tls_error_hint(msg, "source", hint, sizeof(hint));
         if (e == ER_ACCESS_DENIED_ERROR)
             snprintf(hint, sizeof(hint), " (check source.user / source.password%s)",
                      sl_tls_my_denied_hint(conf->tls_mode, "source", denied, sizeof(denied)));
         snprintf(errstr, errstr_size, "source \"%s\": cannot connect to %s@%s:%" PRId64 ": %s%s",
                  conf->source_name, conf->source_user, conf->source_host, conf->source_port,
-                 mysql_error(m), hint);
-        mysql_close(m);
-        return NULL;
-    }
-    if (sl_tls_my_after_connect(m, &tls, why, sizeof(why))) {
-        *fatal = 1;
-        snprintf(errstr, errstr_size, "source \"%s\": %s@%s:%" PRId64 ": source.%s",
-                 conf->source_name, conf->source_user, conf->source_host, conf->source_port,
-                 why);
-        mysql_close(m);
+                 msg, hint);
         return NULL;
     }
     return m;

@@ -554,7 +554,7 @@ static col_end_t my_start(col_source_t *src, const sl_pos_t *ckpt, int from_end,
     if ((err = col_my_snap_new(&r->snap, c, r->schema, r->base.sup, snap_put, r, sink, errstr,
                                errstr_size)) ||
         (err = col_snap_mysql_src(backend, c, r->base.filter, errstr, errstr_size)))
-        return r->base.ops->classify(src, err, errstr);
+        return col_sup_end(r->base.sup, err, errstr);
     return COL_GO_ON;
 }
 
@@ -633,11 +633,10 @@ static void my_close(col_source_t *src, int delivered)
 }
 
 /* Errors of the snapshot engine and the catalog: the server or the
- * connection (retry), the grants (exit 3), or anything else (stop). */
+ * connection (retry), or anything else (stop); the grants (e.g. none on the
+ * signal table: SL_ERR_DENIED) are the supervisor's (exit 3). */
 static col_end_t my_classify(const col_source_t *src, sl_err_t err, const char *errstr)
 {
-    if (err == SL_ERR_DENIED)
-        return COL_END_DENIED;           /* e.g. no grant on the signal table */
     return err == SL_ERR_DB || err == SL_ERR_IO || err == SL_ERR_TIMEOUT || err == SL_ERR_NOMEM
            ? COL_END_TRANSIENT : COL_END_PERMANENT;
 }

@@ -9,64 +9,45 @@
 
 #include "pg_source.h"
 #include "sl_log.h"
+#include "sl_pgconn.h"
 #include "sl_tls.h"
 
 sl_err_t pg_connect(const col_conf_t *conf, int replication, PGconn **out,
                     char *errstr, size_t errstr_size)
 {
-    const char *keys[20], *vals[20];
-    char port[16], appname[200], options[1024];
+    char port[16], appname[200], options[1024], msg[1024], hint[300];
     const char *extra = getenv("PGOPTIONS");
-    int n = 0;
 
     snprintf(port, sizeof(port), "%" PRId64, conf->source_port);
     snprintf(appname, sizeof(appname), "shiftlog-collector-%s", conf->source_name);
     snprintf(options, sizeof(options), "%s%s%s", PG_SESSION_OPTIONS, extra && *extra ? " " : "",
              extra ? extra : "");
-#define KV(k, v) do { keys[n] = (k); vals[n] = (v); n++; } while (0)
-    KV("host", conf->source_host);
-    KV("port", port);
-    KV("user", conf->source_user);
-    if (conf->source_password && *conf->source_password)
-        KV("password", conf->source_password);
-    KV("dbname", conf->source_database && *conf->source_database ? conf->source_database
-                                                                  : "postgres");
-    KV("application_name", appname);
-    KV("client_encoding", "UTF8");
-    KV("options", options);
-    KV("connect_timeout", "10");
-    sl_tls_t tls = {conf->tls_mode, conf->tls_ca, conf->tls_cert, conf->tls_key};
-    n = sl_tls_pg_params(&tls, keys, vals, n);
-    if (replication)
-        KV("replication", "database");
-    keys[n] = vals[n] = NULL;
-#undef KV
-    PGconn *c = PQconnectdbParams(keys, vals, 0);
-    if (!c || PQstatus(c) != CONNECTION_OK) {
-        const char *m = c ? PQerrorMessage(c) : "out of memory";
-        char hint[300] = "";
-        /* a TLS cause first: pg_hba.conf also refuses a clear connection
-         * to a hostssl-only server ("no pg_hba.conf entry ... no encryption") */
-        int tls_cause = sl_tls_error_hint(m, "source", hint, sizeof(hint))[0] != '\0';
-        if (tls_cause)
-            ;  /* hint says it */
-        else if (strstr(m, "replication connection") || strstr(m, "pg_hba.conf"))
+    sl_pgconn_t c = {
+        .host = conf->source_host, .port = port, .user = conf->source_user,
+        .password = conf->source_password,
+        .dbname = conf->source_database && *conf->source_database ? conf->source_database
+                                                                  : "postgres",
+        .application_name = appname, .options = options, .connect_timeout = 10,
+        .replication = replication,
+        .tls = {conf->tls_mode, conf->tls_ca, conf->tls_cert, conf->tls_key},
+        .tls_prefix = "source"};
+    sl_err_t err = sl_pgconn_open(&c, out, msg, sizeof(msg), hint, sizeof(hint));
+    if (err) {
+        if (hint[0])
+            ;  /* a TLS cause: hint says it */
+        else if (strstr(msg, "replication connection") || strstr(msg, "pg_hba.conf"))
             snprintf(hint, sizeof(hint), " (pg_hba.conf needs a `host %s %s <address> "
                      "scram-sha-256` line)", replication ? "replication" : "<database>",
                      conf->source_user);
-        else if (strstr(m, "must be superuser or replication role") ||
-                 strstr(m, "permission denied to start WAL sender"))
+        else if (strstr(msg, "must be superuser or replication role") ||
+                 strstr(msg, "permission denied to start WAL sender"))
             snprintf(hint, sizeof(hint), " (ALTER ROLE %s REPLICATION)", conf->source_user);
         snprintf(errstr, errstr_size, "source \"%s\": cannot connect to PostgreSQL %s:%s as "
                  "%s%s: %.*s%s", conf->source_name, conf->source_host, port, conf->source_user,
-                 replication ? " (replication)" : "", (int)strcspn(m, "\n"), m, hint);
+                 replication ? " (replication)" : "", (int)strcspn(msg, "\n"), msg, hint);
         /* a TLS refusal needs a configuration change as much as a bad password */
-        int denied = c && (tls_cause || sl_err_pg_denied(m));
-        PQfinish(c);
-        *out = NULL;
-        return denied ? SL_ERR_DENIED : SL_ERR_DB;
+        return err;
     }
-    *out = c;
     return SL_OK;
 }
 

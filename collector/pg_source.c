@@ -532,11 +532,10 @@ static void pg_close(col_source_t *src, int delivered)
 }
 
 /* Errors of the catalog, the snapshot engine and the stream: a lost
- * connection (retry), a refusal for good (exit 3), else a stop. */
+ * connection (retry), else a stop (a refusal for good, SL_ERR_DENIED, is
+ * the supervisor's: exit 3). */
 static col_end_t pg_classify(const col_source_t *src, sl_err_t err, const char *errstr)
 {
-    if (err == SL_ERR_DENIED)
-        return COL_END_DENIED;
     if (err == SL_ERR_IO || (err == SL_ERR_DB && retriable(errstr)))
         return COL_END_TRANSIENT;
     return COL_END_PERMANENT;

@@ -12,15 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_keyset.h"
 #include "snapshot_my.h"
 
 /* `name` with backquotes doubled. */
 sl_err_t col_snap_my_ident(sl_buf_t *b, const char *name)
 {
-    sl_err_t err = sl_buf_putc(b, '`');
-    for (const char *p = name; !err && *p; p++)
-        err = *p == '`' ? sl_buf_puts(b, "``") : sl_buf_putc(b, *p);
-    return err ? err : sl_buf_putc(b, '`');
+    return sl_keyset_ident(SL_KEYSET_MARIADB, b, name);
 }
 
 sl_err_t col_snap_my_hex(sl_buf_t *b, const uint8_t *p, size_t n)
@@ -241,39 +239,43 @@ static void bound_why(char *why, size_t why_size, const char *side, int rc, uint
                  "column(s)", side, n, nkey);
 }
 
-/* (k1 > v1 OR (k1 = v1 AND k2 > v2) ...) — greater; or its complement
- * key <= v: (k1 < v1 OR ... OR (k1 = v1 AND ... AND kn <= vn)). */
-static int put_cmp(sl_buf_t *q, const col_tablemap_t *tm, const uint32_t *key, uint32_t nkey,
-                   const key_vals_t *k, int greater, int utf8)
+/* The keyset builder's view of a chunk's bounds (sl_keyset.h). */
+typedef struct range_s {
+    const col_tablemap_t *tm;
+    const uint32_t       *key;
+    key_vals_t            lower, upper;
+    int                   lower_utf8;   /* lower is a range bound's text, not a continuation */
+    int                   bad;          /* SL_KEYSET_AFTER / _UPTO + 1: a value did not fit */
+} range_t;
+
+static sl_err_t put_bound_value(void *ctx, sl_buf_t *q, int bound, uint32_t i, uint32_t seq)
 {
-    if (sl_buf_putc(q, '('))
-        return -1;
-    for (uint32_t i = 0; i < nkey; i++) {
-        if (sl_buf_puts(q, i ? " OR (" : "("))
-            return -1;
-        for (uint32_t j = 0; j <= i; j++) {
-            const col_mysql_column_t *c = &tm->cols[key[j]];
-            const char *op = j < i ? " = " : greater ? " > " : i + 1 < nkey ? " < " : " <= ";
-            if ((j && sl_buf_puts(q, " AND ")) || col_snap_my_ident(q, c->name) ||
-                sl_buf_puts(q, op) || put_literal(q, c, k->v[j], k->n[j], utf8))
-                return -1;
-        }
-        if (sl_buf_putc(q, ')'))
-            return -1;
+    range_t *r = ctx;
+    const key_vals_t *k = bound == SL_KEYSET_AFTER ? &r->lower : &r->upper;
+    int utf8 = bound == SL_KEYSET_AFTER ? r->lower_utf8 : 1;
+    (void)seq;
+    if (put_literal(q, &r->tm->cols[r->key[i]], k->v[i], k->n[i], utf8)) {
+        r->bad = bound + 1;
+        return SL_ERR_INVALID;
     }
-    return sl_buf_putc(q, ')') ? -1 : 0;
+    return SL_OK;
 }
 
 int col_snap_my_put_where(sl_buf_t *q, const col_tablemap_t *tm, const uint32_t *key,
                           uint32_t nkey, const char *after, const col_snap_key_t *lo,
                           const col_snap_key_t *hi, char *why, size_t why_size)
 {
-    key_vals_t k = {0};
-    int rc = -1, any = 0, vr = 0;
+    range_t r;
+    const char *names[COL_SNAP_MAX_KEY];
+    int rc = -1, vr = 0;
     uint32_t bad = 0;
+    memset(&r, 0, sizeof(r));
+    r.tm = tm;
+    r.key = key;
+    r.lower_utf8 = !after;
     if (after || lo) {
-        if (after ? vals_from_after(&k, after, nkey)
-                  : lo->n != nkey || (vr = vals_from_bound(&k, lo, tm, key, &bad))) {
+        if (after ? vals_from_after(&r.lower, after, nkey)
+                  : lo->n != nkey || (vr = vals_from_bound(&r.lower, lo, tm, key, &bad))) {
             if (after)
                 snprintf(why, why_size, "the snapshot progress \"%.80s\" does not fit its key "
                          "(columns changed?)", after);
@@ -281,27 +283,28 @@ int col_snap_my_put_where(sl_buf_t *q, const col_tablemap_t *tm, const uint32_t 
                 bound_why(why, why_size, "lower", vr, lo->n, nkey, tm, key, bad);
             goto out;
         }
-        if (sl_buf_puts(q, " WHERE ") || put_cmp(q, tm, key, nkey, &k, 1, !after)) {
-            snprintf(why, why_size, "a value of %s does not fit the key's columns",
-                     after ? "the snapshot progress" : "the range's lower bound");
-            goto out;
-        }
-        any = 1;
-        vals_free(&k);
     }
-    if (hi) {
-        if (hi->n != nkey || (vr = vals_from_bound(&k, hi, tm, key, &bad))) {
-            bound_why(why, why_size, "upper", vr, hi->n, nkey, tm, key, bad);
-            goto out;
-        }
-        if (sl_buf_puts(q, any ? " AND " : " WHERE ") || put_cmp(q, tm, key, nkey, &k, 0, 1)) {
+    if (hi && (hi->n != nkey || (vr = vals_from_bound(&r.upper, hi, tm, key, &bad)))) {
+        bound_why(why, why_size, "upper", vr, hi->n, nkey, tm, key, bad);
+        goto out;
+    }
+    for (uint32_t i = 0; i < nkey && i < COL_SNAP_MAX_KEY; i++)
+        names[i] = tm->cols[key[i]].name;
+    sl_keyset_t ks = {SL_KEYSET_MARIADB, nkey, names, NULL, put_bound_value, &r, 0};
+    if (sl_keyset_where(&ks, q, after || lo, hi != NULL, NULL)) {
+        if (!r.bad)
+            snprintf(why, why_size, "out of memory");
+        else if (r.bad == SL_KEYSET_UPTO + 1)
             snprintf(why, why_size, "a value of the range's upper bound does not fit the "
                      "key's columns");
-            goto out;
-        }
+        else
+            snprintf(why, why_size, "a value of %s does not fit the key's columns",
+                     after ? "the snapshot progress" : "the range's lower bound");
+        goto out;
     }
     rc = 0;
 out:
-    vals_free(&k);
+    vals_free(&r.lower);
+    vals_free(&r.upper);
     return rc;
 }

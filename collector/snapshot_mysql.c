@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "snapshot_my.h"
+#include "sl_keyset.h"
 #include "sl_name.h"
 
 typedef struct snap_my_s {
@@ -531,12 +532,11 @@ static sl_err_t my_read_chunk(void *ctx, const char *db, const char *table, cons
         err = SL_ERR_INVALID;
         goto out;
     }
-    if (sl_buf_puts(q, " ORDER BY "))
-        goto out;
-    for (uint32_t i = 0; i < *nkey; i++)
-        if ((i && sl_buf_puts(q, ", ")) || col_snap_my_ident(q, tm.cols[key[i]].name))
-            goto out;
-    if (sl_buf_printf(q, " LIMIT %u", limit ? limit : 1))
+    const char *knames[COL_SNAP_MAX_KEY];
+    for (uint32_t i = 0; i < *nkey && i < COL_SNAP_MAX_KEY; i++)
+        knames[i] = tm.cols[key[i]].name;
+    sl_keyset_t ks = {SL_KEYSET_MARIADB, *nkey, knames, NULL, NULL, NULL, 0};
+    if (sl_keyset_order(&ks, q) || sl_buf_printf(q, " LIMIT %u", limit ? limit : 1))
         goto out;
     my_bool upd = 1;
     if (!(st = mysql_stmt_init(s->m)))

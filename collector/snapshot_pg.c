@@ -23,6 +23,7 @@
 
 #include "pg_source.h"
 #include "snapshot.h"
+#include "sl_keyset.h"
 #include "sl_log.h"
 
 typedef struct snap_col_s {
@@ -351,21 +352,6 @@ static void put_ident(sl_buf_t *b, PGconn *c, const char *name)
     PQfreemem(q);
 }
 
-/* "(k1, k2, ...) op ($first, $first+1, ...)" */
-static void put_row_cmp(sl_buf_t *sql, const snap_pg_t *s, const char *op, uint32_t first)
-{
-    sl_buf_putc(sql, '(');
-    for (uint32_t k = 0; k < s->nkey; k++) {
-        if (k)
-            sl_buf_printf(sql, ", ");
-        put_ident(sql, s->c, s->cols[s->key[k]].name);
-    }
-    sl_buf_printf(sql, ") %s (", op);
-    for (uint32_t k = 0; k < s->nkey; k++)
-        sl_buf_printf(sql, "%s$%u", k ? ", " : "", first + k);
-    sl_buf_putc(sql, ')');
-}
-
 /* A range bound's value v for key column k: as it is, except a bytea's
  * hex without bytea's "\\x" prefix, which gets it (*keep owns the copy;
  * NULL when out of memory). A value that is not hex is refused by the
@@ -440,23 +426,14 @@ static sl_err_t op_read_chunk(void *ctx, const char *db, const char *table, cons
     put_ident(&sql, s->c, db);
     sl_buf_putc(&sql, '.');
     put_ident(&sql, s->c, table);
-    if (s->rowfilter || np)
-        sl_buf_printf(&sql, " WHERE ");
-    if (s->rowfilter)
-        sl_buf_printf(&sql, "(%s)%s", s->rowfilter, np ? " AND " : "");
-    if (from)
-        put_row_cmp(&sql, s, ">", 1);
-    if (hi) {
-        sl_buf_printf(&sql, "%s", from ? " AND " : "");
-        put_row_cmp(&sql, s, "<=", from ? s->nkey + 1 : 1);
-    }
-    sl_buf_printf(&sql, " ORDER BY ");
-    for (uint32_t k = 0; k < s->nkey; k++) {
-        if (k)
-            sl_buf_printf(&sql, ", ");
-        put_ident(&sql, s->c, s->cols[s->key[k]].name);
-    }
-    sl_buf_printf(&sql, " LIMIT %u", limit ? limit : 1);
+    /* the key compared as a row, (k1, k2) > ($1, $2): the values are the
+     * text parameters above, in the same order */
+    const char *knames[COL_SNAP_MAX_KEY];
+    for (uint32_t k = 0; k < s->nkey && k < COL_SNAP_MAX_KEY; k++)
+        knames[k] = s->cols[s->key[k]].name;
+    sl_keyset_t ks = {SL_KEYSET_PG, s->nkey, knames, NULL, NULL, NULL, 0};
+    if (sl_keyset_range(&ks, &sql, from != NULL, hi != NULL, s->rowfilter, limit))
+        sl_buf_free(&sql);
     if (!sql.data) {
         err = SL_ERR_NOMEM;
         goto out;

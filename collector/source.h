@@ -27,7 +27,8 @@
  *   close    ends the session whatever step it reached (delivered: the
  *            publisher took everything put before it was closed — a reader
  *            may confirm its position to the source then)
- *   classify the outcome of an sl_err_t that a step met (see col_sup_end)
+ *   classify the outcome of an sl_err_t that a step met (see col_sup_end);
+ *            SL_ERR_DENIED never reaches it: the supervisor ends with DENIED
  *
  * How a step ends (col_end_t): COL_GO_ON = carry on; otherwise the session
  * ends and the supervisor

@@ -69,11 +69,20 @@ col_end_t col_sup_service(col_sup_t *sup, char *errstr, size_t errstr_size)
     return sup->pub_end = COL_END_TRANSIENT;
 }
 
+/* A refusal for good (credentials, grants, TLS) stops every reader with
+ * exit 3; the reader's classify tells the rest. */
+static col_end_t classify(const col_sup_t *sup, sl_err_t err, const char *errstr)
+{
+    if (err == SL_ERR_DENIED)
+        return COL_END_DENIED;
+    return sup->ops->classify(sup->src, err, errstr);
+}
+
 col_end_t col_sup_end(col_sup_t *sup, sl_err_t err, const char *errstr)
 {
     col_end_t end = sup->pub_end;
     sup->pub_end = COL_GO_ON;
-    return end != COL_GO_ON ? end : sup->ops->classify(sup->src, err, errstr);
+    return end != COL_GO_ON ? end : classify(sup, err, errstr);
 }
 
 col_end_t col_sup_idle(col_sup_t *sup, char *errstr, size_t errstr_size)
@@ -156,7 +165,7 @@ static col_end_t open_snapshot(col_sup_t *sup, const col_snap_src_t *backend,
                                 sup->svc->metrics, col_pub_checkpoint_progress(sup->pub),
                                 first_start, errstr, errstr_size);
     if (err)
-        return sup->ops->classify(sup->src, err, errstr);
+        return classify(sup, err, errstr);
     if (purged && col_snap_request_all(sup->snap, errstr, errstr_size))
         return COL_END_TRANSIENT;
     return COL_GO_ON;

@@ -49,6 +49,9 @@ def col(stack, bin_dir, tmp_path, unique_name):
     try:
         c.start()
         c.wait_log(rf"snapshot: {db}\.big done, 3000 rows", timeout=120)
+        # the key-less table is refused after big is done: wait for that state too, the
+        # tests read the log once
+        c.wait_log(rf"snapshot: table {db}\.nokey is not copied", timeout=60)
         c.port = re.search(r"/metrics on 127.0.0.1:(\d+)", c.text()).group(1)
         yield c
     finally:
