@@ -293,6 +293,8 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
         inited = 1;
     }
     mg_target_t *t = calloc(1, sizeof *t);
+    if (t)
+        t->base.ops = &app_target_mongo;
     if (!t)
         return SL_ERR_NOMEM;
     t->task = strdup(conf->task ? conf->task : "");
@@ -872,11 +874,15 @@ static sl_err_t mg_rollback(mg_target_t *t, char *errstr, size_t sz)
     return SL_OK;
 }
 
-/* The ops: app_target_t is this file's mg_target_t (one struct per target, so
- * that several targets can share a translation unit, as tests/it/it_target.c does). */
-#define T_(x) ((mg_target_t *)(void *)(x))
+/* The ops take the common head; an mg_target_t starts with it. */
+#define T_(x) ((mg_target_t *)(x))
 static sl_err_t op_mg_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
-{ return mg_open((mg_target_t **)(void *)out, conf, e, n); }
+{
+    mg_target_t *t = NULL;
+    sl_err_t err = mg_open(&t, conf, e, n);
+    *out = t ? &t->base : NULL;
+    return err;
+}
 static void op_mg_close(app_target_t *t) { mg_close(T_(t)); }
 static sl_err_t op_mg_load_position(app_target_t *t, const char *topic, int32_t part,
                                    app_position_t *pos, char *e, size_t n)
@@ -903,7 +909,7 @@ static sl_err_t op_mg_stop_clear(app_target_t *t, const char *db, const char *ta
 
 uint64_t app_target_mongo_skipped(const app_target_t *t)
 {
-    return ((const mg_target_t *)(const void *)t)->skipped;
+    return ((const mg_target_t *)t)->skipped;
 }
 
 static sl_err_t op_mg_check_name(app_target_t *t, const char *schema, const char *table,

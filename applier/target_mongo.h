@@ -36,6 +36,7 @@ typedef struct mg_stop_op_s {
 } mg_stop_op_t;
 
 struct mg_target_s {
+    app_target_t         base;        /* first: the common head (target.h) */
     mongoc_client_t     *client;
     mongoc_collection_t *ko;          /* the position collection */
     char     *task, *database;

@@ -442,6 +442,8 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
     sl_err_t e;
     sl_buf_t q = SL_BUF_INIT;
     my_target_t *t = calloc(1, sizeof *t);
+    if (t)
+        t->base.ops = &app_target_mysql;
     if (!t)
         return SL_ERR_NOMEM;
     t->task = app_my_strdup(conf->task ? conf->task : "");
@@ -766,11 +768,15 @@ static sl_err_t my_rollback(my_target_t *t, char *errstr, size_t sz)
     return SL_OK;
 }
 
-/* The ops: app_target_t is this file's my_target_t (one struct per target, so
- * that several targets can share a translation unit, as tests/it/it_target.c does). */
-#define T_(x) ((my_target_t *)(void *)(x))
+/* The ops take the common head; a my_target_t starts with it. */
+#define T_(x) ((my_target_t *)(x))
 static sl_err_t op_my_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
-{ return my_open((my_target_t **)(void *)out, conf, e, n); }
+{
+    my_target_t *t = NULL;
+    sl_err_t err = my_open(&t, conf, e, n);
+    *out = t ? &t->base : NULL;
+    return err;
+}
 static void op_my_close(app_target_t *t) { my_close(T_(t)); }
 static sl_err_t op_my_load_position(app_target_t *t, const char *topic, int32_t part,
                                    app_position_t *pos, char *e, size_t n)

@@ -42,6 +42,7 @@ enum { MY_NONE = 0, MY_UPSERT = 1, MY_DELETE = 2 };
 typedef struct my_target_s my_target_t;
 
 struct my_target_s {
+    app_target_t base;       /* first: the common head (target.h) */
     MYSQL   *db, *ddl;
     char    *task, *host, *user, *password, *database, *tls_ca, *tls_cert, *tls_key;
     char    *lease_task;      /* whose lease fences the position writes */

@@ -177,7 +177,7 @@ static void run_job(worker_t *w, job_t *j)
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
-    app_target_t *p = w->p;
+    par_target_t *p = w->p;
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (w->head == w->tail) {
@@ -210,7 +210,7 @@ static void *worker_main(void *arg)
 }
 
 /* Queues j for w (waits while w's queue is full). */
-static void push(app_target_t *p, worker_t *w, const job_t *j)
+static void push(par_target_t *p, worker_t *w, const job_t *j)
 {
     pthread_mutex_lock(&p->lock);
     while (w->tail - w->head >= PAR_QLEN) {
@@ -226,7 +226,7 @@ static void push(app_target_t *p, worker_t *w, const job_t *j)
 }
 
 /* Waits until w (every worker when NULL) has run everything queued. */
-void app_par_drain(app_target_t *p, worker_t *w)
+void app_par_drain(par_target_t *p, worker_t *w)
 {
     pthread_mutex_lock(&p->lock);
     for (int i = 0; i < p->n; i++) {
@@ -244,7 +244,7 @@ void app_par_drain(app_target_t *p, worker_t *w)
 /* The first error of a worker (w, or any when NULL), copied out. Called
  * for every message: without an error since the last rollback (the
  * workers' flag) it takes no lock. */
-static sl_err_t take_err(app_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
+static sl_err_t take_err(par_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
 {
     if (!atomic_load_explicit(&p->failed, memory_order_acquire))
         return SL_OK;
@@ -275,7 +275,7 @@ static void clear_marks(worker_t *w)
 
 /* Commits w's open transaction (complete source transactions only) at the
  * last COMMIT routed to it, and waits. */
-static sl_err_t commit_worker(app_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
+static sl_err_t commit_worker(par_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
 {
     job_t j = {.kind = J_COMMIT, .pos = w->last};
     if (!w->has_last)
@@ -298,16 +298,16 @@ static sl_err_t commit_worker(app_target_t *p, worker_t *w, char *errstr, size_t
 
 /* ---------------------------------------------------------------- ops */
 
-static void par_close(app_target_t *p);
+static void par_close(par_target_t *p);
 
-static sl_err_t par_open(app_target_t **out, const app_target_conf_t *conf, char *errstr,
+static sl_err_t par_open(par_target_t **out, const app_target_conf_t *conf, char *errstr,
                          size_t errstr_size)
 {
     if (!conf->inner || conf->workers < 2) {
         snprintf(errstr, errstr_size, "parallel target: needs an inner target and 2+ workers");
         return SL_ERR_INVALID;
     }
-    app_target_t *p = calloc(1, sizeof(*p));
+    par_target_t *p = calloc(1, sizeof(*p));
     if (!p || !(p->w = calloc((size_t)conf->workers, sizeof(*p->w))) ||
         !(p->pool = calloc((size_t)conf->workers * (PAR_QLEN + 1), sizeof(*p->pool)))) {
         if (p)
@@ -316,6 +316,7 @@ static sl_err_t par_open(app_target_t **out, const app_target_conf_t *conf, char
         snprintf(errstr, errstr_size, "applier: out of memory");
         return SL_ERR_NOMEM;
     }
+    p->base.ops = &app_target_par;
     p->inner = conf->inner;
     p->conf = *conf;
     p->n = conf->workers;
@@ -366,7 +367,7 @@ static sl_err_t par_open(app_target_t **out, const app_target_conf_t *conf, char
     return SL_OK;
 }
 
-static void par_close(app_target_t *p)
+static void par_close(par_target_t *p)
 {
     if (!p)
         return;
@@ -390,7 +391,7 @@ static void par_close(app_target_t *p)
     free(p);
 }
 
-static sl_err_t par_begin(app_target_t *p, char *errstr, size_t errstr_size)
+static sl_err_t par_begin(par_target_t *p, char *errstr, size_t errstr_size)
 {
     return take_err(p, NULL, errstr, errstr_size);
 }
@@ -401,12 +402,12 @@ static sl_err_t par_begin(app_target_t *p, char *errstr, size_t errstr_size)
  * version. */
 #define DDL_WORKER 0
 
-static void par_sync(app_target_t *p)
+static void par_sync(par_target_t *p)
 {
     app_par_drain(p, NULL);
 }
 
-static sl_err_t par_schema(app_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t par_schema(par_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
                            char *errstr, size_t errstr_size)
 {
     app_par_drain(p, NULL);
@@ -449,7 +450,7 @@ static sl_err_t par_schema(app_target_t *p, const app_table_map_t *map, const sl
 /* Makes every other worker whose open transaction conflicts with a row
  * commit first: one that ran DDL or TRUNCATE on the table, or that wrote
  * key kh (table_wide: that wrote the table at all). */
-static sl_err_t resolve(app_target_t *p, int me, uint64_t th, uint64_t kh, int table_wide,
+static sl_err_t resolve(par_target_t *p, int me, uint64_t th, uint64_t kh, int table_wide,
                         char *errstr, size_t errstr_size)
 {
     for (int i = 0; i < p->n; i++) {
@@ -468,7 +469,7 @@ static sl_err_t resolve(app_target_t *p, int me, uint64_t th, uint64_t kh, int t
     return SL_OK;
 }
 
-static sl_err_t par_rows_take(app_target_t *p, const app_table_map_t *map, sl_record_t **recp,
+static sl_err_t par_rows_take(par_target_t *p, const app_table_map_t *map, sl_record_t **recp,
                               uint32_t first, uint32_t n, const app_position_t *pos,
                               char *errstr, size_t errstr_size)
 {
@@ -527,7 +528,7 @@ static sl_err_t par_rows_take(app_target_t *p, const app_table_map_t *map, sl_re
     return SL_OK;
 }
 
-static sl_err_t par_rows(app_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t par_rows(par_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
                          uint32_t first, uint32_t n, const app_position_t *pos, char *errstr,
                          size_t errstr_size)
 {
@@ -535,7 +536,7 @@ static sl_err_t par_rows(app_target_t *p, const app_table_map_t *map, const sl_r
     return SL_ERR_STATE;
 }
 
-static void par_txn_end(app_target_t *p, const app_position_t *pos)
+static void par_txn_end(par_target_t *p, const app_position_t *pos)
 {
     if (p->cur < 0)
         return;
@@ -552,7 +553,7 @@ static void par_txn_end(app_target_t *p, const app_position_t *pos)
 /* The core's group commit: every worker commits, in parallel, at pos (at
  * its own stored position when that is later: a replay skipped what it had
  * applied, and its row never moves back). */
-static sl_err_t par_commit(app_target_t *p, const app_position_t *pos, char *errstr,
+static sl_err_t par_commit(par_target_t *p, const app_position_t *pos, char *errstr,
                            size_t errstr_size)
 {
     for (int i = 0; i < p->n; i++) {
@@ -582,7 +583,7 @@ static sl_err_t par_commit(app_target_t *p, const app_position_t *pos, char *err
     return first;
 }
 
-static sl_err_t par_rollback(app_target_t *p, char *errstr, size_t errstr_size)
+static sl_err_t par_rollback(par_target_t *p, char *errstr, size_t errstr_size)
 {
     job_t j = {.kind = J_ROLLBACK};
     for (int i = 0; i < p->n; i++)
@@ -601,7 +602,7 @@ static sl_err_t par_rollback(app_target_t *p, char *errstr, size_t errstr_size)
 }
 
 /* Names are the inner target's to judge; worker 0's settings stand for all. */
-static sl_err_t par_check_name(app_target_t *p, const char *schema, const char *table,
+static sl_err_t par_check_name(par_target_t *p, const char *schema, const char *table,
                                char *errstr, size_t errstr_size)
 {
     if (!p->inner->check_name)
@@ -613,7 +614,7 @@ static sl_err_t par_check_name(app_target_t *p, const char *schema, const char *
  * drained first, then the coordinator calls worker 0's inner target — inside
  * its open transaction when it has one (committed with the next group
  * commit), else at once. */
-static sl_err_t par_stops_load(app_target_t *p, app_stop_t **out, size_t *n, char *errstr,
+static sl_err_t par_stops_load(par_target_t *p, app_stop_t **out, size_t *n, char *errstr,
                                size_t errstr_size)
 {
     app_par_drain(p, NULL);
@@ -624,7 +625,7 @@ static sl_err_t par_stops_load(app_target_t *p, app_stop_t **out, size_t *n, cha
     return p->inner->stops_load(p->w[DDL_WORKER].t, out, n, errstr, errstr_size);
 }
 
-static sl_err_t par_stop_save(app_target_t *p, const app_stop_t *s, char *errstr,
+static sl_err_t par_stop_save(par_target_t *p, const app_stop_t *s, char *errstr,
                               size_t errstr_size)
 {
     app_par_drain(p, NULL);
@@ -633,7 +634,7 @@ static sl_err_t par_stop_save(app_target_t *p, const app_stop_t *s, char *errstr
     return p->inner->stop_save(p->w[DDL_WORKER].t, s, errstr, errstr_size);
 }
 
-static sl_err_t par_stop_clear(app_target_t *p, const char *db, const char *table,
+static sl_err_t par_stop_clear(par_target_t *p, const char *db, const char *table,
                                char *errstr, size_t errstr_size)
 {
     app_par_drain(p, NULL);
@@ -642,21 +643,66 @@ static sl_err_t par_stop_clear(app_target_t *p, const char *db, const char *tabl
     return p->inner->stop_clear(p->w[DDL_WORKER].t, db, table, errstr, errstr_size);
 }
 
+/* The ops take the common head; a par_target_t starts with it. */
+#define T_(x) ((par_target_t *)(x))
+static sl_err_t op_par_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
+{
+    par_target_t *p = NULL;
+    sl_err_t err = par_open(&p, conf, e, n);
+    *out = p ? &p->base : NULL;
+    return err;
+}
+static void op_par_close(app_target_t *t) { par_close(T_(t)); }
+static sl_err_t op_par_load_position(app_target_t *t, const char *topic, int32_t part,
+                                     app_position_t *pos, char *e, size_t n)
+{ return app_par_load_position(T_(t), topic, part, pos, e, n); }
+static sl_err_t op_par_begin(app_target_t *t, char *e, size_t n) { return par_begin(T_(t), e, n); }
+static sl_err_t op_par_schema(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
+                              char *e, size_t n)
+{ return par_schema(T_(t), m, r, e, n); }
+static sl_err_t op_par_rows(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
+                            uint32_t first, uint32_t cnt, const app_position_t *pos, char *e,
+                            size_t n)
+{ return par_rows(T_(t), m, r, first, cnt, pos, e, n); }
+static sl_err_t op_par_commit(app_target_t *t, const app_position_t *pos, char *e, size_t n)
+{ return par_commit(T_(t), pos, e, n); }
+static sl_err_t op_par_rollback(app_target_t *t, char *e, size_t n)
+{ return par_rollback(T_(t), e, n); }
+static sl_err_t op_par_rows_take(app_target_t *t, const app_table_map_t *m, sl_record_t **recp,
+                                 uint32_t first, uint32_t cnt, const app_position_t *pos,
+                                 char *e, size_t n)
+{ return par_rows_take(T_(t), m, recp, first, cnt, pos, e, n); }
+static void op_par_txn_end(app_target_t *t, const app_position_t *pos)
+{ par_txn_end(T_(t), pos); }
+static void op_par_sync(app_target_t *t) { par_sync(T_(t)); }
+static sl_err_t op_par_check_name(app_target_t *t, const char *schema, const char *table,
+                                  char *e, size_t n)
+{ return par_check_name(T_(t), schema, table, e, n); }
+static sl_err_t op_par_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
+                                  size_t n)
+{ return par_stops_load(T_(t), out, cnt, e, n); }
+static sl_err_t op_par_stop_save(app_target_t *t, const app_stop_t *s, char *e, size_t n)
+{ return par_stop_save(T_(t), s, e, n); }
+static sl_err_t op_par_stop_clear(app_target_t *t, const char *db, const char *table, char *e,
+                                  size_t n)
+{ return par_stop_clear(T_(t), db, table, e, n); }
+#undef T_
+
 const app_target_ops_t app_target_par = {
     .name = "parallel",
-    .open = par_open,
-    .close = par_close,
-    .load_position = app_par_load_position,
-    .begin = par_begin,
-    .schema = par_schema,
-    .rows = par_rows,
-    .commit = par_commit,
-    .rollback = par_rollback,
-    .rows_take = par_rows_take,
-    .txn_end = par_txn_end,
-    .sync = par_sync,
-    .check_name = par_check_name,
-    .stops_load = par_stops_load,
-    .stop_save = par_stop_save,
-    .stop_clear = par_stop_clear,
+    .open = op_par_open,
+    .close = op_par_close,
+    .load_position = op_par_load_position,
+    .begin = op_par_begin,
+    .schema = op_par_schema,
+    .rows = op_par_rows,
+    .commit = op_par_commit,
+    .rollback = op_par_rollback,
+    .rows_take = op_par_rows_take,
+    .txn_end = op_par_txn_end,
+    .sync = op_par_sync,
+    .check_name = op_par_check_name,
+    .stops_load = op_par_stops_load,
+    .stop_save = op_par_stop_save,
+    .stop_clear = op_par_stop_clear,
 };

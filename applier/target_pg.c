@@ -271,7 +271,7 @@ void app_pg_describe_key(const pg_tab_t *b, const sl_schema_t *s, const sl_value
     sl_buf_free(&kb);
 }
 
-static sl_err_t param_room(app_target_t *t, size_t n)
+static sl_err_t param_room(pg_target_t *t, size_t n)
 {
     if (n <= t->npv)
         return SL_OK;
@@ -288,7 +288,7 @@ static sl_err_t param_room(app_target_t *t, size_t n)
 
 /* Appends column w of the live slots of op as a text[] literal, NUL-ended;
  * returns its offset in t->arr. */
-static sl_err_t put_array(app_target_t *t, const pg_tab_t *b, int op, uint32_t w,
+static sl_err_t put_array(pg_target_t *t, const pg_tab_t *b, int op, uint32_t w,
                           size_t *at)
 {
     sl_buf_t *a = &t->arr;
@@ -383,7 +383,7 @@ static void batch_sql(const pg_tab_t *b, sl_buf_t *q, int op)
 
 /* Sends the live slots of op as one statement (prepared once per table and
  * connection). wait = 0 leaves it in flight (app_pg_wait collects it). */
-static sl_err_t send_op(app_target_t *t, pg_tab_t *b, int op, uint32_t nrows, int wait,
+static sl_err_t send_op(pg_target_t *t, pg_tab_t *b, int op, uint32_t nrows, int wait,
                         char *errstr, size_t errstr_size)
 {
     uint32_t np = op == OP_UPSERT ? b->nw : b->nkey;
@@ -432,7 +432,7 @@ static void batch_clear(pg_tab_t *b)
 }
 
 /* Sends b's batch: its deletes, then its upserts (left in flight). */
-static sl_err_t flush_tab(app_target_t *t, pg_tab_t *b, char *errstr, size_t errstr_size)
+static sl_err_t flush_tab(pg_target_t *t, pg_tab_t *b, char *errstr, size_t errstr_size)
 {
     sl_err_t err = SL_OK;
     if (b->ncopy)                       /* READ rows (never with slots: see add_row) */
@@ -447,7 +447,7 @@ static sl_err_t flush_tab(app_target_t *t, pg_tab_t *b, char *errstr, size_t err
     return err;
 }
 
-static sl_err_t flush_all(app_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t flush_all(pg_target_t *t, char *errstr, size_t errstr_size)
 {
     for (pg_tab_t *b = t->tabs; b; b = b->next) {
         sl_err_t err = flush_tab(t, b, errstr, errstr_size);
@@ -460,7 +460,7 @@ static sl_err_t flush_all(app_target_t *t, char *errstr, size_t errstr_size)
 /* Adds one image to b's batch as op; partial: img lacks columns (MISSING),
  * merged into the key's upsert in the batch — *merged = 0 when there is
  * none (nothing added). */
-static sl_err_t add_row(app_target_t *t, pg_tab_t *b, const sl_schema_t *s, int op,
+static sl_err_t add_row(pg_target_t *t, pg_tab_t *b, const sl_schema_t *s, int op,
                         int partial, const sl_value_t *img, const uint32_t *src_of_w,
                         int *merged, char *errstr, size_t errstr_size)
 {
@@ -533,7 +533,7 @@ bad: {
  * the target: a missing one is not created with those columns NULL (that
  * would invent values) but refused (SL_ERR_INVALID, naming the columns), so
  * its source transaction goes to the DLQ; the next full image creates it. */
-static sl_err_t partial_upsert(app_target_t *t, pg_tab_t *b, const sl_schema_t *s,
+static sl_err_t partial_upsert(pg_target_t *t, pg_tab_t *b, const sl_schema_t *s,
                                const sl_value_t *img, const uint32_t *src_of_w, char *errstr,
                                size_t errstr_size)
 {
@@ -596,14 +596,14 @@ out:
 }
 /* --------------------------------------------------------------- ops */
 
-static sl_err_t pg_begin(app_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t pg_begin(pg_target_t *t, char *errstr, size_t errstr_size)
 {
     sl_err_t err = app_pg_exec(t, "BEGIN", "BEGIN", errstr, errstr_size);
     t->in_txn = err == SL_OK;
     return err;
 }
 
-static sl_err_t ensure_tab(app_target_t *t, const app_table_map_t *map, pg_tab_t **out,
+static sl_err_t ensure_tab(pg_target_t *t, const app_table_map_t *map, pg_tab_t **out,
                            char *errstr, size_t errstr_size)
 {
     pg_tab_t *b = app_pg_tab_get(t, map->dst_schema, map->dst_table);
@@ -623,7 +623,7 @@ static sl_err_t ensure_tab(app_target_t *t, const app_table_map_t *map, pg_tab_t
     return SL_OK;
 }
 
-static sl_err_t pg_schema(app_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t pg_schema(pg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                           char *errstr, size_t errstr_size)
 {
     pg_tab_t *b = app_pg_tab_get(t, map->dst_schema, map->dst_table);
@@ -670,7 +670,7 @@ static sl_err_t pg_schema(app_target_t *t, const app_table_map_t *map, const sl_
     return SL_OK;
 }
 
-static sl_err_t pg_rows(app_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t pg_rows(pg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                         uint32_t first, uint32_t n, const app_position_t *pos, char *errstr,
                         size_t errstr_size)
 {
@@ -777,7 +777,7 @@ static sl_err_t pg_rows(app_target_t *t, const app_table_map_t *map, const sl_re
     return SL_OK;
 }
 
-static sl_err_t pg_commit(app_target_t *t, const app_position_t *pos, char *errstr,
+static sl_err_t pg_commit(pg_target_t *t, const app_position_t *pos, char *errstr,
                           size_t errstr_size)
 {
     sl_err_t err = flush_all(t, errstr, errstr_size);
@@ -803,7 +803,7 @@ static sl_err_t pg_commit(app_target_t *t, const app_position_t *pos, char *errs
     return SL_OK;
 }
 
-static sl_err_t pg_rollback(app_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t pg_rollback(pg_target_t *t, char *errstr, size_t errstr_size)
 {
     if (t->inflight && PQstatus(t->conn) != CONNECTION_BAD) {
         char e[512];
@@ -827,23 +827,64 @@ static sl_err_t pg_rollback(app_target_t *t, char *errstr, size_t errstr_size)
     return app_pg_exec(t, "ROLLBACK", "ROLLBACK", errstr, errstr_size);
 }
 
+/* The ops take the common head; a pg_target_t starts with it. */
+#define T_(x) ((pg_target_t *)(x))
+static sl_err_t op_pg_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
+{
+    pg_target_t *t = NULL;
+    sl_err_t err = app_pg_open(&t, conf, e, n);
+    *out = t ? &t->base : NULL;
+    return err;
+}
+static void op_pg_close(app_target_t *t) { app_pg_close(T_(t)); }
+static sl_err_t op_pg_load_position(app_target_t *t, const char *topic, int32_t part,
+                                    app_position_t *pos, char *e, size_t n)
+{ return app_pg_load_position(T_(t), topic, part, pos, e, n); }
+static sl_err_t op_pg_begin(app_target_t *t, char *e, size_t n) { return pg_begin(T_(t), e, n); }
+static sl_err_t op_pg_schema(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
+                             char *e, size_t n)
+{ return pg_schema(T_(t), m, r, e, n); }
+static sl_err_t op_pg_rows(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
+                           uint32_t first, uint32_t cnt, const app_position_t *pos, char *e,
+                           size_t n)
+{ return pg_rows(T_(t), m, r, first, cnt, pos, e, n); }
+static sl_err_t op_pg_commit(app_target_t *t, const app_position_t *pos, char *e, size_t n)
+{ return pg_commit(T_(t), pos, e, n); }
+static sl_err_t op_pg_rollback(app_target_t *t, char *e, size_t n) { return pg_rollback(T_(t), e, n); }
+static sl_err_t op_pg_check_name(app_target_t *t, const char *schema, const char *table,
+                                 char *e, size_t n)
+{ return app_pg_check_name(T_(t), schema, table, e, n); }
+static sl_err_t op_pg_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
+                                 size_t n)
+{ return app_pg_stops_load(T_(t), out, cnt, e, n); }
+static sl_err_t op_pg_stop_save(app_target_t *t, const app_stop_t *s, char *e, size_t n)
+{ return app_pg_stop_save(T_(t), s, e, n); }
+static sl_err_t op_pg_stop_clear(app_target_t *t, const char *db, const char *table, char *e,
+                                 size_t n)
+{ return app_pg_stop_clear(T_(t), db, table, e, n); }
+static sl_err_t op_pg_progress_load(app_target_t *t, char **out, char *e, size_t n)
+{ return app_pg_progress_load(T_(t), out, e, n); }
+static sl_err_t op_pg_progress_save(app_target_t *t, const char *text, char *e, size_t n)
+{ return app_pg_progress_save(T_(t), text, e, n); }
+#undef T_
+
 const app_target_ops_t app_target_pg = {
     .name = "postgresql",
-    .open = app_pg_open,
-    .close = app_pg_close,
-    .load_position = app_pg_load_position,
+    .open = op_pg_open,
+    .close = op_pg_close,
+    .load_position = op_pg_load_position,
     .lease_take = app_pg_lease_take,
     .lease_check = app_pg_lease_check,
     .lease_drop = app_pg_lease_drop,
-    .begin = pg_begin,
-    .schema = pg_schema,
-    .rows = pg_rows,
-    .commit = pg_commit,
-    .rollback = pg_rollback,
-    .check_name = app_pg_check_name,
-    .stops_load = app_pg_stops_load,
-    .stop_save = app_pg_stop_save,
-    .stop_clear = app_pg_stop_clear,
-    .progress_load = app_pg_progress_load,
-    .progress_save = app_pg_progress_save,
+    .begin = op_pg_begin,
+    .schema = op_pg_schema,
+    .rows = op_pg_rows,
+    .commit = op_pg_commit,
+    .rollback = op_pg_rollback,
+    .check_name = op_pg_check_name,
+    .stops_load = op_pg_stops_load,
+    .stop_save = op_pg_stop_save,
+    .stop_clear = op_pg_stop_clear,
+    .progress_load = op_pg_progress_load,
+    .progress_save = op_pg_progress_save,
 };

@@ -43,7 +43,7 @@ void app_pg_one_line(char *s)
 }
 
 /* Runs a command; SL_OK or the classified error with "what: server message". */
-sl_err_t app_pg_check(app_target_t *t, PGresult *res, const char *what, char *errstr,
+sl_err_t app_pg_check(pg_target_t *t, PGresult *res, const char *what, char *errstr,
                       size_t errstr_size)
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -60,7 +60,7 @@ sl_err_t app_pg_check(app_target_t *t, PGresult *res, const char *what, char *er
     return err;
 }
 
-sl_err_t app_pg_wait(app_target_t *t, char *errstr, size_t errstr_size)
+sl_err_t app_pg_wait(pg_target_t *t, char *errstr, size_t errstr_size)
 {
     if (!t->inflight)
         return SL_OK;
@@ -71,7 +71,7 @@ sl_err_t app_pg_wait(app_target_t *t, char *errstr, size_t errstr_size)
     return app_pg_check(t, res, t->inflight_what, errstr, errstr_size);
 }
 
-sl_err_t app_pg_exec(app_target_t *t, const char *sql, const char *what, char *errstr,
+sl_err_t app_pg_exec(pg_target_t *t, const char *sql, const char *what, char *errstr,
                      size_t errstr_size)
 {
     sl_err_t err = app_pg_wait(t, errstr, errstr_size);
@@ -80,7 +80,7 @@ sl_err_t app_pg_exec(app_target_t *t, const char *sql, const char *what, char *e
     return app_pg_check(t, PQexec(t->conn, sql), what, errstr, errstr_size);
 }
 
-sl_err_t app_pg_quote(app_target_t *t, sl_buf_t *out, const char *name, char *errstr,
+sl_err_t app_pg_quote(pg_target_t *t, sl_buf_t *out, const char *name, char *errstr,
                       size_t errstr_size)
 {
     char *q = PQescapeIdentifier(t->conn, name, strlen(name));
@@ -95,7 +95,7 @@ sl_err_t app_pg_quote(app_target_t *t, sl_buf_t *out, const char *name, char *er
     return e;
 }
 
-char *app_pg_quoted_dup(app_target_t *t, const char *name, char *errstr, size_t errstr_size)
+char *app_pg_quoted_dup(pg_target_t *t, const char *name, char *errstr, size_t errstr_size)
 {
     char *q = PQescapeIdentifier(t->conn, name, strlen(name));
     if (!q) {
@@ -114,7 +114,7 @@ static void notice(void *arg, const char *msg)
 
 /* ------------------------------------------------------------- ops */
 
-void app_pg_close(app_target_t *t)
+void app_pg_close(pg_target_t *t)
 {
     if (!t)
         return;
@@ -147,7 +147,7 @@ void app_pg_close(app_target_t *t)
 
 /* Where the unqualified kafkaoffset of this session lives (search_path:
  * usually public): a replicated table mapped there is refused. */
-static sl_err_t position_schema(app_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t position_schema(pg_target_t *t, char *errstr, size_t errstr_size)
 {
     sl_err_t err = app_pg_wait(t, errstr, errstr_size);
     if (err)
@@ -168,7 +168,7 @@ static sl_err_t position_schema(app_target_t *t, char *errstr, size_t errstr_siz
     return SL_OK;
 }
 
-sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *table,
+sl_err_t app_pg_check_name(pg_target_t *t, const char *schema, const char *table,
                            char *errstr, size_t errstr_size)
 {
     /* shiftlog_lease (target_pg_lease.c) and shiftlog_stopped (target_pg_stops.c) are
@@ -227,17 +227,18 @@ PGconn *app_pg_connect(const app_target_conf_t *c, const char *appname, sl_err_t
     return NULL;
 }
 
-sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errstr,
+sl_err_t app_pg_open(pg_target_t **out, const app_target_conf_t *c, char *errstr,
                      size_t errstr_size)
 {
     char app[128];
     sl_err_t err;
     *out = NULL;
-    app_target_t *t = calloc(1, sizeof(*t));
+    pg_target_t *t = calloc(1, sizeof(*t));
     if (!t || !(t->task = strdup(c->task))) {
         free(t);
         return SL_ERR_NOMEM;
     }
+    t->base.ops = &app_target_pg;
     static int gen;
     t->gen = ++gen;
     t->create_tables = c->create_tables;
@@ -297,7 +298,7 @@ fail:
     return err == SL_ERR_IO ? SL_ERR_DB : err;
 }
 
-sl_err_t app_pg_load_position(app_target_t *t, const char *topic, int32_t partition,
+sl_err_t app_pg_load_position(pg_target_t *t, const char *topic, int32_t partition,
                               app_position_t *pos, char *errstr, size_t errstr_size)
 {
     char part[16];

@@ -10,7 +10,7 @@
 
 #include "target_pg.h"
 
-static sl_err_t ensure_table(app_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t ensure_table(pg_target_t *t, char *errstr, size_t errstr_size)
 {
     sl_err_t err = SL_OK;
     if (t->stops_ready)
@@ -31,7 +31,7 @@ static sl_err_t ensure_table(app_target_t *t, char *errstr, size_t errstr_size)
     return err;
 }
 
-sl_err_t app_pg_stops_load(app_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+sl_err_t app_pg_stops_load(pg_target_t *t, app_stop_t **out, size_t *n, char *errstr,
                            size_t errstr_size)
 {
     *out = NULL;
@@ -69,7 +69,7 @@ sl_err_t app_pg_stops_load(app_target_t *t, app_stop_t **out, size_t *n, char *e
     return SL_OK;
 }
 
-sl_err_t app_pg_stop_save(app_target_t *t, const app_stop_t *s, char *errstr,
+sl_err_t app_pg_stop_save(pg_target_t *t, const app_stop_t *s, char *errstr,
                           size_t errstr_size)
 {
     char off[24], to[24], since[24];
@@ -92,7 +92,7 @@ sl_err_t app_pg_stop_save(app_target_t *t, const app_stop_t *s, char *errstr,
                         "storing the stop of a table", errstr, errstr_size);
 }
 
-sl_err_t app_pg_stop_clear(app_target_t *t, const char *db, const char *table, char *errstr,
+sl_err_t app_pg_stop_clear(pg_target_t *t, const char *db, const char *table, char *errstr,
                            size_t errstr_size)
 {
     const char *p[3] = {t->task, db, table};
@@ -107,7 +107,7 @@ sl_err_t app_pg_stop_clear(app_target_t *t, const char *db, const char *table, c
 
 /* ------------------------------------------- direct tasks' progress */
 
-sl_err_t app_pg_progress_load(app_target_t *t, char **out, char *errstr, size_t errstr_size)
+sl_err_t app_pg_progress_load(pg_target_t *t, char **out, char *errstr, size_t errstr_size)
 {
     const char *p[1] = {t->task};
     sl_err_t err = app_pg_exec(t, "CREATE TABLE IF NOT EXISTS " APP_DIRECT_TABLE " ("
@@ -127,7 +127,7 @@ sl_err_t app_pg_progress_load(app_target_t *t, char **out, char *errstr, size_t 
     return err;
 }
 
-sl_err_t app_pg_progress_save(app_target_t *t, const char *text, char *errstr,
+sl_err_t app_pg_progress_save(pg_target_t *t, const char *text, char *errstr,
                               size_t errstr_size)
 {
     const char *p[2] = {t->task, text};
