@@ -42,7 +42,8 @@
 
 /* ---- statements ---- */
 
-void app_my_stmt_forget_all(my_target_t *t)
+/* Closes every cached prepared statement (after DDL). */
+static void stmt_forget_all(my_target_t *t)
 {
     for (int i = 0; i < MY_STMT_CACHE; i++) {
         if (t->cache[i].stmt)
@@ -406,7 +407,7 @@ static void my_close(my_target_t *t)
 {
     if (!t)
         return;
-    app_my_stmt_forget_all(t);
+    stmt_forget_all(t);
     if (t->db)
         mysql_close(t->db);
     if (t->ddl)
@@ -782,9 +783,19 @@ static sl_err_t op_my_load_position(app_target_t *t, const char *topic, int32_t 
                                    app_position_t *pos, char *e, size_t n)
 { return my_load_position(T_(t), topic, part, pos, e, n); }
 static sl_err_t op_my_begin(app_target_t *t, char *e, size_t n) { return my_begin(T_(t), e, n); }
-static sl_err_t op_my_schema(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
+static sl_err_t op_my_schema(app_target_t *at, const app_table_map_t *m, const sl_record_t *r,
                             char *e, size_t n)
-{ return app_my_schema(T_(t), m, r, e, n); }
+{
+    my_target_t *t = T_(at);
+    sl_err_t err = app_my_schema(t, m, r, e, n);
+    if (!err) {
+        stmt_forget_all(t);              /* column sets may have changed */
+        my_table_t *tb = app_my_table_find(t, m->dst_schema, m->dst_table);
+        if (tb)
+            tb->src = NULL, tb->nkey = 0;
+    }
+    return err;
+}
 static sl_err_t op_my_rows(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
                           uint32_t first, uint32_t cnt, const app_position_t *pos, char *e, size_t n)
 { return my_rows(T_(t), m, r, first, cnt, pos, e, n); }

@@ -107,7 +107,9 @@ sl_err_t app_my_resolve_key(my_target_t *t, my_table_t *tb, const app_table_map_
                             const sl_change_t *c, char *errstr, size_t sz);
 my_table_t *app_my_table_find(my_target_t *t, const char *schema, const char *table);
 my_table_t *app_my_table_add(my_target_t *t, const char *schema, const char *table);
-/* The target ops' schema(): CREATE / ALTER on the DDL connection. */
+/* The target ops' schema(): CREATE / ALTER on the DDL connection. After
+ * SL_OK the caller (target_mysql.c) forgets the prepared statements and the
+ * table's key: column sets may have changed. */
 sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                        char *errstr, size_t sz);
 
@@ -136,7 +138,5 @@ sl_err_t app_my_stop_clear(my_target_t *t, const char *db, const char *table, ch
 
 /* --- statements (target_mysql.c) */
 
-/* Closes every cached prepared statement (after DDL). */
-void     app_my_stmt_forget_all(my_target_t *t);
 
 #endif

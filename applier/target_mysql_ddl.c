@@ -940,11 +940,6 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
         e = ddl_follow_rename(&d, errstr, sz);
     if (!e && !sl_schema_dropped(ns))
         e = d.have.n == 0 ? ddl_create_table(&d, errstr, sz) : ddl_alter(&d, errstr, sz);
-    if (!e) {
-        app_my_stmt_forget_all(t);       /* column sets may have changed */
-        if (tb)
-            tb->src = NULL, tb->nkey = 0;
-    }
     for (uint32_t i = 0; i < d.have.n; i++)
         free(d.have.name[i]);
     free(d.have.name);

@@ -125,122 +125,6 @@ static uint64_t row_key_hash(uint64_t th, const sl_value_t *img, const uint32_t 
     return h;
 }
 
-/* ------------------------------------------------------------ workers */
-
-sl_err_t app_par_worker_begin(worker_t *w)
-{
-    if (w->open)
-        return SL_OK;
-    sl_err_t err = w->p->inner->begin(w->t, w->errstr, sizeof(w->errstr));
-    if (!err)
-        w->open = 1;
-    return err;
-}
-
-static void run_job(worker_t *w, job_t *j)
-{
-    const app_target_ops_t *in = w->p->inner;
-    char errstr[1024];
-    sl_err_t err = SL_OK;
-    switch (j->kind) {
-    case J_ROWS:
-        if (w->err)
-            return;                   /* the transaction is lost already */
-        if (!(err = app_par_worker_begin(w)))
-            err = in->rows(w->t, j->map, j->rec, j->first, j->n, &j->pos, w->errstr,
-                           sizeof(w->errstr));
-        break;
-    case J_COMMIT:
-        if (w->err) {
-            if (w->open && in->rollback(w->t, errstr, sizeof(errstr)))
-                sl_warn("worker %d: rollback: %s", w->idx, errstr);
-            w->open = 0;
-            return;
-        }
-        if (!(err = app_par_worker_begin(w))) {
-            err = in->commit(w->t, &j->pos, w->errstr, sizeof(w->errstr));
-            w->open = 0;
-        }
-        break;
-    case J_ROLLBACK:
-        if (w->open && in->rollback(w->t, errstr, sizeof(errstr)))
-            sl_warn("worker %d: rollback: %s", w->idx, errstr);
-        w->open = 0;
-        break;
-    }
-    if (err) {
-        w->err = err;
-        atomic_store_explicit(&w->p->failed, 1, memory_order_release);
-    }
-}
-
-static void *worker_main(void *arg)
-{
-    worker_t *w = arg;
-    par_target_t *p = w->p;
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        while (w->head == w->tail) {
-            w->waiting = 1;
-            pthread_cond_wait(&w->cv, &p->lock);
-            w->waiting = 0;
-        }
-        job_t j = w->q[w->head % PAR_QLEN];
-        if (j.kind == J_STOP)
-            break;
-        w->busy = 1;
-        pthread_mutex_unlock(&p->lock);
-        run_job(w, &j);
-        if (j.rec)
-            sl_record_reset(j.rec);
-        pthread_mutex_lock(&p->lock);
-        if (j.rec) {
-            if (p->npool < p->cappool)
-                p->pool[p->npool++] = j.rec;
-            else
-                sl_record_destroy(j.rec);
-        }
-        w->head++;
-        w->busy = 0;
-        pthread_cond_broadcast(&p->done);
-    }
-    w->head++;
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
-}
-
-/* Queues j for w (waits while w's queue is full). */
-static void push(par_target_t *p, worker_t *w, const job_t *j)
-{
-    pthread_mutex_lock(&p->lock);
-    while (w->tail - w->head >= PAR_QLEN) {
-        pthread_cond_signal(&w->cv);
-        pthread_cond_wait(&p->done, &p->lock);
-    }
-    w->q[w->tail++ % PAR_QLEN] = *j;
-    /* rows wake a sleeping worker in batches (one wake-up per message costs
-     * more than the message); anything else, and every wait below, at once */
-    if (w->waiting && (j->kind != J_ROWS || w->tail - w->head >= PAR_WAKE))
-        pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&p->lock);
-}
-
-/* Waits until w (every worker when NULL) has run everything queued. */
-void app_par_drain(par_target_t *p, worker_t *w)
-{
-    pthread_mutex_lock(&p->lock);
-    for (int i = 0; i < p->n; i++) {
-        worker_t *x = w ? w : &p->w[i];
-        if (x->head != x->tail)
-            pthread_cond_signal(&x->cv);
-        while (x->head != x->tail)
-            pthread_cond_wait(&p->done, &p->lock);
-        if (w)
-            break;
-    }
-    pthread_mutex_unlock(&p->lock);
-}
-
 /* The first error of a worker (w, or any when NULL), copied out. Called
  * for every message: without an error since the last rollback (the
  * workers' flag) it takes no lock. */
@@ -280,7 +164,7 @@ static sl_err_t commit_worker(par_target_t *p, worker_t *w, char *errstr, size_t
     job_t j = {.kind = J_COMMIT, .pos = w->last};
     if (!w->has_last)
         return SL_OK;                 /* nothing of a complete transaction here */
-    push(p, w, &j);
+    app_par_push(p, w, &j);
     app_par_drain(p, w);
     sl_err_t err = take_err(p, w, errstr, errstr_size);
     if (err)
@@ -352,7 +236,7 @@ static sl_err_t par_open(par_target_t **out, const app_target_conf_t *conf, char
         c.task = w->task;
         if ((err = p->inner->open(&w->t, &c, errstr, errstr_size)))
             break;
-        if (pthread_create(&w->th, NULL, worker_main, w)) {
+        if (pthread_create(&w->th, NULL, app_par_worker_main, w)) {
             snprintf(errstr, errstr_size, "parallel target: cannot start worker %d", i);
             err = SL_ERR_FATAL;
             break;
@@ -375,7 +259,7 @@ static void par_close(par_target_t *p)
         worker_t *w = &p->w[i];
         if (w->started) {
             job_t j = {.kind = J_STOP};
-            push(p, w, &j);
+            app_par_push(p, w, &j);
             pthread_join(w->th, NULL);
         }
         if (w->t)
@@ -523,7 +407,7 @@ static sl_err_t par_rows_take(par_target_t *p, const app_table_map_t *map, sl_re
         return SL_ERR_NOMEM;
     }
     job_t j = {.kind = J_ROWS, .map = map, .rec = *recp, .first = first, .n = n, .pos = *pos};
-    push(p, w, &j);
+    app_par_push(p, w, &j);
     *recp = spare;
     return SL_OK;
 }
@@ -562,7 +446,7 @@ static sl_err_t par_commit(par_target_t *p, const app_position_t *pos, char *err
         if (w->has_stored && w->stored.kafka_offset > pos->kafka_offset)
             j.pos = w->stored;
         w->last = j.pos;
-        push(p, w, &j);
+        app_par_push(p, w, &j);
     }
     app_par_drain(p, NULL);
     sl_err_t first = SL_OK;
@@ -587,7 +471,7 @@ static sl_err_t par_rollback(par_target_t *p, char *errstr, size_t errstr_size)
 {
     job_t j = {.kind = J_ROLLBACK};
     for (int i = 0; i < p->n; i++)
-        push(p, &p->w[i], &j);
+        app_par_push(p, &p->w[i], &j);
     app_par_drain(p, NULL);
     for (int i = 0; i < p->n; i++) {
         worker_t *w = &p->w[i];

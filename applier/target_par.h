@@ -71,11 +71,17 @@ struct par_target_s {
     int64_t                 forced, exit_after_forced;   /* fault injection for the tests */
 };
 
+/* --- workers (target_par_work.c) */
+
 /* Begins the inner transaction of w when none is open (worker thread, or
  * the coordinator while w is drained); an error is in w->errstr. */
 sl_err_t app_par_worker_begin(worker_t *w);
 /* Waits until w (every worker when NULL) has run everything queued. */
 void     app_par_drain(par_target_t *p, worker_t *w);
+/* Queues j for w (waits while w's queue is full). */
+void     app_par_push(par_target_t *p, worker_t *w, const job_t *j);
+/* A worker's thread (arg: its worker_t). */
+void    *app_par_worker_main(void *arg);
 /* ops->load_position (target_par_pos.c). */
 sl_err_t app_par_load_position(par_target_t *p, const char *topic, int32_t partition,
                                app_position_t *pos, char *errstr, size_t errstr_size);

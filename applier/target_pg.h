@@ -222,5 +222,7 @@ sl_err_t app_pg_tab_build(pg_target_t *t, pg_tab_t *b, const app_table_map_t *ma
                           char *errstr, size_t errstr_size);
 /* Frees what app_pg_tab_build made (the batch is dropped). */
 void     app_pg_tab_clear_built(pg_tab_t *b);
+/* Frees the table cache (before app_pg_close). */
+void     app_pg_tabs_free(pg_target_t *t);
 
 #endif

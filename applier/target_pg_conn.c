@@ -114,23 +114,12 @@ static void notice(void *arg, const char *msg)
 
 /* ------------------------------------------------------------- ops */
 
+/* The table cache is not this file's: target_pg.c frees it first
+ * (app_pg_tabs_free), and open() has none yet. */
 void app_pg_close(pg_target_t *t)
 {
     if (!t)
         return;
-    while (t->tabs) {
-        pg_tab_t *n = t->tabs->next;
-        app_pg_tab_clear_built(t->tabs);
-        sl_buf_free(&t->tabs->vals);
-        sl_buf_free(&t->tabs->copy);
-        app_pg_prev_free(t->tabs->prev, t->tabs->nprev);
-        app_pg_prev_free(t->tabs->pend, t->tabs->npend);
-        free(t->tabs->qname);
-        free(t->tabs->schema);
-        free(t->tabs->table);
-        free(t->tabs);
-        t->tabs = n;
-    }
     if (t->conn)
         PQfinish(t->conn);
     sl_buf_free(&t->sql);
@@ -238,7 +227,6 @@ sl_err_t app_pg_open(pg_target_t **out, const app_target_conf_t *c, char *errstr
         free(t);
         return SL_ERR_NOMEM;
     }
-    t->base.ops = &app_target_pg;
     static int gen;
     t->gen = ++gen;
     t->create_tables = c->create_tables;

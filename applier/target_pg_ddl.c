@@ -682,3 +682,20 @@ sl_err_t app_pg_tab_build(pg_target_t *t, pg_tab_t *b, const app_table_map_t *ma
     b->valid = 1;
     return SL_OK;
 }
+
+void app_pg_tabs_free(pg_target_t *t)
+{
+    while (t->tabs) {
+        pg_tab_t *n = t->tabs->next;
+        app_pg_tab_clear_built(t->tabs);
+        sl_buf_free(&t->tabs->vals);
+        sl_buf_free(&t->tabs->copy);
+        app_pg_prev_free(t->tabs->prev, t->tabs->nprev);
+        app_pg_prev_free(t->tabs->pend, t->tabs->npend);
+        free(t->tabs->qname);
+        free(t->tabs->schema);
+        free(t->tabs->table);
+        free(t->tabs);
+        t->tabs = n;
+    }
+}
