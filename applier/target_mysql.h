@@ -128,12 +128,12 @@ sl_err_t app_my_add_epoch(MYSQL *db, char *errstr, size_t sz);
 
 /* --- stopped tables (target_mysql_stops.c; see target.h) */
 
-sl_err_t app_my_progress_load(my_target_t *t, char **out, char *errstr, size_t sz);
-sl_err_t app_my_progress_save(my_target_t *t, const char *text, char *errstr, size_t sz);
-sl_err_t app_my_stops_load(my_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+sl_err_t app_my_progress_load(app_target_t *at, char **out, char *errstr, size_t sz);
+sl_err_t app_my_progress_save(app_target_t *at, const char *text, char *errstr, size_t sz);
+sl_err_t app_my_stops_load(app_target_t *at, app_stop_t **out, size_t *n, char *errstr,
                            size_t sz);
-sl_err_t app_my_stop_save(my_target_t *t, const app_stop_t *s, char *errstr, size_t sz);
-sl_err_t app_my_stop_clear(my_target_t *t, const char *db, const char *table, char *errstr,
+sl_err_t app_my_stop_save(app_target_t *at, const app_stop_t *s, char *errstr, size_t sz);
+sl_err_t app_my_stop_clear(app_target_t *at, const char *db, const char *table, char *errstr,
                            size_t sz);
 
 /* --- statements (target_mysql.c) */

@@ -182,7 +182,7 @@ static sl_err_t commit_worker(par_target_t *p, worker_t *w, char *errstr, size_t
 
 /* ---------------------------------------------------------------- ops */
 
-static void par_close(par_target_t *p);
+static void par_close(app_target_t *at);
 
 static sl_err_t par_open(par_target_t **out, const app_target_conf_t *conf, char *errstr,
                          size_t errstr_size)
@@ -244,15 +244,16 @@ static sl_err_t par_open(par_target_t **out, const app_target_conf_t *conf, char
         w->started = 1;
     }
     if (err) {
-        par_close(p);
+        par_close(&p->base);
         return err;
     }
     *out = p;
     return SL_OK;
 }
 
-static void par_close(par_target_t *p)
+static void par_close(app_target_t *at)
 {
+    par_target_t *p = (par_target_t *)at;
     if (!p)
         return;
     for (int i = 0; i < p->n; i++) {
@@ -275,8 +276,9 @@ static void par_close(par_target_t *p)
     free(p);
 }
 
-static sl_err_t par_begin(par_target_t *p, char *errstr, size_t errstr_size)
+static sl_err_t par_begin(app_target_t *at, char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     return take_err(p, NULL, errstr, errstr_size);
 }
 
@@ -286,14 +288,16 @@ static sl_err_t par_begin(par_target_t *p, char *errstr, size_t errstr_size)
  * version. */
 #define DDL_WORKER 0
 
-static void par_sync(par_target_t *p)
+static void par_sync(app_target_t *at)
 {
+    par_target_t *p = (par_target_t *)at;
     app_par_drain(p, NULL);
 }
 
-static sl_err_t par_schema(par_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t par_schema(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                            char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     app_par_drain(p, NULL);
     sl_err_t err = take_err(p, NULL, errstr, errstr_size);
     if (err)
@@ -353,10 +357,11 @@ static sl_err_t resolve(par_target_t *p, int me, uint64_t th, uint64_t kh, int t
     return SL_OK;
 }
 
-static sl_err_t par_rows_take(par_target_t *p, const app_table_map_t *map, sl_record_t **recp,
+static sl_err_t par_rows_take(app_target_t *at, const app_table_map_t *map, sl_record_t **recp,
                               uint32_t first, uint32_t n, const app_position_t *pos,
                               char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     const sl_change_t *ch = &(*recp)->u.change;
     sl_err_t err = take_err(p, NULL, errstr, errstr_size);
     if (err)
@@ -412,7 +417,7 @@ static sl_err_t par_rows_take(par_target_t *p, const app_table_map_t *map, sl_re
     return SL_OK;
 }
 
-static sl_err_t par_rows(par_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t par_rows(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                          uint32_t first, uint32_t n, const app_position_t *pos, char *errstr,
                          size_t errstr_size)
 {
@@ -420,8 +425,9 @@ static sl_err_t par_rows(par_target_t *p, const app_table_map_t *map, const sl_r
     return SL_ERR_STATE;
 }
 
-static void par_txn_end(par_target_t *p, const app_position_t *pos)
+static void par_txn_end(app_target_t *at, const app_position_t *pos)
 {
+    par_target_t *p = (par_target_t *)at;
     if (p->cur < 0)
         return;
     worker_t *w = &p->w[p->cur];
@@ -437,9 +443,10 @@ static void par_txn_end(par_target_t *p, const app_position_t *pos)
 /* The core's group commit: every worker commits, in parallel, at pos (at
  * its own stored position when that is later: a replay skipped what it had
  * applied, and its row never moves back). */
-static sl_err_t par_commit(par_target_t *p, const app_position_t *pos, char *errstr,
+static sl_err_t par_commit(app_target_t *at, const app_position_t *pos, char *errstr,
                            size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     for (int i = 0; i < p->n; i++) {
         worker_t *w = &p->w[i];
         job_t j = {.kind = J_COMMIT, .pos = *pos};
@@ -467,8 +474,9 @@ static sl_err_t par_commit(par_target_t *p, const app_position_t *pos, char *err
     return first;
 }
 
-static sl_err_t par_rollback(par_target_t *p, char *errstr, size_t errstr_size)
+static sl_err_t par_rollback(app_target_t *at, char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     job_t j = {.kind = J_ROLLBACK};
     for (int i = 0; i < p->n; i++)
         app_par_push(p, &p->w[i], &j);
@@ -486,9 +494,10 @@ static sl_err_t par_rollback(par_target_t *p, char *errstr, size_t errstr_size)
 }
 
 /* Names are the inner target's to judge; worker 0's settings stand for all. */
-static sl_err_t par_check_name(par_target_t *p, const char *schema, const char *table,
+static sl_err_t par_check_name(app_target_t *at, const char *schema, const char *table,
                                char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     if (!p->inner->check_name)
         return SL_OK;
     return p->inner->check_name(p->w[0].t, schema, table, errstr, errstr_size);
@@ -498,9 +507,10 @@ static sl_err_t par_check_name(par_target_t *p, const char *schema, const char *
  * drained first, then the coordinator calls worker 0's inner target — inside
  * its open transaction when it has one (committed with the next group
  * commit), else at once. */
-static sl_err_t par_stops_load(par_target_t *p, app_stop_t **out, size_t *n, char *errstr,
+static sl_err_t par_stops_load(app_target_t *at, app_stop_t **out, size_t *n, char *errstr,
                                size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     app_par_drain(p, NULL);
     *out = NULL;
     *n = 0;
@@ -509,26 +519,28 @@ static sl_err_t par_stops_load(par_target_t *p, app_stop_t **out, size_t *n, cha
     return p->inner->stops_load(p->w[DDL_WORKER].t, out, n, errstr, errstr_size);
 }
 
-static sl_err_t par_stop_save(par_target_t *p, const app_stop_t *s, char *errstr,
+static sl_err_t par_stop_save(app_target_t *at, const app_stop_t *s, char *errstr,
                               size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     app_par_drain(p, NULL);
     if (!p->inner->stop_save)
         return SL_OK;
     return p->inner->stop_save(p->w[DDL_WORKER].t, s, errstr, errstr_size);
 }
 
-static sl_err_t par_stop_clear(par_target_t *p, const char *db, const char *table,
+static sl_err_t par_stop_clear(app_target_t *at, const char *db, const char *table,
                                char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     app_par_drain(p, NULL);
     if (!p->inner->stop_clear)
         return SL_OK;
     return p->inner->stop_clear(p->w[DDL_WORKER].t, db, table, errstr, errstr_size);
 }
 
-/* The ops take the common head; a par_target_t starts with it. */
-#define T_(x) ((par_target_t *)(x))
+/* The ops take the common head (a par_target_t starts with it); open
+ * hands it out. */
 static sl_err_t op_par_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
 {
     par_target_t *p = NULL;
@@ -536,57 +548,22 @@ static sl_err_t op_par_open(app_target_t **out, const app_target_conf_t *conf, c
     *out = p ? &p->base : NULL;
     return err;
 }
-static void op_par_close(app_target_t *t) { par_close(T_(t)); }
-static sl_err_t op_par_load_position(app_target_t *t, const char *topic, int32_t part,
-                                     app_position_t *pos, char *e, size_t n)
-{ return app_par_load_position(T_(t), topic, part, pos, e, n); }
-static sl_err_t op_par_begin(app_target_t *t, char *e, size_t n) { return par_begin(T_(t), e, n); }
-static sl_err_t op_par_schema(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
-                              char *e, size_t n)
-{ return par_schema(T_(t), m, r, e, n); }
-static sl_err_t op_par_rows(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
-                            uint32_t first, uint32_t cnt, const app_position_t *pos, char *e,
-                            size_t n)
-{ return par_rows(T_(t), m, r, first, cnt, pos, e, n); }
-static sl_err_t op_par_commit(app_target_t *t, const app_position_t *pos, char *e, size_t n)
-{ return par_commit(T_(t), pos, e, n); }
-static sl_err_t op_par_rollback(app_target_t *t, char *e, size_t n)
-{ return par_rollback(T_(t), e, n); }
-static sl_err_t op_par_rows_take(app_target_t *t, const app_table_map_t *m, sl_record_t **recp,
-                                 uint32_t first, uint32_t cnt, const app_position_t *pos,
-                                 char *e, size_t n)
-{ return par_rows_take(T_(t), m, recp, first, cnt, pos, e, n); }
-static void op_par_txn_end(app_target_t *t, const app_position_t *pos)
-{ par_txn_end(T_(t), pos); }
-static void op_par_sync(app_target_t *t) { par_sync(T_(t)); }
-static sl_err_t op_par_check_name(app_target_t *t, const char *schema, const char *table,
-                                  char *e, size_t n)
-{ return par_check_name(T_(t), schema, table, e, n); }
-static sl_err_t op_par_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
-                                  size_t n)
-{ return par_stops_load(T_(t), out, cnt, e, n); }
-static sl_err_t op_par_stop_save(app_target_t *t, const app_stop_t *s, char *e, size_t n)
-{ return par_stop_save(T_(t), s, e, n); }
-static sl_err_t op_par_stop_clear(app_target_t *t, const char *db, const char *table, char *e,
-                                  size_t n)
-{ return par_stop_clear(T_(t), db, table, e, n); }
-#undef T_
 
 const app_target_ops_t app_target_par = {
     .name = "parallel",
     .open = op_par_open,
-    .close = op_par_close,
-    .load_position = op_par_load_position,
-    .begin = op_par_begin,
-    .schema = op_par_schema,
-    .rows = op_par_rows,
-    .commit = op_par_commit,
-    .rollback = op_par_rollback,
-    .rows_take = op_par_rows_take,
-    .txn_end = op_par_txn_end,
-    .sync = op_par_sync,
-    .check_name = op_par_check_name,
-    .stops_load = op_par_stops_load,
-    .stop_save = op_par_stop_save,
-    .stop_clear = op_par_stop_clear,
+    .close = par_close,
+    .load_position = app_par_load_position,
+    .begin = par_begin,
+    .schema = par_schema,
+    .rows = par_rows,
+    .commit = par_commit,
+    .rollback = par_rollback,
+    .rows_take = par_rows_take,
+    .txn_end = par_txn_end,
+    .sync = par_sync,
+    .check_name = par_check_name,
+    .stops_load = par_stops_load,
+    .stop_save = par_stop_save,
+    .stop_clear = par_stop_clear,
 };

@@ -83,7 +83,7 @@ void     app_par_push(par_target_t *p, worker_t *w, const job_t *j);
 /* A worker's thread (arg: its worker_t). */
 void    *app_par_worker_main(void *arg);
 /* ops->load_position (target_par_pos.c). */
-sl_err_t app_par_load_position(par_target_t *p, const char *topic, int32_t partition,
+sl_err_t app_par_load_position(app_target_t *at, const char *topic, int32_t partition,
                                app_position_t *pos, char *errstr, size_t errstr_size);
 
 #endif

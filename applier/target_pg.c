@@ -445,8 +445,9 @@ out:
 }
 /* --------------------------------------------------------------- ops */
 
-static sl_err_t pg_begin(pg_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t pg_begin(app_target_t *at, char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     sl_err_t err = app_pg_exec(t, "BEGIN", "BEGIN", errstr, errstr_size);
     t->in_txn = err == SL_OK;
     return err;
@@ -472,9 +473,10 @@ static sl_err_t ensure_tab(pg_target_t *t, const app_table_map_t *map, pg_tab_t 
     return SL_OK;
 }
 
-static sl_err_t pg_schema(pg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t pg_schema(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                           char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     pg_tab_t *b = app_pg_tab_get(t, map->dst_schema, map->dst_table);
     sl_err_t err;
     if (!b)
@@ -519,10 +521,11 @@ static sl_err_t pg_schema(pg_target_t *t, const app_table_map_t *map, const sl_r
     return SL_OK;
 }
 
-static sl_err_t pg_rows(pg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t pg_rows(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                         uint32_t first, uint32_t n, const app_position_t *pos, char *errstr,
                         size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     const sl_change_t *ch = &rec->u.change;
     const sl_schema_t *s = map->schema;
     pg_tab_t *b;
@@ -626,9 +629,10 @@ static sl_err_t pg_rows(pg_target_t *t, const app_table_map_t *map, const sl_rec
     return SL_OK;
 }
 
-static sl_err_t pg_commit(pg_target_t *t, const app_position_t *pos, char *errstr,
+static sl_err_t pg_commit(app_target_t *at, const app_position_t *pos, char *errstr,
                           size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     sl_err_t err = flush_all(t, errstr, errstr_size);
     if (err)
         return err;
@@ -652,8 +656,9 @@ static sl_err_t pg_commit(pg_target_t *t, const app_position_t *pos, char *errst
     return SL_OK;
 }
 
-static sl_err_t pg_rollback(pg_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t pg_rollback(app_target_t *at, char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     if (t->inflight && PQstatus(t->conn) != CONNECTION_BAD) {
         char e[512];
         (void)app_pg_wait(t, e, sizeof(e));  /* its error, if any, is rolled back below */
@@ -676,8 +681,8 @@ static sl_err_t pg_rollback(pg_target_t *t, char *errstr, size_t errstr_size)
     return app_pg_exec(t, "ROLLBACK", "ROLLBACK", errstr, errstr_size);
 }
 
-/* The ops take the common head; a pg_target_t starts with it. */
-#define T_(x) ((pg_target_t *)(x))
+/* The ops take the common head (a pg_target_t starts with it); open hands
+ * it out, close frees the table cache (target_pg_ddl.c) first. */
 static sl_err_t op_pg_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
 {
     pg_target_t *t = NULL;
@@ -687,60 +692,31 @@ static sl_err_t op_pg_open(app_target_t **out, const app_target_conf_t *conf, ch
     *out = t ? &t->base : NULL;
     return err;
 }
-static void op_pg_close(app_target_t *t)
+
+static void op_pg_close(app_target_t *at)
 {
-    if (t)
-        app_pg_tabs_free(T_(t));
-    app_pg_close(T_(t));
+    if (at)
+        app_pg_tabs_free((pg_target_t *)at);
+    app_pg_close((pg_target_t *)at);
 }
-static sl_err_t op_pg_load_position(app_target_t *t, const char *topic, int32_t part,
-                                    app_position_t *pos, char *e, size_t n)
-{ return app_pg_load_position(T_(t), topic, part, pos, e, n); }
-static sl_err_t op_pg_begin(app_target_t *t, char *e, size_t n) { return pg_begin(T_(t), e, n); }
-static sl_err_t op_pg_schema(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
-                             char *e, size_t n)
-{ return pg_schema(T_(t), m, r, e, n); }
-static sl_err_t op_pg_rows(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
-                           uint32_t first, uint32_t cnt, const app_position_t *pos, char *e,
-                           size_t n)
-{ return pg_rows(T_(t), m, r, first, cnt, pos, e, n); }
-static sl_err_t op_pg_commit(app_target_t *t, const app_position_t *pos, char *e, size_t n)
-{ return pg_commit(T_(t), pos, e, n); }
-static sl_err_t op_pg_rollback(app_target_t *t, char *e, size_t n) { return pg_rollback(T_(t), e, n); }
-static sl_err_t op_pg_check_name(app_target_t *t, const char *schema, const char *table,
-                                 char *e, size_t n)
-{ return app_pg_check_name(T_(t), schema, table, e, n); }
-static sl_err_t op_pg_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
-                                 size_t n)
-{ return app_pg_stops_load(T_(t), out, cnt, e, n); }
-static sl_err_t op_pg_stop_save(app_target_t *t, const app_stop_t *s, char *e, size_t n)
-{ return app_pg_stop_save(T_(t), s, e, n); }
-static sl_err_t op_pg_stop_clear(app_target_t *t, const char *db, const char *table, char *e,
-                                 size_t n)
-{ return app_pg_stop_clear(T_(t), db, table, e, n); }
-static sl_err_t op_pg_progress_load(app_target_t *t, char **out, char *e, size_t n)
-{ return app_pg_progress_load(T_(t), out, e, n); }
-static sl_err_t op_pg_progress_save(app_target_t *t, const char *text, char *e, size_t n)
-{ return app_pg_progress_save(T_(t), text, e, n); }
-#undef T_
 
 const app_target_ops_t app_target_pg = {
     .name = "postgresql",
     .open = op_pg_open,
     .close = op_pg_close,
-    .load_position = op_pg_load_position,
+    .load_position = app_pg_load_position,
     .lease_take = app_pg_lease_take,
     .lease_check = app_pg_lease_check,
     .lease_drop = app_pg_lease_drop,
-    .begin = op_pg_begin,
-    .schema = op_pg_schema,
-    .rows = op_pg_rows,
-    .commit = op_pg_commit,
-    .rollback = op_pg_rollback,
-    .check_name = op_pg_check_name,
-    .stops_load = op_pg_stops_load,
-    .stop_save = op_pg_stop_save,
-    .stop_clear = op_pg_stop_clear,
-    .progress_load = op_pg_progress_load,
-    .progress_save = op_pg_progress_save,
+    .begin = pg_begin,
+    .schema = pg_schema,
+    .rows = pg_rows,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .check_name = app_pg_check_name,
+    .stops_load = app_pg_stops_load,
+    .stop_save = app_pg_stop_save,
+    .stop_clear = app_pg_stop_clear,
+    .progress_load = app_pg_progress_load,
+    .progress_save = app_pg_progress_save,
 };

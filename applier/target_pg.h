@@ -106,11 +106,11 @@ typedef struct pg_target_s {
 sl_err_t app_pg_open(pg_target_t **out, const app_target_conf_t *c, char *errstr,
                      size_t errstr_size);
 void     app_pg_close(pg_target_t *t);
-sl_err_t app_pg_load_position(pg_target_t *t, const char *topic, int32_t partition,
+sl_err_t app_pg_load_position(app_target_t *at, const char *topic, int32_t partition,
                               app_position_t *pos, char *errstr, size_t errstr_size);
 
 /* The target op check_name (see target.h): refuses the position table. */
-sl_err_t app_pg_check_name(pg_target_t *t, const char *schema, const char *table,
+sl_err_t app_pg_check_name(app_target_t *at, const char *schema, const char *table,
                            char *errstr, size_t errstr_size);
 /* A connection with the target's settings (application_name appname);
  * NULL with *err SL_ERR_DENIED (refused for good: authentication, no such
@@ -130,14 +130,14 @@ sl_err_t app_pg_store_position(pg_target_t *t, const app_position_t *pos, char *
 
 /* The stopped tables (target_pg_stops.c; see target.h). */
 /* direct tasks' progress (target_pg_stops.c; see target.h) */
-sl_err_t app_pg_progress_load(pg_target_t *t, char **out, char *errstr, size_t errstr_size);
-sl_err_t app_pg_progress_save(pg_target_t *t, const char *text, char *errstr,
+sl_err_t app_pg_progress_load(app_target_t *at, char **out, char *errstr, size_t errstr_size);
+sl_err_t app_pg_progress_save(app_target_t *at, const char *text, char *errstr,
                               size_t errstr_size);
-sl_err_t app_pg_stops_load(pg_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+sl_err_t app_pg_stops_load(app_target_t *at, app_stop_t **out, size_t *n, char *errstr,
                            size_t errstr_size);
-sl_err_t app_pg_stop_save(pg_target_t *t, const app_stop_t *s, char *errstr,
+sl_err_t app_pg_stop_save(app_target_t *at, const app_stop_t *s, char *errstr,
                           size_t errstr_size);
-sl_err_t app_pg_stop_clear(pg_target_t *t, const char *db, const char *table, char *errstr,
+sl_err_t app_pg_stop_clear(app_target_t *at, const char *db, const char *table, char *errstr,
                            size_t errstr_size);
 
 void     app_pg_one_line(char *s);

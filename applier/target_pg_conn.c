@@ -157,9 +157,10 @@ static sl_err_t position_schema(pg_target_t *t, char *errstr, size_t errstr_size
     return SL_OK;
 }
 
-sl_err_t app_pg_check_name(pg_target_t *t, const char *schema, const char *table,
+sl_err_t app_pg_check_name(app_target_t *at, const char *schema, const char *table,
                            char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     /* shiftlog_lease (target_pg_lease.c) and shiftlog_stopped (target_pg_stops.c) are
      * created beside kafkaoffset */
     const char *what = !strcmp(table, "kafkaoffset") ? "position"
@@ -286,9 +287,10 @@ fail:
     return err == SL_ERR_IO ? SL_ERR_DB : err;
 }
 
-sl_err_t app_pg_load_position(pg_target_t *t, const char *topic, int32_t partition,
+sl_err_t app_pg_load_position(app_target_t *at, const char *topic, int32_t partition,
                               app_position_t *pos, char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     char part[16];
     snprintf(part, sizeof(part), "%" PRId32, partition);
     const char *p[3] = {t->task, topic, part};
