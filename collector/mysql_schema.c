@@ -416,6 +416,16 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
 
 /* ------------------------------------------------------------ DDL */
 
+sl_err_t col_my_schema_catalog(col_my_schema_t *s, const char *db, const char *tb,
+                               col_tablemap_t *cat, char *errstr, size_t errstr_size)
+{
+    sl_err_t err = col_my_catalog_table(s->meta, s->srv->is_mariadb, 1, db, tb, cat, errstr,
+                                        errstr_size);
+    if (err == SL_ERR_UNSUPPORTED)
+        col_mysql_tablemap_free(cat);
+    return err;
+}
+
 sl_err_t col_my_schema_snapshot(col_my_schema_t *s, const char *db, const char *tb,
                                 const char *source, sl_record_t *rec, int *emit,
                                 uint64_t *schema_id, char *errstr, size_t errstr_size)
@@ -425,10 +435,7 @@ sl_err_t col_my_schema_snapshot(col_my_schema_t *s, const char *db, const char *
     /* the catalog, as a DDL's SCHEMA is built: the same view as a TABLE_MAP's,
      * so the fingerprint matches the one the stream published for the same
      * definition and nothing is published twice */
-    sl_err_t err = col_my_catalog_table(s->meta, s->srv->is_mariadb, 1, db, tb, &cat, errstr,
-                                        errstr_size);
-    if (err == SL_ERR_UNSUPPORTED)
-        col_mysql_tablemap_free(&cat);
+    sl_err_t err = col_my_schema_catalog(s, db, tb, &cat, errstr, errstr_size);
     if (err)
         return err;
     if (!cat.ncols) {

@@ -22,10 +22,7 @@ static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
                            size_t errstr_size)
 {
     col_tablemap_t cat;
-    sl_err_t err = col_my_catalog_table(s->meta, s->srv->is_mariadb, 1, db, tb, &cat, errstr,
-                                        errstr_size);
-    if (err == SL_ERR_UNSUPPORTED)
-        col_mysql_tablemap_free(&cat);
+    sl_err_t err = col_my_schema_catalog(s, db, tb, &cat, errstr, errstr_size);
     if (err)
         return err;
     err = col_mysql_schema_from_tablemap(&cat, source, rec, errstr, errstr_size);

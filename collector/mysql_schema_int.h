@@ -59,6 +59,10 @@ sl_err_t     col_my_keep_last(sig_entry_t *sg, const sl_record_t *rec);
 sl_err_t     col_my_ddl_keep(col_my_schema_t *s, const sl_schema_t *sc, const char *file,
                              uint64_t pos);
 void         col_my_tm_entry_free(tm_entry_t *e);
+/* The catalog's view of db.tb (col_my_catalog_table, as at a TABLE_MAP);
+ * *cat is the caller's on SL_OK (col_mysql_tablemap_free). */
+sl_err_t     col_my_schema_catalog(col_my_schema_t *s, const char *db, const char *tb,
+                                   col_tablemap_t *cat, char *errstr, size_t errstr_size);
 /* What the binlog cannot say about e's table, from the catalog's view of it
  * (names and signedness without full metadata, display widths, …). */
 void         col_my_apply_information_schema(col_my_schema_t *s, tm_entry_t *e);
