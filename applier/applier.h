@@ -3,15 +3,16 @@
  * target.h.
  *
  * Data flow (one thread):
- *   consume.c  Kafka (read_committed, assigned at the target's stored
- *              offset) → decode → skip rule → txn.c
+ *   consume.c  the policy: a source's records (source.h) → txn.c; dead
+ *              letters, suspend / recovery, the lease, the hand-over
  *   txn.c      assembles source transactions by the markers and drives the
  *              target: begin / schema / rows / commit(pos) / rollback
  *   mapping.c  tables include/exclude, db.table → schema.table, columns
  *   dlq.c      <topic>.dlq with the reason and the original position
- *   source_mongolog.c  source.type = mongolog: the miner's shared log in
- *              position order instead of Kafka, then the hand-over to the
- *              topic (the same records, offsets and subOffsets) */
+ *   source.h   the sources behind one interface: source_kafka.c (the
+ *              topic) and source_mongolog.c (source.type = mongolog: the
+ *              miner's shared log in position order, then the hand-over to
+ *              the topic, the same records, offsets and subOffsets) */
 #ifndef APP_APPLIER_H
 #define APP_APPLIER_H
 

@@ -1,14 +1,13 @@
-/* shiftlog-applier: the task loop — Kafka in, target out, errors handled.
+/* shiftlog-applier: the task loop — a source in (source.h), the target out,
+ * errors handled. This file is the policy; reading is the source's.
  *
  *   start    open the target (retry with backoff while it is down), read its
- *            stored position, seed the table schemas from the SCHEMA records
- *            before that offset, assign the source partition AT THE STORED
- *            OFFSET (not the consumer group's) and skip the subOffsets
- *            already applied inside that message;
- *   loop     consume (read_committed) → decode → txn.c; when the consumer's
- *            queue is drained, the complete source transactions in the open
- *            target transaction are committed at once (latency); otherwise
- *            by write_batch / flush.interval.ms;
+ *            stored position, let the source prepare (the topic exists, the
+ *            schemas in force are seeded) and seek after that position;
+ *   loop     the source's next record → txn.c; when the source is drained,
+ *            the complete source transactions in the open target transaction
+ *            are committed at once (latency); otherwise by write_batch /
+ *            flush.interval.ms;
  *   errors   undecodable message → dead letter (alone); a source transaction
  *            the target rejects or that cannot be converted → the whole
  *            source transaction goes to the dead-letter topic (never a part
@@ -23,9 +22,9 @@
  *
  * source.type = mongolog: the records come from the shared log
  * (source_mongolog.c) with the Kafka offsets and subOffsets of their
- * messages, into the same txn.c and error handling; the schemas in force are
- * seeded from the log; once caught up with the log's watermark the task
- * hands over to the topic at the stored offset + 1 (source.handover). */
+ * messages, into the same txn.c and error handling; once caught up with the
+ * log's watermark the task hands over to the topic at the stored offset + 1
+ * (source.handover): the Kafka source takes the shared-log source's place. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include "sl_backoff.h"
 #include "sl_log.h"
 #include "sl_watchdog.h"
+#include "source.h"
 
 typedef struct run_s {
     const app_conf_t       *c;
@@ -44,24 +44,24 @@ typedef struct run_s {
     app_target_ops_t        par_ops;       /* worker_num > 1: app_target_par, named as the inner */
     app_target_t           *target;
     app_target_conf_t       tconf;
-    sl_kafka_consumer_t    *cons;
+    app_source_conf_t       sconf;
+    app_source_t           *kafka;     /* always open: its consumer serves the watchdog, the
+                                          group commits and the hand-over */
+    app_source_t           *log;       /* source.type = mongolog */
+    app_source_t           *src;       /* the one read: log until handed over, else kafka */
     app_dlq_t              *dlq;
     app_mapping_t          *mapping;
     app_txn_t              *txn;
-    sl_avro_codec_t        *codec;
     sl_record_t            *rec;
     char                    dlq_topic[300];
-    app_logsrc_t           *log;       /* source.type = mongolog */
-    int                     on_log;    /* reading the log (not yet handed over) */
     int64_t                 handover_at; /* Kafka offset to start at without a position */
     int                     said_stay;
     sl_watchdog_t          *wd;        /* no-progress watchdog (NULL: off) */
     int                     names_checked; /* map.tables targets judged by the target */
     app_stops_http_t       *stops;     /* GET /tables, POST /tables/resume */
     app_task_t             *task;      /* task.table.uri: pause / resume (NULL: none) */
+    int                     stop_ok;   /* stopped while paused: exit 0 */
 
-    int64_t  skip_offset;      /* the stored message: rows <= skip_sub already applied */
-    int64_t  skip_sub;
     int64_t  dlq_from;         /* dead-letter the source txn starting here (-1 none) */
     int64_t  dlq_upto;         /* highest offset already dead-lettered (replays skip it) */
     char     dlq_reason[1400];
@@ -109,7 +109,8 @@ static void lease_state(void *arg, const char *state, const char *reason)
  * stop, else 1. */
 static int stop_code(const run_t *r)
 {
-    return r->exit_code ? r->exit_code : sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
+    return r->exit_code ? r->exit_code
+         : r->stop_ok || sl_service_stopping() ? SL_EXIT_OK : SL_EXIT_FAILURE;
 }
 
 static sl_err_t check_target_name(void *ctx, const char *schema, const char *table,
@@ -174,135 +175,22 @@ static void close_target(run_t *r)
     }
 }
 
-/* Waits until source.topic has source.partition: an applier may be started
- * before the collector has created its topic. Says so once (warning, with
- * the topic's name), keeps /ready at 503 with the reason meanwhile (alive:
- * /health 200) and
- * looks again with a backoff from 200 ms doubling to retry.max.ms. Other
- * metadata errors are left to the assignment that follows. Returns -1 on
- * stop. */
-static int wait_topic(run_t *r)
-{
-    char errstr[512], reason[800];
-    sl_backoff_t backoff = SL_BACKOFF_INIT(200, r->c->retry_max_ms);
-    int64_t t0 = sl_service_now_ms();
-    int waited = 0;
-    for (;;) {
-        int count = 0;
-        sl_err_t err = sl_kafka_partition_count(sl_kafka_consumer_handle(r->cons),
-                                                r->c->source_topic, 10000, &count, errstr,
-                                                sizeof(errstr));
-        if (!err && count <= r->c->source_partition) {
-            snprintf(errstr, sizeof(errstr), "topic \"%s\" has %d partition(s), no partition %"
-                     PRId64, r->c->source_topic, count, r->c->source_partition);
-            err = SL_ERR_NOT_FOUND;
-        }
-        if (err != SL_ERR_NOT_FOUND) {
-            if (waited) {
-                sl_info("source topic %s [%" PRId64 "] exists now (waited %" PRId64 " ms): "
-                        "starting", r->c->source_topic, r->c->source_partition,
-                        sl_service_now_ms() - t0);
-                set_state(r, "running", NULL);
-            }
-            return 0;
-        }
-        snprintf(reason, sizeof(reason), "waiting for source topic %s [%" PRId64 "]: it does "
-                 "not exist yet (%s); the collector creates it", r->c->source_topic,
-                 r->c->source_partition, errstr);
-        set_state(r, "waiting_topic", reason);
-        if (!waited++)
-            sl_warn("source topic %s [%" PRId64 "] does not exist yet (%s): waiting for the "
-                    "collector to create it, looking again every %" PRId64 " ms at most",
-                    r->c->source_topic, r->c->source_partition, errstr, r->c->retry_max_ms);
-        if (sl_service_wait((int)sl_backoff_next(&backoff)))
-            return -1;
-    }
-}
-
-/* Seeks to the committed position of the txn (or the topic's beginning). */
+/* Positions the source after the txn's committed position, or where a
+ * resumed table's catch-up (txn_stops.c) or the hand-over starts. */
 static int seek(run_t *r)
 {
-    char errstr[512];
+    char errstr[1024];
     app_position_t pos;
-    int64_t at = SL_KAFKA_OFFSET_BEGINNING;
-    r->skip_offset = -1;
-    if (r->on_log) {
-        int has = app_txn_committed(r->txn, &pos);
-        if (app_logsrc_start(r->log, r->txn, has ? &pos : NULL, 0, errstr, sizeof(errstr))) {
-            sl_error("%s", errstr);
-            return -1;
-        }
-        return 0;
-    }
-    if (r->handover_at >= 0)
-        at = r->handover_at;
-    int64_t cu_from;
-    if (app_txn_catchup_from(r->txn, &cu_from)) {
-        at = cu_from;                    /* a resumed table catching up (txn_stops.c) */
-    } else if (app_txn_committed(r->txn, &pos)) {
-        at = pos.kafka_offset;
-        r->skip_offset = pos.kafka_offset;
-        r->skip_sub = pos.sub_offset;
-        if (r->log && pos.sub_offset < 0)
-            at = pos.kafka_offset + 1;   /* the whole message is applied, and the topic's
-                                            early part may be gone (deleted, retention) */
-    }
-    if (sl_kafka_consumer_assign(r->cons, r->c->source_topic, (int32_t)r->c->source_partition,
-                                 at, 10000, NULL, errstr, sizeof(errstr))) {
-        sl_error("cannot assign %s [%" PRId64 "]: %s", r->c->source_topic,
-                 r->c->source_partition, errstr);
+    int64_t from = -1, cu_from;
+    int has = app_txn_committed(r->txn, &pos);
+    if (app_txn_catchup_from(r->txn, &cu_from))
+        from = cu_from;
+    else if (!has)
+        from = r->handover_at;
+    if (r->src->ops->seek(r->src, r->txn, has ? &pos : NULL, from, errstr, sizeof(errstr))) {
+        sl_error("%s", errstr);
         return -1;
     }
-    return 0;
-}
-
-/* Startup: the SCHEMA records at or before the stored offset. Only messages
- * whose sl.op header says "schema" are decoded. */
-static int seed_schemas(run_t *r, int64_t upto)
-{
-    char errstr[512];
-    if (upto < 0)
-        return 0;
-    if (sl_kafka_consumer_assign(r->cons, r->c->source_topic, (int32_t)r->c->source_partition,
-                                 SL_KAFKA_OFFSET_BEGINNING, 10000, NULL, errstr,
-                                 sizeof(errstr))) {
-        sl_error("cannot assign %s: %s", r->c->source_topic, errstr);
-        return -1;
-    }
-    size_t n = 0;
-    for (;;) {
-        sl_kafka_msg_t m;
-        sl_err_t err = sl_kafka_consume(r->cons, 1000, &m, errstr, sizeof(errstr));
-        if (sl_service_stopping())
-            return -1;
-        if (err == SL_ERR_TIMEOUT || err == SL_ERR_KAFKA)
-            continue;
-        if (err) {
-            sl_error("schema scan of %s: %s", r->c->source_topic, errstr);
-            return -1;
-        }
-        if (m.eof || m.offset > upto)
-            break;
-        int is_schema = 0;
-        const char *name;
-        const void *val;
-        size_t len;
-        for (size_t i = 0; sl_kafka_msg_header(&m, i, &name, &val, &len) == SL_OK; i++)
-            if (!strcmp(name, SL_KAFKA_H_OP) && len == 6 && !memcmp(val, "schema", 6))
-                is_schema = 1;
-        if (is_schema &&
-            sl_avro_decode(r->codec, m.value, m.value_len, r->rec, errstr, sizeof(errstr)) ==
-                SL_OK &&
-            r->rec->type == SL_REC_SCHEMA) {
-            app_txn_seed_schema(r->txn, r->rec, m.offset);
-            n++;
-            if (!(r->rec = sl_record_new()))
-                return -1;
-        }
-        if (m.offset == upto)
-            break;
-    }
-    sl_info("schema scan: %zu table schema record(s) before offset %" PRId64, n, upto);
     return 0;
 }
 
@@ -355,36 +243,27 @@ static int restart_from_target(run_t *r, int64_t commit_at)
         }
         app_stops_note(r->stops, r->txn, r->svc->http);
         app_txn_reset(r->txn, err ? NULL : &pos, commit_at);
-        if (!r->on_log && wait_topic(r))
+        char perr[1024];
+        sl_err_t pe = r->src->ops->prepare(r->src, r->txn, err ? NULL : &pos, !r->seeded,
+                                           perr, sizeof(perr));
+        if (pe == SL_ERR_DB) {
+            sl_warn("%s; retrying", perr);
+            if (sl_service_wait(1000))
+                return -1;
+            continue;
+        }
+        if (pe == SL_ERR_TIMEOUT)      /* stopping */
             return -1;
-        if (!r->seeded && r->log) {
-            /* the schemas in force come from the log (the topic may have
-             * lost its early part): never scanned on the topic */
-            char lerr[1024];
-            sl_err_t le = app_logsrc_start(r->log, r->txn, err ? NULL : &pos, 1, lerr,
-                                           sizeof(lerr));
-            if (le == SL_ERR_DB) {
-                sl_warn("%s; retrying", lerr);
-                if (sl_service_wait(1000))
-                    return -1;
-                continue;
-            }
-            if (le) {
-                sl_error("%s", lerr);
-                return -1;
-            }
-            r->seeded = 1;
+        if (pe) {
+            sl_error("%s", perr);
+            return -1;
         }
-        if (!r->seeded) {
-            if (seed_schemas(r, err ? -1 : pos.kafka_offset))
-                return -1;
-            r->seeded = 1;
-        }
+        r->seeded = 1;
         char ptext[160] = "none";
         if (!err)
             sl_pos_format(&pos.source, ptext, sizeof(ptext));
         sl_info("starting at %s%s [%" PRId64 "] offset %s (stored position: kafka_offset %" PRId64
-                " sub_offset %" PRId64 ", source %s)", r->on_log ? "the shared log of " : "",
+                " sub_offset %" PRId64 ", source %s)", r->src == r->log ? "the shared log of " : "",
                 r->c->source_topic,
                 r->c->source_partition, err ? "beginning" : "stored", err ? -1 : pos.kafka_offset,
                 err ? -1 : pos.sub_offset, ptext);
@@ -458,8 +337,9 @@ static void commit_group_offset(run_t *r)
     if (now - r->group_commit_ms < 1000)
         return;
     char err[256];
-    if (sl_kafka_consumer_commit_at(r->cons, r->c->source_topic, (int32_t)r->c->source_partition,
-                                 pos.kafka_offset + 1, err, sizeof err))
+    if (sl_kafka_consumer_commit_at(app_source_kafka_consumer(r->kafka), r->c->source_topic,
+                                    (int32_t)r->c->source_partition, pos.kafka_offset + 1, err,
+                                    sizeof err))
         sl_debug("consumer group commit: %s", err);
     r->group_committed = pos.kafka_offset;
     r->group_commit_ms = now;
@@ -474,38 +354,22 @@ static const char *pos_text(const sl_record_t *rec, char *buf, size_t size)
     return buf;
 }
 
-static int feed(run_t *r, const sl_kafka_msg_t *m, const app_msg_t *amp);
-
-/* One message. Returns 0 to go on, -1 to stop the task. */
-static int handle(run_t *r, const sl_kafka_msg_t *m)
+/* A message the source could not decode (errstr says why): dead-lettered
+ * alone, or with on_error=stop counted and replayed. 0 to go on, -1 to stop. */
+static int undecodable(run_t *r, const sl_kafka_msg_t *m, const char *errstr)
 {
-    char errstr[1024];
-    app_msg_t am = {.kmsg = m, .offset = m->offset, .first_row = 0};
-    sl_metric_inc(r->m_records);
-    if (r->skip_offset >= 0 && m->offset <= r->skip_offset) {
-        if (m->offset < r->skip_offset || r->skip_sub < 0)
-            return 0;
-        am.first_row = (uint32_t)(r->skip_sub + 1);
-    }
-    if (!r->rec && !(r->rec = sl_record_new()))
-        return -1;
-    sl_err_t err = sl_avro_decode(r->codec, m->value, m->value_len, r->rec, errstr,
-                                  sizeof(errstr));
-    if (err) {
-        char reason[1200];
-        snprintf(reason, sizeof(reason), "cannot decode: %s", errstr);
-        if (r->c->on_error == APP_ON_ERROR_STOP) {
-            sl_error("offset %" PRId64 ": %s", m->offset, reason);
-            if (count_error(r, reason))
-                return -1;
-            return restart_from_target(r, -1);
-        }
-        int again = m->offset <= r->dlq_upto;
-        if (to_dlq(r, m, "", reason))
+    char reason[1200];
+    snprintf(reason, sizeof(reason), "cannot decode: %.1150s", errstr);
+    if (r->c->on_error == APP_ON_ERROR_STOP) {
+        sl_error("offset %" PRId64 ": %s", m->offset, reason);
+        if (count_error(r, reason))
             return -1;
-        return again ? 0 : count_error(r, reason);
+        return restart_from_target(r, -1);
     }
-    return feed(r, m, &am);
+    int again = m->offset <= r->dlq_upto;
+    if (to_dlq(r, m, "", reason))
+        return -1;
+    return again ? 0 : count_error(r, reason);
 }
 
 /* /health shows every stopped table (degraded: the task runs, the table
@@ -664,38 +528,36 @@ static int commit_failed(run_t *r, app_txn_rc_t rc, const char *errstr)
     return restart_from_target(r, -1);
 }
 
-/* Caught up with the shared log: commit what is complete, then hand over to
- * the topic at the stored offset + 1 when it still holds it. */
-static int log_caught_up(run_t *r)
+/* Caught up with the shared log (what is complete is committed): hand over
+ * to the topic at the stored offset + 1 when it still holds it — the Kafka
+ * source takes the log's place. 1: handed over; 0: read the log on; -1:
+ * stop. */
+static int handover(run_t *r)
 {
-    char errstr[1024];
-    app_txn_rc_t rc = app_txn_idle(r->txn, errstr, sizeof(errstr));
-    if (rc != APP_TXN_OK)
-        return commit_failed(r, rc, errstr);
-    commit_group_offset(r);
-    const char *stopped = app_logsrc_stopped_table(r->log);
+    app_logsrc_t *lr = app_source_mongolog_reader(r->log);
+    const char *stopped = app_logsrc_stopped_table(lr);
     if (r->c->handover) {
         app_position_t pos;
         int has = app_txn_committed(r->txn, &pos);
-        int64_t next = has ? pos.kafka_offset + 1 : app_logsrc_next_offset(r->log);
+        int64_t next = has ? pos.kafka_offset + 1 : r->log->ops->position(r->log);
         if (next < 0)          /* nothing read: not past a needed table's stop point */
-            next = app_logsrc_readable_offset(r->log);
+            next = app_logsrc_readable_offset(lr);
         int64_t lo = -1, hi = -1;
         char why[256] = "";
         sl_err_t e = SL_OK;
         if (next >= 0)
-            e = sl_kafka_watermarks(sl_kafka_consumer_handle(r->cons), r->c->source_topic,
-                                    (int32_t)r->c->source_partition, &lo, &hi, 5000, why,
-                                    sizeof why);
+            e = sl_kafka_watermarks(sl_kafka_consumer_handle(app_source_kafka_consumer(r->kafka)),
+                                    r->c->source_topic, (int32_t)r->c->source_partition, &lo,
+                                    &hi, 5000, why, sizeof why);
         if (next >= 0 && !e && lo <= next) {
             sl_info("shared log read up to its watermark (%" PRIu64 " document(s)%s%s): "
                     "handing over to %s [%" PRId64 "] at offset %" PRId64,
-                    app_logsrc_docs(r->log), stopped ? "; bounded by stopped table " : "",
+                    app_logsrc_docs(lr), stopped ? "; bounded by stopped table " : "",
                     stopped ? stopped : "", r->c->source_topic, r->c->source_partition, next);
             app_txn_abort(r->txn);         /* nothing complete is left open */
-            r->on_log = 0;
+            r->src = r->kafka;
             r->handover_at = has ? -1 : next;
-            return seek(r);
+            return seek(r) ? -1 : 1;
         }
         if (!r->said_stay++)
             sl_warn("cannot hand over to %s yet: %s; reading the shared log on",
@@ -706,287 +568,283 @@ static int log_caught_up(run_t *r)
     if (stopped && !r->said_stay++)
         sl_warn("shared log: table %s is stopped in the miner; reading waits at its stop "
                 "point", stopped);
-    sl_service_wait((int)r->c->log_poll_ms);
     return 0;
 }
 
-/* One record from the shared log. Returns 0 to go on, -1 to stop. */
-static int log_step(run_t *r)
+/* The source failed (not a record, not drained): a transient error is
+ * retried after the source's wait; anything else stops the task, after
+ * committing what is complete before it (so that the target holds
+ * everything up to, say, a gap the task cannot go past). -1: stop. */
+static int source_failed(run_t *r, sl_err_t err, const char *errstr)
+{
+    if (r->src->ops->classify(r->src, err) == APP_SRC_TRANSIENT) {
+        sl_warn("%s", errstr);
+        if (r->src->ops->retry_ms)
+            sl_service_wait(r->src->ops->retry_ms);
+        return 0;
+    }
+    char why[1024];
+    if (app_txn_idle(r->txn, why, sizeof(why)) != APP_TXN_OK)
+        sl_warn("target %s: %s (the complete transactions before the stop are applied "
+                "again at the next start)", r->ops->name, why);
+    sl_error("%s", errstr);
+    set_state(r, "suspended", errstr);
+    return -1;
+}
+
+/* Drained: commit the complete source transactions now (latency), on the
+ * shared log try the hand-over, then wait for more (up to the next flush
+ * deadline, 200 ms at most). 1: the source changed, read again. */
+static int drained(run_t *r, sl_err_t *err, app_msg_t *am, char *errstr, size_t errstr_size)
+{
+    app_txn_rc_t rc = app_txn_idle(r->txn, errstr, errstr_size);
+    if (rc != APP_TXN_OK)
+        return commit_failed(r, rc, errstr) ? -1 : 1;
+    commit_group_offset(r);
+    if (r->src == r->log) {
+        int h = handover(r);
+        if (h)
+            return h;
+    }
+    int wait = app_txn_next_deadline_ms(r->txn);
+    if (wait < 0 || wait > 200)
+        wait = 200;
+    *err = r->src->ops->next(r->src, r->rec, am, wait, errstr, errstr_size);
+    return 0;
+}
+
+/* One record from the source (or none), then the due group commit. 0 to
+ * go on, -1 to stop. */
+static int read_one(run_t *r)
 {
     char errstr[1400];
     app_msg_t am;
     if (!r->rec && !(r->rec = sl_record_new()))
         return -1;
-    sl_err_t err = app_logsrc_next(r->log, r->rec, &am, errstr, sizeof(errstr));
-    if (err == SL_ERR_TIMEOUT)
-        return log_caught_up(r);
-    if (err == SL_ERR_DB) {
-        sl_warn("%s; retrying", errstr);
-        sl_service_wait(1000);
-        return 0;
+    sl_err_t err = r->src->ops->next(r->src, r->rec, &am, 0, errstr, sizeof(errstr));
+    if (err == SL_ERR_TIMEOUT) {
+        int d = drained(r, &err, &am, errstr, sizeof(errstr));
+        if (d)
+            return d < 0 ? -1 : 0;
     }
-    if (err) {
-        /* stopping here (a gap the task cannot go past): what is complete before it is
-         * committed first, so the target holds everything up to the gap */
-        char why[1024];
-        if (app_txn_idle(r->txn, why, sizeof(why)) != APP_TXN_OK)
-            sl_warn("target %s: %s (the complete transactions before the stop are applied "
-                    "again at the next start)", r->ops->name, why);
-        sl_error("%s", errstr);
-        set_state(r, "suspended", errstr);
+    if (sl_service_stopping())
+        return -1;
+    if (err == SL_OK || err == SL_ERR_DECODE) {
+        if (err == SL_OK ? feed(r, am.kmsg, &am) : undecodable(r, am.kmsg, errstr))
+            return -1;
+        if (app_txn_next_deadline_ms(r->txn) != 0)
+            return 0;
+    } else if (err != SL_ERR_TIMEOUT && source_failed(r, err, errstr)) {
         return -1;
     }
-    sl_kafka_msg_t km = {.topic = r->c->source_topic,
-                         .partition = (int32_t)r->c->source_partition,
-                         .offset = am.offset, .timestamp_ms = -1};
-    am.kmsg = &km;
-    sl_metric_inc(r->m_records);
-    if (feed(r, &km, &am))
-        return -1;
-    if (app_txn_next_deadline_ms(r->txn) == 0) {
-        app_txn_rc_t rc = app_txn_tick(r->txn, errstr, sizeof(errstr));
-        if (rc != APP_TXN_OK)
-            return commit_failed(r, rc, errstr);
-        commit_group_offset(r);
-    }
+    app_txn_rc_t rc = app_txn_tick(r->txn, errstr, sizeof(errstr));
+    if (rc != APP_TXN_OK)
+        return commit_failed(r, rc, errstr);
+    commit_group_offset(r);
     return 0;
+}
+
+/* One turn of the task's loop: what the watchdog, the lease and
+ * POST /tables/resume ask first, then the source. 0 to go on, -1 to stop. */
+static int turn(run_t *r)
+{
+    if (sl_watchdog_take(r->wd))       /* no progress with records waiting (it said why) */
+        return restart_from_target(r, -1);
+    if (app_leaser_keep(r->lease))
+        /* lost: roll back what is open, stand by, and go on from the stored
+         * position once this copy holds the lease again */
+        return restart_from_target(r, -1);
+    /* the task table says pause: at a source transaction boundary, then
+     * from the stored position once resumed */
+    int held = r->dlq_from < 0 ? app_task_hold(r->task, r->txn, r->svc->http, r->wd) : 0;
+    if (held < 0) {
+        r->stop_ok = 1;
+        return -1;
+    }
+    if (held > 0)
+        return restart_from_target(r, -1);
+    /* POST /tables/resume, taken between messages and never while a rejected
+     * transaction is being dead-lettered (its replay owns the read position) */
+    if (r->dlq_from < 0 && app_stops_poll(r->stops, r->txn)) {
+        note_stopped(r);
+        if (seek(r))
+            return -1;
+    }
+    if (sl_service_stopping())
+        return -1;
+    return read_one(r);
+}
+
+static void run_metrics(run_t *r, sl_metrics_t *mx)
+{
+    r->m_state_running = sl_metrics_gauge(mx, "shiftlog_applier_state",
+                                          "1 for the task's current state.",
+                                          (const char *[]){"state", "running", NULL});
+    r->m_state_suspended = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
+                                            (const char *[]){"state", "suspended", NULL});
+    r->m_state_down = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
+                                       (const char *[]){"state", "target_down", NULL});
+    r->m_state_topic = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
+                                        (const char *[]){"state", "waiting_topic", NULL});
+    r->m_state_standby = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
+                                          (const char *[]){"state", "standby", NULL});
+    r->m_dlq = sl_metrics_counter(mx, "shiftlog_applier_dlq_total",
+                                  "Messages sent to the dead-letter topic.", NULL);
+    r->m_errors = sl_metrics_counter(mx, "shiftlog_applier_errors_total",
+                                     "Records or source transactions that could not be "
+                                     "applied.", NULL);
+    r->m_records = sl_metrics_counter(mx, "shiftlog_applier_records_total",
+                                      "Kafka messages read from the source topic.", NULL);
+}
+
+/* The target ops (worker_num > 1: the parallel decorator over them).
+ * SL_EXIT_USAGE when the type is not built in, else -1. */
+static int run_target(run_t *r)
+{
+    const app_conf_t *c = r->c;
+    r->ops = pick_target(c->target_type);
+    if (!r->ops) {
+        sl_error("target.type %s is not built into this binary", app_target_types[c->target_type]);
+        return SL_EXIT_USAGE;
+    }
+    r->tconf = app_target_conf_of(c);
+    if (c->worker_num > 1) {
+        /* worker_num connections, each source transaction on one of them */
+        r->tconf.workers = (int)c->worker_num;
+        r->tconf.inner = r->ops;
+        r->tconf.metrics = r->svc->metrics;
+        r->par_ops = app_target_par;
+        r->par_ops.name = r->ops->name;
+        r->ops = &r->par_ops;
+        sl_info("worker_num = %" PRId64 ": %s target with %" PRId64 " connections (positions "
+                "stored as task %s#0..%" PRId64 ")", c->worker_num, r->par_ops.name,
+                c->worker_num, c->task_name, c->worker_num - 1);
+    }
+    return -1;
+}
+
+/* The shared log's source, retried while the log cannot be reached.
+ * -1: open; else the exit code. */
+static int open_log(run_t *r)
+{
+    char errstr[1024];
+    for (;;) {
+        sl_err_t le = app_source_mongolog.open(&r->log, &r->sconf, errstr, sizeof(errstr));
+        if (!le)
+            return -1;
+        if (le != SL_ERR_DB) {
+            sl_error("%s", errstr);
+            return SL_EXIT_FAILURE;
+        }
+        sl_warn("%s; retrying", errstr);
+        if (sl_service_wait(2000))
+            return SL_EXIT_OK;
+    }
+}
+
+/* Everything the loop needs, in the order a failure should be met.
+ * -1: ready; else the exit code. */
+static int run_open(run_t *r)
+{
+    const app_conf_t *c = r->c;
+    sl_service_t *svc = r->svc;
+    char errstr[1024];
+    int code = run_target(r);
+    if (code >= 0)
+        return code;
+    run_metrics(r, svc->metrics);
+    set_state(r, "standby", "starting: the task's lease is not taken yet");
+    r->tconf.lease_task = c->task_name;
+    r->tconf.lease_ttl_ms = c->lease_ttl_ms;
+    if (!(r->lease = app_leaser_new(pick_target(c->target_type), &r->tconf, c, svc->metrics,
+                                    lease_state, r))) {
+        sl_error("out of memory");
+        return SL_EXIT_FAILURE;
+    }
+    r->stops = app_stops_http_new(
+        svc->http, c->task_name,
+        c->worker_num > 1 ? "resume needs worker_num = 1: restart the task with worker_num = 1, "
+                            "resume, then go back to more workers once it has caught up"
+        : c->source_type == APP_SOURCE_MONGOLOG
+            ? "resume needs source.type = kafka (the catch-up reads the topic again)"
+            : NULL);
+    if (c->dlq_topic && *c->dlq_topic)
+        snprintf(r->dlq_topic, sizeof(r->dlq_topic), "%s", c->dlq_topic);
+    else
+        snprintf(r->dlq_topic, sizeof(r->dlq_topic), "%s.dlq", c->source_topic);
+    if (app_mapping_new(&r->mapping, c, errstr, sizeof(errstr))) {
+        sl_error("%s", errstr);
+        return SL_EXIT_USAGE;
+    }
+    r->sconf = (app_source_conf_t){.c = c, .svc = svc, .mapping = r->mapping,
+                                   .m_records = r->m_records,
+                                   .after_log = c->source_type == APP_SOURCE_MONGOLOG,
+                                   .state = lease_state, .arg = r};
+    if (!(r->rec = sl_record_new()) ||
+        app_source_kafka.open(&r->kafka, &r->sconf, errstr, sizeof(errstr))) {
+        sl_error("%s", r->rec ? errstr : "out of memory");
+        return SL_EXIT_FAILURE;
+    }
+    r->src = r->kafka;
+    if (app_dlq_new(&r->dlq, &svc->conf.kafka, r->dlq_topic, errstr, sizeof(errstr))) {
+        sl_error("dead-letter topic %s: %s", r->dlq_topic, errstr);
+        return SL_EXIT_FAILURE;
+    }
+    sl_watchdog_conf_t wdc = {.cons = app_source_kafka_consumer(r->kafka),
+                              .topic = c->source_topic,
+                              .partition = (int32_t)c->source_partition,
+                              .stall_ms = c->watchdog_ms, .http = svc->http,
+                              .metrics = svc->metrics, .metric_prefix = "shiftlog_applier",
+                              .what = "the task", .action = "reconnecting"};
+    r->wd = sl_watchdog_start(&wdc);
+    r->task = app_task_new(c, svc->metrics);
+    if (c->source_type == APP_SOURCE_MONGOLOG) {
+        if ((code = open_log(r)) >= 0)
+            return code;
+        r->src = r->log;
+    }
+    app_txn_conf_t tc = {.ops = r->ops, .mapping = r->mapping, .topic = c->source_topic,
+                         .partition = (int32_t)c->source_partition,
+                         .write_batch = c->write_batch,
+                         .flush_interval_ms = c->flush_interval_ms,
+                         .ddl_apply = c->ddl_apply, .metrics = svc->metrics};
+    if (app_txn_new(&r->txn, &tc, errstr, sizeof(errstr))) {
+        sl_error("%s", errstr);
+        return SL_EXIT_FAILURE;
+    }
+    return -1;
+}
+
+static void run_close(run_t *r)
+{
+    sl_watchdog_stop(r->wd);
+    if (r->txn)
+        app_txn_abort(r->txn);
+    if (r->target)
+        r->ops->close(r->target);
+    app_txn_destroy(r->txn);
+    if (r->log)
+        r->log->ops->close(r->log);
+    app_dlq_destroy(r->dlq);
+    if (r->kafka)
+        r->kafka->ops->close(r->kafka);
+    sl_record_destroy(r->rec);
+    app_mapping_destroy(r->mapping);
+    app_leaser_destroy(r->lease);
+    app_stops_http_free(r->stops);
+    app_task_free(r->task);
 }
 
 int app_run(const app_conf_t *c, sl_service_t *svc)
 {
-    char errstr[1024];
-    int code = SL_EXIT_FAILURE;
-    run_t r = {.c = c, .svc = svc, .dlq_from = -1, .dlq_upto = -1, .skip_offset = -1,
-               .group_committed = -1, .handover_at = -1,
-               .on_log = c->source_type == APP_SOURCE_MONGOLOG};
-    sl_metrics_t *mx = svc->metrics;
-
-    r.ops = pick_target(c->target_type);
-    if (!r.ops) {
-        sl_error("target.type %s is not built into this binary", app_target_types[c->target_type]);
-        return SL_EXIT_USAGE;
-    }
-    r.tconf = app_target_conf_of(c);
-    if (c->worker_num > 1) {
-        /* worker_num connections, each source transaction on one of them */
-        r.tconf.workers = (int)c->worker_num;
-        r.tconf.inner = r.ops;
-        r.tconf.metrics = mx;
-        r.par_ops = app_target_par;
-        r.par_ops.name = r.ops->name;
-        r.ops = &r.par_ops;
-        sl_info("worker_num = %" PRId64 ": %s target with %" PRId64 " connections (positions "
-                "stored as task %s#0..%" PRId64 ")", c->worker_num, r.par_ops.name,
-                c->worker_num, c->task_name, c->worker_num - 1);
-    }
-    r.m_state_running = sl_metrics_gauge(mx, "shiftlog_applier_state",
-                                         "1 for the task's current state.",
-                                         (const char *[]){"state", "running", NULL});
-    r.m_state_suspended = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
-                                           (const char *[]){"state", "suspended", NULL});
-    r.m_state_down = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
-                                      (const char *[]){"state", "target_down", NULL});
-    r.m_state_topic = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
-                                       (const char *[]){"state", "waiting_topic", NULL});
-    r.m_state_standby = sl_metrics_gauge(mx, "shiftlog_applier_state", NULL,
-                                         (const char *[]){"state", "standby", NULL});
-    r.m_dlq = sl_metrics_counter(mx, "shiftlog_applier_dlq_total",
-                                 "Messages sent to the dead-letter topic.", NULL);
-    r.m_errors = sl_metrics_counter(mx, "shiftlog_applier_errors_total",
-                                    "Records or source transactions that could not be applied.",
-                                    NULL);
-    r.m_records = sl_metrics_counter(mx, "shiftlog_applier_records_total",
-                                     "Kafka messages read from the source topic.", NULL);
-    set_state(&r, "standby", "starting: the task's lease is not taken yet");
-    r.tconf.lease_task = c->task_name;
-    r.tconf.lease_ttl_ms = c->lease_ttl_ms;
-    if (!(r.lease = app_leaser_new(pick_target(c->target_type), &r.tconf, c, mx, lease_state,
-                                   &r))) {
-        sl_error("out of memory");
-        return SL_EXIT_FAILURE;
-    }
-    r.stops = app_stops_http_new(
-        svc->http, c->task_name,
-        c->worker_num > 1 ? "resume needs worker_num = 1: restart the task with worker_num = 1, "
-                            "resume, then go back to more workers once it has caught up"
-        : r.on_log ? "resume needs source.type = kafka (the catch-up reads the topic again)"
-                   : NULL);
-
-    if (c->dlq_topic && *c->dlq_topic)
-        snprintf(r.dlq_topic, sizeof(r.dlq_topic), "%s", c->dlq_topic);
-    else
-        snprintf(r.dlq_topic, sizeof(r.dlq_topic), "%s.dlq", c->source_topic);
-
-    char group[300];
-    if (c->kafka_group_id && *c->kafka_group_id)
-        snprintf(group, sizeof(group), "%s", c->kafka_group_id);
-    else
-        snprintf(group, sizeof(group), "shiftlog-applier-%s", c->task_name);
-
-    if (app_mapping_new(&r.mapping, c, errstr, sizeof(errstr))) {
-        sl_error("%s", errstr);
-        code = SL_EXIT_USAGE;
-        goto out;
-    }
-    if (sl_avro_codec_new(&r.codec, errstr, sizeof(errstr)) || !(r.rec = sl_record_new())) {
-        sl_error("avro codec: %s", errstr);
-        goto out;
-    }
-    if (sl_kafka_consumer_new(&r.cons, &svc->conf.kafka, group, 10000, errstr,
-                              sizeof(errstr))) {
-        sl_error("%s", errstr);
-        goto out;
-    }
-    if (app_dlq_new(&r.dlq, &svc->conf.kafka, r.dlq_topic, errstr, sizeof(errstr))) {
-        sl_error("dead-letter topic %s: %s", r.dlq_topic, errstr);
-        goto out;
-    }
-    sl_watchdog_conf_t wdc = {.cons = r.cons, .topic = c->source_topic,
-                              .partition = (int32_t)c->source_partition,
-                              .stall_ms = c->watchdog_ms, .http = svc->http, .metrics = mx,
-                              .metric_prefix = "shiftlog_applier", .what = "the task",
-                              .action = "reconnecting"};
-    r.wd = sl_watchdog_start(&wdc);
-    r.task = app_task_new(c, mx);
-    if (r.on_log) {
-        for (;;) {
-            sl_err_t le = app_logsrc_open(&r.log, c, r.mapping, errstr, sizeof(errstr));
-            if (!le)
-                break;
-            if (le != SL_ERR_DB) {
-                sl_error("%s", errstr);
-                goto out;
-            }
-            sl_warn("%s; retrying", errstr);
-            if (sl_service_wait(2000)) {
-                code = SL_EXIT_OK;
-                goto out;
-            }
-        }
-    }
-    app_txn_conf_t tc = {.ops = r.ops, .mapping = r.mapping, .topic = c->source_topic,
-                         .partition = (int32_t)c->source_partition,
-                         .write_batch = c->write_batch,
-                         .flush_interval_ms = c->flush_interval_ms,
-                         .ddl_apply = c->ddl_apply, .metrics = mx};
-    if (app_txn_new(&r.txn, &tc, errstr, sizeof(errstr))) {
-        sl_error("%s", errstr);
-        goto out;
-    }
-    if (restart_from_target(&r, -1)) {
+    run_t r = {.c = c, .svc = svc, .dlq_from = -1, .dlq_upto = -1, .group_committed = -1,
+               .handover_at = -1};
+    int code = run_open(&r);
+    if (code < 0 && restart_from_target(&r, -1))
         code = stop_code(&r);
-        goto out;
-    }
-
-    for (;;) {
-        if (sl_watchdog_take(r.wd)) {
-            /* no progress with records waiting (the watchdog said why): reconnect */
-            if (restart_from_target(&r, -1)) {
-                code = stop_code(&r);
-                break;
-            }
-            continue;
-        }
-        if (app_leaser_keep(r.lease)) {
-            /* lost: roll back what is open, stand by, and go on from the stored
-             * position once this copy holds the lease again */
-            if (restart_from_target(&r, -1)) {
-                code = stop_code(&r);
-                break;
-            }
-            continue;
-        }
-        /* the task table says pause: at a source transaction boundary, then
-         * from the stored position once resumed */
-        int held = r.dlq_from < 0 ? app_task_hold(r.task, r.txn, svc->http, r.wd) : 0;
-        if (held < 0 || (held > 0 && restart_from_target(&r, -1))) {
-            code = held < 0 ? SL_EXIT_OK : stop_code(&r);
-            break;
-        }
-        /* POST /tables/resume, taken between messages and never while a rejected
-         * transaction is being dead-lettered (its replay owns the read position) */
-        if (r.dlq_from < 0 && app_stops_poll(r.stops, r.txn)) {
-            note_stopped(&r);
-            if (seek(&r)) {
-                code = stop_code(&r);
-                break;
-            }
-        }
-        if (r.on_log) {
-            if (sl_service_stopping()) {
-                code = SL_EXIT_OK;
-                break;
-            }
-            if (log_step(&r)) {
-                code = stop_code(&r);
-                break;
-            }
-            continue;
-        }
-        sl_kafka_msg_t m;
-        int wait = app_txn_next_deadline_ms(r.txn);
-        if (wait < 0 || wait > 200)
-            wait = 200;
-        sl_err_t err = sl_kafka_consume(r.cons, 0, &m, errstr, sizeof(errstr));
-        if (err == SL_ERR_TIMEOUT || (err == SL_OK && m.eof)) {
-            /* drained: commit the complete source transactions now (latency),
-             * then wait for more */
-            app_txn_rc_t rc = app_txn_idle(r.txn, errstr, sizeof(errstr));
-            if (rc == APP_TXN_OK)
-                commit_group_offset(&r);
-            else {
-                if (commit_failed(&r, rc, errstr)) {
-                    code = stop_code(&r);
-                    break;
-                }
-                continue;
-            }
-            if (err == SL_ERR_TIMEOUT)
-                err = sl_kafka_consume(r.cons, wait, &m, errstr, sizeof(errstr));
-        }
-        if (sl_service_stopping()) {
-            code = SL_EXIT_OK;
-            break;
-        }
-        if (err == SL_ERR_FATAL) {
-            sl_error("kafka consumer: %s", errstr);
-            break;
-        }
-        if (err == SL_ERR_KAFKA)
-            sl_warn("kafka consumer: %s", errstr);
-        if (err == SL_OK && !m.eof) {
-            if (handle(&r, &m)) {
-                code = stop_code(&r);
-                break;
-            }
-            if (app_txn_next_deadline_ms(r.txn) != 0)
-                continue;
-        }
-        app_txn_rc_t rc = app_txn_tick(r.txn, errstr, sizeof(errstr));
-        if (rc == APP_TXN_OK) {
-            commit_group_offset(&r);
-            continue;
-        }
-        if (commit_failed(&r, rc, errstr)) {
+    while (code < 0)
+        if (turn(&r))
             code = stop_code(&r);
-            break;
-        }
-    }
-out:
-    sl_watchdog_stop(r.wd);
-    if (r.txn)
-        app_txn_abort(r.txn);
-    if (r.target)
-        r.ops->close(r.target);
-    app_txn_destroy(r.txn);
-    app_logsrc_close(r.log);
-    app_dlq_destroy(r.dlq);
-    sl_kafka_consumer_destroy(r.cons);
-    sl_record_destroy(r.rec);
-    sl_avro_codec_destroy(r.codec);
-    app_mapping_destroy(r.mapping);
-    app_leaser_destroy(r.lease);
-    app_stops_http_free(r.stops);
-    app_task_free(r.task);
+    run_close(&r);
     return code;
 }

@@ -34,6 +34,7 @@
 #include <mongoc/mongoc.h>
 
 #include "applier.h"
+#include "source.h"
 #include "sl_value_text.h"
 #include "sl_bson.h"
 #include "sl_logdoc.h"
@@ -674,3 +675,109 @@ uint64_t app_logsrc_docs(const app_logsrc_t *s)
 {
     return s->docs;
 }
+
+/* ------------------------------------------------- the source (source.h) */
+
+typedef struct lsrc_s {
+    app_source_t   base;
+    app_logsrc_t  *log;
+    sl_kafka_msg_t km;            /* the message a record came from: topic, partition and
+                                     offset only (for dead letters) */
+} lsrc_t;
+
+static void lsrc_close(app_source_t *base)
+{
+    lsrc_t *s = (lsrc_t *)base;
+    if (!s)
+        return;
+    app_logsrc_close(s->log);
+    free(s);
+}
+
+static sl_err_t lsrc_open(app_source_t **out, const app_source_conf_t *conf, char *errstr,
+                          size_t errstr_size)
+{
+    lsrc_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(errstr, errstr_size, "applier: out of memory");
+        return SL_ERR_NOMEM;
+    }
+    s->base.ops = &app_source_mongolog;
+    s->base.conf = conf;
+    sl_err_t err = app_logsrc_open(&s->log, conf->c, conf->mapping, errstr, errstr_size);
+    if (err) {
+        free(s);
+        return err;
+    }
+    *out = &s->base;
+    return SL_OK;
+}
+
+/* The schemas in force come from the log (the topic may have lost its early
+ * part): never scanned on the topic. */
+static sl_err_t lsrc_prepare(app_source_t *base, app_txn_t *txn, const app_position_t *pos,
+                             int seed, char *errstr, size_t errstr_size)
+{
+    lsrc_t *s = (lsrc_t *)base;
+    return seed ? app_logsrc_start(s->log, txn, pos, 1, errstr, errstr_size) : SL_OK;
+}
+
+/* A resumed table's catch-up (from) needs the topic: refused on the log
+ * (app_stops_http_new's refusal), so only pos counts here. */
+static sl_err_t lsrc_seek(app_source_t *base, app_txn_t *txn, const app_position_t *pos,
+                          int64_t from, char *errstr, size_t errstr_size)
+{
+    lsrc_t *s = (lsrc_t *)base;
+    return app_logsrc_start(s->log, txn, pos, 0, errstr, errstr_size);
+}
+
+static sl_err_t lsrc_next(app_source_t *base, sl_record_t *rec, app_msg_t *m, int wait_ms,
+                          char *errstr, size_t errstr_size)
+{
+    lsrc_t *s = (lsrc_t *)base;
+    const app_conf_t *c = base->conf->c;
+    if (wait_ms > 0) {
+        /* caught up, nothing else to do: the log cannot wake us */
+        sl_service_wait((int)c->log_poll_ms);
+        return SL_ERR_TIMEOUT;
+    }
+    sl_err_t err = app_logsrc_next(s->log, rec, m, errstr, errstr_size);
+    if (err == SL_ERR_DB) {
+        size_t n = strlen(errstr);
+        snprintf(errstr + n, errstr_size - n, "; retrying");
+    }
+    if (err)
+        return err;
+    s->km = (sl_kafka_msg_t){.topic = c->source_topic, .partition = (int32_t)c->source_partition,
+                             .offset = m->offset, .timestamp_ms = -1};
+    m->kmsg = &s->km;
+    sl_metric_inc(base->conf->m_records);
+    return SL_OK;
+}
+
+static app_src_end_t lsrc_classify(const app_source_t *base, sl_err_t err)
+{
+    return err == SL_ERR_DB ? APP_SRC_TRANSIENT : APP_SRC_FATAL;
+}
+
+static int64_t lsrc_position(const app_source_t *base)
+{
+    return app_logsrc_next_offset(((const lsrc_t *)base)->log);
+}
+
+app_logsrc_t *app_source_mongolog_reader(app_source_t *base)
+{
+    return ((lsrc_t *)base)->log;
+}
+
+const app_source_ops_t app_source_mongolog = {
+    .kind = "mongolog",
+    .retry_ms = 1000,
+    .open = lsrc_open,
+    .prepare = lsrc_prepare,
+    .seek = lsrc_seek,
+    .next = lsrc_next,
+    .classify = lsrc_classify,
+    .position = lsrc_position,
+    .close = lsrc_close,
+};

@@ -74,7 +74,13 @@ typedef struct app_table_map_s {
     const char  *rename_table;
 } app_table_map_t;
 
-typedef struct app_target_s app_target_t;
+/* The common head of every target's handle: a target's own struct embeds it
+ * as its first member (struct my_target_s { app_target_t base; ... }), its
+ * open() sets ops, and its ops cast the handle back (the handle's address is
+ * its struct's). */
+typedef struct app_target_s {
+    const struct app_target_ops_s *ops;
+} app_target_t;
 typedef struct app_lease_s app_lease_t;
 
 /* A stopped table of a task, as kept in the target (stops_load / stop_save,

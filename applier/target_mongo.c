@@ -258,8 +258,9 @@ out:
 
 /* ---- the ops ---- */
 
-static void mg_close(mg_target_t *t)
+static void mg_close(app_target_t *at)
 {
+    mg_target_t *t = (mg_target_t *)at;
     if (!t)
         return;
     mg_drop_ops(t);
@@ -293,6 +294,8 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
         inited = 1;
     }
     mg_target_t *t = calloc(1, sizeof *t);
+    if (t)
+        t->base.ops = &app_target_mongo;
     if (!t)
         return SL_ERR_NOMEM;
     t->task = strdup(conf->task ? conf->task : "");
@@ -304,7 +307,7 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
     for (t->nslots = 64; t->nslots < 2 * t->batch_max; t->nslots *= 2)
         ;
     if (!(t->slots = calloc(t->nslots, sizeof(*t->slots)))) {
-        mg_close(t);
+        mg_close(&t->base);
         return SL_ERR_NOMEM;
     }
     const char *host = conf->host ? conf->host : "127.0.0.1";
@@ -377,7 +380,7 @@ static sl_err_t mg_open(mg_target_t **out, const app_target_conf_t *conf,
 err:
     if (uri)
         mongoc_uri_destroy(uri);
-    mg_close(t);
+    mg_close(&t->base);
     return e;
 }
 
@@ -390,9 +393,10 @@ static void set_tp(mg_target_t *t, const char *topic, int32_t partition)
     t->have_tp = 1;
 }
 
-static sl_err_t mg_load_position(mg_target_t *t, const char *topic, int32_t partition,
+static sl_err_t mg_load_position(app_target_t *at, const char *topic, int32_t partition,
                                  app_position_t *pos, char *errstr, size_t sz)
 {
+    mg_target_t *t = (mg_target_t *)at;
     bson_error_t err;
     const bson_t *doc;
     sl_err_t e = SL_ERR_NOT_FOUND;
@@ -437,8 +441,9 @@ static sl_err_t mg_load_position(mg_target_t *t, const char *topic, int32_t part
     return e;
 }
 
-static sl_err_t mg_begin(mg_target_t *t, char *errstr, size_t sz)
+static sl_err_t mg_begin(app_target_t *at, char *errstr, size_t sz)
 {
+    mg_target_t *t = (mg_target_t *)at;
     mg_drop_ops(t);
     app_mg_stops_drop(t);
     t->in_txn = 1;
@@ -534,9 +539,10 @@ static sl_err_t mg_create_coll(mg_target_t *t, mg_coll_t *mc, const sl_schema_t 
     return SL_ERR_DB;
 }
 
-static sl_err_t mg_schema(mg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t mg_schema(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                           char *errstr, size_t sz)
 {
+    mg_target_t *t = (mg_target_t *)at;
     /* Documents need no DDL: each write carries the whole row under the new
      * column names; the documents there follow renamed, dropped and added
      * columns (target_mongo_ddl.c). A table without a primary key is refused
@@ -745,10 +751,11 @@ static sl_err_t mg_add(mg_target_t *t, mg_coll_t *mc, int del, const app_table_m
     return SL_OK;
 }
 
-static sl_err_t mg_rows(mg_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t mg_rows(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                         uint32_t first, uint32_t n, const app_position_t *pos,
                         char *errstr, size_t sz)
 {
+    mg_target_t *t = (mg_target_t *)at;
     const sl_change_t *c = &rec->u.change;
     sl_err_t e;
     if (!t->in_txn) {
@@ -816,8 +823,9 @@ static sl_err_t mg_rows(mg_target_t *t, const app_table_map_t *map, const sl_rec
     return SL_OK;
 }
 
-static sl_err_t mg_commit(mg_target_t *t, const app_position_t *pos, char *errstr, size_t sz)
+static sl_err_t mg_commit(app_target_t *at, const app_position_t *pos, char *errstr, size_t sz)
 {
+    mg_target_t *t = (mg_target_t *)at;
     sl_err_t e;
     bson_error_t err;
     char ptext[256], pk[APP_POS_KEY_LEN + 1];
@@ -864,69 +872,51 @@ static sl_err_t mg_commit(mg_target_t *t, const app_position_t *pos, char *errst
     return SL_OK;
 }
 
-static sl_err_t mg_rollback(mg_target_t *t, char *errstr, size_t sz)
+static sl_err_t mg_rollback(app_target_t *at, char *errstr, size_t sz)
 {
+    mg_target_t *t = (mg_target_t *)at;
     mg_drop_ops(t);          /* what was sent stays: see the header */
     app_mg_stops_drop(t);
     t->in_txn = 0;
     return SL_OK;
 }
 
-/* The ops: app_target_t is this file's mg_target_t (one struct per target, so
- * that several targets can share a translation unit, as tests/it/it_target.c does). */
-#define T_(x) ((mg_target_t *)(void *)(x))
+/* The ops take the common head (an mg_target_t starts with it); open hands
+ * it out. */
 static sl_err_t op_mg_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
-{ return mg_open((mg_target_t **)(void *)out, conf, e, n); }
-static void op_mg_close(app_target_t *t) { mg_close(T_(t)); }
-static sl_err_t op_mg_load_position(app_target_t *t, const char *topic, int32_t part,
-                                   app_position_t *pos, char *e, size_t n)
-{ return mg_load_position(T_(t), topic, part, pos, e, n); }
-static sl_err_t op_mg_begin(app_target_t *t, char *e, size_t n) { return mg_begin(T_(t), e, n); }
-static sl_err_t op_mg_schema(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
-                            char *e, size_t n)
-{ return mg_schema(T_(t), m, r, e, n); }
-static sl_err_t op_mg_rows(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
-                          uint32_t first, uint32_t cnt, const app_position_t *pos, char *e, size_t n)
-{ return mg_rows(T_(t), m, r, first, cnt, pos, e, n); }
-static sl_err_t op_mg_commit(app_target_t *t, const app_position_t *pos, char *e, size_t n)
-{ return mg_commit(T_(t), pos, e, n); }
-static sl_err_t op_mg_rollback(app_target_t *t, char *e, size_t n) { return mg_rollback(T_(t), e, n); }
-static sl_err_t op_mg_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
-                                 size_t n)
-{ return app_mg_stops_load(T_(t), out, cnt, e, n); }
-static sl_err_t op_mg_stop_save(app_target_t *t, const app_stop_t *s, char *e, size_t n)
-{ return app_mg_stop_save(T_(t), s, e, n); }
-static sl_err_t op_mg_stop_clear(app_target_t *t, const char *db, const char *table, char *e,
-                                 size_t n)
-{ return app_mg_stop_clear(T_(t), db, table, e, n); }
-#undef T_
+{
+    mg_target_t *t = NULL;
+    sl_err_t err = mg_open(&t, conf, e, n);
+    *out = t ? &t->base : NULL;
+    return err;
+}
 
 uint64_t app_target_mongo_skipped(const app_target_t *t)
 {
-    return ((const mg_target_t *)(const void *)t)->skipped;
+    return ((const mg_target_t *)t)->skipped;
 }
 
 static sl_err_t op_mg_check_name(app_target_t *t, const char *schema, const char *table,
                                  char *errstr, size_t sz)
 {
-    return app_mg_check_name((const mg_target_t *)(const void *)t, schema, table, errstr, sz);
+    return app_mg_check_name((const mg_target_t *)t, schema, table, errstr, sz);
 }
 
 const app_target_ops_t app_target_mongo = {
     .name = "mongodb",
     .open = op_mg_open,
-    .close = op_mg_close,
-    .load_position = op_mg_load_position,
+    .close = mg_close,
+    .load_position = mg_load_position,
     .lease_take = app_mg_lease_take,
     .lease_check = app_mg_lease_check,
     .lease_drop = app_mg_lease_drop,
-    .begin = op_mg_begin,
-    .schema = op_mg_schema,
-    .rows = op_mg_rows,
-    .commit = op_mg_commit,
-    .rollback = op_mg_rollback,
+    .begin = mg_begin,
+    .schema = mg_schema,
+    .rows = mg_rows,
+    .commit = mg_commit,
+    .rollback = mg_rollback,
     .check_name = op_mg_check_name,
-    .stops_load = op_mg_stops_load,
-    .stop_save = op_mg_stop_save,
-    .stop_clear = op_mg_stop_clear,
+    .stops_load = app_mg_stops_load,
+    .stop_save = app_mg_stop_save,
+    .stop_clear = app_mg_stop_clear,
 };

@@ -36,6 +36,7 @@ typedef struct mg_stop_op_s {
 } mg_stop_op_t;
 
 struct mg_target_s {
+    app_target_t         base;        /* first: the common head (target.h) */
     mongoc_client_t     *client;
     mongoc_collection_t *ko;          /* the position collection */
     char     *task, *database;
@@ -71,10 +72,10 @@ sl_err_t    app_mg_lease_check(app_lease_t *l, char *errstr, size_t sz);
 void        app_mg_lease_drop(app_lease_t *l);
 
 /* target_mongo_stops.c (see target.h) */
-sl_err_t    app_mg_stops_load(mg_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+sl_err_t    app_mg_stops_load(app_target_t *at, app_stop_t **out, size_t *n, char *errstr,
                               size_t sz);
-sl_err_t    app_mg_stop_save(mg_target_t *t, const app_stop_t *s, char *errstr, size_t sz);
-sl_err_t    app_mg_stop_clear(mg_target_t *t, const char *db, const char *table,
+sl_err_t    app_mg_stop_save(app_target_t *at, const app_stop_t *s, char *errstr, size_t sz);
+sl_err_t    app_mg_stop_clear(app_target_t *at, const char *db, const char *table,
                               char *errstr, size_t sz);
 /* Writes the saves / clears of the transaction (commit(), after the position). */
 sl_err_t    app_mg_stops_flush(mg_target_t *t, char *errstr, size_t sz);

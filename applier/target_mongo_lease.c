@@ -30,7 +30,7 @@ void app_mg_lease_drop(app_lease_t *l)
     /* given up on purpose (stop, fenced): a standby need not wait for the expiry */
     sl_mongo_lease_release(&l->ml);
     if (l->t)
-        app_target_mongo.close((app_target_t *)(void *)l->t);
+        app_target_mongo.close(&l->t->base);
     free(l);
 }
 
@@ -66,7 +66,10 @@ sl_err_t app_mg_lease_take(app_lease_t **out, const app_target_conf_t *c, int64_
     app_lease_t *l = calloc(1, sizeof(*l));
     if (!l)
         return SL_ERR_NOMEM;
-    if ((e = app_target_mongo.open((app_target_t **)(void *)&l->t, c, errstr, sz)))
+    app_target_t *at = NULL;
+    e = app_target_mongo.open(&at, c, errstr, sz);
+    l->t = (mg_target_t *)at;
+    if (e)
         goto fail;
     snprintf(l->what, sizeof l->what, "task %s", task);
     snprintf(id, sizeof id, "lease:%s", task);

@@ -70,15 +70,17 @@ static sl_err_t put(mg_target_t *t, const mg_stop_op_t *op, char *errstr, size_t
     return SL_OK;
 }
 
-sl_err_t app_mg_stop_save(mg_target_t *t, const app_stop_t *s, char *errstr, size_t sz)
+sl_err_t app_mg_stop_save(app_target_t *at, const app_stop_t *s, char *errstr, size_t sz)
 {
+    mg_target_t *t = (mg_target_t *)at;
     mg_stop_op_t op = {.clear = 0, .s = *s};
     return put(t, &op, errstr, sz);
 }
 
-sl_err_t app_mg_stop_clear(mg_target_t *t, const char *db, const char *table, char *errstr,
+sl_err_t app_mg_stop_clear(app_target_t *at, const char *db, const char *table, char *errstr,
                            size_t sz)
 {
+    mg_target_t *t = (mg_target_t *)at;
     mg_stop_op_t op = {.clear = 1};
     snprintf(op.s.db, sizeof(op.s.db), "%s", db);
     snprintf(op.s.table, sizeof(op.s.table), "%s", table);
@@ -119,9 +121,10 @@ static int64_t int_field(const bson_t *doc, const char *key, int64_t dflt)
     return dflt;
 }
 
-sl_err_t app_mg_stops_load(mg_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+sl_err_t app_mg_stops_load(app_target_t *at, app_stop_t **out, size_t *n, char *errstr,
                            size_t sz)
 {
+    mg_target_t *t = (mg_target_t *)at;
     bson_error_t err;
     const bson_t *doc;
     sl_err_t e = SL_OK;

@@ -42,7 +42,8 @@
 
 /* ---- statements ---- */
 
-void app_my_stmt_forget_all(my_target_t *t)
+/* Closes every cached prepared statement (after DDL). */
+static void stmt_forget_all(my_target_t *t)
 {
     for (int i = 0; i < MY_STMT_CACHE; i++) {
         if (t->cache[i].stmt)
@@ -402,11 +403,12 @@ static sl_err_t my_add(my_target_t *t, my_table_t *tb, int kind, const app_table
 
 /* ---- the ops ---- */
 
-static void my_close(my_target_t *t)
+static void my_close(app_target_t *at)
 {
+    my_target_t *t = (my_target_t *)at;
     if (!t)
         return;
-    app_my_stmt_forget_all(t);
+    stmt_forget_all(t);
     if (t->db)
         mysql_close(t->db);
     if (t->ddl)
@@ -442,6 +444,8 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
     sl_err_t e;
     sl_buf_t q = SL_BUF_INIT;
     my_target_t *t = calloc(1, sizeof *t);
+    if (t)
+        t->base.ops = &app_target_mysql;
     if (!t)
         return SL_ERR_NOMEM;
     t->task = app_my_strdup(conf->task ? conf->task : "");
@@ -493,7 +497,7 @@ static sl_err_t my_open(my_target_t **out, const app_target_conf_t *conf,
     return SL_OK;
 err:
     sl_buf_free(&q);
-    my_close(t);
+    my_close(&t->base);
     return e;
 }
 
@@ -514,9 +518,10 @@ static void pos_row(void *ctx, char **cols, unsigned long *lens)
         p->err = SL_ERR_PARSE;
 }
 
-static sl_err_t my_load_position(my_target_t *t, const char *topic, int32_t partition,
+static sl_err_t my_load_position(app_target_t *at, const char *topic, int32_t partition,
                                  app_position_t *pos, char *errstr, size_t sz)
 {
+    my_target_t *t = (my_target_t *)at;
     char part[16];
     snprintf(part, sizeof part, "%d", (int)partition);
     const char *pv[3] = {t->task, topic, part};
@@ -549,8 +554,9 @@ static void my_discard(my_target_t *t)
     sl_buf_reset(&t->data);
 }
 
-static sl_err_t my_begin(my_target_t *t, char *errstr, size_t sz)
+static sl_err_t my_begin(app_target_t *at, char *errstr, size_t sz)
 {
+    my_target_t *t = (my_target_t *)at;
     my_discard(t);
     t->in_txn = 1;
     return SL_OK;
@@ -635,10 +641,11 @@ out:
     return e;
 }
 
-static sl_err_t my_rows(my_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t my_rows(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                         uint32_t first, uint32_t n, const app_position_t *pos,
                         char *errstr, size_t sz)
 {
+    my_target_t *t = (my_target_t *)at;
     const sl_change_t *c = &rec->u.change;
     sl_err_t e;
     if (!t->in_txn) {
@@ -700,8 +707,9 @@ static sl_err_t my_rows(my_target_t *t, const app_table_map_t *map, const sl_rec
     return SL_OK;
 }
 
-static sl_err_t my_commit(my_target_t *t, const app_position_t *pos, char *errstr, size_t sz)
+static sl_err_t my_commit(app_target_t *at, const app_position_t *pos, char *errstr, size_t sz)
 {
+    my_target_t *t = (my_target_t *)at;
     static const char up[] =
         "INSERT INTO `kafkaoffset` (`task`,`topic`,`partition`,`kafka_offset`,`sub_offset`,"
         "`source_position`,`updated_at`,`epoch`) VALUES (?,?,?,?,?,?,NOW(6),?) "
@@ -757,8 +765,9 @@ static sl_err_t my_commit(my_target_t *t, const app_position_t *pos, char *errst
     return SL_OK;
 }
 
-static sl_err_t my_rollback(my_target_t *t, char *errstr, size_t sz)
+static sl_err_t my_rollback(app_target_t *at, char *errstr, size_t sz)
 {
+    my_target_t *t = (my_target_t *)at;
     my_discard(t);
     t->in_txn = 0;
     if (mysql_rollback(t->db) != 0)
@@ -766,25 +775,31 @@ static sl_err_t my_rollback(my_target_t *t, char *errstr, size_t sz)
     return SL_OK;
 }
 
-/* The ops: app_target_t is this file's my_target_t (one struct per target, so
- * that several targets can share a translation unit, as tests/it/it_target.c does). */
-#define T_(x) ((my_target_t *)(void *)(x))
+/* The ops take the common head (a my_target_t starts with it); open hands
+ * it out. */
 static sl_err_t op_my_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
-{ return my_open((my_target_t **)(void *)out, conf, e, n); }
-static void op_my_close(app_target_t *t) { my_close(T_(t)); }
-static sl_err_t op_my_load_position(app_target_t *t, const char *topic, int32_t part,
-                                   app_position_t *pos, char *e, size_t n)
-{ return my_load_position(T_(t), topic, part, pos, e, n); }
-static sl_err_t op_my_begin(app_target_t *t, char *e, size_t n) { return my_begin(T_(t), e, n); }
-static sl_err_t op_my_schema(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
-                            char *e, size_t n)
-{ return app_my_schema(T_(t), m, r, e, n); }
-static sl_err_t op_my_rows(app_target_t *t, const app_table_map_t *m, const sl_record_t *r,
-                          uint32_t first, uint32_t cnt, const app_position_t *pos, char *e, size_t n)
-{ return my_rows(T_(t), m, r, first, cnt, pos, e, n); }
-static sl_err_t op_my_commit(app_target_t *t, const app_position_t *pos, char *e, size_t n)
-{ return my_commit(T_(t), pos, e, n); }
-static sl_err_t op_my_rollback(app_target_t *t, char *e, size_t n) { return my_rollback(T_(t), e, n); }
+{
+    my_target_t *t = NULL;
+    sl_err_t err = my_open(&t, conf, e, n);
+    *out = t ? &t->base : NULL;
+    return err;
+}
+
+/* app_my_schema, then the prepared statements and the table's key are
+ * forgotten: column sets may have changed. */
+static sl_err_t my_schema(app_target_t *at, const app_table_map_t *m, const sl_record_t *r,
+                          char *e, size_t n)
+{
+    my_target_t *t = (my_target_t *)at;
+    sl_err_t err = app_my_schema(t, m, r, e, n);
+    if (!err) {
+        stmt_forget_all(t);
+        my_table_t *tb = app_my_table_find(t, m->dst_schema, m->dst_table);
+        if (tb)
+            tb->src = NULL, tb->nkey = 0;
+    }
+    return err;
+}
 
 /* The position table is `kafkaoffset` of target.database. Compared without
  * case: with lower_case_table_names a differently cased name is the same
@@ -792,7 +807,7 @@ static sl_err_t op_my_rollback(app_target_t *t, char *e, size_t n) { return my_r
 static sl_err_t op_my_check_name(app_target_t *at, const char *schema, const char *table,
                                  char *errstr, size_t sz)
 {
-    my_target_t *t = T_(at);
+    my_target_t *t = (my_target_t *)at;
     const char *what = !strcasecmp(table, "kafkaoffset") ? "position"
                        : !strcasecmp(table, "shiftlog_lease") ? "lease"
                        : !strcasecmp(table, APP_STOPS_TABLE) ? "stopped-tables" : NULL;
@@ -804,37 +819,24 @@ static sl_err_t op_my_check_name(app_target_t *at, const char *schema, const cha
              *what == 'p' ? "positions" : *what == 'l' ? "leases" : "stopped tables");
     return SL_ERR_UNSUPPORTED;
 }
-static sl_err_t op_my_progress_load(app_target_t *t, char **out, char *e, size_t n)
-{ return app_my_progress_load(T_(t), out, e, n); }
-static sl_err_t op_my_progress_save(app_target_t *t, const char *text, char *e, size_t n)
-{ return app_my_progress_save(T_(t), text, e, n); }
-static sl_err_t op_my_stops_load(app_target_t *t, app_stop_t **out, size_t *cnt, char *e,
-                                 size_t n)
-{ return app_my_stops_load(T_(t), out, cnt, e, n); }
-static sl_err_t op_my_stop_save(app_target_t *t, const app_stop_t *s, char *e, size_t n)
-{ return app_my_stop_save(T_(t), s, e, n); }
-static sl_err_t op_my_stop_clear(app_target_t *t, const char *db, const char *table, char *e,
-                                 size_t n)
-{ return app_my_stop_clear(T_(t), db, table, e, n); }
-#undef T_
 
 const app_target_ops_t app_target_mysql = {
     .name = "mysql",
     .open = op_my_open,
-    .close = op_my_close,
-    .load_position = op_my_load_position,
+    .close = my_close,
+    .load_position = my_load_position,
     .lease_take = app_my_lease_take,
     .lease_check = app_my_lease_check,
     .lease_drop = app_my_lease_drop,
-    .begin = op_my_begin,
-    .schema = op_my_schema,
-    .rows = op_my_rows,
-    .commit = op_my_commit,
-    .rollback = op_my_rollback,
+    .begin = my_begin,
+    .schema = my_schema,
+    .rows = my_rows,
+    .commit = my_commit,
+    .rollback = my_rollback,
     .check_name = op_my_check_name,
-    .stops_load = op_my_stops_load,
-    .stop_save = op_my_stop_save,
-    .stop_clear = op_my_stop_clear,
-    .progress_load = op_my_progress_load,
-    .progress_save = op_my_progress_save,
+    .stops_load = app_my_stops_load,
+    .stop_save = app_my_stop_save,
+    .stop_clear = app_my_stop_clear,
+    .progress_load = app_my_progress_load,
+    .progress_save = app_my_progress_save,
 };

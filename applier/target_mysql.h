@@ -42,6 +42,7 @@ enum { MY_NONE = 0, MY_UPSERT = 1, MY_DELETE = 2 };
 typedef struct my_target_s my_target_t;
 
 struct my_target_s {
+    app_target_t base;       /* first: the common head (target.h) */
     MYSQL   *db, *ddl;
     char    *task, *host, *user, *password, *database, *tls_ca, *tls_cert, *tls_key;
     char    *lease_task;      /* whose lease fences the position writes */
@@ -106,7 +107,9 @@ sl_err_t app_my_resolve_key(my_target_t *t, my_table_t *tb, const app_table_map_
                             const sl_change_t *c, char *errstr, size_t sz);
 my_table_t *app_my_table_find(my_target_t *t, const char *schema, const char *table);
 my_table_t *app_my_table_add(my_target_t *t, const char *schema, const char *table);
-/* The target ops' schema(): CREATE / ALTER on the DDL connection. */
+/* The target ops' schema(): CREATE / ALTER on the DDL connection. After
+ * SL_OK the caller (target_mysql.c) forgets the prepared statements and the
+ * table's key: column sets may have changed. */
 sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
                        char *errstr, size_t sz);
 
@@ -125,17 +128,15 @@ sl_err_t app_my_add_epoch(MYSQL *db, char *errstr, size_t sz);
 
 /* --- stopped tables (target_mysql_stops.c; see target.h) */
 
-sl_err_t app_my_progress_load(my_target_t *t, char **out, char *errstr, size_t sz);
-sl_err_t app_my_progress_save(my_target_t *t, const char *text, char *errstr, size_t sz);
-sl_err_t app_my_stops_load(my_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+sl_err_t app_my_progress_load(app_target_t *at, char **out, char *errstr, size_t sz);
+sl_err_t app_my_progress_save(app_target_t *at, const char *text, char *errstr, size_t sz);
+sl_err_t app_my_stops_load(app_target_t *at, app_stop_t **out, size_t *n, char *errstr,
                            size_t sz);
-sl_err_t app_my_stop_save(my_target_t *t, const app_stop_t *s, char *errstr, size_t sz);
-sl_err_t app_my_stop_clear(my_target_t *t, const char *db, const char *table, char *errstr,
+sl_err_t app_my_stop_save(app_target_t *at, const app_stop_t *s, char *errstr, size_t sz);
+sl_err_t app_my_stop_clear(app_target_t *at, const char *db, const char *table, char *errstr,
                            size_t sz);
 
 /* --- statements (target_mysql.c) */
 
-/* Closes every cached prepared statement (after DDL). */
-void     app_my_stmt_forget_all(my_target_t *t);
 
 #endif

@@ -628,251 +628,261 @@ static sl_err_t my_busy(const app_table_map_t *map, char *errstr, size_t sz)
     return SL_ERR_STATE;
 }
 
-sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
-                       char *errstr, size_t sz)
+/* One schema() call's state, shared by its steps. */
+typedef struct my_ddl_s {
+    my_target_t           *t;
+    const app_table_map_t *map;
+    const sl_schema_t     *ns;      /* the new version */
+    const sl_schema_t     *old;     /* the one in force before it, NULL unknown */
+    int                    src_mysql;
+    int                    busy;    /* the open transaction wrote the table */
+    my_cols_t              have;    /* the target table's columns now */
+    sl_buf_t               q;
+} my_ddl_t;
+
+static sl_err_t ddl_read_cols(my_ddl_t *d, char *errstr, size_t sz)
 {
-    const sl_schema_t *ns = &rec->u.schema;
-    /* the previous version: from the core (map->prev), or a caller that
-     * hands the version in force before the record as map->schema */
-    const sl_schema_t *old = map->prev && map->prev != ns ? map->prev
-                           : map->schema && map->schema != ns ? map->schema : NULL;
-    int src_mysql = rec->pos.kind == SL_POS_MYSQL;
-    my_cols_t have = {0};
-    sl_buf_t q = SL_BUF_INIT;
+    const char *pv[2] = {d->map->dst_schema, d->map->dst_table};
+    return app_my_select(d->t->ddl, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
+                         "TABLE_SCHEMA=? AND TABLE_NAME=? ORDER BY ORDINAL_POSITION", 2, pv, 1,
+                         cols_row, &d->have, errstr, sz);
+}
+
+static sl_err_t ddl_create_db(my_ddl_t *d, char *errstr, size_t sz)
+{
     sl_err_t e;
-    int nalter = 0;
-    size_t dflt_at[MY_MAX_DFLT][2];     /* [start, end) of each " DEFAULT ..." in q */
-    int ndflt = 0;
-    if (rec->type != SL_REC_SCHEMA) {
-        snprintf(errstr, sz, "mysql target: schema() got a %s record", sl_rec_type_name(rec->type));
-        return SL_ERR_INVALID;
-    }
-    my_table_t *tb = app_my_table_find(t, map->dst_schema, map->dst_table);
-    /* DDL on a table the open transaction wrote would wait for our own
-     * metadata lock (and on the data connection it would commit half a
-     * transaction): SL_ERR_STATE before anything runs, so that the core
-     * commits first. A schema that needs no DDL is fine at any time. */
-    int busy = tb && tb->touched && t->in_txn;
-    if (!t->ddl && (e = app_my_connect(t, &t->ddl, 1, errstr, sz)))
+    sl_buf_reset(&d->q);
+    sl_buf_puts(&d->q, "CREATE DATABASE IF NOT EXISTS ");
+    if ((e = app_my_ident(&d->q, d->map->dst_schema, errstr, sz)) ||
+        (e = app_my_exec(d->t->ddl, d->q.data, d->q.len, "create database", errstr, sz)))
         return e;
-    static const char lwt[] = "SET SESSION lock_wait_timeout=30";
-    if ((e = app_my_exec(t->ddl, lwt, sizeof lwt - 1, "lock_wait_timeout", errstr, sz)))
+    sl_buf_reset(&d->q);
+    return SL_OK;
+}
+
+/* The source table was dropped: so is the target's under ddl.apply = all. */
+static sl_err_t ddl_drop_table(my_ddl_t *d, char *errstr, size_t sz)
+{
+    const app_table_map_t *map = d->map;
+    sl_err_t e;
+    if (d->t->ddl_apply != APP_DDL_ALL) {
+        sl_info("mysql target: source table %s.%s dropped; `%s`.`%s` kept (ddl.apply is "
+                "not all)", d->ns->db, d->ns->table, map->dst_schema, map->dst_table);
+        return SL_OK;
+    }
+    if (d->busy)
+        return my_busy(map, errstr, sz);
+    sl_buf_puts(&d->q, "DROP TABLE IF EXISTS ");
+    if ((e = app_my_qname(&d->q, map->dst_schema, map->dst_table, errstr, sz)) ||
+        (e = app_my_exec(d->t->ddl, d->q.data, d->q.len, "drop table", errstr, sz)))
         return e;
-    if (sl_schema_dropped(ns)) {
-        if (t->ddl_apply != APP_DDL_ALL) {
-            sl_info("mysql target: source table %s.%s dropped; `%s`.`%s` kept (ddl.apply is "
-                    "not all)", ns->db, ns->table, map->dst_schema, map->dst_table);
-            goto out;
-        }
-        if (busy) {
-            e = my_busy(map, errstr, sz);
-            goto out;
-        }
-        sl_buf_puts(&q, "DROP TABLE IF EXISTS ");
-        if ((e = app_my_qname(&q, map->dst_schema, map->dst_table, errstr, sz)) ||
-            (e = app_my_exec(t->ddl, q.data, q.len, "drop table", errstr, sz)))
-            goto out;
-        sl_info("mysql target: source table %s.%s dropped: `%s`.`%s` dropped", ns->db,
-                ns->table, map->dst_schema, map->dst_table);
-        goto out;
+    sl_info("mysql target: source table %s.%s dropped: `%s`.`%s` dropped", d->ns->db,
+            d->ns->table, map->dst_schema, map->dst_table);
+    return SL_OK;
+}
+
+/* Renamed in the source (ddl.apply = all) and absent here: the target table
+ * of the old name becomes this one, when it exists. */
+static sl_err_t ddl_follow_rename(my_ddl_t *d, char *errstr, size_t sz)
+{
+    my_target_t *t = d->t;
+    const app_table_map_t *map = d->map;
+    const char *ov[2] = {map->rename_schema, map->rename_table};
+    my_cols_t was = {0};
+    sl_err_t e = app_my_select(t->ddl, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+                               "WHERE TABLE_SCHEMA=? AND TABLE_NAME=? LIMIT 1", 2, ov, 1,
+                               cols_row, &was, errstr, sz);
+    int there = was.n > 0;
+    for (uint32_t i = 0; i < was.n; i++)
+        free(was.name[i]);
+    free(was.name);
+    if (e || !there)
+        return e;
+    my_table_t *otb = app_my_table_find(t, map->rename_schema, map->rename_table);
+    if (d->busy || (otb && otb->touched && t->in_txn))
+        return my_busy(map, errstr, sz);
+    if ((e = ddl_create_db(d, errstr, sz)))
+        return e;
+    sl_buf_puts(&d->q, "RENAME TABLE ");
+    if ((e = app_my_qname(&d->q, map->rename_schema, map->rename_table, errstr, sz)))
+        return e;
+    sl_buf_puts(&d->q, " TO ");
+    if ((e = app_my_qname(&d->q, map->dst_schema, map->dst_table, errstr, sz)) ||
+        (e = app_my_exec(t->ddl, d->q.data, d->q.len, "rename table", errstr, sz)))
+        return e;
+    sl_buf_reset(&d->q);
+    if (otb)
+        otb->src = NULL, otb->nkey = 0;
+    sl_info("mysql target: source table renamed: `%s`.`%s` is now `%s`.`%s`",
+            map->rename_schema, map->rename_table, map->dst_schema, map->dst_table);
+    return ddl_read_cols(d, errstr, sz);
+}
+
+/* The table is absent: CREATE TABLE with the mapped columns and the source's
+ * primary key, when ddl.apply and create_tables allow it. */
+static sl_err_t ddl_create_table(my_ddl_t *d, char *errstr, size_t sz)
+{
+    const app_table_map_t *map = d->map;
+    const sl_schema_t *ns = d->ns;
+    sl_buf_t *q = &d->q;
+    sl_err_t e;
+    int npk = 0;
+    if (d->t->ddl_apply == APP_DDL_NONE) {
+        snprintf(errstr, sz, "mysql target: table `%s`.`%s` does not exist and ddl.apply "
+                 "is none: create it by hand, then resume the table", map->dst_schema,
+                 map->dst_table);
+        return SL_ERR_UNSUPPORTED;
     }
-    const char *pv[2] = {map->dst_schema, map->dst_table};
-    if ((e = app_my_select(t->ddl, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
-                       "TABLE_SCHEMA=? AND TABLE_NAME=? ORDER BY ORDINAL_POSITION", 2, pv, 1,
-                       cols_row, &have, errstr, sz)))
-        goto out;
-    if (have.n == 0 && map->rename_table && t->ddl_apply == APP_DDL_ALL) {
-        /* renamed in the source: the target table of the old name becomes this one */
-        const char *ov[2] = {map->rename_schema, map->rename_table};
-        my_cols_t was = {0};
-        e = app_my_select(t->ddl, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE "
-                          "TABLE_SCHEMA=? AND TABLE_NAME=? LIMIT 1", 2, ov, 1, cols_row, &was,
-                          errstr, sz);
-        int there = was.n > 0;
-        for (uint32_t i = 0; i < was.n; i++)
-            free(was.name[i]);
-        free(was.name);
-        if (e)
-            goto out;
-        my_table_t *otb = app_my_table_find(t, map->rename_schema, map->rename_table);
-        if (there && (busy || (otb && otb->touched && t->in_txn))) {
-            e = my_busy(map, errstr, sz);
-            goto out;
-        }
-        if (there) {
-            sl_buf_puts(&q, "CREATE DATABASE IF NOT EXISTS ");
-            if ((e = app_my_ident(&q, map->dst_schema, errstr, sz)) ||
-                (e = app_my_exec(t->ddl, q.data, q.len, "create database", errstr, sz)))
-                goto out;
-            sl_buf_reset(&q);
-            sl_buf_puts(&q, "RENAME TABLE ");
-            if ((e = app_my_qname(&q, map->rename_schema, map->rename_table, errstr, sz)))
-                goto out;
-            sl_buf_puts(&q, " TO ");
-            if ((e = app_my_qname(&q, map->dst_schema, map->dst_table, errstr, sz)) ||
-                (e = app_my_exec(t->ddl, q.data, q.len, "rename table", errstr, sz)))
-                goto out;
-            sl_buf_reset(&q);
-            if (otb)
-                otb->src = NULL, otb->nkey = 0;
-            sl_info("mysql target: source table renamed: `%s`.`%s` is now `%s`.`%s`",
-                    map->rename_schema, map->rename_table, map->dst_schema, map->dst_table);
-            if ((e = app_my_select(t->ddl, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
-                                   "WHERE TABLE_SCHEMA=? AND TABLE_NAME=? ORDER BY "
-                                   "ORDINAL_POSITION", 2, pv, 1, cols_row, &have, errstr, sz)))
-                goto out;
-        }
+    if (!d->t->create_tables) {
+        snprintf(errstr, sz, "mysql target: table `%s`.`%s` does not exist and "
+                 "target.create_tables is off: create it, or turn create_tables on",
+                 map->dst_schema, map->dst_table);
+        return SL_ERR_UNSUPPORTED;
     }
-    if (have.n == 0) {
-        int npk = 0;
-        if (t->ddl_apply == APP_DDL_NONE) {
-            snprintf(errstr, sz, "mysql target: table `%s`.`%s` does not exist and ddl.apply "
-                     "is none: create it by hand, then resume the table", map->dst_schema,
-                     map->dst_table);
-            e = SL_ERR_UNSUPPORTED;
-            goto out;
-        }
-        if (!t->create_tables) {
-            snprintf(errstr, sz, "mysql target: table `%s`.`%s` does not exist and "
-                     "target.create_tables is off: create it, or turn create_tables on",
-                     map->dst_schema, map->dst_table);
-            e = SL_ERR_UNSUPPORTED;
-            goto out;
-        }
-        for (uint32_t i = 0; i < ns->ncols; i++)
-            npk += ns->cols[i].pk > 0 && my_sch_dst(map, ns, i);
-        if (npk == 0) {
-            snprintf(errstr, sz, "mysql target: table `%s`.`%s`: the source table %s.%s has no "
-                     "primary key, so changes cannot be applied exactly once; add a primary key "
-                     "to the source, or create the target table with a unique key",
-                     map->dst_schema, map->dst_table, ns->db, ns->table);
-            e = SL_ERR_UNSUPPORTED;
-            goto out;
-        }
-        if (busy) {
-            e = my_busy(map, errstr, sz);
-            goto out;
-        }
-        sl_buf_puts(&q, "CREATE DATABASE IF NOT EXISTS ");
-        if ((e = app_my_ident(&q, map->dst_schema, errstr, sz)) ||
-            (e = app_my_exec(t->ddl, q.data, q.len, "create database", errstr, sz)))
-            goto out;
-        sl_buf_reset(&q);
-        sl_buf_puts(&q, "CREATE TABLE IF NOT EXISTS ");
-        if ((e = app_my_qname(&q, map->dst_schema, map->dst_table, errstr, sz)))
-            goto out;
-        sl_buf_puts(&q, " (");
-        int n = 0;
-        for (uint32_t i = 0; i < ns->ncols; i++) {
-            const char *d = my_sch_dst(map, ns, i);
-            if (!d)
-                continue;
-            if (n++)
-                sl_buf_puts(&q, ", ");
-            if ((e = my_coldef(&q, d, &ns->cols[i], src_mysql, errstr, sz)))
-                goto out;
-        }
-        sl_buf_puts(&q, ", PRIMARY KEY (");
-        n = 0;
-        for (int k = 1; k <= (int)ns->ncols; k++)
-            for (uint32_t i = 0; i < ns->ncols; i++)
-                if (ns->cols[i].pk == k && my_sch_dst(map, ns, i)) {
-                    if (n++)
-                        sl_buf_putc(&q, ',');
-                    app_my_ident(&q, my_sch_dst(map, ns, i), errstr, sz);
-                }
-        sl_buf_puts(&q, ")) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin");
-        e = app_my_exec(t->ddl, q.data, q.len, "create table", errstr, sz);
-        goto out;
+    for (uint32_t i = 0; i < ns->ncols; i++)
+        npk += ns->cols[i].pk > 0 && my_sch_dst(map, ns, i);
+    if (npk == 0) {
+        snprintf(errstr, sz, "mysql target: table `%s`.`%s`: the source table %s.%s has no "
+                 "primary key, so changes cannot be applied exactly once; add a primary key "
+                 "to the source, or create the target table with a unique key",
+                 map->dst_schema, map->dst_table, ns->db, ns->table);
+        return SL_ERR_UNSUPPORTED;
     }
-    /* the table exists: bring its columns in line with ns (ddl.apply permitting;
-     * additive: no rename, no drop) */
-    if (t->ddl_apply == APP_DDL_NONE)
-        goto out;
-    sl_buf_puts(&q, "ALTER TABLE ");
-    if ((e = app_my_qname(&q, map->dst_schema, map->dst_table, errstr, sz)))
-        goto out;
-    if (old && t->ddl_apply == APP_DDL_ALL) {
-        uint32_t m = old->ncols < ns->ncols ? old->ncols : ns->ncols;
-        for (uint32_t i = 0; i < m; i++) {
-            const char *on = old->cols[i].name, *nn = ns->cols[i].name;
-            /* a rename: same place, same type (or a type change the DDL text shows
-             * folded with the rename: CHANGE), the old name gone, the new one new */
-            int same = col_same_type(&old->cols[i], &ns->cols[i]);
-            if (strcmp(on, nn) == 0 || sch_find(ns, on) >= 0 || sch_find(old, nn) >= 0 ||
-                (!same && !app_ddl_renames(ns->ddl, on, nn)))
-                continue;
-            const char *od = my_sch_dst(map, old, i);
-            if (!od || !cols_has(&have, od) || cols_has(&have, nn))
-                continue;
-            if (same) {
-                sl_buf_puts(&q, nalter++ ? ", RENAME COLUMN " : " RENAME COLUMN ");
-                app_my_ident(&q, od, errstr, sz);
-                sl_buf_puts(&q, " TO ");
-                app_my_ident(&q, nn, errstr, sz);
-            } else {
-                sl_buf_puts(&q, nalter++ ? ", CHANGE COLUMN " : " CHANGE COLUMN ");
-                app_my_ident(&q, od, errstr, sz);
-                sl_buf_putc(&q, ' ');
-                if ((e = my_coldef(&q, nn, &ns->cols[i], src_mysql, errstr, sz)))
-                    goto out;
-            }
-            /* the renamed column now exists under its new name */
-            cols_row(&have, (char *[]){(char *)nn}, NULL);
-        }
-        for (uint32_t i = 0; i < old->ncols; i++) {
-            const char *od = my_sch_dst(map, old, i);
-            int renamed = i < ns->ncols && sch_find(ns, old->cols[i].name) < 0 &&
-                          sch_find(old, ns->cols[i].name) < 0 &&
-                          (col_same_type(&old->cols[i], &ns->cols[i]) ||
-                           app_ddl_renames(ns->ddl, old->cols[i].name, ns->cols[i].name));
-            if (!od || sch_find(ns, old->cols[i].name) >= 0 || renamed || !cols_has(&have, od))
-                continue;
-            sl_buf_puts(&q, nalter++ ? ", DROP COLUMN " : " DROP COLUMN ");
-            app_my_ident(&q, od, errstr, sz);
-        }
-    }
+    if (d->busy)
+        return my_busy(map, errstr, sz);
+    if ((e = ddl_create_db(d, errstr, sz)))
+        return e;
+    sl_buf_puts(q, "CREATE TABLE IF NOT EXISTS ");
+    if ((e = app_my_qname(q, map->dst_schema, map->dst_table, errstr, sz)))
+        return e;
+    sl_buf_puts(q, " (");
+    int n = 0;
     for (uint32_t i = 0; i < ns->ncols; i++) {
-        const char *d = my_sch_dst(map, ns, i);
-        if (!d)
+        const char *dst = my_sch_dst(map, ns, i);
+        if (!dst)
+            continue;
+        if (n++)
+            sl_buf_puts(q, ", ");
+        if ((e = my_coldef(q, dst, &ns->cols[i], d->src_mysql, errstr, sz)))
+            return e;
+    }
+    sl_buf_puts(q, ", PRIMARY KEY (");
+    n = 0;
+    for (int k = 1; k <= (int)ns->ncols; k++)
+        for (uint32_t i = 0; i < ns->ncols; i++)
+            if (ns->cols[i].pk == k && my_sch_dst(map, ns, i)) {
+                if (n++)
+                    sl_buf_putc(q, ',');
+                app_my_ident(q, my_sch_dst(map, ns, i), errstr, sz);
+            }
+    sl_buf_puts(q, ")) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin");
+    return app_my_exec(d->t->ddl, q->data, q->len, "create table", errstr, sz);
+}
+
+/* ddl.apply = all: RENAME COLUMN (same place, same type, the old name gone,
+ * the new one new; or a type change the DDL text shows folded with the
+ * rename: CHANGE COLUMN) and DROP COLUMN clauses into q; *nalter counts
+ * them. */
+static sl_err_t ddl_renames_drops(my_ddl_t *d, int *nalter, char *errstr, size_t sz)
+{
+    sl_err_t e;
+    const sl_schema_t *old = d->old, *ns = d->ns;
+    uint32_t m = old->ncols < ns->ncols ? old->ncols : ns->ncols;
+    for (uint32_t i = 0; i < m; i++) {
+        const char *on = old->cols[i].name, *nn = ns->cols[i].name;
+        int same = col_same_type(&old->cols[i], &ns->cols[i]);
+        if (strcmp(on, nn) == 0 || sch_find(ns, on) >= 0 || sch_find(old, nn) >= 0 ||
+            (!same && !app_ddl_renames(ns->ddl, on, nn)))
+            continue;
+        const char *od = my_sch_dst(d->map, old, i);
+        if (!od || !cols_has(&d->have, od) || cols_has(&d->have, nn))
+            continue;
+        if (same) {
+            sl_buf_puts(&d->q, (*nalter)++ ? ", RENAME COLUMN " : " RENAME COLUMN ");
+            app_my_ident(&d->q, od, errstr, sz);
+            sl_buf_puts(&d->q, " TO ");
+            app_my_ident(&d->q, nn, errstr, sz);
+        } else {
+            sl_buf_puts(&d->q, (*nalter)++ ? ", CHANGE COLUMN " : " CHANGE COLUMN ");
+            app_my_ident(&d->q, od, errstr, sz);
+            sl_buf_putc(&d->q, ' ');
+            if ((e = my_coldef(&d->q, nn, &ns->cols[i], d->src_mysql, errstr, sz)))
+                return e;
+        }
+        /* the renamed column now exists under its new name */
+        cols_row(&d->have, (char *[]){(char *)nn}, NULL);
+    }
+    for (uint32_t i = 0; i < old->ncols; i++) {
+        const char *od = my_sch_dst(d->map, old, i);
+        int renamed = i < ns->ncols && sch_find(ns, old->cols[i].name) < 0 &&
+                      sch_find(old, ns->cols[i].name) < 0 &&
+                      (col_same_type(&old->cols[i], &ns->cols[i]) ||
+                       app_ddl_renames(ns->ddl, old->cols[i].name, ns->cols[i].name));
+        if (!od || sch_find(ns, old->cols[i].name) >= 0 || renamed || !cols_has(&d->have, od))
+            continue;
+        sl_buf_puts(&d->q, (*nalter)++ ? ", DROP COLUMN " : " DROP COLUMN ");
+        app_my_ident(&d->q, od, errstr, sz);
+    }
+    return SL_OK;
+}
+
+/* The table exists: bring its columns in line with ns (ddl.apply
+ * permitting; additive: no rename, no drop). A refused ALTER stops the
+ * table (SL_ERR_UNSUPPORTED), not the task. */
+static sl_err_t ddl_alter(my_ddl_t *d, char *errstr, size_t sz)
+{
+    const app_table_map_t *map = d->map;
+    const sl_schema_t *old = d->old, *ns = d->ns;
+    sl_buf_t *q = &d->q;
+    size_t dflt_at[MY_MAX_DFLT][2];     /* [start, end) of each " DEFAULT ..." in q */
+    int ndflt = 0, nalter = 0;
+    sl_err_t e = SL_OK;
+    if (d->t->ddl_apply == APP_DDL_NONE)
+        return SL_OK;
+    sl_buf_puts(q, "ALTER TABLE ");
+    if ((e = app_my_qname(q, map->dst_schema, map->dst_table, errstr, sz)))
+        return e;
+    if (old && d->t->ddl_apply == APP_DDL_ALL && (e = ddl_renames_drops(d, &nalter, errstr, sz)))
+        return e;
+    for (uint32_t i = 0; i < ns->ncols; i++) {
+        const char *dst = my_sch_dst(map, ns, i);
+        if (!dst)
             continue;
         int oi = old ? sch_find(old, ns->cols[i].name) : -1;
-        if (!cols_has(&have, d)) {
-            sl_buf_puts(&q, nalter++ ? ", ADD COLUMN " : " ADD COLUMN ");
+        if (!cols_has(&d->have, dst)) {
+            sl_buf_puts(q, nalter++ ? ", ADD COLUMN " : " ADD COLUMN ");
         } else if (oi >= 0 && !col_same_type(&old->cols[oi], &ns->cols[i])) {
-            sl_buf_puts(&q, nalter++ ? ", MODIFY COLUMN " : " MODIFY COLUMN ");
+            sl_buf_puts(q, nalter++ ? ", MODIFY COLUMN " : " MODIFY COLUMN ");
         } else {
             continue;
         }
-        if ((e = my_coldef(&q, d, &ns->cols[i], src_mysql, errstr, sz)))
-            goto out;
-        if (!cols_has(&have, d) && ns->cols[i].dflt && ndflt < MY_MAX_DFLT) {
-            dflt_at[ndflt][0] = q.len;
-            if ((e = my_default(t->ddl, &q, &ns->cols[i])))
-                goto out;
-            dflt_at[ndflt++][1] = q.len;
+        if ((e = my_coldef(q, dst, &ns->cols[i], d->src_mysql, errstr, sz)))
+            return e;
+        if (!cols_has(&d->have, dst) && ns->cols[i].dflt && ndflt < MY_MAX_DFLT) {
+            dflt_at[ndflt][0] = q->len;
+            if ((e = my_default(d->t->ddl, q, &ns->cols[i])))
+                return e;
+            dflt_at[ndflt++][1] = q->len;
         }
     }
-    if (nalter && busy) {
-        e = my_busy(map, errstr, sz);
-        goto out;
-    }
+    if (nalter && d->busy)
+        return my_busy(map, errstr, sz);
     if (nalter)
-        e = app_my_exec(t->ddl, q.data, q.len, "alter table", errstr, sz);
+        e = app_my_exec(d->t->ddl, q->data, q->len, "alter table", errstr, sz);
     if (e == SL_ERR_DB && ndflt) {
         /* a default the target type refuses must not stop the table: the
          * same ALTER without the defaults (the rows there keep NULL) */
         sl_buf_t q2 = SL_BUF_INIT;
         size_t from = 0;
         for (int k = 0; k < ndflt; k++) {
-            sl_buf_append(&q2, q.data + from, dflt_at[k][0] - from);
+            sl_buf_append(&q2, q->data + from, dflt_at[k][0] - from);
             from = dflt_at[k][1];
         }
-        sl_buf_append(&q2, q.data + from, q.len - from);
+        sl_buf_append(&q2, q->data + from, q->len - from);
         sl_warn("mysql target: `%s`.`%s`: the source's column defaults do not fit (%s): the "
                 "columns are added without them, the rows there keep NULL", map->dst_schema,
                 map->dst_table, errstr);
-        e = q2.data ? app_my_exec(t->ddl, q2.data, q2.len, "alter table", errstr, sz)
+        e = q2.data ? app_my_exec(d->t->ddl, q2.data, q2.len, "alter table", errstr, sz)
                     : SL_ERR_NOMEM;
         sl_buf_free(&q2);
     }
@@ -883,15 +893,48 @@ sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_reco
                  map->dst_schema, map->dst_table);
         e = SL_ERR_UNSUPPORTED;
     }
-out:
-    if (!e) {
-        app_my_stmt_forget_all(t);       /* column sets may have changed */
-        if (tb)
-            tb->src = NULL, tb->nkey = 0;
+    return e;
+}
+
+/* The target ops' schema(), in steps: drop (a dropped source table), else
+ * read the target's columns, follow a source rename, then create the table
+ * or alter its columns. */
+sl_err_t app_my_schema(my_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+                       char *errstr, size_t sz)
+{
+    const sl_schema_t *ns = &rec->u.schema;
+    /* the previous version: from the core (map->prev), or a caller that
+     * hands the version in force before the record as map->schema */
+    my_ddl_t d = {.t = t, .map = map, .ns = ns,
+                  .old = map->prev && map->prev != ns ? map->prev
+                         : map->schema && map->schema != ns ? map->schema : NULL,
+                  .src_mysql = rec->pos.kind == SL_POS_MYSQL, .q = SL_BUF_INIT};
+    sl_err_t e;
+    if (rec->type != SL_REC_SCHEMA) {
+        snprintf(errstr, sz, "mysql target: schema() got a %s record", sl_rec_type_name(rec->type));
+        return SL_ERR_INVALID;
     }
-    for (uint32_t i = 0; i < have.n; i++)
-        free(have.name[i]);
-    free(have.name);
-    sl_buf_free(&q);
+    my_table_t *tb = app_my_table_find(t, map->dst_schema, map->dst_table);
+    /* DDL on a table the open transaction wrote would wait for our own
+     * metadata lock (and on the data connection it would commit half a
+     * transaction): SL_ERR_STATE before anything runs, so that the core
+     * commits first. A schema that needs no DDL is fine at any time. */
+    d.busy = tb && tb->touched && t->in_txn;
+    if (!t->ddl && (e = app_my_connect(t, &t->ddl, 1, errstr, sz)))
+        return e;
+    static const char lwt[] = "SET SESSION lock_wait_timeout=30";
+    if ((e = app_my_exec(t->ddl, lwt, sizeof lwt - 1, "lock_wait_timeout", errstr, sz)))
+        return e;
+    if (sl_schema_dropped(ns))
+        e = ddl_drop_table(&d, errstr, sz);
+    else if (!(e = ddl_read_cols(&d, errstr, sz)) && d.have.n == 0 && map->rename_table &&
+             t->ddl_apply == APP_DDL_ALL)
+        e = ddl_follow_rename(&d, errstr, sz);
+    if (!e && !sl_schema_dropped(ns))
+        e = d.have.n == 0 ? ddl_create_table(&d, errstr, sz) : ddl_alter(&d, errstr, sz);
+    for (uint32_t i = 0; i < d.have.n; i++)
+        free(d.have.name[i]);
+    free(d.have.name);
+    sl_buf_free(&d.q);
     return e;
 }

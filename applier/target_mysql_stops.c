@@ -62,9 +62,10 @@ static sl_err_t run(my_target_t *t, sl_buf_t *q, const char *what, char *errstr,
     return e;
 }
 
-sl_err_t app_my_stops_load(my_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+sl_err_t app_my_stops_load(app_target_t *at, app_stop_t **out, size_t *n, char *errstr,
                            size_t sz)
 {
+    my_target_t *t = (my_target_t *)at;
     *out = NULL;
     *n = 0;
     sl_err_t e = ensure_table(t, errstr, sz);
@@ -117,8 +118,9 @@ out:
     return e;
 }
 
-sl_err_t app_my_stop_save(my_target_t *t, const app_stop_t *s, char *errstr, size_t sz)
+sl_err_t app_my_stop_save(app_target_t *at, const app_stop_t *s, char *errstr, size_t sz)
 {
+    my_target_t *t = (my_target_t *)at;
     sl_err_t e = ensure_table(t, errstr, sz);
     if (e)
         return e;
@@ -151,9 +153,10 @@ out:
     return e;
 }
 
-sl_err_t app_my_stop_clear(my_target_t *t, const char *db, const char *table, char *errstr,
+sl_err_t app_my_stop_clear(app_target_t *at, const char *db, const char *table, char *errstr,
                            size_t sz)
 {
+    my_target_t *t = (my_target_t *)at;
     sl_err_t e = ensure_table(t, errstr, sz);
     if (e)
         return e;
@@ -175,8 +178,9 @@ out:
 
 /* ------------------------------------------- direct tasks' progress */
 
-sl_err_t app_my_progress_load(my_target_t *t, char **out, char *errstr, size_t sz)
+sl_err_t app_my_progress_load(app_target_t *at, char **out, char *errstr, size_t sz)
 {
+    my_target_t *t = (my_target_t *)at;
     static const char ddl[] =
         "CREATE TABLE IF NOT EXISTS `" APP_DIRECT_TABLE "` ("
         "`task` VARCHAR(255) NOT NULL PRIMARY KEY, `progress` MEDIUMTEXT NOT NULL, "
@@ -213,8 +217,9 @@ out:
     return e;
 }
 
-sl_err_t app_my_progress_save(my_target_t *t, const char *text, char *errstr, size_t sz)
+sl_err_t app_my_progress_save(app_target_t *at, const char *text, char *errstr, size_t sz)
 {
+    my_target_t *t = (my_target_t *)at;
     sl_buf_t q = SL_BUF_INIT;
     sl_err_t e;
     sl_buf_puts(&q, "INSERT INTO `" APP_DIRECT_TABLE "` (`task`, `progress`) VALUES (");

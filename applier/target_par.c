@@ -125,126 +125,10 @@ static uint64_t row_key_hash(uint64_t th, const sl_value_t *img, const uint32_t 
     return h;
 }
 
-/* ------------------------------------------------------------ workers */
-
-sl_err_t app_par_worker_begin(worker_t *w)
-{
-    if (w->open)
-        return SL_OK;
-    sl_err_t err = w->p->inner->begin(w->t, w->errstr, sizeof(w->errstr));
-    if (!err)
-        w->open = 1;
-    return err;
-}
-
-static void run_job(worker_t *w, job_t *j)
-{
-    const app_target_ops_t *in = w->p->inner;
-    char errstr[1024];
-    sl_err_t err = SL_OK;
-    switch (j->kind) {
-    case J_ROWS:
-        if (w->err)
-            return;                   /* the transaction is lost already */
-        if (!(err = app_par_worker_begin(w)))
-            err = in->rows(w->t, j->map, j->rec, j->first, j->n, &j->pos, w->errstr,
-                           sizeof(w->errstr));
-        break;
-    case J_COMMIT:
-        if (w->err) {
-            if (w->open && in->rollback(w->t, errstr, sizeof(errstr)))
-                sl_warn("worker %d: rollback: %s", w->idx, errstr);
-            w->open = 0;
-            return;
-        }
-        if (!(err = app_par_worker_begin(w))) {
-            err = in->commit(w->t, &j->pos, w->errstr, sizeof(w->errstr));
-            w->open = 0;
-        }
-        break;
-    case J_ROLLBACK:
-        if (w->open && in->rollback(w->t, errstr, sizeof(errstr)))
-            sl_warn("worker %d: rollback: %s", w->idx, errstr);
-        w->open = 0;
-        break;
-    }
-    if (err) {
-        w->err = err;
-        atomic_store_explicit(&w->p->failed, 1, memory_order_release);
-    }
-}
-
-static void *worker_main(void *arg)
-{
-    worker_t *w = arg;
-    app_target_t *p = w->p;
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        while (w->head == w->tail) {
-            w->waiting = 1;
-            pthread_cond_wait(&w->cv, &p->lock);
-            w->waiting = 0;
-        }
-        job_t j = w->q[w->head % PAR_QLEN];
-        if (j.kind == J_STOP)
-            break;
-        w->busy = 1;
-        pthread_mutex_unlock(&p->lock);
-        run_job(w, &j);
-        if (j.rec)
-            sl_record_reset(j.rec);
-        pthread_mutex_lock(&p->lock);
-        if (j.rec) {
-            if (p->npool < p->cappool)
-                p->pool[p->npool++] = j.rec;
-            else
-                sl_record_destroy(j.rec);
-        }
-        w->head++;
-        w->busy = 0;
-        pthread_cond_broadcast(&p->done);
-    }
-    w->head++;
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
-}
-
-/* Queues j for w (waits while w's queue is full). */
-static void push(app_target_t *p, worker_t *w, const job_t *j)
-{
-    pthread_mutex_lock(&p->lock);
-    while (w->tail - w->head >= PAR_QLEN) {
-        pthread_cond_signal(&w->cv);
-        pthread_cond_wait(&p->done, &p->lock);
-    }
-    w->q[w->tail++ % PAR_QLEN] = *j;
-    /* rows wake a sleeping worker in batches (one wake-up per message costs
-     * more than the message); anything else, and every wait below, at once */
-    if (w->waiting && (j->kind != J_ROWS || w->tail - w->head >= PAR_WAKE))
-        pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&p->lock);
-}
-
-/* Waits until w (every worker when NULL) has run everything queued. */
-void app_par_drain(app_target_t *p, worker_t *w)
-{
-    pthread_mutex_lock(&p->lock);
-    for (int i = 0; i < p->n; i++) {
-        worker_t *x = w ? w : &p->w[i];
-        if (x->head != x->tail)
-            pthread_cond_signal(&x->cv);
-        while (x->head != x->tail)
-            pthread_cond_wait(&p->done, &p->lock);
-        if (w)
-            break;
-    }
-    pthread_mutex_unlock(&p->lock);
-}
-
 /* The first error of a worker (w, or any when NULL), copied out. Called
  * for every message: without an error since the last rollback (the
  * workers' flag) it takes no lock. */
-static sl_err_t take_err(app_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
+static sl_err_t take_err(par_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
 {
     if (!atomic_load_explicit(&p->failed, memory_order_acquire))
         return SL_OK;
@@ -275,12 +159,12 @@ static void clear_marks(worker_t *w)
 
 /* Commits w's open transaction (complete source transactions only) at the
  * last COMMIT routed to it, and waits. */
-static sl_err_t commit_worker(app_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
+static sl_err_t commit_worker(par_target_t *p, worker_t *w, char *errstr, size_t errstr_size)
 {
     job_t j = {.kind = J_COMMIT, .pos = w->last};
     if (!w->has_last)
         return SL_OK;                 /* nothing of a complete transaction here */
-    push(p, w, &j);
+    app_par_push(p, w, &j);
     app_par_drain(p, w);
     sl_err_t err = take_err(p, w, errstr, errstr_size);
     if (err)
@@ -298,16 +182,16 @@ static sl_err_t commit_worker(app_target_t *p, worker_t *w, char *errstr, size_t
 
 /* ---------------------------------------------------------------- ops */
 
-static void par_close(app_target_t *p);
+static void par_close(app_target_t *at);
 
-static sl_err_t par_open(app_target_t **out, const app_target_conf_t *conf, char *errstr,
+static sl_err_t par_open(par_target_t **out, const app_target_conf_t *conf, char *errstr,
                          size_t errstr_size)
 {
     if (!conf->inner || conf->workers < 2) {
         snprintf(errstr, errstr_size, "parallel target: needs an inner target and 2+ workers");
         return SL_ERR_INVALID;
     }
-    app_target_t *p = calloc(1, sizeof(*p));
+    par_target_t *p = calloc(1, sizeof(*p));
     if (!p || !(p->w = calloc((size_t)conf->workers, sizeof(*p->w))) ||
         !(p->pool = calloc((size_t)conf->workers * (PAR_QLEN + 1), sizeof(*p->pool)))) {
         if (p)
@@ -316,6 +200,7 @@ static sl_err_t par_open(app_target_t **out, const app_target_conf_t *conf, char
         snprintf(errstr, errstr_size, "applier: out of memory");
         return SL_ERR_NOMEM;
     }
+    p->base.ops = &app_target_par;
     p->inner = conf->inner;
     p->conf = *conf;
     p->n = conf->workers;
@@ -351,7 +236,7 @@ static sl_err_t par_open(app_target_t **out, const app_target_conf_t *conf, char
         c.task = w->task;
         if ((err = p->inner->open(&w->t, &c, errstr, errstr_size)))
             break;
-        if (pthread_create(&w->th, NULL, worker_main, w)) {
+        if (pthread_create(&w->th, NULL, app_par_worker_main, w)) {
             snprintf(errstr, errstr_size, "parallel target: cannot start worker %d", i);
             err = SL_ERR_FATAL;
             break;
@@ -359,22 +244,23 @@ static sl_err_t par_open(app_target_t **out, const app_target_conf_t *conf, char
         w->started = 1;
     }
     if (err) {
-        par_close(p);
+        par_close(&p->base);
         return err;
     }
     *out = p;
     return SL_OK;
 }
 
-static void par_close(app_target_t *p)
+static void par_close(app_target_t *at)
 {
+    par_target_t *p = (par_target_t *)at;
     if (!p)
         return;
     for (int i = 0; i < p->n; i++) {
         worker_t *w = &p->w[i];
         if (w->started) {
             job_t j = {.kind = J_STOP};
-            push(p, w, &j);
+            app_par_push(p, w, &j);
             pthread_join(w->th, NULL);
         }
         if (w->t)
@@ -390,8 +276,9 @@ static void par_close(app_target_t *p)
     free(p);
 }
 
-static sl_err_t par_begin(app_target_t *p, char *errstr, size_t errstr_size)
+static sl_err_t par_begin(app_target_t *at, char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     return take_err(p, NULL, errstr, errstr_size);
 }
 
@@ -401,14 +288,16 @@ static sl_err_t par_begin(app_target_t *p, char *errstr, size_t errstr_size)
  * version. */
 #define DDL_WORKER 0
 
-static void par_sync(app_target_t *p)
+static void par_sync(app_target_t *at)
 {
+    par_target_t *p = (par_target_t *)at;
     app_par_drain(p, NULL);
 }
 
-static sl_err_t par_schema(app_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t par_schema(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                            char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     app_par_drain(p, NULL);
     sl_err_t err = take_err(p, NULL, errstr, errstr_size);
     if (err)
@@ -449,7 +338,7 @@ static sl_err_t par_schema(app_target_t *p, const app_table_map_t *map, const sl
 /* Makes every other worker whose open transaction conflicts with a row
  * commit first: one that ran DDL or TRUNCATE on the table, or that wrote
  * key kh (table_wide: that wrote the table at all). */
-static sl_err_t resolve(app_target_t *p, int me, uint64_t th, uint64_t kh, int table_wide,
+static sl_err_t resolve(par_target_t *p, int me, uint64_t th, uint64_t kh, int table_wide,
                         char *errstr, size_t errstr_size)
 {
     for (int i = 0; i < p->n; i++) {
@@ -468,10 +357,11 @@ static sl_err_t resolve(app_target_t *p, int me, uint64_t th, uint64_t kh, int t
     return SL_OK;
 }
 
-static sl_err_t par_rows_take(app_target_t *p, const app_table_map_t *map, sl_record_t **recp,
+static sl_err_t par_rows_take(app_target_t *at, const app_table_map_t *map, sl_record_t **recp,
                               uint32_t first, uint32_t n, const app_position_t *pos,
                               char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     const sl_change_t *ch = &(*recp)->u.change;
     sl_err_t err = take_err(p, NULL, errstr, errstr_size);
     if (err)
@@ -522,12 +412,12 @@ static sl_err_t par_rows_take(app_target_t *p, const app_table_map_t *map, sl_re
         return SL_ERR_NOMEM;
     }
     job_t j = {.kind = J_ROWS, .map = map, .rec = *recp, .first = first, .n = n, .pos = *pos};
-    push(p, w, &j);
+    app_par_push(p, w, &j);
     *recp = spare;
     return SL_OK;
 }
 
-static sl_err_t par_rows(app_target_t *p, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t par_rows(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                          uint32_t first, uint32_t n, const app_position_t *pos, char *errstr,
                          size_t errstr_size)
 {
@@ -535,8 +425,9 @@ static sl_err_t par_rows(app_target_t *p, const app_table_map_t *map, const sl_r
     return SL_ERR_STATE;
 }
 
-static void par_txn_end(app_target_t *p, const app_position_t *pos)
+static void par_txn_end(app_target_t *at, const app_position_t *pos)
 {
+    par_target_t *p = (par_target_t *)at;
     if (p->cur < 0)
         return;
     worker_t *w = &p->w[p->cur];
@@ -552,16 +443,17 @@ static void par_txn_end(app_target_t *p, const app_position_t *pos)
 /* The core's group commit: every worker commits, in parallel, at pos (at
  * its own stored position when that is later: a replay skipped what it had
  * applied, and its row never moves back). */
-static sl_err_t par_commit(app_target_t *p, const app_position_t *pos, char *errstr,
+static sl_err_t par_commit(app_target_t *at, const app_position_t *pos, char *errstr,
                            size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     for (int i = 0; i < p->n; i++) {
         worker_t *w = &p->w[i];
         job_t j = {.kind = J_COMMIT, .pos = *pos};
         if (w->has_stored && w->stored.kafka_offset > pos->kafka_offset)
             j.pos = w->stored;
         w->last = j.pos;
-        push(p, w, &j);
+        app_par_push(p, w, &j);
     }
     app_par_drain(p, NULL);
     sl_err_t first = SL_OK;
@@ -582,11 +474,12 @@ static sl_err_t par_commit(app_target_t *p, const app_position_t *pos, char *err
     return first;
 }
 
-static sl_err_t par_rollback(app_target_t *p, char *errstr, size_t errstr_size)
+static sl_err_t par_rollback(app_target_t *at, char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     job_t j = {.kind = J_ROLLBACK};
     for (int i = 0; i < p->n; i++)
-        push(p, &p->w[i], &j);
+        app_par_push(p, &p->w[i], &j);
     app_par_drain(p, NULL);
     for (int i = 0; i < p->n; i++) {
         worker_t *w = &p->w[i];
@@ -601,9 +494,10 @@ static sl_err_t par_rollback(app_target_t *p, char *errstr, size_t errstr_size)
 }
 
 /* Names are the inner target's to judge; worker 0's settings stand for all. */
-static sl_err_t par_check_name(app_target_t *p, const char *schema, const char *table,
+static sl_err_t par_check_name(app_target_t *at, const char *schema, const char *table,
                                char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     if (!p->inner->check_name)
         return SL_OK;
     return p->inner->check_name(p->w[0].t, schema, table, errstr, errstr_size);
@@ -613,9 +507,10 @@ static sl_err_t par_check_name(app_target_t *p, const char *schema, const char *
  * drained first, then the coordinator calls worker 0's inner target — inside
  * its open transaction when it has one (committed with the next group
  * commit), else at once. */
-static sl_err_t par_stops_load(app_target_t *p, app_stop_t **out, size_t *n, char *errstr,
+static sl_err_t par_stops_load(app_target_t *at, app_stop_t **out, size_t *n, char *errstr,
                                size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     app_par_drain(p, NULL);
     *out = NULL;
     *n = 0;
@@ -624,27 +519,39 @@ static sl_err_t par_stops_load(app_target_t *p, app_stop_t **out, size_t *n, cha
     return p->inner->stops_load(p->w[DDL_WORKER].t, out, n, errstr, errstr_size);
 }
 
-static sl_err_t par_stop_save(app_target_t *p, const app_stop_t *s, char *errstr,
+static sl_err_t par_stop_save(app_target_t *at, const app_stop_t *s, char *errstr,
                               size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     app_par_drain(p, NULL);
     if (!p->inner->stop_save)
         return SL_OK;
     return p->inner->stop_save(p->w[DDL_WORKER].t, s, errstr, errstr_size);
 }
 
-static sl_err_t par_stop_clear(app_target_t *p, const char *db, const char *table,
+static sl_err_t par_stop_clear(app_target_t *at, const char *db, const char *table,
                                char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     app_par_drain(p, NULL);
     if (!p->inner->stop_clear)
         return SL_OK;
     return p->inner->stop_clear(p->w[DDL_WORKER].t, db, table, errstr, errstr_size);
 }
 
+/* The ops take the common head (a par_target_t starts with it); open
+ * hands it out. */
+static sl_err_t op_par_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
+{
+    par_target_t *p = NULL;
+    sl_err_t err = par_open(&p, conf, e, n);
+    *out = p ? &p->base : NULL;
+    return err;
+}
+
 const app_target_ops_t app_target_par = {
     .name = "parallel",
-    .open = par_open,
+    .open = op_par_open,
     .close = par_close,
     .load_position = app_par_load_position,
     .begin = par_begin,

@@ -18,6 +18,8 @@
 
 enum { J_ROWS, J_COMMIT, J_ROLLBACK, J_STOP };
 
+typedef struct par_target_s par_target_t;
+
 typedef struct job_s {
     int                    kind;
     const app_table_map_t *map;      /* J_ROWS: borrowed (stable until sync) */
@@ -27,7 +29,7 @@ typedef struct job_s {
 } job_t;
 
 typedef struct worker_s {
-    struct app_target_s *p;
+    struct par_target_s *p;
     int            idx;
     pthread_t      th;
     int            started;
@@ -53,7 +55,8 @@ typedef struct worker_s {
     uint8_t        ddl[PAR_TABBITS / 8];    /* tables with DDL / TRUNCATE */
 } worker_t;
 
-struct app_target_s {
+struct par_target_s {
+    app_target_t            base;    /* first: the common head (target.h) */
     const app_target_ops_t *inner;
     app_target_conf_t       conf;
     int                     n;
@@ -68,13 +71,19 @@ struct app_target_s {
     int64_t                 forced, exit_after_forced;   /* fault injection for the tests */
 };
 
+/* --- workers (target_par_work.c) */
+
 /* Begins the inner transaction of w when none is open (worker thread, or
  * the coordinator while w is drained); an error is in w->errstr. */
 sl_err_t app_par_worker_begin(worker_t *w);
 /* Waits until w (every worker when NULL) has run everything queued. */
-void     app_par_drain(app_target_t *p, worker_t *w);
+void     app_par_drain(par_target_t *p, worker_t *w);
+/* Queues j for w (waits while w's queue is full). */
+void     app_par_push(par_target_t *p, worker_t *w, const job_t *j);
+/* A worker's thread (arg: its worker_t). */
+void    *app_par_worker_main(void *arg);
 /* ops->load_position (target_par_pos.c). */
-sl_err_t app_par_load_position(app_target_t *p, const char *topic, int32_t partition,
+sl_err_t app_par_load_position(app_target_t *at, const char *topic, int32_t partition,
                                app_position_t *pos, char *errstr, size_t errstr_size);
 
 #endif

@@ -111,7 +111,7 @@ sl_err_t app_par_adopt(const app_target_ops_t *in, const app_target_conf_t *conf
 }
 
 /* Stores pos as worker w's row on its own connection (drained). */
-static sl_err_t worker_store(app_target_t *p, worker_t *w, const app_position_t *pos,
+static sl_err_t worker_store(par_target_t *p, worker_t *w, const app_position_t *pos,
                              char *errstr, size_t errstr_size)
 {
     sl_err_t err = app_par_worker_begin(w);
@@ -136,9 +136,10 @@ static sl_err_t worker_store(app_target_t *p, worker_t *w, const app_position_t 
  * retired the same way. A layout change after a run that stopped with its
  * workers at different positions is refused (SL_ERR_FATAL): the routing
  * that made those positions exact is another one now. */
-sl_err_t app_par_load_position(app_target_t *p, const char *topic, int32_t partition,
+sl_err_t app_par_load_position(app_target_t *at, const char *topic, int32_t partition,
                                 app_position_t *pos, char *errstr, size_t errstr_size)
 {
+    par_target_t *p = (par_target_t *)at;
     const app_target_ops_t *in = p->inner;
     app_position_t plain, rows[64];
     int has_plain, ks[64], nrows = 0, have = 0;

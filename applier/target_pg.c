@@ -57,123 +57,6 @@
 
 enum { OP_NONE = 0, OP_UPSERT = 1, OP_DELETE = 2 };
 
-/* ------------------------------------------------------------- values */
-
-static char *put_u64(char *end, uint64_t u)
-{
-    do {
-        *--end = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    return end;
-}
-
-/* 1 for a MySQL zero date ("0000-00-00", "2026-00-01", "2026-01-00" …): a
- * year, month or day of 0, which no PostgreSQL date holds. A value beyond
- * the microseconds a temporal can carry (PostgreSQL's own 294276-12-31, a
- * BC date, ±infinity) is not one: PostgreSQL reads its text back. */
-static int zero_date(const char *s, size_t len)
-{
-    const char *p = s, *end = s + len;
-    if (p < end && *p == '-')
-        p++;
-    for (int part = 0; part < 3; part++) {
-        uint64_t n = 0;
-        const char *d = p;
-        while (p < end && *p >= '0' && *p <= '9' && p - d < 10)
-            n = n * 10 + (uint64_t)(*p++ - '0');
-        if (p == d)
-            return 0;                   /* not a Y-M-D text (infinity, …) */
-        if (n == 0)
-            return 1;
-        if (part < 2 && (p >= end || *p++ != '-'))
-            return 0;
-    }
-    return 0;
-}
-
-sl_err_t app_pg_put_value(pg_tab_t *b, const sl_column_t *col, const sl_value_t *v, size_t i,
-                          char *errstr, size_t errstr_size)
-{
-    static const char hex[] = "0123456789abcdef";
-    sl_err_t err;
-    size_t start = b->vals.len;
-    b->off[i] = start;
-    switch (v->kind) {
-    case SL_VAL_NULL:
-        b->len[i] = -1;
-        return SL_OK;
-    case SL_VAL_INT:
-    case SL_VAL_UINT: {
-        char num[24], *e = num + sizeof(num);
-        uint64_t u = v->kind == SL_VAL_UINT ? v->u.u
-                   : v->u.i < 0 ? (uint64_t)0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
-        char *p = put_u64(e, u);
-        if (v->kind == SL_VAL_INT && v->u.i < 0)
-            *--p = '-';
-        if ((err = sl_buf_append(&b->vals, p, (size_t)(e - p))))
-            return err;
-        b->len[i] = (int)(e - p);
-        return sl_buf_putc(&b->vals, '\0');
-    }
-    case SL_VAL_BYTES:                      /* bytea hex text */
-        if ((err = sl_buf_reserve(&b->vals, 2 + 2 * v->len + 1)))
-            return err;
-        sl_buf_puts(&b->vals, "\\x");
-        for (size_t k = 0; k < v->len; k++) {
-            unsigned char c = (unsigned char)v->data[k];
-            b->vals.data[b->vals.len++] = hex[c >> 4];
-            b->vals.data[b->vals.len++] = hex[c & 15];
-        }
-        b->vals.data[b->vals.len] = '\0';
-        b->len[i] = (int)(b->vals.len - start);
-        return sl_buf_putc(&b->vals, '\0');
-    default:
-        break;
-    }
-    if (v->kind == SL_VAL_TEMPORAL && !v->u.t.has_micros &&
-        v->u.t.kind != SL_T_INTERVAL && v->u.t.kind != SL_T_TIME && zero_date(v->data, v->len)) {
-        snprintf(errstr, errstr_size, "column %s: %s value \"%.*s\" has no PostgreSQL "
-                 "equivalent (zero date)", col->name, sl_temporal_kind_name(v->u.t.kind),
-                 (int)(v->len > 40 ? 40 : v->len), v->data);
-        if ((err = app_unconvertible(b->unconv, errstr)))
-            return err;
-        b->len[i] = -1;
-        return SL_OK;
-    }
-    if (v->kind == SL_VAL_SET) {
-        const char *p = v->data, *end = v->data + v->len;
-        sl_buf_putc(&b->vals, '{');
-        for (uint32_t k = 0; k < v->n && p < end; k++) {
-            size_t l = strnlen(p, (size_t)(end - p));
-            sl_buf_puts(&b->vals, k ? ",\"" : "\"");
-            for (size_t c = 0; c < l; c++) {
-                if (p[c] == '"' || p[c] == '\\')
-                    sl_buf_putc(&b->vals, '\\');
-                sl_buf_putc(&b->vals, p[c]);
-            }
-            sl_buf_putc(&b->vals, '"');
-            p += l + 1;
-        }
-        sl_buf_putc(&b->vals, '}');
-    } else if (v->kind == SL_VAL_BOOL && col->kind == SL_VAL_BOOL) {
-        sl_buf_puts(&b->vals, v->u.b ? "true" : "false");
-    } else if ((err = app_conv_text(v, APP_CONV_BIT_DIGITS, &b->vals, errstr, errstr_size))) {
-        return err;
-    }
-    size_t n = b->vals.len - start;
-    if (memchr(b->vals.data + start, '\0', n)) {
-        snprintf(errstr, errstr_size, "column %s: the %s value holds a NUL byte (U+0000), "
-                 "which PostgreSQL text cannot store", col->name, sl_val_kind_name(v->kind));
-        if ((err = app_unconvertible(b->unconv, errstr)))
-            return err;
-        b->vals.len = start;
-        b->len[i] = -1;
-        return SL_OK;
-    }
-    b->len[i] = (int)n;
-    return sl_buf_putc(&b->vals, '\0');
-}
 
 /* 1 when a and b have the same text form (exact; used for key changes). */
 static int val_eq(const sl_value_t *a, const sl_value_t *b)
@@ -255,23 +138,8 @@ static uint32_t ht_find(const pg_tab_t *b, uint64_t h, uint32_t slot)
     return i;
 }
 
-void app_pg_describe_key(const pg_tab_t *b, const sl_schema_t *s, const sl_value_t *img,
-                         const uint32_t *src_of_w, char *out, size_t size)
-{
-    sl_buf_t kb = SL_BUF_INIT;
-    char e[64];
-    for (uint32_t k = 0; k < b->nkey; k++) {
-        const sl_value_t *v = &img[src_of_w[b->key[k]]];
-        sl_buf_printf(&kb, "%s%s=", k ? "," : "", s->cols[b->w[b->key[k]].src].name);
-        if (v->kind == SL_VAL_NULL || v->kind == SL_VAL_MISSING || v->kind == SL_VAL_BYTES ||
-            app_conv_text(v, APP_CONV_BIT_DIGITS, &kb, e, sizeof(e)))
-            sl_buf_puts(&kb, sl_val_kind_name(v->kind));
-    }
-    snprintf(out, size, "(%s)", kb.data ? kb.data : "");
-    sl_buf_free(&kb);
-}
 
-static sl_err_t param_room(app_target_t *t, size_t n)
+static sl_err_t param_room(pg_target_t *t, size_t n)
 {
     if (n <= t->npv)
         return SL_OK;
@@ -288,7 +156,7 @@ static sl_err_t param_room(app_target_t *t, size_t n)
 
 /* Appends column w of the live slots of op as a text[] literal, NUL-ended;
  * returns its offset in t->arr. */
-static sl_err_t put_array(app_target_t *t, const pg_tab_t *b, int op, uint32_t w,
+static sl_err_t put_array(pg_target_t *t, const pg_tab_t *b, int op, uint32_t w,
                           size_t *at)
 {
     sl_buf_t *a = &t->arr;
@@ -337,25 +205,6 @@ static void rows_from(sl_buf_t *q, uint32_t n)
     sl_buf_putc(q, ')');
 }
 
-void app_pg_upsert_set(const pg_tab_t *b, sl_buf_t *q, const uint32_t *cols, uint32_t ncols)
-{
-    sl_buf_puts(q, " ON CONFLICT (");
-    for (uint32_t k = 0; k < b->nkey; k++)
-        sl_buf_printf(q, "%s%s", k ? ", " : "", b->w[b->key[k]].qname);
-    sl_buf_puts(q, ") DO ");
-    int n = 0;
-    for (uint32_t i = 0; i < ncols; i++) {
-        uint32_t w = cols ? cols[i] : i, iskey = 0;
-        for (uint32_t k = 0; k < b->nkey; k++)
-            iskey |= b->key[k] == w;
-        if (iskey)
-            continue;
-        sl_buf_printf(q, "%s%s = EXCLUDED.%s", n++ ? ", " : "UPDATE SET ", b->w[w].qname,
-                      b->w[w].qname);
-    }
-    if (!n)
-        sl_buf_puts(q, "NOTHING");
-}
 
 static void batch_sql(const pg_tab_t *b, sl_buf_t *q, int op)
 {
@@ -383,7 +232,7 @@ static void batch_sql(const pg_tab_t *b, sl_buf_t *q, int op)
 
 /* Sends the live slots of op as one statement (prepared once per table and
  * connection). wait = 0 leaves it in flight (app_pg_wait collects it). */
-static sl_err_t send_op(app_target_t *t, pg_tab_t *b, int op, uint32_t nrows, int wait,
+static sl_err_t send_op(pg_target_t *t, pg_tab_t *b, int op, uint32_t nrows, int wait,
                         char *errstr, size_t errstr_size)
 {
     uint32_t np = op == OP_UPSERT ? b->nw : b->nkey;
@@ -432,7 +281,7 @@ static void batch_clear(pg_tab_t *b)
 }
 
 /* Sends b's batch: its deletes, then its upserts (left in flight). */
-static sl_err_t flush_tab(app_target_t *t, pg_tab_t *b, char *errstr, size_t errstr_size)
+static sl_err_t flush_tab(pg_target_t *t, pg_tab_t *b, char *errstr, size_t errstr_size)
 {
     sl_err_t err = SL_OK;
     if (b->ncopy)                       /* READ rows (never with slots: see add_row) */
@@ -447,7 +296,7 @@ static sl_err_t flush_tab(app_target_t *t, pg_tab_t *b, char *errstr, size_t err
     return err;
 }
 
-static sl_err_t flush_all(app_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t flush_all(pg_target_t *t, char *errstr, size_t errstr_size)
 {
     for (pg_tab_t *b = t->tabs; b; b = b->next) {
         sl_err_t err = flush_tab(t, b, errstr, errstr_size);
@@ -460,7 +309,7 @@ static sl_err_t flush_all(app_target_t *t, char *errstr, size_t errstr_size)
 /* Adds one image to b's batch as op; partial: img lacks columns (MISSING),
  * merged into the key's upsert in the batch — *merged = 0 when there is
  * none (nothing added). */
-static sl_err_t add_row(app_target_t *t, pg_tab_t *b, const sl_schema_t *s, int op,
+static sl_err_t add_row(pg_target_t *t, pg_tab_t *b, const sl_schema_t *s, int op,
                         int partial, const sl_value_t *img, const uint32_t *src_of_w,
                         int *merged, char *errstr, size_t errstr_size)
 {
@@ -533,7 +382,7 @@ bad: {
  * the target: a missing one is not created with those columns NULL (that
  * would invent values) but refused (SL_ERR_INVALID, naming the columns), so
  * its source transaction goes to the DLQ; the next full image creates it. */
-static sl_err_t partial_upsert(app_target_t *t, pg_tab_t *b, const sl_schema_t *s,
+static sl_err_t partial_upsert(pg_target_t *t, pg_tab_t *b, const sl_schema_t *s,
                                const sl_value_t *img, const uint32_t *src_of_w, char *errstr,
                                size_t errstr_size)
 {
@@ -596,14 +445,15 @@ out:
 }
 /* --------------------------------------------------------------- ops */
 
-static sl_err_t pg_begin(app_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t pg_begin(app_target_t *at, char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     sl_err_t err = app_pg_exec(t, "BEGIN", "BEGIN", errstr, errstr_size);
     t->in_txn = err == SL_OK;
     return err;
 }
 
-static sl_err_t ensure_tab(app_target_t *t, const app_table_map_t *map, pg_tab_t **out,
+static sl_err_t ensure_tab(pg_target_t *t, const app_table_map_t *map, pg_tab_t **out,
                            char *errstr, size_t errstr_size)
 {
     pg_tab_t *b = app_pg_tab_get(t, map->dst_schema, map->dst_table);
@@ -623,9 +473,10 @@ static sl_err_t ensure_tab(app_target_t *t, const app_table_map_t *map, pg_tab_t
     return SL_OK;
 }
 
-static sl_err_t pg_schema(app_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t pg_schema(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                           char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     pg_tab_t *b = app_pg_tab_get(t, map->dst_schema, map->dst_table);
     sl_err_t err;
     if (!b)
@@ -670,10 +521,11 @@ static sl_err_t pg_schema(app_target_t *t, const app_table_map_t *map, const sl_
     return SL_OK;
 }
 
-static sl_err_t pg_rows(app_target_t *t, const app_table_map_t *map, const sl_record_t *rec,
+static sl_err_t pg_rows(app_target_t *at, const app_table_map_t *map, const sl_record_t *rec,
                         uint32_t first, uint32_t n, const app_position_t *pos, char *errstr,
                         size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     const sl_change_t *ch = &rec->u.change;
     const sl_schema_t *s = map->schema;
     pg_tab_t *b;
@@ -777,9 +629,10 @@ static sl_err_t pg_rows(app_target_t *t, const app_table_map_t *map, const sl_re
     return SL_OK;
 }
 
-static sl_err_t pg_commit(app_target_t *t, const app_position_t *pos, char *errstr,
+static sl_err_t pg_commit(app_target_t *at, const app_position_t *pos, char *errstr,
                           size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     sl_err_t err = flush_all(t, errstr, errstr_size);
     if (err)
         return err;
@@ -803,8 +656,9 @@ static sl_err_t pg_commit(app_target_t *t, const app_position_t *pos, char *errs
     return SL_OK;
 }
 
-static sl_err_t pg_rollback(app_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t pg_rollback(app_target_t *at, char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     if (t->inflight && PQstatus(t->conn) != CONNECTION_BAD) {
         char e[512];
         (void)app_pg_wait(t, e, sizeof(e));  /* its error, if any, is rolled back below */
@@ -827,10 +681,29 @@ static sl_err_t pg_rollback(app_target_t *t, char *errstr, size_t errstr_size)
     return app_pg_exec(t, "ROLLBACK", "ROLLBACK", errstr, errstr_size);
 }
 
+/* The ops take the common head (a pg_target_t starts with it); open hands
+ * it out, close frees the table cache (target_pg_ddl.c) first. */
+static sl_err_t op_pg_open(app_target_t **out, const app_target_conf_t *conf, char *e, size_t n)
+{
+    pg_target_t *t = NULL;
+    sl_err_t err = app_pg_open(&t, conf, e, n);
+    if (t)
+        t->base.ops = &app_target_pg;
+    *out = t ? &t->base : NULL;
+    return err;
+}
+
+static void op_pg_close(app_target_t *at)
+{
+    if (at)
+        app_pg_tabs_free((pg_target_t *)at);
+    app_pg_close((pg_target_t *)at);
+}
+
 const app_target_ops_t app_target_pg = {
     .name = "postgresql",
-    .open = app_pg_open,
-    .close = app_pg_close,
+    .open = op_pg_open,
+    .close = op_pg_close,
     .load_position = app_pg_load_position,
     .lease_take = app_pg_lease_take,
     .lease_check = app_pg_lease_check,

@@ -72,7 +72,8 @@ typedef struct pg_tab_s {
     int                stage_dirty;        /* … and holds rows of this transaction */
 } pg_tab_t;
 
-struct app_target_s {
+typedef struct pg_target_s {
+    app_target_t       base;               /* first: the common head (target.h) */
     PGconn            *conn;
     char              *task;
     char              *lease_task;         /* whose lease fences the position writes */
@@ -97,19 +98,19 @@ struct app_target_s {
     char               inflight_what[512];
     char               pos_schema[128];    /* schema of the kafkaoffset table */
     int                stops_ready;        /* shiftlog_stopped exists (target_pg_stops.c) */
-};
+} pg_target_t;
 
 /* --- connection and helpers (target_pg_conn.c) */
 
 /* The target ops open / close / load_position (see target.h). */
-sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errstr,
+sl_err_t app_pg_open(pg_target_t **out, const app_target_conf_t *c, char *errstr,
                      size_t errstr_size);
-void     app_pg_close(app_target_t *t);
-sl_err_t app_pg_load_position(app_target_t *t, const char *topic, int32_t partition,
+void     app_pg_close(pg_target_t *t);
+sl_err_t app_pg_load_position(app_target_t *at, const char *topic, int32_t partition,
                               app_position_t *pos, char *errstr, size_t errstr_size);
 
 /* The target op check_name (see target.h): refuses the position table. */
-sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *table,
+sl_err_t app_pg_check_name(app_target_t *at, const char *schema, const char *table,
                            char *errstr, size_t errstr_size);
 /* A connection with the target's settings (application_name appname);
  * NULL with *err SL_ERR_DENIED (refused for good: authentication, no such
@@ -124,38 +125,38 @@ sl_err_t app_pg_lease_check(app_lease_t *l, char *errstr, size_t errstr_size);
 void     app_pg_lease_drop(app_lease_t *l);
 /* commit(): the kafkaoffset row upserted, fenced by the lease (SL_ERR_FENCED:
  * nothing written, another copy holds a newer epoch). */
-sl_err_t app_pg_store_position(app_target_t *t, const app_position_t *pos, char *errstr,
+sl_err_t app_pg_store_position(pg_target_t *t, const app_position_t *pos, char *errstr,
                                size_t errstr_size);
 
 /* The stopped tables (target_pg_stops.c; see target.h). */
 /* direct tasks' progress (target_pg_stops.c; see target.h) */
-sl_err_t app_pg_progress_load(app_target_t *t, char **out, char *errstr, size_t errstr_size);
-sl_err_t app_pg_progress_save(app_target_t *t, const char *text, char *errstr,
+sl_err_t app_pg_progress_load(app_target_t *at, char **out, char *errstr, size_t errstr_size);
+sl_err_t app_pg_progress_save(app_target_t *at, const char *text, char *errstr,
                               size_t errstr_size);
-sl_err_t app_pg_stops_load(app_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+sl_err_t app_pg_stops_load(app_target_t *at, app_stop_t **out, size_t *n, char *errstr,
                            size_t errstr_size);
-sl_err_t app_pg_stop_save(app_target_t *t, const app_stop_t *s, char *errstr,
+sl_err_t app_pg_stop_save(app_target_t *at, const app_stop_t *s, char *errstr,
                           size_t errstr_size);
-sl_err_t app_pg_stop_clear(app_target_t *t, const char *db, const char *table, char *errstr,
+sl_err_t app_pg_stop_clear(app_target_t *at, const char *db, const char *table, char *errstr,
                            size_t errstr_size);
 
 void     app_pg_one_line(char *s);
 /* SL_OK, or the error classified (connection loss and SQLSTATE 08/40/53/57:
  * SL_ERR_IO; others SL_ERR_DB) with "postgresql: what: server message".
  * Clears res. */
-sl_err_t app_pg_check(app_target_t *t, PGresult *res, const char *what, char *errstr,
+sl_err_t app_pg_check(pg_target_t *t, PGresult *res, const char *what, char *errstr,
                       size_t errstr_size);
 /* Waits for the batch statement in flight (if any): its result, classified
  * like app_pg_check. Every synchronous command calls it first. */
-sl_err_t app_pg_wait(app_target_t *t, char *errstr, size_t errstr_size);
+sl_err_t app_pg_wait(pg_target_t *t, char *errstr, size_t errstr_size);
 /* app_pg_wait, then PQexec(sql) checked. */
-sl_err_t app_pg_exec(app_target_t *t, const char *sql, const char *what, char *errstr,
+sl_err_t app_pg_exec(pg_target_t *t, const char *sql, const char *what, char *errstr,
                      size_t errstr_size);
 /* Appends name quoted by PQescapeIdentifier. */
-sl_err_t app_pg_quote(app_target_t *t, sl_buf_t *out, const char *name, char *errstr,
+sl_err_t app_pg_quote(pg_target_t *t, sl_buf_t *out, const char *name, char *errstr,
                       size_t errstr_size);
 /* A malloc'ed quoted copy of name (NULL on error, errstr set). */
-char    *app_pg_quoted_dup(app_target_t *t, const char *name, char *errstr, size_t errstr_size);
+char    *app_pg_quoted_dup(pg_target_t *t, const char *name, char *errstr, size_t errstr_size);
 
 /* --- the writer (target_pg.c), shared with the COPY path */
 
@@ -174,13 +175,13 @@ void     app_pg_upsert_set(const pg_tab_t *b, sl_buf_t *q, const uint32_t *cols,
 /* --- READ rows by COPY (target_pg_copy.c) */
 
 /* Adds a whole READ row of b (the slot batch is empty) to its COPY. */
-sl_err_t app_pg_copy_add(app_target_t *t, pg_tab_t *b, const sl_schema_t *s,
+sl_err_t app_pg_copy_add(pg_target_t *t, pg_tab_t *b, const sl_schema_t *s,
                          const sl_value_t *img, const uint32_t *src_of_w, char *errstr,
                          size_t errstr_size);
 /* Writes b's READ rows in the open transaction: COPY straight into the
  * table under a savepoint, else (a key already there) COPY into a
  * temporary staging table and one INSERT … SELECT … ON CONFLICT DO UPDATE. */
-sl_err_t app_pg_copy_flush(app_target_t *t, pg_tab_t *b, char *errstr, size_t errstr_size);
+sl_err_t app_pg_copy_flush(pg_target_t *t, pg_tab_t *b, char *errstr, size_t errstr_size);
 
 /* --- tables (target_pg_ddl.c) */
 
@@ -198,28 +199,30 @@ sl_err_t app_pg_col_type(const sl_schema_t *s, uint32_t i, char *out, size_t siz
 /* Makes the target table fit the mapped schema: create, add, and with the
  * previous source schema known (b->prev) and ddl_record set, rename / drop /
  * safe modify. SL_ERR_UNSUPPORTED: the table cannot be applied (why in errstr). */
-sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+sl_err_t app_pg_sync_table(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                            int ddl_record, char *errstr, size_t errstr_size);
 /* The source table was dropped (a SCHEMA with no columns): DROP TABLE in
  * the open transaction under APP_DDL_ALL, nothing otherwise. */
-sl_err_t app_pg_drop_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+sl_err_t app_pg_drop_table(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                            char *errstr, size_t errstr_size);
 /* Fills b->key: the source primary key, else a unique index of the target
  * table over NOT NULL written columns; SL_ERR_UNSUPPORTED without one. */
-sl_err_t app_pg_find_key(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+sl_err_t app_pg_find_key(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                          char *errstr, size_t errstr_size);
 /* Fills b->w[i].cast from the target catalog. */
-sl_err_t app_pg_col_casts(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+sl_err_t app_pg_col_casts(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                           char *errstr, size_t errstr_size);
 /* Remembers map's source schema as the pending previous version of b. */
 void     app_pg_tab_remember(pg_tab_t *b, const app_table_map_t *map);
 /* The state of schema.table (created empty on first use; NULL: no memory). */
-pg_tab_t *app_pg_tab_get(app_target_t *t, const char *schema, const char *table);
+pg_tab_t *app_pg_tab_get(pg_target_t *t, const char *schema, const char *table);
 /* (Re)builds b for map->schema: syncs the target table, the written columns,
  * key, casts and batch arrays (write_batch slots); drops its statements. */
-sl_err_t app_pg_tab_build(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+sl_err_t app_pg_tab_build(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                           char *errstr, size_t errstr_size);
 /* Frees what app_pg_tab_build made (the batch is dropped). */
 void     app_pg_tab_clear_built(pg_tab_t *b);
+/* Frees the table cache (before app_pg_close). */
+void     app_pg_tabs_free(pg_target_t *t);
 
 #endif

@@ -44,7 +44,7 @@ void app_pg_one_line(char *s)
 }
 
 /* Runs a command; SL_OK or the classified error with "what: server message". */
-sl_err_t app_pg_check(app_target_t *t, PGresult *res, const char *what, char *errstr,
+sl_err_t app_pg_check(pg_target_t *t, PGresult *res, const char *what, char *errstr,
                       size_t errstr_size)
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -61,7 +61,7 @@ sl_err_t app_pg_check(app_target_t *t, PGresult *res, const char *what, char *er
     return err;
 }
 
-sl_err_t app_pg_wait(app_target_t *t, char *errstr, size_t errstr_size)
+sl_err_t app_pg_wait(pg_target_t *t, char *errstr, size_t errstr_size)
 {
     if (!t->inflight)
         return SL_OK;
@@ -72,7 +72,7 @@ sl_err_t app_pg_wait(app_target_t *t, char *errstr, size_t errstr_size)
     return app_pg_check(t, res, t->inflight_what, errstr, errstr_size);
 }
 
-sl_err_t app_pg_exec(app_target_t *t, const char *sql, const char *what, char *errstr,
+sl_err_t app_pg_exec(pg_target_t *t, const char *sql, const char *what, char *errstr,
                      size_t errstr_size)
 {
     sl_err_t err = app_pg_wait(t, errstr, errstr_size);
@@ -81,7 +81,7 @@ sl_err_t app_pg_exec(app_target_t *t, const char *sql, const char *what, char *e
     return app_pg_check(t, PQexec(t->conn, sql), what, errstr, errstr_size);
 }
 
-sl_err_t app_pg_quote(app_target_t *t, sl_buf_t *out, const char *name, char *errstr,
+sl_err_t app_pg_quote(pg_target_t *t, sl_buf_t *out, const char *name, char *errstr,
                       size_t errstr_size)
 {
     char *q = PQescapeIdentifier(t->conn, name, strlen(name));
@@ -96,7 +96,7 @@ sl_err_t app_pg_quote(app_target_t *t, sl_buf_t *out, const char *name, char *er
     return e;
 }
 
-char *app_pg_quoted_dup(app_target_t *t, const char *name, char *errstr, size_t errstr_size)
+char *app_pg_quoted_dup(pg_target_t *t, const char *name, char *errstr, size_t errstr_size)
 {
     char *q = PQescapeIdentifier(t->conn, name, strlen(name));
     if (!q) {
@@ -115,23 +115,12 @@ static void notice(void *arg, const char *msg)
 
 /* ------------------------------------------------------------- ops */
 
-void app_pg_close(app_target_t *t)
+/* The table cache is not this file's: target_pg.c frees it first
+ * (app_pg_tabs_free), and open() has none yet. */
+void app_pg_close(pg_target_t *t)
 {
     if (!t)
         return;
-    while (t->tabs) {
-        pg_tab_t *n = t->tabs->next;
-        app_pg_tab_clear_built(t->tabs);
-        sl_buf_free(&t->tabs->vals);
-        sl_buf_free(&t->tabs->copy);
-        app_pg_prev_free(t->tabs->prev, t->tabs->nprev);
-        app_pg_prev_free(t->tabs->pend, t->tabs->npend);
-        free(t->tabs->qname);
-        free(t->tabs->schema);
-        free(t->tabs->table);
-        free(t->tabs);
-        t->tabs = n;
-    }
     if (t->conn)
         PQfinish(t->conn);
     sl_buf_free(&t->sql);
@@ -148,7 +137,7 @@ void app_pg_close(app_target_t *t)
 
 /* Where the unqualified kafkaoffset of this session lives (search_path:
  * usually public): a replicated table mapped there is refused. */
-static sl_err_t position_schema(app_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t position_schema(pg_target_t *t, char *errstr, size_t errstr_size)
 {
     sl_err_t err = app_pg_wait(t, errstr, errstr_size);
     if (err)
@@ -169,9 +158,10 @@ static sl_err_t position_schema(app_target_t *t, char *errstr, size_t errstr_siz
     return SL_OK;
 }
 
-sl_err_t app_pg_check_name(app_target_t *t, const char *schema, const char *table,
+sl_err_t app_pg_check_name(app_target_t *at, const char *schema, const char *table,
                            char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     /* shiftlog_lease (target_pg_lease.c) and shiftlog_stopped (target_pg_stops.c) are
      * created beside kafkaoffset */
     const char *what = !strcmp(table, "kafkaoffset") ? "position"
@@ -211,13 +201,13 @@ PGconn *app_pg_connect(const app_target_conf_t *c, const char *appname, sl_err_t
     return NULL;
 }
 
-sl_err_t app_pg_open(app_target_t **out, const app_target_conf_t *c, char *errstr,
+sl_err_t app_pg_open(pg_target_t **out, const app_target_conf_t *c, char *errstr,
                      size_t errstr_size)
 {
     char app[128];
     sl_err_t err;
     *out = NULL;
-    app_target_t *t = calloc(1, sizeof(*t));
+    pg_target_t *t = calloc(1, sizeof(*t));
     if (!t || !(t->task = strdup(c->task))) {
         free(t);
         return SL_ERR_NOMEM;
@@ -281,9 +271,10 @@ fail:
     return err == SL_ERR_IO ? SL_ERR_DB : err;
 }
 
-sl_err_t app_pg_load_position(app_target_t *t, const char *topic, int32_t partition,
+sl_err_t app_pg_load_position(app_target_t *at, const char *topic, int32_t partition,
                               app_position_t *pos, char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     char part[16];
     snprintf(part, sizeof(part), "%" PRId32, partition);
     const char *p[3] = {t->task, topic, part};

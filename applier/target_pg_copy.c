@@ -61,7 +61,7 @@ static sl_err_t copy_value(sl_buf_t *o, const char *p, int len)
     return SL_OK;
 }
 
-sl_err_t app_pg_copy_add(app_target_t *t, pg_tab_t *b, const sl_schema_t *s,
+sl_err_t app_pg_copy_add(pg_target_t *t, pg_tab_t *b, const sl_schema_t *s,
                          const sl_value_t *img, const uint32_t *src_of_w, char *errstr,
                          size_t errstr_size)
 {
@@ -97,7 +97,7 @@ sl_err_t app_pg_copy_add(app_target_t *t, pg_tab_t *b, const sl_schema_t *s,
 
 /* `COPY into (written columns) FROM STDIN` of b's lines. SL_OK, or the
  * classified error with the server's SQLSTATE in state ("" if none). */
-static sl_err_t copy_send(app_target_t *t, pg_tab_t *b, const char *into, const char *what,
+static sl_err_t copy_send(pg_target_t *t, pg_tab_t *b, const char *into, const char *what,
                           char state[6], char *errstr, size_t errstr_size)
 {
     state[0] = '\0';
@@ -130,7 +130,7 @@ fail: {
 /* The staging table of b (created once per connection and table shape;
  * ON COMMIT DELETE ROWS empties it at every commit), emptied of the rows
  * an earlier flush of this transaction left there. */
-static sl_err_t stage_ready(app_target_t *t, pg_tab_t *b, const char *stage, char *errstr,
+static sl_err_t stage_ready(pg_target_t *t, pg_tab_t *b, const char *stage, char *errstr,
                             size_t errstr_size)
 {
     sl_err_t err;
@@ -160,7 +160,7 @@ static sl_err_t stage_ready(app_target_t *t, pg_tab_t *b, const char *stage, cha
     return SL_OK;
 }
 
-sl_err_t app_pg_copy_flush(app_target_t *t, pg_tab_t *b, char *errstr, size_t errstr_size)
+sl_err_t app_pg_copy_flush(pg_target_t *t, pg_tab_t *b, char *errstr, size_t errstr_size)
 {
     sl_err_t err;
     char what[512], state[6], stage[64];

@@ -28,7 +28,7 @@
  * (the rows there get it, as the source's did). A default the target type
  * refuses (another type's text) must not stop the table: the column is
  * added without it (WARN), inside a savepoint of the target transaction. */
-static sl_err_t add_column(app_target_t *t, pg_tab_t *b, sl_buf_t *q, const char *name,
+static sl_err_t add_column(pg_target_t *t, pg_tab_t *b, sl_buf_t *q, const char *name,
                            const char *type, const sl_column_t *col, char *errstr,
                            size_t errstr_size)
 {
@@ -81,7 +81,7 @@ void app_pg_prev_free(pg_prev_col_t *p, uint32_t n)
 }
 
 /* Target columns of schema.table: names and format_type; n = 0 when absent. */
-static sl_err_t catalog_cols(app_target_t *t, const char *schema, const char *table,
+static sl_err_t catalog_cols(pg_target_t *t, const char *schema, const char *table,
                              PGresult **out, char *errstr, size_t errstr_size)
 {
     const char *p[2] = {schema, table};
@@ -125,7 +125,7 @@ static int name_ok(const char *n, char *errstr, size_t errstr_size, const char *
 /* Makes the target table fit the mapped schema: create, add, and with the
  * previous source schema known (prev) rename / drop / modify. */
 /* ALTER TABLE "schema"."table" <clause> "name" (SET SCHEMA / RENAME TO). */
-static sl_err_t alter_renamed(app_target_t *t, const char *schema, const char *table,
+static sl_err_t alter_renamed(pg_target_t *t, const char *schema, const char *table,
                               const char *clause, const char *name, const char *what,
                               char *errstr, size_t errstr_size)
 {
@@ -145,7 +145,7 @@ static sl_err_t alter_renamed(app_target_t *t, const char *schema, const char *t
 
 /* The source table was renamed to map's (map->rename_*): the target table of
  * the old name becomes this one (b) when it exists. *cols is read again. */
-static sl_err_t rename_from(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+static sl_err_t rename_from(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                             PGresult **cols, char *errstr, size_t errstr_size)
 {
     PGresult *old = NULL;
@@ -216,12 +216,193 @@ static int ddl_renamed(const pg_tab_t *b, const sl_schema_t *s, uint32_t i)
            app_ddl_renames(s->ddl, b->prev[i].name, s->cols[i].name);
 }
 
-sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+/* The target table is absent: CREATE SCHEMA / TABLE with the mapped
+ * columns and the source's primary key, when ddl.apply and create_tables
+ * allow it. */
+static sl_err_t create_table(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                             char *errstr, size_t errstr_size)
+{
+    const sl_schema_t *s = map->schema;
+    sl_buf_t *q = &t->sql;
+    char type[128];
+    sl_err_t err;
+    if (t->ddl_apply == APP_DDL_NONE) {
+        snprintf(errstr, errstr_size, "postgresql: table %s.%s does not exist and "
+                 "ddl.apply is none: create it by hand, then resume the table",
+                 map->dst_schema, map->dst_table);
+        return SL_ERR_UNSUPPORTED;
+    }
+    if (!t->create_tables) {
+        snprintf(errstr, errstr_size, "postgresql: table %s.%s does not exist and "
+                 "target.create_tables is false", map->dst_schema, map->dst_table);
+        return SL_ERR_UNSUPPORTED;
+    }
+    int npk = 0;
+    for (uint32_t i = 0; i < s->ncols; i++)
+        npk += s->cols[i].pk > 0;
+    if (!npk) {
+        snprintf(errstr, errstr_size, "postgresql: source table %s.%s has no primary key "
+                 "and the target table does not exist: create %s.%s with a primary key or "
+                 "a unique key of NOT NULL columns", s->db, s->table, map->dst_schema,
+                 map->dst_table);
+        return SL_ERR_UNSUPPORTED;
+    }
+    sl_buf_reset(q);
+    sl_buf_puts(q, "CREATE SCHEMA IF NOT EXISTS ");
+    if ((err = app_pg_quote(t, q, map->dst_schema, errstr, errstr_size)) ||
+        (err = app_pg_exec(t, q->data, "creating the target schema", errstr, errstr_size)))
+        return err;
+    sl_buf_reset(q);
+    sl_buf_printf(q, "CREATE TABLE %s (", b->qname);
+    int first = 1;
+    for (uint32_t i = 0; i < s->ncols; i++) {
+        if (!map->dst_cols[i])
+            continue;
+        if ((err = app_pg_col_type(s, i, type, sizeof(type), errstr, errstr_size)))
+            return err;
+        if (!first)
+            sl_buf_puts(q, ", ");
+        first = 0;
+        if ((err = app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size)))
+            return err;
+        sl_buf_printf(q, " %s%s", type, s->cols[i].pk ? " NOT NULL" : "");
+    }
+    sl_buf_puts(q, ", PRIMARY KEY (");
+    for (int k = 1, n = 0; k <= (int)s->ncols; k++)
+        for (uint32_t i = 0; i < s->ncols; i++)
+            if (s->cols[i].pk == k) {
+                if (n++)
+                    sl_buf_puts(q, ", ");
+                app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size);
+            }
+    sl_buf_puts(q, "))");
+    if ((err = app_pg_exec(t, q->data, "creating the target table", errstr, errstr_size)))
+        return err;
+    sl_info("postgresql: created table %s from the schema of %s.%s", b->qname, s->db,
+            s->table);
+    return SL_OK;
+}
+
+/* Is dst a target column of the current mapping? */
+static int still_mapped(const app_table_map_t *map, const char *dst)
+{
+    int still = 0;
+    for (uint32_t k = 0; k < map->schema->ncols; k++)
+        still |= map->dst_cols[k] && !strcmp(map->dst_cols[k], dst);
+    return still;
+}
+
+/* ddl.apply = all, a DDL record with a known previous version: a column at
+ * the same position with the same source type (or a type change the DDL
+ * text shows folded with the rename) under another name is renamed (*cols
+ * read again after each). */
+static sl_err_t rename_cols(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                            PGresult **cols, char *errstr, size_t errstr_size)
+{
+    const sl_schema_t *s = map->schema;
+    sl_buf_t *q = &t->sql;
+    sl_err_t err;
+    for (uint32_t i = 0; i < s->ncols && i < b->nprev; i++) {
+        const char *nd = map->dst_cols[i], *od = b->prev[i].dst;
+        if (!nd || !od || !strcmp(nd, od) ||
+            (strcmp(b->prev[i].type, s->cols[i].source_type) && !ddl_renamed(b, s, i)))
+            continue;
+        if (col_index(*cols, od) < 0 || col_index(*cols, nd) >= 0 || still_mapped(map, od))
+            continue;
+        sl_buf_reset(q);
+        sl_buf_printf(q, "ALTER TABLE %s RENAME COLUMN ", b->qname);
+        app_pg_quote(t, q, od, errstr, errstr_size);
+        sl_buf_puts(q, " TO ");
+        app_pg_quote(t, q, nd, errstr, errstr_size);
+        if ((err = app_pg_exec(t, q->data, "renaming a column", errstr, errstr_size)))
+            return err;
+        sl_info("postgresql: %s: column %s renamed to %s", b->qname, od, nd);
+        PQclear(*cols);
+        *cols = NULL;
+        if ((err = catalog_cols(t, map->dst_schema, map->dst_table, cols, errstr, errstr_size)))
+            return err;
+    }
+    return SL_OK;
+}
+
+/* Adds the mapped columns the table lacks; modifies a column whose source
+ * type changed since the previous version (ddl_record), when the change
+ * cannot lose or reject values. */
+static sl_err_t add_modify_cols(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                                PGresult *cols, int ddl_record, char *errstr,
+                                size_t errstr_size)
+{
+    const sl_schema_t *s = map->schema;
+    sl_buf_t *q = &t->sql;
+    char type[128];
+    sl_err_t err;
+    for (uint32_t i = 0; i < s->ncols; i++) {
+        if (!map->dst_cols[i])
+            continue;
+        if ((err = app_pg_col_type(s, i, type, sizeof(type), errstr, errstr_size)))
+            return err;
+        int ci = col_index(cols, map->dst_cols[i]);
+        sl_buf_reset(q);
+        if (ci < 0) {
+            if ((err = add_column(t, b, q, map->dst_cols[i], type, &s->cols[i], errstr,
+                                  errstr_size)))
+                return err;
+            continue;
+        }
+        const char *have = PQgetvalue(cols, ci, 1);
+        int changed = 0;
+        for (uint32_t k = 0; b->has_prev && ddl_record && k < b->nprev; k++)
+            if (b->prev[k].dst && !strcmp(b->prev[k].dst, map->dst_cols[i]))
+                changed = strcmp(b->prev[k].type, s->cols[i].source_type) != 0;
+        if (b->has_prev && ddl_record && ddl_renamed(b, s, i))   /* renamed above */
+            changed = strcmp(b->prev[i].type, s->cols[i].source_type) != 0;
+        if (!changed || !strcmp(have, type))
+            continue;
+        if (!app_pg_safe_modify(have, type)) {
+            snprintf(errstr, errstr_size, "postgresql: %s: column %s changes from %s to %s, "
+                     "which could lose or reject values; alter it by hand, then resume",
+                     b->qname, map->dst_cols[i], have, type);
+            return SL_ERR_UNSUPPORTED;
+        }
+        sl_buf_printf(q, "ALTER TABLE %s ALTER COLUMN ", b->qname);
+        app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size);
+        sl_buf_printf(q, " TYPE %s", type);
+        if ((err = app_pg_exec(t, q->data, "modifying a column", errstr, errstr_size)))
+            return err;
+        sl_info("postgresql: %s: column %s now %s", b->qname, map->dst_cols[i], type);
+    }
+    return SL_OK;
+}
+
+/* ddl.apply = all, a DDL record with a known previous version: a column
+ * mapped before and gone from the source now is dropped. */
+static sl_err_t drop_cols(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+                          PGresult *cols, char *errstr, size_t errstr_size)
+{
+    sl_buf_t *q = &t->sql;
+    sl_err_t err;
+    for (uint32_t k = 0; k < b->nprev; k++) {
+        const char *od = b->prev[k].dst;
+        if (!od || col_index(cols, od) < 0 || still_mapped(map, od))
+            continue;
+        sl_buf_reset(q);
+        sl_buf_printf(q, "ALTER TABLE %s DROP COLUMN ", b->qname);
+        app_pg_quote(t, q, od, errstr, errstr_size);
+        if ((err = app_pg_exec(t, q->data, "dropping a column", errstr, errstr_size)))
+            return err;
+        sl_info("postgresql: %s: column %s dropped", b->qname, od);
+    }
+    return SL_OK;
+}
+
+/* In steps: names checked, the table's columns read, a source rename
+ * followed, then the table created, or its columns renamed, added,
+ * modified and dropped as ddl.apply allows. */
+sl_err_t app_pg_sync_table(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                            int ddl_record, char *errstr, size_t errstr_size)
 {
     const sl_schema_t *s = map->schema;
     PGresult *cols = NULL;
-    sl_buf_t *q = &t->sql;
     char type[128];
     sl_err_t err;
     if (!name_ok(map->dst_schema, errstr, errstr_size, "schema") ||
@@ -242,154 +423,24 @@ sl_err_t app_pg_sync_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
     }
     if (PQntuples(cols) == 0) {
         PQclear(cols);
-        if (t->ddl_apply == APP_DDL_NONE) {
-            snprintf(errstr, errstr_size, "postgresql: table %s.%s does not exist and "
-                     "ddl.apply is none: create it by hand, then resume the table",
-                     map->dst_schema, map->dst_table);
-            return SL_ERR_UNSUPPORTED;
-        }
-        if (!t->create_tables) {
-            snprintf(errstr, errstr_size, "postgresql: table %s.%s does not exist and "
-                     "target.create_tables is false", map->dst_schema, map->dst_table);
-            return SL_ERR_UNSUPPORTED;
-        }
-        int npk = 0;
-        for (uint32_t i = 0; i < s->ncols; i++)
-            npk += s->cols[i].pk > 0;
-        if (!npk) {
-            snprintf(errstr, errstr_size, "postgresql: source table %s.%s has no primary key "
-                     "and the target table does not exist: create %s.%s with a primary key or "
-                     "a unique key of NOT NULL columns", s->db, s->table, map->dst_schema,
-                     map->dst_table);
-            return SL_ERR_UNSUPPORTED;
-        }
-        sl_buf_reset(q);
-        sl_buf_puts(q, "CREATE SCHEMA IF NOT EXISTS ");
-        if ((err = app_pg_quote(t, q, map->dst_schema, errstr, errstr_size)) ||
-            (err = app_pg_exec(t, q->data, "creating the target schema", errstr, errstr_size)))
-            return err;
-        sl_buf_reset(q);
-        sl_buf_printf(q, "CREATE TABLE %s (", b->qname);
-        int first = 1;
-        for (uint32_t i = 0; i < s->ncols; i++) {
-            if (!map->dst_cols[i])
-                continue;
-            if ((err = app_pg_col_type(s, i, type, sizeof(type), errstr, errstr_size)))
-                return err;
-            if (!first)
-                sl_buf_puts(q, ", ");
-            first = 0;
-            if ((err = app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size)))
-                return err;
-            sl_buf_printf(q, " %s%s", type, s->cols[i].pk ? " NOT NULL" : "");
-        }
-        sl_buf_puts(q, ", PRIMARY KEY (");
-        for (int k = 1, n = 0; k <= (int)s->ncols; k++)
-            for (uint32_t i = 0; i < s->ncols; i++)
-                if (s->cols[i].pk == k) {
-                    if (n++)
-                        sl_buf_puts(q, ", ");
-                    app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size);
-                }
-        sl_buf_puts(q, "))");
-        if ((err = app_pg_exec(t, q->data, "creating the target table", errstr, errstr_size)))
-            return err;
-        sl_info("postgresql: created table %s from the schema of %s.%s", b->qname, s->db,
-                s->table);
-        return SL_OK;
+        return create_table(t, b, map, errstr, errstr_size);
     }
-    if (t->ddl_apply == APP_DDL_NONE) {
-        err = SL_OK;
+    /* renames and drops need the previous version, known from a DDL record */
+    int all = t->ddl_apply == APP_DDL_ALL && b->has_prev && ddl_record;
+    if (t->ddl_apply == APP_DDL_NONE)
         goto out;
-    }
-    /* rename: same position, same source type, other name (known previous) */
-    int all = t->ddl_apply == APP_DDL_ALL;
-    for (uint32_t i = 0; all && b->has_prev && ddl_record && i < s->ncols && i < b->nprev; i++) {
-        const char *nd = map->dst_cols[i], *od = b->prev[i].dst;
-        if (!nd || !od || !strcmp(nd, od) ||
-            (strcmp(b->prev[i].type, s->cols[i].source_type) && !ddl_renamed(b, s, i)))
-            continue;
-        if (col_index(cols, od) < 0 || col_index(cols, nd) >= 0)
-            continue;
-        int still = 0;
-        for (uint32_t k = 0; k < s->ncols; k++)
-            still |= map->dst_cols[k] && !strcmp(map->dst_cols[k], od);
-        if (still)
-            continue;
-        sl_buf_reset(q);
-        sl_buf_printf(q, "ALTER TABLE %s RENAME COLUMN ", b->qname);
-        app_pg_quote(t, q, od, errstr, errstr_size);
-        sl_buf_puts(q, " TO ");
-        app_pg_quote(t, q, nd, errstr, errstr_size);
-        if ((err = app_pg_exec(t, q->data, "renaming a column", errstr, errstr_size)))
-            goto out;
-        sl_info("postgresql: %s: column %s renamed to %s", b->qname, od, nd);
-        PQclear(cols);
-        cols = NULL;
-        if ((err = catalog_cols(t, map->dst_schema, map->dst_table, &cols, errstr, errstr_size)))
-            return err;
-    }
-    for (uint32_t i = 0; i < s->ncols; i++) {
-        if (!map->dst_cols[i])
-            continue;
-        if ((err = app_pg_col_type(s, i, type, sizeof(type), errstr, errstr_size)))
-            goto out;
-        int ci = col_index(cols, map->dst_cols[i]);
-        sl_buf_reset(q);
-        if (ci < 0) {
-            if ((err = add_column(t, b, q, map->dst_cols[i], type, &s->cols[i], errstr,
-                                  errstr_size)))
-                goto out;
-            continue;
-        }
-        /* modify only when the source type changed since the previous version */
-        const char *have = PQgetvalue(cols, ci, 1);
-        int changed = 0;
-        for (uint32_t k = 0; b->has_prev && ddl_record && k < b->nprev; k++)
-            if (b->prev[k].dst && !strcmp(b->prev[k].dst, map->dst_cols[i]))
-                changed = strcmp(b->prev[k].type, s->cols[i].source_type) != 0;
-        if (b->has_prev && ddl_record && ddl_renamed(b, s, i))   /* renamed above */
-            changed = strcmp(b->prev[i].type, s->cols[i].source_type) != 0;
-        if (!changed || !strcmp(have, type))
-            continue;
-        if (!app_pg_safe_modify(have, type)) {
-            snprintf(errstr, errstr_size, "postgresql: %s: column %s changes from %s to %s, "
-                     "which could lose or reject values; alter it by hand, then resume",
-                     b->qname, map->dst_cols[i], have, type);
-            err = SL_ERR_UNSUPPORTED;
-            goto out;
-        }
-        sl_buf_printf(q, "ALTER TABLE %s ALTER COLUMN ", b->qname);
-        app_pg_quote(t, q, map->dst_cols[i], errstr, errstr_size);
-        sl_buf_printf(q, " TYPE %s", type);
-        if ((err = app_pg_exec(t, q->data, "modifying a column", errstr, errstr_size)))
-            goto out;
-        sl_info("postgresql: %s: column %s now %s", b->qname, map->dst_cols[i], type);
-    }
-    /* drop: mapped before, gone from the source now */
-    for (uint32_t k = 0; all && b->has_prev && ddl_record && k < b->nprev; k++) {
-        const char *od = b->prev[k].dst;
-        int still = 0;
-        if (!od || col_index(cols, od) < 0)
-            continue;
-        for (uint32_t i = 0; i < s->ncols; i++)
-            still |= map->dst_cols[i] && !strcmp(map->dst_cols[i], od);
-        if (still)
-            continue;
-        sl_buf_reset(q);
-        sl_buf_printf(q, "ALTER TABLE %s DROP COLUMN ", b->qname);
-        app_pg_quote(t, q, od, errstr, errstr_size);
-        if ((err = app_pg_exec(t, q->data, "dropping a column", errstr, errstr_size)))
-            goto out;
-        sl_info("postgresql: %s: column %s dropped", b->qname, od);
-    }
-    err = SL_OK;
+    if (all && (err = rename_cols(t, b, map, &cols, errstr, errstr_size)))
+        goto out;
+    if ((err = add_modify_cols(t, b, map, cols, ddl_record, errstr, errstr_size)))
+        goto out;
+    if (all)
+        err = drop_cols(t, b, map, cols, errstr, errstr_size);
 out:
     PQclear(cols);
     return err;
 }
 
-sl_err_t app_pg_drop_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+sl_err_t app_pg_drop_table(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                            char *errstr, size_t errstr_size)
 {
     const sl_schema_t *s = map->schema;
@@ -412,7 +463,7 @@ sl_err_t app_pg_drop_table(app_target_t *t, pg_tab_t *b, const app_table_map_t *
 
 /* Key columns: the source primary key, else a unique index of the target
  * table whose columns are all NOT NULL and written. */
-sl_err_t app_pg_find_key(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+sl_err_t app_pg_find_key(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                          char *errstr, size_t errstr_size)
 {
     const sl_schema_t *s = map->schema;
@@ -460,7 +511,7 @@ sl_err_t app_pg_find_key(app_target_t *t, pg_tab_t *b, const app_table_map_t *ma
     return SL_ERR_UNSUPPORTED;
 }
 
-sl_err_t app_pg_col_casts(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+sl_err_t app_pg_col_casts(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                           char *errstr, size_t errstr_size)
 {
     const char *p[2] = {map->dst_schema, map->dst_table};
@@ -546,7 +597,7 @@ void app_pg_tab_clear_built(pg_tab_t *b)
     sl_buf_reset(&b->vals);
 }
 
-pg_tab_t *app_pg_tab_get(app_target_t *t, const char *schema, const char *table)
+pg_tab_t *app_pg_tab_get(pg_target_t *t, const char *schema, const char *table)
 {
     for (pg_tab_t *b = t->tabs; b; b = b->next)
         if (!strcmp(b->schema, schema) && !strcmp(b->table, table))
@@ -565,7 +616,7 @@ pg_tab_t *app_pg_tab_get(app_target_t *t, const char *schema, const char *table)
 }
 
 /* Builds the table state for map->schema (syncing the target table). */
-sl_err_t app_pg_tab_build(app_target_t *t, pg_tab_t *b, const app_table_map_t *map,
+sl_err_t app_pg_tab_build(pg_target_t *t, pg_tab_t *b, const app_table_map_t *map,
                          char *errstr, size_t errstr_size)
 {
     sl_err_t err;
@@ -630,4 +681,21 @@ sl_err_t app_pg_tab_build(app_target_t *t, pg_tab_t *b, const app_table_map_t *m
     b->built_for = s;
     b->valid = 1;
     return SL_OK;
+}
+
+void app_pg_tabs_free(pg_target_t *t)
+{
+    while (t->tabs) {
+        pg_tab_t *n = t->tabs->next;
+        app_pg_tab_clear_built(t->tabs);
+        sl_buf_free(&t->tabs->vals);
+        sl_buf_free(&t->tabs->copy);
+        app_pg_prev_free(t->tabs->prev, t->tabs->nprev);
+        app_pg_prev_free(t->tabs->pend, t->tabs->npend);
+        free(t->tabs->qname);
+        free(t->tabs->schema);
+        free(t->tabs->table);
+        free(t->tabs);
+        t->tabs = n;
+    }
 }

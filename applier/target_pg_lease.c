@@ -141,7 +141,7 @@ sl_err_t app_pg_lease_check(app_lease_t *l, char *errstr, size_t errstr_size)
  * a takeover's raise waits for this transaction, and this write waits for
  * a raise in flight) and the row's epoch is not higher. Nothing written:
  * SL_ERR_FENCED. */
-sl_err_t app_pg_store_position(app_target_t *t, const app_position_t *pos, char *errstr,
+sl_err_t app_pg_store_position(pg_target_t *t, const app_position_t *pos, char *errstr,
                                size_t errstr_size)
 {
     char part[16], ko[32], so[32], sp[160], ep[32];

@@ -10,7 +10,7 @@
 
 #include "target_pg.h"
 
-static sl_err_t ensure_table(app_target_t *t, char *errstr, size_t errstr_size)
+static sl_err_t ensure_table(pg_target_t *t, char *errstr, size_t errstr_size)
 {
     sl_err_t err = SL_OK;
     if (t->stops_ready)
@@ -31,9 +31,10 @@ static sl_err_t ensure_table(app_target_t *t, char *errstr, size_t errstr_size)
     return err;
 }
 
-sl_err_t app_pg_stops_load(app_target_t *t, app_stop_t **out, size_t *n, char *errstr,
+sl_err_t app_pg_stops_load(app_target_t *at, app_stop_t **out, size_t *n, char *errstr,
                            size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     *out = NULL;
     *n = 0;
     sl_err_t err = ensure_table(t, errstr, errstr_size);
@@ -69,9 +70,10 @@ sl_err_t app_pg_stops_load(app_target_t *t, app_stop_t **out, size_t *n, char *e
     return SL_OK;
 }
 
-sl_err_t app_pg_stop_save(app_target_t *t, const app_stop_t *s, char *errstr,
+sl_err_t app_pg_stop_save(app_target_t *at, const app_stop_t *s, char *errstr,
                           size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     char off[24], to[24], since[24];
     snprintf(off, sizeof(off), "%" PRId64, s->offset);
     snprintf(to, sizeof(to), "%" PRId64, s->resume_to);
@@ -92,9 +94,10 @@ sl_err_t app_pg_stop_save(app_target_t *t, const app_stop_t *s, char *errstr,
                         "storing the stop of a table", errstr, errstr_size);
 }
 
-sl_err_t app_pg_stop_clear(app_target_t *t, const char *db, const char *table, char *errstr,
+sl_err_t app_pg_stop_clear(app_target_t *at, const char *db, const char *table, char *errstr,
                            size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     const char *p[3] = {t->task, db, table};
     sl_err_t err = ensure_table(t, errstr, errstr_size);
     if (err)
@@ -107,8 +110,9 @@ sl_err_t app_pg_stop_clear(app_target_t *t, const char *db, const char *table, c
 
 /* ------------------------------------------- direct tasks' progress */
 
-sl_err_t app_pg_progress_load(app_target_t *t, char **out, char *errstr, size_t errstr_size)
+sl_err_t app_pg_progress_load(app_target_t *at, char **out, char *errstr, size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     const char *p[1] = {t->task};
     sl_err_t err = app_pg_exec(t, "CREATE TABLE IF NOT EXISTS " APP_DIRECT_TABLE " ("
                                "task text PRIMARY KEY, progress text NOT NULL, "
@@ -127,9 +131,10 @@ sl_err_t app_pg_progress_load(app_target_t *t, char **out, char *errstr, size_t 
     return err;
 }
 
-sl_err_t app_pg_progress_save(app_target_t *t, const char *text, char *errstr,
+sl_err_t app_pg_progress_save(app_target_t *at, const char *text, char *errstr,
                               size_t errstr_size)
 {
+    pg_target_t *t = (pg_target_t *)at;
     const char *p[2] = {t->task, text};
     /* the last batch of rows may still be in flight: collect its result first */
     sl_err_t err = app_pg_wait(t, errstr, errstr_size);

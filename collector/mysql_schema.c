@@ -32,47 +32,7 @@
 #include "sl_log.h"
 #include "sl_name.h"
 
-#define TM_BUCKETS 1024
-#define TM_MAX     4096
-#define SIG_BUCKETS 1024
-
-typedef struct tm_entry_s {
-    col_my_table_t     t;            /* first: handed out as col_my_table_t* */
-    uint8_t           *raw;          /* the TABLE_MAP body, to recognise repeats */
-    size_t             rawlen;
-    char             **names;        /* information_schema names (fallback), owned */
-    struct tm_entry_s *next;
-} tm_entry_t;
-
-typedef struct sig_entry_s {
-    char               *name;        /* "db.table" */
-    uint64_t            schema_id;   /* last published, 0 = none */
-    char               *pending;     /* DDL text deferred to the next SCHEMA, owned */
-    sl_buf_t            ddl_cols;    /* columns of the last DDL SCHEMA published, until the
-                                        table's next TABLE_MAP checks them (col_desc) */
-    char                ddl_pos[560]; /* its position, file:pos */
-    col_tablemap_t      cat;         /* the catalog as read at the table's last DDL, owned:
-                                        the next TABLE_MAP's hints come from it, not from
-                                        one more information_schema read */
-    int                 has_cat;
-    col_my_dflts_t      dflts;       /* defaults of added columns not published yet */
-    sl_record_t        *last;        /* a copy of the SCHEMA last published for the name,
-                                        owned (NULL: none since the start): what a table
-                                        renamed away takes to its new name (rename_schema) */
-    struct sig_entry_s *next;
-} sig_entry_t;
-
-struct col_my_schema_s {
-    MYSQL                  *meta;
-    const col_conf_t       *conf;
-    const col_filter_t     *filter;
-    const col_my_server_t  *srv;
-    tm_entry_t             *tm[TM_BUCKETS];
-    size_t                  ntm;
-    sig_entry_t            *sig[SIG_BUCKETS];
-    sl_buf_t                buf;
-    int                     warned_labels;
-};
+#include "mysql_schema_int.h"
 
 static unsigned long hash_str(const char *s)
 {
@@ -96,7 +56,7 @@ sl_err_t col_my_schema_new(col_my_schema_t **out, MYSQL *meta, const col_conf_t 
     return SL_OK;
 }
 
-static void tm_entry_free(tm_entry_t *e)
+void col_my_tm_entry_free(tm_entry_t *e)
 {
     col_mysql_tablemap_free(&e->t.tm);
     if (e->names) {
@@ -114,7 +74,7 @@ static void tm_clear(col_my_schema_t *s)
         tm_entry_t *e = s->tm[b];
         while (e) {
             tm_entry_t *n = e->next;
-            tm_entry_free(e);
+            col_my_tm_entry_free(e);
             e = n;
         }
         s->tm[b] = NULL;
@@ -160,7 +120,7 @@ col_my_table_t *col_my_schema_find(col_my_schema_t *s, uint64_t table_id)
     return NULL;
 }
 
-static sig_entry_t *sig_get(col_my_schema_t *s, const char *db, const char *table, int create)
+sig_entry_t *col_my_sig_get(col_my_schema_t *s, const char *db, const char *table, int create)
 {
     char name[600];
     sl_name_format(db, table, name, sizeof(name));   /* a.`b.c` is not `a.b`.c */
@@ -200,7 +160,7 @@ static uint64_t schema_fingerprint(sl_buf_t *b, const sl_schema_t *sc)
 }
 
 /* rec (a SCHEMA about to be published) becomes sg's last one. */
-static sl_err_t keep_last(sig_entry_t *sg, const sl_record_t *rec)
+sl_err_t col_my_keep_last(sig_entry_t *sg, const sl_record_t *rec)
 {
     if (!sg->last && !(sg->last = sl_record_new()))
         return SL_ERR_NOMEM;
@@ -220,10 +180,10 @@ static void col_desc(sl_buf_t *b, const sl_column_t *c)
 
 /* Keeps the columns of a DDL SCHEMA just built, to check them against the
  * table's next TABLE_MAP (ddl_check). */
-static sl_err_t ddl_keep(col_my_schema_t *s, const sl_schema_t *sc, const char *file,
+sl_err_t col_my_ddl_keep(col_my_schema_t *s, const sl_schema_t *sc, const char *file,
                          uint64_t pos)
 {
-    sig_entry_t *sg = sig_get(s, sc->db, sc->table, 1);
+    sig_entry_t *sg = col_my_sig_get(s, sc->db, sc->table, 1);
     if (!sg)
         return SL_ERR_NOMEM;
     sl_buf_reset(&sg->ddl_cols);
@@ -294,7 +254,7 @@ static int is_int_type(uint8_t t)
  * FULL) names and signedness. Each hint is taken only where the binlog's
  * column can hold it (col_mysql_tablemap_set_*), since the catalog is
  * today's definition and the TABLE_MAP may be an older one. */
-static void apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
+void col_my_apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
 {
     col_tablemap_t *tm = &e->t.tm, cat;
     int need = !tm->has_names || !tm->has_signedness;
@@ -312,7 +272,7 @@ static void apply_information_schema(col_my_schema_t *s, tm_entry_t *e)
     if (!need || !s->meta)
         return;
     char err[600];
-    sig_entry_t *sg = sig_get(s, tm->db, tm->table, 0);
+    sig_entry_t *sg = col_my_sig_get(s, tm->db, tm->table, 0);
     const col_tablemap_t *k_tm = &cat;
     if (sg && sg->has_cat) {
         k_tm = &sg->cat;                 /* read at the DDL this TABLE_MAP follows */
@@ -397,7 +357,7 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
     }
     e->t.included = col_filter_match(s->filter, e->t.tm.db, e->t.tm.table);
     if (e->t.included) {
-        apply_information_schema(s, e);
+        col_my_apply_information_schema(s, e);
         if (!e->t.tm.has_labels && !s->warned_labels) {
             s->warned_labels = 1;
             sl_warn("table %s.%s: ENUM/SET labels are not in the binlog "
@@ -406,11 +366,11 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
         }
         if ((err = col_mysql_schema_from_tablemap(&e->t.tm, source, rec, errstr,
                                                   errstr_size))) {
-            tm_entry_free(e);
+            col_my_tm_entry_free(e);
             return err;
         }
         e->t.schema_id = schema_fingerprint(&s->buf, &rec->u.schema);
-        sig_entry_t *sg = sig_get(s, e->t.tm.db, e->t.tm.table, 1);
+        sig_entry_t *sg = col_my_sig_get(s, e->t.tm.db, e->t.tm.table, 1);
         if (sg && sg->ddl_cols.len)
             ddl_check(s, sg, &rec->u.schema, file, pos);
         if (!sg || sg->schema_id != e->t.schema_id) {
@@ -425,14 +385,14 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
             free(sg->pending);
             sg->pending = NULL;
             if (!rec->u.schema.ddl) {
-                tm_entry_free(e);
+                col_my_tm_entry_free(e);
                 snprintf(errstr, errstr_size, "out of memory");
                 return SL_ERR_NOMEM;
             }
         }
         if (*emit && sg && (col_my_dflts_fill(&sg->dflts, sg->last, rec) ||
-                            keep_last(sg, rec))) {
-            tm_entry_free(e);
+                            col_my_keep_last(sg, rec))) {
+            col_my_tm_entry_free(e);
             snprintf(errstr, errstr_size, "out of memory");
             return SL_ERR_NOMEM;
         }
@@ -442,7 +402,7 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
         if ((*q)->t.tm.table_id == id) {
             tm_entry_t *old = *q;
             *q = old->next;
-            tm_entry_free(old);
+            col_my_tm_entry_free(old);
             s->ntm--;
             break;
         }
@@ -456,316 +416,15 @@ sl_err_t col_my_schema_table_map(col_my_schema_t *s, const uint8_t *body, size_t
 
 /* ------------------------------------------------------------ DDL */
 
-/* One DDL SCHEMA record: the table's definition in the catalog now, made
- * into a table map and from there into a SCHEMA exactly as at a TABLE_MAP
- * (mysql_catalog.c), so the two agree. SL_ERR_UNSUPPORTED when a column's
- * type is unknown here: the binlog's TABLE_MAP must describe the table. */
-static sl_err_t ddl_schema(col_my_schema_t *s, const char *db, const char *tb,
-                           const char *source, sl_record_t *rec, char *errstr,
-                           size_t errstr_size)
+sl_err_t col_my_schema_catalog(col_my_schema_t *s, const char *db, const char *tb,
+                               col_tablemap_t *cat, char *errstr, size_t errstr_size)
 {
-    col_tablemap_t cat;
-    sl_err_t err = col_my_catalog_table(s->meta, s->srv->is_mariadb, 1, db, tb, &cat, errstr,
+    sl_err_t err = col_my_catalog_table(s->meta, s->srv->is_mariadb, 1, db, tb, cat, errstr,
                                         errstr_size);
     if (err == SL_ERR_UNSUPPORTED)
-        col_mysql_tablemap_free(&cat);
-    if (err)
-        return err;
-    err = col_mysql_schema_from_tablemap(&cat, source, rec, errstr, errstr_size);
-    sig_entry_t *sg = err ? NULL : sig_get(s, db, tb, 1);
-    if (!sg) {
-        col_mysql_tablemap_free(&cat);
-        return err ? err : SL_ERR_NOMEM;
-    }
-    /* A column added to a table with rows: the source fills them with its
-     * default, without row events. A constant travels on the SCHEMA; an
-     * expression cannot, so the targets' existing rows stay NULL there. */
-    for (uint32_t i = 0; sg->last && i < cat.ncols; i++) {
-        const col_mysql_column_t *c = &cat.cols[i];
-        const sl_schema_t *ls = &sg->last->u.schema;
-        uint32_t k = 0;
-        while (k < ls->ncols && strcmp(ls->cols[k].name, c->name))
-            k++;
-        if (c->dflt_expr && k == ls->ncols)
-            sl_warn("table %s.%s column %s: its default %s is an expression, which a SCHEMA "
-                    "record does not carry: rows that existed before the column was added "
-                    "keep NULL there in the targets", db, tb, c->name, c->dflt);
-    }
-    if (sg->has_cat)
-        col_mysql_tablemap_free(&sg->cat);
-    sg->cat = cat;                       /* for the hints of the table's next TABLE_MAP */
-    sg->has_cat = 1;
-    return SL_OK;
-}
-
-/* Table maps of db.tb are parsed again at their next TABLE_MAP, even when
- * the server keeps the table id and the bytes (CREATE INDEX): the SCHEMA
- * decision (and a deferred DDL text) is taken there. */
-static void tm_forget(col_my_schema_t *s, const char *db, const char *tb)
-{
-    for (size_t b = 0; b < TM_BUCKETS; b++)
-        for (tm_entry_t *e = s->tm[b]; e; e = e->next)
-            if (!strcmp(e->t.tm.db, db) && !strcmp(e->t.tm.table, tb))
-                e->rawlen = 0;
-}
-
-/* rec = the SCHEMA of the TABLE_MAP at file:pos (read again from the server). */
-static sl_err_t schema_from_past_map(col_my_schema_t *s, const char *file, uint64_t pos,
-                                     const char *source, sl_record_t *rec, char *errstr,
-                                     size_t errstr_size)
-{
-    uint8_t *body;
-    size_t len;
-    sl_err_t err;
-    if (!s->conf)
-        return SL_ERR_STATE;
-    if ((err = col_my_fetch_event(s->conf, file, pos, COL_MYSQL_EV_TABLE_MAP, &body, &len,
-                                  errstr, errstr_size)))
-        return err;
-    tm_entry_t *e = calloc(1, sizeof(*e));
-    if (!e) {
-        free(body);
-        return SL_ERR_NOMEM;
-    }
-    e->raw = body;
-    e->rawlen = len;
-    if (!(err = col_mysql_tablemap_parse(body, len, &e->t.tm, errstr, errstr_size))) {
-        apply_information_schema(s, e);
-        err = col_mysql_schema_from_tablemap(&e->t.tm, source, rec, errstr, errstr_size);
-    } else {
-        memset(&e->t.tm, 0, sizeof(e->t.tm));
-    }
-    tm_entry_free(e);
+        col_mysql_tablemap_free(cat);
     return err;
 }
-
-/* DDL text for a SCHEMA record: the deferred ones of the table first. */
-static char *ddl_text(col_my_schema_t *s, sig_entry_t *sg, const char *sql, size_t len,
-                      sl_record_t *rec)
-{
-    if (!sg || !sg->pending)
-        return sl_record_memdup(rec, sql, len);
-    sl_buf_reset(&s->buf);
-    sl_buf_puts(&s->buf, sg->pending);
-    sl_buf_puts(&s->buf, ";\n");
-    sl_buf_append(&s->buf, sql, len);
-    free(sg->pending);
-    sg->pending = NULL;
-    return sl_record_memdup(rec, s->buf.data, s->buf.len);
-}
-
-sl_err_t col_my_schema_ddl(col_my_schema_t *s, const char *default_db, const char *sql,
-                           size_t len, const char *file, uint64_t start_pos, uint64_t end_pos,
-                           const char *source,
-                           sl_record_t **recs, int max, int *n, int *deferred, int *is_ddl,
-                           char *errstr, size_t errstr_size)
-{
-    col_my_ddl_target_t t[COL_MY_DDL_MAX];
-    char dropdb[256];
-    *n = 0;
-    *deferred = 0;
-    int nt = col_my_ddl_parse(default_db, sql, len, t, COL_MY_DDL_MAX, is_ddl, dropdb,
-                              sizeof(dropdb));
-    for (int i = 0; i < nt && *n < max; i++) {
-        sig_entry_t *sg = sig_get(s, t[i].db, t[i].tb, 0);
-        if (sg)
-            sg->schema_id = 0;           /* the next table map publishes again */
-        tm_forget(s, t[i].db, t[i].tb);
-        if (!col_filter_match(s->filter, t[i].db, t[i].tb))
-            continue;
-        sl_record_t *rec = recs[*n];
-        sl_err_t err;
-        if (t[i].gone) {
-            sig_entry_t *gs = sig_get(s, t[i].db, t[i].tb, 0);
-            if (gs && gs->has_cat) {     /* a later table of that name is another one */
-                col_mysql_tablemap_free(&gs->cat);
-                gs->has_cat = 0;
-            }
-            if (gs && gs->dflts.n) {
-                /* renamed away: the defaults not published yet go with the new name */
-                sig_entry_t *ns = NULL;
-                for (int j = i + 1; j < nt && !ns; j++)
-                    if (t[j].from == i + 1 && !(ns = sig_get(s, t[j].db, t[j].tb, 1)))
-                        return SL_ERR_NOMEM;
-                if (ns) {
-                    col_my_dflts_clear(&ns->dflts);
-                    ns->dflts = gs->dflts;
-                    memset(&gs->dflts, 0, sizeof(gs->dflts));
-                }
-                col_my_dflts_clear(&gs->dflts);
-            }
-            /* exact whatever the catalog says now: no columns */
-            if ((err = sl_record_init_schema(rec, source, t[i].db, t[i].tb, 0))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return err;
-            }
-        } else {
-            int later = 0;
-            const char *why_later = "changed again by a later DDL before any row";
-            if (nt == 1) {
-                if (!sg && !(sg = sig_get(s, t[i].db, t[i].tb, 1)))
-                    return SL_ERR_NOMEM;
-                col_my_dflts_note(&sg->dflts, sql, len);
-            }
-            char mfile[512];
-            uint64_t mpos = 0;
-            err = ddl_schema(s, t[i].db, t[i].tb, source, rec, errstr, errstr_size);
-            if (err == SL_ERR_UNSUPPORTED) {
-                /* the catalog has a type we cannot describe as the binlog does:
-                 * the table's next TABLE_MAP gives the definition */
-                sl_info("DDL on %s.%s at %s:%" PRIu64 ": %s", t[i].db, t[i].tb, file,
-                        start_pos, errstr);
-                later = 1;
-                why_later = "a column type unknown to information_schema mapping";
-            } else if (err) {
-                return err;
-            } else if ((err = col_my_ddl_ahead(s->meta, file, end_pos, t[i].db, t[i].tb,
-                                               &later, mfile, sizeof(mfile), &mpos, errstr,
-                                               errstr_size))) {
-                /* The catalog shows the table as of now: the definition at this
-                 * DDL only if no later DDL on it is in the binlog yet. Else the
-                 * binlog's own: the table's first TABLE_MAP before that DDL. */
-                return err;
-            }
-            if (later && mpos) {
-                char why[512];
-                sl_record_reset(rec);
-                err = schema_from_past_map(s, mfile, mpos, source, rec, why, sizeof(why));
-                if (err == SL_ERR_DB) {
-                    snprintf(errstr, errstr_size, "%s", why);
-                    return err;
-                }
-                if (err) {
-                    sl_warn("DDL on %s.%s at %s:%" PRIu64 ": the table's next TABLE_MAP at "
-                            "%s:%" PRIu64 " could not be read (%s): its SCHEMA comes with "
-                            "that TABLE_MAP", t[i].db, t[i].tb, file, end_pos, mfile, mpos,
-                            why);
-                    sl_record_reset(rec);
-                } else {
-                    sl_debug("DDL on %s.%s at %s:%" PRIu64 ": a later DDL changed it again; "
-                             "columns from its TABLE_MAP at %s:%" PRIu64, t[i].db, t[i].tb,
-                             file, end_pos, mfile, mpos);
-                    later = 0;
-                }
-            }
-            if (t[i].from && (later || !rec->u.schema.ncols)) {
-                /* The new name of a rename whose definition at the rename is not
-                 * known (changed again before any row of it; or, in a chain like
-                 * a TO tmp, b TO a, tmp TO b, never in the catalog at all). The
-                 * appliers rename their table only at the pair "renamed away" +
-                 * the new name's SCHEMA at the same position: a deferred one would
-                 * leave the rows under the old name, and a table created again
-                 * under it would inherit them. The new name gets the columns last
-                 * published for the old one, exact for a plain rename; where they
-                 * are not (ALTER TABLE a ADD c, RENAME TO b; the old name's own
-                 * last DDL deferred) the new name's next SCHEMA, which comes
-                 * before any row of it, carries the exact ones. Failing those,
-                 * the catalog's (now) columns, likewise put right before any row. */
-                const sig_entry_t *fs = sig_get(s, t[t[i].from - 1].db, t[t[i].from - 1].tb, 0);
-                if (fs && fs->last && fs->last->u.schema.ncols) {
-                    if ((err = col_my_schema_copy(rec, fs->last, t[i].db, t[i].tb))) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        return err;
-                    }
-                    later = 0;
-                } else if (rec->type == SL_REC_SCHEMA && rec->u.schema.ncols) {
-                    later = 0;
-                }
-                if (!later) {
-                    sl_info("DDL on %s.%s at %s:%" PRIu64 ": renamed from %s.%s, its "
-                            "definition at the rename never reached the binlog: its SCHEMA "
-                            "has the columns %s", t[i].db, t[i].tb, file, start_pos,
-                            t[t[i].from - 1].db, t[t[i].from - 1].tb,
-                            fs && fs->last && fs->last->u.schema.ncols
-                                ? "last published for the old name"
-                                : "of the catalog now");
-                    if (sg)
-                        sl_buf_reset(&sg->ddl_cols);  /* no disagreement to report */
-                    rec->u.schema.ddl = ddl_text(s, sg, sql, len, rec);
-                    if (!rec->u.schema.ddl) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        return SL_ERR_NOMEM;
-                    }
-                    (*n)++;
-                    continue;
-                }
-            }
-            char drops[COL_MY_DDL_MAX][256], tos[COL_MY_DDL_MAX][256];
-            int nd, nr = -1;
-            const char *what = NULL;
-            if (later && !t[i].from && sg && sg->last && sg->last->u.schema.ncols) {
-                if ((nd = col_my_ddl_dropped_cols(sql, len, drops, COL_MY_DDL_MAX)) > 0 &&
-                    col_my_schema_without(sg->last, drops, nd, t[i].db, t[i].tb, rec) == SL_OK)
-                    what = "drops columns: its SCHEMA is the last one without them";
-                else if ((nr = col_my_ddl_renamed_cols(sql, len, drops, tos,
-                                                       COL_MY_DDL_MAX)) > 0 &&
-                         col_my_schema_renamed(sg->last, drops, tos, nr, t[i].db, t[i].tb,
-                                        rec) == SL_OK)
-                    what = "renames columns: its SCHEMA is the last one with the new names";
-            }
-            if (what) {
-                /* An ALTER that only drops or only renames columns, changed again
-                 * before any row: its definition is the last one without them /
-                 * with the new names. Folded into the next SCHEMA, a column
-                 * dropped and added again under the same name (DROP COLUMN c;
-                 * ADD COLUMN c) would look unchanged, a column renamed and one
-                 * added under the old name (RENAME COLUMN a TO b; ADD COLUMN a)
-                 * would read as b added, and the targets would keep the old
-                 * values under the wrong column. (Its text folds the deferred
-                 * ones before it; their columns come with the next SCHEMA,
-                 * before any row.) */
-                sl_info("DDL on %s.%s at %s:%" PRIu64 ": changed again by a later DDL before "
-                        "any row; it only %s", t[i].db, t[i].tb, file, start_pos, what);
-                sl_buf_reset(&sg->ddl_cols);
-                rec->u.schema.ddl = ddl_text(s, sg, sql, len, rec);
-                if (!rec->u.schema.ddl) {
-                    snprintf(errstr, errstr_size, "out of memory");
-                    return SL_ERR_NOMEM;
-                }
-                (*n)++;
-                continue;
-            }
-            if (later) {
-                if (!sg && !(sg = sig_get(s, t[i].db, t[i].tb, 1)))
-                    return SL_ERR_NOMEM;
-                sl_buf_reset(&s->buf);
-                if (sg->pending) {
-                    sl_buf_puts(&s->buf, sg->pending);
-                    sl_buf_puts(&s->buf, ";\n");
-                }
-                sl_buf_append(&s->buf, sql, len);
-                free(sg->pending);
-                if (!(sg->pending = strdup(s->buf.data)))
-                    return SL_ERR_NOMEM;
-                sl_info("DDL on %s.%s at %s:%" PRIu64 ": %s: its text goes with the table's "
-                        "next SCHEMA", t[i].db, t[i].tb, file, start_pos, why_later);
-                sl_record_reset(rec);
-                (*deferred)++;
-                continue;
-            }
-        }
-        rec->u.schema.ddl = ddl_text(s, sg, sql, len, rec);
-        if (!rec->u.schema.ddl) {
-            snprintf(errstr, errstr_size, "out of memory");
-            return SL_ERR_NOMEM;
-        }
-        if (!t[i].gone && (err = ddl_keep(s, &rec->u.schema, file, start_pos)))
-            return err;
-        (*n)++;
-    }
-    /* after the loop: a new name above took the old name's columns as they
-     * were before this statement */
-    for (int k = 0; k < *n; k++) {
-        sig_entry_t *sg = sig_get(s, recs[k]->u.schema.db, recs[k]->u.schema.table, 1);
-        if (!sg || col_my_dflts_fill(&sg->dflts, sg->last, recs[k]) || keep_last(sg, recs[k])) {
-            snprintf(errstr, errstr_size, "out of memory");
-            return SL_ERR_NOMEM;
-        }
-    }
-    return SL_OK;
-}
-
-/* ------------------------------------------------------------ snapshots */
 
 sl_err_t col_my_schema_snapshot(col_my_schema_t *s, const char *db, const char *tb,
                                 const char *source, sl_record_t *rec, int *emit,
@@ -776,10 +435,7 @@ sl_err_t col_my_schema_snapshot(col_my_schema_t *s, const char *db, const char *
     /* the catalog, as a DDL's SCHEMA is built: the same view as a TABLE_MAP's,
      * so the fingerprint matches the one the stream published for the same
      * definition and nothing is published twice */
-    sl_err_t err = col_my_catalog_table(s->meta, s->srv->is_mariadb, 1, db, tb, &cat, errstr,
-                                        errstr_size);
-    if (err == SL_ERR_UNSUPPORTED)
-        col_mysql_tablemap_free(&cat);
+    sl_err_t err = col_my_schema_catalog(s, db, tb, &cat, errstr, errstr_size);
     if (err)
         return err;
     if (!cat.ncols) {
@@ -792,7 +448,7 @@ sl_err_t col_my_schema_snapshot(col_my_schema_t *s, const char *db, const char *
     if (err)
         return err;
     *schema_id = schema_fingerprint(&s->buf, &rec->u.schema);
-    sig_entry_t *sg = sig_get(s, db, tb, 1);
+    sig_entry_t *sg = col_my_sig_get(s, db, tb, 1);
     if (!sg) {
         snprintf(errstr, errstr_size, "out of memory");
         return SL_ERR_NOMEM;

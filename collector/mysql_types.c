@@ -338,6 +338,13 @@ static sl_err_t legacy_hires(const col_mysql_column_t *c, const uint8_t *p, size
 
 /* ---- the dispatcher ---- */
 
+/* One switch over the binlog's type codes, long on purpose (~300 lines):
+ * each case is the wire layout of one type — its size, then its value —
+ * read top to bottom next to its neighbours, as the server's own
+ * Field::unpack / log_event_print_value are. The work that is more than a
+ * layout is already in named helpers (decode_decimal, legacy_hires,
+ * put_datetime, put_time, put_set, put_hinted, put_text); splitting the
+ * cases further would only scatter the table of layouts. */
 sl_err_t col_mysql_value_decode(const col_mysql_column_t *c, const uint8_t *p, size_t avail,
                                 size_t *used, sl_record_t *rec, sl_value_t *v,
                                 char *why, size_t why_size)

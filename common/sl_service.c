@@ -206,36 +206,32 @@ static const char *opt_value(int argc, char **argv, int *i, const char *lng,
     return NULL;
 }
 
-int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_struct,
-                     int argc, char **argv)
+/* What the command line asked for. */
+typedef struct start_args_s {
+    const char  *config, *log_format, *log_level;
+    const char **xargs;        /* -X key=value, in order */
+    size_t       nx;
+    int          validate_only;
+} start_args_t;
+
+/* The command line: options, -X pairs, the service's flags (set in
+ * conf_struct). SL_SERVICE_CONTINUE, or the exit code of --help,
+ * --version, --help-config-md or a usage error. */
+static int parse_args(const sl_service_def_t *def, void *conf_struct, int argc, char **argv,
+                      start_args_t *a)
 {
-    const char *config = NULL, *log_format = NULL, *log_level = NULL;
-    const char **xargs = NULL;
-    size_t nx = 0;
-    char errstr[1024];
-    int rc = SL_EXIT_USAGE, validate_only = 0;
-
-    memset(svc, 0, sizeof(*svc));
-    svc->def = def;
-    sl_log_init(def->name, NULL);
-    xargs = calloc((size_t)argc + 1, sizeof(*xargs));
-    if (!xargs)
-        return SL_EXIT_FAILURE;
-
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
+        const char *arg = argv[i], *v;
         int missing = 0;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             print_help(def);
-            rc = SL_EXIT_OK;
-            goto out;
+            return SL_EXIT_OK;
         }
-        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+        if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) {
             printf("shiftlog-%s %s\n", def->name, SHIFTLOG_VERSION);
-            rc = SL_EXIT_OK;
-            goto out;
+            return SL_EXIT_OK;
         }
-        if (strcmp(a, "--help-config-md") == 0) {
+        if (strcmp(arg, "--help-config-md") == 0) {
             sl_buf_t b = SL_BUF_INIT;
             char title[128];
             snprintf(title, sizeof(title), "shiftlog-%s", def->name);
@@ -245,111 +241,143 @@ int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_
             if (b.data)
                 fputs(b.data, stdout);
             sl_buf_free(&b);
-            rc = SL_EXIT_OK;
-            goto out;
+            return SL_EXIT_OK;
         }
         if ((v = opt_value(argc, argv, &i, "--config", "-c", &missing))) {
-            config = v;
+            a->config = v;
             continue;
         }
         if (!missing && (v = opt_value(argc, argv, &i, "-X", NULL, &missing))) {
-            xargs[nx++] = v;
+            a->xargs[a->nx++] = v;
             continue;
         }
-        if (!missing && strncmp(a, "-X", 2) == 0 && a[2]) {
-            xargs[nx++] = a + 2;
+        if (!missing && strncmp(arg, "-X", 2) == 0 && arg[2]) {
+            a->xargs[a->nx++] = arg + 2;
             continue;
         }
         if (!missing && (v = opt_value(argc, argv, &i, "--log-format", NULL, &missing))) {
-            log_format = v;
+            a->log_format = v;
             continue;
         }
         if (!missing && (v = opt_value(argc, argv, &i, "--log-level", NULL, &missing))) {
-            log_level = v;
+            a->log_level = v;
             continue;
         }
-        if (missing) {
-            rc = usage_error(def, "option %s needs a value", a);
-            goto out;
-        }
+        if (missing)
+            return usage_error(def, "option %s needs a value", arg);
         size_t f;
         for (f = 0; f < def->n_flags; f++)
-            if (strcmp(a, def->flags[f].name) == 0)
+            if (strcmp(arg, def->flags[f].name) == 0)
                 break;
         if (f < def->n_flags) {
             int one = 1;
             memcpy((char *)conf_struct + def->flags[f].offset, &one, sizeof(one));
-            validate_only |= def->flags[f].validate_only;
+            a->validate_only |= def->flags[f].validate_only;
             continue;
         }
-        rc = usage_error(def, a[0] == '-' ? "unknown option \"%s\"" : "unexpected argument \"%s\"",
-                         a);
-        goto out;
+        return usage_error(def, arg[0] == '-' ? "unknown option \"%s\"" : "unexpected argument "
+                           "\"%s\"", arg);
     }
+    return SL_SERVICE_CONTINUE;
+}
 
+/* The configuration: defaults < file < environment < -X, checked; then
+ * logging as configured (the command line wins over the file) and the
+ * task's name. SL_SERVICE_CONTINUE or SL_EXIT_USAGE. */
+static int load_conf(sl_service_t *svc, const sl_service_def_t *def, void *conf_struct,
+                     const start_args_t *a)
+{
+    char errstr[1024];
     sl_log_level_t lvl = SL_LOG_INFO;
-    if (log_format && strcmp(log_format, "json") != 0 && strcmp(log_format, "text") != 0) {
-        rc = usage_error(def, "--log-format: \"%s\" is not one of text|json", log_format);
-        goto out;
-    }
-    if (log_level && sl_log_level_parse(log_level, &lvl) != 0) {
-        rc = usage_error(def, "--log-level: \"%s\" is not one of debug|info|warn|error",
-                         log_level);
-        goto out;
-    }
-    if (log_format)
-        sl_log_set_json(strcmp(log_format, "json") == 0);
+    if (a->log_format && strcmp(a->log_format, "json") != 0 &&
+        strcmp(a->log_format, "text") != 0)
+        return usage_error(def, "--log-format: \"%s\" is not one of text|json", a->log_format);
+    if (a->log_level && sl_log_level_parse(a->log_level, &lvl) != 0)
+        return usage_error(def, "--log-level: \"%s\" is not one of debug|info|warn|error",
+                           a->log_level);
+    if (a->log_format)
+        sl_log_set_json(strcmp(a->log_format, "json") == 0);
 
-    /* defaults < file < environment < -X */
     sl_err_t err = sl_conf_init(&svc->conf, def->table, def->n_table, conf_struct, errstr,
                                 sizeof(errstr));
-    if (err == SL_OK && config)
-        err = sl_conf_load_file(&svc->conf, config, errstr, sizeof(errstr));
+    if (err == SL_OK && a->config)
+        err = sl_conf_load_file(&svc->conf, a->config, errstr, sizeof(errstr));
     if (err == SL_OK)
         err = sl_conf_apply_env(&svc->conf, errstr, sizeof(errstr));
-    for (size_t k = 0; err == SL_OK && k < nx; k++)
-        err = sl_conf_apply_arg(&svc->conf, xargs[k], errstr, sizeof(errstr));
+    for (size_t k = 0; err == SL_OK && k < a->nx; k++)
+        err = sl_conf_apply_arg(&svc->conf, a->xargs[k], errstr, sizeof(errstr));
     if (err == SL_OK)
         err = sl_conf_check(&svc->conf, errstr, sizeof(errstr));
     if (err != SL_OK) {
         sl_error("%s", errstr);
         sl_conf_free(&svc->conf);
-        rc = SL_EXIT_USAGE;
-        goto out;
+        return SL_EXIT_USAGE;
     }
 
-    /* Logging as configured; the command line wins over the file. */
     const char *cl = sl_conf_get(&svc->conf, "log.level");
     const char *cf = sl_conf_get(&svc->conf, "log.format");
-    if (!log_level && cl)
+    if (!a->log_level && cl)
         sl_log_level_parse(cl, &lvl);
     sl_log_set_level(lvl);
-    if (!log_format && cf)
+    if (!a->log_format && cf)
         sl_log_set_json(strcmp(cf, "json") == 0);
     svc->task = def->task_key ? sl_conf_get(&svc->conf, def->task_key) : NULL;
     if (svc->task && !*svc->task)
         svc->task = NULL;
     sl_log_init(def->name, svc->task);
-    install_signals();
+    return SL_SERVICE_CONTINUE;
+}
 
+/* Logs the start and, at debug, every configuration value. */
+static void log_start(const sl_service_t *svc, const sl_service_def_t *def, const char *config)
+{
     sl_info("shiftlog-%s %s starting (config %s)", def->name, SHIFTLOG_VERSION,
             config ? config : "none: defaults, environment and -X");
-    {
-        sl_buf_t dump = SL_BUF_INIT;
-        if (sl_conf_dump(&svc->conf, &dump) == SL_OK && dump.data) {
-            char *save = NULL;
-            for (char *line = strtok_r(dump.data, "\n", &save); line;
-                 line = strtok_r(NULL, "\n", &save))
-                sl_debug("config: %s", line);
-        }
-        sl_buf_free(&dump);
+    sl_buf_t dump = SL_BUF_INIT;
+    if (sl_conf_dump(&svc->conf, &dump) == SL_OK && dump.data) {
+        char *save = NULL;
+        for (char *line = strtok_r(dump.data, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save))
+            sl_debug("config: %s", line);
     }
+    sl_buf_free(&dump);
+}
 
+/* The HTTP endpoint is up: liveness, and one line saying where. */
+static void log_http(sl_service_t *svc, const sl_service_def_t *def, void *conf_struct,
+                     const char *listen)
+{
+    if (!svc->http) {
+        sl_info("http: endpoint off (http.listen = off)");
+        return;
+    }
+    int64_t live_ms = 0;
+    for (size_t k = 0; k < def->n_table; k++)
+        if (!strcmp(def->table[k].name, "health.liveness.timeout"))
+            memcpy(&live_ms, (char *)conf_struct + def->table[k].offset, sizeof(live_ms));
+    sl_service_beat();
+    sl_http_set_liveness(svc->http, sl_service_idle_ms, live_ms);
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    size_t hl = colon ? (size_t)(colon - listen) : 0;
+    if (hl >= sizeof(host))
+        hl = sizeof(host) - 1;
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    sl_info("http: serving /health and /metrics on %s:%d (and /ready)", hl ? host : "0.0.0.0",
+            sl_http_port(svc->http));
+}
+
+/* Metrics, alerts, then (unless only validating) the HTTP endpoint and the
+ * status thread. SL_SERVICE_CONTINUE or the exit code. */
+static int start_serving(sl_service_t *svc, const sl_service_def_t *def, void *conf_struct,
+                         int validate_only)
+{
+    char errstr[1024];
     svc->metrics = sl_metrics_new();
     if (!svc->metrics) {
         sl_error("out of memory");
-        rc = sl_service_finish(svc, SL_EXIT_FAILURE);
-        goto out;
+        return sl_service_finish(svc, SL_EXIT_FAILURE);
     }
     sl_metric_set(sl_metrics_gauge(svc->metrics, "shiftlog_build_info",
                                    "Version of the running service (always 1).",
@@ -371,55 +399,51 @@ int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_
         !(alerts = sl_alert_new(&sc->alert, def->name, svc->task, svc->metrics, errstr,
                                 sizeof(errstr)))) {
         sl_error("%s", errstr[0] ? errstr : "alerts: out of memory");
-        rc = sl_service_finish(svc, errstr[0] ? SL_EXIT_USAGE : SL_EXIT_FAILURE);
-        goto out;
+        return sl_service_finish(svc, errstr[0] ? SL_EXIT_USAGE : SL_EXIT_FAILURE);
     }
     if (validate_only) {
         sl_alert_free(alerts);
         sl_debug("http: not serving (only validating the configuration)");
-        rc = SL_SERVICE_CONTINUE;
-        goto out;
+        return SL_SERVICE_CONTINUE;
     }
     if (sl_http_start(&svc->http, listen, def->name, svc->task, svc->metrics, errstr,
                       sizeof(errstr)) != SL_OK) {
         sl_error("%s", errstr);
         sl_alert_free(alerts);
-        rc = sl_service_finish(svc, SL_EXIT_FAILURE);
-        goto out;
+        return sl_service_finish(svc, SL_EXIT_FAILURE);
     }
     if (sl_status_start(def->status, def->name, svc->task, svc->metrics, svc->http,
                         sc ? sc->progress_interval_ms : 0, alerts) != SL_OK) {
         sl_error("status: cannot start its thread (out of memory)");
-        rc = sl_service_finish(svc, SL_EXIT_FAILURE);
-        goto out;
+        return sl_service_finish(svc, SL_EXIT_FAILURE);
     }
     if (alerts)
         sl_info("alerts: %s%s%s", sc->alert.webhook_url && *sc->alert.webhook_url ? "webhook" : "",
                 sc->alert.webhook_url && *sc->alert.webhook_url && sc->alert.mail_url &&
                 *sc->alert.mail_url ? " and " : "",
                 sc->alert.mail_url && *sc->alert.mail_url ? "mail" : "");
-    if (svc->http) {
-        int64_t live_ms = 0;
-        for (size_t k = 0; k < def->n_table; k++)
-            if (!strcmp(def->table[k].name, "health.liveness.timeout"))
-                memcpy(&live_ms, (char *)conf_struct + def->table[k].offset, sizeof(live_ms));
-        sl_service_beat();
-        sl_http_set_liveness(svc->http, sl_service_idle_ms, live_ms);
-        char host[256];
-        const char *colon = strrchr(listen, ':');
-        size_t hl = colon ? (size_t)(colon - listen) : 0;
-        if (hl >= sizeof(host))
-            hl = sizeof(host) - 1;
-        memcpy(host, listen, hl);
-        host[hl] = '\0';
-        sl_info("http: serving /health and /metrics on %s:%d (and /ready)",
-                hl ? host : "0.0.0.0", sl_http_port(svc->http));
-    } else {
-        sl_info("http: endpoint off (http.listen = off)");
+    log_http(svc, def, conf_struct, listen);
+    return SL_SERVICE_CONTINUE;
+}
+
+int sl_service_start(sl_service_t *svc, const sl_service_def_t *def, void *conf_struct,
+                     int argc, char **argv)
+{
+    start_args_t a = {0};
+    memset(svc, 0, sizeof(*svc));
+    svc->def = def;
+    sl_log_init(def->name, NULL);
+    if (!(a.xargs = calloc((size_t)argc + 1, sizeof(*a.xargs))))
+        return SL_EXIT_FAILURE;
+    int rc = parse_args(def, conf_struct, argc, argv, &a);
+    if (rc == SL_SERVICE_CONTINUE)
+        rc = load_conf(svc, def, conf_struct, &a);
+    if (rc == SL_SERVICE_CONTINUE) {
+        install_signals();
+        log_start(svc, def, a.config);
+        rc = start_serving(svc, def, conf_struct, a.validate_only);
     }
-    rc = SL_SERVICE_CONTINUE;
-out:
-    free(xargs);
+    free(a.xargs);
     return rc;
 }
 
