@@ -455,3 +455,50 @@ kafka.bootstrap.servers = {stack['SL_KAFKA_BROKERS']}
         admin.close()
         my_exec(my, f"DROP DATABASE IF EXISTS `{db}`")
         my.close()
+
+
+# ------------------------------------------------------------------ edge values (direct SQL)
+
+def run_validate(bin_dir, src, dst, pair, *extra, timeout=60):
+    """validate --json with a hard timeout that kills it (a spinning chunk loop must fail)."""
+    p = subprocess.run([str(bin_dir / "shiftlog"), "validate", "--source", src, "--target", dst,
+                        "--json", "-q", "--retries", "0", *extra, *pair],
+                       capture_output=True, text=True, timeout=timeout)
+    return p.returncode, json.loads(p.stdout) if p.stdout.strip() else None, p.stderr
+
+
+def test_it_validate_mysql_big_values(stack, bin_dir, unique_name):
+    """MariaDB answers NULL, not an error, for a string over max_allowed_packet (16 MB here):
+    a 9 MB blob's hex (row 1), a row's text of 18 MB (row 2). Each must still be hashed (no NULL hash skipped
+    by BIT_XOR, no overflow hashed like SQL NULL), and the same on PostgreSQL."""
+    a, b = unique_name("vbiga"), unique_name("vbigb")
+    my, admin = mysql_connect(stack), pg_connect(stack)
+    admin.cursor().execute(f'CREATE DATABASE "{a}"')
+    pg = pg_connect(stack, dbname=a)
+    try:
+        for db, v1, v2 in ((a, "REPEAT('x', 9000000)", "REPEAT('y', 9000000)"),
+                           (b, "NULL", "CONCAT(REPEAT('y', 8999999), 'z')")):
+            my_exec(my, f"CREATE DATABASE `{db}`",
+                    f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, b LONGBLOB, s LONGTEXT, "
+                    "s2 LONGTEXT)",
+                    f"INSERT INTO `{db}`.t VALUES (1, {v1}, NULL, NULL), (2, NULL, "
+                    f"REPEAT('w', 9000000), {v2}), (3, 'ab', 'c', '')")
+        rc, doc, err = run_validate(bin_dir, my_url(stack), my_url(stack), [f"{a}.t", f"{b}.t"])
+        assert rc == 1, (doc, err)
+        assert keys_of(doc["pairs"][0]) == [("changed", (1,)), ("changed", (2,))], doc
+        cur = pg.cursor()
+        cur.execute(f'CREATE SCHEMA "{a}"')
+        cur.execute(f'CREATE TABLE "{a}".t (id int PRIMARY KEY, b bytea, s text, s2 text)')
+        cur.execute(f"INSERT INTO \"{a}\".t VALUES (1, repeat('x', 9000000)::bytea, NULL, NULL), "
+                    "(2, NULL, repeat('w', 9000000), repeat('y', 9000000)), (3, 'ab', 'c', '')")
+        pg.commit()
+        rc, doc, err = run_validate(bin_dir, my_url(stack), pg_url(stack, a),
+                                    [f"{a}.t", f"{a}.t"])
+        assert rc == 0 and doc["pairs"][0]["source_rows"] == 3, (doc, err)
+    finally:
+        my_exec(my, f"DROP DATABASE IF EXISTS `{a}`", f"DROP DATABASE IF EXISTS `{b}`")
+        my.close()
+        pg.close()
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{a}" WITH (FORCE)')
+        admin.close()
+
