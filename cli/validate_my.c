@@ -1,7 +1,7 @@
 /* shiftlog validate: the MariaDB/MySQL engine (validate.h). Every row is
- * hashed on the server: CAST(CONV(SUBSTR(MD5(CONCAT(<canonical text of
- * each column>)), 1, 16), 16, 10) AS UNSIGNED), and a range's checksum is
- * COUNT(*) and BIT_XOR of that, so no row crosses the network to be
+ * hashed on the server: CAST(CONV(SUBSTR(MD5(CONCAT(<each column's part of
+ * the row text, put_token>)), 1, 16), 16, 10) AS UNSIGNED), and a range's
+ * checksum is COUNT(*) and BIT_XOR of that, so no row crosses the network to be
  * compared; only the rows of a small differing range do, as (key, hash).
  *
  * Key ranges are keyset predicates on the key columns themselves, which the
@@ -312,6 +312,25 @@ static sl_err_t put_canon(sl_buf_t *b, const char *name, const char *dt, int bit
     return err;
 }
 
+/* Column `name`'s part of the row text (validate.h): a text or bytes value
+ * as the MD5 of its bytes, so no string longer than max_allowed_packet is
+ * built (MariaDB answers NULL for one: a 9 MB blob's hex, a row's text over
+ * 16 MB). An MD5 that still overflows (a latin1 text twice as long in
+ * UTF-8) is NULL, and so is the row's hash: validate_sql.c reports it. */
+static sl_err_t put_token(sl_buf_t *b, const char *name, const char *dt, val_kind_t k,
+                          const char *canon)
+{
+    if (!val_kind_digested(k))
+        return sl_buf_printf(b, "IFNULL(CONCAT(LENGTH(%s), ':', %s), 'N')", canon, canon);
+    sl_buf_t id = SL_BUF_INIT;
+    sl_err_t err = put_ident(&id, name);
+    if (!err)
+        err = sl_buf_printf(b, "IF(%s IS NULL, 'N', MD5(%s))", id.data,
+                            kind_of(dt) == VK_BYTES ? id.data : canon);
+    sl_buf_free(&id);
+    return err;
+}
+
 static sl_err_t my_bind(void *ctx, const char *table, const val_table_t *t, char *errstr,
                         size_t errstr_size)
 {
@@ -347,8 +366,8 @@ static sl_err_t my_bind(void *ctx, const char *table, const val_table_t *t, char
         }
         sl_buf_reset(&e);
         if (put_canon(&e, rows[j][0], rows[j][1], rows[j][2] ? atoi(rows[j][2]) : 0) ||
-            sl_buf_printf(&s->sql.hash, "%sIFNULL(CONCAT(LENGTH(%s), ':', %s), 'N')",
-                          i ? ", " : "", e.data, e.data))
+            (i && sl_buf_puts(&s->sql.hash, ", ")) ||
+            put_token(&s->sql.hash, rows[j][0], rows[j][1], t->cols[i].kind, e.data))
             goto out;
         for (uint32_t k = 0; k < t->nkey; k++) {
             if (t->key[k] != i)

@@ -231,8 +231,12 @@ static sl_err_t pg_bind(void *ctx, const char *table, const val_table_t *t, char
         sl_buf_reset(&id);
         if (put_ident(s, &id, PQgetvalue(r, j, 0)) ||
             put_canon(&e, id.data, typ, PQgetvalue(r, j, 4)[0], t->cols[i].kind) ||
-            sl_buf_printf(&s->sql.hash, "%scoalesce(octet_length(%s)::text || ':' || %s, 'N')",
-                          i ? " || " : "", e.data, e.data))
+            (i && sl_buf_puts(&s->sql.hash, " || ")) ||
+            (val_kind_digested(t->cols[i].kind)   /* its MD5 (validate.h): bytea's own bytes */
+                 ? sl_buf_printf(&s->sql.hash, "coalesce(md5(%s), 'N')",
+                                 !strcmp(typ, "bytea") ? id.data : e.data)
+                 : sl_buf_printf(&s->sql.hash, "coalesce(octet_length(%s)::text || ':' || %s, "
+                                 "'N')", e.data, e.data)))
             goto out;
         for (uint32_t k = 0; k < t->nkey; k++) {
             if (t->key[k] != i)

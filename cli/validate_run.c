@@ -54,6 +54,11 @@ int val_keys_cmp(const val_table_t *t, char *const *a, char *const *b)
     return 0;
 }
 
+int val_kind_digested(val_kind_t k)
+{
+    return k == VK_TEXT || k == VK_BYTES;
+}
+
 uint64_t val_hash64(const uint8_t d[16])
 {
     uint64_t h = 0;
