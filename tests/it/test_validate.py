@@ -502,3 +502,32 @@ def test_it_validate_mysql_big_values(stack, bin_dir, unique_name):
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{a}" WITH (FORCE)')
         admin.close()
 
+
+def test_it_validate_pg_infinity_bc(stack, bin_dir, unique_name):
+    """to_char() gives NULL for ±infinity and drops the era: infinity, -infinity and a BC
+    timestamp must differ from NULL, infinity and the AD one."""
+    db = unique_name("vinf")
+    admin = pg_connect(stack)
+    admin.cursor().execute(f'CREATE DATABASE "{db}"')
+    pg = pg_connect(stack, dbname=db)
+    try:
+        cur = pg.cursor()
+        for sch, v in (("a", ["'infinity'", "'-infinity'", "'2020-05-01 10:00 BC'"]),
+                       ("b", ["NULL", "'infinity'", "'2020-05-01 10:00'"])):
+            cur.execute(f"CREATE SCHEMA {sch}")
+            cur.execute(f"CREATE TABLE {sch}.t (id int PRIMARY KEY, ts timestamp, "
+                        "tz timestamptz)")
+            cur.execute(f"INSERT INTO {sch}.t VALUES (1, {v[0]}, now()), (2, {v[1]}, NULL), "
+                        f"(3, {v[2]}, NULL), (4, NULL, {v[0]}), (5, NULL, {v[1]}), "
+                        f"(6, NULL, {v[2]}), (7, '2020-05-01 10:00', '2020-05-01 10:00Z')")
+        cur.execute("UPDATE b.t SET tz = (SELECT tz FROM a.t WHERE id = 1) WHERE id = 1")
+        pg.commit()
+        rc, doc, err = run_validate(bin_dir, pg_url(stack, db), pg_url(stack, db),
+                                    ["a.t", "b.t"])
+        assert rc == 1, (doc, err)
+        assert keys_of(doc["pairs"][0]) == [("changed", (k,)) for k in range(1, 7)], doc
+    finally:
+        pg.close()
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        admin.close()
+
