@@ -182,8 +182,14 @@ static sl_err_t put_canon(sl_buf_t *b, const char *id, const char *typ, char cat
     if (!strcmp(typ, "float4") || !strcmp(typ, "float8"))   /* a float4 by its exact value */
         return sl_buf_printf(b, "regexp_replace(%s::float8::text, 'e\\+?(-?)0*([0-9])', "
                              "'e\\1\\2')", id);
+    /* to_char() gives NULL for ±infinity and no era: those keep their own text
+     * ('infinity' is what the collector publishes and a MongoDB target holds;
+     * MariaDB has neither), a BC one gets " BC" as ::text writes it */
     if (!strcmp(typ, "timestamp") || !strcmp(typ, "timestamptz"))
-        return sl_buf_printf(b, "to_char(%s, 'YYYY-MM-DD HH24:MI:SS.US')", id);
+        return sl_buf_printf(b, "CASE WHEN NOT isfinite(%1$s) THEN %1$s::text WHEN "
+                             "to_char(%1$s, 'BC') = 'BC' THEN to_char(%1$s, 'YYYY-MM-DD "
+                             "HH24:MI:SS.US BC') ELSE to_char(%1$s, 'YYYY-MM-DD HH24:MI:SS.US') "
+                             "END", id);
     if (!strcmp(typ, "interval") && k == VK_TIME)
         return sl_buf_printf(b, "(extract(epoch FROM %s) * 1000000)::bigint::text", id);
     if (!strcmp(typ, "bytea"))
