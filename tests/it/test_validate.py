@@ -531,3 +531,39 @@ def test_it_validate_pg_infinity_bc(stack, bin_dir, unique_name):
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         admin.close()
 
+
+def test_it_validate_latin1_key(stack, bin_dir, unique_name):
+    """A MariaDB text key in latin1: its bound (UTF-8 text) must be compared with the key in
+    the same encoding, else the chunk loop never advances; PostgreSQL orders it alike."""
+    a, b = unique_name("vl1a"), unique_name("vl1b")
+    my, admin = mysql_connect(stack), pg_connect(stack)
+    admin.cursor().execute(f'CREATE DATABASE "{a}"')
+    pg = pg_connect(stack, dbname=a)
+    keys = ["éa", "éb", "éc", "z", "ÿ"]
+    try:
+        for db in (a, b):
+            my_exec(my, f"CREATE DATABASE `{db}`",
+                    f"CREATE TABLE `{db}`.t (k VARCHAR(8) CHARACTER SET latin1 "
+                    "COLLATE latin1_swedish_ci PRIMARY KEY, v INT)",
+                    *[(f"INSERT INTO `{db}`.t VALUES (%s, %s)", (k, i)) for i, k in enumerate(keys)])
+        my_exec(my, f"UPDATE `{b}`.t SET v = 99 WHERE k = 'éb'")
+        rc, doc, err = run_validate(bin_dir, my_url(stack), my_url(stack), [f"{a}.t", f"{b}.t"],
+                                    "--chunk-rows", "1", timeout=20)
+        assert rc == 1 and doc["pairs"][0]["source_rows"] == 5, (doc, err)
+        assert keys_of(doc["pairs"][0]) == [("changed", ("éb",))], doc
+        cur = pg.cursor()
+        cur.execute(f'CREATE SCHEMA "{a}"')
+        cur.execute(f'CREATE TABLE "{a}".t (k varchar(8) PRIMARY KEY, v int)')
+        for i, k in enumerate(keys):
+            cur.execute(f'INSERT INTO "{a}".t VALUES (%s, %s)', (k, i))
+        pg.commit()
+        for src, dst in ((my_url(stack), pg_url(stack, a)), (pg_url(stack, a), my_url(stack))):
+            rc, doc, err = run_validate(bin_dir, src, dst, [f"{a}.t", f"{a}.t"],
+                                        "--chunk-rows", "1", timeout=20)
+            assert rc == 0 and doc["pairs"][0]["source_rows"] == 5, (src, doc, err)
+    finally:
+        my_exec(my, f"DROP DATABASE IF EXISTS `{a}`", f"DROP DATABASE IF EXISTS `{b}`")
+        my.close()
+        pg.close()
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{a}" WITH (FORCE)')
+        admin.close()
