@@ -6,9 +6,10 @@
  *
  * Key ranges are keyset predicates on the key columns themselves, which the
  * optimizer turns into an index range: k1 > a1 OR (k1 = a1 AND k2 > a2) ...
- * (never OFFSET). A text key is compared byte-wise (CAST(k AS BINARY)), the
+ * (never OFFSET). A text key is compared by its UTF-8 bytes
+ * (CAST(CONVERT(k USING utf8mb4) AS BINARY), whatever its charset), the
  * order PostgreSQL (COLLATE "C") and MongoDB (_id) are asked for too, unless
- * its collation already is (binary, *_nopad_bin): that predicate cannot use
+ * its collation already is (binary, utf8*_nopad_bin): that predicate cannot use
  * the index, so such chunks are scanned (docs/validate.md). */
 #include <ctype.h>
 #include <inttypes.h>
@@ -374,13 +375,17 @@ static sl_err_t my_bind(void *ctx, const char *table, const val_table_t *t, char
                 continue;
             sl_buf_t o = SL_BUF_INIT;
             const char *coll = rows[j][3];
-            int bytewise = !coll || strstr(coll, "_nopad_bin") || !strcmp(coll, "binary");
+            /* byte order of the column's own bytes is the UTF-8 order (the one
+             * the bounds are written in) only for a UTF-8 charset */
+            int bytewise = !coll || !strcmp(coll, "binary") ||
+                           (strstr(coll, "_nopad_bin") && !strncmp(coll, "utf8", 4));
             s->kbin[k] = t->cols[i].kind == VK_TEXT && !bytewise;
             free(s->kexpr[k]);
             free(s->korder[k]);
             s->kexpr[k] = strdup(e.data);
-            if ((s->kbin[k] && sl_buf_puts(&o, "CAST(")) || put_ident(&o, rows[j][0]) ||
-                (s->kbin[k] && sl_buf_puts(&o, " AS BINARY)"))) {
+            /* the UTF-8 bytes, as the bounds are (a latin1 'é' is E9 itself) */
+            if ((s->kbin[k] && sl_buf_puts(&o, "CAST(CONVERT(")) || put_ident(&o, rows[j][0]) ||
+                (s->kbin[k] && sl_buf_puts(&o, " USING utf8mb4) AS BINARY)"))) {
                 sl_buf_free(&o);
                 goto out;
             }
