@@ -251,11 +251,12 @@ sl_err_t val_task_columns(val_task_t *tk, const char *stab, val_table_t *t, val_
 
 /* ---- --repair (validate_repair.c) ---- */
 
-/* Asks the collector at base to copy the ranges of table (source name form
- * db.table) again and waits until its snapshot queue is empty (timeout_s).
- * Prints what it does on stderr. */
+/* Asks the collector at base to copy the nranges ranges of table (source
+ * name form db.table) again, or the whole table when `whole` (more ranges
+ * differed than were kept) or there are many, and waits until its snapshot
+ * queue is empty (timeout_s). Prints what it does on stderr. */
 sl_err_t val_repair_request(const char *base, const char *table, const val_table_t *t,
-                            const val_range_t *ranges, uint32_t nranges, long timeout_s,
-                            char *errstr, size_t errstr_size);
+                            const val_range_t *ranges, uint32_t nranges, int whole,
+                            long timeout_s, char *errstr, size_t errstr_size);
 
 #endif

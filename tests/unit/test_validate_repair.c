@@ -29,7 +29,7 @@ static void test_overflow_copies_the_whole_table(void **state)
     val_range_t *r = calloc(VAL_MAX_RANGES, sizeof *r);
     assert_non_null(r);
     char errstr[512] = "";
-    sl_err_t err = val_repair_request(CLOSED, "db.t", &table, r, VAL_MAX_RANGES + 1, 5, errstr,
+    sl_err_t err = val_repair_request(CLOSED, "db.t", &table, r, VAL_MAX_RANGES, 1, 5, errstr,
                                       sizeof errstr);
     assert_int_not_equal(err, SL_OK);
     assert_non_null(strstr(errstr, "did not answer"));
@@ -43,7 +43,7 @@ static void test_nothing_to_repair(void **state)
     val_range_t r[3];
     memset(r, 0, sizeof r);
     char errstr[512] = "";
-    assert_int_equal(val_repair_request(CLOSED, "db.t", &table, r, 3, 5, errstr,
+    assert_int_equal(val_repair_request(CLOSED, "db.t", &table, r, 3, 0, 5, errstr,
                                         sizeof errstr), SL_OK);
 }
 
