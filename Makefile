@@ -112,12 +112,18 @@ $(BIN)/shiftlog-$(1): $(OUT)/$(1)/main.o $(OUT)/lib$(1).a $(LIB)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 
+# the command's modules without main.c, so unit tests can link them too
+$(OUT)/libcli.a: $(patsubst %.c,$(OUT)/%.o,$(filter-out cli/main.c,$(CLI_SRC)))
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 # validate --task reads an applier's table rules with the applier's own code
-$(BIN)/shiftlog: $(CLI_SRC:%.c=$(OUT)/%.o) $(OUT)/libapplier.a $(LIB)
+$(BIN)/shiftlog: $(OUT)/cli/main.o $(OUT)/libcli.a $(OUT)/libapplier.a $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(OUT)/tests/test_%: $(OUT)/tests/unit/test_%.o $(SERVICE_LIBS) $(LIB)
+$(OUT)/tests/test_%: $(OUT)/tests/unit/test_%.o $(OUT)/libcli.a $(SERVICE_LIBS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 

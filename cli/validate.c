@@ -197,9 +197,9 @@ static int one_pair(const args_t *a, val_engine_t *src, val_engine_t *dst, const
         goto out;
     code = r.ndiff ? VAL_EXIT_DIFFERENT : VAL_EXIT_EQUAL;
     if (a->repair && r.ndiff) {
-        if ((err = val_repair_request(a->collector, stab, &t, r.ranges,
-                                      r.ranges_overflow ? VAL_MAX_RANGES + 1 : r.nranges,
-                                      a->repair_timeout, errstr, sizeof errstr)) ||
+        if ((err = val_repair_request(a->collector, stab, &t, r.ranges, r.nranges,
+                                      r.ranges_overflow, a->repair_timeout, errstr,
+                                      sizeof errstr)) ||
             (err = recheck(src, dst, &t, a, &r, &r2, errstr, sizeof errstr))) {
             code = VAL_EXIT_ERROR;
             goto out;

@@ -16,8 +16,12 @@
  * shortest text that reads back as the same double (a FLOAT widened to
  * double), fixed notation for exponents -4..14, else d.ddde<exp> without '+'
  * or leading zeros. A row's text is, column by column in the source's order,
- * "<byte length>:<text>" or "N" for NULL (so '' and NULL differ and no
- * separator can be faked); its hash is the first 64 bits of MD5(row text). */
+ * "N" for NULL, else "<byte length>:<text>", or for a text or bytes column
+ * (val_kind_digested) the 32 lower-case hex digits of MD5(<its bytes>) (the
+ * raw bytes, not the hex): '' and NULL differ, no separator can be faked,
+ * and no server builds a string as long as a large value's text (MariaDB
+ * gives NULL past max_allowed_packet). Its hash is the first 64 bits of
+ * MD5(row text). */
 #ifndef SL_CLI_VALIDATE_H
 #define SL_CLI_VALIDATE_H
 
@@ -117,6 +121,8 @@ int val_key_cmp(val_kind_t k, const char *a, const char *b);
 int val_keys_cmp(const val_table_t *t, char *const *a, char *const *b);
 /* 1 when a key column of family k can be compared across engines. */
 int val_key_kind_ok(val_kind_t k);
+/* 1 when a column of family k is in the row text as the MD5 of its bytes. */
+int val_kind_digested(val_kind_t k);
 /* The first 64 bits of an MD5 digest, big-endian (as CONV(SUBSTR(hex, 1, 16))). */
 uint64_t val_hash64(const uint8_t digest[16]);
 
@@ -245,11 +251,12 @@ sl_err_t val_task_columns(val_task_t *tk, const char *stab, val_table_t *t, val_
 
 /* ---- --repair (validate_repair.c) ---- */
 
-/* Asks the collector at base to copy the ranges of table (source name form
- * db.table) again and waits until its snapshot queue is empty (timeout_s).
- * Prints what it does on stderr. */
+/* Asks the collector at base to copy the nranges ranges of table (source
+ * name form db.table) again, or the whole table when `whole` (more ranges
+ * differed than were kept) or there are many, and waits until its snapshot
+ * queue is empty (timeout_s). Prints what it does on stderr. */
 sl_err_t val_repair_request(const char *base, const char *table, const val_table_t *t,
-                            const val_range_t *ranges, uint32_t nranges, long timeout_s,
-                            char *errstr, size_t errstr_size);
+                            const val_range_t *ranges, uint32_t nranges, int whole,
+                            long timeout_s, char *errstr, size_t errstr_size);
 
 #endif

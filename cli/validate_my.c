@@ -1,14 +1,15 @@
 /* shiftlog validate: the MariaDB/MySQL engine (validate.h). Every row is
- * hashed on the server: CAST(CONV(SUBSTR(MD5(CONCAT(<canonical text of
- * each column>)), 1, 16), 16, 10) AS UNSIGNED), and a range's checksum is
- * COUNT(*) and BIT_XOR of that, so no row crosses the network to be
+ * hashed on the server: CAST(CONV(SUBSTR(MD5(CONCAT(<each column's part of
+ * the row text, put_token>)), 1, 16), 16, 10) AS UNSIGNED), and a range's
+ * checksum is COUNT(*) and BIT_XOR of that, so no row crosses the network to be
  * compared; only the rows of a small differing range do, as (key, hash).
  *
  * Key ranges are keyset predicates on the key columns themselves, which the
  * optimizer turns into an index range: k1 > a1 OR (k1 = a1 AND k2 > a2) ...
- * (never OFFSET). A text key is compared byte-wise (CAST(k AS BINARY)), the
+ * (never OFFSET). A text key is compared by its UTF-8 bytes
+ * (CAST(CONVERT(k USING utf8mb4) AS BINARY), whatever its charset), the
  * order PostgreSQL (COLLATE "C") and MongoDB (_id) are asked for too, unless
- * its collation already is (binary, *_nopad_bin): that predicate cannot use
+ * its collation already is (binary, utf8*_nopad_bin): that predicate cannot use
  * the index, so such chunks are scanned (docs/validate.md). */
 #include <ctype.h>
 #include <inttypes.h>
@@ -284,6 +285,25 @@ static sl_err_t put_canon(sl_buf_t *b, const char *name, const char *dt, int bit
     return err;
 }
 
+/* Column `name`'s part of the row text (validate.h): a text or bytes value
+ * as the MD5 of its bytes, so no string longer than max_allowed_packet is
+ * built (MariaDB answers NULL for one: a 9 MB blob's hex, a row's text over
+ * 16 MB). An MD5 that still overflows (a latin1 text twice as long in
+ * UTF-8) is NULL, and so is the row's hash: validate_sql.c reports it. */
+static sl_err_t put_token(sl_buf_t *b, const char *name, const char *dt, val_kind_t k,
+                          const char *canon)
+{
+    if (!val_kind_digested(k))
+        return sl_buf_printf(b, "IFNULL(CONCAT(LENGTH(%s), ':', %s), 'N')", canon, canon);
+    sl_buf_t id = SL_BUF_INIT;
+    sl_err_t err = put_ident(&id, name);
+    if (!err)
+        err = sl_buf_printf(b, "IF(%s IS NULL, 'N', MD5(%s))", id.data,
+                            kind_of(dt) == VK_BYTES ? id.data : canon);
+    sl_buf_free(&id);
+    return err;
+}
+
 static sl_err_t my_bind(void *ctx, const char *table, const val_table_t *t, char *errstr,
                         size_t errstr_size)
 {
@@ -319,21 +339,25 @@ static sl_err_t my_bind(void *ctx, const char *table, const val_table_t *t, char
         }
         sl_buf_reset(&e);
         if (put_canon(&e, rows[j][0], rows[j][1], rows[j][2] ? atoi(rows[j][2]) : 0) ||
-            sl_buf_printf(&s->sql.hash, "%sIFNULL(CONCAT(LENGTH(%s), ':', %s), 'N')",
-                          i ? ", " : "", e.data, e.data))
+            (i && sl_buf_puts(&s->sql.hash, ", ")) ||
+            put_token(&s->sql.hash, rows[j][0], rows[j][1], t->cols[i].kind, e.data))
             goto out;
         for (uint32_t k = 0; k < t->nkey; k++) {
             if (t->key[k] != i)
                 continue;
             sl_buf_t o = SL_BUF_INIT;
             const char *coll = rows[j][3];
-            int bytewise = !coll || strstr(coll, "_nopad_bin") || !strcmp(coll, "binary");
+            /* byte order of the column's own bytes is the UTF-8 order (the one
+             * the bounds are written in) only for a UTF-8 charset */
+            int bytewise = !coll || !strcmp(coll, "binary") ||
+                           (strstr(coll, "_nopad_bin") && !strncmp(coll, "utf8", 4));
             s->kbin[k] = t->cols[i].kind == VK_TEXT && !bytewise;
             free(s->kexpr[k]);
             free(s->korder[k]);
             s->kexpr[k] = strdup(e.data);
-            if ((s->kbin[k] && sl_buf_puts(&o, "CAST(")) || put_ident(&o, rows[j][0]) ||
-                (s->kbin[k] && sl_buf_puts(&o, " AS BINARY)"))) {
+            /* the UTF-8 bytes, as the bounds are (a latin1 'é' is E9 itself) */
+            if ((s->kbin[k] && sl_buf_puts(&o, "CAST(CONVERT(")) || put_ident(&o, rows[j][0]) ||
+                (s->kbin[k] && sl_buf_puts(&o, " USING utf8mb4) AS BINARY)"))) {
                 sl_buf_free(&o);
                 goto out;
             }

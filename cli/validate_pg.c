@@ -184,8 +184,14 @@ static sl_err_t put_canon(sl_buf_t *b, const char *id, const char *typ, char cat
     if (!strcmp(typ, "float4") || !strcmp(typ, "float8"))   /* a float4 by its exact value */
         return sl_buf_printf(b, "regexp_replace(%s::float8::text, 'e\\+?(-?)0*([0-9])', "
                              "'e\\1\\2')", id);
+    /* to_char() gives NULL for ±infinity and no era: those keep their own text
+     * ('infinity' is what the collector publishes and a MongoDB target holds;
+     * MariaDB has neither), a BC one gets " BC" as ::text writes it */
     if (!strcmp(typ, "timestamp") || !strcmp(typ, "timestamptz"))
-        return sl_buf_printf(b, "to_char(%s, 'YYYY-MM-DD HH24:MI:SS.US')", id);
+        return sl_buf_printf(b, "CASE WHEN NOT isfinite(%1$s) THEN %1$s::text WHEN "
+                             "to_char(%1$s, 'BC') = 'BC' THEN to_char(%1$s, 'YYYY-MM-DD "
+                             "HH24:MI:SS.US BC') ELSE to_char(%1$s, 'YYYY-MM-DD HH24:MI:SS.US') "
+                             "END", id);
     if (!strcmp(typ, "interval") && k == VK_TIME)
         return sl_buf_printf(b, "(extract(epoch FROM %s) * 1000000)::bigint::text", id);
     if (!strcmp(typ, "bytea"))
@@ -233,8 +239,12 @@ static sl_err_t pg_bind(void *ctx, const char *table, const val_table_t *t, char
         sl_buf_reset(&id);
         if (put_ident(s, &id, PQgetvalue(r, j, 0)) ||
             put_canon(&e, id.data, typ, PQgetvalue(r, j, 4)[0], t->cols[i].kind) ||
-            sl_buf_printf(&s->sql.hash, "%scoalesce(octet_length(%s)::text || ':' || %s, 'N')",
-                          i ? " || " : "", e.data, e.data))
+            (i && sl_buf_puts(&s->sql.hash, " || ")) ||
+            (val_kind_digested(t->cols[i].kind)   /* its MD5 (validate.h): bytea's own bytes */
+                 ? sl_buf_printf(&s->sql.hash, "coalesce(md5(%s), 'N')",
+                                 !strcmp(typ, "bytea") ? id.data : e.data)
+                 : sl_buf_printf(&s->sql.hash, "coalesce(octet_length(%s)::text || ':' || %s, "
+                                 "'N')", e.data, e.data)))
             goto out;
         for (uint32_t k = 0; k < t->nkey; k++) {
             if (t->key[k] != i)

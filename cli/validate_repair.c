@@ -91,8 +91,8 @@ out:
 }
 
 sl_err_t val_repair_request(const char *base, const char *table, const val_table_t *t,
-                            const val_range_t *ranges, uint32_t nranges, long timeout_s,
-                            char *errstr, size_t errstr_size)
+                            const val_range_t *ranges, uint32_t nranges, int whole,
+                            long timeout_s, char *errstr, size_t errstr_size)
 {
     int bl = cli_base_len(base);
     char url[2048], *ids[REPAIR_MAX_RANGES + 1];
@@ -112,7 +112,9 @@ sl_err_t val_repair_request(const char *base, const char *table, const val_table
     uint32_t n = 0;
     for (uint32_t i = 0; i < nranges; i++)
         n += ranges[i].repairable;
-    for (uint32_t i = 0; !err && i < nranges && n; i++) {
+    if (whole)          /* more differing ranges than were kept: any may need a copy */
+        n = REPAIR_MAX_RANGES + 1;
+    for (uint32_t i = 0; !err && i < (whole ? 1 : nranges) && n; i++) {
         const val_range_t *g = n > REPAIR_MAX_RANGES ? NULL : &ranges[i];
         char *id = NULL;
         if (g && !g->repairable)

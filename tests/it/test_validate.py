@@ -29,6 +29,10 @@ the source the whole time.
                                         difference, one in a compared column is
   it_validate_cannot_validate           exit 2 (a table without a key, an unreachable server),
                                         and the exit codes in --help
+  it_validate_mysql_big_values          9 MB values (MariaDB's NULL past max_allowed_packet)
+  it_validate_pg_infinity_bc            ±infinity and BC timestamps differ from NULL and AD
+  it_validate_latin1_key                a latin1 text key, one row per chunk (no endless loop)
+  it_validate_mysql_unhashable          a row MariaDB cannot hash: exit 2 naming the key
 
 The corruptions are written by independent clients (psycopg2, pymongo); what validate reports is
 compared with the keys the test changed.
@@ -455,3 +459,115 @@ kafka.bootstrap.servers = {stack['SL_KAFKA_BROKERS']}
         admin.close()
         my_exec(my, f"DROP DATABASE IF EXISTS `{db}`")
         my.close()
+
+
+# ------------------------------------------------------------------ edge values (direct SQL)
+
+def run_validate(bin_dir, src, dst, pair, *extra, timeout=60):
+    """validate --json with a hard timeout that kills it (a spinning chunk loop must fail)."""
+    p = subprocess.run([str(bin_dir / "shiftlog"), "validate", "--source", src, "--target", dst,
+                        "--json", "-q", "--retries", "0", *extra, *pair],
+                       capture_output=True, text=True, timeout=timeout)
+    return p.returncode, json.loads(p.stdout) if p.stdout.strip() else None, p.stderr
+
+
+@pytest.fixture
+def dbs(stack, unique_name):
+    """Two MariaDB databases a and b and a PostgreSQL database a, dropped after the test."""
+    a, b = unique_name("va"), unique_name("vb")
+    my, admin = mysql_connect(stack), pg_connect(stack)
+    admin.cursor().execute(f'CREATE DATABASE "{a}"')
+    pg = pg_connect(stack, dbname=a)
+    try:
+        yield a, b, my, pg
+    finally:
+        my_exec(my, f"DROP DATABASE IF EXISTS `{a}`", f"DROP DATABASE IF EXISTS `{b}`")
+        my.close()
+        pg.close()
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{a}" WITH (FORCE)')
+        admin.close()
+
+
+def test_it_validate_mysql_big_values(stack, bin_dir, dbs):
+    """MariaDB answers NULL, not an error, for a string over max_allowed_packet (16 MB here):
+    a 9 MB blob's hex (row 1), a row's text of 18 MB (row 2). Each must still be hashed (no
+    NULL hash skipped by BIT_XOR, no overflow hashed like SQL NULL), and the same on
+    PostgreSQL."""
+    a, b, my, pg = dbs
+    for db, v1, v2 in ((a, "REPEAT('x', 9000000)", "REPEAT('y', 9000000)"),
+                       (b, "NULL", "CONCAT(REPEAT('y', 8999999), 'z')")):
+        my_exec(my, f"CREATE DATABASE `{db}`",
+                f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, b LONGBLOB, s LONGTEXT, "
+                "s2 LONGTEXT)",
+                f"INSERT INTO `{db}`.t VALUES (1, {v1}, NULL, NULL), (2, NULL, "
+                f"REPEAT('w', 9000000), {v2}), (3, 'ab', 'c', '')")
+    rc, doc, err = run_validate(bin_dir, my_url(stack), my_url(stack), [f"{a}.t", f"{b}.t"])
+    assert rc == 1, (doc, err)
+    assert keys_of(doc["pairs"][0]) == [("changed", (1,)), ("changed", (2,))], doc
+    cur = pg.cursor()
+    cur.execute(f'CREATE SCHEMA "{a}"')
+    cur.execute(f'CREATE TABLE "{a}".t (id int PRIMARY KEY, b bytea, s text, s2 text)')
+    cur.execute(f"INSERT INTO \"{a}\".t VALUES (1, repeat('x', 9000000)::bytea, NULL, NULL), "
+                "(2, NULL, repeat('w', 9000000), repeat('y', 9000000)), (3, 'ab', 'c', '')")
+    rc, doc, err = run_validate(bin_dir, my_url(stack), pg_url(stack, a),
+                                [f"{a}.t", f"{a}.t"])
+    assert rc == 0 and doc["pairs"][0]["source_rows"] == 3, (doc, err)
+
+
+def test_it_validate_pg_infinity_bc(stack, bin_dir, dbs):
+    """to_char() gives NULL for ±infinity and drops the era: infinity, -infinity and a BC
+    timestamp must differ from NULL, infinity and the AD one."""
+    db, _, _, pg = dbs
+    cur = pg.cursor()
+    for sch, v in (("a", ["'infinity'", "'-infinity'", "'2020-05-01 10:00 BC'"]),
+                   ("b", ["NULL", "'infinity'", "'2020-05-01 10:00'"])):
+        cur.execute(f"CREATE SCHEMA {sch}")
+        cur.execute(f"CREATE TABLE {sch}.t (id int PRIMARY KEY, ts timestamp, tz timestamptz)")
+        cur.execute(f"INSERT INTO {sch}.t VALUES (1, {v[0]}, now()), (2, {v[1]}, NULL), "
+                    f"(3, {v[2]}, NULL), (4, NULL, {v[0]}), (5, NULL, {v[1]}), "
+                    f"(6, NULL, {v[2]}), (7, '2020-05-01 10:00', '2020-05-01 10:00Z')")
+    cur.execute("UPDATE b.t SET tz = (SELECT tz FROM a.t WHERE id = 1) WHERE id = 1")
+    rc, doc, err = run_validate(bin_dir, pg_url(stack, db), pg_url(stack, db), ["a.t", "b.t"])
+    assert rc == 1, (doc, err)
+    assert keys_of(doc["pairs"][0]) == [("changed", (k,)) for k in range(1, 7)], doc
+
+
+def test_it_validate_latin1_key(stack, bin_dir, dbs):
+    """A MariaDB text key in latin1: its bound (UTF-8 text) must be compared with the key in
+    the same encoding, else the chunk loop never advances; PostgreSQL orders it alike."""
+    a, b, my, pg = dbs
+    keys = ["éa", "éb", "éc", "z", "ÿ"]
+    for db in (a, b):
+        my_exec(my, f"CREATE DATABASE `{db}`",
+                f"CREATE TABLE `{db}`.t (k VARCHAR(8) CHARACTER SET latin1 "
+                "COLLATE latin1_swedish_ci PRIMARY KEY, v INT)",
+                *[(f"INSERT INTO `{db}`.t VALUES (%s, %s)", (k, i)) for i, k in enumerate(keys)])
+    my_exec(my, f"UPDATE `{b}`.t SET v = 99 WHERE k = 'éb'")
+    rc, doc, err = run_validate(bin_dir, my_url(stack), my_url(stack), [f"{a}.t", f"{b}.t"],
+                                "--chunk-rows", "1", timeout=20)
+    assert rc == 1 and doc["pairs"][0]["source_rows"] == 5, (doc, err)
+    assert keys_of(doc["pairs"][0]) == [("changed", ("éb",))], doc
+    cur = pg.cursor()
+    cur.execute(f'CREATE SCHEMA "{a}"')
+    cur.execute(f'CREATE TABLE "{a}".t (k varchar(8) PRIMARY KEY, v int)')
+    for i, k in enumerate(keys):
+        cur.execute(f'INSERT INTO "{a}".t VALUES (%s, %s)', (k, i))
+    for src, dst in ((my_url(stack), pg_url(stack, a)), (pg_url(stack, a), my_url(stack))):
+        rc, doc, err = run_validate(bin_dir, src, dst, [f"{a}.t", f"{a}.t"],
+                                    "--chunk-rows", "1", timeout=20)
+        assert rc == 0 and doc["pairs"][0]["source_rows"] == 5, (src, doc, err)
+
+
+def test_it_validate_mysql_unhashable(stack, bin_dir, dbs):
+    """A latin1 text of 9 MB is 18 MB in UTF-8: MariaDB gives NULL for its text (past
+    max_allowed_packet), so the row has no hash and BIT_XOR would skip it. Not comparable:
+    exit 2 naming the key, never "equal"."""
+    a, b, my, _ = dbs
+    for db, ch in ((a, "é"), (b, "è")):
+        my_exec(my, f"CREATE DATABASE `{db}`",
+                f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY, s LONGTEXT CHARACTER SET latin1)",
+                f"INSERT INTO `{db}`.t VALUES (1, 'a'), (2, REPEAT(CONVERT(_utf8mb4'{ch}' "
+                "USING latin1), 9000000)), (3, 'c')")
+    rc, doc, err = run_validate(bin_dir, my_url(stack), my_url(stack), [f"{a}.t", f"{b}.t"])
+    assert rc == 2 and doc["pairs"][0]["result"] == "error", (doc, err)
+    assert "key (2)" in doc["pairs"][0]["error"], doc
