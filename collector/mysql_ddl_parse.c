@@ -99,33 +99,45 @@ static int table_name(const char **pp, const char *end, const char *def_db, char
     return 1;
 }
 
+static int word_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
+}
+
+/* p at a quote (' " `): the position after its closing quote (a doubled
+ * one reopens; a backslash escapes inside ' and "). */
+static const char *skip_quoted(const char *p, const char *end)
+{
+    char c = *p;
+    for (p++; p < end && *p != c; p++)
+        if (*p == '\\' && c != '`' && p + 1 < end)
+            p++;
+    return p + 1;
+}
+
+/* kw (case-insensitive) as a whole word at p. */
+static int word_at(const char *p, const char *end, const char *kw)
+{
+    size_t n = strlen(kw);
+    return (size_t)(end - p) >= n && !strncasecmp(p, kw, n) &&
+           (p + n == end || !word_char(p[n]));
+}
+
 /* The position after the next keyword kw (a whole word, case-insensitive)
  * in [p, end) outside quotes and comments; NULL when there is none. */
 static const char *next_keyword(const char *p, const char *end, const char *kw)
 {
-    size_t n = strlen(kw);
     int prev_ident = 0;
     while (p < end) {
         const char *q = skip_ws(p, end);
-        if (q != p) {
-            p = q;
+        if (q != p || *p == '\'' || *p == '"' || *p == '`') {
+            p = q != p ? q : skip_quoted(p, end);
             prev_ident = 0;
             continue;
         }
-        char c = *p;
-        if (c == '\'' || c == '"' || c == '`') {
-            for (p++; p < end && *p != c; p++)
-                if (*p == '\\' && c != '`' && p + 1 < end)
-                    p++;
-            p++;                          /* the closing quote (a doubled one reopens) */
-            prev_ident = 0;
-            continue;
-        }
-        int ic = isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
-        if (ic && !prev_ident && (size_t)(end - p) >= n && !strncasecmp(p, kw, n) &&
-            (p + n == end || !(isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == '$' ||
-                               (unsigned char)p[n] >= 0x80)))
-            return p + n;
+        int ic = word_char(*p);
+        if (ic && !prev_ident && word_at(p, end, kw))
+            return p + strlen(kw);
         prev_ident = ic;
         p++;
     }
@@ -352,30 +364,20 @@ static const char *clause_scan(const char *p, const char *end, const char **dflt
     int depth = 0, prev_ident = 0;
     while (p < end) {
         const char *q = skip_ws(p, end);
-        if (q != p) {
-            p = q;
+        if (q != p || *p == '\'' || *p == '"' || *p == '`') {
+            p = q != p ? q : skip_quoted(p, end);
             prev_ident = 0;
             continue;
         }
         char c = *p;
-        if (c == '\'' || c == '"' || c == '`') {
-            for (p++; p < end && *p != c; p++)
-                if (*p == '\\' && c != '`' && p + 1 < end)
-                    p++;
-            p++;
-            prev_ident = 0;
-            continue;
-        }
         if (c == '(')
             depth++;
         else if (c == ')')
             depth--;
         else if (!depth && (c == ',' || c == ';'))
             return p;
-        int ic = isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
-        if (ic && !prev_ident && !depth && dflt && !*dflt && end - p >= 7 &&
-            !strncasecmp(p, "DEFAULT", 7) &&
-            (p + 7 == end || !(isalnum((unsigned char)p[7]) || p[7] == '_' || p[7] == '$')))
+        int ic = word_char(c);
+        if (ic && !prev_ident && !depth && dflt && !*dflt && word_at(p, end, "DEFAULT"))
             *dflt = p + 7;
         prev_ident = ic;
         p++;

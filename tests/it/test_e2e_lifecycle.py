@@ -318,6 +318,23 @@ def test_it_e2e_rename_add_column_read_behind(pipeline):
     assert dlq_count(p) == 0
 
 
+def wait_target_rows(p, table, cols, want, decimal_at):
+    """Until every target's rows of table (cols, by id) are want; column decimal_at read as a
+    Decimal whatever type the target gives it."""
+    def check():
+        for t in p.apps:
+            try:
+                got = p.target_rows(t, table, cols, ["id"])
+            except Exception as e:      # the new columns not there yet
+                return False, f"{t}: {type(e).__name__}: {e}"
+            got = [tuple(decimal.Decimal(str(x)) if i == decimal_at and x is not None else x
+                         for i, x in enumerate(r)) for r in got or []]
+            if got != want:
+                return False, f"{t}: {got}"
+        return True, None
+    wait_until("the defaults in the rows there", check, p.services())
+
+
 def test_it_e2e_add_column_default(pipeline):
     """ALTER TABLE ADD COLUMN ... DEFAULT fills the rows there with the default without a row
     event: every target's rows there get it too (they kept NULL: the default was not on the
@@ -338,18 +355,7 @@ def test_it_e2e_add_column_default(pipeline):
             (3, 30, 300, 7, "x", decimal.Decimal("1.50"))]
     assert p.source_rows("t", cols, ["id"]) == want
 
-    def defaults():
-        for t in p.apps:
-            try:
-                got = p.target_rows(t, "t", cols, ["id"])
-            except Exception as e:      # the new columns not there yet
-                return False, f"{t}: {type(e).__name__}: {e}"
-            got = [tuple(decimal.Decimal(str(x)) if i == 5 and x is not None else x
-                         for i, x in enumerate(r)) for r in got or []]
-            if got != want:
-                return False, f"{t}: {got}"
-        return True, None
-    wait_until("the default in the rows there", defaults, p.services())
+    wait_target_rows(p, "t", cols, want, decimal_at=5)
     with p.pg.cursor() as c:
         c.execute(f'SELECT dt FROM "{s}".t ORDER BY id')
         assert [r[0] for r in c.fetchall()] == [datetime.date(2024, 1, 2)] * 3
@@ -403,18 +409,7 @@ def test_it_e2e_add_column_default_read_behind(pipeline):
     assert p.source_rows("t", cols, ["id"]) == want
     p.col.start()
 
-    def defaults():
-        for t in p.apps:
-            try:
-                got = p.target_rows(t, "t", cols, ["id"])
-            except Exception as e:      # the new columns not there yet
-                return False, f"{t}: {type(e).__name__}: {e}"
-            got = [tuple(decimal.Decimal(str(x)) if i == 3 and x is not None else x
-                         for i, x in enumerate(r)) for r in got or []]
-            if got != want:
-                return False, f"{t}: {got}"
-        return True, None
-    wait_until("the defaults in the rows there", defaults, p.services())
+    wait_target_rows(p, "t", cols, want, decimal_at=3)
     for name, a in p.apps.items():
         assert a.count("stopped") == 0, f"{name}: {a.tail()}"
     assert dlq_count(p) == 0
