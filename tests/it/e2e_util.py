@@ -105,9 +105,9 @@ def applier(bin_dir, example, tmp, name, overrides, conf="applier.conf"):
                    Path(tmp) / f"{name}.log", r"starting at .* offset")
 
 
-def snapshot_rows_published(col):
-    """shiftlog_collector_snapshot_rows_total of the collector's current life (its /metrics,
-    the port from its last start's log line), or None when it cannot be read."""
+def collector_metric(col, name):
+    """The value of metric `name` (its first series) in the collector's current life (its
+    /metrics, the port from its last start's log line), or None when it cannot be read."""
     ports = re.findall(r"/metrics on 127.0.0.1:(\d+)", col.text())
     if not ports:
         return None
@@ -115,8 +115,13 @@ def snapshot_rows_published(col):
         m = urllib.request.urlopen(f"http://127.0.0.1:{ports[-1]}/metrics", timeout=2).read()
     except OSError:
         return None
-    n = re.search(rb"shiftlog_collector_snapshot_rows_total(?:\{[^}]*\})? (\d+)", m)
+    n = re.search(rb"^" + re.escape(name.encode()) + rb"(?:\{[^}]*\})? (\d+)", m, re.M)
     return int(n.group(1)) if n else None
+
+
+def snapshot_rows_published(col):
+    """shiftlog_collector_snapshot_rows_total of the collector's current life, or None."""
+    return collector_metric(col, "shiftlog_collector_snapshot_rows_total")
 
 
 def stop_all(*services):
@@ -321,6 +326,6 @@ def first_diff(want, got, limit=3):
 
 
 __all__ = ["Service", "collector", "applier", "stop_all", "topic_exists", "wait_topic",
-           "count_messages", "committed_messages", "snapshot_rows_published", "read_messages", "master_pos", "my_exec", "my_rows", "pg_rows", "mongo_client",
+           "count_messages", "committed_messages", "collector_metric", "snapshot_rows_published", "read_messages", "master_pos", "my_exec", "my_rows", "pg_rows", "mongo_client",
            "mongo_value", "mongo_rows", "digest", "wait_until", "first_diff", "mysql_connect",
            "pg_connect", "EXAMPLES"]

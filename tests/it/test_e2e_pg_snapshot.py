@@ -25,7 +25,7 @@ import pytest
 
 from test_pg_collector import read_topic
 from e2e_util import (made_and_closed, pg_drop, applier, collector, first_diff, my_exec, mysql_connect, pg_connect,
-                      snapshot_rows_published, stop_all, wait_topic, wait_until)
+                      collector_metric, snapshot_rows_published, stop_all, wait_topic, wait_until)
 
 D = decimal.Decimal
 # 200k rows (issue 20's size) under SHIFTLOG_LONG (make test-long); CI runs a tenth of it
@@ -197,6 +197,12 @@ def test_it_e2e_pg_snapshot_kill9_resumes(snp):
             return n is not None and n >= ITEMS // 5, n
         wait_until("a fifth of items published", published, [p.col, p.app], timeout=240,
                    interval=0.01)
+        # published is not committed: a Kafka commit after it carries them and the progress
+        # (a kill before it restarts the copy from the first row: a CI run met that)
+        c0 = collector_metric(p.col, "shiftlog_collector_kafka_commits_total") or 0
+        wait_until("a Kafka commit after it", lambda: (
+            (collector_metric(p.col, "shiftlog_collector_kafka_commits_total") or 0) > c0,
+            None), [p.col, p.app], timeout=60, interval=0.01)
         assert not snapshot_finished(p), "the snapshot finished before the kill: too fast"
         p.col.kill9()
         p.col.start()
